@@ -1,0 +1,61 @@
+# Wraps CMake. `make run` and `make test` install what is missing first.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+
+DEB_PKGS = cmake pkg-config gcc make luajit2 libluajit2-5.1-dev librocksdb-dev \
+           libsqlite3-dev sqlite3 libxxhash-dev lua-busted
+
+.PHONY: all build deps run test unit-asan bench install clean
+
+all: build
+
+build: $(BUILD)/Makefile
+	@$(MAKE) --no-print-directory -C $(BUILD) -j$(JOBS)
+
+$(BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(BUILD) $(CMAKE_ARGS)
+
+# Idempotent: apt-get runs only when a package is missing. Either LuaJIT
+# flavour (luajit2 or luajit) satisfies the build.
+deps:
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+	  case $$p in \
+	    luajit2) dpkg -s luajit2 >/dev/null 2>&1 || dpkg -s luajit >/dev/null 2>&1 || missing="$$missing $$p";; \
+	    libluajit2-5.1-dev) dpkg -s libluajit2-5.1-dev >/dev/null 2>&1 || dpkg -s libluajit-5.1-dev >/dev/null 2>&1 || missing="$$missing $$p";; \
+	    *) dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p";; \
+	  esac; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+run: deps build
+	cd examples/docs_index && ../../$(BUILD)/coco flow.lua
+	@echo; echo "A few rows of examples/docs_index/index.sqlite:"
+	@sqlite3 -header -column examples/docs_index/index.sqlite \
+	  "SELECT filename, location, substr(replace(text, char(10), ' '), 1, 60) AS text FROM DocsIndex__doc_chunks ORDER BY filename, location LIMIT 5"
+
+# C unit tests under ASan+UBSan, then every test (C + busted specs) on the normal build.
+test: deps build unit-asan
+	cd $(BUILD) && ctest --output-on-failure
+
+unit-asan: $(ASAN_BUILD)/Makefile
+	@$(MAKE) --no-print-directory -C $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -L unit --output-on-failure
+
+$(ASAN_BUILD)/Makefile: CMakeLists.txt
+	cmake -S . -B $(ASAN_BUILD) -DCOCO_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
+
+bench: deps build
+	luajit bench/run.lua $(BUILD)
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,34 @@
+#pragma once
+/* Glob patterns over relative paths with '/' separators, as LocalFile's
+ * included_patterns / excluded_patterns use them.
+ *
+ *   *        any run of characters within one path segment
+ *   **       a whole segment: zero or more segments ("**" + "/x", "docs/" + "**")
+ *   ?        one character (one UTF-8 sequence)
+ *   [abc] [a-z] [!x] [^x]   one byte from (or not from) a class
+ *   \c       the character c itself
+ *
+ * A pattern without '/' matches the last segment of the path (the basename)
+ * at any depth; one with a '/' matches the whole path. A leading '/' or "./"
+ * anchors a pattern at the root; trailing '/' are ignored. Matching is
+ * case-sensitive and byte-wise. */
+#include <stddef.h>
+
+typedef struct coco_glob {
+	const char *p;           /* pattern text, normalised (points into source) */
+	size_t n;
+	int anchored;            /* 1: match the whole path, 0: the basename */
+} coco_glob;
+
+/* The path being matched is a directory: a trailing "**" segment also
+ * matches zero segments, so "docs/" + "**" matches the directory "docs". */
+#define COCO_GLOB_DIR 1
+
+/* Prepares pattern src (which must outlive g). Returns NULL, or a short
+ * static reason it is malformed: "empty pattern", "unclosed '['",
+ * "trailing '\\'", "empty path segment". */
+const char *coco_glob_compile(const char *src, coco_glob *g);
+
+/* 1 if path[0..n) (relative, no leading or trailing '/', no empty segment)
+ * matches g; flags: COCO_GLOB_DIR or 0. */
+int coco_glob_match(const coco_glob *g, const char *path, size_t n, int flags);

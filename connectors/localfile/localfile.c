@@ -1,0 +1,684 @@
+/* LocalFile source: the files under a directory, as a table keyed by their
+ * path relative to it. See README.md beside this file for the contract. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifdef SYS_openat2
+#include <linux/openat2.h>
+#endif
+
+#include "ops.h"
+#include "glob.h"
+
+enum { OPT_PATH, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY, OPT_MAX_SIZE };
+
+static const coco_optdef lf_opts[] = {
+	{ "path", COCO_OPT_STR, 1, "directory to read, relative to the flow file" },
+	{ "included_patterns", COCO_OPT_STRLIST, 0, "globs of the files to list (default: all)" },
+	{ "excluded_patterns", COCO_OPT_STRLIST, 0, "globs of the files and directories to skip" },
+	{ "binary", COCO_OPT_BOOL, 0, "read content as bytes, not UTF-8 text (default false)" },
+	{ "max_file_size", COCO_OPT_INT, 0, "skip files larger than this many bytes" },
+	{ NULL, 0, 0, NULL },
+};
+
+typedef struct lf_src {
+	coco_arena mem;          /* owns every string and array below */
+	const char *disp;        /* the path option without trailing '/': "docs" */
+	const char *raw;         /* absolute path as joined, for realpath() */
+	const char *abs;         /* the same, lexically cleaned, for messages */
+	const char *root;        /* realpath of the directory */
+	size_t rootlen;
+	coco_glob *inc, *exc;
+	size_t ninc, nexc;
+	int binary;
+	int64_t max_size;        /* -1: no limit */
+	int have_openat2;
+} lf_src;
+
+/* ---- options ------------------------------------------------------------ */
+
+/* Checks (and, with a != NULL, copies and compiles) one pattern list. */
+static int compile_patterns(const coco_optval *o, const char *optname, coco_arena *a,
+	coco_glob **out, size_t *nout, char **err)
+{
+	size_t n = o->set ? o->nlist : 0;
+	coco_glob *g = a && n ? coco_arena_alloc(a, n * sizeof *g) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *src = o->list[i] ? o->list[i] : "";
+		coco_glob tmp;
+		const char *why = coco_glob_compile(a ? coco_arena_strdup(a, src) : src, &tmp);
+		if (why)
+			return coco_seterr(err, "LocalFile: bad pattern '%s' in %s: %s", src, optname, why);
+		if (g)
+			g[i] = tmp;
+	}
+	if (out) {
+		*out = g;
+		*nout = n;
+	}
+	return 0;
+}
+
+/* Validates the options; with s != NULL also fills its patterns and flags. */
+static int check_opts(const coco_optval *opts, lf_src *s, char **err)
+{
+	const coco_optval *path = &opts[OPT_PATH], *max = &opts[OPT_MAX_SIZE];
+	if (!path->set || !path->s || !path->s[0])
+		return coco_seterr(err, "LocalFile: option 'path' is required");
+	if (max->set && max->i < 0)
+		return coco_seterr(err, "LocalFile: max_file_size must be >= 0 (got %lld)",
+			(long long)max->i);
+	coco_arena *a = s ? &s->mem : NULL;
+	if (compile_patterns(&opts[OPT_INCLUDED], "included_patterns", a,
+			s ? &s->inc : NULL, s ? &s->ninc : NULL, err) ||
+	    compile_patterns(&opts[OPT_EXCLUDED], "excluded_patterns", a,
+			s ? &s->exc : NULL, s ? &s->nexc : NULL, err))
+		return -1;
+	if (s) {
+		s->binary = opts[OPT_BINARY].set && opts[OPT_BINARY].b;
+		s->max_size = max->set ? max->i : -1;
+	}
+	return 0;
+}
+
+/* Row type: table[filename: str]{content: str | bytes}. */
+static int lf_row_type(const coco_optval *opts, coco_arena *types, const coco_type **out, char **err)
+{
+	if (check_opts(opts, NULL, err))
+		return -1;
+	int binary = opts[OPT_BINARY].set && opts[OPT_BINARY].b;
+	coco_field f[2] = {
+		{ "filename", &coco_t_str },
+		{ "content", binary ? &coco_t_bytes : &coco_t_str },
+	};
+	*out = coco_type_table(types, f, 2, 1);
+	return 0;
+}
+
+/* ---- paths -------------------------------------------------------------- */
+
+/* Appends path lexically cleaned: no "." segments, no repeated or trailing
+ * '/'. ".." is kept (it may cross a symlink). */
+static void clean_path(coco_buf *out, const char *path)
+{
+	size_t start = out->n;
+	if (*path == '/')
+		coco_buf_putc(out, '/');
+	for (const char *p = path; *p;) {
+		while (*p == '/')
+			p++;
+		const char *q = p;
+		while (*q && *q != '/')
+			q++;
+		size_t n = (size_t)(q - p);
+		if (n && !(n == 1 && *p == '.')) {
+			if (out->n > start && out->p[out->n - 1] != '/')
+				coco_buf_putc(out, '/');
+			coco_buf_add(out, p, n);
+		}
+		p = q;
+	}
+	if (out->n == start)
+		coco_buf_putc(out, '.');
+}
+
+/* Appends "<path option>/<rel>", the name users see in messages. */
+static void disp_path(coco_buf *out, const lf_src *s, const char *rel, size_t n)
+{
+	coco_buf_adds(out, s->disp);
+	if (n && out->n && out->p[out->n - 1] != '/')
+		coco_buf_putc(out, '/');
+	coco_buf_add(out, rel, n);
+}
+
+/* 1 if absolute path real is the root or lies under it. */
+static int inside_root(const lf_src *s, const char *real)
+{
+	if (s->rootlen == 1)                    /* root is "/" */
+		return real[0] == '/';
+	return !strncmp(real, s->root, s->rootlen) &&
+		(real[s->rootlen] == '/' || !real[s->rootlen]);
+}
+
+/* 1 if name[0..n) is a relative path this source could have listed: not
+ * empty, no leading '/', no empty, "." or ".." segment, no NUL. */
+static int valid_rel(const char *name, size_t n)
+{
+	if (!n || name[0] == '/' || strlen(name) != n)
+		return 0;
+	for (const char *p = name, *e = name + n; p <= e;) {
+		const char *q = memchr(p, '/', (size_t)(e - p));
+		if (!q)
+			q = e;
+		size_t len = (size_t)(q - p);
+		if (!len || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p = q + 1;
+	}
+	return 1;
+}
+
+/* Sets s->root from realpath(s->raw); -1 with the user's message. */
+static int resolve_root(lf_src *s, char **err)
+{
+	struct stat st;
+	if (stat(s->raw, &st)) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return coco_seterr(err, "LocalFile: path '%s' (%s) does not exist", s->disp, s->abs);
+		return coco_seterr(err, "LocalFile: path '%s' (%s): %s", s->disp, s->abs, strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return coco_seterr(err, "LocalFile: path '%s' (%s) is not a directory", s->disp, s->abs);
+	char *real = realpath(s->raw, NULL);
+	if (!real)
+		return coco_seterr(err, "LocalFile: path '%s' (%s): %s", s->disp, s->abs, strerror(errno));
+	if (!s->root || strcmp(real, s->root)) {  /* first time, or a symlink moved */
+		s->root = coco_arena_strdup(&s->mem, real);
+		s->rootlen = strlen(real);
+	}
+	free(real);
+	return 0;
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+static void lf_close(void *sp)
+{
+	lf_src *s = sp;
+	if (!s)
+		return;
+	coco_arena_destroy(&s->mem);
+	free(s);
+}
+
+static int lf_open(const coco_optval *opts, const char *base_dir, void **out, char **err)
+{
+	*out = NULL;
+	lf_src *s = calloc(1, sizeof *s);
+	if (!s)
+		return coco_seterr(err, "LocalFile: out of memory");
+	coco_buf raw = {0}, b = {0};
+	if (check_opts(opts, s, err))
+		goto fail;
+	const char *path = opts[OPT_PATH].s;
+	if (path[0] != '/') {
+		if (!base_dir || base_dir[0] != '/') {
+			char *cwd = getcwd(NULL, 0);
+			if (!cwd) {
+				coco_seterr(err, "LocalFile: cannot get the current directory: %s", strerror(errno));
+				goto fail;
+			}
+			coco_buf_adds(&raw, cwd);
+			coco_buf_putc(&raw, '/');
+			free(cwd);
+		}
+		if (base_dir && base_dir[0]) {
+			coco_buf_adds(&raw, base_dir);
+			coco_buf_putc(&raw, '/');
+		}
+	}
+	coco_buf_adds(&raw, path);
+	clean_path(&b, raw.p);
+	s->raw = coco_arena_strdup(&s->mem, raw.p);
+	s->abs = coco_arena_strdup(&s->mem, b.p);
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	s->disp = coco_arena_strndup(&s->mem, path, n);
+	if (resolve_root(s, err))
+		goto fail;
+
+	/* The root must be readable; probe openat2() on the way (old kernels
+	 * and some seccomp filters lack it: then read() uses realpath()). */
+	int fd = -1;
+#ifdef SYS_openat2
+	struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS };
+	fd = (int)syscall(SYS_openat2, AT_FDCWD, s->root, &how, sizeof how);
+	s->have_openat2 = fd >= 0;
+#endif
+	if (fd < 0)
+		fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		coco_seterr(err, "LocalFile: cannot read path '%s' (%s): %s", s->disp, s->abs, strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	coco_buf_free(&raw);
+	coco_buf_free(&b);
+	*out = s;
+	return 0;
+fail:
+	coco_buf_free(&raw);
+	coco_buf_free(&b);
+	lf_close(s);
+	return -1;
+}
+
+/* ---- list --------------------------------------------------------------- */
+
+typedef struct walk {
+	lf_src *s;
+	coco_list_cb cb;
+	void *ud;
+	coco_buf rel;            /* relative path of the current entry */
+	coco_buf tmp;
+	struct { dev_t dev; ino_t ino; } *anc;   /* directories being walked */
+	size_t nanc, capanc;
+	int stop;
+} walk;
+
+static int excluded(const lf_src *s, const char *rel, size_t n, int flags)
+{
+	for (size_t i = 0; i < s->nexc; i++)
+		if (coco_glob_match(&s->exc[i], rel, n, flags))
+			return 1;
+	return 0;
+}
+
+static int wanted_file(const lf_src *s, const char *rel, size_t n)
+{
+	if (excluded(s, rel, n, 0))
+		return 0;
+	if (!s->ninc)
+		return 1;
+	for (size_t i = 0; i < s->ninc; i++)
+		if (coco_glob_match(&s->inc[i], rel, n, 0))
+			return 1;
+	return 0;
+}
+
+static void warn_dir(walk *w, int e)
+{
+	coco_buf_clear(&w->tmp);
+	disp_path(&w->tmp, w->s, w->rel.n ? w->rel.p : "", w->rel.n);
+	fprintf(stderr, "coco: LocalFile: cannot read directory '%s': %s\n", w->tmp.p, strerror(e));
+}
+
+static void put_le64(unsigned char *p, int64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)((uint64_t)v >> (8 * i));
+}
+
+/* The ordinal: mtime in ns, then size, both int64 little-endian. */
+static void ordinal(unsigned char ord[16], const struct stat *st)
+{
+	put_le64(ord, (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec);
+	put_le64(ord + 8, (int64_t)st->st_size);
+}
+
+static void emit(walk *w, const struct stat *st)
+{
+	if (w->s->max_size >= 0 && st->st_size > w->s->max_size)
+		return;
+	unsigned char ord[16];
+	ordinal(ord, st);
+	coco_value key = coco_v_str(w->rel.p, w->rel.n);
+	if (w->cb(w->ud, &key, ord, sizeof ord))
+		w->stop = 1;
+}
+
+static void walk_dir(walk *w, int dfd);
+
+/* A symlink: followed only when its target resolves inside the root. */
+static void walk_link(walk *w)
+{
+	lf_src *s = w->s;
+	if (excluded(s, w->rel.p, w->rel.n, 0))   /* implies the COCO_GLOB_DIR match */
+		return;
+	coco_buf_clear(&w->tmp);
+	coco_buf_adds(&w->tmp, s->root);
+	if (s->rootlen > 1)
+		coco_buf_putc(&w->tmp, '/');
+	coco_buf_add(&w->tmp, w->rel.p, w->rel.n);
+	char *real = realpath(w->tmp.p, NULL);
+	if (!real)                                /* dangling, or a loop of links */
+		return;
+	struct stat st;
+	if (!inside_root(s, real) || stat(real, &st)) {
+		free(real);
+		return;
+	}
+	if (S_ISREG(st.st_mode)) {
+		if (wanted_file(s, w->rel.p, w->rel.n))
+			emit(w, &st);
+	} else if (S_ISDIR(st.st_mode) && !excluded(s, w->rel.p, w->rel.n, COCO_GLOB_DIR)) {
+		int fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			walk_dir(w, fd);
+		else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
+			warn_dir(w, errno);
+	}
+	free(real);
+}
+
+/* One directory entry; w->rel holds its relative path. */
+static void walk_entry(walk *w, int dfd, const char *name, unsigned char type)
+{
+	lf_src *s = w->s;
+	struct stat st;
+	int have_st = 0;
+	if (type == DT_UNKNOWN) {                 /* some filesystems: stat it */
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW))
+			return;
+		type = IFTODT(st.st_mode);
+		have_st = 1;
+	}
+	switch (type) {
+	case DT_REG:
+		if (!wanted_file(s, w->rel.p, w->rel.n))
+			return;
+		if (!have_st && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW))
+			return;                           /* gone since readdir */
+		if (S_ISREG(st.st_mode))
+			emit(w, &st);
+		return;
+	case DT_DIR: {
+		if (excluded(s, w->rel.p, w->rel.n, COCO_GLOB_DIR))
+			return;
+		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			walk_dir(w, fd);
+		else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
+			warn_dir(w, errno);
+		return;
+	}
+	case DT_LNK:
+		walk_link(w);
+		return;
+	default:                                  /* fifo, socket, device */
+		return;
+	}
+}
+
+/* Walks the directory open at dfd (closed here); w->rel is its path. */
+static void walk_dir(walk *w, int dfd)
+{
+	struct stat st;
+	if (fstat(dfd, &st)) {
+		warn_dir(w, errno);
+		close(dfd);
+		return;
+	}
+	for (size_t i = 0; i < w->nanc; i++)      /* a cycle through a symlink */
+		if (w->anc[i].dev == st.st_dev && w->anc[i].ino == st.st_ino) {
+			close(dfd);
+			return;
+		}
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		warn_dir(w, errno);
+		close(dfd);
+		return;
+	}
+	if (w->nanc == w->capanc) {
+		w->capanc = w->capanc ? 2 * w->capanc : 16;
+		w->anc = realloc(w->anc, w->capanc * sizeof *w->anc);
+		if (!w->anc) {
+			fputs("coco: out of memory\n", stderr);
+			abort();
+		}
+	}
+	w->anc[w->nanc].dev = st.st_dev;
+	w->anc[w->nanc].ino = st.st_ino;
+	w->nanc++;
+	size_t base = w->rel.n;
+	while (!w->stop) {
+		errno = 0;
+		struct dirent *e = readdir(d);
+		if (!e) {
+			if (errno)
+				warn_dir(w, errno);
+			break;
+		}
+		const char *name = e->d_name;
+		if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+			continue;
+		if (base)
+			coco_buf_putc(&w->rel, '/');
+		coco_buf_adds(&w->rel, name);
+		walk_entry(w, dfd, name, e->d_type);
+		w->rel.n = base;
+		w->rel.p[base] = 0;
+	}
+	w->nanc--;
+	closedir(d);
+}
+
+/* Lists every wanted regular file under the root (in directory order). */
+static int lf_list(void *sp, coco_list_cb cb, void *ud, char **err)
+{
+	lf_src *s = sp;
+	if (resolve_root(s, err))
+		return -1;
+	int fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return coco_seterr(err, "LocalFile: path '%s' (%s) does not exist", s->disp, s->abs);
+		return coco_seterr(err, "LocalFile: cannot read path '%s' (%s): %s",
+			s->disp, s->abs, strerror(errno));
+	}
+	walk w = { .s = s, .cb = cb, .ud = ud };
+	walk_dir(&w, fd);
+	coco_buf_free(&w.rel);
+	coco_buf_free(&w.tmp);
+	free(w.anc);
+	return 0;
+}
+
+/* ---- read --------------------------------------------------------------- */
+
+/* Offset of the first byte of the first invalid UTF-8 sequence in s[0..n),
+ * or n when all of it is valid (no overlongs, surrogates or > U+10FFFF). */
+static size_t utf8_check(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		if (i + 8 <= n) {                     /* ASCII, 8 bytes at a time */
+			uint64_t w;
+			memcpy(&w, s + i, 8);
+			if (!(w & 0x8080808080808080ull)) {
+				i += 8;
+				continue;
+			}
+		}
+		unsigned c = s[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t len;
+		unsigned lo = 0x80, hi = 0xBF;      /* range of the second byte */
+		if (c >= 0xC2 && c <= 0xDF)
+			len = 2;
+		else if (c == 0xE0)
+			len = 3, lo = 0xA0;
+		else if (c == 0xED)
+			len = 3, hi = 0x9F;
+		else if (c >= 0xE1 && c <= 0xEF)
+			len = 3;
+		else if (c == 0xF0)
+			len = 4, lo = 0x90;
+		else if (c >= 0xF1 && c <= 0xF3)
+			len = 4;
+		else if (c == 0xF4)
+			len = 4, hi = 0x8F;
+		else
+			return i;
+		if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
+			return i;
+		for (size_t k = 2; k < len; k++)
+			if ((s[i + k] & 0xC0) != 0x80)
+				return i;
+		i += len;
+	}
+	return n;
+}
+
+/* Opens file path (absolute, under the root) for reading without leaving
+ * the root: openat2(RESOLVE_NO_SYMLINKS) when there is no symlink on the
+ * way, else realpath() checked against the root. -1 with errno; a target
+ * outside the root counts as ENOENT (the file is not part of the source). */
+static int open_in_root(const lf_src *s, const char *path)
+{
+	int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+#ifdef SYS_openat2
+	if (s->have_openat2) {
+		struct open_how how = { .flags = (uint64_t)flags, .resolve = RESOLVE_NO_SYMLINKS };
+		int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+		if (fd >= 0 || errno != ELOOP)
+			return fd;
+	}
+#endif
+	char *real = realpath(path, NULL);
+	if (!real)
+		return -1;
+	if (!inside_root(s, real)) {
+		free(real);
+		errno = ENOENT;
+		return -1;
+	}
+	int fd = open(real, flags | O_NOFOLLOW);
+	free(real);
+	return fd;
+}
+
+static int read_error(const lf_src *s, const char *name, size_t n, const char *what,
+	const char *detail, char **err)
+{
+	coco_buf b = {0};
+	disp_path(&b, s, name, n);
+	coco_seterr(err, "%s: %s%s", b.p, what, detail);
+	coco_buf_free(&b);
+	return -1;
+}
+
+/* Reads fd to EOF into one arena allocation (size + 1 bytes when the file
+ * did not grow), NUL-terminated; sets data and n. Returns 0 or an errno. */
+static int read_all(int fd, size_t size, coco_arena *a, char **data, size_t *n)
+{
+	char *p = coco_arena_alloc(a, size + 1);
+	size_t got = 0;
+	while (got < size) {
+		ssize_t r = read(fd, p + got, size - got);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		if (!r)
+			break;
+		got += (size_t)r;
+	}
+	if (got == size) {                        /* grown since fstat()? */
+		char more[4096];
+		ssize_t r;
+		while ((r = read(fd, more, sizeof more)) < 0 && errno == EINTR)
+			;
+		if (r < 0)
+			return errno;
+		if (r > 0) {
+			coco_buf b = {0};
+			coco_buf_add(&b, p, got);
+			do {
+				coco_buf_add(&b, more, (size_t)r);
+				while ((r = read(fd, more, sizeof more)) < 0 && errno == EINTR)
+					;
+			} while (r > 0);
+			if (r < 0) {
+				int e = errno;
+				coco_buf_free(&b);
+				return e;
+			}
+			p = coco_arena_strndup(a, b.p, b.n);
+			got = b.n;
+			coco_buf_free(&b);
+		}
+	}
+	p[got] = 0;
+	*data = p;
+	*n = got;
+	return 0;
+}
+
+static int lf_read(void *sp, const coco_value *key, coco_arena *a, coco_value *row,
+	coco_buf *ord, char **err)
+{
+	lf_src *s = sp;
+	coco_buf_clear(ord);
+	if (!key || key->kind != COCO_STR)
+		return coco_seterr(err, "LocalFile: the row key must be a str (filename)");
+	size_t n = key->n;
+	const char *name = coco_arena_strndup(a, key->u.s, n);
+	if (!valid_rel(name, n))
+		return 1;
+
+	coco_buf path = {0};
+	coco_buf_adds(&path, s->root);
+	if (s->rootlen > 1)
+		coco_buf_putc(&path, '/');
+	coco_buf_add(&path, name, n);
+	int fd = open_in_root(s, path.p);
+	int e = errno;
+	coco_buf_free(&path);
+	if (fd < 0) {
+		if (e == ENOENT || e == ENOTDIR)
+			return 1;
+		return read_error(s, name, n, "cannot read: ", strerror(e), err);
+	}
+	struct stat st;
+	if (fstat(fd, &st)) {
+		e = errno;
+		close(fd);
+		return read_error(s, name, n, "cannot read: ", strerror(e), err);
+	}
+	if (!S_ISREG(st.st_mode) || (s->max_size >= 0 && st.st_size > s->max_size)) {
+		close(fd);
+		return 1;
+	}
+	unsigned char o[16];
+	ordinal(o, &st);
+	char *data = NULL;
+	size_t len = 0;
+	e = read_all(fd, (size_t)st.st_size, a, &data, &len);
+	close(fd);
+	if (e)
+		return read_error(s, name, n, "cannot read: ", strerror(e), err);
+	if (!s->binary) {
+		size_t bad = utf8_check((const unsigned char *)data, len);
+		if (bad < len) {
+			char detail[96];
+			snprintf(detail, sizeof detail, " (byte %zu); set binary = true to read it as bytes", bad);
+			return read_error(s, name, n, "not valid UTF-8", detail, err);
+		}
+	}
+	coco_value *f = coco_arena_alloc(a, 2 * sizeof *f);
+	f[0] = coco_v_str(name, n);
+	f[1] = coco_v_str(data, len);
+	if (s->binary)
+		f[1].kind = COCO_BYTES;
+	memset(row, 0, sizeof *row);
+	row->kind = COCO_STRUCT;
+	row->n = 2;
+	row->u.fields = f;
+	coco_buf_add(ord, o, sizeof o);
+	return 0;
+}
+
+const coco_source_ops coco_localfile_source = {
+	.name = "LocalFile",
+	.opts = lf_opts,
+	.row_type = lf_row_type,
+	.open = lf_open,
+	.list = lf_list,
+	.read = lf_read,
+	.close = lf_close,
+};

@@ -1,0 +1,954 @@
+/* SQLite target: each export owns one table in a database file.
+ *
+ * Setup is described by a small line-oriented text (see describe_export)
+ * that plan() and apply() parse back, so they need nothing else. Writes go
+ * through two prepared statements (an upsert and a delete) inside
+ * BEGIN IMMEDIATE ... COMMIT, with the database in WAL mode. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "ops.h"
+
+enum { OPT_PATH, OPT_TABLE };
+
+static const coco_optdef sqlite_opts[] = {
+	{ "path", COCO_OPT_STR, 1, "database file, relative to the flow file's directory" },
+	{ "table_name", COCO_OPT_STR, 0, "table name (default <flow_name>__<export_name>)" },
+	{ NULL, 0, 0, NULL },
+};
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* SQLite's declared column type for a coco kind. */
+static const char *sql_type(coco_kind k)
+{
+	switch (k) {
+	case COCO_BOOL:
+	case COCO_INT64:
+		return "INTEGER";
+	case COCO_FLOAT32:
+	case COCO_FLOAT64:
+		return "REAL";
+	case COCO_BYTES:
+	case COCO_VECTOR:
+	case COCO_NULL:
+		return "BLOB";
+	default:         /* str, json, range, struct, table */
+		return "TEXT";
+	}
+}
+
+/* Appends name as a double-quoted SQL identifier. */
+static void quote_ident(coco_buf *b, const char *name)
+{
+	coco_buf_putc(b, '"');
+	for (const char *p = name; *p; p++) {
+		if (*p == '"')
+			coco_buf_putc(b, '"');
+		coco_buf_putc(b, *p);
+	}
+	coco_buf_putc(b, '"');
+}
+
+/* Appends the absolute, lexically normalised form of path (relative paths
+ * are taken from base, itself made absolute with the working directory). */
+static void abs_path(const char *base, const char *path, coco_buf *out)
+{
+	coco_buf full = {0};
+	if (path[0] != '/') {
+		if (!base || base[0] != '/') {
+			char cwd[4096];
+			if (getcwd(cwd, sizeof cwd))
+				coco_buf_adds(&full, cwd);
+			coco_buf_putc(&full, '/');
+		}
+		if (base)
+			coco_buf_adds(&full, base);
+		coco_buf_putc(&full, '/');
+	}
+	coco_buf_adds(&full, path);
+
+	size_t start = out->n;
+	const char *p = full.p;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *s = p;
+		while (*p && *p != '/')
+			p++;
+		size_t n = (size_t)(p - s);
+		if (n == 0 || (n == 1 && s[0] == '.'))
+			continue;
+		if (n == 2 && s[0] == '.' && s[1] == '.') {
+			while (out->n > start && out->p[out->n - 1] != '/')
+				out->n--;
+			if (out->n > start)
+				out->n--;
+			out->p[out->n] = 0;
+			continue;
+		}
+		coco_buf_putc(out, '/');
+		coco_buf_add(out, s, n);
+	}
+	if (out->n == start)
+		coco_buf_putc(out, '/');
+	coco_buf_free(&full);
+}
+
+/* Appends s, writing bytes that would break the line format as \xHH:
+ * control bytes and backslash always, spaces too when `token`. */
+static void put_esc(coco_buf *b, const char *s, int token)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '\\' || (token && *p == ' '))
+			coco_buf_printf(b, "\\x%02x", *p);
+		else
+			coco_buf_putc(b, (char)*p);
+	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Undoes put_esc on s[0..n) into a; NULL on a malformed escape. */
+static char *unesc(coco_arena *a, const char *s, size_t n)
+{
+	char *out = coco_arena_alloc(a, n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '\\') {
+			*o++ = s[i];
+			continue;
+		}
+		if (i + 3 >= n || s[i + 1] != 'x')
+			return NULL;
+		int h = hexval(s[i + 2]), l = hexval(s[i + 3]);
+		if (h < 0 || l < 0)
+			return NULL;
+		*o++ = (char)(h * 16 + l);
+		i += 3;
+	}
+	*o = 0;
+	return out;
+}
+
+/* ---- the setup description ------------------------------------------------
+ *
+ *   path /abs/index.sqlite
+ *   table DocsIndex__doc_chunks
+ *   key filename location
+ *   column filename str TEXT
+ *   column location range TEXT
+ *   column text str TEXT
+ *
+ * Columns in row order (key columns first). path and table run to the end
+ * of the line; names are single tokens; the coco type sits between the
+ * column name and the SQL type. Awkward bytes are written as \xHH. */
+
+typedef struct col {
+	const char *name, *type, *sql;
+} col;
+
+typedef struct desc {
+	const char *path, *table;
+	const char **keys;
+	size_t nkeys;
+	col *cols;
+	size_t ncols;
+} desc;
+
+/* Resolves the database path and table name from the options. */
+static int resolve(const coco_optval *opts, const coco_export_info *info,
+	coco_buf *path, coco_buf *table, char **err)
+{
+	const char *p = opts[OPT_PATH].set ? opts[OPT_PATH].s : NULL;
+	if (!p || !*p)
+		return coco_seterr(err, "SQLite: export '%s' needs a non-empty path option",
+			info->export_name);
+	abs_path(info->base_dir, p, path);
+	if (opts[OPT_TABLE].set && opts[OPT_TABLE].s) {
+		coco_buf_adds(table, opts[OPT_TABLE].s);
+		if (!table->n)
+			return coco_seterr(err, "SQLite: export '%s': table_name must not be empty",
+				info->export_name);
+	} else {
+		coco_buf_printf(table, "%s__%s", info->flow_name, info->export_name);
+	}
+	if (!strncasecmp(table->p, "sqlite_", 7))
+		return coco_seterr(err, "SQLite: table name '%s' is reserved "
+			"(names starting with sqlite_ belong to SQLite)", table->p);
+	return 0;
+}
+
+/* Checks the row type an export hands us. */
+static int check_row_type(const coco_export_info *info, const char *table, char **err)
+{
+	const coco_type *t = info->row_type;
+	if (!t || t->kind != COCO_STRUCT || t->nfields == 0)
+		return coco_seterr(err, "SQLite: export '%s' has no fields", info->export_name);
+	if (info->nkeys == 0 || info->nkeys > t->nfields)
+		return coco_seterr(err, "SQLite: export '%s' needs primary_key_fields",
+			info->export_name);
+	for (uint32_t i = 0; i < t->nfields; i++) {
+		if (!t->fields[i].name[0])
+			return coco_seterr(err, "SQLite: export '%s' has a field with an empty name",
+				info->export_name);
+		for (uint32_t j = 0; j < i; j++)
+			if (!strcasecmp(t->fields[i].name, t->fields[j].name))
+				return coco_seterr(err, "SQLite: table %s: fields '%s' and '%s' name the "
+					"same column (SQLite column names ignore case)",
+					table, t->fields[j].name, t->fields[i].name);
+	}
+	return 0;
+}
+
+static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
+{
+	memset(d, 0, sizeof *d);
+	size_t lines = 1;
+	for (const char *p = text; *p; p++)
+		lines += *p == '\n';
+	d->keys = coco_arena_alloc(a, lines * sizeof *d->keys);
+	d->cols = coco_arena_alloc(a, lines * sizeof *d->cols);
+
+	int lineno = 0;
+	for (const char *p = text; *p;) {
+		const char *e = strchr(p, '\n');
+		if (!e)
+			e = p + strlen(p);
+		const char *next = *e ? e + 1 : e;
+		lineno++;
+		size_t n = (size_t)(e - p);
+		if (n == 0) {
+			p = next;
+			continue;
+		}
+		if (n > 5 && !strncmp(p, "path ", 5)) {
+			d->path = unesc(a, p + 5, n - 5);
+			if (!d->path)
+				goto bad;
+		} else if (n > 6 && !strncmp(p, "table ", 6)) {
+			d->table = unesc(a, p + 6, n - 6);
+			if (!d->table)
+				goto bad;
+		} else if (n > 4 && !strncmp(p, "key ", 4)) {
+			const char *q = p + 4;
+			while (q < e) {
+				const char *s = q;
+				while (q < e && *q != ' ')
+					q++;
+				if (q == s || !(d->keys[d->nkeys++] = unesc(a, s, (size_t)(q - s))))
+					goto bad;
+				if (q < e)
+					q++;
+			}
+		} else if (n > 7 && !strncmp(p, "column ", 7)) {
+			const char *s = p + 7, *sp1 = memchr(s, ' ', (size_t)(e - s)), *sp2 = e;
+			while (sp2 > s && sp2[-1] != ' ')
+				sp2--;
+			if (!sp1 || sp2 <= sp1 + 1 || sp2 == e)
+				goto bad;
+			col *c = &d->cols[d->ncols++];
+			c->name = unesc(a, s, (size_t)(sp1 - s));
+			c->type = unesc(a, sp1 + 1, (size_t)(sp2 - 1 - (sp1 + 1)));
+			c->sql = coco_arena_strndup(a, sp2, (size_t)(e - sp2));
+			if (!c->name || !c->type || !*c->name || !*c->type)
+				goto bad;
+		} else {
+			goto bad;
+		}
+		p = next;
+	}
+	if (!d->path || !d->table || !d->nkeys || !d->ncols)
+		return coco_seterr(err, "SQLite: malformed setup description "
+			"(needs path, table, key and column lines)");
+	for (size_t i = 0; i < d->nkeys; i++) {
+		size_t j = 0;
+		while (j < d->ncols && strcmp(d->cols[j].name, d->keys[i]))
+			j++;
+		if (j == d->ncols)
+			return coco_seterr(err, "SQLite: malformed setup description "
+				"(key %s is not a column)", d->keys[i]);
+	}
+	return 0;
+bad:
+	return coco_seterr(err, "SQLite: malformed setup description (line %d)", lineno);
+}
+
+static const col *find_col(const desc *d, const char *name)
+{
+	for (size_t i = 0; i < d->ncols; i++)
+		if (!strcmp(d->cols[i].name, name))
+			return &d->cols[i];
+	return NULL;
+}
+
+static int is_key(const desc *d, const char *name)
+{
+	for (size_t i = 0; i < d->nkeys; i++)
+		if (!strcmp(d->keys[i], name))
+			return 1;
+	return 0;
+}
+
+static void put_keys(coco_buf *b, const desc *d)
+{
+	for (size_t i = 0; i < d->nkeys; i++)
+		coco_buf_printf(b, "%s%s", i ? ", " : "", d->keys[i]);
+}
+
+/* Appends to why the reasons the table must be dropped and recreated to go
+ * from s to d (nothing when ALTER TABLE can do it). */
+static void recreate_reasons(const desc *s, const desc *d, coco_buf *why)
+{
+#define SEP() do { if (why->n) coco_buf_adds(why, "; "); } while (0)
+	if (strcmp(s->path, d->path)) {
+		SEP();
+		coco_buf_printf(why, "path: %s → %s", s->path, d->path);
+	}
+	if (strcmp(s->table, d->table)) {
+		SEP();
+		coco_buf_printf(why, "table: %s → %s", s->table, d->table);
+	}
+	int keys_same = s->nkeys == d->nkeys;
+	for (size_t i = 0; keys_same && i < s->nkeys; i++)
+		keys_same = !strcmp(s->keys[i], d->keys[i]);
+	if (!keys_same) {
+		SEP();
+		coco_buf_adds(why, "key: ");
+		put_keys(why, s);
+		coco_buf_adds(why, " → ");
+		put_keys(why, d);
+	}
+	for (size_t i = 0; i < d->ncols; i++) {
+		const col *o = find_col(s, d->cols[i].name);
+		if (o && (strcmp(o->type, d->cols[i].type) || strcmp(o->sql, d->cols[i].sql))) {
+			SEP();
+			coco_buf_printf(why, "column %s: %s → %s", d->cols[i].name, o->type,
+				d->cols[i].type);
+		}
+	}
+#undef SEP
+}
+
+static void plan_create(const desc *d, coco_buf *plan)
+{
+	coco_buf_printf(plan, "create table %s (", d->table);
+	for (size_t i = 0; i < d->ncols; i++)
+		coco_buf_printf(plan, "%s %s, ", d->cols[i].name, d->cols[i].sql);
+	coco_buf_adds(plan, "primary key (");
+	put_keys(plan, d);
+	coco_buf_adds(plan, "))\n");
+}
+
+/* ---- database access ------------------------------------------------------ */
+
+/* Sets *err to "SQLite: cannot open PATH: MSG (WHY)", WHY found by looking
+ * at the file system. */
+static int open_error(const char *path, const char *msg, char **err)
+{
+	coco_buf dir = {0}, why = {0};
+	const char *slash = strrchr(path, '/');
+	if (slash && slash != path)
+		coco_buf_add(&dir, path, (size_t)(slash - path));
+	else
+		coco_buf_adds(&dir, "/");
+	struct stat st;
+	if (stat(dir.p, &st) != 0) {
+		if (errno == ENOENT)
+			coco_buf_printf(&why, " (directory %s does not exist)", dir.p);
+		else
+			coco_buf_printf(&why, " (directory %s: %s)", dir.p, strerror(errno));
+	} else if (!S_ISDIR(st.st_mode)) {
+		coco_buf_printf(&why, " (%s is not a directory)", dir.p);
+	} else if (access(dir.p, W_OK | X_OK) != 0) {
+		coco_buf_adds(&why, " (permission denied)");
+	} else if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			coco_buf_adds(&why, " (it is a directory)");
+		else if (access(path, R_OK | W_OK) != 0)
+			coco_buf_adds(&why, " (permission denied)");
+	} else if (errno == ENOENT) {
+		coco_buf_adds(&why, " (file does not exist; run setup first)");
+	}
+	coco_seterr(err, "SQLite: cannot open %s: %s%s", path, msg, why.p ? why.p : "");
+	coco_buf_free(&dir);
+	coco_buf_free(&why);
+	return -1;
+}
+
+/* Opens path read-write (creating it when `create`), in WAL mode with a busy
+ * timeout. Returns 0, 1 when !create and the file does not exist, or -1. */
+static int db_open(const char *path, int create, sqlite3 **out, char **err)
+{
+	*out = NULL;
+	struct stat st;
+	if (!create && stat(path, &st) != 0 && errno == ENOENT)
+		return 1;
+	sqlite3 *db = NULL;
+	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+	int rc = sqlite3_open_v2(path, &db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		open_error(path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), err);
+		sqlite3_close(db);
+		return -1;
+	}
+	if (sqlite3_db_readonly(db, "main") == 1) {
+		open_error(path, sqlite3_errstr(SQLITE_READONLY), err);
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	sqlite3_extended_result_codes(db, 1);
+	rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		open_error(path, sqlite3_errmsg(db), err);
+		sqlite3_close(db);
+		return -1;
+	}
+	*out = db;
+	return 0;
+}
+
+/* Runs sql on db; on failure sets *err naming the table and file. */
+static int db_exec(sqlite3 *db, const char *sql, const desc *d, char **err)
+{
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	return coco_seterr(err, "SQLite: table %s in %s: %s", d->table, d->path, sqlite3_errmsg(db));
+}
+
+/* 1 if table d->table has a column named name (names compare as in SQLite),
+ * 0 if not, -1 on error. */
+static int has_column(sqlite3 *db, const desc *d, const char *name, char **err)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1)", -1, &st, NULL) != SQLITE_OK)
+		return coco_seterr(err, "SQLite: %s: %s", d->path, sqlite3_errmsg(db));
+	sqlite3_bind_text(st, 1, d->table, -1, SQLITE_STATIC);
+	int found = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (!sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), name))
+			found = 1;
+	if (rc != SQLITE_DONE)
+		found = coco_seterr(err, "SQLite: table %s in %s: %s", d->table, d->path,
+			sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return found;
+}
+
+static void create_sql(const desc *d, coco_buf *b)
+{
+	coco_buf_adds(b, "CREATE TABLE IF NOT EXISTS ");
+	quote_ident(b, d->table);
+	coco_buf_adds(b, " (");
+	for (size_t i = 0; i < d->ncols; i++) {
+		quote_ident(b, d->cols[i].name);
+		coco_buf_printf(b, " %s%s, ", d->cols[i].sql,
+			is_key(d, d->cols[i].name) ? " NOT NULL" : "");
+	}
+	coco_buf_adds(b, "PRIMARY KEY (");
+	for (size_t i = 0; i < d->nkeys; i++) {
+		if (i)
+			coco_buf_adds(b, ", ");
+		quote_ident(b, d->keys[i]);
+	}
+	coco_buf_adds(b, "))");
+}
+
+/* Adds the column c unless the table already has it. */
+static int ensure_column(sqlite3 *db, const desc *d, const col *c, coco_buf *sql, char **err)
+{
+	int has = has_column(db, d, c->name, err);
+	if (has != 0)
+		return has < 0 ? -1 : 0;
+	coco_buf_clear(sql);
+	coco_buf_adds(sql, "ALTER TABLE ");
+	quote_ident(sql, d->table);
+	coco_buf_adds(sql, " ADD COLUMN ");
+	quote_ident(sql, c->name);
+	coco_buf_printf(sql, " %s", c->sql);
+	return db_exec(db, sql->p, d, err);
+}
+
+/* Drops the column unless it is already gone. */
+static int ensure_no_column(sqlite3 *db, const desc *d, const char *name, coco_buf *sql, char **err)
+{
+	int has = has_column(db, d, name, err);
+	if (has != 1)
+		return has;
+	coco_buf_clear(sql);
+	coco_buf_adds(sql, "ALTER TABLE ");
+	quote_ident(sql, d->table);
+	coco_buf_adds(sql, " DROP COLUMN ");
+	quote_ident(sql, name);
+	return db_exec(db, sql->p, d, err);
+}
+
+/* One transaction on d's database: drop table `drop` (same file) when
+ * given, create d's table unless it exists, drop the columns of
+ * `alter_from` that d no longer has, then add the columns of d that the
+ * table lacks. Each step checks first, so re-running it is harmless. */
+static int db_change(const desc *d, const desc *drop, const desc *alter_from, char **err)
+{
+	sqlite3 *db;
+	if (db_open(d->path, 1, &db, err) < 0)
+		return -1;
+	coco_buf sql = {0};
+	int rc = db_exec(db, "BEGIN IMMEDIATE", d, err);
+	if (rc == 0 && drop) {
+		coco_buf_adds(&sql, "DROP TABLE IF EXISTS ");
+		quote_ident(&sql, drop->table);
+		rc = db_exec(db, sql.p, drop, err);
+	}
+	if (rc == 0) {
+		coco_buf_clear(&sql);
+		create_sql(d, &sql);
+		rc = db_exec(db, sql.p, d, err);
+	}
+	for (size_t i = 0; rc == 0 && alter_from && i < alter_from->ncols; i++)
+		if (!find_col(d, alter_from->cols[i].name))
+			rc = ensure_no_column(db, d, alter_from->cols[i].name, &sql, err);
+	for (size_t i = 0; rc == 0 && i < d->ncols; i++)
+		rc = ensure_column(db, d, &d->cols[i], &sql, err);
+	if (rc == 0)
+		rc = db_exec(db, "COMMIT", d, err);
+	coco_buf_free(&sql);
+	sqlite3_close(db);   /* rolls back what is left open */
+	return rc;
+}
+
+/* DROP TABLE IF EXISTS in d's database; a missing file has nothing to drop. */
+static int db_drop(const desc *d, char **err)
+{
+	sqlite3 *db;
+	int rc = db_open(d->path, 0, &db, err);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	coco_buf sql = {0};
+	coco_buf_adds(&sql, "DROP TABLE IF EXISTS ");
+	quote_ident(&sql, d->table);
+	rc = db_exec(db, sql.p, d, err);
+	coco_buf_free(&sql);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* ---- setup: describe / plan / apply --------------------------------------- */
+
+static int sqlite_describe(const coco_optval *opts, const coco_export_info *info,
+	coco_buf *resource_id, coco_buf *desired, char **err)
+{
+	coco_buf path = {0}, table = {0}, ty = {0};
+	int rc = resolve(opts, info, &path, &table, err);
+	if (rc == 0)
+		rc = check_row_type(info, table.p, err);
+	if (rc == 0) {
+		const coco_type *t = info->row_type;
+		coco_buf_printf(resource_id, "sqlite:%s#%s", path.p, table.p);
+		coco_buf_adds(desired, "path ");
+		put_esc(desired, path.p, 0);
+		coco_buf_adds(desired, "\ntable ");
+		put_esc(desired, table.p, 0);
+		coco_buf_adds(desired, "\nkey");
+		for (uint32_t i = 0; i < info->nkeys; i++) {
+			coco_buf_putc(desired, ' ');
+			put_esc(desired, t->fields[i].name, 1);
+		}
+		coco_buf_putc(desired, '\n');
+		for (uint32_t i = 0; i < t->nfields; i++) {
+			coco_buf_adds(desired, "column ");
+			put_esc(desired, t->fields[i].name, 1);
+			coco_buf_putc(desired, ' ');
+			coco_buf_clear(&ty);
+			coco_type_format(t->fields[i].type, &ty);
+			put_esc(desired, ty.p, 0);
+			coco_buf_printf(desired, " %s\n", sql_type(t->fields[i].type->kind));
+		}
+	}
+	coco_buf_free(&path);
+	coco_buf_free(&table);
+	coco_buf_free(&ty);
+	return rc;
+}
+
+static int sqlite_plan(const char *stored, const char *desired, coco_buf *plan,
+	int *destructive, char **err)
+{
+	coco_arena a = {0};
+	desc s, d;
+	int rc = 0;
+	*destructive = 0;
+	if ((stored && parse_desc(stored, &a, &s, err) < 0) ||
+	    (desired && parse_desc(desired, &a, &d, err) < 0)) {
+		coco_arena_destroy(&a);
+		return -1;
+	}
+	if (!stored && desired) {
+		plan_create(&d, plan);
+	} else if (stored && !desired) {
+		coco_buf_printf(plan, "drop table %s\n", s.table);
+		*destructive = 1;
+	} else if (stored && desired) {
+		coco_buf why = {0};
+		recreate_reasons(&s, &d, &why);
+		if (why.n) {
+			coco_buf_printf(plan, "drop and recreate table %s (%s)\n", d.table, why.p);
+			*destructive = 1;
+		} else {
+			for (size_t i = 0; i < s.ncols; i++)
+				if (!find_col(&d, s.cols[i].name)) {
+					coco_buf_printf(plan, "drop column %s\n", s.cols[i].name);
+					*destructive = 1;
+				}
+			for (size_t i = 0; i < d.ncols; i++)
+				if (!find_col(&s, d.cols[i].name))
+					coco_buf_printf(plan, "add column %s %s\n", d.cols[i].name,
+						d.cols[i].sql);
+		}
+		coco_buf_free(&why);
+	}
+	coco_arena_destroy(&a);
+	return rc;
+}
+
+static int sqlite_apply(const char *stored, const char *desired, char **err)
+{
+	coco_arena a = {0};
+	desc s, d;
+	int rc = 0;
+	if ((stored && parse_desc(stored, &a, &s, err) < 0) ||
+	    (desired && parse_desc(desired, &a, &d, err) < 0)) {
+		coco_arena_destroy(&a);
+		return -1;
+	}
+	if (!stored && desired) {
+		rc = db_change(&d, NULL, NULL, err);
+	} else if (stored && !desired) {
+		rc = db_drop(&s, err);
+	} else if (stored && desired) {
+		coco_buf why = {0};
+		recreate_reasons(&s, &d, &why);
+		if (!why.n)
+			rc = db_change(&d, NULL, &s, err);
+		else if (!strcmp(s.path, d.path))
+			rc = db_change(&d, &s, NULL, err);
+		else if ((rc = db_drop(&s, err)) == 0)
+			rc = db_change(&d, NULL, NULL, err);
+		coco_buf_free(&why);
+	}
+	coco_arena_destroy(&a);
+	return rc;
+}
+
+/* ---- writes ----------------------------------------------------------------- */
+
+typedef struct sqlite_tgt {
+	sqlite3 *db;
+	sqlite3_stmt *ups, *del, *begin, *commit, *rollback;
+	const coco_type *row_type;
+	uint32_t ncols, nkeys;
+	char *path, *table;
+	coco_buf scratch;        /* converted values of the row being bound */
+	size_t *off;             /* per column: offset into scratch, or (size_t)-1 */
+} sqlite_tgt;
+
+static void tgt_close(void *p)
+{
+	sqlite_tgt *t = p;
+	if (!t)
+		return;
+	if (t->db && !sqlite3_get_autocommit(t->db) && t->rollback)
+		sqlite3_step(t->rollback);
+	sqlite3_finalize(t->ups);
+	sqlite3_finalize(t->del);
+	sqlite3_finalize(t->begin);
+	sqlite3_finalize(t->commit);
+	sqlite3_finalize(t->rollback);
+	sqlite3_close(t->db);
+	coco_buf_free(&t->scratch);
+	free(t->off);
+	free(t->path);
+	free(t->table);
+	free(t);
+}
+
+static int prepare(sqlite_tgt *t, const char *sql, sqlite3_stmt **st, char **err)
+{
+	if (sqlite3_prepare_v3(t->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK)
+		return 0;
+	const char *msg = sqlite3_errmsg(t->db);
+	if (!strncmp(msg, "no such table", 13))
+		return coco_seterr(err, "SQLite: table %s does not exist in %s (run setup)",
+			t->table, t->path);
+	return coco_seterr(err, "SQLite: table %s in %s: %s (run setup?)", t->table, t->path, msg);
+}
+
+static int tgt_open(const coco_optval *opts, const coco_export_info *info, void **out, char **err)
+{
+	*out = NULL;
+	coco_buf path = {0}, table = {0}, sql = {0};
+	if (resolve(opts, info, &path, &table, err) < 0 ||
+	    check_row_type(info, table.p, err) < 0) {
+		coco_buf_free(&path);
+		coco_buf_free(&table);
+		return -1;
+	}
+	sqlite_tgt *t = calloc(1, sizeof *t);
+	if (!t)
+		abort();
+	t->path = coco_buf_take(&path);
+	t->table = coco_buf_take(&table);
+	t->row_type = info->row_type;
+	t->ncols = info->row_type->nfields;
+	t->nkeys = info->nkeys;
+	t->off = calloc(t->ncols, sizeof *t->off);
+	if (!t->off)
+		abort();
+	const coco_field *f = info->row_type->fields;
+
+	int rc = db_open(t->path, 0, &t->db, err);
+	if (rc == 1)
+		rc = open_error(t->path, "unable to open database file", err);
+	if (rc < 0)
+		goto fail;
+
+	/* INSERT INTO "t"("a","b","c") VALUES(?,?,?)
+	 *   ON CONFLICT("a","b") DO UPDATE SET "c"=excluded."c" */
+	coco_buf_adds(&sql, t->ncols == t->nkeys ? "INSERT OR REPLACE INTO " : "INSERT INTO ");
+	quote_ident(&sql, t->table);
+	coco_buf_putc(&sql, '(');
+	for (uint32_t i = 0; i < t->ncols; i++) {
+		if (i)
+			coco_buf_putc(&sql, ',');
+		quote_ident(&sql, f[i].name);
+	}
+	coco_buf_adds(&sql, ") VALUES(");
+	for (uint32_t i = 0; i < t->ncols; i++)
+		coco_buf_adds(&sql, i ? ",?" : "?");
+	coco_buf_putc(&sql, ')');
+	if (t->ncols > t->nkeys) {
+		coco_buf_adds(&sql, " ON CONFLICT(");
+		for (uint32_t i = 0; i < t->nkeys; i++) {
+			if (i)
+				coco_buf_putc(&sql, ',');
+			quote_ident(&sql, f[i].name);
+		}
+		coco_buf_adds(&sql, ") DO UPDATE SET ");
+		for (uint32_t i = t->nkeys; i < t->ncols; i++) {
+			if (i > t->nkeys)
+				coco_buf_putc(&sql, ',');
+			quote_ident(&sql, f[i].name);
+			coco_buf_adds(&sql, "=excluded.");
+			quote_ident(&sql, f[i].name);
+		}
+	}
+	if (prepare(t, sql.p, &t->ups, err) < 0)
+		goto fail;
+
+	coco_buf_clear(&sql);
+	coco_buf_adds(&sql, "DELETE FROM ");
+	quote_ident(&sql, t->table);
+	coco_buf_adds(&sql, " WHERE ");
+	for (uint32_t i = 0; i < t->nkeys; i++) {
+		if (i)
+			coco_buf_adds(&sql, " AND ");
+		quote_ident(&sql, f[i].name);
+		coco_buf_adds(&sql, "=?");
+	}
+	if (prepare(t, sql.p, &t->del, err) < 0 ||
+	    prepare(t, "BEGIN IMMEDIATE", &t->begin, err) < 0 ||
+	    prepare(t, "COMMIT", &t->commit, err) < 0 ||
+	    prepare(t, "ROLLBACK", &t->rollback, err) < 0)
+		goto fail;
+	coco_buf_free(&sql);
+	*out = t;
+	return 0;
+fail:
+	coco_buf_free(&sql);
+	tgt_close(t);
+	return -1;
+}
+
+/* Runs a statement that returns no rows (BEGIN, COMMIT, ...). */
+static int step_done(sqlite_tgt *t, sqlite3_stmt *st, const char *what, char **err)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	return coco_seterr(err, "SQLite: %s table %s in %s: %s", what, t->table, t->path,
+		sqlite3_errmsg(t->db));
+}
+
+static int tgt_begin(void *p, char **err)
+{
+	sqlite_tgt *t = p;
+	return step_done(t, t->begin, "begin a transaction on", err);
+}
+
+static int tgt_commit(void *p, char **err)
+{
+	sqlite_tgt *t = p;
+	return step_done(t, t->commit, "commit to", err);
+}
+
+/* Decimal text of v at p (room for 20 bytes); returns the length. */
+static size_t fmt_i64(char *p, int64_t v)
+{
+	char tmp[24];
+	size_t n = 0, len = 0;
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		p[len++] = '-';
+	while (n)
+		p[len++] = tmp[--n];
+	return len;
+}
+
+/* Binds vals[0..n) (of the row type's first n fields) as parameters 1..n.
+ * Values needing conversion are first written to t->scratch, so every
+ * pointer handed to SQLite (SQLITE_STATIC) stays valid until the step. */
+static void bind_values(sqlite_tgt *t, sqlite3_stmt *st, const coco_value *vals, uint32_t n)
+{
+	const coco_field *f = t->row_type->fields;
+	coco_buf *sb = &t->scratch;
+	coco_buf_clear(sb);
+	for (uint32_t i = 0; i < n; i++) {
+		const coco_value *v = &vals[i];
+		t->off[i] = sb->n;
+		switch (v->kind) {
+		case COCO_RANGE:
+			coco_buf_reserve(sb, 44);
+			sb->p[sb->n++] = '[';
+			sb->n += fmt_i64(sb->p + sb->n, v->u.r[0]);
+			sb->p[sb->n++] = ',';
+			sb->n += fmt_i64(sb->p + sb->n, v->u.r[1]);
+			sb->p[sb->n++] = ']';
+			sb->p[sb->n] = 0;
+			break;
+		case COCO_STRUCT:
+		case COCO_TABLE:
+			coco_value_to_json(v, f[i].type, sb);
+			break;
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+		case COCO_VECTOR:
+			for (size_t j = 0; j < v->n; j++) {
+				uint32_t x;
+				memcpy(&x, &v->u.vec[j], 4);
+				unsigned char le[4] = { x, x >> 8, x >> 16, x >> 24 };
+				coco_buf_add(sb, le, 4);
+			}
+			break;
+#endif
+		default:
+			break;
+		}
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const coco_value *v = &vals[i];
+		int k = (int)i + 1;
+		size_t len = (i + 1 < n ? t->off[i + 1] : sb->n) - t->off[i];
+		switch (v->kind) {
+		case COCO_BOOL:
+			sqlite3_bind_int(st, k, v->u.b != 0);
+			break;
+		case COCO_INT64:
+			sqlite3_bind_int64(st, k, v->u.i);
+			break;
+		case COCO_FLOAT32:
+		case COCO_FLOAT64:
+			sqlite3_bind_double(st, k, v->u.f);
+			break;
+		case COCO_STR:
+		case COCO_JSON:
+			sqlite3_bind_text64(st, k, v->u.s ? v->u.s : "", v->n, SQLITE_STATIC, SQLITE_UTF8);
+			break;
+		case COCO_BYTES:
+			sqlite3_bind_blob64(st, k, v->u.s ? v->u.s : "", v->n, SQLITE_STATIC);
+			break;
+		case COCO_VECTOR:
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			sqlite3_bind_blob64(st, k, v->u.vec ? (const void *)v->u.vec : "",
+				v->n * sizeof(float), SQLITE_STATIC);
+#else
+			sqlite3_bind_blob64(st, k, sb->p + t->off[i], len, SQLITE_STATIC);
+#endif
+			break;
+		case COCO_RANGE:
+		case COCO_STRUCT:
+		case COCO_TABLE:
+			sqlite3_bind_text64(st, k, sb->p + t->off[i], len, SQLITE_STATIC, SQLITE_UTF8);
+			break;
+		default:
+			sqlite3_bind_null(st, k);
+			break;
+		}
+	}
+}
+
+static int tgt_upsert(void *p, const coco_value *row, char **err)
+{
+	sqlite_tgt *t = p;
+	if (row->kind != COCO_STRUCT || row->n != t->ncols)
+		return coco_seterr(err, "SQLite: table %s: a row has %zu fields, expected %u",
+			t->table, row->kind == COCO_STRUCT ? row->n : (size_t)1, t->ncols);
+	bind_values(t, t->ups, row->u.fields, t->ncols);
+	int rc = sqlite3_step(t->ups);
+	sqlite3_reset(t->ups);
+	if (rc == SQLITE_DONE)
+		return 0;
+	return coco_seterr(err, "SQLite: upsert into table %s in %s: %s", t->table, t->path,
+		sqlite3_errmsg(t->db));
+}
+
+static int tgt_del(void *p, const coco_value *key, char **err)
+{
+	sqlite_tgt *t = p;
+	const coco_value *vals = key;
+	if (key->kind == COCO_STRUCT && key->n == t->nkeys)
+		vals = key->u.fields;
+	else if (t->nkeys != 1)   /* a lone key value is accepted for a one-field key */
+		return coco_seterr(err, "SQLite: table %s: a key has %zu fields, expected %u",
+			t->table, key->kind == COCO_STRUCT ? key->n : (size_t)1, t->nkeys);
+	bind_values(t, t->del, vals, t->nkeys);
+	int rc = sqlite3_step(t->del);
+	sqlite3_reset(t->del);
+	if (rc == SQLITE_DONE)
+		return 0;
+	return coco_seterr(err, "SQLite: delete from table %s in %s: %s", t->table, t->path,
+		sqlite3_errmsg(t->db));
+}
+
+/* The SQLite target: `targets.SQLite{ path = "index.sqlite" }`. */
+const coco_target_ops coco_sqlite_target = {
+	.name = "SQLite",
+	.opts = sqlite_opts,
+	.describe = sqlite_describe,
+	.plan = sqlite_plan,
+	.apply = sqlite_apply,
+	.open = tgt_open,
+	.begin = tgt_begin,
+	.upsert = tgt_upsert,
+	.del = tgt_del,
+	.commit = tgt_commit,
+	.close = tgt_close,
+};

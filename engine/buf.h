@@ -1,0 +1,55 @@
+#pragma once
+/* Growable byte buffer and bump arena: the two allocators of the engine. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+/* A growable byte buffer. Zero-initialise ({0}) to start; free with
+ * coco_buf_free(). p is always NUL-terminated after any add (not counted
+ * in n), so text buffers can be used as C strings. Allocation failure
+ * aborts: the engine treats OOM as fatal. */
+typedef struct coco_buf {
+	char *p;
+	size_t n, cap;
+} coco_buf;
+
+void coco_buf_reserve(coco_buf *b, size_t extra);
+void coco_buf_add(coco_buf *b, const void *p, size_t n);
+void coco_buf_adds(coco_buf *b, const char *s);
+void coco_buf_putc(coco_buf *b, char c);
+void coco_buf_printf(coco_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void coco_buf_vprintf(coco_buf *b, const char *fmt, va_list ap);
+/* Little-endian fixed width and LEB128 varint helpers for binary records. */
+void coco_buf_u64(coco_buf *b, uint64_t v);
+void coco_buf_varint(coco_buf *b, uint64_t v);
+static inline void coco_buf_clear(coco_buf *b) { b->n = 0; if (b->p) b->p[0] = 0; }
+void coco_buf_free(coco_buf *b);
+/* Take ownership of the bytes (caller frees with free()); buffer becomes empty. */
+char *coco_buf_take(coco_buf *b);
+
+/* Reader over a binary record written with the helpers above.
+ * All getters return 0 on success, -1 when the record is truncated. */
+typedef struct coco_rd {
+	const unsigned char *p, *end;
+} coco_rd;
+int coco_rd_u64(coco_rd *r, uint64_t *v);
+int coco_rd_varint(coco_rd *r, uint64_t *v);
+int coco_rd_bytes(coco_rd *r, size_t n, const char **p);
+
+/* Bump allocator. Everything allocated lives until reset/destroy.
+ * Zero-initialise to start. */
+typedef struct coco_arena {
+	struct coco_arena_blk *blk;
+	size_t used_total;
+} coco_arena;
+
+void *coco_arena_alloc(coco_arena *a, size_t n);     /* 16-byte aligned, zeroed */
+char *coco_arena_strndup(coco_arena *a, const char *s, size_t n);
+char *coco_arena_strdup(coco_arena *a, const char *s);
+void coco_arena_reset(coco_arena *a);               /* keeps the first block */
+void coco_arena_destroy(coco_arena *a);
+
+/* Error helper: *err = malloc'd formatted message (if err != NULL). Returns -1. */
+int coco_seterr(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *coco_strdup(const char *s);

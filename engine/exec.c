@@ -1,0 +1,195 @@
+/* The row evaluator. */
+#include "exec.h"
+#include "graph_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct xctx {
+	const coco_graph *g;
+	coco_arena *a;
+	const coco_memo *memo;
+	coco_rows *out;
+	coco_exec_stats *stats;
+	coco_value **frames;          /* current row values, per scope id */
+	coco_fp rowfp;                /* identity of the source row (for uuids) */
+	coco_fper *f;
+	char **err;
+} xctx;
+
+static const coco_value *resolve(xctx *x, const coco_fieldref *r)
+{
+	static const coco_value null_v;
+	const coco_value *v = &x->frames[r->scope][r->field];
+	for (uint32_t i = 0; i < r->npath; i++) {
+		if (v->kind != COCO_STRUCT)
+			return &null_v;
+		v = &v->u.fields[r->path[i]];
+	}
+	return v;
+}
+
+static void push_row(coco_arena *a, coco_rows *rows, const coco_value *v)
+{
+	if (rows->n == rows->cap) {
+		size_t nc = rows->cap ? rows->cap * 2 : 16;
+		coco_value *nr = coco_arena_alloc(a, nc * sizeof *nr);
+		if (rows->n)
+			memcpy(nr, rows->rows, rows->n * sizeof *nr);
+		rows->rows = nr;
+		rows->cap = nc;
+	}
+	rows->rows[rows->n++] = *v;
+}
+
+static int call_fn(xctx *x, const gop *op, coco_value *args, coco_value *res)
+{
+	unsigned char key[32];
+	if (op->cache && x->memo) {
+		coco_fper_reset(x->f);
+		for (size_t i = 0; i < op->nargs; i++)
+			coco_fper_value(x->f, &args[i]);
+		coco_fp in = coco_fper_digest(x->f);
+		memcpy(key, &op->fn_fp.hi, 8);
+		memcpy(key + 8, &op->fn_fp.lo, 8);
+		memcpy(key + 16, &in.hi, 8);
+		memcpy(key + 24, &in.lo, 8);
+		if (x->memo->get(x->memo->ud, key, x->a, res)) {
+			if (x->stats)
+				x->stats->cache_hits++;
+			return 0;
+		}
+	}
+	char *e = NULL;
+	if (x->stats)
+		x->stats->calls++;
+	if (op->fn->call(op->fn_state, args, op->nargs, x->a, res, &e)) {
+		coco_seterr(x->err, "%s (%s): %s", op->fn_label, op->where, e ? e : "failed");
+		free(e);
+		return -1;
+	}
+	if (op->cache && x->memo && x->memo->put)
+		x->memo->put(x->memo->ud, key, res);
+	return 0;
+}
+
+static void make_uuid(xctx *x, const gop *op, const coco_value *row, size_t skip, coco_value *out)
+{
+	coco_fper_reset(x->f);
+	coco_fper_fp(x->f, x->rowfp);
+	coco_fper_u64(x->f, (uint64_t)op->collector);
+	for (size_t i = 0; i < row->n; i++)
+		if (i != skip)
+			coco_fper_value(x->f, &row->u.fields[i]);
+	coco_fp fp = coco_fper_digest(x->f);
+	unsigned char b[16];
+	memcpy(b, &fp.hi, 8);
+	memcpy(b + 8, &fp.lo, 8);
+	b[6] = (b[6] & 0x0f) | 0x80;   /* version 8: custom */
+	b[8] = (b[8] & 0x3f) | 0x80;   /* RFC 4122 variant */
+	char *s = coco_arena_alloc(x->a, 37);
+	snprintf(s, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+		b[12], b[13], b[14], b[15]);
+	*out = coco_v_str(s, 36);
+}
+
+static int run_scope(xctx *x, int s)
+{
+	const gscope *sc = &x->g->scopes[s];
+	coco_value *frame = x->frames[s];
+	for (size_t i = 0; i < sc->nops; i++) {
+		const gop *op = &sc->ops[i];
+		switch (op->kind) {
+		case OP_TRANSFORM: {
+			coco_value *args = coco_arena_alloc(x->a, (op->nargs + 1) * sizeof *args);
+			for (size_t k = 0; k < op->nargs; k++)
+				args[k] = op->args[k].kind == COCO_ARG_REF ? *resolve(x, &op->args[k].ref)
+					: op->args[k].konst;
+			if (call_fn(x, op, args, &frame[op->out]))
+				return -1;
+			break;
+		}
+		case OP_FOREACH: {
+			const coco_value *t = resolve(x, &op->in);
+			if (t->kind != COCO_TABLE)
+				break;
+			const gscope *cs = &x->g->scopes[op->child];
+			coco_value *saved = x->frames[op->child];
+			for (size_t r = 0; r < t->n; r++) {
+				coco_value *cf = coco_arena_alloc(x->a, (cs->nfields + 1) * sizeof *cf);
+				const coco_value *rv = &t->u.rows[r];
+				for (int k = 0; k < cs->nbase && (size_t)k < rv->n; k++)
+					cf[k] = rv->u.fields[k];
+				x->frames[op->child] = cf;
+				if (run_scope(x, op->child))
+					return -1;
+			}
+			x->frames[op->child] = saved;
+			break;
+		}
+		case OP_COLLECT: {
+			const gcollector *c = &x->g->collectors[op->collector];
+			coco_value crow = {0};
+			crow.kind = COCO_STRUCT;
+			crow.n = c->nfields;
+			crow.u.fields = coco_arena_alloc(x->a, (c->nfields + 1) * sizeof(coco_value));
+			size_t uuid_at = (size_t)-1;
+			for (size_t k = 0; k < c->nfields; k++) {
+				const coco_arg *a = &op->vals[k];
+				if (a->kind == COCO_ARG_REF)
+					crow.u.fields[k] = *resolve(x, &a->ref);
+				else if (a->kind == COCO_ARG_CONST)
+					crow.u.fields[k] = a->konst;
+				else
+					uuid_at = k;
+			}
+			if (uuid_at != (size_t)-1)
+				for (size_t k = 0; k < c->nfields; k++)
+					if (op->vals[k].kind == COCO_ARG_UUID)
+						make_uuid(x, op, &crow, k, &crow.u.fields[k]);
+			for (size_t e = 0; e < x->g->nexports; e++) {
+				const coco_gexport *xp = &x->g->exports[e];
+				if (xp->collector != op->collector)
+					continue;
+				coco_value er = {0};
+				er.kind = COCO_STRUCT;
+				er.n = c->nfields;
+				er.u.fields = coco_arena_alloc(x->a, (c->nfields + 1) * sizeof(coco_value));
+				for (size_t k = 0; k < c->nfields; k++)
+					er.u.fields[k] = crow.u.fields[xp->perm[k]];
+				push_row(x->a, &x->out[e], &er);
+			}
+			break;
+		}
+		}
+	}
+	return 0;
+}
+
+int coco_exec_row(const coco_graph *g, size_t source, const coco_value *row, coco_arena *a,
+	const coco_memo *memo, coco_rows *out, coco_exec_stats *stats, char **err)
+{
+	for (size_t e = 0; e < g->nexports; e++)
+		memset(&out[e], 0, sizeof out[e]);
+	const coco_gsource *src = &g->sources[source];
+	if (src->scope < 0)
+		return 0;
+	xctx x = { .g = g, .a = a, .memo = memo, .out = out, .stats = stats, .err = err };
+	x.frames = coco_arena_alloc(a, g->nscopes * sizeof *x.frames);
+	const gscope *rs = &g->scopes[src->scope];
+	coco_value *frame = coco_arena_alloc(a, (rs->nfields + 1) * sizeof *frame);
+	for (int k = 0; k < rs->nbase && (size_t)k < row->n; k++)
+		frame[k] = row->u.fields[k];
+	x.frames[src->scope] = frame;
+	x.f = coco_fper_create();
+	/* the row's identity: its key fields */
+	uint32_t nkeys = src->row_type->nkeys ? src->row_type->nkeys : 1;
+	for (uint32_t k = 0; k < nkeys && k < row->n; k++)
+		coco_fper_value(x.f, &row->u.fields[k]);
+	x.rowfp = coco_fper_digest(x.f);
+	int rc = run_scope(&x, src->scope);
+	coco_fper_destroy(x.f);
+	return rc;
+}

@@ -1,0 +1,709 @@
+/* SplitRecursively: split a text into chunks of at most chunk_size bytes,
+ * cutting at the strongest separator available (headings, code fences,
+ * blank lines, line breaks, sentence ends, words, characters).
+ *
+ * The splitter is greedy and single-pass. From the current start s it looks
+ * at the window of candidate ends (s + min_chunk_size, s + chunk_size] and
+ * takes the strongest boundary there, the farthest among equals. Line
+ * boundaries are found by scanning the window backwards with memrchr; the
+ * window is only scanned byte by byte when it holds no line break. A
+ * boundary sits just after its separator, so chunks tend to start at a line
+ * start; chunks are then trimmed of surrounding whitespace.
+ *
+ * Output rows point into the input text (zero copy): the caller keeps the
+ * input alive as long as the result. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <stdint.h>
+
+#include "ops.h"
+
+/* ---- languages --------------------------------------------------------- */
+
+/* Kinds of separator. A language lists the kinds it uses, strongest first;
+ * the character boundary is always the implicit last resort. */
+typedef enum sep_kind {
+	SEP_HEADING,    /* before a "#{arg} " line (arg: 1-6), outside code blocks */
+	SEP_FENCE,      /* before an opening ``` line, after a closing one */
+	SEP_BLANK,      /* after a whitespace-only line */
+	SEP_LINE,       /* after any '\n' */
+	SEP_SENTENCE,   /* after [.!?] + whitespace, or after 。！？ */
+	SEP_WORD,       /* after whitespace */
+} sep_kind;
+
+typedef struct sep_level {
+	sep_kind kind;
+	int arg;
+} sep_level;
+
+typedef struct split_lang {
+	const char *name;
+	const char *const *aliases;   /* other names and file extensions (no dot) */
+	const sep_level *levels;      /* strongest first */
+	size_t nlevels;
+} split_lang;
+
+static const sep_level md_levels[] = {
+	{ SEP_HEADING, 1 }, { SEP_HEADING, 2 }, { SEP_HEADING, 3 },
+	{ SEP_HEADING, 4 }, { SEP_HEADING, 5 }, { SEP_HEADING, 6 },
+	{ SEP_FENCE, 0 }, { SEP_BLANK, 0 }, { SEP_LINE, 0 },
+	{ SEP_SENTENCE, 0 }, { SEP_WORD, 0 },
+};
+static const char *const md_aliases[] = { "md", "mdx", "markdown", "mdown", "mdwn",
+	"mkd", "mkdn", "mkdown", "livemd", "ronn", "workbook", NULL };
+
+static const sep_level text_levels[] = {
+	{ SEP_BLANK, 0 }, { SEP_LINE, 0 }, { SEP_SENTENCE, 0 }, { SEP_WORD, 0 },
+};
+static const char *const text_aliases[] = { "txt", "plain", "plaintext", NULL };
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static const split_lang split_langs[] = {
+	{ "markdown", md_aliases, md_levels, NELEM(md_levels) },
+	{ "text", text_aliases, text_levels, NELEM(text_levels) },
+};
+#define LANG_TEXT (&split_langs[1])
+
+static int name_eq(const char *name, const char *s, size_t n)
+{
+	return strlen(name) == n && !strncasecmp(name, s, n);
+}
+
+/* The language named s (a name or a file extension, case-insensitive,
+ * with or without a leading dot); plain text when unknown or NULL. */
+static const split_lang *lang_find(const char *s, size_t n)
+{
+	if (!s)
+		return LANG_TEXT;
+	if (n && s[0] == '.')
+		s++, n--;
+	for (size_t i = 0; i < NELEM(split_langs); i++) {
+		const split_lang *l = &split_langs[i];
+		if (name_eq(l->name, s, n))
+			return l;
+		for (const char *const *a = l->aliases; *a; a++)
+			if (name_eq(*a, s, n))
+				return l;
+	}
+	return LANG_TEXT;
+}
+
+/* Strength of each separator kind in a language: nlevels - index for the
+ * kinds it uses, 0 (no better than a character boundary) for the others. */
+typedef struct strengths {
+	unsigned char heading[7];     /* by level 1-6 */
+	unsigned char fence, blank, line, sentence, word;
+	unsigned char has_heading;
+} strengths;
+
+static void lang_strengths(const split_lang *l, strengths *st)
+{
+	memset(st, 0, sizeof *st);
+	for (size_t i = 0; i < l->nlevels; i++) {
+		unsigned char v = (unsigned char)(l->nlevels - i);
+		const sep_level *lv = &l->levels[i];
+		switch (lv->kind) {
+		case SEP_HEADING:
+			if (lv->arg >= 1 && lv->arg <= 6) {
+				st->heading[lv->arg] = v;
+				st->has_heading = 1;
+			}
+			break;
+		case SEP_FENCE: st->fence = v; break;
+		case SEP_BLANK: st->blank = v; break;
+		case SEP_LINE: st->line = v; break;
+		case SEP_SENTENCE: st->sentence = v; break;
+		case SEP_WORD: st->word = v; break;
+		}
+	}
+}
+
+/* ---- the splitter ------------------------------------------------------ */
+
+/* A fenced code block: [open, close) from the start of its opening ```
+ * line to just past its closing ``` line (or the end of the text). */
+typedef struct code_block {
+	size_t open, close;
+} code_block;
+
+typedef struct splitter {
+	const char *t;
+	size_t len;                   /* the whole text */
+	size_t n;                     /* text end, trailing whitespace trimmed */
+	size_t cs, min, overlap;
+	strengths st;
+	code_block *code;             /* malloc'd, sorted */
+	size_t ncode, ci;             /* ci: first block that may touch the window */
+} splitter;
+
+static inline int is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static inline int is_cont(unsigned char c)
+{
+	return (c & 0xC0) == 0x80;
+}
+
+static size_t skip_ws(const splitter *sp, size_t i)
+{
+	while (i < sp->n && is_ws((unsigned char)sp->t[i]))
+		i++;
+	return i;
+}
+
+/* Start of the line holding i if it begins with up to 3 spaces and then
+ * "```"; else (size_t)-1. */
+static size_t fence_line_start(const char *t, size_t i)
+{
+	size_t j = i, sp = 0;
+	while (j > 0 && t[j - 1] == ' ' && sp < 4)
+		j--, sp++;
+	if (sp > 3 || (j > 0 && t[j - 1] != '\n'))
+		return (size_t)-1;
+	return j;
+}
+
+/* Find the fenced code blocks of a markdown text. A closing fence is a
+ * ``` line with nothing but whitespace after the backticks. */
+static void find_code_blocks(splitter *sp)
+{
+	const char *t = sp->t;
+	size_t len = sp->len, pos = 0, cap = 0, open = 0;
+	int in_code = 0;
+	const char *hit;
+	while (pos + 3 <= len && (hit = memchr(t + pos, '`', len - pos - 2))) {
+		size_t i = (size_t)(hit - t);
+		if (hit[1] != '`' || hit[2] != '`') {
+			pos = i + 1 + (hit[1] == '`');
+			continue;
+		}
+		size_t ls = fence_line_start(t, i);
+		if (ls == (size_t)-1) {
+			pos = i + 3;
+			continue;
+		}
+		const char *nl = memchr(hit, '\n', len - i);
+		size_t le = nl ? (size_t)(nl - t) + 1 : len;
+		if (!in_code) {
+			open = ls;
+			in_code = 1;
+		} else {
+			size_t k = i;
+			while (k < le && t[k] == '`')
+				k++;
+			while (k < le && is_ws((unsigned char)t[k]))
+				k++;
+			if (k == le) {
+				if (sp->ncode == cap) {
+					cap = cap ? cap * 2 : 16;
+					sp->code = realloc(sp->code, cap * sizeof *sp->code);
+					if (!sp->code)
+						abort();
+				}
+				sp->code[sp->ncode].open = open;
+				sp->code[sp->ncode++].close = le;
+				in_code = 0;
+			}
+		}
+		pos = le;
+	}
+	if (in_code) {
+		if (sp->ncode == cap) {
+			sp->code = realloc(sp->code, (cap + 1) * sizeof *sp->code);
+			if (!sp->code)
+				abort();
+		}
+		sp->code[sp->ncode].open = open;
+		sp->code[sp->ncode++].close = len;
+	}
+}
+
+/* Heading level (1-6) of the line starting at p, or 0. */
+static int heading_at(const splitter *sp, size_t p)
+{
+	const char *t = sp->t;
+	size_t i = p, end = sp->len;
+	while (i < end && i - p < 7 && t[i] == '#')
+		i++;
+	size_t h = i - p;
+	if (h == 0 || h > 6 || i >= end || (t[i] != ' ' && t[i] != '\t'))
+		return 0;
+	return (int)h;
+}
+
+/* 1 if the line ending with the '\n' at q holds only whitespace. */
+static int blank_before(const char *t, size_t q)
+{
+	while (q > 0) {
+		unsigned char c = (unsigned char)t[q - 1];
+		if (c == '\n')
+			return 1;
+		if (c != ' ' && c != '\t' && c != '\r')
+			return 0;
+		q--;
+	}
+	return 1;
+}
+
+/* Strength of the boundary at p, just after a '\n'. */
+static unsigned line_strength(splitter *sp, size_t p)
+{
+	const strengths *st = &sp->st;
+	unsigned s = st->line;
+	if (st->blank > s && blank_before(sp->t, p - 1))
+		s = st->blank;
+	int in_code = 0;
+	if (st->fence) {
+		for (size_t k = sp->ci; k < sp->ncode && sp->code[k].open <= p; k++) {
+			const code_block *b = &sp->code[k];
+			if (p == b->open || p == b->close) {
+				if (st->fence > s)
+					s = st->fence;
+			} else if (p < b->close) {
+				in_code = 1;
+			}
+		}
+	}
+	if (st->has_heading && !in_code && sp->t[p] == '#') {
+		int h = heading_at(sp, p);
+		if (h && st->heading[h] > s)
+			s = st->heading[h];
+	}
+	return s;
+}
+
+/* The end of the chunk starting at s: the strongest boundary in (lo, hi],
+ * the farthest among equals; else the last character boundary in
+ * (floor, hi]; else (only when chunk_size < 4 and a character is wider)
+ * the first character boundary after floor. Requires hi < sp->n. */
+static size_t find_end(splitter *sp, size_t floor, size_t lo, size_t hi)
+{
+	const char *t = sp->t;
+	const strengths *st = &sp->st;
+	size_t best = 0;
+	unsigned best_s = 0;
+
+	/* Skip code blocks that ended before the window. */
+	while (sp->ci < sp->ncode && sp->code[sp->ci].close < lo)
+		sp->ci++;
+
+	/* Line boundaries: p = q + 1 for each '\n' at q in [lo, hi). */
+	if (st->line || st->blank || st->fence || st->has_heading) {
+		size_t top = hi;
+		const char *q;
+		while (top > lo && (q = memrchr(t + lo, '\n', top - lo))) {
+			size_t p = (size_t)(q - t) + 1;
+			unsigned v = line_strength(sp, p);
+			if (v > best_s) {
+				best_s = v;
+				best = p;
+			}
+			top = p - 1;
+		}
+	}
+
+	/* Sentence ends and words, only when they could beat what was found. */
+	unsigned sw = st->sentence > st->word ? st->sentence : st->word;
+	if (best_s < sw) {
+		size_t word = 0;
+		for (size_t p = hi; p > lo; p--) {
+			unsigned char c = (unsigned char)t[p - 1];
+			if (is_ws(c)) {
+				if (!word)
+					word = p;
+				if (st->sentence && p >= 2 && (t[p - 2] == '.' || t[p - 2] == '!' || t[p - 2] == '?')) {
+					if (st->sentence > best_s)
+						best_s = st->sentence, best = p;
+					break;
+				}
+			} else if (st->sentence && p >= 3 && (c == 0x82 || c == 0x81 || c == 0x9F)) {
+				/* 。(E3 80 82) ！(EF BC 81) ？(EF BC 9F) */
+				const unsigned char *u = (const unsigned char *)t + p - 3;
+				if ((u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x82) ||
+				    (u[0] == 0xEF && u[1] == 0xBC && (u[2] == 0x81 || u[2] == 0x9F))) {
+					if (st->sentence > best_s)
+						best_s = st->sentence, best = p;
+					break;
+				}
+			}
+		}
+		if (word && st->word > best_s)
+			best_s = st->word, best = word;
+	}
+	if (best_s)
+		return best;
+
+	/* Last resort: a character boundary. */
+	size_t p = hi;
+	while (p > floor && is_cont((unsigned char)t[p]))
+		p--;
+	if (p > floor)
+		return p;
+	p = floor + 1;
+	while (p < sp->n && is_cont((unsigned char)t[p]))
+		p++;
+	return p;
+}
+
+/* Where the chunk after [ps, pe) starts when chunks overlap: the earliest
+ * word start in [max(pe - overlap, ps + 1), pe), else the first character
+ * boundary there. */
+static size_t overlap_start(const splitter *sp, size_t ps, size_t pe)
+{
+	const char *t = sp->t;
+	size_t t0 = pe > sp->overlap ? pe - sp->overlap : 0;
+	if (t0 <= ps)
+		t0 = ps + 1;
+	if (t0 >= pe)
+		return pe;
+	size_t p = t0;
+	if (!is_ws((unsigned char)t[p - 1]) || is_ws((unsigned char)t[p])) {
+		while (p < pe && !is_ws((unsigned char)t[p]))
+			p++;
+		while (p < pe && is_ws((unsigned char)t[p]))
+			p++;
+	}
+	if (p < pe)
+		return p;
+	p = t0;
+	while (p < pe && is_cont((unsigned char)t[p]))
+		p++;
+	return p;
+}
+
+/* ---- positions ---------------------------------------------------------- */
+
+/* Line/column of increasing offsets, computed incrementally. */
+typedef struct lc_cursor {
+	size_t pos, line, col;
+} lc_cursor;
+
+static void lc_init(lc_cursor *c)
+{
+	c->pos = 0;
+	c->line = c->col = 1;
+}
+
+#define ONES  0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static inline uint64_t load64(const unsigned char *p)
+{
+	uint64_t w;
+	memcpy(&w, p, 8);
+	return w;
+}
+
+/* Sum of the bytes of w, each 0 or 1 (no popcnt instruction needed). */
+static inline size_t hsum(uint64_t w)
+{
+	return (size_t)((w * ONES) >> 56);
+}
+
+/* Number of '\n' in p[0, n), 8 bytes at a time. */
+static size_t count_nl(const unsigned char *p, size_t n)
+{
+	size_t k = 0, i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x = load64(p + i) ^ (ONES * '\n');
+		/* high bit set in each byte of x that is not zero */
+		uint64_t nz = (((x & ~HIGHS) + ~HIGHS) | x) & HIGHS;
+		k += hsum((~nz & HIGHS) >> 7);
+	}
+	for (; i < n; i++)
+		k += p[i] == '\n';
+	return k;
+}
+
+/* Number of UTF-8 code points (bytes that are not 10xxxxxx) in p[0, n). */
+static size_t count_cp(const unsigned char *p, size_t n)
+{
+	size_t k = 0, i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w = load64(p + i);
+		k += 8 - hsum((w & ~(w << 1) & HIGHS) >> 7);
+	}
+	for (; i < n; i++)
+		k += !is_cont(p[i]);
+	return k;
+}
+
+/* Move c to offset x (x >= c->pos). */
+static void lc_move(const char *t, lc_cursor *c, size_t x)
+{
+	const unsigned char *u = (const unsigned char *)t;
+	size_t nl = count_nl(u + c->pos, x - c->pos);
+	if (nl) {
+		const char *q = memrchr(t + c->pos, '\n', x - c->pos);
+		size_t ls = (size_t)(q - t) + 1;
+		c->line += nl;
+		c->col = 1 + count_cp(u + ls, x - ls);
+	} else {
+		c->col += count_cp(u + c->pos, x - c->pos);
+	}
+	c->pos = x;
+}
+
+/* ---- result rows ------------------------------------------------------- */
+
+/* Each row takes 10 values: its 4 fields, then the 3 fields of start and
+ * the 3 of end. Rows grow by copying; their field values never move. */
+#define ROW_VALUES 10
+
+typedef struct rows {
+	coco_arena *a;
+	coco_value *v;
+	size_t n, cap;
+	coco_value *fields;           /* values for rows [n, cap) */
+} rows;
+
+static void rows_grow(rows *r, size_t cap)
+{
+	coco_value *v = coco_arena_alloc(r->a, cap * sizeof *v);
+	if (r->n)
+		memcpy(v, r->v, r->n * sizeof *v);
+	r->v = v;
+	r->fields = coco_arena_alloc(r->a, (cap - r->cap) * ROW_VALUES * sizeof *v);
+	r->cap = cap;
+}
+
+static inline void set_pos(coco_value *f, size_t off, const lc_cursor *c)
+{
+	f[0].kind = COCO_INT64;
+	f[0].u.i = (int64_t)off;
+	f[1].kind = COCO_INT64;
+	f[1].u.i = (int64_t)c->line;
+	f[2].kind = COCO_INT64;
+	f[2].u.i = (int64_t)c->col;
+}
+
+static void rows_add(rows *r, const char *t, size_t s, size_t e,
+	const lc_cursor *cs, const lc_cursor *ce)
+{
+	if (r->n == r->cap)
+		rows_grow(r, r->cap * 2 + 16);
+	coco_value *f = r->fields;
+	r->fields += ROW_VALUES;
+	f[0].kind = COCO_RANGE;
+	f[0].u.r[0] = (int64_t)s;
+	f[0].u.r[1] = (int64_t)e;
+	f[1] = coco_v_str(t + s, e - s);
+	f[2].kind = COCO_STRUCT;
+	f[2].n = 3;
+	f[2].u.fields = f + 4;
+	f[3].kind = COCO_STRUCT;
+	f[3].n = 3;
+	f[3].u.fields = f + 7;
+	set_pos(f + 4, s, cs);
+	set_pos(f + 7, e, ce);
+	coco_value *row = &r->v[r->n++];
+	row->kind = COCO_STRUCT;
+	row->n = 4;
+	row->u.fields = f;
+}
+
+/* Split t[0, len) into r. Parameters already validated. */
+static void split_text(const char *t, size_t len, const split_lang *lang, size_t cs,
+	size_t min, size_t overlap, rows *r)
+{
+	splitter sp = { .t = t, .len = len, .n = len, .cs = cs, .min = min, .overlap = overlap };
+	lang_strengths(lang, &sp.st);
+	while (sp.n > 0 && is_ws((unsigned char)t[sp.n - 1]))
+		sp.n--;
+	size_t step = min > cs / 2 ? min : cs / 2;
+	rows_grow(r, len / (step ? step : 1) + 1);
+	if (sp.st.fence || sp.st.has_heading)
+		find_code_blocks(&sp);
+
+	lc_cursor cur_s, cur_e;
+	lc_init(&cur_s);
+	lc_init(&cur_e);
+	size_t s = skip_ws(&sp, 0), floor = s;
+	while (s < sp.n) {
+		size_t e;
+		if (sp.n - s <= cs) {
+			e = sp.n;
+		} else {
+			size_t lo = s + min > floor ? s + min : floor;
+			e = find_end(&sp, floor, lo, s + cs);
+		}
+		while (e > s && is_ws((unsigned char)t[e - 1]))
+			e--;
+		if (!overlap)
+			cur_s = cur_e;        /* s is past the previous end */
+		lc_move(t, &cur_s, s);
+		lc_move(t, &cur_e, e);
+		rows_add(r, t, s, e, &cur_s, &cur_e);
+		if (e >= sp.n)
+			break;
+		size_t next = skip_ws(&sp, e);
+		if (overlap) {
+			/* The next chunk must reach past `next`, the first byte not
+			 * yet covered: require room for a whole character there. */
+			size_t o = overlap_start(&sp, s, e);
+			s = (o < e && o + cs >= next + 4) ? o : next;
+			floor = next;
+		} else {
+			s = floor = next;
+		}
+	}
+	free(sp.code);
+}
+
+/* ---- the function -------------------------------------------------------- */
+
+enum { A_TEXT, A_CHUNK_SIZE, A_MIN_CHUNK_SIZE, A_CHUNK_OVERLAP, A_LANGUAGE, A_COUNT };
+
+static const coco_argdef split_args[] = {
+	{ "text", 1u << COCO_STR, 1 },
+	{ "chunk_size", 1u << COCO_INT64, 1 },
+	{ "min_chunk_size", 1u << COCO_INT64, 0 },
+	{ "chunk_overlap", 1u << COCO_INT64, 0 },
+	{ "language", 1u << COCO_STR, 0 },
+	{ NULL, 0, 0 },
+};
+
+static const coco_optdef split_opts[] = {
+	{ "custom_languages", COCO_OPT_JSON, 0,
+	  "extra languages: separator regexes by language (not used yet)" },
+	{ NULL, 0, 0, NULL },
+};
+
+/* Reads an integer argument; 0 if v is absent/null, 1 if set, -1 if not an
+ * integer. */
+static int get_int(const coco_value *v, int64_t *out)
+{
+	if (!v || v->kind == COCO_NULL)
+		return 0;
+	if (v->kind == COCO_INT64) {
+		*out = v->u.i;
+		return 1;
+	}
+	if (v->kind == COCO_FLOAT64 || v->kind == COCO_FLOAT32) {
+		double d = v->u.f;
+		if (d >= -9e18 && d <= 9e18 && d == (double)(int64_t)d) {
+			*out = (int64_t)d;
+			return 1;
+		}
+	}
+	return -1;
+}
+
+/* Check the size arguments; any of them may be unknown (NULL or null).
+ * Fills the effective values when chunk_size is known. */
+static int check_sizes(const coco_value *vcs, const coco_value *vmin, const coco_value *vov,
+	int64_t *cs, int64_t *min, int64_t *ov, char **err)
+{
+	int hcs = get_int(vcs, cs), hmin = get_int(vmin, min), hov = get_int(vov, ov);
+	if (hcs < 0)
+		return coco_seterr(err, "SplitRecursively: chunk_size must be an integer");
+	if (hmin < 0)
+		return coco_seterr(err, "SplitRecursively: min_chunk_size must be an integer");
+	if (hov < 0)
+		return coco_seterr(err, "SplitRecursively: chunk_overlap must be an integer");
+	if (hcs && *cs <= 0)
+		return coco_seterr(err, "SplitRecursively: chunk_size must be > 0, got %lld", (long long)*cs);
+	if (hmin && *min < 0)
+		return coco_seterr(err, "SplitRecursively: min_chunk_size must be >= 0, got %lld",
+			(long long)*min);
+	if (hmin && hcs && *min > *cs)
+		return coco_seterr(err, "SplitRecursively: min_chunk_size must be <= chunk_size (%lld), got %lld",
+			(long long)*cs, (long long)*min);
+	if (hov && *ov < 0)
+		return coco_seterr(err, "SplitRecursively: chunk_overlap must be >= 0, got %lld",
+			(long long)*ov);
+	if (hov && hcs && *ov >= *cs)
+		return coco_seterr(err, "SplitRecursively: chunk_overlap must be < chunk_size (%lld), got %lld",
+			(long long)*cs, (long long)*ov);
+	if (hcs) {
+		if (!hmin)
+			*min = *cs / 2;
+		if (!hov)
+			*ov = 0;
+	}
+	return hcs;
+}
+
+/* prepare: checks constant sizes and returns the row type
+ * table[location: range]{text: str, start: struct{offset, line, column}, end: ...}.
+ *   "SplitRecursively: chunk_size must be > 0, got 0" */
+static int split_prepare(const coco_optval *spec, void *udata, const coco_arg_info *args,
+	size_t nargs, coco_arena *types, const coco_type **out, void **state, char **err)
+{
+	const coco_value *k[A_COUNT] = { 0 };
+	for (size_t i = 0; i < nargs && i < A_COUNT; i++)
+		k[i] = args[i].konst;
+	int64_t cs, min, ov;
+	if (check_sizes(k[A_CHUNK_SIZE], k[A_MIN_CHUNK_SIZE], k[A_CHUNK_OVERLAP], &cs, &min, &ov, err) < 0)
+		return -1;
+
+	static const coco_field pos_fields[] = {
+		{ "offset", &coco_t_int64 }, { "line", &coco_t_int64 }, { "column", &coco_t_int64 },
+	};
+	const coco_type *pos = coco_type_struct(types, pos_fields, 3);
+	const coco_field row_fields[] = {
+		{ "location", &coco_t_range }, { "text", &coco_t_str },
+		{ "start", pos }, { "end", pos },
+	};
+	*out = coco_type_table(types, row_fields, 4, 1);
+	*state = NULL;
+	return 0;
+}
+
+/* call: split args[text]; null text gives a null result. */
+static int split_call(void *state, const coco_value *args, size_t nargs, coco_arena *a,
+	coco_value *out, char **err)
+{
+	const coco_value *v[A_COUNT] = { 0 };
+	for (size_t i = 0; i < nargs && i < A_COUNT; i++)
+		v[i] = &args[i];
+	int64_t cs, min, ov;
+	int h = check_sizes(v[A_CHUNK_SIZE], v[A_MIN_CHUNK_SIZE], v[A_CHUNK_OVERLAP], &cs, &min, &ov, err);
+	if (h < 0)
+		return -1;
+	if (h == 0)
+		return coco_seterr(err, "SplitRecursively: chunk_size is null");
+	const coco_value *text = v[A_TEXT];
+	if (!text || text->kind == COCO_NULL) {
+		*out = coco_v_null();
+		return 0;
+	}
+	if (text->kind != COCO_STR)
+		return coco_seterr(err, "SplitRecursively: text must be a string, got %s",
+			coco_kind_name((coco_kind)text->kind));
+	const split_lang *lang = LANG_TEXT;
+	const coco_value *lv = v[A_LANGUAGE];
+	if (lv && lv->kind == COCO_STR)
+		lang = lang_find(lv->u.s, lv->n);
+	else if (lv && lv->kind != COCO_NULL)
+		return coco_seterr(err, "SplitRecursively: language must be a string, got %s",
+			coco_kind_name((coco_kind)lv->kind));
+
+	rows r = { .a = a };
+	split_text(text->u.s, text->n, lang, (size_t)cs, (size_t)min, (size_t)ov, &r);
+	coco_value res = { 0 };
+	res.kind = COCO_TABLE;
+	res.n = r.n;
+	res.u.rows = r.v;
+	*out = res;
+	return 0;
+}
+
+static void split_destroy(void *state)
+{
+	(void)state;
+}
+
+const coco_function_ops coco_fn_split_recursively = {
+	.name = "SplitRecursively",
+	.spec_opts = split_opts,
+	.args = split_args,
+	.prepare = split_prepare,
+	.call = split_call,
+	.destroy = split_destroy,
+};

@@ -1,0 +1,65 @@
+#pragma once
+/* Internals of the operator graph, shared by graph.c and exec.c only. */
+#include "graph.h"
+
+typedef struct gfield {
+	const char *name;             /* NULL until named */
+	const coco_type *type;
+	coco_fp fp;                   /* logic fingerprint of the value */
+} gfield;
+
+typedef enum { OP_TRANSFORM, OP_FOREACH, OP_COLLECT } gop_kind;
+
+typedef struct gop {
+	gop_kind kind;
+	const char *where;
+	/* TRANSFORM */
+	const coco_function_ops *fn;
+	const char *fn_label;
+	void *fn_state;
+	coco_arg *args;               /* resolved to fn's argdef order (nargs) */
+	size_t nargs;
+	int out;                      /* field index in the scope */
+	int cache;
+	coco_fp fn_fp;                /* memo namespace: function logic */
+	/* FOREACH */
+	coco_fieldref in;
+	int child;
+	/* COLLECT */
+	int collector;
+	coco_arg *vals;               /* one per collector field, in collector order */
+	coco_fp fp;
+} gop;
+
+typedef struct gscope {
+	int parent;                   /* -1 for root */
+	int source;                   /* source whose row tree this is; -1 root */
+	int nbase;                    /* fields copied from the row */
+	gfield *fields;
+	size_t nfields, capfields;
+	gop *ops;
+	size_t nops, capops;
+} gscope;
+
+typedef struct gcollector {
+	const char *where;
+	const char **names;           /* sorted */
+	const coco_type **types;
+	size_t nfields;
+	int ncollects;
+	coco_fp fp;
+} gcollector;
+
+struct coco_graph {
+	coco_arena arena;             /* everything of the graph */
+	const char *name, *base_dir;
+	int finished;
+	gscope *scopes;
+	size_t nscopes, capscopes;
+	coco_gsource *sources;
+	size_t nsources, capsources;
+	gcollector *collectors;
+	size_t ncollectors, capcollectors;
+	coco_gexport *exports;
+	size_t nexports, capexports;
+};

@@ -1,0 +1,952 @@
+/* The indexer: list, diff, process, commit. See indexer.h. */
+#include "indexer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BATCH_ROWS 512
+#define BATCH_BYTES (8u << 20)
+
+enum { TRK_STAGED = 1 };
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* ---- records ------------------------------------------------------------
+ * tracking: flags u8 | ord (varint len + bytes) | content fp 16 | logic fp 16
+ * lineage:  nexports varint, per export: name (varint len + bytes),
+ *           nrows varint, per row: key (varint len + encoded key) + fp 16;
+ *           then nstaged varint, per staged: export name, key. */
+typedef struct trk {
+	int flags;
+	const char *ord;
+	size_t nord;
+	coco_fp content, logic;
+} trk;
+
+static void put_fp(coco_buf *b, coco_fp fp)
+{
+	coco_buf_u64(b, fp.lo);
+	coco_buf_u64(b, fp.hi);
+}
+
+static int get_fp(coco_rd *r, coco_fp *fp)
+{
+	return coco_rd_u64(r, &fp->lo) || coco_rd_u64(r, &fp->hi) ? -1 : 0;
+}
+
+static void put_bytes(coco_buf *b, const void *p, size_t n)
+{
+	coco_buf_varint(b, n);
+	coco_buf_add(b, p, n);
+}
+
+static int get_bytes(coco_rd *r, const char **p, size_t *n)
+{
+	uint64_t len;
+	if (coco_rd_varint(r, &len) || coco_rd_bytes(r, (size_t)len, p))
+		return -1;
+	*n = (size_t)len;
+	return 0;
+}
+
+static void trk_encode(const trk *t, coco_buf *b)
+{
+	coco_buf_clear(b);
+	coco_buf_putc(b, (char)t->flags);
+	put_bytes(b, t->ord, t->nord);
+	put_fp(b, t->content);
+	put_fp(b, t->logic);
+}
+
+static int trk_decode(const char *p, size_t n, trk *t)
+{
+	coco_rd r = { (const unsigned char *)p, (const unsigned char *)p + n };
+	const char *f;
+	if (coco_rd_bytes(&r, 1, &f))
+		return -1;
+	t->flags = (unsigned char)*f;
+	if (get_bytes(&r, &t->ord, &t->nord) || get_fp(&r, &t->content) || get_fp(&r, &t->logic))
+		return -1;
+	return 0;
+}
+
+/* One target key in lineage. */
+typedef struct lkey {
+	const char *exp;
+	size_t nexp;
+	const char *key;
+	size_t nkey;
+	coco_fp fp;
+	int staged;
+} lkey;
+
+typedef struct lineage {
+	lkey *k;
+	size_t n, cap;
+} lineage;
+
+static void lin_push(coco_arena *a, lineage *l, const lkey *k)
+{
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 16;
+		lkey *nk = coco_arena_alloc(a, nc * sizeof *nk);
+		if (l->n)
+			memcpy(nk, l->k, l->n * sizeof *nk);
+		l->k = nk;
+		l->cap = nc;
+	}
+	l->k[l->n++] = *k;
+}
+
+static int lin_decode(const char *p, size_t n, coco_arena *a, lineage *l)
+{
+	coco_rd r = { (const unsigned char *)p, (const unsigned char *)p + n };
+	memset(l, 0, sizeof *l);
+	uint64_t ne, nr;
+	if (coco_rd_varint(&r, &ne))
+		return -1;
+	for (uint64_t e = 0; e < ne; e++) {
+		lkey k = {0};
+		if (get_bytes(&r, &k.exp, &k.nexp) || coco_rd_varint(&r, &nr))
+			return -1;
+		for (uint64_t i = 0; i < nr; i++) {
+			if (get_bytes(&r, &k.key, &k.nkey) || get_fp(&r, &k.fp))
+				return -1;
+			lin_push(a, l, &k);
+		}
+	}
+	if (coco_rd_varint(&r, &nr))
+		return -1;
+	for (uint64_t i = 0; i < nr; i++) {
+		lkey k = { .staged = 1 };
+		if (get_bytes(&r, &k.exp, &k.nexp) || get_bytes(&r, &k.key, &k.nkey))
+			return -1;
+		lin_push(a, l, &k);
+	}
+	return 0;
+}
+
+/* Encodes committed keys grouped by export (keys must be grouped already),
+ * then the staged ones. */
+static void lin_encode(const lineage *l, coco_buf *b)
+{
+	coco_buf_clear(b);
+	size_t ngroups = 0;
+	for (size_t i = 0; i < l->n; i++)
+		if (!l->k[i].staged && (i == 0 || l->k[i - 1].staged || l->k[i].exp != l->k[i - 1].exp))
+			ngroups++;
+	coco_buf_varint(b, ngroups);
+	for (size_t i = 0; i < l->n;) {
+		if (l->k[i].staged) {
+			i++;
+			continue;
+		}
+		size_t j = i;
+		while (j < l->n && !l->k[j].staged && l->k[j].exp == l->k[i].exp)
+			j++;
+		put_bytes(b, l->k[i].exp, l->k[i].nexp);
+		coco_buf_varint(b, j - i);
+		for (size_t k = i; k < j; k++) {
+			put_bytes(b, l->k[k].key, l->k[k].nkey);
+			put_fp(b, l->k[k].fp);
+		}
+		i = j;
+	}
+	size_t ns = 0;
+	for (size_t i = 0; i < l->n; i++)
+		ns += l->k[i].staged;
+	coco_buf_varint(b, ns);
+	for (size_t i = 0; i < l->n; i++) {
+		if (!l->k[i].staged)
+			continue;
+		put_bytes(b, l->k[i].exp, l->k[i].nexp);
+		put_bytes(b, l->k[i].key, l->k[i].nkey);
+	}
+}
+
+/* ---- listing ------------------------------------------------------------ */
+typedef struct item {
+	const char *key;              /* encoded key value */
+	size_t nkey;
+	const char *ord;              /* listed ordinal, NULL if not listed */
+	size_t nord;
+	const char *trk;              /* tracking record, NULL if untracked */
+	size_t ntrk;
+} item;
+
+typedef struct items {
+	item *v;
+	size_t n, cap;
+	coco_arena *a;
+	coco_buf tmp;
+} items;
+
+static void items_push(items *it, const item *x)
+{
+	if (it->n == it->cap) {
+		size_t nc = it->cap ? it->cap * 2 : 1024;
+		item *nv = realloc(it->v, nc * sizeof *nv);
+		if (!nv)
+			abort();
+		it->v = nv;
+		it->cap = nc;
+	}
+	it->v[it->n++] = *x;
+}
+
+static int list_cb(void *ud, const coco_value *key, const void *ord, size_t nord)
+{
+	items *it = ud;
+	coco_buf_clear(&it->tmp);
+	coco_value_encode(key, &it->tmp);
+	item x = {0};
+	x.key = coco_arena_strndup(it->a, it->tmp.p, it->tmp.n);
+	x.nkey = it->tmp.n;
+	x.ord = coco_arena_strndup(it->a, ord, nord);
+	x.nord = nord;
+	items_push(it, &x);
+	return 0;
+}
+
+static int bytecmp(const char *a, size_t na, const char *b, size_t nb)
+{
+	int c = memcmp(a, b, na < nb ? na : nb);
+	if (c)
+		return c;
+	return na < nb ? -1 : na > nb;
+}
+
+static int item_cmp(const void *pa, const void *pb)
+{
+	const item *a = pa, *b = pb;
+	return bytecmp(a->key, a->nkey, b->key, b->nkey);
+}
+
+/* Listed items merged with tracked ones, sorted by key. */
+static int gather(const coco_gsource *s, void *src, coco_state *st, items *it, char **err)
+{
+	char *e = NULL;
+	if (s->ops->list(src, list_cb, it, &e)) {
+		coco_seterr(err, "%s: %s", s->name, e ? e : "listing failed");
+		free(e);
+		return -1;
+	}
+	qsort(it->v, it->n, sizeof *it->v, item_cmp);
+	/* drop duplicate keys from listing (keep first) */
+	size_t w = 0;
+	for (size_t i = 0; i < it->n; i++)
+		if (!w || item_cmp(&it->v[w - 1], &it->v[i]))
+			it->v[w++] = it->v[i];
+	it->n = w;
+	size_t nlisted = it->n;
+
+	size_t plen = strlen(s->name) + 1;
+	coco_iter *iter = coco_state_iter(st, COCO_CF_TRACKING, s->name, plen);
+	const char *k, *v;
+	size_t kn, vn;
+	int rc;
+	size_t i = 0;
+	while ((rc = coco_iter_next(iter, &k, &kn, &v, &vn, err)) == 1) {
+		const char *key = k + plen;
+		size_t nkey = kn - plen;
+		while (i < nlisted && bytecmp(it->v[i].key, it->v[i].nkey, key, nkey) < 0)
+			i++;
+		if (i < nlisted && !bytecmp(it->v[i].key, it->v[i].nkey, key, nkey)) {
+			it->v[i].trk = coco_arena_strndup(it->a, v, vn);
+			it->v[i].ntrk = vn;
+		} else {
+			item x = {0};
+			x.key = coco_arena_strndup(it->a, key, nkey);
+			x.nkey = nkey;
+			x.trk = coco_arena_strndup(it->a, v, vn);
+			x.ntrk = vn;
+			items_push(it, &x);
+		}
+	}
+	coco_iter_destroy(iter);
+	if (rc < 0)
+		return -1;
+	if (it->n != nlisted)
+		qsort(it->v, it->n, sizeof *it->v, item_cmp);
+	return 0;
+}
+
+/* ---- memo --------------------------------------------------------------- */
+typedef struct memo_ctx {
+	coco_state *st;
+	int writable;
+	coco_buf val;
+	coco_batch *b;
+} memo_ctx;
+
+static int memo_get(void *ud, const unsigned char key[32], coco_arena *a, coco_value *out)
+{
+	memo_ctx *m = ud;
+	if (!m->st || coco_state_get(m->st, COCO_CF_MEMO, key, 32, &m->val, NULL) != 1)
+		return 0;
+	const char *p = m->val.p;
+	return coco_value_decode(&p, m->val.p + m->val.n, a, out) == 0;
+}
+
+static void memo_put(void *ud, const unsigned char key[32], const coco_value *v)
+{
+	memo_ctx *m = ud;
+	coco_buf_clear(&m->val);
+	coco_value_encode(v, &m->val);
+	coco_batch_clear(m->b);
+	coco_batch_put(m->b, COCO_CF_MEMO, key, 32, m->val.p, m->val.n);
+	coco_state_write(m->st, m->b, 0, NULL);   /* content-addressed: safe any time */
+}
+
+/* ---- one run over a source ---------------------------------------------- */
+typedef struct target_rt {
+	void *h;                      /* opened lazily */
+	int in_txn;
+} target_rt;
+
+typedef struct run {
+	const coco_graph *g;
+	coco_state *st;
+	const coco_update_opts *o;
+	target_rt *targets;
+	coco_arena rowa;              /* batch memory */
+	coco_batch *stage, *commit;
+	coco_buf kbuf, vbuf, tmp;
+	memo_ctx memo;
+	coco_memo memo_ops;
+	coco_fper *f;
+	char **err;
+} run;
+
+/* A pending target write. */
+typedef struct twrite {
+	size_t exp;
+	int del;
+	coco_value v;                 /* row (upsert) or key struct (delete) */
+} twrite;
+
+typedef struct pending {
+	twrite *w;
+	size_t n, cap;
+} pending;
+
+static void pend(coco_arena *a, pending *p, size_t exp, int del, const coco_value *v)
+{
+	if (p->n == p->cap) {
+		size_t nc = p->cap ? p->cap * 2 : 256;
+		twrite *nw = coco_arena_alloc(a, nc * sizeof *nw);
+		if (p->n)
+			memcpy(nw, p->w, p->n * sizeof *nw);
+		p->w = nw;
+		p->cap = nc;
+	}
+	p->w[p->n].exp = exp;
+	p->w[p->n].del = del;
+	p->w[p->n].v = *v;
+	p->n++;
+}
+
+static int targets_write(run *r, pending *p)
+{
+	const coco_graph *g = r->g;
+	size_t nx = coco_graph_nexports(g);
+	char *e = NULL;
+	for (size_t x = 0; x < nx; x++) {
+		const coco_gexport *xp = coco_graph_export_at(g, x);
+		target_rt *t = &r->targets[x];
+		int any = 0;
+		for (size_t i = 0; i < p->n && !any; i++)
+			any = p->w[i].exp == x;
+		if (!any)
+			continue;
+		if (!t->h && xp->ops->open(xp->opts, &xp->info, &t->h, &e))
+			goto fail;
+		if (xp->ops->begin(t->h, &e))
+			goto fail;
+		t->in_txn = 1;
+		for (size_t i = 0; i < p->n; i++) {
+			if (p->w[i].exp != x)
+				continue;
+			if ((p->w[i].del ? xp->ops->del : xp->ops->upsert)(t->h, &p->w[i].v, &e))
+				goto fail;
+		}
+		if (xp->ops->commit(t->h, &e))
+			goto fail;
+		t->in_txn = 0;
+		continue;
+	fail:
+		coco_seterr(r->err, "export '%s' (%s): %s", xp->name, xp->ops->name, e ? e : "write failed");
+		free(e);
+		return -1;
+	}
+	return 0;
+}
+
+/* Key struct (first nkeys fields) of an export row. */
+static coco_value key_of(coco_arena *a, const coco_value *row, uint32_t nkeys)
+{
+	coco_value k = {0};
+	k.kind = COCO_STRUCT;
+	k.n = nkeys;
+	k.u.fields = coco_arena_alloc(a, (nkeys + 1) * sizeof *k.u.fields);
+	memcpy(k.u.fields, row->u.fields, nkeys * sizeof *k.u.fields);
+	return k;
+}
+
+static int export_index(const coco_graph *g, const char *name, size_t n)
+{
+	size_t nx = coco_graph_nexports(g);
+	for (size_t x = 0; x < nx; x++) {
+		const char *xn = coco_graph_export_at(g, x)->name;
+		if (strlen(xn) == n && !memcmp(xn, name, n))
+			return (int)x;
+	}
+	return -1;
+}
+
+/* A processed row, waiting for the batch commit. */
+typedef struct done_row {
+	const item *it;
+	int kind;                     /* 0 unchanged (ordinal only), 1 processed, 2 deleted */
+	trk t;
+	lineage lin;                  /* new committed lineage (kind 1) */
+	lineage staged;               /* old ∪ new keys, for the staging record */
+	int writes;
+} done_row;
+
+static void key_text(const coco_value *key, coco_buf *out)
+{
+	if (key->kind == COCO_STR)
+		coco_buf_add(out, key->u.s, key->n);
+	else
+		coco_value_to_json(key, NULL, out);
+}
+
+static void row_error(run *r, const coco_gsource *s, coco_source_stats *stats, const item *it,
+	const char *msg)
+{
+	stats->errors++;
+	if (!r->o || !r->o->on_error)
+		return;
+	coco_arena a = {0};
+	coco_value key;
+	const char *p = it->key;
+	coco_buf kt = {0};
+	if (!coco_value_decode(&p, it->key + it->nkey, &a, &key))
+		key_text(&key, &kt);
+	r->o->on_error(r->o->ud, s->name, kt.p ? kt.p : "?", msg);
+	coco_buf_free(&kt);
+	coco_arena_destroy(&a);
+}
+
+/* Diff the new export rows against the old lineage; queue writes. */
+static void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, int reexport,
+	pending *p)
+{
+	const coco_graph *g = r->g;
+	size_t nx = coco_graph_nexports(g);
+	coco_arena *a = &r->rowa;
+	for (size_t x = 0; x < nx; x++) {
+		const coco_gexport *xp = coco_graph_export_at(g, x);
+		for (size_t i = 0; i < out[x].n; i++) {
+			const coco_value *row = &out[x].rows[i];
+			coco_value key = key_of(a, row, xp->info.nkeys);
+			coco_buf_clear(&r->kbuf);
+			coco_value_encode(&key, &r->kbuf);
+			lkey k = { .exp = xp->name, .nexp = strlen(xp->name) };
+			k.key = coco_arena_strndup(a, r->kbuf.p, r->kbuf.n);
+			k.nkey = r->kbuf.n;
+			k.fp = coco_fp_value(row);
+			/* duplicate key within this row's output: last one wins */
+			int dup = 0;
+			for (size_t j = 0; j < d->lin.n; j++) {
+				lkey *o = &d->lin.k[j];
+				if (o->exp == k.exp && o->nkey == k.nkey && !memcmp(o->key, k.key, k.nkey)) {
+					o->fp = k.fp;
+					dup = 1;
+				}
+			}
+			if (!dup)
+				lin_push(a, &d->lin, &k);
+			int same = 0;
+			for (size_t j = 0; j < old->n && !reexport; j++) {
+				const lkey *o = &old->k[j];
+				if (!o->staged && o->nexp == k.nexp && !memcmp(o->exp, k.exp, k.nexp) &&
+				    o->nkey == k.nkey && !memcmp(o->key, k.key, k.nkey) && coco_fp_eq(o->fp, k.fp))
+					same = 1;
+			}
+			if (!same) {
+				pend(a, p, x, 0, row);
+				lkey s = k;
+				s.staged = 1;
+				lin_push(a, &d->staged, &s);
+				d->writes++;
+			}
+		}
+	}
+	/* old keys no longer produced: delete */
+	for (size_t j = 0; j < old->n; j++) {
+		const lkey *o = &old->k[j];
+		int x = export_index(g, o->exp, o->nexp);
+		int kept = 0;
+		for (size_t i = 0; i < d->lin.n && !kept; i++) {
+			const lkey *nk = &d->lin.k[i];
+			kept = (int)strlen(nk->exp) == (int)o->nexp && !memcmp(nk->exp, o->exp, o->nexp) &&
+				nk->nkey == o->nkey && !memcmp(nk->key, o->key, o->nkey);
+		}
+		if (kept || x < 0)
+			continue;               /* gone exports: their table was dropped by setup */
+		coco_value key;
+		const char *kp = o->key;
+		if (coco_value_decode(&kp, o->key + o->nkey, a, &key))
+			continue;
+		pend(a, p, (size_t)x, 1, &key);
+		d->writes++;
+	}
+	/* the staging record lists everything that may be in the target */
+	for (size_t j = 0; j < old->n; j++) {
+		lkey s = old->k[j];
+		s.staged = 1;
+		lin_push(a, &d->staged, &s);
+	}
+}
+
+static int flush(run *r, const coco_gsource *s, done_row *done, size_t ndone, pending *p,
+	const coco_fp *logic)
+{
+	size_t plen = strlen(s->name) + 1;
+	coco_buf *k = &r->tmp;
+	/* Phase A: stage the keys about to be written. */
+	if (p->n) {
+		coco_batch_clear(r->stage);
+		for (size_t i = 0; i < ndone; i++) {
+			done_row *d = &done[i];
+			if (!d->writes)
+				continue;
+			coco_buf_clear(k);
+			coco_buf_add(k, s->name, plen);
+			coco_buf_add(k, d->it->key, d->it->nkey);
+			if (d->it->trk) {
+				trk t;
+				if (!trk_decode(d->it->trk, d->it->ntrk, &t)) {
+					t.flags |= TRK_STAGED;
+					trk_encode(&t, &r->vbuf);
+					coco_batch_put(r->stage, COCO_CF_TRACKING, k->p, k->n, r->vbuf.p, r->vbuf.n);
+				}
+			} else {
+				trk t = { .flags = TRK_STAGED };
+				trk_encode(&t, &r->vbuf);
+				coco_batch_put(r->stage, COCO_CF_TRACKING, k->p, k->n, r->vbuf.p, r->vbuf.n);
+			}
+			lin_encode(&d->staged, &r->vbuf);
+			coco_batch_put(r->stage, COCO_CF_LINEAGE, k->p, k->n, r->vbuf.p, r->vbuf.n);
+		}
+		if (coco_state_write(r->st, r->stage, 0, r->err))
+			return -1;
+		/* Phase B: the targets. */
+		if (targets_write(r, p))
+			return -1;
+	}
+	/* Phase C: commit tracking and lineage. */
+	coco_batch_clear(r->commit);
+	for (size_t i = 0; i < ndone; i++) {
+		done_row *d = &done[i];
+		coco_buf_clear(k);
+		coco_buf_add(k, s->name, plen);
+		coco_buf_add(k, d->it->key, d->it->nkey);
+		if (d->kind == 2) {
+			coco_batch_del(r->commit, COCO_CF_TRACKING, k->p, k->n);
+			coco_batch_del(r->commit, COCO_CF_LINEAGE, k->p, k->n);
+			continue;
+		}
+		d->t.logic = *logic;
+		trk_encode(&d->t, &r->vbuf);
+		coco_batch_put(r->commit, COCO_CF_TRACKING, k->p, k->n, r->vbuf.p, r->vbuf.n);
+		if (d->kind == 1) {
+			lin_encode(&d->lin, &r->vbuf);
+			coco_batch_put(r->commit, COCO_CF_LINEAGE, k->p, k->n, r->vbuf.p, r->vbuf.n);
+		}
+	}
+	if (coco_batch_count(r->commit) && coco_state_write(r->st, r->commit, 0, r->err))
+		return -1;
+	return 0;
+}
+
+static int load_lineage(run *r, const coco_gsource *s, const item *it, lineage *l)
+{
+	memset(l, 0, sizeof *l);
+	if (!it->trk)
+		return 0;
+	size_t plen = strlen(s->name) + 1;
+	coco_buf_clear(&r->tmp);
+	coco_buf_add(&r->tmp, s->name, plen);
+	coco_buf_add(&r->tmp, it->key, it->nkey);
+	int rc = coco_state_get(r->st, COCO_CF_LINEAGE, r->tmp.p, r->tmp.n, &r->vbuf, r->err);
+	if (rc < 0)
+		return -1;
+	if (rc == 0)
+		return 0;
+	if (lin_decode(r->vbuf.p, r->vbuf.n, &r->rowa, l))
+		memset(l, 0, sizeof *l);   /* corrupt: forget, rows will be rewritten */
+	return 0;
+}
+
+static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_stats *stats,
+	void *src, int orphan)
+{
+	items it = {0};
+	coco_arena la = {0};
+	it.a = &la;
+	int rc = -1;
+	double t0 = now_ms();
+	const coco_update_opts *o = r->o;
+	coco_fp logic = orphan ? (coco_fp){0, 0} : s->logic;
+	done_row *done = calloc(BATCH_ROWS, sizeof *done);
+	size_t nx = coco_graph_nexports(r->g);
+	coco_rows *out = calloc(nx + 1, sizeof *out);
+	coco_rows *none = calloc(nx + 1, sizeof *none);   /* a deleted row produces nothing */
+	coco_exec_stats xs = {0};
+
+	if (orphan) {
+		/* a source that left the flow: every tracked row is deleted */
+		size_t plen = strlen(s->name) + 1;
+		coco_iter *iter = coco_state_iter(r->st, COCO_CF_TRACKING, s->name, plen);
+		const char *k, *v;
+		size_t kn, vn;
+		int irc;
+		while ((irc = coco_iter_next(iter, &k, &kn, &v, &vn, r->err)) == 1) {
+			item x = {0};
+			x.key = coco_arena_strndup(&la, k + plen, kn - plen);
+			x.nkey = kn - plen;
+			x.trk = coco_arena_strndup(&la, v, vn);
+			x.ntrk = vn;
+			items_push(&it, &x);
+		}
+		coco_iter_destroy(iter);
+		if (irc < 0)
+			goto out;
+	} else if (gather(s, src, r->st, &it, r->err)) {
+		goto out;
+	}
+
+	uint64_t total = it.n, ndone_total = 0;
+	size_t ndone = 0;
+	pending p = {0};
+	coco_buf ord = {0};
+	for (size_t i = 0; i <= it.n; i++) {
+		if (ndone && (i == it.n || ndone == BATCH_ROWS ||
+		    r->rowa.used_total >= BATCH_BYTES)) {
+			if (flush(r, s, done, ndone, &p, &logic)) {
+				coco_buf_free(&ord);
+				goto out;
+			}
+			ndone_total += ndone;
+			ndone = 0;
+			memset(&p, 0, sizeof p);
+			coco_arena_reset(&r->rowa);
+			if (o && o->on_progress)
+				o->on_progress(o->ud, stats, ndone_total, total);
+		}
+		if (i == it.n)
+			break;
+		const item *x = &it.v[i];
+		trk old = {0};
+		int tracked = x->trk && !trk_decode(x->trk, x->ntrk, &old);
+		if (x->ord)
+			stats->listed++;
+		int staged = tracked && (old.flags & TRK_STAGED);
+		int same_logic = tracked && coco_fp_eq(old.logic, logic);
+		int force = o && (o->full_reprocess || o->reexport);
+		if (x->ord && tracked && !staged && same_logic && !force &&
+		    old.nord == x->nord && !memcmp(old.ord, x->ord, x->nord)) {
+			stats->unchanged++;
+			continue;
+		}
+		done_row *d = &done[ndone];
+		memset(d, 0, sizeof *d);
+		d->it = x;
+		coco_value key, row;
+		const char *kp = x->key;
+		if (coco_value_decode(&kp, x->key + x->nkey, &r->rowa, &key)) {
+			row_error(r, s, stats, x, "corrupt key in state");
+			continue;
+		}
+		int gone = !x->ord;
+		if (!gone) {
+			char *e = NULL;
+			coco_buf_clear(&ord);
+			int rr = s->ops->read(src, &key, &r->rowa, &row, &ord, &e);
+			if (rr < 0) {
+				row_error(r, s, stats, x, e ? e : "read failed");
+				free(e);
+				continue;
+			}
+			free(e);
+			gone = rr == 1;
+		}
+		lineage oldl;
+		if (load_lineage(r, s, x, &oldl)) {
+			coco_buf_free(&ord);
+			goto out;
+		}
+		if (gone) {
+			if (!tracked)
+				continue;           /* vanished between list and read */
+			d->kind = 2;
+			diff_rows(r, d, &oldl, none, 0, &p);
+			stats->deleted++;
+			ndone++;
+			continue;
+		}
+		d->t.ord = coco_arena_strndup(&r->rowa, ord.p ? ord.p : "", ord.n);
+		d->t.nord = ord.n;
+		d->t.content = coco_fp_value(&row);
+		if (tracked && !staged && same_logic && !force && coco_fp_eq(old.content, d->t.content)) {
+			d->kind = 0;            /* touched, same content: remember the new ordinal */
+			stats->unchanged++;
+			ndone++;
+			continue;
+		}
+		char *e = NULL;
+		if (coco_exec_row(r->g, si, &row, &r->rowa, &r->memo_ops, out, &xs, &e)) {
+			row_error(r, s, stats, x, e ? e : "evaluation failed");
+			free(e);
+			continue;
+		}
+		d->kind = 1;
+		diff_rows(r, d, &oldl, out, o && o->reexport, &p);
+		if (!tracked)
+			stats->added++;
+		else if (!coco_fp_eq(old.content, d->t.content))
+			stats->updated++;
+		else
+			stats->reprocessed++;
+		ndone++;
+	}
+	coco_buf_free(&ord);
+	if (o && o->on_progress)
+		o->on_progress(o->ud, stats, total, total);
+	rc = 0;
+out:
+	stats->fn_calls += xs.calls;
+	stats->cache_hits += xs.cache_hits;
+	stats->elapsed_ms += now_ms() - t0;
+	coco_arena_reset(&r->rowa);
+	coco_buf_free(&it.tmp);
+	free(it.v);
+	coco_arena_destroy(&la);
+	free(done);
+	free(out);
+	free(none);
+	return rc;
+}
+
+/* Source names recorded in meta, to find sources that left the flow. */
+#define META_SOURCES "sources"
+
+static void run_free(run *r)
+{
+	const coco_graph *g = r->g;
+	if (r->targets) {
+		for (size_t x = 0; x < coco_graph_nexports(g); x++)
+			if (r->targets[x].h)
+				coco_graph_export_at(g, x)->ops->close(r->targets[x].h);
+		free(r->targets);
+	}
+	coco_arena_destroy(&r->rowa);
+	coco_batch_destroy(r->stage);
+	coco_batch_destroy(r->commit);
+	coco_batch_destroy(r->memo.b);
+	coco_buf_free(&r->kbuf);
+	coco_buf_free(&r->vbuf);
+	coco_buf_free(&r->tmp);
+	coco_buf_free(&r->memo.val);
+}
+
+int coco_update(const coco_graph *g, coco_state *st, const coco_update_opts *o,
+	coco_source_stats *stats, char **err)
+{
+	run r = { .g = g, .st = st, .o = o, .err = err };
+	r.targets = calloc(coco_graph_nexports(g) + 1, sizeof *r.targets);
+	r.stage = coco_batch_create();
+	r.commit = coco_batch_create();
+	r.memo.st = st;
+	r.memo.b = coco_batch_create();
+	r.memo_ops.get = memo_get;
+	r.memo_ops.put = memo_put;
+	r.memo_ops.ud = &r.memo;
+	int rc = 0;
+	size_t ns = coco_graph_nsources(g);
+	for (size_t i = 0; i < ns && !rc; i++) {
+		const coco_gsource *s = coco_graph_source(g, i);
+		memset(&stats[i], 0, sizeof stats[i]);
+		stats[i].source = s->name;
+		void *src = NULL;
+		char *e = NULL;
+		if (s->ops->open(s->opts, coco_graph_base_dir(g), &src, &e)) {
+			coco_seterr(err, "%s (%s): %s", s->name, s->where, e ? e : "cannot open source");
+			free(e);
+			rc = -1;
+			break;
+		}
+		rc = update_source(&r, i, s, &stats[i], src, 0);
+		s->ops->close(src);
+	}
+	/* sources that left the flow */
+	coco_buf names = {0};
+	for (size_t i = 0; i < ns; i++)
+		coco_buf_add(&names, coco_graph_source(g, i)->name, strlen(coco_graph_source(g, i)->name) + 1);
+	if (!rc) {
+		coco_buf old = {0};
+		int got = coco_state_get(st, COCO_CF_META, META_SOURCES, strlen(META_SOURCES), &old, err);
+		if (got < 0)
+			rc = -1;
+		for (size_t off = 0; got == 1 && !rc && off < old.n; off += strlen(old.p + off) + 1) {
+			const char *name = old.p + off;
+			int present = 0;
+			for (size_t i = 0; i < ns && !present; i++)
+				present = !strcmp(coco_graph_source(g, i)->name, name);
+			if (present)
+				continue;
+			coco_gsource gone = {0};
+			gone.name = name;
+			coco_source_stats ost = {0};
+			rc = update_source(&r, 0, &gone, &ost, NULL, 1);
+		}
+		if (!rc && (got != 1 || old.n != names.n || memcmp(old.p, names.p, names.n))) {
+			coco_batch_clear(r.commit);
+			coco_batch_put(r.commit, COCO_CF_META, META_SOURCES, strlen(META_SOURCES), names.p, names.n);
+			rc = coco_state_write(st, r.commit, 0, err);
+		}
+		coco_buf_free(&old);
+	}
+	coco_buf_free(&names);
+	run_free(&r);
+	return rc;
+}
+
+int coco_forget_export(coco_state *st, const char *exp, char **err)
+{
+	coco_batch *b = coco_batch_create();
+	coco_arena a = {0};
+	coco_buf val = {0};
+	size_t nexp = strlen(exp);
+	int rc;
+	coco_iter *it = coco_state_iter(st, COCO_CF_TRACKING, NULL, 0);
+	const char *k, *v;
+	size_t kn, vn;
+	while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
+		trk t;
+		if (trk_decode(v, vn, &t))
+			continue;
+		t.logic = (coco_fp){0, 0};
+		trk_encode(&t, &val);
+		coco_batch_put(b, COCO_CF_TRACKING, k, kn, val.p, val.n);
+	}
+	coco_iter_destroy(it);
+	it = rc < 0 ? NULL : coco_state_iter(st, COCO_CF_LINEAGE, NULL, 0);
+	while (it && (rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
+		lineage l, keep = {0};
+		coco_arena_reset(&a);
+		if (lin_decode(v, vn, &a, &l))
+			continue;
+		for (size_t i = 0; i < l.n; i++)
+			if (!(l.k[i].nexp == nexp && !memcmp(l.k[i].exp, exp, nexp)))
+				lin_push(&a, &keep, &l.k[i]);
+		if (keep.n == l.n)
+			continue;
+		lin_encode(&keep, &val);
+		coco_batch_put(b, COCO_CF_LINEAGE, k, kn, val.p, val.n);
+	}
+	if (it)
+		coco_iter_destroy(it);
+	if (rc == 0)
+		rc = coco_state_write(st, b, 0, err);
+	coco_batch_destroy(b);
+	coco_arena_destroy(&a);
+	coco_buf_free(&val);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- evaluate ----------------------------------------------------------- */
+int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco_update_opts *o,
+	coco_eval_sink sink, void *sink_ud, coco_source_stats *stats, char **err)
+{
+	memo_ctx m = { .st = use_cache ? st : NULL };
+	coco_memo memo = { memo_get, NULL, &m };
+	size_t ns = coco_graph_nsources(g), nx = coco_graph_nexports(g);
+	coco_rows *out = calloc(nx + 1, sizeof *out);
+	coco_arena a = {0};
+	coco_buf ord = {0};
+	int rc = 0;
+	for (size_t si = 0; si < ns && !rc; si++) {
+		const coco_gsource *s = coco_graph_source(g, si);
+		memset(&stats[si], 0, sizeof stats[si]);
+		stats[si].source = s->name;
+		double t0 = now_ms();
+		void *src = NULL;
+		char *e = NULL;
+		if (s->ops->open(s->opts, coco_graph_base_dir(g), &src, &e)) {
+			rc = coco_seterr(err, "%s (%s): %s", s->name, s->where, e ? e : "cannot open source");
+			free(e);
+			break;
+		}
+		items it = {0};
+		coco_arena la = {0};
+		it.a = &la;
+		if (s->ops->list(src, list_cb, &it, &e)) {
+			rc = coco_seterr(err, "%s: %s", s->name, e ? e : "listing failed");
+			free(e);
+		} else {
+			qsort(it.v, it.n, sizeof *it.v, item_cmp);
+		}
+		coco_exec_stats xs = {0};
+		for (size_t i = 0; i < it.n && !rc; i++) {
+			coco_arena_reset(&a);
+			coco_value key, row;
+			const char *kp = it.v[i].key;
+			stats[si].listed++;
+			if (coco_value_decode(&kp, it.v[i].key + it.v[i].nkey, &a, &key))
+				continue;
+			coco_buf_clear(&ord);
+			int rr = s->ops->read(src, &key, &a, &row, &ord, &e);
+			if (rr == 1)
+				continue;
+			if (rr < 0 || coco_exec_row(g, si, &row, &a, &memo, out, &xs, &e)) {
+				stats[si].errors++;
+				if (o && o->on_error) {
+					coco_buf kt = {0};
+					key_text(&key, &kt);
+					o->on_error(o->ud, s->name, kt.p, e ? e : "failed");
+					coco_buf_free(&kt);
+				}
+				free(e);
+				e = NULL;
+				continue;
+			}
+			stats[si].added++;
+			for (size_t x = 0; x < nx && !rc; x++)
+				if (out[x].n && sink(sink_ud, coco_graph_export_at(g, x), out[x].rows, out[x].n, err))
+					rc = -1;
+		}
+		stats[si].fn_calls = xs.calls;
+		stats[si].cache_hits = xs.cache_hits;
+		s->ops->close(src);
+		coco_buf_free(&it.tmp);
+		free(it.v);
+		coco_arena_destroy(&la);
+		stats[si].elapsed_ms = now_ms() - t0;
+	}
+	coco_buf_free(&ord);
+	coco_buf_free(&m.val);
+	coco_arena_destroy(&a);
+	free(out);
+	return rc;
+}

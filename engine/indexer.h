@@ -1,0 +1,78 @@
+#pragma once
+/* The indexer: brings a flow's targets in sync with its sources.
+ *
+ *   list -> compare ordinals -> read -> compare content fingerprint ->
+ *   evaluate -> diff collected rows against lineage -> write targets ->
+ *   commit state atomically
+ *
+ * Crash safety: before target rows are written, the keys about to be
+ * written are recorded ("staged") in state; after the targets committed,
+ * tracking and lineage are committed in one RocksDB batch. A run killed
+ * anywhere leaves staged keys that the next run reconciles. */
+#include "graph.h"
+#include "state.h"
+#include "exec.h"
+
+typedef struct coco_source_stats {
+	const char *source;
+	uint64_t listed, added, updated, deleted, unchanged, reprocessed, errors;
+	uint64_t fn_calls, cache_hits;
+	double elapsed_ms;
+} coco_source_stats;
+
+typedef struct coco_update_opts {
+	int reexport;            /* write every target row again */
+	int full_reprocess;      /* evaluate every row again, ignore ordinals and fingerprints */
+	/* Called for each row that failed: source name, key as text, message. */
+	void (*on_error)(void *ud, const char *source, const char *key, const char *msg);
+	/* Called after each batch and at the end of a source. */
+	void (*on_progress)(void *ud, const coco_source_stats *st, uint64_t done, uint64_t total);
+	void *ud;
+} coco_update_opts;
+
+/* Update every source of the finished graph g. stats: an array of
+ * coco_graph_nsources(g). Returns 0 (row errors are counted in stats, not
+ * failures), or -1 when the run could not proceed (source cannot be
+ * listed, target cannot be written, state I/O). */
+int coco_update(const coco_graph *g, coco_state *st, const coco_update_opts *o,
+	coco_source_stats *stats, char **err);
+
+/* Evaluate: run every source row through the flow without touching
+ * targets or state. st may be NULL; with use_cache, cached function
+ * results are read from it (never written). sink gets each export's rows
+ * for each source row, in source-key order. */
+typedef int (*coco_eval_sink)(void *ud, const coco_gexport *x, const coco_value *rows, size_t n,
+	char **err);
+int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco_update_opts *o,
+	coco_eval_sink sink, void *sink_ud, coco_source_stats *stats, char **err);
+
+/* Forget the target rows lineage records for export `exp` (its table was
+ * created anew) and mark every tracked row for evaluation, so the next
+ * update writes the export's rows again. */
+int coco_forget_export(coco_state *st, const char *exp, char **err);
+
+/* ---- setup -------------------------------------------------------------- */
+typedef struct coco_setup_change {
+	char *resource_id;
+	char *export_name;
+	const coco_target_ops *ops;
+	char *stored;            /* NULL: not set up yet */
+	char *desired;           /* NULL: drop */
+	coco_buf plan;           /* human-readable lines */
+	int destructive;
+} coco_setup_change;
+
+typedef struct coco_setup_plan {
+	coco_setup_change *ch;
+	size_t n;
+	int destructive;
+} coco_setup_plan;
+
+/* What setup would change: targets of g that are new or differ from what
+ * was applied, and applied targets g no longer has. g == NULL: drop
+ * everything applied (for `coco drop`). */
+int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *plan, char **err);
+/* "  SQLite sqlite:/p/index.sqlite#T: create table ..." lines; "" if none. */
+void coco_setup_plan_format(const coco_setup_plan *plan, coco_buf *out);
+int coco_setup_apply(coco_state *st, coco_setup_plan *plan, char **err);
+void coco_setup_plan_free(coco_setup_plan *plan);

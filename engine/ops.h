@@ -1,0 +1,157 @@
+#pragma once
+/* The vtables through which the engine sees sources, functions and
+ * targets, and the option tables they declare. Connectors and built-in
+ * functions implement these; lua/ implements them for Lua-defined ones.
+ * Nothing here knows about Lua. */
+#include <stddef.h>
+#include <stdint.h>
+#include "buf.h"
+#include "value.h"
+
+/* ---- Options ------------------------------------------------------------
+ * A spec (`sources.LocalFile{ path = "docs" }`) is checked against the
+ * connector's option table: unknown keys and wrong kinds are rejected by
+ * the caller (lua/) before the connector sees them. Values arrive in a
+ * coco_optval array in the same order as the defs. */
+typedef enum coco_optkind {
+	COCO_OPT_STR,
+	COCO_OPT_INT,
+	COCO_OPT_NUM,
+	COCO_OPT_BOOL,
+	COCO_OPT_STRLIST,        /* { "a", "b" } */
+	COCO_OPT_JSON,           /* any Lua value, carried as JSON text in s */
+} coco_optkind;
+
+typedef struct coco_optdef {
+	const char *name;        /* NULL terminates the table */
+	coco_optkind kind;
+	int required;
+	const char *doc;         /* one line, shown by `coco show -v` */
+} coco_optdef;
+
+typedef struct coco_optval {
+	int set;                 /* 0: not given (use the connector's default) */
+	int b;
+	int64_t i;
+	double num;
+	const char *s;           /* STR, JSON */
+	const char **list;       /* STRLIST */
+	size_t nlist;
+} coco_optval;
+
+/* Index of option `name` in defs, or -1. */
+int coco_opt_index(const coco_optdef *defs, const char *name);
+size_t coco_opt_count(const coco_optdef *defs);
+/* "path, included_patterns, ..." */
+void coco_opt_names(const coco_optdef *defs, coco_buf *out);
+
+/* ---- Sources ------------------------------------------------------------ */
+/* Called by list() once per row. key: the row key (a single value when the
+ * source has one key field, else a STRUCT of the key fields). ordinal:
+ * opaque bytes that change whenever the row may have changed (LocalFile:
+ * mtime ns + size). Return non-zero to stop listing. */
+typedef int (*coco_list_cb)(void *ud, const coco_value *key, const void *ord, size_t nord);
+
+typedef struct coco_source_ops {
+	const char *name;                     /* "LocalFile" */
+	const coco_optdef *opts;
+	/* Row type of the keyed table the source yields, from options alone (no
+	 * I/O): a TABLE type whose first nkeys fields are the key. */
+	int (*row_type)(const coco_optval *opts, coco_arena *types, const coco_type **out, char **err);
+	/* Open for listing/reading. base_dir: the directory of the flow file;
+	 * relative paths are resolved against it. Errors are for the user:
+	 * "LocalFile: path 'docs' (/abs/docs) does not exist". */
+	int (*open)(const coco_optval *opts, const char *base_dir, void **src, char **err);
+	int (*list)(void *src, coco_list_cb cb, void *ud, char **err);
+	/* Read one row: fills *row (a STRUCT value with every field of the row
+	 * type, key fields included) with memory from a, and the ordinal of what
+	 * was read into ord (cleared first). Returns 0 ok, 1 the row no longer
+	 * exists, -1 a row error (message names the row: "docs/a.md: not valid
+	 * UTF-8 at byte 17"). */
+	int (*read)(void *src, const coco_value *key, coco_arena *a, coco_value *row,
+		coco_buf *ord, char **err);
+	void (*close)(void *src);
+} coco_source_ops;
+
+/* ---- Functions ---------------------------------------------------------- */
+typedef struct coco_argdef {
+	const char *name;        /* NULL terminates */
+	uint32_t kinds;          /* bitmask of (1u << coco_kind) accepted; 0 = any */
+	int required;
+} coco_argdef;
+
+/* What prepare() sees of each call argument: its type, and its value when
+ * the argument is a constant (NULL when it comes from a field). */
+typedef struct coco_arg_info {
+	const coco_type *type;
+	const coco_value *konst;
+} coco_arg_info;
+
+typedef struct coco_function_ops {
+	const char *name;                     /* "SplitRecursively" */
+	const coco_optdef *spec_opts;         /* options of the spec constructor */
+	/* Call arguments in positional order; a call may also name them. NULL:
+	 * any number of positional arguments (Lua-defined functions). */
+	const coco_argdef *args;
+	/* Once per use in a flow, at build time: check what the arguments are
+	 * (kinds were checked against args already; constants can be checked
+	 * here, e.g. chunk_size > 0) and give the output type. udata: what the
+	 * implementer attached to the spec (Lua functions), else NULL. *state is
+	 * passed to call() and destroy(). Allocate types in `types`. */
+	int (*prepare)(const coco_optval *spec, void *udata, const coco_arg_info *args,
+		size_t nargs, coco_arena *types, const coco_type **out, void **state, char **err);
+	/* Evaluate: args[i] is null for an absent optional argument. Result
+	 * memory from a. Return 0, or -1 with *err (a row error). */
+	int (*call)(void *state, const coco_value *args, size_t nargs, coco_arena *a,
+		coco_value *out, char **err);
+	void (*destroy)(void *state);
+} coco_function_ops;
+
+/* ---- Targets ------------------------------------------------------------ */
+typedef struct coco_export_info {
+	const char *flow_name;
+	const char *export_name;
+	const char *base_dir;                 /* directory of the flow file */
+	/* Collected row: a STRUCT type, primary-key fields first (nkeys of them,
+	 * in primary_key_fields order), then the other fields by name. */
+	const coco_type *row_type;
+	uint32_t nkeys;
+} coco_export_info;
+
+typedef struct coco_target_ops {
+	const char *name;                     /* "SQLite" */
+	const coco_optdef *opts;
+	/* The resource this export owns and the setup it needs, as text:
+	 * resource_id names it globally ("sqlite:/abs/index.sqlite#DocsIndex__doc_chunks"),
+	 * desired is a canonical description of the wanted state (columns,
+	 * types, key), compared byte-wise with what was applied before. */
+	int (*describe)(const coco_optval *opts, const coco_export_info *info,
+		coco_buf *resource_id, coco_buf *desired, char **err);
+	/* What going from `stored` (NULL: nothing yet) to `desired` (NULL: drop)
+	 * does: appends human-readable lines to plan ("create table X",
+	 * "add column y TEXT", "drop table X"), sets *destructive when data
+	 * would be lost (dropping a table or column, recreating a table). */
+	int (*plan)(const char *stored, const char *desired, coco_buf *plan,
+		int *destructive, char **err);
+	/* Apply that change. Must be idempotent: safe to re-run after a crash. */
+	int (*apply)(const char *stored, const char *desired, char **err);
+	/* Writes. Opened per update run; upsert/del only between begin/commit.
+	 * row: a STRUCT of info->row_type; key: a STRUCT of the nkeys key
+	 * fields. Writes are idempotent (upsert = insert or replace). */
+	int (*open)(const coco_optval *opts, const coco_export_info *info, void **tgt, char **err);
+	int (*begin)(void *tgt, char **err);
+	int (*upsert)(void *tgt, const coco_value *row, char **err);
+	int (*del)(void *tgt, const coco_value *key, char **err);
+	int (*commit)(void *tgt, char **err);
+	void (*close)(void *tgt);             /* rolls back an open transaction */
+} coco_target_ops;
+
+/* ---- Registries ---------------------------------------------------------
+ * Built-in connectors and functions, looked up by name. NULL if unknown. */
+const coco_source_ops *coco_source_find(const char *name);
+const coco_target_ops *coco_target_find(const char *name);
+const coco_function_ops *coco_function_find(const char *name);
+/* NULL-terminated lists, for the Lua namespaces and `coco show`. */
+extern const coco_source_ops *const coco_sources[];
+extern const coco_target_ops *const coco_targets[];
+extern const coco_function_ops *const coco_functions[];

@@ -1,0 +1,48 @@
+/* The built-in sources, targets and functions, by name. */
+#include <string.h>
+#include "ops.h"
+
+extern const coco_source_ops coco_localfile_source;
+extern const coco_target_ops coco_sqlite_target;
+extern const coco_function_ops coco_fn_split_recursively;
+extern const coco_function_ops coco_fn_detect_language;
+
+const coco_source_ops *const coco_sources[] = { &coco_localfile_source, NULL };
+const coco_target_ops *const coco_targets[] = { &coco_sqlite_target, NULL };
+const coco_function_ops *const coco_functions[] = {
+	&coco_fn_split_recursively, &coco_fn_detect_language, NULL };
+
+#define FIND(list, name) \
+	for (size_t i = 0; list[i]; i++) \
+		if (!strcmp(list[i]->name, name)) \
+			return list[i]; \
+	return NULL
+
+const coco_source_ops *coco_source_find(const char *name) { FIND(coco_sources, name); }
+const coco_target_ops *coco_target_find(const char *name) { FIND(coco_targets, name); }
+const coco_function_ops *coco_function_find(const char *name) { FIND(coco_functions, name); }
+
+int coco_opt_index(const coco_optdef *defs, const char *name)
+{
+	for (int i = 0; defs && defs[i].name; i++)
+		if (!strcmp(defs[i].name, name))
+			return i;
+	return -1;
+}
+
+size_t coco_opt_count(const coco_optdef *defs)
+{
+	size_t n = 0;
+	while (defs && defs[n].name)
+		n++;
+	return n;
+}
+
+void coco_opt_names(const coco_optdef *defs, coco_buf *out)
+{
+	for (size_t i = 0; defs && defs[i].name; i++) {
+		if (i)
+			coco_buf_adds(out, ", ");
+		coco_buf_adds(out, defs[i].name);
+	}
+}

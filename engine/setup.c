@@ -1,0 +1,188 @@
+/* Setup: the targets' tables, planned from the flow, applied, remembered.
+ *
+ * The setup column family maps a resource id to
+ *   "<target name>\n<export name>\n<desired description>"
+ * as last applied. A flow's wanted resources are compared with it. */
+#include "indexer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void change_add(coco_setup_plan *p, const char *rid, const char *exp,
+	const coco_target_ops *ops, const char *stored, const char *desired)
+{
+	p->ch = realloc(p->ch, (p->n + 1) * sizeof *p->ch);
+	if (!p->ch)
+		abort();
+	coco_setup_change *c = &p->ch[p->n++];
+	memset(c, 0, sizeof *c);
+	c->resource_id = coco_strdup(rid);
+	c->export_name = coco_strdup(exp);
+	c->ops = ops;
+	c->stored = stored ? coco_strdup(stored) : NULL;
+	c->desired = desired ? coco_strdup(desired) : NULL;
+}
+
+/* Split a stored record into its parts (pointers into rec, which is modified). */
+static int split_record(char *rec, char **target, char **exp, char **desc)
+{
+	char *a = strchr(rec, '\n');
+	if (!a)
+		return -1;
+	char *b = strchr(a + 1, '\n');
+	if (!b)
+		return -1;
+	*a = *b = 0;
+	*target = rec;
+	*exp = a + 1;
+	*desc = b + 1;
+	return 0;
+}
+
+int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *plan, char **err)
+{
+	memset(plan, 0, sizeof *plan);
+	size_t nx = g ? coco_graph_nexports(g) : 0;
+	char **rids = calloc(nx + 1, sizeof *rids);
+	coco_buf rid = {0}, desired = {0}, stored = {0};
+	int rc = 0;
+	for (size_t x = 0; x < nx && !rc; x++) {
+		const coco_gexport *xp = coco_graph_export_at(g, x);
+		char *e = NULL;
+		coco_buf_clear(&rid);
+		coco_buf_clear(&desired);
+		if (xp->ops->describe(xp->opts, &xp->info, &rid, &desired, &e)) {
+			rc = coco_seterr(err, "export '%s' (%s): %s", xp->name, xp->where, e ? e : "invalid target");
+			free(e);
+			break;
+		}
+		for (size_t k = 0; k < x; k++)
+			if (!strcmp(rids[k], rid.p)) {
+				rc = coco_seterr(err, "export '%s' (%s): writes to the same target as export '%s' (%s)",
+					xp->name, xp->where, coco_graph_export_at(g, k)->name, rid.p);
+				break;
+			}
+		if (rc)
+			break;
+		rids[x] = coco_strdup(rid.p);
+		int got = st ? coco_state_get(st, COCO_CF_SETUP, rid.p, rid.n, &stored, err) : 0;
+		if (got < 0) {
+			rc = -1;
+			break;
+		}
+		char *t = NULL, *ex = NULL, *d = NULL;
+		if (got == 1 && split_record(stored.p, &t, &ex, &d))
+			got = 0;
+		if (got == 1 && !strcmp(t, xp->ops->name) && !strcmp(d, desired.p))
+			continue;
+		change_add(plan, rid.p, xp->name, xp->ops, got == 1 ? d : NULL, desired.p);
+	}
+	/* applied resources the flow no longer wants */
+	if (!rc && st) {
+		coco_iter *it = coco_state_iter(st, COCO_CF_SETUP, NULL, 0);
+		const char *k, *v;
+		size_t kn, vn;
+		int irc;
+		while ((irc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
+			int wanted = 0;
+			for (size_t x = 0; x < nx && !wanted; x++)
+				wanted = strlen(rids[x]) == kn && !memcmp(rids[x], k, kn);
+			if (wanted)
+				continue;
+			char *ridz = strndup(k, kn), *rec = strndup(v, vn);
+			char *t, *ex, *d;
+			if (!split_record(rec, &t, &ex, &d)) {
+				const coco_target_ops *ops = coco_target_find(t);
+				if (ops)
+					change_add(plan, ridz, ex, ops, d, NULL);
+			}
+			free(ridz);
+			free(rec);
+		}
+		coco_iter_destroy(it);
+		if (irc < 0)
+			rc = -1;
+	}
+	for (size_t i = 0; i < plan->n && !rc; i++) {
+		coco_setup_change *c = &plan->ch[i];
+		char *e = NULL;
+		if (c->ops->plan(c->stored, c->desired, &c->plan, &c->destructive, &e)) {
+			rc = coco_seterr(err, "export '%s': %s", c->export_name, e ? e : "cannot plan setup");
+			free(e);
+		}
+		plan->destructive |= c->destructive;
+	}
+	for (size_t x = 0; x < nx; x++)
+		free(rids[x]);
+	free(rids);
+	coco_buf_free(&rid);
+	coco_buf_free(&desired);
+	coco_buf_free(&stored);
+	if (rc)
+		coco_setup_plan_free(plan);
+	return rc;
+}
+
+void coco_setup_plan_format(const coco_setup_plan *plan, coco_buf *out)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		const coco_setup_change *c = &plan->ch[i];
+		coco_buf_printf(out, "  export %s (%s %s):\n", c->export_name, c->ops->name, c->resource_id);
+		const char *p = c->plan.p ? c->plan.p : "";
+		while (*p) {
+			const char *nl = strchr(p, '\n');
+			size_t n = nl ? (size_t)(nl - p) : strlen(p);
+			if (n)
+				coco_buf_printf(out, "    %.*s\n", (int)n, p);
+			p += n + (nl ? 1 : 0);
+		}
+	}
+}
+
+int coco_setup_apply(coco_state *st, coco_setup_plan *plan, char **err)
+{
+	coco_buf rec = {0};
+	int rc = 0;
+	for (size_t i = 0; i < plan->n && !rc; i++) {
+		coco_setup_change *c = &plan->ch[i];
+		char *e = NULL;
+		/* a (re)created target is empty: forget what lineage says it holds
+		 * before creating it, so a crash in between cannot lose rows */
+		if (c->desired && (!c->stored || c->destructive) &&
+		    coco_forget_export(st, c->export_name, err)) {
+			rc = -1;
+			break;
+		}
+		if (c->ops->apply(c->stored, c->desired, &e)) {
+			rc = coco_seterr(err, "export '%s': setup failed: %s", c->export_name, e ? e : "error");
+			free(e);
+			break;
+		}
+		coco_batch *b = coco_batch_create();
+		if (c->desired) {
+			coco_buf_clear(&rec);
+			coco_buf_printf(&rec, "%s\n%s\n%s", c->ops->name, c->export_name, c->desired);
+			coco_batch_put(b, COCO_CF_SETUP, c->resource_id, strlen(c->resource_id), rec.p, rec.n);
+		} else {
+			coco_batch_del(b, COCO_CF_SETUP, c->resource_id, strlen(c->resource_id));
+		}
+		rc = coco_state_write(st, b, 1, err);
+		coco_batch_destroy(b);
+	}
+	coco_buf_free(&rec);
+	return rc;
+}
+
+void coco_setup_plan_free(coco_setup_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++) {
+		coco_setup_change *c = &plan->ch[i];
+		free(c->resource_id);
+		free(c->export_name);
+		free(c->stored);
+		free(c->desired);
+		coco_buf_free(&c->plan);
+	}
+	free(plan->ch);
+	memset(plan, 0, sizeof *plan);
+}

@@ -1,0 +1,528 @@
+/* The engine's persistent state: RocksDB through its C API.
+ *
+ * One database per flow directory, five column families (see state.h).
+ * Read-write opens take our own flock on <dir>/coco.lock first, so a second
+ * coco on the same directory gets a plain message naming the holder's pid
+ * instead of RocksDB's LOCK error. Options are tuned for a small process:
+ * a few MB of memtables and block cache, few open files, a quiet LOG. */
+#define _GNU_SOURCE
+#include "state.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rocksdb/c.h>
+
+#define MB (1024 * 1024)
+
+static const char *const cf_names[COCO_CF_COUNT] = {
+	"default", "tracking", "lineage", "memo", "setup",
+};
+
+struct coco_state {
+	rocksdb_t *db;
+	rocksdb_column_family_handle_t *cf[COCO_CF_COUNT]; /* NULL: absent (read-only) */
+	rocksdb_readoptions_t *ro;
+	rocksdb_writeoptions_t *wo, *wo_sync;
+	int lockfd;     /* -1 when read-only */
+	int dirty;      /* written since open: flush memtables at close */
+	char *dir;
+};
+
+/* Operations are recorded as [hdr][key][value] records; the RocksDB batch
+ * is built at write time, when the column family handles are known. */
+struct op_hdr {
+	unsigned char del, cf;
+	size_t kn, vn;
+};
+
+struct coco_batch {
+	coco_buf ops;
+	size_t count;
+};
+
+struct coco_iter {
+	coco_state *s;
+	rocksdb_iterator_t *it;  /* NULL: empty (column family absent) */
+	rocksdb_readoptions_t *ro;
+	char *prefix;
+	size_t n;
+	int started, done;
+};
+
+/* mkdir -p. Returns 0 or -1 with errno set. */
+static int mkdirs(const char *dir)
+{
+	char *p = coco_strdup(dir);
+	size_t n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = 0;
+	for (char *q = p + 1; ; q++) {
+		if (*q != '/' && *q != 0)
+			continue;
+		char c = *q;
+		*q = 0;
+		if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+			int e = errno;
+			free(p);
+			errno = e;
+			return -1;
+		}
+		*q = c;
+		if (!c)
+			break;
+	}
+	free(p);
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+/* Take <dir>/coco.lock, or explain who holds it. Returns the fd or -1. */
+static int take_lock(const char *dir, char **err)
+{
+	char path[4096];
+	if ((size_t)snprintf(path, sizeof path, "%s/coco.lock", dir) >= sizeof path)
+		return coco_seterr(err, "state directory %s: path too long", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return coco_seterr(err, "state directory %s: cannot open %s: %s",
+				   dir, path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		if (e != EWOULDBLOCK) {
+			close(fd);
+			return coco_seterr(err, "state directory %s: cannot lock %s: %s",
+					   dir, path, strerror(e));
+		}
+		char b[32];
+		ssize_t r = pread(fd, b, sizeof b - 1, 0);
+		close(fd);
+		long pid = 0;
+		if (r > 0) {
+			b[r] = 0;
+			pid = strtol(b, NULL, 10);
+		}
+		if (pid > 0)
+			return coco_seterr(err, "state directory %s is in use by another coco process (pid %ld)",
+					   dir, pid);
+		return coco_seterr(err, "state directory %s is in use by another coco process", dir);
+	}
+	char b[32];
+	int len = snprintf(b, sizeof b, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, b, (size_t)len, 0) != len) {
+		int e = errno;
+		close(fd);
+		return coco_seterr(err, "state directory %s: cannot write %s: %s",
+				   dir, path, strerror(e));
+	}
+	return fd;
+}
+
+/* Report a RocksDB error (frees it). RocksDB's own LOCK conflict (a
+ * non-coco holder) is reported plainly, without its trace. */
+static int rdb_err(char **err, const char *dir, char *msg)
+{
+	if (strstr(msg, "lock file") || strstr(msg, "lock hold"))
+		coco_seterr(err, "state directory %s is in use by another process", dir);
+	else
+		coco_seterr(err, "state directory %s: %s", dir, msg);
+	rocksdb_free(msg);
+	return -1;
+}
+
+static rocksdb_options_t *make_options(int read_only)
+{
+	rocksdb_options_t *o = rocksdb_options_create();
+	if (!read_only) {
+		rocksdb_options_set_create_if_missing(o, 1);
+		rocksdb_options_set_create_missing_column_families(o, 1);
+	}
+	/* Memory: 4 MB memtables per family, 8 MB across all of them. */
+	rocksdb_options_set_write_buffer_size(o, 4 * MB);
+	rocksdb_options_set_max_write_buffer_number(o, 2);
+	rocksdb_options_set_db_write_buffer_size(o, 8 * MB);
+	rocksdb_options_set_max_total_wal_size(o, 16 * MB);
+	rocksdb_options_set_arena_block_size(o, 256 * 1024);
+	rocksdb_options_set_max_open_files(o, 64);
+	rocksdb_options_set_max_file_opening_threads(o, 1);
+	rocksdb_options_set_max_background_jobs(o, 2);
+	rocksdb_options_set_target_file_size_base(o, 16 * MB);
+	rocksdb_options_set_max_bytes_for_level_base(o, 64 * MB);
+	rocksdb_options_set_compression(o, rocksdb_lz4_compression);
+	/* A quiet LOG: warnings only, one old file kept, no periodic stats. */
+	rocksdb_options_set_info_log_level(o, 2 /* WARN */);
+	rocksdb_options_set_keep_log_file_num(o, 1);
+	rocksdb_options_set_max_log_file_size(o, 1 * MB);
+	rocksdb_options_set_stats_dump_period_sec(o, 0);
+	rocksdb_options_set_stats_persist_period_sec(o, 0);
+	rocksdb_options_set_skip_stats_update_on_db_open(o, 1);
+	rocksdb_options_set_max_manifest_file_size(o, 4 * MB);
+
+	rocksdb_block_based_table_options_t *t = rocksdb_block_based_options_create();
+	rocksdb_cache_t *cache = rocksdb_cache_create_lru(4 * MB);
+	rocksdb_block_based_options_set_block_cache(t, cache);
+	rocksdb_block_based_options_set_filter_policy(t, rocksdb_filterpolicy_create_bloom_full(10));
+	rocksdb_block_based_options_set_format_version(t, 5);
+	rocksdb_options_set_block_based_table_factory(o, t);
+	/* The options hold their own references from here on. */
+	rocksdb_block_based_options_destroy(t);
+	rocksdb_cache_destroy(cache);
+	return o;
+}
+
+static int path_exists(const char *dir, const char *name)
+{
+	char path[4096];
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
+		return 0;
+	return access(path, F_OK) == 0;
+}
+
+/* Read-only: open only the families that exist (all five, normally). */
+static rocksdb_t *open_ro(rocksdb_options_t *o, const char *dir,
+			  rocksdb_column_family_handle_t **cf, char **rerr)
+{
+	size_t n = 0;
+	char **have = rocksdb_list_column_families(o, dir, &n, rerr);
+	if (*rerr)
+		return NULL;
+	const char *names[COCO_CF_COUNT];
+	const rocksdb_options_t *opts[COCO_CF_COUNT];
+	int which[COCO_CF_COUNT];
+	int m = 0;
+	for (int i = 0; i < COCO_CF_COUNT; i++)
+		for (size_t j = 0; j < n; j++)
+			if (strcmp(have[j], cf_names[i]) == 0) {
+				names[m] = cf_names[i];
+				opts[m] = o;
+				which[m++] = i;
+				break;
+			}
+	rocksdb_list_column_families_destroy(have, n);
+	rocksdb_column_family_handle_t *h[COCO_CF_COUNT];
+	rocksdb_t *db = rocksdb_open_for_read_only_column_families(o, dir, m, names,
+								   opts, h, 0, rerr);
+	if (db)
+		for (int i = 0; i < m; i++)
+			cf[which[i]] = h[i];
+	return db;
+}
+
+/* Open (read-write: create and lock) the state in dir. See state.h. */
+int coco_state_open(const char *dir, int read_only, coco_state **out, char **err)
+{
+	*out = NULL;
+	int lockfd = -1;
+	if (read_only) {
+		struct stat st;
+		if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || !path_exists(dir, "CURRENT"))
+			return coco_seterr(err, "no state in %s", dir);
+	} else {
+		if (mkdirs(dir) < 0)
+			return coco_seterr(err, "state directory %s: cannot create: %s",
+					   dir, strerror(errno));
+		if ((lockfd = take_lock(dir, err)) < 0)
+			return -1;
+	}
+
+	coco_state *s = calloc(1, sizeof *s);
+	if (!s)
+		abort();
+	s->lockfd = lockfd;
+	s->dir = coco_strdup(dir);
+	rocksdb_options_t *o = make_options(read_only);
+	char *rerr = NULL;
+	if (read_only) {
+		/* A live writer may delete an obsolete file while we list them. */
+		for (int try = 0; try < 3; try++) {
+			s->db = open_ro(o, dir, s->cf, &rerr);
+			if (s->db || !strstr(rerr, "No such file") || try == 2)
+				break;
+			rocksdb_free(rerr);
+			rerr = NULL;
+		}
+	} else {
+		const rocksdb_options_t *opts[COCO_CF_COUNT];
+		for (int i = 0; i < COCO_CF_COUNT; i++)
+			opts[i] = o;
+		s->db = rocksdb_open_column_families(o, dir, COCO_CF_COUNT, cf_names,
+						     opts, s->cf, &rerr);
+	}
+	rocksdb_options_destroy(o);
+	if (!s->db) {
+		rdb_err(err, dir, rerr ? rerr : coco_strdup("cannot open"));
+		coco_state_close(s);
+		return -1;
+	}
+	s->ro = rocksdb_readoptions_create();
+	s->wo = rocksdb_writeoptions_create();
+	s->wo_sync = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(s->wo_sync, 1);
+	*out = s;
+	return 0;
+}
+
+/* Number of WAL files (*.log) in dir. */
+static int count_wals(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (len > 4 && strcmp(e->d_name + len - 4, ".log") == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Close the database and release the lock. Memtables written during this
+ * session are flushed first, so the next open does not replay the WAL.
+ * RocksDB 7.x leaves one empty WAL behind per open that writes nothing and
+ * deletes them only after a flush (fixed upstream in 8.3, PR #11409), so
+ * when a few have piled up, a tombstone is written to meta and flushed. */
+void coco_state_close(coco_state *s)
+{
+	if (!s)
+		return;
+	if (s->db && !s->dirty && s->lockfd >= 0 && count_wals(s->dir) > 4) {
+		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+		rocksdb_writebatch_delete_cf(wb, s->cf[COCO_CF_META], "\0wal-gc", 7);
+		char *e = NULL;
+		rocksdb_write(s->db, s->wo, wb, &e);
+		rocksdb_writebatch_destroy(wb);
+		s->dirty = !e;
+		rocksdb_free(e);
+	}
+	if (s->db && s->dirty && s->lockfd >= 0) {
+		rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+		rocksdb_flushoptions_set_wait(fo, 1);
+		for (int i = 0; i < COCO_CF_COUNT; i++) {
+			char *e = NULL;
+			if (s->cf[i])
+				rocksdb_flush_cf(s->db, fo, s->cf[i], &e);
+			rocksdb_free(e); /* the WAL still holds the data */
+		}
+		rocksdb_flushoptions_destroy(fo);
+	}
+	for (int i = 0; i < COCO_CF_COUNT; i++)
+		if (s->cf[i])
+			rocksdb_column_family_handle_destroy(s->cf[i]);
+	if (s->db)
+		rocksdb_close(s->db);
+	if (s->ro)
+		rocksdb_readoptions_destroy(s->ro);
+	if (s->wo)
+		rocksdb_writeoptions_destroy(s->wo);
+	if (s->wo_sync)
+		rocksdb_writeoptions_destroy(s->wo_sync);
+	if (s->lockfd >= 0)
+		close(s->lockfd);
+	free(s->dir);
+	free(s);
+}
+
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st; (void)ftw;
+	int r = type == FTW_DP ? rmdir(path) : unlink(path);
+	return r < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* rm -rf dir; a missing directory is not an error. */
+int coco_state_remove(const char *dir, char **err)
+{
+	struct stat st;
+	if (lstat(dir, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return coco_seterr(err, "cannot remove state directory %s: %s", dir, strerror(errno));
+	}
+	if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		return coco_seterr(err, "cannot remove state directory %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+/* Point lookup: 1 found (val replaced), 0 not found, -1 error. */
+int coco_state_get(coco_state *s, coco_cf cf, const void *k, size_t kn, coco_buf *val, char **err)
+{
+	if (!s->cf[cf])
+		return 0;
+	char *rerr = NULL;
+	rocksdb_pinnableslice_t *p = rocksdb_get_pinned_cf(s->db, s->ro, s->cf[cf],
+							   k, kn, &rerr);
+	if (rerr)
+		return rdb_err(err, s->dir, rerr);
+	if (!p)
+		return 0;
+	size_t vn;
+	const char *v = rocksdb_pinnableslice_value(p, &vn);
+	coco_buf_clear(val);
+	coco_buf_add(val, v, vn);
+	rocksdb_pinnableslice_destroy(p);
+	return 1;
+}
+
+/* Apply a batch atomically; sync fsyncs the WAL. The batch is left as is. */
+int coco_state_write(coco_state *s, coco_batch *b, int sync, char **err)
+{
+	if (s->lockfd < 0)
+		return coco_seterr(err, "state directory %s: opened read-only", s->dir);
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	const char *p = b->ops.p, *end = p ? p + b->ops.n : p;
+	while (p < end) {
+		struct op_hdr h;
+		memcpy(&h, p, sizeof h);
+		const char *k = p + sizeof h, *v = k + h.kn;
+		if (h.del)
+			rocksdb_writebatch_delete_cf(wb, s->cf[h.cf], k, h.kn);
+		else
+			rocksdb_writebatch_put_cf(wb, s->cf[h.cf], k, h.kn, v, h.vn);
+		p = v + h.vn;
+	}
+	char *rerr = NULL;
+	rocksdb_write(s->db, sync ? s->wo_sync : s->wo, wb, &rerr);
+	rocksdb_writebatch_destroy(wb);
+	if (rerr)
+		return rdb_err(err, s->dir, rerr);
+	if (b->count)
+		s->dirty = 1;
+	return 0;
+}
+
+/* An empty batch; free with coco_batch_destroy(). */
+coco_batch *coco_batch_create(void)
+{
+	coco_batch *b = calloc(1, sizeof *b);
+	if (!b)
+		abort();
+	return b;
+}
+
+static void batch_op(coco_batch *b, int del, coco_cf cf, const void *k, size_t kn,
+		     const void *v, size_t vn)
+{
+	struct op_hdr h = { .del = (unsigned char)del, .cf = (unsigned char)cf, .kn = kn, .vn = vn };
+	coco_buf_reserve(&b->ops, sizeof h + kn + vn);
+	coco_buf_add(&b->ops, &h, sizeof h);
+	coco_buf_add(&b->ops, k, kn);
+	coco_buf_add(&b->ops, v, vn);
+	b->count++;
+}
+
+/* Record a put of k -> v in cf (both copied). */
+void coco_batch_put(coco_batch *b, coco_cf cf, const void *k, size_t kn, const void *v, size_t vn)
+{
+	batch_op(b, 0, cf, k, kn, v, vn);
+}
+
+/* Record a delete of k in cf (copied). */
+void coco_batch_del(coco_batch *b, coco_cf cf, const void *k, size_t kn)
+{
+	batch_op(b, 1, cf, k, kn, NULL, 0);
+}
+
+/* Number of operations recorded since create/clear. */
+size_t coco_batch_count(const coco_batch *b) { return b->count; }
+
+/* Forget all operations, keeping the memory. */
+void coco_batch_clear(coco_batch *b)
+{
+	coco_buf_clear(&b->ops);
+	b->count = 0;
+}
+
+/* Free a batch (NULL is fine). */
+void coco_batch_destroy(coco_batch *b)
+{
+	if (!b)
+		return;
+	coco_buf_free(&b->ops);
+	free(b);
+}
+
+/* Iterator over the keys of cf starting with prefix, in byte order, seeing
+ * the state as of its creation. Free with coco_iter_destroy(). */
+coco_iter *coco_state_iter(coco_state *s, coco_cf cf, const void *prefix, size_t n)
+{
+	coco_iter *it = calloc(1, sizeof *it);
+	if (!it)
+		abort();
+	it->s = s;
+	it->n = n;
+	/* prefix, then the upper bound: RocksDB keeps only a pointer to it. */
+	it->prefix = malloc(2 * n + 1);
+	if (!it->prefix)
+		abort();
+	if (n)
+		memcpy(it->prefix, prefix, n);
+	if (!s->cf[cf])
+		return it;
+	it->ro = rocksdb_readoptions_create();
+	/* Upper bound: the prefix with its last non-0xff byte incremented. */
+	size_t un = n;
+	while (un > 0 && (unsigned char)it->prefix[un - 1] == 0xff)
+		un--;
+	if (un > 0) {
+		char *ub = it->prefix + n;
+		memcpy(ub, it->prefix, un);
+		ub[un - 1] = (char)((unsigned char)ub[un - 1] + 1);
+		rocksdb_readoptions_set_iterate_upper_bound(it->ro, ub, un);
+	}
+	it->it = rocksdb_create_iterator_cf(s->db, it->ro, s->cf[cf]);
+	rocksdb_iter_seek(it->it, it->prefix, n);
+	return it;
+}
+
+/* Next item: 1 (k/v valid until the next call), 0 at the end, -1 error. */
+int coco_iter_next(coco_iter *it, const char **k, size_t *kn, const char **v, size_t *vn, char **err)
+{
+	if (!it->it || it->done)
+		return 0;
+	if (it->started)
+		rocksdb_iter_next(it->it);
+	it->started = 1;
+	if (!rocksdb_iter_valid(it->it)) {
+		it->done = 1;
+		char *rerr = NULL;
+		rocksdb_iter_get_error(it->it, &rerr);
+		return rerr ? rdb_err(err, it->s->dir, rerr) : 0;
+	}
+	*k = rocksdb_iter_key(it->it, kn);
+	if (*kn < it->n || memcmp(*k, it->prefix, it->n) != 0) {
+		it->done = 1;
+		return 0;
+	}
+	*v = rocksdb_iter_value(it->it, vn);
+	return 1;
+}
+
+/* Free an iterator (NULL is fine). */
+void coco_iter_destroy(coco_iter *it)
+{
+	if (!it)
+		return;
+	if (it->it)
+		rocksdb_iter_destroy(it->it);
+	if (it->ro)
+		rocksdb_readoptions_destroy(it->ro);
+	free(it->prefix);
+	free(it);
+}

@@ -1,0 +1,263 @@
+-- The coco command line. See `coco --help`.
+local coco, core = ...
+
+local M = {}
+
+local USAGE = [[
+usage: coco FLOW.lua [-L]                      update the flow's targets (= coco update)
+       coco update FLOW.lua[:Name] [-L] [--reexport] [--full-reprocess] [-f] [-q] [--json]
+       coco setup  FLOW.lua [-f]               create or change the targets' tables
+       coco drop   FLOW.lua [-f]               drop the targets and the flow's state
+       coco evaluate FLOW.lua [-o DIR] [--no-cache]
+                                               run the flow, write rows to DIR, touch nothing
+       coco show   FLOW.lua [-v]               the compiled graph, schemas, setup status
+       coco ls     [FLOW.lua]                  flows with state
+options:
+  -f, --force          apply setup changes that drop data without asking
+  -q, --quiet          no progress line, no stats
+      --json           one JSON object per source when done
+      --state DIR      state directory (default: .coco beside FLOW.lua, or $COCO_STATE_DIR)
+  -o, --output-dir DIR evaluate's output directory (default eval_<flow>_<timestamp>)
+]]
+
+local stderr, stdout = io.stderr, io.stdout
+
+local function errf(fmt, ...)
+  stderr:write("coco: ", string.format(fmt, ...), "\n")
+end
+
+local flags_with_value = { ["--state"] = "state", ["-o"] = "output_dir", ["--output-dir"] = "output_dir" }
+local flags = {
+  ["-L"] = "live", ["--live"] = "live", ["--reexport"] = "reexport",
+  ["--full-reprocess"] = "full_reprocess", ["-f"] = "force", ["--force"] = "force",
+  ["-y"] = "force", ["--yes"] = "force",
+  ["-q"] = "quiet", ["--quiet"] = "quiet", ["--json"] = "json", ["--no-cache"] = "no_cache",
+  ["-v"] = "verbose", ["--verbose"] = "verbose", ["-h"] = "help", ["--help"] = "help",
+  ["--version"] = "version",
+}
+local allowed = {
+  update = { live = 1, reexport = 1, full_reprocess = 1, force = 1, quiet = 1, json = 1, state = 1 },
+  setup = { force = 1, state = 1, quiet = 1 },
+  drop = { force = 1, state = 1, quiet = 1 },
+  evaluate = { output_dir = 1, no_cache = 1, state = 1, quiet = 1 },
+  show = { verbose = 1, state = 1 },
+  ls = { state = 1 },
+}
+
+local function parse(args)
+  local o, pos = {}, {}
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    if flags_with_value[a] then
+      if not args[i + 1] then return nil, a .. " needs a value" end
+      o[flags_with_value[a]] = args[i + 1]
+      i = i + 1
+    elseif flags[a] then
+      o[flags[a]] = true
+    elseif a:match("^%-") then
+      return nil, "unknown option " .. a
+    else
+      pos[#pos + 1] = a
+    end
+    i = i + 1
+  end
+  return o, pos
+end
+
+local function load_flow(spec, o)
+  local path, name = spec:match("^(.-%.lua):([%w_]+)$")
+  path = path or spec
+  local flow, err = coco.load(path, { state_dir = o.state })
+  if not flow then return nil, err end
+  if name and flow.name ~= name then
+    return nil, string.format("%s defines flow %s, not %s", path, flow.name, name)
+  end
+  return flow
+end
+
+local function fmt_secs(ms)
+  return string.format("%.2f s", ms / 1000)
+end
+
+local function human_stats(s)
+  return string.format("%s.%s: %d rows: %d added, %d updated, %d deleted, %d unchanged, %s%d errors (%s)",
+    s.flow, s.source, s.listed, s.added, s.updated, s.deleted, s.unchanged,
+    s.reprocessed > 0 and string.format("%d reprocessed, ", s.reprocessed) or "",
+    s.errors, fmt_secs(s.elapsed_ms))
+end
+
+local function json_stats(s)
+  return coco.json.encode({ flow = s.flow, source = s.source, added = s.added, updated = s.updated,
+    deleted = s.deleted, unchanged = s.unchanged, reprocessed = s.reprocessed, errors = s.errors,
+    elapsed_ms = math.floor(s.elapsed_ms * 1000 + 0.5) / 1000 })
+end
+
+-- Ask on a terminal; without one, refuse.
+local function confirm(text, question)
+  if not core.isatty(0) or not core.isatty(2) then return false end
+  stderr:write(text, question, " [y/N] ")
+  stderr:flush()
+  local answer = io.read("*l")
+  return answer and answer:lower():match("^y") ~= nil
+end
+
+-- Setup with confirmation for changes that drop data. Returns true or false.
+local function do_setup(flow, o, verb)
+  local text, destructive, n = flow:plan()
+  if not text then errf("%s", destructive); return false end
+  if n == 0 then
+    if verb == "setup" and not o.quiet then stdout:write("coco: ", flow.name, ": setup is up to date\n") end
+    return true
+  end
+  if destructive and not o.force then
+    if not confirm("coco: setup of flow " .. flow.name .. " will drop data:\n" .. text, "Apply?") then
+      errf("setup of flow %s would drop data:\n%srun with -f to apply it", flow.name, text)
+      return false
+    end
+  end
+  local ok, err = flow:setup{ force = true }
+  if not ok then errf("%s", err); return false end
+  if not o.quiet then stdout:write("coco: ", flow.name, ": setup applied:\n", text) end
+  return true
+end
+
+local function on_error(source_label)
+  return function(source, key, msg)
+    errf("%s.%s: %s", source_label, source, msg:find(key, 1, true) and msg or (key .. ": " .. msg))
+  end
+end
+
+local function progress(flow, o)
+  if o.quiet or o.json or not core.isatty(2) then return nil end
+  local t0 = core.now()
+  local shown = false
+  return function(st, done, total)
+    if core.now() - t0 < 1 then return end
+    shown = true
+    stderr:write(string.format("\r\27[K%s.%s: %d/%d rows", flow.name, st.source, done, total))
+    stderr:flush()
+  end, function()
+    if shown then stderr:write("\r\27[K") end
+  end
+end
+
+local commands = {}
+
+function commands.update(flow, o)
+  if o.live then
+    errf("live mode (-L) is not available in this build yet; run without -L")
+    return 2
+  end
+  if not do_setup(flow, o, "update") then return 1 end
+  local prog, clear = progress(flow, o)
+  local stats, err = flow._g:update{ reexport = o.reexport, full_reprocess = o.full_reprocess,
+    on_error = on_error(flow.name), on_progress = prog }
+  if clear then clear() end
+  if not stats then errf("%s", err); return 1 end
+  local rc = 0
+  for _, s in ipairs(stats) do
+    s.flow = flow.name
+    if o.json then
+      stdout:write(json_stats(s), "\n")
+    elseif not o.quiet then
+      stdout:write(human_stats(s), "\n")
+    end
+    if s.errors > 0 then rc = 1 end
+  end
+  return rc
+end
+
+function commands.setup(flow, o)
+  return do_setup(flow, o, "setup") and 0 or 1
+end
+
+function commands.drop(flow, o)
+  local text, destructive, n = flow:plan{ drop = true }
+  if not text then errf("%s", destructive); return 1 end
+  if n > 0 and not o.force then
+    if not confirm("coco: dropping flow " .. flow.name .. " will:\n" .. text, "Drop?") then
+      errf("dropping flow %s would:\n%srun with -f to drop it", flow.name, text)
+      return 1
+    end
+  end
+  local res, err = flow:drop{ force = true }
+  if not res then errf("%s", err); return 1 end
+  if not o.quiet then stdout:write("coco: ", flow.name, ": dropped\n", res) end
+  return 0
+end
+
+function commands.evaluate(flow, o)
+  local stats, dir = flow:evaluate{ output_dir = o.output_dir, use_cache = not o.no_cache,
+    on_error = on_error(flow.name) }
+  if not stats then errf("%s", dir); return 1 end
+  local rc = 0
+  for _, s in ipairs(stats) do
+    if not o.quiet then
+      stdout:write(string.format("%s.%s: %d rows evaluated, %d errors (%s)\n", s.flow, s.source,
+        s.listed, s.errors, fmt_secs(s.elapsed_ms)))
+    end
+    if s.errors > 0 then rc = 1 end
+  end
+  if not o.quiet then stdout:write("coco: output in ", dir, "/\n") end
+  return rc
+end
+
+function commands.show(flow, o)
+  local text, err = flow:show{ verbose = o.verbose }
+  if not text then errf("%s", err); return 1 end
+  stdout:write(text)
+  return 0
+end
+
+local function ls(o, pos)
+  local root
+  if pos[1] then
+    local flow, err = load_flow(pos[1], o)
+    if not flow then errf("%s", err); return 1 end
+    root = flow.state_dir:match("^(.*)/[^/]*$")
+    flow:close()
+  else
+    root = o.state or os.getenv("COCO_STATE_DIR") or ".coco"
+  end
+  local dirs = core.listdirs(root) or {}
+  table.sort(dirs)
+  for _, d in ipairs(dirs) do stdout:write(d, "\n") end
+  if #dirs == 0 then stderr:write("coco: no flows with state in ", root, "\n") end
+  return 0
+end
+
+function M.main(args)
+  local o, pos = parse(args)
+  if not o then errf("%s\n%s", pos, USAGE); return 2 end
+  if o.version then stdout:write(coco._VERSION, "\n"); return 0 end
+  if o.help or #pos == 0 then
+    (o.help and stdout or stderr):write(USAGE)
+    return o.help and 0 or 2
+  end
+  local cmd = pos[1]
+  if commands[cmd] or cmd == "ls" then
+    table.remove(pos, 1)
+  elseif cmd:match("%.lua$") or cmd:match("%.lua:[%w_]+$") then
+    cmd = "update"
+  else
+    errf("unknown command '%s'\n%s", cmd, USAGE)
+    return 2
+  end
+  for k in pairs(o) do
+    if not allowed[cmd][k] then
+      errf("option %s does not apply to '%s'", k:gsub("_", "-"), cmd)
+      return 2
+    end
+  end
+  if cmd == "ls" then return ls(o, pos) end
+  if #pos ~= 1 then errf("'%s' needs one FLOW.lua\n%s", cmd, USAGE); return 2 end
+  local flow, err = load_flow(pos[1], o)
+  if not flow then errf("%s", err); return 1 end
+  local ok, rc = pcall(commands[cmd], flow, o)
+  flow:close()
+  if not ok then errf("%s", rc); return 1 end
+  return rc
+end
+
+return M

@@ -1,0 +1,556 @@
+-- The coco module: the FlowBuilder DSL and the library API.
+-- The flow function runs once, symbolically: every DSL call records an op
+-- in the C graph (which infers types and validates at once), so mistakes
+-- are reported at the user's line before any data is touched.
+local core = ...
+
+local coco = { _VERSION = "coco 0.1.0" }
+
+local type, pairs, ipairs, error, setmetatable, rawget, tostring =
+  type, pairs, ipairs, error, setmetatable, rawget, tostring
+local sort, concat = table.sort, table.concat
+
+-- ---- locations and errors ------------------------------------------------
+
+-- "flow.lua:12" of the first stack frame outside coco's own code.
+local function where(level)
+  level = (level or 1) + 1
+  while true do
+    local info = debug.getinfo(level, "Sl")
+    if not info then return "?" end
+    local src = info.source
+    if src ~= "=[C]" and not src:match("^@coco/") then
+      return info.short_src .. ":" .. (info.currentline or 0)
+    end
+    level = level + 1
+  end
+end
+
+local function fail(fmt, ...)
+  error(where(2) .. ": " .. string.format(fmt, ...), 0)
+end
+
+local function names_of(list)
+  local t = {}
+  for _, n in ipairs(list) do t[#t + 1] = n end
+  sort(t)
+  return concat(t, ", ")
+end
+
+-- ---- JSON (for json-kind options and --json output) -------------------------
+local json = {}
+do
+  local escapes = { ['"'] = '\\"', ['\\'] = '\\\\', ['\b'] = '\\b', ['\f'] = '\\f',
+    ['\n'] = '\\n', ['\r'] = '\\r', ['\t'] = '\\t' }
+  local function str(s)
+    return '"' .. s:gsub('[%c"\\]', function(c)
+      return escapes[c] or string.format("\\u%04x", c:byte())
+    end) .. '"'
+  end
+  function json.encode(v)
+    local t = type(v)
+    if t == "nil" then return "null"
+    elseif t == "boolean" then return tostring(v)
+    elseif t == "number" then
+      if v ~= v or v == math.huge or v == -math.huge then return "null" end
+      if v == math.floor(v) and math.abs(v) < 2^53 then return string.format("%d", v) end
+      local s = string.format("%.14g", v)
+      if tonumber(s) ~= v then s = string.format("%.17g", v) end
+      return s
+    elseif t == "string" then return str(v)
+    elseif t == "table" then
+      if #v > 0 or next(v) == nil then
+        local out = {}
+        for i = 1, #v do out[i] = json.encode(v[i]) end
+        return "[" .. concat(out, ",") .. "]"
+      end
+      local keys = {}
+      for k in pairs(v) do keys[#keys + 1] = tostring(k) end
+      sort(keys)
+      local out = {}
+      for i, k in ipairs(keys) do out[i] = str(k) .. ":" .. json.encode(v[k]) end
+      return "{" .. concat(out, ",") .. "}"
+    end
+    error("cannot encode a " .. t .. " as JSON")
+  end
+end
+coco.json = json
+
+-- ---- specs: sources.X{...}, functions.X{...}, targets.X{...} ----------------
+local Spec = {}
+Spec.__index = Spec
+
+local function make_spec(category, name, opts, lvl)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(where(lvl) .. ": " .. name .. ": options must be a table, got " .. type(opts), 0)
+  end
+  opts = opts or {}
+  local defs = core.optdefs(category, name)
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  for _, d in ipairs(defs) do
+    if d.kind == "json" and o[d.name] ~= nil and type(o[d.name]) ~= "string" then
+      o[d.name] = json.encode(o[d.name])
+    end
+  end
+  local msg = core.check_opts(category, name, o)
+  if msg then error(where(lvl) .. ": " .. msg, 0) end
+  return setmetatable({ category = category, name = name, opts = o, where = where(lvl) }, Spec)
+end
+
+local function namespace(category, plural)
+  local known = core.names(category)
+  local ns = {}
+  for _, name in ipairs(known) do
+    ns[name] = function(opts) return make_spec(category, name, opts, 3) end
+  end
+  return setmetatable(ns, { __index = function(_, k)
+    error(where(2) .. ": unknown " .. category .. " '" .. tostring(k) .. "'; " .. plural
+      .. ": " .. names_of(known), 0)
+  end })
+end
+
+coco.sources = namespace("source", "sources")
+coco.functions = namespace("function", "functions")
+coco.targets = namespace("target", "targets")
+
+-- ---- types ----------------------------------------------------------------
+local types = {}
+coco.types = types
+local function field_list(fields, what)
+  if type(fields) ~= "table" then fail("%s needs a table of fields", what) end
+  local list = {}
+  if #fields > 0 then
+    for i, f in ipairs(fields) do
+      if type(f) ~= "table" or type(f[1]) ~= "string" then
+        fail("%s: field %d must be { name, type }", what, i)
+      end
+      list[i] = { f[1], f[2] }
+    end
+  else
+    local keys = {}
+    for k in pairs(fields) do keys[#keys + 1] = k end
+    sort(keys)
+    for i, k in ipairs(keys) do list[i] = { k, fields[k] } end
+  end
+  return list
+end
+function types.vector(elem, dim)
+  if elem ~= "float32" then fail("coco.types.vector: only float32 elements are supported") end
+  if dim ~= nil and (type(dim) ~= "number" or dim < 1 or dim % 1 ~= 0) then
+    fail("coco.types.vector: dimension must be a positive integer")
+  end
+  return { kind = "vector", elem = elem, dim = dim or 0 }
+end
+function types.struct(fields) return { kind = "struct", fields = field_list(fields, "coco.types.struct") } end
+function types.table(fields, opts)
+  return { kind = "table", fields = field_list(fields, "coco.types.table"),
+           keys = opts and opts.keys or 0 }
+end
+
+coco.generated = { uuid = setmetatable({}, { __tostring = function() return "coco.generated.uuid" end }) }
+
+-- ---- custom functions --------------------------------------------------------
+local FnSpec = {}
+FnSpec.__index = FnSpec
+local fn_opts = { returns = true, cache = true, version = true }
+
+-- coco.fn("Name", { returns = "str", cache = true, version = 1 }, function(text) ... end)
+function coco.fn(name, opts, fn)
+  if type(opts) == "function" and fn == nil then opts, fn = {}, opts end
+  if type(name) ~= "string" or name == "" then fail("coco.fn: the first argument is the function's name") end
+  if type(fn) ~= "function" then fail("coco.fn(%q): the last argument must be a function", name) end
+  opts = opts or {}
+  if type(opts) ~= "table" then fail("coco.fn(%q): options must be a table", name) end
+  for k in pairs(opts) do
+    if not fn_opts[k] then
+      fail("coco.fn(%q): unknown option '%s'; options: cache, returns, version", name, tostring(k))
+    end
+  end
+  if opts.cache and opts.version == nil then
+    fail("coco.fn(%q): cache = true needs a version (bump it when the function's logic changes)", name)
+  end
+  if opts.version ~= nil and type(opts.version) ~= "number" and type(opts.version) ~= "string" then
+    fail("coco.fn(%q): version must be a number or a string", name)
+  end
+  return setmetatable({ category = "fn", name = name, fn = fn, returns = opts.returns,
+    cache = opts.cache and true or false,
+    version = opts.version ~= nil and tostring(opts.version) or nil, where = where(2) }, FnSpec)
+end
+
+-- ---- the builder -------------------------------------------------------------
+local Slice, Row, Root, Collector, Builder = {}, {}, {}, {}, {}
+
+local slice_methods = {}
+
+local function new_slice(b, ref, kind)
+  return setmetatable({ _b = b, _ref = ref, _kind = kind }, Slice)
+end
+
+local function is_slice(v) return getmetatable(v) == Slice end
+
+Slice.__index = function(self, k)
+  local m = slice_methods[k]
+  if m then return m end
+  local b = rawget(self, "_b")
+  local ref, kind = b.g:subfield(rawget(self, "_ref"), k, where(2))
+  return new_slice(b, ref, kind)
+end
+Slice.__newindex = function() fail("cannot assign into a field value; assign to the row instead (row.x = ...)") end
+Slice.__tostring = function(self)
+  local _, t, name = self._b.g:ref_info(self._ref)
+  return "coco.slice(" .. name .. ": " .. t .. ")"
+end
+
+local function current_scope(b) return b.stack[#b.stack] end
+
+local function to_arg(b, v, name, what)
+  if is_slice(v) then return { name = name, ref = v._ref } end
+  if v == coco.generated.uuid then return { name = name, uuid = true } end
+  local t = type(v)
+  if t == "nil" or t == "boolean" or t == "number" or t == "string" then
+    return { name = name, const = v }
+  end
+  if getmetatable(v) == Row then
+    fail("%s: a row is not a value; pass one of its fields (row.name)", what)
+  end
+  fail("%s: argument %s is a %s; pass a field or a constant (string, number, boolean)",
+    what, name and ("'" .. name .. "'") or "", t)
+end
+
+local function do_transform(b, spec, positional, named)
+  local what = type(spec) == "table" and spec.name or "transform"
+  local mt = getmetatable(spec)
+  if mt ~= Spec and mt ~= FnSpec then
+    fail("transform needs a function spec (coco.functions.X{...} or coco.fn(...)), got %s", type(spec))
+  end
+  if mt == Spec and spec.category ~= "function" then
+    fail("transform needs a function, but %s is a %s", spec.name, spec.category)
+  end
+  local args = {}
+  for i, v in ipairs(positional) do args[i] = to_arg(b, v, nil, what) end
+  if named then
+    local keys = {}
+    for k in pairs(named) do
+      if type(k) == "string" then keys[#keys + 1] = k end
+    end
+    sort(keys)
+    for _, k in ipairs(keys) do args[#args + 1] = to_arg(b, named[k], k, what) end
+  end
+  local ref, kind = b.g:transform(current_scope(b), spec, args, where(3))
+  return new_slice(b, ref, kind)
+end
+
+-- slice:transform(fn_spec, { named args })
+function slice_methods.transform(self, spec, named)
+  if not is_slice(self) then fail("use slice:transform(...) with a colon") end
+  if named ~= nil and type(named) ~= "table" then fail("transform: arguments must be a table") end
+  local pos = { self }
+  if named then for i, v in ipairs(named) do pos[i + 1] = v end end
+  return do_transform(self._b, spec, pos, named)
+end
+
+local function run_row(b, scope, fn)
+  b.stack[#b.stack + 1] = scope
+  local row = setmetatable({ _b = b, _scope = scope }, Row)
+  fn(row)
+  b.stack[#b.stack] = nil
+end
+
+-- slice:row(function(row) ... end)
+function slice_methods.row(self, fn)
+  if not is_slice(self) then fail("use slice:row(...) with a colon") end
+  if type(fn) ~= "function" then fail("row() needs a function(row) ... end") end
+  local b = self._b
+  local child = b.g:foreach(current_scope(b), self._ref, where(2))
+  run_row(b, child, fn)
+end
+slice_methods.for_each = slice_methods.row
+
+Row.__index = function(self, k)
+  if k == "add_collector" then
+    fail("collectors belong to the flow's top scope: call scope:add_collector() outside row functions")
+  end
+  local b = rawget(self, "_b")
+  local ref, kind = b.g:field(rawget(self, "_scope"), k, where(2))
+  return new_slice(b, ref, kind)
+end
+Row.__newindex = function(self, k, v)
+  if not is_slice(v) then
+    fail("row.%s = ...: assign a computed value (e.g. field:transform(...)), got %s", tostring(k), type(v))
+  end
+  local b = rawget(self, "_b")
+  b.g:name_field(rawget(self, "_scope"), v._ref, k, where(2))
+end
+
+Root.__index = function(self, k)
+  if k == "add_collector" then
+    return function(s)
+      if getmetatable(s) ~= Root then fail("use scope:add_collector() with a colon") end
+      local b = rawget(s, "_b")
+      local id = b.g:add_collector(where(2))
+      return setmetatable({ _b = b, _id = id }, Collector)
+    end
+  end
+  local b = rawget(self, "_b")
+  local ref, kind = b.g:field(0, k, where(2))
+  return new_slice(b, ref, kind)
+end
+Root.__newindex = function(self, k, v)
+  if not is_slice(v) then fail("scope.%s = ...: assign a source (flow:add_source(...))", tostring(k)) end
+  rawget(self, "_b").g:name_field(0, v._ref, k, where(2))
+end
+
+Collector.__index = {
+  collect = function(self, fields)
+    if getmetatable(self) ~= Collector then fail("use collector:collect{...} with a colon") end
+    if type(fields) ~= "table" then fail("collect needs a table of fields") end
+    local b = self._b
+    local names, args = {}, {}
+    for k in pairs(fields) do
+      if type(k) ~= "string" then fail("collect: fields are named (collect{ name = value })") end
+      names[#names + 1] = k
+    end
+    sort(names)
+    for i, k in ipairs(names) do args[i] = to_arg(b, fields[k], k, "collect") end
+    b.g:collect(current_scope(b), self._id, names, args, where(2))
+  end,
+  export = function(self, name, target, opts)
+    if getmetatable(self) ~= Collector then fail("use collector:export(...) with a colon") end
+    if type(name) ~= "string" then fail("export needs a name") end
+    if getmetatable(target) ~= Spec or target.category ~= "target" then
+      fail("export '%s': the second argument must be a target (coco.targets.X{...})", name)
+    end
+    opts = opts or {}
+    if type(opts) ~= "table" then fail("export '%s': options must be a table", name) end
+    local known = { primary_key_fields = true, vector_indexes = true }
+    for k in pairs(opts) do
+      if not known[k] then
+        fail("export '%s': unknown option '%s'; options: primary_key_fields, vector_indexes", name, tostring(k))
+      end
+    end
+    local pk = opts.primary_key_fields
+    if type(pk) == "string" then pk = { pk } end
+    if pk ~= nil and type(pk) ~= "table" then
+      fail("export '%s': primary_key_fields must be a list of field names", name)
+    end
+    self._b.g:export(self._id, name, target, pk, where(2))
+  end,
+}
+
+local flow_methods = {}
+Builder.__index = flow_methods
+
+-- flow:add_source(spec, { refresh_interval, max_inflight_rows, max_inflight_bytes })
+function flow_methods.add_source(self, spec, opts)
+  if getmetatable(self) ~= Builder then fail("use flow:add_source(...) with a colon") end
+  if getmetatable(spec) ~= Spec or spec.category ~= "source" then
+    fail("add_source needs a source (coco.sources.X{...})")
+  end
+  if opts ~= nil and type(opts) ~= "table" then fail("add_source: options must be a table") end
+  local known = { refresh_interval = "number", max_inflight_rows = "number", max_inflight_bytes = "number" }
+  for k, v in pairs(opts or {}) do
+    if not known[k] then
+      fail("add_source: unknown option '%s'; options: max_inflight_bytes, max_inflight_rows, refresh_interval", tostring(k))
+    end
+    if type(v) ~= known[k] then fail("add_source: %s must be a number of seconds or rows", k) end
+  end
+  local b = self._b
+  local ref, kind = b.g:add_source(spec, opts, where(2))
+  return new_slice(b, ref, kind)
+end
+
+-- flow:transform(fn_spec, a, b, { named })
+function flow_methods.transform(self, spec, ...)
+  if getmetatable(self) ~= Builder then fail("use flow:transform(...) with a colon") end
+  local pos, named = { ... }, nil
+  local n = select("#", ...)
+  local last = pos[n]
+  if n > 0 and type(last) == "table" and not is_slice(last) and last ~= coco.generated.uuid then
+    named = last
+    pos[n] = nil
+  end
+  return do_transform(self._b, spec, pos, named)
+end
+
+-- ---- flows -----------------------------------------------------------------
+local Flow = {}
+Flow.__index = Flow
+Flow.__tostring = function(self) return "coco.flow(" .. self.name .. ")" end
+
+local loading -- { path, base_dir, state_dir } while coco.load runs a flow file
+
+local function dirname(p)
+  return p:match("^(.*)/[^/]*$") or "."
+end
+
+-- coco.flow("Name", function(flow, scope) ... end)
+function coco.flow(name, fn)
+  if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+    fail("coco.flow: the name must be an identifier (letters, digits, _), got %s", tostring(name))
+  end
+  if type(fn) ~= "function" then fail("coco.flow(%q): the second argument must be a function(flow, scope)", name) end
+  local at = where(2)
+  local base = loading and loading.base_dir or assert(core.realpath("."))
+  local g = core.graph(name, base)
+  local b = { g = g, stack = { 0 } }
+  local fb = setmetatable({ _b = b }, Builder)
+  local root = setmetatable({ _b = b }, Root)
+  fn(fb, root)
+  local ok, err = pcall(g.finish, g)
+  if not ok then error(at .. ": " .. err, 0) end
+  local state_root = (loading and loading.state_dir) or os.getenv("COCO_STATE_DIR") or (base .. "/.coco")
+  return setmetatable({ name = name, _g = g, path = loading and loading.path,
+    base_dir = base, state_dir = state_root .. "/" .. name }, Flow)
+end
+
+-- coco.load("flow.lua", { state_dir = ".coco" }) -> flow | nil, message
+function coco.load(path, opts)
+  if getmetatable(path) == Flow then return path end
+  if type(path) ~= "string" then return nil, "coco.load: expected a file name" end
+  opts = opts or {}
+  local chunk, err = loadfile(path)
+  if not chunk then return nil, err end
+  local abs, aerr = core.realpath(path)
+  if not abs then return nil, aerr end
+  local prev = loading
+  loading = { path = path, base_dir = dirname(abs), state_dir = opts.state_dir }
+  local ok, res = xpcall(chunk, function(e)
+    if type(e) == "string" and not e:match("^[^\n]*:%d+: ") then
+      return debug.traceback(e, 2)
+    end
+    return e
+  end)
+  loading = prev
+  if not ok then return nil, tostring(res) end
+  if getmetatable(res) ~= Flow then
+    return nil, path .. ": the file must return a flow (return coco.flow(\"Name\", function(flow, scope) ... end))"
+  end
+  return res
+end
+
+local function open_state(self, read_only)
+  if not self._g then return nil, "coco: flow " .. self.name .. " is closed" end
+  if not read_only then
+    local root = self.state_dir:match("^(.*)/[^/]*$")
+    if root then core.mkdir(root) end
+  end
+  return self._g:open_state(self.state_dir, read_only)
+end
+
+-- flow:plan() -> text, destructive, nchanges | nil, msg (what setup would do)
+function Flow:plan(opts)
+  local ok, err = open_state(self, opts and opts.read_only)
+  if not ok then
+    if opts and opts.read_only and tostring(err):match("^no state") then
+      return "  (not set up yet)\n", false, 1
+    end
+    return nil, err
+  end
+  return self._g:plan(opts and opts.drop)
+end
+
+-- flow:setup{ force = false } -> plan text ("" when nothing changed) | nil, msg
+function Flow:setup(opts)
+  opts = opts or {}
+  local text, destructive, n = self:plan()
+  if not text then return nil, destructive end
+  if n == 0 then return "" end
+  if destructive and not opts.force then
+    return nil, "setup of flow " .. self.name .. " would drop data:\n" .. text
+      .. "apply it with force = true (coco setup -f)", "confirm"
+  end
+  local ok, err = self._g:apply()
+  if not ok then return nil, err end
+  return text
+end
+
+-- flow:update{ reexport, full_reprocess, force, on_error, on_progress } -> stats | nil, msg
+function Flow:update(opts)
+  opts = opts or {}
+  local plan, err, kind = self:setup{ force = opts.force }
+  if not plan then return nil, err, kind end
+  local stats, uerr = self._g:update(opts)
+  if not stats then return nil, uerr end
+  for _, s in ipairs(stats) do s.flow = self.name end
+  return stats, plan
+end
+
+-- flow:evaluate{ output_dir, use_cache = true, on_error } -> stats, output_dir | nil, msg
+function Flow:evaluate(opts)
+  opts = opts or {}
+  if not self._g then return nil, "coco: flow " .. self.name .. " is closed" end
+  local dir = opts.output_dir or ("eval_" .. self.name .. "_" .. os.date("%Y%m%d_%H%M%S"))
+  if opts.use_cache ~= false then
+    -- the cache is read if there is state; evaluate never writes it
+    local ok = open_state(self, true)
+    if not ok then self._g:close_state() end
+  end
+  local ok, merr = core.mkdir(dir)
+  if not ok then return nil, merr end
+  local files = {}
+  local stats, err = self._g:evaluate(opts, function(export, lines)
+    local f = files[export]
+    if not f then
+      local ferr
+      f, ferr = io.open(dir .. "/" .. export .. ".jsonl", "w")
+      if not f then error(ferr, 0) end
+      files[export] = f
+    end
+    f:write(lines)
+  end)
+  for _, f in pairs(files) do f:close() end
+  self._g:close_state()
+  if not stats then return nil, err end
+  for _, s in ipairs(stats) do s.flow = self.name end
+  return stats, dir
+end
+
+-- flow:drop{ force } -> plan text | nil, msg: drops the targets and the state
+function Flow:drop(opts)
+  opts = opts or {}
+  local ok, err = open_state(self, false)
+  if not ok then return nil, err end
+  local text, destructive, n = self._g:plan(true)
+  if not text then return nil, destructive end
+  if n > 0 then
+    local aok, aerr = self._g:apply()
+    if not aok then return nil, aerr end
+  end
+  local rok, rerr = self._g:remove_state(self.state_dir)
+  if not rok then return nil, rerr end
+  return text
+end
+
+-- flow:show{ verbose } -> text
+function Flow:show(opts)
+  if not self._g then return nil, "coco: flow " .. self.name .. " is closed" end
+  local text = self._g:describe(opts and opts.verbose)
+  local plan, err = self:plan{ read_only = true }
+  self._g:close_state()
+  text = text .. "\nSetup: "
+  if not plan then
+    text = text .. "unknown (" .. tostring(err) .. ")\n"
+  elseif plan == "" then
+    text = text .. "up to date\n"
+  else
+    text = text .. "changes pending\n" .. plan
+  end
+  return text
+end
+
+function Flow:info() return self._g:info() end
+
+function Flow:close()
+  if self._g then self._g:close() end
+  self._g = nil
+end
+
+coco._where = where
+coco._core = core
+coco._cli = function(args)
+  local cli = core.load_embedded("cli.lua")(coco, core)
+  return cli.main(args)
+end
+
+return coco

@@ -1,0 +1,41 @@
+#pragma once
+/* Shared helpers of the lua/ binding files. Only lua/ includes Lua. */
+#include <lua.h>
+#include <lauxlib.h>
+#include "buf.h"
+#include "value.h"
+#include "ops.h"
+#include "graph.h"
+
+#define COCO_GRAPH_MT "coco.graph"
+
+/* l_value.c */
+/* Push v (of type t, may be NULL) as a Lua value: null -> nil, numbers,
+ * strings, range -> { start, end }, vector -> array, struct -> table by
+ * field name (array without t), table -> array of row tables. */
+void coco_lua_push_value(lua_State *L, const coco_value *v, const coco_type *t);
+/* Convert the Lua value at idx to type t into *out (memory from a).
+ * Returns 0, or -1 with a message in err ("expected str, got number"). */
+int coco_lua_to_value(lua_State *L, int idx, const coco_type *t, coco_arena *a, coco_value *out,
+	coco_buf *err);
+/* A constant argument: nil, boolean, number (int64 when integral), string. */
+int coco_lua_const(lua_State *L, int idx, coco_arena *a, coco_value *out);
+/* A type spec: "str", or { kind = "vector", dim = N }, { kind = "struct",
+ * fields = {{name, type}, ...} }, { kind = "table", fields = ..., keys = n }. */
+const coco_type *coco_lua_to_type(lua_State *L, int idx, coco_arena *a, coco_buf *err);
+/* Fill vals (coco_opt_count(defs) entries) from the options table at idx.
+ * Unknown keys, wrong kinds and missing required options are errors:
+ *   "LocalFile: unknown option 'pth'; options: path, included_patterns, ..."
+ * Strings point into Lua strings (valid while the table is alive); lists
+ * are allocated from a. */
+int coco_lua_opts(lua_State *L, int idx, const char *what, const coco_optdef *defs,
+	coco_optval *vals, coco_arena *a, coco_buf *err);
+
+/* l_fn.c: the function vtable for coco.fn functions. The spec table at
+ * idx ({ name, fn, returns, cache, version }) becomes the udata passed
+ * to coco_graph_transform. */
+extern const coco_function_ops coco_lua_fn_ops;
+void *coco_lua_fn_new(lua_State *L, int idx, coco_fn_logic *logic, coco_buf *err);
+
+/* l_graph.c */
+int coco_lua_open_graph(lua_State *L);   /* adds core functions to the table on top */

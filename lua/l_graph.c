@@ -1,0 +1,945 @@
+/* coco.graph: building a flow's graph from the DSL, and running it
+ * (setup, update, evaluate, drop). The DSL in coco/init.lua calls these;
+ * users never see them directly. Building mistakes raise (the message
+ * carries the user's line); runtime failures return nil, message. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <dirent.h>
+#include <time.h>
+#include "coco_lua.h"
+#include "indexer.h"
+#include "state.h"
+
+typedef struct lgraph {
+	coco_graph *g;
+	coco_state *st;
+	int st_ro;
+	char *state_dir;
+	pid_t pid;
+	coco_setup_plan plan;
+} lgraph;
+
+static lgraph *check_graph(lua_State *L, int idx)
+{
+	lgraph *lg = luaL_checkudata(L, idx, COCO_GRAPH_MT);
+	if (!lg->g)
+		luaL_error(L, "coco: flow is closed");
+	return lg;
+}
+
+/* Raise err (a coco_buf or char*) after freeing what we hold. */
+static int raise_str(lua_State *L, char *msg)
+{
+	lua_pushstring(L, msg ? msg : "error");
+	free(msg);
+	return lua_error(L);
+}
+
+static int push_fail(lua_State *L, char *msg)
+{
+	lua_pushnil(L);
+	lua_pushstring(L, msg ? msg : "error");
+	free(msg);
+	return 2;
+}
+
+/* ref tables: { scope, field, path... } */
+static void push_ref(lua_State *L, const coco_fieldref *r)
+{
+	lua_createtable(L, 2 + (int)r->npath, 0);
+	lua_pushinteger(L, r->scope);
+	lua_rawseti(L, -2, 1);
+	lua_pushinteger(L, r->field);
+	lua_rawseti(L, -2, 2);
+	for (uint32_t i = 0; i < r->npath; i++) {
+		lua_pushinteger(L, r->path[i]);
+		lua_rawseti(L, -2, 3 + (int)i);
+	}
+}
+
+static void to_ref(lua_State *L, int idx, coco_fieldref *r)
+{
+	memset(r, 0, sizeof *r);
+	luaL_checktype(L, idx, LUA_TTABLE);
+	size_t n = lua_objlen(L, idx);
+	lua_rawgeti(L, idx, 1);
+	lua_rawgeti(L, idx, 2);
+	r->scope = (int32_t)lua_tointeger(L, -2);
+	r->field = (int32_t)lua_tointeger(L, -1);
+	lua_pop(L, 2);
+	for (size_t i = 3; i <= n && r->npath < COCO_MAX_PATH; i++) {
+		lua_rawgeti(L, idx, (int)i);
+		r->path[r->npath++] = (uint16_t)lua_tointeger(L, -1);
+		lua_pop(L, 1);
+	}
+}
+
+/* core.graph(name, base_dir) */
+static int l_graph_new(lua_State *L)
+{
+	const char *name = luaL_checkstring(L, 1);
+	const char *base = luaL_optstring(L, 2, ".");
+	lgraph *lg = lua_newuserdata(L, sizeof *lg);
+	memset(lg, 0, sizeof *lg);
+	lg->pid = getpid();
+	luaL_getmetatable(L, COCO_GRAPH_MT);
+	lua_setmetatable(L, -2);
+	lg->g = coco_graph_create(name, base);
+	return 1;
+}
+
+static void graph_release(lgraph *lg)
+{
+	coco_setup_plan_free(&lg->plan);
+	if (lg->st && lg->pid == getpid())
+		coco_state_close(lg->st);
+	lg->st = NULL;
+	free(lg->state_dir);
+	lg->state_dir = NULL;
+	if (lg->g)
+		coco_graph_destroy(lg->g);
+	lg->g = NULL;
+}
+
+static int l_graph_gc(lua_State *L)
+{
+	lgraph *lg = luaL_checkudata(L, 1, COCO_GRAPH_MT);
+	graph_release(lg);
+	return 0;
+}
+
+static int l_graph_tostring(lua_State *L)
+{
+	lgraph *lg = luaL_checkudata(L, 1, COCO_GRAPH_MT);
+	lua_pushfstring(L, "coco.graph(%s)", lg->g ? coco_graph_name(lg->g) : "closed");
+	return 1;
+}
+
+/* Which vtable a spec names: category "source" | "target" | "function". */
+static const coco_optdef *defs_of(const char *cat, const char *name, const void **ops)
+{
+	if (!strcmp(cat, "source")) {
+		const coco_source_ops *o = coco_source_find(name);
+		*ops = o;
+		return o ? o->opts : NULL;
+	}
+	if (!strcmp(cat, "target")) {
+		const coco_target_ops *o = coco_target_find(name);
+		*ops = o;
+		return o ? o->opts : NULL;
+	}
+	const coco_function_ops *o = coco_function_find(name);
+	*ops = o;
+	return o ? o->spec_opts : NULL;
+}
+
+/* core.names(category) -> { "LocalFile", ... } */
+static int l_names(lua_State *L)
+{
+	const char *cat = luaL_checkstring(L, 1);
+	lua_newtable(L);
+	int n = 0;
+	if (!strcmp(cat, "source"))
+		for (size_t i = 0; coco_sources[i]; i++) {
+			lua_pushstring(L, coco_sources[i]->name);
+			lua_rawseti(L, -2, ++n);
+		}
+	else if (!strcmp(cat, "target"))
+		for (size_t i = 0; coco_targets[i]; i++) {
+			lua_pushstring(L, coco_targets[i]->name);
+			lua_rawseti(L, -2, ++n);
+		}
+	else
+		for (size_t i = 0; coco_functions[i]; i++) {
+			lua_pushstring(L, coco_functions[i]->name);
+			lua_rawseti(L, -2, ++n);
+		}
+	return 1;
+}
+
+/* core.optdefs(category, name) -> { {name=, kind=, required=}, ... } */
+static int l_optdefs(lua_State *L)
+{
+	const void *ops;
+	const coco_optdef *d = defs_of(luaL_checkstring(L, 1), luaL_checkstring(L, 2), &ops);
+	if (!ops)
+		return 0;
+	static const char *kinds[] = { "str", "int", "num", "bool", "strlist", "json" };
+	lua_newtable(L);
+	for (int i = 0; d && d[i].name; i++) {
+		lua_createtable(L, 0, 3);
+		lua_pushstring(L, d[i].name);
+		lua_setfield(L, -2, "name");
+		lua_pushstring(L, kinds[d[i].kind]);
+		lua_setfield(L, -2, "kind");
+		lua_pushboolean(L, d[i].required);
+		lua_setfield(L, -2, "required");
+		lua_pushstring(L, d[i].doc ? d[i].doc : "");
+		lua_setfield(L, -2, "doc");
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
+}
+
+/* core.check_opts(category, name, opts) -> nil | message */
+static int l_check_opts(lua_State *L)
+{
+	const void *ops;
+	const char *name = luaL_checkstring(L, 2);
+	const coco_optdef *d = defs_of(luaL_checkstring(L, 1), name, &ops);
+	if (!ops)
+		return luaL_error(L, "unknown %s '%s'", lua_tostring(L, 1), name);
+	coco_arena a = {0};
+	coco_buf e = {0};
+	coco_optval *v = coco_arena_alloc(&a, (coco_opt_count(d) + 1) * sizeof *v);
+	int rc = coco_lua_opts(L, 3, name, d, v, &a, &e);
+	coco_arena_destroy(&a);
+	if (rc) {
+		lua_pushstring(L, e.p);
+		coco_buf_free(&e);
+		return 1;
+	}
+	return 0;
+}
+
+/* Fill options for a spec table { name =, opts = } at idx. Raises on error. */
+static coco_optval *spec_opts(lua_State *L, int idx, const char *cat, const void **ops,
+	coco_arena *a, const char *where)
+{
+	lua_getfield(L, idx, "name");
+	const char *name = lua_tostring(L, -1);
+	lua_pop(L, 1);
+	const coco_optdef *d = defs_of(cat, name ? name : "", ops);
+	if (!*ops) {
+		coco_arena_destroy(a);
+		luaL_error(L, "%s: unknown %s '%s'", where, cat, name ? name : "?");
+	}
+	coco_optval *v = coco_arena_alloc(a, (coco_opt_count(d) + 1) * sizeof *v);
+	lua_getfield(L, idx, "opts");
+	coco_buf e = {0};
+	int rc = coco_lua_opts(L, lua_gettop(L), name, d, v, a, &e);
+	lua_pop(L, 1);   /* the spec table at idx keeps opts alive */
+	if (rc) {
+		coco_arena_destroy(a);
+		lua_pushfstring(L, "%s: %s", where, e.p);
+		coco_buf_free(&e);
+		lua_error(L);
+	}
+	return v;
+}
+
+/* g:add_source(spec, { refresh_interval, max_inflight_rows, max_inflight_bytes }, where) -> ref */
+static int l_add_source(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	const char *where = luaL_checkstring(L, 4);
+	coco_source_opts so = {0};
+	if (lua_istable(L, 3)) {
+		lua_getfield(L, 3, "refresh_interval");
+		so.refresh_interval = lua_tonumber(L, -1);
+		lua_getfield(L, 3, "max_inflight_rows");
+		so.max_inflight_rows = (int64_t)lua_tonumber(L, -1);
+		lua_getfield(L, 3, "max_inflight_bytes");
+		so.max_inflight_bytes = (int64_t)lua_tonumber(L, -1);
+		lua_pop(L, 3);
+	}
+	coco_arena a = {0};
+	const void *ops;
+	coco_optval *v = spec_opts(L, 2, "source", &ops, &a, where);
+	coco_fieldref r;
+	char *err = NULL;
+	int rc = coco_graph_add_source(lg->g, ops, v, &so, where, &r, &err);
+	coco_arena_destroy(&a);
+	if (rc)
+		return raise_str(L, err);
+	push_ref(L, &r);
+	return 1;
+}
+
+/* g:name_field(scope, ref, name, where) */
+static int l_name_field(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	coco_fieldref r;
+	to_ref(L, 3, &r);
+	char *err = NULL;
+	if (coco_graph_name_field(lg->g, (int)luaL_checkinteger(L, 2), &r, luaL_checkstring(L, 4),
+		luaL_checkstring(L, 5), &err))
+		return raise_str(L, err);
+	return 0;
+}
+
+/* g:field(scope, name, where) -> ref, type kind */
+static int l_field(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	coco_fieldref r;
+	char *err = NULL;
+	if (coco_graph_field(lg->g, (int)luaL_checkinteger(L, 2), luaL_checkstring(L, 3),
+		luaL_checkstring(L, 4), &r, &err))
+		return raise_str(L, err);
+	push_ref(L, &r);
+	lua_pushstring(L, coco_kind_name(coco_graph_ref_type(lg->g, &r)->kind));
+	return 2;
+}
+
+/* g:subfield(ref, name, where) -> ref, type kind */
+static int l_subfield(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	coco_fieldref r, out;
+	to_ref(L, 2, &r);
+	char *err = NULL;
+	if (coco_graph_subfield(lg->g, &r, luaL_checkstring(L, 3), luaL_checkstring(L, 4), &out, &err))
+		return raise_str(L, err);
+	push_ref(L, &out);
+	lua_pushstring(L, coco_kind_name(coco_graph_ref_type(lg->g, &out)->kind));
+	return 2;
+}
+
+/* g:ref_info(ref) -> kind, type text, name */
+static int l_ref_info(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	coco_fieldref r;
+	to_ref(L, 2, &r);
+	const coco_type *t = coco_graph_ref_type(lg->g, &r);
+	lua_pushstring(L, coco_kind_name(t->kind));
+	coco_buf b = {0};
+	coco_type_format(t, &b);
+	lua_pushstring(L, b.p);
+	coco_buf_clear(&b);
+	coco_graph_ref_name(lg->g, &r, &b);
+	lua_pushstring(L, b.p);
+	coco_buf_free(&b);
+	return 3;
+}
+
+/* g:foreach(scope, ref, where) -> child scope */
+static int l_foreach(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	coco_fieldref r;
+	to_ref(L, 3, &r);
+	int child;
+	char *err = NULL;
+	if (coco_graph_foreach(lg->g, (int)luaL_checkinteger(L, 2), &r, luaL_checkstring(L, 4), &child, &err))
+		return raise_str(L, err);
+	lua_pushinteger(L, child);
+	return 1;
+}
+
+/* Convert args list { {name=?, ref=? | const=? | uuid=true}, ... } at idx. */
+static int to_args(lua_State *L, int idx, coco_arena *a, coco_arg **out, size_t *n, coco_buf *e)
+{
+	size_t m = lua_objlen(L, idx);
+	coco_arg *args = coco_arena_alloc(a, (m + 1) * sizeof *args);
+	for (size_t i = 0; i < m; i++) {
+		lua_rawgeti(L, idx, (int)i + 1);
+		int ai = lua_gettop(L);
+		lua_getfield(L, ai, "name");
+		if (lua_isstring(L, -1))
+			args[i].name = coco_arena_strdup(a, lua_tostring(L, -1));
+		lua_getfield(L, ai, "ref");
+		lua_getfield(L, ai, "uuid");
+		if (lua_istable(L, -2)) {
+			args[i].kind = COCO_ARG_REF;
+			to_ref(L, lua_gettop(L) - 1, &args[i].ref);
+		} else if (lua_toboolean(L, -1)) {
+			args[i].kind = COCO_ARG_UUID;
+		} else {
+			args[i].kind = COCO_ARG_CONST;
+			lua_getfield(L, ai, "const");
+			if (coco_lua_const(L, lua_gettop(L), a, &args[i].konst)) {
+				coco_buf_printf(e, "unsupported constant of type %s", luaL_typename(L, -1));
+				lua_settop(L, ai - 1);
+				return -1;
+			}
+		}
+		lua_settop(L, ai - 1);
+	}
+	*out = args;
+	*n = m;
+	return 0;
+}
+
+/* g:transform(scope, fnspec, args, where) -> ref, kind */
+static int l_transform(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	int scope = (int)luaL_checkinteger(L, 2);
+	luaL_checktype(L, 3, LUA_TTABLE);
+	luaL_checktype(L, 4, LUA_TTABLE);
+	const char *where = luaL_checkstring(L, 5);
+	coco_arena a = {0};
+	coco_buf e = {0};
+	const coco_function_ops *fn;
+	const coco_optval *spec = NULL;
+	void *udata = NULL;
+	coco_fn_logic logic = {0};
+	const char *label = NULL;
+	lua_getfield(L, 3, "fn");
+	int is_lua = lua_isfunction(L, -1);
+	lua_pop(L, 1);
+	if (is_lua) {
+		fn = &coco_lua_fn_ops;
+		udata = coco_lua_fn_new(L, 3, &logic, &e);
+		if (!udata)
+			goto fail;
+		lua_getfield(L, 3, "name");
+		label = coco_arena_strdup(&a, lua_tostring(L, -1) ? lua_tostring(L, -1) : "fn");
+		lua_pop(L, 1);
+	} else {
+		const void *ops;
+		spec = spec_opts(L, 3, "function", &ops, &a, where);
+		fn = ops;
+	}
+	coco_arg *args;
+	size_t nargs;
+	if (to_args(L, 4, &a, &args, &nargs, &e)) {
+		if (udata)
+			coco_lua_fn_ops.destroy(udata);
+		goto fail;
+	}
+	coco_fieldref r;
+	char *err = NULL;
+	if (coco_graph_transform(lg->g, scope, fn, spec, udata, &logic, label, args, nargs, where, &r, &err)) {
+		if (udata)
+			coco_lua_fn_ops.destroy(udata);
+		coco_arena_destroy(&a);
+		return raise_str(L, err);
+	}
+	coco_arena_destroy(&a);
+	push_ref(L, &r);
+	lua_pushstring(L, coco_kind_name(coco_graph_ref_type(lg->g, &r)->kind));
+	return 2;
+fail:
+	coco_arena_destroy(&a);
+	lua_pushfstring(L, "%s: %s", where, e.p ? e.p : "invalid transform");
+	coco_buf_free(&e);
+	return lua_error(L);
+}
+
+/* g:add_collector(where) -> id */
+static int l_add_collector(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	int id;
+	char *err = NULL;
+	if (coco_graph_add_collector(lg->g, luaL_checkstring(L, 2), &id, &err))
+		return raise_str(L, err);
+	lua_pushinteger(L, id);
+	return 1;
+}
+
+/* g:collect(scope, collector, names, args, where) */
+static int l_collect(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	int scope = (int)luaL_checkinteger(L, 2), c = (int)luaL_checkinteger(L, 3);
+	luaL_checktype(L, 4, LUA_TTABLE);
+	luaL_checktype(L, 5, LUA_TTABLE);
+	const char *where = luaL_checkstring(L, 6);
+	coco_arena a = {0};
+	coco_buf e = {0};
+	coco_arg *args;
+	size_t n;
+	if (to_args(L, 5, &a, &args, &n, &e)) {
+		coco_arena_destroy(&a);
+		lua_pushfstring(L, "%s: collect: %s", where, e.p);
+		coco_buf_free(&e);
+		return lua_error(L);
+	}
+	const char **names = coco_arena_alloc(&a, (n + 1) * sizeof *names);
+	for (size_t i = 0; i < n; i++) {
+		lua_rawgeti(L, 4, (int)i + 1);
+		names[i] = coco_arena_strdup(&a, luaL_checkstring(L, -1));
+		lua_pop(L, 1);
+	}
+	char *err = NULL;
+	int rc = coco_graph_collect(lg->g, scope, c, names, args, n, where, &err);
+	coco_arena_destroy(&a);
+	if (rc)
+		return raise_str(L, err);
+	return 0;
+}
+
+/* g:export(collector, name, target_spec, pk_list, where) */
+static int l_export(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	int c = (int)luaL_checkinteger(L, 2);
+	const char *name = luaL_checkstring(L, 3);
+	luaL_checktype(L, 4, LUA_TTABLE);
+	const char *where = luaL_checkstring(L, 6);
+	coco_arena a = {0};
+	const void *ops;
+	coco_optval *v = spec_opts(L, 4, "target", &ops, &a, where);
+	size_t npk = lua_istable(L, 5) ? lua_objlen(L, 5) : 0;
+	const char **pk = coco_arena_alloc(&a, (npk + 1) * sizeof *pk);
+	for (size_t i = 0; i < npk; i++) {
+		lua_rawgeti(L, 5, (int)i + 1);
+		pk[i] = coco_arena_strdup(&a, lua_isstring(L, -1) ? lua_tostring(L, -1) : "?");
+		lua_pop(L, 1);
+	}
+	char *err = NULL;
+	int rc = coco_graph_export(lg->g, c, name, ops, v, pk, npk, where, &err);
+	coco_arena_destroy(&a);
+	if (rc)
+		return raise_str(L, err);
+	return 0;
+}
+
+/* g:finish() -> raises on error */
+static int l_finish(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	char *err = NULL;
+	if (coco_graph_finish(lg->g, &err))
+		return raise_str(L, err);
+	return 0;
+}
+
+/* g:describe(verbose) -> text */
+static int l_describe(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	coco_buf b = {0};
+	coco_graph_describe(lg->g, lua_toboolean(L, 2), &b);
+	lua_pushlstring(L, b.p, b.n);
+	coco_buf_free(&b);
+	return 1;
+}
+
+/* g:info() -> { name=, sources = { {name=, kind=, refresh_interval=} }, exports = {...} } */
+static int l_info(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	lua_newtable(L);
+	lua_pushstring(L, coco_graph_name(lg->g));
+	lua_setfield(L, -2, "name");
+	lua_newtable(L);
+	for (size_t i = 0; i < coco_graph_nsources(lg->g); i++) {
+		const coco_gsource *s = coco_graph_source(lg->g, i);
+		lua_newtable(L);
+		lua_pushstring(L, s->name ? s->name : "?");
+		lua_setfield(L, -2, "name");
+		lua_pushstring(L, s->ops->name);
+		lua_setfield(L, -2, "kind");
+		lua_pushnumber(L, s->sopts.refresh_interval);
+		lua_setfield(L, -2, "refresh_interval");
+		lua_rawseti(L, -2, (int)i + 1);
+	}
+	lua_setfield(L, -2, "sources");
+	lua_newtable(L);
+	for (size_t i = 0; i < coco_graph_nexports(lg->g); i++) {
+		const coco_gexport *x = coco_graph_export_at(lg->g, i);
+		lua_newtable(L);
+		lua_pushstring(L, x->name);
+		lua_setfield(L, -2, "name");
+		lua_pushstring(L, x->ops->name);
+		lua_setfield(L, -2, "kind");
+		lua_newtable(L);
+		const coco_type *rt = x->info.row_type;
+		for (uint32_t k = 0; k < rt->nfields; k++) {
+			lua_pushstring(L, rt->fields[k].name);
+			lua_rawseti(L, -2, (int)k + 1);
+		}
+		lua_setfield(L, -2, "fields");
+		lua_pushinteger(L, x->info.nkeys);
+		lua_setfield(L, -2, "nkeys");
+		lua_rawseti(L, -2, (int)i + 1);
+	}
+	lua_setfield(L, -2, "exports");
+	return 1;
+}
+
+/* ---- running ------------------------------------------------------------ */
+static int check_fork(lua_State *L, lgraph *lg)
+{
+	if (lg->pid != getpid()) {
+		lua_pushnil(L);
+		lua_pushstring(L, "coco: this flow was opened in another process (before a fork); "
+			"open flows after forking (in nginx: in init_worker_by_lua)");
+		return 2;
+	}
+	return 0;
+}
+
+/* g:open_state(dir, read_only) -> true | nil, msg. Reopens if the mode differs. */
+static int l_open_state(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	const char *dir = luaL_checkstring(L, 2);
+	int ro = lua_toboolean(L, 3);
+	int n = check_fork(L, lg);
+	if (n)
+		return n;
+	if (lg->st && lg->state_dir && !strcmp(lg->state_dir, dir) && (lg->st_ro == ro || !lg->st_ro)) {
+		lua_pushboolean(L, 1);
+		return 1;
+	}
+	if (lg->st)
+		coco_state_close(lg->st);
+	lg->st = NULL;
+	free(lg->state_dir);
+	lg->state_dir = coco_strdup(dir);
+	char *err = NULL;
+	if (coco_state_open(dir, ro, &lg->st, &err)) {
+		lg->st = NULL;
+		return push_fail(L, err);
+	}
+	lg->st_ro = ro;
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* g:close_state() */
+static int l_close_state(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	if (lg->st && lg->pid == getpid())
+		coco_state_close(lg->st);
+	lg->st = NULL;
+	return 0;
+}
+
+/* g:plan(drop_all) -> text, destructive, nchanges | nil, msg */
+static int l_plan(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	int n = check_fork(L, lg);
+	if (n)
+		return n;
+	coco_setup_plan_free(&lg->plan);
+	char *err = NULL;
+	if (coco_setup_plan_make(lua_toboolean(L, 2) ? NULL : lg->g, lg->st, &lg->plan, &err))
+		return push_fail(L, err);
+	coco_buf b = {0};
+	coco_setup_plan_format(&lg->plan, &b);
+	lua_pushlstring(L, b.p ? b.p : "", b.n);
+	coco_buf_free(&b);
+	lua_pushboolean(L, lg->plan.destructive);
+	lua_pushinteger(L, (lua_Integer)lg->plan.n);
+	return 3;
+}
+
+/* g:apply() -> true | nil, msg  (applies the last plan) */
+static int l_apply(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	if (!lg->st)
+		return push_fail(L, coco_strdup("coco: state is not open"));
+	char *err = NULL;
+	int rc = coco_setup_apply(lg->st, &lg->plan, &err);
+	coco_setup_plan_free(&lg->plan);
+	if (rc)
+		return push_fail(L, err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+typedef struct cbctx {
+	lua_State *L;
+	int on_error, on_progress;   /* stack indices or 0 */
+} cbctx;
+
+static void push_stats(lua_State *L, const coco_source_stats *s)
+{
+	lua_createtable(L, 0, 11);
+#define F(name) lua_pushnumber(L, (lua_Number)s->name); lua_setfield(L, -2, #name)
+	lua_pushstring(L, s->source ? s->source : "?");
+	lua_setfield(L, -2, "source");
+	F(listed); F(added); F(updated); F(deleted); F(unchanged); F(reprocessed); F(errors);
+	F(fn_calls); F(cache_hits); F(elapsed_ms);
+#undef F
+}
+
+static void cb_error(void *ud, const char *source, const char *key, const char *msg)
+{
+	cbctx *c = ud;
+	if (!c->on_error)
+		return;
+	lua_pushvalue(c->L, c->on_error);
+	lua_pushstring(c->L, source);
+	lua_pushstring(c->L, key);
+	lua_pushstring(c->L, msg);
+	if (lua_pcall(c->L, 3, 0, 0))
+		lua_pop(c->L, 1);
+}
+
+static void cb_progress(void *ud, const coco_source_stats *st, uint64_t done, uint64_t total)
+{
+	cbctx *c = ud;
+	if (!c->on_progress)
+		return;
+	lua_pushvalue(c->L, c->on_progress);
+	push_stats(c->L, st);
+	lua_pushnumber(c->L, (lua_Number)done);
+	lua_pushnumber(c->L, (lua_Number)total);
+	if (lua_pcall(c->L, 3, 0, 0))
+		lua_pop(c->L, 1);
+}
+
+static void read_callbacks(lua_State *L, int opts, cbctx *c, coco_update_opts *o)
+{
+	c->L = L;
+	if (!lua_istable(L, opts))
+		return;
+	lua_getfield(L, opts, "reexport");
+	o->reexport = lua_toboolean(L, -1);
+	lua_getfield(L, opts, "full_reprocess");
+	o->full_reprocess = lua_toboolean(L, -1);
+	lua_pop(L, 2);
+	lua_getfield(L, opts, "on_error");
+	if (lua_isfunction(L, -1))
+		c->on_error = lua_gettop(L);
+	else
+		lua_pop(L, 1);
+	lua_getfield(L, opts, "on_progress");
+	if (lua_isfunction(L, -1))
+		c->on_progress = lua_gettop(L);
+	else
+		lua_pop(L, 1);
+	o->on_error = cb_error;
+	o->on_progress = cb_progress;
+	o->ud = c;
+}
+
+static void push_all_stats(lua_State *L, const coco_graph *g, const coco_source_stats *st)
+{
+	size_t ns = coco_graph_nsources(g);
+	lua_createtable(L, (int)ns, 0);
+	for (size_t i = 0; i < ns; i++) {
+		push_stats(L, &st[i]);
+		lua_rawseti(L, -2, (int)i + 1);
+	}
+}
+
+/* g:update{ reexport, full_reprocess, on_error, on_progress } -> stats | nil, msg */
+static int l_update(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	int n = check_fork(L, lg);
+	if (n)
+		return n;
+	if (!lg->st || lg->st_ro)
+		return push_fail(L, coco_strdup("coco: state is not open for writing"));
+	coco_update_opts o = {0};
+	cbctx c = {0};
+	read_callbacks(L, 2, &c, &o);
+	size_t ns = coco_graph_nsources(lg->g);
+	coco_source_stats *st = calloc(ns + 1, sizeof *st);
+	char *err = NULL;
+	int rc = coco_update(lg->g, lg->st, &o, st, &err);
+	if (rc) {
+		free(st);
+		return push_fail(L, err);
+	}
+	push_all_stats(L, lg->g, st);
+	free(st);
+	return 1;
+}
+
+/* evaluate: rows go to a Lua sink(export_name, rows_as_json_lines) */
+typedef struct evalctx {
+	lua_State *L;
+	int sink;
+	coco_buf b;
+} evalctx;
+
+static int eval_sink(void *ud, const coco_gexport *x, const coco_value *rows, size_t n, char **err)
+{
+	evalctx *e = ud;
+	coco_buf_clear(&e->b);
+	for (size_t i = 0; i < n; i++) {
+		coco_value_to_json(&rows[i], x->info.row_type, &e->b);
+		coco_buf_putc(&e->b, '\n');
+	}
+	lua_pushvalue(e->L, e->sink);
+	lua_pushstring(e->L, x->name);
+	lua_pushlstring(e->L, e->b.p, e->b.n);
+	if (lua_pcall(e->L, 2, 0, 0)) {
+		coco_seterr(err, "%s", lua_tostring(e->L, -1));
+		lua_pop(e->L, 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* g:evaluate({ use_cache, on_error }, sink) -> stats | nil, msg */
+static int l_evaluate(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	int n = check_fork(L, lg);
+	if (n)
+		return n;
+	luaL_checktype(L, 3, LUA_TFUNCTION);
+	coco_update_opts o = {0};
+	cbctx c = {0};
+	read_callbacks(L, 2, &c, &o);
+	int use_cache = 1;
+	if (lua_istable(L, 2)) {
+		lua_getfield(L, 2, "use_cache");
+		if (!lua_isnil(L, -1))
+			use_cache = lua_toboolean(L, -1);
+		lua_pop(L, 1);
+	}
+	evalctx e = { .L = L, .sink = 3 };
+	size_t ns = coco_graph_nsources(lg->g);
+	coco_source_stats *st = calloc(ns + 1, sizeof *st);
+	char *err = NULL;
+	int rc = coco_evaluate(lg->g, lg->st, use_cache, &o, eval_sink, &e, st, &err);
+	coco_buf_free(&e.b);
+	if (rc) {
+		free(st);
+		return push_fail(L, err);
+	}
+	push_all_stats(L, lg->g, st);
+	free(st);
+	return 1;
+}
+
+/* g:remove_state(dir) -> true | nil, msg (closes the state first) */
+static int l_remove_state(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	const char *dir = luaL_checkstring(L, 2);
+	if (lg->st && lg->pid == getpid())
+		coco_state_close(lg->st);
+	lg->st = NULL;
+	char *err = NULL;
+	if (coco_state_remove(dir, &err))
+		return push_fail(L, err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* g:close() */
+static int l_close(lua_State *L)
+{
+	lgraph *lg = luaL_checkudata(L, 1, COCO_GRAPH_MT);
+	graph_release(lg);
+	return 0;
+}
+
+static const luaL_Reg graph_methods[] = {
+	{ "add_source", l_add_source },
+	{ "name_field", l_name_field },
+	{ "field", l_field },
+	{ "subfield", l_subfield },
+	{ "ref_info", l_ref_info },
+	{ "foreach", l_foreach },
+	{ "transform", l_transform },
+	{ "add_collector", l_add_collector },
+	{ "collect", l_collect },
+	{ "export", l_export },
+	{ "finish", l_finish },
+	{ "describe", l_describe },
+	{ "info", l_info },
+	{ "open_state", l_open_state },
+	{ "close_state", l_close_state },
+	{ "plan", l_plan },
+	{ "apply", l_apply },
+	{ "update", l_update },
+	{ "evaluate", l_evaluate },
+	{ "remove_state", l_remove_state },
+	{ "close", l_close },
+	{ NULL, NULL }
+};
+
+/* core.realpath(path) -> absolute path | nil, msg */
+static int l_realpath(lua_State *L)
+{
+	char *r = realpath(luaL_checkstring(L, 1), NULL);
+	if (!r) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "%s: %s", lua_tostring(L, 1), strerror(errno));
+		return 2;
+	}
+	lua_pushstring(L, r);
+	free(r);
+	return 1;
+}
+
+/* core.isatty(fd) */
+static int l_isatty(lua_State *L)
+{
+	lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+	return 1;
+}
+
+/* core.now() -> seconds (monotonic) */
+static int l_now(lua_State *L)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushnumber(L, ts.tv_sec + ts.tv_nsec / 1e9);
+	return 1;
+}
+
+/* core.listdir(path) -> { names } (directories only) | nil */
+static int l_listdirs(lua_State *L)
+{
+	DIR *d = opendir(luaL_checkstring(L, 1));
+	if (!d)
+		return 0;
+	lua_newtable(L);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || e->d_type != DT_DIR)
+			continue;
+		lua_pushstring(L, e->d_name);
+		lua_rawseti(L, -2, ++n);
+	}
+	closedir(d);
+	return 1;
+}
+
+/* core.mkdir(path) -> true | nil, msg */
+static int l_mkdir(lua_State *L)
+{
+	const char *p = luaL_checkstring(L, 1);
+	if (mkdir(p, 0777) && errno != EEXIST) {
+		lua_pushnil(L);
+		lua_pushfstring(L, "cannot create %s: %s", p, strerror(errno));
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static const luaL_Reg core_funcs[] = {
+	{ "realpath", l_realpath },
+	{ "isatty", l_isatty },
+	{ "now", l_now },
+	{ "listdirs", l_listdirs },
+	{ "mkdir", l_mkdir },
+	{ "graph", l_graph_new },
+	{ "names", l_names },
+	{ "optdefs", l_optdefs },
+	{ "check_opts", l_check_opts },
+	{ NULL, NULL }
+};
+
+int coco_lua_open_graph(lua_State *L)
+{
+	/* [core] */
+	if (luaL_newmetatable(L, COCO_GRAPH_MT)) {
+		lua_newtable(L);
+		luaL_register(L, NULL, graph_methods);
+		lua_setfield(L, -2, "__index");
+		lua_pushcfunction(L, l_graph_gc);
+		lua_setfield(L, -2, "__gc");
+		lua_pushcfunction(L, l_graph_tostring);
+		lua_setfield(L, -2, "__tostring");
+	}
+	lua_pop(L, 1);
+	luaL_register(L, NULL, core_funcs);
+	return 0;
+}

@@ -1,0 +1,497 @@
+/* Unit test for engine/state.c: batches, persistence, prefix iteration,
+ * the per-directory lock, read-only opens, removal.
+ * Child processes re-execute this binary ("hold" / "crash" modes) so they
+ * start with fresh RocksDB thread pools. */
+#define _GNU_SOURCE
+#include "engine/state.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <unistd.h>
+
+static int passed, failed;
+
+#define CHECK(c) do { \
+	if (c) passed++; \
+	else { failed++; fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } \
+} while (0)
+
+#define CHECK_STR(a, b) do { \
+	const char *a_ = (a), *b_ = (b); \
+	if (a_ && b_ && strcmp(a_, b_) == 0) passed++; \
+	else { failed++; fprintf(stderr, "%s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__, \
+				 a_ ? a_ : "(null)", b_ ? b_ : "(null)"); } \
+} while (0)
+
+static char root[64];
+
+/* 1 if key k in cf holds exactly value v. */
+static int has(coco_state *s, coco_cf cf, const char *k, size_t kn, const char *v)
+{
+	coco_buf b = {0};
+	char *err = NULL;
+	int r = coco_state_get(s, cf, k, kn, &b, &err);
+	int ok = r == 1 && b.n == strlen(v) && memcmp(b.p, v, b.n) == 0;
+	if (r < 0) {
+		fprintf(stderr, "get: %s\n", err);
+		free(err);
+	}
+	coco_buf_free(&b);
+	return ok;
+}
+
+static int missing(coco_state *s, coco_cf cf, const char *k, size_t kn)
+{
+	coco_buf b = {0};
+	char *err = NULL;
+	int r = coco_state_get(s, cf, k, kn, &b, &err);
+	coco_buf_free(&b);
+	free(err);
+	return r == 0;
+}
+
+/* Concatenate the keys under prefix as "k1|k2|" (NUL shown as '0'). */
+static void keys(coco_state *s, coco_cf cf, const char *p, size_t n, char *out, size_t cap)
+{
+	coco_iter *it = coco_state_iter(s, cf, p, n);
+	const char *k, *v;
+	size_t kn, vn, o = 0;
+	char *err = NULL;
+	int r;
+	while ((r = coco_iter_next(it, &k, &kn, &v, &vn, &err)) == 1)
+		for (size_t i = 0; i <= kn && o + 1 < cap; i++)
+			out[o++] = i == kn ? '|' : k[i] == 0 ? '0' : k[i];
+	out[o] = 0;
+	if (r < 0) {
+		fprintf(stderr, "iter: %s\n", err);
+		free(err);
+		snprintf(out, cap, "ERROR");
+	}
+	coco_iter_destroy(it);
+}
+
+static int write_batch(coco_state *s, coco_batch *b, int sync)
+{
+	char *err = NULL;
+	int r = coco_state_write(s, b, sync, &err);
+	if (r < 0) {
+		fprintf(stderr, "write: %s\n", err);
+		free(err);
+	}
+	return r;
+}
+
+/* Child modes. "hold DIR": open, say "ready", wait for EOF on stdin, close.
+ * "crash DIR": open, write without sync, say "ready", wait to be killed. */
+static int child_main(const char *mode, const char *dir)
+{
+	coco_state *s;
+	char *err = NULL;
+	if (coco_state_open(dir, 0, &s, &err) < 0) {
+		fprintf(stderr, "child: %s\n", err);
+		free(err);
+		return 1;
+	}
+	if (strcmp(mode, "crash") == 0) {
+		coco_batch *b = coco_batch_create();
+		coco_batch_put(b, COCO_CF_TRACKING, "crash", 5, "survived", 8);
+		coco_batch_put(b, COCO_CF_LINEAGE, "crash", 5, "too", 3);
+		if (write_batch(s, b, 0) < 0)
+			return 1;
+		coco_batch_destroy(b);
+	}
+	fputs("ready\n", stdout);
+	fflush(stdout);
+	if (strcmp(mode, "crash") == 0)
+		for (;;)
+			pause();
+	char c;
+	while (read(0, &c, 1) > 0)
+		;
+	coco_state_close(s);
+	return 0;
+}
+
+/* Start this binary in a child mode; returns pid, sets *to (its stdin). */
+static pid_t spawn(const char *mode, const char *dir, int *to)
+{
+	int in[2], out[2];
+	if (pipe(in) < 0 || pipe(out) < 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+		execl("/proc/self/exe", "test_state", mode, dir, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	char buf[16] = {0};
+	ssize_t n = 0, r;
+	while (n < 6 && (r = read(out[0], buf + n, 6 - (size_t)n)) > 0)
+		n += r;
+	close(out[0]);
+	*to = in[1];
+	if (strncmp(buf, "ready\n", 6) != 0) {
+		fprintf(stderr, "child did not start\n");
+		return -1;
+	}
+	return pid;
+}
+
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static void test_basic(const char *dir)
+{
+	coco_state *s = NULL;
+	char *err = NULL;
+	CHECK(coco_state_open(dir, 0, &s, &err) == 0 && s);
+	if (!s) {
+		fprintf(stderr, "open: %s\n", err);
+		free(err);
+		return;
+	}
+	CHECK(missing(s, COCO_CF_TRACKING, "k1", 2));
+
+	coco_batch *b = coco_batch_create();
+	CHECK(coco_batch_count(b) == 0);
+	coco_batch_put(b, COCO_CF_TRACKING, "k1", 2, "v1", 2);
+	coco_batch_put(b, COCO_CF_TRACKING, "k2", 2, "v2", 2);
+	coco_batch_put(b, COCO_CF_LINEAGE, "k1", 2, "lineage", 7);
+	coco_batch_put(b, COCO_CF_META, "version", 7, "1", 1);
+	coco_batch_put(b, COCO_CF_SETUP, "bin\0key", 7, "", 0);
+	CHECK(coco_batch_count(b) == 5);
+	/* Nothing is visible before the write. */
+	CHECK(missing(s, COCO_CF_TRACKING, "k1", 2));
+	CHECK(write_batch(s, b, 0) == 0);
+	CHECK(has(s, COCO_CF_TRACKING, "k1", 2, "v1"));
+	CHECK(has(s, COCO_CF_TRACKING, "k2", 2, "v2"));
+	CHECK(has(s, COCO_CF_LINEAGE, "k1", 2, "lineage"));
+	CHECK(has(s, COCO_CF_META, "version", 7, "1"));
+	CHECK(has(s, COCO_CF_SETUP, "bin\0key", 7, ""));
+	CHECK(missing(s, COCO_CF_SETUP, "bin", 3));
+	/* Families are separate. */
+	CHECK(missing(s, COCO_CF_MEMO, "k1", 2));
+	CHECK(missing(s, COCO_CF_LINEAGE, "k2", 2));
+
+	/* Overwrite, delete, and a get replacing the buffer's content. */
+	coco_batch_clear(b);
+	CHECK(coco_batch_count(b) == 0);
+	coco_batch_put(b, COCO_CF_TRACKING, "k1", 2, "v1b", 3);
+	coco_batch_del(b, COCO_CF_TRACKING, "k2", 2);
+	coco_batch_del(b, COCO_CF_TRACKING, "nope", 4);
+	CHECK(coco_batch_count(b) == 3);
+	CHECK(write_batch(s, b, 1) == 0);
+	CHECK(has(s, COCO_CF_TRACKING, "k1", 2, "v1b"));
+	CHECK(missing(s, COCO_CF_TRACKING, "k2", 2));
+	coco_buf v = {0};
+	coco_buf_adds(&v, "old content that is long");
+	CHECK(coco_state_get(s, COCO_CF_TRACKING, "k1", 2, &v, &err) == 1);
+	CHECK(v.n == 3 && strcmp(v.p, "v1b") == 0);
+	coco_buf_free(&v);
+
+	/* An empty batch is fine. */
+	coco_batch_clear(b);
+	CHECK(write_batch(s, b, 0) == 0);
+
+	/* Atomicity: an iterator made before the write sees none of the
+	 * batch, one made after sees all of it. */
+	coco_batch_clear(b);
+	for (int i = 0; i < 100; i++) {
+		char k[16];
+		int n = snprintf(k, sizeof k, "atom%03d", i);
+		coco_batch_put(b, COCO_CF_MEMO, k, (size_t)n, "x", 1);
+	}
+	coco_batch_del(b, COCO_CF_TRACKING, "k1", 2);
+	char out[2048];
+	coco_iter *before = coco_state_iter(s, COCO_CF_MEMO, "atom", 4);
+	CHECK(write_batch(s, b, 0) == 0);
+	const char *k, *val;
+	size_t kn, vn;
+	CHECK(coco_iter_next(before, &k, &kn, &val, &vn, &err) == 0);
+	coco_iter_destroy(before);
+	coco_iter *after = coco_state_iter(s, COCO_CF_MEMO, "atom", 4);
+	int n = 0;
+	while (coco_iter_next(after, &k, &kn, &val, &vn, &err) == 1)
+		n++;
+	coco_iter_destroy(after);
+	CHECK(n == 100);
+	CHECK(missing(s, COCO_CF_TRACKING, "k1", 2));
+
+	/* Prefix iteration: order and bounds. */
+	coco_batch_clear(b);
+	coco_batch_put(b, COCO_CF_LINEAGE, "b", 1, "3", 1);
+	coco_batch_put(b, COCO_CF_LINEAGE, "a\1", 2, "2", 1);
+	coco_batch_put(b, COCO_CF_LINEAGE, "a\0x", 3, "1", 1);
+	coco_batch_put(b, COCO_CF_LINEAGE, "\xff\xff", 2, "4", 1);
+	coco_batch_put(b, COCO_CF_LINEAGE, "\xfe\xff", 2, "5", 1);
+	coco_batch_del(b, COCO_CF_LINEAGE, "k1", 2);
+	CHECK(write_batch(s, b, 0) == 0);
+	keys(s, COCO_CF_LINEAGE, "", 0, out, sizeof out);
+	CHECK_STR(out, "a0x|a\1|b|\xfe\xff|\xff\xff|");
+	keys(s, COCO_CF_LINEAGE, "a", 1, out, sizeof out);
+	CHECK_STR(out, "a0x|a\1|");
+	keys(s, COCO_CF_LINEAGE, "a\0", 2, out, sizeof out);
+	CHECK_STR(out, "a0x|");
+	keys(s, COCO_CF_LINEAGE, "a\1", 2, out, sizeof out);
+	CHECK_STR(out, "a\1|");
+	keys(s, COCO_CF_LINEAGE, "b", 1, out, sizeof out);
+	CHECK_STR(out, "b|");
+	keys(s, COCO_CF_LINEAGE, "c", 1, out, sizeof out);
+	CHECK_STR(out, "");
+	keys(s, COCO_CF_LINEAGE, "\xff", 1, out, sizeof out);
+	CHECK_STR(out, "\xff\xff|");
+	keys(s, COCO_CF_LINEAGE, "\xfe", 1, out, sizeof out);
+	CHECK_STR(out, "\xfe\xff|");
+	keys(s, COCO_CF_LINEAGE, "a\0xy", 4, out, sizeof out);
+	CHECK_STR(out, "");
+	/* Values come with their keys. */
+	coco_iter *it = coco_state_iter(s, COCO_CF_LINEAGE, "a", 1);
+	CHECK(coco_iter_next(it, &k, &kn, &val, &vn, &err) == 1 && vn == 1 && val[0] == '1');
+	CHECK(coco_iter_next(it, &k, &kn, &val, &vn, &err) == 1 && vn == 1 && val[0] == '2');
+	CHECK(coco_iter_next(it, &k, &kn, &val, &vn, &err) == 0);
+	CHECK(coco_iter_next(it, &k, &kn, &val, &vn, &err) == 0);
+	coco_iter_destroy(it);
+	coco_batch_destroy(b);
+
+	/* A second open in the same process is refused. */
+	coco_state *s2 = NULL;
+	char want[512];
+	snprintf(want, sizeof want, "state directory %s is in use by another coco process (pid %ld)",
+		 dir, (long)getpid());
+	CHECK(coco_state_open(dir, 0, &s2, &err) == -1 && s2 == NULL);
+	CHECK_STR(err, want);
+	free(err);
+	err = NULL;
+	coco_state_close(s);
+
+	/* Persistence across close/reopen. */
+	CHECK(coco_state_open(dir, 0, &s, &err) == 0);
+	CHECK(has(s, COCO_CF_META, "version", 7, "1"));
+	CHECK(has(s, COCO_CF_LINEAGE, "a\0x", 3, "1"));
+	CHECK(missing(s, COCO_CF_TRACKING, "k1", 2));
+	CHECK(missing(s, COCO_CF_TRACKING, "k2", 2));
+	keys(s, COCO_CF_LINEAGE, "a", 1, out, sizeof out);
+	CHECK_STR(out, "a0x|a\1|");
+	coco_state_close(s);
+}
+
+/* Opens that write nothing must not pile up empty WAL files. */
+static void test_wal_files(const char *dir)
+{
+	char *err = NULL;
+	for (int i = 0; i < 12; i++) {
+		coco_state *s = NULL;
+		CHECK(coco_state_open(dir, 0, &s, &err) == 0 && s);
+		coco_state_close(s);
+	}
+	DIR *d = opendir(dir);
+	int wals = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		size_t n = strlen(e->d_name);
+		wals += n > 4 && strcmp(e->d_name + n - 4, ".log") == 0;
+	}
+	if (d)
+		closedir(d);
+	CHECK(wals >= 1 && wals <= 5);
+	coco_state *s = NULL;
+	CHECK(coco_state_open(dir, 0, &s, &err) == 0 && s);
+	if (s) {
+		CHECK(has(s, COCO_CF_META, "version", 7, "1"));
+		char out[64];
+		keys(s, COCO_CF_META, "", 0, out, sizeof out);
+		CHECK_STR(out, "version|");
+		coco_state_close(s);
+	}
+}
+
+static void test_processes(const char *dir)
+{
+	char *err = NULL;
+	coco_state *s = NULL;
+
+	/* Another process holds the directory. */
+	int to = -1;
+	pid_t pid = spawn("hold", dir, &to);
+	CHECK(pid > 0);
+	if (pid <= 0)
+		return;
+	char want[512];
+	snprintf(want, sizeof want, "state directory %s is in use by another coco process (pid %ld)",
+		 dir, (long)pid);
+	CHECK(coco_state_open(dir, 0, &s, &err) == -1 && s == NULL);
+	CHECK_STR(err, want);
+	free(err);
+	err = NULL;
+	/* A read-only open works meanwhile and sees the data. */
+	CHECK(coco_state_open(dir, 1, &s, &err) == 0 && s);
+	if (s) {
+		CHECK(has(s, COCO_CF_META, "version", 7, "1"));
+		coco_state_close(s);
+		s = NULL;
+	}
+	close(to);
+	int st = -1;
+	CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* Released when the holder closes. */
+	CHECK(coco_state_open(dir, 0, &s, &err) == 0 && s);
+	coco_state_close(s);
+	s = NULL;
+
+	/* Data written (without sync) survives kill -9 of the writer. */
+	pid = spawn("crash", dir, &to);
+	CHECK(pid > 0);
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	CHECK(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st));
+	close(to);
+	CHECK(coco_state_open(dir, 0, &s, &err) == 0 && s);
+	if (s) {
+		CHECK(has(s, COCO_CF_TRACKING, "crash", 5, "survived"));
+		CHECK(has(s, COCO_CF_LINEAGE, "crash", 5, "too"));
+		coco_state_close(s);
+	}
+}
+
+static void test_read_only(const char *dir)
+{
+	char *err = NULL;
+	coco_state *s = NULL;
+	CHECK(coco_state_open(dir, 1, &s, &err) == 0 && s);
+	if (!s)
+		return;
+	CHECK(has(s, COCO_CF_LINEAGE, "b", 1, "3"));
+	char out[256];
+	keys(s, COCO_CF_LINEAGE, "a", 1, out, sizeof out);
+	CHECK_STR(out, "a0x|a\1|");
+	/* Read-only handles do not take the lock... */
+	coco_state *s2 = NULL;
+	CHECK(coco_state_open(dir, 0, &s2, &err) == 0 && s2);
+	/* ...and refuse writes. */
+	coco_batch *b = coco_batch_create();
+	coco_batch_put(b, COCO_CF_MEMO, "x", 1, "y", 1);
+	CHECK(coco_state_write(s, b, 0, &err) == -1 && err && strstr(err, dir));
+	free(err);
+	err = NULL;
+	coco_batch_destroy(b);
+	coco_state_close(s2);
+	coco_state_close(s);
+	int before = count_entries(dir);
+
+	/* A read-only open creates nothing (no LOG, no lock file). */
+	char log[256];
+	snprintf(log, sizeof log, "%s/LOG", dir);
+	struct stat l1, l2;
+	CHECK(stat(log, &l1) == 0);
+	CHECK(coco_state_open(dir, 1, &s, &err) == 0 && s);
+	coco_state_close(s);
+	CHECK(count_entries(dir) == before);
+	CHECK(stat(log, &l2) == 0 && l1.st_ino == l2.st_ino && l1.st_size == l2.st_size &&
+	      l1.st_mtim.tv_sec == l2.st_mtim.tv_sec && l1.st_mtim.tv_nsec == l2.st_mtim.tv_nsec);
+
+	/* Missing directory: a clean message, nothing created. */
+	char miss[128], want[160];
+	snprintf(miss, sizeof miss, "%s/nothing/here", root);
+	snprintf(want, sizeof want, "no state in %s", miss);
+	s = NULL;
+	CHECK(coco_state_open(miss, 1, &s, &err) == -1 && s == NULL);
+	CHECK_STR(err, want);
+	free(err);
+	err = NULL;
+	struct stat sb;
+	snprintf(miss, sizeof miss, "%s/nothing", root);
+	CHECK(stat(miss, &sb) == -1 && errno == ENOENT);
+	/* An empty directory is no state either. */
+	CHECK(mkdir(miss, 0777) == 0);
+	snprintf(want, sizeof want, "no state in %s", miss);
+	CHECK(coco_state_open(miss, 1, &s, &err) == -1);
+	CHECK_STR(err, want);
+	free(err);
+	err = NULL;
+	CHECK(count_entries(miss) == 2);
+	rmdir(miss);
+}
+
+static void test_errors(void)
+{
+	char *err = NULL;
+	coco_state *s = NULL;
+	char file[128];
+	snprintf(file, sizeof file, "%s/plainfile", root);
+	FILE *f = fopen(file, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	CHECK(coco_state_open(file, 0, &s, &err) == -1 && s == NULL);
+	CHECK(err && strstr(err, file) != NULL);
+	free(err);
+	err = NULL;
+	unlink(file);
+}
+
+static void test_remove(const char *dir)
+{
+	char *err = NULL;
+	struct stat sb;
+	CHECK(stat(dir, &sb) == 0);
+	CHECK(coco_state_remove(dir, &err) == 0);
+	CHECK(stat(dir, &sb) == -1 && errno == ENOENT);
+	CHECK(coco_state_remove(dir, &err) == 0);
+	/* And it can be created afresh. */
+	coco_state *s = NULL;
+	CHECK(coco_state_open(dir, 0, &s, &err) == 0 && s);
+	if (s) {
+		CHECK(missing(s, COCO_CF_META, "version", 7));
+		coco_state_close(s);
+	}
+	CHECK(coco_state_remove(dir, &err) == 0);
+	CHECK(stat(dir, &sb) == -1 && errno == ENOENT);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3)
+		return child_main(argv[1], argv[2]);
+	strcpy(root, "/tmp/coco_test_state_XXXXXX");
+	if (!mkdtemp(root)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	char dir[128];
+	snprintf(dir, sizeof dir, "%s/nested/.coco/Flow", root);
+
+	test_basic(dir);
+	test_wal_files(dir);
+	test_processes(dir);
+	test_read_only(dir);
+	test_errors();
+	test_remove(dir);
+
+	char *err = NULL;
+	CHECK(coco_state_remove(root, &err) == 0);
+	free(err);
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed > 0;
+}
