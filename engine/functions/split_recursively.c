@@ -277,10 +277,10 @@ static unsigned line_strength(splitter *sp, size_t p)
 	return s;
 }
 
-/* The end of the chunk starting at s: the strongest boundary in (lo, hi],
- * the farthest among equals; else the last character boundary in
- * (floor, hi]; else (only when chunk_size < 4 and a character is wider)
- * the first character boundary after floor. Requires hi < sp->n. */
+/* The end of the chunk: the strongest boundary in (lo, hi], the farthest
+ * among equals; else the last character boundary in (floor, hi]; else
+ * (only when chunk_size < 4 and a character is wider) the first character
+ * boundary after floor. Requires floor <= lo <= hi < sp->n, floor < hi. */
 static size_t find_end(splitter *sp, size_t floor, size_t lo, size_t hi)
 {
 	const char *t = sp->t;
@@ -338,14 +338,19 @@ static size_t find_end(splitter *sp, size_t floor, size_t lo, size_t hi)
 	if (best_s)
 		return best;
 
-	/* Last resort: a character boundary. */
-	size_t p = hi;
-	while (p > floor && is_cont((unsigned char)t[p]))
+	/* Last resort: a character boundary. A UTF-8 sequence is at most 4
+	 * bytes, so one starts within 3 bytes before hi unless the text is not
+	 * valid UTF-8 there (then cut at hi anyway). */
+	size_t lim = hi - floor > 3 ? hi - 3 : floor + 1, p = hi;
+	while (p > lim && is_cont((unsigned char)t[p]))
 		p--;
-	if (p > floor)
+	if (!is_cont((unsigned char)t[p]))
 		return p;
+	if (hi - floor > 3)
+		return hi;
+	/* chunk_size < 4 and a wider character: keep the character whole. */
 	p = floor + 1;
-	while (p < sp->n && is_cont((unsigned char)t[p]))
+	while (p < sp->n && p < floor + 4 && is_cont((unsigned char)t[p]))
 		p++;
 	return p;
 }

@@ -27,6 +27,7 @@ typedef struct split_args {
 	int64_t cs, min, ov;          /* min/ov < 0: absent */
 	const char *lang;             /* NULL: absent */
 	int konst;                    /* pass sizes as constants to prepare */
+	int not_utf8;                 /* input may be invalid UTF-8 */
 } split_args;
 
 static void fill_args(const char *text, size_t len, const split_args *sa, coco_value *v)
@@ -136,8 +137,10 @@ static int check_invariants(const char *t, size_t len, const coco_value *out, co
 		INV(tv->kind == COCO_STR && tv->u.s == t + s && tv->n == (size_t)(e - s));
 		INV(e - s <= sa->cs);
 		INV(!is_ws((unsigned char)t[s]) && !is_ws((unsigned char)t[e - 1]));
-		INV(((unsigned char)t[s] & 0xC0) != 0x80);
-		INV(e == (int64_t)len || ((unsigned char)t[e] & 0xC0) != 0x80);
+		if (!sa->not_utf8) {
+			INV(((unsigned char)t[s] & 0xC0) != 0x80);
+			INV(e == (int64_t)len || ((unsigned char)t[e] & 0xC0) != 0x80);
+		}
 		int64_t l, c;
 		naive_pos(t, s, &l, &c);
 		INV(row_int(row, 2, 0) == s && row_int(row, 2, 1) == l && row_int(row, 2, 2) == c);
@@ -219,7 +222,7 @@ static void gen_random(coco_buf *b, size_t target)
 
 static void test_type(void)
 {
-	split_args sa = { 1000, -1, -1, NULL, 1 };
+	split_args sa = { 1000, -1, -1, NULL, 1, 0 };
 	const coco_type *t = NULL;
 	char *err = NULL;
 	CHECK(split_prepare(&sa, &t, &err) == 0);
@@ -242,7 +245,7 @@ static void test_type(void)
 
 static void expect_prepare_err(int64_t cs, int64_t min, int64_t ov, const char *msg)
 {
-	split_args sa = { cs, min, ov, NULL, 1 };
+	split_args sa = { cs, min, ov, NULL, 1, 0 };
 	const coco_type *t = NULL;
 	char *err = NULL;
 	int rc = split_prepare(&sa, &t, &err);
@@ -267,7 +270,7 @@ static void test_bad_args(void)
 	expect_prepare_err(100, -1, 100,
 		"SplitRecursively: chunk_overlap must be < chunk_size (100), got 100");
 	/* Good constants pass. */
-	split_args ok = { 100, 100, 99, NULL, 1 };
+	split_args ok = { 100, 100, 99, NULL, 1, 0 };
 	const coco_type *t;
 	char *err = NULL;
 	CHECK(split_prepare(&ok, &t, &err) == 0 && !err);
@@ -276,7 +279,7 @@ static void test_bad_args(void)
 	CHECK(split_prepare(&ok, &t, &err) == 0 && !err);
 	/* Negative min/overlap given as constants. */
 	coco_value v[5];
-	split_args neg = { 100, 0, 0, NULL, 1 };
+	split_args neg = { 100, 0, 0, NULL, 1, 0 };
 	fill_args("", 0, &neg, v);
 	v[2] = coco_v_int(-1);
 	coco_arg_info ai[5] = { { 0 } };
@@ -304,7 +307,7 @@ static void test_bad_args(void)
 
 static void test_empty(void)
 {
-	split_args sa = { 100, -1, -1, "markdown", 0 };
+	split_args sa = { 100, -1, -1, "markdown", 0, 0 };
 	coco_value out;
 	split_check("", 0, &sa, &out, "empty");
 	CHECK(out.kind == COCO_TABLE && out.n == 0);
@@ -341,7 +344,7 @@ static void test_markdown_headings(void)
 		coco_buf_adds(&b, "\n\n");
 		nsec++;
 	}
-	split_args sa = { 1000, -1, -1, "markdown", 0 };
+	split_args sa = { 1000, -1, -1, "markdown", 0, 0 };
 	coco_value out;
 	split_check(b.p, b.n, &sa, &out, "markdown sections");
 	int at_heading = 0;
@@ -377,7 +380,7 @@ static void test_language_names(void)
 		coco_buf_adds(&b, "Lorem ips. ");
 	const char *md[] = { "markdown", "Markdown", "md", "MD", ".md", ".MD", ".markdown", "mdx" };
 	for (size_t i = 0; i < sizeof md / sizeof md[0]; i++) {
-		split_args sa = { 1000, -1, -1, md[i], 0 };
+		split_args sa = { 1000, -1, -1, md[i], 0, 0 };
 		coco_value out;
 		split_check(b.p, b.n, &sa, &out, md[i]);
 		CHECKF(out.n >= 2 && row_end(&out.u.rows[0]) == (int64_t)heading - 3 &&
@@ -385,7 +388,7 @@ static void test_language_names(void)
 	}
 	const char *txt[] = { "text", "txt", "python", ".c", "", "nonsense" };
 	for (size_t i = 0; i < sizeof txt / sizeof txt[0]; i++) {
-		split_args sa = { 1000, -1, -1, txt[i], 0 };
+		split_args sa = { 1000, -1, -1, txt[i], 0, 0 };
 		coco_value out;
 		split_check(b.p, b.n, &sa, &out, txt[i]);
 		CHECKF(out.n >= 2 && row_end(&out.u.rows[0]) == (int64_t)blank - 3 &&
@@ -415,7 +418,7 @@ static void test_code_fence(void)
 	coco_buf_adds(&b, "Some text after the code block.\n\n");
 	while (b.n < 3000)
 		coco_buf_adds(&b, "More text here. ");
-	split_args sa = { 1000, -1, -1, "md", 0 };
+	split_args sa = { 1000, -1, -1, "md", 0, 0 };
 	coco_value out;
 	split_check(b.p, b.n, &sa, &out, "fence");
 	int cut_comment = 0, cut_closed = 0;
@@ -436,7 +439,7 @@ static void test_long_paragraph(void)
 	rng = 7;
 	while (b.n < 20000)
 		add_sentence(&b, 4 + (int)rnd(10));
-	split_args sa = { 500, -1, -1, NULL, 0 };
+	split_args sa = { 500, -1, -1, NULL, 0, 0 };
 	coco_value out;
 	split_check(b.p, b.n, &sa, &out, "long paragraph");
 	int ok = 1;
@@ -456,7 +459,7 @@ static void test_huge_word(void)
 	char *w = malloc(5001);
 	memset(w, 'x', 5000);
 	w[5000] = 0;
-	split_args sa = { 1000, -1, -1, NULL, 0 };
+	split_args sa = { 1000, -1, -1, NULL, 0, 0 };
 	coco_value out;
 	split_check(w, 5000, &sa, &out, "ascii word");
 	CHECK(out.n == 5);
@@ -484,7 +487,7 @@ static void test_multibyte(void)
 	size_t len = strlen(t);
 	for (int64_t cs = 4; cs <= 40; cs++) {
 		for (int64_t ov = 0; ov < 3; ov++) {
-			split_args sa = { cs, -1, ov * cs / 3, NULL, 0 };
+			split_args sa = { cs, -1, ov * cs / 3, NULL, 0, 0 };
 			coco_value out;
 			char what[64];
 			snprintf(what, sizeof what, "multibyte cs=%lld ov=%lld", (long long)cs,
@@ -493,7 +496,7 @@ static void test_multibyte(void)
 		}
 	}
 	/* Column counts code points: "漢字" starts at column 7, "end" at 12. */
-	split_args sa = { 6, 0, -1, NULL, 0 };
+	split_args sa = { 6, 0, -1, NULL, 0, 0 };
 	coco_value out;
 	split_check(t, len, &sa, &out, "columns");
 	int seen = 0;
@@ -512,11 +515,11 @@ static void test_multibyte(void)
 	CHECK(seen == 3);
 	/* CJK sentence ends are sentence boundaries. */
 	const char *cjk = "中文句子。更多的文字！还有一些";
-	split_args sc = { 27, 0, -1, NULL, 0 };
+	split_args sc = { 27, 0, -1, NULL, 0, 0 };
 	split_check(cjk, strlen(cjk), &sc, &out, "cjk");
 	CHECK(out.n >= 2 && out.n && row_end(&out.u.rows[0]) == 15);
 	/* chunk_size smaller than a character: the character is kept whole. */
-	split_args tiny = { 2, 0, -1, NULL, 0 };
+	split_args tiny = { 2, 0, -1, NULL, 0, 0 };
 	char *err = NULL;
 	CHECK(split("😀😀", 8, &tiny, &out, &err) == 0 && out.n == 2);
 	CHECK(out.n == 2 && row_start(&out.u.rows[1]) == 4 && row_end(&out.u.rows[1]) == 8);
@@ -530,7 +533,7 @@ static void test_crlf(void)
 		if (i % 7 == 6)
 			coco_buf_adds(&b, "\r\n");
 	}
-	split_args sa = { 300, -1, -1, NULL, 0 };
+	split_args sa = { 300, -1, -1, NULL, 0, 0 };
 	coco_value out;
 	split_check(b.p, b.n, &sa, &out, "crlf");
 	int ok = 1;
@@ -560,10 +563,26 @@ static void test_random(void)
 		sa.ov = rnd(2) ? (int64_t)rnd((uint32_t)sa.cs) : (rnd(2) ? 0 : -1);
 		sa.lang = rnd(2) ? "markdown" : NULL;
 		sa.konst = 0;
+		sa.not_utf8 = 0;
 		char what[128];
 		snprintf(what, sizeof what, "random iter=%d len=%zu cs=%lld min=%lld ov=%lld %s", iter,
 			b.n, (long long)sa.cs, (long long)sa.min, (long long)sa.ov,
 			sa.lang ? sa.lang : "text");
+		coco_value out;
+		split_check(b.p, b.n, &sa, &out, what);
+		coco_arena_reset(&arena);
+	}
+	/* Random bytes (mostly invalid UTF-8): chunks still never exceed
+	 * chunk_size and tile the input. */
+	for (int iter = 0; iter < 100; iter++) {
+		coco_buf_clear(&b);
+		for (size_t n = 1 + rnd(5000); n > 0; n--)
+			coco_buf_putc(&b, (char)(iter % 2 ? 0x80 + rnd(64) : rnd(256)));
+		split_args sa = { 4 + rnd(200), -1, rnd(2) ? 0 : -1, rnd(2) ? "md" : NULL, 0, 1 };
+		if (rnd(2))
+			sa.ov = rnd((uint32_t)sa.cs);
+		char what[64];
+		snprintf(what, sizeof what, "random bytes iter=%d", iter);
 		coco_value out;
 		split_check(b.p, b.n, &sa, &out, what);
 		coco_arena_reset(&arena);
