@@ -189,6 +189,18 @@ char *coco_arena_strndup(coco_arena *a, const char *s, size_t n)
 
 char *coco_arena_strdup(coco_arena *a, const char *s) { return coco_arena_strndup(a, s, strlen(s)); }
 
+void *coco_arena_grow(coco_arena *a, void *arr, size_t n, size_t *cap, size_t elem)
+{
+	if (n < *cap)
+		return arr;
+	size_t nc = *cap ? *cap * 2 : 16;
+	void *na = coco_arena_alloc(a, nc * elem);
+	if (n)
+		memcpy(na, arr, n * elem);
+	*cap = nc;
+	return na;
+}
+
 void coco_arena_reset(coco_arena *a)
 {
 	struct coco_arena_blk *keep = NULL, *b = a->blk;

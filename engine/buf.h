@@ -47,6 +47,10 @@ typedef struct coco_arena {
 void *coco_arena_alloc(coco_arena *a, size_t n);     /* 16-byte aligned, zeroed */
 char *coco_arena_strndup(coco_arena *a, const char *s, size_t n);
 char *coco_arena_strdup(coco_arena *a, const char *s);
+/* Grow an array that lives in the arena to hold one more element:
+ * returns the (possibly moved) array; *cap is updated. Old storage stays
+ * in the arena until reset. */
+void *coco_arena_grow(coco_arena *a, void *arr, size_t n, size_t *cap, size_t elem);
 void coco_arena_reset(coco_arena *a);               /* keeps the first block */
 void coco_arena_destroy(coco_arena *a);
 

@@ -32,14 +32,7 @@ static const coco_value *resolve(xctx *x, const coco_fieldref *r)
 
 static void push_row(coco_arena *a, coco_rows *rows, const coco_value *v)
 {
-	if (rows->n == rows->cap) {
-		size_t nc = rows->cap ? rows->cap * 2 : 16;
-		coco_value *nr = coco_arena_alloc(a, nc * sizeof *nr);
-		if (rows->n)
-			memcpy(nr, rows->rows, rows->n * sizeof *nr);
-		rows->rows = nr;
-		rows->cap = nc;
-	}
+	rows->rows = coco_arena_grow(a, rows->rows, rows->n, &rows->cap, sizeof *rows->rows);
 	rows->rows[rows->n++] = *v;
 }
 

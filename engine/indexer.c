@@ -94,14 +94,7 @@ typedef struct lineage {
 
 static void lin_push(coco_arena *a, lineage *l, const lkey *k)
 {
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 16;
-		lkey *nk = coco_arena_alloc(a, nc * sizeof *nk);
-		if (l->n)
-			memcpy(nk, l->k, l->n * sizeof *nk);
-		l->k = nk;
-		l->cap = nc;
-	}
+	l->k = coco_arena_grow(a, l->k, l->n, &l->cap, sizeof *l->k);
 	l->k[l->n++] = *k;
 }
 
@@ -339,14 +332,7 @@ typedef struct pending {
 
 static void pend(coco_arena *a, pending *p, size_t exp, int del, const coco_value *v)
 {
-	if (p->n == p->cap) {
-		size_t nc = p->cap ? p->cap * 2 : 256;
-		twrite *nw = coco_arena_alloc(a, nc * sizeof *nw);
-		if (p->n)
-			memcpy(nw, p->w, p->n * sizeof *nw);
-		p->w = nw;
-		p->cap = nc;
-	}
+	p->w = coco_arena_grow(a, p->w, p->n, &p->cap, sizeof *p->w);
 	p->w[p->n].exp = exp;
 	p->w[p->n].del = del;
 	p->w[p->n].v = *v;

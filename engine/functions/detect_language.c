@@ -112,6 +112,8 @@ static void detect_destroy(void *state)
 	(void)state;
 }
 
+/* DetectProgrammingLanguage(filename) -> str ("rust", "markdown", ...) or
+ * null for an unknown extension. */
 const coco_function_ops coco_fn_detect_language = {
 	.name = "DetectProgrammingLanguage",
 	.spec_opts = detect_opts,

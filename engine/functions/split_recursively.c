@@ -277,11 +277,13 @@ static unsigned line_strength(splitter *sp, size_t p)
 	return s;
 }
 
-/* The end of the chunk: the strongest boundary in (lo, hi], the farthest
- * among equals; else the last character boundary in (floor, hi]; else
+/* The end of a chunk: the strongest boundary in (lo, hi], the farthest
+ * among equals; else the last character boundary in (base, hi]; else
  * (only when chunk_size < 4 and a character is wider) the first character
- * boundary after floor. Requires floor <= lo <= hi < sp->n, floor < hi. */
-static size_t find_end(splitter *sp, size_t floor, size_t lo, size_t hi)
+ * boundary after base. base is the first byte the chunk must take: its
+ * start, or with overlap the first byte the previous chunk left out.
+ * Requires base <= lo <= hi < sp->n and base < hi. */
+static size_t find_end(splitter *sp, size_t base, size_t lo, size_t hi)
 {
 	const char *t = sp->t;
 	const strengths *st = &sp->st;
@@ -341,16 +343,16 @@ static size_t find_end(splitter *sp, size_t floor, size_t lo, size_t hi)
 	/* Last resort: a character boundary. A UTF-8 sequence is at most 4
 	 * bytes, so one starts within 3 bytes before hi unless the text is not
 	 * valid UTF-8 there (then cut at hi anyway). */
-	size_t lim = hi - floor > 3 ? hi - 3 : floor + 1, p = hi;
+	size_t lim = hi - base > 3 ? hi - 3 : base + 1, p = hi;
 	while (p > lim && is_cont((unsigned char)t[p]))
 		p--;
 	if (!is_cont((unsigned char)t[p]))
 		return p;
-	if (hi - floor > 3)
+	if (hi - base > 3)
 		return hi;
 	/* chunk_size < 4 and a wider character: keep the character whole. */
-	p = floor + 1;
-	while (p < sp->n && p < floor + 4 && is_cont((unsigned char)t[p]))
+	p = base + 1;
+	while (p < sp->n && p < base + 4 && is_cont((unsigned char)t[p]))
 		p++;
 	return p;
 }
@@ -528,14 +530,14 @@ static void split_text(const char *t, size_t len, const split_lang *lang, size_t
 	lc_cursor cur_s, cur_e;
 	lc_init(&cur_s);
 	lc_init(&cur_e);
-	size_t s = skip_ws(&sp, 0), floor = s;
+	size_t s = skip_ws(&sp, 0), base = s;
 	while (s < sp.n) {
 		size_t e;
 		if (sp.n - s <= cs) {
 			e = sp.n;
 		} else {
-			size_t lo = s + min > floor ? s + min : floor;
-			e = find_end(&sp, floor, lo, s + cs);
+			size_t lo = s + min > base ? s + min : base;
+			e = find_end(&sp, base, lo, s + cs);
 		}
 		while (e > s && is_ws((unsigned char)t[e - 1]))
 			e--;
@@ -552,9 +554,9 @@ static void split_text(const char *t, size_t len, const split_lang *lang, size_t
 			 * yet covered: require room for a whole character there. */
 			size_t o = overlap_start(&sp, s, e);
 			s = (o < e && o + cs >= next + 4) ? o : next;
-			floor = next;
+			base = next;
 		} else {
-			s = floor = next;
+			s = base = next;
 		}
 	}
 	free(sp.code);
@@ -704,6 +706,8 @@ static void split_destroy(void *state)
 	(void)state;
 }
 
+/* SplitRecursively(text, chunk_size, [min_chunk_size], [chunk_overlap],
+ * [language]) -> table[location]{text, start, end}. */
 const coco_function_ops coco_fn_split_recursively = {
 	.name = "SplitRecursively",
 	.spec_opts = split_opts,
