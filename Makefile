@@ -38,7 +38,7 @@ run: deps build
 	cd examples/docs_index && ../../$(BUILD)/coco flow.lua
 	@echo; echo "A few rows of examples/docs_index/index.sqlite:"
 	@sqlite3 -header -column examples/docs_index/index.sqlite \
-	  "SELECT filename, location, substr(replace(text, char(10), ' '), 1, 60) AS text FROM DocsIndex__doc_chunks ORDER BY filename, location LIMIT 5"
+	  "SELECT filename, location, substr(replace(text, char(10), ' '), 1, 60) AS text FROM DocsIndex__doc_chunks ORDER BY filename, json_extract(location, '$$[0]') LIMIT 5"
 
 # C unit tests under ASan+UBSan, then every test (C + busted specs) on the normal build.
 test: deps build unit-asan

@@ -277,6 +277,7 @@ end
 
 local function write_file(path, data)
   local f = assert(io.open(path, "wb"))
+  f:setvbuf("no") -- one write(2) per file
   f:write(data)
   f:close()
 end
