@@ -576,6 +576,16 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* Where an earlier collect into `collector` is (for error messages). */
+static const char *collect_where(const coco_graph *g, int collector)
+{
+	for (size_t s = 0; s < g->nscopes; s++)
+		for (size_t i = 0; i < g->scopes[s].nops; i++)
+			if (g->scopes[s].ops[i].kind == OP_COLLECT && g->scopes[s].ops[i].collector == collector)
+				return g->scopes[s].ops[i].where;
+	return g->collectors[collector].where;
+}
+
 int coco_graph_collect(coco_graph *g, int scope, int collector, const char *const *names,
 	const coco_arg *vals, size_t n, const char *where, char **err)
 {
@@ -631,7 +641,7 @@ int coco_graph_collect(coco_graph *g, int scope, int collector, const char *cons
 			for (size_t i = 0; i < n; i++)
 				coco_buf_printf(&b, "%s%s", i ? ", " : "", sorted[i]);
 			gerr(err, where, "collect: this collector was given fields {%s} before (%s), now {%s}",
-				a.p, c->where, b.p);
+				a.p, collect_where(g, collector), b.p);
 			coco_buf_free(&a);
 			coco_buf_free(&b);
 			return -1;

@@ -579,7 +579,10 @@ static int load_lineage(run *r, const coco_gsource *s, const item *it, lineage *
 		return -1;
 	if (rc == 0)
 		return 0;
-	if (lin_decode(r->vbuf.p, r->vbuf.n, &r->rowa, l))
+	/* decoded keys point into the record: keep it in the batch arena, as
+	 * vbuf is reused for the next row and by flush() */
+	const char *rec = coco_arena_strndup(&r->rowa, r->vbuf.p, r->vbuf.n);
+	if (lin_decode(rec, r->vbuf.n, &r->rowa, l))
 		memset(l, 0, sizeof *l);   /* corrupt: forget, rows will be rewritten */
 	return 0;
 }
@@ -770,10 +773,32 @@ int coco_update(const coco_graph *g, coco_state *st, const coco_update_opts *o,
 	r.memo_ops.ud = &r.memo;
 	int rc = 0;
 	size_t ns = coco_graph_nsources(g);
+	for (size_t i = 0; i < ns; i++) {
+		memset(&stats[i], 0, sizeof stats[i]);
+		stats[i].source = coco_graph_source(g, i)->name;
+	}
+	/* Sources that left the flow go first: a renamed source writes the
+	 * same target keys as the old one, whose deletes must come before. */
+	coco_buf names = {0}, old = {0};
+	for (size_t i = 0; i < ns; i++)
+		coco_buf_add(&names, coco_graph_source(g, i)->name, strlen(coco_graph_source(g, i)->name) + 1);
+	int got = coco_state_get(st, COCO_CF_META, META_SOURCES, strlen(META_SOURCES), &old, err);
+	if (got < 0)
+		rc = -1;
+	for (size_t off = 0; got == 1 && !rc && off < old.n; off += strlen(old.p + off) + 1) {
+		const char *name = old.p + off;
+		int present = 0;
+		for (size_t i = 0; i < ns && !present; i++)
+			present = !strcmp(coco_graph_source(g, i)->name, name);
+		if (present)
+			continue;
+		coco_gsource gone = {0};
+		gone.name = name;
+		coco_source_stats ost = {0};
+		rc = update_source(&r, 0, &gone, &ost, NULL, 1);
+	}
 	for (size_t i = 0; i < ns && !rc; i++) {
 		const coco_gsource *s = coco_graph_source(g, i);
-		memset(&stats[i], 0, sizeof stats[i]);
-		stats[i].source = s->name;
 		void *src = NULL;
 		char *e = NULL;
 		if (s->ops->open(s->opts, coco_graph_base_dir(g), &src, &e)) {
@@ -785,34 +810,12 @@ int coco_update(const coco_graph *g, coco_state *st, const coco_update_opts *o,
 		rc = update_source(&r, i, s, &stats[i], src, 0);
 		s->ops->close(src);
 	}
-	/* sources that left the flow */
-	coco_buf names = {0};
-	for (size_t i = 0; i < ns; i++)
-		coco_buf_add(&names, coco_graph_source(g, i)->name, strlen(coco_graph_source(g, i)->name) + 1);
-	if (!rc) {
-		coco_buf old = {0};
-		int got = coco_state_get(st, COCO_CF_META, META_SOURCES, strlen(META_SOURCES), &old, err);
-		if (got < 0)
-			rc = -1;
-		for (size_t off = 0; got == 1 && !rc && off < old.n; off += strlen(old.p + off) + 1) {
-			const char *name = old.p + off;
-			int present = 0;
-			for (size_t i = 0; i < ns && !present; i++)
-				present = !strcmp(coco_graph_source(g, i)->name, name);
-			if (present)
-				continue;
-			coco_gsource gone = {0};
-			gone.name = name;
-			coco_source_stats ost = {0};
-			rc = update_source(&r, 0, &gone, &ost, NULL, 1);
-		}
-		if (!rc && (got != 1 || old.n != names.n || memcmp(old.p, names.p, names.n))) {
-			coco_batch_clear(r.commit);
-			coco_batch_put(r.commit, COCO_CF_META, META_SOURCES, strlen(META_SOURCES), names.p, names.n);
-			rc = coco_state_write(st, r.commit, 0, err);
-		}
-		coco_buf_free(&old);
+	if (!rc && (got != 1 || old.n != names.n || memcmp(old.p, names.p, names.n))) {
+		coco_batch_clear(r.commit);
+		coco_batch_put(r.commit, COCO_CF_META, META_SOURCES, strlen(META_SOURCES), names.p, names.n);
+		rc = coco_state_write(st, r.commit, 0, err);
 	}
+	coco_buf_free(&old);
 	coco_buf_free(&names);
 	run_free(&r);
 	return rc;

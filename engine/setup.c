@@ -146,16 +146,19 @@ int coco_setup_apply(coco_state *st, coco_setup_plan *plan, char **err)
 	for (size_t i = 0; i < plan->n && !rc; i++) {
 		coco_setup_change *c = &plan->ch[i];
 		char *e = NULL;
-		/* a (re)created target is empty: forget what lineage says it holds
-		 * before creating it, so a crash in between cannot lose rows */
-		if (c->desired && (!c->stored || c->destructive) &&
-		    coco_forget_export(st, c->export_name, err)) {
-			rc = -1;
-			break;
-		}
 		if (c->ops->apply(c->stored, c->desired, &e)) {
 			rc = coco_seterr(err, "export '%s': setup failed: %s", c->export_name, e ? e : "error");
 			free(e);
+			break;
+		}
+		/* A (re)created target is empty: forget what lineage says the
+		 * export holds, so every row is written again. Only after the
+		 * target exists (a failed apply keeps the old table and its
+		 * lineage), and before the record is stored (a crash in between
+		 * replans and redoes both). */
+		if (c->desired && (!c->stored || c->destructive) &&
+		    coco_forget_export(st, c->export_name, err)) {
+			rc = -1;
 			break;
 		}
 		coco_batch *b = coco_batch_create();

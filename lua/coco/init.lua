@@ -102,7 +102,9 @@ local function namespace(category, plural)
   local known = core.names(category)
   local ns = {}
   for _, name in ipairs(known) do
-    ns[name] = function(opts) return make_spec(category, name, opts, 3) end
+    -- level 2: where() skips coco's own frames, and this wrapper is a tail
+    -- call (no frame of its own), so a higher level would overshoot the user
+    ns[name] = function(opts) return make_spec(category, name, opts, 2) end
   end
   return setmetatable(ns, { __index = function(_, k)
     error(where(2) .. ": unknown " .. category .. " '" .. tostring(k) .. "'; " .. plural
@@ -237,7 +239,7 @@ local function do_transform(b, spec, positional, named)
     sort(keys)
     for _, k in ipairs(keys) do args[#args + 1] = to_arg(b, named[k], k, what) end
   end
-  local ref, kind = b.g:transform(current_scope(b), spec, args, where(3))
+  local ref, kind = b.g:transform(current_scope(b), spec, args, where(2))  -- where() skips coco frames; callers tail-call us
   return new_slice(b, ref, kind)
 end
 
@@ -391,6 +393,12 @@ function coco.flow(name, fn)
   end
   if type(fn) ~= "function" then fail("coco.flow(%q): the second argument must be a function(flow, scope)", name) end
   local at = where(2)
+  if at == "?" then
+    -- `return coco.flow(...)` is a tail call: the flow file's frame is gone,
+    -- so name the line where the flow function is defined instead
+    local info = debug.getinfo(fn, "S")
+    at = info.short_src .. ":" .. info.linedefined
+  end
   local base = loading and loading.base_dir or assert(core.realpath("."))
   local g = core.graph(name, base)
   local b = { g = g, stack = { 0 } }
@@ -398,7 +406,10 @@ function coco.flow(name, fn)
   local root = setmetatable({ _b = b }, Root)
   fn(fb, root)
   local ok, err = pcall(g.finish, g)
-  if not ok then error(at .. ": " .. err, 0) end
+  if not ok then
+    err = tostring(err)
+    error(err:match("^[^\n]*:%d+: ") and err or (at .. ": " .. err), 0)
+  end
   local state_root = (loading and loading.state_dir) or os.getenv("COCO_STATE_DIR") or (base .. "/.coco")
   return setmetatable({ name = name, _g = g, path = loading and loading.path,
     base_dir = base, state_dir = state_root .. "/" .. name }, Flow)
