@@ -666,7 +666,6 @@ int coco_graph_collect(coco_graph *g, int scope, int collector, const char *cons
 	op->vals = ordered;
 	coco_fper *f = coco_fper_create();
 	coco_fper_str(f, "collect");
-	coco_fper_u64(f, (uint64_t)collector);
 	for (size_t i = 0; i < n; i++) {
 		coco_fper_str(f, sorted[i]);
 		coco_fper_u64(f, ordered[i].kind);
@@ -767,18 +766,6 @@ static void fp_scope_collects(coco_graph *g, int s, coco_fper *f, char *feeds)
 	}
 }
 
-static void fp_collector(coco_graph *g, int s, int collector, coco_fper *f)
-{
-	gscope *sc = &g->scopes[s];
-	for (size_t i = 0; i < sc->nops; i++) {
-		gop *op = &sc->ops[i];
-		if (op->kind == OP_FOREACH)
-			fp_collector(g, op->child, collector, f);
-		else if (op->kind == OP_COLLECT && op->collector == collector)
-			coco_fper_fp(f, op->fp);
-	}
-}
-
 int coco_graph_finish(coco_graph *g, char **err)
 {
 	if (g->finished)
@@ -791,14 +778,6 @@ int coco_graph_finish(coco_graph *g, char **err)
 		return gerr(err, NULL, "flow '%s' has no source (flow:add_source)", g->name);
 	if (g->nexports == 0)
 		return gerr(err, NULL, "flow '%s' has no export (collector:export)", g->name);
-	for (size_t c = 0; c < g->ncollectors; c++) {
-		coco_fper *f = coco_fper_create();
-		for (size_t s = 0; s < g->nscopes; s++)
-			if (g->scopes[s].parent == 0)
-				fp_collector(g, (int)s, (int)c, f);
-		g->collectors[c].fp = coco_fper_digest(f);
-		coco_fper_destroy(f);
-	}
 	for (size_t i = 0; i < g->nexports; i++) {
 		coco_gexport *x = &g->exports[i];
 		coco_fper *f = coco_fper_create();
@@ -808,7 +787,6 @@ int coco_graph_finish(coco_graph *g, char **err)
 		coco_fper_opts(f, x->ops->opts, x->opts);
 		fper_type(f, x->info.row_type);
 		coco_fper_u64(f, x->info.nkeys);
-		coco_fper_fp(f, g->collectors[x->collector].fp);
 		x->logic = coco_fper_digest(f);
 		coco_fper_destroy(f);
 	}

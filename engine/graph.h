@@ -115,7 +115,10 @@ typedef struct coco_gsource {
 	const coco_type *row_type;    /* TABLE type of the source */
 	int field;                    /* root field index */
 	int scope;                    /* row scope id, -1 if no row() */
-	coco_fp logic;                /* per-source logic fingerprint (after finish) */
+	/* per-source logic fingerprint (after finish): the source, the ops of
+	 * its rows that feed collects, and the shape of the exports it feeds;
+	 * other sources feeding the same collector do not enter it */
+	coco_fp logic;
 	const char *where;
 } coco_gsource;
 
@@ -126,7 +129,7 @@ typedef struct coco_gexport {
 	coco_optval *opts;
 	coco_export_info info;        /* row_type: pk fields first */
 	uint32_t *perm;               /* export column i = collector field perm[i] */
-	coco_fp logic;
+	coco_fp logic;                /* the export's shape: target, options, columns, key */
 	const char *where;
 } coco_gexport;
 

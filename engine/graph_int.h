@@ -47,7 +47,6 @@ typedef struct gcollector {
 	const coco_type **types;
 	size_t nfields;
 	int ncollects;
-	coco_fp fp;
 } gcollector;
 
 struct coco_graph {

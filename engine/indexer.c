@@ -825,23 +825,15 @@ int coco_forget_export(coco_state *st, const char *exp, char **err)
 {
 	coco_batch *b = coco_batch_create();
 	coco_arena a = {0};
-	coco_buf val = {0};
+	coco_buf val = {0}, tv = {0};
 	size_t nexp = strlen(exp);
 	int rc;
-	coco_iter *it = coco_state_iter(st, COCO_CF_TRACKING, NULL, 0);
+	/* rows whose lineage names the export: strip those keys, and make the
+	 * row be evaluated again (its logic fingerprint no longer matches) */
+	coco_iter *it = coco_state_iter(st, COCO_CF_LINEAGE, NULL, 0);
 	const char *k, *v;
 	size_t kn, vn;
 	while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
-		trk t;
-		if (trk_decode(v, vn, &t))
-			continue;
-		t.logic = (coco_fp){0, 0};
-		trk_encode(&t, &val);
-		coco_batch_put(b, COCO_CF_TRACKING, k, kn, val.p, val.n);
-	}
-	coco_iter_destroy(it);
-	it = rc < 0 ? NULL : coco_state_iter(st, COCO_CF_LINEAGE, NULL, 0);
-	while (it && (rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
 		lineage l, keep = {0};
 		coco_arena_reset(&a);
 		if (lin_decode(v, vn, &a, &l))
@@ -853,14 +845,25 @@ int coco_forget_export(coco_state *st, const char *exp, char **err)
 			continue;
 		lin_encode(&keep, &val);
 		coco_batch_put(b, COCO_CF_LINEAGE, k, kn, val.p, val.n);
+		trk t;
+		int got = coco_state_get(st, COCO_CF_TRACKING, k, kn, &tv, err);
+		if (got < 0) {
+			rc = -1;
+			break;
+		}
+		if (got == 1 && !trk_decode(tv.p, tv.n, &t)) {
+			t.logic = (coco_fp){0, 0};
+			trk_encode(&t, &val);
+			coco_batch_put(b, COCO_CF_TRACKING, k, kn, val.p, val.n);
+		}
 	}
-	if (it)
-		coco_iter_destroy(it);
+	coco_iter_destroy(it);
 	if (rc == 0)
 		rc = coco_state_write(st, b, 0, err);
 	coco_batch_destroy(b);
 	coco_arena_destroy(&a);
 	coco_buf_free(&val);
+	coco_buf_free(&tv);
 	return rc < 0 ? -1 : 0;
 }
 

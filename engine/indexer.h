@@ -47,8 +47,8 @@ int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco
 	coco_eval_sink sink, void *sink_ud, coco_source_stats *stats, char **err);
 
 /* Forget the target rows lineage records for export `exp` (its table was
- * created anew) and mark every tracked row for evaluation, so the next
- * update writes the export's rows again. */
+ * created anew) and mark the rows that had some for evaluation, so the
+ * next update writes the export's rows again. */
 int coco_forget_export(coco_state *st, const char *exp, char **err);
 
 /* ---- setup -------------------------------------------------------------- */
