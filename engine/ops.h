@@ -67,7 +67,9 @@ typedef struct coco_source_ops {
 	 * type, key fields included) with memory from a, and the ordinal of what
 	 * was read into ord (cleared first). Returns 0 ok, 1 the row no longer
 	 * exists, -1 a row error (message names the row: "docs/a.md: not valid
-	 * UTF-8 at byte 17"). */
+	 * UTF-8 at byte 17"). An empty ord means "not stable yet" (LocalFile:
+	 * modified within the last 2 s): the next run reads the row again and
+	 * its content fingerprint decides whether it is processed. */
 	int (*read)(void *src, const coco_value *key, coco_arena *a, coco_value *row,
 		coco_buf *ord, char **err);
 	void (*close)(void *src);

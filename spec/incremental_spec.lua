@@ -127,11 +127,15 @@ local function rewrite(d, name, content)
   stamp(d .. "/docs/" .. name)
 end
 
--- The target of a from-scratch build: same docs, same flow text, fresh
--- directory and state.
+-- The target of a from-scratch build: same source folders (docs, notes),
+-- same flow text, fresh directory and state.
 local function scratch(d, tbl)
   local f = H.tmpdir()
-  assert(H.sh("cp -a " .. H.q(d .. "/docs") .. " " .. H.q(f .. "/docs")))
+  for _, sub in ipairs({ "docs", "notes" }) do
+    if H.sh("test -d " .. H.q(d .. "/" .. sub)) then
+      assert(H.sh("cp -a " .. H.q(d .. "/" .. sub) .. " " .. H.q(f .. "/" .. sub)))
+    end
+  end
   H.write(f .. "/flow.lua", H.read(d .. "/flow.lua"))
   local rc, _, err = H.coco(f, "update flow.lua -q")
   assert.are.equal(0, rc, "from-scratch build failed: " .. tostring(err))
@@ -248,6 +252,36 @@ describe("rule 1: after any update the target equals a from-scratch run", functi
     -- remove all files
     assert(H.sh("rm -rf " .. H.q(d .. "/docs") .. "/*"))
     assert.are.same({}, step())
+  end)
+
+  it("holds across target schema changes (a new field; a new key, applied with -f)", function()
+    local base = H.docs_flow{ chunk_size = 300 }
+    local d = setup_dir(base, { ["a.md"] = doc("a1", "a2"), ["b.md"] = doc("b1") })
+    local rc, _, err = H.coco(d, "update flow.lua -q")
+    assert.are.equal(0, rc, err)
+    local with_len, n = base:gsub("text = chunk%.text }",
+      'text = chunk.text, len = chunk.text:transform(coco.fn("Len", { returns = "int64" }, function(s) return #s end)) }')
+    assert.are.equal(1, n)
+    H.write(d .. "/flow.lua", with_len)
+    rewrite(d, "a.md", doc("a1", "a3"))
+    rc, _, err = H.coco(d, "update flow.lua -q")
+    assert.are.equal(0, rc, err)
+    assert.are.equal(3, count(d, "len = 200"))
+    assert_as_scratch(d)
+
+    local rekeyed
+    rekeyed, n = with_len:gsub('primary_key_fields = { "filename", "location" }',
+      'primary_key_fields = { "filename", "location", "len" }')
+    assert.are.equal(1, n)
+    H.write(d .. "/flow.lua", rekeyed)
+    H.write(d .. "/docs/c.md", doc("c1", "c2"))
+    rc, _, err = H.coco(d, "update flow.lua -q")      -- drops the table: refused without -f
+    assert.are.equal(1, rc)
+    assert.is_truthy(err:find("-f", 1, true), err)
+    assert.are.equal(3, count(d))
+    rc, _, err = H.coco(d, "update flow.lua -q -f")
+    assert.are.equal(0, rc, err)
+    assert.are.equal(5, #assert_as_scratch(d))
   end)
 
   it("holds when a source leaves the flow (its rows leave the shared target)", function()

@@ -445,6 +445,13 @@ static void test_read(void)
 	coco_buf ord = {0};
 	coco_value row;
 
+	/* a file modified within the last 2 s has no ordinal yet (racy clean) */
+	CHECK(read_key(src, "a.md", &a, &row, &ord, &err) == 0);
+	CHECK(ord.n == 0);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/docs/a.md", tmp);
+	struct timespec old[2] = { { time(NULL) - 10, 0 }, { time(NULL) - 10, 0 } };
+	CHECK(utimensat(AT_FDCWD, path, old, 0) == 0);
 	CHECK(read_key(src, "a.md", &a, &row, &ord, &err) == 0);
 	CHECK(row.kind == COCO_STRUCT && row.n == 2);
 	CHECK(row.u.fields[0].kind == COCO_STR && row.u.fields[0].n == 4 &&
