@@ -53,6 +53,7 @@ $(ASAN_BUILD)/Makefile: CMakeLists.txt
 
 bench: deps build
 	luajit bench/run.lua $(BUILD)
+	luajit bench/live.lua $(BUILD)
 
 install: build
 	cmake --install $(BUILD)

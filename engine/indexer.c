@@ -170,6 +170,7 @@ typedef struct item {
 	size_t nkey;
 	const char *ord;              /* listed ordinal, NULL if not listed */
 	size_t nord;
+	int must_read;                /* reported by change capture: read it */
 	const char *trk;              /* tracking record, NULL if untracked */
 	size_t ntrk;
 } item;
@@ -307,7 +308,8 @@ typedef struct target_rt {
 typedef struct run {
 	const coco_graph *g;
 	coco_state *st;
-	const coco_update_opts *o;
+	const coco_update_opts *o;    /* = &opts */
+	coco_update_opts opts;
 	target_rt *targets;
 	coco_arena rowa;              /* batch memory */
 	coco_batch *stage, *commit;
@@ -587,8 +589,44 @@ static int load_lineage(run *r, const coco_gsource *s, const item *it, lineage *
 	return 0;
 }
 
+enum { PASS_FULL, PASS_ORPHAN, PASS_KEYS };
+
+/* Items for the keys change capture reported: each is read. */
+static int gather_keys(run *r, const coco_gsource *s, const coco_value *keys, size_t n, items *it)
+{
+	size_t plen = strlen(s->name) + 1;
+	for (size_t i = 0; i < n; i++) {
+		item x = { .ord = "", .must_read = 1 };
+		coco_buf_clear(&it->tmp);
+		coco_value_encode(&keys[i], &it->tmp);
+		x.key = coco_arena_strndup(it->a, it->tmp.p, it->tmp.n);
+		x.nkey = it->tmp.n;
+		items_push(it, &x);
+	}
+	qsort(it->v, it->n, sizeof *it->v, item_cmp);
+	size_t w = 0;
+	for (size_t i = 0; i < it->n; i++)
+		if (!w || item_cmp(&it->v[w - 1], &it->v[i]))
+			it->v[w++] = it->v[i];
+	it->n = w;
+	for (size_t i = 0; i < it->n; i++) {
+		item *x = &it->v[i];
+		coco_buf_clear(&r->tmp);
+		coco_buf_add(&r->tmp, s->name, plen);
+		coco_buf_add(&r->tmp, x->key, x->nkey);
+		int got = coco_state_get(r->st, COCO_CF_TRACKING, r->tmp.p, r->tmp.n, &r->vbuf, r->err);
+		if (got < 0)
+			return -1;
+		if (got == 1) {
+			x->trk = coco_arena_strndup(it->a, r->vbuf.p, r->vbuf.n);
+			x->ntrk = r->vbuf.n;
+		}
+	}
+	return 0;
+}
+
 static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_stats *stats,
-	void *src, int orphan)
+	void *src, int mode, const coco_value *keys, size_t nkeys)
 {
 	items it = {0};
 	coco_arena la = {0};
@@ -596,14 +634,14 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 	int rc = -1;
 	double t0 = now_ms();
 	const coco_update_opts *o = r->o;
-	coco_fp logic = orphan ? (coco_fp){0, 0} : s->logic;
+	coco_fp logic = mode == PASS_ORPHAN ? (coco_fp){0, 0} : s->logic;
 	done_row *done = calloc(BATCH_ROWS, sizeof *done);
 	size_t nx = coco_graph_nexports(r->g);
 	coco_rows *out = calloc(nx + 1, sizeof *out);
 	coco_rows *none = calloc(nx + 1, sizeof *none);   /* a deleted row produces nothing */
 	coco_exec_stats xs = {0};
 
-	if (orphan) {
+	if (mode == PASS_ORPHAN) {
 		/* a source that left the flow: every tracked row is deleted */
 		size_t plen = strlen(s->name) + 1;
 		coco_iter *iter = coco_state_iter(r->st, COCO_CF_TRACKING, s->name, plen);
@@ -620,6 +658,9 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 		}
 		coco_iter_destroy(iter);
 		if (irc < 0)
+			goto out;
+	} else if (mode == PASS_KEYS) {
+		if (gather_keys(r, s, keys, nkeys, &it))
 			goto out;
 	} else if (gather(s, src, r->st, &it, r->err)) {
 		goto out;
@@ -648,12 +689,12 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 		const item *x = &it.v[i];
 		trk old = {0};
 		int tracked = x->trk && !trk_decode(x->trk, x->ntrk, &old);
-		if (x->ord)
+		if (x->ord && !x->must_read)
 			stats->listed++;
 		int staged = tracked && (old.flags & TRK_STAGED);
 		int same_logic = tracked && coco_fp_eq(old.logic, logic);
 		int force = o && (o->full_reprocess || o->reexport);
-		if (x->ord && tracked && !staged && same_logic && !force &&
+		if (x->ord && !x->must_read && tracked && !staged && same_logic && !force &&
 		    old.nord == x->nord && !memcmp(old.ord, x->ord, x->nord)) {
 			stats->unchanged++;
 			continue;
@@ -740,49 +781,78 @@ out:
 /* Source names recorded in meta, to find sources that left the flow. */
 #define META_SOURCES "sources"
 
-static void run_free(run *r)
+struct coco_indexer {
+	run r;
+	void **srcs;                  /* opened sources */
+};
+
+int coco_indexer_open(const coco_graph *g, coco_state *st, const coco_update_opts *o,
+	coco_indexer **out, char **err)
 {
-	const coco_graph *g = r->g;
-	if (r->targets) {
-		for (size_t x = 0; x < coco_graph_nexports(g); x++)
-			if (r->targets[x].h)
-				coco_graph_export_at(g, x)->ops->close(r->targets[x].h);
-		free(r->targets);
+	coco_indexer *ix = calloc(1, sizeof *ix);
+	run *r = &ix->r;
+	r->g = g;
+	r->st = st;
+	if (o)
+		r->opts = *o;
+	r->o = &r->opts;
+	r->targets = calloc(coco_graph_nexports(g) + 1, sizeof *r->targets);
+	r->stage = coco_batch_create();
+	r->commit = coco_batch_create();
+	r->memo.st = st;
+	r->memo.b = coco_batch_create();
+	r->memo_ops.get = memo_get;
+	r->memo_ops.put = memo_put;
+	r->memo_ops.ud = &r->memo;
+	size_t ns = coco_graph_nsources(g);
+	ix->srcs = calloc(ns + 1, sizeof *ix->srcs);
+	for (size_t i = 0; i < ns; i++) {
+		const coco_gsource *s = coco_graph_source(g, i);
+		char *e = NULL;
+		if (s->ops->open(s->opts, coco_graph_base_dir(g), &ix->srcs[i], &e)) {
+			coco_seterr(err, "%s (%s): %s", s->name, s->where, e ? e : "cannot open source");
+			free(e);
+			ix->srcs[i] = NULL;
+			coco_indexer_close(ix);
+			return -1;
+		}
 	}
-	coco_arena_destroy(&r->rowa);
-	coco_batch_destroy(r->stage);
-	coco_batch_destroy(r->commit);
-	coco_batch_destroy(r->memo.b);
-	coco_buf_free(&r->kbuf);
-	coco_buf_free(&r->vbuf);
-	coco_buf_free(&r->tmp);
-	coco_buf_free(&r->memo.val);
+	*out = ix;
+	return 0;
 }
 
-int coco_update(const coco_graph *g, coco_state *st, const coco_update_opts *o,
+void *coco_indexer_source(coco_indexer *ix, size_t i) { return ix->srcs[i]; }
+
+coco_update_opts *coco_indexer_opts(coco_indexer *ix) { return &ix->r.opts; }
+
+int coco_indexer_pass(coco_indexer *ix, size_t i, coco_source_stats *stats, char **err)
+{
+	ix->r.err = err;
+	const coco_gsource *s = coco_graph_source(ix->r.g, i);
+	stats->source = s->name;
+	return update_source(&ix->r, i, s, stats, ix->srcs[i], PASS_FULL, NULL, 0);
+}
+
+int coco_indexer_keys(coco_indexer *ix, size_t i, const coco_value *keys, size_t n,
 	coco_source_stats *stats, char **err)
 {
-	run r = { .g = g, .st = st, .o = o, .err = err };
-	r.targets = calloc(coco_graph_nexports(g) + 1, sizeof *r.targets);
-	r.stage = coco_batch_create();
-	r.commit = coco_batch_create();
-	r.memo.st = st;
-	r.memo.b = coco_batch_create();
-	r.memo_ops.get = memo_get;
-	r.memo_ops.put = memo_put;
-	r.memo_ops.ud = &r.memo;
-	int rc = 0;
+	ix->r.err = err;
+	const coco_gsource *s = coco_graph_source(ix->r.g, i);
+	stats->source = s->name;
+	return update_source(&ix->r, i, s, stats, ix->srcs[i], PASS_KEYS, keys, n);
+}
+
+int coco_indexer_orphans(coco_indexer *ix, char **err)
+{
+	run *r = &ix->r;
+	const coco_graph *g = r->g;
+	r->err = err;
 	size_t ns = coco_graph_nsources(g);
-	for (size_t i = 0; i < ns; i++) {
-		memset(&stats[i], 0, sizeof stats[i]);
-		stats[i].source = coco_graph_source(g, i)->name;
-	}
-	/* Sources that left the flow go first: a renamed source writes the
-	 * same target keys as the old one, whose deletes must come before. */
 	coco_buf names = {0}, old = {0};
 	for (size_t i = 0; i < ns; i++)
 		coco_buf_add(&names, coco_graph_source(g, i)->name, strlen(coco_graph_source(g, i)->name) + 1);
-	int got = coco_state_get(st, COCO_CF_META, META_SOURCES, strlen(META_SOURCES), &old, err);
+	int rc = 0;
+	int got = coco_state_get(r->st, COCO_CF_META, META_SOURCES, strlen(META_SOURCES), &old, err);
 	if (got < 0)
 		rc = -1;
 	for (size_t off = 0; got == 1 && !rc && off < old.n; off += strlen(old.p + off) + 1) {
@@ -795,29 +865,60 @@ int coco_update(const coco_graph *g, coco_state *st, const coco_update_opts *o,
 		coco_gsource gone = {0};
 		gone.name = name;
 		coco_source_stats ost = {0};
-		rc = update_source(&r, 0, &gone, &ost, NULL, 1);
-	}
-	for (size_t i = 0; i < ns && !rc; i++) {
-		const coco_gsource *s = coco_graph_source(g, i);
-		void *src = NULL;
-		char *e = NULL;
-		if (s->ops->open(s->opts, coco_graph_base_dir(g), &src, &e)) {
-			coco_seterr(err, "%s (%s): %s", s->name, s->where, e ? e : "cannot open source");
-			free(e);
-			rc = -1;
-			break;
-		}
-		rc = update_source(&r, i, s, &stats[i], src, 0);
-		s->ops->close(src);
+		rc = update_source(r, 0, &gone, &ost, NULL, PASS_ORPHAN, NULL, 0);
 	}
 	if (!rc && (got != 1 || old.n != names.n || memcmp(old.p, names.p, names.n))) {
-		coco_batch_clear(r.commit);
-		coco_batch_put(r.commit, COCO_CF_META, META_SOURCES, strlen(META_SOURCES), names.p, names.n);
-		rc = coco_state_write(st, r.commit, 0, err);
+		coco_batch_clear(r->commit);
+		coco_batch_put(r->commit, COCO_CF_META, META_SOURCES, strlen(META_SOURCES), names.p, names.n);
+		rc = coco_state_write(r->st, r->commit, 0, err);
 	}
 	coco_buf_free(&old);
 	coco_buf_free(&names);
-	run_free(&r);
+	return rc;
+}
+
+void coco_indexer_close(coco_indexer *ix)
+{
+	if (!ix)
+		return;
+	run *r = &ix->r;
+	const coco_graph *g = r->g;
+	for (size_t x = 0; x < coco_graph_nexports(g); x++)
+		if (r->targets[x].h)
+			coco_graph_export_at(g, x)->ops->close(r->targets[x].h);
+	free(r->targets);
+	for (size_t i = 0; i < coco_graph_nsources(g); i++)
+		if (ix->srcs[i])
+			coco_graph_source(g, i)->ops->close(ix->srcs[i]);
+	free(ix->srcs);
+	coco_arena_destroy(&r->rowa);
+	coco_batch_destroy(r->stage);
+	coco_batch_destroy(r->commit);
+	coco_batch_destroy(r->memo.b);
+	coco_buf_free(&r->kbuf);
+	coco_buf_free(&r->vbuf);
+	coco_buf_free(&r->tmp);
+	coco_buf_free(&r->memo.val);
+	free(ix);
+}
+
+int coco_update(const coco_graph *g, coco_state *st, const coco_update_opts *o,
+	coco_source_stats *stats, char **err)
+{
+	size_t ns = coco_graph_nsources(g);
+	for (size_t i = 0; i < ns; i++) {
+		memset(&stats[i], 0, sizeof stats[i]);
+		stats[i].source = coco_graph_source(g, i)->name;
+	}
+	coco_indexer *ix;
+	if (coco_indexer_open(g, st, o, &ix, err))
+		return -1;
+	/* Sources that left the flow go first: a renamed source writes the
+	 * same target keys as the old one, whose deletes must come before. */
+	int rc = coco_indexer_orphans(ix, err);
+	for (size_t i = 0; i < ns && !rc; i++)
+		rc = coco_indexer_pass(ix, i, &stats[i], err);
+	coco_indexer_close(ix);
 	return rc;
 }
 

@@ -37,6 +37,26 @@ typedef struct coco_update_opts {
 int coco_update(const coco_graph *g, coco_state *st, const coco_update_opts *o,
 	coco_source_stats *stats, char **err);
 
+/* The indexer kept open across calls (live mode): sources opened once,
+ * target connections kept. */
+typedef struct coco_indexer coco_indexer;
+int coco_indexer_open(const coco_graph *g, coco_state *st, const coco_update_opts *o,
+	coco_indexer **out, char **err);
+/* The opened source i (to start its change capture). */
+void *coco_indexer_source(coco_indexer *ix, size_t i);
+/* The options in force; live mode clears reexport/full_reprocess after
+ * the initial pass. */
+coco_update_opts *coco_indexer_opts(coco_indexer *ix);
+/* Delete the rows of sources that left the flow; record the current ones. */
+int coco_indexer_orphans(coco_indexer *ix, char **err);
+/* A full list pass over source i; stats are added to. */
+int coco_indexer_pass(coco_indexer *ix, size_t i, coco_source_stats *stats, char **err);
+/* Process the rows with these keys of source i (read each; gone ones are
+ * deleted); stats are added to. */
+int coco_indexer_keys(coco_indexer *ix, size_t i, const coco_value *keys, size_t n,
+	coco_source_stats *stats, char **err);
+void coco_indexer_close(coco_indexer *ix);
+
 /* Evaluate: run every source row through the flow without touching
  * targets or state. st may be NULL; with use_cache, cached function
  * results are read from it (never written). sink gets each export's rows

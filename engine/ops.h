@@ -52,6 +52,28 @@ void coco_opt_names(const coco_optdef *defs, coco_buf *out);
  * mtime ns + size). Return non-zero to stop listing. */
 typedef int (*coco_list_cb)(void *ud, const coco_value *key, const void *ord, size_t nord);
 
+/* What change capture reports:
+ *   ROW      the row with this key may have changed, appeared or gone;
+ *            the engine reads it (coalescing bursts) and decides
+ *   SCANNED  the same, found by a scan of a new directory rather than by an
+ *            event: the row may still be being written, so the engine waits
+ *            for the debounce window before reading it
+ *   RESCAN   events were lost or cannot be mapped to rows (queue overflow,
+ *            a directory moved or deleted, the root replaced): do a full
+ *            list pass now
+ *   DEGRADED change capture is incomplete (e.g. the inotify watch limit was
+ *            reached): poll with full list passes until further notice
+ * key is NULL for RESCAN and DEGRADED. msg: a warning for the user, or
+ * NULL. Return non-zero to stop. */
+typedef enum coco_change_kind {
+	COCO_CHANGE_ROW,
+	COCO_CHANGE_SCANNED,
+	COCO_CHANGE_RESCAN,
+	COCO_CHANGE_DEGRADED,
+} coco_change_kind;
+typedef int (*coco_change_cb)(void *ud, coco_change_kind kind, const coco_value *key,
+	const char *msg);
+
 typedef struct coco_source_ops {
 	const char *name;                     /* "LocalFile" */
 	const coco_optdef *opts;
@@ -73,6 +95,14 @@ typedef struct coco_source_ops {
 	int (*read)(void *src, const coco_value *key, coco_arena *a, coco_value *row,
 		coco_buf *ord, char **err);
 	void (*close)(void *src);
+
+	/* Change capture, optional (NULL: the source has none; live mode then
+	 * relies on refresh_interval). watch() starts it on an opened source and
+	 * gives one fd that becomes readable when changes are waiting;
+	 * watch_read() drains what is there without blocking and reports each
+	 * change through cb. Both run on the thread that owns src. */
+	int (*watch)(void *src, int *fd, char **err);
+	int (*watch_read)(void *src, coco_change_cb cb, void *ud, char **err);
 } coco_source_ops;
 
 /* ---- Functions ---------------------------------------------------------- */

@@ -45,6 +45,7 @@ int luaopen_coco(lua_State *L)
 	lua_pop(L, 1);
 	lua_newtable(L);                       /* [core] */
 	coco_lua_open_graph(L);
+	coco_lua_open_live(L);
 	lua_pushcfunction(L, l_load_embedded);
 	lua_setfield(L, -2, "load_embedded");
 	int core = lua_gettop(L);

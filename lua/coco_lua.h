@@ -37,5 +37,26 @@ int coco_lua_opts(lua_State *L, int idx, const char *what, const coco_optdef *de
 extern const coco_function_ops coco_lua_fn_ops;
 void *coco_lua_fn_new(lua_State *L, int idx, coco_fn_logic *logic, coco_buf *err);
 
-/* l_graph.c */
+/* l_graph.c: the userdata behind a flow */
+#include <sys/types.h>
+#include "indexer.h"
+#include "state.h"
+typedef struct lgraph {
+	coco_graph *g;
+	coco_state *st;
+	int st_ro;
+	char *state_dir;
+	pid_t pid;
+	coco_setup_plan plan;
+	int nlive;                    /* live updaters using it */
+	int released;                 /* closed while they ran: free when they end */
+} lgraph;
 int coco_lua_open_graph(lua_State *L);   /* adds core functions to the table on top */
+void coco_lua_push_stats(lua_State *L, const coco_source_stats *s);
+/* A live updater ended: drop its hold on lg. */
+void coco_lua_graph_unlive(lgraph *lg);
+
+/* l_live.c */
+int coco_lua_open_live(lua_State *L);
+/* Push a new updater for the flow at graph_idx; opts table at opts. */
+int coco_lua_live_new(lua_State *L, int graph_idx, lgraph *lg, int opts);

@@ -13,14 +13,6 @@
 #include "indexer.h"
 #include "state.h"
 
-typedef struct lgraph {
-	coco_graph *g;
-	coco_state *st;
-	int st_ro;
-	char *state_dir;
-	pid_t pid;
-	coco_setup_plan plan;
-} lgraph;
 
 static lgraph *check_graph(lua_State *L, int idx)
 {
@@ -93,6 +85,10 @@ static int l_graph_new(lua_State *L)
 
 static void graph_release(lgraph *lg)
 {
+	if (lg->nlive > 0) {          /* a live updater still runs on it */
+		lg->released = 1;
+		return;
+	}
 	coco_setup_plan_free(&lg->plan);
 	if (lg->st && lg->pid == getpid())
 		coco_state_close(lg->st);
@@ -102,6 +98,26 @@ static void graph_release(lgraph *lg)
 	if (lg->g)
 		coco_graph_destroy(lg->g);
 	lg->g = NULL;
+}
+
+static int check_fork(lua_State *L, lgraph *lg);
+
+void coco_lua_graph_unlive(lgraph *lg)
+{
+	if (--lg->nlive == 0 && lg->released)
+		graph_release(lg);
+}
+
+/* g:live(opts) -> updater | nil, msg */
+static int l_live(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	int n = check_fork(L, lg);
+	if (n)
+		return n;
+	if (!lg->st || lg->st_ro)
+		return push_fail(L, coco_strdup("coco: state is not open for writing"));
+	return coco_lua_live_new(L, 1, lg, 2);
 }
 
 static int l_graph_gc(lua_State *L)
@@ -648,7 +664,7 @@ typedef struct cbctx {
 	int on_error, on_progress;   /* stack indices or 0 */
 } cbctx;
 
-static void push_stats(lua_State *L, const coco_source_stats *s)
+void coco_lua_push_stats(lua_State *L, const coco_source_stats *s)
 {
 	lua_createtable(L, 0, 11);
 #define F(name) lua_pushnumber(L, (lua_Number)s->name); lua_setfield(L, -2, #name)
@@ -678,7 +694,7 @@ static void cb_progress(void *ud, const coco_source_stats *st, uint64_t done, ui
 	if (!c->on_progress)
 		return;
 	lua_pushvalue(c->L, c->on_progress);
-	push_stats(c->L, st);
+	coco_lua_push_stats(c->L, st);
 	lua_pushnumber(c->L, (lua_Number)done);
 	lua_pushnumber(c->L, (lua_Number)total);
 	if (lua_pcall(c->L, 3, 0, 0))
@@ -715,7 +731,7 @@ static void push_all_stats(lua_State *L, const coco_graph *g, const coco_source_
 	size_t ns = coco_graph_nsources(g);
 	lua_createtable(L, (int)ns, 0);
 	for (size_t i = 0; i < ns; i++) {
-		push_stats(L, &st[i]);
+		coco_lua_push_stats(L, &st[i]);
 		lua_rawseti(L, -2, (int)i + 1);
 	}
 }
@@ -848,6 +864,7 @@ static const luaL_Reg graph_methods[] = {
 	{ "update", l_update },
 	{ "evaluate", l_evaluate },
 	{ "remove_state", l_remove_state },
+	{ "live", l_live },
 	{ "close", l_close },
 	{ NULL, NULL }
 };

@@ -144,12 +144,71 @@ end
 
 local commands = {}
 
-function commands.update(flow, o)
-  if o.live then
-    errf("live mode (-L) is not available in this build yet; run without -L")
-    return 2
+local function live_mode(flow, o)
+  local tty = core.isatty(2) and not o.quiet and not o.json
+  local changed, t0 = 0, core.now()
+  local status_shown = false
+  local function status()
+    if not tty then return end
+    stderr:write(string.format("\r\27[K%s: live, %d rows changed since start (%ds); Ctrl-C stops",
+      flow.name, changed, math.floor(core.now() - t0)))
+    stderr:flush()
+    status_shown = true
   end
+  local function clear()
+    if status_shown then stderr:write("\r\27[K") status_shown = false end
+  end
+  local errors = 0
+  local live, err = flow._g:live{ reexport = o.reexport, full_reprocess = o.full_reprocess,
+    on_batch = function(b)
+      b.flow = flow.name
+      changed = changed + b.added + b.updated + b.deleted + b.reprocessed
+      if o.json then stdout:write(json_stats(b), "\n") stdout:flush() end
+    end,
+    on_warning = function(msg) clear() errf("%s", msg) end,
+    on_error = function(source, key, msg)
+      errors = errors + 1
+      clear()
+      on_error(flow.name)(source, key, msg)
+    end }
+  if not live then errf("%s", err); return 1 end
+  local n, serr = live:step(0)            -- the initial pass
+  if not n then errf("%s", serr); live:close(); return 1 end
+  if not o.json and not o.quiet then
+    for _, s in ipairs(live:stats()) do
+      s.flow = flow.name
+      stdout:write(human_stats(s), "\n")
+    end
+    stdout:flush()
+  end
+  if not live:has_capture() then
+    -- no source captures changes: one update, as CocoIndex does
+    live:close()
+    return errors > 0 and 1 or 0
+  end
+  live:_catch_signals()
+  changed = 0
+  status()
+  while true do
+    local r, e = live:step(tty and 1000 or -1)
+    if r == false then break end
+    if not r then clear(); errf("%s", e); live:close(); return 1 end
+    status()
+  end
+  clear()
+  if not o.quiet and not o.json then
+    for _, s in ipairs(live:stats()) do
+      s.flow = flow.name
+      stdout:write(human_stats(s), "\n")
+    end
+  end
+  live:close()
+  return 0
+end
+
+function commands.update(flow, o)
   if not do_setup(flow, o, "update") then return 1 end
+  if o.live then return live_mode(flow, o) end
   local prog, clear = progress(flow, o)
   local stats, err = flow._g:update{ reexport = o.reexport, full_reprocess = o.full_reprocess,
     on_error = on_error(flow.name), on_progress = prog }

@@ -487,6 +487,16 @@ function Flow:update(opts)
   return stats, plan
 end
 
+-- flow:live{ reexport, full_reprocess, force, on_batch, on_warning, on_error }
+--   -> updater | nil, msg. The updater: fd(), timeout(), step(ms), wait(),
+--   abort(), stats(), close(). The first step does the initial pass.
+function Flow:live(opts)
+  opts = opts or {}
+  local plan, err, kind = self:setup{ force = opts.force }
+  if not plan then return nil, err, kind end
+  return self._g:live(opts)
+end
+
 -- flow:evaluate{ output_dir, use_cache = true, on_error } -> stats, output_dir | nil, msg
 function Flow:evaluate(opts)
   opts = opts or {}

@@ -1,0 +1,513 @@
+/* Live mode: the epoll loop. See live.h. */
+#define _GNU_SOURCE
+#include "live.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RETRY_MS 1000.0           /* after a failed pass or batch */
+#define DEGRADED_POLL_MS 2000.0   /* full passes while change capture is incomplete */
+#define SIGNAL_TAG UINT32_MAX
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* ---- recently seen rows of a source ------------------------------------- */
+typedef struct kent {
+	char *key;                    /* encoded key; NULL = empty slot */
+	size_t n;
+	double last;                  /* when last processed */
+	double deadline;              /* when pending: process at */
+	int pending, in_batch;
+} kent;
+
+typedef struct ktab {
+	kent *v;
+	size_t cap, n;
+} ktab;
+
+static uint64_t khash(const char *k, size_t n) { return coco_fp_bytes(k, n).lo; }
+
+static kent *ktab_find(ktab *t, const char *k, size_t n, int create);
+
+static void ktab_rebuild(ktab *t, size_t cap, double drop_before)
+{
+	ktab nt = { calloc(cap, sizeof(kent)), cap, 0 };
+	for (size_t i = 0; i < t->cap; i++) {
+		kent *e = &t->v[i];
+		if (!e->key)
+			continue;
+		if (!e->pending && !e->in_batch && e->last < drop_before) {
+			free(e->key);
+			continue;
+		}
+		kent *ne = ktab_find(&nt, e->key, e->n, 1);
+		free(ne->key);
+		*ne = *e;
+	}
+	free(t->v);
+	*t = nt;
+}
+
+static kent *ktab_find(ktab *t, const char *k, size_t n, int create)
+{
+	if (create && (t->n + 1) * 2 > t->cap)
+		ktab_rebuild(t, t->cap ? t->cap * 2 : 64, -1e300);
+	if (!t->cap)
+		return NULL;
+	size_t i = (size_t)khash(k, n) & (t->cap - 1);
+	for (;; i = (i + 1) & (t->cap - 1)) {
+		kent *e = &t->v[i];
+		if (!e->key) {
+			if (!create)
+				return NULL;
+			e->key = malloc(n ? n : 1);
+			memcpy(e->key, k, n);
+			e->n = n;
+			e->last = -1e300;
+			t->n++;
+			return e;
+		}
+		if (e->n == n && !memcmp(e->key, k, n))
+			return e;
+	}
+}
+
+static void ktab_free(ktab *t)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		free(t->v[i].key);
+	free(t->v);
+	memset(t, 0, sizeof *t);
+}
+
+typedef struct lsrc {
+	int fd;                       /* change capture fd, -1 none */
+	double refresh_ms, next_refresh;
+	double poll_ms, next_poll;    /* degraded: full passes */
+	int rescan;
+	double retry_at;
+	ktab keys;
+	kent **batch;                 /* rows to process this step */
+	size_t nbatch, capbatch;
+} lsrc;
+
+struct coco_live {
+	const coco_graph *g;
+	coco_live_opts o;
+	coco_indexer *ix;
+	int epfd;
+	lsrc *src;
+	size_t nsrc;
+	coco_source_stats *stats;
+	int started, aborted;
+	double now;                   /* time of the current step */
+	int sig_rd;                   /* self-pipe of the signal handler, -1 */
+};
+
+static void warn(coco_live *lv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(coco_live *lv, const char *fmt, ...)
+{
+	if (!lv->o.on_warning)
+		return;
+	coco_buf b = {0};
+	va_list ap;
+	va_start(ap, fmt);
+	coco_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	lv->o.on_warning(lv->o.ud, b.p);
+	coco_buf_free(&b);
+}
+
+static void batch_add(lsrc *s, kent *e)
+{
+	if (e->in_batch)
+		return;
+	if (s->nbatch == s->capbatch) {
+		s->capbatch = s->capbatch ? s->capbatch * 2 : 64;
+		s->batch = realloc(s->batch, s->capbatch * sizeof *s->batch);
+		if (!s->batch)
+			abort();
+	}
+	e->in_batch = 1;
+	e->pending = 0;
+	s->batch[s->nbatch++] = e;
+}
+
+typedef struct cbctx {
+	coco_live *lv;
+	size_t si;
+	coco_buf enc;
+} cbctx;
+
+static int on_change(void *ud, coco_change_kind kind, const coco_value *key, const char *msg)
+{
+	cbctx *c = ud;
+	coco_live *lv = c->lv;
+	lsrc *s = &lv->src[c->si];
+	const char *name = coco_graph_source(lv->g, c->si)->name;
+	if (msg)
+		warn(lv, "%s.%s: %s", coco_graph_name(lv->g), name, msg);
+	switch (kind) {
+	case COCO_CHANGE_RESCAN:
+		s->rescan = 1;
+		return 0;
+	case COCO_CHANGE_DEGRADED:
+		s->rescan = 1;
+		s->poll_ms = DEGRADED_POLL_MS;
+		s->next_poll = lv->now + DEGRADED_POLL_MS;
+		return 0;
+	case COCO_CHANGE_ROW:
+	case COCO_CHANGE_SCANNED:
+		break;
+	}
+	if (!key)
+		return 0;
+	coco_buf_clear(&c->enc);
+	coco_value_encode(key, &c->enc);
+	kent *e = ktab_find(&s->keys, c->enc.p, c->enc.n, 1);
+	if (e->in_batch || e->pending)
+		return 0;                   /* coalesced */
+	if (kind == COCO_CHANGE_SCANNED) {
+		e->pending = 1;             /* may still be written: wait a window */
+		e->deadline = lv->now + COCO_LIVE_DEBOUNCE_MS;
+	} else if (lv->now - e->last < COCO_LIVE_DEBOUNCE_MS) {
+		e->pending = 1;             /* a burst: once more at the window's end */
+		e->deadline = e->last + COCO_LIVE_DEBOUNCE_MS;
+	} else {
+		batch_add(s, e);            /* the first change: at once */
+	}
+	return 0;
+}
+
+int coco_live_create(const coco_graph *g, coco_state *st, const coco_live_opts *o,
+	coco_live **out, char **err)
+{
+	coco_live *lv = calloc(1, sizeof *lv);
+	lv->g = g;
+	lv->sig_rd = -1;
+	if (o)
+		lv->o = *o;
+	lv->nsrc = coco_graph_nsources(g);
+	lv->src = calloc(lv->nsrc + 1, sizeof *lv->src);
+	lv->stats = calloc(lv->nsrc + 1, sizeof *lv->stats);
+	lv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (lv->epfd < 0) {
+		coco_seterr(err, "live: epoll_create1: %s", strerror(errno));
+		coco_live_destroy(lv);
+		return -1;
+	}
+	if (coco_indexer_open(g, st, &lv->o.update, &lv->ix, err)) {
+		lv->ix = NULL;
+		coco_live_destroy(lv);
+		return -1;
+	}
+	double now = now_ms();
+	for (size_t i = 0; i < lv->nsrc; i++) {
+		const coco_gsource *gs = coco_graph_source(g, i);
+		lsrc *s = &lv->src[i];
+		lv->stats[i].source = gs->name;
+		s->fd = -1;
+		if (gs->sopts.refresh_interval > 0) {
+			s->refresh_ms = gs->sopts.refresh_interval * 1e3;
+			s->next_refresh = now + s->refresh_ms;
+		}
+		if (!gs->ops->watch)
+			continue;
+		char *e = NULL;
+		if (gs->ops->watch(coco_indexer_source(lv->ix, i), &s->fd, &e)) {
+			coco_seterr(err, "%s (%s): cannot watch for changes: %s", gs->name, gs->where,
+				e ? e : "error");
+			free(e);
+			coco_live_destroy(lv);
+			return -1;
+		}
+		if (s->fd < 0)
+			continue;
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+		if (epoll_ctl(lv->epfd, EPOLL_CTL_ADD, s->fd, &ev)) {
+			coco_seterr(err, "live: epoll_ctl: %s", strerror(errno));
+			coco_live_destroy(lv);
+			return -1;
+		}
+	}
+	*out = lv;
+	return 0;
+}
+
+int coco_live_fd(const coco_live *lv) { return lv->epfd; }
+
+int coco_live_has_capture(const coco_live *lv)
+{
+	for (size_t i = 0; i < lv->nsrc; i++)
+		if (lv->src[i].fd >= 0 || lv->src[i].refresh_ms > 0)
+			return 1;
+	return 0;
+}
+
+static double next_due(const coco_live *lv)
+{
+	if (!lv->started)
+		return 0;
+	double t = -1;
+#define MIN(x) do { double x_ = (x); if (t < 0 || x_ < t) t = x_; } while (0)
+	for (size_t i = 0; i < lv->nsrc; i++) {
+		const lsrc *s = &lv->src[i];
+		if (s->rescan || s->nbatch)
+			MIN(s->retry_at);
+		if (s->refresh_ms > 0)
+			MIN(s->next_refresh > s->retry_at ? s->next_refresh : s->retry_at);
+		if (s->poll_ms > 0)
+			MIN(s->next_poll);
+		for (size_t k = 0; k < s->keys.cap; k++)
+			if (s->keys.v[k].key && s->keys.v[k].pending)
+				MIN(s->keys.v[k].deadline);
+	}
+#undef MIN
+	return t;
+}
+
+long coco_live_timeout(const coco_live *lv)
+{
+	if (lv->aborted)
+		return 0;
+	double t = next_due(lv);
+	if (t < 0)
+		return -1;
+	double d = t - now_ms();
+	return d <= 0 ? 0 : (long)d + 1;
+}
+
+static void add_stats(coco_source_stats *a, const coco_source_stats *b)
+{
+	a->listed += b->listed;
+	a->added += b->added;
+	a->updated += b->updated;
+	a->deleted += b->deleted;
+	a->unchanged += b->unchanged;
+	a->reprocessed += b->reprocessed;
+	a->errors += b->errors;
+	a->fn_calls += b->fn_calls;
+	a->cache_hits += b->cache_hits;
+	a->elapsed_ms += b->elapsed_ms;
+}
+
+static int report(coco_live *lv, size_t i, coco_source_stats *b)
+{
+	add_stats(&lv->stats[i], b);
+	if (lv->o.on_batch)
+		lv->o.on_batch(lv->o.ud, b);
+	return (int)(b->added + b->updated + b->deleted + b->reprocessed);
+}
+
+/* A full pass over source i; rows pending a debounce are covered by it. */
+static int full_pass(coco_live *lv, size_t i)
+{
+	lsrc *s = &lv->src[i];
+	coco_source_stats b = { .source = lv->stats[i].source };
+	char *e = NULL;
+	if (coco_indexer_pass(lv->ix, i, &b, &e)) {
+		warn(lv, "%s.%s: %s; retrying", coco_graph_name(lv->g), b.source, e ? e : "update failed");
+		free(e);
+		s->rescan = 1;
+		s->retry_at = lv->now + RETRY_MS;
+		return 0;
+	}
+	s->rescan = 0;
+	s->retry_at = 0;
+	double now = now_ms();
+	for (size_t k = 0; k < s->keys.cap; k++) {
+		kent *en = &s->keys.v[k];
+		if (en->key && (en->pending || en->in_batch)) {
+			en->pending = en->in_batch = 0;
+			en->last = now;
+		}
+	}
+	s->nbatch = 0;
+	if (s->refresh_ms > 0)
+		s->next_refresh = now + s->refresh_ms;
+	if (s->poll_ms > 0)
+		s->next_poll = now + s->poll_ms;
+	return report(lv, i, &b);
+}
+
+/* Process the rows in s->batch. */
+static int keys_pass(coco_live *lv, size_t i)
+{
+	lsrc *s = &lv->src[i];
+	coco_arena a = {0};
+	coco_value *keys = coco_arena_alloc(&a, s->nbatch * sizeof *keys);
+	size_t n = 0;
+	for (size_t k = 0; k < s->nbatch; k++) {
+		const char *p = s->batch[k]->key;
+		if (!coco_value_decode(&p, p + s->batch[k]->n, &a, &keys[n]))
+			n++;
+	}
+	coco_source_stats b = { .source = lv->stats[i].source };
+	char *e = NULL;
+	int rc = coco_indexer_keys(lv->ix, i, keys, n, &b, &e);
+	coco_arena_destroy(&a);
+	double now = now_ms();
+	for (size_t k = 0; k < s->nbatch; k++) {
+		kent *en = s->batch[k];
+		en->in_batch = 0;
+		en->last = now;
+		if (rc) {                   /* target locked, state I/O: try again */
+			en->pending = 1;
+			en->deadline = now + RETRY_MS;
+		}
+	}
+	s->nbatch = 0;
+	if (rc) {
+		warn(lv, "%s.%s: %s; retrying", coco_graph_name(lv->g), b.source, e ? e : "update failed");
+		free(e);
+		return 0;
+	}
+	if (s->keys.n > 4096)          /* keep memory flat under churn */
+		ktab_rebuild(&s->keys, s->keys.cap, now - COCO_LIVE_DEBOUNCE_MS);
+	return report(lv, i, &b);
+}
+
+static volatile sig_atomic_t sig_wr = -1;
+
+static void on_signal(int sig)
+{
+	/* first signal: wake the loop; a second one takes the default action */
+	int saved = errno;
+	char c = (char)sig;
+	if (write(sig_wr, &c, 1) < 0) {
+		/* nothing to do in a handler */
+	}
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	errno = saved;
+}
+
+int coco_live_catch_signals(coco_live *lv, char **err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
+		return coco_seterr(err, "live: pipe: %s", strerror(errno));
+	lv->sig_rd = p[0];
+	sig_wr = p[1];
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = SIGNAL_TAG };
+	epoll_ctl(lv->epfd, EPOLL_CTL_ADD, p[0], &ev);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return 0;
+}
+
+int coco_live_step(coco_live *lv, int timeout_ms, char **err)
+{
+	if (lv->aborted)
+		return -2;
+	int done = 0;
+	lv->now = now_ms();
+	if (!lv->started) {
+		/* the initial pass: everything, then only what changes */
+		lv->started = 1;
+		if (coco_indexer_orphans(lv->ix, err))
+			return -1;
+		for (size_t i = 0; i < lv->nsrc; i++) {
+			lv->src[i].rescan = 1;
+			done += full_pass(lv, i);
+		}
+		coco_update_opts *uo = coco_indexer_opts(lv->ix);
+		uo->reexport = uo->full_reprocess = 0;
+		return done;
+	}
+	long wait = timeout_ms;
+	long due = coco_live_timeout(lv);
+	if (due >= 0 && (wait < 0 || due < wait))
+		wait = due;
+	struct epoll_event evs[16];
+	int n = epoll_wait(lv->epfd, evs, 16, wait > INT32_MAX ? INT32_MAX : (int)wait);
+	if (n < 0 && errno != EINTR)
+		return coco_seterr(err, "live: epoll_wait: %s", strerror(errno));
+	lv->now = now_ms();
+	cbctx c = { .lv = lv };
+	for (int k = 0; k < n; k++) {
+		uint32_t tag = evs[k].data.u32;
+		if (tag == SIGNAL_TAG) {
+			char buf[16];
+			while (read(lv->sig_rd, buf, sizeof buf) > 0)
+				;
+			lv->aborted = 1;
+			continue;
+		}
+		const coco_gsource *gs = coco_graph_source(lv->g, tag);
+		char *e = NULL;
+		c.si = tag;
+		if (gs->ops->watch_read(coco_indexer_source(lv->ix, tag), on_change, &c, &e)) {
+			warn(lv, "%s.%s: %s", coco_graph_name(lv->g), gs->name, e ? e : "change capture failed");
+			lv->src[tag].rescan = 1;
+		}
+		free(e);
+	}
+	coco_buf_free(&c.enc);
+	if (lv->aborted)
+		return done;               /* rows read so far stay for the next run */
+	lv->now = now_ms();
+	for (size_t i = 0; i < lv->nsrc; i++) {
+		lsrc *s = &lv->src[i];
+		if (lv->now < s->retry_at)
+			continue;
+		if ((s->refresh_ms > 0 && lv->now >= s->next_refresh) ||
+		    (s->poll_ms > 0 && lv->now >= s->next_poll))
+			s->rescan = 1;
+		if (s->rescan) {
+			done += full_pass(lv, i);
+			continue;
+		}
+		for (size_t k = 0; k < s->keys.cap; k++) {
+			kent *e = &s->keys.v[k];
+			if (e->key && e->pending && e->deadline <= lv->now)
+				batch_add(s, e);
+		}
+		if (s->nbatch)
+			done += keys_pass(lv, i);
+	}
+	return done;
+}
+
+void coco_live_abort(coco_live *lv) { lv->aborted = 1; }
+int coco_live_aborted(const coco_live *lv) { return lv->aborted; }
+const coco_source_stats *coco_live_stats(const coco_live *lv) { return lv->stats; }
+
+void coco_live_destroy(coco_live *lv)
+{
+	if (!lv)
+		return;
+	for (size_t i = 0; i < lv->nsrc; i++) {
+		ktab_free(&lv->src[i].keys);
+		free(lv->src[i].batch);
+	}
+	coco_indexer_close(lv->ix);   /* closes the sources and their watch fds */
+	if (lv->epfd >= 0)
+		close(lv->epfd);
+	if (lv->sig_rd >= 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		close(lv->sig_rd);
+		close(sig_wr);
+		sig_wr = -1;
+	}
+	free(lv->src);
+	free(lv->stats);
+	free(lv);
+}

@@ -1,0 +1,272 @@
+/* coco.live: the live updater, driven by the host's loop.
+ *   local live = flow:live{ on_batch = fn, on_warning = fn, on_error = fn }
+ *   live:fd()        one pollable fd
+ *   live:timeout()   seconds until a step is due anyway (nil: none)
+ *   live:step(ms)    a bounded slice of work; rows processed | nil, msg
+ *   live:wait()      step until aborted (blocking)
+ *   live:abort()     stop; live:stats() cumulative counts; live:close() */
+#include <stdlib.h>
+#include <string.h>
+#include "coco_lua.h"
+#include "live.h"
+
+#define COCO_LIVE_MT "coco.live"
+
+typedef struct llive {
+	coco_live *lv;
+	lgraph *owner;
+	lua_State *L;                 /* the state of the current step */
+	int graph_ref;                /* keeps the flow's graph alive */
+	int on_batch, on_warning, on_error;   /* registry refs or LUA_NOREF */
+	int catching;
+} llive;
+
+static llive *check_live(lua_State *L, int idx)
+{
+	llive *l = luaL_checkudata(L, idx, COCO_LIVE_MT);
+	if (!l->lv)
+		luaL_error(L, "coco: live updater is closed");
+	return l;
+}
+
+static void call_ref(llive *l, int ref, int nargs)
+{
+	/* [.., args] */
+	lua_State *L = l->L;
+	if (ref == LUA_NOREF || !L) {
+		lua_pop(L, nargs);
+		return;
+	}
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+	lua_insert(L, -nargs - 1);
+	if (lua_pcall(L, nargs, 0, 0))
+		lua_pop(L, 1);
+}
+
+static void cb_batch(void *ud, const coco_source_stats *b)
+{
+	llive *l = ud;
+	coco_lua_push_stats(l->L, b);
+	call_ref(l, l->on_batch, 1);
+}
+
+static void cb_warning(void *ud, const char *msg)
+{
+	llive *l = ud;
+	lua_pushstring(l->L, msg);
+	call_ref(l, l->on_warning, 1);
+}
+
+static void cb_error(void *ud, const char *source, const char *key, const char *msg)
+{
+	llive *l = ud;
+	lua_pushstring(l->L, source);
+	lua_pushstring(l->L, key);
+	lua_pushstring(l->L, msg);
+	call_ref(l, l->on_error, 3);
+}
+
+static int opt_ref(lua_State *L, int opts, const char *name)
+{
+	if (!lua_istable(L, opts))
+		return LUA_NOREF;
+	lua_getfield(L, opts, name);
+	if (!lua_isfunction(L, -1)) {
+		lua_pop(L, 1);
+		return LUA_NOREF;
+	}
+	return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+int coco_lua_live_new(lua_State *L, int graph_idx, lgraph *lg, int opts)
+{
+	llive *l = lua_newuserdata(L, sizeof *l);
+	memset(l, 0, sizeof *l);
+	l->on_batch = l->on_warning = l->on_error = l->graph_ref = LUA_NOREF;
+	luaL_getmetatable(L, COCO_LIVE_MT);
+	lua_setmetatable(L, -2);
+	int self = lua_gettop(L);
+	coco_live_opts o;
+	memset(&o, 0, sizeof o);
+	if (lua_istable(L, opts)) {
+		lua_getfield(L, opts, "reexport");
+		o.update.reexport = lua_toboolean(L, -1);
+		lua_getfield(L, opts, "full_reprocess");
+		o.update.full_reprocess = lua_toboolean(L, -1);
+		lua_pop(L, 2);
+	}
+	l->on_batch = opt_ref(L, opts, "on_batch");
+	l->on_warning = opt_ref(L, opts, "on_warning");
+	l->on_error = opt_ref(L, opts, "on_error");
+	o.update.on_error = cb_error;
+	o.update.ud = l;
+	o.on_batch = cb_batch;
+	o.on_warning = cb_warning;
+	o.ud = l;
+	l->L = L;
+	char *err = NULL;
+	if (coco_live_create(lg->g, lg->st, &o, &l->lv, &err)) {
+		l->lv = NULL;
+		lua_pushnil(L);
+		lua_pushstring(L, err ? err : "cannot start live mode");
+		free(err);
+		return 2;
+	}
+	lua_pushvalue(L, graph_idx);
+	l->graph_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	l->owner = lg;
+	lg->nlive++;
+	lua_pushvalue(L, self);
+	return 1;
+}
+
+static int l_fd(lua_State *L)
+{
+	lua_pushinteger(L, coco_live_fd(check_live(L, 1)->lv));
+	return 1;
+}
+
+static int l_timeout(lua_State *L)
+{
+	long ms = coco_live_timeout(check_live(L, 1)->lv);
+	if (ms < 0)
+		return 0;
+	lua_pushnumber(L, ms / 1000.0);
+	return 1;
+}
+
+static int l_has_capture(lua_State *L)
+{
+	lua_pushboolean(L, coco_live_has_capture(check_live(L, 1)->lv));
+	return 1;
+}
+
+/* live:step(ms) -> rows processed | false when aborted | nil, msg */
+static int l_step(lua_State *L)
+{
+	llive *l = check_live(L, 1);
+	int ms = (int)luaL_optinteger(L, 2, 0);
+	l->L = L;
+	char *err = NULL;
+	int n = coco_live_step(l->lv, ms, &err);
+	if (n == -2) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	if (n < 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, err ? err : "live step failed");
+		free(err);
+		return 2;
+	}
+	lua_pushinteger(L, n);
+	return 1;
+}
+
+static void push_stats_all(lua_State *L, llive *l)
+{
+	const coco_source_stats *st = coco_live_stats(l->lv);
+	lua_newtable(L);
+	for (size_t i = 0; st[i].source; i++) {
+		coco_lua_push_stats(L, &st[i]);
+		lua_rawseti(L, -2, (int)i + 1);
+	}
+}
+
+/* live:wait() -> stats | nil, msg: steps until aborted (signals in the CLI) */
+static int l_wait(lua_State *L)
+{
+	llive *l = check_live(L, 1);
+	l->L = L;
+	for (;;) {
+		char *err = NULL;
+		int n = coco_live_step(l->lv, -1, &err);
+		if (n == -2)
+			break;
+		if (n < 0) {
+			lua_pushnil(L);
+			lua_pushstring(L, err ? err : "live step failed");
+			free(err);
+			return 2;
+		}
+	}
+	push_stats_all(L, l);
+	return 1;
+}
+
+static int l_abort(lua_State *L)
+{
+	coco_live_abort(check_live(L, 1)->lv);
+	return 0;
+}
+
+static int l_stats(lua_State *L)
+{
+	push_stats_all(L, check_live(L, 1));
+	return 1;
+}
+
+static int l_catch_signals(lua_State *L)
+{
+	llive *l = check_live(L, 1);
+	char *err = NULL;
+	if (coco_live_catch_signals(l->lv, &err)) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		free(err);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int l_close(lua_State *L)
+{
+	llive *l = luaL_checkudata(L, 1, COCO_LIVE_MT);
+	if (l->lv) {
+		coco_live_destroy(l->lv);
+		l->lv = NULL;
+		coco_lua_graph_unlive(l->owner);
+	}
+	int *refs[] = { &l->graph_ref, &l->on_batch, &l->on_warning, &l->on_error };
+	for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+		luaL_unref(L, LUA_REGISTRYINDEX, *refs[i]);
+		*refs[i] = LUA_NOREF;
+	}
+	return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+	llive *l = luaL_checkudata(L, 1, COCO_LIVE_MT);
+	lua_pushfstring(L, "coco.live(%s)", l->lv ? "running" : "closed");
+	return 1;
+}
+
+static const luaL_Reg live_methods[] = {
+	{ "fd", l_fd },
+	{ "timeout", l_timeout },
+	{ "has_capture", l_has_capture },
+	{ "step", l_step },
+	{ "wait", l_wait },
+	{ "abort", l_abort },
+	{ "stats", l_stats },
+	{ "close", l_close },
+	{ "_catch_signals", l_catch_signals },
+	{ NULL, NULL }
+};
+
+int coco_lua_open_live(lua_State *L)
+{
+	if (luaL_newmetatable(L, COCO_LIVE_MT)) {
+		lua_newtable(L);
+		luaL_register(L, NULL, live_methods);
+		lua_setfield(L, -2, "__index");
+		lua_pushcfunction(L, l_close);
+		lua_setfield(L, -2, "__gc");
+		lua_pushcfunction(L, l_tostring);
+		lua_setfield(L, -2, "__tostring");
+	}
+	lua_pop(L, 1);
+	return 0;
+}
