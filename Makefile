@@ -5,7 +5,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
 DEB_PKGS = cmake pkg-config gcc make gdb luajit2 libluajit2-5.1-dev librocksdb-dev \
-           libsqlite3-dev sqlite3 libxxhash-dev lua-busted
+           libsqlite3-dev sqlite3 libxxhash-dev libpcre2-dev lua-busted
 
 .PHONY: all build deps run test unit-asan bench install clean
 

@@ -124,3 +124,13 @@ print("")
 print("SplitRecursively alone (markdown, chunk_size 1000, one core; goal >= 300 MB/s):")
 io.write(sh(split .. " " .. out .. "/corpus 2>&1"))
 io.write(sh(split .. " 2>&1"))
+
+-- Chunk quality and speed on this machine's source trees (issue 3): per
+-- language, MB/s of SplitRecursively (one core) and, for C and Python, the
+-- fraction of top-level definitions that fit in chunk_size but are cut
+-- across chunks (next to plain-text splitting); then linear time on 12.5,
+-- 25 and 50 MB of a single line and of 1-character lines.
+local quality = root .. "/" .. build .. "/bench_chunk_quality"
+print("")
+print("Chunk quality (goal >= 300 MB/s on C and Python; cut definitions as low as possible):")
+io.write(sh(quality .. " 2>&1"))

@@ -1,6 +1,7 @@
 /* The row evaluator. */
 #include "exec.h"
 #include "graph_int.h"
+#include "functions/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,20 @@ static const coco_value *resolve(xctx *x, const coco_fieldref *r)
 	static const coco_value null_v;
 	const coco_value *v = &x->frames[r->scope][r->field];
 	for (uint32_t i = 0; i < r->npath; i++) {
+		if (r->path[i] & COCO_JSON_PATH) {
+			/* a member of a json value: its JSON text, null if missing */
+			const char *key = x->g->jkeys[r->path[i] & ~COCO_JSON_PATH], *js;
+			size_t jn;
+			if (v->kind != COCO_JSON || !coco_json_get(v->u.s, v->n, key, strlen(key), &js, &jn) ||
+			    (jn == 4 && !memcmp(js, "null", 4)))
+				return &null_v;
+			coco_value *m = coco_arena_alloc(x->a, sizeof *m);
+			m->kind = COCO_JSON;
+			m->n = jn;
+			m->u.s = js;
+			v = m;
+			continue;
+		}
 		if (v->kind != COCO_STRUCT)
 			return &null_v;
 		v = &v->u.fields[r->path[i]];

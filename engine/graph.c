@@ -117,7 +117,7 @@ static coco_optval *copy_opts(coco_graph *g, const coco_optdef *defs, const coco
 void coco_fper_opts(coco_fper *f, const coco_optdef *defs, const coco_optval *vals)
 {
 	for (size_t i = 0; defs && defs[i].name; i++) {
-		if (!vals[i].set)
+		if (!vals[i].set || defs[i].runtime)
 			continue;
 		coco_fper_str(f, defs[i].name);
 		coco_fper_u64(f, (uint64_t)vals[i].b);
@@ -147,9 +147,9 @@ static const gfield *ref_field(const coco_graph *g, const coco_fieldref *r)
 const coco_type *coco_graph_ref_type(const coco_graph *g, const coco_fieldref *r)
 {
 	const coco_type *t = ref_field(g, r)->type;
-	for (uint32_t i = 0; i < r->npath; i++)
+	for (uint32_t i = 0; i < r->npath && t->kind != COCO_JSON; i++)
 		t = t->fields[r->path[i]].type;
-	return t;
+	return t;   /* a member read from a json value is json */
 }
 
 static coco_fp ref_fp(const coco_graph *g, const coco_fieldref *r)
@@ -159,8 +159,12 @@ static coco_fp ref_fp(const coco_graph *g, const coco_fieldref *r)
 		return fp;
 	coco_fper *f = coco_fper_create();
 	coco_fper_fp(f, fp);
-	for (uint32_t i = 0; i < r->npath; i++)
-		coco_fper_u64(f, r->path[i]);
+	for (uint32_t i = 0; i < r->npath; i++) {
+		if (r->path[i] & COCO_JSON_PATH)
+			coco_fper_str(f, g->jkeys[r->path[i] & ~COCO_JSON_PATH]);
+		else
+			coco_fper_u64(f, r->path[i]);
+	}
 	fp = coco_fper_digest(f);
 	coco_fper_destroy(f);
 	return fp;
@@ -172,6 +176,10 @@ void coco_graph_ref_name(const coco_graph *g, const coco_fieldref *r, coco_buf *
 	coco_buf_adds(out, fd->name ? fd->name : "(unnamed)");
 	const coco_type *t = fd->type;
 	for (uint32_t i = 0; i < r->npath; i++) {
+		if (r->path[i] & COCO_JSON_PATH) {
+			coco_buf_printf(out, ".%s", g->jkeys[r->path[i] & ~COCO_JSON_PATH]);
+			continue;
+		}
 		coco_buf_printf(out, ".%s", t->fields[r->path[i]].name);
 		t = t->fields[r->path[i]].type;
 	}
@@ -322,6 +330,25 @@ int coco_graph_subfield(coco_graph *g, const coco_fieldref *ref, const char *nam
 	const char *where, coco_fieldref *out, char **err)
 {
 	const coco_type *t = coco_graph_ref_type(g, ref);
+	if (t->kind == COCO_JSON) {
+		/* a member of a json value (or the name-th element of an array),
+		 * json itself; null at run time when it is missing */
+		if (ref->npath >= COCO_MAX_PATH)
+			return gerr(err, where, "json members nested too deep (at most %d levels)",
+				COCO_MAX_PATH);
+		size_t k = 0;
+		while (k < g->njkeys && strcmp(g->jkeys[k], name))
+			k++;
+		if (k == g->njkeys) {
+			if (k >= COCO_JSON_PATH)
+				return gerr(err, where, "too many json member names");
+			GROW(g->jkeys, g->njkeys, g->capjkeys);
+			g->jkeys[g->njkeys++] = gstr(g, name);
+		}
+		*out = *ref;
+		out->path[out->npath++] = (uint16_t)(COCO_JSON_PATH | k);
+		return 0;
+	}
 	coco_buf b = {0};
 	coco_graph_ref_name(g, ref, &b);
 	if (t->kind != COCO_STRUCT) {

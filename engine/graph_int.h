@@ -61,4 +61,10 @@ struct coco_graph {
 	size_t ncollectors, capcollectors;
 	coco_gexport *exports;
 	size_t nexports, capexports;
+	/* member names read from json values (`doc.meta.author`): a path entry
+	 * with COCO_JSON_PATH set is an index in this list */
+	const char **jkeys;
+	size_t njkeys, capjkeys;
 };
+
+#define COCO_JSON_PATH 0x8000u

@@ -232,7 +232,8 @@ static int gather(const coco_gsource *s, void *src, coco_state *st, items *it, c
 		free(e);
 		return -1;
 	}
-	qsort(it->v, it->n, sizeof *it->v, item_cmp);
+	if (it->n)
+		qsort(it->v, it->n, sizeof *it->v, item_cmp);
 	/* drop duplicate keys from listing (keep first) */
 	size_t w = 0;
 	for (size_t i = 0; i < it->n; i++)
@@ -603,7 +604,8 @@ static int gather_keys(run *r, const coco_gsource *s, const coco_value *keys, si
 		x.nkey = it->tmp.n;
 		items_push(it, &x);
 	}
-	qsort(it->v, it->n, sizeof *it->v, item_cmp);
+	if (it->n)
+		qsort(it->v, it->n, sizeof *it->v, item_cmp);
 	size_t w = 0;
 	for (size_t i = 0; i < it->n; i++)
 		if (!w || item_cmp(&it->v[w - 1], &it->v[i]))
@@ -998,7 +1000,8 @@ int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco
 			rc = coco_seterr(err, "%s: %s", s->name, e ? e : "listing failed");
 			free(e);
 		} else {
-			qsort(it.v, it.n, sizeof *it.v, item_cmp);
+			if (it.n)
+				qsort(it.v, it.n, sizeof *it.v, item_cmp);
 		}
 		coco_exec_stats xs = {0};
 		for (size_t i = 0; i < it.n && !rc; i++) {

@@ -23,9 +23,11 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* ---- recently seen rows of a source ------------------------------------- */
+/* ---- recently seen rows of a source -------------------------------------
+ * An open-addressing table of pointers: entries never move, so a batch can
+ * hold them while the table grows. */
 typedef struct kent {
-	char *key;                    /* encoded key; NULL = empty slot */
+	char *key;                    /* encoded key */
 	size_t n;
 	double last;                  /* when last processed */
 	double deadline;              /* when pending: process at */
@@ -33,28 +35,36 @@ typedef struct kent {
 } kent;
 
 typedef struct ktab {
-	kent *v;
+	kent **v;
 	size_t cap, n;
 } ktab;
 
 static uint64_t khash(const char *k, size_t n) { return coco_fp_bytes(k, n).lo; }
 
-static kent *ktab_find(ktab *t, const char *k, size_t n, int create);
+static void ktab_put(ktab *t, kent *e)
+{
+	size_t i = (size_t)khash(e->key, e->n) & (t->cap - 1);
+	while (t->v[i])
+		i = (i + 1) & (t->cap - 1);
+	t->v[i] = e;
+	t->n++;
+}
 
+/* Rebuild with capacity cap, dropping idle entries processed before
+ * drop_before. */
 static void ktab_rebuild(ktab *t, size_t cap, double drop_before)
 {
-	ktab nt = { calloc(cap, sizeof(kent)), cap, 0 };
+	ktab nt = { calloc(cap, sizeof(kent *)), cap, 0 };
 	for (size_t i = 0; i < t->cap; i++) {
-		kent *e = &t->v[i];
-		if (!e->key)
+		kent *e = t->v[i];
+		if (!e)
 			continue;
 		if (!e->pending && !e->in_batch && e->last < drop_before) {
 			free(e->key);
+			free(e);
 			continue;
 		}
-		kent *ne = ktab_find(&nt, e->key, e->n, 1);
-		free(ne->key);
-		*ne = *e;
+		ktab_put(&nt, e);
 	}
 	free(t->v);
 	*t = nt;
@@ -67,27 +77,28 @@ static kent *ktab_find(ktab *t, const char *k, size_t n, int create)
 	if (!t->cap)
 		return NULL;
 	size_t i = (size_t)khash(k, n) & (t->cap - 1);
-	for (;; i = (i + 1) & (t->cap - 1)) {
-		kent *e = &t->v[i];
-		if (!e->key) {
-			if (!create)
-				return NULL;
-			e->key = malloc(n ? n : 1);
-			memcpy(e->key, k, n);
-			e->n = n;
-			e->last = -1e300;
-			t->n++;
-			return e;
-		}
-		if (e->n == n && !memcmp(e->key, k, n))
-			return e;
-	}
+	for (; t->v[i]; i = (i + 1) & (t->cap - 1))
+		if (t->v[i]->n == n && !memcmp(t->v[i]->key, k, n))
+			return t->v[i];
+	if (!create)
+		return NULL;
+	kent *e = calloc(1, sizeof *e);
+	e->key = malloc(n ? n : 1);
+	memcpy(e->key, k, n);
+	e->n = n;
+	e->last = -1e300;
+	t->v[i] = e;
+	t->n++;
+	return e;
 }
 
 static void ktab_free(ktab *t)
 {
 	for (size_t i = 0; i < t->cap; i++)
-		free(t->v[i].key);
+		if (t->v[i]) {
+			free(t->v[i]->key);
+			free(t->v[i]);
+		}
 	free(t->v);
 	memset(t, 0, sizeof *t);
 }
@@ -170,6 +181,7 @@ static int on_change(void *ud, coco_change_kind kind, const coco_value *key, con
 		return 0;
 	case COCO_CHANGE_ROW:
 	case COCO_CHANGE_SCANNED:
+	case COCO_CHANGE_GONE:
 		break;
 	}
 	if (!key)
@@ -179,8 +191,8 @@ static int on_change(void *ud, coco_change_kind kind, const coco_value *key, con
 	kent *e = ktab_find(&s->keys, c->enc.p, c->enc.n, 1);
 	if (e->in_batch || e->pending)
 		return 0;                   /* coalesced */
-	if (kind == COCO_CHANGE_SCANNED) {
-		e->pending = 1;             /* may still be written: wait a window */
+	if (kind != COCO_CHANGE_ROW) {
+		e->pending = 1;             /* may still be written, may come back: wait a window */
 		e->deadline = lv->now + COCO_LIVE_DEBOUNCE_MS;
 	} else if (lv->now - e->last < COCO_LIVE_DEBOUNCE_MS) {
 		e->pending = 1;             /* a burst: once more at the window's end */
@@ -271,8 +283,8 @@ static double next_due(const coco_live *lv)
 		if (s->poll_ms > 0)
 			MIN(s->next_poll);
 		for (size_t k = 0; k < s->keys.cap; k++)
-			if (s->keys.v[k].key && s->keys.v[k].pending)
-				MIN(s->keys.v[k].deadline);
+			if (s->keys.v[k] && s->keys.v[k]->pending)
+				MIN(s->keys.v[k]->deadline);
 	}
 #undef MIN
 	return t;
@@ -328,8 +340,8 @@ static int full_pass(coco_live *lv, size_t i)
 	s->retry_at = 0;
 	double now = now_ms();
 	for (size_t k = 0; k < s->keys.cap; k++) {
-		kent *en = &s->keys.v[k];
-		if (en->key && (en->pending || en->in_batch)) {
+		kent *en = s->keys.v[k];
+		if (en && (en->pending || en->in_batch)) {
 			en->pending = en->in_batch = 0;
 			en->last = now;
 		}
@@ -475,8 +487,8 @@ int coco_live_step(coco_live *lv, int timeout_ms, char **err)
 			continue;
 		}
 		for (size_t k = 0; k < s->keys.cap; k++) {
-			kent *e = &s->keys.v[k];
-			if (e->key && e->pending && e->deadline <= lv->now)
+			kent *e = s->keys.v[k];
+			if (e && e->pending && e->deadline <= lv->now)
 				batch_add(s, e);
 		}
 		if (s->nbatch)

@@ -27,6 +27,7 @@ typedef struct coco_optdef {
 	coco_optkind kind;
 	int required;
 	const char *doc;         /* one line, shown by `coco show -v` */
+	int runtime;             /* changes how, not what: not in logic fingerprints */
 } coco_optdef;
 
 typedef struct coco_optval {
@@ -58,6 +59,9 @@ typedef int (*coco_list_cb)(void *ud, const coco_value *key, const void *ord, si
  *   SCANNED  the same, found by a scan of a new directory rather than by an
  *            event: the row may still be being written, so the engine waits
  *            for the debounce window before reading it
+ *   GONE     the row was deleted or moved away; it may come back at once
+ *            (an editor renaming the file to a backup, then writing it
+ *            anew), so the engine also waits for the debounce window
  *   RESCAN   events were lost or cannot be mapped to rows (queue overflow,
  *            a directory moved or deleted, the root replaced): do a full
  *            list pass now
@@ -68,6 +72,7 @@ typedef int (*coco_list_cb)(void *ud, const coco_value *key, const void *ord, si
 typedef enum coco_change_kind {
 	COCO_CHANGE_ROW,
 	COCO_CHANGE_SCANNED,
+	COCO_CHANGE_GONE,
 	COCO_CHANGE_RESCAN,
 	COCO_CHANGE_DEGRADED,
 } coco_change_kind;

@@ -6,11 +6,14 @@ extern const coco_source_ops coco_localfile_source;
 extern const coco_target_ops coco_sqlite_target;
 extern const coco_function_ops coco_fn_split_recursively;
 extern const coco_function_ops coco_fn_detect_language;
+extern const coco_function_ops coco_fn_split_by_separators;
+extern const coco_function_ops coco_fn_parse_json;
 
 const coco_source_ops *const coco_sources[] = { &coco_localfile_source, NULL };
 const coco_target_ops *const coco_targets[] = { &coco_sqlite_target, NULL };
 const coco_function_ops *const coco_functions[] = {
-	&coco_fn_split_recursively, &coco_fn_detect_language, NULL };
+	&coco_fn_split_recursively, &coco_fn_detect_language, &coco_fn_split_by_separators,
+	&coco_fn_parse_json, NULL };
 
 #define FIND(list, name) \
 	for (size_t i = 0; list[i]; i++) \

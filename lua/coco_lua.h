@@ -31,6 +31,13 @@ const coco_type *coco_lua_to_type(lua_State *L, int idx, coco_arena *a, coco_buf
 int coco_lua_opts(lua_State *L, int idx, const char *what, const coco_optdef *defs,
 	coco_optval *vals, coco_arena *a, coco_buf *err);
 
+/* l_fn.c: every call from C into Lua goes through coco_lua_pcall (a
+ * traceback handler; the error message is left on the stack). Callbacks
+ * (on_error, on_batch, ...) use coco_lua_callback, which reports an error
+ * on stderr instead of raising into C. */
+int coco_lua_pcall(lua_State *L, int nargs, int nresults);
+void coco_lua_callback(lua_State *L, int nargs, const char *what);
+
 /* l_fn.c: the function vtable for coco.fn functions. The spec table at
  * idx ({ name, fn, returns, cache, version }) becomes the udata passed
  * to coco_graph_transform. */

@@ -1,4 +1,5 @@
 /* Functions written in Lua (coco.fn) as one more coco_function_ops. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "coco_lua.h"
@@ -18,6 +19,25 @@ static int traceback(lua_State *L)
 	const char *msg = lua_tostring(L, 1);
 	luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
 	return 1;
+}
+
+int coco_lua_pcall(lua_State *L, int nargs, int nresults)
+{
+	/* [.., fn, args] */
+	int base = lua_gettop(L) - nargs;
+	lua_pushcfunction(L, traceback);
+	lua_insert(L, base);
+	int rc = lua_pcall(L, nargs, nresults, base);
+	lua_remove(L, base);
+	return rc;
+}
+
+void coco_lua_callback(lua_State *L, int nargs, const char *what)
+{
+	if (coco_lua_pcall(L, nargs, 0)) {
+		fprintf(stderr, "coco: error in %s callback: %s\n", what, lua_tostring(L, -1));
+		lua_pop(L, 1);
+	}
 }
 
 void *coco_lua_fn_new(lua_State *L, int idx, coco_fn_logic *logic, coco_buf *err)
@@ -101,12 +121,14 @@ static int lfn_call(void *state, const coco_value *args, size_t nargs, coco_aren
 	luafn *f = state;
 	lua_State *L = f->L;
 	int top = lua_gettop(L);
-	lua_pushcfunction(L, traceback);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, f->fn_ref);
 	for (size_t i = 0; i < nargs; i++)
 		coco_lua_push_value(L, &args[i], NULL);
-	if (lua_pcall(L, (int)nargs, 1, top + 1)) {
-		coco_seterr(err, "%s", lua_tostring(L, -1));
+	if (coco_lua_pcall(L, (int)nargs, 1)) {
+		/* a row error: the message and the user's line, not the traceback */
+		const char *m = lua_tostring(L, -1);
+		const char *tb = m ? strstr(m, "\nstack traceback:") : NULL;
+		coco_seterr(err, "%.*s", tb ? (int)(tb - m) : (int)strlen(m ? m : ""), m ? m : "");
 		lua_settop(L, top);
 		return -1;
 	}

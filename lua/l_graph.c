@@ -684,8 +684,7 @@ static void cb_error(void *ud, const char *source, const char *key, const char *
 	lua_pushstring(c->L, source);
 	lua_pushstring(c->L, key);
 	lua_pushstring(c->L, msg);
-	if (lua_pcall(c->L, 3, 0, 0))
-		lua_pop(c->L, 1);
+	coco_lua_callback(c->L, 3, "on_error");
 }
 
 static void cb_progress(void *ud, const coco_source_stats *st, uint64_t done, uint64_t total)
@@ -697,8 +696,7 @@ static void cb_progress(void *ud, const coco_source_stats *st, uint64_t done, ui
 	coco_lua_push_stats(c->L, st);
 	lua_pushnumber(c->L, (lua_Number)done);
 	lua_pushnumber(c->L, (lua_Number)total);
-	if (lua_pcall(c->L, 3, 0, 0))
-		lua_pop(c->L, 1);
+	coco_lua_callback(c->L, 3, "on_progress");
 }
 
 static void read_callbacks(lua_State *L, int opts, cbctx *c, coco_update_opts *o)
@@ -779,7 +777,7 @@ static int eval_sink(void *ud, const coco_gexport *x, const coco_value *rows, si
 	lua_pushvalue(e->L, e->sink);
 	lua_pushstring(e->L, x->name);
 	lua_pushlstring(e->L, e->b.p, e->b.n);
-	if (lua_pcall(e->L, 2, 0, 0)) {
+	if (coco_lua_pcall(e->L, 2, 0)) {
 		coco_seterr(err, "%s", lua_tostring(e->L, -1));
 		lua_pop(e->L, 1);
 		return -1;

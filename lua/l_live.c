@@ -4,7 +4,10 @@
  *   live:timeout()   seconds until a step is due anyway (nil: none)
  *   live:step(ms)    a bounded slice of work; rows processed | nil, msg
  *   live:wait()      step until aborted (blocking)
- *   live:abort()     stop; live:stats() cumulative counts; live:close() */
+ *   live:abort()     stop; live:stats() cumulative counts; live:close()
+ * The callbacks run inside step()/wait(): there, close() only marks the
+ * updater (it is destroyed when the step returns, which then returns false)
+ * and a nested step() or wait() is an error. */
 #include <stdlib.h>
 #include <string.h>
 #include "coco_lua.h"
@@ -19,6 +22,8 @@ typedef struct llive {
 	int graph_ref;                /* keeps the flow's graph alive */
 	int on_batch, on_warning, on_error;   /* registry refs or LUA_NOREF */
 	int catching;
+	int depth;                    /* inside coco_live_step (callbacks run there) */
+	int close_pending;            /* close() was called from a callback */
 } llive;
 
 static llive *check_live(lua_State *L, int idx)
@@ -29,7 +34,7 @@ static llive *check_live(lua_State *L, int idx)
 	return l;
 }
 
-static void call_ref(llive *l, int ref, int nargs)
+static void call_ref(llive *l, int ref, int nargs, const char *what)
 {
 	/* [.., args] */
 	lua_State *L = l->L;
@@ -39,22 +44,21 @@ static void call_ref(llive *l, int ref, int nargs)
 	}
 	lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
 	lua_insert(L, -nargs - 1);
-	if (lua_pcall(L, nargs, 0, 0))
-		lua_pop(L, 1);
+	coco_lua_callback(L, nargs, what);
 }
 
 static void cb_batch(void *ud, const coco_source_stats *b)
 {
 	llive *l = ud;
 	coco_lua_push_stats(l->L, b);
-	call_ref(l, l->on_batch, 1);
+	call_ref(l, l->on_batch, 1, "on_batch");
 }
 
 static void cb_warning(void *ud, const char *msg)
 {
 	llive *l = ud;
 	lua_pushstring(l->L, msg);
-	call_ref(l, l->on_warning, 1);
+	call_ref(l, l->on_warning, 1, "on_warning");
 }
 
 static void cb_error(void *ud, const char *source, const char *key, const char *msg)
@@ -63,7 +67,7 @@ static void cb_error(void *ud, const char *source, const char *key, const char *
 	lua_pushstring(l->L, source);
 	lua_pushstring(l->L, key);
 	lua_pushstring(l->L, msg);
-	call_ref(l, l->on_error, 3);
+	call_ref(l, l->on_error, 3, "on_error");
 }
 
 static int opt_ref(lua_State *L, int opts, const char *name)
@@ -120,6 +124,41 @@ int coco_lua_live_new(lua_State *L, int graph_idx, lgraph *lg, int opts)
 	return 1;
 }
 
+static void live_destroy(lua_State *L, llive *l)
+{
+	if (l->lv) {
+		coco_live_destroy(l->lv);
+		l->lv = NULL;
+		coco_lua_graph_unlive(l->owner);
+	}
+	int *refs[] = { &l->graph_ref, &l->on_batch, &l->on_warning, &l->on_error };
+	for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
+		luaL_unref(L, LUA_REGISTRYINDEX, *refs[i]);
+		*refs[i] = LUA_NOREF;
+	}
+}
+
+/* Before a step: not from inside a callback of this updater's own step. */
+static llive *enter(lua_State *L, const char *what)
+{
+	llive *l = check_live(L, 1);
+	if (l->depth)
+		luaL_error(L, "coco: live:%s called from a live callback", what);
+	l->L = L;
+	l->depth++;
+	return l;
+}
+
+/* After a step: 1 if close() was called meanwhile (the updater is gone). */
+static int leave(lua_State *L, llive *l)
+{
+	l->depth--;
+	if (!l->close_pending)
+		return 0;
+	live_destroy(L, l);
+	return 1;
+}
+
 static int l_fd(lua_State *L)
 {
 	lua_pushinteger(L, coco_live_fd(check_live(L, 1)->lv));
@@ -144,11 +183,12 @@ static int l_has_capture(lua_State *L)
 /* live:step(ms) -> rows processed | false when aborted | nil, msg */
 static int l_step(lua_State *L)
 {
-	llive *l = check_live(L, 1);
 	int ms = (int)luaL_optinteger(L, 2, 0);
-	l->L = L;
+	llive *l = enter(L, "step");
 	char *err = NULL;
 	int n = coco_live_step(l->lv, ms, &err);
+	if (leave(L, l) && n >= 0)
+		n = -2;                       /* closed by a callback: stopped */
 	if (n == -2) {
 		lua_pushboolean(L, 0);
 		return 1;
@@ -176,14 +216,14 @@ static void push_stats_all(lua_State *L, llive *l)
 /* live:wait() -> stats | nil, msg: steps until aborted (signals in the CLI) */
 static int l_wait(lua_State *L)
 {
-	llive *l = check_live(L, 1);
-	l->L = L;
+	llive *l = enter(L, "wait");
 	for (;;) {
 		char *err = NULL;
 		int n = coco_live_step(l->lv, -1, &err);
 		if (n == -2)
 			break;
 		if (n < 0) {
+			leave(L, l);
 			lua_pushnil(L);
 			lua_pushstring(L, err ? err : "live step failed");
 			free(err);
@@ -191,6 +231,7 @@ static int l_wait(lua_State *L)
 		}
 	}
 	push_stats_all(L, l);
+	leave(L, l);
 	return 1;
 }
 
@@ -223,16 +264,13 @@ static int l_catch_signals(lua_State *L)
 static int l_close(lua_State *L)
 {
 	llive *l = luaL_checkudata(L, 1, COCO_LIVE_MT);
-	if (l->lv) {
-		coco_live_destroy(l->lv);
-		l->lv = NULL;
-		coco_lua_graph_unlive(l->owner);
+	if (l->depth) {                   /* from a callback: when the step returns */
+		if (l->lv)
+			coco_live_abort(l->lv);
+		l->close_pending = 1;
+		return 0;
 	}
-	int *refs[] = { &l->graph_ref, &l->on_batch, &l->on_warning, &l->on_error };
-	for (size_t i = 0; i < sizeof refs / sizeof refs[0]; i++) {
-		luaL_unref(L, LUA_REGISTRYINDEX, *refs[i]);
-		*refs[i] = LUA_NOREF;
-	}
+	live_destroy(L, l);
 	return 0;
 }
 

@@ -17,8 +17,9 @@
 
 #include "ops.h"
 #include "glob.h"
+#include "localfile_int.h"
 
-enum { OPT_PATH, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY, OPT_MAX_SIZE };
+enum { OPT_PATH, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY, OPT_MAX_SIZE, OPT_WATCH };
 
 static const coco_optdef lf_opts[] = {
 	{ "path", COCO_OPT_STR, 1, "directory to read, relative to the flow file" },
@@ -26,22 +27,9 @@ static const coco_optdef lf_opts[] = {
 	{ "excluded_patterns", COCO_OPT_STRLIST, 0, "globs of the files and directories to skip" },
 	{ "binary", COCO_OPT_BOOL, 0, "read content as bytes, not UTF-8 text (default false)" },
 	{ "max_file_size", COCO_OPT_INT, 0, "skip files larger than this many bytes" },
+	{ "watch_changes", COCO_OPT_BOOL, 0, "in live mode, watch the tree with inotify (default true)", 1 },
 	{ NULL, 0, 0, NULL },
 };
-
-typedef struct lf_src {
-	coco_arena mem;          /* owns every string and array below */
-	const char *disp;        /* the path option without trailing '/': "docs" */
-	const char *raw;         /* absolute path as joined, for realpath() */
-	const char *abs;         /* the same, lexically cleaned, for messages */
-	const char *root;        /* realpath of the directory */
-	size_t rootlen;
-	coco_glob *inc, *exc;
-	size_t ninc, nexc;
-	int binary;
-	int64_t max_size;        /* -1: no limit */
-	int have_openat2;
-} lf_src;
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -85,6 +73,7 @@ static int check_opts(const coco_optval *opts, lf_src *s, char **err)
 	if (s) {
 		s->binary = opts[OPT_BINARY].set && opts[OPT_BINARY].b;
 		s->max_size = max->set ? max->i : -1;
+		s->watch_changes = !opts[OPT_WATCH].set || opts[OPT_WATCH].b;
 	}
 	return 0;
 }
@@ -140,7 +129,7 @@ static void disp_path(coco_buf *out, const lf_src *s, const char *rel, size_t n)
 }
 
 /* 1 if absolute path real is the root or lies under it. */
-static int inside_root(const lf_src *s, const char *real)
+int lf_inside_root(const lf_src *s, const char *real)
 {
 	if (s->rootlen == 1)                    /* root is "/" */
 		return real[0] == '/';
@@ -167,7 +156,7 @@ static int valid_rel(const char *name, size_t n)
 }
 
 /* Sets s->root from realpath(s->raw); -1 with the user's message. */
-static int resolve_root(lf_src *s, char **err)
+int lf_resolve_root(lf_src *s, char **err)
 {
 	struct stat st;
 	if (stat(s->raw, &st)) {
@@ -195,6 +184,7 @@ static void lf_close(void *sp)
 	lf_src *s = sp;
 	if (!s)
 		return;
+	lf_watch_free(s->watch);
 	coco_arena_destroy(&s->mem);
 	free(s);
 }
@@ -233,7 +223,7 @@ static int lf_open(const coco_optval *opts, const char *base_dir, void **out, ch
 	while (n > 1 && path[n - 1] == '/')
 		n--;
 	s->disp = coco_arena_strndup(&s->mem, path, n);
-	if (resolve_root(s, err))
+	if (lf_resolve_root(s, err))
 		goto fail;
 
 	/* The root must be readable; probe openat2() on the way (old kernels
@@ -276,7 +266,7 @@ typedef struct walk {
 	int stop;
 } walk;
 
-static int excluded(const lf_src *s, const char *rel, size_t n, int flags)
+int lf_excluded(const lf_src *s, const char *rel, size_t n, int flags)
 {
 	for (size_t i = 0; i < s->nexc; i++)
 		if (coco_glob_match(&s->exc[i], rel, n, flags))
@@ -284,9 +274,9 @@ static int excluded(const lf_src *s, const char *rel, size_t n, int flags)
 	return 0;
 }
 
-static int wanted_file(const lf_src *s, const char *rel, size_t n)
+int lf_wanted_file(const lf_src *s, const char *rel, size_t n)
 {
-	if (excluded(s, rel, n, 0))
+	if (lf_excluded(s, rel, n, 0))
 		return 0;
 	if (!s->ninc)
 		return 1;
@@ -333,7 +323,7 @@ static void walk_dir(walk *w, int dfd);
 static void walk_link(walk *w)
 {
 	lf_src *s = w->s;
-	if (excluded(s, w->rel.p, w->rel.n, 0))   /* implies the COCO_GLOB_DIR match */
+	if (lf_excluded(s, w->rel.p, w->rel.n, 0))   /* implies the COCO_GLOB_DIR match */
 		return;
 	coco_buf_clear(&w->tmp);
 	coco_buf_adds(&w->tmp, s->root);
@@ -344,14 +334,14 @@ static void walk_link(walk *w)
 	if (!real)                                /* dangling, or a loop of links */
 		return;
 	struct stat st;
-	if (!inside_root(s, real) || stat(real, &st)) {
+	if (!lf_inside_root(s, real) || stat(real, &st)) {
 		free(real);
 		return;
 	}
 	if (S_ISREG(st.st_mode)) {
-		if (wanted_file(s, w->rel.p, w->rel.n))
+		if (lf_wanted_file(s, w->rel.p, w->rel.n))
 			emit(w, &st);
-	} else if (S_ISDIR(st.st_mode) && !excluded(s, w->rel.p, w->rel.n, COCO_GLOB_DIR)) {
+	} else if (S_ISDIR(st.st_mode) && !lf_excluded(s, w->rel.p, w->rel.n, COCO_GLOB_DIR)) {
 		int fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0)
 			walk_dir(w, fd);
@@ -375,7 +365,7 @@ static void walk_entry(walk *w, int dfd, const char *name, unsigned char type)
 	}
 	switch (type) {
 	case DT_REG:
-		if (!wanted_file(s, w->rel.p, w->rel.n))
+		if (!lf_wanted_file(s, w->rel.p, w->rel.n))
 			return;
 		if (!have_st && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW))
 			return;                           /* gone since readdir */
@@ -383,7 +373,7 @@ static void walk_entry(walk *w, int dfd, const char *name, unsigned char type)
 			emit(w, &st);
 		return;
 	case DT_DIR: {
-		if (excluded(s, w->rel.p, w->rel.n, COCO_GLOB_DIR))
+		if (lf_excluded(s, w->rel.p, w->rel.n, COCO_GLOB_DIR))
 			return;
 		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0)
@@ -458,7 +448,7 @@ static void walk_dir(walk *w, int dfd)
 static int lf_list(void *sp, coco_list_cb cb, void *ud, char **err)
 {
 	lf_src *s = sp;
-	if (resolve_root(s, err))
+	if (lf_resolve_root(s, err))
 		return -1;
 	int fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
@@ -542,7 +532,7 @@ static int open_in_root(const lf_src *s, const char *path)
 	char *real = realpath(path, NULL);
 	if (!real)
 		return -1;
-	if (!inside_root(s, real)) {
+	if (!lf_inside_root(s, real)) {
 		free(real);
 		errno = ENOENT;
 		return -1;
@@ -689,4 +679,6 @@ const coco_source_ops coco_localfile_source = {
 	.list = lf_list,
 	.read = lf_read,
 	.close = lf_close,
+	.watch = lf_watch_start,
+	.watch_read = lf_watch_read,
 };

@@ -1,7 +1,16 @@
 /* SplitRecursively: split a text into chunks of at most chunk_size bytes,
- * cutting at the strongest separator available (headings, code fences,
- * blank lines, line breaks, sentence ends, words, characters).
+ * cutting at the strongest separator available.
  *
+ * Three engines, by language:
+ *   - markdown and plain text (this file): headings, code fences, blank
+ *     lines, line breaks, sentence ends, words, characters;
+ *   - built-in code languages (split_langs.c, split_code.c): top-level
+ *     definitions, inner definitions and blocks, blank lines, lines,
+ *     tokens, characters;
+ *   - custom_languages: separator regexes, strongest first (split_code.c).
+ * `language` is a name or a file extension; unknown is plain text.
+ *
+ * The markdown/text engine:
  * The splitter is greedy and single-pass. From the current start s it looks
  * at the window of candidate ends (s + min_chunk_size, s + chunk_size] and
  * takes the strongest boundary there, the farthest among equals. Line
@@ -17,8 +26,10 @@
 #include <string.h>
 #include <strings.h>
 #include <stdint.h>
+#include <stdio.h>
 
-#include "ops.h"
+#include "split_int.h"
+#include "json.h"
 
 /* ---- languages --------------------------------------------------------- */
 
@@ -59,7 +70,7 @@ static const sep_level text_levels[] = {
 };
 static const char *const text_aliases[] = { "txt", "plain", "plaintext", NULL };
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define NELEM(a) SPLIT_NELEM(a)
 
 static const split_lang split_langs[] = {
 	{ "markdown", md_aliases, md_levels, NELEM(md_levels) },
@@ -72,23 +83,64 @@ static int name_eq(const char *name, const char *s, size_t n)
 	return strlen(name) == n && !strncasecmp(name, s, n);
 }
 
+/* Custom languages of one use of SplitRecursively (its prepare state). */
+typedef struct split_state {
+	split_regex_lang *langs;
+	size_t nlangs;
+} split_state;
+
+/* A resolved language: exactly one of the three is set. */
+typedef struct lang_ref {
+	const split_lang *text;
+	const split_code_lang *code;
+	const split_regex_lang *rx;
+} lang_ref;
+
 /* The language named s (a name or a file extension, case-insensitive,
- * with or without a leading dot); plain text when unknown or NULL. */
-static const split_lang *lang_find(const char *s, size_t n)
+ * with or without a leading dot): a custom language first, then a
+ * built-in one; plain text when unknown or NULL. */
+static lang_ref lang_find(const split_state *st, const char *s, size_t n)
 {
+	lang_ref r = { LANG_TEXT, NULL, NULL };
 	if (!s)
-		return LANG_TEXT;
+		return r;
 	if (n && s[0] == '.')
 		s++, n--;
+	for (size_t i = 0; st && i < st->nlangs; i++) {
+		const split_regex_lang *l = &st->langs[i];
+		int hit = name_eq(l->name, s, n);
+		for (size_t k = 0; !hit && k < l->naliases; k++)
+			hit = name_eq(l->aliases[k], s, n);
+		if (hit) {
+			r.text = NULL;
+			r.rx = l;
+			return r;
+		}
+	}
 	for (size_t i = 0; i < NELEM(split_langs); i++) {
 		const split_lang *l = &split_langs[i];
-		if (name_eq(l->name, s, n))
-			return l;
+		if (name_eq(l->name, s, n)) {
+			r.text = l;
+			return r;
+		}
 		for (const char *const *a = l->aliases; *a; a++)
-			if (name_eq(*a, s, n))
-				return l;
+			if (name_eq(*a, s, n)) {
+				r.text = l;
+				return r;
+			}
 	}
-	return LANG_TEXT;
+	for (size_t i = 0; i < split_code_nlangs; i++) {
+		const split_code_lang *l = &split_code_langs[i];
+		int hit = name_eq(l->name, s, n);
+		for (const char *const *a = l->aliases; !hit && *a; a++)
+			hit = name_eq(*a, s, n);
+		if (hit) {
+			r.text = NULL;
+			r.code = l;
+			return r;
+		}
+	}
+	return r;
 }
 
 /* Strength of each separator kind in a language: nlevels - index for the
@@ -139,15 +191,8 @@ typedef struct splitter {
 	size_t ncode, ci;             /* ci: first block that may touch the window */
 } splitter;
 
-static inline int is_ws(unsigned char c)
-{
-	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
-}
-
-static inline int is_cont(unsigned char c)
-{
-	return (c & 0xC0) == 0x80;
-}
+#define is_ws split_is_ws
+#define is_cont split_is_cont
 
 static size_t skip_ws(const splitter *sp, size_t i)
 {
@@ -383,153 +428,22 @@ static size_t overlap_start(const splitter *sp, size_t ps, size_t pe)
 	return p;
 }
 
-/* ---- positions ---------------------------------------------------------- */
-
-/* Line/column of increasing offsets, computed incrementally. */
-typedef struct lc_cursor {
-	size_t pos, line, col;
-} lc_cursor;
-
-static void lc_init(lc_cursor *c)
-{
-	c->pos = 0;
-	c->line = c->col = 1;
-}
-
-#define ONES  0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
-static inline uint64_t load64(const unsigned char *p)
-{
-	uint64_t w;
-	memcpy(&w, p, 8);
-	return w;
-}
-
-/* Sum of the bytes of w, each 0 or 1 (no popcnt instruction needed). */
-static inline size_t hsum(uint64_t w)
-{
-	return (size_t)((w * ONES) >> 56);
-}
-
-/* Number of '\n' in p[0, n), 8 bytes at a time. */
-static size_t count_nl(const unsigned char *p, size_t n)
-{
-	size_t k = 0, i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t x = load64(p + i) ^ (ONES * '\n');
-		/* high bit set in each byte of x that is not zero */
-		uint64_t nz = (((x & ~HIGHS) + ~HIGHS) | x) & HIGHS;
-		k += hsum((~nz & HIGHS) >> 7);
-	}
-	for (; i < n; i++)
-		k += p[i] == '\n';
-	return k;
-}
-
-/* Number of UTF-8 code points (bytes that are not 10xxxxxx) in p[0, n). */
-static size_t count_cp(const unsigned char *p, size_t n)
-{
-	size_t k = 0, i = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w = load64(p + i);
-		k += 8 - hsum((w & ~(w << 1) & HIGHS) >> 7);
-	}
-	for (; i < n; i++)
-		k += !is_cont(p[i]);
-	return k;
-}
-
-/* Move c to offset x (x >= c->pos). */
-static void lc_move(const char *t, lc_cursor *c, size_t x)
-{
-	const unsigned char *u = (const unsigned char *)t;
-	size_t nl = count_nl(u + c->pos, x - c->pos);
-	if (nl) {
-		const char *q = memrchr(t + c->pos, '\n', x - c->pos);
-		size_t ls = (size_t)(q - t) + 1;
-		c->line += nl;
-		c->col = 1 + count_cp(u + ls, x - ls);
-	} else {
-		c->col += count_cp(u + c->pos, x - c->pos);
-	}
-	c->pos = x;
-}
-
-/* ---- result rows ------------------------------------------------------- */
-
-/* Each row takes 10 values: its 4 fields, then the 3 fields of start and
- * the 3 of end. Rows grow by copying; their field values never move. */
-#define ROW_VALUES 10
-
-typedef struct rows {
-	coco_arena *a;
-	coco_value *v;
-	size_t n, cap;
-	coco_value *fields;           /* values for rows [n, cap) */
-} rows;
-
-static void rows_grow(rows *r, size_t cap)
-{
-	coco_value *v = coco_arena_alloc(r->a, cap * sizeof *v);
-	if (r->n)
-		memcpy(v, r->v, r->n * sizeof *v);
-	r->v = v;
-	r->fields = coco_arena_alloc(r->a, (cap - r->cap) * ROW_VALUES * sizeof *v);
-	r->cap = cap;
-}
-
-static inline void set_pos(coco_value *f, size_t off, const lc_cursor *c)
-{
-	f[0].kind = COCO_INT64;
-	f[0].u.i = (int64_t)off;
-	f[1].kind = COCO_INT64;
-	f[1].u.i = (int64_t)c->line;
-	f[2].kind = COCO_INT64;
-	f[2].u.i = (int64_t)c->col;
-}
-
-static void rows_add(rows *r, const char *t, size_t s, size_t e,
-	const lc_cursor *cs, const lc_cursor *ce)
-{
-	if (r->n == r->cap)
-		rows_grow(r, r->cap * 2 + 16);
-	coco_value *f = r->fields;
-	r->fields += ROW_VALUES;
-	f[0].kind = COCO_RANGE;
-	f[0].u.r[0] = (int64_t)s;
-	f[0].u.r[1] = (int64_t)e;
-	f[1] = coco_v_str(t + s, e - s);
-	f[2].kind = COCO_STRUCT;
-	f[2].n = 3;
-	f[2].u.fields = f + 4;
-	f[3].kind = COCO_STRUCT;
-	f[3].n = 3;
-	f[3].u.fields = f + 7;
-	set_pos(f + 4, s, cs);
-	set_pos(f + 7, e, ce);
-	coco_value *row = &r->v[r->n++];
-	row->kind = COCO_STRUCT;
-	row->n = 4;
-	row->u.fields = f;
-}
-
 /* Split t[0, len) into r. Parameters already validated. */
 static void split_text(const char *t, size_t len, const split_lang *lang, size_t cs,
-	size_t min, size_t overlap, rows *r)
+	size_t min, size_t overlap, split_rows *r)
 {
 	splitter sp = { .t = t, .len = len, .n = len, .cs = cs, .min = min, .overlap = overlap };
 	lang_strengths(lang, &sp.st);
 	while (sp.n > 0 && is_ws((unsigned char)t[sp.n - 1]))
 		sp.n--;
 	size_t step = min > cs / 2 ? min : cs / 2;
-	rows_grow(r, len / (step ? step : 1) + 1);
+	split_rows_init(r, r->a, len / (step ? step : 1) + 1);
 	if (sp.st.fence || sp.st.has_heading)
 		find_code_blocks(&sp);
 
-	lc_cursor cur_s, cur_e;
-	lc_init(&cur_s);
-	lc_init(&cur_e);
+	split_lc cur_s, cur_e;
+	split_lc_init(&cur_s);
+	split_lc_init(&cur_e);
 	size_t s = skip_ws(&sp, 0), base = s;
 	while (s < sp.n) {
 		size_t e;
@@ -543,9 +457,9 @@ static void split_text(const char *t, size_t len, const split_lang *lang, size_t
 			e--;
 		if (!overlap)
 			cur_s = cur_e;        /* s is past the previous end */
-		lc_move(t, &cur_s, s);
-		lc_move(t, &cur_e, e);
-		rows_add(r, t, s, e, &cur_s, &cur_e);
+		split_lc_move(t, &cur_s, s);
+		split_lc_move(t, &cur_e, e);
+		split_rows_add(r, t, s, e, &cur_s, &cur_e);
 		if (e >= sp.n)
 			break;
 		size_t next = skip_ws(&sp, e);
@@ -577,7 +491,7 @@ static const coco_argdef split_args[] = {
 
 static const coco_optdef split_opts[] = {
 	{ "custom_languages", COCO_OPT_JSON, 0,
-	  "extra languages: separator regexes by language (not used yet)" },
+	  "extra languages: {{ language_name =, separators_regex = {...}, aliases = {...} }}" },
 	{ NULL, 0, 0, NULL },
 };
 
@@ -636,7 +550,150 @@ static int check_sizes(const coco_value *vcs, const coco_value *vmin, const coco
 	return hcs;
 }
 
-/* prepare: checks constant sizes and returns the row type
+/* ---- custom languages ------------------------------------------------------ */
+
+static void state_free(split_state *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->nlangs; i++) {
+		split_regex_lang *l = &st->langs[i];
+		free(l->name);
+		for (size_t k = 0; k < l->naliases; k++)
+			free(l->aliases[k]);
+		free(l->aliases);
+		for (size_t k = 0; k < l->nre; k++)
+			pcre2_code_free(l->re[k]);
+		free(l->re);
+	}
+	free(st->langs);
+	free(st);
+}
+
+/* A JSON list of strings, decoded into a malloc'd array. */
+static int str_list(const char *v, size_t nv, char ***out, size_t *nout, const char *what, char **err)
+{
+	coco_json_iter it;
+	if (coco_json_iter_init(&it, v, nv) != '[')
+		return coco_seterr(err, "%s must be a list of strings", what);
+	const char *e;
+	size_t ne;
+	size_t cap = 0;
+	while (coco_json_iter_next(&it, NULL, NULL, &e, &ne)) {
+		coco_buf b = { 0 };
+		if (coco_json_str_decode(e, ne, &b) < 0) {
+			coco_buf_free(&b);
+			return coco_seterr(err, "%s must be a list of strings", what);
+		}
+		if (*nout == cap) {
+			cap = cap ? cap * 2 : 4;
+			*out = realloc(*out, cap * sizeof **out);
+			if (!*out)
+				abort();
+		}
+		coco_buf_putc(&b, 0);
+		(*out)[(*nout)++] = coco_buf_take(&b);
+	}
+	return 0;
+}
+
+/* Read custom_languages (JSON text):
+ *   [{ "language_name": "x", "separators_regex": ["...", ...], "aliases": ["..."] }]
+ *   "custom_languages[1] (bash): separators_regex[2]: '(x' is not a valid regex: ..." */
+static int parse_custom(const char *json, split_state *st, char **err)
+{
+	size_t at;
+	const char *msg;
+	size_t n = strlen(json);
+	if (coco_json_check(json, n, &at, &msg) < 0)
+		return coco_seterr(err, "custom_languages: invalid JSON at byte %zu: %s", at, msg);
+	coco_json_iter it;
+	int kind = coco_json_iter_init(&it, json, n);
+	if (kind != '[')
+		return coco_seterr(err, "custom_languages must be a list of "
+			"{ language_name =, separators_regex = {...}, aliases = {...} }");
+	const char *v;
+	size_t nv, cap = 0;
+	for (size_t idx = 1; coco_json_iter_next(&it, NULL, NULL, &v, &nv); idx++) {
+		coco_json_iter m;
+		if (coco_json_iter_init(&m, v, nv) != '{')
+			return coco_seterr(err, "custom_languages[%zu] must be a table "
+				"{ language_name =, separators_regex = {...}, aliases = {...} }", idx);
+		if (st->nlangs == cap) {
+			cap = cap ? cap * 2 : 4;
+			st->langs = realloc(st->langs, cap * sizeof *st->langs);
+			if (!st->langs)
+				abort();
+		}
+		split_regex_lang *l = &st->langs[st->nlangs++];
+		memset(l, 0, sizeof *l);
+		const char *k, *mv;
+		size_t nk, nmv;
+		const char *seps = NULL;
+		size_t nseps = 0;
+		char what[64];
+		while (coco_json_iter_next(&m, &k, &nk, &mv, &nmv)) {
+			if (coco_json_key_eq(k, nk, "language_name", 13)) {
+				coco_buf b = { 0 };
+				if (coco_json_str_decode(mv, nmv, &b) < 0 || b.n == 0) {
+					coco_buf_free(&b);
+					return coco_seterr(err, "custom_languages[%zu]: language_name must be a "
+						"non-empty string", idx);
+				}
+				coco_buf_putc(&b, 0);
+				free(l->name);
+				l->name = coco_buf_take(&b);
+			} else if (coco_json_key_eq(k, nk, "separators_regex", 16)) {
+				seps = mv;
+				nseps = nmv;
+			} else if (coco_json_key_eq(k, nk, "aliases", 7)) {
+				snprintf(what, sizeof what, "custom_languages[%zu]: aliases", idx);
+				if (str_list(mv, nmv, &l->aliases, &l->naliases, what, err) < 0)
+					return -1;
+			} else {
+				return coco_seterr(err, "custom_languages[%zu]: unknown key %.*s; keys: "
+					"language_name, separators_regex, aliases", idx, (int)nk, k);
+			}
+		}
+		if (!l->name)
+			return coco_seterr(err, "custom_languages[%zu]: missing language_name", idx);
+		if (!seps)
+			return coco_seterr(err, "custom_languages[%zu] (%s): missing separators_regex",
+				idx, l->name);
+		char **pats = NULL;
+		size_t npats = 0;
+		snprintf(what, sizeof what, "custom_languages[%zu] (%.20s): separators_regex", idx, l->name);
+		int rc = str_list(seps, nseps, &pats, &npats, what, err);
+		if (rc == 0 && npats == 0)
+			rc = coco_seterr(err, "%s is empty; give at least one regex", what);
+		if (rc == 0 && npats > 64)
+			rc = coco_seterr(err, "%s has %zu regexes; at most 64", what, npats);
+		if (rc == 0) {
+			l->re = calloc(npats, sizeof *l->re);
+			if (!l->re)
+				abort();
+		}
+		for (size_t i = 0; rc == 0 && i < npats; i++) {
+			char *e = NULL;
+			l->re[i] = split_regex_compile(pats[i], strlen(pats[i]), &e);
+			if (!l->re[i]) {
+				rc = coco_seterr(err, "%s[%zu]: %s", what, i + 1, e);
+				free(e);
+			} else {
+				l->nre++;
+			}
+		}
+		for (size_t i = 0; i < npats; i++)
+			free(pats[i]);
+		free(pats);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* prepare: checks constant sizes, compiles custom_languages and returns
+ * the row type
  * table[location: range]{text: str, start: struct{offset, line, column}, end: ...}.
  *   "SplitRecursively: chunk_size must be > 0, got 0" */
 static int split_prepare(const coco_optval *spec, void *udata, const coco_arg_info *args,
@@ -648,17 +705,21 @@ static int split_prepare(const coco_optval *spec, void *udata, const coco_arg_in
 	int64_t cs, min, ov;
 	if (check_sizes(k[A_CHUNK_SIZE], k[A_MIN_CHUNK_SIZE], k[A_CHUNK_OVERLAP], &cs, &min, &ov, err) < 0)
 		return -1;
-
-	static const coco_field pos_fields[] = {
-		{ "offset", &coco_t_int64 }, { "line", &coco_t_int64 }, { "column", &coco_t_int64 },
-	};
-	const coco_type *pos = coco_type_struct(types, pos_fields, 3);
-	const coco_field row_fields[] = {
-		{ "location", &coco_t_range }, { "text", &coco_t_str },
-		{ "start", pos }, { "end", pos },
-	};
-	*out = coco_type_table(types, row_fields, 4, 1);
 	*state = NULL;
+	if (spec && spec[0].set && spec[0].s) {
+		split_state *st = calloc(1, sizeof *st);
+		if (!st)
+			abort();
+		char *e = NULL;
+		if (parse_custom(spec[0].s, st, &e) < 0) {
+			coco_seterr(err, "SplitRecursively: %s", e);
+			free(e);
+			state_free(st);
+			return -1;
+		}
+		*state = st;
+	}
+	*out = split_row_type(types);
 	return 0;
 }
 
@@ -683,31 +744,37 @@ static int split_call(void *state, const coco_value *args, size_t nargs, coco_ar
 	if (text->kind != COCO_STR)
 		return coco_seterr(err, "SplitRecursively: text must be a string, got %s",
 			coco_kind_name((coco_kind)text->kind));
-	const split_lang *lang = LANG_TEXT;
+	lang_ref lang = { LANG_TEXT, NULL, NULL };
 	const coco_value *lv = v[A_LANGUAGE];
 	if (lv && lv->kind == COCO_STR)
-		lang = lang_find(lv->u.s, lv->n);
+		lang = lang_find(state, lv->u.s, lv->n);
 	else if (lv && lv->kind != COCO_NULL)
 		return coco_seterr(err, "SplitRecursively: language must be a string, got %s",
 			coco_kind_name((coco_kind)lv->kind));
 
-	rows r = { .a = a };
-	split_text(text->u.s, text->n, lang, (size_t)cs, (size_t)min, (size_t)ov, &r);
-	coco_value res = { 0 };
-	res.kind = COCO_TABLE;
-	res.n = r.n;
-	res.u.rows = r.v;
-	*out = res;
+	split_rows r = { .a = a };
+	if (lang.text) {
+		split_text(text->u.s, text->n, lang.text, (size_t)cs, (size_t)min, (size_t)ov, &r);
+	} else {
+		char *e = NULL;
+		if (split_code(text->u.s, text->n, lang.code, lang.rx, (size_t)cs, (size_t)min, (size_t)ov,
+		    &r, &e) < 0) {
+			coco_seterr(err, "SplitRecursively: %s", e ? e : "failed");
+			free(e);
+			return -1;
+		}
+	}
+	*out = split_rows_table(&r);
 	return 0;
 }
 
 static void split_destroy(void *state)
 {
-	(void)state;
+	state_free(state);
 }
 
-/* SplitRecursively(text, chunk_size, [min_chunk_size], [chunk_overlap],
- * [language]) -> table[location]{text, start, end}. */
+/* SplitRecursively{ custom_languages }(text, chunk_size, [min_chunk_size],
+ * [chunk_overlap], [language]) -> table[location]{text, start, end}. */
 const coco_function_ops coco_fn_split_recursively = {
 	.name = "SplitRecursively",
 	.spec_opts = split_opts,

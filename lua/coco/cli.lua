@@ -118,7 +118,8 @@ local function do_setup(flow, o, verb)
   end
   local ok, err = flow:setup{ force = true }
   if not ok then errf("%s", err); return false end
-  if not o.quiet then stdout:write("coco: ", flow.name, ": setup applied:\n", text) end
+  -- with --json, stdout carries only the JSON lines: the plan goes to stderr
+  if not o.quiet then (o.json and stderr or stdout):write("coco: ", flow.name, ": setup applied:\n", text) end
   return true
 end
 

@@ -122,9 +122,10 @@ static int find(const listing *l, const char *name)
 }
 #define HAS(l, name) (find(&(l), name) >= 0)
 
-/* Options in table order: path, included, excluded, binary, max_file_size. */
+/* Options in table order: path, included, excluded, binary, max_file_size,
+ * watch_changes. */
 typedef struct opts {
-	coco_optval v[5];
+	coco_optval v[6];
 } opts;
 
 static opts mkopts(const char *path, const char **inc, size_t ninc,
@@ -252,7 +253,7 @@ static void test_options(void)
 	size_t nopts = 0;
 	while (LF->opts[nopts].name)
 		nopts++;
-	CHECK(nopts == 5);
+	CHECK(nopts == 6);
 	CHECK_STR(LF->name, "LocalFile");
 	CHECK_STR(LF->opts[0].name, "path");
 	CHECK(LF->opts[0].required && LF->opts[0].kind == COCO_OPT_STR);

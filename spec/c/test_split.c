@@ -386,7 +386,7 @@ static void test_language_names(void)
 		CHECKF(out.n >= 2 && row_end(&out.u.rows[0]) == (int64_t)heading - 3 &&
 			row_start(&out.u.rows[1]) == (int64_t)heading, "language %s", md[i]);
 	}
-	const char *txt[] = { "text", "txt", "python", ".c", "", "nonsense" };
+	const char *txt[] = { "text", "txt", "plain", ".txt", "", "nonsense" };
 	for (size_t i = 0; i < sizeof txt / sizeof txt[0]; i++) {
 		split_args sa = { 1000, -1, -1, txt[i], 0, 0 };
 		coco_value out;

@@ -1,0 +1,44 @@
+#pragma once
+/* Private to the LocalFile source: what localfile.c shares with watch.c
+ * (the inotify change capture). Not part of any public API. */
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ops.h"
+#include "glob.h"
+
+typedef struct lf_watch lf_watch;
+
+typedef struct lf_src {
+	coco_arena mem;          /* owns every string and array below */
+	const char *disp;        /* the path option without trailing '/': "docs" */
+	const char *raw;         /* absolute path as joined, for realpath() */
+	const char *abs;         /* the same, lexically cleaned, for messages */
+	const char *root;        /* realpath of the directory */
+	size_t rootlen;
+	coco_glob *inc, *exc;
+	size_t ninc, nexc;
+	int binary;
+	int64_t max_size;        /* -1: no limit */
+	int have_openat2;
+	int watch_changes;       /* option watch_changes (default 1) */
+	lf_watch *watch;         /* change capture, NULL until watch() */
+} lf_src;
+
+/* 1 if the relative path rel[0..n) matches an excluded pattern; flags:
+ * COCO_GLOB_DIR when rel is a directory (about to be walked). */
+int lf_excluded(const lf_src *s, const char *rel, size_t n, int flags);
+/* 1 if the file rel[0..n) is listed: included (or no included patterns)
+ * and not excluded. */
+int lf_wanted_file(const lf_src *s, const char *rel, size_t n);
+/* 1 if absolute path real is the root or lies under it. */
+int lf_inside_root(const lf_src *s, const char *real);
+/* Sets s->root from realpath(s->raw); -1 with the user's message
+ * ("LocalFile: path 'docs' (/abs/docs) does not exist"). */
+int lf_resolve_root(lf_src *s, char **err);
+
+/* watch.c: coco_source_ops.watch / watch_read for LocalFile, and the
+ * cleanup lf_close() calls (NULL is fine). */
+int lf_watch_start(void *src, int *fd, char **err);
+int lf_watch_read(void *src, coco_change_cb cb, void *ud, char **err);
+void lf_watch_free(lf_watch *w);

@@ -1,0 +1,108 @@
+#pragma once
+/* Internals shared by the splitting functions (SplitRecursively,
+ * SplitBySeparators): result rows with positions, separator regexes
+ * (PCRE2), the built-in code languages and the code splitter. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ops.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#define SPLIT_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline int split_is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static inline int split_is_cont(unsigned char c)
+{
+	return (c & 0xC0) == 0x80;
+}
+
+/* ---- positions and rows (split_rows.c) ----------------------------------- */
+
+/* Line/column of increasing offsets, computed incrementally: 1-based line,
+ * 1-based column in code points. */
+typedef struct split_lc {
+	size_t pos, line, col;
+} split_lc;
+
+void split_lc_init(split_lc *c);
+/* Move c to offset x (x >= c->pos). */
+void split_lc_move(const char *t, split_lc *c, size_t x);
+
+/* The rows of a result table: {location, text, start, end} each. Rows
+ * point into the input text. */
+typedef struct split_rows {
+	coco_arena *a;
+	coco_value *v;
+	size_t n, cap;
+	coco_value *fields;           /* values for rows [n, cap) */
+} split_rows;
+
+/* Reserve room for about `hint` rows. */
+void split_rows_init(split_rows *r, coco_arena *a, size_t hint);
+void split_rows_add(split_rows *r, const char *t, size_t s, size_t e,
+	const split_lc *cs, const split_lc *ce);
+/* The result: a TABLE value of the rows. */
+coco_value split_rows_table(const split_rows *r);
+/* table[location: range]{text: str, start: struct{offset, line, column}, end: ...} */
+const coco_type *split_row_type(coco_arena *types);
+
+/* Offset of the first byte of t[0, n) that is not valid UTF-8, or n. */
+size_t split_utf8_check(const char *t, size_t n);
+
+/* ---- regexes ----------------------------------------------------------- */
+
+/* Compile a separator regex (UTF-8, multi-line: ^ and $ match at line
+ * breaks), JIT-compiled when possible. NULL with *err on a bad pattern:
+ *   "'(foo' is not a valid regex: missing closing parenthesis at offset 4" */
+pcre2_code *split_regex_compile(const char *pattern, size_t len, char **err);
+
+/* ---- the code splitter (split_code.c) ------------------------------------ */
+
+/* How a built-in language's lines are read (flags of split_code_lang). */
+enum {
+	CL_SLASH     = 1 << 0,    /* // line comments, block comments */
+	CL_HASH      = 1 << 1,    /* # line comments */
+	CL_DASH      = 1 << 2,    /* -- line comments */
+	CL_TRIPLE    = 1 << 3,    /* """ and ''' strings span lines */
+	CL_TRIPLE_DQ = 1 << 4,    /* """ strings span lines */
+	CL_BACKTICK  = 1 << 5,    /* `...` strings span lines */
+	CL_MARKUP    = 1 << 6,    /* <!-- --> comments */
+	CL_STRICT    = 1 << 7,    /* statements end with ; or } (a line ending
+	                             otherwise continues the statement) */
+	CL_SECTIONS  = 1 << 8,    /* [section] lines are the top level (TOML) */
+	CL_PREPROC   = 1 << 9,    /* # lines are preprocessor directives */
+	CL_ATTR      = 1 << 10,   /* [Attribute] lines attach to what follows (C#) */
+};
+
+/* A built-in code language: its lines are classified by indentation depth,
+ * comments, strings and statement ends (see split_code.c). */
+typedef struct split_code_lang {
+	const char *name;
+	const char *const *aliases;   /* other names and file extensions (no dot) */
+	unsigned flags;
+	const char *const *closers;   /* keywords that continue a construct (else, end) */
+} split_code_lang;
+
+extern const split_code_lang split_code_langs[];
+extern const size_t split_code_nlangs;
+
+/* A language given by separator regexes, strongest first (custom_languages). */
+typedef struct split_regex_lang {
+	char *name;
+	char **aliases;
+	size_t naliases;
+	pcre2_code **re;
+	size_t nre;
+} split_regex_lang;
+
+/* Split t[0, len) with a built-in code language (code != NULL) or a regex
+ * language. Sizes already validated. Returns 0, or -1 with *err (regex
+ * languages only: invalid UTF-8, a regex match failure). */
+int split_code(const char *t, size_t len, const split_code_lang *code,
+	const split_regex_lang *rx, size_t cs, size_t min, size_t overlap, split_rows *r, char **err);
