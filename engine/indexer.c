@@ -436,12 +436,67 @@ static void row_error(run *r, const coco_gsource *s, coco_source_stats *stats, c
 }
 
 /* Diff the new export rows against the old lineage; queue writes. */
+/* A set of lineage entries (indices into one lineage), for O(1) lookups
+ * by (export, key) while diffing a row's output: a large file yields tens
+ * of thousands of chunks. */
+typedef struct lset {
+	uint32_t *slot;               /* index + 1; 0 = empty */
+	size_t cap;
+} lset;
+
+static uint64_t lhash(const char *exp, size_t nexp, const char *key, size_t nkey)
+{
+	uint64_t h = coco_fp_bytes(key, nkey).lo;
+	for (size_t i = 0; i < nexp; i++)
+		h = (h ^ (unsigned char)exp[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static int lkey_eq(const lkey *a, const char *exp, size_t nexp, const char *key, size_t nkey)
+{
+	return a->nexp == nexp && a->nkey == nkey && !memcmp(a->exp, exp, nexp) &&
+		!memcmp(a->key, key, nkey);
+}
+
+static void lset_init(coco_arena *a, lset *s, size_t n)
+{
+	s->cap = 16;
+	while (s->cap < 2 * n + 2)
+		s->cap *= 2;
+	s->slot = coco_arena_alloc(a, s->cap * sizeof *s->slot);
+}
+
+/* Index of the entry of l equal to (exp, key), or -1; with add >= 0, an
+ * absent key is recorded as entry `add`. */
+static long lset_find(lset *s, const lineage *l, const char *exp, size_t nexp, const char *key,
+	size_t nkey, long add)
+{
+	size_t i = (size_t)lhash(exp, nexp, key, nkey) & (s->cap - 1);
+	for (; s->slot[i]; i = (i + 1) & (s->cap - 1)) {
+		const lkey *e = &l->k[s->slot[i] - 1];
+		if (lkey_eq(e, exp, nexp, key, nkey))
+			return (long)s->slot[i] - 1;
+	}
+	if (add >= 0)
+		s->slot[i] = (uint32_t)add + 1;
+	return -1;
+}
+
+/* Diff the new export rows against the old lineage; queue writes. */
 static void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, int reexport,
 	pending *p)
 {
 	const coco_graph *g = r->g;
 	size_t nx = coco_graph_nexports(g);
 	coco_arena *a = &r->rowa;
+	size_t total = 0;
+	for (size_t x = 0; x < nx; x++)
+		total += out[x].n;
+	lset olds, news;
+	lset_init(a, &olds, old->n);
+	lset_init(a, &news, total);
+	for (size_t j = 0; j < old->n; j++)
+		lset_find(&olds, old, old->k[j].exp, old->k[j].nexp, old->k[j].key, old->k[j].nkey, (long)j);
 	for (size_t x = 0; x < nx; x++) {
 		const coco_gexport *xp = coco_graph_export_at(g, x);
 		for (size_t i = 0; i < out[x].n; i++) {
@@ -453,24 +508,15 @@ static void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, i
 			k.key = coco_arena_strndup(a, r->kbuf.p, r->kbuf.n);
 			k.nkey = r->kbuf.n;
 			k.fp = coco_fp_value(row);
-			/* duplicate key within this row's output: last one wins */
-			int dup = 0;
-			for (size_t j = 0; j < d->lin.n; j++) {
-				lkey *o = &d->lin.k[j];
-				if (o->exp == k.exp && o->nkey == k.nkey && !memcmp(o->key, k.key, k.nkey)) {
-					o->fp = k.fp;
-					dup = 1;
-				}
-			}
-			if (!dup)
+			/* duplicate key within this row's output: the last one wins
+			 * (its upsert comes last) */
+			long dup = lset_find(&news, &d->lin, k.exp, k.nexp, k.key, k.nkey, (long)d->lin.n);
+			if (dup >= 0)
+				d->lin.k[dup].fp = k.fp;
+			else
 				lin_push(a, &d->lin, &k);
-			int same = 0;
-			for (size_t j = 0; j < old->n && !reexport; j++) {
-				const lkey *o = &old->k[j];
-				if (!o->staged && o->nexp == k.nexp && !memcmp(o->exp, k.exp, k.nexp) &&
-				    o->nkey == k.nkey && !memcmp(o->key, k.key, k.nkey) && coco_fp_eq(o->fp, k.fp))
-					same = 1;
-			}
+			long o = reexport ? -1 : lset_find(&olds, old, k.exp, k.nexp, k.key, k.nkey, -1);
+			int same = o >= 0 && !old->k[o].staged && coco_fp_eq(old->k[o].fp, k.fp);
 			if (!same) {
 				pend(a, p, x, 0, row);
 				lkey s = k;
@@ -484,14 +530,12 @@ static void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, i
 	for (size_t j = 0; j < old->n; j++) {
 		const lkey *o = &old->k[j];
 		int x = export_index(g, o->exp, o->nexp);
-		int kept = 0;
-		for (size_t i = 0; i < d->lin.n && !kept; i++) {
-			const lkey *nk = &d->lin.k[i];
-			kept = (int)strlen(nk->exp) == (int)o->nexp && !memcmp(nk->exp, o->exp, o->nexp) &&
-				nk->nkey == o->nkey && !memcmp(nk->key, o->key, o->nkey);
-		}
-		if (kept || x < 0)
+		if (x < 0)
 			continue;               /* gone exports: their table was dropped by setup */
+		if (lset_find(&news, &d->lin, o->exp, o->nexp, o->key, o->nkey, -1) >= 0)
+			continue;
+		if (lset_find(&olds, old, o->exp, o->nexp, o->key, o->nkey, -1) != (long)j)
+			continue;               /* the same key twice in old: delete once */
 		coco_value key;
 		const char *kp = o->key;
 		if (coco_value_decode(&kp, o->key + o->nkey, a, &key))
