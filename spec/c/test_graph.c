@@ -9,17 +9,7 @@
 #include "graph.h"
 #include "exec.h"
 
-static int passed, failed;
-#define CHECK(c) do { \
-	if (c) passed++; \
-	else { failed++; fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } \
-} while (0)
-#define CHECK_STR(a, b) do { \
-	const char *a_ = (a), *b_ = (b); \
-	if (a_ && b_ && !strcmp(a_, b_)) passed++; \
-	else { failed++; fprintf(stderr, "%s:%d: %s\n  got:      %s\n  expected: %s\n", \
-		__FILE__, __LINE__, #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); } \
-} while (0)
+#include "check.h"
 /* A graph call that must succeed. */
 #define OK(call) do { \
 	char *e_ = NULL; \

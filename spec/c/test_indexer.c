@@ -15,11 +15,7 @@
 
 #include "indexer.h"
 
-static int passed, failed;
-#define CHECK(c) do { \
-	if (c) passed++; \
-	else { failed++; fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } \
-} while (0)
+#include "check.h"
 /* A call taking char **err (written ERR) that must return 0. */
 #define OK(call) do { \
 	char *e_ = NULL; \

@@ -10,12 +10,7 @@
 #include "exec.h"
 #include "functions/json.h"
 
-static int npass, nfail;
-#define CHECK(c) do { if (c) npass++; else { nfail++; \
-	printf("%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); } } while (0)
-#define CHECKF(c, ...) do { if (c) npass++; else { nfail++; \
-	printf("%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #c); \
-	printf(__VA_ARGS__); putchar('\n'); } } while (0)
+#include "check.h"
 
 static coco_arena arena, types;
 
@@ -257,6 +252,6 @@ int main(void)
 	test_flow();
 	coco_arena_destroy(&arena);
 	coco_arena_destroy(&types);
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail > 0;
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed > 0;
 }

@@ -11,12 +11,7 @@
 
 extern const coco_function_ops coco_fn_split_recursively;
 
-static int npass, nfail;
-#define CHECK(c) do { if (c) npass++; else { nfail++; \
-	printf("%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); } } while (0)
-#define CHECKF(c, ...) do { if (c) npass++; else { nfail++; \
-	printf("%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #c); \
-	printf(__VA_ARGS__); putchar('\n'); } } while (0)
+#include "check.h"
 
 static coco_arena types, arena;
 
@@ -582,6 +577,6 @@ int main(void)
 	test_bad_input();
 	coco_arena_destroy(&arena);
 	coco_arena_destroy(&types);
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail > 0;
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed > 0;
 }

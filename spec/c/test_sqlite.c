@@ -17,17 +17,7 @@
 extern const coco_target_ops coco_sqlite_target;
 static const coco_target_ops *T = &coco_sqlite_target;
 
-static int passed, failed;
-#define CHECK(c) do { \
-	if (c) passed++; \
-	else { failed++; fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } \
-} while (0)
-#define CHECK_STR(a, b) do { \
-	const char *a_ = (a), *b_ = (b); \
-	if (a_ && b_ && !strcmp(a_, b_)) passed++; \
-	else { failed++; fprintf(stderr, "%s:%d: %s\n  got:      %s\n  expected: %s\n", \
-		__FILE__, __LINE__, #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)"); } \
-} while (0)
+#include "check.h"
 /* Runs an ops call that must succeed; prints the error otherwise. */
 #define CHECK_OK(call) do { \
 	char *e_ = NULL; \
