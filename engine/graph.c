@@ -837,6 +837,23 @@ int coco_graph_finish(coco_graph *g, char **err)
 }
 
 /* ---- reading ------------------------------------------------------------ */
+size_t coco_graph_cached_fns(const coco_graph *g, unsigned char (*out)[16], size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < g->nscopes; i++)
+		for (size_t j = 0; j < g->scopes[i].nops; j++) {
+			const gop *op = &g->scopes[i].ops[j];
+			if (op->kind != OP_TRANSFORM || !op->cache)
+				continue;
+			if (n < max) {
+				memcpy(out[n], &op->fn_fp.hi, 8);
+				memcpy(out[n] + 8, &op->fn_fp.lo, 8);
+			}
+			n++;
+		}
+	return n;
+}
+
 const char *coco_graph_name(const coco_graph *g) { return g->name; }
 const char *coco_graph_base_dir(const coco_graph *g) { return g->base_dir; }
 size_t coco_graph_nsources(const coco_graph *g) { return g->nsources; }

@@ -139,6 +139,10 @@ size_t coco_graph_nsources(const coco_graph *g);
 const coco_gsource *coco_graph_source(const coco_graph *g, size_t i);
 size_t coco_graph_nexports(const coco_graph *g);
 const coco_gexport *coco_graph_export_at(const coco_graph *g, size_t i);
+/* The memo namespaces (the first 16 bytes of memo keys: the function's
+ * logic fingerprint) of the flow's cached transforms; fills up to max,
+ * returns how many there are. */
+size_t coco_graph_cached_fns(const coco_graph *g, unsigned char (*out)[16], size_t max);
 /* Human-readable description of the graph (for `coco show`). */
 void coco_graph_describe(const coco_graph *g, int verbose, coco_buf *out);
 

@@ -90,6 +90,8 @@ typedef struct lkey {
 typedef struct lineage {
 	lkey *k;
 	size_t n, cap;
+	const char *memo;             /* memo keys the row's evaluation used, 32 bytes each */
+	size_t nmemo;
 } lineage;
 
 static void lin_push(coco_arena *a, lineage *l, const lkey *k)
@@ -122,6 +124,12 @@ static int lin_decode(const char *p, size_t n, coco_arena *a, lineage *l)
 		if (get_bytes(&r, &k.exp, &k.nexp) || get_bytes(&r, &k.key, &k.nkey))
 			return -1;
 		lin_push(a, l, &k);
+	}
+	if (r.p < r.end) {            /* the memo keys (absent in old records) */
+		if (coco_rd_varint(&r, &nr) || nr > (uint64_t)(r.end - r.p) / 32 ||
+		    coco_rd_bytes(&r, (size_t)nr * 32, &l->memo))
+			return -1;
+		l->nmemo = (size_t)nr;
 	}
 	return 0;
 }
@@ -162,6 +170,8 @@ static void lin_encode(const lineage *l, coco_buf *b)
 		put_bytes(b, l->k[i].exp, l->k[i].nexp);
 		put_bytes(b, l->k[i].key, l->k[i].nkey);
 	}
+	coco_buf_varint(b, l->nmemo);
+	coco_buf_add(b, l->memo, l->nmemo * 32);
 }
 
 /* ---- listing ------------------------------------------------------------ */
@@ -274,11 +284,16 @@ static int gather(const coco_gsource *s, void *src, coco_state *st, items *it, c
 }
 
 /* ---- memo --------------------------------------------------------------- */
+/* Cached results are content-addressed: a key is the function's logic
+ * fingerprint and the input's. Each row's lineage lists the keys its
+ * evaluation used; after a run that changed rows, entries no row lists
+ * (and that this run did not write) are swept. */
 typedef struct memo_ctx {
 	coco_state *st;
-	int writable;
 	coco_buf val;
 	coco_batch *b;
+	coco_buf used;                /* keys used by the row being evaluated */
+	coco_buf puts;                /* keys written during this run */
 } memo_ctx;
 
 static int memo_get(void *ud, const unsigned char key[32], coco_arena *a, coco_value *out)
@@ -287,12 +302,17 @@ static int memo_get(void *ud, const unsigned char key[32], coco_arena *a, coco_v
 	if (!m->st || coco_state_get(m->st, COCO_CF_MEMO, key, 32, &m->val, NULL) != 1)
 		return 0;
 	const char *p = m->val.p;
-	return coco_value_decode(&p, m->val.p + m->val.n, a, out) == 0;
+	if (coco_value_decode(&p, m->val.p + m->val.n, a, out))
+		return 0;
+	coco_buf_add(&m->used, key, 32);
+	return 1;
 }
 
 static void memo_put(void *ud, const unsigned char key[32], const coco_value *v)
 {
 	memo_ctx *m = ud;
+	coco_buf_add(&m->used, key, 32);
+	coco_buf_add(&m->puts, key, 32);
 	coco_buf_clear(&m->val);
 	coco_value_encode(v, &m->val);
 	coco_batch_clear(m->b);
@@ -317,6 +337,7 @@ typedef struct run {
 	coco_buf kbuf, vbuf, tmp;
 	memo_ctx memo;
 	coco_memo memo_ops;
+	int dirty;                    /* rows were evaluated or deleted: sweep the memo */
 	coco_fper *f;
 	char **err;
 } run;
@@ -543,12 +564,20 @@ static void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, i
 		pend(a, p, (size_t)x, 1, &key);
 		d->writes++;
 	}
-	/* the staging record lists everything that may be in the target */
+	/* the staging record lists everything that may be in the target, and
+	 * every cached result the row used before or now (kept by a sweep) */
 	for (size_t j = 0; j < old->n; j++) {
 		lkey s = old->k[j];
 		s.staged = 1;
 		lin_push(a, &d->staged, &s);
 	}
+	d->staged.nmemo = old->nmemo + d->lin.nmemo;
+	char *m = coco_arena_alloc(a, d->staged.nmemo * 32 + 1);
+	if (old->nmemo)
+		memcpy(m, old->memo, old->nmemo * 32);
+	if (d->lin.nmemo)
+		memcpy(m + old->nmemo * 32, d->lin.memo, d->lin.nmemo * 32);
+	d->staged.memo = m;
 }
 
 static int flush(run *r, const coco_gsource *s, done_row *done, size_t ndone, pending *p,
@@ -777,6 +806,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 				continue;           /* vanished between list and read */
 			d->kind = 2;
 			diff_rows(r, d, &oldl, none, 0, &p);
+			r->dirty = 1;
 			stats->deleted++;
 			ndone++;
 			continue;
@@ -791,13 +821,17 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 			continue;
 		}
 		char *e = NULL;
+		coco_buf_clear(&r->memo.used);
 		if (coco_exec_row(r->g, si, &row, &r->rowa, &r->memo_ops, out, &xs, &e)) {
 			row_error(r, s, stats, x, e ? e : "evaluation failed");
 			free(e);
 			continue;
 		}
 		d->kind = 1;
+		d->lin.nmemo = r->memo.used.n / 32;
+		d->lin.memo = coco_arena_strndup(&r->rowa, r->memo.used.p ? r->memo.used.p : "", r->memo.used.n);
 		diff_rows(r, d, &oldl, out, o && o->reexport, &p);
+		r->dirty = 1;
 		if (!tracked)
 			stats->added++;
 		else if (!coco_fp_eq(old.content, d->t.content))
@@ -945,7 +979,107 @@ void coco_indexer_close(coco_indexer *ix)
 	coco_buf_free(&r->vbuf);
 	coco_buf_free(&r->tmp);
 	coco_buf_free(&r->memo.val);
+	coco_buf_free(&r->memo.used);
+	coco_buf_free(&r->memo.puts);
 	free(ix);
+}
+
+/* A set of 32-byte memo keys. */
+typedef struct kset {
+	const char **slot;
+	size_t cap, n;
+} kset;
+
+static uint64_t k32_hash(const char *k)
+{
+	uint64_t h;
+	memcpy(&h, k + 16, 8);        /* the input fingerprint's bytes: already uniform */
+	return h;
+}
+
+static void kset_add(kset *s, const char *k)
+{
+	if ((s->n + 1) * 2 > s->cap) {
+		kset ns = { calloc(s->cap ? s->cap * 2 : 1024, sizeof(char *)), s->cap ? s->cap * 2 : 1024, 0 };
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slot[i])
+				kset_add(&ns, s->slot[i]);
+		free(s->slot);
+		*s = ns;
+	}
+	size_t i = (size_t)k32_hash(k) & (s->cap - 1);
+	for (; s->slot[i]; i = (i + 1) & (s->cap - 1))
+		if (!memcmp(s->slot[i], k, 32))
+			return;
+	s->slot[i] = k;
+	s->n++;
+}
+
+static int kset_has(const kset *s, const char *k)
+{
+	if (!s->cap)
+		return 0;
+	size_t i = (size_t)k32_hash(k) & (s->cap - 1);
+	for (; s->slot[i]; i = (i + 1) & (s->cap - 1))
+		if (!memcmp(s->slot[i], k, 32))
+			return 1;
+	return 0;
+}
+
+int coco_indexer_sweep(coco_indexer *ix, char **err)
+{
+	run *r = &ix->r;
+	if (!r->dirty)
+		return 0;
+	const char *k, *v;
+	size_t kn, vn;
+	int rc;
+	if (!r->memo.puts.n) {        /* nothing cached at all: nothing to sweep */
+		coco_iter *it = coco_state_iter(r->st, COCO_CF_MEMO, NULL, 0);
+		rc = coco_iter_next(it, &k, &kn, &v, &vn, err);
+		coco_iter_destroy(it);
+		if (rc <= 0) {
+			r->dirty = 0;
+			return rc;
+		}
+	}
+	coco_arena a = {0};
+	kset live = {0};
+	coco_iter *it = coco_state_iter(r->st, COCO_CF_LINEAGE, NULL, 0);
+	while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
+		lineage l;
+		const char *copy = coco_arena_strndup(&a, v, vn);
+		if (lin_decode(copy, vn, &a, &l))
+			continue;
+		for (size_t i = 0; i < l.nmemo; i++)
+			kset_add(&live, l.memo + 32 * i);
+	}
+	coco_iter_destroy(it);
+	for (size_t i = 0; i + 32 <= r->memo.puts.n; i += 32)
+		kset_add(&live, r->memo.puts.p + i);
+	/* Only the namespaces of the flow's cached functions are swept: churn
+	 * of their inputs is what grows state. Results of other functions or
+	 * versions stay, so going back to an earlier version recomputes nothing. */
+	size_t nfn = coco_graph_cached_fns(r->g, NULL, 0);
+	unsigned char (*fns)[16] = calloc(nfn + 1, 16);
+	coco_graph_cached_fns(r->g, fns, nfn);
+	coco_batch *b = coco_batch_create();
+	for (size_t f = 0; f < nfn && rc == 0; f++) {
+		it = coco_state_iter(r->st, COCO_CF_MEMO, fns[f], 16);
+		while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1)
+			if (kn == 32 && !kset_has(&live, k))
+				coco_batch_del(b, COCO_CF_MEMO, k, kn);
+		coco_iter_destroy(it);
+	}
+	free(fns);
+	if (rc == 0 && coco_batch_count(b))
+		rc = coco_state_write(r->st, b, 0, err);
+	coco_batch_destroy(b);
+	free(live.slot);
+	coco_arena_destroy(&a);
+	r->dirty = 0;
+	coco_buf_clear(&r->memo.puts);
+	return rc < 0 ? -1 : 0;
 }
 
 int coco_update(const coco_graph *g, coco_state *st, const coco_update_opts *o,
@@ -964,6 +1098,8 @@ int coco_update(const coco_graph *g, coco_state *st, const coco_update_opts *o,
 	int rc = coco_indexer_orphans(ix, err);
 	for (size_t i = 0; i < ns && !rc; i++)
 		rc = coco_indexer_pass(ix, i, &stats[i], err);
+	if (!rc)
+		rc = coco_indexer_sweep(ix, err);
 	coco_indexer_close(ix);
 	return rc;
 }

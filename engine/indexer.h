@@ -55,6 +55,10 @@ int coco_indexer_pass(coco_indexer *ix, size_t i, coco_source_stats *stats, char
  * deleted); stats are added to. */
 int coco_indexer_keys(coco_indexer *ix, size_t i, const coco_value *keys, size_t n,
 	coco_source_stats *stats, char **err);
+/* Remove cached function results that no row uses any more (after rows
+ * were evaluated or deleted; a no-op otherwise), so state does not grow
+ * under churn. Results written during this indexer's life are kept. */
+int coco_indexer_sweep(coco_indexer *ix, char **err);
 void coco_indexer_close(coco_indexer *ix);
 
 /* Evaluate: run every source row through the flow without touching

@@ -338,6 +338,10 @@ static int full_pass(coco_live *lv, size_t i)
 	}
 	s->rescan = 0;
 	s->retry_at = 0;
+	if (coco_indexer_sweep(lv->ix, &e)) {
+		warn(lv, "%s.%s: %s", coco_graph_name(lv->g), b.source, e ? e : "memo sweep failed");
+		free(e);
+	}
 	double now = now_ms();
 	for (size_t k = 0; k < s->keys.cap; k++) {
 		kent *en = s->keys.v[k];

@@ -614,6 +614,32 @@ static int l_open_state(lua_State *L)
 	return 1;
 }
 
+/* g:state_counts() -> { tracked = n, cached = n } | nil, msg (state must be open) */
+static int l_state_counts(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	if (!lg->st)
+		return push_fail(L, coco_strdup("coco: state is not open"));
+	static const struct { coco_cf cf; const char *name; } cfs[] = {
+		{ COCO_CF_TRACKING, "tracked" }, { COCO_CF_MEMO, "cached" } };
+	lua_newtable(L);
+	for (size_t i = 0; i < 2; i++) {
+		coco_iter *it = coco_state_iter(lg->st, cfs[i].cf, NULL, 0);
+		const char *k, *v;
+		size_t kn, vn, n = 0;
+		char *err = NULL;
+		int rc;
+		while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, &err)) == 1)
+			n++;
+		coco_iter_destroy(it);
+		if (rc < 0)
+			return push_fail(L, err);
+		lua_pushnumber(L, (lua_Number)n);
+		lua_setfield(L, -2, cfs[i].name);
+	}
+	return 1;
+}
+
 /* g:close_state() */
 static int l_close_state(lua_State *L)
 {
@@ -857,6 +883,7 @@ static const luaL_Reg graph_methods[] = {
 	{ "info", l_info },
 	{ "open_state", l_open_state },
 	{ "close_state", l_close_state },
+	{ "state_counts", l_state_counts },
 	{ "plan", l_plan },
 	{ "apply", l_apply },
 	{ "update", l_update },

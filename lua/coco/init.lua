@@ -548,6 +548,7 @@ function Flow:show(opts)
   if not self._g then return nil, "coco: flow " .. self.name .. " is closed" end
   local text = self._g:describe(opts and opts.verbose)
   local plan, err = self:plan{ read_only = true }
+  local counts = plan and self._g:state_counts()
   self._g:close_state()
   text = text .. "\nSetup: "
   if not plan then
@@ -556,6 +557,10 @@ function Flow:show(opts)
     text = text .. "up to date\n"
   else
     text = text .. "changes pending\n" .. plan
+  end
+  if counts then
+    text = text .. string.format("State: %d source rows tracked, %d cached function results\n",
+      counts.tracked, counts.cached)
   end
   return text
 end
