@@ -5,7 +5,10 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
 DEB_PKGS = cmake pkg-config gcc make gdb luajit2 libluajit2-5.1-dev librocksdb-dev \
-           libsqlite3-dev sqlite3 libxxhash-dev libpcre2-dev lua-busted
+           libsqlite3-dev sqlite3 libxxhash-dev libpcre2-dev lua-busted nodejs \
+           libcurl4-openssl-dev libexpat1-dev python3-botocore npm \
+           libpq-dev postgresql \
+           neovim nginx libnginx-mod-http-lua lua-luv curl
 
 .PHONY: all build deps run test unit-asan bench install clean
 
@@ -17,21 +20,30 @@ build: $(BUILD)/Makefile
 $(BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD) $(CMAKE_ARGS)
 
-# Idempotent: apt-get runs only when a package is missing. Either LuaJIT
-# flavour (luajit2 or luajit) satisfies the build.
+# Idempotent: apt-get runs only when a package is missing. LuaJIT: Debian's
+# luajit2 (OpenResty's branch, which nginx-lua needs; installing it replaces
+# the plain luajit packages); the build itself accepts either flavour.
+# RUNLEVEL=1: installing a server package does not start its system service.
 deps:
 	@missing=""; \
 	for p in $(DEB_PKGS); do \
 	  case $$p in \
-	    luajit2) dpkg -s luajit2 >/dev/null 2>&1 || dpkg -s luajit >/dev/null 2>&1 || missing="$$missing $$p";; \
-	    libluajit2-5.1-dev) dpkg -s libluajit2-5.1-dev >/dev/null 2>&1 || dpkg -s libluajit-5.1-dev >/dev/null 2>&1 || missing="$$missing $$p";; \
+	    npm) command -v npm >/dev/null 2>&1 || dpkg -s npm >/dev/null 2>&1 || missing="$$missing $$p";; \
 	    *) dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p";; \
 	  esac; \
 	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@if [ ! -d spec/servers/s3/node_modules ]; then \
+	  echo "make deps: npm ci in spec/servers/s3 (s3rver, fauxqs for the AmazonS3 specs)"; \
+	  cd spec/servers/s3 && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+	@if [ ! -d spec/servers/pglite/node_modules ]; then \
+	  echo "make deps: npm ci in spec/servers/pglite (PGlite + pgvector for the Postgres specs)"; \
+	  cd spec/servers/pglite && npm ci --no-audit --no-fund --loglevel=error; \
 	fi
 
 run: deps build
@@ -54,6 +66,9 @@ $(ASAN_BUILD)/Makefile: CMakeLists.txt
 bench: deps build
 	luajit bench/run.lua $(BUILD)
 	luajit bench/live.lua $(BUILD)
+	luajit bench/bench_s3.lua $(BUILD)
+	luajit bench/bench_postgres.lua $(BUILD)
+	luajit bench/bench_hosts.lua $(BUILD)
 
 install: build
 	cmake --install $(BUILD)

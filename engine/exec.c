@@ -7,10 +7,116 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- the batch: every call of pass one, by (op, input fingerprint) ------ */
+enum { XB_PENDING, XB_DONE, XB_ERROR };
+
+typedef struct xcall {
+	const gop *op;
+	coco_fp in;
+	int state;
+	coco_value *args;             /* PENDING: the arguments (batch arena) */
+	coco_value v;                 /* DONE */
+	char *err;                    /* ERROR (malloc'd) */
+	unsigned char key[32];        /* memo key */
+} xcall;
+
+struct coco_xbatch {
+	xcall *v;
+	size_t n, cap;
+	uint32_t *slot;               /* index + 1 */
+	size_t nslot;
+};
+
+coco_xbatch *coco_xbatch_create(void)
+{
+	coco_xbatch *b = calloc(1, sizeof *b);
+	if (!b)
+		abort();
+	return b;
+}
+
+void coco_xbatch_reset(coco_xbatch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->v[i].err);
+	b->n = 0;
+	if (b->slot)
+		memset(b->slot, 0, b->nslot * sizeof *b->slot);
+}
+
+void coco_xbatch_destroy(coco_xbatch *b)
+{
+	if (!b)
+		return;
+	coco_xbatch_reset(b);
+	free(b->v);
+	free(b->slot);
+	free(b);
+}
+
+static size_t xb_hash(const gop *op, coco_fp in)
+{
+	return (size_t)(in.lo ^ ((uintptr_t)op * 0x9e3779b97f4a7c15ull));
+}
+
+static xcall *xb_find(coco_xbatch *b, const gop *op, coco_fp in, int create)
+{
+	if (create && (b->n + 1) * 2 > b->nslot) {
+		size_t ns = b->nslot ? b->nslot * 2 : 256;
+		free(b->slot);
+		b->slot = calloc(ns, sizeof *b->slot);
+		if (!b->slot)
+			abort();
+		b->nslot = ns;
+		for (size_t i = 0; i < b->n; i++) {
+			size_t h = xb_hash(b->v[i].op, b->v[i].in) & (ns - 1);
+			while (b->slot[h])
+				h = (h + 1) & (ns - 1);
+			b->slot[h] = (uint32_t)i + 1;
+		}
+	}
+	if (!b->nslot)
+		return NULL;
+	size_t h = xb_hash(op, in) & (b->nslot - 1);
+	for (; b->slot[h]; h = (h + 1) & (b->nslot - 1)) {
+		xcall *c = &b->v[b->slot[h] - 1];
+		if (c->op == op && coco_fp_eq(c->in, in))
+			return c;
+	}
+	if (!create)
+		return NULL;
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 256;
+		b->v = realloc(b->v, b->cap * sizeof *b->v);
+		if (!b->v)
+			abort();
+	}
+	xcall *c = &b->v[b->n];
+	memset(c, 0, sizeof *c);
+	c->op = op;
+	c->in = in;
+	b->slot[h] = (uint32_t)++b->n;
+	return c;
+}
+
+int coco_graph_batches(const coco_graph *g)
+{
+	for (size_t i = 0; i < g->nscopes; i++)
+		for (size_t j = 0; j < g->scopes[i].nops; j++)
+			if (g->scopes[i].ops[j].kind == OP_TRANSFORM && g->scopes[i].ops[j].fn->call_batch)
+				return 1;
+	return 0;
+}
+
+/* The value standing for a result pass one does not have yet. */
+static int is_pending(const coco_value *v) { return v->kind == COCO_NULL && v->n == (size_t)-1; }
+
 typedef struct xctx {
 	const coco_graph *g;
 	coco_arena *a;
 	const coco_memo *memo;
+	coco_xbatch *b;
+	int collect;
 	coco_rows *out;
 	coco_exec_stats *stats;
 	coco_value **frames;          /* current row values, per scope id */
@@ -23,7 +129,7 @@ static const coco_value *resolve(xctx *x, const coco_fieldref *r)
 {
 	static const coco_value null_v;
 	const coco_value *v = &x->frames[r->scope][r->field];
-	for (uint32_t i = 0; i < r->npath; i++) {
+	for (uint32_t i = 0; i < r->npath && !is_pending(v); i++) {
 		if (r->path[i] & COCO_JSON_PATH) {
 			/* a member of a json value: its JSON text, null if missing */
 			const char *key = x->g->jkeys[r->path[i] & ~COCO_JSON_PATH], *js;
@@ -51,34 +157,130 @@ static void push_row(coco_arena *a, coco_rows *rows, const coco_value *v)
 	rows->rows[rows->n++] = *v;
 }
 
+static void memo_key(const gop *op, coco_fp in, unsigned char key[32])
+{
+	memcpy(key, &op->fn_fp.hi, 8);
+	memcpy(key + 8, &op->fn_fp.lo, 8);
+	memcpy(key + 16, &in.hi, 8);
+	memcpy(key + 24, &in.lo, 8);
+}
+
 static int call_fn(xctx *x, const gop *op, coco_value *args, coco_value *res)
 {
 	unsigned char key[32];
-	if (op->cache && x->memo) {
+	coco_fp in = {0, 0};
+	xcall *c = NULL;
+	if (x->b) {
+		for (size_t i = 0; i < op->nargs; i++)
+			if (is_pending(&args[i])) {
+				*res = args[i];     /* depends on a result not there yet */
+				return 0;
+			}
+	}
+	if ((op->cache && x->memo) || x->b) {
 		coco_fper_reset(x->f);
 		for (size_t i = 0; i < op->nargs; i++)
 			coco_fper_value(x->f, &args[i]);
-		coco_fp in = coco_fper_digest(x->f);
-		memcpy(key, &op->fn_fp.hi, 8);
-		memcpy(key + 8, &op->fn_fp.lo, 8);
-		memcpy(key + 16, &in.hi, 8);
-		memcpy(key + 24, &in.lo, 8);
-		if (x->memo->get(x->memo->ud, key, x->a, res)) {
-			if (x->stats)
-				x->stats->cache_hits++;
+		in = coco_fper_digest(x->f);
+		memo_key(op, in, key);
+	}
+	if (x->b && (c = xb_find(x->b, op, in, 0))) {
+		if (c->state == XB_DONE) {
+			*res = c->v;
+			if (op->cache && x->memo && x->memo->touch)
+				x->memo->touch(x->memo->ud, key);
 			return 0;
 		}
+		if (c->state == XB_ERROR)
+			return coco_seterr(x->err, "%s (%s): %s", op->fn_label, op->where, c->err);
+		*res = coco_v_null();       /* pending */
+		res->n = (size_t)-1;
+		return 0;
+	}
+	if (op->cache && x->memo && x->memo->get(x->memo->ud, key, x->a, res)) {
+		if (x->stats)
+			x->stats->cache_hits++;
+		if (x->b) {
+			c = xb_find(x->b, op, in, 1);
+			c->state = XB_DONE;
+			c->v = *res;
+		}
+		return 0;
+	}
+	if (x->b && x->collect && op->fn->call_batch) {
+		c = xb_find(x->b, op, in, 1);   /* made by coco_xbatch_resolve */
+		c->state = XB_PENDING;
+		c->args = coco_arena_alloc(x->a, (op->nargs + 1) * sizeof *c->args);
+		memcpy(c->args, args, op->nargs * sizeof *args);
+		memcpy(c->key, key, 32);
+		*res = coco_v_null();
+		res->n = (size_t)-1;
+		return 0;
 	}
 	char *e = NULL;
 	if (x->stats)
 		x->stats->calls++;
-	if (op->fn->call(op->fn_state, args, op->nargs, x->a, res, &e)) {
+	int rc = op->fn->call(op->fn_state, args, op->nargs, x->a, res, &e);
+	if (x->b) {
+		c = xb_find(x->b, op, in, 1);
+		c->state = rc ? XB_ERROR : XB_DONE;
+		c->v = *res;
+		c->err = rc ? coco_strdup(e ? e : "failed") : NULL;
+	}
+	if (rc) {
 		coco_seterr(x->err, "%s (%s): %s", op->fn_label, op->where, e ? e : "failed");
 		free(e);
 		return -1;
 	}
 	if (op->cache && x->memo && x->memo->put)
 		x->memo->put(x->memo->ud, key, res);
+	return 0;
+}
+
+int coco_xbatch_resolve(coco_xbatch *b, coco_arena *a, const coco_memo *memo,
+	coco_exec_stats *stats, char **err)
+{
+	/* one call_batch per function op, over its pending calls */
+	for (size_t i = 0; i < b->n; i++) {
+		const gop *op = b->v[i].op;
+		if (b->v[i].state != XB_PENDING)
+			continue;
+		size_t n = 0;
+		for (size_t j = i; j < b->n; j++)
+			n += b->v[j].op == op && b->v[j].state == XB_PENDING;
+		const coco_value **args = calloc(n, sizeof *args);
+		size_t *idx = calloc(n, sizeof *idx);
+		coco_value *out = coco_arena_alloc(a, n * sizeof *out);
+		char **errs = calloc(n, sizeof *errs);
+		size_t k = 0;
+		for (size_t j = i; j < b->n; j++)
+			if (b->v[j].op == op && b->v[j].state == XB_PENDING) {
+				args[k] = b->v[j].args;
+				idx[k++] = j;
+			}
+		char *e = NULL;
+		if (stats)
+			stats->calls += n;
+		int rc = op->fn->call_batch(op->fn_state, args, op->nargs, n, a, out, errs, &e);
+		for (k = 0; k < n; k++) {
+			xcall *c = &b->v[idx[k]];
+			if (rc || errs[k]) {
+				c->state = XB_ERROR;
+				c->err = coco_strdup(rc ? (e ? e : "failed") : errs[k]);
+			} else {
+				c->state = XB_DONE;
+				c->v = out[k];
+				if (op->cache && memo && memo->put)
+					memo->put(memo->ud, c->key, &c->v);
+			}
+			free(errs[k]);
+		}
+		free(e);
+		free(errs);
+		free(args);
+		free(idx);
+	}
+	(void)err;
 	return 0;
 }
 
@@ -122,7 +324,7 @@ static int run_scope(xctx *x, int s)
 		case OP_FOREACH: {
 			const coco_value *t = resolve(x, &op->in);
 			if (t->kind != COCO_TABLE)
-				break;
+				break;              /* null, or pending in pass one */
 			const gscope *cs = &x->g->scopes[op->child];
 			coco_value *saved = x->frames[op->child];
 			for (size_t r = 0; r < t->n; r++) {
@@ -138,6 +340,8 @@ static int run_scope(xctx *x, int s)
 			break;
 		}
 		case OP_COLLECT: {
+			if (x->collect)
+				break;              /* pass one collects nothing */
 			const gcollector *c = &x->g->collectors[op->collector];
 			coco_value crow = {0};
 			crow.kind = COCO_STRUCT;
@@ -179,12 +383,20 @@ static int run_scope(xctx *x, int s)
 int coco_exec_row(const coco_graph *g, size_t source, const coco_value *row, coco_arena *a,
 	const coco_memo *memo, coco_rows *out, coco_exec_stats *stats, char **err)
 {
+	return coco_exec_row_batch(g, source, row, a, memo, NULL, 0, out, stats, err);
+}
+
+int coco_exec_row_batch(const coco_graph *g, size_t source, const coco_value *row, coco_arena *a,
+	const coco_memo *memo, coco_xbatch *b, int collect, coco_rows *out, coco_exec_stats *stats,
+	char **err)
+{
 	for (size_t e = 0; e < g->nexports; e++)
 		memset(&out[e], 0, sizeof out[e]);
 	const coco_gsource *src = &g->sources[source];
 	if (src->scope < 0)
 		return 0;
-	xctx x = { .g = g, .a = a, .memo = memo, .out = out, .stats = stats, .err = err };
+	xctx x = { .g = g, .a = a, .memo = memo, .b = b, .collect = collect && b, .out = out,
+		.stats = stats, .err = err };
 	x.frames = coco_arena_alloc(a, g->nscopes * sizeof *x.frames);
 	const gscope *rs = &g->scopes[src->scope];
 	coco_value *frame = coco_arena_alloc(a, (rs->nfields + 1) * sizeof *frame);

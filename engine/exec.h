@@ -11,6 +11,9 @@
 typedef struct coco_memo {
 	int (*get)(void *ud, const unsigned char key[32], coco_arena *a, coco_value *out);
 	void (*put)(void *ud, const unsigned char key[32], const coco_value *v);
+	/* A cached result was used from a batch (not through get): the row
+	 * uses it. May be NULL. */
+	void (*touch)(void *ud, const unsigned char key[32]);
 	void *ud;
 } coco_memo;
 
@@ -22,6 +25,29 @@ typedef struct coco_rows {
 typedef struct coco_exec_stats {
 	uint64_t calls, cache_hits;
 } coco_exec_stats;
+
+/* Batch evaluation, for flows with functions that define call_batch
+ * (embeddings): the rows of a batch are evaluated twice. Pass one
+ * (collect) runs what it can, records each batchable call instead of
+ * making it (its result is "pending": what depends on it is skipped, no
+ * row is collected); coco_batch_resolve() then makes the recorded calls,
+ * grouped per function, cached results left out; pass two evaluates for
+ * real, answering every call from the batch's results. Every function
+ * call of pass one is remembered, so none is made twice. Memory comes
+ * from the arena given to each call; reset the batch with the arena. */
+typedef struct coco_xbatch coco_xbatch;
+coco_xbatch *coco_xbatch_create(void);
+void coco_xbatch_reset(coco_xbatch *b);   /* when the arena it used is reset */
+void coco_xbatch_destroy(coco_xbatch *b);
+/* 1 if some function of g defines call_batch. */
+int coco_graph_batches(const coco_graph *g);
+int coco_exec_row_batch(const coco_graph *g, size_t source, const coco_value *row, coco_arena *a,
+	const coco_memo *memo, coco_xbatch *b, int collect, coco_rows *out, coco_exec_stats *stats,
+	char **err);
+/* Make the recorded calls. Per-call failures become row errors in pass
+ * two; -1 only when state I/O fails. */
+int coco_xbatch_resolve(coco_xbatch *b, coco_arena *a, const coco_memo *memo,
+	coco_exec_stats *stats, char **err);
 
 /* Evaluate source `source` on `row` (a STRUCT with the source's row fields).
  * out: an array of coco_graph_nexports(g) row lists, cleared first and

@@ -560,7 +560,7 @@ int coco_graph_transform(coco_graph *g, int scope, const coco_function_ops *fn,
 	op->fn_state = state;
 	op->args = slots;
 	op->nargs = nslots;
-	op->cache = logic ? logic->cache : 0;
+	op->cache = (logic && logic->cache) || fn->cached;
 
 	coco_fper *f = coco_fper_create();
 	coco_fper_str(f, "fn");

@@ -1,10 +1,16 @@
 /* The indexer: list, diff, process, commit. See indexer.h. */
 #include "indexer.h"
 
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BATCH_ROWS 512
 #define BATCH_BYTES (8u << 20)
@@ -308,6 +314,12 @@ static int memo_get(void *ud, const unsigned char key[32], coco_arena *a, coco_v
 	return 1;
 }
 
+static void memo_touch(void *ud, const unsigned char key[32])
+{
+	memo_ctx *m = ud;
+	coco_buf_add(&m->used, key, 32);
+}
+
 static void memo_put(void *ud, const unsigned char key[32], const coco_value *v)
 {
 	memo_ctx *m = ud;
@@ -337,9 +349,16 @@ typedef struct run {
 	coco_buf kbuf, vbuf, tmp;
 	memo_ctx memo;
 	coco_memo memo_ops;
+	coco_xbatch *xb;              /* batch evaluation, when the flow needs it; else NULL */
 	int dirty;                    /* rows were evaluated or deleted: sweep the memo */
 	coco_fper *f;
 	char **err;
+	/* live slices (coco_indexer_set_deadline) */
+	double deadline;              /* ms, 0: none */
+	double flush_row_ms;          /* what the last flush took per row */
+	double flush_ms;              /* and in all (fixed costs: commits, fsyncs) */
+	int efd;                      /* eventfd the helper thread signals, -1 */
+	struct pass *pass;            /* a pass stopped at its deadline */
 } run;
 
 /* A pending target write. */
@@ -424,11 +443,17 @@ static int export_index(const coco_graph *g, const char *name, size_t n)
 /* A processed row, waiting for the batch commit. */
 typedef struct done_row {
 	const item *it;
-	int kind;                     /* 0 unchanged (ordinal only), 1 processed, 2 deleted */
+	int kind;                     /* 0 unchanged (ordinal only), 1 processed, 2 deleted,
+	                                 -1 failed (left out of the commit) */
 	trk t;
 	lineage lin;                  /* new committed lineage (kind 1) */
 	lineage staged;               /* old ∪ new keys, for the staging record */
 	int writes;
+	/* a row waiting for batch evaluation (flows with call_batch functions) */
+	int deferred, tracked;
+	coco_value row;
+	lineage oldl;
+	trk old;
 } done_row;
 
 static void key_text(const coco_value *key, coco_buf *out)
@@ -590,7 +615,7 @@ static int flush(run *r, const coco_gsource *s, done_row *done, size_t ndone, pe
 		coco_batch_clear(r->stage);
 		for (size_t i = 0; i < ndone; i++) {
 			done_row *d = &done[i];
-			if (!d->writes)
+			if (!d->writes || d->kind < 0)
 				continue;
 			coco_buf_clear(k);
 			coco_buf_add(k, s->name, plen);
@@ -620,6 +645,8 @@ static int flush(run *r, const coco_gsource *s, done_row *done, size_t ndone, pe
 	coco_batch_clear(r->commit);
 	for (size_t i = 0; i < ndone; i++) {
 		done_row *d = &done[i];
+		if (d->kind < 0)
+			continue;               /* failed: retried next run */
 		coco_buf_clear(k);
 		coco_buf_add(k, s->name, plen);
 		coco_buf_add(k, d->it->key, d->it->nkey);
@@ -663,6 +690,62 @@ static int load_lineage(run *r, const coco_gsource *s, const item *it, lineage *
 	return 0;
 }
 
+/* Evaluate row d (read already), diff its output against its lineage and
+ * queue the target writes. Returns 0, or -1 after a row error (d->kind
+ * becomes -1). pass: 0 plain, 2 the second pass of a batch. */
+static int evaluate(run *r, size_t si, const coco_gsource *s, coco_source_stats *stats,
+	done_row *d, coco_rows *out, pending *p, coco_exec_stats *xs, int pass)
+{
+	char *e = NULL;
+	coco_buf_clear(&r->memo.used);
+	if (coco_exec_row_batch(r->g, si, &d->row, &r->rowa, &r->memo_ops, pass ? r->xb : NULL, 0,
+		out, xs, &e)) {
+		row_error(r, s, stats, d->it, e ? e : "evaluation failed");
+		free(e);
+		d->kind = -1;
+		return -1;
+	}
+	d->kind = 1;
+	d->lin.nmemo = r->memo.used.n / 32;
+	d->lin.memo = coco_arena_strndup(&r->rowa, r->memo.used.p ? r->memo.used.p : "", r->memo.used.n);
+	diff_rows(r, d, &d->oldl, out, r->o->reexport, p);
+	r->dirty = 1;
+	if (!d->tracked)
+		stats->added++;
+	else if (!coco_fp_eq(d->old.content, d->t.content))
+		stats->updated++;
+	else
+		stats->reprocessed++;
+	return 0;
+}
+
+/* The rows of a batch deferred for batch evaluation: pass one records the
+ * batchable calls, they are made together, pass two evaluates. */
+static int evaluate_batch(run *r, size_t si, const coco_gsource *s, coco_source_stats *stats,
+	done_row *done, size_t ndone, coco_rows *out, pending *p, coco_exec_stats *xs)
+{
+	for (size_t i = 0; i < ndone; i++) {
+		done_row *d = &done[i];
+		if (!d->deferred)
+			continue;
+		char *e = NULL;
+		if (coco_exec_row_batch(r->g, si, &d->row, &r->rowa, &r->memo_ops, r->xb, 1, out, xs, &e)) {
+			row_error(r, s, stats, d->it, e ? e : "evaluation failed");
+			d->kind = -1;
+			d->deferred = 0;
+		}
+		free(e);
+	}
+	if (coco_xbatch_resolve(r->xb, &r->rowa, &r->memo_ops, xs, r->err))
+		return -1;
+	for (size_t i = 0; i < ndone; i++)
+		if (done[i].deferred) {
+			done[i].deferred = 0;
+			evaluate(r, si, s, stats, &done[i], out, p, xs, 2);
+		}
+	return 0;
+}
+
 enum { PASS_FULL, PASS_ORPHAN, PASS_KEYS };
 
 /* Items for the keys change capture reported: each is read. */
@@ -700,6 +783,107 @@ static int gather_keys(run *r, const coco_gsource *s, const coco_value *keys, si
 	return 0;
 }
 
+/* A pass stopped at its deadline (live slices), continued by the next
+ * call for the same source: its items and where it got to. While the
+ * items are gathered on a helper thread (threaded and not yet joined),
+ * they belong to that thread; it sets `gathered` and writes r->efd when
+ * done. */
+typedef struct pass {
+	size_t si;
+	int mode;
+	items it;
+	coco_arena la;
+	size_t next;                  /* the next item to process */
+	uint64_t ndone;
+	pthread_t th;
+	int threaded, gathered, grc;
+	char *gerr;
+	const coco_gsource *s;
+	void *src;
+	coco_state *st;
+	int efd;
+} pass;
+
+static void *gather_main(void *arg)
+{
+	pass *ps = arg;
+	ps->grc = gather(ps->s, ps->src, ps->st, &ps->it, &ps->gerr);
+	__atomic_store_n(&ps->gathered, 1, __ATOMIC_RELEASE);
+	uint64_t one = 1;
+	while (write(ps->efd, &one, sizeof one) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/* Start gathering source s on a helper thread (signals blocked there, so
+ * the host's handlers keep running on its own threads). -1: could not. */
+static int gather_spawn(run *r, size_t si, int mode, const coco_gsource *s, void *src)
+{
+	pass *ps = calloc(1, sizeof *ps);
+	ps->si = si;
+	ps->mode = mode;
+	ps->it.a = &ps->la;
+	ps->s = s;
+	ps->src = src;
+	ps->st = r->st;
+	ps->efd = r->efd;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&ps->th, NULL, gather_main, ps);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		free(ps);
+		return -1;
+	}
+	ps->threaded = 1;
+	r->pass = ps;
+	return 0;
+}
+
+static void pass_free(pass *ps)
+{
+	if (!ps)
+		return;
+	if (ps->threaded)
+		pthread_join(ps->th, NULL);
+	free(ps->it.v);
+	coco_buf_free(&ps->it.tmp);
+	coco_arena_destroy(&ps->la);
+	free(ps->gerr);
+	free(ps);
+}
+
+/* Hints a source with a prefetch hook (S3: concurrent GETs) at the keys of
+ * the next BATCH_ROWS items from i that the loop below will read: not the
+ * deleted ones, nor those its ordinal test skips (the same test). Returns
+ * the index after the last item looked at. */
+static size_t prefetch_next(run *r, const coco_gsource *s, void *src, const items *it, size_t i,
+	coco_fp logic)
+{
+	const coco_update_opts *o = r->o;
+	int force = o && (o->full_reprocess || o->reexport);
+	coco_arena a = {0};
+	coco_value *keys = coco_arena_alloc(&a, BATCH_ROWS * sizeof *keys);
+	size_t n = 0;
+	for (; i < it->n && n < BATCH_ROWS; i++) {
+		const item *x = &it->v[i];
+		trk old = {0};
+		int tracked = x->trk && !trk_decode(x->trk, x->ntrk, &old);
+		if (!x->ord || (!x->must_read && tracked && !(old.flags & TRK_STAGED) &&
+		    coco_fp_eq(old.logic, logic) && !force && old.nord == x->nord &&
+		    !memcmp(old.ord, x->ord, x->nord)))
+			continue;
+		const char *kp = x->key;
+		if (!coco_value_decode(&kp, x->key + x->nkey, &a, &keys[n]))
+			n++;
+	}
+	if (n)
+		s->ops->prefetch(src, keys, n);
+	coco_arena_destroy(&a);
+	return i;
+}
+
 static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_stats *stats,
 	void *src, int mode, const coco_value *keys, size_t nkeys)
 {
@@ -715,8 +899,54 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 	coco_rows *out = calloc(nx + 1, sizeof *out);
 	coco_rows *none = calloc(nx + 1, sizeof *none);   /* a deleted row produces nothing */
 	coco_exec_stats xs = {0};
+	/* live slices: a deadline stops the pass at a batch boundary */
+	int sliced = r->deadline > 0 && mode != PASS_ORPHAN;
+	size_t first = 0;
+	uint64_t done0 = 0;
+	pass *ps = r->pass;
+	if (ps && (ps->si != si || ps->mode != mode)) {
+		coco_seterr(r->err, "%s: another pass is in progress", s->name);
+		goto out;
+	}
+	if (!ps && mode == PASS_FULL && sliced && r->efd >= 0 && !s->ops->owner_thread_only &&
+	    !gather_spawn(r, si, mode, s, src)) {
+		/* listing on a helper thread: a small source is listed within the
+		 * budget, and this call goes on; a large one, in a later call */
+		ps = r->pass;
+		double left = r->deadline - now_ms();
+		struct pollfd pfd = { .fd = r->efd, .events = POLLIN };
+		uint64_t v;
+		if (left > 0 && poll(&pfd, 1, (int)left) == 1 && read(r->efd, &v, sizeof v) < 0) {
+			/* not ready after all: the next call */
+		}
+	}
+	if (ps && ps->threaded) {
+		if (!__atomic_load_n(&ps->gathered, __ATOMIC_ACQUIRE)) {
+			rc = 1;                   /* still listing */
+			goto out;
+		}
+		pthread_join(ps->th, NULL);
+		ps->threaded = 0;
+	}
+	if (ps) {
+		r->pass = NULL;
+		it = ps->it;
+		la = ps->la;
+		it.a = &la;
+		first = ps->next;
+		done0 = ps->ndone;
+		int failed = ps->grc;
+		if (failed)
+			coco_seterr(r->err, "%s", ps->gerr ? ps->gerr : "listing failed");
+		free(ps->gerr);
+		free(ps);
+		if (failed)
+			goto out;
+	}
 
-	if (mode == PASS_ORPHAN) {
+	if (ps) {
+		/* items gathered already */
+	} else if (mode == PASS_ORPHAN) {
 		/* a source that left the flow: every tracked row is deleted */
 		size_t plen = strlen(s->name) + 1;
 		coco_iter *iter = coco_state_iter(r->st, COCO_CF_TRACKING, s->name, plen);
@@ -741,26 +971,57 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 		goto out;
 	}
 
-	uint64_t total = it.n, ndone_total = 0;
-	size_t ndone = 0;
+	uint64_t total = it.n, ndone_total = done0;
+	size_t ndone = 0, fetched = first;    /* items before fetched were hinted to prefetch */
 	pending p = {0};
 	coco_buf ord = {0};
-	for (size_t i = 0; i <= it.n; i++) {
-		if (ndone && (i == it.n || ndone == BATCH_ROWS ||
+	for (size_t i = first; i <= it.n; i++) {
+		/* past the deadline, counting the flush: stop after this batch
+		 * (one row at least per call, so every slice makes progress) */
+		double fl = r->flush_row_ms * (double)(ndone + 1);
+		int late = sliced && i > first && i < it.n &&
+			now_ms() + (fl > r->flush_ms ? fl : r->flush_ms) >= r->deadline;
+		if (ndone && (i == it.n || late || ndone == BATCH_ROWS ||
 		    r->rowa.used_total >= BATCH_BYTES)) {
+			double tf = now_ms();
+			if (r->xb && evaluate_batch(r, si, s, stats, done, ndone, out, &p, &xs)) {
+				coco_buf_free(&ord);
+				goto out;
+			}
 			if (flush(r, s, done, ndone, &p, &logic)) {
 				coco_buf_free(&ord);
 				goto out;
 			}
+			r->flush_ms = now_ms() - tf;
+			r->flush_row_ms = r->flush_ms / (double)ndone;
 			ndone_total += ndone;
 			ndone = 0;
 			memset(&p, 0, sizeof p);
+			if (r->xb)
+				coco_xbatch_reset(r->xb);
 			coco_arena_reset(&r->rowa);
 			if (o && o->on_progress)
 				o->on_progress(o->ud, stats, ndone_total, total);
 		}
 		if (i == it.n)
 			break;
+		if (late) {
+			pass *kp = calloc(1, sizeof *kp);
+			kp->si = si;
+			kp->mode = mode;
+			kp->it = it;
+			kp->la = la;
+			kp->next = i;
+			kp->ndone = ndone_total;
+			r->pass = kp;
+			memset(&it, 0, sizeof it);    /* kept, not freed */
+			memset(&la, 0, sizeof la);
+			coco_buf_free(&ord);
+			rc = 1;
+			goto out;
+		}
+		if (src && s->ops->prefetch && i >= fetched)   /* orphan passes have neither */
+			fetched = prefetch_next(r, s, src, &it, i, logic);
 		const item *x = &it.v[i];
 		trk old = {0};
 		int tracked = x->trk && !trk_decode(x->trk, x->ntrk, &old);
@@ -820,25 +1081,18 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 			ndone++;
 			continue;
 		}
-		char *e = NULL;
-		coco_buf_clear(&r->memo.used);
-		if (coco_exec_row(r->g, si, &row, &r->rowa, &r->memo_ops, out, &xs, &e)) {
-			row_error(r, s, stats, x, e ? e : "evaluation failed");
-			free(e);
+		d->row = row;
+		d->oldl = oldl;
+		d->tracked = tracked;
+		d->old = old;
+		if (r->xb) {
+			d->deferred = 1;        /* evaluated with its batch, before the flush */
+			d->kind = 1;
+			ndone++;
 			continue;
 		}
-		d->kind = 1;
-		d->lin.nmemo = r->memo.used.n / 32;
-		d->lin.memo = coco_arena_strndup(&r->rowa, r->memo.used.p ? r->memo.used.p : "", r->memo.used.n);
-		diff_rows(r, d, &oldl, out, o && o->reexport, &p);
-		r->dirty = 1;
-		if (!tracked)
-			stats->added++;
-		else if (!coco_fp_eq(old.content, d->t.content))
-			stats->updated++;
-		else
-			stats->reprocessed++;
-		ndone++;
+		if (!evaluate(r, si, s, stats, d, out, &p, &xs, 0))
+			ndone++;
 	}
 	coco_buf_free(&ord);
 	if (o && o->on_progress)
@@ -883,7 +1137,12 @@ int coco_indexer_open(const coco_graph *g, coco_state *st, const coco_update_opt
 	r->memo.b = coco_batch_create();
 	r->memo_ops.get = memo_get;
 	r->memo_ops.put = memo_put;
+	r->memo_ops.touch = memo_touch;
 	r->memo_ops.ud = &r->memo;
+	r->efd = -1;
+	r->flush_row_ms = 0.02;       /* a first guess, measured from then on */
+	if (coco_graph_batches(g))
+		r->xb = coco_xbatch_create();
 	size_t ns = coco_graph_nsources(g);
 	ix->srcs = calloc(ns + 1, sizeof *ix->srcs);
 	for (size_t i = 0; i < ns; i++) {
@@ -904,6 +1163,21 @@ int coco_indexer_open(const coco_graph *g, coco_state *st, const coco_update_opt
 void *coco_indexer_source(coco_indexer *ix, size_t i) { return ix->srcs[i]; }
 
 coco_update_opts *coco_indexer_opts(coco_indexer *ix) { return &ix->r.opts; }
+
+void coco_indexer_set_deadline(coco_indexer *ix, double deadline_ms) { ix->r.deadline = deadline_ms; }
+
+int coco_indexer_fd(coco_indexer *ix)
+{
+	if (ix->r.efd < 0)
+		ix->r.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return ix->r.efd;
+}
+
+int coco_indexer_listing(const coco_indexer *ix)
+{
+	const pass *ps = ix->r.pass;
+	return ps && ps->threaded && !__atomic_load_n(&ps->gathered, __ATOMIC_ACQUIRE);
+}
 
 int coco_indexer_pass(coco_indexer *ix, size_t i, coco_source_stats *stats, char **err)
 {
@@ -963,6 +1237,9 @@ void coco_indexer_close(coco_indexer *ix)
 		return;
 	run *r = &ix->r;
 	const coco_graph *g = r->g;
+	pass_free(r->pass);           /* joins a helper thread still listing */
+	if (r->efd >= 0)
+		close(r->efd);
 	for (size_t x = 0; x < coco_graph_nexports(g); x++)
 		if (r->targets[x].h)
 			coco_graph_export_at(g, x)->ops->close(r->targets[x].h);
@@ -981,6 +1258,7 @@ void coco_indexer_close(coco_indexer *ix)
 	coco_buf_free(&r->memo.val);
 	coco_buf_free(&r->memo.used);
 	coco_buf_free(&r->memo.puts);
+	coco_xbatch_destroy(r->xb);
 	free(ix);
 }
 
@@ -1155,7 +1433,7 @@ int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco
 	coco_eval_sink sink, void *sink_ud, coco_source_stats *stats, char **err)
 {
 	memo_ctx m = { .st = use_cache ? st : NULL };
-	coco_memo memo = { memo_get, NULL, &m };
+	coco_memo memo = { .get = memo_get, .ud = &m };
 	size_t ns = coco_graph_nsources(g), nx = coco_graph_nexports(g);
 	coco_rows *out = calloc(nx + 1, sizeof *out);
 	coco_arena a = {0};
@@ -1186,6 +1464,7 @@ int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco
 		coco_exec_stats xs = {0};
 		for (size_t i = 0; i < it.n && !rc; i++) {
 			coco_arena_reset(&a);
+			coco_buf_clear(&m.used);
 			coco_value key, row;
 			const char *kp = it.v[i].key;
 			stats[si].listed++;
@@ -1222,6 +1501,7 @@ int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco
 	}
 	coco_buf_free(&ord);
 	coco_buf_free(&m.val);
+	coco_buf_free(&m.used);
 	coco_arena_destroy(&a);
 	free(out);
 	return rc;

@@ -55,6 +55,19 @@ int coco_indexer_pass(coco_indexer *ix, size_t i, coco_source_stats *stats, char
  * deleted); stats are added to. */
 int coco_indexer_keys(coco_indexer *ix, size_t i, const coco_value *keys, size_t n,
 	coco_source_stats *stats, char **err);
+/* Live slices. With a deadline (ms of CLOCK_MONOTONIC; 0: none, the
+ * default), coco_indexer_pass and coco_indexer_keys stop at the first
+ * batch boundary past it (after one row at least) and return 1; the next
+ * call of the same kind for the same source goes on from there (its keys
+ * are not looked at again). Nothing else may run on the indexer meanwhile.
+ * Once coco_indexer_fd() was called, a full pass over a source that allows
+ * it (coco_source_ops.owner_thread_only == 0) lists on a helper thread and
+ * returns 1 at once; the fd becomes readable when the listing is done. */
+void coco_indexer_set_deadline(coco_indexer *ix, double deadline_ms);
+/* An eventfd (non-blocking; read it to clear), -1 if none could be made. */
+int coco_indexer_fd(coco_indexer *ix);
+/* 1 while a stopped pass waits for its helper thread to list. */
+int coco_indexer_listing(const coco_indexer *ix);
 /* Remove cached function results that no row uses any more (after rows
  * were evaluated or deleted; a no-op otherwise), so state does not grow
  * under churn. Results written during this indexer's life are kept. */

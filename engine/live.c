@@ -15,6 +15,7 @@
 #define RETRY_MS 1000.0           /* after a failed pass or batch */
 #define DEGRADED_POLL_MS 2000.0   /* full passes while change capture is incomplete */
 #define SIGNAL_TAG UINT32_MAX
+#define LISTED_TAG (UINT32_MAX - 1)
 
 static double now_ms(void)
 {
@@ -31,6 +32,7 @@ typedef struct kent {
 	size_t n;
 	double last;                  /* when last processed */
 	double deadline;              /* when pending: process at */
+	double seen;                  /* when its last change was reported */
 	int pending, in_batch;
 } kent;
 
@@ -112,6 +114,12 @@ typedef struct lsrc {
 	ktab keys;
 	kent **batch;                 /* rows to process this step */
 	size_t nbatch, capbatch;
+	/* with a step budget, a pass goes on over several steps */
+	int in_pass;                  /* 1 full pass, 2 keys pass: stopped at a deadline */
+	int initial;                  /* the initial pass is still to finish */
+	int parked;                   /* fd out of epoll while the source lists on a thread */
+	double pass_start;
+	coco_source_stats ps;         /* the pass's counts, reported when it ends */
 } lsrc;
 
 struct coco_live {
@@ -125,6 +133,9 @@ struct coco_live {
 	int started, aborted;
 	double now;                   /* time of the current step */
 	int sig_rd;                   /* self-pipe of the signal handler, -1 */
+	double budget_ms, deadline;   /* work per step (0: unbounded), this step's end */
+	int ninitial;                 /* sources whose initial pass is not over */
+	int xfd;                      /* the indexer's fd: a listing thread is done */
 };
 
 static void warn(coco_live *lv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -172,10 +183,10 @@ static int on_change(void *ud, coco_change_kind kind, const coco_value *key, con
 		warn(lv, "%s.%s: %s", coco_graph_name(lv->g), name, msg);
 	switch (kind) {
 	case COCO_CHANGE_RESCAN:
-		s->rescan = 1;
+		s->rescan = s->in_pass == 1 ? 2 : 1;   /* 2: once more after the running pass */
 		return 0;
 	case COCO_CHANGE_DEGRADED:
-		s->rescan = 1;
+		s->rescan = s->in_pass == 1 ? 2 : 1;
 		s->poll_ms = DEGRADED_POLL_MS;
 		s->next_poll = lv->now + DEGRADED_POLL_MS;
 		return 0;
@@ -189,16 +200,19 @@ static int on_change(void *ud, coco_change_kind kind, const coco_value *key, con
 	coco_buf_clear(&c->enc);
 	coco_value_encode(key, &c->enc);
 	kent *e = ktab_find(&s->keys, c->enc.p, c->enc.n, 1);
-	if (e->in_batch || e->pending)
+	e->seen = lv->now;
+	if (e->pending || (e->in_batch && !s->in_pass))
 		return 0;                   /* coalesced */
-	if (kind != COCO_CHANGE_ROW) {
-		e->pending = 1;             /* may still be written, may come back: wait a window */
-		e->deadline = lv->now + COCO_LIVE_DEBOUNCE_MS;
-	} else if (lv->now - e->last < COCO_LIVE_DEBOUNCE_MS) {
-		e->pending = 1;             /* a burst: once more at the window's end */
-		e->deadline = e->last + COCO_LIVE_DEBOUNCE_MS;
+	double due = lv->now;           /* the first change: at once */
+	if (kind != COCO_CHANGE_ROW)
+		due = lv->now + COCO_LIVE_DEBOUNCE_MS;   /* may still be written, may come back: wait a window */
+	else if (lv->now - e->last < COCO_LIVE_DEBOUNCE_MS)
+		due = e->last + COCO_LIVE_DEBOUNCE_MS;   /* a burst: once more at the window's end */
+	if (due > lv->now || s->in_pass || e->in_batch) {
+		e->pending = 1;             /* (while a pass of the source runs: after it) */
+		e->deadline = due;
 	} else {
-		batch_add(s, e);            /* the first change: at once */
+		batch_add(s, e);
 	}
 	return 0;
 }
@@ -209,8 +223,10 @@ int coco_live_create(const coco_graph *g, coco_state *st, const coco_live_opts *
 	coco_live *lv = calloc(1, sizeof *lv);
 	lv->g = g;
 	lv->sig_rd = -1;
+	lv->xfd = -1;
 	if (o)
 		lv->o = *o;
+	lv->budget_ms = lv->o.budget_ms;
 	lv->nsrc = coco_graph_nsources(g);
 	lv->src = calloc(lv->nsrc + 1, sizeof *lv->src);
 	lv->stats = calloc(lv->nsrc + 1, sizeof *lv->stats);
@@ -254,9 +270,15 @@ int coco_live_create(const coco_graph *g, coco_state *st, const coco_live_opts *
 			return -1;
 		}
 	}
+	lv->xfd = coco_indexer_fd(lv->ix);
+	struct epoll_event xev = { .events = EPOLLIN, .data.u32 = LISTED_TAG };
+	if (lv->xfd >= 0)
+		epoll_ctl(lv->epfd, EPOLL_CTL_ADD, lv->xfd, &xev);
 	*out = lv;
 	return 0;
 }
+
+void coco_live_set_budget(coco_live *lv, double ms) { lv->budget_ms = ms > 0 ? ms : 0; }
 
 int coco_live_fd(const coco_live *lv) { return lv->epfd; }
 
@@ -272,6 +294,9 @@ static double next_due(const coco_live *lv)
 {
 	if (!lv->started)
 		return 0;
+	for (size_t i = 0; i < lv->nsrc; i++)
+		if (lv->src[i].in_pass)     /* go on at once, or when the listing thread is done */
+			return coco_indexer_listing(lv->ix) ? -1 : 0;
 	double t = -1;
 #define MIN(x) do { double x_ = (x); if (t < 0 || x_ < t) t = x_; } while (0)
 	for (size_t i = 0; i < lv->nsrc; i++) {
@@ -323,58 +348,150 @@ static int report(coco_live *lv, size_t i, coco_source_stats *b)
 	return (int)(b->added + b->updated + b->deleted + b->reprocessed);
 }
 
-/* A full pass over source i; rows pending a debounce are covered by it. */
+static uint64_t nchanged(const coco_source_stats *b)
+{
+	return b->added + b->updated + b->deleted + b->reprocessed;
+}
+
+/* While source i lists on the indexer's helper thread, its change fd is
+ * out of epoll (watch_read must not run then; the events wait in it). */
+static void park(coco_live *lv, size_t i, int on)
+{
+	lsrc *s = &lv->src[i];
+	if (s->fd < 0 || s->parked == on)
+		return;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
+	epoll_ctl(lv->epfd, on ? EPOLL_CTL_DEL : EPOLL_CTL_ADD, s->fd, &ev);
+	s->parked = on;
+}
+
+/* The initial pass of a source is over (done or failed): once every
+ * source's is, reexport and full_reprocess no longer apply. */
+static void initial_over(coco_live *lv, lsrc *s)
+{
+	if (!s->initial)
+		return;
+	s->initial = 0;
+	if (--lv->ninitial == 0) {
+		coco_update_opts *uo = coco_indexer_opts(lv->ix);
+		uo->reexport = uo->full_reprocess = 0;
+	}
+}
+
+/* A full pass over source i, or its next slice. Rows whose changes were
+ * reported before it started are covered by it. Returns the rows
+ * processed in this call. */
+/* Tell source i's change feed that the rows of these entries are processed
+ * and committed (coco_source_ops.committed: SQS deletes its messages). */
+static void ack(coco_live *lv, size_t i, kent *const *v, size_t n)
+{
+	const coco_gsource *gs = coco_graph_source(lv->g, i);
+	if (!gs->ops->committed || !n)
+		return;
+	coco_arena a = {0};
+	coco_value *keys = coco_arena_alloc(&a, n * sizeof *keys);
+	size_t m = 0;
+	for (size_t k = 0; k < n; k++) {
+		const char *p = v[k]->key;
+		if (!coco_value_decode(&p, p + v[k]->n, &a, &keys[m]))
+			m++;
+	}
+	gs->ops->committed(coco_indexer_source(lv->ix, i), keys, m);
+	coco_arena_destroy(&a);
+}
+
 static int full_pass(coco_live *lv, size_t i)
 {
 	lsrc *s = &lv->src[i];
-	coco_source_stats b = { .source = lv->stats[i].source };
+	if (!s->in_pass) {
+		memset(&s->ps, 0, sizeof s->ps);
+		s->ps.source = lv->stats[i].source;
+		s->pass_start = now_ms();
+	}
+	uint64_t before = nchanged(&s->ps);
 	char *e = NULL;
-	if (coco_indexer_pass(lv->ix, i, &b, &e)) {
-		warn(lv, "%s.%s: %s; retrying", coco_graph_name(lv->g), b.source, e ? e : "update failed");
+	int rc = coco_indexer_pass(lv->ix, i, &s->ps, &e);
+	int n = (int)(nchanged(&s->ps) - before);
+	park(lv, i, rc == 1 && coco_indexer_listing(lv->ix));
+	if (rc == 1) {
+		s->in_pass = 1;
+		return n;
+	}
+	s->in_pass = 0;
+	initial_over(lv, s);
+	if (rc) {
+		warn(lv, "%s.%s: %s; retrying", coco_graph_name(lv->g), s->ps.source, e ? e : "update failed");
 		free(e);
 		s->rescan = 1;
-		s->retry_at = lv->now + RETRY_MS;
-		return 0;
+		s->retry_at = now_ms() + RETRY_MS;
+		return n;
 	}
-	s->rescan = 0;
+	s->rescan = s->rescan == 2;     /* events were lost while it ran: again */
 	s->retry_at = 0;
 	if (coco_indexer_sweep(lv->ix, &e)) {
-		warn(lv, "%s.%s: %s", coco_graph_name(lv->g), b.source, e ? e : "memo sweep failed");
+		warn(lv, "%s.%s: %s", coco_graph_name(lv->g), s->ps.source, e ? e : "memo sweep failed");
 		free(e);
 	}
 	double now = now_ms();
+	kent **acked = NULL;
+	size_t nack = 0, capack = 0;
 	for (size_t k = 0; k < s->keys.cap; k++) {
 		kent *en = s->keys.v[k];
-		if (en && (en->pending || en->in_batch)) {
+		if (!en || !(en->pending || en->in_batch))
+			continue;
+		if (en->seen < s->pass_start) {
 			en->pending = en->in_batch = 0;
 			en->last = now;
+			if (nack == capack && !(acked = realloc(acked, (capack = 2 * capack + 16) * sizeof *acked)))
+				abort();
+			acked[nack++] = en;         /* covered by the pass: acknowledged */
+		} else if (en->in_batch) {
+			en->in_batch = 0;           /* changed while the pass ran: once more */
+			en->pending = 1;
+			en->deadline = now;
 		}
 	}
+	ack(lv, i, acked, nack);
+	free(acked);
 	s->nbatch = 0;
 	if (s->refresh_ms > 0)
 		s->next_refresh = now + s->refresh_ms;
 	if (s->poll_ms > 0)
 		s->next_poll = now + s->poll_ms;
-	return report(lv, i, &b);
+	report(lv, i, &s->ps);
+	return n;
 }
 
-/* Process the rows in s->batch. */
+/* Process the rows in s->batch, or the next slice of that. */
 static int keys_pass(coco_live *lv, size_t i)
 {
 	lsrc *s = &lv->src[i];
 	coco_arena a = {0};
-	coco_value *keys = coco_arena_alloc(&a, s->nbatch * sizeof *keys);
+	coco_value *keys = NULL;
 	size_t n = 0;
-	for (size_t k = 0; k < s->nbatch; k++) {
-		const char *p = s->batch[k]->key;
-		if (!coco_value_decode(&p, p + s->batch[k]->n, &a, &keys[n]))
-			n++;
+	if (!s->in_pass) {
+		memset(&s->ps, 0, sizeof s->ps);
+		s->ps.source = lv->stats[i].source;
+		s->pass_start = now_ms();
+		keys = coco_arena_alloc(&a, s->nbatch * sizeof *keys);
+		for (size_t k = 0; k < s->nbatch; k++) {
+			const char *p = s->batch[k]->key;
+			if (!coco_value_decode(&p, p + s->batch[k]->n, &a, &keys[n]))
+				n++;
+		}
 	}
-	coco_source_stats b = { .source = lv->stats[i].source };
+	uint64_t before = nchanged(&s->ps);
 	char *e = NULL;
-	int rc = coco_indexer_keys(lv->ix, i, keys, n, &b, &e);
+	int rc = coco_indexer_keys(lv->ix, i, keys, n, &s->ps, &e);
 	coco_arena_destroy(&a);
+	int done = (int)(nchanged(&s->ps) - before);
+	if (rc == 1) {
+		s->in_pass = 2;
+		return done;
+	}
+	s->in_pass = 0;
 	double now = now_ms();
+	size_t nack = 0;
 	for (size_t k = 0; k < s->nbatch; k++) {
 		kent *en = s->batch[k];
 		en->in_batch = 0;
@@ -382,17 +499,21 @@ static int keys_pass(coco_live *lv, size_t i)
 		if (rc) {                   /* target locked, state I/O: try again */
 			en->pending = 1;
 			en->deadline = now + RETRY_MS;
+		} else if (!en->pending) {
+			s->batch[nack++] = en;  /* committed, no newer change: acknowledged */
 		}
 	}
 	s->nbatch = 0;
 	if (rc) {
-		warn(lv, "%s.%s: %s; retrying", coco_graph_name(lv->g), b.source, e ? e : "update failed");
+		warn(lv, "%s.%s: %s; retrying", coco_graph_name(lv->g), s->ps.source, e ? e : "update failed");
 		free(e);
-		return 0;
+		return done;
 	}
+	ack(lv, i, s->batch, nack);
 	if (s->keys.n > 4096)          /* keep memory flat under churn */
 		ktab_rebuild(&s->keys, s->keys.cap, now - COCO_LIVE_DEBOUNCE_MS);
-	return report(lv, i, &b);
+	report(lv, i, &s->ps);
+	return done;
 }
 
 static volatile sig_atomic_t sig_wr = -1;
@@ -434,6 +555,9 @@ int coco_live_step(coco_live *lv, int timeout_ms, char **err)
 		return -2;
 	int done = 0;
 	lv->now = now_ms();
+	/* the indexer stops early enough for the rest of the step to fit */
+	lv->deadline = lv->budget_ms > 0 ? lv->now + lv->budget_ms * 0.85 : 0;
+	coco_indexer_set_deadline(lv->ix, lv->deadline);
 	if (!lv->started) {
 		/* the initial pass: everything, then only what changes */
 		lv->started = 1;
@@ -441,11 +565,15 @@ int coco_live_step(coco_live *lv, int timeout_ms, char **err)
 			return -1;
 		for (size_t i = 0; i < lv->nsrc; i++) {
 			lv->src[i].rescan = 1;
-			done += full_pass(lv, i);
+			lv->src[i].initial = 1;
 		}
-		coco_update_opts *uo = coco_indexer_opts(lv->ix);
-		uo->reexport = uo->full_reprocess = 0;
-		return done;
+		lv->ninitial = (int)lv->nsrc;
+		if (!lv->deadline) {
+			for (size_t i = 0; i < lv->nsrc; i++)
+				done += full_pass(lv, i);
+			return done;
+		}
+		/* with a budget, the passes go in slices from here on */
 	}
 	long wait = timeout_ms;
 	long due = coco_live_timeout(lv);
@@ -459,6 +587,12 @@ int coco_live_step(coco_live *lv, int timeout_ms, char **err)
 	cbctx c = { .lv = lv };
 	for (int k = 0; k < n; k++) {
 		uint32_t tag = evs[k].data.u32;
+		if (tag == LISTED_TAG) {
+			uint64_t v;
+			while (read(lv->xfd, &v, sizeof v) > 0)
+				;
+			continue;
+		}
 		if (tag == SIGNAL_TAG) {
 			char buf[16];
 			while (read(lv->sig_rd, buf, sizeof buf) > 0)
@@ -471,7 +605,7 @@ int coco_live_step(coco_live *lv, int timeout_ms, char **err)
 		c.si = tag;
 		if (gs->ops->watch_read(coco_indexer_source(lv->ix, tag), on_change, &c, &e)) {
 			warn(lv, "%s.%s: %s", coco_graph_name(lv->g), gs->name, e ? e : "change capture failed");
-			lv->src[tag].rescan = 1;
+			lv->src[tag].rescan = lv->src[tag].in_pass == 1 ? 2 : 1;
 		}
 		free(e);
 	}
@@ -479,8 +613,19 @@ int coco_live_step(coco_live *lv, int timeout_ms, char **err)
 	if (lv->aborted)
 		return done;               /* rows read so far stay for the next run */
 	lv->now = now_ms();
+	/* a pass stopped at the last step's deadline goes on first */
 	for (size_t i = 0; i < lv->nsrc; i++) {
 		lsrc *s = &lv->src[i];
+		if (!s->in_pass)
+			continue;
+		done += s->in_pass == 1 ? full_pass(lv, i) : keys_pass(lv, i);
+		if (s->in_pass)
+			return done;
+	}
+	for (size_t i = 0; i < lv->nsrc; i++) {
+		lsrc *s = &lv->src[i];
+		if (lv->deadline > 0 && now_ms() >= lv->deadline)
+			break;                  /* the rest at the next step (timeout() is 0) */
 		if (lv->now < s->retry_at)
 			continue;
 		if ((s->refresh_ms > 0 && lv->now >= s->next_refresh) ||
@@ -488,6 +633,8 @@ int coco_live_step(coco_live *lv, int timeout_ms, char **err)
 			s->rescan = 1;
 		if (s->rescan) {
 			done += full_pass(lv, i);
+			if (s->in_pass)
+				return done;
 			continue;
 		}
 		for (size_t k = 0; k < s->keys.cap; k++) {
@@ -495,8 +642,11 @@ int coco_live_step(coco_live *lv, int timeout_ms, char **err)
 			if (e && e->pending && e->deadline <= lv->now)
 				batch_add(s, e);
 		}
-		if (s->nbatch)
+		if (s->nbatch) {
 			done += keys_pass(lv, i);
+			if (s->in_pass)
+				return done;
+		}
 	}
 	return done;
 }

@@ -24,6 +24,11 @@ typedef struct coco_live_opts {
 	/* A warning for the user (overflow, lost root, retry). */
 	void (*on_warning)(void *ud, const char *msg);
 	void *ud;
+	/* Work per step, in ms (0: unbounded, each pass done in one step). With
+	 * a budget, a pass stops at the first batch boundary past it and goes
+	 * on at the next step (timeout() is then 0), and large sources list on
+	 * a helper thread (timeout() is then none: the fd wakes the host). */
+	double budget_ms;
 } coco_live_opts;
 
 /* Open sources and targets, start change capture. Does not run the
@@ -40,6 +45,8 @@ int coco_live_has_capture(const coco_live *lv);
  * do what is due. Returns the number of rows processed, -1 on a fatal
  * error (*err), or -2 once aborted. Row errors go to on_error. */
 int coco_live_step(coco_live *lv, int timeout_ms, char **err);
+/* Change the work per step (see coco_live_opts.budget_ms). */
+void coco_live_set_budget(coco_live *lv, double ms);
 /* Stop: the next step returns -2 without taking new events. */
 void coco_live_abort(coco_live *lv);
 int coco_live_aborted(const coco_live *lv);

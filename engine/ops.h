@@ -108,6 +108,26 @@ typedef struct coco_source_ops {
 	 * change through cb. Both run on the thread that owns src. */
 	int (*watch)(void *src, int *fd, char **err);
 	int (*watch_read)(void *src, coco_change_cb cb, void *ud, char **err);
+
+	/* 1: every call must run on the thread that opened src (sources
+	 * written in Lua). 0: live mode may run list() on a helper thread, so
+	 * that a host's loop is not blocked while a large source is listed;
+	 * nothing else uses src meanwhile (watch_read is not called). */
+	int owner_thread_only;
+
+	/* Optional (NULL: none). The indexer is about to read the rows with these
+	 * keys, in this order: a source that reads over a network starts fetching
+	 * them concurrently, and read() takes what arrived. A hint only: read()
+	 * still works for any key, and each call replaces the previous hint. The
+	 * keys are valid during the call only. */
+	void (*prefetch)(void *src, const coco_value *keys, size_t n);
+	/* Optional (NULL: none). Live mode calls it once the rows with these keys,
+	 * reported by watch_read(), are processed and committed with no newer
+	 * change pending (by a pass over those keys, or a full list pass that
+	 * began after they were reported). A change feed that needs
+	 * acknowledging (SQS) acknowledges here. The keys are valid during the
+	 * call only. */
+	void (*committed)(void *src, const coco_value *keys, size_t n);
 } coco_source_ops;
 
 /* ---- Functions ---------------------------------------------------------- */
@@ -142,6 +162,20 @@ typedef struct coco_function_ops {
 	int (*call)(void *state, const coco_value *args, size_t nargs, coco_arena *a,
 		coco_value *out, char **err);
 	void (*destroy)(void *state);
+	/* Optional: evaluate n calls at once (functions that batch requests and
+	 * keep many in flight, e.g. embeddings). args[i] is the i-th call's
+	 * argument array (nargs each); results go to out[i] (memory from a). A
+	 * call that fails sets errs[i] (malloc'd; the row fails) and leaves
+	 * out[i] null. The engine gathers the calls of many rows (deduplicated,
+	 * cached results left out) and calls this once per batch; it returns 0,
+	 * or -1 with *err when nothing could be done (every row fails and is
+	 * retried next run). */
+	int (*call_batch)(void *state, const coco_value *const *args, size_t nargs, size_t n,
+		coco_arena *a, coco_value *out, char **errs, char **err);
+	/* 1: results are memoised by the engine (an expensive, deterministic
+	 * function of its spec and arguments: embeddings, LLM calls), keyed by
+	 * the function's logic fingerprint and the input's. */
+	int cached;
 } coco_function_ops;
 
 /* ---- Targets ------------------------------------------------------------ */
@@ -181,12 +215,25 @@ typedef struct coco_target_ops {
 	int (*del)(void *tgt, const coco_value *key, char **err);
 	int (*commit)(void *tgt, char **err);
 	void (*close)(void *tgt);             /* rolls back an open transaction */
+	/* Optional (NULL: not supported): for query handlers (flow:top_k), the
+	 * k rows nearest to vec (dim floats) on the vector field `field` by
+	 * `metric` ("cosine", "l2" or "ip"), nearest first. *row_type: a STRUCT
+	 * type of the export's fields but `field` (struct and table fields as
+	 * json) and then "distance" (float64); *rows: *nrows values of it. Types
+	 * and values are allocated from a. */
+	int (*top_k)(const coco_optval *opts, const coco_export_info *info, const char *field,
+		const char *metric, const float *vec, size_t dim, size_t k, coco_arena *a,
+		const coco_type **row_type, coco_value **rows, size_t *nrows, char **err);
 } coco_target_ops;
 
 /* ---- Registries ---------------------------------------------------------
  * Built-in connectors and functions, looked up by name. NULL if unknown. */
 const coco_source_ops *coco_source_find(const char *name);
 const coco_target_ops *coco_target_find(const char *name);
+/* Targets defined at run time (lua/: coco.target{}), which coco_target_find
+ * consults after the built-ins (setup of an export that left the flow
+ * finds its target by name). NULL: none. */
+extern const coco_target_ops *(*coco_target_find_dynamic)(const char *name);
 const coco_function_ops *coco_function_find(const char *name);
 /* NULL-terminated lists, for the Lua namespaces and `coco show`. */
 extern const coco_source_ops *const coco_sources[];

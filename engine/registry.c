@@ -3,17 +3,21 @@
 #include "ops.h"
 
 extern const coco_source_ops coco_localfile_source;
+extern const coco_source_ops coco_s3_source;
 extern const coco_target_ops coco_sqlite_target;
+extern const coco_target_ops coco_postgres_target;
 extern const coco_function_ops coco_fn_split_recursively;
 extern const coco_function_ops coco_fn_detect_language;
 extern const coco_function_ops coco_fn_split_by_separators;
 extern const coco_function_ops coco_fn_parse_json;
+extern const coco_function_ops coco_fn_embed_text;
+extern const coco_function_ops coco_fn_extract_by_llm;
 
-const coco_source_ops *const coco_sources[] = { &coco_localfile_source, NULL };
-const coco_target_ops *const coco_targets[] = { &coco_sqlite_target, NULL };
+const coco_source_ops *const coco_sources[] = { &coco_localfile_source, &coco_s3_source, NULL };
+const coco_target_ops *const coco_targets[] = { &coco_sqlite_target, &coco_postgres_target, NULL };
 const coco_function_ops *const coco_functions[] = {
 	&coco_fn_split_recursively, &coco_fn_detect_language, &coco_fn_split_by_separators,
-	&coco_fn_parse_json, NULL };
+	&coco_fn_parse_json, &coco_fn_embed_text, &coco_fn_extract_by_llm, NULL };
 
 #define FIND(list, name) \
 	for (size_t i = 0; list[i]; i++) \
@@ -22,7 +26,15 @@ const coco_function_ops *const coco_functions[] = {
 	return NULL
 
 const coco_source_ops *coco_source_find(const char *name) { FIND(coco_sources, name); }
-const coco_target_ops *coco_target_find(const char *name) { FIND(coco_targets, name); }
+const coco_target_ops *(*coco_target_find_dynamic)(const char *name);
+
+const coco_target_ops *coco_target_find(const char *name)
+{
+	for (size_t i = 0; coco_targets[i]; i++)
+		if (!strcmp(coco_targets[i]->name, name))
+			return coco_targets[i];
+	return coco_target_find_dynamic ? coco_target_find_dynamic(name) : NULL;
+}
 const coco_function_ops *coco_function_find(const char *name) { FIND(coco_functions, name); }
 
 int coco_opt_index(const coco_optdef *defs, const char *name)

@@ -38,6 +38,9 @@ static int l_load_embedded(lua_State *L)
 int luaopen_coco(lua_State *L)
 {
 	/* refuse hosts that are not Lua 5.1 / LuaJIT (their C API differs) */
+	if (!lua_objlen || !lua_setfenv || !lua_pcall || !lua_insert || !lua_newuserdata || !luaL_register)
+		return luaL_error(L, "coco: this module is for LuaJIT / Lua 5.1; this host's Lua is a later "
+			"version, whose C API differs");
 	lua_getglobal(L, "_VERSION");
 	const char *v = lua_tostring(L, -1);
 	if (!v || strcmp(v, "Lua 5.1"))
@@ -46,6 +49,9 @@ int luaopen_coco(lua_State *L)
 	lua_newtable(L);                       /* [core] */
 	coco_lua_open_graph(L);
 	coco_lua_open_live(L);
+	coco_lua_open_source(L);
+	coco_lua_open_target(L);
+	coco_lua_open_query(L);
 	lua_pushcfunction(L, l_load_embedded);
 	lua_setfield(L, -2, "load_embedded");
 	int core = lua_gettop(L);

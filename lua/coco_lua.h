@@ -2,6 +2,21 @@
 /* Shared helpers of the lua/ binding files. Only lua/ includes Lua. */
 #include <lua.h>
 #include <lauxlib.h>
+/* Lua 5.1 API symbols that later Luas lack: weak, so that coco.so still
+ * loads into such a host and luaopen_coco can say what is wrong, instead
+ * of dlopen failing on "undefined symbol: luaL_register". */
+#pragma weak lua_objlen
+#pragma weak lua_getfenv
+#pragma weak lua_setfenv
+#pragma weak lua_call
+#pragma weak lua_pcall
+#pragma weak lua_tointeger
+#pragma weak lua_tonumber
+#pragma weak lua_insert
+#pragma weak lua_remove
+#pragma weak lua_newuserdata
+#pragma weak luaL_register
+#pragma weak luaL_loadbuffer
 #include "buf.h"
 #include "value.h"
 #include "ops.h"
@@ -55,7 +70,7 @@ typedef struct lgraph {
 	char *state_dir;
 	pid_t pid;
 	coco_setup_plan plan;
-	int nlive;                    /* live updaters using it */
+	int nlive;                    /* live updaters (and a running update/evaluate) using it */
 	int released;                 /* closed while they ran: free when they end */
 } lgraph;
 int coco_lua_open_graph(lua_State *L);   /* adds core functions to the table on top */
@@ -63,7 +78,21 @@ void coco_lua_push_stats(lua_State *L, const coco_source_stats *s);
 /* A live updater ended: drop its hold on lg. */
 void coco_lua_graph_unlive(lgraph *lg);
 
+/* l_query.c: core.call, core.top_k (query handlers) */
+int coco_lua_open_query(lua_State *L);
+
 /* l_live.c */
 int coco_lua_open_live(lua_State *L);
 /* Push a new updater for the flow at graph_idx; opts table at opts. */
 int coco_lua_live_new(lua_State *L, int graph_idx, lgraph *lg, int opts);
+
+/* l_source.c, l_target.c: sources and targets written in Lua (coco.source,
+ * coco.target; see l_custom.h) */
+int coco_lua_open_source(lua_State *L);
+int coco_lua_open_target(lua_State *L);
+/* If the spec table at idx was made by a coco.source{} or coco.target{}
+ * definition of category cat ("source", "target"): sets *ops and *inst (the
+ * value of the spec's last option), anchors the spec in the graph at gidx
+ * and returns the option table. Else NULL. */
+const coco_optdef *coco_lua_custom_spec(lua_State *L, int gidx, int idx, const char *cat,
+	const void **ops, void **inst);

@@ -228,7 +228,10 @@ static coco_optval *spec_opts(lua_State *L, int idx, const char *cat, const void
 	lua_getfield(L, idx, "name");
 	const char *name = lua_tostring(L, -1);
 	lua_pop(L, 1);
-	const coco_optdef *d = defs_of(cat, name ? name : "", ops);
+	void *inst = NULL;            /* a source or target written in Lua brings its vtable */
+	const coco_optdef *d = coco_lua_custom_spec(L, 1, idx, cat, ops, &inst);
+	if (!d)
+		d = defs_of(cat, name ? name : "", ops);
 	if (!*ops) {
 		coco_arena_destroy(a);
 		luaL_error(L, "%s: unknown %s '%s'", where, cat, name ? name : "?");
@@ -244,6 +247,8 @@ static coco_optval *spec_opts(lua_State *L, int idx, const char *cat, const void
 		coco_buf_free(&e);
 		lua_error(L);
 	}
+	if (inst)
+		v[coco_opt_count(d) - 1].i = (int64_t)(intptr_t)inst;
 	return v;
 }
 
@@ -586,6 +591,11 @@ static int check_fork(lua_State *L, lgraph *lg)
 	return 0;
 }
 
+/* The process that first opened a state: RocksDB's background threads
+ * live there, and a forked child that opens any state waits on them
+ * forever (seen in nginx: a worker hung closing its flow). */
+static pid_t state_pid;
+
 /* g:open_state(dir, read_only) -> true | nil, msg. Reopens if the mode differs. */
 static int l_open_state(lua_State *L)
 {
@@ -595,6 +605,10 @@ static int l_open_state(lua_State *L)
 	int n = check_fork(L, lg);
 	if (n)
 		return n;
+	if (state_pid && state_pid != getpid())
+		return push_fail(L, coco_strdup("coco: a flow's state was opened in the parent process "
+			"before it forked, so none can be opened in this child; open flows only after forking "
+			"(in nginx: in init_worker_by_lua, not init_by_lua)"));
 	if (lg->st && lg->state_dir && !strcmp(lg->state_dir, dir) && (lg->st_ro == ro || !lg->st_ro)) {
 		lua_pushboolean(L, 1);
 		return 1;
@@ -609,6 +623,8 @@ static int l_open_state(lua_State *L)
 		lg->st = NULL;
 		return push_fail(L, err);
 	}
+	if (!state_pid)
+		state_pid = getpid();
 	lg->st_ro = ro;
 	lua_pushboolean(L, 1);
 	return 1;
@@ -775,14 +791,13 @@ static int l_update(lua_State *L)
 	size_t ns = coco_graph_nsources(lg->g);
 	coco_source_stats *st = calloc(ns + 1, sizeof *st);
 	char *err = NULL;
+	lg->nlive++;                  /* a callback may close the flow: it goes after */
 	int rc = coco_update(lg->g, lg->st, &o, st, &err);
-	if (rc) {
-		free(st);
-		return push_fail(L, err);
-	}
-	push_all_stats(L, lg->g, st);
+	if (!rc)
+		push_all_stats(L, lg->g, st);
 	free(st);
-	return 1;
+	coco_lua_graph_unlive(lg);
+	return rc ? push_fail(L, err) : 1;
 }
 
 /* evaluate: rows go to a Lua sink(export_name, rows_as_json_lines) */
@@ -833,15 +848,14 @@ static int l_evaluate(lua_State *L)
 	size_t ns = coco_graph_nsources(lg->g);
 	coco_source_stats *st = calloc(ns + 1, sizeof *st);
 	char *err = NULL;
+	lg->nlive++;                  /* a callback may close the flow: it goes after */
 	int rc = coco_evaluate(lg->g, lg->st, use_cache, &o, eval_sink, &e, st, &err);
 	coco_buf_free(&e.b);
-	if (rc) {
-		free(st);
-		return push_fail(L, err);
-	}
-	push_all_stats(L, lg->g, st);
+	if (!rc)
+		push_all_stats(L, lg->g, st);
 	free(st);
-	return 1;
+	coco_lua_graph_unlive(lg);
+	return rc ? push_fail(L, err) : 1;
 }
 
 /* g:remove_state(dir) -> true | nil, msg (closes the state first) */

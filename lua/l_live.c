@@ -10,6 +10,7 @@
  * and a nested step() or wait() is an error. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "coco_lua.h"
 #include "live.h"
 
@@ -24,6 +25,7 @@ typedef struct llive {
 	int catching;
 	int depth;                    /* inside coco_live_step (callbacks run there) */
 	int close_pending;            /* close() was called from a callback */
+	pid_t pid;                    /* the process that created it (fork check) */
 } llive;
 
 static llive *check_live(lua_State *L, int idx)
@@ -97,8 +99,11 @@ int coco_lua_live_new(lua_State *L, int graph_idx, lgraph *lg, int opts)
 		o.update.reexport = lua_toboolean(L, -1);
 		lua_getfield(L, opts, "full_reprocess");
 		o.update.full_reprocess = lua_toboolean(L, -1);
-		lua_pop(L, 2);
+		lua_getfield(L, opts, "budget_ms");
+		o.budget_ms = lua_tonumber(L, -1);
+		lua_pop(L, 3);
 	}
+	l->pid = getpid();
 	l->on_batch = opt_ref(L, opts, "on_batch");
 	l->on_warning = opt_ref(L, opts, "on_warning");
 	l->on_error = opt_ref(L, opts, "on_error");
@@ -126,6 +131,8 @@ int coco_lua_live_new(lua_State *L, int graph_idx, lgraph *lg, int opts)
 
 static void live_destroy(lua_State *L, llive *l)
 {
+	if (l->lv && l->pid != getpid())
+		l->lv = NULL;             /* a forked copy: the parent's fds, targets, thread */
 	if (l->lv) {
 		coco_live_destroy(l->lv);
 		l->lv = NULL;
@@ -180,10 +187,24 @@ static int l_has_capture(lua_State *L)
 	return 1;
 }
 
+/* After a fork, the copy refuses to run (nginx: open in init_worker). */
+static int forked(lua_State *L)
+{
+	llive *l = check_live(L, 1);
+	if (l->pid == getpid())
+		return 0;
+	lua_pushnil(L);
+	lua_pushstring(L, "coco: this live updater was started in another process (before a fork); "
+		"start it after forking (in nginx: in init_worker_by_lua)");
+	return 2;
+}
+
 /* live:step(ms) -> rows processed | false when aborted | nil, msg */
 static int l_step(lua_State *L)
 {
 	int ms = (int)luaL_optinteger(L, 2, 0);
+	if (forked(L))
+		return 2;
 	llive *l = enter(L, "step");
 	char *err = NULL;
 	int n = coco_live_step(l->lv, ms, &err);
@@ -216,6 +237,8 @@ static void push_stats_all(lua_State *L, llive *l)
 /* live:wait() -> stats | nil, msg: steps until aborted (signals in the CLI) */
 static int l_wait(lua_State *L)
 {
+	if (forked(L))
+		return 2;
 	llive *l = enter(L, "wait");
 	for (;;) {
 		char *err = NULL;

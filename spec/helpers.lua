@@ -7,7 +7,12 @@ local json = require("dkjson")
 local H = {}
 
 local root = debug.getinfo(1, "S").source:match("^@(.*)/spec/helpers%.lua$") or "."
-if root:sub(1, 1) ~= "/" then root = os.getenv("PWD") .. "/" .. root end
+if root:sub(1, 1) ~= "/" then
+  -- the real working directory ($PWD is stale under ctest's chdir)
+  local p = io.popen("pwd")
+  root = p:read("*l") .. "/" .. root
+  p:close()
+end
 H.root = root
 H.bin = os.getenv("COCO_BIN") or (root .. "/build/coco")
 H.so_dir = os.getenv("COCO_SO_DIR") or (root .. "/build")

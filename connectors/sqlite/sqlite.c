@@ -5,6 +5,8 @@
  * through two prepared statements (an upsert and a delete) inside
  * BEGIN IMMEDIATE ... COMMIT, with the database in WAL mode. */
 #include <errno.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,6 +357,129 @@ static void plan_create(const desc *d, coco_buf *plan)
 	coco_buf_adds(plan, "))\n");
 }
 
+/* ---- vector distances -------------------------------------------------------
+ *
+ * coco_cosine_distance(a, b), coco_l2_distance(a, b), coco_ip_distance(a, b)
+ * over float32 vector BLOBs, as pgvector's <=>, <-> and <#> compute them:
+ * 1 - a·b/(|a||b|), |a - b| and -(a·b). NULL when an argument is NULL (or,
+ * for cosine, a zero vector); an error when the lengths differ. */
+
+enum { DIST_COSINE, DIST_L2, DIST_IP };
+
+static float load_f32(const unsigned char *p)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	float f;
+	memcpy(&f, p, 4);
+	return f;
+#else
+	uint32_t x = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	float f;
+	memcpy(&f, &x, 4);
+	return f;
+#endif
+}
+
+/* Distance between the n-float vectors at a and b (any alignment). */
+static double vec_distance(int metric, const unsigned char *a, const unsigned char *b, size_t n)
+{
+	size_t i = 0;
+	double d0 = 0, d1 = 0, d2 = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	/* 2 x 4 lanes at a time, one loop per metric so that the sums stay in
+	 * registers (GCC vector extensions: SSE on x86-64, NEON on arm64) */
+	typedef float v4f __attribute__((vector_size(16)));
+#define LD4(p) ({ v4f v_; memcpy(&v_, (p), sizeof v_); v_; })
+	v4f s0 = {0}, s1 = {0}, s2 = {0}, t0 = {0}, t1 = {0}, t2 = {0};
+	if (metric == DIST_L2) {
+		for (; i + 8 <= n; i += 8) {
+			v4f x = LD4(a + 4 * i) - LD4(b + 4 * i);
+			v4f y = LD4(a + 4 * i + 16) - LD4(b + 4 * i + 16);
+			s0 += x * x;
+			t0 += y * y;
+		}
+	} else if (metric == DIST_IP) {
+		for (; i + 8 <= n; i += 8) {
+			s0 += LD4(a + 4 * i) * LD4(b + 4 * i);
+			t0 += LD4(a + 4 * i + 16) * LD4(b + 4 * i + 16);
+		}
+	} else {
+		for (; i + 8 <= n; i += 8) {
+			v4f x0 = LD4(a + 4 * i), x1 = LD4(a + 4 * i + 16);
+			v4f y0 = LD4(b + 4 * i), y1 = LD4(b + 4 * i + 16);
+			s0 += x0 * y0;
+			t0 += x1 * y1;
+			s1 += x0 * x0;
+			t1 += x1 * x1;
+			s2 += y0 * y0;
+			t2 += y1 * y1;
+		}
+	}
+#undef LD4
+	s0 += t0;
+	s1 += t1;
+	s2 += t2;
+	for (int j = 0; j < 4; j++) {
+		d0 += s0[j];
+		d1 += s1[j];
+		d2 += s2[j];
+	}
+#endif
+	for (; i < n; i++) {
+		double x = load_f32(a + 4 * i), y = load_f32(b + 4 * i);
+		if (metric == DIST_L2) {
+			d0 += (x - y) * (x - y);
+		} else {
+			d0 += x * y;
+			d1 += x * x;
+			d2 += y * y;
+		}
+	}
+	if (metric == DIST_L2)
+		return sqrt(d0);
+	if (metric == DIST_IP)
+		return -d0;
+	return d1 > 0 && d2 > 0 ? 1 - d0 / sqrt(d1 * d2) : NAN;
+}
+
+static void sql_distance(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	static const char *const names[] = { "coco_cosine_distance", "coco_l2_distance",
+		"coco_ip_distance" };
+	int metric = (int)(intptr_t)sqlite3_user_data(ctx);
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL)
+		return;
+	if (sqlite3_value_type(argv[0]) != SQLITE_BLOB || sqlite3_value_type(argv[1]) != SQLITE_BLOB) {
+		char msg[128];
+		snprintf(msg, sizeof msg, "%s: arguments must be float32 vector BLOBs", names[metric]);
+		sqlite3_result_error(ctx, msg, -1);
+		return;
+	}
+	const unsigned char *a = sqlite3_value_blob(argv[0]), *b = sqlite3_value_blob(argv[1]);
+	int na = sqlite3_value_bytes(argv[0]), nb = sqlite3_value_bytes(argv[1]);
+	if (na != nb || na % 4) {
+		char msg[160];
+		snprintf(msg, sizeof msg, "%s: vectors of different dimensions (%d and %d)",
+			names[metric], na / 4, nb / 4);
+		sqlite3_result_error(ctx, msg, -1);
+		return;
+	}
+	double d = vec_distance(metric, a, b, (size_t)na / 4);
+	if (!isnan(d))
+		sqlite3_result_double(ctx, d);
+}
+
+static void register_distances(sqlite3 *db)
+{
+	static const char *const names[] = { "coco_cosine_distance", "coco_l2_distance",
+		"coco_ip_distance" };
+	for (int m = 0; m < 3; m++)
+		sqlite3_create_function_v2(db, names[m], 2,
+			SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, (void *)(intptr_t)m,
+			sql_distance, NULL, NULL, NULL);
+}
+
 /* ---- database access ------------------------------------------------------ */
 
 /* Sets *err to "SQLite: cannot open PATH: MSG (WHY)", WHY found by looking
@@ -414,6 +539,7 @@ static int db_open(const char *path, int create, sqlite3 **out, char **err)
 	}
 	sqlite3_busy_timeout(db, 5000);
 	sqlite3_extended_result_codes(db, 1);
+	register_distances(db);
 	/* 16 KiB pages hold ~1 KiB chunk rows with little slack and make the
 	 * WAL checkpoints fewer: about twice as fast as 4 KiB pages for the
 	 * usual export. page_size only takes effect on a new, empty database. */
@@ -947,6 +1073,354 @@ static int tgt_del(void *p, const coco_value *key, char **err)
 		sqlite3_errmsg(t->db));
 }
 
+/* ---- queries: top_k by exact scan ----------------------------------------------- */
+
+/* A stored cell as a value of type t (struct and table columns as json). */
+static void cell_value(sqlite3_stmt *st, int i, const coco_type *t, coco_arena *a, coco_value *v)
+{
+	memset(v, 0, sizeof *v);
+	int ct = sqlite3_column_type(st, i);
+	if (ct == SQLITE_NULL)
+		return;
+	const char *s = (const char *)sqlite3_column_blob(st, i);
+	size_t n = (size_t)sqlite3_column_bytes(st, i);
+	switch (t->kind) {
+	case COCO_BOOL:
+		v->kind = COCO_BOOL;
+		v->u.b = sqlite3_column_int64(st, i) != 0;
+		break;
+	case COCO_INT64:
+		*v = coco_v_int(sqlite3_column_int64(st, i));
+		break;
+	case COCO_FLOAT32:
+	case COCO_FLOAT64:
+		v->kind = (uint8_t)t->kind;
+		v->u.f = sqlite3_column_double(st, i);
+		break;
+	case COCO_RANGE: {
+		v->kind = COCO_RANGE;
+		char *e;
+		if (s && n && s[0] == '[') {
+			v->u.r[0] = strtoll(s + 1, &e, 10);
+			if (*e == ',')
+				v->u.r[1] = strtoll(e + 1, NULL, 10);
+		}
+		break;
+	}
+	case COCO_VECTOR: {
+		float *f = coco_arena_alloc(a, n + sizeof(float));
+		for (size_t k = 0; k < n / 4; k++)
+			f[k] = load_f32((const unsigned char *)s + 4 * k);
+		v->kind = COCO_VECTOR;
+		v->n = n / 4;
+		v->u.vec = f;
+		break;
+	}
+	default:         /* str, bytes, json; struct and table as json */
+		v->kind = t->kind == COCO_STR || t->kind == COCO_BYTES ? (uint8_t)t->kind : COCO_JSON;
+		v->u.s = coco_arena_strndup(a, s ? s : "", s ? n : 0);
+		v->n = s ? n : 0;
+		break;
+	}
+}
+
+/* One part of an exact scan: the rows of rowids [lo, hi] on a connection
+ * of its own (db, or opened here), keeping the k nearest in a max-heap. */
+typedef struct scan_part {
+	const char *path, *sql;
+	int64_t lo, hi;
+	int metric;
+	const unsigned char *q;      /* the query vector, little-endian float32 */
+	size_t nq;                   /* its bytes */
+	size_t k, n;
+	int64_t *ids;
+	double *dist;
+	sqlite3 *db;
+	pthread_t th;
+	int started;
+	char *err;
+} scan_part;
+
+typedef struct scan_hit {
+	double dist;
+	int64_t id;
+} scan_hit;
+
+/* Nearest first; ties by rowid, so results do not depend on the split. */
+static int hit_cmp(const void *x, const void *y)
+{
+	const scan_hit *a = x, *b = y;
+	if (a->dist != b->dist)
+		return a->dist < b->dist ? -1 : 1;
+	return (a->id > b->id) - (a->id < b->id);
+}
+
+static void heap_down(scan_part *p, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, top = i;
+		if (l < p->n && p->dist[l] > p->dist[top])
+			top = l;
+		if (r < p->n && p->dist[r] > p->dist[top])
+			top = r;
+		if (top == i)
+			return;
+		double d = p->dist[i];
+		int64_t id = p->ids[i];
+		p->dist[i] = p->dist[top];
+		p->ids[i] = p->ids[top];
+		p->dist[top] = d;
+		p->ids[top] = id;
+		i = top;
+	}
+}
+
+static void *scan_main(void *arg)
+{
+	scan_part *p = arg;
+	sqlite3 *db = p->db;
+	sqlite3_stmt *st = NULL;
+	if (!db) {
+		if (sqlite3_open_v2(p->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+			p->err = coco_strdup(db ? sqlite3_errmsg(db) : "cannot open");
+			sqlite3_close(db);
+			return NULL;
+		}
+		sqlite3_busy_timeout(db, 5000);
+		sqlite3_exec(db, "PRAGMA mmap_size=8589934592", NULL, NULL, NULL);
+	}
+	if (sqlite3_prepare_v2(db, p->sql, -1, &st, NULL) != SQLITE_OK) {
+		p->err = coco_strdup(sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, p->lo);
+	sqlite3_bind_int64(st, 2, p->hi);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((size_t)sqlite3_column_bytes(st, 1) != p->nq)
+			continue;                /* another size, or NULL */
+		const unsigned char *v = sqlite3_column_blob(st, 1);
+		double d = vec_distance(p->metric, v, p->q, p->nq / 4);
+		if (isnan(d))
+			continue;                /* cosine of a zero vector */
+		if (p->n < p->k) {
+			size_t i = p->n++;
+			p->dist[i] = d;
+			p->ids[i] = sqlite3_column_int64(st, 0);
+			while (i > 0 && p->dist[(i - 1) / 2] < p->dist[i]) {
+				size_t up = (i - 1) / 2;
+				double td = p->dist[up];
+				int64_t ti = p->ids[up];
+				p->dist[up] = p->dist[i];
+				p->ids[up] = p->ids[i];
+				p->dist[i] = td;
+				p->ids[i] = ti;
+				i = up;
+			}
+		} else if (d < p->dist[0]) {
+			p->dist[0] = d;
+			p->ids[0] = sqlite3_column_int64(st, 0);
+			heap_down(p, 0);
+		}
+	}
+	if (rc != SQLITE_DONE)
+		p->err = coco_strdup(sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(st);
+	if (db != p->db)
+		sqlite3_close(db);
+	return NULL;
+}
+
+static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, const char *field,
+	const char *metric, const float *vec, size_t dim, size_t k, coco_arena *a,
+	const coco_type **row_type, coco_value **rows, size_t *nrows, char **err)
+{
+	*rows = NULL;
+	*nrows = 0;
+	coco_buf path = {0}, table = {0}, sql = {0}, qv = {0};
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = -1, m = !strcmp(metric, "l2") ? DIST_L2 : !strcmp(metric, "ip") ? DIST_IP : DIST_COSINE;
+	if (resolve(opts, info, &path, &table, err) < 0 || check_row_type(info, table.p, err) < 0)
+		goto done;
+	const coco_type *t = info->row_type;
+	int fi = coco_type_field(t, field);
+	if (fi < 0) {
+		coco_buf f = {0};
+		coco_type_field_names(t, &f);
+		coco_seterr(err, "SQLite: table %s: unknown field '%s'; fields: %s", table.p, field, f.p);
+		coco_buf_free(&f);
+		goto done;
+	}
+	const coco_type *vt = t->fields[fi].type;
+	if (vt->kind != COCO_VECTOR) {
+		coco_buf tb = {0};
+		coco_type_format(vt, &tb);
+		coco_seterr(err, "SQLite: table %s: top_k needs a vector field, and '%s' is %s",
+			table.p, field, tb.p);
+		coco_buf_free(&tb);
+		goto done;
+	}
+	if ((vt->dim && dim != vt->dim) || dim == 0) {
+		coco_seterr(err, "SQLite: table %s: the query vector has %zu dimensions, field '%s' has %u",
+			table.p, dim, field, vt->dim);
+		goto done;
+	}
+	if (sqlite3_open_v2(path.p, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		struct stat sb;
+		if (stat(path.p, &sb) != 0)
+			coco_seterr(err, "SQLite: %s does not exist (run coco update first)", path.p);
+		else
+			open_error(path.p, db ? sqlite3_errmsg(db) : "cannot open", err);
+		goto done;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	register_distances(db);
+	/* a read-only scan of the whole table: map it rather than copy it */
+	sqlite3_exec(db, "PRAGMA mmap_size=8589934592", NULL, NULL, NULL);
+
+	/* pass one: the k nearest rowids, by scanning every vector of the
+	 * query's size (in parallel over rowid ranges on a large table) */
+	coco_buf_adds(&sql, "SELECT min(rowid), max(rowid) FROM ");
+	quote_ident(&sql, table.p);
+	if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK) {
+		const char *msg = sqlite3_errmsg(db);
+		coco_seterr(err, "SQLite: query table %s in %s: %s%s", table.p, path.p, msg,
+			!strncmp(msg, "no such table", 13) ? " (run coco update first)" : "");
+		goto done;
+	}
+	int64_t lo = 0, hi = -1;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		lo = sqlite3_column_int64(st, 0);
+		hi = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	for (size_t i = 0; i < dim; i++) {
+		uint32_t x;
+		memcpy(&x, &vec[i], 4);
+		unsigned char le[4] = { (unsigned char)x, (unsigned char)(x >> 8),
+			(unsigned char)(x >> 16), (unsigned char)(x >> 24) };
+		coco_buf_add(&qv, le, 4);
+	}
+	coco_buf_clear(&sql);
+	coco_buf_adds(&sql, "SELECT rowid, ");
+	quote_ident(&sql, field);
+	coco_buf_adds(&sql, " FROM ");
+	quote_ident(&sql, table.p);
+	coco_buf_adds(&sql, " WHERE rowid BETWEEN ?1 AND ?2");
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nparts = hi - lo < 20000 ? 1 : ncpu > 4 ? 4 : ncpu < 1 ? 1 : (size_t)ncpu;
+	scan_part parts[4];
+	memset(parts, 0, sizeof parts);
+	int64_t span = (hi - lo) / (int64_t)nparts + 1;
+	for (size_t i = 0; i < nparts; i++) {
+		scan_part *sp = &parts[i];
+		sp->path = path.p;
+		sp->sql = sql.p;
+		sp->lo = lo + (int64_t)i * span;
+		sp->hi = i + 1 == nparts ? hi : sp->lo + span - 1;
+		sp->metric = m;
+		sp->q = (const unsigned char *)qv.p;
+		sp->nq = qv.n;
+		sp->k = k;
+		sp->ids = coco_arena_alloc(a, (k + 1) * sizeof *sp->ids);
+		sp->dist = coco_arena_alloc(a, (k + 1) * sizeof *sp->dist);
+		sp->db = i == 0 ? db : NULL;
+		if (i > 0 && pthread_create(&sp->th, NULL, scan_main, sp) == 0)
+			sp->started = 1;
+	}
+	scan_main(&parts[0]);
+	for (size_t i = 1; i < nparts; i++) {
+		if (parts[i].started)
+			pthread_join(parts[i].th, NULL);
+		else
+			scan_main(&parts[i]);
+	}
+	for (size_t i = 0; i < nparts; i++)
+		if (parts[i].err && !*err) {
+			coco_seterr(err, "SQLite: query table %s in %s: %s", table.p, path.p, parts[i].err);
+		}
+	for (size_t i = 0; i < nparts; i++)
+		free(parts[i].err);
+	if (*err)
+		goto done;
+	/* merge the parts' nearest, nearest first */
+	size_t total = 0;
+	for (size_t i = 0; i < nparts; i++)
+		total += parts[i].n;
+	scan_hit *hits = coco_arena_alloc(a, (total + 1) * sizeof *hits);
+	size_t n = 0;
+	for (size_t i = 0; i < nparts; i++)
+		for (size_t j = 0; j < parts[i].n; j++)
+			hits[n++] = (scan_hit){ parts[i].dist[j], parts[i].ids[j] };
+	qsort(hits, n, sizeof *hits, hit_cmp);
+	if (n > k)
+		n = k;
+	int64_t *ids = coco_arena_alloc(a, (n + 1) * sizeof *ids);
+	double *dist = coco_arena_alloc(a, (n + 1) * sizeof *dist);
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = hits[i].id;
+		dist[i] = hits[i].dist;
+	}
+
+	/* pass two: those rows, but the vector searched */
+	coco_field *rf = coco_arena_alloc(a, (t->nfields + 1) * sizeof *rf);
+	uint32_t nf = 0;
+	coco_buf_clear(&sql);
+	coco_buf_adds(&sql, "SELECT ");
+	for (uint32_t i = 0; i < t->nfields; i++) {
+		if ((int)i == fi)
+			continue;
+		if (nf)
+			coco_buf_putc(&sql, ',');
+		quote_ident(&sql, t->fields[i].name);
+		coco_kind kd = t->fields[i].type->kind;
+		rf[nf].name = coco_arena_strdup(a, t->fields[i].name);
+		rf[nf++].type = kd == COCO_STRUCT || kd == COCO_TABLE ? &coco_t_json : t->fields[i].type;
+	}
+	if (!nf)
+		coco_buf_adds(&sql, "NULL");
+	coco_buf_adds(&sql, " FROM ");
+	quote_ident(&sql, table.p);
+	coco_buf_adds(&sql, " WHERE rowid = ?1");
+	rf[nf].name = "distance";
+	rf[nf++].type = &coco_t_float64;
+	*row_type = coco_type_struct(a, rf, nf);
+	if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK) {
+		coco_seterr(err, "SQLite: query table %s in %s: %s", table.p, path.p, sqlite3_errmsg(db));
+		goto done;
+	}
+	coco_value *out = coco_arena_alloc(a, (n + 1) * sizeof *out);
+	size_t got = 0;
+	for (size_t r = 0; r < n; r++) {
+		sqlite3_bind_int64(st, 1, ids[r]);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			coco_value *v = &out[got++];
+			v->kind = COCO_STRUCT;
+			v->n = nf;
+			v->u.fields = coco_arena_alloc(a, nf * sizeof(coco_value));
+			for (uint32_t j = 0; j + 1 < nf; j++)
+				cell_value(st, (int)j, rf[j].type, a, &v->u.fields[j]);
+			v->u.fields[nf - 1].kind = COCO_FLOAT64;
+			v->u.fields[nf - 1].u.f = dist[r];
+		}
+		sqlite3_reset(st);
+	}
+	*rows = out;
+	*nrows = got;
+	rc = 0;
+done:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	coco_buf_free(&path);
+	coco_buf_free(&table);
+	coco_buf_free(&sql);
+	coco_buf_free(&qv);
+	return rc;
+}
+
 /* The SQLite target: `targets.SQLite{ path = "index.sqlite" }`. */
 const coco_target_ops coco_sqlite_target = {
 	.name = "SQLite",
@@ -960,4 +1434,5 @@ const coco_target_ops coco_sqlite_target = {
 	.del = tgt_del,
 	.commit = tgt_commit,
 	.close = tgt_close,
+	.top_k = sqlite_top_k,
 };

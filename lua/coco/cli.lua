@@ -12,12 +12,15 @@ usage: coco FLOW.lua [-L]                      update the flow's targets (= coco
                                                run the flow, write rows to DIR, touch nothing
        coco show   FLOW.lua [-v]               the compiled graph, schemas, setup status
        coco ls     [FLOW.lua]                  flows with state
+       coco query  FLOW.lua[:handler] TEXT [-k 10] [--json]
+                                               run a query handler of the flow
 options:
   -f, --force          apply setup changes that drop data without asking
   -q, --quiet          no progress line, no stats
       --json           one JSON object per source when done
       --state DIR      state directory (default: .coco beside FLOW.lua, or $COCO_STATE_DIR)
   -o, --output-dir DIR evaluate's output directory (default eval_<flow>_<timestamp>)
+  -k N                 query: how many rows (default 10); with --json, one object per row
 ]]
 
 local stderr, stdout = io.stderr, io.stdout
@@ -26,7 +29,8 @@ local function errf(fmt, ...)
   stderr:write("coco: ", string.format(fmt, ...), "\n")
 end
 
-local flags_with_value = { ["--state"] = "state", ["-o"] = "output_dir", ["--output-dir"] = "output_dir" }
+local flags_with_value = { ["--state"] = "state", ["-o"] = "output_dir", ["--output-dir"] = "output_dir",
+  ["-k"] = "k" }
 local flags = {
   ["-L"] = "live", ["--live"] = "live", ["--reexport"] = "reexport",
   ["--full-reprocess"] = "full_reprocess", ["-f"] = "force", ["--force"] = "force",
@@ -42,6 +46,7 @@ local allowed = {
   evaluate = { output_dir = 1, no_cache = 1, state = 1, quiet = 1 },
   show = { verbose = 1, state = 1 },
   ls = { state = 1 },
+  query = { k = 1, json = 1, state = 1 },
 }
 
 local function parse(args)
@@ -287,6 +292,63 @@ local function ls(o, pos)
   return 0
 end
 
+-- A value of a result row, on one line.
+local function show_value(v)
+  if type(v) == "table" then
+    if #v > 8 and type(v[1]) == "number" then return "[" .. #v .. " numbers]" end
+    return coco.json.encode(v)
+  end
+  if type(v) == "number" and v % 1 ~= 0 then return string.format("%.4f", v) end
+  return (tostring(v):gsub("%s+", " "))
+end
+
+-- coco query FLOW.lua[:handler] TEXT [-k N] [--json]
+local function query(o, pos)
+  if #pos ~= 2 then errf("'query' needs FLOW.lua[:handler] and the query text\n%s", USAGE); return 2 end
+  local k = 10
+  if o.k then
+    k = tonumber(o.k)
+    if not k or k < 1 or k % 1 ~= 0 then errf("-k needs a positive integer, got %s", o.k); return 2 end
+  end
+  local path, handler = pos[1]:match("^(.-%.lua):([%w_]+)$")
+  path = path or pos[1]
+  local flow, err = coco.load(path, { state_dir = o.state })
+  if not flow then errf("%s", err); return 1 end
+  local rows, qerr = flow:query(handler, pos[2], { k = k })
+  flow:close()
+  if not rows then errf("%s", qerr); return 1 end
+  for i, r in ipairs(rows) do
+    if o.json then
+      stdout:write(coco.json.encode(r), "\n")
+    else
+      local keys, long = {}, {}
+      for key in pairs(r) do
+        if key ~= "score" and key ~= "distance" then keys[#keys + 1] = key end
+      end
+      table.sort(keys)
+      local line = { string.format("%d.", i) }
+      if r.score then line[#line + 1] = string.format("score %.4f", r.score) end
+      for _, key in ipairs(keys) do
+        local s = show_value(r[key])
+        if #s > 60 then
+          if #s > 300 then      -- cut at a character boundary
+            local cut = 300
+            while cut > 1 and s:byte(cut + 1) >= 0x80 and s:byte(cut + 1) < 0xc0 do cut = cut - 1 end
+            s = s:sub(1, cut) .. "…"
+          end
+          long[#long + 1] = "   " .. key .. ": " .. s
+        else
+          line[#line + 1] = key .. "=" .. s
+        end
+      end
+      stdout:write(table.concat(line, "  "), "\n")
+      for _, l in ipairs(long) do stdout:write(l, "\n") end
+    end
+  end
+  if #rows == 0 and not o.json then stderr:write("coco: no rows\n") end
+  return 0
+end
+
 function M.main(args)
   local o, pos = parse(args)
   if not o then errf("%s\n%s", pos, USAGE); return 2 end
@@ -296,7 +358,7 @@ function M.main(args)
     return o.help and 0 or 2
   end
   local cmd = pos[1]
-  if commands[cmd] or cmd == "ls" then
+  if commands[cmd] or cmd == "ls" or cmd == "query" then
     table.remove(pos, 1)
   elseif cmd:match("%.lua$") or cmd:match("%.lua:[%w_]+$") then
     cmd = "update"
@@ -311,6 +373,7 @@ function M.main(args)
     end
   end
   if cmd == "ls" then return ls(o, pos) end
+  if cmd == "query" then return query(o, pos) end
   if #pos ~= 1 then errf("'%s' needs one FLOW.lua\n%s", cmd, USAGE); return 2 end
   local flow, err = load_flow(pos[1], o)
   if not flow then errf("%s", err); return 1 end

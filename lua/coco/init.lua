@@ -336,6 +336,9 @@ Collector.__index = {
     if pk ~= nil and type(pk) ~= "table" then
       fail("export '%s': primary_key_fields must be a list of field names", name)
     end
+    if opts.vector_indexes ~= nil then
+      target = coco._vector_indexes(self._b, name, target, opts.vector_indexes)
+    end
     self._b.g:export(self._id, name, target, pk, where(2))
   end,
 }
@@ -375,6 +378,149 @@ function flow_methods.transform(self, spec, ...)
   return do_transform(self._b, spec, pos, named)
 end
 
+-- ---- query handlers --------------------------------------------------------------
+-- A handler runs at query time (flow:query, `coco query`), long after the
+-- flow function: it may call the flow's functions on values (flow:call,
+-- the same function that embedded the chunks) and search an export
+-- (flow:top_k).
+
+-- export opts.vector_indexes: checked here, kept for top_k's metric, and
+-- handed to targets that build indexes (a vector_indexes option).
+function coco._vector_indexes(b, export, target, list)
+  if type(list) ~= "table" then
+    fail("export '%s': vector_indexes must be a list: {{ field = ..., metric = \"cosine\" }}", export)
+  end
+  local known = { field = "string", metric = "string", method = "string", m = "number",
+    ef_construction = "number", lists = "number" }
+  local metrics, methods = { cosine = true, l2 = true, ip = true }, { hnsw = true, ivfflat = true }
+  for i, ix in ipairs(list) do
+    if type(ix) ~= "table" then fail("export '%s': vector_indexes[%d] must be a table", export, i) end
+    for k, v in pairs(ix) do
+      if not known[k] then
+        fail("export '%s': vector_indexes[%d]: unknown option '%s'; options: ef_construction, field, lists, m, method, metric",
+          export, i, tostring(k))
+      end
+      if type(v) ~= known[k] then fail("export '%s': vector_indexes[%d].%s must be a %s", export, i, k, known[k]) end
+    end
+    if not ix.field then fail("export '%s': vector_indexes[%d] needs a field", export, i) end
+    if not metrics[ix.metric] then
+      fail("export '%s': vector_indexes[%d].metric must be \"cosine\", \"l2\" or \"ip\", got %s", export, i, tostring(ix.metric))
+    end
+    if ix.method ~= nil and not methods[ix.method] then
+      fail("export '%s': vector_indexes[%d].method must be \"hnsw\" or \"ivfflat\", got %s", export, i, ix.method)
+    end
+  end
+  b.vector_indexes = b.vector_indexes or {}
+  b.vector_indexes[export] = list
+  for _, d in ipairs(core.optdefs("target", target.name) or {}) do
+    if d.name == "vector_indexes" then
+      if target.opts.vector_indexes ~= nil then
+        fail("export '%s': vector_indexes given both to the export and to the target", export)
+      end
+      local o = {}
+      for k, v in pairs(target.opts) do o[k] = v end
+      o.vector_indexes = json.encode(list)
+      return setmetatable({ category = target.category, name = target.name, opts = o,
+        where = target.where }, getmetatable(target))
+    end
+  end
+  return target   -- no index to build (SQLite searches by exact scan)
+end
+
+-- flow:query_handler("search", function(query, opts) ... end)
+function flow_methods.query_handler(self, name, fn)
+  if getmetatable(self) ~= Builder then fail("use flow:query_handler(...) with a colon") end
+  if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+    fail("query_handler: the name must be an identifier (letters, digits, _), got %s", tostring(name))
+  end
+  if type(fn) ~= "function" then
+    fail("query_handler(%q): the second argument must be a function(query, opts)", name)
+  end
+  local b = self._b
+  b.handlers = b.handlers or {}
+  if b.handlers[name] then fail("query_handler(%q) is defined twice", name) end
+  b.handlers[name] = fn
+end
+
+-- Arguments of a call: positional values, then optionally a table of named ones.
+local function call_args(...)
+  local n = select("#", ...)
+  local pos, named = { ... }, nil
+  local last = pos[n]
+  if n > 0 and type(last) == "table" and #last == 0 and getmetatable(last) == nil then
+    named, n = last, n - 1
+  end
+  local args = {}
+  for i = 1, n do args[i] = { value = pos[i] } end
+  if named then
+    local keys = {}
+    for k in pairs(named) do
+      if type(k) ~= "string" then fail("call: named arguments have string keys") end
+      keys[#keys + 1] = k
+    end
+    sort(keys)
+    for _, k in ipairs(keys) do args[#args + 1] = { name = k, value = named[k] } end
+  end
+  return args
+end
+
+-- coco.call(fn_spec, a, b, { named }) -> the function's result on these values
+function coco.call(spec, ...)
+  local mt = getmetatable(spec)
+  if mt ~= Spec and mt ~= FnSpec then
+    fail("call needs a function spec (coco.functions.X{...} or coco.fn(...)), got %s", type(spec))
+  end
+  if mt == Spec and spec.category ~= "function" then
+    fail("call needs a function, but %s is a %s", spec.name, spec.category)
+  end
+  local res, err = core.call(spec, call_args(...))
+  if res == nil and err ~= nil then fail("%s", err) end
+  return res
+end
+
+-- flow:call(fn_spec, a, b, { named }): coco.call, in a query handler
+function flow_methods.call(self, spec, ...)
+  if getmetatable(self) ~= Builder then fail("use flow:call(...) with a colon") end
+  return coco.call(spec, ...)
+end
+
+-- flow:top_k(export, field, vector, k, { metric = }) -> rows, nearest first:
+-- each has the export's fields (but the vector searched), distance, score
+function flow_methods.top_k(self, export, field, vector, k, opts)
+  if getmetatable(self) ~= Builder then fail("use flow:top_k(...) with a colon") end
+  local b = self._b
+  if not b.finished then fail("top_k searches an export at query time: call it in a query handler") end
+  if type(export) ~= "string" then fail("top_k: the first argument is an export's name") end
+  if type(field) ~= "string" then fail("top_k: the second argument is a vector field's name") end
+  if type(vector) ~= "table" or #vector == 0 then
+    fail("top_k: the third argument is the query vector (an array of numbers), got %s", type(vector))
+  end
+  k = k or 10
+  if type(k) ~= "number" or k < 1 or k % 1 ~= 0 then fail("top_k: k must be a positive integer") end
+  if opts ~= nil and type(opts) ~= "table" then fail("top_k: options must be a table") end
+  opts = opts or {}
+  for key in pairs(opts) do
+    if key ~= "metric" then fail("top_k: unknown option '%s'; options: metric", tostring(key)) end
+  end
+  local metric = opts.metric
+  if metric == nil then
+    for _, ix in ipairs(b.vector_indexes and b.vector_indexes[export] or {}) do
+      if ix.field == field then metric = ix.metric break end
+    end
+  end
+  metric = metric or "cosine"
+  if metric ~= "cosine" and metric ~= "l2" and metric ~= "ip" then
+    fail("top_k: metric must be \"cosine\", \"l2\" or \"ip\", got %s", tostring(metric))
+  end
+  local rows, err = core.top_k(b.g, export, field, metric, vector, k)
+  if not rows then fail("%s", err) end
+  for _, r in ipairs(rows) do
+    local d = r.distance
+    r.score = metric == "cosine" and 1 - d or -d
+  end
+  return rows
+end
+
 -- ---- flows -----------------------------------------------------------------
 local Flow = {}
 Flow.__index = Flow
@@ -410,8 +556,9 @@ function coco.flow(name, fn)
     err = tostring(err)
     error(err:match("^[^\n]*:%d+: ") and err or (at .. ": " .. err), 0)
   end
+  b.finished = true   -- query handlers may search exports from now on
   local state_root = (loading and loading.state_dir) or os.getenv("COCO_STATE_DIR") or (base .. "/.coco")
-  return setmetatable({ name = name, _g = g, path = loading and loading.path,
+  return setmetatable({ name = name, _g = g, _b = b, path = loading and loading.path,
     base_dir = base, state_dir = state_root .. "/" .. name }, Flow)
 end
 
@@ -494,7 +641,9 @@ function Flow:live(opts)
   opts = opts or {}
   local plan, err, kind = self:setup{ force = opts.force }
   if not plan then return nil, err, kind end
-  return self._g:live(opts)
+  local o = { budget_ms = 5 }     -- step(0) does at most ~5 ms of work: hosts stay responsive
+  for k, v in pairs(opts) do o[k] = v end
+  return self._g:live(o)
 end
 
 -- flow:evaluate{ output_dir, use_cache = true, on_error } -> stats, output_dir | nil, msg
@@ -567,10 +716,64 @@ end
 
 function Flow:info() return self._g:info() end
 
+-- flow:query_handlers() -> { "search", ... } (sorted)
+function Flow:query_handlers()
+  local names = {}
+  for k in pairs(self._b and self._b.handlers or {}) do names[#names + 1] = k end
+  sort(names)
+  return names
+end
+
+-- flow:query(name, query, { k = 10, ... }) -> rows | nil, msg. name may be
+-- nil when the flow has one handler. opts reach the handler, k defaulted.
+function Flow:query(name, query, opts)
+  if not self._g then return nil, "coco: flow " .. self.name .. " is closed" end
+  local names = self:query_handlers()
+  if name == nil then
+    if #names == 1 then
+      name = names[1]
+    elseif #names == 0 then
+      return nil, "flow " .. self.name .. " has no query handler (define one with flow:query_handler(name, function(query, opts) ... end))"
+    else
+      return nil, "flow " .. self.name .. " has several query handlers (" .. concat(names, ", ") .. "): name one"
+    end
+  end
+  local handler = self._b.handlers and self._b.handlers[name]
+  if not handler then
+    return nil, "flow " .. self.name .. " has no query handler '" .. tostring(name) .. "'; handlers: "
+      .. (#names > 0 and concat(names, ", ") or "(none)")
+  end
+  if opts ~= nil and type(opts) ~= "table" then return nil, "query: options must be a table" end
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  o.k = o.k or 10
+  if type(o.k) ~= "number" or o.k < 1 or o.k % 1 ~= 0 then return nil, "query: k must be a positive integer" end
+  local ok, res = xpcall(handler, function(e)
+    if type(e) == "string" then
+      if e:sub(1, 3) == "?: " then
+        -- `return flow:top_k(...)` is a tail call: the handler's frame is
+        -- gone, so name the line where the handler is defined
+        local info = debug.getinfo(handler, "S")
+        e = info.short_src .. ":" .. info.linedefined .. ": " .. e:sub(4)
+      end
+      if e:match("^[^\n]*:%d+: ") then return e end
+    end
+    return debug.traceback(tostring(e), 2)
+  end, query, o)
+  if not ok then return nil, tostring(res) end
+  if type(res) ~= "table" then
+    return nil, "query handler '" .. name .. "' returned a " .. type(res) .. ", not a list of rows"
+  end
+  return res
+end
+
 function Flow:close()
   if self._g then self._g:close() end
   self._g = nil
 end
+
+-- sources and targets written in Lua, host loop helpers
+core.load_embedded("custom.lua")(coco, core, { Spec = Spec, where = where })
 
 coco._where = where
 coco._core = core

@@ -1,0 +1,287 @@
+-- make bench: the Postgres target and query handlers.
+--
+--   luajit bench/bench_postgres.lua [BUILD_DIR]
+--
+-- N rows (default 100,000; BENCH_PG_ROWS=n) of ~1 KB text and a 384-d
+-- vector, one per file, go through coco into:
+--   1. Debian's PostgreSQL (default durability: fsync on), vectors as
+--      real[] (Debian 12 has no pgvector): the initial load, an update that
+--      changes one row, an update that changes nothing;
+--   2. SQLite: top-10 by exact scan of every vector (coco query);
+--   3. PGlite + pgvector with an HNSW index: top-10 through the index
+--      (BENCH_PG_HNSW_ROWS=n rows, default N).
+-- Target time is what the Postgres target reports (COCO_PG_STATS=1): from
+-- each batch's first statement to its COMMIT. Query time is flow:query in
+-- a warm process (embedding the query, connecting, searching), and the
+-- whole `coco query` process beside it.
+local ffi = require("ffi")
+ffi.cdef [[
+struct coco_bench_timespec { long tv_sec; long tv_nsec; };
+int clock_gettime(int clk, struct coco_bench_timespec *ts);
+]]
+local function now()
+  local ts = ffi.new("struct coco_bench_timespec")
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
+end
+
+local root = debug.getinfo(1, "S").source:match("^@(.*)/bench/bench_postgres%.lua$") or "."
+if root:sub(1, 1) ~= "/" then root = os.getenv("PWD") .. "/" .. root end
+local build = arg[1] or "build"
+if build:sub(1, 1) ~= "/" then build = root .. "/" .. build end
+local BIN = build .. "/coco"
+local N = tonumber(os.getenv("BENCH_PG_ROWS")) or 100000
+local NH = tonumber(os.getenv("BENCH_PG_HNSW_ROWS")) or N
+local OUT = root .. "/bench/out/pg"
+local S = dofile(root .. "/spec/servers.lua")
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local function sh(cmd)
+  local p = io.popen("( " .. cmd .. " ) 2>&1")
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+local function write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+-- ---- the corpus: n files of ~1 KB ------------------------------------------------
+local WORDS = {}
+for w in ([[index chunk vector query table column batch commit update source target flow
+  function embedding search nearest neighbour distance cosine postgres sqlite state fresh
+  change file row key value type schema setup drop live event watch stream cache memo
+  fingerprint lineage tracking ordinal content text markdown heading paragraph sentence]]):gmatch("%a+") do
+  WORDS[#WORDS + 1] = w
+end
+
+local function corpus(dir, n)
+  local stamp = dir .. ".complete"        -- beside the corpus: not a file of it
+  local f = io.open(stamp)
+  if f and tonumber(f:read("*l")) == n then f:close() return end
+  if f then f:close() end
+  sh("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
+  local seed = 12345
+  local function rnd(m)
+    seed = (seed * 1103515245 + 12345) % 2147483648
+    return seed % m + 1
+  end
+  for d = 0, math.floor((n - 1) / 1000) do sh(string.format("mkdir -p %s/d%03d", q(dir), d)) end
+  for i = 0, n - 1 do
+    local parts, len = { "# File " .. i .. "\n\n" }, 0
+    while len < 1000 do
+      local w = WORDS[rnd(#WORDS)]
+      parts[#parts + 1] = w
+      len = len + #w + 1
+    end
+    write(string.format("%s/d%03d/f%06d.md", dir, math.floor(i / 1000), i), table.concat(parts, " ") .. "\n")
+  end
+  write(stamp, tostring(n) .. "\n")
+end
+
+-- ---- the flow --------------------------------------------------------------------
+local FLOW = [[
+local coco = require("coco")
+local DIM = 384
+-- a stand-in embedding: 384 floats from a generator seeded by the text
+local Embed = coco.fn("Embed", { returns = coco.types.vector("float32", DIM) }, function(text)
+  local h = 5381
+  for i = 1, #text, 5 do h = (h * 33 + text:byte(i)) % 2147483647 end
+  if h == 0 then h = 1 end
+  local v, n = {}, 0
+  for i = 1, DIM do
+    h = h * 48271 % 2147483647
+    local x = h / 2147483647 - 0.5
+    v[i] = x
+    n = n + x * x
+  end
+  n = math.sqrt(n)
+  for i = 1, DIM do v[i] = v[i] / n end
+  return v
+end)
+return coco.flow("PgBench", function(flow, scope)
+  scope.documents = flow:add_source(coco.sources.LocalFile{ path = "CORPUS" })
+  local rows = scope:add_collector()
+  scope.documents:row(function(doc)
+    rows:collect{ filename = doc.filename, text = doc.content, embedding = doc.content:transform(Embed) }
+  end)
+  rows:export("rows", TARGET, { primary_key_fields = { "filename" }EXTRA })
+  flow:query_handler("search", function(query, opts)
+    return flow:top_k("rows", "embedding", flow:call(Embed, query), opts.k)
+  end)
+end)
+]]
+
+-- Runs coco; returns wall seconds, stdout+stderr.
+local function coco(dir, args, env)
+  local e = ""
+  for k, v in pairs(env or {}) do e = e .. k .. "=" .. q(v) .. " " end
+  local t = now()
+  local out = sh("cd " .. q(dir) .. " && " .. e .. q(BIN) .. " " .. args)
+  return now() - t, out
+end
+
+local function pg_stats(out)
+  local b, u, d, ms = out:match("(%d+) batches, (%d+) upserts, (%d+) deletes, ([%d.]+) ms in the target")
+  return tonumber(b), tonumber(u), tonumber(d), tonumber(ms)
+end
+
+local function median(t)
+  table.sort(t)
+  return t[math.floor((#t + 1) / 2)]
+end
+
+-- flow:query in one warm process: median of runs, in ms; and `coco query`.
+local function query_times(dir, env, runs)
+  local script = string.format([[
+package.cpath = %q .. "/?.so;" .. package.cpath
+local ffi = require("ffi")
+ffi.cdef "struct coco_bench_timespec { long tv_sec; long tv_nsec; }; int clock_gettime(int, struct coco_bench_timespec *);"
+local function now()
+  local ts = ffi.new("struct coco_bench_timespec")
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
+end
+local coco = require("coco")
+local flow = assert(coco.load("flow.lua"))
+local t, n = {}, 0
+for i = 1, %d do
+  local t0 = now()
+  local rows = assert(flow:query("search", "nearest chunk query number " .. i, { k = 10 }))
+  t[i] = (now() - t0) * 1000
+  n = #rows
+end
+table.sort(t)
+io.write(string.format("%%.2f %%.2f %%d\n", t[math.floor((#t + 1) / 2)], t[#t], n))
+]], build, runs)
+  write(dir .. "/query.lua", script)
+  local e = ""
+  for k, v in pairs(env or {}) do e = e .. k .. "=" .. q(v) .. " " end
+  local out = sh("cd " .. q(dir) .. " && " .. e .. "luajit query.lua")
+  local med, max, n = out:match("([%d.]+) ([%d.]+) (%d+)")
+  local walls = {}
+  for i = 1, 5 do
+    walls[i] = coco(dir, "query flow.lua 'another query " .. i .. "' -k 10 >/dev/null", env) * 1000
+  end
+  local base = {}
+  for i = 1, 5 do base[i] = coco(dir, "--version >/dev/null", env) * 1000 end
+  return tonumber(med), tonumber(max), tonumber(n), median(walls), median(base), out
+end
+
+-- flow.lua for a corpus, a target spec and more export options.
+local function flow_text(corpus_dir, target, extra)
+  return (FLOW:gsub("CORPUS", function() return corpus_dir end)
+    :gsub("TARGET", function() return target end):gsub("EXTRA", function() return extra end))
+end
+
+local function say(fmt, ...) io.write(string.format(fmt, ...), "\n") io.flush() end
+
+-- Servers started, stopped at the end even when a phase fails.
+local started = {}
+local function track(srv)
+  if srv then started[#started + 1] = srv end
+  return srv
+end
+
+local function main()
+-- ---- 1. Debian's PostgreSQL ----------------------------------------------------------
+sh("mkdir -p " .. q(OUT))
+local t0 = now()
+corpus(OUT .. "/corpus", N)
+say("bench_postgres: %d files of ~1 KB in bench/out/pg/corpus (%.1f s)", N, now() - t0)
+
+local results = {}
+local pg, why = S.postgres{ durable = true }
+track(pg)
+if not pg then
+  say("PostgreSQL: cannot start (%s); skipped", why)
+else
+  local dir = OUT .. "/pg"
+  sh("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
+  write(dir .. "/flow.lua", flow_text(OUT .. "/corpus",
+    'coco.targets.Postgres{ column_options = { embedding = { type = "real[]" } } }', ""))
+  local env = { COCO_DATABASE_URL = pg.url, COCO_PG_STATS = "1" }
+  local wall, out = coco(dir, "update flow.lua -q", env)
+  local b, u, _, ms = pg_stats(out)
+  if not u then say("PostgreSQL: the update failed:\n%s", out) else
+    say("PostgreSQL 15 (Debian, fsync on), vectors as real[]:")
+    say("  initial load: %d rows in %.2f s end to end (%.0f rows/s); target: %d batches, %.2f s (%.0f rows/s)",
+      u, wall, u / wall, b, ms / 1000, u * 1000 / ms)
+    results.pg_load = u * 1000 / ms
+    -- one row changed
+    local f = OUT .. "/corpus/d000/f000042.md"
+    local orig = io.open(f):read("*a")
+    write(f, orig .. "one more line\n")
+    wall, out = coco(dir, "update flow.lua -q", env)
+    b, u, _, ms = pg_stats(out)
+    say("  one row changed: %.1f ms end to end; target: %d batch, %d upsert, %.2f ms", wall * 1000, b or 0, u or 0, ms or -1)
+    results.pg_one = ms
+    write(f, orig)
+    coco(dir, "update flow.lua -q", env)
+    wall = coco(dir, "update flow.lua -q", env)
+    say("  nothing changed: %.1f ms end to end", wall * 1000)
+    say("  table size: %s", (pg:sql("SELECT pg_size_pretty(pg_total_relation_size('\"PgBench__rows\"')) AS s")[1].s))
+  end
+  pg:stop()
+end
+
+-- ---- 2. SQLite: exact scan -------------------------------------------------------------
+do
+  local dir = OUT .. "/sqlite"
+  sh("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
+  write(dir .. "/flow.lua", flow_text(OUT .. "/corpus", 'coco.targets.SQLite{ path = "index.sqlite" }', ""))
+  local wall = coco(dir, "update flow.lua -q")
+  say("SQLite: initial load of %d rows in %.2f s (%.0f rows/s)", N, wall, N / wall)
+  local med, max, n, proc, base = query_times(dir, {}, 11)
+  say("  coco query top-%d, exact scan of %d 384-d vectors: %.1f ms (median; max %.1f) in a warm process; "
+    .. "`coco query` %.1f ms, of which %.1f ms process start", n or 0, N, med or -1, max or -1, proc, base)
+  results.sqlite_query = med
+end
+
+-- ---- 3. PGlite + pgvector, HNSW --------------------------------------------------------
+do
+  local pl, pwhy = S.pglite()
+  track(pl)
+  if not pl then
+    say("PGlite: cannot start (%s); skipped", pwhy)
+  else
+    local dir = OUT .. "/pglite"
+    sh("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
+    local src = OUT .. "/corpus"
+    if NH < N then
+      src = OUT .. "/corpus_hnsw"
+      corpus(src, NH)
+    end
+    -- load first, then add the index (one build is faster than as many inserts)
+    write(dir .. "/flow.lua", flow_text(src, "coco.targets.Postgres{}", ""))
+    local env = { COCO_DATABASE_URL = pl.url, COCO_PG_STATS = "1" }
+    local wall, out = coco(dir, "update flow.lua -q", env)
+    local b, u, _, ms = pg_stats(out)
+    if not u then say("PGlite: the update failed:\n%s", out) else
+      say("PGlite 0.5 (PostgreSQL 18 in WebAssembly) + pgvector:")
+      say("  load of %d rows: %.1f s end to end; target %.1f s (%.0f rows/s)",
+        u, wall, ms / 1000, u * 1000 / ms)
+      write(dir .. "/flow.lua", flow_text(src, "coco.targets.Postgres{}",
+        ', vector_indexes = {{ field = "embedding", metric = "cosine", method = "hnsw" }}'))
+      wall, out = coco(dir, "setup flow.lua -q", env)
+      say("  HNSW index (m 16, ef_construction 64) added by setup: %.1f s", wall)
+      local med, max, n, proc, base = query_times(dir, { COCO_DATABASE_URL = pl.url }, 21)
+      say("  coco query top-%d over %d vectors through the HNSW index: %.1f ms (median; max %.1f) in a warm "
+        .. "process; `coco query` %.1f ms, of which %.1f ms process start", n or 0, u, med or -1, max or -1, proc, base)
+      results.hnsw_query = med
+    end
+    pl:stop()
+  end
+end
+
+say("bench_postgres: done (%.0f s)", now() - t0)
+end
+
+local ok, err = xpcall(main, debug.traceback)
+for _, srv in ipairs(started) do srv:stop() end
+if not ok then
+  io.stderr:write("bench_postgres: ", tostring(err), "\n")
+  os.exit(1)
+end

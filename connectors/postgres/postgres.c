@@ -1,0 +1,2138 @@
+/* PostgreSQL target (libpq): each export owns one table, with pgvector
+ * columns for vectors.
+ *
+ * Setup is a line-oriented description (see pg_describe) that plan() and
+ * apply() parse back. Writes are batched: the rows of a batch become
+ * multi-row INSERT ... ON CONFLICT DO UPDATE and DELETE ... IN (...)
+ * statements of power-of-two sizes, prepared once per connection, with
+ * binary parameters, inside one transaction per batch. Every statement of
+ * the open batch is kept until COMMIT succeeded, so a lost connection is
+ * reconnected (with backoff) and the whole batch replayed: the engine's
+ * state never advances past a batch the server did not commit. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <xxhash.h>
+
+#include "ops.h"
+#include "functions/json.h"
+
+enum { OPT_DATABASE, OPT_TABLE, OPT_SCHEMA, OPT_COLUMN_OPTIONS, OPT_VECTOR_INDEXES };
+
+static const coco_optdef pg_opts[] = {
+	{ "database", COCO_OPT_STR, 0, "libpq connection string or URI (default $COCO_DATABASE_URL)" },
+	{ "table_name", COCO_OPT_STR, 0, "table name (default <flow_name>__<export_name>)" },
+	{ "schema", COCO_OPT_STR, 0, "schema (default public); created when missing" },
+	{ "column_options", COCO_OPT_JSON, 0,
+	  "per field: { embedding = { type = \"vector\" | \"halfvec\" | \"real[]\" | \"jsonb\" } }" },
+	{ "vector_indexes", COCO_OPT_JSON, 0, "{{ field =, metric = \"cosine\"|\"l2\"|\"ip\", "
+	  "method = \"hnsw\"|\"ivfflat\", m =, ef_construction =, lists = }}" },
+	{ NULL, 0, 0, NULL, 0 },
+};
+
+#define MAX_IDENT 63          /* NAMEDATALEN - 1 */
+#define MAX_GROUP 1024        /* rows per statement, at most */
+#define GROUP_BYTES (8u << 20)
+
+/* ---- small helpers --------------------------------------------------------- */
+
+/* Appends name as a double-quoted identifier. */
+static void quote_ident(coco_buf *b, const char *name)
+{
+	coco_buf_putc(b, '"');
+	for (const char *p = name; *p; p++) {
+		if (*p == '"')
+			coco_buf_putc(b, '"');
+		coco_buf_putc(b, *p);
+	}
+	coco_buf_putc(b, '"');
+}
+
+/* Appends "schema"."name". */
+static void quote_qual(coco_buf *b, const char *schema, const char *name)
+{
+	quote_ident(b, schema);
+	coco_buf_putc(b, '.');
+	quote_ident(b, name);
+}
+
+/* libpq messages end with a newline and may span lines: one line. */
+static void add_msg(coco_buf *b, const char *msg)
+{
+	size_t n = msg ? strlen(msg) : 0;
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		n--;
+	for (size_t i = 0; i < n; i++) {
+		if (msg[i] == '\n') {
+			coco_buf_adds(b, "; ");
+			while (i + 1 < n && (msg[i + 1] == ' ' || msg[i + 1] == '\t'))
+				i++;
+		} else {
+			coco_buf_putc(b, msg[i]);
+		}
+	}
+}
+
+/* Appends s, writing bytes that would break the line format as \xHH:
+ * control bytes and backslash always, spaces too when `token`. */
+static void put_esc(coco_buf *b, const char *s, int token)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '\\' || (token && *p == ' '))
+			coco_buf_printf(b, "\\x%02x", *p);
+		else
+			coco_buf_putc(b, (char)*p);
+	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Undoes put_esc on s[0..n) into a; NULL on a malformed escape. */
+static char *unesc(coco_arena *a, const char *s, size_t n)
+{
+	char *out = coco_arena_alloc(a, n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '\\') {
+			*o++ = s[i];
+			continue;
+		}
+		if (i + 3 >= n || s[i + 1] != 'x')
+			return NULL;
+		int h = hexval(s[i + 2]), l = hexval(s[i + 3]);
+		if (h < 0 || l < 0)
+			return NULL;
+		*o++ = (char)(h * 16 + l);
+		i += 3;
+	}
+	*o = 0;
+	return out;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static void quiet_notices(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+/* The connection string of an export: the database option, else
+ * $COCO_DATABASE_URL. */
+static const char *conninfo_of(const coco_optval *opts)
+{
+	if (opts[OPT_DATABASE].set && opts[OPT_DATABASE].s && *opts[OPT_DATABASE].s)
+		return opts[OPT_DATABASE].s;
+	const char *env = getenv("COCO_DATABASE_URL");
+	return env && *env ? env : NULL;
+}
+
+/* "postgres://host:port/dbname" for a connection string (no password), so
+ * that messages and resource ids name the server without secrets. */
+static int server_of(const char *conninfo, coco_buf *out, char **err)
+{
+	char *msg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
+	if (!opts) {
+		coco_buf b = {0};
+		add_msg(&b, msg ? msg : "out of memory");
+		coco_seterr(err, "Postgres: invalid connection string: %s", b.p);
+		coco_buf_free(&b);
+		PQfreemem(msg);
+		return -1;
+	}
+	const char *host = NULL, *hostaddr = NULL, *port = NULL, *db = NULL, *user = NULL;
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (!o->val || !*o->val)
+			continue;
+		if (!strcmp(o->keyword, "host"))
+			host = o->val;
+		else if (!strcmp(o->keyword, "hostaddr"))
+			hostaddr = o->val;
+		else if (!strcmp(o->keyword, "port"))
+			port = o->val;
+		else if (!strcmp(o->keyword, "dbname"))
+			db = o->val;
+		else if (!strcmp(o->keyword, "user"))
+			user = o->val;
+	}
+	if (!host)
+		host = hostaddr ? hostaddr : getenv("PGHOST");
+	if (!port)
+		port = getenv("PGPORT");
+	if (!user)
+		user = getenv("PGUSER");
+	if (!db)
+		db = getenv("PGDATABASE") ? getenv("PGDATABASE") : user;
+	coco_buf_printf(out, "postgres://%s:%s/%s", host && *host ? host : "localhost",
+		port && *port ? port : "5432", db && *db ? db : "(default)");
+	PQconninfoFree(opts);
+	return 0;
+}
+
+/* Connects; on failure sets *err "Postgres: cannot connect to SERVER: why". */
+static PGconn *pg_connect(const char *conninfo, const char *server, char **err)
+{
+	/* later keywords win: client_encoding is forced, the rest are defaults
+	 * the connection string may override */
+	const char *keys[] = { "connect_timeout", "application_name", "dbname", "client_encoding", NULL };
+	const char *vals[] = { "10", "coco", conninfo, "UTF8", NULL };
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	if (!c) {
+		coco_seterr(err, "Postgres: cannot connect to %s: out of memory", server);
+		return NULL;
+	}
+	if (PQstatus(c) != CONNECTION_OK) {
+		coco_buf b = {0};
+		add_msg(&b, PQerrorMessage(c));
+		coco_seterr(err, "Postgres: cannot connect to %s: %s", server, b.p);
+		coco_buf_free(&b);
+		PQfinish(c);
+		return NULL;
+	}
+	PQsetNoticeProcessor(c, quiet_notices, NULL);
+	return c;
+}
+
+/* Runs sql (no result rows expected); on failure sets *err naming what. */
+static int pg_exec(PGconn *c, const char *sql, const char *what, char **err)
+{
+	PGresult *r = PQexec(c, sql);
+	int ok = r && (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
+	if (!ok) {
+		coco_buf b = {0};
+		add_msg(&b, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+		if (!b.n)
+			add_msg(&b, PQerrorMessage(c));
+		coco_seterr(err, "Postgres: %s: %s", what, b.p);
+		coco_buf_free(&b);
+	}
+	PQclear(r);
+	return ok ? 0 : -1;
+}
+
+/* 1 if the query (one text parameter) returns a row, 0 if not, -1 on error. */
+static int pg_exists(PGconn *c, const char *sql, const char *param, const char *what, char **err)
+{
+	PGresult *r = PQexecParams(c, sql, 1, NULL, &param, NULL, NULL, 0);
+	int rc;
+	if (r && PQresultStatus(r) == PGRES_TUPLES_OK) {
+		rc = PQntuples(r) > 0;
+	} else {
+		coco_buf b = {0};
+		add_msg(&b, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+		rc = coco_seterr(err, "Postgres: %s: %s", what, b.p);
+		coco_buf_free(&b);
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* ---- the export's layout: a column per field, its SQL type -------------------- */
+
+typedef enum enc {
+	ENC_NULL,        /* a null-typed field: text, always NULL */
+	ENC_TEXT, ENC_BYTEA, ENC_INT8, ENC_BOOL, ENC_FLOAT4, ENC_FLOAT8,
+	ENC_JSONB,       /* json text, or struct/table/vector as JSON */
+	ENC_RANGE,       /* int8range, sent as text "[a,b)" */
+	ENC_VECTOR, ENC_HALFVEC, ENC_REALARR,
+} enc;
+
+typedef struct lcol {
+	const char *name;
+	const coco_type *type;
+	enc e;
+	char sql[32];
+} lcol;
+
+typedef struct lindex {
+	char name[MAX_IDENT + 1];
+	const char *field;
+	const char *metric;       /* cosine, l2, ip */
+	const char *method;       /* hnsw, ivfflat */
+	char opclass[32];
+	char with[64];            /* "m = 16, ef_construction = 64" */
+} lindex;
+
+typedef struct layout {
+	const char *conninfo;
+	coco_buf server, schema, table;
+	lcol *cols;
+	uint32_t ncols, nkeys;
+	lindex *idx;
+	size_t nidx;
+} layout;
+
+static void layout_free(layout *l)
+{
+	coco_buf_free(&l->server);
+	coco_buf_free(&l->schema);
+	coco_buf_free(&l->table);
+	free(l->cols);
+	free(l->idx);
+	memset(l, 0, sizeof *l);
+}
+
+static const char *metric_op(const char *metric)
+{
+	return !strcmp(metric, "cosine") ? "<=>" : !strcmp(metric, "l2") ? "<->" : "<#>";
+}
+
+/* The default column of a field of type t. */
+static void default_col(lcol *c)
+{
+	const coco_type *t = c->type;
+	switch (t->kind) {
+	case COCO_STR: c->e = ENC_TEXT; strcpy(c->sql, "text"); break;
+	case COCO_BYTES: c->e = ENC_BYTEA; strcpy(c->sql, "bytea"); break;
+	case COCO_INT64: c->e = ENC_INT8; strcpy(c->sql, "bigint"); break;
+	case COCO_BOOL: c->e = ENC_BOOL; strcpy(c->sql, "boolean"); break;
+	case COCO_FLOAT32: c->e = ENC_FLOAT4; strcpy(c->sql, "real"); break;
+	case COCO_FLOAT64: c->e = ENC_FLOAT8; strcpy(c->sql, "double precision"); break;
+	case COCO_RANGE: c->e = ENC_RANGE; strcpy(c->sql, "int8range"); break;
+	case COCO_VECTOR:
+		if (t->dim) {
+			c->e = ENC_VECTOR;
+			snprintf(c->sql, sizeof c->sql, "vector(%u)", t->dim);
+		} else {
+			c->e = ENC_JSONB;
+			strcpy(c->sql, "jsonb");
+		}
+		break;
+	case COCO_NULL: c->e = ENC_NULL; strcpy(c->sql, "text"); break;
+	default:         /* json, struct, table */
+		c->e = ENC_JSONB;
+		strcpy(c->sql, "jsonb");
+		break;
+	}
+}
+
+/* Reads a JSON string value into out (cleared); -1 if it is not a string. */
+static int json_string(const char *v, size_t n, coco_buf *out)
+{
+	coco_buf_clear(out);
+	return coco_json_str_decode(v, n, out);
+}
+
+/* A non-negative JSON integer, or -1. */
+static long json_uint(const char *v, size_t n)
+{
+	if (!n || n > 9)
+		return -1;
+	long x = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		x = x * 10 + (v[i] - '0');
+	}
+	return x;
+}
+
+static int find_col(const layout *l, const char *name, size_t n)
+{
+	for (uint32_t i = 0; i < l->ncols; i++)
+		if (strlen(l->cols[i].name) == n && !memcmp(l->cols[i].name, name, n))
+			return (int)i;
+	return -1;
+}
+
+static void field_names(const layout *l, coco_buf *b)
+{
+	for (uint32_t i = 0; i < l->ncols; i++)
+		coco_buf_printf(b, "%s%s", i ? ", " : "", l->cols[i].name);
+}
+
+/* column_options = { field = { type = "vector" | "halfvec" | "real[]" | "jsonb" } } */
+static int read_column_options(layout *l, const char *js, const char *exp, char **err)
+{
+	coco_json_iter it;
+	const char *k, *v;
+	size_t kn, vn;
+	coco_buf name = {0}, s = {0};
+	int rc = 0;
+	int kind = coco_json_iter_init(&it, js, strlen(js));
+	if (kind == '[' && coco_json_iter_next(&it, &k, &kn, &v, &vn))
+		kind = 0;           /* only an empty table encodes as [] */
+	if (kind == '[')
+		return 0;
+	if (kind != '{')
+		return coco_seterr(err, "Postgres: export '%s': column_options must be a table "
+			"{ field = { type = ... } }", exp);
+	while (!rc && coco_json_iter_next(&it, &k, &kn, &v, &vn)) {
+		json_string(k, kn, &name);
+		int ci = find_col(l, name.p, name.n);
+		if (ci < 0) {
+			coco_buf f = {0};
+			field_names(l, &f);
+			rc = coco_seterr(err, "Postgres: export '%s': column_options: unknown field '%s'; "
+				"fields: %s", exp, name.p, f.p);
+			coco_buf_free(&f);
+			break;
+		}
+		lcol *c = &l->cols[ci];
+		coco_json_iter fi;
+		const char *fk, *fv;
+		size_t fkn, fvn;
+		if (coco_json_iter_init(&fi, v, vn) != '{') {
+			rc = coco_seterr(err, "Postgres: export '%s': column_options.%s must be a table "
+				"{ type = ... }", exp, c->name);
+			break;
+		}
+		while (!rc && coco_json_iter_next(&fi, &fk, &fkn, &fv, &fvn)) {
+			if (!coco_json_key_eq(fk, fkn, "type", 4)) {
+				json_string(fk, fkn, &s);
+				rc = coco_seterr(err, "Postgres: export '%s': column_options.%s: unknown option "
+					"'%s'; options: type", exp, c->name, s.p);
+				break;
+			}
+			if (json_string(fv, fvn, &s) < 0) {
+				rc = coco_seterr(err, "Postgres: export '%s': column_options.%s.type must be a "
+					"string", exp, c->name);
+				break;
+			}
+			if (c->type->kind != COCO_VECTOR) {
+				coco_buf tb = {0};
+				coco_type_format(c->type, &tb);
+				rc = coco_seterr(err, "Postgres: export '%s': column_options.%s: type applies "
+					"to vector fields, and '%s' is %s", exp, c->name, c->name, tb.p);
+				coco_buf_free(&tb);
+				break;
+			}
+			uint32_t dim = c->type->dim;
+			if (!strcmp(s.p, "vector") || !strcmp(s.p, "halfvec")) {
+				int half = s.p[0] == 'h';
+				c->e = half ? ENC_HALFVEC : ENC_VECTOR;
+				if (dim)
+					snprintf(c->sql, sizeof c->sql, "%s(%u)", s.p, dim);
+				else
+					snprintf(c->sql, sizeof c->sql, "%s", s.p);
+			} else if (!strcmp(s.p, "real[]")) {
+				c->e = ENC_REALARR;
+				strcpy(c->sql, "real[]");
+			} else if (!strcmp(s.p, "jsonb")) {
+				c->e = ENC_JSONB;
+				strcpy(c->sql, "jsonb");
+			} else {
+				rc = coco_seterr(err, "Postgres: export '%s': column_options.%s.type: unknown "
+					"type '%s'; types: vector, halfvec, real[], jsonb", exp, c->name, s.p);
+			}
+		}
+	}
+	coco_buf_free(&name);
+	coco_buf_free(&s);
+	return rc;
+}
+
+/* "<table>__<field>__<metric>", shortened with a hash past 63 bytes. */
+static void index_name(const char *table, const char *field, const char *metric, char *out)
+{
+	coco_buf b = {0};
+	coco_buf_printf(&b, "%s__%s__%s", table, field, metric);
+	if (b.n <= MAX_IDENT) {
+		memcpy(out, b.p, b.n + 1);
+	} else {
+		unsigned long long h = (unsigned long long)XXH3_64bits(b.p, b.n);
+		size_t keep = MAX_IDENT - 17;
+		while (keep && ((unsigned char)b.p[keep] & 0xc0) == 0x80)
+			keep--;             /* never cut a UTF-8 sequence */
+		snprintf(out, MAX_IDENT + 1, "%.*s_%016llx", (int)keep, b.p, h);
+	}
+	coco_buf_free(&b);
+}
+
+/* vector_indexes = {{ field =, metric =, method =, m =, ef_construction =, lists = }} */
+static int read_vector_indexes(layout *l, const char *js, const char *exp, char **err)
+{
+	coco_json_iter it;
+	const char *k, *v;
+	size_t kn, vn;
+	if (coco_json_iter_init(&it, js, strlen(js)) != '[')
+		return coco_seterr(err, "Postgres: export '%s': vector_indexes must be a list "
+			"{{ field = ..., metric = ... }}", exp);
+	size_t n = 0;
+	while (coco_json_iter_next(&it, &k, &kn, &v, &vn))
+		n++;
+	l->idx = calloc(n + 1, sizeof *l->idx);
+	if (!l->idx)
+		abort();
+	coco_json_iter_init(&it, js, strlen(js));
+	coco_buf s = {0};
+	int rc = 0;
+	static const char *const metrics[] = { "cosine", "l2", "ip", NULL };
+	static const char *const methods[] = { "hnsw", "ivfflat", NULL };
+	while (!rc && coco_json_iter_next(&it, &k, &kn, &v, &vn)) {
+		size_t ix = l->nidx + 1;
+		coco_json_iter fi;
+		const char *fk, *fv;
+		size_t fkn, fvn;
+		if (coco_json_iter_init(&fi, v, vn) != '{') {
+			rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu] must be a table "
+				"{ field = ..., metric = ... }", exp, ix);
+			break;
+		}
+		lindex *x = &l->idx[l->nidx];
+		int field = -1;
+		long m = -1, efc = -1, lists = -1;
+		x->metric = NULL;
+		x->method = "hnsw";
+		while (!rc && coco_json_iter_next(&fi, &fk, &fkn, &fv, &fvn)) {
+			json_string(fk, fkn, &s);
+			char key[24];
+			snprintf(key, sizeof key, "%s", s.p);
+			if (!strcmp(key, "field")) {
+				if (json_string(fv, fvn, &s) < 0 || (field = find_col(l, s.p, s.n)) < 0) {
+					coco_buf f = {0};
+					field_names(l, &f);
+					rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu]: unknown "
+						"field '%.*s'; fields: %s", exp, ix, (int)fvn, fv, f.p);
+					coco_buf_free(&f);
+				}
+			} else if (!strcmp(key, "metric") || !strcmp(key, "method")) {
+				const char *const *names = key[1] == 'e' && key[2] == 't' && key[3] == 'r'
+					? metrics : methods;
+				int ok = json_string(fv, fvn, &s) == 0;
+				size_t i = 0;
+				while (ok && names[i] && strcmp(names[i], s.p))
+					i++;
+				if (!ok || !names[i]) {
+					rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu].%s must be "
+						"%s, got %.*s", exp, ix, key, names == metrics
+						? "\"cosine\", \"l2\" or \"ip\"" : "\"hnsw\" or \"ivfflat\"",
+						(int)fvn, fv);
+				} else if (names == metrics) {
+					x->metric = names[i];
+				} else {
+					x->method = names[i];
+				}
+			} else if (!strcmp(key, "m") || !strcmp(key, "ef_construction") ||
+				   !strcmp(key, "lists")) {
+				long val = json_uint(fv, fvn);
+				if (val < 1)
+					rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu].%s must "
+						"be a positive integer, got %.*s", exp, ix, key, (int)fvn, fv);
+				else if (key[0] == 'm')
+					m = val;
+				else if (key[0] == 'e')
+					efc = val;
+				else
+					lists = val;
+			} else {
+				rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu]: unknown option "
+					"'%s'; options: field, metric, method, m, ef_construction, lists",
+					exp, ix, key);
+			}
+		}
+		if (rc)
+			break;
+		if (field < 0 || !x->metric) {
+			rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu] needs a field and "
+				"a metric (\"cosine\", \"l2\" or \"ip\")", exp, ix);
+			break;
+		}
+		lcol *c = &l->cols[field];
+		if ((c->e != ENC_VECTOR && c->e != ENC_HALFVEC) || !c->type->dim) {
+			rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu]: field '%s' is "
+				"stored as %s; an index needs a vector<float32,N> field stored as vector or "
+				"halfvec", exp, ix, c->name, c->sql);
+			break;
+		}
+		int hnsw = !strcmp(x->method, "hnsw");
+		if ((hnsw && lists > 0) || (!hnsw && (m > 0 || efc > 0))) {
+			rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu]: %s applies to %s "
+				"indexes only", exp, ix, hnsw ? "lists" : "m and ef_construction",
+				hnsw ? "ivfflat" : "hnsw");
+			break;
+		}
+		x->field = c->name;
+		snprintf(x->opclass, sizeof x->opclass, "%s_%s_ops", c->e == ENC_HALFVEC ? "halfvec"
+			: "vector", x->metric);
+		if (hnsw)
+			snprintf(x->with, sizeof x->with, "m = %ld, ef_construction = %ld",
+				m > 0 ? m : 16, efc > 0 ? efc : 64);
+		else
+			snprintf(x->with, sizeof x->with, "lists = %ld", lists > 0 ? lists : 100);
+		index_name(l->table.p, c->name, x->metric, x->name);
+		for (size_t j = 0; j < l->nidx; j++)
+			if (!strcmp(l->idx[j].name, x->name))
+				rc = coco_seterr(err, "Postgres: export '%s': two vector indexes on field '%s' "
+					"with metric %s", exp, c->name, x->metric);
+		l->nidx++;
+	}
+	coco_buf_free(&s);
+	return rc;
+}
+
+static int check_ident(const char *what, const char *s, const char *exp, char **err)
+{
+	if (!*s)
+		return coco_seterr(err, "Postgres: export '%s': %s must not be empty", exp, what);
+	if (strlen(s) > MAX_IDENT)
+		return coco_seterr(err, "Postgres: export '%s': %s '%s' is longer than %d bytes "
+			"(PostgreSQL's limit for names)", exp, what, s, MAX_IDENT);
+	return 0;
+}
+
+/* Everything describe() and open() need, from the options and row type. */
+static int layout_make(const coco_optval *opts, const coco_export_info *info, layout *l, char **err)
+{
+	memset(l, 0, sizeof *l);
+	const char *exp = info->export_name;
+	const coco_type *t = info->row_type;
+	l->conninfo = conninfo_of(opts);
+	if (!l->conninfo)
+		return coco_seterr(err, "Postgres: export '%s' needs a database: the database option "
+			"(a libpq connection string such as \"postgres://user@localhost/db\") or "
+			"$COCO_DATABASE_URL", exp);
+	if (server_of(l->conninfo, &l->server, err) < 0)
+		return -1;
+	coco_buf_adds(&l->schema, opts[OPT_SCHEMA].set && opts[OPT_SCHEMA].s ? opts[OPT_SCHEMA].s
+		: "public");
+	if (opts[OPT_TABLE].set && opts[OPT_TABLE].s)
+		coco_buf_adds(&l->table, opts[OPT_TABLE].s);
+	else
+		coco_buf_printf(&l->table, "%s__%s", info->flow_name, exp);
+	if (check_ident("schema", l->schema.p, exp, err) < 0 ||
+	    check_ident("table name", l->table.p, exp, err) < 0)
+		return -1;
+	if (!t || t->kind != COCO_STRUCT || t->nfields == 0)
+		return coco_seterr(err, "Postgres: export '%s' has no fields", exp);
+	if (info->nkeys == 0 || info->nkeys > t->nfields)
+		return coco_seterr(err, "Postgres: export '%s' needs primary_key_fields", exp);
+	l->ncols = t->nfields;
+	l->nkeys = info->nkeys;
+	l->cols = calloc(l->ncols + 1, sizeof *l->cols);
+	if (!l->cols)
+		abort();
+	for (uint32_t i = 0; i < l->ncols; i++) {
+		lcol *c = &l->cols[i];
+		c->name = t->fields[i].name;
+		c->type = t->fields[i].type;
+		if (check_ident("field name", c->name, exp, err) < 0)
+			return -1;
+		default_col(c);
+	}
+	if (opts[OPT_COLUMN_OPTIONS].set && opts[OPT_COLUMN_OPTIONS].s &&
+	    read_column_options(l, opts[OPT_COLUMN_OPTIONS].s, exp, err) < 0)
+		return -1;
+	if (opts[OPT_VECTOR_INDEXES].set && opts[OPT_VECTOR_INDEXES].s &&
+	    read_vector_indexes(l, opts[OPT_VECTOR_INDEXES].s, exp, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- the setup description ------------------------------------------------------
+ *
+ *   database postgres://coco@localhost/docs
+ *   server postgres://localhost:5432/docs
+ *   schema public
+ *   table DocsIndex__doc_chunks
+ *   key filename location
+ *   column filename str text
+ *   column embedding vector<float32,384> vector(384)
+ *   index DocsIndex__doc_chunks__embedding__cosine embedding hnsw vector_cosine_ops m\x20=\x2016,...
+ *
+ * database runs to the end of the line; column and index lines are
+ * tokens (awkward bytes, spaces included, written as \xHH) but the SQL
+ * type, which runs to the end of the line. */
+
+typedef struct dcol {
+	const char *name, *type, *sql;
+} dcol;
+
+typedef struct didx {
+	const char *name, *field, *method, *opclass, *with;
+} didx;
+
+typedef struct desc {
+	const char *conninfo, *server, *schema, *table;
+	const char **keys;
+	size_t nkeys;
+	dcol *cols;
+	size_t ncols;
+	didx *idx;
+	size_t nidx;
+} desc;
+
+static int pg_describe(const coco_optval *opts, const coco_export_info *info,
+	coco_buf *resource_id, coco_buf *desired, char **err)
+{
+	layout l;
+	if (layout_make(opts, info, &l, err) < 0) {
+		layout_free(&l);
+		return -1;
+	}
+	coco_buf ty = {0};
+	coco_buf_printf(resource_id, "%s#%s.%s", l.server.p, l.schema.p, l.table.p);
+	coco_buf_adds(desired, "database ");
+	put_esc(desired, l.conninfo, 0);
+	coco_buf_adds(desired, "\nserver ");
+	put_esc(desired, l.server.p, 0);
+	coco_buf_adds(desired, "\nschema ");
+	put_esc(desired, l.schema.p, 0);
+	coco_buf_adds(desired, "\ntable ");
+	put_esc(desired, l.table.p, 0);
+	coco_buf_adds(desired, "\nkey");
+	for (uint32_t i = 0; i < l.nkeys; i++) {
+		coco_buf_putc(desired, ' ');
+		put_esc(desired, l.cols[i].name, 1);
+	}
+	coco_buf_putc(desired, '\n');
+	for (uint32_t i = 0; i < l.ncols; i++) {
+		coco_buf_adds(desired, "column ");
+		put_esc(desired, l.cols[i].name, 1);
+		coco_buf_putc(desired, ' ');
+		coco_buf_clear(&ty);
+		coco_type_format(l.cols[i].type, &ty);
+		put_esc(desired, ty.p, 1);
+		coco_buf_printf(desired, " %s\n", l.cols[i].sql);
+	}
+	for (size_t i = 0; i < l.nidx; i++) {
+		const lindex *x = &l.idx[i];
+		coco_buf_adds(desired, "index ");
+		put_esc(desired, x->name, 1);
+		coco_buf_putc(desired, ' ');
+		put_esc(desired, x->field, 1);
+		coco_buf_printf(desired, " %s %s ", x->method, x->opclass);
+		put_esc(desired, x->with, 1);
+		coco_buf_putc(desired, '\n');
+	}
+	coco_buf_free(&ty);
+	layout_free(&l);
+	return 0;
+}
+
+/* Splits s[0..n) at spaces into at most max tokens (unescaped); the last
+ * takes the rest of the line when `rest`. Returns the count, -1 if bad. */
+static int tokens(coco_arena *a, const char *s, const char *e, const char **out, int max, int rest)
+{
+	int n = 0;
+	while (s < e) {
+		if (n == max)
+			return -1;
+		const char *t = s;
+		int last = rest && n == max - 1;
+		if (last)
+			s = e;
+		else
+			while (s < e && *s != ' ')
+				s++;
+		if (s == t)
+			return -1;
+		out[n] = last ? coco_arena_strndup(a, t, (size_t)(s - t)) : unesc(a, t, (size_t)(s - t));
+		if (!out[n++])
+			return -1;
+		if (s < e)
+			s++;
+	}
+	return n;
+}
+
+static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
+{
+	memset(d, 0, sizeof *d);
+	size_t lines = 1;
+	for (const char *p = text; *p; p++)
+		lines += *p == '\n';
+	d->keys = coco_arena_alloc(a, lines * sizeof *d->keys);
+	d->cols = coco_arena_alloc(a, lines * sizeof *d->cols);
+	d->idx = coco_arena_alloc(a, lines * sizeof *d->idx);
+	int lineno = 0;
+	for (const char *p = text; *p;) {
+		const char *e = strchr(p, '\n');
+		if (!e)
+			e = p + strlen(p);
+		const char *next = *e ? e + 1 : e;
+		lineno++;
+		const char *sp = memchr(p, ' ', (size_t)(e - p));
+		if (p == e) {
+			p = next;
+			continue;
+		}
+		if (!sp)
+			goto bad;
+		size_t wn = (size_t)(sp - p);
+		const char *rest = sp + 1, *tok[5];
+#define IS(w) (wn == sizeof(w) - 1 && !memcmp(p, w, wn))
+		if (IS("database")) {
+			d->conninfo = unesc(a, rest, (size_t)(e - rest));
+		} else if (IS("server")) {
+			d->server = unesc(a, rest, (size_t)(e - rest));
+		} else if (IS("schema")) {
+			d->schema = unesc(a, rest, (size_t)(e - rest));
+		} else if (IS("table")) {
+			d->table = unesc(a, rest, (size_t)(e - rest));
+		} else if (IS("key")) {
+			int n = tokens(a, rest, e, d->keys, (int)lines, 0);
+			if (n < 1)
+				goto bad;
+			d->nkeys = (size_t)n;
+		} else if (IS("column")) {
+			if (tokens(a, rest, e, tok, 3, 1) != 3)
+				goto bad;
+			d->cols[d->ncols++] = (dcol){ tok[0], tok[1], tok[2] };
+		} else if (IS("index")) {
+			if (tokens(a, rest, e, tok, 5, 0) != 5)
+				goto bad;
+			d->idx[d->nidx++] = (didx){ tok[0], tok[1], tok[2], tok[3], tok[4] };
+		} else {
+			goto bad;
+		}
+#undef IS
+		p = next;
+	}
+	if (!d->conninfo || !d->server || !d->schema || !d->table || !d->nkeys || !d->ncols)
+		return coco_seterr(err, "Postgres: malformed setup description (needs database, server, "
+			"schema, table, key and column lines)");
+	return 0;
+bad:
+	return coco_seterr(err, "Postgres: malformed setup description (line %d)", lineno);
+}
+
+static const dcol *dfind(const desc *d, const char *name)
+{
+	for (size_t i = 0; i < d->ncols; i++)
+		if (!strcmp(d->cols[i].name, name))
+			return &d->cols[i];
+	return NULL;
+}
+
+static const didx *ifind(const desc *d, const char *name)
+{
+	for (size_t i = 0; i < d->nidx; i++)
+		if (!strcmp(d->idx[i].name, name))
+			return &d->idx[i];
+	return NULL;
+}
+
+static int idx_same(const didx *a, const didx *b)
+{
+	return !strcmp(a->field, b->field) && !strcmp(a->method, b->method) &&
+		!strcmp(a->opclass, b->opclass) && !strcmp(a->with, b->with);
+}
+
+/* The column that needs pgvector, or NULL. */
+static const dcol *vector_col(const desc *d)
+{
+	for (size_t i = 0; i < d->ncols; i++)
+		if (!strncmp(d->cols[i].sql, "vector", 6) || !strncmp(d->cols[i].sql, "halfvec", 7))
+			return &d->cols[i];
+	return NULL;
+}
+
+static void put_keys(coco_buf *b, const desc *d)
+{
+	for (size_t i = 0; i < d->nkeys; i++)
+		coco_buf_printf(b, "%s%s", i ? ", " : "", d->keys[i]);
+}
+
+/* Why the table must be dropped and recreated to go from s to d (nothing
+ * when ALTER TABLE does it). */
+static void recreate_reasons(const desc *s, const desc *d, coco_buf *why)
+{
+#define SEP() do { if (why->n) coco_buf_adds(why, "; "); } while (0)
+	if (strcmp(s->server, d->server)) {
+		SEP();
+		coco_buf_printf(why, "database: %s → %s", s->server, d->server);
+	}
+	if (strcmp(s->schema, d->schema)) {
+		SEP();
+		coco_buf_printf(why, "schema: %s → %s", s->schema, d->schema);
+	}
+	if (strcmp(s->table, d->table)) {
+		SEP();
+		coco_buf_printf(why, "table: %s → %s", s->table, d->table);
+	}
+	int same = s->nkeys == d->nkeys;
+	for (size_t i = 0; same && i < s->nkeys; i++)
+		same = !strcmp(s->keys[i], d->keys[i]);
+	if (!same) {
+		SEP();
+		coco_buf_adds(why, "key: ");
+		put_keys(why, s);
+		coco_buf_adds(why, " → ");
+		put_keys(why, d);
+	}
+	for (size_t i = 0; i < d->ncols; i++) {
+		const dcol *o = dfind(s, d->cols[i].name);
+		if (o && (strcmp(o->type, d->cols[i].type) || strcmp(o->sql, d->cols[i].sql))) {
+			SEP();
+			coco_buf_printf(why, "column %s: %s %s → %s %s", d->cols[i].name, o->type, o->sql,
+				d->cols[i].type, d->cols[i].sql);
+		}
+	}
+#undef SEP
+}
+
+static void plan_index(const didx *x, const desc *d, coco_buf *plan)
+{
+	coco_buf_printf(plan, "create index %s on %s.%s using %s (%s %s) with (%s)\n", x->name,
+		d->schema, d->table, x->method, x->field, x->opclass, x->with);
+}
+
+static void plan_create(const desc *d, coco_buf *plan)
+{
+	const dcol *v = vector_col(d);
+	if (v)
+		coco_buf_printf(plan, "create extension vector if missing (for %s %s)\n", v->name, v->sql);
+	coco_buf_printf(plan, "create table %s.%s (", d->schema, d->table);
+	for (size_t i = 0; i < d->ncols; i++)
+		coco_buf_printf(plan, "%s %s, ", d->cols[i].name, d->cols[i].sql);
+	coco_buf_adds(plan, "primary key (");
+	put_keys(plan, d);
+	coco_buf_adds(plan, "))\n");
+	for (size_t i = 0; i < d->nidx; i++)
+		plan_index(&d->idx[i], d, plan);
+}
+
+static int pg_plan(const char *stored, const char *desired, coco_buf *plan, int *destructive,
+	char **err)
+{
+	coco_arena a = {0};
+	desc s, d;
+	*destructive = 0;
+	if ((stored && parse_desc(stored, &a, &s, err) < 0) ||
+	    (desired && parse_desc(desired, &a, &d, err) < 0)) {
+		coco_arena_destroy(&a);
+		return -1;
+	}
+	if (!stored && desired) {
+		plan_create(&d, plan);
+	} else if (stored && !desired) {
+		coco_buf_printf(plan, "drop table %s.%s\n", s.schema, s.table);
+		*destructive = 1;
+	} else if (stored && desired) {
+		coco_buf why = {0};
+		recreate_reasons(&s, &d, &why);
+		size_t start = plan->n;
+		if (why.n) {
+			coco_buf_printf(plan, "drop and recreate table %s.%s (%s)\n", d.schema, d.table, why.p);
+			for (size_t i = 0; i < d.nidx; i++)
+				plan_index(&d.idx[i], &d, plan);
+			*destructive = 1;
+		} else {
+			const dcol *v = vector_col(&d);
+			if (v && !vector_col(&s))
+				coco_buf_printf(plan, "create extension vector if missing (for %s %s)\n",
+					v->name, v->sql);
+			for (size_t i = 0; i < s.ncols; i++)
+				if (!dfind(&d, s.cols[i].name)) {
+					coco_buf_printf(plan, "drop column %s\n", s.cols[i].name);
+					*destructive = 1;
+				}
+			for (size_t i = 0; i < d.ncols; i++)
+				if (!dfind(&s, d.cols[i].name))
+					coco_buf_printf(plan, "add column %s %s\n", d.cols[i].name, d.cols[i].sql);
+			for (size_t i = 0; i < s.nidx; i++) {
+				const didx *o = ifind(&d, s.idx[i].name);
+				if (!o || !idx_same(o, &s.idx[i]))
+					coco_buf_printf(plan, "drop index %s\n", s.idx[i].name);
+			}
+			for (size_t i = 0; i < d.nidx; i++) {
+				const didx *o = ifind(&s, d.idx[i].name);
+				if (!o || !idx_same(o, &d.idx[i]))
+					plan_index(&d.idx[i], &d, plan);
+			}
+			if (plan->n == start && strcmp(s.conninfo, d.conninfo))
+				coco_buf_printf(plan, "connection string changed (same database %s)\n", d.server);
+		}
+		coco_buf_free(&why);
+	}
+	coco_arena_destroy(&a);
+	return 0;
+}
+
+/* Creates the vector extension unless it is there; a server without it is
+ * an error that names it. */
+static int ensure_vector(PGconn *c, const desc *d, const dcol *v, char **err)
+{
+	int has = pg_exists(c, "SELECT 1 FROM pg_extension WHERE extname = $1", "vector",
+		"look for the vector extension", err);
+	if (has != 0)
+		return has < 0 ? -1 : 0;
+	int avail = pg_exists(c, "SELECT 1 FROM pg_available_extensions WHERE name = $1", "vector",
+		"look for the vector extension", err);
+	if (avail < 0)
+		return -1;
+	if (!avail)
+		return coco_seterr(err, "Postgres: %s has no \"vector\" extension (pgvector), needed by "
+			"column %s %s of %s.%s: install pgvector on the server, or store the field without "
+			"it (column_options = { %s = { type = \"real[]\" } })", d->server, v->name, v->sql,
+			d->schema, d->table, v->name);
+	coco_buf what = {0};
+	coco_buf_printf(&what, "create extension vector on %s", d->server);
+	int rc = pg_exec(c, "CREATE EXTENSION IF NOT EXISTS vector", what.p, err);
+	coco_buf_free(&what);
+	return rc;
+}
+
+static void create_sql(const desc *d, coco_buf *b)
+{
+	coco_buf_adds(b, "CREATE TABLE IF NOT EXISTS ");
+	quote_qual(b, d->schema, d->table);
+	coco_buf_adds(b, " (");
+	for (size_t i = 0; i < d->ncols; i++) {
+		quote_ident(b, d->cols[i].name);
+		coco_buf_printf(b, " %s, ", d->cols[i].sql);
+	}
+	coco_buf_adds(b, "PRIMARY KEY (");
+	for (size_t i = 0; i < d->nkeys; i++) {
+		if (i)
+			coco_buf_adds(b, ", ");
+		quote_ident(b, d->keys[i]);
+	}
+	coco_buf_adds(b, "))");
+}
+
+/* One transaction on d's server: the extension and schema when missing,
+ * drop table `drop` first (same server) when given, create d's table
+ * unless it exists, drop the columns and indexes of `alter_from` that d
+ * no longer has, add d's columns and indexes that are missing. Each step
+ * checks first, so re-running it is harmless. */
+static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, char **err)
+{
+	PGconn *c = pg_connect(d->conninfo, d->server, err);
+	if (!c)
+		return -1;
+	coco_buf sql = {0}, what = {0};
+	coco_buf_printf(&what, "setup of %s.%s on %s", d->schema, d->table, d->server);
+	int rc = pg_exec(c, "BEGIN", what.p, err);
+	const dcol *v = vector_col(d);
+	if (rc == 0 && v)
+		rc = ensure_vector(c, d, v, err);
+	if (rc == 0) {
+		int has = pg_exists(c, "SELECT 1 FROM pg_namespace WHERE nspname = $1", d->schema,
+			what.p, err);
+		if (has < 0)
+			rc = -1;
+		if (has == 0) {
+			coco_buf_adds(&sql, "CREATE SCHEMA IF NOT EXISTS ");
+			quote_ident(&sql, d->schema);
+			rc = pg_exec(c, sql.p, what.p, err);
+		}
+	}
+	if (rc == 0 && drop) {
+		coco_buf_clear(&sql);
+		coco_buf_adds(&sql, "DROP TABLE IF EXISTS ");
+		quote_qual(&sql, drop->schema, drop->table);
+		rc = pg_exec(c, sql.p, what.p, err);
+	}
+	if (rc == 0) {
+		coco_buf_clear(&sql);
+		create_sql(d, &sql);
+		rc = pg_exec(c, sql.p, what.p, err);
+	}
+	for (size_t i = 0; rc == 0 && alter_from && i < alter_from->ncols; i++) {
+		if (dfind(d, alter_from->cols[i].name))
+			continue;
+		coco_buf_clear(&sql);
+		coco_buf_adds(&sql, "ALTER TABLE ");
+		quote_qual(&sql, d->schema, d->table);
+		coco_buf_adds(&sql, " DROP COLUMN IF EXISTS ");
+		quote_ident(&sql, alter_from->cols[i].name);
+		rc = pg_exec(c, sql.p, what.p, err);
+	}
+	for (size_t i = 0; rc == 0 && alter_from && i < alter_from->nidx; i++) {
+		const didx *o = ifind(d, alter_from->idx[i].name);
+		if (o && idx_same(o, &alter_from->idx[i]))
+			continue;
+		coco_buf_clear(&sql);
+		coco_buf_adds(&sql, "DROP INDEX IF EXISTS ");
+		quote_qual(&sql, d->schema, alter_from->idx[i].name);
+		rc = pg_exec(c, sql.p, what.p, err);
+	}
+	for (size_t i = 0; rc == 0 && alter_from && i < d->ncols; i++) {
+		if (dfind(alter_from, d->cols[i].name))
+			continue;
+		coco_buf_clear(&sql);
+		coco_buf_adds(&sql, "ALTER TABLE ");
+		quote_qual(&sql, d->schema, d->table);
+		coco_buf_adds(&sql, " ADD COLUMN IF NOT EXISTS ");
+		quote_ident(&sql, d->cols[i].name);
+		coco_buf_printf(&sql, " %s", d->cols[i].sql);
+		rc = pg_exec(c, sql.p, what.p, err);
+	}
+	/* vectors stay in the row, out of line (TOAST) only when a row would not
+	 * fit a page otherwise: faster writes and scans */
+	for (size_t i = 0; rc == 0 && i < d->ncols; i++) {
+		const char *t = d->cols[i].sql;
+		if (strncmp(t, "vector", 6) && strncmp(t, "halfvec", 7) && strcmp(t, "real[]"))
+			continue;
+		coco_buf_clear(&sql);
+		coco_buf_adds(&sql, "ALTER TABLE ");
+		quote_qual(&sql, d->schema, d->table);
+		coco_buf_adds(&sql, " ALTER COLUMN ");
+		quote_ident(&sql, d->cols[i].name);
+		coco_buf_adds(&sql, " SET STORAGE MAIN");
+		rc = pg_exec(c, sql.p, what.p, err);
+	}
+	for (size_t i = 0; rc == 0 && i < d->nidx; i++) {
+		const didx *x = &d->idx[i];
+		coco_buf_clear(&sql);
+		coco_buf_adds(&sql, "CREATE INDEX IF NOT EXISTS ");
+		quote_ident(&sql, x->name);
+		coco_buf_adds(&sql, " ON ");
+		quote_qual(&sql, d->schema, d->table);
+		coco_buf_printf(&sql, " USING %s (", x->method);
+		quote_ident(&sql, x->field);
+		coco_buf_printf(&sql, " %s) WITH (%s)", x->opclass, x->with);
+		rc = pg_exec(c, sql.p, what.p, err);
+	}
+	if (rc == 0)
+		rc = pg_exec(c, "COMMIT", what.p, err);
+	coco_buf_free(&sql);
+	coco_buf_free(&what);
+	PQfinish(c);          /* an open transaction is rolled back */
+	return rc;
+}
+
+/* DROP TABLE IF EXISTS on s's server. */
+static int ddl_drop(const desc *s, char **err)
+{
+	PGconn *c = pg_connect(s->conninfo, s->server, err);
+	if (!c)
+		return -1;
+	coco_buf sql = {0}, what = {0};
+	coco_buf_adds(&sql, "DROP TABLE IF EXISTS ");
+	quote_qual(&sql, s->schema, s->table);
+	coco_buf_printf(&what, "drop table %s.%s on %s", s->schema, s->table, s->server);
+	int rc = pg_exec(c, sql.p, what.p, err);
+	coco_buf_free(&sql);
+	coco_buf_free(&what);
+	PQfinish(c);
+	return rc;
+}
+
+static int pg_apply(const char *stored, const char *desired, char **err)
+{
+	coco_arena a = {0};
+	desc s, d;
+	int rc = 0;
+	if ((stored && parse_desc(stored, &a, &s, err) < 0) ||
+	    (desired && parse_desc(desired, &a, &d, err) < 0)) {
+		coco_arena_destroy(&a);
+		return -1;
+	}
+	if (!stored && desired) {
+		rc = ddl_change(&d, NULL, NULL, err);
+	} else if (stored && !desired) {
+		rc = ddl_drop(&s, err);
+	} else if (stored && desired) {
+		coco_buf why = {0};
+		recreate_reasons(&s, &d, &why);
+		if (!why.n)
+			rc = ddl_change(&d, NULL, &s, err);
+		else if (!strcmp(s.server, d.server))
+			rc = ddl_change(&d, &s, NULL, err);
+		else if ((rc = ddl_drop(&s, err)) == 0)
+			rc = ddl_change(&d, NULL, NULL, err);
+		coco_buf_free(&why);
+	}
+	coco_arena_destroy(&a);
+	return rc;
+}
+
+/* ---- writes -------------------------------------------------------------------- */
+
+typedef struct pgparam {
+	size_t off;                  /* into data */
+	int len;                     /* -1: NULL */
+	int fmt;                     /* 0 text (NUL-terminated), 1 binary */
+} pgparam;
+
+/* A statement of the open batch: nrows (a power of two) rows of params
+ * from params[first]. */
+typedef struct pgstmt {
+	int del;
+	size_t first;
+	uint32_t nrows;
+} pgstmt;
+
+typedef struct pg_tgt {
+	PGconn *conn;
+	layout l;
+	char *label;                 /* "public.T on postgres://host:5432/db", for messages */
+	coco_buf qtable;             /* "public"."T" */
+	uint32_t maxgroup;           /* rows per statement, a power of two */
+	uint32_t prep_ups, prep_del; /* bit i: the statement of 2^i rows is prepared */
+	char prefix[48];             /* of statement names: unique per connection (PGlite
+	                                keeps one session for all its connections) */
+	/* the open batch, kept whole until COMMIT succeeded */
+	coco_buf data;
+	pgparam *params;
+	size_t nparams, capparams;
+	pgstmt *stmts;
+	size_t nstmts, capstmts;
+	size_t done;                 /* statements executed in the server's transaction */
+	int server_txn;              /* BEGIN sent and not yet committed */
+	int group_del;               /* the group being filled: -1 none, 0 upserts, 1 deletes */
+	size_t group_first;
+	uint32_t group_rows;
+	size_t group_bytes;
+	uint64_t *seen;              /* key hashes of the group (open addressing, 0 = free) */
+	size_t nseen;
+	double retry_deadline;       /* ms; 0 until a connection is lost in this batch */
+	int conflicts;               /* deadlocks and serialization failures in this batch */
+	/* scratch */
+	coco_buf sql, tmp, keyb;
+	const char **vals;
+	int *lens, *fmts;
+	size_t caparr;
+	/* COCO_PG_STATS */
+	double ms, batch_start;
+	uint64_t batches, upserts, deletes, reconnects;
+} pg_tgt;
+
+static void put_u16(coco_buf *b, uint16_t v)
+{
+	unsigned char x[2] = { (unsigned char)(v >> 8), (unsigned char)v };
+	coco_buf_add(b, x, 2);
+}
+
+static void put_u32(coco_buf *b, uint32_t v)
+{
+	unsigned char x[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
+		(unsigned char)(v >> 8), (unsigned char)v };
+	coco_buf_add(b, x, 4);
+}
+
+static void put_u64(coco_buf *b, uint64_t v)
+{
+	put_u32(b, (uint32_t)(v >> 32));
+	put_u32(b, (uint32_t)v);
+}
+
+static uint32_t f32_bits(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	return u;
+}
+
+/* IEEE half from float, rounding to nearest even. */
+static uint16_t f32_to_f16(float f)
+{
+	uint32_t x = f32_bits(f);
+	uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+	uint32_t mant = x & 0x7fffff;
+	int exp = (int)((x >> 23) & 0xff);
+	if (exp == 0xff)
+		return sign | 0x7c00 | (mant ? 0x200 : 0);
+	int e = exp - 127 + 15;
+	if (e >= 0x1f)
+		return sign | 0x7c00;
+	if (e <= 0) {
+		if (e < -10)
+			return sign;
+		mant |= 0x800000;
+		int shift = 14 - e;
+		uint32_t h = mant >> shift, rem = mant & ((1u << shift) - 1), half = 1u << (shift - 1);
+		if (rem > half || (rem == half && (h & 1)))
+			h++;
+		return sign | (uint16_t)h;
+	}
+	uint32_t h = ((uint32_t)e << 10) | (mant >> 13), rem = mant & 0x1fff;
+	if (rem > 0x1000 || (rem == 0x1000 && (h & 1)))
+		h++;
+	return sign | (uint16_t)h;
+}
+
+/* Appends JSON text without \u0000 escapes and NUL bytes (jsonb rejects them). */
+static void put_json(coco_buf *b, const char *s, size_t n)
+{
+	size_t i = 0, from = 0;
+	while (i < n) {
+		if (s[i] == '\\' && i + 1 < n) {
+			if (s[i + 1] == 'u' && i + 5 < n && !memcmp(s + i + 2, "0000", 4)) {
+				coco_buf_add(b, s + from, i - from);
+				i += 6;
+				from = i;
+			} else {
+				i += 2;
+			}
+		} else if (s[i] == 0) {
+			coco_buf_add(b, s + from, i - from);
+			from = ++i;
+		} else {
+			i++;
+		}
+	}
+	coco_buf_add(b, s + from, n - from);
+}
+
+/* Appends s[0..n) without NUL bytes. */
+static void put_text(coco_buf *b, const char *s, size_t n)
+{
+	const char *end = s + n;
+	while (s < end) {
+		const char *z = memchr(s, 0, (size_t)(end - s));
+		size_t len = z ? (size_t)(z - s) : (size_t)(end - s);
+		coco_buf_add(b, s, len);
+		s += len + (z ? 1 : 0);
+	}
+}
+
+static int kind_error(pg_tgt *t, const lcol *c, const coco_value *v, char **err)
+{
+	return coco_seterr(err, "Postgres: %s: field '%s' has a %s value, but the column is %s",
+		t->label, c->name, coco_kind_name((coco_kind)v->kind), c->sql);
+}
+
+/* Appends one parameter: v for column c. */
+static int encode(pg_tgt *t, const lcol *c, const coco_value *v, char **err)
+{
+	if (t->nparams == t->capparams) {
+		t->capparams = t->capparams ? t->capparams * 2 : 1024;
+		t->params = realloc(t->params, t->capparams * sizeof *t->params);
+		if (!t->params)
+			abort();
+	}
+	pgparam *p = &t->params[t->nparams];
+	coco_buf *b = &t->data;
+	p->off = b->n;
+	p->fmt = 1;
+	p->len = -1;
+	if (v->kind == COCO_NULL || c->e == ENC_NULL) {
+		t->nparams++;
+		return 0;
+	}
+	switch (c->e) {
+	case ENC_TEXT:
+		if (v->kind != COCO_STR)
+			return kind_error(t, c, v, err);
+		put_text(b, v->u.s, v->n);
+		break;
+	case ENC_BYTEA:
+		if (v->kind != COCO_BYTES)
+			return kind_error(t, c, v, err);
+		coco_buf_add(b, v->u.s, v->n);
+		break;
+	case ENC_INT8:
+		if (v->kind != COCO_INT64)
+			return kind_error(t, c, v, err);
+		put_u64(b, (uint64_t)v->u.i);
+		break;
+	case ENC_BOOL:
+		if (v->kind != COCO_BOOL)
+			return kind_error(t, c, v, err);
+		coco_buf_putc(b, v->u.b ? 1 : 0);
+		break;
+	case ENC_FLOAT4:
+	case ENC_FLOAT8:
+		if (v->kind != COCO_FLOAT32 && v->kind != COCO_FLOAT64 && v->kind != COCO_INT64)
+			return kind_error(t, c, v, err);
+		{
+			double d = v->kind == COCO_INT64 ? (double)v->u.i : v->u.f;
+			if (c->e == ENC_FLOAT4) {
+				put_u32(b, f32_bits((float)d));
+			} else {
+				uint64_t u;
+				memcpy(&u, &d, 8);
+				put_u64(b, u);
+			}
+		}
+		break;
+	case ENC_JSONB:
+		coco_buf_putc(b, 1);            /* jsonb binary format version */
+		if (v->kind == COCO_JSON) {
+			put_json(b, v->u.s, v->n);
+		} else {
+			coco_buf_clear(&t->tmp);
+			coco_value_to_json(v, c->type, &t->tmp);
+			put_json(b, t->tmp.p, t->tmp.n);
+		}
+		break;
+	case ENC_RANGE:
+		if (v->kind != COCO_RANGE)
+			return kind_error(t, c, v, err);
+		if (v->u.r[0] > v->u.r[1])
+			return coco_seterr(err, "Postgres: %s: field '%s' has the range [%lld, %lld), whose "
+				"start is past its end", t->label, c->name, (long long)v->u.r[0],
+				(long long)v->u.r[1]);
+		p->fmt = 0;
+		coco_buf_printf(b, "[%lld,%lld)", (long long)v->u.r[0], (long long)v->u.r[1]);
+		coco_buf_putc(b, 0);
+		p->len = (int)(b->n - p->off - 1);
+		t->nparams++;
+		return 0;
+	case ENC_VECTOR:
+	case ENC_HALFVEC:
+	case ENC_REALARR:
+		if (v->kind != COCO_VECTOR)
+			return kind_error(t, c, v, err);
+		if (c->type->dim && v->n != c->type->dim)
+			return coco_seterr(err, "Postgres: %s: field '%s' has a vector of %zu dimensions, "
+				"but the column is %s", t->label, c->name, v->n, c->sql);
+		if (c->e == ENC_REALARR) {
+			put_u32(b, v->n ? 1 : 0);      /* ndim */
+			put_u32(b, 0);                 /* no nulls */
+			put_u32(b, 700);               /* float4 */
+			if (v->n) {
+				put_u32(b, (uint32_t)v->n);
+				put_u32(b, 1);
+			}
+			for (size_t i = 0; i < v->n; i++) {
+				put_u32(b, 4);
+				put_u32(b, f32_bits(v->u.vec[i]));
+			}
+			break;
+		}
+		if (v->n < 1 || v->n > 16000)
+			return coco_seterr(err, "Postgres: %s: field '%s' has a vector of %zu dimensions; "
+				"pgvector takes 1 to 16000", t->label, c->name, v->n);
+		put_u16(b, (uint16_t)v->n);
+		put_u16(b, 0);
+		coco_buf_reserve(b, v->n * 4);
+		for (size_t i = 0; i < v->n; i++) {
+			if (!isfinite(v->u.vec[i]))
+				return coco_seterr(err, "Postgres: %s: field '%s' has a vector with a NaN or "
+					"infinite element (at %zu), which pgvector rejects", t->label, c->name, i + 1);
+			if (c->e == ENC_HALFVEC) {
+				uint16_t h = f32_to_f16(v->u.vec[i]);
+				if ((h & 0x7c00) == 0x7c00)
+					return coco_seterr(err, "Postgres: %s: field '%s' has a vector element "
+						"(at %zu) too large for halfvec: %g", t->label, c->name, i + 1,
+						(double)v->u.vec[i]);
+				put_u16(b, h);
+			} else {
+				uint32_t x = f32_bits(v->u.vec[i]);
+				unsigned char *o = (unsigned char *)b->p + b->n;
+				o[0] = (unsigned char)(x >> 24);
+				o[1] = (unsigned char)(x >> 16);
+				o[2] = (unsigned char)(x >> 8);
+				o[3] = (unsigned char)x;
+				b->n += 4;
+			}
+		}
+		b->p[b->n] = 0;
+		break;
+	default:
+		return kind_error(t, c, v, err);
+	}
+	p->len = (int)(b->n - p->off);
+	t->nparams++;
+	return 0;
+}
+
+/* ---- statements ----------------------------------------------------------------- */
+
+/* INSERT INTO q (cols) VALUES ($1,..),(..) ON CONFLICT (keys) DO UPDATE SET c = EXCLUDED.c
+ * or DELETE FROM q WHERE (keys) IN (($1,..),(..)), for n rows. */
+static void stmt_sql(pg_tgt *t, int del, uint32_t n, coco_buf *b)
+{
+	const layout *l = &t->l;
+	uint32_t per = del ? l->nkeys : l->ncols, k = 1;
+	coco_buf_clear(b);
+	if (del) {
+		coco_buf_printf(b, "DELETE FROM %s WHERE ", t->qtable.p);
+		if (per > 1)
+			coco_buf_putc(b, '(');
+		for (uint32_t i = 0; i < per; i++) {
+			if (i)
+				coco_buf_putc(b, ',');
+			quote_ident(b, l->cols[i].name);
+		}
+		coco_buf_adds(b, per > 1 ? ") IN (" : " IN (");
+	} else {
+		coco_buf_printf(b, "INSERT INTO %s (", t->qtable.p);
+		for (uint32_t i = 0; i < per; i++) {
+			if (i)
+				coco_buf_putc(b, ',');
+			quote_ident(b, l->cols[i].name);
+		}
+		coco_buf_adds(b, ") VALUES ");
+	}
+	for (uint32_t r = 0; r < n; r++) {
+		if (r)
+			coco_buf_putc(b, ',');
+		if (!del || per > 1)
+			coco_buf_putc(b, '(');
+		for (uint32_t i = 0; i < per; i++)
+			coco_buf_printf(b, i ? ",$%u" : "$%u", k++);
+		if (!del || per > 1)
+			coco_buf_putc(b, ')');
+	}
+	if (del) {
+		coco_buf_putc(b, ')');
+		return;
+	}
+	coco_buf_adds(b, " ON CONFLICT (");
+	for (uint32_t i = 0; i < l->nkeys; i++) {
+		if (i)
+			coco_buf_putc(b, ',');
+		quote_ident(b, l->cols[i].name);
+	}
+	if (l->ncols == l->nkeys) {
+		coco_buf_adds(b, ") DO NOTHING");
+		return;
+	}
+	coco_buf_adds(b, ") DO UPDATE SET ");
+	for (uint32_t i = l->nkeys; i < l->ncols; i++) {
+		if (i > l->nkeys)
+			coco_buf_putc(b, ',');
+		quote_ident(b, l->cols[i].name);
+		coco_buf_adds(b, "=EXCLUDED.");
+		quote_ident(b, l->cols[i].name);
+	}
+}
+
+/* 1 when a failed result means the connection is gone (not the statement). */
+static int conn_lost(pg_tgt *t, PGresult *r)
+{
+	if (!t->conn || PQstatus(t->conn) == CONNECTION_BAD)
+		return 1;
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	return !r || (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3)));
+}
+
+/* Checks a result: 0 ok, 1 connection lost, 2 a deadlock or serialization
+ * failure (a few times per batch: the batch is tried again), -1 error (set). */
+static int result_rc(pg_tgt *t, PGresult *r, const char *what, char **err)
+{
+	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return 0;
+	if (conn_lost(t, r))
+		return 1;
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (state && !strncmp(state, "40", 2) && t->conflicts < 5) {
+		t->conflicts++;
+		return 2;
+	}
+	coco_buf b = {0};
+	add_msg(&b, PQresultErrorMessage(r));
+	const char *hint = state && (!strcmp(state, "42P01") || !strcmp(state, "42703") ||
+		!strcmp(state, "3F000")) ? " (run coco setup)" : "";
+	coco_seterr(err, "Postgres: %s %s: %s%s", what, t->label, b.p, hint);
+	coco_buf_free(&b);
+	return -1;
+}
+
+static int simple(pg_tgt *t, const char *sql, char **err)
+{
+	PGresult *r = PQexec(t->conn, sql);
+	int rc = result_rc(t, r, sql, err);
+	PQclear(r);
+	return rc;
+}
+
+/* Executes statement s: 0 ok, 1 connection lost, -1 error. */
+static int exec_stmt(pg_tgt *t, const pgstmt *s, char **err)
+{
+	uint32_t bit = 0;
+	while ((1u << bit) < s->nrows)
+		bit++;
+	uint32_t *mask = s->del ? &t->prep_del : &t->prep_ups;
+	uint32_t per = s->del ? t->l.nkeys : t->l.ncols;
+	int n = (int)(s->nrows * per);
+	char name[80];
+	snprintf(name, sizeof name, "%s%c%u", t->prefix, s->del ? 'd' : 'u', s->nrows);
+	if (!(*mask & (1u << bit))) {
+		stmt_sql(t, s->del, s->nrows, &t->sql);
+		PGresult *r = PQprepare(t->conn, name, t->sql.p, n, NULL);
+		int rc = result_rc(t, r, s->del ? "prepare delete from" : "prepare upsert into", err);
+		PQclear(r);
+		if (rc)
+			return rc;
+		*mask |= 1u << bit;
+	}
+	if ((size_t)n > t->caparr) {
+		t->caparr = (size_t)n;
+		t->vals = realloc(t->vals, t->caparr * sizeof *t->vals);
+		t->lens = realloc(t->lens, t->caparr * sizeof *t->lens);
+		t->fmts = realloc(t->fmts, t->caparr * sizeof *t->fmts);
+		if (!t->vals || !t->lens || !t->fmts)
+			abort();
+	}
+	for (int i = 0; i < n; i++) {
+		const pgparam *p = &t->params[s->first + (size_t)i];
+		t->vals[i] = p->len < 0 ? NULL : t->data.p + p->off;
+		t->lens[i] = p->len < 0 ? 0 : p->len;
+		t->fmts[i] = p->fmt;
+	}
+	PGresult *r = PQexecPrepared(t->conn, name, n, t->vals, t->lens, t->fmts, 0);
+	int rc = result_rc(t, r, s->del ? "delete from" : "upsert into", err);
+	PQclear(r);
+	return rc;
+}
+
+/* Names the statements of a new connection. */
+static void new_prefix(pg_tgt *t)
+{
+	static unsigned serial;
+	snprintf(t->prefix, sizeof t->prefix, "coco_%ld_%u_", (long)getpid(), ++serial);
+	t->prep_ups = t->prep_del = 0;
+}
+
+/* After a lost connection: connect again, with backoff, until the batch's
+ * retry deadline ($COCO_PG_RETRY_SECONDS, default 10 s, after the first
+ * loss). Prepared statements are gone with the old connection. */
+static int reconnect(pg_tgt *t, char **err)
+{
+	double now = now_ms();
+	if (!t->retry_deadline) {
+		const char *env = getenv("COCO_PG_RETRY_SECONDS");
+		double secs = env && *env ? atof(env) : 10;
+		t->retry_deadline = now + (secs > 0 ? secs : 0) * 1000;
+	}
+	char *last = NULL;
+	int delay = 100;
+	for (;;) {
+		if (t->conn)
+			PQfinish(t->conn);
+		t->conn = NULL;
+		t->prep_ups = t->prep_del = 0;
+		if (now_ms() >= t->retry_deadline)
+			break;
+		int wait = delay;
+		if (now_ms() + wait > t->retry_deadline)
+			wait = (int)(t->retry_deadline - now_ms()) + 1;
+		sleep_ms(wait);
+		delay = delay * 2 > 2000 ? 2000 : delay * 2;
+		free(last);
+		last = NULL;
+		t->conn = pg_connect(t->l.conninfo, t->l.server.p, &last);
+		if (t->conn) {
+			new_prefix(t);
+			t->reconnects++;
+			free(last);
+			return 0;
+		}
+	}
+	coco_seterr(err, "Postgres: %s: lost the connection and could not reconnect%s%s", t->label,
+		last ? ": " : "", last ? last : "");
+	free(last);
+	return -1;
+}
+
+/* Runs the statements of the batch not run yet (all of them again, from
+ * BEGIN, after a lost connection), then COMMIT when `commit`. */
+static int run_batch(pg_tgt *t, int commit, char **err)
+{
+	for (;;) {
+		int rc = 0;
+		if (!t->conn)
+			rc = 1;
+		if (rc == 0 && !t->server_txn) {
+			rc = simple(t, "BEGIN", err);
+			if (rc == 0)
+				t->server_txn = 1;
+		}
+		while (rc == 0 && t->done < t->nstmts) {
+			rc = exec_stmt(t, &t->stmts[t->done], err);
+			if (rc == 0)
+				t->done++;
+		}
+		if (rc == 0 && commit && t->server_txn) {
+			rc = simple(t, "COMMIT", err);
+			if (rc == 0)
+				t->server_txn = 0;
+		}
+		if (rc <= 0)
+			return rc;
+		if (rc == 2) {
+			/* another transaction was in the way: roll back, try again */
+			PGresult *r = PQexec(t->conn, "ROLLBACK");
+			PQclear(r);
+			t->server_txn = 0;
+			t->done = 0;
+			sleep_ms(20 * t->conflicts);
+			continue;
+		}
+		/* the connection is gone, and with it the transaction: redo it all
+		 * (upserts and deletes are idempotent, so a COMMIT that did reach
+		 * the server before the loss is harmless to repeat) */
+		if (reconnect(t, err) < 0)
+			return -1;
+		t->server_txn = 0;
+		t->done = 0;
+	}
+}
+
+/* Turns the group being filled into statements of power-of-two sizes and
+ * runs them. */
+static int close_group(pg_tgt *t, char **err)
+{
+	if (t->group_del < 0)
+		return 0;
+	uint32_t per = t->group_del ? t->l.nkeys : t->l.ncols;
+	size_t first = t->group_first;
+	for (uint32_t size = t->maxgroup; size; size >>= 1) {
+		if (!(t->group_rows & size))
+			continue;
+		if (t->nstmts == t->capstmts) {
+			t->capstmts = t->capstmts ? t->capstmts * 2 : 64;
+			t->stmts = realloc(t->stmts, t->capstmts * sizeof *t->stmts);
+			if (!t->stmts)
+				abort();
+		}
+		t->stmts[t->nstmts++] = (pgstmt){ t->group_del, first, size };
+		first += (size_t)size * per;
+	}
+	t->group_del = -1;
+	t->group_rows = 0;
+	t->group_bytes = 0;
+	if (t->nseen)
+		memset(t->seen, 0, t->nseen * sizeof *t->seen);
+	return run_batch(t, 0, err);
+}
+
+/* Records the key of the row whose params start at `first`; 1 if the
+ * group already has it (a second write of one key in one statement). */
+static int seen_key(pg_tgt *t, size_t first)
+{
+	coco_buf_clear(&t->keyb);
+	for (uint32_t i = 0; i < t->l.nkeys; i++) {
+		const pgparam *p = &t->params[first + i];
+		put_u32(&t->keyb, (uint32_t)p->len);
+		if (p->len > 0)
+			coco_buf_add(&t->keyb, t->data.p + p->off, (size_t)p->len);
+	}
+	uint64_t h = XXH3_64bits(t->keyb.p, t->keyb.n) | 1;
+	size_t mask = t->nseen - 1, i = (size_t)h & mask;
+	while (t->seen[i]) {
+		if (t->seen[i] == h)
+			return 1;
+		i = (i + 1) & mask;
+	}
+	t->seen[i] = h;
+	return 0;
+}
+
+/* Adds one row (upsert) or key (delete) to the batch. */
+static int add_row(pg_tgt *t, int del, const coco_value *vals, char **err)
+{
+	uint32_t per = del ? t->l.nkeys : t->l.ncols;
+	if (t->group_del >= 0 && (t->group_del != del || t->group_rows == t->maxgroup ||
+	    t->group_bytes > GROUP_BYTES) && close_group(t, err) < 0)
+		return -1;
+	size_t first = t->nparams, before = t->data.n;
+	for (uint32_t i = 0; i < per; i++) {
+		if (i < t->l.nkeys && vals[i].kind == COCO_NULL)
+			return coco_seterr(err, "Postgres: %s: key field '%s' is null", t->label,
+				t->l.cols[i].name);
+		if (encode(t, &t->l.cols[i], &vals[i], err) < 0) {
+			t->nparams = first;
+			t->data.n = before;
+			return -1;
+		}
+	}
+	if (t->group_del >= 0 && seen_key(t, first)) {
+		/* the same key twice in one statement is an error in PostgreSQL:
+		 * end the statement before this row */
+		if (close_group(t, err) < 0)
+			return -1;
+	}
+	if (t->group_del < 0) {
+		t->group_del = del;
+		t->group_first = first;
+		seen_key(t, first);
+	}
+	t->group_rows++;
+	t->group_bytes += t->data.n - before;
+	return 0;
+}
+
+static int tgt_begin(void *p, char **err)
+{
+	pg_tgt *t = p;
+	(void)err;
+	t->batch_start = now_ms();
+	t->nparams = t->nstmts = t->done = 0;
+	coco_buf_clear(&t->data);
+	t->group_del = -1;
+	t->group_rows = 0;
+	t->group_bytes = 0;
+	t->retry_deadline = 0;
+	t->conflicts = 0;
+	if (t->server_txn && t->conn) {
+		/* a batch that failed midway: nothing of it was committed */
+		PGresult *r = PQexec(t->conn, "ROLLBACK");
+		PQclear(r);
+	}
+	t->server_txn = 0;
+	if (t->nseen)
+		memset(t->seen, 0, t->nseen * sizeof *t->seen);
+	return 0;
+}
+
+static int tgt_upsert(void *p, const coco_value *row, char **err)
+{
+	pg_tgt *t = p;
+	if (row->kind != COCO_STRUCT || row->n != t->l.ncols)
+		return coco_seterr(err, "Postgres: %s: a row has %zu fields, expected %u", t->label,
+			row->kind == COCO_STRUCT ? row->n : (size_t)1, t->l.ncols);
+	t->upserts++;
+	return add_row(t, 0, row->u.fields, err);
+}
+
+static int tgt_del(void *p, const coco_value *key, char **err)
+{
+	pg_tgt *t = p;
+	const coco_value *vals = key;
+	if (key->kind == COCO_STRUCT && key->n == t->l.nkeys)
+		vals = key->u.fields;
+	else if (t->l.nkeys != 1)
+		return coco_seterr(err, "Postgres: %s: a key has %zu fields, expected %u", t->label,
+			key->kind == COCO_STRUCT ? key->n : (size_t)1, t->l.nkeys);
+	t->deletes++;
+	return add_row(t, 1, vals, err);
+}
+
+static int tgt_commit(void *p, char **err)
+{
+	pg_tgt *t = p;
+	int rc = close_group(t, err);
+	if (rc == 0 && (t->nstmts || t->server_txn))
+		rc = run_batch(t, 1, err);
+	if (rc == 0) {
+		t->batches++;
+		t->ms += now_ms() - t->batch_start;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+static void tgt_close(void *p)
+{
+	pg_tgt *t = p;
+	if (!t)
+		return;
+	if (getenv("COCO_PG_STATS") && t->batches)
+		fprintf(stderr, "coco: Postgres %s: %llu batches, %llu upserts, %llu deletes, "
+			"%.1f ms in the target (%.0f rows/s), %llu reconnects\n", t->label,
+			(unsigned long long)t->batches, (unsigned long long)t->upserts,
+			(unsigned long long)t->deletes, t->ms,
+			t->ms > 0 ? (double)(t->upserts + t->deletes) * 1000 / t->ms : 0.0,
+			(unsigned long long)t->reconnects);
+	if (t->conn && PQstatus(t->conn) == CONNECTION_OK) {
+		/* a server keeping the session (PGlite) keeps prepared statements */
+		PGresult *r = NULL;
+		if (t->server_txn) {
+			r = PQexec(t->conn, "ROLLBACK");
+			PQclear(r);
+		}
+		for (int del = 0; del < 2; del++)
+			for (uint32_t bit = 0; bit < 32; bit++)
+				if ((del ? t->prep_del : t->prep_ups) & (1u << bit)) {
+					char sql[120];
+					snprintf(sql, sizeof sql, "DEALLOCATE \"%s%c%u\"", t->prefix,
+						del ? 'd' : 'u', 1u << bit);
+					r = PQexec(t->conn, sql);
+					PQclear(r);
+				}
+	}
+	if (t->conn)
+		PQfinish(t->conn);      /* an open transaction is rolled back */
+	layout_free(&t->l);
+	free(t->label);
+	coco_buf_free(&t->qtable);
+	coco_buf_free(&t->data);
+	coco_buf_free(&t->sql);
+	coco_buf_free(&t->tmp);
+	coco_buf_free(&t->keyb);
+	free(t->params);
+	free(t->stmts);
+	free(t->seen);
+	free(t->vals);
+	free(t->lens);
+	free(t->fmts);
+	free(t);
+}
+
+static int tgt_open(const coco_optval *opts, const coco_export_info *info, void **out, char **err)
+{
+	*out = NULL;
+	pg_tgt *t = calloc(1, sizeof *t);
+	if (!t)
+		abort();
+	t->group_del = -1;
+	if (layout_make(opts, info, &t->l, err) < 0) {
+		tgt_close(t);
+		return -1;
+	}
+	quote_qual(&t->qtable, t->l.schema.p, t->l.table.p);
+	coco_buf lb = {0};
+	coco_buf_printf(&lb, "%s.%s on %s", t->l.schema.p, t->l.table.p, t->l.server.p);
+	t->label = coco_buf_take(&lb);
+	/* at most 65535 parameters in a statement */
+	uint32_t cap = 65535 / t->l.ncols;
+	t->maxgroup = 1;
+	while (t->maxgroup * 2 <= cap && t->maxgroup * 2 <= MAX_GROUP)
+		t->maxgroup *= 2;
+	t->nseen = 4;
+	while (t->nseen < (size_t)t->maxgroup * 2)
+		t->nseen *= 2;
+	t->seen = calloc(t->nseen, sizeof *t->seen);
+	if (!t->seen)
+		abort();
+	t->conn = pg_connect(t->l.conninfo, t->l.server.p, err);
+	if (!t->conn) {
+		tgt_close(t);
+		return -1;
+	}
+	/* the table must be there (and have these columns) */
+	new_prefix(t);
+	stmt_sql(t, 0, 1, &t->sql);
+	char name[80];
+	snprintf(name, sizeof name, "%su1", t->prefix);
+	PGresult *r = PQprepare(t->conn, name, t->sql.p, (int)t->l.ncols, NULL);
+	int rc = result_rc(t, r, "prepare upsert into", err);
+	PQclear(r);
+	if (rc) {
+		if (rc > 0)
+			coco_seterr(err, "Postgres: %s: the connection was lost", t->label);
+		tgt_close(t);
+		return -1;
+	}
+	t->prep_ups = 1;
+	*out = t;
+	return 0;
+}
+
+/* ---- queries: top_k ------------------------------------------------------------- */
+
+/* Floats of "[1,2.5,3]", "{1,2.5,3}" or "[1, 2.5, 3]". */
+static void parse_floats(const char *s, coco_arena *a, coco_value *out)
+{
+	size_t n = 0;
+	for (const char *p = s; *p; p++)
+		n += *p == ',';
+	float *v = coco_arena_alloc(a, (n + 2) * sizeof *v);
+	size_t k = 0;
+	const char *p = s;
+	while (*p && k < n + 1) {
+		while (*p && !(*p == '-' || *p == '+' || *p == '.' || (*p >= '0' && *p <= '9') ||
+		       *p == 'N' || *p == 'I'))
+			p++;
+		if (!*p)
+			break;
+		char *end;
+		v[k++] = strtof(p, &end);
+		if (end == p)
+			break;
+		p = end;
+	}
+	out->kind = COCO_VECTOR;
+	out->n = k;
+	out->u.vec = v;
+}
+
+/* A result cell (text format) as a value of type t. */
+static void cell_value(const char *s, int len, const coco_type *t, coco_arena *a, coco_value *v)
+{
+	memset(v, 0, sizeof *v);
+	switch (t->kind) {
+	case COCO_STR:
+		*v = coco_v_str(coco_arena_strndup(a, s, (size_t)len), (size_t)len);
+		break;
+	case COCO_BYTES: {
+		size_t n = 0;
+		unsigned char *b = PQunescapeBytea((const unsigned char *)s, &n);
+		v->kind = COCO_BYTES;
+		v->u.s = coco_arena_strndup(a, b ? (const char *)b : "", b ? n : 0);
+		v->n = b ? n : 0;
+		PQfreemem(b);
+		break;
+	}
+	case COCO_INT64:
+		*v = coco_v_int(strtoll(s, NULL, 10));
+		break;
+	case COCO_BOOL:
+		v->kind = COCO_BOOL;
+		v->u.b = s[0] == 't';
+		break;
+	case COCO_FLOAT32:
+	case COCO_FLOAT64:
+		v->kind = (uint8_t)t->kind;
+		v->u.f = strtod(s, NULL);
+		break;
+	case COCO_RANGE: {
+		v->kind = COCO_RANGE;
+		const char *p = s;
+		if (*p == '[' || *p == '(') {
+			char *e;
+			v->u.r[0] = strtoll(p + 1, &e, 10) + (*p == '(');
+			if (*e == ',')
+				v->u.r[1] = strtoll(e + 1, NULL, 10);
+		}
+		break;
+	}
+	case COCO_VECTOR:
+		if (t->dim || s[0] == '[' || s[0] == '{')
+			parse_floats(s, a, v);
+		break;
+	default:         /* json, struct, table: JSON text */
+		v->kind = COCO_JSON;
+		v->u.s = coco_arena_strndup(a, s, (size_t)len);
+		v->n = (size_t)len;
+		break;
+	}
+}
+
+static int pg_top_k(const coco_optval *opts, const coco_export_info *info, const char *field,
+	const char *metric, const float *vec, size_t dim, size_t k, coco_arena *a,
+	const coco_type **row_type, coco_value **rows, size_t *nrows, char **err)
+{
+	*rows = NULL;
+	*nrows = 0;
+	layout l;
+	if (layout_make(opts, info, &l, err) < 0) {
+		layout_free(&l);
+		return -1;
+	}
+	int rc = -1, fi = find_col(&l, field, strlen(field));
+	PGconn *c = NULL;
+	PGresult *r = NULL;
+	coco_buf sql = {0}, arg = {0}, what = {0};
+	coco_buf_printf(&what, "query %s.%s on %s", l.schema.p, l.table.p, l.server.p);
+	if (fi < 0) {
+		coco_buf f = {0};
+		field_names(&l, &f);
+		coco_seterr(err, "Postgres: %s: unknown field '%s'; fields: %s", what.p, field, f.p);
+		coco_buf_free(&f);
+		goto done;
+	}
+	const lcol *vc = &l.cols[fi];
+	if (vc->e != ENC_VECTOR && vc->e != ENC_HALFVEC) {
+		coco_seterr(err, "Postgres: %s: field '%s' is stored as %s; top_k needs a vector or "
+			"halfvec column (pgvector)", what.p, field, vc->sql);
+		goto done;
+	}
+	if (vc->type->dim && dim != vc->type->dim) {
+		coco_seterr(err, "Postgres: %s: the query vector has %zu dimensions, field '%s' is %s",
+			what.p, dim, field, vc->sql);
+		goto done;
+	}
+	if (!(c = pg_connect(l.conninfo, l.server.p, err)))
+		goto done;
+	const lindex *ix = NULL;
+	for (size_t i = 0; i < l.nidx; i++)
+		if (!strcmp(l.idx[i].field, field) && !strcmp(l.idx[i].metric, metric))
+			ix = &l.idx[i];
+	if (ix && !strcmp(ix->method, "hnsw") && k > 40)
+		coco_buf_printf(&sql, "SET hnsw.ef_search = %zu", k > 1000 ? (size_t)1000 : k);
+	else if (ix && !strcmp(ix->method, "ivfflat")) {
+		long lists = atol(strchr(ix->with, '=') + 1);
+		coco_buf_printf(&sql, "SET ivfflat.probes = %ld", (long)ceil(sqrt((double)lists)));
+	}
+	if (sql.n && pg_exec(c, sql.p, what.p, err) < 0)
+		goto done;
+
+	/* SELECT "a","b",("f" <=> $1) FROM "s"."t" WHERE "f" IS NOT NULL ORDER BY "f" <=> $1 LIMIT k */
+	coco_buf_clear(&sql);
+	coco_buf_adds(&sql, "SELECT ");
+	for (uint32_t i = 0; i < l.ncols; i++) {
+		if ((int)i == fi)
+			continue;
+		quote_ident(&sql, l.cols[i].name);
+		coco_buf_putc(&sql, ',');
+	}
+	coco_buf_putc(&sql, '(');
+	quote_ident(&sql, field);
+	coco_buf_printf(&sql, " %s $1)::float8 FROM ", metric_op(metric));
+	quote_qual(&sql, l.schema.p, l.table.p);
+	coco_buf_adds(&sql, " WHERE ");
+	quote_ident(&sql, field);
+	coco_buf_adds(&sql, " IS NOT NULL ORDER BY ");
+	quote_ident(&sql, field);
+	coco_buf_printf(&sql, " %s $1 LIMIT %zu", metric_op(metric), k);
+	coco_buf_putc(&arg, '[');
+	for (size_t i = 0; i < dim; i++)
+		coco_buf_printf(&arg, i ? ",%.9g" : "%.9g", (double)vec[i]);
+	coco_buf_putc(&arg, ']');
+	const char *param = arg.p;
+	r = PQexecParams(c, sql.p, 1, NULL, &param, NULL, NULL, 0);
+	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		coco_buf m = {0};
+		add_msg(&m, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+		coco_seterr(err, "Postgres: %s: %s%s", what.p, m.p, state && !strcmp(state, "42P01")
+			? " (run coco update first)" : "");
+		coco_buf_free(&m);
+		goto done;
+	}
+
+	/* the result type: the fields but `field`, struct and table as json, then distance */
+	coco_field *rf = coco_arena_alloc(a, (l.ncols + 1) * sizeof *rf);
+	uint32_t nf = 0;
+	for (uint32_t i = 0; i < l.ncols; i++) {
+		if ((int)i == fi)
+			continue;
+		rf[nf].name = coco_arena_strdup(a, l.cols[i].name);
+		coco_kind kd = l.cols[i].type->kind;
+		rf[nf].type = kd == COCO_STRUCT || kd == COCO_TABLE ? &coco_t_json : l.cols[i].type;
+		nf++;
+	}
+	rf[nf].name = "distance";
+	rf[nf].type = &coco_t_float64;
+	nf++;
+	*row_type = coco_type_struct(a, rf, nf);
+	int nt = PQntuples(r);
+	coco_value *out = coco_arena_alloc(a, ((size_t)nt + 1) * sizeof *out);
+	for (int i = 0; i < nt; i++) {
+		out[i].kind = COCO_STRUCT;
+		out[i].n = nf;
+		out[i].u.fields = coco_arena_alloc(a, nf * sizeof(coco_value));
+		for (uint32_t j = 0; j < nf; j++) {
+			if (PQgetisnull(r, i, (int)j))
+				continue;
+			cell_value(PQgetvalue(r, i, (int)j), PQgetlength(r, i, (int)j), rf[j].type, a,
+				&out[i].u.fields[j]);
+		}
+	}
+	*rows = out;
+	*nrows = (size_t)nt;
+	rc = 0;
+done:
+	PQclear(r);
+	if (c)
+		PQfinish(c);
+	coco_buf_free(&sql);
+	coco_buf_free(&arg);
+	coco_buf_free(&what);
+	layout_free(&l);
+	return rc;
+}
+
+/* The PostgreSQL target: `targets.Postgres{ database = "postgres://..." }`. */
+const coco_target_ops coco_postgres_target = {
+	.name = "Postgres",
+	.opts = pg_opts,
+	.describe = pg_describe,
+	.plan = pg_plan,
+	.apply = pg_apply,
+	.open = tgt_open,
+	.begin = tgt_begin,
+	.upsert = tgt_upsert,
+	.del = tgt_del,
+	.commit = tgt_commit,
+	.close = tgt_close,
+	.top_k = pg_top_k,
+};

@@ -1,0 +1,419 @@
+-- Sources and targets written in Lua: coco.source{ list, get } and
+-- coco.target{ setup, mutate }. Each case runs luajit (with build/coco.so)
+-- or the coco binary in its own temp dir; the incremental rules (ordinals,
+-- fingerprints, deletes, crash convergence, retries) must hold for them as
+-- for the built-in connectors.
+local H = require("spec.helpers")
+
+local function luajit(dir, code)
+  local prelude = string.format("package.cpath = %q .. '/?.so;' .. package.cpath\n", H.so_dir)
+  H.write(dir .. "/script.lua", prelude .. code)
+  local out, err = os.tmpname(), os.tmpname()
+  local p = io.popen(string.format("cd %s && luajit script.lua >%s 2>%s </dev/null; echo $?", H.q(dir), out, err))
+  local rc = tonumber(p:read("*l"))
+  p:close()
+  local so, se = H.read(out), H.read(err)
+  os.remove(out)
+  os.remove(err)
+  return rc, so, se
+end
+
+local function run(dir, code)
+  local rc, out, err = luajit(dir, code)
+  assert.are.equal(0, rc, "luajit exited " .. tostring(rc) .. "\nstderr: " .. err .. "\nstdout: " .. out)
+  local r = H.json.decode(out)
+  assert(type(r) == "table", "no JSON result\nstdout: " .. out .. "\nstderr: " .. err)
+  return r, err
+end
+
+-- Notes: one row per file of data/, key = file name, ordinal = the file's
+-- size and text (so an edit changes it), get counts its calls in a file.
+-- JsonFiles: one JSON file per row in options.dir, setup logged.
+local DEFS = [[
+local coco = require("coco")
+local M = {}
+
+local function read(p)
+  local f = io.open(p, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+local function append(p, s)
+  local f = assert(io.open(p, "ab"))
+  f:write(s)
+  f:close()
+end
+M.read, M.append = read, append
+
+local function files(dir)
+  local out, p = {}, io.popen("ls " .. dir .. " 2>/dev/null")
+  for name in p:lines() do out[#out + 1] = name end
+  p:close()
+  return out
+end
+M.files = files
+
+M.Notes = coco.source{ name = "Notes",
+  key = { { "id", "str" } }, value = { { "body", "str" } },
+  list = function(opts)
+    if read("fail_list") then error("listing is broken today") end
+    for _, name in ipairs(files(opts.dir)) do
+      local s = read(opts.dir .. "/" .. name)
+      if opts.ordinals ~= false then coroutine.yield(name, #s .. ":" .. s) else coroutine.yield(name) end
+    end
+  end,
+  get = function(key, opts)
+    append("get_calls", key .. "\n")
+    local s = read(opts.dir .. "/" .. key)
+    if s == nil then return nil end
+    if s:match("^BAD") then return { body = 42 } end
+    return { body = s }
+  end }
+
+M.JsonFiles = coco.target{ name = "JsonFiles",
+  setup = function(previous, desired)
+    append("setup_log", (previous and previous.options.dir or "-") .. " -> "
+      .. (desired and desired.options.dir or "-") .. "\n")
+    if previous and (not desired or previous.options.dir ~= desired.options.dir) then
+      os.execute("rm -rf " .. previous.options.dir)
+    end
+    if desired then os.execute("mkdir -p " .. desired.options.dir) end
+  end,
+  mutate = function(upserts, deletes, ctx)
+    if read("fail_mutate") then error("the disk is full") end
+    local n = tonumber(read("kill_after") or "")
+    for i, r in ipairs(upserts) do
+      local f = assert(io.open(ctx.options.dir .. "/" .. r.id .. ".json", "wb"))
+      f:write(coco.json.encode(r))
+      f:close()
+      if n and i == n then    -- die half way through a batch, as kill -9 would
+        local pid = read("/proc/self/stat"):match("^(%d+)")
+        os.execute("kill -9 " .. pid)
+      end
+    end
+    for _, k in ipairs(deletes) do os.remove(ctx.options.dir .. "/" .. k.id .. ".json") end
+  end }
+return M
+]]
+
+local FLOW = [[
+local coco = require("coco")
+local D = dofile("defs.lua")
+return coco.flow("Notes", function(flow, scope)
+  scope.notes = flow:add_source(D.Notes{ dir = "data", ordinals = %s })
+  local out = scope:add_collector()
+  scope.notes:row(function(n)
+    n.upper = n.body:transform(coco.fn("Upper", function(s) return s:upper() end))
+    out:collect{ id = n.id, text = n.upper }
+  end)
+  out:export("notes", D.JsonFiles{ dir = %q }, { primary_key_fields = { "id" } })
+end)
+]]
+
+-- What the JSON target holds: { id = text }.
+local function target(d, dir)
+  local out = {}
+  local p = io.popen("ls " .. H.q(d .. "/" .. (dir or "out")) .. " 2>/dev/null")
+  for name in p:lines() do
+    local r = H.json.decode(H.read(d .. "/" .. (dir or "out") .. "/" .. name))
+    out[r.id] = r.text
+  end
+  p:close()
+  return out
+end
+
+local function lines(s)
+  local out = {}
+  for l in (s or ""):gmatch("[^\n]+") do out[#out + 1] = l end
+  return out
+end
+
+describe("custom sources and targets written in Lua", function()
+  local d
+  before_each(function()
+    d = H.tmpdir()
+    H.write(d .. "/defs.lua", DEFS)
+    H.write(d .. "/flow.lua", FLOW:format("true", "out"))
+    H.write(d .. "/data/a", "alpha")
+    H.write(d .. "/data/b", "beta")
+    H.write(d .. "/data/c", "gamma")
+  end)
+  after_each(H.cleanup)
+
+  it("a Lua source into a Lua target: added, unchanged (not read), updated, deleted", function()
+    local rc, out, err = H.coco(d, "update flow.lua --json")
+    assert.are.equal(0, rc, err)
+    local s = H.json_lines(out)[1]
+    assert.are.same({ 3, 0, 0 }, { s.added, s.updated, s.deleted })
+    assert.are.same({ a = "ALPHA", b = "BETA", c = "GAMMA" }, target(d))
+    assert.are.same({ "- -> out" }, lines(H.read(d .. "/setup_log")))
+    H.rm(d .. "/get_calls")
+    rc, out = H.coco(d, "update flow.lua --json")
+    s = H.json_lines(out)[1]
+    assert.are.same({ 0, 0, 0, 3 }, { s.added, s.updated, s.deleted, s.unchanged })
+    assert.is_nil(H.read(d .. "/get_calls"), "an unchanged ordinal means the row is not read")
+    H.write(d .. "/data/b", "beta two")
+    H.rm(d .. "/data/c")
+    rc, out = H.coco(d, "update flow.lua --json")
+    s = H.json_lines(out)[1]
+    assert.are.same({ 0, 1, 1, 1 }, { s.added, s.updated, s.deleted, s.unchanged })
+    assert.are.same({ "b" }, lines(H.read(d .. "/get_calls")))
+    assert.are.same({ a = "ALPHA", b = "BETA TWO" }, target(d))
+  end)
+
+  it("without ordinals every row is read, and processed only when its content changed", function()
+    H.write(d .. "/flow.lua", FLOW:format("false", "out"))
+    assert.are.equal(0, (H.coco(d, "update flow.lua")))
+    H.rm(d .. "/get_calls")
+    local _, out = H.coco(d, "update flow.lua --json")
+    local s = H.json_lines(out)[1]
+    assert.are.same({ 0, 0, 3 }, { s.added, s.updated, s.unchanged })
+    assert.are.equal(3, #lines(H.read(d .. "/get_calls")))
+    H.write(d .. "/data/a", "alpha two")
+    _, out = H.coco(d, "update flow.lua --json")
+    s = H.json_lines(out)[1]
+    assert.are.same({ 0, 1, 2 }, { s.added, s.updated, s.unchanged })
+    assert.are.equal("ALPHA TWO", target(d).a)
+  end)
+
+  it("list may return an array; keys of several fields; get may return a bare value", function()
+    H.write(d .. "/flow.lua", [[
+local coco = require("coco")
+local Pairs = coco.source{ name = "Pairs",
+  key = { { "lang", "str" }, { "n", "int64" } }, value = { { "word", "str" } },
+  list = function(opts)
+    return { { key = { lang = "en", n = 1 }, ordinal = 1 }, { lang = "fr", n = 2 } }
+  end,
+  get = function(key) return key.lang == "en" and "one" or "deux" end }
+return coco.flow("Pairs", function(flow, scope)
+  scope.words = flow:add_source(Pairs{})
+  local out = scope:add_collector()
+  scope.words:row(function(w) out:collect{ lang = w.lang, n = w.n, word = w.word } end)
+  out:export("words", coco.targets.SQLite{ path = "w.sqlite" }, { primary_key_fields = { "lang", "n" } })
+end)
+]])
+    local rc, _, err = H.coco(d, "update flow.lua")
+    assert.are.equal(0, rc, err)
+    assert.are.same({ "lang=en|n=1|word=one", "lang=fr|n=2|word=deux" }, H.dump(d .. "/w.sqlite", "Pairs__words"))
+  end)
+
+  it("setup: the options changed recreate the target; an export that left the flow is dropped; drop drops", function()
+    assert.are.equal(0, (H.coco(d, "update flow.lua")))
+    H.write(d .. "/flow.lua", FLOW:format("true", "out2"))
+    local rc, out, err = H.coco(d, "update flow.lua -f")
+    assert.are.equal(0, rc, err)
+    assert.matches("recreate", err .. out)
+    assert.are.same({ a = "ALPHA", b = "BETA", c = "GAMMA" }, target(d, "out2"))
+    -- the export goes: setup(previous, nil) through the definition, still loaded
+    H.write(d .. "/flow.lua", [[
+local coco = require("coco")
+local D = dofile("defs.lua")
+return coco.flow("Notes", function(flow, scope)
+  scope.notes = flow:add_source(D.Notes{ dir = "data" })
+  local out = scope:add_collector()
+  scope.notes:row(function(n) out:collect{ id = n.id, text = n.body } end)
+  out:export("plain", coco.targets.SQLite{ path = "p.sqlite" }, { primary_key_fields = { "id" } })
+end)
+]])
+    rc, out, err = H.coco(d, "update flow.lua -f")
+    assert.are.equal(0, rc, err)
+    assert.are.same({ "- -> out", "out -> out2", "out2 -> -" }, lines(H.read(d .. "/setup_log")))
+    assert.is_false(H.sh("test -e " .. H.q(d .. "/out2")))
+    H.write(d .. "/flow.lua", FLOW:format("true", "out3"))
+    assert.are.equal(0, (H.coco(d, "update flow.lua -f")))
+    rc, out, err = H.coco(d, "drop flow.lua -f")
+    assert.are.equal(0, rc, err)
+    assert.are.equal("out3 -> -", lines(H.read(d .. "/setup_log"))[5])
+  end)
+
+  it("a Lua target killed in the middle of an update converges on the next run", function()
+    for i = 1, 1200 do H.write(string.format("%s/data/n%04d", d, i), "note " .. i) end
+    H.write(d .. "/kill_after", "300")   -- in the first batch (512 rows)
+    local rc = H.coco(d, "update flow.lua")
+    assert.are_not.equal(0, rc)
+    local half = target(d)
+    assert.is_true(next(half) ~= nil, "the target was written before the kill")
+    H.rm(d .. "/kill_after")
+    -- meanwhile the source changes: a written row is deleted, another edited
+    H.rm(d .. "/data/n0001")
+    H.write(d .. "/data/n0002", "edited")
+    local err
+    rc, _, err = H.coco(d, "update flow.lua")
+    assert.are.equal(0, rc, err)
+    local t = target(d)
+    assert.is_nil(t.n0001)
+    assert.are.equal("EDITED", t.n0002)
+    assert.are.equal("NOTE 1200", t.n1200)
+    local n = 0
+    for _ in pairs(t) do n = n + 1 end
+    assert.are.equal(1202, n)            -- n0002..n1200, a, b, c
+    -- and a run after that has nothing to do
+    local out
+    rc, out = H.coco(d, "update flow.lua --json")
+    local s = H.json_lines(out)[1]
+    assert.are.same({ 0, 0, 0 }, { s.added, s.updated, s.deleted })
+  end)
+
+  describe("bad input", function()
+    it("list raises: the run fails with the message and nothing is deleted", function()
+      assert.are.equal(0, (H.coco(d, "update flow.lua")))
+      H.write(d .. "/fail_list", "1")
+      local rc, _, err = H.coco(d, "update flow.lua")
+      assert.are_not.equal(0, rc)
+      assert.matches("listing is broken today", err)
+      assert.are.same({ a = "ALPHA", b = "BETA", c = "GAMMA" }, target(d))
+      H.rm(d .. "/fail_list")
+      local out
+      rc, out = H.coco(d, "update flow.lua --json")
+      local s = H.json_lines(out)[1]
+      assert.are.same({ 0, 0, 3 }, { s.added, s.deleted, s.unchanged })
+    end)
+
+    it("mutate raises: the state does not advance, and the next run writes the rows", function()
+      H.write(d .. "/fail_mutate", "1")
+      local r = run(d, [[
+local coco = require("coco")
+local flow = assert(coco.load("flow.lua"))
+local R = {}
+R.st, R.err = flow:update()
+os.remove("fail_mutate")
+local st = assert(flow:update())
+R.written = st[1].added + st[1].updated + st[1].reprocessed
+flow:close()
+io.write(coco.json.encode(R))
+]])
+      assert.is_nil(r.st)
+      assert.matches("JsonFiles%.mutate: .*the disk is full", r.err)
+      assert.are.equal(3, r.written)
+      assert.are.same({ a = "ALPHA", b = "BETA", c = "GAMMA" }, target(d))
+    end)
+
+    it("get returns a value of the wrong type: a row error naming the field and the flow line", function()
+      H.write(d .. "/data/b", "BAD")
+      local rc, _, err = H.coco(d, "update flow.lua")
+      assert.are_not.equal(0, rc)
+      assert.matches("flow%.lua:4: Notes: get%(\"b\"%) returned a bad value: field 'body': expected str, got number", err)
+      assert.are.same({ a = "ALPHA", c = "GAMMA" }, target(d))
+      H.write(d .. "/data/b", "better")
+      rc = H.coco(d, "update flow.lua")
+      assert.are.equal(0, rc)
+      assert.are.equal("BETTER", target(d).b)
+    end)
+
+    it("mistakes in a definition or a spec are reported at the user's line", function()
+      local r = run(d, [[
+local coco = require("coco")
+local R = {}
+R.unknown = select(2, pcall(coco.source, { name = "X", key = { { "id", "str" } }, lst = 1 }))
+R.type = select(2, pcall(coco.source, { name = "X", key = { { "id", "strr" } }, list = print, get = print }))
+R.nokey = select(2, pcall(coco.source, { name = "X", key = {}, list = print, get = print }))
+R.target = select(2, pcall(coco.target, { name = "T", setup = print }))
+local T = coco.target{ name = "T", setup = print, mutate = print }
+R.opts = select(2, pcall(T, { f = print }))
+R.str = tostring(T)
+R.wrong = select(2, pcall(coco.load, "wrong.lua"))
+io.write(coco.json.encode(R))
+]])
+      assert.matches("^script%.lua:4: coco%.source: unknown key 'lst'", r.unknown)
+      assert.matches("^script%.lua:5: coco%.source%(X%): key field 'id': unknown type 'strr'", r.type)
+      assert.matches("^script%.lua:6: coco%.source%(X%): key needs at least one field", r.nokey)
+      assert.matches("^script%.lua:7: coco%.target%(T%): mutate must be a function", r.target)
+      assert.matches("^script%.lua:9: T: options must be plain data", r.opts)
+      assert.are.equal("coco.target(T)", r.str)
+    end)
+
+    it("callbacks that step the updater or close the flow while it runs: an error, or it ends after", function()
+      H.write(d .. "/hooked.lua", [==[
+local coco = require("coco")
+local Hooked = coco.source{ name = "Hooked", key = { { "id", "str" } }, value = { { "body", "str" } },
+  list = function() coroutine.yield("a", 1) coroutine.yield("b", 1) end,
+  get = function(key) if HOOK then HOOK(key) end return { body = key } end }
+return coco.flow("Hooked", function(flow, scope)
+  scope.rows = flow:add_source(Hooked{})
+  local out = scope:add_collector()
+  scope.rows:row(function(r) out:collect{ id = r.id, body = r.body } end)
+  out:export("rows", coco.targets.SQLite{ path = "h.sqlite" }, { primary_key_fields = { "id" } })
+end)
+]==])
+      local r = run(d, [[
+local coco = require("coco")
+local R = { errors = {} }
+-- a nested step from a source's get(): a row error, the other row goes on
+local flow = assert(coco.load("hooked.lua"))
+local live
+live = assert(flow:live{ budget_ms = 0,
+  on_error = function(_, key, msg) R.errors[#R.errors + 1] = key .. ": " .. msg end })
+HOOK = function(key) if key == "a" then live:step(0) end end
+R.rows = live:step(0)
+-- the flow closed from get() while the updater steps: the step finishes
+live:close()
+HOOK = function() flow:close() end
+live = assert(flow:live{ budget_ms = 0, full_reprocess = true })
+R.rows2 = live:step(0)
+R.after = tostring(live)
+live:close()                      -- and then the flow goes
+-- the flow closed from get() during a plain update: the update finishes, then the flow is gone
+flow = assert(coco.load("hooked.lua"))
+local st = assert(flow:update{ full_reprocess = true })
+R.update = st[1].reprocessed
+R.closed = select(2, flow:update())
+HOOK = nil
+io.write(coco.json.encode(R))
+]])
+      assert.are.equal(1, #r.errors)
+      assert.matches("^a: Hooked: get%(\"a\"%) failed: .*live:step called from a live callback", r.errors[1])
+      assert.are.equal(1, r.rows)
+      assert.are.equal(2, r.rows2)
+      assert.are.equal("coco.live(running)", r.after)
+      assert.are.equal(2, r.update)
+      assert.matches("closed", r.closed)
+    end)
+
+    it("a Lua target used as a source is refused at the user's line", function()
+      H.write(d .. "/flow.lua", [[
+local coco = require("coco")
+local D = dofile("defs.lua")
+return coco.flow("Wrong", function(flow, scope)
+  scope.x = flow:add_source(D.JsonFiles{ dir = "x" })
+end)
+]])
+      local rc, _, err = H.coco(d, "update flow.lua")
+      assert.are_not.equal(0, rc)
+      assert.matches("flow%.lua:4: add_source needs a source", err)
+    end)
+  end)
+
+  it("a Lua source in the live updater, picked up by its refresh_interval", function()
+    H.write(d .. "/flow.lua", [[
+local coco = require("coco")
+local D = dofile("defs.lua")
+return coco.flow("Notes", function(flow, scope)
+  scope.notes = flow:add_source(D.Notes{ dir = "data" }, { refresh_interval = 0.2 })
+  local out = scope:add_collector()
+  scope.notes:row(function(n) out:collect{ id = n.id, text = n.body } end)
+  out:export("notes", D.JsonFiles{ dir = "out" }, { primary_key_fields = { "id" } })
+end)
+]])
+    local r = run(d, [[
+local coco = require("coco")
+local D = dofile("defs.lua")
+local flow = assert(coco.load("flow.lua"))
+local live = assert(flow:live())
+local function until_(pred)
+  local t0 = os.time()
+  while not pred() and os.time() - t0 < 10 do assert(live:step(50)) end
+end
+until_(function() return D.read("out/c.json") end)
+local f = io.open("data/d", "wb") f:write("delta") f:close()
+until_(function() return D.read("out/d.json") end)
+local R = { d = D.read("out/d.json") ~= nil, stats = live:stats()[1].added }
+live:close()
+flow:close()
+io.write(coco.json.encode(R))
+]])
+    assert.is_true(r.d)
+    assert.are.equal(4, r.stats)
+  end)
+end)

@@ -1,0 +1,440 @@
+-- EmbedText and ExtractByLlm through the real coco binary, against
+-- spec/servers/fake_openai.js: a loopback stand-in for the OpenAI and
+-- Ollama APIs (the real services cannot run here) that checks requests
+-- strictly and logs each one (inputs, concurrency, status). What is
+-- asserted: texts of many rows go out in requests of up to batch_size, at
+-- most max_concurrency at once, results land on their rows; 429 (with
+-- Retry-After) and 500 are retried; a 400 fails its row with the API's
+-- message while the others go on; the key shows nowhere; a text is never
+-- embedded twice (re-run, rename, move, shared paragraphs); the memo cache
+-- stays bounded under churn.
+local H = require("spec.helpers")
+local ffi = require("ffi")
+
+pcall(ffi.cdef, "int poll(void *fds, unsigned long nfds, int timeout);")
+local function sleep_ms(ms) ffi.C.poll(nil, 0, ms) end
+
+local KEY = "sk-coco-spec-8f3a1c9e7b2d4f60"
+local have_node = H.sh("command -v node >/dev/null 2>&1")
+
+-- ---- the fake server ---------------------------------------------------------
+local Server = {}
+Server.__index = Server
+
+local function start_server(conf)
+  local dir = H.tmpdir()
+  local s = setmetatable({ dir = dir, log = dir .. "/requests.log", conf = dir .. "/conf.json" }, Server)
+  s:set(conf or {})
+  H.write(s.log, "")
+  s.proc = io.popen(string.format("exec node %s --log %s --config %s >%s",
+    H.q(H.root .. "/spec/servers/fake_openai.js"), H.q(s.log), H.q(s.conf), H.q(dir .. "/port")), "w")
+  for _ = 1, 200 do
+    local p = (H.read(dir .. "/port") or ""):match('"port":(%d+)')
+    if p then
+      s.port = tonumber(p)
+      break
+    end
+    sleep_ms(25)
+  end
+  assert(s.port, "fake_openai.js did not start")
+  s.openai = "http://127.0.0.1:" .. s.port .. "/v1"
+  s.ollama = "http://127.0.0.1:" .. s.port
+  return s
+end
+
+function Server:set(conf)
+  local c = { key = KEY, dim = 8 }
+  for k, v in pairs(conf) do c[k] = v end
+  H.write(self.conf, H.json.encode(c))
+end
+
+-- The requests logged since the last call (each: path, status, inputs,
+-- texts, inflight, auth).
+function Server:take()
+  local s = H.read(self.log) or ""
+  H.write(self.log, "")
+  return H.json_lines(s)
+end
+
+function Server:stop()
+  if self.proc then self.proc:close() end
+  self.proc = nil
+end
+
+local function inputs(reqs)
+  local n = 0
+  for _, r in ipairs(reqs) do n = n + (r.inputs or 0) end
+  return n
+end
+
+-- ---- flows -------------------------------------------------------------------
+-- o: api_type, batch_size, max_concurrency, dim (output_dimension), model
+local function embed_flow(o)
+  o = o or {}
+  return string.format([[
+local coco = require("coco")
+local F = coco.functions
+return coco.flow("Embed", function(flow, scope)
+  scope.docs = flow:add_source(coco.sources.LocalFile{ path = "docs", included_patterns = { "*.md" } })
+  local out = scope:add_collector()
+  scope.docs:row(function(doc)
+    doc.chunks = doc.content:transform(F.SplitRecursively{}, { chunk_size = 40, chunk_overlap = 0 })
+    doc.chunks:row(function(chunk)
+      chunk.embedding = chunk.text:transform(F.EmbedText{ api_type = %q, model = %q,
+        address = os.getenv("FAKE_ADDR"), api_key_env = "FAKE_KEY", output_dimension = %d,
+        batch_size = %d, max_concurrency = %d })
+      out:collect{ filename = doc.filename, location = chunk.location, text = chunk.text,
+                   embedding = chunk.embedding }
+    end)
+  end)
+  out:export("chunks", coco.targets.SQLite{ path = "index.sqlite" },
+    { primary_key_fields = { "filename", "location" } })
+end)
+]], o.api_type or "openai", o.model or "fake-embed", o.dim or 8, o.batch_size or 4,
+    o.max_concurrency or 2)
+end
+
+local function para(tag, i) return string.format("Paragraph %s number %d.\n\n", tag, i) end
+local function doc(tag, n)
+  local t = {}
+  for i = 1, n do t[i] = para(tag, i) end
+  return table.concat(t)
+end
+
+-- Decode a little-endian float32 blob given as hex.
+local function floats(hex)
+  local n = #hex / 8
+  local buf = ffi.new("uint8_t[?]", n * 4)
+  for i = 0, n * 4 - 1 do buf[i] = tonumber(hex:sub(2 * i + 1, 2 * i + 2), 16) end
+  local f = ffi.cast("float *", buf)
+  local out = {}
+  for i = 0, n - 1 do out[i + 1] = f[i] end
+  return out
+end
+
+-- Every stored row's vector is the one the server derives from its text.
+local function check_rows(d, dim)
+  local rows = H.sql(d .. "/index.sqlite", "SELECT text, hex(embedding) AS e FROM Embed__chunks")
+  for _, r in ipairs(rows) do
+    local v = floats(r.e)
+    local sum = 0
+    for i = 1, #r.text do sum = sum + r.text:byte(i) end
+    assert.are.equal(dim or 8, #v)
+    assert.are.equal(#r.text, v[1], r.text)
+    assert.are.equal(sum % 997, v[2], r.text)
+  end
+  return #rows
+end
+
+local function cached(d, env)
+  local rc, out, err = H.coco(d, "show flow.lua", env)
+  assert.are.equal(0, rc, err)
+  return tonumber(out:match("(%d+) cached function results"))
+end
+
+describe("EmbedText", function()
+  local srv, d, env
+
+  before_each(function()
+    if not have_node then return end
+    srv = start_server()
+    d = H.tmpdir()
+    env = { FAKE_ADDR = srv.openai, FAKE_KEY = KEY }
+  end)
+  after_each(function()
+    if srv then srv:stop() end
+    srv = nil
+    H.cleanup()
+  end)
+
+  local function run(args, e)
+    local rc, out, err = H.coco(d, args or "flow.lua", e or env)
+    return rc, out, err
+  end
+
+  it("groups the texts of many rows into requests of up to batch_size, results on their rows", function()
+    if not have_node then return pending("node is not installed") end
+    H.write(d .. "/flow.lua", embed_flow{ batch_size = 5, max_concurrency = 3 })
+    for f = 1, 12 do H.write(string.format("%s/docs/f%02d.md", d, f), doc("f" .. f, 3)) end
+    local rc, _, err = run()
+    assert.are.equal(0, rc, err)
+    local reqs = srv:take()
+    assert.are.equal(36, inputs(reqs))
+    assert.are.equal(math.ceil(36 / 5), #reqs)
+    for _, r in ipairs(reqs) do
+      assert.are.equal("/v1/embeddings", r.path)
+      assert.are.equal(200, r.status)
+      assert.is_true(r.auth)
+      assert.is_true(r.inputs <= 5)
+    end
+    assert.are.equal(36, check_rows(d))
+  end)
+
+  it("keeps at most max_concurrency requests in flight", function()
+    if not have_node then return pending("node is not installed") end
+    srv:set{ delay_ms = 150 }
+    H.write(d .. "/flow.lua", embed_flow{ batch_size = 2, max_concurrency = 3 })
+    for f = 1, 6 do H.write(string.format("%s/docs/f%d.md", d, f), doc("c" .. f, 4)) end
+    local t0 = os.time()
+    local rc, _, err = run()
+    assert.are.equal(0, rc, err)
+    local reqs = srv:take()
+    assert.are.equal(12, #reqs)
+    local most = 0
+    for _, r in ipairs(reqs) do most = math.max(most, r.inflight) end
+    assert.are.equal(3, most)
+    assert.is_true(os.time() - t0 < 10)
+    assert.are.equal(24, check_rows(d))
+  end)
+
+  it("retries 429 (honouring Retry-After) and 500", function()
+    if not have_node then return pending("node is not installed") end
+    srv:set{ fail = { { status = 429, retry_after = 1, count = 2 }, { status = 500, count = 1 } } }
+    H.write(d .. "/flow.lua", embed_flow{ batch_size = 8, max_concurrency = 1 })
+    H.write(d .. "/docs/a.md", doc("r", 6))
+    local start = os.time()
+    local rc, _, err = run()
+    assert.are.equal(0, rc, err)
+    local reqs = srv:take()
+    local st = {}
+    for i, r in ipairs(reqs) do st[i] = r.status end
+    assert.are.same({ 429, 429, 500, 200 }, st)
+    -- two Retry-After: 1 waits at least
+    assert.is_true(reqs[3].t - reqs[1].t >= 1900, "retried after " .. (reqs[3].t - reqs[1].t) .. " ms")
+    assert.is_true(os.time() - start < 15)
+    assert.are.equal(6, check_rows(d))
+  end)
+
+  it("fails the row of a text the API refuses (400) with the API's message; the others go on", function()
+    if not have_node then return pending("node is not installed") end
+    srv:set{ poison = "POISON" }
+    H.write(d .. "/flow.lua", embed_flow{ batch_size = 16, max_concurrency = 2 })
+    for f = 1, 4 do H.write(string.format("%s/docs/f%d.md", d, f), doc("p" .. f, 3)) end
+    H.write(d .. "/docs/f3.md", doc("p3", 2) .. "A POISON paragraph here.\n")
+    local rc, out, err = run()
+    assert.are_not.equal(0, rc)
+    assert.matches("f3.md", err, 1, true)
+    assert.matches("HTTP 400", err, 1, true)
+    assert.matches("input contains POISON", err, 1, true)
+    assert.matches("1 errors", out, 1, true)
+    local files = {}
+    for _, r in ipairs(H.sql(d .. "/index.sqlite", "SELECT DISTINCT filename FROM Embed__chunks ORDER BY 1")) do
+      files[#files + 1] = r.filename
+    end
+    assert.are.same({ "f1.md", "f2.md", "f4.md" }, files)
+    -- the failed row is retried on the next run
+    srv:set{}
+    srv:take()
+    rc, _, err = run()
+    assert.are.equal(0, rc, err)
+    assert.are.equal(12, check_rows(d))
+  end)
+
+  it("a dimension other than output_dimension is a row error", function()
+    if not have_node then return pending("node is not installed") end
+    srv:set{ wrong_dim = "ODD" }
+    H.write(d .. "/flow.lua", embed_flow{})
+    H.write(d .. "/docs/a.md", doc("a", 2))
+    H.write(d .. "/docs/b.md", "An ODD one.\n")
+    local rc, _, err = run()
+    assert.are_not.equal(0, rc)
+    assert.matches("b.md", err, 1, true)
+    assert.matches("7 dimensions, expected 8", err, 1, true)
+    assert.are.equal(2, check_rows(d))
+  end)
+
+  it("never shows the key: not in output, errors, state, show or evaluate", function()
+    if not have_node then return pending("node is not installed") end
+    H.write(d .. "/flow.lua", embed_flow{})
+    H.write(d .. "/docs/a.md", doc("k", 3))
+    local seen = {}
+    local function keep(rc, out, err) seen[#seen + 1] = out .. err return rc end
+    assert.are.equal(0, keep(run()))
+    assert.are.equal(0, keep(run("show flow.lua -v")))
+    assert.are.equal(0, keep(run("evaluate flow.lua -o evald")))
+    assert.are.equal(0, keep(run("flow.lua --json")))
+    -- a server that echoes the key it got in its 401
+    srv:set{ echo_key = true, key = "sk-someone-else" }
+    H.write(d .. "/docs/b.md", doc("k2", 1))
+    assert.are_not.equal(0, keep(run()))
+    assert.matches("Incorrect API key", seen[#seen], 1, true)
+    for _, s in ipairs(seen) do assert.is_nil(s:find(KEY, 1, true)) end
+    local p = io.popen("find " .. H.q(d) .. " -type f")
+    local nfiles = 0
+    for f in p:lines() do
+      nfiles = nfiles + 1
+      assert.is_nil((H.read(f) or ""):find(KEY, 1, true), f)
+    end
+    p:close()
+    assert.is_true(nfiles >= 4)
+  end)
+
+  it("without the key set, says so before any work", function()
+    if not have_node then return pending("node is not installed") end
+    H.write(d .. "/flow.lua", embed_flow{})
+    H.write(d .. "/docs/a.md", doc("n", 2))
+    local rc, _, err = run("flow.lua", { FAKE_ADDR = srv.openai })
+    assert.are_not.equal(0, rc)
+    assert.matches("flow.lua:%d+: EmbedText: environment variable FAKE_KEY %(api_key_env%) is not set", err)
+    assert.are.equal(0, #srv:take())
+  end)
+
+  it("never pays twice: re-runs, renames, moves and shared paragraphs cost no request", function()
+    if not have_node then return pending("node is not installed") end
+    H.write(d .. "/flow.lua", embed_flow{ batch_size = 4 })
+    for f = 1, 4 do H.write(string.format("%s/docs/f%d.md", d, f), doc("s" .. f, 4)) end
+    -- a file sharing two paragraphs with f1, and one with itself twice
+    H.write(d .. "/docs/dup.md", para("s1", 1) .. para("s1", 2) .. para("own", 1) .. para("own", 1))
+    local rc, _, err = run()
+    assert.are.equal(0, rc, err)
+    local reqs = srv:take()
+    assert.are.equal(17, inputs(reqs))     -- 16 + "own 1", each text once
+    local seen = {}
+    for _, r in ipairs(reqs) do
+      for _, t in ipairs(r.texts) do
+        assert.is_nil(seen[t], t)
+        seen[t] = true
+      end
+    end
+    assert.are.equal(20, check_rows(d))
+    -- nothing changed
+    rc, _, err = run()
+    assert.are.equal(0, rc, err)
+    assert.are.equal(0, #srv:take())
+    -- every file renamed, one moved into a directory
+    for f = 1, 4 do os.rename(string.format("%s/docs/f%d.md", d, f), string.format("%s/docs/g%d.md", d, f)) end
+    H.mkdir(d .. "/docs/sub")
+    os.rename(d .. "/docs/dup.md", d .. "/docs/sub/dup.md")
+    rc, _, err = run()
+    assert.are.equal(0, rc, err)
+    assert.are.equal(0, #srv:take())
+    assert.are.equal(20, check_rows(d))
+    -- every row evaluated again: all from the cache
+    rc, _, err = run("flow.lua --full-reprocess")
+    assert.are.equal(0, rc, err)
+    assert.are.equal(0, #srv:take())
+    -- one paragraph edited: one text embedded
+    H.write(d .. "/docs/g2.md", para("s2", 1) .. para("s2", 2) .. para("edited", 3) .. para("s2", 4))
+    rc, _, err = run()
+    assert.are.equal(0, rc, err)
+    reqs = srv:take()
+    assert.are.equal(1, #reqs)
+    assert.are.same({ "Paragraph edited number 3." }, reqs[1].texts)
+  end)
+
+  it("keeps the cache bounded under churn", function()
+    if not have_node then return pending("node is not installed") end
+    H.write(d .. "/flow.lua", embed_flow{ batch_size = 16, max_concurrency = 4 })
+    for f = 1, 4 do H.write(string.format("%s/docs/f%d.md", d, f), doc("v0-" .. f, 5)) end
+    local rc, _, err = run()
+    assert.are.equal(0, rc, err)
+    assert.are.equal(20, inputs(srv:take()))
+    assert.are.equal(20, cached(d, env))
+    for round = 1, 4 do
+      for f = 1, 4 do H.write(string.format("%s/docs/f%d.md", d, f), doc("v" .. round .. "-" .. f, 5)) end
+      rc, _, err = run()
+      assert.are.equal(0, rc, err)
+      assert.are.equal(20, inputs(srv:take()))
+      assert.are.equal(20, cached(d, env))
+    end
+    os.remove(d .. "/docs/f4.md")
+    rc, _, err = run()
+    assert.are.equal(0, rc, err)
+    assert.are.equal(15, cached(d, env))
+  end)
+
+  it("speaks Ollama's /api/embed", function()
+    if not have_node then return pending("node is not installed") end
+    env.FAKE_ADDR = srv.ollama
+    H.write(d .. "/flow.lua", embed_flow{ api_type = "ollama", batch_size = 3, dim = 16 })
+    srv:set{ dim = 16 }
+    for f = 1, 3 do H.write(string.format("%s/docs/f%d.md", d, f), doc("o" .. f, 3)) end
+    local rc, _, err = run()
+    assert.are.equal(0, rc, err)
+    local reqs = srv:take()
+    assert.are.equal(3, #reqs)
+    for _, r in ipairs(reqs) do
+      assert.are.equal("/api/embed", r.path)
+      assert.are.equal(200, r.status)
+    end
+    assert.are.equal(9, check_rows(d, 16))
+  end)
+
+  it("counts rows as errors while the server is down, and converges once it is back", function()
+    if not have_node then return pending("node is not installed") end
+    H.write(d .. "/flow.lua", embed_flow{})
+    for f = 1, 3 do H.write(string.format("%s/docs/f%d.md", d, f), doc("d" .. f, 2)) end
+    local down = start_server()
+    local addr = down.openai
+    down:stop()                    -- nobody listens on its port now
+    local rc, out, err = run("flow.lua", { FAKE_ADDR = addr, FAKE_KEY = KEY })
+    assert.are_not.equal(0, rc)
+    assert.matches("3 errors", out, 1, true)
+    assert.matches("Couldn't connect", err, 1, true)
+    assert.are.equal(0, #H.sql(d .. "/index.sqlite", "SELECT * FROM Embed__chunks"))
+    rc, _, err = run()
+    assert.are.equal(0, rc, err)
+    assert.are.equal(6, check_rows(d))
+  end)
+end)
+
+describe("ExtractByLlm", function()
+  local srv, d, env
+  before_each(function()
+    if not have_node then return end
+    srv = start_server()
+    d = H.tmpdir()
+    env = { FAKE_ADDR = srv.openai, FAKE_KEY = KEY }
+  end)
+  after_each(function()
+    if srv then srv:stop() end
+    srv = nil
+    H.cleanup()
+  end)
+
+  local function flow(api)
+    return string.format([[
+local coco = require("coco")
+return coco.flow("Extract", function(flow, scope)
+  scope.docs = flow:add_source(coco.sources.LocalFile{ path = "docs" })
+  local out = scope:add_collector()
+  scope.docs:row(function(doc)
+    doc.info = doc.content:transform(coco.functions.ExtractByLlm{ api_type = %q, model = "fake-chat",
+      address = os.getenv("FAKE_ADDR"), api_key_env = "FAKE_KEY",
+      output_type = coco.types.struct{ { "title", "str" }, { "year", "int64" } },
+      instruction = "The year is when the book came out." })
+    out:collect{ filename = doc.filename, title = doc.info.title, year = doc.info.year, info = doc.info }
+  end)
+  out:export("books", coco.targets.SQLite{ path = "index.sqlite" }, { primary_key_fields = { "filename" } })
+end)
+]], api)
+  end
+
+  for _, api in ipairs({ "openai", "ollama" }) do
+    it("extracts a struct of output_type (" .. api .. "), a row error when the answer does not fit", function()
+      if not have_node then return pending("node is not installed") end
+      if api == "ollama" then env.FAKE_ADDR = srv.ollama end
+      H.write(d .. "/flow.lua", flow(api))
+      H.write(d .. "/docs/dune.txt", "title: Dune\nyear: 1965\n")
+      H.write(d .. "/docs/solaris.txt", "title: Solaris\nyear: 1961\n")
+      H.write(d .. "/docs/bad.txt", "title: Strange\nyear: soon\n")
+      H.write(d .. "/docs/refused.txt", "BADANSWER\n")
+      local rc, _, err = H.coco(d, "flow.lua", env)
+      assert.are_not.equal(0, rc)
+      assert.matches("bad.txt", err, 1, true)
+      assert.matches("field 'year': expected an integer, got a string \"soon\"", err, 1, true)
+      assert.matches("not a JSON object: I would rather not.", err, 1, true)
+      local rows = H.sql(d .. "/index.sqlite", "SELECT filename, title, year, info FROM Extract__books ORDER BY 1")
+      assert.are.same({
+        { filename = "dune.txt", title = "Dune", year = 1965, info = '{"title":"Dune","year":1965}' },
+        { filename = "solaris.txt", title = "Solaris", year = 1961, info = '{"title":"Solaris","year":1961}' },
+      }, rows)
+      local reqs = srv:take()
+      assert.are.equal(4, #reqs)
+      for _, r in ipairs(reqs) do
+        assert.are.equal(api == "openai" and "/v1/chat/completions" or "/api/chat", r.path)
+        assert.are.equal(200, r.status)
+      end
+    end)
+  end
+end)

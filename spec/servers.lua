@@ -1,0 +1,229 @@
+-- Real database servers for the specs and benchmarks, each on 127.0.0.1
+-- with a port picked per run, started and stopped here:
+--
+--   S.postgres()  Debian's PostgreSQL: initdb in a temp dir (as the postgres
+--                 user when we are root), pg_ctl start
+--   S.pglite()    PGlite's socket server with pgvector (node, from
+--                 spec/servers/pglite, installed by `make deps` with npm ci)
+--
+-- Each returns a server table, or nil and the reason it cannot start:
+--   server.url            a libpq URI for coco's `database` option
+--   server:sql(q)         rows of a query (a list of tables, via json_agg)
+--   server:exec(q)        runs statements; true | false, message
+--   server:stop()         stops it for good (and removes its files)
+--   server:halt()         stops it; server:start() starts it again on the
+--                         same port (postgres)
+--   server:kill()         stops it at once, as a crash would (postgres)
+local json = require("dkjson")
+
+local S = {}
+
+local root = debug.getinfo(1, "S").source:match("^@(.*)/spec/servers%.lua$") or "."
+if root:sub(1, 1) ~= "/" then
+  -- the real working directory ($PWD is stale under ctest's chdir)
+  local p = io.popen("pwd")
+  root = p:read("*l") .. "/" .. root
+  p:close()
+end
+S.root = root
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- Runs cmd; returns ok, its output (stdout and stderr).
+local function run(cmd)
+  local p = io.popen("( " .. cmd .. " ) 2>&1; echo \"rc=$?\"")
+  local out = p:read("*a")
+  p:close()
+  local rc = tonumber(out:match("rc=(%d+)%s*$"))
+  return rc == 0, (out:gsub("rc=%d+%s*$", ""))
+end
+S.run = run
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function sleep(s) os.execute("sleep " .. s) end
+
+-- Ports someone listens on (from /proc/net/tcp{,6}).
+local function ports_in_use()
+  local used = {}
+  for _, f in ipairs({ "/proc/net/tcp", "/proc/net/tcp6" }) do
+    for line in (read(f) or ""):gmatch("[^\n]+") do
+      local port = line:match("^%s*%d+:%s+%x+:(%x+)%s")
+      if port then used[tonumber(port, 16)] = true end
+    end
+  end
+  return used
+end
+
+local seeded = false
+local function free_port()
+  if not seeded then
+    local r = io.open("/dev/urandom", "rb")
+    local b = r:read(4)
+    r:close()
+    math.randomseed(b:byte(1) * 16777216 + b:byte(2) * 65536 + b:byte(3) * 256 + b:byte(4))
+    seeded = true
+  end
+  local used = ports_in_use()
+  for _ = 1, 100 do
+    local p = math.random(20000, 59999)
+    if not used[p] then return p end
+  end
+  error("no free port")
+end
+S.free_port = free_port
+
+local is_root = (function()
+  local p = io.popen("id -u")
+  local id = p:read("*l")
+  p:close()
+  return id == "0"
+end)()
+
+-- ---- psql, for looking at what coco wrote ------------------------------------
+local Server = {}
+Server.__index = Server
+
+function Server:exec(sql)
+  return run("psql -X -q -v ON_ERROR_STOP=1 " .. q(self.url) .. " -c " .. q(sql) .. " </dev/null")
+end
+
+function Server:sql(query)
+  local ok, out = run("psql -X -q -A -t -v ON_ERROR_STOP=1 " .. q(self.url) .. " -c "
+    .. q("SELECT coalesce(json_agg(coco_row), '[]') FROM (" .. query .. ") coco_row") .. " </dev/null")
+  if not ok then error("psql: " .. out, 2) end
+  local rows, _, e = json.decode(out)
+  if not rows then error("psql: " .. out .. (e or ""), 2) end
+  return rows
+end
+
+-- ---- Debian's PostgreSQL -------------------------------------------------------
+local function pg_bindir()
+  local ok, out = run("ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1")
+  local dir = ok and out:match("[^\n]+")
+  if dir and io.open(dir .. "/initdb") then return dir end
+  return nil
+end
+
+local Postgres = setmetatable({}, { __index = Server })
+Postgres.__index = Postgres
+
+function Postgres:as_owner(cmd)
+  return run((is_root and "runuser -u postgres -- " or "") .. cmd)
+end
+
+function Postgres:start()
+  local ok, out = self:as_owner(string.format(
+    "%s/pg_ctl -D %s -l %s -w -t 60 -o %s start", self.bindir, q(self.data), q(self.dir .. "/log"),
+    q(string.format("-p %d -k %s -c listen_addresses=127.0.0.1%s", self.port, self.dir,
+      self.durable and "" or " -c fsync=off -c full_page_writes=off"))))
+  if not ok then return false, out .. (read(self.dir .. "/log") or "") end
+  return true
+end
+
+-- Stops the server (its files stay: start() starts it again).
+function Postgres:halt(mode)
+  self:as_owner(string.format("%s/pg_ctl -D %s -w -t 60 -m %s stop", self.bindir, q(self.data),
+    mode or "fast"))
+end
+
+-- Stops at once (no checkpoint), like a crash; start() recovers.
+function Postgres:kill() self:halt("immediate") end
+
+function Postgres:stop()
+  self:halt()
+  run("rm -rf " .. q(self.dir))
+end
+
+-- S.postgres{ durable = false }: durable keeps fsync on (benchmarks).
+function S.postgres(opts)
+  opts = opts or {}
+  local bindir = pg_bindir()
+  if not bindir then return nil, "PostgreSQL is not installed (make deps installs postgresql)" end
+  local ok, dir = run("mktemp -d /tmp/coco-pg.XXXXXX")
+  dir = dir:match("[^\n]+")
+  local self = setmetatable({ bindir = bindir, dir = dir, data = dir .. "/data",
+    durable = opts.durable }, Postgres)
+  if is_root then run("chown postgres " .. q(dir)) end
+  local iok, iout = self:as_owner(string.format(
+    "%s/initdb -D %s -A trust -U postgres -E UTF8 --locale=C --no-sync >%s/initdb.log 2>&1",
+    bindir, q(self.data), dir))
+  if not iok then
+    run("rm -rf " .. q(dir))
+    return nil, "initdb failed: " .. iout
+  end
+  local err
+  for _ = 1, 5 do
+    self.port = free_port()
+    ok, err = self:start()
+    if ok then break end
+  end
+  if not ok then
+    run("rm -rf " .. q(dir))
+    return nil, "PostgreSQL did not start: " .. tostring(err)
+  end
+  self.url = string.format("postgres://postgres@127.0.0.1:%d/postgres", self.port)
+  return self
+end
+
+-- ---- PGlite + pgvector -----------------------------------------------------------
+local PGlite = setmetatable({}, { __index = Server })
+PGlite.__index = PGlite
+
+-- Whether a process runs (a zombie does not: PID 1 may reap late).
+function S.alive(pid)
+  local stat = read("/proc/" .. pid .. "/stat")
+  return stat ~= nil and stat:match("^%d+ %b() (%a)") ~= "Z"
+end
+
+function PGlite:alive() return S.alive(self.pid) end
+
+function PGlite:stop()
+  if not self.pid then return end
+  os.execute("kill " .. self.pid .. " 2>/dev/null")
+  for _ = 1, 50 do
+    if not self:alive() then break end
+    sleep(0.1)
+  end
+  if self:alive() then os.execute("kill -9 " .. self.pid .. " 2>/dev/null") end
+  self.pid = nil
+  run("rm -f " .. q(self.log))
+end
+
+function S.pglite()
+  local dir = root .. "/spec/servers/pglite"
+  local server_js = dir .. "/node_modules/@electric-sql/pglite-socket/dist/scripts/server.js"
+  if not run("command -v node >/dev/null") then return nil, "node is not installed (make deps installs nodejs)" end
+  if not io.open(server_js) then
+    return nil, "PGlite is not installed: run make deps (npm ci in spec/servers/pglite)"
+  end
+  local last
+  for _ = 1, 3 do
+    local port = free_port()
+    local log = os.tmpname()
+    local p = io.popen(string.format("cd %s && node %s -p %d -h 127.0.0.1 -m 8 "
+      .. "-e @electric-sql/pglite-pgvector:vector >%s 2>&1 </dev/null & echo $!", q(dir), q(server_js),
+      port, q(log)))
+    local pid = tonumber(p:read("*l"))
+    p:close()
+    local self = setmetatable({ pid = pid, port = port, log = log,
+      url = string.format("postgres://postgres:postgres@127.0.0.1:%d/postgres?sslmode=disable", port) }, PGlite)
+    for _ = 1, 600 do
+      local text = read(log) or ""
+      if text:find("listening", 1, true) then return self end
+      if not self:alive() then break end
+      sleep(0.1)
+    end
+    last = read(log) or ""
+    self:stop()
+  end
+  return nil, "PGlite did not start: " .. tostring(last)
+end
+
+return S
