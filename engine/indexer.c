@@ -928,6 +928,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 		pthread_join(ps->th, NULL);
 		ps->threaded = 0;
 	}
+	int resumed = ps != NULL;
 	if (ps) {
 		r->pass = NULL;
 		it = ps->it;
@@ -944,7 +945,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 			goto out;
 	}
 
-	if (ps) {
+	if (resumed) {
 		/* items gathered already */
 	} else if (mode == PASS_ORPHAN) {
 		/* a source that left the flow: every tracked row is deleted */

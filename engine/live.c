@@ -556,7 +556,7 @@ int coco_live_step(coco_live *lv, int timeout_ms, char **err)
 	int done = 0;
 	lv->now = now_ms();
 	/* the indexer stops early enough for the rest of the step to fit */
-	lv->deadline = lv->budget_ms > 0 ? lv->now + lv->budget_ms * 0.85 : 0;
+	lv->deadline = lv->budget_ms > 0 ? lv->now + lv->budget_ms * 0.8 : 0;
 	coco_indexer_set_deadline(lv->ix, lv->deadline);
 	if (!lv->started) {
 		/* the initial pass: everything, then only what changes */

@@ -54,6 +54,8 @@ extern const coco_optdef coco_lua_custom_opts[];
 lspec *coco_lua_spec_of(const coco_optval *opts);
 void coco_lua_spec_hold(lspec *s);
 void coco_lua_spec_release(lspec *s);
+/* l_target.c: a target definition is freed: forget it by name. */
+void coco_lua_target_forget(ldef *d);
 /* Creates a definition, with one reference (for its box). */
 ldef *coco_lua_def_new(lua_State *L, const char *name, const char *where, int is_target);
 void coco_lua_def_release(ldef *d);

@@ -3,8 +3,8 @@
  *
  *   local Notes = coco.source{ name = "Notes",
  *     key = { { "id", "str" } }, value = { { "body", "str" } },
- *     list = function(opts) coroutine.yield("a", 1) ... end,   -- key, ordinal
- *     get = function(key, opts) return { body = "..." }, ordinal end }
+ *     list = function(opts, ctx) coroutine.yield("a", 1) ... end,   -- key, ordinal
+ *     get = function(key, opts, ctx) return { body = "..." }, ordinal end }
  *   scope.notes = flow:add_source(Notes{ dir = "notes" })
  *
  * list runs as a coroutine: each coroutine.yield(key, ordinal) lists one
@@ -13,7 +13,8 @@
  * { key =, ordinal = } tables. get returns the value fields as a table (or
  * the value itself when there is one value field), and optionally the
  * ordinal of what it read; nil means the row is gone. A row without any
- * ordinal is read on every pass and processed when its content changed. */
+ * ordinal is read on every pass and processed when its content changed.
+ * ctx = { base_dir = the flow file's directory } (for relative paths). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,10 +52,8 @@ void coco_lua_def_release(ldef *d)
 {
 	if (!d || --d->refs > 0)
 		return;
-	if (d->is_target) {
-		extern void coco_lua_target_forget(ldef *d);
+	if (d->is_target)
 		coco_lua_target_forget(d);
-	}
 	for (int i = 0; i < LFN_MAX; i++)
 		luaL_unref(d->T, LUA_REGISTRYINDEX, d->fn[i]);
 	luaL_unref(d->T, LUA_REGISTRYINDEX, d->thread_ref);   /* last: T may go now */
@@ -266,6 +265,7 @@ const coco_type *coco_lua_type_copy(coco_arena *a, const coco_type *t)
 
 typedef struct lsrc {
 	lspec *spec;
+	int ctx_ref;                  /* { base_dir = } */
 	int ords_ref;                 /* { [encoded key] = ordinal } of the last listing */
 	coco_arena tmp;
 	coco_buf kbuf;
@@ -291,6 +291,10 @@ static int src_open(const coco_optval *opts, const char *base_dir, void **out, c
 	coco_lua_spec_hold(s);
 	lua_newtable(s->def->T);
 	src->ords_ref = luaL_ref(s->def->T, LUA_REGISTRYINDEX);
+	lua_createtable(s->def->T, 0, 1);
+	lua_pushstring(s->def->T, base_dir);
+	lua_setfield(s->def->T, -2, "base_dir");
+	src->ctx_ref = luaL_ref(s->def->T, LUA_REGISTRYINDEX);
 	*out = src;
 	return 0;
 }
@@ -299,6 +303,7 @@ static void src_close(void *p)
 {
 	lsrc *src = p;
 	luaL_unref(src->spec->def->T, LUA_REGISTRYINDEX, src->ords_ref);
+	luaL_unref(src->spec->def->T, LUA_REGISTRYINDEX, src->ctx_ref);
 	coco_arena_destroy(&src->tmp);
 	coco_buf_free(&src->kbuf);
 	coco_lua_spec_release(src->spec);
@@ -399,8 +404,9 @@ static int src_list(void *p, coco_list_cb cb, void *ud, char **err)
 	lua_State *co = lua_newthread(T); /* [thread]: anchored on T's stack */
 	lua_rawgeti(co, LUA_REGISTRYINDEX, d->fn[LFN_LIST]);
 	lua_rawgeti(co, LUA_REGISTRYINDEX, src->spec->opts_ref);
+	lua_rawgeti(co, LUA_REGISTRYINDEX, src->ctx_ref);
 	listctx c = { src, cb, ud, 0 };
-	int nargs = 1, rc = 0;
+	int nargs = 2, rc = 0;
 	for (;;) {
 		int st = lua_resume(co, nargs);
 		nargs = 0;
@@ -461,8 +467,9 @@ static int src_read(void *p, const coco_value *key, coco_arena *a, coco_value *r
 	lua_rawgeti(T, LUA_REGISTRYINDEX, d->fn[LFN_GET]);
 	coco_lua_push_value(T, key, kt->nfields == 1 ? NULL : kt);
 	lua_rawgeti(T, LUA_REGISTRYINDEX, src->spec->opts_ref);
+	lua_rawgeti(T, LUA_REGISTRYINDEX, src->ctx_ref);
 	char *e = NULL;
-	if (coco_lua_custom_call(T, 2, 2, &e)) {
+	if (coco_lua_custom_call(T, 3, 2, &e)) {
 		coco_value_to_json(key, kt->nfields == 1 ? NULL : kt, &kt_text);
 		coco_seterr(err, "%s: get(%s) failed: %s", d->name, kt_text.p, e);
 		free(e);

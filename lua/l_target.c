@@ -11,7 +11,8 @@
  * key_fields = { ... } }. mutate(upserts, deletes, ctx) writes one batch:
  * upserts is an array of rows (tables by field name), deletes an array of
  * keys (tables of the key fields); ctx = { flow, export, options,
- * key_fields, fields } (field names; a null value is absent from a row). Both must be idempotent: after a crash the engine calls
+ * key_fields, fields, base_dir } (field names: a null value is absent from
+ * a row; base_dir: the flow file's directory). Both must be idempotent: after a crash the engine calls
  * them again with the same arguments. A setup change of the options or of
  * the key fields recreates the target (all rows are written again); a
  * raise from mutate fails the batch, which is retried: state does not
@@ -222,7 +223,9 @@ static int tgt_open(const coco_optval *opts, const coco_export_info *info, void 
 	t->up_ref = t->del_ref = LUA_NOREF;
 	t->key_type = coco_type_struct(&t->types, info->row_type->fields, info->nkeys);
 	lua_State *T = s->def->T;
-	lua_createtable(T, 0, 5);
+	lua_createtable(T, 0, 6);
+	lua_pushstring(T, info->base_dir);
+	lua_setfield(T, -2, "base_dir");
 	lua_pushstring(T, info->flow_name);
 	lua_setfield(T, -2, "flow");
 	lua_pushstring(T, info->export_name);

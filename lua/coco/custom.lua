@@ -82,8 +82,9 @@ local function check_name(name, what)
 end
 
 -- coco.source{ name =, key = { {"id", "str"} }, value = { {"body", "str"} },
---   list = function(opts) coroutine.yield(key, ordinal) ... end,
---   get = function(key, opts) return { body = ... }, ordinal end }
+--   list = function(opts, ctx) coroutine.yield(key, ordinal) ... end,
+--   get = function(key, opts, ctx) return { body = ... }, ordinal end }
+-- ctx.base_dir: the flow file's directory.
 function coco.source(def)
   if type(def) ~= "table" then fail("coco.source needs a table: coco.source{ name =, key =, value =, list =, get = }") end
   check_keys(def, { name = true, key = true, value = true, list = true, get = true }, "coco.source")
@@ -97,8 +98,8 @@ function coco.source(def)
       if k[1] == f[1] then fail("%s: field '%s' is both a key and a value field", what, f[1]) end
     end
   end
-  if type(def.list) ~= "function" then fail("%s: list must be a function(opts)", what) end
-  if type(def.get) ~= "function" then fail("%s: get must be a function(key, opts)", what) end
+  if type(def.list) ~= "function" then fail("%s: list must be a function(opts, ctx)", what) end
+  if type(def.get) ~= "function" then fail("%s: get must be a function(key, opts, ctx)", what) end
   local at = where(1)
   local ok, d = pcall(core.source_def, def.name, key, value, def.list, def.get, at)
   if not ok then fail("%s: %s", what, tostring(d)) end

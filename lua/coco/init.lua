@@ -417,11 +417,12 @@ function coco._vector_indexes(b, export, target, list)
       if target.opts.vector_indexes ~= nil then
         fail("export '%s': vector_indexes given both to the export and to the target", export)
       end
-      local o = {}
+      local o, copy = {}, {}
       for k, v in pairs(target.opts) do o[k] = v end
       o.vector_indexes = json.encode(list)
-      return setmetatable({ category = target.category, name = target.name, opts = o,
-        where = target.where }, getmetatable(target))
+      for k, v in pairs(target) do copy[k] = v end
+      copy.opts = o
+      return setmetatable(copy, getmetatable(target))
     end
   end
   return target   -- no index to build (SQLite searches by exact scan)

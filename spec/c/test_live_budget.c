@@ -1,0 +1,227 @@
+/* Unit test of the live updater's step budget (engine/live.c with
+ * coco_live_opts.budget_ms, engine/indexer.c slices and its listing
+ * thread): LocalFile docs/ -> SplitRecursively -> SQLite in a temporary
+ * directory. With a budget, the initial pass of 3,000 files goes over many
+ * steps, timeout() says "again at once" (0) or "wait for the fd" (-1)
+ * while it runs, the pass is reported once, changes made during it land
+ * after it, and an updater destroyed while it lists or in the middle of a
+ * pass leaves nothing behind. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "live.h"
+
+#include "check.h"
+
+#define NFILES 3000
+
+static char tmp[256], dbpath[512], statedir[512];
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void put(const char *name, const char *s)
+{
+	char p[600];
+	snprintf(p, sizeof p, "%s/docs/%s", tmp, name);
+	FILE *f = fopen(p, "wb");
+	if (!f || fputs(s, f) < 0 || fclose(f)) {
+		perror(p);
+		abort();
+	}
+}
+
+static coco_graph *build(void)
+{
+	const coco_source_ops *lf = coco_source_find("LocalFile");
+	const coco_target_ops *sql = coco_target_find("SQLite");
+	const coco_function_ops *split = coco_function_find("SplitRecursively");
+	coco_optval lo[16] = { { 0 } }, so[16] = { { 0 } }, spec[16] = { { 0 } };
+	lo[coco_opt_index(lf->opts, "path")] = (coco_optval){ .set = 1, .s = "docs" };
+	so[coco_opt_index(sql->opts, "path")] = (coco_optval){ .set = 1, .s = "index.sqlite" };
+	char *e = NULL;
+	coco_graph *g = coco_graph_create("Budget", tmp);
+	coco_fieldref docs, content, filename, chunks, loc, txt;
+	int ds, cs, col;
+	coco_arg a[2] = { { .kind = COCO_ARG_REF }, { .kind = COCO_ARG_CONST, .name = "chunk_size" } };
+	if (coco_graph_add_source(g, lf, lo, NULL, "t:1", &docs, &e) ||
+	    coco_graph_name_field(g, 0, &docs, "documents", "t:1", &e) ||
+	    coco_graph_add_collector(g, "t:2", &col, &e) ||
+	    coco_graph_foreach(g, 0, &docs, "t:3", &ds, &e) ||
+	    coco_graph_field(g, ds, "content", "t:4", &content, &e) ||
+	    coco_graph_field(g, ds, "filename", "t:4", &filename, &e))
+		goto fail;
+	a[0].ref = content;
+	a[1].konst = coco_v_int(400);
+	if (coco_graph_transform(g, ds, split, spec, NULL, NULL, NULL, a, 2, "t:5", &chunks, &e) ||
+	    coco_graph_name_field(g, ds, &chunks, "chunks", "t:5", &e) ||
+	    coco_graph_foreach(g, ds, &chunks, "t:6", &cs, &e) ||
+	    coco_graph_field(g, cs, "location", "t:7", &loc, &e) ||
+	    coco_graph_field(g, cs, "text", "t:7", &txt, &e))
+		goto fail;
+	const char *names[3] = { "filename", "location", "text" };
+	coco_arg vals[3] = { { .kind = COCO_ARG_REF, .ref = filename }, { .kind = COCO_ARG_REF, .ref = loc },
+		{ .kind = COCO_ARG_REF, .ref = txt } };
+	static const char *const pk[] = { "filename", "location" };
+	if (coco_graph_collect(g, cs, col, names, vals, 3, "t:8", &e) ||
+	    coco_graph_export(g, col, "doc_chunks", sql, so, pk, 2, "t:9", &e) ||
+	    coco_graph_finish(g, &e))
+		goto fail;
+	return g;
+fail:
+	fprintf(stderr, "build: %s\n", e);
+	free(e);
+	abort();
+}
+
+/* The text of docs/name's row, "" if none. */
+static void row_text(const char *name, char *out, size_t n)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	out[0] = 0;
+	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT text FROM Budget__doc_chunks WHERE filename = ?", -1, &st,
+		NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+}
+
+typedef struct seen {
+	int batches;
+	uint64_t added, updated, first_added;
+} seen;
+
+static void on_batch(void *ud, const coco_source_stats *b)
+{
+	seen *s = ud;
+	if (!s->batches++)
+		s->first_added = b->added;
+	s->added += b->added;
+	s->updated += b->updated;
+}
+
+int main(void)
+{
+	snprintf(tmp, sizeof tmp, "/tmp/coco-test-live-budget.XXXXXX");
+	if (!mkdtemp(tmp)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	char p[600];
+	snprintf(p, sizeof p, "%s/docs", tmp);
+	mkdir(p, 0777);
+	snprintf(dbpath, sizeof dbpath, "%s/index.sqlite", tmp);
+	snprintf(statedir, sizeof statedir, "%s/.coco/Budget", tmp);
+	char name[64], text[256];
+	for (int i = 0; i < NFILES; i++) {
+		snprintf(name, sizeof name, "f%04d.md", i);
+		snprintf(text, sizeof text, "# File %d\n\nA few words about file %d.\n", i, i);
+		put(name, text);
+	}
+
+	coco_graph *g = build();
+	coco_state *st;
+	char *err = NULL;
+	if (coco_state_open(statedir, 0, &st, &err)) {
+		fprintf(stderr, "state: %s\n", err);
+		return 1;
+	}
+	coco_setup_plan plan;
+	CHECK(coco_setup_plan_make(g, st, &plan, &err) == 0);
+	CHECK(coco_setup_apply(st, &plan, &err) == 0);
+	coco_setup_plan_free(&plan);
+
+	/* 1. the initial pass, 5 ms at a time */
+	seen s = { 0 };
+	coco_live_opts o;
+	memset(&o, 0, sizeof o);
+	o.on_batch = on_batch;
+	o.ud = &s;
+	o.budget_ms = 5;
+	coco_live *lv;
+	CHECK(coco_live_create(g, st, &o, &lv, &err) == 0);
+	int steps = 0, bad_timeout = 0, changed = 0;
+	double slowest = 0, t0 = now_ms();
+	while (s.batches == 0 && now_ms() - t0 < 60000) {
+		long t = coco_live_timeout(lv);
+		if (steps > 0 && t > 0)
+			bad_timeout++;            /* while the pass runs: 0, or -1 (the fd wakes) */
+		double a = now_ms();
+		int n = coco_live_step(lv, t < 0 ? 1000 : 0, &err);
+		double d = now_ms() - a;
+		CHECK(n >= 0);
+		if (t >= 0 && d > slowest)
+			slowest = d;
+		steps++;
+		if (steps == 3) {             /* during the pass: one file edited, one added */
+			put("f0000.md", "# File 0, edited while the pass ran\n");
+			put("late.md", "# Late\n");
+			changed = 1;
+		}
+	}
+	/* reported once, when it ended (the same step may go on with the changes) */
+	CHECKF(s.first_added == NFILES, "the first batch: %llu added", (unsigned long long)s.first_added);
+	CHECKF(steps > 10, "the initial pass took %d steps", steps);
+	CHECK(bad_timeout == 0);
+	CHECK(changed);
+	printf("budget 5 ms: %d files in %.0f ms, %d steps, slowest %.1f ms\n", NFILES, now_ms() - t0,
+		steps, slowest);
+	/* the changes made during the pass land after it */
+	t0 = now_ms();
+	char got[256];
+	for (;;) {
+		row_text("late.md", got, sizeof got);
+		char got0[256];
+		row_text("f0000.md", got0, sizeof got0);
+		if ((got[0] && strstr(got0, "edited")) || now_ms() - t0 > 10000)
+			break;
+		long t = coco_live_timeout(lv);
+		CHECK(coco_live_step(lv, t < 0 || t > 100 ? 100 : (int)t, &err) >= 0);
+	}
+	CHECK_STR(got, "# Late");
+	row_text("f0000.md", got, sizeof got);
+	CHECK_STR(got, "# File 0, edited while the pass ran");
+	coco_live_destroy(lv);
+
+	/* 2. destroyed while listing on the helper thread, and in the middle of a
+	 * pass: joins the thread, frees the pass (ASan: no leak) */
+	for (int k = 0; k < 2; k++) {
+		o.update.full_reprocess = 1;
+		CHECK(coco_live_create(g, st, &o, &lv, &err) == 0);
+		for (int i = 0; i <= k * 5; i++)
+			CHECK(coco_live_step(lv, 0, &err) >= 0);
+		coco_live_destroy(lv);
+	}
+
+	/* 3. budget 0: the whole initial pass in the first step */
+	memset(&s, 0, sizeof s);
+	o.update.full_reprocess = 1;
+	o.budget_ms = 0;
+	CHECK(coco_live_create(g, st, &o, &lv, &err) == 0);
+	CHECK(coco_live_step(lv, 0, &err) == NFILES + 1);
+	CHECK(s.batches == 1);
+	coco_live_destroy(lv);
+
+	free(err);
+	coco_state_close(st);
+	coco_graph_destroy(g);
+	snprintf(p, sizeof p, "rm -rf '%s'", tmp);
+	if (system(p) != 0)
+		fprintf(stderr, "could not remove %s\n", tmp);
+	return CHECK_DONE();
+}
