@@ -64,11 +64,11 @@ $(ASAN_BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(ASAN_BUILD) -DCOCO_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
 
 bench: deps build
-	luajit bench/run.lua $(BUILD)
-	luajit bench/live.lua $(BUILD)
-	luajit bench/bench_s3.lua $(BUILD)
-	luajit bench/bench_postgres.lua $(BUILD)
-	luajit bench/bench_hosts.lua $(BUILD)
+	luajit spec/bench/run.lua $(BUILD)
+	luajit spec/bench/live.lua $(BUILD)
+	luajit spec/bench/bench_s3.lua $(BUILD)
+	luajit spec/bench/bench_postgres.lua $(BUILD)
+	luajit spec/bench/bench_hosts.lua $(BUILD)
 
 install: build
 	cmake --install $(BUILD)

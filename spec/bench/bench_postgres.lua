@@ -1,6 +1,6 @@
 -- make bench: the Postgres target and query handlers.
 --
---   luajit bench/bench_postgres.lua [BUILD_DIR]
+--   luajit spec/bench/bench_postgres.lua [BUILD_DIR]
 --
 -- N rows (default 100,000; BENCH_PG_ROWS=n) of ~1 KB text and a 384-d
 -- vector, one per file, go through coco into:
@@ -25,14 +25,14 @@ local function now()
   return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
 end
 
-local root = debug.getinfo(1, "S").source:match("^@(.*)/bench/bench_postgres%.lua$") or "."
+local root = debug.getinfo(1, "S").source:match("^@(.*)/spec/bench/bench_postgres%.lua$") or "."
 if root:sub(1, 1) ~= "/" then root = os.getenv("PWD") .. "/" .. root end
 local build = arg[1] or "build"
 if build:sub(1, 1) ~= "/" then build = root .. "/" .. build end
 local BIN = build .. "/coco"
 local N = tonumber(os.getenv("BENCH_PG_ROWS")) or 100000
 local NH = tonumber(os.getenv("BENCH_PG_HNSW_ROWS")) or N
-local OUT = root .. "/bench/out/pg"
+local OUT = root .. "/spec/bench/out/pg"
 local S = dofile(root .. "/spec/servers.lua")
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
@@ -190,7 +190,7 @@ local function main()
 sh("mkdir -p " .. q(OUT))
 local t0 = now()
 corpus(OUT .. "/corpus", N)
-say("bench_postgres: %d files of ~1 KB in bench/out/pg/corpus (%.1f s)", N, now() - t0)
+say("bench_postgres: %d files of ~1 KB in spec/bench/out/pg/corpus (%.1f s)", N, now() - t0)
 
 local results = {}
 local pg, why = S.postgres{ durable = true }

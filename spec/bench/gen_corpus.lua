@@ -1,10 +1,10 @@
 -- gen_corpus.lua: seeded, reproducible benchmark corpus for coco.
 --
---   luajit bench/gen_corpus.lua DIR [N=10000] [SIZE=4096] [SEED=42]
+--   luajit spec/bench/gen_corpus.lua DIR [N=10000] [SIZE=4096] [SEED=42]
 --       writes N files (~80% .md, ~20% .txt) of about SIZE bytes (+-25%)
 --       into up to 100 subdirectories DIR/d000 .. DIR/d099.
 --
---   luajit bench/gen_corpus.lua --modify DIR K SEED
+--   luajit spec/bench/gen_corpus.lua --modify DIR K SEED
 --       rewrites K files of DIR (chosen by the seeded PRNG) by appending a
 --       paragraph or replacing one; used to time a re-run after a small edit.
 --
@@ -294,8 +294,8 @@ local function shquote(s)
 end
 
 local function usage()
-  io.stderr:write("usage: luajit bench/gen_corpus.lua DIR [N=10000] [SIZE=4096] [SEED=42]\n",
-                  "       luajit bench/gen_corpus.lua --modify DIR K SEED\n")
+  io.stderr:write("usage: luajit spec/bench/gen_corpus.lua DIR [N=10000] [SIZE=4096] [SEED=42]\n",
+                  "       luajit spec/bench/gen_corpus.lua --modify DIR K SEED\n")
   os.exit(2)
 end
 

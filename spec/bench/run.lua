@@ -4,16 +4,16 @@
 -- Whole-process wall time (warm page cache) and peak RSS of `coco`, per
 -- phase; after each phase the target is compared with a fresh build.
 local build = arg[1] or "build"
-local here = debug.getinfo(1, "S").source:match("^@(.*)/run%.lua$") or "bench"
+local here = debug.getinfo(1, "S").source:match("^@(.*)/run%.lua$") or "spec/bench"
 local function sh(cmd)
   local p = io.popen(cmd)
   local s = p:read("*a")
   p:close()
   return s
 end
-local root = sh("cd " .. here .. "/.. && pwd"):gsub("%s+$", "")
+local root = sh("cd " .. here .. "/../.. && pwd"):gsub("%s+$", "")
 local coco = root .. "/" .. build .. "/coco"
-local out = root .. "/bench/out"
+local out = root .. "/spec/bench/out"
 local N = tonumber(os.getenv("BENCH_FILES") or "10000")
 local REPS = tonumber(os.getenv("BENCH_REPS") or "5")
 

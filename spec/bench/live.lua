@@ -32,16 +32,16 @@ local C = ffi.C
 local sqlite = ffi.load("sqlite3")
 
 local build = arg[1] or "build"
-local here = debug.getinfo(1, "S").source:match("^@(.*)/live%.lua$") or "bench"
+local here = debug.getinfo(1, "S").source:match("^@(.*)/live%.lua$") or "spec/bench"
 local function sh(cmd)
   local p = io.popen(cmd)
   local s = p:read("*a")
   p:close()
   return s
 end
-local root = sh("cd " .. here .. "/.. && pwd"):gsub("%s+$", "")
+local root = sh("cd " .. here .. "/../.. && pwd"):gsub("%s+$", "")
 local coco = root .. "/" .. build .. "/coco"
-local out = root .. "/bench/out/live"
+local out = root .. "/spec/bench/out/live"
 local N = tonumber(os.getenv("BENCH_FILES") or "10000")
 local CHANGES = tonumber(os.getenv("BENCH_LIVE_CHANGES") or "500")
 local RATE = tonumber(os.getenv("BENCH_LIVE_RATE") or "100")

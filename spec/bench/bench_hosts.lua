@@ -5,7 +5,7 @@
 --   2. the RSS an idle embedded live updater adds to a luajit + lua-luv host
 --   3. nginx + ngx_lua (examples/nginx_search): /search latency against a
 --      10,000-chunk index while the updater runs (files edited meanwhile)
--- Usage: luajit bench/bench_hosts.lua [build-dir]. Prints one line per figure.
+-- Usage: luajit spec/bench/bench_hosts.lua [build-dir]. Prints one line per figure.
 local ffi = require("ffi")
 ffi.cdef [[
 typedef struct { long tv_sec; long tv_nsec; } bh_timespec;
@@ -47,8 +47,8 @@ local function read(path)
   return s
 end
 
-local here = debug.getinfo(1, "S").source:match("^@(.*)/bench_hosts%.lua$") or "bench"
-local root = sh("cd " .. q(here .. "/..") .. " && pwd"):gsub("%s+$", "")
+local here = debug.getinfo(1, "S").source:match("^@(.*)/bench_hosts%.lua$") or "spec/bench"
+local root = sh("cd " .. q(here .. "/../..") .. " && pwd"):gsub("%s+$", "")
 local build = arg[1] or "build"
 if build:sub(1, 1) ~= "/" then build = root .. "/" .. build end
 local work = sh("mktemp -d /tmp/coco-bench-hosts.XXXXXX"):gsub("%s+$", "")
