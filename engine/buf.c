@@ -232,6 +232,47 @@ void coco_arena_destroy(coco_arena *a)
 	a->used_total = 0;
 }
 
+void coco_buf_esc(coco_buf *b, const char *s, int token)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '\\' || (token && *p == ' '))
+			coco_buf_printf(b, "\\x%02x", *p);
+		else
+			coco_buf_putc(b, (char)*p);
+	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *coco_unesc(coco_arena *a, const char *s, size_t n)
+{
+	char *out = coco_arena_alloc(a, n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] != '\\') {
+			*o++ = s[i];
+			continue;
+		}
+		if (i + 3 >= n || s[i + 1] != 'x')
+			return NULL;
+		int h = hexval(s[i + 2]), l = hexval(s[i + 3]);
+		if (h < 0 || l < 0)
+			return NULL;
+		*o++ = (char)(h * 16 + l);
+		i += 3;
+	}
+	*o = 0;
+	return out;
+}
+
 int coco_seterr(char **err, const char *fmt, ...)
 {
 	if (!err)

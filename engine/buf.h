@@ -54,6 +54,13 @@ void *coco_arena_grow(coco_arena *a, void *arr, size_t n, size_t *cap, size_t el
 void coco_arena_reset(coco_arena *a);               /* keeps the first block */
 void coco_arena_destroy(coco_arena *a);
 
+/* Line-oriented text (targets' setup descriptions): append s with the
+ * bytes that would break a line or a token written as \xHH (control
+ * bytes and backslash always, spaces too when token); coco_unesc undoes
+ * it into a (NULL on a malformed escape). */
+void coco_buf_esc(coco_buf *b, const char *s, int token);
+char *coco_unesc(coco_arena *a, const char *s, size_t n);
+
 /* Error helper: *err = malloc'd formatted message (if err != NULL). Returns -1. */
 int coco_seterr(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *coco_strdup(const char *s);

@@ -79,50 +79,6 @@ static void add_msg(coco_buf *b, const char *msg)
 	}
 }
 
-/* Appends s, writing bytes that would break the line format as \xHH:
- * control bytes and backslash always, spaces too when `token`. */
-static void put_esc(coco_buf *b, const char *s, int token)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f || *p == '\\' || (token && *p == ' '))
-			coco_buf_printf(b, "\\x%02x", *p);
-		else
-			coco_buf_putc(b, (char)*p);
-	}
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Undoes put_esc on s[0..n) into a; NULL on a malformed escape. */
-static char *unesc(coco_arena *a, const char *s, size_t n)
-{
-	char *out = coco_arena_alloc(a, n + 1), *o = out;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '\\') {
-			*o++ = s[i];
-			continue;
-		}
-		if (i + 3 >= n || s[i + 1] != 'x')
-			return NULL;
-		int h = hexval(s[i + 2]), l = hexval(s[i + 3]);
-		if (h < 0 || l < 0)
-			return NULL;
-		*o++ = (char)(h * 16 + l);
-		i += 3;
-	}
-	*o = 0;
-	return out;
-}
-
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -692,36 +648,36 @@ static int pg_describe(const coco_optval *opts, const coco_export_info *info,
 	coco_buf ty = {0};
 	coco_buf_printf(resource_id, "%s#%s.%s", l.server.p, l.schema.p, l.table.p);
 	coco_buf_adds(desired, "database ");
-	put_esc(desired, l.conninfo, 0);
+	coco_buf_esc(desired, l.conninfo, 0);
 	coco_buf_adds(desired, "\nserver ");
-	put_esc(desired, l.server.p, 0);
+	coco_buf_esc(desired, l.server.p, 0);
 	coco_buf_adds(desired, "\nschema ");
-	put_esc(desired, l.schema.p, 0);
+	coco_buf_esc(desired, l.schema.p, 0);
 	coco_buf_adds(desired, "\ntable ");
-	put_esc(desired, l.table.p, 0);
+	coco_buf_esc(desired, l.table.p, 0);
 	coco_buf_adds(desired, "\nkey");
 	for (uint32_t i = 0; i < l.nkeys; i++) {
 		coco_buf_putc(desired, ' ');
-		put_esc(desired, l.cols[i].name, 1);
+		coco_buf_esc(desired, l.cols[i].name, 1);
 	}
 	coco_buf_putc(desired, '\n');
 	for (uint32_t i = 0; i < l.ncols; i++) {
 		coco_buf_adds(desired, "column ");
-		put_esc(desired, l.cols[i].name, 1);
+		coco_buf_esc(desired, l.cols[i].name, 1);
 		coco_buf_putc(desired, ' ');
 		coco_buf_clear(&ty);
 		coco_type_format(l.cols[i].type, &ty);
-		put_esc(desired, ty.p, 1);
+		coco_buf_esc(desired, ty.p, 1);
 		coco_buf_printf(desired, " %s\n", l.cols[i].sql);
 	}
 	for (size_t i = 0; i < l.nidx; i++) {
 		const lindex *x = &l.idx[i];
 		coco_buf_adds(desired, "index ");
-		put_esc(desired, x->name, 1);
+		coco_buf_esc(desired, x->name, 1);
 		coco_buf_putc(desired, ' ');
-		put_esc(desired, x->field, 1);
+		coco_buf_esc(desired, x->field, 1);
 		coco_buf_printf(desired, " %s %s ", x->method, x->opclass);
-		put_esc(desired, x->with, 1);
+		coco_buf_esc(desired, x->with, 1);
 		coco_buf_putc(desired, '\n');
 	}
 	coco_buf_free(&ty);
@@ -746,7 +702,7 @@ static int tokens(coco_arena *a, const char *s, const char *e, const char **out,
 				s++;
 		if (s == t)
 			return -1;
-		out[n] = last ? coco_arena_strndup(a, t, (size_t)(s - t)) : unesc(a, t, (size_t)(s - t));
+		out[n] = last ? coco_arena_strndup(a, t, (size_t)(s - t)) : coco_unesc(a, t, (size_t)(s - t));
 		if (!out[n++])
 			return -1;
 		if (s < e)
@@ -782,13 +738,13 @@ static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
 		const char *rest = sp + 1, *tok[5];
 #define IS(w) (wn == sizeof(w) - 1 && !memcmp(p, w, wn))
 		if (IS("database")) {
-			d->conninfo = unesc(a, rest, (size_t)(e - rest));
+			d->conninfo = coco_unesc(a, rest, (size_t)(e - rest));
 		} else if (IS("server")) {
-			d->server = unesc(a, rest, (size_t)(e - rest));
+			d->server = coco_unesc(a, rest, (size_t)(e - rest));
 		} else if (IS("schema")) {
-			d->schema = unesc(a, rest, (size_t)(e - rest));
+			d->schema = coco_unesc(a, rest, (size_t)(e - rest));
 		} else if (IS("table")) {
-			d->table = unesc(a, rest, (size_t)(e - rest));
+			d->table = coco_unesc(a, rest, (size_t)(e - rest));
 		} else if (IS("key")) {
 			int n = tokens(a, rest, e, d->keys, (int)lines, 0);
 			if (n < 1)

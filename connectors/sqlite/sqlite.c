@@ -104,50 +104,6 @@ static void abs_path(const char *base, const char *path, coco_buf *out)
 	coco_buf_free(&full);
 }
 
-/* Appends s, writing bytes that would break the line format as \xHH:
- * control bytes and backslash always, spaces too when `token`. */
-static void put_esc(coco_buf *b, const char *s, int token)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f || *p == '\\' || (token && *p == ' '))
-			coco_buf_printf(b, "\\x%02x", *p);
-		else
-			coco_buf_putc(b, (char)*p);
-	}
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Undoes put_esc on s[0..n) into a; NULL on a malformed escape. */
-static char *unesc(coco_arena *a, const char *s, size_t n)
-{
-	char *out = coco_arena_alloc(a, n + 1), *o = out;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '\\') {
-			*o++ = s[i];
-			continue;
-		}
-		if (i + 3 >= n || s[i + 1] != 'x')
-			return NULL;
-		int h = hexval(s[i + 2]), l = hexval(s[i + 3]);
-		if (h < 0 || l < 0)
-			return NULL;
-		*o++ = (char)(h * 16 + l);
-		i += 3;
-	}
-	*o = 0;
-	return out;
-}
-
 /* ---- the setup description ------------------------------------------------
  *
  *   path /abs/index.sqlite
@@ -240,11 +196,11 @@ static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
 			continue;
 		}
 		if (n > 5 && !strncmp(p, "path ", 5)) {
-			d->path = unesc(a, p + 5, n - 5);
+			d->path = coco_unesc(a, p + 5, n - 5);
 			if (!d->path)
 				goto bad;
 		} else if (n > 6 && !strncmp(p, "table ", 6)) {
-			d->table = unesc(a, p + 6, n - 6);
+			d->table = coco_unesc(a, p + 6, n - 6);
 			if (!d->table)
 				goto bad;
 		} else if (n > 4 && !strncmp(p, "key ", 4)) {
@@ -253,7 +209,7 @@ static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
 				const char *s = q;
 				while (q < e && *q != ' ')
 					q++;
-				if (q == s || !(d->keys[d->nkeys++] = unesc(a, s, (size_t)(q - s))))
+				if (q == s || !(d->keys[d->nkeys++] = coco_unesc(a, s, (size_t)(q - s))))
 					goto bad;
 				if (q < e)
 					q++;
@@ -265,8 +221,8 @@ static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
 			if (!sp1 || sp2 <= sp1 + 1 || sp2 == e)
 				goto bad;
 			col *c = &d->cols[d->ncols++];
-			c->name = unesc(a, s, (size_t)(sp1 - s));
-			c->type = unesc(a, sp1 + 1, (size_t)(sp2 - 1 - (sp1 + 1)));
+			c->name = coco_unesc(a, s, (size_t)(sp1 - s));
+			c->type = coco_unesc(a, sp1 + 1, (size_t)(sp2 - 1 - (sp1 + 1)));
 			c->sql = coco_arena_strndup(a, sp2, (size_t)(e - sp2));
 			if (!c->name || !c->type || !*c->name || !*c->type)
 				goto bad;
@@ -691,22 +647,22 @@ static int sqlite_describe(const coco_optval *opts, const coco_export_info *info
 		const coco_type *t = info->row_type;
 		coco_buf_printf(resource_id, "sqlite:%s#%s", path.p, table.p);
 		coco_buf_adds(desired, "path ");
-		put_esc(desired, path.p, 0);
+		coco_buf_esc(desired, path.p, 0);
 		coco_buf_adds(desired, "\ntable ");
-		put_esc(desired, table.p, 0);
+		coco_buf_esc(desired, table.p, 0);
 		coco_buf_adds(desired, "\nkey");
 		for (uint32_t i = 0; i < info->nkeys; i++) {
 			coco_buf_putc(desired, ' ');
-			put_esc(desired, t->fields[i].name, 1);
+			coco_buf_esc(desired, t->fields[i].name, 1);
 		}
 		coco_buf_putc(desired, '\n');
 		for (uint32_t i = 0; i < t->nfields; i++) {
 			coco_buf_adds(desired, "column ");
-			put_esc(desired, t->fields[i].name, 1);
+			coco_buf_esc(desired, t->fields[i].name, 1);
 			coco_buf_putc(desired, ' ');
 			coco_buf_clear(&ty);
 			coco_type_format(t->fields[i].type, &ty);
-			put_esc(desired, ty.p, 0);
+			coco_buf_esc(desired, ty.p, 0);
 			coco_buf_printf(desired, " %s\n", sql_type(t->fields[i].type->kind));
 		}
 	}
