@@ -2,6 +2,8 @@
  * segments, '?', classes. See glob.h for the rules. */
 #define _GNU_SOURCE                     /* memrchr */
 #include "glob.h"
+#include "buf.h"
+#include "ops.h"
 
 #include <string.h>
 
@@ -196,4 +198,25 @@ int coco_glob_match(const coco_glob *g, const char *path, size_t n, int flags)
 		return seg_match(g->p, g->p + g->n, s, se);
 	}
 	return path_match(g->p, g->p + g->n, s, se, flags & COCO_GLOB_DIR);
+}
+
+int coco_glob_compile_opt(const coco_optval *o, const char *what, const char *optname,
+	coco_arena *a, coco_glob **out, size_t *nout, char **err)
+{
+	size_t n = o->set ? o->nlist : 0;
+	coco_glob *g = a && n ? coco_arena_alloc(a, n * sizeof *g) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *src = o->list[i] ? o->list[i] : "";
+		coco_glob tmp;
+		const char *why = coco_glob_compile(a ? coco_arena_strdup(a, src) : src, &tmp);
+		if (why)
+			return coco_seterr(err, "%s: bad pattern '%s' in %s: %s", what, src, optname, why);
+		if (g)
+			g[i] = tmp;
+	}
+	if (out) {
+		*out = g;
+		*nout = n;
+	}
+	return 0;
 }

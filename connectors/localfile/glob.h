@@ -29,6 +29,15 @@ typedef struct coco_glob {
  * "trailing '\\'", "empty path segment". */
 const char *coco_glob_compile(const char *src, coco_glob *g);
 
+struct coco_arena;
+struct coco_optval;
+/* Checks (and, with a != NULL, copies into a and compiles) the pattern list
+ * of option `optname` of connector `what`; *out and *nout get the compiled
+ * list when out != NULL. Returns 0, or -1 with
+ *   "LocalFile: bad pattern 'a[' in included_patterns: unclosed '['" */
+int coco_glob_compile_opt(const struct coco_optval *o, const char *what, const char *optname,
+	struct coco_arena *a, coco_glob **out, size_t *nout, char **err);
+
 /* 1 if path[0..n) (relative, no leading or trailing '/', no empty segment)
  * matches g; flags: COCO_GLOB_DIR or 0. */
 int coco_glob_match(const coco_glob *g, const char *path, size_t n, int flags);

@@ -33,28 +33,6 @@ static const coco_optdef lf_opts[] = {
 
 /* ---- options ------------------------------------------------------------ */
 
-/* Checks (and, with a != NULL, copies and compiles) one pattern list. */
-static int compile_patterns(const coco_optval *o, const char *optname, coco_arena *a,
-	coco_glob **out, size_t *nout, char **err)
-{
-	size_t n = o->set ? o->nlist : 0;
-	coco_glob *g = a && n ? coco_arena_alloc(a, n * sizeof *g) : NULL;
-	for (size_t i = 0; i < n; i++) {
-		const char *src = o->list[i] ? o->list[i] : "";
-		coco_glob tmp;
-		const char *why = coco_glob_compile(a ? coco_arena_strdup(a, src) : src, &tmp);
-		if (why)
-			return coco_seterr(err, "LocalFile: bad pattern '%s' in %s: %s", src, optname, why);
-		if (g)
-			g[i] = tmp;
-	}
-	if (out) {
-		*out = g;
-		*nout = n;
-	}
-	return 0;
-}
-
 /* Validates the options; with s != NULL also fills its patterns and flags. */
 static int check_opts(const coco_optval *opts, lf_src *s, char **err)
 {
@@ -65,9 +43,9 @@ static int check_opts(const coco_optval *opts, lf_src *s, char **err)
 		return coco_seterr(err, "LocalFile: max_file_size must be >= 0 (got %lld)",
 			(long long)max->i);
 	coco_arena *a = s ? &s->mem : NULL;
-	if (compile_patterns(&opts[OPT_INCLUDED], "included_patterns", a,
+	if (coco_glob_compile_opt(&opts[OPT_INCLUDED], "LocalFile", "included_patterns", a,
 			s ? &s->inc : NULL, s ? &s->ninc : NULL, err) ||
-	    compile_patterns(&opts[OPT_EXCLUDED], "excluded_patterns", a,
+	    coco_glob_compile_opt(&opts[OPT_EXCLUDED], "LocalFile", "excluded_patterns", a,
 			s ? &s->exc : NULL, s ? &s->nexc : NULL, err))
 		return -1;
 	if (s) {

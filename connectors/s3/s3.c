@@ -139,27 +139,6 @@ int s3_wanted(const s3_src *s, const char *key, size_t n)
 
 /* ---- options ------------------------------------------------------------- */
 
-static int compile_patterns(const coco_optval *o, const char *optname, coco_arena *a,
-	coco_glob **out, size_t *nout, char **err)
-{
-	size_t n = o->set ? o->nlist : 0;
-	coco_glob *g = a && n ? coco_arena_alloc(a, n * sizeof *g) : NULL;
-	for (size_t i = 0; i < n; i++) {
-		const char *src = o->list[i] ? o->list[i] : "";
-		coco_glob tmp;
-		const char *why = coco_glob_compile(a ? coco_arena_strdup(a, src) : src, &tmp);
-		if (why)
-			return coco_seterr(err, "AmazonS3: bad pattern '%s' in %s: %s", src, optname, why);
-		if (g)
-			g[i] = tmp;
-	}
-	if (out) {
-		*out = g;
-		*nout = n;
-	}
-	return 0;
-}
-
 static int check_opts(const coco_optval *opts, s3_src *s, char **err)
 {
 	const coco_optval *b = &opts[OPT_BUCKET], *max = &opts[OPT_MAX_SIZE];
@@ -173,9 +152,9 @@ static int check_opts(const coco_optval *opts, s3_src *s, char **err)
 	if (e->set && e->s && strstr(e->s, "://") && strncmp(e->s, "http://", 7) && strncmp(e->s, "https://", 8))
 		return coco_seterr(err, "AmazonS3: endpoint '%s' must be an http:// or https:// URL", e->s);
 	coco_arena *a = s ? &s->mem : NULL;
-	if (compile_patterns(&opts[OPT_INCLUDED], "included_patterns", a,
+	if (coco_glob_compile_opt(&opts[OPT_INCLUDED], "AmazonS3", "included_patterns", a,
 			s ? &s->inc : NULL, s ? &s->ninc : NULL, err) ||
-	    compile_patterns(&opts[OPT_EXCLUDED], "excluded_patterns", a,
+	    coco_glob_compile_opt(&opts[OPT_EXCLUDED], "AmazonS3", "excluded_patterns", a,
 			s ? &s->exc : NULL, s ? &s->nexc : NULL, err))
 		return -1;
 	return 0;

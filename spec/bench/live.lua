@@ -33,14 +33,9 @@ local sqlite = ffi.load("sqlite3")
 
 local build = arg[1] or "build"
 local here = debug.getinfo(1, "S").source:match("^@(.*)/live%.lua$") or "spec/bench"
-local function sh(cmd)
-  local p = io.popen(cmd)
-  local s = p:read("*a")
-  p:close()
-  return s
-end
-local root = sh("cd " .. here .. "/../.. && pwd"):gsub("%s+$", "")
-local coco = root .. "/" .. build .. "/coco"
+local common = dofile(here .. "/common.lua")
+local sh = common.sh
+local root, coco = common.paths(here, build)
 local out = root .. "/spec/bench/out/live"
 local N = tonumber(os.getenv("BENCH_FILES") or "10000")
 local CHANGES = tonumber(os.getenv("BENCH_LIVE_CHANGES") or "500")
@@ -60,24 +55,7 @@ local function write_file(path, s)
   return now()                 -- the moment of close()
 end
 
-local flow = [[
-local coco = require("coco")
-local sources, functions, targets = coco.sources, coco.functions, coco.targets
-return coco.flow("Live", function(flow, scope)
-  scope.documents = flow:add_source(
-    sources.LocalFile{ path = "corpus", included_patterns = { "*.md", "*.txt" } })
-  local chunks = scope:add_collector()
-  scope.documents:row(function(doc)
-    doc.chunks = doc.content:transform(functions.SplitRecursively{},
-      { language = "markdown", chunk_size = 1000 })
-    doc.chunks:row(function(chunk)
-      chunks:collect{ filename = doc.filename, location = chunk.location, text = chunk.text }
-    end)
-  end)
-  chunks:export("chunks", targets.SQLite{ path = "index.sqlite" },
-    { primary_key_fields = { "filename", "location" } })
-end)
-]]
+local flow = common.flow("Live")
 
 print(string.format("coco live bench: %d-file tree, %d changes at %d/s", N, CHANGES, RATE))
 sh("rm -rf " .. out .. " && mkdir -p " .. out)

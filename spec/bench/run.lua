@@ -5,36 +5,14 @@
 -- phase; after each phase the target is compared with a fresh build.
 local build = arg[1] or "build"
 local here = debug.getinfo(1, "S").source:match("^@(.*)/run%.lua$") or "spec/bench"
-local function sh(cmd)
-  local p = io.popen(cmd)
-  local s = p:read("*a")
-  p:close()
-  return s
-end
-local root = sh("cd " .. here .. "/../.. && pwd"):gsub("%s+$", "")
-local coco = root .. "/" .. build .. "/coco"
+local common = dofile(here .. "/common.lua")
+local sh = common.sh
+local root, coco = common.paths(here, build)
 local out = root .. "/spec/bench/out"
 local N = tonumber(os.getenv("BENCH_FILES") or "10000")
 local REPS = tonumber(os.getenv("BENCH_REPS") or "5")
 
-local flow = [[
-local coco = require("coco")
-local sources, functions, targets = coco.sources, coco.functions, coco.targets
-return coco.flow("Bench", function(flow, scope)
-  scope.documents = flow:add_source(
-    sources.LocalFile{ path = "corpus", included_patterns = { "*.md", "*.txt" } })
-  local chunks = scope:add_collector()
-  scope.documents:row(function(doc)
-    doc.chunks = doc.content:transform(functions.SplitRecursively{},
-      { language = "markdown", chunk_size = 1000 })
-    doc.chunks:row(function(chunk)
-      chunks:collect{ filename = doc.filename, location = chunk.location, text = chunk.text }
-    end)
-  end)
-  chunks:export("chunks", targets.SQLite{ path = "index.sqlite" },
-    { primary_key_fields = { "filename", "location" } })
-end)
-]]
+local flow = common.flow("Bench")
 
 local function write(path, s)
   local f = assert(io.open(path, "w"))

@@ -1,0 +1,40 @@
+-- What the Foundation and live benchmarks share: the shell, the paths,
+-- and the flow (LocalFile corpus/ -> SplitRecursively(1000) -> SQLite).
+local M = {}
+
+function M.sh(cmd)
+  local p = io.popen(cmd)
+  local s = p:read("*a")
+  p:close()
+  return s
+end
+
+-- here: the directory of spec/bench; returns repository root and coco binary.
+function M.paths(here, build)
+  local root = M.sh("cd " .. here .. "/../.. && pwd"):gsub("%s+$", "")
+  return root, root .. "/" .. build .. "/coco"
+end
+
+-- The benchmark flow, named name, writing <name>__chunks in index.sqlite.
+function M.flow(name)
+  return string.format([[
+local coco = require("coco")
+local sources, functions, targets = coco.sources, coco.functions, coco.targets
+return coco.flow(%q, function(flow, scope)
+  scope.documents = flow:add_source(
+    sources.LocalFile{ path = "corpus", included_patterns = { "*.md", "*.txt" } })
+  local chunks = scope:add_collector()
+  scope.documents:row(function(doc)
+    doc.chunks = doc.content:transform(functions.SplitRecursively{},
+      { language = "markdown", chunk_size = 1000 })
+    doc.chunks:row(function(chunk)
+      chunks:collect{ filename = doc.filename, location = chunk.location, text = chunk.text }
+    end)
+  end)
+  chunks:export("chunks", targets.SQLite{ path = "index.sqlite" },
+    { primary_key_fields = { "filename", "location" } })
+end)
+]], name)
+end
+
+return M
