@@ -6,7 +6,7 @@ CMAKE_ARGS ?=
 
 DEB_PKGS = cmake pkg-config gcc make gdb luajit2 libluajit2-5.1-dev librocksdb-dev \
            libsqlite3-dev sqlite3 libxxhash-dev libpcre2-dev lua-busted nodejs \
-           libcurl4-openssl-dev libexpat1-dev python3-botocore npm \
+           libcurl4-openssl-dev libexpat1-dev libssl-dev python3-botocore npm \
            libpq-dev postgresql \
            neovim nginx libnginx-mod-http-lua lua-luv curl
 
@@ -67,6 +67,7 @@ bench: deps build
 	luajit spec/bench/run.lua $(BUILD)
 	luajit spec/bench/live.lua $(BUILD)
 	luajit spec/bench/bench_s3.lua $(BUILD)
+	luajit spec/bench/bench_gdrive.lua $(BUILD)
 	luajit spec/bench/bench_postgres.lua $(BUILD)
 	luajit spec/bench/bench_hosts.lua $(BUILD)
 

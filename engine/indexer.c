@@ -338,6 +338,13 @@ typedef struct target_rt {
 	int in_txn;
 } target_rt;
 
+/* What a flush writes with: its own buffers, so that a flush on the
+ * writer thread and the evaluation of the next batch share nothing. */
+typedef struct flushio {
+	coco_buf k, v;
+	coco_batch *stage, *commit;
+} flushio;
+
 typedef struct run {
 	const coco_graph *g;
 	coco_state *st;
@@ -345,8 +352,10 @@ typedef struct run {
 	coco_update_opts opts;
 	target_rt *targets;
 	coco_arena rowa;              /* batch memory */
-	coco_batch *stage, *commit;
+	flushio io;                   /* flushes on this thread */
+	coco_batch *commit;
 	coco_buf kbuf, vbuf, tmp;
+	struct flushjob *job;         /* the flush on the writer thread, or NULL */
 	memo_ctx memo;
 	coco_memo memo_ops;
 	coco_xbatch *xb;              /* batch evaluation, when the flow needs it; else NULL */
@@ -382,7 +391,7 @@ static void pend(coco_arena *a, pending *p, size_t exp, int del, const coco_valu
 	p->n++;
 }
 
-static int targets_write(run *r, pending *p)
+static int targets_write(run *r, pending *p, char **err)
 {
 	const coco_graph *g = r->g;
 	size_t nx = coco_graph_nexports(g);
@@ -411,7 +420,7 @@ static int targets_write(run *r, pending *p)
 		t->in_txn = 0;
 		continue;
 	fail:
-		coco_seterr(r->err, "export '%s' (%s): %s", xp->name, xp->ops->name, e ? e : "write failed");
+		coco_seterr(err, "export '%s' (%s): %s", xp->name, xp->ops->name, e ? e : "write failed");
 		free(e);
 		return -1;
 	}
@@ -605,14 +614,27 @@ static void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, i
 	d->staged.memo = m;
 }
 
-static int flush(run *r, const coco_gsource *s, done_row *done, size_t ndone, pending *p,
-	const coco_fp *logic)
+static void flushio_free(flushio *io)
+{
+	coco_buf_free(&io->k);
+	coco_buf_free(&io->v);
+	coco_batch_destroy(io->stage);
+	coco_batch_destroy(io->commit);
+}
+
+/* Stage, write the targets, commit: one batch of processed rows. */
+static int flush(run *r, flushio *io, const coco_gsource *s, done_row *done, size_t ndone,
+	pending *p, const coco_fp *logic, char **err)
 {
 	size_t plen = strlen(s->name) + 1;
-	coco_buf *k = &r->tmp;
+	coco_buf *k = &io->k;
+	if (!io->stage) {
+		io->stage = coco_batch_create();
+		io->commit = coco_batch_create();
+	}
 	/* Phase A: stage the keys about to be written. */
 	if (p->n) {
-		coco_batch_clear(r->stage);
+		coco_batch_clear(io->stage);
 		for (size_t i = 0; i < ndone; i++) {
 			done_row *d = &done[i];
 			if (!d->writes || d->kind < 0)
@@ -624,25 +646,25 @@ static int flush(run *r, const coco_gsource *s, done_row *done, size_t ndone, pe
 				trk t;
 				if (!trk_decode(d->it->trk, d->it->ntrk, &t)) {
 					t.flags |= TRK_STAGED;
-					trk_encode(&t, &r->vbuf);
-					coco_batch_put(r->stage, COCO_CF_TRACKING, k->p, k->n, r->vbuf.p, r->vbuf.n);
+					trk_encode(&t, &io->v);
+					coco_batch_put(io->stage, COCO_CF_TRACKING, k->p, k->n, io->v.p, io->v.n);
 				}
 			} else {
 				trk t = { .flags = TRK_STAGED };
-				trk_encode(&t, &r->vbuf);
-				coco_batch_put(r->stage, COCO_CF_TRACKING, k->p, k->n, r->vbuf.p, r->vbuf.n);
+				trk_encode(&t, &io->v);
+				coco_batch_put(io->stage, COCO_CF_TRACKING, k->p, k->n, io->v.p, io->v.n);
 			}
-			lin_encode(&d->staged, &r->vbuf);
-			coco_batch_put(r->stage, COCO_CF_LINEAGE, k->p, k->n, r->vbuf.p, r->vbuf.n);
+			lin_encode(&d->staged, &io->v);
+			coco_batch_put(io->stage, COCO_CF_LINEAGE, k->p, k->n, io->v.p, io->v.n);
 		}
-		if (coco_state_write(r->st, r->stage, 0, r->err))
+		if (coco_state_write(r->st, io->stage, 0, err))
 			return -1;
 		/* Phase B: the targets. */
-		if (targets_write(r, p))
+		if (targets_write(r, p, err))
 			return -1;
 	}
 	/* Phase C: commit tracking and lineage. */
-	coco_batch_clear(r->commit);
+	coco_batch_clear(io->commit);
 	for (size_t i = 0; i < ndone; i++) {
 		done_row *d = &done[i];
 		if (d->kind < 0)
@@ -651,19 +673,19 @@ static int flush(run *r, const coco_gsource *s, done_row *done, size_t ndone, pe
 		coco_buf_add(k, s->name, plen);
 		coco_buf_add(k, d->it->key, d->it->nkey);
 		if (d->kind == 2) {
-			coco_batch_del(r->commit, COCO_CF_TRACKING, k->p, k->n);
-			coco_batch_del(r->commit, COCO_CF_LINEAGE, k->p, k->n);
+			coco_batch_del(io->commit, COCO_CF_TRACKING, k->p, k->n);
+			coco_batch_del(io->commit, COCO_CF_LINEAGE, k->p, k->n);
 			continue;
 		}
 		d->t.logic = *logic;
-		trk_encode(&d->t, &r->vbuf);
-		coco_batch_put(r->commit, COCO_CF_TRACKING, k->p, k->n, r->vbuf.p, r->vbuf.n);
+		trk_encode(&d->t, &io->v);
+		coco_batch_put(io->commit, COCO_CF_TRACKING, k->p, k->n, io->v.p, io->v.n);
 		if (d->kind == 1) {
-			lin_encode(&d->lin, &r->vbuf);
-			coco_batch_put(r->commit, COCO_CF_LINEAGE, k->p, k->n, r->vbuf.p, r->vbuf.n);
+			lin_encode(&d->lin, &io->v);
+			coco_batch_put(io->commit, COCO_CF_LINEAGE, k->p, k->n, io->v.p, io->v.n);
 		}
 	}
-	if (coco_batch_count(r->commit) && coco_state_write(r->st, r->commit, 0, r->err))
+	if (coco_batch_count(io->commit) && coco_state_write(r->st, io->commit, 0, err))
 		return -1;
 	return 0;
 }
@@ -744,6 +766,125 @@ static int evaluate_batch(run *r, size_t si, const coco_gsource *s, coco_source_
 			evaluate(r, si, s, stats, &done[i], out, p, xs, 2);
 		}
 	return 0;
+}
+
+/* ---- the writer thread --------------------------------------------------
+ * A full pass (not a live slice) hands each batch, once evaluated, to a
+ * writer thread that stages, writes the targets and commits it, while this
+ * thread reads and evaluates the next: the target's round trips and the
+ * source's reads overlap. One batch in flight at a time, so batches still
+ * commit in order, and the staging protocol is unchanged (a crash leaves
+ * at most the batch in flight staged). The batch's memory (arena, rows)
+ * goes with it and comes back for reuse when it is done. */
+typedef struct flushjob {
+	run *r;
+	flushio io;
+	const coco_gsource *s;
+	done_row *done;
+	size_t ndone;
+	pending p;
+	coco_fp logic;
+	coco_arena a;                 /* the batch's memory */
+	pthread_t th;
+	int active, rc;
+	char *msg;
+} flushjob;
+
+static void *job_main(void *arg)
+{
+	flushjob *j = arg;
+	j->rc = flush(j->r, &j->io, j->s, j->done, j->ndone, &j->p, &j->logic, &j->msg);
+	return NULL;
+}
+
+/* A flush's outcome: its error moves to r->err (unless one is there). */
+static int job_result(run *r, flushjob *j)
+{
+	if (!j->rc)
+		return 0;
+	if (r->err && !*r->err) {
+		*r->err = j->msg;
+		j->msg = NULL;
+	}
+	free(j->msg);
+	j->msg = NULL;
+	return -1;
+}
+
+/* Waits for the batch in flight; -1 (and its error in r->err) if it failed. */
+static int job_wait(run *r)
+{
+	flushjob *j = r->job;
+	if (!j || !j->active)
+		return 0;
+	pthread_join(j->th, NULL);
+	j->active = 0;
+	return job_result(r, j);
+}
+
+/* Whether batches of this flow may be written on the writer thread: not
+ * by targets written in Lua (their functions run on the owner's thread). */
+static int job_allowed(const run *r)
+{
+	if (getenv("COCO_SYNC_WRITES"))
+		return 0;
+	size_t nx = coco_graph_nexports(r->g);
+	for (size_t x = 0; x < nx; x++)
+		if (coco_graph_export_at(r->g, x)->ops->owner_thread_only)
+			return 0;
+	return 1;
+}
+
+/* Hands the batch (done[0..ndone), p, the memory in r->rowa) to the writer
+ * thread, after the one before it is done. *done becomes an array free for
+ * the next batch, and r->rowa memory free for it. -1: the batch before
+ * failed, or no thread (then the batch is written here). */
+static int job_start(run *r, const coco_gsource *s, done_row **done, size_t ndone, pending *p,
+	const coco_fp *logic)
+{
+	if (job_wait(r))
+		return -1;
+	flushjob *j = r->job;
+	if (!j) {
+		j = r->job = calloc(1, sizeof *j);
+		if (!j || !(j->done = calloc(BATCH_ROWS, sizeof *j->done)))
+			abort();
+		j->r = r;
+	}
+	done_row *t = j->done;
+	j->done = *done;
+	*done = t;
+	coco_arena ta = j->a;
+	j->a = r->rowa;
+	r->rowa = ta;
+	coco_arena_reset(&r->rowa);
+	j->s = s;
+	j->ndone = ndone;
+	j->p = *p;
+	j->logic = *logic;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&j->th, NULL, job_main, j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		job_main(j);            /* no thread: write it here */
+	j->active = !rc;
+	return rc ? job_result(r, j) : 0;
+}
+
+static void job_free(run *r)
+{
+	flushjob *j = r->job;
+	if (!j)
+		return;
+	job_wait(r);
+	flushio_free(&j->io);
+	coco_arena_destroy(&j->a);
+	free(j->done);
+	free(j->msg);
+	free(j);
+	r->job = NULL;
 }
 
 enum { PASS_FULL, PASS_ORPHAN, PASS_KEYS };
@@ -901,6 +1042,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 	coco_exec_stats xs = {0};
 	/* live slices: a deadline stops the pass at a batch boundary */
 	int sliced = r->deadline > 0 && mode != PASS_ORPHAN;
+	int async = !sliced && job_allowed(r);
 	size_t first = 0;
 	uint64_t done0 = 0;
 	pass *ps = r->pass;
@@ -989,18 +1131,25 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 				coco_buf_free(&ord);
 				goto out;
 			}
-			if (flush(r, s, done, ndone, &p, &logic)) {
-				coco_buf_free(&ord);
-				goto out;
+			if (async) {
+				if (job_start(r, s, &done, ndone, &p, &logic)) {
+					coco_buf_free(&ord);
+					goto out;
+				}
+			} else {
+				if (flush(r, &r->io, s, done, ndone, &p, &logic, r->err)) {
+					coco_buf_free(&ord);
+					goto out;
+				}
+				r->flush_ms = now_ms() - tf;
+				r->flush_row_ms = r->flush_ms / (double)ndone;
+				coco_arena_reset(&r->rowa);
 			}
-			r->flush_ms = now_ms() - tf;
-			r->flush_row_ms = r->flush_ms / (double)ndone;
 			ndone_total += ndone;
 			ndone = 0;
 			memset(&p, 0, sizeof p);
 			if (r->xb)
 				coco_xbatch_reset(r->xb);
-			coco_arena_reset(&r->rowa);
 			if (o && o->on_progress)
 				o->on_progress(o->ud, stats, ndone_total, total);
 		}
@@ -1096,10 +1245,13 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 			ndone++;
 	}
 	coco_buf_free(&ord);
+	if (job_wait(r))
+		goto out;
 	if (o && o->on_progress)
 		o->on_progress(o->ud, stats, total, total);
 	rc = 0;
 out:
+	job_wait(r);                  /* its rows point into `it` */
 	stats->fn_calls += xs.calls;
 	stats->cache_hits += xs.cache_hits;
 	stats->elapsed_ms += now_ms() - t0;
@@ -1132,7 +1284,6 @@ int coco_indexer_open(const coco_graph *g, coco_state *st, const coco_update_opt
 		r->opts = *o;
 	r->o = &r->opts;
 	r->targets = calloc(coco_graph_nexports(g) + 1, sizeof *r->targets);
-	r->stage = coco_batch_create();
 	r->commit = coco_batch_create();
 	r->memo.st = st;
 	r->memo.b = coco_batch_create();
@@ -1239,6 +1390,7 @@ void coco_indexer_close(coco_indexer *ix)
 	run *r = &ix->r;
 	const coco_graph *g = r->g;
 	pass_free(r->pass);           /* joins a helper thread still listing */
+	job_free(r);                  /* and the writer thread */
 	if (r->efd >= 0)
 		close(r->efd);
 	for (size_t x = 0; x < coco_graph_nexports(g); x++)
@@ -1250,7 +1402,7 @@ void coco_indexer_close(coco_indexer *ix)
 			coco_graph_source(g, i)->ops->close(ix->srcs[i]);
 	free(ix->srcs);
 	coco_arena_destroy(&r->rowa);
-	coco_batch_destroy(r->stage);
+	flushio_free(&r->io);
 	coco_batch_destroy(r->commit);
 	coco_batch_destroy(r->memo.b);
 	coco_buf_free(&r->kbuf);

@@ -8,7 +8,13 @@
  * Crash safety: before target rows are written, the keys about to be
  * written are recorded ("staged") in state; after the targets committed,
  * tracking and lineage are committed in one RocksDB batch. A run killed
- * anywhere leaves staged keys that the next run reconciles. */
+ * anywhere leaves staged keys that the next run reconciles.
+ *
+ * Batches of 512 rows: a full pass writes each batch (stage, targets,
+ * commit) on a writer thread while the next is read and evaluated, one
+ * batch in flight, so batches commit in order. Live slices, and flows
+ * with a target written in Lua, write on the calling thread; so does
+ * every pass when COCO_SYNC_WRITES is set (benchmarks compare the two). */
 #include "graph.h"
 #include "state.h"
 #include "exec.h"

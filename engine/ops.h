@@ -224,6 +224,10 @@ typedef struct coco_target_ops {
 	int (*top_k)(const coco_optval *opts, const coco_export_info *info, const char *field,
 		const char *metric, const float *vec, size_t dim, size_t k, coco_arena *a,
 		const coco_type **row_type, coco_value **rows, size_t *nrows, char **err);
+	/* 1: open/begin/upsert/del/commit must run on the thread that runs the
+	 * update (targets written in Lua). 0: the indexer may write a batch on
+	 * its writer thread while the next one is evaluated. */
+	int owner_thread_only;
 } coco_target_ops;
 
 /* ---- Registries ---------------------------------------------------------

@@ -4,6 +4,7 @@
 
 extern const coco_source_ops coco_localfile_source;
 extern const coco_source_ops coco_s3_source;
+extern const coco_source_ops coco_gdrive_source;
 extern const coco_target_ops coco_sqlite_target;
 extern const coco_target_ops coco_postgres_target;
 extern const coco_function_ops coco_fn_split_recursively;
@@ -13,7 +14,8 @@ extern const coco_function_ops coco_fn_parse_json;
 extern const coco_function_ops coco_fn_embed_text;
 extern const coco_function_ops coco_fn_extract_by_llm;
 
-const coco_source_ops *const coco_sources[] = { &coco_localfile_source, &coco_s3_source, NULL };
+const coco_source_ops *const coco_sources[] = { &coco_localfile_source, &coco_s3_source,
+	&coco_gdrive_source, NULL };
 const coco_target_ops *const coco_targets[] = { &coco_sqlite_target, &coco_postgres_target, NULL };
 const coco_function_ops *const coco_functions[] = {
 	&coco_fn_split_recursively, &coco_fn_detect_language, &coco_fn_split_by_separators,

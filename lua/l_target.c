@@ -340,6 +340,7 @@ static int l_target_def(lua_State *L)
 	coco_target_ops *o = &d->ops.t;
 	o->name = d->name;
 	o->opts = coco_lua_custom_opts;
+	o->owner_thread_only = 1;
 	o->describe = tgt_describe;
 	o->plan = tgt_plan;
 	o->apply = tgt_apply;

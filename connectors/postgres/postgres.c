@@ -964,7 +964,10 @@ static void create_sql(const desc *d, coco_buf *b)
 			coco_buf_adds(b, ", ");
 		quote_ident(b, d->keys[i]);
 	}
-	coco_buf_adds(b, "))");
+	/* rows up to a page stay inline: a chunk's text and vector are written
+	 * without a compression attempt or a TOAST insert, and read without a
+	 * TOAST lookup; larger rows are TOASTed as usual */
+	coco_buf_adds(b, ")) WITH (toast_tuple_target = 8160)");
 }
 
 /* One transaction on d's server: the extension and schema when missing,
