@@ -70,6 +70,7 @@ bench: deps build
 	luajit spec/bench/bench_gdrive.lua $(BUILD)
 	luajit spec/bench/bench_postgres.lua $(BUILD)
 	luajit spec/bench/bench_hosts.lua $(BUILD)
+	luajit spec/bench/bench_embed.lua $(BUILD)
 
 install: build
 	cmake --install $(BUILD)

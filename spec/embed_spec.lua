@@ -5,9 +5,12 @@
 -- asserted: texts of many rows go out in requests of up to batch_size, at
 -- most max_concurrency at once, results land on their rows; 429 (with
 -- Retry-After) and 500 are retried; a 400 fails its row with the API's
--- message while the others go on; the key shows nowhere; a text is never
--- embedded twice (re-run, rename, move, shared paragraphs); the memo cache
--- stays bounded under churn.
+-- message while the others go on; the key shows nowhere, and without it
+-- nothing starts; a server that is down, cuts its answers, answers fewer
+-- vectors than inputs or no JSON fails the rows concerned, which commit
+-- nothing and come back on the next run; a text is never embedded twice
+-- (re-run, rename, move, shared paragraphs); the memo cache stays bounded
+-- under churn; examples/text_embedding indexes and answers `coco query`.
 local H = require("spec.helpers")
 local ffi = require("ffi")
 
@@ -21,24 +24,30 @@ local have_node = H.sh("command -v node >/dev/null 2>&1")
 local Server = {}
 Server.__index = Server
 
+-- Starts node on a port the kernel picks (or on s.port again).
+function Server:start()
+  H.write(self.dir .. "/port", "")
+  self.proc = io.popen(string.format("exec node %s --log %s --config %s --port %d >%s",
+    H.q(H.root .. "/spec/servers/fake_openai.js"), H.q(self.log), H.q(self.conf), self.port or 0,
+    H.q(self.dir .. "/port")), "w")
+  local port
+  for _ = 1, 200 do
+    port = tonumber((H.read(self.dir .. "/port") or ""):match('"port":(%d+)'))
+    if port then break end
+    sleep_ms(25)
+  end
+  assert(port and (port == self.port or not self.port), "fake_openai.js did not start")
+  self.port = port
+  self.openai = "http://127.0.0.1:" .. port .. "/v1"
+  self.ollama = "http://127.0.0.1:" .. port
+end
+
 local function start_server(conf)
   local dir = H.tmpdir()
   local s = setmetatable({ dir = dir, log = dir .. "/requests.log", conf = dir .. "/conf.json" }, Server)
   s:set(conf or {})
   H.write(s.log, "")
-  s.proc = io.popen(string.format("exec node %s --log %s --config %s >%s",
-    H.q(H.root .. "/spec/servers/fake_openai.js"), H.q(s.log), H.q(s.conf), H.q(dir .. "/port")), "w")
-  for _ = 1, 200 do
-    local p = (H.read(dir .. "/port") or ""):match('"port":(%d+)')
-    if p then
-      s.port = tonumber(p)
-      break
-    end
-    sleep_ms(25)
-  end
-  assert(s.port, "fake_openai.js did not start")
-  s.openai = "http://127.0.0.1:" .. s.port .. "/v1"
-  s.ollama = "http://127.0.0.1:" .. s.port
+  s:start()
   return s
 end
 
@@ -60,6 +69,8 @@ function Server:stop()
   if self.proc then self.proc:close() end
   self.proc = nil
 end
+
+local function exists(path) return (H.sh("test -e " .. H.q(path))) end
 
 local function inputs(reqs)
   local n = 0
@@ -113,8 +124,8 @@ local function floats(hex)
 end
 
 -- Every stored row's vector is the one the server derives from its text.
-local function check_rows(d, dim)
-  local rows = H.sql(d .. "/index.sqlite", "SELECT text, hex(embedding) AS e FROM Embed__chunks")
+local function check_rows(d, dim, tbl)
+  local rows = H.sql(d .. "/index.sqlite", "SELECT text, hex(embedding) AS e FROM " .. (tbl or "Embed__chunks"))
   for _, r in ipairs(rows) do
     local v = floats(r.e)
     local sum = 0
@@ -215,7 +226,7 @@ describe("EmbedText", function()
     assert.are_not.equal(0, rc)
     assert.matches("f3.md", err, 1, true)
     assert.matches("HTTP 400", err, 1, true)
-    assert.matches("input contains POISON", err, 1, true)
+    assert.matches("This model's maximum context length is 8192 tokens; input contains POISON", err, 1, true)
     assert.matches("1 errors", out, 1, true)
     local files = {}
     for _, r in ipairs(H.sql(d .. "/index.sqlite", "SELECT DISTINCT filename FROM Embed__chunks ORDER BY 1")) do
@@ -273,10 +284,14 @@ describe("EmbedText", function()
     if not have_node then return pending("node is not installed") end
     H.write(d .. "/flow.lua", embed_flow{})
     H.write(d .. "/docs/a.md", doc("n", 2))
-    local rc, _, err = run("flow.lua", { FAKE_ADDR = srv.openai })
-    assert.are_not.equal(0, rc)
-    assert.matches("flow.lua:%d+: EmbedText: environment variable FAKE_KEY %(api_key_env%) is not set", err)
+    for _, args in ipairs({ "flow.lua", "evaluate flow.lua -o evald", "query flow.lua text" }) do
+      local rc, _, err = run(args, { FAKE_ADDR = srv.openai })
+      assert.are_not.equal(0, rc)
+      assert.matches("flow.lua:%d+: EmbedText: environment variable FAKE_KEY %(api_key_env%) is not set", err)
+    end
     assert.are.equal(0, #srv:take())
+    -- nothing done: no table, no state, no output
+    for _, f in ipairs({ "index.sqlite", ".coco", "evald" }) do assert.is_false(exists(d .. "/" .. f), f) end
   end)
 
   it("never pays twice: re-runs, renames, moves and shared paragraphs cost no request", function()
@@ -360,22 +375,82 @@ describe("EmbedText", function()
     assert.are.equal(9, check_rows(d, 16))
   end)
 
-  it("counts rows as errors while the server is down, and converges once it is back", function()
+  it("counts rows as errors while the server is down, commits nothing for them, retries them next run", function()
     if not have_node then return pending("node is not installed") end
     H.write(d .. "/flow.lua", embed_flow{})
-    for f = 1, 3 do H.write(string.format("%s/docs/f%d.md", d, f), doc("d" .. f, 2)) end
-    local down = start_server()
-    local addr = down.openai
-    down:stop()                    -- nobody listens on its port now
-    local rc, out, err = run("flow.lua", { FAKE_ADDR = addr, FAKE_KEY = KEY })
+    for f = 1, 2 do H.write(string.format("%s/docs/f%d.md", d, f), doc("d" .. f, 2)) end
+    local rc, _, err = run()
+    assert.are.equal(0, rc, err)
+    assert.are.equal(4, inputs(srv:take()))
+    local before = H.dump(d .. "/index.sqlite", "Embed__chunks")
+    assert.are.equal(4, #before)
+    -- while down: one file edited, two added
+    H.write(d .. "/docs/f1.md", doc("e1", 2))
+    for f = 3, 4 do H.write(string.format("%s/docs/f%d.md", d, f), doc("d" .. f, 2)) end
+    srv:stop()                     -- nobody listens on its port now
+    local out
+    rc, out, err = run("flow.lua --json")
     assert.are_not.equal(0, rc)
-    assert.matches("3 errors", out, 1, true)
+    local st = H.json_lines(out)[1]
+    assert.are.same({ 0, 0, 3 }, { st.added, st.updated, st.errors })
+    for _, f in ipairs({ "f1.md", "f3.md", "f4.md" }) do assert.matches(f .. ": EmbedText", err, 1, true) end
     assert.matches("Couldn't connect", err, 1, true)
+    assert.are.same(before, H.dump(d .. "/index.sqlite", "Embed__chunks"))
+    -- back up, at the same address: exactly those rows again
+    srv:start()
+    rc, out, err = run("flow.lua --json")
+    assert.are.equal(0, rc, err)
+    st = H.json_lines(out)[1]
+    assert.are.same({ 2, 1, 0, 1 }, { st.added, st.updated, st.errors, st.unchanged })
+    assert.are.equal(6, inputs(srv:take()))
+    assert.are.equal(8, check_rows(d))
+  end)
+
+  it("a connection closed in the middle of a body is retried; closed every time, the rows fail", function()
+    if not have_node then return pending("node is not installed") end
+    H.write(d .. "/flow.lua", embed_flow{ batch_size = 8, max_concurrency = 1 })
+    for f = 1, 2 do H.write(string.format("%s/docs/f%d.md", d, f), doc("m" .. f, 3)) end
+    -- every answer cut: after the retries, both rows fail, nothing is written
+    srv:set{ drop = true }
+    local rc, out, err = run("flow.lua --json")
+    assert.are_not.equal(0, rc)
+    assert.are.equal(2, H.json_lines(out)[1].errors)
+    assert.matches("f1.md: EmbedText", err, 1, true)
+    assert.matches("partial", err, 1, true)          -- curl: "Transferred a partial file"
+    assert.matches("5 attempts", err, 1, true)
+    assert.are.equal(5, #srv:take())
     assert.are.equal(0, #H.sql(d .. "/index.sqlite", "SELECT * FROM Embed__chunks"))
+    -- the first answer cut: retried, and every row gets its vector
+    srv:set{ drop = 1 }
     rc, _, err = run()
     assert.are.equal(0, rc, err)
+    assert.are.equal(2, #srv:take())
     assert.are.equal(6, check_rows(d))
   end)
+
+  for _, case in ipairs({
+    { what = "fewer vectors than inputs", conf = { short = true }, msg = "returned 3 embeddings for 4 inputs" },
+    { what = "a body that is not JSON", conf = { malformed = true }, msg = "is not valid JSON" },
+  }) do
+    it("a response with " .. case.what .. " fails the rows of that request, which come back next run", function()
+      if not have_node then return pending("node is not installed") end
+      H.write(d .. "/flow.lua", embed_flow{ batch_size = 4, max_concurrency = 1 })
+      H.write(d .. "/docs/a.md", doc("s", 4))
+      H.write(d .. "/docs/b.md", doc("t", 4))
+      srv:set(case.conf)
+      local rc, out, err = run("flow.lua --json")
+      assert.are_not.equal(0, rc)
+      assert.are.equal(2, H.json_lines(out)[1].errors)
+      for _, f in ipairs({ "a.md", "b.md" }) do assert.matches(f .. ": EmbedText", err, 1, true) end
+      assert.matches(case.msg, err, 1, true)
+      assert.are.equal(2, #srv:take())             -- a 200 is not retried
+      assert.are.equal(0, #H.sql(d .. "/index.sqlite", "SELECT * FROM Embed__chunks"))
+      srv:set{}
+      rc, _, err = run()
+      assert.are.equal(0, rc, err)
+      assert.are.equal(8, check_rows(d))
+    end)
+  end
 end)
 
 describe("ExtractByLlm", function()
@@ -410,6 +485,29 @@ end)
 ]], api)
   end
 
+  it("without the key set, says so before any work; never shows the key", function()
+    if not have_node then return pending("node is not installed") end
+    H.write(d .. "/flow.lua", flow("openai"))
+    H.write(d .. "/docs/dune.txt", "title: Dune\nyear: 1965\n")
+    local rc, _, err = H.coco(d, "flow.lua", { FAKE_ADDR = srv.openai })
+    assert.are_not.equal(0, rc)
+    assert.matches("flow.lua:%d+: ExtractByLlm: environment variable FAKE_KEY %(api_key_env%) is not set", err)
+    assert.are.equal(0, #srv:take())
+    assert.is_false(exists(d .. "/.coco"))
+    local seen = {}
+    local function keep(rc2, out, err2) seen[#seen + 1] = out .. err2 return rc2 end
+    assert.are.equal(0, keep(H.coco(d, "flow.lua", env)))
+    assert.are.equal(0, keep(H.coco(d, "show flow.lua -v", env)))
+    assert.are.equal(0, keep(H.coco(d, "evaluate flow.lua -o evald --no-cache", env)))
+    -- a server that echoes the key it got in its 401
+    srv:set{ echo_key = true, key = "sk-someone-else" }
+    H.write(d .. "/docs/solaris.txt", "title: Solaris\nyear: 1961\n")
+    assert.are_not.equal(0, keep(H.coco(d, "flow.lua", env)))
+    assert.matches("solaris.txt", seen[#seen], 1, true)
+    assert.matches("Incorrect API key provided: " .. ("*"):rep(#KEY) .. ".", seen[#seen], 1, true)
+    for _, s in ipairs(seen) do assert.is_nil(s:find(KEY, 1, true)) end
+  end)
+
   for _, api in ipairs({ "openai", "ollama" }) do
     it("extracts a struct of output_type (" .. api .. "), a row error when the answer does not fit", function()
       if not have_node then return pending("node is not installed") end
@@ -437,4 +535,96 @@ end)
       end
     end)
   end
+end)
+
+-- examples/text_embedding/flow.lua as shipped, with its default settings
+-- (Ollama, nomic-embed-text: 768 dimensions) pointed at the fake server by
+-- EMBED_ADDRESS, on a copy of the docs_index documents. The fake vectors
+-- are derived from the bytes of a text, so a query equal to a chunk's text
+-- has that chunk's vector: it must come first, at score 1.
+describe("the text_embedding example", function()
+  local srv, d, ex
+  before_each(function()
+    if not have_node then return end
+    srv = start_server{ key = false, dim = 768 }
+    d = H.tmpdir()
+    ex = d .. "/text_embedding"
+    H.mkdir(ex)
+    H.mkdir(d .. "/docs_index")
+    assert(H.sh(string.format("cp %s %s && cp -r %s %s", H.q(H.root .. "/examples/text_embedding/flow.lua"),
+      H.q(ex), H.q(H.root .. "/examples/docs_index/docs"), H.q(d .. "/docs_index/docs"))))
+  end)
+  after_each(function()
+    if srv then srv:stop() end
+    srv = nil
+    H.cleanup()
+  end)
+
+  -- Indexes, then asks `coco query` for the text of a few chunks (rows:
+  -- { filename, location, text }); each comes back first.
+  local function index_and_query(env, rows_of)
+    local rc, out, err = H.coco(ex, "flow.lua --json", env)
+    assert.are.equal(0, rc, err)
+    local st = H.json_lines(out)[1]
+    assert.is_true(st.added > 10)
+    assert.are.equal(0, st.errors)
+    local reqs = srv:take()
+    for _, r in ipairs(reqs) do
+      assert.are.equal("/api/embed", r.path)
+      assert.are.equal(200, r.status)
+      assert.is_true(r.auth)                    -- no key sent
+      assert.is_true(r.inputs <= 64)
+    end
+    local rows = rows_of()
+    assert.are.equal(#rows, inputs(reqs))        -- the docs have no chunk twice
+    local picks = { rows[1], rows[math.floor(#rows / 2)], rows[#rows] }
+    for _, want in ipairs(picks) do
+      rc, out, err = H.coco(ex, "query flow.lua " .. H.q(want.text) .. " -k 5 --json", env)
+      assert.are.equal(0, rc, err)
+      local hits = H.json_lines(out)
+      assert.are.equal(5, #hits)
+      assert.are.same({ want.filename, want.location, want.text }, { hits[1].filename,
+        H.json.encode(hits[1].location), hits[1].text })
+      assert.is_true(hits[1].score > 0.99999, tostring(hits[1].score))
+      for i = 2, 5 do assert.is_true(hits[i].score <= hits[i - 1].score) end
+      -- the query went through the same EmbedText: the same path and model
+      local q = srv:take()
+      assert.are.equal(1, #q)
+      assert.are.same({ "/api/embed", { want.text } }, { q[1].path, q[1].texts })
+    end
+    -- the plain output: one numbered hit per line
+    rc, out, err = H.coco(ex, "query flow.lua " .. H.q(picks[1].text) .. " -k 2", env)
+    assert.are.equal(0, rc, err)
+    assert.matches("^1%.  score 1%.0000  filename=" .. picks[1].filename:gsub("%p", "%%%0"), out)
+    return #rows
+  end
+
+  it("indexes into SQLite, and `coco query` finds a chunk by its own text", function()
+    if not have_node then return pending("node is not installed") end
+    local n = index_and_query({ EMBED_ADDRESS = srv.ollama }, function()
+      return H.sql(ex .. "/index.sqlite", "SELECT filename, location, text FROM TextEmbedding__chunks " ..
+        "ORDER BY filename, json_extract(location, '$[0]')")
+    end)
+    assert.are.equal(n, check_rows(ex, 768, "TextEmbedding__chunks"))
+  end)
+
+  it("indexes into PostgreSQL + pgvector with COCO_TARGET=postgres", function()
+    if not have_node then return pending("node is not installed") end
+    local S = require("spec.servers")
+    local pg, why = S.pglite()
+    if not pg then return pending("PGlite cannot start: " .. tostring(why)) end
+    local ok, e = pcall(index_and_query, { EMBED_ADDRESS = srv.ollama, COCO_TARGET = "postgres",
+      COCO_DATABASE_URL = pg.url }, function()
+      local rows = pg:sql('SELECT filename, location::text AS location, text FROM "TextEmbedding__chunks" ' ..
+        "ORDER BY filename, lower(location)")
+      for _, r in ipairs(rows) do          -- int8range [a,b) as [a,b]: coco's location
+        local a, b = r.location:match("^%[(%d+),(%d+)%)$")
+        r.location = string.format("[%d,%d]", a, b)
+      end
+      return rows
+    end)
+    pg:stop()
+    assert(ok, e)
+    assert.is_false(exists(ex .. "/index.sqlite"))
+  end)
 end)

@@ -22,7 +22,8 @@
 // Behaviour comes from the JSON file given with --config, read at every
 // request (absent: defaults); counters restart when its content changes:
 //   key          the API key to require (null: none)
-//   dim          vector size (default 8); dims: { model: size }
+//   dim          vector size (default 8); dims: { model: size } per model;
+//                a request's "dimensions" comes first
 //   delay_ms     answer each request this late
 //   fail         [{ "status": 429, "retry_after": 1, "count": 2 }, ...]: the
 //                first `count` requests get that status (in list order)
@@ -30,7 +31,8 @@
 //   wrong_dim    inputs containing this text get a vector one too short
 //   short        answer one embedding less than asked
 //   malformed    answer a body that is not JSON
-//   drop         close the connection after half a body
+//   drop         close the connection after half a body: true for every
+//                answer, N for the first N answers
 //   echo_key     a 401 echoes the key it got (as OpenAI once did)
 //
 // Every request appends one JSON line to the --log file: { t (ms), method,
@@ -39,23 +41,24 @@
 // one) }. The spec counts requests, inputs per request and the concurrency
 // from it.
 //
-//   node fake_openai.js --log FILE [--config FILE]
+//   node fake_openai.js [--log FILE] [--config FILE] [--port N]
 //
-// Listens on 127.0.0.1 with a port picked by the kernel, prints {"port":N}
-// on one line, exits when its stdin closes (the spec that started it is
-// gone) or on SIGTERM/SIGINT.
+// Listens on 127.0.0.1, on port N or one picked by the kernel, prints
+// {"port":N} on one line, exits when its stdin closes (the spec that started
+// it is gone; a terminal's stdin is not watched, so `node fake_openai.js &`
+// works by hand) or on SIGTERM/SIGINT.
 'use strict';
 const http = require('http');
 const fs = require('fs');
 
 const args = {};
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
-if (!args.log) {
-  process.stderr.write('usage: node fake_openai.js --log FILE [--config FILE]\n');
+if (args.port !== undefined && !/^\d+$/.test(args.port)) {
+  process.stderr.write('usage: node fake_openai.js [--log FILE] [--config FILE] [--port N]\n');
   process.exit(2);
 }
 
-let confText = null, conf = {}, served = 0;
+let confText = null, conf = {}, served = 0, dropped = 0;
 function config() {
   let t = '{}';
   if (args.config) {
@@ -65,6 +68,7 @@ function config() {
     confText = t;
     try { conf = JSON.parse(t); } catch (e) { conf = {}; }
     served = 0;
+    dropped = 0;
   }
   return conf;
 }
@@ -76,20 +80,23 @@ function fnv(s) {
   return h;
 }
 
-// The vector as JSON text (built directly: a response carries up to
-// thousands of numbers per input, and a benchmark pushes ~100 MB of them).
+// The vector as JSON text, built directly: a response carries up to
+// thousands of numbers per input, and a benchmark pushes ~100 MB of them.
+// v[k] for k >= 2 depends on k % 24 only, so one period of 24 numbers is
+// built and repeated.
 const FRAC = Array.from({ length: 256 }, (_, i) => String(i / 256));
 function vectorJson(text, dim) {
   const b = Buffer.from(text, 'utf8');
   let sum = 0;
   for (const c of b) sum += c;
-  const h = fnv(text), v = new Array(dim);
-  for (let k = 0; k < dim; k++) {
-    if (k === 0) v[k] = String(b.length);
-    else if (k === 1) v[k] = String(sum % 997);
-    else v[k] = FRAC[(h >>> (k % 24)) & 0xff];
-  }
-  return '[' + v.join(',') + ']';
+  const head = [String(b.length), String(sum % 997)].slice(0, dim);
+  if (dim <= 2) return '[' + head.join(',') + ']';
+  const h = fnv(text), period = new Array(24);
+  for (let k = 2; k < 26; k++) period[k - 2] = FRAC[(h >>> (k % 24)) & 0xff];
+  const n = dim - 2, rest = n % 24;
+  let tail = (period.join(',') + ',').repeat((n - rest) / 24);
+  tail = rest ? tail + period.slice(0, rest).join(',') : tail.slice(0, -1);
+  return '[' + head.join(',') + ',' + tail + ']';
 }
 
 function answerOf(text) {
@@ -213,15 +220,18 @@ const server = http.createServer((req, res) => {
     }
     if (status === undefined) [status, body] = handle(req, Buffer.concat(chunks).toString('utf8'), c, rec);
     rec.status = status;
-    fs.appendFileSync(args.log, JSON.stringify(rec) + '\n');
+    if (args.log) fs.appendFileSync(args.log, JSON.stringify(rec) + '\n');
     const text = c.malformed && status === 200 ? '{"data": [{"embedding": [1,'
       : typeof body === 'string' ? body : JSON.stringify(body);
     setTimeout(() => {
-      if (c.drop && status === 200) {
+      if (status === 200 && (c.drop === true || dropped < (Number(c.drop) || 0))) {
+        dropped++;
         res.writeHead(status, { ...headers, 'Content-Length': String(Buffer.byteLength(text)) });
-        res.write(text.slice(0, text.length >> 1));
-        inflight--;
-        res.socket.destroy();
+        // the half body reaches the client, then the connection closes
+        res.write(text.slice(0, text.length >> 1), () => {
+          inflight--;
+          res.socket.destroy();
+        });
         return;
       }
       res.writeHead(status, headers);
@@ -231,13 +241,15 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 30000;
 
-server.listen(0, '127.0.0.1', () => {
+server.listen(Number(args.port || 0), '127.0.0.1', () => {
   process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n');
 });
 
 const stop = () => { server.close(); process.exit(0); };
-process.stdin.on('end', stop);
-process.stdin.on('error', stop);
-process.stdin.resume();
+if (!process.stdin.isTTY) {
+  process.stdin.on('end', stop);
+  process.stdin.on('error', stop);
+  process.stdin.resume();
+}
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
