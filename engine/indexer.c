@@ -374,6 +374,7 @@ typedef struct run {
 typedef struct twrite {
 	size_t exp;
 	int del;
+	size_t row;                   /* the done row that wrote it */
 	coco_value v;                 /* row (upsert) or key struct (delete) */
 } twrite;
 
@@ -382,20 +383,25 @@ typedef struct pending {
 	size_t n, cap;
 } pending;
 
-static void pend(coco_arena *a, pending *p, size_t exp, int del, const coco_value *v)
+static void pend(coco_arena *a, pending *p, size_t exp, int del, const coco_value *v, size_t row)
 {
 	p->w = coco_arena_grow(a, p->w, p->n, &p->cap, sizeof *p->w);
 	p->w[p->n].exp = exp;
 	p->w[p->n].del = del;
+	p->w[p->n].row = row;
 	p->w[p->n].v = *v;
 	p->n++;
 }
 
+/* Writes p to the targets, one transaction per export. 0, -1 failed, or
+ * COCO_TGT_REFUSED: a target refused data of p (rolled back at its next
+ * begin). */
 static int targets_write(run *r, pending *p, char **err)
 {
 	const coco_graph *g = r->g;
 	size_t nx = coco_graph_nexports(g);
 	char *e = NULL;
+	int rc = 0;
 	for (size_t x = 0; x < nx; x++) {
 		const coco_gexport *xp = coco_graph_export_at(g, x);
 		target_rt *t = &r->targets[x];
@@ -412,17 +418,17 @@ static int targets_write(run *r, pending *p, char **err)
 		for (size_t i = 0; i < p->n; i++) {
 			if (p->w[i].exp != x)
 				continue;
-			if ((p->w[i].del ? xp->ops->del : xp->ops->upsert)(t->h, &p->w[i].v, &e))
+			if ((rc = (p->w[i].del ? xp->ops->del : xp->ops->upsert)(t->h, &p->w[i].v, &e)))
 				goto fail;
 		}
-		if (xp->ops->commit(t->h, &e))
+		if ((rc = xp->ops->commit(t->h, &e)))
 			goto fail;
 		t->in_txn = 0;
 		continue;
 	fail:
 		coco_seterr(err, "export '%s' (%s): %s", xp->name, xp->ops->name, e ? e : "write failed");
 		free(e);
-		return -1;
+		return rc == COCO_TGT_REFUSED ? rc : -1;
 	}
 	return 0;
 }
@@ -463,6 +469,8 @@ typedef struct done_row {
 	coco_value row;
 	lineage oldl;
 	trk old;
+	char *refused;                /* a target refused its rows: why (malloc'd) */
+	size_t idx;                   /* its place in the batch */
 } done_row;
 
 static void key_text(const coco_value *key, coco_buf *out)
@@ -573,7 +581,7 @@ static void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, i
 			long o = reexport ? -1 : lset_find(&olds, old, k.exp, k.nexp, k.key, k.nkey, -1);
 			int same = o >= 0 && !old->k[o].staged && coco_fp_eq(old->k[o].fp, k.fp);
 			if (!same) {
-				pend(a, p, x, 0, row);
+				pend(a, p, x, 0, row, d->idx);
 				lkey s = k;
 				s.staged = 1;
 				lin_push(a, &d->staged, &s);
@@ -595,7 +603,7 @@ static void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, i
 		const char *kp = o->key;
 		if (coco_value_decode(&kp, o->key + o->nkey, a, &key))
 			continue;
-		pend(a, p, (size_t)x, 1, &key);
+		pend(a, p, (size_t)x, 1, &key, d->idx);
 		d->writes++;
 	}
 	/* the staging record lists everything that may be in the target, and
@@ -620,6 +628,71 @@ static void flushio_free(flushio *io)
 	coco_buf_free(&io->v);
 	coco_batch_destroy(io->stage);
 	coco_batch_destroy(io->commit);
+}
+
+/* Writes the target rows of done[lo, hi) (sub: scratch). When a target
+ * refuses them, the range is halved until the source rows it refuses are
+ * found: those become row errors (d->refused), left staged, so the next
+ * run tries them again; the rest is written. -1: a failure that is not
+ * about the rows (the pass stops). */
+static int write_range(run *r, done_row *done, size_t lo, size_t hi, const pending *p,
+	pending *sub, char **err)
+{
+	sub->n = 0;
+	for (size_t i = 0; i < p->n; i++)
+		if (p->w[i].row >= lo && p->w[i].row < hi) {
+			if (sub->n == sub->cap) {
+				sub->cap = sub->cap ? sub->cap * 2 : 64;
+				sub->w = realloc(sub->w, sub->cap * sizeof *sub->w);
+				if (!sub->w)
+					abort();
+			}
+			sub->w[sub->n++] = p->w[i];
+		}
+	if (!sub->n)
+		return 0;
+	char *e = NULL;
+	int rc = targets_write(r, sub, &e);
+	if (rc == 0)
+		return 0;
+	if (rc != COCO_TGT_REFUSED) {
+		*err = e;
+		return -1;
+	}
+	if (hi - lo == 1) {
+		done[lo].refused = e;   /* left out of the commit */
+		return 0;
+	}
+	free(e);
+	size_t mid = lo + (hi - lo) / 2;
+	if (write_range(r, done, lo, mid, p, sub, err))
+		return -1;
+	return write_range(r, done, mid, hi, p, sub, err);
+}
+
+/* Row errors for the rows a target refused, on the thread that runs the
+ * pass (on_error may call into Lua); they no longer count as written. */
+static void report_refused(run *r, const coco_gsource *s, coco_source_stats *stats,
+	done_row *done, size_t ndone)
+{
+	for (size_t i = 0; i < ndone; i++) {
+		done_row *d = &done[i];
+		if (!d->refused)
+			continue;
+		if (d->kind == 2) {
+			stats->deleted--;
+		} else if (d->kind == 1) {
+			if (!d->tracked)
+				stats->added--;
+			else if (!coco_fp_eq(d->old.content, d->t.content))
+				stats->updated--;
+			else
+				stats->reprocessed--;
+		}
+		row_error(r, s, stats, d->it, d->refused);
+		free(d->refused);
+		d->refused = NULL;
+	}
 }
 
 /* Stage, write the targets, commit: one batch of processed rows. */
@@ -660,14 +733,22 @@ static int flush(run *r, flushio *io, const coco_gsource *s, done_row *done, siz
 		if (coco_state_write(r->st, io->stage, 0, err))
 			return -1;
 		/* Phase B: the targets. */
-		if (targets_write(r, p, err))
+		int rc = targets_write(r, p, err);
+		if (rc == COCO_TGT_REFUSED) {
+			free(*err);
+			*err = NULL;
+			pending sub = {0};
+			rc = write_range(r, done, 0, ndone, p, &sub, err);
+			free(sub.w);
+		}
+		if (rc)
 			return -1;
 	}
 	/* Phase C: commit tracking and lineage. */
 	coco_batch_clear(io->commit);
 	for (size_t i = 0; i < ndone; i++) {
 		done_row *d = &done[i];
-		if (d->kind < 0)
+		if (d->kind < 0 || d->refused)
 			continue;               /* failed: retried next run */
 		coco_buf_clear(k);
 		coco_buf_add(k, s->name, plen);
@@ -780,6 +861,7 @@ typedef struct flushjob {
 	run *r;
 	flushio io;
 	const coco_gsource *s;
+	coco_source_stats *stats;
 	done_row *done;
 	size_t ndone;
 	pending p;
@@ -819,6 +901,7 @@ static int job_wait(run *r)
 		return 0;
 	pthread_join(j->th, NULL);
 	j->active = 0;
+	report_refused(r, j->s, j->stats, j->done, j->ndone);
 	return job_result(r, j);
 }
 
@@ -839,8 +922,8 @@ static int job_allowed(const run *r)
  * thread, after the one before it is done. *done becomes an array free for
  * the next batch, and r->rowa memory free for it. -1: the batch before
  * failed, or no thread (then the batch is written here). */
-static int job_start(run *r, const coco_gsource *s, done_row **done, size_t ndone, pending *p,
-	const coco_fp *logic)
+static int job_start(run *r, const coco_gsource *s, coco_source_stats *stats, done_row **done,
+	size_t ndone, pending *p, const coco_fp *logic)
 {
 	if (job_wait(r))
 		return -1;
@@ -859,6 +942,7 @@ static int job_start(run *r, const coco_gsource *s, done_row **done, size_t ndon
 	r->rowa = ta;
 	coco_arena_reset(&r->rowa);
 	j->s = s;
+	j->stats = stats;
 	j->ndone = ndone;
 	j->p = *p;
 	j->logic = *logic;
@@ -867,8 +951,10 @@ static int job_start(run *r, const coco_gsource *s, done_row **done, size_t ndon
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	int rc = pthread_create(&j->th, NULL, job_main, j);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc)
+	if (rc) {
 		job_main(j);            /* no thread: write it here */
+		report_refused(r, s, stats, j->done, ndone);
+	}
 	j->active = !rc;
 	return rc ? job_result(r, j) : 0;
 }
@@ -1132,12 +1218,14 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 				goto out;
 			}
 			if (async) {
-				if (job_start(r, s, &done, ndone, &p, &logic)) {
+				if (job_start(r, s, stats, &done, ndone, &p, &logic)) {
 					coco_buf_free(&ord);
 					goto out;
 				}
 			} else {
-				if (flush(r, &r->io, s, done, ndone, &p, &logic, r->err)) {
+				int frc = flush(r, &r->io, s, done, ndone, &p, &logic, r->err);
+				report_refused(r, s, stats, done, ndone);
+				if (frc) {
 					coco_buf_free(&ord);
 					goto out;
 				}
@@ -1188,6 +1276,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 		done_row *d = &done[ndone];
 		memset(d, 0, sizeof *d);
 		d->it = x;
+		d->idx = ndone;
 		coco_value key, row;
 		const char *kp = x->key;
 		if (coco_value_decode(&kp, x->key + x->nkey, &r->rowa, &key)) {

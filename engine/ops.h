@@ -189,6 +189,8 @@ typedef struct coco_export_info {
 	uint32_t nkeys;
 } coco_export_info;
 
+#define COCO_TGT_REFUSED (-2)
+
 typedef struct coco_target_ops {
 	const char *name;                     /* "SQLite" */
 	const coco_optdef *opts;
@@ -210,6 +212,12 @@ typedef struct coco_target_ops {
 	 * row: a STRUCT of info->row_type; key: a STRUCT of the nkeys key
 	 * fields. Writes are idempotent (upsert = insert or replace). */
 	int (*open)(const coco_optval *opts, const coco_export_info *info, void **tgt, char **err);
+	/* upsert/del/commit: 0, -1 with *err, or COCO_TGT_REFUSED with *err
+	 * when the target refused data of the batch (a value it cannot store,
+	 * a constraint): the indexer rolls back (begin() again must discard
+	 * what the failed batch wrote) and writes the batch again in halves
+	 * until it has found the source rows refused; those become row errors,
+	 * retried next run. A lost connection or the like is -1. */
 	int (*begin)(void *tgt, char **err);
 	int (*upsert)(void *tgt, const coco_value *row, char **err);
 	int (*del)(void *tgt, const coco_value *key, char **err);

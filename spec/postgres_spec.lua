@@ -365,4 +365,48 @@ end)
     assert.equals(1, rc)
     assert.matches("field 'vec' is stored as real%[%]; top_k needs a vector or halfvec column", err)
   end)
+
+  it("turns rows the server refuses into row errors of their source rows; the rest is written", function()
+    if not ready() then return end
+    -- a key too large for the primary key's btree (SQLSTATE 54000) in one
+    -- file of 1,200, spread over three batches of the writer thread
+    local function random_text(n, seed)
+      local t = {}
+      for i = 1, n do
+        seed = (seed * 1103515245 + 12345) % 2147483648
+        t[i] = string.char(97 + seed % 26)
+      end
+      return table.concat(t)
+    end
+    for i = 1, 1200 do H.write(string.format("%s/docs/f%04d.md", dir, i), "text " .. i) end
+    H.write(dir .. "/docs/f0700.md", random_text(12000, 7))
+    H.write(dir .. "/flow.lua", HEAD .. [[
+return coco.flow("Refused", function(flow, scope)
+  scope.documents = flow:add_source(sources.LocalFile{ path = "docs" })
+  local rows = scope:add_collector()
+  scope.documents:row(function(doc)
+    rows:collect{ body = doc.content, filename = doc.filename }
+  end)
+  rows:export("rows", targets.Postgres{}, { primary_key_fields = { "body" } })
+end)
+]])
+    local rc, out, err = coco("update flow.lua --json")
+    assert.equals(1, rc)
+    assert.matches("f0700%.md: export 'rows' %(Postgres%): .*index row requires %d+ bytes", err)
+    local st = H.json_lines(out)[1]
+    assert.same({ 1199, 1 }, { st.added, st.errors })
+    assert.equals(1199, srv:sql('SELECT count(*) AS n FROM "Refused__rows"')[1].n)
+    -- the refused row is tried again, and only it
+    rc, out = coco("update flow.lua --json")
+    assert.equals(1, rc)
+    st = H.json_lines(out)[1]
+    assert.same({ 0, 0, 1199, 1 }, { st.added, st.updated, st.unchanged, st.errors })
+    -- fixed: it converges
+    H.write(dir .. "/docs/f0700.md", "text 700")
+    rc, out, err = coco("update flow.lua --json")
+    assert.equals(0, rc, err)
+    st = H.json_lines(out)[1]
+    assert.same({ 1, 0, 1199 }, { st.added + st.updated, st.errors, st.unchanged })
+    assert.equals(1200, srv:sql('SELECT count(*) AS n FROM "Refused__rows"')[1].n)
+  end)
 end)

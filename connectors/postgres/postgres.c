@@ -1472,7 +1472,10 @@ static int conn_lost(pg_tgt *t, PGresult *r)
 }
 
 /* Checks a result: 0 ok, 1 connection lost, 2 a deadlock or serialization
- * failure (a few times per batch: the batch is tried again), -1 error (set). */
+ * failure (a few times per batch: the batch is tried again), -1 error (set),
+ * COCO_TGT_REFUSED: the server refused the data (classes 22 data exception,
+ * 23 integrity constraint, 54 program limit such as an index row too large):
+ * the indexer finds the rows by writing the batch in halves. */
 static int result_rc(pg_tgt *t, PGresult *r, const char *what, char **err)
 {
 	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -1491,6 +1494,8 @@ static int result_rc(pg_tgt *t, PGresult *r, const char *what, char **err)
 		!strcmp(state, "3F000")) ? " (run coco setup)" : "";
 	coco_seterr(err, "Postgres: %s %s: %s%s", what, t->label, b.p, hint);
 	coco_buf_free(&b);
+	if (state && (!strncmp(state, "22", 2) || !strncmp(state, "23", 2) || !strncmp(state, "54", 2)))
+		return COCO_TGT_REFUSED;
 	return -1;
 }
 
@@ -1689,25 +1694,28 @@ static int seen_key(pg_tgt *t, size_t first)
 static int add_row(pg_tgt *t, int del, const coco_value *vals, char **err)
 {
 	uint32_t per = del ? t->l.nkeys : t->l.ncols;
+	int rc;
 	if (t->group_del >= 0 && (t->group_del != del || t->group_rows == t->maxgroup ||
-	    t->group_bytes > GROUP_BYTES) && close_group(t, err) < 0)
-		return -1;
+	    t->group_bytes > GROUP_BYTES) && (rc = close_group(t, err)) < 0)
+		return rc;
 	size_t first = t->nparams, before = t->data.n;
 	for (uint32_t i = 0; i < per; i++) {
-		if (i < t->l.nkeys && vals[i].kind == COCO_NULL)
-			return coco_seterr(err, "Postgres: %s: key field '%s' is null", t->label,
+		if (i < t->l.nkeys && vals[i].kind == COCO_NULL) {
+			coco_seterr(err, "Postgres: %s: key field '%s' is null", t->label,
 				t->l.cols[i].name);
+			return COCO_TGT_REFUSED;
+		}
 		if (encode(t, &t->l.cols[i], &vals[i], err) < 0) {
 			t->nparams = first;
 			t->data.n = before;
-			return -1;
+			return COCO_TGT_REFUSED;        /* a value this column cannot take */
 		}
 	}
 	if (t->group_del >= 0 && seen_key(t, first)) {
 		/* the same key twice in one statement is an error in PostgreSQL:
 		 * end the statement before this row */
-		if (close_group(t, err) < 0)
-			return -1;
+		if ((rc = close_group(t, err)) < 0)
+			return rc;
 	}
 	if (t->group_del < 0) {
 		t->group_del = del;
@@ -1775,7 +1783,7 @@ static int tgt_commit(void *p, char **err)
 		t->batches++;
 		t->ms += now_ms() - t->batch_start;
 	}
-	return rc < 0 ? -1 : 0;
+	return rc < 0 ? rc : 0;
 }
 
 static void tgt_close(void *p)
