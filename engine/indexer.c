@@ -345,6 +345,48 @@ typedef struct flushio {
 	coco_batch *stage, *commit;
 } flushio;
 
+/* A set of 32-byte memo keys. */
+typedef struct kset {
+	const char **slot;
+	size_t cap, n;
+} kset;
+
+static uint64_t k32_hash(const char *k)
+{
+	uint64_t h;
+	memcpy(&h, k + 16, 8);        /* the input fingerprint's bytes: already uniform */
+	return h;
+}
+
+static void kset_add(kset *s, const char *k)
+{
+	if ((s->n + 1) * 2 > s->cap) {
+		kset ns = { calloc(s->cap ? s->cap * 2 : 1024, sizeof(char *)), s->cap ? s->cap * 2 : 1024, 0 };
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->slot[i])
+				kset_add(&ns, s->slot[i]);
+		free(s->slot);
+		*s = ns;
+	}
+	size_t i = (size_t)k32_hash(k) & (s->cap - 1);
+	for (; s->slot[i]; i = (i + 1) & (s->cap - 1))
+		if (!memcmp(s->slot[i], k, 32))
+			return;
+	s->slot[i] = k;
+	s->n++;
+}
+
+static int kset_has(const kset *s, const char *k)
+{
+	if (!s->cap)
+		return 0;
+	size_t i = (size_t)k32_hash(k) & (s->cap - 1);
+	for (; s->slot[i]; i = (i + 1) & (s->cap - 1))
+		if (!memcmp(s->slot[i], k, 32))
+			return 1;
+	return 0;
+}
+
 typedef struct run {
 	const coco_graph *g;
 	coco_state *st;
@@ -356,6 +398,10 @@ typedef struct run {
 	coco_batch *commit;
 	coco_buf kbuf, vbuf, tmp;
 	struct flushjob *job;         /* the flush on the writer thread, or NULL */
+	struct sweeper *sweeper;      /* a memo sweep on a helper thread, or NULL */
+	kset swept_used;              /* memo keys rows used while it runs */
+	double swept_at;              /* when the last one started (ms) */
+	coco_arena swept_keys;        /* their memory */
 	memo_ctx memo;
 	coco_memo memo_ops;
 	coco_xbatch *xb;              /* batch evaluation, when the flow needs it; else NULL */
@@ -369,6 +415,8 @@ typedef struct run {
 	int efd;                      /* eventfd the helper thread signals, -1 */
 	struct pass *pass;            /* a pass stopped at its deadline */
 } run;
+
+static int sweep_finish(run *r, int wait, char **err);
 
 /* A pending target write. */
 typedef struct twrite {
@@ -811,6 +859,9 @@ static int evaluate(run *r, size_t si, const coco_gsource *s, coco_source_stats 
 	d->kind = 1;
 	d->lin.nmemo = r->memo.used.n / 32;
 	d->lin.memo = coco_arena_strndup(&r->rowa, r->memo.used.p ? r->memo.used.p : "", r->memo.used.n);
+	if (r->sweeper)
+		for (size_t i = 0; i + 32 <= r->memo.used.n; i += 32)
+			kset_add(&r->swept_used, coco_arena_strndup(&r->swept_keys, r->memo.used.p + i, 32));
 	diff_rows(r, d, &d->oldl, out, r->o->reexport, p);
 	r->dirty = 1;
 	if (!d->tracked)
@@ -1480,6 +1531,16 @@ void coco_indexer_close(coco_indexer *ix)
 	const coco_graph *g = r->g;
 	pass_free(r->pass);           /* joins a helper thread still listing */
 	job_free(r);                  /* and the writer thread */
+	char *e = NULL;
+	sweep_finish(r, 1, &e);       /* and a sweep; then one for what is left */
+	free(e);
+	e = NULL;
+	if (r->efd >= 0 && r->dirty) {
+		close(r->efd);
+		r->efd = -1;
+		coco_indexer_sweep(ix, &e);
+		free(e);
+	}
 	if (r->efd >= 0)
 		close(r->efd);
 	for (size_t x = 0; x < coco_graph_nexports(g); x++)
@@ -1504,68 +1565,21 @@ void coco_indexer_close(coco_indexer *ix)
 	free(ix);
 }
 
-/* A set of 32-byte memo keys. */
-typedef struct kset {
-	const char **slot;
-	size_t cap, n;
-} kset;
-
-static uint64_t k32_hash(const char *k)
+/* The keys of cached results no row uses: every memo key of the flow's
+ * cached functions' namespaces that neither a row's lineage nor `keep`
+ * (32-byte keys) names, appended to dead. Only those namespaces are swept:
+ * churn of their inputs is what grows state; results of other functions
+ * or versions stay, so going back to an earlier version recomputes
+ * nothing. Reads state only, so it may run on a helper thread. */
+static int find_dead(const coco_graph *g, coco_state *st, const char *keep, size_t nkeep,
+	coco_buf *dead, char **err)
 {
-	uint64_t h;
-	memcpy(&h, k + 16, 8);        /* the input fingerprint's bytes: already uniform */
-	return h;
-}
-
-static void kset_add(kset *s, const char *k)
-{
-	if ((s->n + 1) * 2 > s->cap) {
-		kset ns = { calloc(s->cap ? s->cap * 2 : 1024, sizeof(char *)), s->cap ? s->cap * 2 : 1024, 0 };
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->slot[i])
-				kset_add(&ns, s->slot[i]);
-		free(s->slot);
-		*s = ns;
-	}
-	size_t i = (size_t)k32_hash(k) & (s->cap - 1);
-	for (; s->slot[i]; i = (i + 1) & (s->cap - 1))
-		if (!memcmp(s->slot[i], k, 32))
-			return;
-	s->slot[i] = k;
-	s->n++;
-}
-
-static int kset_has(const kset *s, const char *k)
-{
-	if (!s->cap)
-		return 0;
-	size_t i = (size_t)k32_hash(k) & (s->cap - 1);
-	for (; s->slot[i]; i = (i + 1) & (s->cap - 1))
-		if (!memcmp(s->slot[i], k, 32))
-			return 1;
-	return 0;
-}
-
-int coco_indexer_sweep(coco_indexer *ix, char **err)
-{
-	run *r = &ix->r;
-	if (!r->dirty)
-		return 0;
 	const char *k, *v;
 	size_t kn, vn;
 	int rc;
-	if (!r->memo.puts.n) {        /* nothing cached at all: nothing to sweep */
-		coco_iter *it = coco_state_iter(r->st, COCO_CF_MEMO, NULL, 0);
-		rc = coco_iter_next(it, &k, &kn, &v, &vn, err);
-		coco_iter_destroy(it);
-		if (rc <= 0) {
-			r->dirty = 0;
-			return rc;
-		}
-	}
 	coco_arena a = {0};
 	kset live = {0};
-	coco_iter *it = coco_state_iter(r->st, COCO_CF_LINEAGE, NULL, 0);
+	coco_iter *it = coco_state_iter(st, COCO_CF_LINEAGE, NULL, 0);
 	while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
 		lineage l;
 		const char *copy = coco_arena_strndup(&a, v, vn);
@@ -1575,31 +1589,153 @@ int coco_indexer_sweep(coco_indexer *ix, char **err)
 			kset_add(&live, l.memo + 32 * i);
 	}
 	coco_iter_destroy(it);
-	for (size_t i = 0; i + 32 <= r->memo.puts.n; i += 32)
-		kset_add(&live, r->memo.puts.p + i);
-	/* Only the namespaces of the flow's cached functions are swept: churn
-	 * of their inputs is what grows state. Results of other functions or
-	 * versions stay, so going back to an earlier version recomputes nothing. */
-	size_t nfn = coco_graph_cached_fns(r->g, NULL, 0);
+	for (size_t i = 0; i + 32 <= nkeep; i += 32)
+		kset_add(&live, keep + i);
+	size_t nfn = coco_graph_cached_fns(g, NULL, 0);
 	unsigned char (*fns)[16] = calloc(nfn + 1, 16);
-	coco_graph_cached_fns(r->g, fns, nfn);
-	coco_batch *b = coco_batch_create();
+	coco_graph_cached_fns(g, fns, nfn);
 	for (size_t f = 0; f < nfn && rc == 0; f++) {
-		it = coco_state_iter(r->st, COCO_CF_MEMO, fns[f], 16);
+		it = coco_state_iter(st, COCO_CF_MEMO, fns[f], 16);
 		while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1)
 			if (kn == 32 && !kset_has(&live, k))
-				coco_batch_del(b, COCO_CF_MEMO, k, kn);
+				coco_buf_add(dead, k, 32);
 		coco_iter_destroy(it);
 	}
 	free(fns);
-	if (rc == 0 && coco_batch_count(b))
-		rc = coco_state_write(r->st, b, 0, err);
-	coco_batch_destroy(b);
 	free(live.slot);
 	coco_arena_destroy(&a);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Deletes the dead keys, but those in `spare` (used since they were found). */
+static int delete_dead(coco_state *st, const coco_buf *dead, const kset *spare, char **err)
+{
+	coco_batch *b = coco_batch_create();
+	for (size_t i = 0; i + 32 <= dead->n; i += 32)
+		if (!spare || !kset_has(spare, dead->p + i))
+			coco_batch_del(b, COCO_CF_MEMO, dead->p + i, 32);
+	int rc = coco_batch_count(b) ? coco_state_write(st, b, 0, err) : 0;
+	coco_batch_destroy(b);
+	return rc;
+}
+
+/* Whether any cached result is stored at all (else nothing to sweep). */
+static int memo_any(run *r, char **err)
+{
+	if (r->memo.puts.n)
+		return 1;
+	const char *k, *v;
+	size_t kn, vn;
+	coco_iter *it = coco_state_iter(r->st, COCO_CF_MEMO, NULL, 0);
+	int rc = coco_iter_next(it, &k, &kn, &v, &vn, err);
+	coco_iter_destroy(it);
+	return rc;
+}
+
+/* A sweep on a helper thread (live mode: the host's loop is not held up
+ * while every lineage record is read). Rows evaluated meanwhile add the
+ * memo keys they use to r->swept_used, so what they started to use again
+ * is spared when the result is applied. */
+typedef struct sweeper {
+	pthread_t th;
+	const coco_graph *g;
+	coco_state *st;
+	coco_buf keep, dead;
+	int done, rc, efd;
+	char *err;
+} sweeper;
+
+static void *sweep_main(void *arg)
+{
+	sweeper *w = arg;
+	w->rc = find_dead(w->g, w->st, w->keep.p, w->keep.n, &w->dead, &w->err);
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	uint64_t one = 1;
+	while (write(w->efd, &one, sizeof one) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/* How often live mode sweeps at most: 10 s, or $COCO_SWEEP_MS (specs). */
+static double sweep_every_ms(void)
+{
+	const char *e = getenv("COCO_SWEEP_MS");
+	return e && *e ? atof(e) : 10000;
+}
+
+/* Applies a finished helper-thread sweep (wait: join one still running). */
+static int sweep_finish(run *r, int wait, char **err)
+{
+	sweeper *w = r->sweeper;
+	if (!w || (!wait && !__atomic_load_n(&w->done, __ATOMIC_ACQUIRE)))
+		return 0;
+	pthread_join(w->th, NULL);
+	r->sweeper = NULL;
+	int rc = w->rc;
+	if (rc)
+		coco_seterr(err, "%s", w->err ? w->err : "memo sweep failed");
+	else {
+		for (size_t i = 0; i + 32 <= r->memo.puts.n; i += 32)
+			kset_add(&r->swept_used, r->memo.puts.p + i);
+		rc = delete_dead(r->st, &w->dead, &r->swept_used, err);
+		coco_buf_clear(&r->memo.puts);
+	}
+	free(r->swept_used.slot);
+	memset(&r->swept_used, 0, sizeof r->swept_used);
+	coco_arena_destroy(&r->swept_keys);
+	coco_buf_free(&w->keep);
+	coco_buf_free(&w->dead);
+	free(w->err);
+	free(w);
+	return rc;
+}
+
+int coco_indexer_sweep(coco_indexer *ix, char **err)
+{
+	run *r = &ix->r;
+	if (sweep_finish(r, 0, err))
+		return -1;
+	if (!r->dirty || r->sweeper)
+		return 0;
+	int any = memo_any(r, err);
+	if (any <= 0) {
+		r->dirty = 0;
+		return any;
+	}
+	if (r->efd >= 0) {
+		/* live mode: on a helper thread, one per SWEEP_EVERY_MS at most
+		 * (changes keep coming: the next call starts it); the fd says when
+		 * it is done. coco_indexer_close() sweeps what is left. */
+		double now = now_ms();
+		if (r->swept_at && now - r->swept_at < sweep_every_ms())
+			return 0;
+		r->swept_at = now;
+		sweeper *w = calloc(1, sizeof *w);
+		w->g = r->g;
+		w->st = r->st;
+		w->efd = r->efd;
+		coco_buf_add(&w->keep, r->memo.puts.p, r->memo.puts.n);
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		int trc = pthread_create(&w->th, NULL, sweep_main, w);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (!trc) {
+			r->sweeper = w;
+			r->dirty = 0;
+			return 0;
+		}
+		coco_buf_free(&w->keep);
+		free(w);
+	}
+	coco_buf dead = {0};
+	int rc = find_dead(r->g, r->st, r->memo.puts.p, r->memo.puts.n, &dead, err);
+	if (rc == 0)
+		rc = delete_dead(r->st, &dead, NULL, err);
+	coco_buf_free(&dead);
 	r->dirty = 0;
 	coco_buf_clear(&r->memo.puts);
-	return rc < 0 ? -1 : 0;
+	return rc;
 }
 
 int coco_update(const coco_graph *g, coco_state *st, const coco_update_opts *o,

@@ -68,7 +68,9 @@ int coco_indexer_keys(coco_indexer *ix, size_t i, const coco_value *keys, size_t
  * are not looked at again). Nothing else may run on the indexer meanwhile.
  * Once coco_indexer_fd() was called, a full pass over a source that allows
  * it (coco_source_ops.owner_thread_only == 0) lists on a helper thread and
- * returns 1 at once; the fd becomes readable when the listing is done. */
+ * returns 1 at once; the fd becomes readable when the listing is done.
+ * A memo sweep then runs on a helper thread too, and the fd becomes
+ * readable when it is done: call coco_indexer_sweep() again to apply it. */
 void coco_indexer_set_deadline(coco_indexer *ix, double deadline_ms);
 /* An eventfd (non-blocking; read it to clear), -1 if none could be made. */
 int coco_indexer_fd(coco_indexer *ix);
@@ -76,7 +78,9 @@ int coco_indexer_fd(coco_indexer *ix);
 int coco_indexer_listing(const coco_indexer *ix);
 /* Remove cached function results that no row uses any more (after rows
  * were evaluated or deleted; a no-op otherwise), so state does not grow
- * under churn. Results written during this indexer's life are kept. */
+ * under churn. Results written during this indexer's life are kept. With
+ * coco_indexer_fd() called, the sweep runs on a helper thread: this call
+ * starts it, or applies one that is done. */
 int coco_indexer_sweep(coco_indexer *ix, char **err);
 void coco_indexer_close(coco_indexer *ix);
 

@@ -437,6 +437,72 @@ describe("coco -L", function()
       assert.are.same(fresh_dump(d), H.dump(d .. "/" .. DB, TBL))
     end)
 
+    it("sweeps the memo cache while it runs (on a helper thread): bounded under churn, nothing in use lost",
+      function()
+      local d = H.tmpdir()
+      H.write(d .. "/flow.lua", string.format([[
+local coco = require("coco")
+local Up = coco.fn("Up", { returns = "str", cache = true, version = 1 }, function(text)
+  local f = assert(io.open(os.getenv("CALLS"), "a"))
+  f:write(text:gsub("\n", " "), "\n")
+  f:close()
+  return text:upper()
+end)
+return coco.flow("DocsIndex", function(flow, scope)
+  scope.documents = flow:add_source(coco.sources.LocalFile{ path = "docs" })
+  local chunks = scope:add_collector()
+  scope.documents:row(function(doc)
+    doc.chunks = doc.content:transform(coco.functions.SplitRecursively{}, { chunk_size = 300 })
+    doc.chunks:row(function(chunk)
+      chunks:collect{ filename = doc.filename, location = chunk.location, text = chunk.text:transform(Up) }
+    end)
+  end)
+  chunks:export("doc_chunks", coco.targets.SQLite{ path = %q }, { primary_key_fields = { "filename", "location" } })
+end)
+]], DB))
+      H.mkdir(d .. "/docs")
+      local calls_file = d .. "/calls"
+      local function calls()
+        local n = 0
+        for _ in (H.read(calls_file) or ""):gmatch("\n") do n = n + 1 end
+        os.remove(calls_file)
+        return n
+      end
+      local function cached()
+        local rc, out = coco(d, "show flow.lua", "CALLS=" .. H.q(calls_file) .. " ")
+        assert.are.equal(0, rc)
+        return tonumber(out:match("(%d+) cached function results"))
+      end
+      for f = 1, 5 do put(string.format("%s/docs/f%d.md", d, f), "round 0 file " .. f) end
+      -- rows that do not change make each sweep read more, so sweeps
+      -- overlap the evaluation of the next round
+      H.mkdir(d .. "/docs/still")
+      for f = 1, 1000 do put(string.format("%s/docs/still/s%d.md", d, f), "still " .. f) end
+      -- a sweep may start after every pass (COCO_SWEEP_MS=0): they run
+      -- while the next changes are evaluated
+      local p = start_live(d, "", "env CALLS=" .. H.q(calls_file) .. " COCO_SWEEP_MS=0 ")
+      initial(p)
+      for round = 1, 8 do
+        for f = 1, 5 do put(string.format("%s/docs/f%d.md", d, f), "round " .. round .. " file " .. f) end
+        -- f6 shares f1's text: one cached result for both
+        put(d .. "/docs/f6.md", "round " .. round .. " file 1")
+        for f = 1, 6 do
+          wait_row(p, d, "f" .. f .. ".md", ("round " .. round .. " file " .. (f == 6 and 1 or f)):upper(), 5)
+        end
+      end
+      signal(p, SIGINT)
+      local how, code = wait_exit(p, 5)
+      assert.are.same({ "exit", 0 }, { how, code }, describe_proc(p))
+      assert.are.same({}, complaints(p))
+      calls()
+      -- what the current rows use, not the sum of every round
+      assert.are.equal(1005, cached())
+      -- and none of it was swept: evaluating every row again calls nothing
+      local rc, _, err = coco(d, "flow.lua -q --full-reprocess", "CALLS=" .. H.q(calls_file) .. " ")
+      assert.are.equal(0, rc, err)
+      assert.are.equal(0, calls())
+    end)
+
     it("SIGINT in the middle of a burst: exit 0, and the next update converges", function()
       local d = setup_dir{ ["a.md"] = "# A\n" }
       local p = start_live(d)
