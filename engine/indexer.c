@@ -1178,7 +1178,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 	coco_rows *none = calloc(nx + 1, sizeof *none);   /* a deleted row produces nothing */
 	coco_exec_stats xs = {0};
 	/* live slices: a deadline stops the pass at a batch boundary */
-	int sliced = r->deadline > 0 && mode != PASS_ORPHAN;
+	int sliced = r->deadline > 0;
 	int async = !sliced && job_allowed(r);
 	size_t first = 0;
 	uint64_t done0 = 0;
@@ -1512,6 +1512,12 @@ int coco_indexer_orphans(coco_indexer *ix, char **err)
 		gone.name = name;
 		coco_source_stats ost = {0};
 		rc = update_source(r, 0, &gone, &ost, NULL, PASS_ORPHAN, NULL, 0);
+	}
+	if (rc == 1) {
+		/* stopped at the deadline: the next call goes on */
+		coco_buf_free(&old);
+		coco_buf_free(&names);
+		return 1;
 	}
 	if (!rc && (got != 1 || old.n != names.n || memcmp(old.p, names.p, names.n))) {
 		coco_batch_clear(r->commit);

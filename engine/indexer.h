@@ -53,7 +53,8 @@ void *coco_indexer_source(coco_indexer *ix, size_t i);
 /* The options in force; live mode clears reexport/full_reprocess after
  * the initial pass. */
 coco_update_opts *coco_indexer_opts(coco_indexer *ix);
-/* Delete the rows of sources that left the flow; record the current ones. */
+/* Delete the rows of sources that left the flow; record the current ones.
+ * 0, -1, or 1 when the deadline stopped it (call again: it goes on). */
 int coco_indexer_orphans(coco_indexer *ix, char **err);
 /* A full list pass over source i; stats are added to. */
 int coco_indexer_pass(coco_indexer *ix, size_t i, coco_source_stats *stats, char **err);

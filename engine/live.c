@@ -513,6 +513,10 @@ static int keys_pass(coco_live *lv, size_t i)
 	if (s->keys.n > 4096)          /* keep memory flat under churn */
 		ktab_rebuild(&s->keys, s->keys.cap, now - COCO_LIVE_DEBOUNCE_MS);
 	report(lv, i, &s->ps);
+	if (coco_indexer_sweep(lv->ix, &e)) {   /* on a helper thread, now and then */
+		warn(lv, "%s.%s: %s", coco_graph_name(lv->g), s->ps.source, e ? e : "memo sweep failed");
+		free(e);
+	}
 	return done;
 }
 
@@ -560,9 +564,13 @@ int coco_live_step(coco_live *lv, int timeout_ms, char **err)
 	coco_indexer_set_deadline(lv->ix, lv->deadline);
 	if (!lv->started) {
 		/* the initial pass: everything, then only what changes */
-		lv->started = 1;
-		if (coco_indexer_orphans(lv->ix, err))
+		/* rows of sources that left the flow go first (in slices) */
+		int orc = coco_indexer_orphans(lv->ix, err);
+		if (orc < 0)
 			return -1;
+		if (orc == 1)
+			return 0;               /* not started yet: timeout() is 0 */
+		lv->started = 1;
 		for (size_t i = 0; i < lv->nsrc; i++) {
 			lv->src[i].rescan = 1;
 			lv->src[i].initial = 1;
@@ -591,6 +599,11 @@ int coco_live_step(coco_live *lv, int timeout_ms, char **err)
 			uint64_t v;
 			while (read(lv->xfd, &v, sizeof v) > 0)
 				;
+			char *e = NULL;         /* a memo sweep may be done: apply it */
+			if (coco_indexer_sweep(lv->ix, &e)) {
+				warn(lv, "%s: %s", coco_graph_name(lv->g), e ? e : "memo sweep failed");
+				free(e);
+			}
 			continue;
 		}
 		if (tag == SIGNAL_TAG) {

@@ -952,6 +952,68 @@ io.write(coco.json.encode(R))
       assert.are.equal("coco.live(closed)", R.closed)
     end)
 
+    it("the rows of a source that left the flow are deleted in step-sized slices", function()
+      local d = H.tmpdir()
+      H.mkdir(d .. "/old")
+      for i = 1, 3000 do put(string.format("%s/old/o%04d.md", d, i), "old " .. i) end
+      H.mkdir(d .. "/docs")
+      put(d .. "/docs/a.md", "new a")
+      local function flow(src, dir)
+        return string.format([[
+local coco = require("coco")
+return coco.flow("Orphans", function(flow, scope)
+  scope.%s = flow:add_source(coco.sources.LocalFile{ path = %q })
+  local out = scope:add_collector()
+  scope.%s:row(function(doc) out:collect{ filename = doc.filename, text = doc.content } end)
+  out:export("rows", coco.targets.SQLite{ path = "index.sqlite" }, { primary_key_fields = { "filename" } })
+end)
+]], src, dir, src)
+      end
+      H.write(d .. "/flow.lua", flow("old", "old"))
+      local rc, _, err = coco(d, "flow.lua -q")
+      assert.are.equal(0, rc, err)
+      H.write(d .. "/flow.lua", flow("documents", "docs"))
+      H.write(d .. "/script.lua", string.format("package.cpath = %q .. '/?.so;' .. package.cpath\n", H.so_dir) .. [=[
+local ffi = require("ffi")
+ffi.cdef[[
+struct lib_ts { long tv_sec; long tv_nsec; };
+int clock_gettime(int clk, struct lib_ts *ts);
+]]
+local function now()
+  local ts = ffi.new("struct lib_ts")
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
+end
+local function rows()
+  local p = io.popen('sqlite3 index.sqlite "SELECT count(*) FROM Orphans__rows"')
+  local n = tonumber(p:read("*l")) p:close()
+  return n
+end
+local coco = require("coco")
+local flow = assert(coco.load("flow.lua"))
+local live = assert(flow:live{})
+local R = { steps = 0, max_step = 0, after_first = nil }
+local t0 = now()
+while rows() ~= 1 and now() - t0 < 20 do
+  local s0 = now()
+  assert(live:step(0))
+  R.max_step = math.max(R.max_step, now() - s0)
+  R.steps = R.steps + 1
+  R.after_first = R.after_first or rows()
+end
+R.final = rows()
+live:close()
+flow:close()
+io.write(coco.json.encode(R))
+]=])
+      local R = run_script(d)
+      say("3,000 orphaned rows deleted in %d steps, the longest %.1f ms", R.steps, R.max_step * 1e3)
+      assert.are.equal(1, R.final)
+      -- the first step deleted only a slice of them
+      assert.is_true(R.after_first > 1, "rows after the first step: " .. R.after_first)
+      assert.is_true(R.steps > 3)
+    end)
+
     it("close() from a callback, a nested step, the flow closed first, an updater left to the GC", function()
       local d = setup_dir{ ["a.md"] = "# A\n" }
       H.write(d .. "/script.lua", string.format("package.cpath = %q .. '/?.so;' .. package.cpath\n", H.so_dir) .. [=[
