@@ -64,3 +64,7 @@ char *coco_unesc(coco_arena *a, const char *s, size_t n);
 /* Error helper: *err = malloc'd formatted message (if err != NULL). Returns -1. */
 int coco_seterr(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *coco_strdup(const char *s);
+
+/* Offset of the first byte of the first invalid UTF-8 sequence in p[0..n),
+ * or n when all of it is valid (no overlongs, surrogates or > U+10FFFF). */
+size_t coco_utf8_check(const void *p, size_t n);

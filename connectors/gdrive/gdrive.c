@@ -917,44 +917,6 @@ static coco_http_xfer *pf_take(gd_src *g, const char *id, int64_t version, const
 	return NULL;
 }
 
-/* Offset of the first invalid UTF-8 sequence in s[0..n), or n. */
-static size_t utf8_check(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		unsigned c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t len;
-		unsigned lo = 0x80, hi = 0xBF;
-		if (c >= 0xC2 && c <= 0xDF)
-			len = 2;
-		else if (c == 0xE0)
-			len = 3, lo = 0xA0;
-		else if (c == 0xED)
-			len = 3, hi = 0x9F;
-		else if (c >= 0xE1 && c <= 0xEF)
-			len = 3;
-		else if (c == 0xF0)
-			len = 4, lo = 0x90;
-		else if (c >= 0xF1 && c <= 0xF3)
-			len = 4;
-		else if (c == 0xF4)
-			len = 4, hi = 0x8F;
-		else
-			return i;
-		if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
-			return i;
-		for (size_t k = 2; k < len; k++)
-			if ((s[i + k] & 0xC0) != 0x80)
-				return i;
-		i += len;
-	}
-	return n;
-}
-
 int gd_locate_folder(gd_src *g, const char *id, const gd_node **out, int depth, char **err)
 {
 	gd_node *n = gd_map_get(&g->nodes, id);
@@ -1086,7 +1048,7 @@ static int gd_read(void *src, const coco_value *key, coco_arena *a, coco_value *
 	} else {
 		size_t len = r->body.n;
 		const char *data = coco_arena_strndup(a, r->body.p ? r->body.p : "", len);
-		size_t bad = g->binary ? len : utf8_check((const unsigned char *)data, len);
+		size_t bad = g->binary ? len : coco_utf8_check(data, len);
 		if (bad < len) {
 			rc = coco_seterr(err, "GoogleDrive: '%s' (file id %s, %s): not valid UTF-8 (byte %zu); "
 				"set binary = true to read it as bytes", n->path, n->id, ctype, bad);

@@ -445,53 +445,6 @@ static int lf_list(void *sp, coco_list_cb cb, void *ud, char **err)
 
 /* ---- read --------------------------------------------------------------- */
 
-/* Offset of the first byte of the first invalid UTF-8 sequence in s[0..n),
- * or n when all of it is valid (no overlongs, surrogates or > U+10FFFF). */
-static size_t utf8_check(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		if (i + 8 <= n) {                     /* ASCII, 8 bytes at a time */
-			uint64_t w;
-			memcpy(&w, s + i, 8);
-			if (!(w & 0x8080808080808080ull)) {
-				i += 8;
-				continue;
-			}
-		}
-		unsigned c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t len;
-		unsigned lo = 0x80, hi = 0xBF;      /* range of the second byte */
-		if (c >= 0xC2 && c <= 0xDF)
-			len = 2;
-		else if (c == 0xE0)
-			len = 3, lo = 0xA0;
-		else if (c == 0xED)
-			len = 3, hi = 0x9F;
-		else if (c >= 0xE1 && c <= 0xEF)
-			len = 3;
-		else if (c == 0xF0)
-			len = 4, lo = 0x90;
-		else if (c >= 0xF1 && c <= 0xF3)
-			len = 4;
-		else if (c == 0xF4)
-			len = 4, hi = 0x8F;
-		else
-			return i;
-		if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
-			return i;
-		for (size_t k = 2; k < len; k++)
-			if ((s[i + k] & 0xC0) != 0x80)
-				return i;
-		i += len;
-	}
-	return n;
-}
-
 /* Opens file path (absolute, under the root) for reading without leaving
  * the root: openat2(RESOLVE_NO_SYMLINKS) when there is no symlink on the
  * way, else realpath() checked against the root. -1 with errno; a target
@@ -622,7 +575,7 @@ static int lf_read(void *sp, const coco_value *key, coco_arena *a, coco_value *r
 	if (e)
 		return read_error(s, name, n, "cannot read: ", strerror(e), err);
 	if (!s->binary) {
-		size_t bad = utf8_check((const unsigned char *)data, len);
+		size_t bad = coco_utf8_check(data, len);
 		if (bad < len) {
 			char detail[96];
 			snprintf(detail, sizeof detail, " (byte %zu); set binary = true to read it as bytes", bad);

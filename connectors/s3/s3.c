@@ -768,44 +768,6 @@ static coco_http_xfer *pf_take(s3_src *s, const char *key, size_t n)
 	return get_start(s, key, n);
 }
 
-/* Offset of the first invalid UTF-8 sequence in s[0..n), or n. */
-static size_t utf8_check(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		unsigned c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t len;
-		unsigned lo = 0x80, hi = 0xBF;
-		if (c >= 0xC2 && c <= 0xDF)
-			len = 2;
-		else if (c == 0xE0)
-			len = 3, lo = 0xA0;
-		else if (c == 0xED)
-			len = 3, hi = 0x9F;
-		else if (c >= 0xE1 && c <= 0xEF)
-			len = 3;
-		else if (c == 0xF0)
-			len = 4, lo = 0x90;
-		else if (c >= 0xF1 && c <= 0xF3)
-			len = 4;
-		else if (c == 0xF4)
-			len = 4, hi = 0x8F;
-		else
-			return i;
-		if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
-			return i;
-		for (size_t k = 2; k < len; k++)
-			if ((s[i + k] & 0xC0) != 0x80)
-				return i;
-		i += len;
-	}
-	return n;
-}
-
 static int s3_read(void *sp, const coco_value *key, coco_arena *a, coco_value *row,
 	coco_buf *ord, char **err)
 {
@@ -844,7 +806,7 @@ static int s3_read(void *sp, const coco_value *key, coco_arena *a, coco_value *r
 		const char *data = coco_arena_strndup(a, r->body.p ? r->body.p : "", r->body.n);
 		size_t len = r->body.n;
 		if (!s->binary) {
-			size_t bad = utf8_check((const unsigned char *)data, len);
+			size_t bad = coco_utf8_check(data, len);
 			if (bad < len) {
 				coco_seterr(err, "s3://%s/%.*s: not valid UTF-8 (byte %zu); set binary = true "
 					"to read it as bytes", s->bucket, (int)n, k, bad);
