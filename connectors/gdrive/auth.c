@@ -44,18 +44,6 @@ static void wipe_buf(coco_buf *b)
 	coco_buf_free(b);
 }
 
-/* The string member `name` of object s, decoded into out; -1 if absent or
- * not a string. */
-static int member(const char *s, size_t n, const char *name, coco_buf *out)
-{
-	const char *v;
-	size_t nv;
-	coco_buf_clear(out);
-	if (!coco_json_get(s, n, name, strlen(name), &v, &nv))
-		return -1;
-	return coco_json_str_decode(v, nv, out);
-}
-
 int gd_cred_parse(const char *json, size_t n, const char *path, gd_cred *c, char **err)
 {
 	memset(c, 0, sizeof *c);
@@ -69,19 +57,19 @@ int gd_cred_parse(const char *json, size_t n, const char *path, gd_cred *c, char
 		return coco_seterr(err, "GoogleDrive: service account file '%s' is not a JSON object", path);
 	coco_buf b = {0};
 	int rc = -1;
-	if (!member(json, n, "type", &b) && strcmp(b.p, "service_account")) {
+	if (!coco_json_get_str(json, n, "type", &b) && strcmp(b.p, "service_account")) {
 		coco_seterr(err, "GoogleDrive: service account file '%s' is of type '%s', not "
 			"'service_account' (a user's OAuth client or token file will not do)", path, b.p);
 		goto out;
 	}
-	if (member(json, n, "client_email", &b) || !b.n) {
+	if (coco_json_get_str(json, n, "client_email", &b) || !b.n) {
 		coco_seterr(err, "GoogleDrive: service account file '%s' has no client_email", path);
 		goto out;
 	}
 	c->email = coco_strdup(b.p);
-	if (!member(json, n, "private_key_id", &b) && b.n)
+	if (!coco_json_get_str(json, n, "private_key_id", &b) && b.n)
 		c->key_id = coco_strdup(b.p);
-	if (!member(json, n, "token_uri", &b) && b.n)
+	if (!coco_json_get_str(json, n, "token_uri", &b) && b.n)
 		c->token_uri = coco_strdup(b.p);
 	else
 		c->token_uri = coco_strdup(GD_DEFAULT_TOKEN_URI);
@@ -90,7 +78,7 @@ int gd_cred_parse(const char *json, size_t n, const char *path, gd_cred *c, char
 			"http(s):// URL", path, c->token_uri);
 		goto out;
 	}
-	if (member(json, n, "private_key", &b) || !b.n) {
+	if (coco_json_get_str(json, n, "private_key", &b) || !b.n) {
 		coco_seterr(err, "GoogleDrive: service account file '%s' has no private_key (create a JSON "
 			"key for service account '%s')", path, c->email);
 		goto out;

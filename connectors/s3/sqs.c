@@ -93,16 +93,6 @@ static void msg_add_key(sqs_msg *m, const char *k, size_t n)
 
 /* ---- event bodies -------------------------------------------------------- */
 
-static int get_str(const char *s, size_t n, const char *name, coco_buf *out)
-{
-	const char *v;
-	size_t nv;
-	coco_buf_clear(out);
-	if (!coco_json_get(s, n, name, strlen(name), &v, &nv))
-		return -1;
-	return coco_json_str_decode(v, nv, out);
-}
-
 /* s.bucket.name and s.object.key of an S3 record (or an EventBridge detail). */
 static int record_key(const char *rec, size_t n, coco_buf *bucket, coco_buf *key)
 {
@@ -110,7 +100,7 @@ static int record_key(const char *rec, size_t n, coco_buf *bucket, coco_buf *key
 	size_t nb, no;
 	if (!coco_json_get(rec, n, "bucket", 6, &b, &nb) || !coco_json_get(rec, n, "object", 6, &o, &no))
 		return -1;
-	if (get_str(b, nb, "name", bucket) || get_str(o, no, "key", key))
+	if (coco_json_get_str(b, nb, "name", bucket) || coco_json_get_str(o, no, "key", key))
 		return -1;
 	return 0;
 }
@@ -129,12 +119,12 @@ int s3_event_keys(const char *body, size_t n, const char *bucket,
 	coco_buf t = {0}, bk = {0}, key = {0}, dec = {0};
 	int count = -1;
 	/* S3 -> SNS -> SQS without raw delivery: the event is in Message */
-	if (!get_str(body, n, "Type", &t) && !strcmp(t.p, "Notification") &&
-	    !get_str(body, n, "Message", &t)) {
+	if (!coco_json_get_str(body, n, "Type", &t) && !strcmp(t.p, "Notification") &&
+	    !coco_json_get_str(body, n, "Message", &t)) {
 		count = s3_event_keys(t.p, t.n, bucket, key_cb, ud, why);
 		goto out;
 	}
-	if (!get_str(body, n, "Event", &t) && !strcmp(t.p, "s3:TestEvent")) {
+	if (!coco_json_get_str(body, n, "Event", &t) && !strcmp(t.p, "s3:TestEvent")) {
 		count = 0;
 		goto out;
 	}
@@ -234,9 +224,9 @@ static void sqs_error(const s3_sqs *q, const char *what, const coco_http_resp *r
 	size_t at;
 	const char *why;
 	if (!coco_json_check(b, r->body.n, &at, &why)) {
-		get_str(b, r->body.n, "__type", &type);
-		if (get_str(b, r->body.n, "message", &msg))
-			get_str(b, r->body.n, "Message", &msg);
+		coco_json_get_str(b, r->body.n, "__type", &type);
+		if (coco_json_get_str(b, r->body.n, "message", &msg))
+			coco_json_get_str(b, r->body.n, "Message", &msg);
 	}
 	const char *t = type.p ? strrchr(type.p, '#') : NULL;
 	t = t ? t + 1 : type.p;
@@ -292,16 +282,16 @@ static int take_messages(s3_sqs *q, const coco_http_resp *r, coco_buf *warn)
 	while (coco_json_iter_next(&it, &k, &nk, &el, &nel)) {
 		sqs_msg *m = calloc(1, sizeof *m);
 		coco_buf t = {0};
-		if (!get_str(el, nel, "MessageId", &t))
+		if (!coco_json_get_str(el, nel, "MessageId", &t))
 			m->id = coco_buf_take(&t);
-		if (!get_str(el, nel, "ReceiptHandle", &t))
+		if (!coco_json_get_str(el, nel, "ReceiptHandle", &t))
 			m->handle = coco_buf_take(&t);
 		coco_buf_free(&t);
 		if (!m->id || !m->handle) {
 			msg_free(m);
 			continue;
 		}
-		if (!get_str(el, nel, "Body", &body)) {
+		if (!coco_json_get_str(el, nel, "Body", &body)) {
 			keyctx c = { q->s, m };
 			const char *bad;
 			if (s3_event_keys(body.p, body.n, q->s->bucket, on_key, &c, &bad) < 0 && !warn->n)

@@ -426,3 +426,13 @@ int coco_json_get(const char *s, size_t n, const char *name, size_t nname,
 	}
 	return 0;
 }
+
+int coco_json_get_str(const char *s, size_t n, const char *name, coco_buf *out)
+{
+	const char *v;
+	size_t nv;
+	coco_buf_clear(out);
+	if (!coco_json_get(s, n, name, strlen(name), &v, &nv))
+		return -1;
+	return coco_json_str_decode(v, nv, out);
+}

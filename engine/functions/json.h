@@ -44,3 +44,6 @@ int coco_json_str_decode(const char *lit, size_t n, coco_buf *out);
  * or array). */
 int coco_json_get(const char *s, size_t n, const char *name, size_t nname,
 	const char **val, size_t *nval);
+/* The string member `name` of the object s[0, n), decoded into out
+ * (cleared first). Returns 0, or -1 if absent or not a string. */
+int coco_json_get_str(const char *s, size_t n, const char *name, coco_buf *out);
