@@ -101,8 +101,12 @@ int coco_call_function(const coco_function_ops *fn, const coco_optval *spec, voi
 		return -1;
 	}
 	*out_type = ot;
-	int rc = fn->call(state, vals, nslots, a, out, &e);
-	if (rc) {
+	int rc = 0;
+	if (fn->ready && fn->ready(state, &e)) {      /* a missing API key: its own message */
+		coco_seterr(err, "%s", e ? e : "cannot run");
+		free(e);
+		rc = -1;
+	} else if ((rc = fn->call(state, vals, nslots, a, out, &e))) {
 		coco_seterr(err, "%s: %s", label, e ? e : "failed");
 		free(e);
 	}

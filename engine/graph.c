@@ -854,6 +854,21 @@ size_t coco_graph_cached_fns(const coco_graph *g, unsigned char (*out)[16], size
 	return n;
 }
 
+int coco_graph_ready(const coco_graph *g, char **err)
+{
+	for (size_t i = 0; i < g->nscopes; i++)
+		for (size_t j = 0; j < g->scopes[i].nops; j++) {
+			const gop *op = &g->scopes[i].ops[j];
+			char *e = NULL;
+			if (op->kind != OP_TRANSFORM || !op->fn->ready || !op->fn->ready(op->fn_state, &e))
+				continue;
+			gerr(err, op->where, "%s", e ? e : "cannot run");
+			free(e);
+			return -1;
+		}
+	return 0;
+}
+
 const char *coco_graph_name(const coco_graph *g) { return g->name; }
 const char *coco_graph_base_dir(const coco_graph *g) { return g->base_dir; }
 size_t coco_graph_nsources(const coco_graph *g) { return g->nsources; }

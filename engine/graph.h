@@ -143,6 +143,10 @@ const coco_gexport *coco_graph_export_at(const coco_graph *g, size_t i);
  * logic fingerprint) of the flow's cached transforms; fills up to max,
  * returns how many there are. */
 size_t coco_graph_cached_fns(const coco_graph *g, unsigned char (*out)[16], size_t max);
+/* Whether every function of the flow can run (their ready hooks: API keys
+ * set): 0, or -1 with *err "flow.lua:12: EmbedText: ...". Run before an
+ * update, live run, evaluate or query sets up or writes anything. */
+int coco_graph_ready(const coco_graph *g, char **err);
 /* Human-readable description of the graph (for `coco show`). */
 void coco_graph_describe(const coco_graph *g, int verbose, coco_buf *out);
 

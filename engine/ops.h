@@ -172,6 +172,12 @@ typedef struct coco_function_ops {
 	 * retried next run). */
 	int (*call_batch)(void *state, const coco_value *const *args, size_t nargs, size_t n,
 		coco_arena *a, coco_value *out, char **errs, char **err);
+	/* Optional: whether the function can run now; -1 with *err if not (an
+	 * API key variable that is not set). Checked before an update, live run,
+	 * evaluate or query sets up or writes anything (coco_graph_ready), and
+	 * by coco_call_function; not by prepare: a flow is shown, set up and
+	 * dropped without it. */
+	int (*ready)(void *state, char **err);
 	/* 1: results are memoised by the engine (an expensive, deterministic
 	 * function of its spec and arguments: embeddings, LLM calls), keyed by
 	 * the function's logic fingerprint and the input's. */

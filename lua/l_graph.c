@@ -630,6 +630,17 @@ static int l_open_state(lua_State *L)
 	return 1;
 }
 
+/* g:ready() -> true | nil, msg: every function can run (API keys set) */
+static int l_ready(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	char *err = NULL;
+	if (coco_graph_ready(lg->g, &err))
+		return push_fail(L, err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* g:state_counts() -> { tracked = n, cached = n } | nil, msg (state must be open) */
 static int l_state_counts(lua_State *L)
 {
@@ -895,6 +906,7 @@ static const luaL_Reg graph_methods[] = {
 	{ "finish", l_finish },
 	{ "describe", l_describe },
 	{ "info", l_info },
+	{ "ready", l_ready },
 	{ "open_state", l_open_state },
 	{ "close_state", l_close_state },
 	{ "state_counts", l_state_counts },

@@ -294,6 +294,43 @@ describe("EmbedText", function()
     for _, f in ipairs({ "index.sqlite", ".coco", "evald" }) do assert.is_false(exists(d .. "/" .. f), f) end
   end)
 
+  it("without the key, show, setup and drop work; update and live still refuse before any request", function()
+    if not have_node then return pending("node is not installed") end
+    H.write(d .. "/flow.lua", embed_flow{})
+    H.write(d .. "/docs/a.md", doc("s", 2))
+    local nokey = { FAKE_ADDR = srv.openai }
+    local function ok(args)
+      local rc, out, err = run(args, nokey)
+      assert.are.equal(0, rc, err)
+      assert.is_nil(err:find("not set", 1, true))
+      return out
+    end
+    local out = ok("show flow.lua -v")
+    assert.matches("EmbedText(text = text", out, 1, true)
+    assert.matches("Setup: changes pending", out, 1, true)
+    assert.is_false(exists(d .. "/.coco"))
+    assert.matches("create table Embed__chunks", ok("setup flow.lua"), 1, true)
+    assert.are.same({}, H.sql(d .. "/index.sqlite", "SELECT * FROM Embed__chunks"))
+    for _, args in ipairs({ "flow.lua", "update flow.lua --json", "flow.lua -L" }) do
+      local rc, _, err = run(args, nokey)
+      assert.are_not.equal(0, rc, args)
+      assert.matches("flow.lua:%d+: EmbedText: environment variable FAKE_KEY %(api_key_env%) is not set", err)
+    end
+    assert.are.equal(0, #srv:take())
+    -- nothing written: no row, no tracked source row
+    assert.are.same({}, H.sql(d .. "/index.sqlite", "SELECT * FROM Embed__chunks"))
+    assert.matches("Setup: up to date\nState: 0 source rows tracked", ok("show flow.lua"), 1, true)
+    -- with the key it runs; without it, drop still drops the table and the state
+    assert.are.equal(0, (run()))
+    assert.is_true(#srv:take() > 0)
+    assert.are.equal(2, check_rows(d))
+    assert.matches("drop table Embed__chunks", ok("drop flow.lua -f"), 1, true)
+    assert.is_false(exists(d .. "/.coco/Embed"))
+    assert.are.same({}, H.sql(d .. "/index.sqlite",
+      "SELECT name FROM sqlite_master WHERE name = 'Embed__chunks'"))
+    assert.are.equal(0, #srv:take())
+  end)
+
   it("never pays twice: re-runs, renames, moves and shared paragraphs cost no request", function()
     if not have_node then return pending("node is not installed") end
     H.write(d .. "/flow.lua", embed_flow{ batch_size = 4 })

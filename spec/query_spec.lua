@@ -249,6 +249,44 @@ io.write(coco.json.encode(R))
     assert.matches("script%.lua:%d+: top_k searches an export at query time", R.early)
   end)
 
+  it("are listed by `coco show` and flow:info() with the line that defines them", function()
+    local line = {}
+    local n = 0
+    for l in (FLOW .. "\n"):gmatch("([^\n]*)\n") do
+      n = n + 1
+      local name = l:match('flow:query_handler%("(%w+)"')
+      if name then line[name] = n end
+    end
+    local rc, out, err = H.coco(dir, "show flow.lua")
+    assert.equals(0, rc, err)
+    -- after the exports, before the setup status, sorted by name
+    local want = {}
+    for i, name in ipairs({ "broken", "chunks", "misuse", "search" }) do
+      assert.is_number(line[name])
+      want[i] = string.format("Query handler %s: flow.lua:%d\n", name, line[name])
+    end
+    assert.matches("\n  text: str\n\n" .. table.concat(want):gsub("%p", "%%%0") .. "\nSetup: up to date\n", out)
+    rc, out, err = luajit(dir, [[
+local coco = require("coco")
+local flow = assert(coco.load("flow.lua"))
+io.write(coco.json.encode(flow:info().query_handlers), "\n", flow:show())
+flow:close()
+]])
+    assert.equals(0, rc, err)
+    local json, shown = out:match("^([^\n]*)\n(.*)$")
+    assert.same({ { name = "broken", where = "flow.lua:" .. line.broken },
+      { name = "chunks", where = "flow.lua:" .. line.chunks },
+      { name = "misuse", where = "flow.lua:" .. line.misuse },
+      { name = "search", where = "flow.lua:" .. line.search } }, H.json.decode(json))
+    assert.matches("Query handler search: flow.lua:" .. line.search .. "\n", shown, 1, true)
+    -- a flow without handlers lists none
+    H.write(dir .. "/plain.lua", (FLOW:gsub("\n  flow:query_handler.*\nend%)\n$", "\nend)\n"):gsub("Query", "Plain")))
+    rc, out, err = H.coco(dir, "show plain.lua")
+    assert.equals(0, rc, err)
+    assert.matches("Export rows", out, 1, true)
+    assert.is_nil(out:find("Query handler", 1, true))
+  end)
+
   it("check vector_indexes of an export at the flow's line", function()
     H.write(dir .. "/bad.lua", (FLOW:gsub('metric = "cosine"', 'metric = "dot"'):gsub("Query", "Bad")))
     local rc, _, err = H.coco(dir, "show bad.lua")

@@ -81,8 +81,8 @@ static void et_destroy(void *state)
 	free(st);
 }
 
-/* prepare: checks the options, reads the key (a missing key is an error
- * here, before any work), gives vector<float32, N>. */
+/* prepare: checks the options, reads the key (a missing key is et_ready's
+ * error, so show, setup and drop need none), gives vector<float32, N>. */
 static int et_prepare(const coco_optval *spec, void *udata, const coco_arg_info *args,
 	size_t nargs, coco_arena *types, const coco_type **out, void **state, char **err)
 {
@@ -547,6 +547,10 @@ static int et_call_batch(void *state, const coco_value *const *args, size_t narg
 		if (nargs >= 1 && args[i][0].kind == COCO_STR)
 			idx[m++] = i;
 	}
+	if (m && llm_ready(st->c, err)) {
+		coco_arena_destroy(&x.tmp);
+		return -1;
+	}
 	if (m) {
 		llm_run *r = llm_run_begin(st->c, on_done, &x);
 		for (size_t i = 0; i < m; i += st->batch)
@@ -588,6 +592,13 @@ static int et_call(void *state, const coco_value *args, size_t nargs, coco_arena
 	return 0;
 }
 
+/* ready: the key is set (checked before a run, and by every call_batch). */
+static int et_ready(void *state, char **err)
+{
+	et_state *st = state;
+	return llm_ready(st->c, err);
+}
+
 /* EmbedText{ api_type, model, address, api_key_env, output_dimension,
  * batch_size, max_concurrency, timeout }(text) -> vector<float32, N>. */
 const coco_function_ops coco_fn_embed_text = {
@@ -598,5 +609,6 @@ const coco_function_ops coco_fn_embed_text = {
 	.call = et_call,
 	.destroy = et_destroy,
 	.call_batch = et_call_batch,
+	.ready = et_ready,
 	.cached = 1,
 };

@@ -548,6 +548,13 @@ static int ex_call_batch(void *state, const coco_value *const *args, size_t narg
 	for (size_t i = 0; i < n; i++) {
 		out[i] = coco_v_null();
 		errs[i] = NULL;
+		if (nargs >= 1 && args[i][0].kind == COCO_STR)
+			m++;
+	}
+	if (m && llm_ready(st->c, err))
+		return -1;
+	m = 0;
+	for (size_t i = 0; i < n; i++) {
 		if (nargs < 1 || args[i][0].kind != COCO_STR)
 			continue;
 		if (!m++) {
@@ -604,6 +611,13 @@ static int ex_call(void *state, const coco_value *args, size_t nargs, coco_arena
 	return 0;
 }
 
+/* ready: the key is set (checked before a run, and by every call_batch). */
+static int ex_ready(void *state, char **err)
+{
+	ex_state *st = state;
+	return llm_ready(st->c, err);
+}
+
 /* ExtractByLlm{ api_type, model, address, api_key_env, output_type,
  * instruction, max_concurrency, timeout }(text) -> struct of output_type. */
 const coco_function_ops coco_fn_extract_by_llm = {
@@ -614,5 +628,6 @@ const coco_function_ops coco_fn_extract_by_llm = {
 	.call = ex_call,
 	.destroy = ex_destroy,
 	.call_batch = ex_call_batch,
+	.ready = ex_ready,
 	.cached = 1,
 };

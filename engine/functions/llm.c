@@ -21,6 +21,7 @@ struct llm_client {
 	char *url, *model;
 	char *key;                    /* NULL: no Authorization header */
 	char *auth;                   /* "Authorization: Bearer <key>" */
+	char *keyerr;                 /* why there is no usable key (llm_ready), or NULL */
 	long timeout_ms;
 	int max_concurrency;
 	int down;                     /* the last request found no server: no retries */
@@ -83,15 +84,19 @@ int llm_open(const llm_conf *cf, llm_client **out, char **err)
 	if (!env && api == LLM_OPENAI && !strcmp(addr, OPENAI_ADDRESS))
 		env = "OPENAI_API_KEY";
 	const char *key = env ? getenv(env) : NULL;
+	char *keyerr = NULL;
 	if (env && (!key || !*key))
-		return coco_seterr(err, "%s: environment variable %s%s is not set: it must hold the API key",
+		coco_seterr(&keyerr, "%s: environment variable %s%s is not set: it must hold the API key",
 			fn, env, cf->api_key_env ? " (api_key_env)" : "");
-	if (key && strpbrk(key, "\r\n"))
-		return coco_seterr(err, "%s: the API key in %s contains a line break", fn, env);
+	else if (key && strpbrk(key, "\r\n"))
+		coco_seterr(&keyerr, "%s: the API key in %s contains a line break", fn, env);
+	if (keyerr)
+		key = NULL;
 
 	llm_client *c = calloc(1, sizeof *c);
 	if (!c)
 		abort();
+	c->keyerr = keyerr;
 	c->fname = fn;
 	c->api = api;
 	size_t na = strlen(addr);
@@ -126,7 +131,15 @@ void llm_close(llm_client *c)
 	free(c->model);
 	wipe_free(c->key);
 	wipe_free(c->auth);
+	free(c->keyerr);
 	free(c);
+}
+
+int llm_ready(const llm_client *c, char **err)
+{
+	if (!c->keyerr)
+		return 0;
+	return coco_seterr(err, "%s", c->keyerr);
 }
 
 llm_api llm_api_of(const llm_client *c) { return c->api; }

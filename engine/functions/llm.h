@@ -31,9 +31,14 @@ typedef struct llm_conf {
 } llm_conf;
 
 /* Open a client; checks the options and reads the key. Errors are for the
- * user: "EmbedText: environment variable OPENAI_API_KEY (api_key_env) is
- * not set". Never includes the key. */
+ * user ("EmbedText: model must not be empty"). A missing key is not an
+ * error here (a flow can be shown, set up and dropped without it): it is
+ * llm_ready's. Never includes the key. */
 int llm_open(const llm_conf *c, llm_client **out, char **err);
+/* Whether the client can send requests: 0, or -1 with *err when the key
+ * is missing: "EmbedText: environment variable OPENAI_API_KEY
+ * (api_key_env) is not set: it must hold the API key". */
+int llm_ready(const llm_client *c, char **err);
 /* Frees the client, wiping the key. NULL is fine. */
 void llm_close(llm_client *c);
 llm_api llm_api_of(const llm_client *c);

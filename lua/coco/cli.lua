@@ -213,6 +213,8 @@ local function live_mode(flow, o)
 end
 
 function commands.update(flow, o)
+  local ready, rerr = flow:ready()       -- API keys: before setup writes anything
+  if not ready then errf("%s", rerr); return 1 end
   if not do_setup(flow, o, "update") then return 1 end
   if o.live then return live_mode(flow, o) end
   local prog, clear = progress(flow, o)

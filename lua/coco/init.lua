@@ -441,6 +441,8 @@ function flow_methods.query_handler(self, name, fn)
   b.handlers = b.handlers or {}
   if b.handlers[name] then fail("query_handler(%q) is defined twice", name) end
   b.handlers[name] = fn
+  b.handler_where = b.handler_where or {}
+  b.handler_where[name] = where(2)
 end
 
 -- Arguments of a call: positional values, then optionally a table of named ones.
@@ -624,9 +626,19 @@ function Flow:setup(opts)
   return text
 end
 
+-- flow:ready() -> true | nil, msg: whether the flow's functions can run (their
+-- API keys are set). Update, live, evaluate and query check it before any
+-- work; show, setup and drop do not need it.
+function Flow:ready()
+  if not self._g then return nil, "coco: flow " .. self.name .. " is closed" end
+  return self._g:ready()
+end
+
 -- flow:update{ reexport, full_reprocess, force, on_error, on_progress } -> stats | nil, msg
 function Flow:update(opts)
   opts = opts or {}
+  local ok, rerr = self:ready()
+  if not ok then return nil, rerr end
   local plan, err, kind = self:setup{ force = opts.force }
   if not plan then return nil, err, kind end
   local stats, uerr = self._g:update(opts)
@@ -640,6 +652,8 @@ end
 --   abort(), stats(), close(). The first step does the initial pass.
 function Flow:live(opts)
   opts = opts or {}
+  local ok, rerr = self:ready()
+  if not ok then return nil, rerr end
   local plan, err, kind = self:setup{ force = opts.force }
   if not plan then return nil, err, kind end
   local o = { budget_ms = 5 }     -- step(0) does at most ~5 ms of work: hosts stay responsive
@@ -650,7 +664,8 @@ end
 -- flow:evaluate{ output_dir, use_cache = true, on_error } -> stats, output_dir | nil, msg
 function Flow:evaluate(opts)
   opts = opts or {}
-  if not self._g then return nil, "coco: flow " .. self.name .. " is closed" end
+  local rok, rerr = self:ready()
+  if not rok then return nil, rerr end
   local dir = opts.output_dir or ("eval_" .. self.name .. "_" .. os.date("%Y%m%d_%H%M%S"))
   if opts.use_cache ~= false then
     -- the cache is read if there is state; evaluate never writes it
@@ -697,6 +712,11 @@ end
 function Flow:show(opts)
   if not self._g then return nil, "coco: flow " .. self.name .. " is closed" end
   local text = self._g:describe(opts and opts.verbose)
+  local names = self:query_handlers()
+  if #names > 0 then text = text .. "\n" end
+  for _, name in ipairs(names) do
+    text = text .. "Query handler " .. name .. ": " .. self._b.handler_where[name] .. "\n"
+  end
   local plan, err = self:plan{ read_only = true }
   local counts = plan and self._g:state_counts()
   self._g:close_state()
@@ -715,7 +735,15 @@ function Flow:show(opts)
   return text
 end
 
-function Flow:info() return self._g:info() end
+-- flow:info() -> { name, sources, exports, query_handlers = { { name, where } } }
+function Flow:info()
+  local info = self._g:info()
+  info.query_handlers = {}
+  for i, name in ipairs(self:query_handlers()) do
+    info.query_handlers[i] = { name = name, where = self._b.handler_where[name] }
+  end
+  return info
+end
 
 -- flow:query_handlers() -> { "search", ... } (sorted)
 function Flow:query_handlers()
@@ -728,7 +756,8 @@ end
 -- flow:query(name, query, { k = 10, ... }) -> rows | nil, msg. name may be
 -- nil when the flow has one handler. opts reach the handler, k defaulted.
 function Flow:query(name, query, opts)
-  if not self._g then return nil, "coco: flow " .. self.name .. " is closed" end
+  local ready, rerr = self:ready()       -- the handler calls the flow's functions
+  if not ready then return nil, rerr end
   local names = self:query_handlers()
   if name == nil then
     if #names == 1 then

@@ -231,19 +231,39 @@ static void test_prepare(int port)
 	CHECK(err && strstr(err, "batch_size"));
 	free(err), err = NULL;
 
-	/* no key: an error before any work, naming the variable, not a value */
+	/* no key: prepare is fine (show, setup and drop need none); ready and
+	 * call_batch say so, naming the variable, and send nothing */
 	spec_init(&s, NULL, "all-minilm", port, "/v1");
 	s.v[E_KEYENV].s = "COCO_TEST_NO_SUCH_KEY";
-	CHECK(prep(&coco_fn_embed_text, &s, &ta, &t, &st, &err) == -1);
+	CHECK(prep(&coco_fn_embed_text, &s, &ta, &t, &st, &err) == 0);
+	CHECK(coco_fn_embed_text.ready(st, &err) == -1);
 	CHECK(err && strstr(err, "COCO_TEST_NO_SUCH_KEY") && strstr(err, "not set"));
 	free(err), err = NULL;
+	{
+		coco_arena a = {0};
+		coco_value in = coco_v_str("text", 4), out;
+		const coco_value *argv[1] = { &in };
+		char *errs[1];
+		reset(M_OK);
+		CHECK(coco_fn_embed_text.call_batch(st, argv, 1, 1, &a, &out, errs, &err) == -1);
+		CHECK(err && strstr(err, "COCO_TEST_NO_SUCH_KEY") && !errs[0] && F.hits == 0);
+		free(err), err = NULL;
+		coco_arena_destroy(&a);
+	}
+	coco_fn_embed_text.destroy(st);
+	spec_init(&s, NULL, "all-minilm", port, "/v1");
+	CHECK(prep(&coco_fn_embed_text, &s, &ta, &t, &st, &err) == 0);
+	CHECK(coco_fn_embed_text.ready(st, &err) == 0 && !err);
+	coco_fn_embed_text.destroy(st);
 	/* OpenAI's own address uses OPENAI_API_KEY by default */
 	spec_init(&s, NULL, "text-embedding-3-small", 0, "");
 	s.v[E_KEYENV].set = 0;
 	unsetenv("OPENAI_API_KEY");
-	CHECK(prep(&coco_fn_embed_text, &s, &ta, &t, &st, &err) == -1);
+	CHECK(prep(&coco_fn_embed_text, &s, &ta, &t, &st, &err) == 0);
+	CHECK(coco_fn_embed_text.ready(st, &err) == -1);
 	CHECK(err && strstr(err, "OPENAI_API_KEY"));
 	free(err), err = NULL;
+	coco_fn_embed_text.destroy(st);
 	coco_arena_destroy(&ta);
 }
 
