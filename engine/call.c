@@ -107,7 +107,13 @@ int coco_call_function(const coco_function_ops *fn, const coco_optval *spec, voi
 		free(e);
 		rc = -1;
 	} else if ((rc = fn->call(state, vals, nslots, a, out, &e))) {
-		coco_seterr(err, "%s: %s", label, e ? e : "failed");
+		/* messages that name their function already ("EmbedText: HTTP 400
+		 * ...") are not named twice */
+		size_t nl = strlen(label);
+		if (e && !strncmp(e, label, nl) && !strncmp(e + nl, ": ", 2))
+			coco_seterr(err, "%s", e);
+		else
+			coco_seterr(err, "%s: %s", label, e ? e : "failed");
 		free(e);
 	}
 	if (fn->destroy && state)

@@ -633,6 +633,14 @@ describe("the text_embedding example", function()
     rc, out, err = H.coco(ex, "query flow.lua " .. H.q(picks[1].text) .. " -k 2", env)
     assert.are.equal(0, rc, err)
     assert.matches("^1%.  score 1%.0000  filename=" .. picks[1].filename:gsub("%p", "%%%0"), out)
+    -- a query the API refuses: its message, naming the function once
+    srv:set{ key = false, dim = 768, poison = "POISON" }
+    rc, out, err = H.coco(ex, "query flow.lua 'a POISON query'", env)
+    srv:set{ key = false, dim = 768 }
+    srv:take()
+    assert.are.equal(1, rc)
+    assert.matches("EmbedText: .*maximum context length is 8192 tokens", err)
+    assert.is_nil(err:find("EmbedText: EmbedText", 1, true), err)
     return #rows
   end
 
