@@ -4,6 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +139,7 @@ struct coco_live {
 	double budget_ms, deadline;   /* work per step (0: unbounded), this step's end */
 	int ninitial;                 /* sources whose initial pass is not over */
 	int xfd;                      /* the indexer's fd: a listing thread is done */
+	int worked;                   /* work done since the updater was last idle */
 };
 
 static void warn(coco_live *lv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -403,6 +407,7 @@ static void ack(coco_live *lv, size_t i, kent *const *v, size_t n)
 static int full_pass(coco_live *lv, size_t i)
 {
 	lsrc *s = &lv->src[i];
+	lv->worked = 1;
 	if (!s->in_pass) {
 		memset(&s->ps, 0, sizeof s->ps);
 		s->ps.source = lv->stats[i].source;
@@ -466,6 +471,7 @@ static int full_pass(coco_live *lv, size_t i)
 static int keys_pass(coco_live *lv, size_t i)
 {
 	lsrc *s = &lv->src[i];
+	lv->worked = 1;
 	coco_arena a = {0};
 	coco_value *keys = NULL;
 	size_t n = 0;
@@ -553,7 +559,33 @@ int coco_live_catch_signals(coco_live *lv, char **err)
 	return 0;
 }
 
+/* After a burst of work, once nothing is due soon: give the heap's free
+ * pages back (a pass frees its batches, memtables and caches, but glibc
+ * keeps them), so that an idle updater costs its host little memory. */
+static void idle_trim(coco_live *lv)
+{
+	if (!lv->worked)
+		return;
+	long t = coco_live_timeout(lv);
+	if (t >= 0 && t < 100)
+		return;
+	lv->worked = 0;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
+static int step(coco_live *lv, int timeout_ms, char **err);
+
 int coco_live_step(coco_live *lv, int timeout_ms, char **err)
+{
+	int n = step(lv, timeout_ms, err);
+	if (n >= 0 && !lv->aborted)
+		idle_trim(lv);
+	return n;
+}
+
+static int step(coco_live *lv, int timeout_ms, char **err)
 {
 	if (lv->aborted)
 		return -2;

@@ -151,12 +151,13 @@ static rocksdb_options_t *make_options(int read_only)
 		rocksdb_options_set_create_if_missing(o, 1);
 		rocksdb_options_set_create_missing_column_families(o, 1);
 	}
-	/* Memory: 4 MB memtables per family, 8 MB across all of them. */
-	rocksdb_options_set_write_buffer_size(o, 4 * MB);
+	/* Memory: 1 MB memtables per family, 2 MB across all of them, in
+	 * 64 KB arena blocks (an idle family holds one block). */
+	rocksdb_options_set_write_buffer_size(o, 1 * MB);
 	rocksdb_options_set_max_write_buffer_number(o, 2);
-	rocksdb_options_set_db_write_buffer_size(o, 8 * MB);
+	rocksdb_options_set_db_write_buffer_size(o, 2 * MB);
 	rocksdb_options_set_max_total_wal_size(o, 16 * MB);
-	rocksdb_options_set_arena_block_size(o, 256 * 1024);
+	rocksdb_options_set_arena_block_size(o, 64 * 1024);
 	rocksdb_options_set_max_open_files(o, 64);
 	rocksdb_options_set_max_file_opening_threads(o, 1);
 	rocksdb_options_set_max_background_jobs(o, 2);
@@ -403,7 +404,7 @@ int coco_state_write(coco_state *s, coco_batch *b, int sync, char **err)
 	if (rerr)
 		return rdb_err(err, s->dir, rerr);
 	if (b->count)
-		s->dirty = 1;
+		__atomic_store_n(&s->dirty, 1, __ATOMIC_RELAXED);   /* the writer thread too */
 	return 0;
 }
 

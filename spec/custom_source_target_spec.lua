@@ -302,6 +302,105 @@ io.write(coco.json.encode(R))
       assert.are.equal("BETTER", target(d).b)
     end)
 
+    it("list yields a key or an ordinal of the wrong type: the run fails naming the field and the flow line",
+      function()
+        H.write(d .. "/flow.lua", [[
+local coco = require("coco")
+local Pairs = coco.source{ name = "Pairs", key = { { "id", "str" }, { "n", "int64" } },
+  value = { { "body", "str" } },
+  list = function()
+    local f = io.open("mode") local m = f and f:read("*l") if f then f:close() end
+    coroutine.yield({ id = "a", n = 1 }, 1)
+    if m == "field" then coroutine.yield({ id = "b", n = "two" }, 1)
+    elseif m == "key" then coroutine.yield("b", 1)
+    elseif m == "ordinal" then coroutine.yield({ id = "b", n = 2 }, { 1 })
+    else coroutine.yield({ id = "b", n = 2 }, 1) end
+  end,
+  get = function(key) return { body = key.id .. key.n } end }
+return coco.flow("Pairs", function(flow, scope)
+  scope.rows = flow:add_source(Pairs{})
+  local out = scope:add_collector()
+  scope.rows:row(function(r) out:collect{ id = r.id, n = r.n, body = r.body } end)
+  out:export("rows", coco.targets.SQLite{ path = "p.sqlite" }, { primary_key_fields = { "id", "n" } })
+end)
+]])
+        assert.are.equal(0, (H.coco(d, "update flow.lua")))
+        local want = { "body=a1|id=a|n=1", "body=b2|id=b|n=2" }
+        assert.are.same(want, H.dump(d .. "/p.sqlite", "Pairs__rows"))
+        for mode, msg in pairs{
+          field = "flow%.lua:14: Pairs: list: expected int64, got string %(field 'n'%)",
+          key = "flow%.lua:14: Pairs: list: the key must be a table of the key fields, got string",
+          ordinal = "flow%.lua:14: Pairs: list: the ordinal must be a number or a string, got table" } do
+          H.write(d .. "/mode", mode)
+          local rc, _, err = H.coco(d, "update flow.lua")
+          assert.are_not.equal(0, rc, mode)
+          assert.matches(msg, err)
+          assert.are.same(want, H.dump(d .. "/p.sqlite", "Pairs__rows"))   -- b was not deleted
+        end
+      end)
+
+    it("in the live updater, list or mutate raising: a warning, nothing deleted, retried until it works",
+      function()
+        H.write(d .. "/flow.lua", [[
+local coco = require("coco")
+local D = dofile("defs.lua")
+return coco.flow("Notes", function(flow, scope)
+  scope.notes = flow:add_source(D.Notes{ dir = "data" }, { refresh_interval = 0.1 })
+  local out = scope:add_collector()
+  scope.notes:row(function(n) out:collect{ id = n.id, text = n.body } end)
+  out:export("notes", D.JsonFiles{ dir = "out" }, { primary_key_fields = { "id" } })
+end)
+]])
+        local r = run(d, [[
+local coco = require("coco")
+local D = dofile("defs.lua")
+local flow = assert(coco.load("flow.lua"))
+local R, warnings = {}, {}
+local live = assert(flow:live{ on_warning = function(m) warnings[#warnings + 1] = m end })
+local ffi = require("ffi")
+ffi.cdef "typedef struct { long s, ns; } cst_ts; int clock_gettime(int, cst_ts *);"
+local function now() local t = ffi.new("cst_ts") ffi.C.clock_gettime(1, t) return tonumber(t.s) + tonumber(t.ns) / 1e9 end
+local function step_for(secs, pred)
+  local t0 = now()
+  repeat assert(live:step(20)) until (pred and pred()) or now() - t0 > secs
+  return not pred or not not pred()
+end
+R.initial = step_for(10, function() return D.read("out/c.json") end)
+-- listing fails for a while: a file deleted meanwhile keeps its row
+D.append("fail_list", "1")
+os.remove("data/a")
+step_for(0.5)
+R.list_warned = table.concat(warnings, "\n"):match("listing is broken today") ~= nil
+R.a_kept = D.read("out/a.json") ~= nil
+os.remove("fail_list")
+R.a_gone = step_for(10, function() return not D.read("out/a.json") end)
+-- writing fails for a while: the new row comes once it works again
+warnings = {}
+D.append("fail_mutate", "1")
+D.append("data/d", "delta")
+step_for(0.5)
+R.mutate_warned = table.concat(warnings, "\n"):match("the disk is full") ~= nil
+R.d_early = D.read("out/d.json") ~= nil
+os.remove("fail_mutate")
+R.d_written = step_for(10, function() return D.read("out/d.json") end)
+live:close()
+-- and the state agrees: a fresh update has nothing to do
+local st = assert(flow:update())
+R.after = { st[1].added, st[1].updated, st[1].deleted }
+flow:close()
+io.write(coco.json.encode(R))
+]])
+        assert.is_true(r.initial)
+        assert.is_true(r.list_warned)
+        assert.is_true(r.a_kept)
+        assert.is_true(r.a_gone)
+        assert.is_true(r.mutate_warned)
+        assert.is_false(r.d_early)
+        assert.is_true(r.d_written)
+        assert.are.same({ 0, 0, 0 }, r.after)
+        assert.are.same({ b = "beta", c = "gamma", d = "delta" }, target(d))
+      end)
+
     it("mistakes in a definition or a spec are reported at the user's line", function()
       local r = run(d, [[
 local coco = require("coco")

@@ -162,6 +162,68 @@ local o = io.open("result.json", "w") o:write(coco.json.encode(R)) o:close()
         H.dump(d .. "/index.sqlite", "DocsIndex__doc_chunks"))
     end)
 
+    it("SQLite's WAL checkpoints run off the host's thread, and the WAL ends small even with a reader open",
+      function()
+        -- 1,500 files of ~12 KB: ~18 MB of chunks, more WAL than one checkpoint's worth (1,000 frames)
+        local line = string.rep("words that fill a chunk of text, ", 3) .. "\n"
+        for i = 1, 1500 do
+          H.write(string.format("%s/docs/d%02d/f%04d.md", d, i % 20, i), "# File " .. i .. "\n\n" .. line:rep(120))
+        end
+        H.write(d .. "/flow.lua", H.docs_flow{ chunk_size = 1000 })
+        assert.are.equal(0, (H.coco(d, "setup flow.lua")))
+        script(d, [[
+local ffi = require("ffi")
+ffi.cdef [=[
+typedef struct sqlite3 sqlite3;
+int sqlite3_open_v2(const char *f, sqlite3 **db, int flags, const char *vfs);
+int sqlite3_close_v2(sqlite3 *db);
+int sqlite3_exec(sqlite3 *db, const char *sql, void *cb, void *arg, char **err);
+]=]
+local sq = ffi.load("libsqlite3.so.0")
+local coco = require("coco")
+local function size(p) local f = io.open(p, "rb") if not f then return -1 end local n = f:seek("end") f:close() return n end
+-- a reader that stays open, as an editor plugin's search connection does
+local p = ffi.new("sqlite3 *[1]")
+assert(sq.sqlite3_open_v2("index.sqlite", p, 1, nil) == 0)
+assert(sq.sqlite3_exec(p[0], "SELECT count(*) FROM sqlite_master", nil, nil, nil) == 0)
+local R = { threads = {} }
+local pid = io.open("/proc/self/stat"):read("*l"):match("^%d+")
+local function threads()      -- coco's checkpointer threads
+  local n = 0
+  for t in io.popen("ls /proc/" .. pid .. "/task"):lines() do
+    local f = io.open("/proc/" .. pid .. "/task/" .. t .. "/comm")
+    if f and f:read("*l") == "coco-checkpoint" then n = n + 1 end
+    if f then f:close() end
+  end
+  return n
+end
+local flow = assert(coco.load("flow.lua"))
+local live = assert(flow:live{ budget_ms = 0 })
+R.before = threads()
+assert(live:step(0))          -- the initial pass, in one step
+R.during = threads()
+R.wal_live = size("index.sqlite-wal")
+live:close()
+flow:close()
+R.after = threads()
+R.wal_closed = size("index.sqlite-wal")
+R.db = size("index.sqlite")
+sq.sqlite3_close_v2(p[0])
+local f = io.open("result.json", "w") f:write(coco.json.encode(R)) f:close()
+]])
+        local rc, out, err = run_cmd(d, "luajit script.lua", 120)
+        local R = result(d, rc, out, err)
+        assert.are.equal(0, rc, err)
+        assert.is_true(R.db > 16 * 2^20, "the test wrote too little: " .. R.db)
+        assert.are.same({ 0, 1, 0 }, { R.before, R.during, R.after })   -- started, then joined
+        -- the last checkpoint truncates the WAL (the reader reads nothing at the time)
+        assert.are.equal(0, R.wal_closed)
+        -- and the CLI leaves no WAL behind
+        H.write(d .. "/docs/d00/f0020.md", "# Changed\n")
+        assert.are.equal(0, (H.coco(d, "update flow.lua")))
+        assert.is_true(not H.read(d .. "/index.sqlite-wal") or #H.read(d .. "/index.sqlite-wal") == 0)
+      end)
+
     it("require 'coco' from a Lua that is not 5.1 fails with a clear message", function()
       local lua
       for _, v in ipairs{ "lua5.4", "lua5.3", "lua5.2" } do
@@ -235,6 +297,73 @@ if not ok then vim.cmd("cq 3") end
       end)
   end)
 
+  describe("examples/nginx_search without nginx", function()
+    it("its flow answers through the query handler, from a full-text index that follows every change",
+      function()
+        local ex = ROOT .. "/examples/nginx_search"
+        for _, f in ipairs{ "flow.lua", "search.lua" } do H.write(d .. "/" .. f, H.read(ex .. "/" .. f)) end
+        tree(d, 50)
+        local env = { COCO_SEARCH_DOCS = d .. "/docs" }
+        local rc, out, err = H.coco(d, "update flow.lua", env)
+        assert.are.equal(0, rc, err)
+        assert.matches("create full%-text index SearchIndex__chunks__fts %(text%)", out)
+        local function query(q, k)
+          local qrc, qout, qerr = H.coco(d, "query flow.lua:search " .. H.q(q) .. " -k " .. (k or 10) .. " --json", env)
+          assert.are.equal(0, qrc, qerr)
+          return H.json_lines(qout)
+        end
+        local function check()   -- the index holds exactly the table's rows
+          assert.are.same({}, H.sql(d .. "/index.sqlite",
+            "INSERT INTO SearchIndex__chunks__fts(SearchIndex__chunks__fts) VALUES('integrity-check')"))
+          assert.are.same(H.sql(d .. "/index.sqlite", "SELECT count(*) AS n FROM SearchIndex__chunks"),
+            H.sql(d .. "/index.sqlite", "SELECT count(*) AS n FROM SearchIndex__chunks__fts_docsize"))
+        end
+        check()
+        local rows = query("topic 17", 3)
+        assert.are.equal(1, #rows)
+        assert.are.equal("d17/f0017.md", rows[1].filename)
+        assert.matches("%[topic%] %[17%]", rows[1].snippet)
+        assert.is_true(rows[1].score > 0)
+        assert.are.equal(3, #query("File", 3))           -- every file has the word: the best 3
+        assert.are.equal(0, #query("", 3))
+        -- changed, added and deleted files: the index follows, in coco's transactions
+        H.write(d .. "/docs/d17/f0017.md", "# File 17\n\nNow about zebracorn only.\n")
+        H.write(d .. "/docs/new.md", "# New\n\nzebracorn again, and topic 17\n")
+        H.rm(d .. "/docs/d18/f0018.md")
+        rc, _, err = H.coco(d, "update flow.lua", env)
+        assert.are.equal(0, rc, err)
+        check()
+        rows = query("zebracorn")
+        table.sort(rows, function(a, b) return a.filename < b.filename end)
+        assert.are.same({ "d17/f0017.md", "new.md" }, { rows[1].filename, rows[2].filename })
+        rows = query("topic 17")
+        assert.are.equal(1, #rows)
+        assert.are.equal("new.md", rows[1].filename)
+        assert.are.equal(0, #query("topic 18"))
+        -- without full_text_fields the index and its triggers go; writes go on
+        H.write(d .. "/flow.lua", (H.read(d .. "/flow.lua"):gsub(', full_text_fields = { "text" }', "")))
+        rc, out, err = H.coco(d, "update flow.lua", env)
+        assert.are.equal(0, rc, err)
+        assert.matches("drop full%-text index SearchIndex__chunks__fts", out)
+        assert.are.same({ { name = "SearchIndex__chunks" } }, H.sql(d .. "/index.sqlite",
+          "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') ORDER BY name"))
+      end)
+
+    it("full_text_fields names str fields of the export", function()
+      H.write(d .. "/docs/a.md", "# A\n")
+      H.write(d .. "/flow.lua", (H.docs_flow():gsub('targets.SQLite{ path = "index.sqlite" }',
+        'targets.SQLite{ path = "index.sqlite", full_text_fields = { "txt" } }')))
+      local rc, _, err = H.coco(d, "update flow.lua")
+      assert.are_not.equal(0, rc)
+      assert.matches("full_text_fields: unknown field 'txt'; fields: filename, location, text", err)
+      H.write(d .. "/flow.lua", (H.docs_flow():gsub('targets.SQLite{ path = "index.sqlite" }',
+        'targets.SQLite{ path = "index.sqlite", full_text_fields = { "location" } }')))
+      rc, _, err = H.coco(d, "update flow.lua")
+      assert.are_not.equal(0, rc)
+      assert.matches("full_text_fields: 'location' is range; only str fields can be full%-text indexed", err)
+    end)
+  end)
+
   describe("nginx with ngx_lua", function()
     it("examples/nginx_search: worker 0 keeps the index live, /search answers, a flow opened in the master is refused",
       function()
@@ -242,7 +371,7 @@ if not ok then vim.cmd("cq 3") end
           pending("nginx with libnginx-mod-http-lua is not installed") return
         end
         local ex = ROOT .. "/examples/nginx_search"
-        for _, f in ipairs{ "flow.lua", "fts.lua" } do H.write(d .. "/" .. f, H.read(ex .. "/" .. f)) end
+        for _, f in ipairs{ "flow.lua", "search.lua" } do H.write(d .. "/" .. f, H.read(ex .. "/" .. f)) end
         H.mkdir(d .. "/logs")
         tree(d, 200)
         local port = 20000 + math.random(0, 30000)
@@ -293,9 +422,18 @@ if not ok then vim.cmd("cq 3") end
           local r = search_until("topic+123", 1, 20)
           assert.are.equal("d03/f0123.md", r.hits[1].filename)
           assert.matches("%[topic%] %[123%]", r.hits[1].snippet)
+          assert.is_true(r.hits[1].score > 0)
           H.write(d .. "/docs/late.md", "# Late\n\nzebracorn appears\n")
           r = search_until("zebracorn", 1, 15)
           assert.are.equal("late.md", r.hits[1].filename)
+          -- a deleted file leaves the full-text index too
+          H.rm(d .. "/docs/late.md")
+          local t0, gone = os.time(), false
+          repeat
+            gone = #(H.json.decode(get("/search?q=zebracorn")) or { hits = { 0 } }).hits == 0
+            if not gone then os.execute("sleep 0.1") end
+          until gone or os.time() - t0 > 15
+          assert.is_true(gone, "late.md is still found after its deletion")
           assert.matches("opened in another process %(before a fork%).*init_worker_by_lua", get("/forkcheck"))
           assert.matches('^{"hits":%[%],"query":""}', get("/search?q="))
         end)

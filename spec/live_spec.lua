@@ -874,6 +874,13 @@ local pfd = ffi.new("struct pollfd[1]")
 pfd[0].fd = live:fd()
 pfd[0].events = 1                                    -- POLLIN
 R.initial = live:step(0)                             -- the initial pass
+-- (on a loaded machine the listing thread may finish after this step's
+-- budget: the pass then ends in a later step, when the fd wakes us)
+local t_init = now()
+while got.added < 1 and now() - t_init < 5 do
+  ffi.C.poll(pfd, 1, 50)
+  R.initial = R.initial + assert(live:step(0))
+end
 R.initial_added = got.added
 
 -- the host loop: poll the fd for at most timeout(), step(0) after each wakeup

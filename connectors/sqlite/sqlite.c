@@ -4,6 +4,7 @@
  * that plan() and apply() parse back, so they need nothing else. Writes go
  * through two prepared statements (an upsert and a delete) inside
  * BEGIN IMMEDIATE ... COMMIT, with the database in WAL mode. */
+#define _GNU_SOURCE              /* pthread_setname_np */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -11,18 +12,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "ops.h"
 
-enum { OPT_PATH, OPT_TABLE };
+enum { OPT_PATH, OPT_TABLE, OPT_FTS };
 
 static const coco_optdef sqlite_opts[] = {
 	{ "path", COCO_OPT_STR, 1, "database file, relative to the flow file's directory" },
 	{ "table_name", COCO_OPT_STR, 0, "table name (default <flow_name>__<export_name>)" },
+	{ "full_text_fields", COCO_OPT_STRLIST, 0,
+		"str fields to index in an FTS5 table <table>__fts, kept in sync by triggers", 1 },
 	{ NULL, 0, 0, NULL },
 };
 
@@ -112,10 +117,13 @@ static void abs_path(const char *base, const char *path, coco_buf *out)
  *   column filename str TEXT
  *   column location range TEXT
  *   column text str TEXT
+ *   fts text
  *
  * Columns in row order (key columns first). path and table run to the end
  * of the line; names are single tokens; the coco type sits between the
- * column name and the SQL type. Awkward bytes are written as \xHH. */
+ * column name and the SQL type; the fts line (only with full_text_fields)
+ * names the columns of the full-text index. Awkward bytes are written as
+ * \xHH. */
 
 typedef struct col {
 	const char *name, *type, *sql;
@@ -127,6 +135,8 @@ typedef struct desc {
 	size_t nkeys;
 	col *cols;
 	size_t ncols;
+	const char **fts;        /* full-text indexed columns */
+	size_t nfts;
 } desc;
 
 /* Resolves the database path and table name from the options. */
@@ -174,6 +184,8 @@ static int check_row_type(const coco_export_info *info, const char *table, char 
 	return 0;
 }
 
+static const col *find_col(const desc *d, const char *name);
+
 static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
 {
 	memset(d, 0, sizeof *d);
@@ -182,6 +194,7 @@ static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
 		lines += *p == '\n';
 	d->keys = coco_arena_alloc(a, lines * sizeof *d->keys);
 	d->cols = coco_arena_alloc(a, lines * sizeof *d->cols);
+	d->fts = coco_arena_alloc(a, lines * sizeof *d->fts);
 
 	int lineno = 0;
 	for (const char *p = text; *p;) {
@@ -203,14 +216,20 @@ static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
 			d->table = coco_unesc(a, p + 6, n - 6);
 			if (!d->table)
 				goto bad;
-		} else if (n > 4 && !strncmp(p, "key ", 4)) {
+		} else if ((n > 4 && !strncmp(p, "key ", 4)) || (n > 4 && !strncmp(p, "fts ", 4))) {
+			int fts = p[0] == 'f';
 			const char *q = p + 4;
 			while (q < e) {
 				const char *s = q;
 				while (q < e && *q != ' ')
 					q++;
-				if (q == s || !(d->keys[d->nkeys++] = coco_unesc(a, s, (size_t)(q - s))))
+				const char *name = q == s ? NULL : coco_unesc(a, s, (size_t)(q - s));
+				if (!name)
 					goto bad;
+				if (fts)
+					d->fts[d->nfts++] = name;
+				else
+					d->keys[d->nkeys++] = name;
 				if (q < e)
 					q++;
 			}
@@ -242,6 +261,10 @@ static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
 			return coco_seterr(err, "SQLite: malformed setup description "
 				"(key %s is not a column)", d->keys[i]);
 	}
+	for (size_t i = 0; i < d->nfts; i++)
+		if (!find_col(d, d->fts[i]))
+			return coco_seterr(err, "SQLite: malformed setup description "
+				"(full-text field %s is not a column)", d->fts[i]);
 	return 0;
 bad:
 	return coco_seterr(err, "SQLite: malformed setup description (line %d)", lineno);
@@ -301,6 +324,130 @@ static void recreate_reasons(const desc *s, const desc *d, coco_buf *why)
 		}
 	}
 #undef SEP
+}
+
+/* ---- full-text index (full_text_fields) -----------------------------------
+ *
+ * An FTS5 table "<table>__fts" with the table as its external content
+ * (content_rowid = rowid: no text is stored twice), kept in sync by three
+ * triggers on the table, so every write of coco's, in its own
+ * transaction, updates the index too: no second writer, nothing to replay
+ * after a crash. It is derived data: changing the fields rebuilds it. */
+
+static int same_fts(const desc *a, const desc *b)
+{
+	if (a->nfts != b->nfts)
+		return 0;
+	for (size_t i = 0; i < a->nfts; i++)
+		if (strcmp(a->fts[i], b->fts[i]))
+			return 0;
+	return 1;
+}
+
+/* Plan lines for going from s's full-text index to d's (NULL: none). */
+static void plan_fts(const desc *s, const desc *d, coco_buf *plan)
+{
+	if (d && d->nfts) {
+		coco_buf_printf(plan, "%s full-text index %s__fts (", s && s->nfts ? "rebuild" : "create",
+			d->table);
+		for (size_t i = 0; i < d->nfts; i++)
+			coco_buf_printf(plan, "%s%s", i ? ", " : "", d->fts[i]);
+		coco_buf_adds(plan, ")\n");
+	} else if (s && s->nfts) {
+		coco_buf_printf(plan, "drop full-text index %s__fts\n", s->table);
+	}
+}
+
+/* Appends "<table><suffix>" quoted. */
+static void quote_ident2(coco_buf *b, const char *table, const char *suffix)
+{
+	coco_buf n = {0};
+	coco_buf_printf(&n, "%s%s", table, suffix);
+	quote_ident(b, n.p);
+	coco_buf_free(&n);
+}
+
+/* Drops d's full-text table and triggers, if any. */
+static void fts_drop_sql(const desc *d, coco_buf *b)
+{
+	static const char *const trig[] = { "__fts_ai", "__fts_ad", "__fts_au" };
+	for (int i = 0; i < 3; i++) {
+		coco_buf_adds(b, "DROP TRIGGER IF EXISTS ");
+		quote_ident2(b, d->table, trig[i]);
+		coco_buf_adds(b, "; ");
+	}
+	coco_buf_adds(b, "DROP TABLE IF EXISTS ");
+	quote_ident2(b, d->table, "__fts");
+	coco_buf_adds(b, "; ");
+}
+
+/* (new."a", new."b") style lists; pre NULL: the bare column names. */
+static void fts_cols(const desc *d, const char *pre, coco_buf *b)
+{
+	for (size_t i = 0; i < d->nfts; i++) {
+		coco_buf_adds(b, ", ");
+		if (pre)
+			coco_buf_adds(b, pre);
+		quote_ident(b, d->fts[i]);
+	}
+}
+
+/* Creates d's full-text table (anew) and its triggers, and fills it. */
+static void fts_create_sql(const desc *d, coco_buf *b)
+{
+	fts_drop_sql(d, b);
+	coco_buf_adds(b, "CREATE VIRTUAL TABLE ");
+	quote_ident2(b, d->table, "__fts");
+	coco_buf_adds(b, " USING fts5(");
+	for (size_t i = 0; i < d->nfts; i++) {
+		if (i)
+			coco_buf_adds(b, ", ");
+		quote_ident(b, d->fts[i]);
+	}
+	coco_buf_adds(b, ", content=");
+	coco_buf_putc(b, '\'');
+	for (const char *p = d->table; *p; p++) {
+		if (*p == '\'')
+			coco_buf_putc(b, '\'');
+		coco_buf_putc(b, *p);
+	}
+	coco_buf_adds(b, "', content_rowid='rowid'); ");
+	/* INSERT INTO "t__fts"(rowid, "a") VALUES (new.rowid, new."a") */
+	for (int t = 0; t < 3; t++) {
+		static const char *const name[] = { "__fts_ai", "__fts_ad", "__fts_au" };
+		static const char *const ev[] = { "INSERT", "DELETE", "UPDATE" };
+		coco_buf_adds(b, "CREATE TRIGGER ");
+		quote_ident2(b, d->table, name[t]);
+		coco_buf_printf(b, " AFTER %s ON ", ev[t]);
+		quote_ident(b, d->table);
+		coco_buf_adds(b, " BEGIN ");
+		if (t > 0) {             /* the old row out */
+			coco_buf_adds(b, "INSERT INTO ");
+			quote_ident2(b, d->table, "__fts");
+			coco_buf_putc(b, '(');
+			quote_ident2(b, d->table, "__fts");
+			coco_buf_adds(b, ", rowid");
+			fts_cols(d, NULL, b);
+			coco_buf_adds(b, ") VALUES ('delete', old.rowid");
+			fts_cols(d, "old.", b);
+			coco_buf_adds(b, "); ");
+		}
+		if (t != 1) {            /* the new row in */
+			coco_buf_adds(b, "INSERT INTO ");
+			quote_ident2(b, d->table, "__fts");
+			coco_buf_adds(b, "(rowid");
+			fts_cols(d, NULL, b);
+			coco_buf_adds(b, ") VALUES (new.rowid");
+			fts_cols(d, "new.", b);
+			coco_buf_adds(b, "); ");
+		}
+		coco_buf_adds(b, "END; ");
+	}
+	coco_buf_adds(b, "INSERT INTO ");
+	quote_ident2(b, d->table, "__fts");
+	coco_buf_putc(b, '(');
+	quote_ident2(b, d->table, "__fts");
+	coco_buf_adds(b, ") VALUES ('rebuild')");
 }
 
 static void plan_create(const desc *d, coco_buf *plan)
@@ -396,6 +543,42 @@ static double vec_distance(int metric, const unsigned char *a, const unsigned ch
 	if (metric == DIST_IP)
 		return -d0;
 	return d1 > 0 && d2 > 0 ? 1 - d0 / sqrt(d1 * d2) : NAN;
+}
+
+/* a·x and x·x of the n-float vectors at a and x (any alignment): the
+ * cosine scan's inner loop, |a| being known. */
+static void vec_dot_norm(const unsigned char *a, const unsigned char *x, size_t n,
+	double *dot, double *xx)
+{
+	size_t i = 0;
+	double d0 = 0, d1 = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	typedef float v4f __attribute__((vector_size(16)));
+#define LD4(p) ({ v4f v_; memcpy(&v_, (p), sizeof v_); v_; })
+	v4f s0 = {0}, s1 = {0}, t0 = {0}, t1 = {0};
+	for (; i + 8 <= n; i += 8) {
+		v4f a0 = LD4(a + 4 * i), a1 = LD4(a + 4 * i + 16);
+		v4f x0 = LD4(x + 4 * i), x1 = LD4(x + 4 * i + 16);
+		s0 += a0 * x0;
+		t0 += a1 * x1;
+		s1 += x0 * x0;
+		t1 += x1 * x1;
+	}
+#undef LD4
+	s0 += t0;
+	s1 += t1;
+	for (int j = 0; j < 4; j++) {
+		d0 += s0[j];
+		d1 += s1[j];
+	}
+#endif
+	for (; i < n; i++) {
+		double y = load_f32(a + 4 * i), z = load_f32(x + 4 * i);
+		d0 += y * z;
+		d1 += z * z;
+	}
+	*dot = d0;
+	*xx = d1;
 }
 
 static void sql_distance(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -595,7 +778,15 @@ static int db_change(const desc *d, const desc *drop, const desc *alter_from, ch
 	if (db_open(d->path, 1, &db, err) < 0)
 		return -1;
 	coco_buf sql = {0};
+	/* the full-text index goes first (its triggers name columns) and
+	 * comes back last, rebuilt from the table */
+	int fts = alter_from ? !same_fts(alter_from, d) : 1;
 	int rc = db_exec(db, "BEGIN IMMEDIATE", d, err);
+	if (rc == 0 && fts && (drop || alter_from)) {
+		fts_drop_sql(drop ? drop : alter_from, &sql);
+		rc = db_exec(db, sql.p, d, err);
+		coco_buf_clear(&sql);
+	}
 	if (rc == 0 && drop) {
 		coco_buf_adds(&sql, "DROP TABLE IF EXISTS ");
 		quote_ident(&sql, drop->table);
@@ -611,6 +802,11 @@ static int db_change(const desc *d, const desc *drop, const desc *alter_from, ch
 			rc = ensure_no_column(db, d, alter_from->cols[i].name, &sql, err);
 	for (size_t i = 0; rc == 0 && i < d->ncols; i++)
 		rc = ensure_column(db, d, &d->cols[i], &sql, err);
+	if (rc == 0 && fts && d->nfts) {
+		coco_buf_clear(&sql);
+		fts_create_sql(d, &sql);
+		rc = db_exec(db, sql.p, d, err);
+	}
 	if (rc == 0)
 		rc = db_exec(db, "COMMIT", d, err);
 	coco_buf_free(&sql);
@@ -626,6 +822,8 @@ static int db_drop(const desc *d, char **err)
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
 	coco_buf sql = {0};
+	if (d->nfts)
+		fts_drop_sql(d, &sql);
 	coco_buf_adds(&sql, "DROP TABLE IF EXISTS ");
 	quote_ident(&sql, d->table);
 	rc = db_exec(db, sql.p, d, err);
@@ -635,6 +833,43 @@ static int db_drop(const desc *d, char **err)
 }
 
 /* ---- setup: describe / plan / apply --------------------------------------- */
+
+/* The "fts" line of full_text_fields: str fields, each named once. */
+static int describe_fts(const coco_optval *o, const coco_export_info *info, const char *table,
+	coco_buf *desired, char **err)
+{
+	if (!o->set || !o->nlist)
+		return 0;
+	const coco_type *t = info->row_type;
+	coco_buf_adds(desired, "fts");
+	for (size_t i = 0; i < o->nlist; i++) {
+		int fi = coco_type_field(t, o->list[i]);
+		if (fi < 0) {
+			coco_buf f = {0};
+			coco_type_field_names(t, &f);
+			coco_seterr(err, "SQLite: table %s: full_text_fields: unknown field '%s'; fields: %s",
+				table, o->list[i], f.p);
+			coco_buf_free(&f);
+			return -1;
+		}
+		if (t->fields[fi].type->kind != COCO_STR) {
+			coco_buf tb = {0};
+			coco_type_format(t->fields[fi].type, &tb);
+			coco_seterr(err, "SQLite: table %s: full_text_fields: '%s' is %s; only str fields "
+				"can be full-text indexed", table, o->list[i], tb.p);
+			coco_buf_free(&tb);
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(o->list[i], o->list[j]))
+				return coco_seterr(err, "SQLite: table %s: full_text_fields names '%s' twice",
+					table, o->list[i]);
+		coco_buf_putc(desired, ' ');
+		coco_buf_esc(desired, o->list[i], 1);
+	}
+	coco_buf_putc(desired, '\n');
+	return 0;
+}
 
 static int sqlite_describe(const coco_optval *opts, const coco_export_info *info,
 	coco_buf *resource_id, coco_buf *desired, char **err)
@@ -665,6 +900,7 @@ static int sqlite_describe(const coco_optval *opts, const coco_export_info *info
 			coco_buf_esc(desired, ty.p, 0);
 			coco_buf_printf(desired, " %s\n", sql_type(t->fields[i].type->kind));
 		}
+		rc = describe_fts(&opts[OPT_FTS], info, table.p, desired, err);
 	}
 	coco_buf_free(&path);
 	coco_buf_free(&table);
@@ -686,14 +922,19 @@ static int sqlite_plan(const char *stored, const char *desired, coco_buf *plan,
 	}
 	if (!stored && desired) {
 		plan_create(&d, plan);
+		plan_fts(NULL, &d, plan);
 	} else if (stored && !desired) {
 		coco_buf_printf(plan, "drop table %s\n", s.table);
+		plan_fts(&s, NULL, plan);
 		*destructive = 1;
 	} else if (stored && desired) {
 		coco_buf why = {0};
 		recreate_reasons(&s, &d, &why);
 		if (why.n) {
 			coco_buf_printf(plan, "drop and recreate table %s (%s)\n", d.table, why.p);
+			if (s.nfts && strcmp(s.table, d.table))
+				plan_fts(&s, NULL, plan);
+			plan_fts(NULL, &d, plan);
 			*destructive = 1;
 		} else {
 			for (size_t i = 0; i < s.ncols; i++)
@@ -705,6 +946,8 @@ static int sqlite_plan(const char *stored, const char *desired, coco_buf *plan,
 				if (!find_col(&s, d.cols[i].name))
 					coco_buf_printf(plan, "add column %s %s\n", d.cols[i].name,
 						d.cols[i].sql);
+			if (!same_fts(&s, &d))
+				plan_fts(&s, &d, plan);
 		}
 		coco_buf_free(&why);
 	}
@@ -741,6 +984,145 @@ static int sqlite_apply(const char *stored, const char *desired, char **err)
 	return rc;
 }
 
+/* ---- WAL checkpoints, off the writer's thread --------------------------------
+ *
+ * SQLite's automatic checkpoint runs inside the COMMIT that crosses 1,000
+ * WAL frames, on the committing thread, and it fsyncs the WAL and the
+ * database: tens of ms inside one live step of a host (Neovim, nginx). The
+ * writer connection turns it off (its WAL hook replaces the automatic one)
+ * and signals a helper thread instead, which checkpoints (PASSIVE: it
+ * never blocks the writer or readers) on a connection of its own. Crash
+ * safety is SQLite's: a checkpoint only copies committed frames, whenever
+ * and from whichever connection it runs. While writes come faster than
+ * checkpoints, the WAL file grows; SQLite then reuses it from the start,
+ * without cutting it back (journal_size_limit would truncate it in the
+ * writer's COMMIT: ~10 ms with a discard-mounted file system). On close,
+ * the thread does a last checkpoint (TRUNCATE when no reader is in the
+ * way), so neither the CLI nor a long-running host leaves a large WAL. */
+
+#define CKPT_FRAMES 1000         /* frames since the last checkpoint before the next */
+
+typedef struct ckpt {
+	char *path;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th;
+	int started, want, stop;
+	int done_upto;           /* the WAL frames already checkpointed (writer's view) */
+	int busy;                /* a checkpoint is running */
+} ckpt;
+
+static sqlite3 *ckpt_open(const char *path)
+{
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	/* synchronous=NORMAL, as the writer: the checkpoint syncs the WAL
+	 * before copying it and the database after */
+	sqlite3_exec(db, "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-64", NULL, NULL, NULL);
+	return db;
+}
+
+static void *ckpt_main(void *arg)
+{
+	ckpt *c = arg;
+#ifdef SYS_gettid
+	/* background work: on a busy machine, the host's own thread goes first */
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+#endif
+#ifdef __GLIBC__
+	pthread_setname_np(pthread_self(), "coco-checkpoint");
+#endif
+	sqlite3 *db = ckpt_open(c->path);
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->want && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->stop)
+			break;
+		c->want = 0;
+		c->busy = 1;
+		pthread_mutex_unlock(&c->mu);
+		int nlog = 0, nckpt = 0;
+		if (!db)
+			db = ckpt_open(c->path);
+		if (db)
+			sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+		pthread_mutex_lock(&c->mu);
+		c->busy = 0;
+		if (nckpt > c->done_upto)
+			c->done_upto = nckpt;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (db) {
+		/* the last one: everything, and an empty WAL unless a reader is
+		 * using it (then it waits for no one: busy timeout 0) */
+		if (sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
+			sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		sqlite3_close(db);
+	}
+	return NULL;
+}
+
+/* The writer's WAL hook, after each commit (on the writer's thread, the
+ * write lock released): wakes the checkpointer once CKPT_FRAMES new frames
+ * are in the WAL. */
+static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int nframes)
+{
+	ckpt *c = arg;
+	(void)db;
+	(void)name;
+	pthread_mutex_lock(&c->mu);
+	if (nframes < c->done_upto)
+		c->done_upto = 0;        /* the WAL was restarted */
+	if (nframes - c->done_upto >= CKPT_FRAMES && !c->busy && !c->want) {
+		if (!c->started && pthread_create(&c->th, NULL, ckpt_main, c) == 0)
+			c->started = 1;
+		c->want = 1;
+		pthread_cond_signal(&c->cv);
+	}
+	int started = c->started;
+	pthread_mutex_unlock(&c->mu);
+	if (!started && nframes >= CKPT_FRAMES)   /* no thread: checkpoint here, as SQLite would */
+		sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
+/* Hands db's checkpoints to a helper thread (started at the first one). */
+static ckpt *ckpt_create(sqlite3 *db, const char *path)
+{
+	ckpt *c = calloc(1, sizeof *c);
+	if (!c)
+		abort();
+	c->path = coco_strdup(path);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	sqlite3_wal_hook(db, ckpt_hook, c);
+	return c;
+}
+
+/* Stops the thread after a last checkpoint, before the writer closes. */
+static void ckpt_destroy(sqlite3 *db, ckpt *c)
+{
+	if (!c)
+		return;
+	if (db)
+		sqlite3_wal_hook(db, NULL, NULL);
+	pthread_mutex_lock(&c->mu);
+	c->stop = 1;
+	pthread_cond_signal(&c->cv);
+	int started = c->started;
+	pthread_mutex_unlock(&c->mu);
+	if (started)
+		pthread_join(c->th, NULL);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	free(c->path);
+	free(c);
+}
+
 /* ---- writes ----------------------------------------------------------------- */
 
 typedef struct sqlite_tgt {
@@ -751,6 +1133,7 @@ typedef struct sqlite_tgt {
 	char *path, *table;
 	coco_buf scratch;        /* converted values of the row being bound */
 	size_t *off;             /* per column: offset into scratch, or (size_t)-1 */
+	ckpt *ckpt;              /* the checkpointer */
 } sqlite_tgt;
 
 static void tgt_close(void *p)
@@ -760,6 +1143,7 @@ static void tgt_close(void *p)
 		return;
 	if (t->db && !sqlite3_get_autocommit(t->db) && t->rollback)
 		sqlite3_step(t->rollback);
+	ckpt_destroy(t->db, t->ckpt);
 	sqlite3_finalize(t->ups);
 	sqlite3_finalize(t->del);
 	sqlite3_finalize(t->begin);
@@ -845,6 +1229,13 @@ static int tgt_open(const coco_optval *opts, const coco_export_info *info, void 
 	}
 	if (prepare(t, sql.p, &t->ups, err) < 0)
 		goto fail;
+	t->ckpt = ckpt_create(t->db, t->path);
+	/* a 512 KB page cache (SQLite's default is 2 MB): batches write near
+	 * the b-trees' right edges, and an idle host keeps less memory */
+	sqlite3_exec(t->db, "PRAGMA cache_size=-512", NULL, NULL, NULL);
+	/* INSERT OR REPLACE's implicit delete fires the full-text index's
+	 * delete trigger only with recursive triggers on */
+	sqlite3_exec(t->db, "PRAGMA recursive_triggers=1", NULL, NULL, NULL);
 
 	coco_buf_clear(&sql);
 	coco_buf_adds(&sql, "DELETE FROM ");
@@ -1085,6 +1476,7 @@ static void cell_value(sqlite3_stmt *st, int i, const coco_type *t, coco_arena *
 typedef struct scan_part {
 	const char *path, *sql;
 	int64_t lo, hi;
+	int metric;
 	const unsigned char *q;      /* the query vector, little-endian float32 */
 	size_t nq;                   /* its bytes */
 	size_t k, n;
@@ -1130,6 +1522,33 @@ static void heap_down(scan_part *p, size_t i)
 	}
 }
 
+/* Offers (d, id) to the part's k-heap. */
+static void heap_offer(scan_part *p, double d, int64_t id)
+{
+	if (p->n < p->k) {
+		size_t i = p->n++;
+		p->dist[i] = d;
+		p->ids[i] = id;
+		while (i > 0 && p->dist[(i - 1) / 2] < p->dist[i]) {
+			size_t up = (i - 1) / 2;
+			double td = p->dist[up];
+			int64_t ti = p->ids[up];
+			p->dist[up] = p->dist[i];
+			p->ids[up] = p->ids[i];
+			p->dist[i] = td;
+			p->ids[i] = ti;
+			i = up;
+		}
+	} else if (d < p->dist[0]) {
+		p->dist[0] = d;
+		p->ids[0] = id;
+		heap_down(p, 0);
+	}
+}
+
+/* Reads rowid and vector of each row in [lo, hi] (a small page cache: the
+ * pages pass through once, and stay in the CPU's caches) and computes the
+ * distances here, rows of another size skipped. */
 static void *scan_main(void *arg)
 {
 	scan_part *p = arg;
@@ -1142,8 +1561,7 @@ static void *scan_main(void *arg)
 			return NULL;
 		}
 		sqlite3_busy_timeout(db, 5000);
-		sqlite3_exec(db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
-		register_distances(db);
+		sqlite3_exec(db, "PRAGMA mmap_size=0; PRAGMA cache_size=-256", NULL, NULL, NULL);
 	}
 	if (sqlite3_prepare_v2(db, p->sql, -1, &st, NULL) != SQLITE_OK) {
 		p->err = coco_strdup(sqlite3_errmsg(db));
@@ -1151,32 +1569,27 @@ static void *scan_main(void *arg)
 	}
 	sqlite3_bind_int64(st, 1, p->lo);
 	sqlite3_bind_int64(st, 2, p->hi);
-	sqlite3_bind_blob64(st, 3, p->q, p->nq, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)p->nq);
+	size_t dim = p->nq / 4;
+	double qq = 0;               /* |q|², for cosine */
+	if (p->metric == DIST_COSINE)
+		qq = -vec_distance(DIST_IP, p->q, p->q, dim);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (sqlite3_column_type(st, 1) == SQLITE_NULL)
-			continue;                /* cosine of a zero vector */
-		double d = sqlite3_column_double(st, 1);
-		if (p->n < p->k) {
-			size_t i = p->n++;
-			p->dist[i] = d;
-			p->ids[i] = sqlite3_column_int64(st, 0);
-			while (i > 0 && p->dist[(i - 1) / 2] < p->dist[i]) {
-				size_t up = (i - 1) / 2;
-				double td = p->dist[up];
-				int64_t ti = p->ids[up];
-				p->dist[up] = p->dist[i];
-				p->ids[up] = p->ids[i];
-				p->dist[i] = td;
-				p->ids[i] = ti;
-				i = up;
-			}
-		} else if (d < p->dist[0]) {
-			p->dist[0] = d;
-			p->ids[0] = sqlite3_column_int64(st, 0);
-			heap_down(p, 0);
+		if (sqlite3_column_type(st, 1) != SQLITE_BLOB ||
+		    (size_t)sqlite3_column_bytes(st, 1) != p->nq)
+			continue;
+		const unsigned char *x = sqlite3_column_blob(st, 1);
+		double d;
+		if (p->metric == DIST_COSINE) {
+			double dot, xx;
+			vec_dot_norm(p->q, x, dim, &dot, &xx);
+			if (!(xx > 0 && qq > 0))
+				continue;        /* cosine of a zero vector */
+			d = 1 - dot / sqrt(qq * xx);
+		} else {
+			d = vec_distance(p->metric, p->q, x, dim);
 		}
+		heap_offer(p, d, sqlite3_column_int64(st, 0));
 	}
 	if (rc != SQLITE_DONE)
 		p->err = coco_strdup(sqlite3_errmsg(db));
@@ -1234,12 +1647,16 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 	register_distances(db);
 	/* no mmap: for one pass over a large table, mapping and unmapping every
 	 * page costs more than reading it (measured: ~15 % slower mapped) */
-	sqlite3_exec(db, "PRAGMA mmap_size=0", NULL, NULL, NULL);
+	sqlite3_exec(db, "PRAGMA mmap_size=0; PRAGMA cache_size=-256", NULL, NULL, NULL);
 
 	/* pass one: the k nearest rowids, by scanning every vector of the
 	 * query's size (in parallel over rowid ranges on a large table) */
-	coco_buf_adds(&sql, "SELECT min(rowid), max(rowid) FROM ");
+	/* (one min(rowid), max(rowid) would scan an index: two lookups) */
+	coco_buf_adds(&sql, "SELECT (SELECT min(rowid) FROM ");
 	quote_ident(&sql, table.p);
+	coco_buf_adds(&sql, "), (SELECT max(rowid) FROM ");
+	quote_ident(&sql, table.p);
+	coco_buf_adds(&sql, ")");
 	if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK) {
 		const char *msg = sqlite3_errmsg(db);
 		coco_seterr(err, "SQLite: query table %s in %s: %s%s", table.p, path.p, msg,
@@ -1261,17 +1678,12 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 		coco_buf_add(&qv, le, 4);
 	}
 	coco_buf_clear(&sql);
-	/* SELECT rowid, coco_cosine_distance("f", ?3) FROM "t"
-	 *   WHERE rowid BETWEEN ?1 AND ?2 AND length("f") = ?4 */
-	static const char *const fname[] = { "coco_cosine_distance", "coco_l2_distance",
-		"coco_ip_distance" };
-	coco_buf_printf(&sql, "SELECT rowid, %s(", fname[m]);
+	/* SELECT rowid, "f" FROM "t" WHERE rowid BETWEEN ?1 AND ?2 */
+	coco_buf_adds(&sql, "SELECT rowid, ");
 	quote_ident(&sql, field);
-	coco_buf_adds(&sql, ", ?3) FROM ");
+	coco_buf_adds(&sql, " FROM ");
 	quote_ident(&sql, table.p);
-	coco_buf_adds(&sql, " WHERE rowid BETWEEN ?1 AND ?2 AND length(");
-	quote_ident(&sql, field);
-	coco_buf_adds(&sql, ") = ?4");
+	coco_buf_adds(&sql, " WHERE rowid BETWEEN ?1 AND ?2");
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t nparts = hi - lo < 20000 ? 1 : ncpu > 4 ? 4 : ncpu < 1 ? 1 : (size_t)ncpu;
 	scan_part parts[4];
@@ -1283,6 +1695,7 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 		sp->sql = sql.p;
 		sp->lo = lo + (int64_t)i * span;
 		sp->hi = i + 1 == nparts ? hi : sp->lo + span - 1;
+		sp->metric = m;
 		sp->q = (const unsigned char *)qv.p;
 		sp->nq = qv.n;
 		sp->k = k;

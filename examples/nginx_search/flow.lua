@@ -1,16 +1,20 @@
 -- The index behind nginx's /search: documents are chunked along their
--- structure and land twice, in a plain SQLite table (inspect it with the
--- sqlite3 shell) and in an SQLite FTS5 full-text table written by a target
--- defined in Lua (fts.lua), which /search queries.
+-- structure into an SQLite table with a full-text index beside it (the
+-- SQLite target's full_text_fields: an FTS5 table kept in sync by triggers,
+-- in the same transactions as the chunks), and the flow's query handler
+-- "search" answers from it (search.lua). nginx calls
+-- flow:query("search", q, { k = 10 }); so does `coco query flow.lua "words"`.
 -- COCO_SEARCH_DOCS overrides the folder indexed (default: the docs of
 -- examples/docs_index).
 local coco = require("coco")
 local sources, functions, targets = coco.sources, coco.functions, coco.targets
 
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
-local Fts5 = dofile(here .. "fts.lua").target(coco)
+local search = dofile(here .. "search.lua")
 
-return coco.flow("SearchIndex", function(flow, scope)
+local index   -- the database, set below once the flow's directory is known
+
+local Flow = coco.flow("SearchIndex", function(flow, scope)
   scope.documents = flow:add_source(
     sources.LocalFile{ path = os.getenv("COCO_SEARCH_DOCS") or "../docs_index/docs",
                        excluded_patterns = { "**/.*" } },
@@ -28,8 +32,15 @@ return coco.flow("SearchIndex", function(flow, scope)
     end)
   end)
 
-  chunks:export("chunks", targets.SQLite{ path = "index.sqlite" },
+  chunks:export("chunks", targets.SQLite{ path = "index.sqlite", full_text_fields = { "text" } },
     { primary_key_fields = { "filename", "location" } })
-  chunks:export("search", Fts5{ path = "search.sqlite" },
-    { primary_key_fields = { "filename", "location" } })
+
+  -- { { filename, location, snippet, score }, ... }, best first (bm25)
+  flow:query_handler("search", function(query, opts)
+    local rows, err = search.fts(index, "SearchIndex__chunks", query, opts.k)
+    if not rows then error(err, 0) end
+    return rows
+  end)
 end)
+index = Flow.base_dir .. "/index.sqlite"   -- path = "index.sqlite" is relative to it
+return Flow

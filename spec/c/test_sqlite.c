@@ -103,7 +103,7 @@ static coco_value v_range(int64_t a, int64_t b)
 static coco_value v_struct(coco_value *f, size_t n)
 { coco_value v = { .kind = COCO_STRUCT, .n = n }; v.u.fields = f; return v; }
 
-static coco_optval opts[2];
+static coco_optval opts[3];
 
 static void set_opts(const char *path, const char *table)
 {
