@@ -743,9 +743,10 @@ static void report_refused(run *r, const coco_gsource *s, coco_source_stats *sta
 	}
 }
 
-/* Stage, write the targets, commit: one batch of processed rows. */
-static int flush(run *r, flushio *io, const coco_gsource *s, done_row *done, size_t ndone,
-	pending *p, const coco_fp *logic, char **err)
+/* Phase A: stage the keys about to be written (before the targets see
+ * them; staging early is always safe: it only says "may be written"). */
+static int flush_stage(run *r, flushio *io, const coco_gsource *s, done_row *done, size_t ndone,
+	const pending *p, char **err)
 {
 	size_t plen = strlen(s->name) + 1;
 	coco_buf *k = &io->k;
@@ -753,7 +754,6 @@ static int flush(run *r, flushio *io, const coco_gsource *s, done_row *done, siz
 		io->stage = coco_batch_create();
 		io->commit = coco_batch_create();
 	}
-	/* Phase A: stage the keys about to be written. */
 	if (p->n) {
 		coco_batch_clear(io->stage);
 		for (size_t i = 0; i < ndone; i++) {
@@ -780,7 +780,22 @@ static int flush(run *r, flushio *io, const coco_gsource *s, done_row *done, siz
 		}
 		if (coco_state_write(r->st, io->stage, 0, err))
 			return -1;
-		/* Phase B: the targets. */
+	}
+	return 0;
+}
+
+/* Phases B and C of a staged batch: write the targets, then commit
+ * tracking and lineage. */
+static int flush_commit(run *r, flushio *io, const coco_gsource *s, done_row *done, size_t ndone,
+	pending *p, const coco_fp *logic, char **err)
+{
+	size_t plen = strlen(s->name) + 1;
+	coco_buf *k = &io->k;
+	if (!io->stage) {
+		io->stage = coco_batch_create();
+		io->commit = coco_batch_create();
+	}
+	if (p->n) {
 		int rc = targets_write(r, p, err);
 		if (rc == COCO_TGT_REFUSED) {
 			free(*err);
@@ -817,6 +832,15 @@ static int flush(run *r, flushio *io, const coco_gsource *s, done_row *done, siz
 	if (coco_batch_count(io->commit) && coco_state_write(r->st, io->commit, 0, err))
 		return -1;
 	return 0;
+}
+
+/* Stage, write the targets, commit: one batch of processed rows. */
+static int flush(run *r, flushio *io, const coco_gsource *s, done_row *done, size_t ndone,
+	pending *p, const coco_fp *logic, char **err)
+{
+	if (flush_stage(r, io, s, done, ndone, p, err))
+		return -1;
+	return flush_commit(r, io, s, done, ndone, p, logic, err);
 }
 
 static int load_lineage(run *r, const coco_gsource *s, const item *it, lineage *l)
@@ -901,10 +925,10 @@ static int evaluate_batch(run *r, size_t si, const coco_gsource *s, coco_source_
 }
 
 /* ---- the writer thread --------------------------------------------------
- * A full pass (not a live slice) hands each batch, once evaluated, to a
- * writer thread that stages, writes the targets and commits it, while this
- * thread reads and evaluates the next: the target's round trips and the
- * source's reads overlap. One batch in flight at a time, so batches still
+ * A full pass (not a live slice) stages each batch once it is evaluated
+ * and hands it to a writer thread that writes the targets and commits it,
+ * while this thread reads, evaluates and stages the next: the target's
+ * round trips and the source's reads overlap. One batch in flight at a time, so batches still
  * commit in order, and the staging protocol is unchanged (a crash leaves
  * at most the batch in flight staged). The batch's memory (arena, rows)
  * goes with it and comes back for reuse when it is done. */
@@ -926,7 +950,7 @@ typedef struct flushjob {
 static void *job_main(void *arg)
 {
 	flushjob *j = arg;
-	j->rc = flush(j->r, &j->io, j->s, j->done, j->ndone, &j->p, &j->logic, &j->msg);
+	j->rc = flush_commit(j->r, &j->io, j->s, j->done, j->ndone, &j->p, &j->logic, &j->msg);
 	return NULL;
 }
 
@@ -960,7 +984,8 @@ static int job_wait(run *r)
  * by targets written in Lua (their functions run on the owner's thread). */
 static int job_allowed(const run *r)
 {
-	if (getenv("COCO_SYNC_WRITES"))
+	const char *sync = getenv("COCO_SYNC_WRITES");
+	if (sync && *sync && strcmp(sync, "0"))
 		return 0;
 	size_t nx = coco_graph_nexports(r->g);
 	for (size_t x = 0; x < nx; x++)
@@ -1262,14 +1287,16 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 		int late = sliced && i > first && i < it.n &&
 			now_ms() + (fl > r->flush_ms ? fl : r->flush_ms) >= r->deadline;
 		if (ndone && (i == it.n || late || ndone == BATCH_ROWS ||
-		    r->rowa.used_total >= BATCH_BYTES)) {
+		    r->rowa.used_total >= (async ? BATCH_BYTES / 3 : BATCH_BYTES))) {
 			double tf = now_ms();
 			if (r->xb && evaluate_batch(r, si, s, stats, done, ndone, out, &p, &xs)) {
 				coco_buf_free(&ord);
 				goto out;
 			}
 			if (async) {
-				if (job_start(r, s, stats, &done, ndone, &p, &logic)) {
+				/* staged here, while the batch before is still written */
+				if (flush_stage(r, &r->io, s, done, ndone, &p, r->err) ||
+				    job_start(r, s, stats, &done, ndone, &p, &logic)) {
 					coco_buf_free(&ord);
 					goto out;
 				}
