@@ -515,6 +515,23 @@ static int src_read(void *p, const coco_value *key, coco_arena *a, coco_value *r
 		if (fi != vi)
 			lua_pop(T, 1);
 	}
+	if (!rc && lua_istable(T, vi)) {
+		/* a misspelt field would silently read as null: say so */
+		lua_pushnil(T);
+		while (!rc && lua_next(T, vi)) {
+			lua_pop(T, 1);
+			int known = lua_type(T, -1) != LUA_TSTRING;
+			for (uint32_t i = 0; i < rt->nfields && !known; i++)
+				known = !strcmp(lua_tostring(T, -1), rt->fields[i].name);
+			if (!known) {
+				coco_buf_printf(&e2, "unknown field '%s'; fields: ", lua_tostring(T, -1));
+				for (uint32_t i = nk; i < rt->nfields; i++)
+					coco_buf_printf(&e2, "%s%s", i > nk ? ", " : "", rt->fields[i].name);
+				rc = -1;
+				lua_pop(T, 1);
+			}
+		}
+	}
 	if (rc) {
 		coco_value_to_json(key, kt->nfields == 1 ? NULL : kt, &kt_text);
 		coco_seterr(err, "%s: %s: get(%s) returned a bad value: %s (source defined at %s)",

@@ -69,6 +69,7 @@ M.Notes = coco.source{ name = "Notes",
     local s = read(opts.dir .. "/" .. key)
     if s == nil then return nil end
     if s:match("^BAD") then return { body = 42 } end
+    if s:match("^TYPO") then return { bdy = s } end
     return { body = s }
   end }
 
@@ -300,6 +301,14 @@ io.write(coco.json.encode(R))
       rc = H.coco(d, "update flow.lua")
       assert.are.equal(0, rc)
       assert.are.equal("BETTER", target(d).b)
+    end)
+
+    it("get returns a misspelt field: a row error naming it and the fields, not a silent null", function()
+      H.write(d .. "/data/b", "TYPO")
+      local rc, _, err = H.coco(d, "update flow.lua")
+      assert.are_not.equal(0, rc)
+      assert.matches("flow%.lua:4: Notes: get%(\"b\"%) returned a bad value: unknown field 'bdy'; fields: body", err)
+      assert.are.same({ a = "ALPHA", c = "GAMMA" }, target(d))
     end)
 
     it("list yields a key or an ordinal of the wrong type: the run fails naming the field and the flow line",
