@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #define BATCH_ROWS 512
+/* Batch memory cap; a third of it per batch when two are alive at once
+ * (one evaluated here, one written by the writer thread), so that peak
+ * memory stays what one batch took. */
 #define BATCH_BYTES (8u << 20)
 
 enum { TRK_STAGED = 1 };
