@@ -971,6 +971,10 @@ void coco_graph_describe(const coco_graph *g, int verbose, coco_buf *out)
 		coco_buf_adds(out, " }");
 		if (s->sopts.refresh_interval > 0)
 			coco_buf_printf(out, ", refresh every %gs", s->sopts.refresh_interval);
+		if (s->sopts.max_inflight_rows > 0)
+			coco_buf_printf(out, ", at most %lld rows in flight", (long long)s->sopts.max_inflight_rows);
+		if (s->sopts.max_inflight_bytes > 0)
+			coco_buf_printf(out, ", at most %lld bytes in flight", (long long)s->sopts.max_inflight_bytes);
 		coco_buf_adds(out, "\n  rows: ");
 		coco_type_format(s->row_type, out);
 		coco_buf_putc(out, '\n');

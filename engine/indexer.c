@@ -1161,18 +1161,18 @@ static void pass_free(pass *ps)
 }
 
 /* Hints a source with a prefetch hook (S3: concurrent GETs) at the keys of
- * the next BATCH_ROWS items from i that the loop below will read: not the
+ * the next max_rows items from i that the loop below will read: not the
  * deleted ones, nor those its ordinal test skips (the same test). Returns
  * the index after the last item looked at. */
 static size_t prefetch_next(run *r, const coco_gsource *s, void *src, const items *it, size_t i,
-	coco_fp logic)
+	coco_fp logic, size_t max_rows)
 {
 	const coco_update_opts *o = r->o;
 	int force = o && (o->full_reprocess || o->reexport);
 	coco_arena a = {0};
-	coco_value *keys = coco_arena_alloc(&a, BATCH_ROWS * sizeof *keys);
+	coco_value *keys = coco_arena_alloc(&a, max_rows * sizeof *keys);
 	size_t n = 0;
-	for (; i < it->n && n < BATCH_ROWS; i++) {
+	for (; i < it->n && n < max_rows; i++) {
 		const item *x = &it->v[i];
 		trk old = {0};
 		int tracked = x->trk && !trk_decode(x->trk, x->ntrk, &old);
@@ -1208,6 +1208,13 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 	/* live slices: a deadline stops the pass at a batch boundary */
 	int sliced = r->deadline > 0;
 	int async = !sliced && job_allowed(r);
+	/* a batch: at most BATCH_ROWS rows and the byte cap, or the source's
+	 * max_inflight_rows / max_inflight_bytes when lower */
+	size_t max_rows = BATCH_ROWS, max_bytes = async ? BATCH_BYTES / 3 : BATCH_BYTES;
+	if (s->sopts.max_inflight_rows > 0 && (size_t)s->sopts.max_inflight_rows < max_rows)
+		max_rows = (size_t)s->sopts.max_inflight_rows;
+	if (s->sopts.max_inflight_bytes > 0 && (size_t)s->sopts.max_inflight_bytes < max_bytes)
+		max_bytes = (size_t)s->sopts.max_inflight_bytes;
 	size_t first = 0;
 	uint64_t done0 = 0;
 	pass *ps = r->pass;
@@ -1289,8 +1296,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 		double fl = r->flush_row_ms * (double)(ndone + 1);
 		int late = sliced && i > first && i < it.n &&
 			now_ms() + (fl > r->flush_ms ? fl : r->flush_ms) >= r->deadline;
-		if (ndone && (i == it.n || late || ndone == BATCH_ROWS ||
-		    r->rowa.used_total >= (async ? BATCH_BYTES / 3 : BATCH_BYTES))) {
+		if (ndone && (i == it.n || late || ndone == max_rows || r->rowa.used_total >= max_bytes)) {
 			double tf = now_ms();
 			if (r->xb && evaluate_batch(r, si, s, stats, done, ndone, out, &p, &xs)) {
 				coco_buf_free(&ord);
@@ -1340,7 +1346,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 			goto out;
 		}
 		if (src && s->ops->prefetch && i >= fetched)   /* orphan passes have neither */
-			fetched = prefetch_next(r, s, src, &it, i, logic);
+			fetched = prefetch_next(r, s, src, &it, i, logic, max_rows);
 		const item *x = &it.v[i];
 		trk old = {0};
 		int tracked = x->trk && !trk_decode(x->trk, x->ntrk, &old);

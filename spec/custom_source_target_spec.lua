@@ -525,3 +525,52 @@ io.write(coco.json.encode(R))
     assert.are.equal(4, r.stats)
   end)
 end)
+
+describe("max_inflight_rows and max_inflight_bytes", function()
+  after_each(H.cleanup)
+
+  it("bound the rows of a source written per batch", function()
+    local d = H.tmpdir()
+    for i = 1, 95 do H.write(string.format("%s/docs/f%03d.md", d, i), string.rep("x", 1000) .. i) end
+    H.write(d .. "/flow.lua", [[
+local coco = require("coco")
+local Sizes = coco.target{ name = "Sizes",
+  setup = function() end,
+  mutate = function(upserts, deletes)
+    local f = assert(io.open("batches", "a"))
+    f:write(#upserts + #deletes, "\n")
+    f:close()
+  end }
+return coco.flow("Inflight", function(flow, scope)
+  scope.docs = flow:add_source(coco.sources.LocalFile{ path = "docs" },
+    { max_inflight_rows = tonumber(os.getenv("ROWS")), max_inflight_bytes = tonumber(os.getenv("BYTES")) })
+  local out = scope:add_collector()
+  scope.docs:row(function(doc) out:collect{ id = doc.filename, body = doc.content } end)
+  out:export("out", Sizes{}, { primary_key_fields = { "id" } })
+end)
+]])
+    local function batches(env)
+      os.remove(d .. "/batches")
+      H.sh("rm -rf " .. H.q(d .. "/.coco"))
+      local rc, _, err = H.coco(d, "update flow.lua -q", env)
+      assert.are.equal(0, rc, err)
+      local t = {}
+      for n in (H.read(d .. "/batches") or ""):gmatch("%d+") do t[#t + 1] = tonumber(n) end
+      return t
+    end
+    assert.are.same({ 95 }, batches({}))
+    assert.are.same({ 10, 10, 10, 10, 10, 10, 10, 10, 10, 5 }, batches({ ROWS = "10" }))
+    -- ~1 KB per row: a byte bound of 20 KB closes batches well before 95 rows
+    local by_bytes = batches({ BYTES = "20000" })
+    local sum = 0
+    for _, n in ipairs(by_bytes) do sum = sum + n end
+    assert.are.equal(95, sum)
+    assert.is_true(#by_bytes >= 4, "batches: " .. #by_bytes)
+    local rc, out = H.coco(d, "show flow.lua", { ROWS = "10" })
+    assert.are.equal(0, rc)
+    assert.matches("at most 10 rows in flight", out, 1, true)
+    rc, _, out = H.coco(d, "show flow.lua", { ROWS = "0.5" })
+    assert.are.equal(1, rc)
+    assert.matches("flow.lua:10: add_source: max_inflight_rows must be a whole number >= 1, got 0.5", out, 1, true)
+  end)
+end)

@@ -359,6 +359,9 @@ function flow_methods.add_source(self, spec, opts)
       fail("add_source: unknown option '%s'; options: max_inflight_bytes, max_inflight_rows, refresh_interval", tostring(k))
     end
     if type(v) ~= known[k] then fail("add_source: %s must be a number of seconds or rows", k) end
+    if k ~= "refresh_interval" and (v < 1 or v ~= math.floor(v)) then
+      fail("add_source: %s must be a whole number >= 1, got %s", k, tostring(v))
+    end
   end
   local b = self._b
   local ref, kind = b.g:add_source(spec, opts, where(2))
