@@ -661,44 +661,13 @@ static int gd_list(void *src, coco_list_cb cb, void *ud, char **err)
 
 /* ---- open / close --------------------------------------------------------------- */
 
-struct gd_pf {
-	struct pf_ent {
-		char *key;
-		int64_t version;
-		coco_http_xfer *x;   /* NULL: not started, or taken */
-		char *url;
-		int started;
-	} *v;
-	size_t n, cap;
-	size_t head;             /* entries before it are taken or dropped */
-	size_t next;             /* the next entry to start */
-	size_t live;             /* started, not taken */
-};
-
-static void pf_clear(gd_src *g)
-{
-	gd_pf *pf = g->pf;
-	if (!pf)
-		return;
-	for (size_t i = 0; i < pf->n; i++) {
-		coco_http_release(g->http, pf->v[i].x);
-		free(pf->v[i].key);
-		free(pf->v[i].url);
-	}
-	pf->n = pf->head = pf->next = pf->live = 0;
-}
-
 static void gd_close(void *src)
 {
 	gd_src *g = src;
 	if (!g)
 		return;
 	gd_watch_free(g->w);
-	pf_clear(g);
-	if (g->pf) {
-		free(g->pf->v);
-		free(g->pf);
-	}
+	coco_prefetch_destroy(g->pf);
 	coco_http_destroy(g->http);
 	gd_map_clear(&g->nodes, gd_node_free);
 	gd_cred_free(&g->cred);
@@ -724,6 +693,9 @@ static int read_cred(gd_src *g, char **err)
 	wipe_buf(&b);
 	return rc;
 }
+
+static coco_http_xfer *dl_start(void *src, const char *url);
+static int dl_plan(void *src, const char *key, size_t n, coco_buf *url, int64_t *version);
 
 static int gd_open(const coco_optval *opts, const char *base_dir, void **out, char **err)
 {
@@ -769,9 +741,8 @@ static int gd_open(const coco_optval *opts, const char *base_dir, void **out, ch
 		.backoff_max_ms = 32000 };
 	g->http = coco_http_create(&g->ho);
 	g->rnd = (unsigned)time(NULL) ^ (unsigned)getpid();
-	g->pf = calloc(1, sizeof *g->pf);
-	if (!g->pf)
-		abort();
+	g->pf = coco_prefetch_create(g->http, &(coco_prefetch_src){ .ud = g, .plan = dl_plan,
+		.start = dl_start, .window = PF_WINDOW });
 	*out = g;
 	return 0;
 fail:
@@ -799,8 +770,9 @@ static const char *content_url(const gd_src *g, const gd_node *n, coco_buf *url)
 
 static size_t body_cap(const gd_src *g) { return g->max_size >= 0 ? (size_t)g->max_size + 1 : 0; }
 
-static coco_http_xfer *dl_start(gd_src *g, const char *url)
+static coco_http_xfer *dl_start(void *src, const char *url)
 {
+	gd_src *g = src;
 	coco_buf auth = {0};
 	coco_buf_printf(&auth, "Authorization: Bearer %s", g->token ? g->token : "");
 	const char *hdrs[] = { auth.p, NULL };
@@ -810,111 +782,30 @@ static coco_http_xfer *dl_start(gd_src *g, const char *url)
 	return x;
 }
 
-static void pf_top_up(gd_src *g)
+/* coco_prefetch_src.plan: the download of a file that is a row. */
+static int dl_plan(void *src, const char *key, size_t n, coco_buf *url, int64_t *version)
 {
-	gd_pf *pf = g->pf;
-	while (pf->next < pf->n && pf->live < PF_WINDOW) {
-		struct pf_ent *e = &pf->v[pf->next++];
-		if (e->started)
-			continue;
-		e->x = dl_start(g, e->url);
-		e->started = 1;
-		pf->live++;
-	}
+	gd_src *g = src;
+	char *id = strndup(key, n);
+	const gd_node *nd = gd_map_get(&g->nodes, id);
+	free(id);
+	if (!nd || nd->kind != GD_FILE || nd->skip || !nd->path)
+		return 0;
+	*version = nd->version;
+	content_url(g, nd, url);
+	return 1;
 }
 
 /* coco_source_ops.prefetch: the indexer is about to read these rows. */
 static void gd_prefetch(void *src, const coco_value *keys, size_t n)
 {
 	gd_src *g = src;
-	gd_pf *pf = g->pf;
 	char *e = NULL;
 	if (gd_token(g, 0, &e)) {            /* read() will say why */
 		free(e);
 		return;
 	}
-	struct pf_ent *old = pf->v;
-	size_t nold = pf->n, j = pf->head;
-	pf->v = NULL;
-	pf->n = pf->cap = pf->head = pf->next = pf->live = 0;
-	coco_buf url = {0};
-	for (size_t i = 0; i < n; i++) {
-		if (keys[i].kind != COCO_STR)
-			continue;
-		char *id = strndup(keys[i].u.s, keys[i].n);
-		const gd_node *nd = gd_map_get(&g->nodes, id);
-		if (!nd || nd->kind != GD_FILE || nd->skip || !nd->path) {
-			free(id);
-			continue;
-		}
-		if (pf->n == pf->cap) {
-			pf->cap = pf->cap ? 2 * pf->cap : 64;
-			pf->v = realloc(pf->v, pf->cap * sizeof *pf->v);
-			if (!pf->v)
-				abort();
-		}
-		struct pf_ent *en = &pf->v[pf->n++];
-		memset(en, 0, sizeof *en);
-		en->key = id;
-		en->version = nd->version;
-		content_url(g, nd, &url);
-		en->url = coco_strdup(url.p);
-		/* requests already started for the same row and version are kept */
-		for (size_t k = j; k < nold; k++) {
-			if (old[k].x && !strcmp(old[k].key, id) && old[k].version == en->version &&
-			    !strcmp(old[k].url, en->url)) {
-				en->x = old[k].x;
-				en->started = 1;
-				old[k].x = NULL;
-				pf->live++;
-				j = k + 1;
-				break;
-			}
-		}
-	}
-	coco_buf_free(&url);
-	for (size_t k = 0; k < nold; k++) {
-		coco_http_release(g->http, old[k].x);
-		free(old[k].key);
-		free(old[k].url);
-	}
-	free(old);
-	pf_top_up(g);
-	coco_http_run(g->http, 0);
-}
-
-/* The prefetched transfer of this row and version (entries before it, which
- * the indexer skipped, are dropped), or NULL. */
-static coco_http_xfer *pf_take(gd_src *g, const char *id, int64_t version, const char *url)
-{
-	gd_pf *pf = g->pf;
-	for (size_t i = pf->head; i < pf->n; i++) {
-		struct pf_ent *e = &pf->v[i];
-		if (strcmp(e->key, id))
-			continue;
-		for (size_t j = pf->head; j < i; j++) {
-			if (pf->v[j].x) {
-				coco_http_release(g->http, pf->v[j].x);
-				pf->v[j].x = NULL;
-				pf->live--;
-			}
-		}
-		pf->head = i + 1;
-		coco_http_xfer *x = e->x;
-		if (x)
-			pf->live--;
-		e->x = NULL;
-		e->started = 1;
-		if (pf->next < pf->head)
-			pf->next = pf->head;
-		pf_top_up(g);
-		if (x && (e->version != version || strcmp(e->url, url))) {
-			coco_http_release(g->http, x);  /* changed since: read it anew */
-			x = NULL;
-		}
-		return x;
-	}
-	return NULL;
+	coco_prefetch_hint(g->pf, keys, n);
 }
 
 int gd_locate_folder(gd_src *g, const char *id, const gd_node **out, int depth, char **err)
@@ -1003,7 +894,7 @@ static int gd_read(void *src, const coco_value *key, coco_arena *a, coco_value *
 	coco_buf url = {0};
 	const char *ctype = content_url(g, n, &url);
 	int export = strcmp(ctype, n->mime ? n->mime : "") != 0;
-	coco_http_xfer *x = pf_take(g, n->id, n->version, url.p);
+	coco_http_xfer *x = coco_prefetch_take(g->pf, key->u.s, key->n, url.p, n->version);
 	coco_http_resp own, *r = NULL;
 	memset(&own, 0, sizeof own);
 	if (x) {

@@ -6,6 +6,7 @@
 
 #include "ops.h"
 #include "http.h"
+#include "prefetch.h"
 #include "connectors/localfile/glob.h"
 
 #define GD_SCOPE "https://www.googleapis.com/auth/drive.readonly"
@@ -135,7 +136,6 @@ typedef struct gd_node {
 enum { GD_ROW = 0, GD_SKIP_PATTERN, GD_SKIP_LARGE, GD_SKIP_NOEXPORT };
 
 typedef struct gd_watch gd_watch;
-typedef struct gd_pf gd_pf;
 
 typedef struct gd_src {
 	coco_arena mem;              /* owns the option strings below */
@@ -155,7 +155,7 @@ typedef struct gd_src {
 	coco_http_opts ho;
 	unsigned rnd;
 	gd_map nodes;                /* id -> gd_node */
-	gd_pf *pf;
+	coco_prefetch *pf;           /* downloads started ahead of read() */
 	uint64_t nlarge, nnoexport;  /* skipped by the last listing */
 	uint64_t rep_large, rep_noexport;
 	gd_watch *w;                 /* change capture, NULL until watch() */

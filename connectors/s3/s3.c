@@ -405,44 +405,14 @@ int s3_fail(const s3_src *s, const char *what, const char *key, size_t nkey,
 
 /* ---- open / close -------------------------------------------------------- */
 
-struct s3_pf {
-	struct pf_ent {
-		char *key;
-		size_t nkey;
-		coco_http_xfer *x;   /* NULL: not started, or taken */
-		int started;
-	} *v;
-	size_t n, cap;
-	size_t head;             /* entries before it are taken or dropped */
-	size_t next;             /* the next entry to start */
-	size_t live;             /* started, not taken */
-	char **hdrs;
-};
-
-static void pf_clear(s3_src *s)
-{
-	s3_pf *pf = s->pf;
-	if (!pf)
-		return;
-	for (size_t i = 0; i < pf->n; i++) {
-		coco_http_release(s->http, pf->v[i].x);
-		free(pf->v[i].key);
-	}
-	pf->n = pf->head = pf->next = pf->live = 0;
-}
-
 static void s3_close(void *sp)
 {
 	s3_src *s = sp;
 	if (!s)
 		return;
 	s3_sqs_free(s->sqs);
-	pf_clear(s);
-	if (s->pf) {
-		hdrs_free(s->pf->hdrs);
-		free(s->pf->v);
-		free(s->pf);
-	}
+	coco_prefetch_destroy(s->pf);
+	hdrs_free(s->get_hdrs);
 	coco_http_destroy(s->http);
 	free(s->akid);
 	wipe(&s->secret);
@@ -473,6 +443,9 @@ static int split_endpoint(s3_src *s, const char *ep, const char **scheme, const 
 	*path = coco_arena_strndup(&s->mem, rest, nr);
 	return 0;
 }
+
+static coco_http_xfer *get_start(void *sp, const char *url);
+static int get_plan(void *sp, const char *key, size_t n, coco_buf *url, int64_t *version);
 
 static int s3_open(const coco_optval *opts, const char *base_dir, void **out, char **err)
 {
@@ -542,10 +515,9 @@ static int s3_open(const coco_optval *opts, const char *base_dir, void **out, ch
 	load_credentials(s);
 	coco_http_opts ho = { .max_inflight = HTTP_INFLIGHT };
 	s->http = coco_http_create(&ho);
-	s->pf = calloc(1, sizeof *s->pf);
-	if (!s->pf)
-		abort();
-	s->pf->hdrs = hdrs_make(s);
+	s->get_hdrs = hdrs_make(s);
+	s->pf = coco_prefetch_create(s->http, &(coco_prefetch_src){ .ud = s, .plan = get_plan,
+		.start = get_start, .window = PF_WINDOW, .start_on_take = 1 });
 	*out = s;
 	return 0;
 fail:
@@ -664,108 +636,31 @@ static void object_url(const s3_src *s, coco_buf *url, const char *key, size_t n
 	s3_uri_encode(url, key, n, 1);
 }
 
-static coco_http_xfer *get_start(s3_src *s, const char *key, size_t n)
+static coco_http_xfer *get_start(void *sp, const char *url)
 {
-	coco_buf url = {0};
-	object_url(s, &url, key, n);
-	coco_http_req rq = s3_req(s, url.p, s->pf->hdrs);
+	s3_src *s = sp;
+	coco_http_req rq = s3_req(s, url, s->get_hdrs);
 	if (s->max_size >= 0)
 		rq.max_body = (size_t)s->max_size + 1;
-	coco_http_xfer *x = coco_http_start(s->http, &rq, NULL);
-	coco_buf_free(&url);
-	return x;
+	return coco_http_start(s->http, &rq, NULL);
 }
 
-/* Start entries until PF_WINDOW are started and not taken. */
-static void pf_top_up(s3_src *s)
+/* coco_prefetch_src.plan: the GetObject of a wanted key. */
+static int get_plan(void *sp, const char *key, size_t n, coco_buf *url, int64_t *version)
 {
-	s3_pf *pf = s->pf;
-	while (pf->next < pf->n && pf->live < PF_WINDOW) {
-		struct pf_ent *e = &pf->v[pf->next++];
-		if (e->started)
-			continue;
-		e->x = get_start(s, e->key, e->nkey);
-		e->started = 1;
-		pf->live++;
-	}
+	s3_src *s = sp;
+	(void)version;
+	if (!s3_wanted(s, key, n))
+		return 0;
+	object_url(s, url, key, n);
+	return 1;
 }
 
 /* coco_source_ops.prefetch: the indexer is about to read these rows. */
 static void s3_prefetch(void *sp, const coco_value *keys, size_t n)
 {
 	s3_src *s = sp;
-	s3_pf *pf = s->pf;
-	/* Requests already started for keys of the new hint are kept: a live
-	 * pass resumed in a later slice hints its remaining rows again. Both
-	 * hints are in the indexer's order, so matches come in order too. */
-	struct pf_ent *old = pf->v;
-	size_t nold = pf->n, j = pf->head;
-	pf->v = NULL;
-	pf->n = pf->cap = pf->head = pf->next = pf->live = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (keys[i].kind != COCO_STR || !s3_wanted(s, keys[i].u.s, keys[i].n))
-			continue;
-		if (pf->n == pf->cap) {
-			pf->cap = pf->cap ? 2 * pf->cap : 64;
-			pf->v = realloc(pf->v, pf->cap * sizeof *pf->v);
-			if (!pf->v)
-				abort();
-		}
-		struct pf_ent *e = &pf->v[pf->n++];
-		memset(e, 0, sizeof *e);
-		e->key = strndup(keys[i].u.s, keys[i].n);
-		e->nkey = keys[i].n;
-		for (size_t k = j; k < nold; k++) {
-			if (old[k].x && old[k].nkey == e->nkey && !memcmp(old[k].key, e->key, e->nkey)) {
-				e->x = old[k].x;
-				e->started = 1;
-				old[k].x = NULL;
-				pf->live++;
-				j = k + 1;
-				break;
-			}
-		}
-	}
-	for (size_t k = 0; k < nold; k++) {
-		coco_http_release(s->http, old[k].x);
-		free(old[k].key);
-	}
-	free(old);
-	pf_top_up(s);
-	coco_http_run(s->http, 0);
-}
-
-/* The transfer for key: a prefetched one (entries before it, which the
- * indexer skipped, are dropped), else one started now. */
-static coco_http_xfer *pf_take(s3_src *s, const char *key, size_t n)
-{
-	s3_pf *pf = s->pf;
-	for (size_t i = pf->head; i < pf->n; i++) {
-		struct pf_ent *e = &pf->v[i];
-		if (e->nkey != n || memcmp(e->key, key, n))
-			continue;
-		for (size_t j = pf->head; j < i; j++) {
-			if (pf->v[j].x) {
-				coco_http_release(s->http, pf->v[j].x);
-				pf->v[j].x = NULL;
-				pf->live--;
-			}
-		}
-		pf->head = i + 1;
-		coco_http_xfer *x = e->x;
-		if (!e->started) {
-			x = get_start(s, key, n);
-			e->started = 1;
-		} else {
-			pf->live--;
-		}
-		e->x = NULL;
-		if (pf->next < pf->head)
-			pf->next = pf->head;
-		pf_top_up(s);
-		return x;
-	}
-	return get_start(s, key, n);
+	coco_prefetch_hint(s->pf, keys, n);
 }
 
 static int s3_read(void *sp, const coco_value *key, coco_arena *a, coco_value *row,
@@ -779,7 +674,13 @@ static int s3_read(void *sp, const coco_value *key, coco_arena *a, coco_value *r
 	size_t n = key->n;
 	if (!s3_wanted(s, k, n))
 		return 1;
-	coco_http_xfer *x = pf_take(s, k, n);
+	coco_http_xfer *x = coco_prefetch_take(s->pf, k, n, NULL, 0);
+	if (!x) {
+		coco_buf url = {0};
+		object_url(s, &url, k, n);
+		x = get_start(s, url.p);
+		coco_buf_free(&url);
+	}
 	coco_http_wait(s->http, x);
 	coco_http_resp *r = coco_http_resp_of(x);
 	int rc = 0;

@@ -6,10 +6,10 @@
 
 #include "ops.h"
 #include "http.h"
+#include "prefetch.h"
 #include "connectors/localfile/glob.h"
 
 typedef struct s3_sqs s3_sqs;
-typedef struct s3_pf s3_pf;
 
 typedef struct s3_src {
 	coco_arena mem;              /* owns the strings and arrays below */
@@ -28,7 +28,8 @@ typedef struct s3_src {
 	const char *queue_url;       /* sqs_queue_url, or NULL */
 	const char *disp;            /* "s3://bucket/prefix" for messages */
 	coco_http *http;
-	s3_pf *pf;                   /* GetObject requests started ahead of read() */
+	coco_prefetch *pf;           /* GetObject requests started ahead of read() */
+	char **get_hdrs;             /* the headers of those requests */
 	uint64_t skipped_large, reported_large;
 	s3_sqs *sqs;                 /* change capture, NULL until watch() */
 } s3_src;
