@@ -13,7 +13,7 @@ local S3 = require("spec.servers_s3")
 local H = require("spec.helpers")
 
 local N = tonumber(os.getenv("BENCH_S3_OBJECTS") or "10000")
-local coco = S3.root .. "/" .. build .. "/coco"
+local coco = (build:sub(1, 1) == "/" and build or S3.root .. "/" .. build) .. "/coco"
 
 local ok, why = S3.available()
 if not ok then

@@ -9,10 +9,13 @@ function M.sh(cmd)
   return s
 end
 
--- here: the directory of spec/bench; returns repository root and coco binary.
+-- here: the directory of spec/bench; build: a build directory, relative to
+-- the repository root or absolute. Returns the root, the coco binary and
+-- the build directory's absolute path.
 function M.paths(here, build)
   local root = M.sh("cd " .. here .. "/../.. && pwd"):gsub("%s+$", "")
-  return root, root .. "/" .. build .. "/coco"
+  local dir = build:sub(1, 1) == "/" and build or root .. "/" .. build
+  return root, dir .. "/coco", dir
 end
 
 -- The benchmark flow, named name, writing <name>__chunks in index.sqlite.

@@ -7,7 +7,7 @@ local build = arg[1] or "build"
 local here = debug.getinfo(1, "S").source:match("^@(.*)/run%.lua$") or "spec/bench"
 local common = dofile(here .. "/common.lua")
 local sh = common.sh
-local root, coco = common.paths(here, build)
+local root, coco, build_dir = common.paths(here, build)
 local out = root .. "/spec/bench/out"
 local N = tonumber(os.getenv("BENCH_FILES") or "10000")
 local REPS = tonumber(os.getenv("BENCH_REPS") or "5")
@@ -97,7 +97,7 @@ for _, r in ipairs(rows) do print(r) end
 print(string.format("peak RSS over all phases: %.1f MB (goal <= 40 MB)", peak / 1024))
 
 -- SplitRecursively alone, one core
-local split = root .. "/" .. build .. "/bench_split"
+local split = build_dir .. "/bench_split"
 print("")
 print("SplitRecursively alone (markdown, chunk_size 1000, one core; goal >= 300 MB/s):")
 io.write(sh(split .. " " .. out .. "/corpus 2>&1"))
@@ -108,7 +108,7 @@ io.write(sh(split .. " 2>&1"))
 -- fraction of top-level definitions that fit in chunk_size but are cut
 -- across chunks (next to plain-text splitting); then linear time on 12.5,
 -- 25 and 50 MB of a single line and of 1-character lines.
-local quality = root .. "/" .. build .. "/bench_chunk_quality"
+local quality = build_dir .. "/bench_chunk_quality"
 print("")
 print("Chunk quality (goal >= 300 MB/s on C and Python; cut definitions as low as possible):")
 io.write(sh(quality .. " --big 2>&1"))   -- --big: also 1 GB without a separator
