@@ -21,6 +21,7 @@
 #include <xxhash.h>
 
 #include "ops.h"
+#include "tdesc.h"
 #include "functions/json.h"
 
 enum { OPT_DATABASE, OPT_TABLE, OPT_SCHEMA, OPT_COLUMN_OPTIONS, OPT_VECTOR_INDEXES };
@@ -42,24 +43,12 @@ static const coco_optdef pg_opts[] = {
 
 /* ---- small helpers --------------------------------------------------------- */
 
-/* Appends name as a double-quoted identifier. */
-static void quote_ident(coco_buf *b, const char *name)
-{
-	coco_buf_putc(b, '"');
-	for (const char *p = name; *p; p++) {
-		if (*p == '"')
-			coco_buf_putc(b, '"');
-		coco_buf_putc(b, *p);
-	}
-	coco_buf_putc(b, '"');
-}
-
 /* Appends "schema"."name". */
 static void quote_qual(coco_buf *b, const char *schema, const char *name)
 {
-	quote_ident(b, schema);
+	coco_sql_ident(b, schema);
 	coco_buf_putc(b, '.');
-	quote_ident(b, name);
+	coco_sql_ident(b, name);
 }
 
 /* libpq messages end with a newline and may span lines: one line. */
@@ -617,22 +606,18 @@ static int layout_make(const coco_optval *opts, const coco_export_info *info, la
  *
  * database runs to the end of the line; column and index lines are
  * tokens (awkward bytes, spaces included, written as \xHH) but the SQL
- * type, which runs to the end of the line. */
+ * type, which runs to the end of the line. The key and column lines are
+ * engine/tdesc.h's. */
 
-typedef struct dcol {
-	const char *name, *type, *sql;
-} dcol;
+typedef coco_tcol dcol;
 
 typedef struct didx {
 	const char *name, *field, *method, *opclass, *with;
 } didx;
 
 typedef struct desc {
+	coco_tdesc t;            /* keys and columns */
 	const char *conninfo, *server, *schema, *table;
-	const char **keys;
-	size_t nkeys;
-	dcol *cols;
-	size_t ncols;
 	didx *idx;
 	size_t nidx;
 } desc;
@@ -645,31 +630,15 @@ static int pg_describe(const coco_optval *opts, const coco_export_info *info,
 		layout_free(&l);
 		return -1;
 	}
-	coco_buf ty = {0};
 	coco_buf_printf(resource_id, "%s#%s.%s", l.server.p, l.schema.p, l.table.p);
-	coco_buf_adds(desired, "database ");
-	coco_buf_esc(desired, l.conninfo, 0);
-	coco_buf_adds(desired, "\nserver ");
-	coco_buf_esc(desired, l.server.p, 0);
-	coco_buf_adds(desired, "\nschema ");
-	coco_buf_esc(desired, l.schema.p, 0);
-	coco_buf_adds(desired, "\ntable ");
-	coco_buf_esc(desired, l.table.p, 0);
-	coco_buf_adds(desired, "\nkey");
-	for (uint32_t i = 0; i < l.nkeys; i++) {
-		coco_buf_putc(desired, ' ');
-		coco_buf_esc(desired, l.cols[i].name, 1);
-	}
-	coco_buf_putc(desired, '\n');
-	for (uint32_t i = 0; i < l.ncols; i++) {
-		coco_buf_adds(desired, "column ");
-		coco_buf_esc(desired, l.cols[i].name, 1);
-		coco_buf_putc(desired, ' ');
-		coco_buf_clear(&ty);
-		coco_type_format(l.cols[i].type, &ty);
-		coco_buf_esc(desired, ty.p, 1);
-		coco_buf_printf(desired, " %s\n", l.cols[i].sql);
-	}
+	coco_tdesc_put_line(desired, "database", l.conninfo);
+	coco_tdesc_put_line(desired, "server", l.server.p);
+	coco_tdesc_put_line(desired, "schema", l.schema.p);
+	coco_tdesc_put_line(desired, "table", l.table.p);
+	coco_tdesc_put_keys(desired, info->row_type, l.nkeys);
+	for (uint32_t i = 0; i < l.ncols; i++)
+		coco_tdesc_put_column(desired, COCO_TDESC_SQL_REST, l.cols[i].name, l.cols[i].type,
+			l.cols[i].sql);
 	for (size_t i = 0; i < l.nidx; i++) {
 		const lindex *x = &l.idx[i];
 		coco_buf_adds(desired, "index ");
@@ -680,104 +649,45 @@ static int pg_describe(const coco_optval *opts, const coco_export_info *info,
 		coco_buf_esc(desired, x->with, 1);
 		coco_buf_putc(desired, '\n');
 	}
-	coco_buf_free(&ty);
 	layout_free(&l);
 	return 0;
 }
 
-/* Splits s[0..n) at spaces into at most max tokens (unescaped); the last
- * takes the rest of the line when `rest`. Returns the count, -1 if bad. */
-static int tokens(coco_arena *a, const char *s, const char *e, const char **out, int max, int rest)
+/* The database, server, schema, table and index lines (engine/tdesc.h
+ * reads the rest). */
+static int desc_line(void *ctx, coco_arena *a, const char *w, size_t wn, const char *rest,
+	const char *e)
 {
-	int n = 0;
-	while (s < e) {
-		if (n == max)
-			return -1;
-		const char *t = s;
-		int last = rest && n == max - 1;
-		if (last)
-			s = e;
-		else
-			while (s < e && *s != ' ')
-				s++;
-		if (s == t)
-			return -1;
-		out[n] = last ? coco_arena_strndup(a, t, (size_t)(s - t)) : coco_unesc(a, t, (size_t)(s - t));
-		if (!out[n++])
-			return -1;
-		if (s < e)
-			s++;
+	desc *d = ctx;
+	const char **v = COCO_TDESC_IS(w, wn, "database") ? &d->conninfo :
+		COCO_TDESC_IS(w, wn, "server") ? &d->server :
+		COCO_TDESC_IS(w, wn, "schema") ? &d->schema :
+		COCO_TDESC_IS(w, wn, "table") ? &d->table : NULL;
+	if (v) {
+		*v = coco_unesc(a, rest, (size_t)(e - rest));
+		return 0;
 	}
-	return n;
+	if (!COCO_TDESC_IS(w, wn, "index"))
+		return -1;
+	const char *tok[5];
+	if (coco_tdesc_tokens(a, rest, e, tok, 5, 0) != 5)
+		return -1;
+	if (!d->idx)
+		d->idx = coco_arena_alloc(a, d->t.cap * sizeof *d->idx);
+	d->idx[d->nidx++] = (didx){ tok[0], tok[1], tok[2], tok[3], tok[4] };
+	return 0;
 }
 
 static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
 {
 	memset(d, 0, sizeof *d);
-	size_t lines = 1;
-	for (const char *p = text; *p; p++)
-		lines += *p == '\n';
-	d->keys = coco_arena_alloc(a, lines * sizeof *d->keys);
-	d->cols = coco_arena_alloc(a, lines * sizeof *d->cols);
-	d->idx = coco_arena_alloc(a, lines * sizeof *d->idx);
-	int lineno = 0;
-	for (const char *p = text; *p;) {
-		const char *e = strchr(p, '\n');
-		if (!e)
-			e = p + strlen(p);
-		const char *next = *e ? e + 1 : e;
-		lineno++;
-		const char *sp = memchr(p, ' ', (size_t)(e - p));
-		if (p == e) {
-			p = next;
-			continue;
-		}
-		if (!sp)
-			goto bad;
-		size_t wn = (size_t)(sp - p);
-		const char *rest = sp + 1, *tok[5];
-#define IS(w) (wn == sizeof(w) - 1 && !memcmp(p, w, wn))
-		if (IS("database")) {
-			d->conninfo = coco_unesc(a, rest, (size_t)(e - rest));
-		} else if (IS("server")) {
-			d->server = coco_unesc(a, rest, (size_t)(e - rest));
-		} else if (IS("schema")) {
-			d->schema = coco_unesc(a, rest, (size_t)(e - rest));
-		} else if (IS("table")) {
-			d->table = coco_unesc(a, rest, (size_t)(e - rest));
-		} else if (IS("key")) {
-			int n = tokens(a, rest, e, d->keys, (int)lines, 0);
-			if (n < 1)
-				goto bad;
-			d->nkeys = (size_t)n;
-		} else if (IS("column")) {
-			if (tokens(a, rest, e, tok, 3, 1) != 3)
-				goto bad;
-			d->cols[d->ncols++] = (dcol){ tok[0], tok[1], tok[2] };
-		} else if (IS("index")) {
-			if (tokens(a, rest, e, tok, 5, 0) != 5)
-				goto bad;
-			d->idx[d->nidx++] = (didx){ tok[0], tok[1], tok[2], tok[3], tok[4] };
-		} else {
-			goto bad;
-		}
-#undef IS
-		p = next;
-	}
-	if (!d->conninfo || !d->server || !d->schema || !d->table || !d->nkeys || !d->ncols)
+	if (coco_tdesc_parse(text, a, COCO_TDESC_SQL_REST | COCO_TDESC_WHY_SQL, &d->t, desc_line,
+		d, "Postgres", err) < 0)
+		return -1;
+	if (!d->conninfo || !d->server || !d->schema || !d->table || !d->t.nkeys || !d->t.ncols)
 		return coco_seterr(err, "Postgres: malformed setup description (needs database, server, "
 			"schema, table, key and column lines)");
 	return 0;
-bad:
-	return coco_seterr(err, "Postgres: malformed setup description (line %d)", lineno);
-}
-
-static const dcol *dfind(const desc *d, const char *name)
-{
-	for (size_t i = 0; i < d->ncols; i++)
-		if (!strcmp(d->cols[i].name, name))
-			return &d->cols[i];
-	return NULL;
 }
 
 static const didx *ifind(const desc *d, const char *name)
@@ -797,54 +707,23 @@ static int idx_same(const didx *a, const didx *b)
 /* The column that needs pgvector, or NULL. */
 static const dcol *vector_col(const desc *d)
 {
-	for (size_t i = 0; i < d->ncols; i++)
-		if (!strncmp(d->cols[i].sql, "vector", 6) || !strncmp(d->cols[i].sql, "halfvec", 7))
-			return &d->cols[i];
+	for (size_t i = 0; i < d->t.ncols; i++)
+		if (!strncmp(d->t.cols[i].sql, "vector", 6) || !strncmp(d->t.cols[i].sql, "halfvec", 7))
+			return &d->t.cols[i];
 	return NULL;
-}
-
-static void put_keys(coco_buf *b, const desc *d)
-{
-	for (size_t i = 0; i < d->nkeys; i++)
-		coco_buf_printf(b, "%s%s", i ? ", " : "", d->keys[i]);
 }
 
 /* Why the table must be dropped and recreated to go from s to d (nothing
  * when ALTER TABLE does it). */
 static void recreate_reasons(const desc *s, const desc *d, coco_buf *why)
 {
-#define SEP() do { if (why->n) coco_buf_adds(why, "; "); } while (0)
-	if (strcmp(s->server, d->server)) {
-		SEP();
-		coco_buf_printf(why, "database: %s → %s", s->server, d->server);
-	}
-	if (strcmp(s->schema, d->schema)) {
-		SEP();
-		coco_buf_printf(why, "schema: %s → %s", s->schema, d->schema);
-	}
-	if (strcmp(s->table, d->table)) {
-		SEP();
-		coco_buf_printf(why, "table: %s → %s", s->table, d->table);
-	}
-	int same = s->nkeys == d->nkeys;
-	for (size_t i = 0; same && i < s->nkeys; i++)
-		same = !strcmp(s->keys[i], d->keys[i]);
-	if (!same) {
-		SEP();
-		coco_buf_adds(why, "key: ");
-		put_keys(why, s);
-		coco_buf_adds(why, " → ");
-		put_keys(why, d);
-	}
-	for (size_t i = 0; i < d->ncols; i++) {
-		const dcol *o = dfind(s, d->cols[i].name);
-		if (o && (strcmp(o->type, d->cols[i].type) || strcmp(o->sql, d->cols[i].sql))) {
-			SEP();
-			coco_buf_printf(why, "column %s: %s %s → %s %s", d->cols[i].name, o->type, o->sql,
-				d->cols[i].type, d->cols[i].sql);
-		}
-	}
-#undef SEP
+	if (strcmp(s->server, d->server))
+		coco_tdesc_reason(why, "database: %s → %s", s->server, d->server);
+	if (strcmp(s->schema, d->schema))
+		coco_tdesc_reason(why, "schema: %s → %s", s->schema, d->schema);
+	if (strcmp(s->table, d->table))
+		coco_tdesc_reason(why, "table: %s → %s", s->table, d->table);
+	coco_tdesc_reasons(&s->t, &d->t, why);
 }
 
 static void plan_index(const didx *x, const desc *d, coco_buf *plan)
@@ -858,12 +737,7 @@ static void plan_create(const desc *d, coco_buf *plan)
 	const dcol *v = vector_col(d);
 	if (v)
 		coco_buf_printf(plan, "create extension vector if missing (for %s %s)\n", v->name, v->sql);
-	coco_buf_printf(plan, "create table %s.%s (", d->schema, d->table);
-	for (size_t i = 0; i < d->ncols; i++)
-		coco_buf_printf(plan, "%s %s, ", d->cols[i].name, d->cols[i].sql);
-	coco_buf_adds(plan, "primary key (");
-	put_keys(plan, d);
-	coco_buf_adds(plan, "))\n");
+	coco_tdesc_plan_create(&d->t, d->schema, d->table, plan);
 	for (size_t i = 0; i < d->nidx; i++)
 		plan_index(&d->idx[i], d, plan);
 }
@@ -898,14 +772,7 @@ static int pg_plan(const char *stored, const char *desired, coco_buf *plan, int 
 			if (v && !vector_col(&s))
 				coco_buf_printf(plan, "create extension vector if missing (for %s %s)\n",
 					v->name, v->sql);
-			for (size_t i = 0; i < s.ncols; i++)
-				if (!dfind(&d, s.cols[i].name)) {
-					coco_buf_printf(plan, "drop column %s\n", s.cols[i].name);
-					*destructive = 1;
-				}
-			for (size_t i = 0; i < d.ncols; i++)
-				if (!dfind(&s, d.cols[i].name))
-					coco_buf_printf(plan, "add column %s %s\n", d.cols[i].name, d.cols[i].sql);
+			*destructive = coco_tdesc_plan_columns(&s.t, &d.t, plan);
 			for (size_t i = 0; i < s.nidx; i++) {
 				const didx *o = ifind(&d, s.idx[i].name);
 				if (!o || !idx_same(o, &s.idx[i]))
@@ -954,20 +821,11 @@ static void create_sql(const desc *d, coco_buf *b)
 	coco_buf_adds(b, "CREATE TABLE IF NOT EXISTS ");
 	quote_qual(b, d->schema, d->table);
 	coco_buf_adds(b, " (");
-	for (size_t i = 0; i < d->ncols; i++) {
-		quote_ident(b, d->cols[i].name);
-		coco_buf_printf(b, " %s, ", d->cols[i].sql);
-	}
-	coco_buf_adds(b, "PRIMARY KEY (");
-	for (size_t i = 0; i < d->nkeys; i++) {
-		if (i)
-			coco_buf_adds(b, ", ");
-		quote_ident(b, d->keys[i]);
-	}
+	coco_tdesc_create_body(&d->t, 0, b);
 	/* rows up to a page stay inline: a chunk's text and vector are written
 	 * without a compression attempt or a TOAST insert, and read without a
 	 * TOAST lookup; larger rows are TOASTed as usual */
-	coco_buf_adds(b, ")) WITH (toast_tuple_target = 8160)");
+	coco_buf_adds(b, ") WITH (toast_tuple_target = 8160)");
 }
 
 /* One transaction on d's server: the extension and schema when missing,
@@ -993,7 +851,7 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 			rc = -1;
 		if (has == 0) {
 			coco_buf_adds(&sql, "CREATE SCHEMA IF NOT EXISTS ");
-			quote_ident(&sql, d->schema);
+			coco_sql_ident(&sql, d->schema);
 			rc = pg_exec(c, sql.p, what.p, err);
 		}
 	}
@@ -1008,14 +866,14 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 		create_sql(d, &sql);
 		rc = pg_exec(c, sql.p, what.p, err);
 	}
-	for (size_t i = 0; rc == 0 && alter_from && i < alter_from->ncols; i++) {
-		if (dfind(d, alter_from->cols[i].name))
+	for (size_t i = 0; rc == 0 && alter_from && i < alter_from->t.ncols; i++) {
+		if (coco_tdesc_col(&d->t, alter_from->t.cols[i].name))
 			continue;
 		coco_buf_clear(&sql);
 		coco_buf_adds(&sql, "ALTER TABLE ");
 		quote_qual(&sql, d->schema, d->table);
 		coco_buf_adds(&sql, " DROP COLUMN IF EXISTS ");
-		quote_ident(&sql, alter_from->cols[i].name);
+		coco_sql_ident(&sql, alter_from->t.cols[i].name);
 		rc = pg_exec(c, sql.p, what.p, err);
 	}
 	for (size_t i = 0; rc == 0 && alter_from && i < alter_from->nidx; i++) {
@@ -1027,28 +885,28 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 		quote_qual(&sql, d->schema, alter_from->idx[i].name);
 		rc = pg_exec(c, sql.p, what.p, err);
 	}
-	for (size_t i = 0; rc == 0 && alter_from && i < d->ncols; i++) {
-		if (dfind(alter_from, d->cols[i].name))
+	for (size_t i = 0; rc == 0 && alter_from && i < d->t.ncols; i++) {
+		if (coco_tdesc_col(&alter_from->t, d->t.cols[i].name))
 			continue;
 		coco_buf_clear(&sql);
 		coco_buf_adds(&sql, "ALTER TABLE ");
 		quote_qual(&sql, d->schema, d->table);
 		coco_buf_adds(&sql, " ADD COLUMN IF NOT EXISTS ");
-		quote_ident(&sql, d->cols[i].name);
-		coco_buf_printf(&sql, " %s", d->cols[i].sql);
+		coco_sql_ident(&sql, d->t.cols[i].name);
+		coco_buf_printf(&sql, " %s", d->t.cols[i].sql);
 		rc = pg_exec(c, sql.p, what.p, err);
 	}
 	/* vectors stay in the row, out of line (TOAST) only when a row would not
 	 * fit a page otherwise: faster writes and scans */
-	for (size_t i = 0; rc == 0 && i < d->ncols; i++) {
-		const char *t = d->cols[i].sql;
+	for (size_t i = 0; rc == 0 && i < d->t.ncols; i++) {
+		const char *t = d->t.cols[i].sql;
 		if (strncmp(t, "vector", 6) && strncmp(t, "halfvec", 7) && strcmp(t, "real[]"))
 			continue;
 		coco_buf_clear(&sql);
 		coco_buf_adds(&sql, "ALTER TABLE ");
 		quote_qual(&sql, d->schema, d->table);
 		coco_buf_adds(&sql, " ALTER COLUMN ");
-		quote_ident(&sql, d->cols[i].name);
+		coco_sql_ident(&sql, d->t.cols[i].name);
 		coco_buf_adds(&sql, " SET STORAGE MAIN");
 		rc = pg_exec(c, sql.p, what.p, err);
 	}
@@ -1056,11 +914,11 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 		const didx *x = &d->idx[i];
 		coco_buf_clear(&sql);
 		coco_buf_adds(&sql, "CREATE INDEX IF NOT EXISTS ");
-		quote_ident(&sql, x->name);
+		coco_sql_ident(&sql, x->name);
 		coco_buf_adds(&sql, " ON ");
 		quote_qual(&sql, d->schema, d->table);
 		coco_buf_printf(&sql, " USING %s (", x->method);
-		quote_ident(&sql, x->field);
+		coco_sql_ident(&sql, x->field);
 		coco_buf_printf(&sql, " %s) WITH (%s)", x->opclass, x->with);
 		rc = pg_exec(c, sql.p, what.p, err);
 	}
@@ -1416,7 +1274,7 @@ static void stmt_sql(pg_tgt *t, int del, uint32_t n, coco_buf *b)
 		for (uint32_t i = 0; i < per; i++) {
 			if (i)
 				coco_buf_putc(b, ',');
-			quote_ident(b, l->cols[i].name);
+			coco_sql_ident(b, l->cols[i].name);
 		}
 		coco_buf_adds(b, per > 1 ? ") IN (" : " IN (");
 	} else {
@@ -1424,7 +1282,7 @@ static void stmt_sql(pg_tgt *t, int del, uint32_t n, coco_buf *b)
 		for (uint32_t i = 0; i < per; i++) {
 			if (i)
 				coco_buf_putc(b, ',');
-			quote_ident(b, l->cols[i].name);
+			coco_sql_ident(b, l->cols[i].name);
 		}
 		coco_buf_adds(b, ") VALUES ");
 	}
@@ -1446,7 +1304,7 @@ static void stmt_sql(pg_tgt *t, int del, uint32_t n, coco_buf *b)
 	for (uint32_t i = 0; i < l->nkeys; i++) {
 		if (i)
 			coco_buf_putc(b, ',');
-		quote_ident(b, l->cols[i].name);
+		coco_sql_ident(b, l->cols[i].name);
 	}
 	if (l->ncols == l->nkeys) {
 		coco_buf_adds(b, ") DO NOTHING");
@@ -1456,9 +1314,9 @@ static void stmt_sql(pg_tgt *t, int del, uint32_t n, coco_buf *b)
 	for (uint32_t i = l->nkeys; i < l->ncols; i++) {
 		if (i > l->nkeys)
 			coco_buf_putc(b, ',');
-		quote_ident(b, l->cols[i].name);
+		coco_sql_ident(b, l->cols[i].name);
 		coco_buf_adds(b, "=EXCLUDED.");
-		quote_ident(b, l->cols[i].name);
+		coco_sql_ident(b, l->cols[i].name);
 	}
 }
 
@@ -2018,17 +1876,17 @@ static int pg_top_k(const coco_optval *opts, const coco_export_info *info, const
 	for (uint32_t i = 0; i < l.ncols; i++) {
 		if ((int)i == fi)
 			continue;
-		quote_ident(&sql, l.cols[i].name);
+		coco_sql_ident(&sql, l.cols[i].name);
 		coco_buf_putc(&sql, ',');
 	}
 	coco_buf_putc(&sql, '(');
-	quote_ident(&sql, field);
+	coco_sql_ident(&sql, field);
 	coco_buf_printf(&sql, " %s $1)::float8 FROM ", metric_op(metric));
 	quote_qual(&sql, l.schema.p, l.table.p);
 	coco_buf_adds(&sql, " WHERE ");
-	quote_ident(&sql, field);
+	coco_sql_ident(&sql, field);
 	coco_buf_adds(&sql, " IS NOT NULL ORDER BY ");
-	quote_ident(&sql, field);
+	coco_sql_ident(&sql, field);
 	coco_buf_printf(&sql, " %s $1 LIMIT %zu", metric_op(metric), k);
 	coco_buf_putc(&arg, '[');
 	for (size_t i = 0; i < dim; i++)

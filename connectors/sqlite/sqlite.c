@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "ops.h"
+#include "tdesc.h"
 
 enum { OPT_PATH, OPT_TABLE, OPT_FTS };
 
@@ -50,18 +51,6 @@ static const char *sql_type(coco_kind k)
 	default:         /* str, json, range, struct, table */
 		return "TEXT";
 	}
-}
-
-/* Appends name as a double-quoted SQL identifier. */
-static void quote_ident(coco_buf *b, const char *name)
-{
-	coco_buf_putc(b, '"');
-	for (const char *p = name; *p; p++) {
-		if (*p == '"')
-			coco_buf_putc(b, '"');
-		coco_buf_putc(b, *p);
-	}
-	coco_buf_putc(b, '"');
 }
 
 /* Appends the absolute, lexically normalised form of path (relative paths
@@ -123,18 +112,13 @@ static void abs_path(const char *base, const char *path, coco_buf *out)
  * of the line; names are single tokens; the coco type sits between the
  * column name and the SQL type; the fts line (only with full_text_fields)
  * names the columns of the full-text index. Awkward bytes are written as
- * \xHH. */
+ * \xHH. The key and column lines are engine/tdesc.h's. */
 
-typedef struct col {
-	const char *name, *type, *sql;
-} col;
+typedef coco_tcol col;
 
 typedef struct desc {
+	coco_tdesc t;            /* keys and columns */
 	const char *path, *table;
-	const char **keys;
-	size_t nkeys;
-	col *cols;
-	size_t ncols;
 	const char **fts;        /* full-text indexed columns */
 	size_t nfts;
 } desc;
@@ -184,146 +168,57 @@ static int check_row_type(const coco_export_info *info, const char *table, char 
 	return 0;
 }
 
-static const col *find_col(const desc *d, const char *name);
+/* The path, table and fts lines (engine/tdesc.h reads the rest). */
+static int desc_line(void *ctx, coco_arena *a, const char *w, size_t wn, const char *rest,
+	const char *e)
+{
+	desc *d = ctx;
+	if (rest == e)
+		return -1;
+	if (COCO_TDESC_IS(w, wn, "path"))
+		return (d->path = coco_unesc(a, rest, (size_t)(e - rest))) ? 0 : -1;
+	if (COCO_TDESC_IS(w, wn, "table"))
+		return (d->table = coco_unesc(a, rest, (size_t)(e - rest))) ? 0 : -1;
+	if (COCO_TDESC_IS(w, wn, "fts")) {
+		if (!d->fts)
+			d->fts = coco_arena_alloc(a, d->t.cap * sizeof *d->fts);
+		int n = coco_tdesc_tokens(a, rest, e, d->fts + d->nfts, d->t.cap - d->nfts, 0);
+		if (n < 0)
+			return -1;
+		d->nfts += (size_t)n;
+		return 0;
+	}
+	return -1;
+}
 
 static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
 {
 	memset(d, 0, sizeof *d);
-	size_t lines = 1;
-	for (const char *p = text; *p; p++)
-		lines += *p == '\n';
-	d->keys = coco_arena_alloc(a, lines * sizeof *d->keys);
-	d->cols = coco_arena_alloc(a, lines * sizeof *d->cols);
-	d->fts = coco_arena_alloc(a, lines * sizeof *d->fts);
-
-	int lineno = 0;
-	for (const char *p = text; *p;) {
-		const char *e = strchr(p, '\n');
-		if (!e)
-			e = p + strlen(p);
-		const char *next = *e ? e + 1 : e;
-		lineno++;
-		size_t n = (size_t)(e - p);
-		if (n == 0) {
-			p = next;
-			continue;
-		}
-		if (n > 5 && !strncmp(p, "path ", 5)) {
-			d->path = coco_unesc(a, p + 5, n - 5);
-			if (!d->path)
-				goto bad;
-		} else if (n > 6 && !strncmp(p, "table ", 6)) {
-			d->table = coco_unesc(a, p + 6, n - 6);
-			if (!d->table)
-				goto bad;
-		} else if ((n > 4 && !strncmp(p, "key ", 4)) || (n > 4 && !strncmp(p, "fts ", 4))) {
-			int fts = p[0] == 'f';
-			const char *q = p + 4;
-			while (q < e) {
-				const char *s = q;
-				while (q < e && *q != ' ')
-					q++;
-				const char *name = q == s ? NULL : coco_unesc(a, s, (size_t)(q - s));
-				if (!name)
-					goto bad;
-				if (fts)
-					d->fts[d->nfts++] = name;
-				else
-					d->keys[d->nkeys++] = name;
-				if (q < e)
-					q++;
-			}
-		} else if (n > 7 && !strncmp(p, "column ", 7)) {
-			const char *s = p + 7, *sp1 = memchr(s, ' ', (size_t)(e - s)), *sp2 = e;
-			while (sp2 > s && sp2[-1] != ' ')
-				sp2--;
-			if (!sp1 || sp2 <= sp1 + 1 || sp2 == e)
-				goto bad;
-			col *c = &d->cols[d->ncols++];
-			c->name = coco_unesc(a, s, (size_t)(sp1 - s));
-			c->type = coco_unesc(a, sp1 + 1, (size_t)(sp2 - 1 - (sp1 + 1)));
-			c->sql = coco_arena_strndup(a, sp2, (size_t)(e - sp2));
-			if (!c->name || !c->type || !*c->name || !*c->type)
-				goto bad;
-		} else {
-			goto bad;
-		}
-		p = next;
-	}
-	if (!d->path || !d->table || !d->nkeys || !d->ncols)
+	if (coco_tdesc_parse(text, a, 0, &d->t, desc_line, d, "SQLite", err) < 0)
+		return -1;
+	if (!d->path || !d->table || !d->t.nkeys || !d->t.ncols)
 		return coco_seterr(err, "SQLite: malformed setup description "
 			"(needs path, table, key and column lines)");
-	for (size_t i = 0; i < d->nkeys; i++) {
-		size_t j = 0;
-		while (j < d->ncols && strcmp(d->cols[j].name, d->keys[i]))
-			j++;
-		if (j == d->ncols)
+	for (size_t i = 0; i < d->t.nkeys; i++)
+		if (!coco_tdesc_col(&d->t, d->t.keys[i]))
 			return coco_seterr(err, "SQLite: malformed setup description "
-				"(key %s is not a column)", d->keys[i]);
-	}
+				"(key %s is not a column)", d->t.keys[i]);
 	for (size_t i = 0; i < d->nfts; i++)
-		if (!find_col(d, d->fts[i]))
+		if (!coco_tdesc_col(&d->t, d->fts[i]))
 			return coco_seterr(err, "SQLite: malformed setup description "
 				"(full-text field %s is not a column)", d->fts[i]);
 	return 0;
-bad:
-	return coco_seterr(err, "SQLite: malformed setup description (line %d)", lineno);
-}
-
-static const col *find_col(const desc *d, const char *name)
-{
-	for (size_t i = 0; i < d->ncols; i++)
-		if (!strcmp(d->cols[i].name, name))
-			return &d->cols[i];
-	return NULL;
-}
-
-static int is_key(const desc *d, const char *name)
-{
-	for (size_t i = 0; i < d->nkeys; i++)
-		if (!strcmp(d->keys[i], name))
-			return 1;
-	return 0;
-}
-
-static void put_keys(coco_buf *b, const desc *d)
-{
-	for (size_t i = 0; i < d->nkeys; i++)
-		coco_buf_printf(b, "%s%s", i ? ", " : "", d->keys[i]);
 }
 
 /* Appends to why the reasons the table must be dropped and recreated to go
  * from s to d (nothing when ALTER TABLE can do it). */
 static void recreate_reasons(const desc *s, const desc *d, coco_buf *why)
 {
-#define SEP() do { if (why->n) coco_buf_adds(why, "; "); } while (0)
-	if (strcmp(s->path, d->path)) {
-		SEP();
-		coco_buf_printf(why, "path: %s → %s", s->path, d->path);
-	}
-	if (strcmp(s->table, d->table)) {
-		SEP();
-		coco_buf_printf(why, "table: %s → %s", s->table, d->table);
-	}
-	int keys_same = s->nkeys == d->nkeys;
-	for (size_t i = 0; keys_same && i < s->nkeys; i++)
-		keys_same = !strcmp(s->keys[i], d->keys[i]);
-	if (!keys_same) {
-		SEP();
-		coco_buf_adds(why, "key: ");
-		put_keys(why, s);
-		coco_buf_adds(why, " → ");
-		put_keys(why, d);
-	}
-	for (size_t i = 0; i < d->ncols; i++) {
-		const col *o = find_col(s, d->cols[i].name);
-		if (o && (strcmp(o->type, d->cols[i].type) || strcmp(o->sql, d->cols[i].sql))) {
-			SEP();
-			coco_buf_printf(why, "column %s: %s → %s", d->cols[i].name, o->type,
-				d->cols[i].type);
-		}
-	}
-#undef SEP
+	if (strcmp(s->path, d->path))
+		coco_tdesc_reason(why, "path: %s → %s", s->path, d->path);
+	if (strcmp(s->table, d->table))
+		coco_tdesc_reason(why, "table: %s → %s", s->table, d->table);
+	coco_tdesc_reasons(&s->t, &d->t, why);
 }
 
 /* ---- full-text index (full_text_fields) -----------------------------------
@@ -336,12 +231,7 @@ static void recreate_reasons(const desc *s, const desc *d, coco_buf *why)
 
 static int same_fts(const desc *a, const desc *b)
 {
-	if (a->nfts != b->nfts)
-		return 0;
-	for (size_t i = 0; i < a->nfts; i++)
-		if (strcmp(a->fts[i], b->fts[i]))
-			return 0;
-	return 1;
+	return coco_tdesc_same_names(a->fts, a->nfts, b->fts, b->nfts);
 }
 
 /* Plan lines for going from s's full-text index to d's (NULL: none). */
@@ -350,8 +240,7 @@ static void plan_fts(const desc *s, const desc *d, coco_buf *plan)
 	if (d && d->nfts) {
 		coco_buf_printf(plan, "%s full-text index %s__fts (", s && s->nfts ? "rebuild" : "create",
 			d->table);
-		for (size_t i = 0; i < d->nfts; i++)
-			coco_buf_printf(plan, "%s%s", i ? ", " : "", d->fts[i]);
+		coco_tdesc_put_names(plan, d->fts, d->nfts);
 		coco_buf_adds(plan, ")\n");
 	} else if (s && s->nfts) {
 		coco_buf_printf(plan, "drop full-text index %s__fts\n", s->table);
@@ -363,7 +252,7 @@ static void quote_ident2(coco_buf *b, const char *table, const char *suffix)
 {
 	coco_buf n = {0};
 	coco_buf_printf(&n, "%s%s", table, suffix);
-	quote_ident(b, n.p);
+	coco_sql_ident(b, n.p);
 	coco_buf_free(&n);
 }
 
@@ -388,7 +277,7 @@ static void fts_cols(const desc *d, const char *pre, coco_buf *b)
 		coco_buf_adds(b, ", ");
 		if (pre)
 			coco_buf_adds(b, pre);
-		quote_ident(b, d->fts[i]);
+		coco_sql_ident(b, d->fts[i]);
 	}
 }
 
@@ -402,7 +291,7 @@ static void fts_create_sql(const desc *d, coco_buf *b)
 	for (size_t i = 0; i < d->nfts; i++) {
 		if (i)
 			coco_buf_adds(b, ", ");
-		quote_ident(b, d->fts[i]);
+		coco_sql_ident(b, d->fts[i]);
 	}
 	coco_buf_adds(b, ", content=");
 	coco_buf_putc(b, '\'');
@@ -419,7 +308,7 @@ static void fts_create_sql(const desc *d, coco_buf *b)
 		coco_buf_adds(b, "CREATE TRIGGER ");
 		quote_ident2(b, d->table, name[t]);
 		coco_buf_printf(b, " AFTER %s ON ", ev[t]);
-		quote_ident(b, d->table);
+		coco_sql_ident(b, d->table);
 		coco_buf_adds(b, " BEGIN ");
 		if (t > 0) {             /* the old row out */
 			coco_buf_adds(b, "INSERT INTO ");
@@ -448,16 +337,6 @@ static void fts_create_sql(const desc *d, coco_buf *b)
 	coco_buf_putc(b, '(');
 	quote_ident2(b, d->table, "__fts");
 	coco_buf_adds(b, ") VALUES ('rebuild')");
-}
-
-static void plan_create(const desc *d, coco_buf *plan)
-{
-	coco_buf_printf(plan, "create table %s (", d->table);
-	for (size_t i = 0; i < d->ncols; i++)
-		coco_buf_printf(plan, "%s %s, ", d->cols[i].name, d->cols[i].sql);
-	coco_buf_adds(plan, "primary key (");
-	put_keys(plan, d);
-	coco_buf_adds(plan, "))\n");
 }
 
 /* ---- vector distances -------------------------------------------------------
@@ -723,20 +602,10 @@ static int has_column(sqlite3 *db, const desc *d, const char *name, char **err)
 static void create_sql(const desc *d, coco_buf *b)
 {
 	coco_buf_adds(b, "CREATE TABLE IF NOT EXISTS ");
-	quote_ident(b, d->table);
+	coco_sql_ident(b, d->table);
 	coco_buf_adds(b, " (");
-	for (size_t i = 0; i < d->ncols; i++) {
-		quote_ident(b, d->cols[i].name);
-		coco_buf_printf(b, " %s%s, ", d->cols[i].sql,
-			is_key(d, d->cols[i].name) ? " NOT NULL" : "");
-	}
-	coco_buf_adds(b, "PRIMARY KEY (");
-	for (size_t i = 0; i < d->nkeys; i++) {
-		if (i)
-			coco_buf_adds(b, ", ");
-		quote_ident(b, d->keys[i]);
-	}
-	coco_buf_adds(b, "))");
+	coco_tdesc_create_body(&d->t, 1, b);
+	coco_buf_putc(b, ')');
 }
 
 /* Adds the column c unless the table already has it. */
@@ -747,9 +616,9 @@ static int ensure_column(sqlite3 *db, const desc *d, const col *c, coco_buf *sql
 		return has < 0 ? -1 : 0;
 	coco_buf_clear(sql);
 	coco_buf_adds(sql, "ALTER TABLE ");
-	quote_ident(sql, d->table);
+	coco_sql_ident(sql, d->table);
 	coco_buf_adds(sql, " ADD COLUMN ");
-	quote_ident(sql, c->name);
+	coco_sql_ident(sql, c->name);
 	coco_buf_printf(sql, " %s", c->sql);
 	return db_exec(db, sql->p, d, err);
 }
@@ -762,9 +631,9 @@ static int ensure_no_column(sqlite3 *db, const desc *d, const char *name, coco_b
 		return has;
 	coco_buf_clear(sql);
 	coco_buf_adds(sql, "ALTER TABLE ");
-	quote_ident(sql, d->table);
+	coco_sql_ident(sql, d->table);
 	coco_buf_adds(sql, " DROP COLUMN ");
-	quote_ident(sql, name);
+	coco_sql_ident(sql, name);
 	return db_exec(db, sql->p, d, err);
 }
 
@@ -789,7 +658,7 @@ static int db_change(const desc *d, const desc *drop, const desc *alter_from, ch
 	}
 	if (rc == 0 && drop) {
 		coco_buf_adds(&sql, "DROP TABLE IF EXISTS ");
-		quote_ident(&sql, drop->table);
+		coco_sql_ident(&sql, drop->table);
 		rc = db_exec(db, sql.p, drop, err);
 	}
 	if (rc == 0) {
@@ -797,11 +666,11 @@ static int db_change(const desc *d, const desc *drop, const desc *alter_from, ch
 		create_sql(d, &sql);
 		rc = db_exec(db, sql.p, d, err);
 	}
-	for (size_t i = 0; rc == 0 && alter_from && i < alter_from->ncols; i++)
-		if (!find_col(d, alter_from->cols[i].name))
-			rc = ensure_no_column(db, d, alter_from->cols[i].name, &sql, err);
-	for (size_t i = 0; rc == 0 && i < d->ncols; i++)
-		rc = ensure_column(db, d, &d->cols[i], &sql, err);
+	for (size_t i = 0; rc == 0 && alter_from && i < alter_from->t.ncols; i++)
+		if (!coco_tdesc_col(&d->t, alter_from->t.cols[i].name))
+			rc = ensure_no_column(db, d, alter_from->t.cols[i].name, &sql, err);
+	for (size_t i = 0; rc == 0 && i < d->t.ncols; i++)
+		rc = ensure_column(db, d, &d->t.cols[i], &sql, err);
 	if (rc == 0 && fts && d->nfts) {
 		coco_buf_clear(&sql);
 		fts_create_sql(d, &sql);
@@ -825,7 +694,7 @@ static int db_drop(const desc *d, char **err)
 	if (d->nfts)
 		fts_drop_sql(d, &sql);
 	coco_buf_adds(&sql, "DROP TABLE IF EXISTS ");
-	quote_ident(&sql, d->table);
+	coco_sql_ident(&sql, d->table);
 	rc = db_exec(db, sql.p, d, err);
 	coco_buf_free(&sql);
 	sqlite3_close(db);
@@ -874,37 +743,23 @@ static int describe_fts(const coco_optval *o, const coco_export_info *info, cons
 static int sqlite_describe(const coco_optval *opts, const coco_export_info *info,
 	coco_buf *resource_id, coco_buf *desired, char **err)
 {
-	coco_buf path = {0}, table = {0}, ty = {0};
+	coco_buf path = {0}, table = {0};
 	int rc = resolve(opts, info, &path, &table, err);
 	if (rc == 0)
 		rc = check_row_type(info, table.p, err);
 	if (rc == 0) {
 		const coco_type *t = info->row_type;
 		coco_buf_printf(resource_id, "sqlite:%s#%s", path.p, table.p);
-		coco_buf_adds(desired, "path ");
-		coco_buf_esc(desired, path.p, 0);
-		coco_buf_adds(desired, "\ntable ");
-		coco_buf_esc(desired, table.p, 0);
-		coco_buf_adds(desired, "\nkey");
-		for (uint32_t i = 0; i < info->nkeys; i++) {
-			coco_buf_putc(desired, ' ');
-			coco_buf_esc(desired, t->fields[i].name, 1);
-		}
-		coco_buf_putc(desired, '\n');
-		for (uint32_t i = 0; i < t->nfields; i++) {
-			coco_buf_adds(desired, "column ");
-			coco_buf_esc(desired, t->fields[i].name, 1);
-			coco_buf_putc(desired, ' ');
-			coco_buf_clear(&ty);
-			coco_type_format(t->fields[i].type, &ty);
-			coco_buf_esc(desired, ty.p, 0);
-			coco_buf_printf(desired, " %s\n", sql_type(t->fields[i].type->kind));
-		}
+		coco_tdesc_put_line(desired, "path", path.p);
+		coco_tdesc_put_line(desired, "table", table.p);
+		coco_tdesc_put_keys(desired, t, info->nkeys);
+		for (uint32_t i = 0; i < t->nfields; i++)
+			coco_tdesc_put_column(desired, 0, t->fields[i].name, t->fields[i].type,
+				sql_type(t->fields[i].type->kind));
 		rc = describe_fts(&opts[OPT_FTS], info, table.p, desired, err);
 	}
 	coco_buf_free(&path);
 	coco_buf_free(&table);
-	coco_buf_free(&ty);
 	return rc;
 }
 
@@ -921,7 +776,7 @@ static int sqlite_plan(const char *stored, const char *desired, coco_buf *plan,
 		return -1;
 	}
 	if (!stored && desired) {
-		plan_create(&d, plan);
+		coco_tdesc_plan_create(&d.t, NULL, d.table, plan);
 		plan_fts(NULL, &d, plan);
 	} else if (stored && !desired) {
 		coco_buf_printf(plan, "drop table %s\n", s.table);
@@ -937,15 +792,7 @@ static int sqlite_plan(const char *stored, const char *desired, coco_buf *plan,
 			plan_fts(NULL, &d, plan);
 			*destructive = 1;
 		} else {
-			for (size_t i = 0; i < s.ncols; i++)
-				if (!find_col(&d, s.cols[i].name)) {
-					coco_buf_printf(plan, "drop column %s\n", s.cols[i].name);
-					*destructive = 1;
-				}
-			for (size_t i = 0; i < d.ncols; i++)
-				if (!find_col(&s, d.cols[i].name))
-					coco_buf_printf(plan, "add column %s %s\n", d.cols[i].name,
-						d.cols[i].sql);
+			*destructive = coco_tdesc_plan_columns(&s.t, &d.t, plan);
 			if (!same_fts(&s, &d))
 				plan_fts(&s, &d, plan);
 		}
@@ -1200,12 +1047,12 @@ static int tgt_open(const coco_optval *opts, const coco_export_info *info, void 
 	/* INSERT INTO "t"("a","b","c") VALUES(?,?,?)
 	 *   ON CONFLICT("a","b") DO UPDATE SET "c"=excluded."c" */
 	coco_buf_adds(&sql, t->ncols == t->nkeys ? "INSERT OR REPLACE INTO " : "INSERT INTO ");
-	quote_ident(&sql, t->table);
+	coco_sql_ident(&sql, t->table);
 	coco_buf_putc(&sql, '(');
 	for (uint32_t i = 0; i < t->ncols; i++) {
 		if (i)
 			coco_buf_putc(&sql, ',');
-		quote_ident(&sql, f[i].name);
+		coco_sql_ident(&sql, f[i].name);
 	}
 	coco_buf_adds(&sql, ") VALUES(");
 	for (uint32_t i = 0; i < t->ncols; i++)
@@ -1216,15 +1063,15 @@ static int tgt_open(const coco_optval *opts, const coco_export_info *info, void 
 		for (uint32_t i = 0; i < t->nkeys; i++) {
 			if (i)
 				coco_buf_putc(&sql, ',');
-			quote_ident(&sql, f[i].name);
+			coco_sql_ident(&sql, f[i].name);
 		}
 		coco_buf_adds(&sql, ") DO UPDATE SET ");
 		for (uint32_t i = t->nkeys; i < t->ncols; i++) {
 			if (i > t->nkeys)
 				coco_buf_putc(&sql, ',');
-			quote_ident(&sql, f[i].name);
+			coco_sql_ident(&sql, f[i].name);
 			coco_buf_adds(&sql, "=excluded.");
-			quote_ident(&sql, f[i].name);
+			coco_sql_ident(&sql, f[i].name);
 		}
 	}
 	if (prepare(t, sql.p, &t->ups, err) < 0)
@@ -1239,12 +1086,12 @@ static int tgt_open(const coco_optval *opts, const coco_export_info *info, void 
 
 	coco_buf_clear(&sql);
 	coco_buf_adds(&sql, "DELETE FROM ");
-	quote_ident(&sql, t->table);
+	coco_sql_ident(&sql, t->table);
 	coco_buf_adds(&sql, " WHERE ");
 	for (uint32_t i = 0; i < t->nkeys; i++) {
 		if (i)
 			coco_buf_adds(&sql, " AND ");
-		quote_ident(&sql, f[i].name);
+		coco_sql_ident(&sql, f[i].name);
 		coco_buf_adds(&sql, "=?");
 	}
 	if (prepare(t, sql.p, &t->del, err) < 0 ||
@@ -1653,9 +1500,9 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 	 * query's size (in parallel over rowid ranges on a large table) */
 	/* (one min(rowid), max(rowid) would scan an index: two lookups) */
 	coco_buf_adds(&sql, "SELECT (SELECT min(rowid) FROM ");
-	quote_ident(&sql, table.p);
+	coco_sql_ident(&sql, table.p);
 	coco_buf_adds(&sql, "), (SELECT max(rowid) FROM ");
-	quote_ident(&sql, table.p);
+	coco_sql_ident(&sql, table.p);
 	coco_buf_adds(&sql, ")");
 	if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK) {
 		const char *msg = sqlite3_errmsg(db);
@@ -1680,9 +1527,9 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 	coco_buf_clear(&sql);
 	/* SELECT rowid, "f" FROM "t" WHERE rowid BETWEEN ?1 AND ?2 */
 	coco_buf_adds(&sql, "SELECT rowid, ");
-	quote_ident(&sql, field);
+	coco_sql_ident(&sql, field);
 	coco_buf_adds(&sql, " FROM ");
-	quote_ident(&sql, table.p);
+	coco_sql_ident(&sql, table.p);
 	coco_buf_adds(&sql, " WHERE rowid BETWEEN ?1 AND ?2");
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t nparts = hi - lo < 20000 ? 1 : ncpu > 4 ? 4 : ncpu < 1 ? 1 : (size_t)ncpu;
@@ -1749,7 +1596,7 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 			continue;
 		if (nf)
 			coco_buf_putc(&sql, ',');
-		quote_ident(&sql, t->fields[i].name);
+		coco_sql_ident(&sql, t->fields[i].name);
 		coco_kind kd = t->fields[i].type->kind;
 		rf[nf].name = coco_arena_strdup(a, t->fields[i].name);
 		rf[nf++].type = kd == COCO_STRUCT || kd == COCO_TABLE ? &coco_t_json : t->fields[i].type;
@@ -1757,7 +1604,7 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 	if (!nf)
 		coco_buf_adds(&sql, "NULL");
 	coco_buf_adds(&sql, " FROM ");
-	quote_ident(&sql, table.p);
+	coco_sql_ident(&sql, table.p);
 	coco_buf_adds(&sql, " WHERE rowid = ?1");
 	rf[nf].name = "distance";
 	rf[nf++].type = &coco_t_float64;
