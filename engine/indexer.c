@@ -787,17 +787,10 @@ static int flush_stage(run *r, flushio *io, const coco_gsource *s, done_row *don
 	return 0;
 }
 
-/* Phases B and C of a staged batch: write the targets, then commit
- * tracking and lineage. */
-static int flush_commit(run *r, flushio *io, const coco_gsource *s, done_row *done, size_t ndone,
-	pending *p, const coco_fp *logic, char **err)
+/* Phase B of a staged batch: write the targets (rows they refuse are
+ * marked, see write_range). */
+static int flush_targets(run *r, done_row *done, size_t ndone, pending *p, char **err)
 {
-	size_t plen = strlen(s->name) + 1;
-	coco_buf *k = &io->k;
-	if (!io->stage) {
-		io->stage = coco_batch_create();
-		io->commit = coco_batch_create();
-	}
 	if (p->n) {
 		int rc = targets_write(r, p, err);
 		if (rc == COCO_TGT_REFUSED) {
@@ -810,7 +803,19 @@ static int flush_commit(run *r, flushio *io, const coco_gsource *s, done_row *do
 		if (rc)
 			return -1;
 	}
-	/* Phase C: commit tracking and lineage. */
+	return 0;
+}
+
+/* Phase C, after the targets committed: commit tracking and lineage. */
+static int flush_state(run *r, flushio *io, const coco_gsource *s, done_row *done, size_t ndone,
+	const coco_fp *logic, char **err)
+{
+	size_t plen = strlen(s->name) + 1;
+	coco_buf *k = &io->k;
+	if (!io->stage) {
+		io->stage = coco_batch_create();
+		io->commit = coco_batch_create();
+	}
 	coco_batch_clear(io->commit);
 	for (size_t i = 0; i < ndone; i++) {
 		done_row *d = &done[i];
@@ -841,9 +846,9 @@ static int flush_commit(run *r, flushio *io, const coco_gsource *s, done_row *do
 static int flush(run *r, flushio *io, const coco_gsource *s, done_row *done, size_t ndone,
 	pending *p, const coco_fp *logic, char **err)
 {
-	if (flush_stage(r, io, s, done, ndone, p, err))
+	if (flush_stage(r, io, s, done, ndone, p, err) || flush_targets(r, done, ndone, p, err))
 		return -1;
-	return flush_commit(r, io, s, done, ndone, p, logic, err);
+	return flush_state(r, io, s, done, ndone, logic, err);
 }
 
 static int load_lineage(run *r, const coco_gsource *s, const item *it, lineage *l)
@@ -929,8 +934,9 @@ static int evaluate_batch(run *r, size_t si, const coco_gsource *s, coco_source_
 
 /* ---- the writer thread --------------------------------------------------
  * A full pass (not a live slice) stages each batch once it is evaluated
- * and hands it to a writer thread that writes the targets and commits it,
- * while this thread reads, evaluates and stages the next: the target's
+ * and hands it to a writer thread that writes its targets, while this
+ * thread reads, evaluates and stages the next; when the next is handed
+ * over, this thread commits the state of the one written: the target's
  * round trips and the source's reads overlap. One batch in flight at a time, so batches still
  * commit in order, and the staging protocol is unchanged (a crash leaves
  * at most the batch in flight staged). The batch's memory (arena, rows)
@@ -953,13 +959,18 @@ typedef struct flushjob {
 static void *job_main(void *arg)
 {
 	flushjob *j = arg;
-	j->rc = flush_commit(j->r, &j->io, j->s, j->done, j->ndone, &j->p, &j->logic, &j->msg);
+	j->rc = flush_targets(j->r, j->done, j->ndone, &j->p, &j->msg);
 	return NULL;
 }
 
-/* A flush's outcome: its error moves to r->err (unless one is there). */
-static int job_result(run *r, flushjob *j)
+/* A batch whose targets were written: commit its state here (the
+ * writer thread is free for the next batch meanwhile), report the rows the
+ * targets refused; an error moves to r->err (unless one is there). */
+static int job_finish(run *r, flushjob *j)
 {
+	if (!j->rc)
+		j->rc = flush_state(r, &j->io, j->s, j->done, j->ndone, &j->logic, &j->msg);
+	report_refused(r, j->s, j->stats, j->done, j->ndone);
 	if (!j->rc)
 		return 0;
 	if (r->err && !*r->err) {
@@ -979,8 +990,7 @@ static int job_wait(run *r)
 		return 0;
 	pthread_join(j->th, NULL);
 	j->active = 0;
-	report_refused(r, j->s, j->stats, j->done, j->ndone);
-	return job_result(r, j);
+	return job_finish(r, j);
 }
 
 /* Whether batches of this flow may be written on the writer thread: not
@@ -1032,10 +1042,10 @@ static int job_start(run *r, const coco_gsource *s, coco_source_stats *stats, do
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
 		job_main(j);            /* no thread: write it here */
-		report_refused(r, s, stats, j->done, ndone);
+		return job_finish(r, j);
 	}
-	j->active = !rc;
-	return rc ? job_result(r, j) : 0;
+	j->active = 1;
+	return 0;
 }
 
 static void job_free(run *r)

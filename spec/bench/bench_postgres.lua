@@ -207,7 +207,7 @@ else
   local b, u, _, ms = pg_stats(out)
   if not u then say("PostgreSQL: the update failed:\n%s", out) else
     say("PostgreSQL 15 (Debian, fsync on), vectors as real[]:")
-    say("  initial load: %d rows in %.2f s end to end (%.0f rows/s); target: %d batches, %.2f s (%.0f rows/s)",
+    say("  initial load into a fresh cluster: %d rows in %.2f s end to end (%.0f rows/s); target: %d batches, %.2f s (%.0f rows/s)",
       u, wall, u / wall, b, ms / 1000, u * 1000 / ms)
     results.pg_load = u * 1000 / ms
     -- one row changed
@@ -216,13 +216,24 @@ else
     write(f, orig .. "one more line\n")
     wall, out = coco(dir, "update flow.lua -q", env)
     b, u, _, ms = pg_stats(out)
-    say("  one row changed: %.1f ms end to end; target: %d batch, %d upsert, %.2f ms", wall * 1000, b or 0, u or 0, ms or -1)
+    say("  one row changed: %.1f ms end to end; target: %d batch, %d upsert, %.2f ms (goal: 1 batch, <= 20 ms)",
+      wall * 1000, b or 0, u or 0, ms or -1)
     results.pg_one = ms
     write(f, orig)
     coco(dir, "update flow.lua -q", env)
     wall = coco(dir, "update flow.lua -q", env)
     say("  nothing changed: %.1f ms end to end", wall * 1000)
     say("  table size: %s", (pg:sql("SELECT pg_size_pretty(pg_total_relation_size('\"PgBench__rows\"')) AS s")[1].s))
+    -- a fresh cluster creates (and zero-fills) every WAL segment the first
+    -- load writes; a server that has run a while recycles them: load again
+    coco(dir, "drop -f flow.lua -q", env)
+    wall, out = coco(dir, "update flow.lua -q", env)
+    b, u, _, ms = pg_stats(out)
+    if u then
+      say("  load again after drop (WAL segments recycled, as on a server that has run a while): "
+        .. "%d rows in %.2f s end to end (%.0f rows/s; goal >= 20000); target %.2f s (%.0f rows/s)",
+        u, wall, u / wall, ms / 1000, u * 1000 / ms)
+    end
   end
   pg:stop()
 end
@@ -235,8 +246,8 @@ do
   local wall = coco(dir, "update flow.lua -q")
   say("SQLite: initial load of %d rows in %.2f s (%.0f rows/s)", N, wall, N / wall)
   local med, max, n, proc, base = query_times(dir, {}, 11)
-  say("  coco query top-%d, exact scan of %d 384-d vectors: %.1f ms (median; max %.1f) in a warm process; "
-    .. "`coco query` %.1f ms, of which %.1f ms process start", n or 0, N, med or -1, max or -1, proc, base)
+  say("  coco query top-%d, exact scan of %d 384-d vectors: %.1f ms (median; max %.1f; goal <= 50 ms) in a warm "
+    .. "process; `coco query` %.1f ms, of which %.1f ms process start", n or 0, N, med or -1, max or -1, proc, base)
   results.sqlite_query = med
 end
 
@@ -269,7 +280,8 @@ do
       say("  HNSW index (m 16, ef_construction 64) added by setup: %.1f s", wall)
       local med, max, n, proc, base = query_times(dir, { COCO_DATABASE_URL = pl.url }, 21)
       say("  coco query top-%d over %d vectors through the HNSW index: %.1f ms (median; max %.1f) in a warm "
-        .. "process; `coco query` %.1f ms, of which %.1f ms process start", n or 0, u, med or -1, max or -1, proc, base)
+        .. "process; `coco query` %.1f ms, of which %.1f ms process start (goal: <= 20 ms beyond it)",
+        n or 0, u, med or -1, max or -1, proc, base)
       results.hnsw_query = med
     end
     pl:stop()
