@@ -1,16 +1,22 @@
-/* libcurl and libpq, loaded when first used rather than at process start.
+/* libcurl, libpq and libcrypto, loaded when first used rather than at
+ * process start.
  *
  * Linking them pulls some twenty more shared libraries into every process
- * (gnutls, ldap, krb5, sasl, rtmp, ssh2, ...): ~4 ms of start-up for each
+ * (gnutls, ldap, krb5, sasl, rtmp, ssh2, ...): ~6 ms of start-up for each
  * `coco` run and for every `require "coco"`, though most flows (LocalFile ->
- * SQLite) never make an HTTP request or open a Postgres connection. So coco
- * is not linked to them: the functions it uses are defined here, and the
- * first call of a library's function opens it (dlopen, once, thread-safe)
- * and resolves all of its functions. The libraries are the same Debian
- * packages; one missing is a broken install, said plainly before abort. */
+ * SQLite) never make an HTTP request, open a Postgres connection or sign a
+ * Google token. So coco is not linked to them: the functions it uses are
+ * defined here, and the first call of a library's function opens it
+ * (dlopen, once, thread-safe) and resolves all of its functions. The
+ * libraries are the same Debian packages; one missing is a broken install,
+ * said plainly before abort. */
 #define CURL_DISABLE_TYPECHECK        /* curl_easy_setopt is a function here */
 #include <curl/curl.h>
 #include <libpq-fe.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -72,10 +78,30 @@
 	X(void, PQfreemem, (void *p), (p)) \
 	X(unsigned char *, PQunescapeBytea, (const unsigned char *s, size_t *n), (s, n))
 
+/* what GoogleDrive's RS256 signing uses */
+#define CRYPTO_FNS(X) \
+	X(BIO *, BIO_new_mem_buf, (const void *buf, int len), (buf, len)) \
+	X(int, BIO_free, (BIO *b), (b)) \
+	X(EVP_PKEY *, PEM_read_bio_PrivateKey, (BIO *b, EVP_PKEY **x, pem_password_cb *cb, void *u), \
+		(b, x, cb, u)) \
+	X(int, EVP_PKEY_get_base_id, (const EVP_PKEY *k), (k)) \
+	X(void, EVP_PKEY_free, (EVP_PKEY *k), (k)) \
+	X(const EVP_MD *, EVP_sha256, (void), ()) \
+	X(EVP_MD_CTX *, EVP_MD_CTX_new, (void), ()) \
+	X(void, EVP_MD_CTX_free, (EVP_MD_CTX *c), (c)) \
+	X(int, EVP_DigestSignInit, (EVP_MD_CTX *c, EVP_PKEY_CTX **pc, const EVP_MD *md, ENGINE *e, \
+		EVP_PKEY *k), (c, pc, md, e, k)) \
+	X(int, EVP_DigestSign, (EVP_MD_CTX *c, unsigned char *sig, size_t *nsig, \
+		const unsigned char *tbs, size_t ntbs), (c, sig, nsig, tbs, ntbs)) \
+	X(unsigned long, ERR_get_error, (void), ()) \
+	X(void, ERR_error_string_n, (unsigned long e, char *buf, size_t len), (e, buf, len)) \
+	X(void, ERR_clear_error, (void), ())
+
 #define PTR(ret, name, params, ...) static ret(*p_##name) params;
 CURL_FNS(PTR)
 CURL_VFNS(PTR)
 PQ_FNS(PTR)
+CRYPTO_FNS(PTR)
 #undef PTR
 
 static void *open_lib(const char *const *names)
@@ -115,18 +141,30 @@ static void load_pq(void)
 	void *h = open_lib(names);
 	PQ_FNS(RESOLVE)
 }
+
+static void load_crypto(void)
+{
+	static const char *const names[] = { "libcrypto.so.3", NULL };
+	void *h = open_lib(names);
+	CRYPTO_FNS(RESOLVE)
+}
 #undef RESOLVE
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT, pq_once = PTHREAD_ONCE_INIT;
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT, pq_once = PTHREAD_ONCE_INIT,
+	crypto_once = PTHREAD_ONCE_INIT;
 
 #define CURL_DEF(ret, name, params, args) \
 	ret name params { pthread_once(&curl_once, load_curl); return p_##name args; }
 #define PQ_DEF(ret, name, params, args) \
 	ret name params { pthread_once(&pq_once, load_pq); return p_##name args; }
+#define CRYPTO_DEF(ret, name, params, args) \
+	ret name params { pthread_once(&crypto_once, load_crypto); return p_##name args; }
 CURL_FNS(CURL_DEF)
 PQ_FNS(PQ_DEF)
+CRYPTO_FNS(CRYPTO_DEF)
 #undef CURL_DEF
 #undef PQ_DEF
+#undef CRYPTO_DEF
 
 /* An option's argument, by the range its number is in (curl.h's
  * CURLOPTTYPE_*): long, a pointer (object, string, list, callback data), a
