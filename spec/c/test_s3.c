@@ -484,12 +484,12 @@ static void test_source(void)
 	}
 	double dt = fk_now() - t0;
 	CHECK(ok);
-	CHECK(dt < 1500);                          /* one at a time: 3.9 s */
+	CHECK(dt < 2500);                          /* one at a time: 3.9 s */
 	/* hinted again (a live pass resumed in a later slice): the requests
 	 * started for it are kept, not sent twice */
 	int before = fk_count(&fs);
 	coco_s3_source.prefetch(s, keys, 40);
-	for (int i = 0; i < 20 && fk_count(&fs) - before < 40; i++)
+	for (int i = 0; i < 250 && fk_count(&fs) - before < 40; i++)   /* ~0.2 s; 5 s on a busy box */
 		coco_http_run(s->http, 20);
 	CHECK(fk_count(&fs) - before == 40);
 	coco_s3_source.prefetch(s, keys + 10, 30);
