@@ -721,6 +721,17 @@ static int write_range(run *r, done_row *done, size_t lo, size_t hi, const pendi
 	return write_range(r, done, mid, hi, p, sub, err);
 }
 
+/* The counter a processed row (kind 1) counts in: added, updated (its
+ * content changed) or reprocessed (the flow changed). */
+static uint64_t *processed_counter(coco_source_stats *stats, const done_row *d)
+{
+	if (!d->tracked)
+		return &stats->added;
+	if (!coco_fp_eq(d->old.content, d->t.content))
+		return &stats->updated;
+	return &stats->reprocessed;
+}
+
 /* Row errors for the rows a target refused, on the thread that runs the
  * pass (on_error may call into Lua); they no longer count as written. */
 static void report_refused(run *r, const coco_gsource *s, coco_source_stats *stats,
@@ -730,16 +741,10 @@ static void report_refused(run *r, const coco_gsource *s, coco_source_stats *sta
 		done_row *d = &done[i];
 		if (!d->refused)
 			continue;
-		if (d->kind == 2) {
+		if (d->kind == 2)
 			stats->deleted--;
-		} else if (d->kind == 1) {
-			if (!d->tracked)
-				stats->added--;
-			else if (!coco_fp_eq(d->old.content, d->t.content))
-				stats->updated--;
-			else
-				stats->reprocessed--;
-		}
+		else if (d->kind == 1)
+			(*processed_counter(stats, d))--;
 		row_error(r, s, stats, d->it, d->refused);
 		free(d->refused);
 		d->refused = NULL;
@@ -753,10 +758,8 @@ static int flush_stage(run *r, flushio *io, const coco_gsource *s, done_row *don
 {
 	size_t plen = strlen(s->name) + 1;
 	coco_buf *k = &io->k;
-	if (!io->stage) {
+	if (!io->stage)
 		io->stage = coco_batch_create();
-		io->commit = coco_batch_create();
-	}
 	if (p->n) {
 		coco_batch_clear(io->stage);
 		for (size_t i = 0; i < ndone; i++) {
@@ -812,10 +815,8 @@ static int flush_state(run *r, flushio *io, const coco_gsource *s, done_row *don
 {
 	size_t plen = strlen(s->name) + 1;
 	coco_buf *k = &io->k;
-	if (!io->stage) {
-		io->stage = coco_batch_create();
+	if (!io->commit)
 		io->commit = coco_batch_create();
-	}
 	coco_batch_clear(io->commit);
 	for (size_t i = 0; i < ndone; i++) {
 		done_row *d = &done[i];
@@ -896,12 +897,7 @@ static int evaluate(run *r, size_t si, const coco_gsource *s, coco_source_stats 
 			kset_add(&r->swept_used, coco_arena_strndup(&r->swept_keys, r->memo.used.p + i, 32));
 	diff_rows(r, d, &d->oldl, out, r->o->reexport, p);
 	r->dirty = 1;
-	if (!d->tracked)
-		stats->added++;
-	else if (!coco_fp_eq(d->old.content, d->t.content))
-		stats->updated++;
-	else
-		stats->reprocessed++;
+	(*processed_counter(stats, d))++;
 	return 0;
 }
 
