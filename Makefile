@@ -4,13 +4,18 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-DEB_PKGS = cmake pkg-config gcc make gdb luajit2 libluajit2-5.1-dev librocksdb-dev \
-           libsqlite3-dev sqlite3 libxxhash-dev libpcre2-dev lua-busted nodejs \
-           libcurl4-openssl-dev libexpat1-dev libssl-dev python3-botocore npm \
-           libpq-dev postgresql \
-           neovim nginx libnginx-mod-http-lua lua-luv curl
+# What building and running coco needs (make run), and what only the tests
+# and benchmarks need on top (make test, make bench): test servers, hosts,
+# load generators. make run installs no server.
+RUN_PKGS  = cmake pkg-config gcc make luajit2 libluajit2-5.1-dev librocksdb-dev \
+            libsqlite3-dev sqlite3 libxxhash-dev libpcre2-dev libcurl4-openssl-dev \
+            libexpat1-dev libssl-dev libpq-dev
+TEST_PKGS = gdb lua-busted luarocks nodejs npm python3-botocore postgresql curl \
+            neovim nginx libnginx-mod-http-lua lua-luv stress-ng
+# the npm servers the specs start (each folder pinned by its package-lock.json)
+NPM_DIRS  = spec/servers/s3 spec/servers/pglite
 
-.PHONY: all build deps run test unit-asan bench install clean
+.PHONY: all build deps deps-test run test unit-asan unit-busy bench install clean
 
 all: build
 
@@ -20,31 +25,38 @@ build: $(BUILD)/Makefile
 $(BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(BUILD) $(CMAKE_ARGS)
 
-# Idempotent: apt-get runs only when a package is missing. LuaJIT: Debian's
-# luajit2 (OpenResty's branch, which nginx-lua needs; installing it replaces
-# the plain luajit packages); the build itself accepts either flavour.
-# RUNLEVEL=1: installing a server package does not start its system service.
-deps:
+# Idempotent: apt-get runs only when a package is missing, and installs no
+# recommended extras. LuaJIT: Debian's luajit2 (OpenResty's branch, which
+# nginx-lua needs; installing it replaces the plain luajit packages); the
+# build itself accepts either flavour. RUNLEVEL=1: installing a server
+# package (make test's PostgreSQL, nginx) does not start its system service.
+define apt_install
 	@missing=""; \
-	for p in $(DEB_PKGS); do \
+	for p in $(1); do \
 	  case $$p in \
 	    npm) command -v npm >/dev/null 2>&1 || dpkg -s npm >/dev/null 2>&1 || missing="$$missing $$p";; \
-	    *) dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p";; \
+	    *) dpkg -s $$p 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p";; \
 	  esac; \
 	done; \
 	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing$$missing"; \
+	  echo "make $@: installing$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $$SUDO apt-get install -y -qq $$missing; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+	    $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@if [ ! -d spec/servers/s3/node_modules ]; then \
-	  echo "make deps: npm ci in spec/servers/s3 (s3rver, fauxqs for the AmazonS3 specs)"; \
-	  cd spec/servers/s3 && npm ci --no-audit --no-fund --loglevel=error; \
-	fi
-	@if [ ! -d spec/servers/pglite/node_modules ]; then \
-	  echo "make deps: npm ci in spec/servers/pglite (PGlite + pgvector for the Postgres specs)"; \
-	  cd spec/servers/pglite && npm ci --no-audit --no-fund --loglevel=error; \
-	fi
+endef
+
+deps:
+	$(call apt_install,$(RUN_PKGS))
+
+deps-test: deps
+	$(call apt_install,$(TEST_PKGS))
+	@for d in $(NPM_DIRS); do \
+	  if [ ! -d $$d/node_modules ]; then \
+	    echo "make deps-test: npm ci in $$d"; \
+	    (cd $$d && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
+	  fi; \
+	done
 
 run: deps build
 	cd examples/docs_index && ../../$(BUILD)/coco flow.lua
@@ -53,17 +65,33 @@ run: deps build
 	  "SELECT filename, location, substr(replace(text, char(10), ' '), 1, 60) AS text FROM DocsIndex__doc_chunks ORDER BY filename, json_extract(location, '$$[0]') LIMIT 5"
 
 # C unit tests under ASan+UBSan, then every test (C + busted specs) on the normal build.
-test: deps build unit-asan
+test: deps-test build unit-asan
 	cd $(BUILD) && ctest --output-on-failure
 
 unit-asan: $(ASAN_BUILD)/Makefile
 	@$(MAKE) --no-print-directory -C $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -L unit --output-on-failure
 
+# The C unit tests again with both cores busy, then pinned to one core: a
+# test that leans on this machine's speed fails here, not on a user's
+# machine (.ci/run calls it after make test).
+unit-busy: build
+	@if command -v stress-ng >/dev/null 2>&1; then \
+	  stress-ng --cpu $(JOBS) --timeout 900s --quiet & load=$$!; \
+	else \
+	  load=""; for i in $$(seq $(JOBS)); do yes >/dev/null & load="$$load $$!"; done; \
+	fi; \
+	trap 'kill $$load 2>/dev/null' EXIT; \
+	echo "make unit-busy: C unit tests with $(JOBS) cores busy"; \
+	(cd $(BUILD) && ctest -L unit --output-on-failure) || exit 1; \
+	kill $$load 2>/dev/null; wait 2>/dev/null; trap - EXIT; \
+	echo "make unit-busy: C unit tests pinned to one core"; \
+	cd $(BUILD) && taskset -c 0 ctest -L unit --output-on-failure
+
 $(ASAN_BUILD)/Makefile: CMakeLists.txt
 	cmake -S . -B $(ASAN_BUILD) -DCOCO_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS)
 
-bench: deps build
+bench: deps-test build
 	luajit spec/bench/run.lua $(BUILD)
 	luajit spec/bench/live.lua $(BUILD)
 	luajit spec/bench/bench_s3.lua $(BUILD)
