@@ -138,6 +138,36 @@ long long coco_http_parse_date(const char *s, size_t n)
 	return (long long)timegm(&tm);
 }
 
+void coco_http_format_date(long long t, char out[30])
+{
+	static const char days[] = "SunMonTueWedThuFriSat", months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	char b[64];                     /* fields out of range cannot happen, but gcc cannot know */
+	snprintf(b, sizeof b, "%.3s, %02d %.3s %04d %02d:%02d:%02d GMT", days + 3 * tm.tm_wday,
+		tm.tm_mday, months + 3 * tm.tm_mon, tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	memcpy(out, b, 29);
+	out[29] = 0;
+}
+
+/* ---- URLs ---------------------------------------------------------------- */
+
+void coco_http_url_encode(coco_buf *out, const char *s, size_t n, int keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	coco_buf_reserve(out, n);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+			coco_buf_putc(out, (char)c);
+		} else {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			coco_buf_add(out, e, 3);
+		}
+	}
+}
+
 long coco_http_retry_after_ms(const char *v, size_t n, long long now)
 {
 	if (!v || !n)

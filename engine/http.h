@@ -101,3 +101,11 @@ long coco_http_retry_after_ms(const char *v, size_t n, long long now);
 /* Seconds since the epoch of an HTTP date ("Sun, 06 Nov 1994 08:49:37 GMT"),
  * or -1. */
 long long coco_http_parse_date(const char *s, size_t n);
+/* t (seconds since the epoch) as an HTTP date, "Sun, 06 Nov 1994 08:49:37 GMT",
+ * whatever the locale. */
+void coco_http_format_date(long long t, char out[30]);
+
+/* Percent-encoding for URL paths and query values (RFC 3986, as AWS and
+ * Azure sign them): unreserved bytes (A-Z a-z 0-9 - _ . ~) kept, every
+ * other byte as %XX in upper-case hex; '/' kept when keep_slash. */
+void coco_http_url_encode(coco_buf *out, const char *s, size_t n, int keep_slash);

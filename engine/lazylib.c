@@ -16,6 +16,7 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 
 #include <dlfcn.h>
@@ -76,9 +77,12 @@
 	X(int, PQgetisnull, (const PGresult *r, int row, int col), (r, row, col)) \
 	X(void, PQclear, (PGresult *r), (r)) \
 	X(void, PQfreemem, (void *p), (p)) \
-	X(unsigned char *, PQunescapeBytea, (const unsigned char *s, size_t *n), (s, n))
+	X(unsigned char *, PQunescapeBytea, (const unsigned char *s, size_t *n), (s, n)) \
+	X(int, PQsocket, (const PGconn *c), (c)) \
+	X(int, PQconsumeInput, (PGconn *c), (c)) \
+	X(PGnotify *, PQnotifies, (PGconn *c), (c))
 
-/* what GoogleDrive's RS256 signing uses */
+/* what GoogleDrive's RS256 signing and AzureBlob's SharedKey signing use */
 #define CRYPTO_FNS(X) \
 	X(BIO *, BIO_new_mem_buf, (const void *buf, int len), (buf, len)) \
 	X(int, BIO_free, (BIO *b), (b)) \
@@ -93,6 +97,10 @@
 		EVP_PKEY *k), (c, pc, md, e, k)) \
 	X(int, EVP_DigestSign, (EVP_MD_CTX *c, unsigned char *sig, size_t *nsig, \
 		const unsigned char *tbs, size_t ntbs), (c, sig, nsig, tbs, ntbs)) \
+	X(unsigned char *, HMAC, (const EVP_MD *md, const void *key, int nkey, const unsigned char *d, \
+		size_t nd, unsigned char *out, unsigned int *nout), (md, key, nkey, d, nd, out, nout)) \
+	X(int, EVP_EncodeBlock, (unsigned char *t, const unsigned char *f, int n), (t, f, n)) \
+	X(int, EVP_DecodeBlock, (unsigned char *t, const unsigned char *f, int n), (t, f, n)) \
 	X(unsigned long, ERR_get_error, (void), ()) \
 	X(void, ERR_error_string_n, (unsigned long e, char *buf, size_t len), (e, buf, len)) \
 	X(void, ERR_clear_error, (void), ())

@@ -34,24 +34,9 @@ static const coco_optdef s3_opts[] = {
 
 /* ---- encoding helpers ---------------------------------------------------- */
 
-static int unreserved(unsigned char c)
-{
-	return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-}
-
 void s3_uri_encode(coco_buf *out, const char *s, size_t n, int keep_slash)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	coco_buf_reserve(out, n);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (unreserved(c) || (keep_slash && c == '/')) {
-			coco_buf_putc(out, (char)c);
-		} else {
-			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-			coco_buf_add(out, e, 3);
-		}
-	}
+	coco_http_url_encode(out, s, n, keep_slash);
 }
 
 static int hexval(int c)
@@ -115,26 +100,13 @@ int64_t s3_parse_iso8601(const char *s, size_t n)
 
 void s3_ordinal(coco_buf *out, int64_t mtime, const char *etag, size_t n)
 {
-	unsigned char le[8];
-	for (int i = 0; i < 8; i++)
-		le[i] = (unsigned char)((uint64_t)mtime >> (8 * i));
-	coco_buf_add(out, le, 8);
-	coco_buf_add(out, etag, n);
+	coco_obj_ordinal(out, mtime, etag, n);
 }
 
 int s3_wanted(const s3_src *s, const char *key, size_t n)
 {
-	if (!n || key[n - 1] == '/' || n < s->nprefix || memcmp(key, s->prefix, s->nprefix))
-		return 0;
-	for (size_t i = 0; i < s->nexc; i++)
-		if (coco_glob_match(&s->exc[i], key, n, 0))
-			return 0;
-	if (!s->ninc)
-		return 1;
-	for (size_t i = 0; i < s->ninc; i++)
-		if (coco_glob_match(&s->inc[i], key, n, 0))
-			return 1;
-	return 0;
+	coco_objsel sel = { s->prefix, s->nprefix, s->inc, s->exc, s->ninc, s->nexc };
+	return coco_obj_wanted(&sel, key, n);
 }
 
 /* ---- options ------------------------------------------------------------- */
@@ -611,10 +583,9 @@ static int s3_list(void *sp, coco_list_cb cb, void *ud, char **err)
 		token = strdup(pg.next_token);
 	}
 	s->skipped_large = large;
-	if (large && large != s->reported_large)
-		fprintf(stderr, "coco: AmazonS3: %s: %llu object%s over max_file_size (%lld bytes) skipped\n",
-			s->disp, (unsigned long long)large, large == 1 ? "" : "s", (long long)s->max_size);
-	s->reported_large = large;
+	coco_buf_clear(&url);
+	coco_buf_printf(&url, "AmazonS3: %s", s->disp);
+	coco_obj_note_large(url.p, "object", large, &s->reported_large, s->max_size);
 	rc = 0;
 out:
 	hdrs_free(hdrs);
@@ -695,36 +666,10 @@ static int s3_read(void *sp, const coco_value *key, coco_arena *a, coco_value *r
 		s->skipped_large++;
 		rc = 1;
 	} else {
-		size_t ne = 0, nd = 0;
-		const char *etag = coco_http_header(r, "etag", &ne);
-		const char *date = coco_http_header(r, "last-modified", &nd);
-		if (etag && ne >= 2 && etag[0] == '"' && etag[ne - 1] == '"')
-			etag++, ne -= 2;
-		long long mtime = date ? coco_http_parse_date(date, nd) : -1;
-		if (etag && mtime >= 0)
-			s3_ordinal(ord, mtime, etag, ne);   /* else: no ordinal, read again next time */
-		const char *name = coco_arena_strndup(a, k, n);
-		const char *data = coco_arena_strndup(a, r->body.p ? r->body.p : "", r->body.n);
-		size_t len = r->body.n;
-		if (!s->binary) {
-			size_t bad = coco_utf8_check(data, len);
-			if (bad < len) {
-				coco_seterr(err, "s3://%s/%.*s: not valid UTF-8 (byte %zu); set binary = true "
-					"to read it as bytes", s->bucket, (int)n, k, bad);
-				coco_buf_clear(ord);
-				coco_http_release(s->http, x);
-				return -1;
-			}
-		}
-		coco_value *f = coco_arena_alloc(a, 2 * sizeof *f);
-		f[0] = coco_v_str(name, n);
-		f[1] = coco_v_str(data, len);
-		if (s->binary)
-			f[1].kind = COCO_BYTES;
-		memset(row, 0, sizeof *row);
-		row->kind = COCO_STRUCT;
-		row->n = 2;
-		row->u.fields = f;
+		coco_buf where = {0};
+		coco_buf_printf(&where, "s3://%s/", s->bucket);
+		rc = coco_obj_row(r, where.p, k, n, s->binary, a, row, ord, err);
+		coco_buf_free(&where);
 	}
 	coco_http_release(s->http, x);
 	return rc;

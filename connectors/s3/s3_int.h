@@ -8,6 +8,7 @@
 #include "http.h"
 #include "prefetch.h"
 #include "connectors/localfile/glob.h"
+#include "connectors/common/objstore.h"
 
 typedef struct s3_sqs s3_sqs;
 

@@ -1,0 +1,72 @@
+/* The object-store sources' common ground: see objstore.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "objstore.h"
+
+int coco_obj_wanted(const coco_objsel *sel, const char *key, size_t n)
+{
+	if (!n || key[n - 1] == '/' || n < sel->nprefix || memcmp(key, sel->prefix, sel->nprefix))
+		return 0;
+	for (size_t i = 0; i < sel->nexc; i++)
+		if (coco_glob_match(&sel->exc[i], key, n, 0))
+			return 0;
+	if (!sel->ninc)
+		return 1;
+	for (size_t i = 0; i < sel->ninc; i++)
+		if (coco_glob_match(&sel->inc[i], key, n, 0))
+			return 1;
+	return 0;
+}
+
+void coco_obj_ordinal(coco_buf *out, int64_t mtime, const char *etag, size_t n)
+{
+	unsigned char le[8];
+	for (int i = 0; i < 8; i++)
+		le[i] = (unsigned char)((uint64_t)mtime >> (8 * i));
+	coco_buf_add(out, le, 8);
+	coco_buf_add(out, etag, n);
+}
+
+int coco_obj_row(const coco_http_resp *r, const char *where, const char *key, size_t n,
+	int binary, coco_arena *a, coco_value *row, coco_buf *ord, char **err)
+{
+	size_t ne = 0, nd = 0;
+	const char *etag = coco_http_header(r, "etag", &ne);
+	const char *date = coco_http_header(r, "last-modified", &nd);
+	if (etag && ne >= 2 && etag[0] == '"' && etag[ne - 1] == '"')
+		etag++, ne -= 2;
+	long long mtime = date ? coco_http_parse_date(date, nd) : -1;
+	coco_buf_clear(ord);
+	if (etag && mtime >= 0)
+		coco_obj_ordinal(ord, mtime, etag, ne);
+	const char *data = r->body.p ? r->body.p : "";
+	size_t len = r->body.n;
+	if (!binary) {
+		size_t bad = coco_utf8_check(data, len);
+		if (bad < len) {
+			coco_buf_clear(ord);
+			return coco_seterr(err, "%s%.*s: not valid UTF-8 (byte %zu); set binary = true "
+				"to read it as bytes", where, (int)n, key, bad);
+		}
+	}
+	coco_value *f = coco_arena_alloc(a, 2 * sizeof *f);
+	f[0] = coco_v_str(coco_arena_strndup(a, key, n), n);
+	f[1] = coco_v_str(coco_arena_strndup(a, data, len), len);
+	if (binary)
+		f[1].kind = COCO_BYTES;
+	memset(row, 0, sizeof *row);
+	row->kind = COCO_STRUCT;
+	row->n = 2;
+	row->u.fields = f;
+	return 0;
+}
+
+void coco_obj_note_large(const char *src, const char *noun, uint64_t large, uint64_t *reported,
+	int64_t max_size)
+{
+	if (large && large != *reported)
+		fprintf(stderr, "coco: %s: %llu %s%s over max_file_size (%lld bytes) skipped\n", src,
+			(unsigned long long)large, noun, large == 1 ? "" : "s", (long long)max_size);
+	*reported = large;
+}

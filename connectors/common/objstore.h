@@ -1,0 +1,45 @@
+#pragma once
+/* What the object-store sources (AmazonS3, AzureBlob) share: which keys of
+ * a listing are rows, the ordinal of an object version, the row made of a
+ * GET's response, and the note about objects over max_file_size. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "http.h"
+#include "value.h"
+#include "connectors/localfile/glob.h"
+
+/* Which keys are rows: under prefix, not a folder marker ("dir/"), wanted
+ * by the patterns (no included_patterns: all; excluded_patterns win). */
+typedef struct coco_objsel {
+	const char *prefix;              /* "" when none */
+	size_t nprefix;
+	const coco_glob *inc, *exc;
+	size_t ninc, nexc;
+} coco_objsel;
+
+/* 1 if key (n bytes, decoded) is a row of sel. */
+int coco_obj_wanted(const coco_objsel *sel, const char *key, size_t n);
+
+/* The ordinal of an object version: its last modification in seconds (8
+ * bytes, little endian) then its ETag without quotes. Seconds alone miss a
+ * same-second overwrite; the ETag sees it. */
+void coco_obj_ordinal(coco_buf *out, int64_t mtime, const char *etag, size_t n);
+
+/* The row of key from r, a 200 response to its GET: {filename, content},
+ * content the body as bytes when binary, else as text, which must be UTF-8:
+ *   "s3://docs/img.bin: not valid UTF-8 (byte 3); set binary = true to read it as bytes"
+ * (where: "s3://docs/", put before the key). *ord gets the ordinal of the
+ * version read, from the ETag and Last-Modified headers (empty when one is
+ * missing: the row is read again next time). Memory from a. 0, or -1 with
+ * *err and *ord empty. */
+int coco_obj_row(const coco_http_resp *r, const char *where, const char *key, size_t n,
+	int binary, coco_arena *a, coco_value *row, coco_buf *ord, char **err);
+
+/* After a listing that skipped `large` objects over max_file_size bytes: a
+ * note on stderr when the count changed since the last one (*reported):
+ *   "coco: AmazonS3: s3://docs/: 3 objects over max_file_size (1048576 bytes) skipped"
+ * src: "AmazonS3: s3://docs/"; noun: "object". */
+void coco_obj_note_large(const char *src, const char *noun, uint64_t large, uint64_t *reported,
+	int64_t max_size);
