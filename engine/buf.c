@@ -315,23 +315,9 @@ size_t coco_utf8_check(const void *p, size_t n)
 			i++;
 			continue;
 		}
-		size_t len;
-		unsigned lo = 0x80, hi = 0xBF;      /* range of the second byte */
-		if (c >= 0xC2 && c <= 0xDF)
-			len = 2;
-		else if (c == 0xE0)
-			len = 3, lo = 0xA0;
-		else if (c == 0xED)
-			len = 3, hi = 0x9F;
-		else if (c >= 0xE1 && c <= 0xEF)
-			len = 3;
-		else if (c == 0xF0)
-			len = 4, lo = 0x90;
-		else if (c >= 0xF1 && c <= 0xF3)
-			len = 4;
-		else if (c == 0xF4)
-			len = 4, hi = 0x8F;
-		else
+		unsigned lo, hi;                    /* range of the second byte */
+		size_t len = coco_utf8_lead(c, &lo, &hi);
+		if (!len)
 			return i;
 		if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
 			return i;

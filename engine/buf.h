@@ -68,3 +68,27 @@ char *coco_strdup(const char *s);
 /* Offset of the first byte of the first invalid UTF-8 sequence in p[0..n),
  * or n when all of it is valid (no overlongs, surrogates or > U+10FFFF). */
 size_t coco_utf8_check(const void *p, size_t n);
+/* The length (2..4) of the UTF-8 sequence that byte c >= 0x80 starts, and
+ * the range [*lo, *hi] of its second byte (the others are 80..BF); 0 when
+ * c starts none (a continuation byte, C0, C1, F5..FF). */
+static inline size_t coco_utf8_lead(unsigned c, unsigned *lo, unsigned *hi)
+{
+	*lo = 0x80, *hi = 0xBF;
+	if (c >= 0xC2 && c <= 0xDF)
+		return 2;
+	if (c >= 0xE0 && c <= 0xEF) {
+		if (c == 0xE0)
+			*lo = 0xA0;                   /* no overlongs */
+		else if (c == 0xED)
+			*hi = 0x9F;                   /* no surrogates */
+		return 3;
+	}
+	if (c >= 0xF0 && c <= 0xF4) {
+		if (c == 0xF0)
+			*lo = 0x90;
+		else if (c == 0xF4)
+			*hi = 0x8F;                   /* <= U+10FFFF */
+		return 4;
+	}
+	return 0;
+}
