@@ -225,7 +225,10 @@ int coco_graph_add_source(coco_graph *g, const coco_source_ops *ops, const coco_
 	const coco_type *rt = NULL;
 	char *e = NULL;
 	if (ops->row_type(opts, &g->arena, &rt, &e)) {
-		gerr(err, where, "%s: %s", ops->name, e ? e : "invalid options");
+		size_t n = strlen(ops->name);
+		int named = e && !strncmp(e, ops->name, n) && e[n] == ':';   /* "LocalFile: ..." */
+		gerr(err, where, "%s%s%s", named ? "" : ops->name, named ? "" : ": ",
+			e ? e : "invalid options");
 		free(e);
 		return -1;
 	}

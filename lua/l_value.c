@@ -127,8 +127,15 @@ int coco_lua_to_value(lua_State *L, int idx, const coco_type *t, coco_arena *a, 
 		out->kind = COCO_RANGE;
 		lua_rawgeti(L, idx, 1);
 		lua_rawgeti(L, idx, 2);
-		out->u.r[0] = (int64_t)lua_tonumber(L, -2);
-		out->u.r[1] = (int64_t)lua_tonumber(L, -1);
+		for (int k = 0; k < 2; k++) {
+			lua_Number n = lua_tonumber(L, k - 2);
+			if (n != floor(n) || !(fabs(n) <= 9.2e18)) {
+				coco_buf_printf(err, "expected a range of two int64 offsets, got %.17g", n);
+				lua_pop(L, 2);
+				return -1;
+			}
+			out->u.r[k] = (int64_t)n;
+		}
 		lua_pop(L, 2);
 		return 0;
 	case COCO_VECTOR: {
@@ -282,6 +289,8 @@ static const char *kind_word(coco_optkind k)
 	}
 }
 
+#define OPT_NUM_MAX 9007199254740992.0   /* 2^53: every whole number below is exact */
+
 int coco_lua_opts(lua_State *L, int idx, const char *what, const coco_optdef *defs,
 	coco_optval *vals, coco_arena *a, coco_buf *err)
 {
@@ -320,15 +329,26 @@ int coco_lua_opts(lua_State *L, int idx, const char *what, const coco_optdef *de
 				v->s = lua_tostring(L, -1);
 			break;
 		case COCO_OPT_INT:
-			ok = vt == LUA_TNUMBER && lua_tonumber(L, -1) == floor(lua_tonumber(L, -1));
-			v->i = (int64_t)lua_tonumber(L, -1);
-			v->num = lua_tonumber(L, -1);
-			break;
-		case COCO_OPT_NUM:
+		case COCO_OPT_NUM: {
 			ok = vt == LUA_TNUMBER;
-			v->num = lua_tonumber(L, -1);
-			v->i = (int64_t)v->num;
+			if (!ok)
+				break;
+			/* NaN, infinities and integers past 2^53 (math.huge, 1e308)
+			 * have no int64 value: refuse them here, so no connector
+			 * converts one */
+			double x = lua_tonumber(L, -1);
+			int whole = defs[i].kind == COCO_OPT_INT;
+			if (!(fabs(x) <= OPT_NUM_MAX) || (whole && x != floor(x))) {
+				coco_buf_printf(err, "%s: option '%s' must be %s from -2^53 to 2^53, got %s",
+					what, key, whole ? "a whole number" : "a finite number",
+					x != x ? "nan" : lua_tostring(L, -1));
+				lua_pop(L, 2);
+				return -1;
+			}
+			v->num = x;
+			v->i = (int64_t)x;
 			break;
+		}
 		case COCO_OPT_BOOL:
 			ok = vt == LUA_TBOOLEAN;
 			v->b = lua_toboolean(L, -1);

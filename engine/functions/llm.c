@@ -72,8 +72,9 @@ int llm_open(const llm_conf *cf, llm_client **out, char **err)
 			fn, addr);
 	if (!addr)
 		addr = api == LLM_OPENAI ? OPENAI_ADDRESS : OLLAMA_ADDRESS;
-	if (cf->timeout_s < 0)
-		return coco_seterr(err, "%s: timeout must be positive (seconds)", fn);
+	if (!(cf->timeout_s >= 0 && cf->timeout_s <= 86400))
+		return coco_seterr(err, "%s: timeout must be from 0 to 86400 seconds, got %g", fn,
+			cf->timeout_s);
 	if (cf->max_concurrency < 0 || cf->max_concurrency > 256)
 		return coco_seterr(err, "%s: max_concurrency must be between 1 and 256, got %d", fn,
 			cf->max_concurrency);

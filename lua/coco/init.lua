@@ -139,15 +139,20 @@ local function field_list(fields, what)
 end
 function types.vector(elem, dim)
   if elem ~= "float32" then fail("coco.types.vector: only float32 elements are supported") end
-  if dim ~= nil and (type(dim) ~= "number" or dim < 1 or dim % 1 ~= 0) then
-    fail("coco.types.vector: dimension must be a positive integer")
+  if dim ~= nil and (type(dim) ~= "number" or not (dim >= 1 and dim <= 65536) or dim % 1 ~= 0) then
+    fail("coco.types.vector: dimension must be a whole number from 1 to 65536, got %s", tostring(dim))
   end
   return { kind = "vector", elem = elem, dim = dim or 0 }
 end
 function types.struct(fields) return { kind = "struct", fields = field_list(fields, "coco.types.struct") } end
 function types.table(fields, opts)
-  return { kind = "table", fields = field_list(fields, "coco.types.table"),
-           keys = opts and opts.keys or 0 }
+  local list = field_list(fields, "coco.types.table")
+  local keys = opts and opts.keys or 0
+  if type(keys) ~= "number" or not (keys >= 0 and keys <= #list) or keys % 1 ~= 0 then
+    fail("coco.types.table: keys must be a whole number from 0 to %d (the number of fields), got %s",
+      #list, tostring(keys))
+  end
+  return { kind = "table", fields = list, keys = keys }
 end
 
 coco.generated = { uuid = setmetatable({}, { __tostring = function() return "coco.generated.uuid" end }) }
@@ -319,7 +324,9 @@ Collector.__index = {
   end,
   export = function(self, name, target, opts)
     if getmetatable(self) ~= Collector then fail("use collector:export(...) with a colon") end
-    if type(name) ~= "string" then fail("export needs a name") end
+    if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+      fail("export: the name must be an identifier (letters, digits, _), got %s", tostring(name))
+    end
     if getmetatable(target) ~= Spec or target.category ~= "target" then
       fail("export '%s': the second argument must be a target (coco.targets.X{...})", name)
     end
@@ -353,14 +360,19 @@ function flow_methods.add_source(self, spec, opts)
     fail("add_source needs a source (coco.sources.X{...})")
   end
   if opts ~= nil and type(opts) ~= "table" then fail("add_source: options must be a table") end
-  local known = { refresh_interval = "number", max_inflight_rows = "number", max_inflight_bytes = "number" }
+  -- { low, high, what }: a number in [low, high] (no NaN, no infinity);
+  -- counts are whole numbers
+  local known = { refresh_interval = { 0.1, 31536000, "seconds" },
+    max_inflight_rows = { 1, 2^31, "rows" }, max_inflight_bytes = { 1, 2^53, "bytes" } }
   for k, v in pairs(opts or {}) do
-    if not known[k] then
+    local r = known[k]
+    if not r then
       fail("add_source: unknown option '%s'; options: max_inflight_bytes, max_inflight_rows, refresh_interval", tostring(k))
     end
-    if type(v) ~= known[k] then fail("add_source: %s must be a number of seconds or rows", k) end
-    if k ~= "refresh_interval" and (v < 1 or v ~= math.floor(v)) then
-      fail("add_source: %s must be a whole number >= 1, got %s", k, tostring(v))
+    if type(v) ~= "number" then fail("add_source: %s must be a number of %s, got %s", k, r[3], type(v)) end
+    if not (v >= r[1] and v <= r[2]) or (r[3] ~= "seconds" and v ~= math.floor(v)) then
+      fail("add_source: %s must be a %s from %s to %.0f %s, got %s", k,
+        r[3] == "seconds" and "number" or "whole number", tostring(r[1]), r[2], r[3], tostring(v))
     end
   end
   local b = self._b
@@ -540,16 +552,19 @@ end
 
 -- coco.flow("Name", function(flow, scope) ... end)
 function coco.flow(name, fn)
-  if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
-    fail("coco.flow: the name must be an identifier (letters, digits, _), got %s", tostring(name))
-  end
-  if type(fn) ~= "function" then fail("coco.flow(%q): the second argument must be a function(flow, scope)", name) end
   local at = where(2)
-  if at == "?" then
+  if at == "?" and type(fn) == "function" then
     -- `return coco.flow(...)` is a tail call: the flow file's frame is gone,
     -- so name the line where the flow function is defined instead
     local info = debug.getinfo(fn, "S")
     at = info.short_src .. ":" .. info.linedefined
+  end
+  if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+    error(string.format("%s: coco.flow: the name must be an identifier (letters, digits, _), got %s",
+      at, type(name) == "string" and string.format("%q", name) or tostring(name)), 0)
+  end
+  if type(fn) ~= "function" then
+    error(string.format("%s: coco.flow(%q): the second argument must be a function(flow, scope)", at, name), 0)
   end
   local base = loading and loading.base_dir or assert(core.realpath("."))
   local g = core.graph(name, base)
@@ -580,6 +595,10 @@ function coco.load(path, opts)
   local prev = loading
   loading = { path = path, base_dir = dirname(abs), state_dir = opts.state_dir }
   local ok, res = xpcall(chunk, function(e)
+    if type(e) == "string" and e:sub(1, 3) == "?: " then
+      -- raised from a tail call (`return coco.flow(...)`) with no line to name
+      return path .. ": " .. e:sub(4)
+    end
     if type(e) == "string" and not e:match("^[^\n]*:%d+: ") then
       return debug.traceback(e, 2)
     end
@@ -681,6 +700,9 @@ function Flow:evaluate(opts)
   local stats, err = self._g:evaluate(opts, function(export, lines)
     local f = files[export]
     if not f then
+      -- export names are identifiers (checked by collector:export): the
+      -- file stays inside dir
+      assert(export:match("^[%a_][%w_]*$"), "export name")
       local ferr
       f, ferr = io.open(dir .. "/" .. export .. ".jsonl", "w")
       if not f then error(ferr, 0) end
@@ -693,6 +715,26 @@ function Flow:evaluate(opts)
   if not stats then return nil, err end
   for _, s in ipairs(stats) do s.flow = self.name end
   return stats, dir
+end
+
+-- flow:verify{ repair = false, on_diff, on_error } -> per-export results, errors
+--   | nil, msg. Evaluates every source row (cached function results are
+--   read, never written) and compares each export's rows with what its
+--   target holds. on_diff(d): d.kind is "missing", "stale", "different"
+--   (d.columns names them) or "collision" (d.other: the other source row);
+--   d.export, d.key, d.source, d.source_key. repair writes the differences
+--   to the targets; state is not changed.
+function Flow:verify(opts)
+  opts = opts or {}
+  local rok, rerr = self:ready()
+  if not rok then return nil, rerr end
+  local ok = open_state(self, true)
+  if not ok then self._g:close_state() end
+  local res, nerr = self._g:verify(opts)
+  self._g:close_state()
+  if not res then return nil, nerr end
+  for _, r in ipairs(res) do r.flow = self.name end
+  return res, nerr
 end
 
 -- flow:drop{ force } -> plan text | nil, msg: drops the targets and the state
