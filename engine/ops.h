@@ -214,6 +214,12 @@ typedef struct coco_target_ops {
 		int *destructive, char **err);
 	/* Apply that change. Must be idempotent: safe to re-run after a crash. */
 	int (*apply)(const char *stored, const char *desired, char **err);
+	/* Optional (NULL: none). When the stored description equals desired:
+	 * compares it with the resource as it is (a collection deleted or
+	 * changed by hand) and appends to plan what apply(desired, desired)
+	 * does to repair it, setting *destructive; appends nothing when all is
+	 * well or the resource cannot be reached (the writes will say so). */
+	int (*check)(const char *desired, coco_buf *plan, int *destructive, char **err);
 	/* Writes. Opened per update run; upsert/del only between begin/commit.
 	 * row: a STRUCT of info->row_type; key: a STRUCT of the nkeys key
 	 * fields. Writes are idempotent (upsert = insert or replace). */

@@ -7,6 +7,8 @@ extern const coco_source_ops coco_s3_source;
 extern const coco_source_ops coco_gdrive_source;
 extern const coco_target_ops coco_sqlite_target;
 extern const coco_target_ops coco_postgres_target;
+extern const coco_target_ops coco_qdrant_target;
+extern const coco_target_ops coco_chroma_target;
 extern const coco_function_ops coco_fn_split_recursively;
 extern const coco_function_ops coco_fn_detect_language;
 extern const coco_function_ops coco_fn_split_by_separators;
@@ -16,7 +18,8 @@ extern const coco_function_ops coco_fn_extract_by_llm;
 
 const coco_source_ops *const coco_sources[] = { &coco_localfile_source, &coco_s3_source,
 	&coco_gdrive_source, NULL };
-const coco_target_ops *const coco_targets[] = { &coco_sqlite_target, &coco_postgres_target, NULL };
+const coco_target_ops *const coco_targets[] = { &coco_sqlite_target, &coco_postgres_target,
+	&coco_qdrant_target, &coco_chroma_target, NULL };
 const coco_function_ops *const coco_functions[] = {
 	&coco_fn_split_recursively, &coco_fn_detect_language, &coco_fn_split_by_separators,
 	&coco_fn_parse_json, &coco_fn_embed_text, &coco_fn_extract_by_llm, NULL };

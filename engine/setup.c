@@ -73,8 +73,22 @@ int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *p
 		char *t = NULL, *ex = NULL, *d = NULL;
 		if (got == 1 && split_record(stored.p, &t, &ex, &d))
 			got = 0;
-		if (got == 1 && !strcmp(t, xp->ops->name) && !strcmp(d, desired.p))
+		if (got == 1 && !strcmp(t, xp->ops->name) && !strcmp(d, desired.p)) {
+			/* set up as wanted: a target that can look at the resource says
+			 * whether it was changed by hand (its plan is made here) */
+			coco_buf fix = {0};
+			int destructive = 0;
+			char *e = NULL;
+			if (xp->ops->check && xp->ops->check(d, &fix, &destructive, &e) == 0 && fix.n) {
+				change_add(plan, rid.p, xp->name, xp->ops, d, desired.p);
+				plan->ch[plan->n - 1].plan = fix;
+				plan->ch[plan->n - 1].destructive = destructive;
+			} else {
+				coco_buf_free(&fix);
+			}
+			free(e);
 			continue;
+		}
 		change_add(plan, rid.p, xp->name, xp->ops, got == 1 ? d : NULL, desired.p);
 	}
 	/* applied resources the flow no longer wants */
@@ -106,6 +120,10 @@ int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *p
 	for (size_t i = 0; i < plan->n && !rc; i++) {
 		coco_setup_change *c = &plan->ch[i];
 		char *e = NULL;
+		if (c->plan.n) {                /* planned by check() */
+			plan->destructive |= c->destructive;
+			continue;
+		}
 		if (c->ops->plan(c->stored, c->desired, &c->plan, &c->destructive, &e)) {
 			rc = coco_seterr(err, "export '%s': %s", c->export_name, e ? e : "cannot plan setup");
 			free(e);

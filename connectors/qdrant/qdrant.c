@@ -1,0 +1,1264 @@
+/* Qdrant target (REST over engine/http.c): each export owns one collection.
+ *
+ * Vector fields of a fixed dimension become named vectors, with the
+ * distance of the export's vector_indexes (cosine → Cosine, l2 → Euclid,
+ * ip → Dot; Cosine when not listed); every other field, the key fields
+ * included, goes to the payload. A point's id is a UUID made of the
+ * fingerprint of its primary key, so the same key always hits the same
+ * point. Writes of a batch are kept until commit, one operation per point
+ * (the last one wins), and sent as POST /points/batch?wait=true requests
+ * of up to MAX_POINTS points, a few in flight at once: when one fails, the
+ * engine's state does not advance and the next run writes them again. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ops.h"
+#include "tdesc.h"
+#include "vstore.h"
+#include "functions/json.h"
+
+enum { OPT_URL, OPT_COLLECTION, OPT_API_KEY_ENV, OPT_VECTOR_INDEXES };
+
+static const coco_optdef q_opts[] = {
+	{ "url", COCO_OPT_STR, 0, "Qdrant's REST endpoint (default $QDRANT_URL, else "
+	  "http://localhost:6333)" },
+	{ "collection_name", COCO_OPT_STR, 0, "collection (default <flow_name>__<export_name>)" },
+	{ "api_key_env", COCO_OPT_STR, 0, "environment variable holding the API key (sent as api-key)" },
+	{ "vector_indexes", COCO_OPT_JSON, 0, "{{ field =, metric = \"cosine\"|\"l2\"|\"ip\", "
+	  "m =, ef_construction = }} (usually given to the export)" },
+	{ NULL, 0, 0, NULL, 0 },
+};
+
+#define WHO "Qdrant"
+#define MAX_POINTS 512            /* points per request */
+#define MAX_BYTES (16u << 20)     /* bytes per request (Qdrant takes 32 MB) */
+#define INFLIGHT 3                /* requests of a commit in flight at once */
+
+/* ---- the export's layout ---------------------------------------------------------- */
+
+typedef struct qcol {
+	const char *name;
+	const coco_type *type;
+	int vec;                     /* a named vector (else payload) */
+	const char *metric;          /* cosine, l2, ip */
+	long m, efc;                 /* hnsw_config; 0: Qdrant's default */
+	char spec[80];               /* the description's rest: "payload", "vector 384 Cosine" */
+} qcol;
+
+typedef struct layout {
+	coco_buf url, coll;
+	const char *key_env;
+	qcol *cols;
+	uint32_t ncols, nkeys;
+} layout;
+
+static void layout_free(layout *l)
+{
+	coco_buf_free(&l->url);
+	coco_buf_free(&l->coll);
+	free(l->cols);
+	memset(l, 0, sizeof *l);
+}
+
+static const char *distance_of(const char *metric)
+{
+	return !strcmp(metric, "cosine") ? "Cosine" : !strcmp(metric, "l2") ? "Euclid" : "Dot";
+}
+
+static int find_col(const layout *l, const char *name, size_t n)
+{
+	for (uint32_t i = 0; i < l->ncols; i++)
+		if (strlen(l->cols[i].name) == n && !memcmp(l->cols[i].name, name, n))
+			return (int)i;
+	return -1;
+}
+
+static void field_names(const layout *l, coco_buf *b)
+{
+	for (uint32_t i = 0; i < l->ncols; i++)
+		coco_buf_printf(b, "%s%s", i ? ", " : "", l->cols[i].name);
+}
+
+/* A non-negative JSON integer, or -1. */
+static long json_uint(const char *v, size_t n)
+{
+	if (!n || n > 9)
+		return -1;
+	long x = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		x = x * 10 + (v[i] - '0');
+	}
+	return x;
+}
+
+/* vector_indexes = {{ field =, metric =, method = "hnsw", m =, ef_construction = }} */
+static int read_vector_indexes(layout *l, const char *js, const char *exp, char **err)
+{
+	coco_json_iter it;
+	const char *k, *v;
+	size_t kn, vn, ix = 0;
+	if (coco_json_iter_init(&it, js, strlen(js)) != '[')
+		return coco_seterr(err, WHO ": export '%s': vector_indexes must be a list "
+			"{{ field = ..., metric = ... }}", exp);
+	coco_buf s = {0};
+	int rc = 0;
+	while (!rc && coco_json_iter_next(&it, &k, &kn, &v, &vn)) {
+		ix++;
+		coco_json_iter fi;
+		const char *fk, *fv;
+		size_t fkn, fvn;
+		if (coco_json_iter_init(&fi, v, vn) != '{') {
+			rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu] must be a table", exp, ix);
+			break;
+		}
+		int field = -1;
+		const char *metric = NULL;
+		long m = 0, efc = 0;
+		while (!rc && coco_json_iter_next(&fi, &fk, &fkn, &fv, &fvn)) {
+			coco_buf_clear(&s);
+			coco_json_str_decode(fk, fkn, &s);
+			char key[24];
+			snprintf(key, sizeof key, "%s", s.p ? s.p : "");
+			coco_buf_clear(&s);
+			int str = coco_json_str_decode(fv, fvn, &s) == 0;
+			if (!strcmp(key, "field")) {
+				if (!str || (field = find_col(l, s.p, s.n)) < 0) {
+					coco_buf f = {0};
+					field_names(l, &f);
+					rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu]: unknown field "
+						"%.*s; fields: %s", exp, ix, (int)fvn, fv, f.p);
+					coco_buf_free(&f);
+				}
+			} else if (!strcmp(key, "metric")) {
+				if (str && !strcmp(s.p, "cosine"))
+					metric = "cosine";
+				else if (str && !strcmp(s.p, "l2"))
+					metric = "l2";
+				else if (str && !strcmp(s.p, "ip"))
+					metric = "ip";
+				else
+					rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu].metric must be "
+						"\"cosine\", \"l2\" or \"ip\", got %.*s", exp, ix, (int)fvn, fv);
+			} else if (!strcmp(key, "method")) {
+				if (!str || strcmp(s.p, "hnsw"))
+					rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu].method: Qdrant "
+						"indexes vectors with HNSW only, got %.*s", exp, ix, (int)fvn, fv);
+			} else if (!strcmp(key, "m") || !strcmp(key, "ef_construction")) {
+				long val = json_uint(fv, fvn);
+				if (val < 1)
+					rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu].%s must be a "
+						"positive integer, got %.*s", exp, ix, key, (int)fvn, fv);
+				else if (key[0] == 'm')
+					m = val;
+				else
+					efc = val;
+			} else {
+				rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu]: unknown option "
+					"'%s'; options: field, metric, method, m, ef_construction", exp, ix, key);
+			}
+		}
+		if (rc)
+			break;
+		if (field < 0 || !metric) {
+			rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu] needs a field and a "
+				"metric (\"cosine\", \"l2\" or \"ip\")", exp, ix);
+			break;
+		}
+		qcol *c = &l->cols[field];
+		if (!c->vec) {
+			coco_buf tb = {0};
+			coco_type_format(c->type, &tb);
+			rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu]: field '%s' is %s; "
+				"a Qdrant vector needs a vector<float32,N> field", exp, ix, c->name, tb.p);
+			coco_buf_free(&tb);
+			break;
+		}
+		if (c->metric) {
+			rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu]: field '%s' is "
+				"listed twice (a Qdrant vector has one distance)", exp, ix, c->name);
+			break;
+		}
+		c->metric = metric;
+		c->m = m;
+		c->efc = efc;
+	}
+	coco_buf_free(&s);
+	return rc;
+}
+
+/* Qdrant refuses collection names with these bytes, and longer than 255. */
+static int check_collection(const char *s, const char *exp, char **err)
+{
+	if (!*s)
+		return coco_seterr(err, WHO ": export '%s': collection_name must not be empty", exp);
+	if (strlen(s) > 255)
+		return coco_seterr(err, WHO ": export '%s': collection name '%s' is longer than 255 "
+			"bytes", exp, s);
+	for (const char *p = s; *p; p++)
+		if (strchr("<>:\"/\\|?*", *p) || (unsigned char)*p < 0x20)
+			return coco_seterr(err, WHO ": export '%s': collection name '%s' has a '%c'; Qdrant "
+				"refuses < > : \" / \\ | ? * and control bytes (set collection_name)", exp, s,
+				(unsigned char)*p < 0x20 ? '?' : *p);
+	return 0;
+}
+
+static int layout_make(const coco_optval *opts, const coco_export_info *info, layout *l,
+	char **err)
+{
+	memset(l, 0, sizeof *l);
+	const char *exp = info->export_name;
+	const coco_type *t = info->row_type;
+	const char *url = opts[OPT_URL].set && opts[OPT_URL].s && *opts[OPT_URL].s
+		? opts[OPT_URL].s : getenv("QDRANT_URL");
+	coco_buf_adds(&l->url, url && *url ? url : "http://localhost:6333");
+	while (l->url.n && l->url.p[l->url.n - 1] == '/')
+		l->url.p[--l->url.n] = 0;
+	if (strncmp(l->url.p, "http://", 7) && strncmp(l->url.p, "https://", 8))
+		return coco_seterr(err, WHO ": export '%s': url must start with http:// or https:// "
+			"(Qdrant's REST port, 6333 by default), got '%s'", exp, l->url.p);
+	if (opts[OPT_COLLECTION].set && opts[OPT_COLLECTION].s)
+		coco_buf_adds(&l->coll, opts[OPT_COLLECTION].s);
+	else
+		coco_buf_printf(&l->coll, "%s__%s", info->flow_name, exp);
+	if (check_collection(l->coll.p, exp, err) < 0)
+		return -1;
+	if (opts[OPT_API_KEY_ENV].set && opts[OPT_API_KEY_ENV].s && *opts[OPT_API_KEY_ENV].s)
+		l->key_env = opts[OPT_API_KEY_ENV].s;
+	if (!t || t->kind != COCO_STRUCT || t->nfields == 0)
+		return coco_seterr(err, WHO ": export '%s' has no fields", exp);
+	if (info->nkeys == 0 || info->nkeys > t->nfields)
+		return coco_seterr(err, WHO ": export '%s' needs primary_key_fields", exp);
+	l->ncols = t->nfields;
+	l->nkeys = info->nkeys;
+	l->cols = calloc(l->ncols + 1, sizeof *l->cols);
+	if (!l->cols)
+		abort();
+	for (uint32_t i = 0; i < l->ncols; i++) {
+		qcol *c = &l->cols[i];
+		c->name = t->fields[i].name;
+		c->type = t->fields[i].type;
+		c->vec = i >= l->nkeys && c->type->kind == COCO_VECTOR && c->type->dim > 0;
+	}
+	if (opts[OPT_VECTOR_INDEXES].set && opts[OPT_VECTOR_INDEXES].s &&
+	    read_vector_indexes(l, opts[OPT_VECTOR_INDEXES].s, exp, err) < 0)
+		return -1;
+	for (uint32_t i = 0; i < l->ncols; i++) {
+		qcol *c = &l->cols[i];
+		if (!c->vec) {
+			strcpy(c->spec, "payload");
+			continue;
+		}
+		if (!c->metric)
+			c->metric = "cosine";
+		int n = snprintf(c->spec, sizeof c->spec, "vector %u %s", c->type->dim,
+			distance_of(c->metric));
+		if (c->m)
+			n += snprintf(c->spec + n, sizeof c->spec - (size_t)n, " m=%ld", c->m);
+		if (c->efc)
+			snprintf(c->spec + n, sizeof c->spec - (size_t)n, " ef_construct=%ld", c->efc);
+	}
+	return 0;
+}
+
+/* ---- the setup description ------------------------------------------------------
+ *
+ *   url http://127.0.0.1:6333
+ *   collection Docs__chunks
+ *   api_key_env QDRANT_API_KEY          (when given: a name, never the key)
+ *   key filename location
+ *   column filename str payload
+ *   column embedding vector<float32,384> vector 384 Cosine m=16 ef_construct=64
+ *
+ * key and column lines are engine/tdesc.h's (COCO_TDESC_SQL_REST: the rest
+ * of a column line says where the field goes). */
+
+typedef struct desc {
+	coco_tdesc t;
+	const char *url, *coll, *key_env;
+} desc;
+
+static int q_describe(const coco_optval *opts, const coco_export_info *info,
+	coco_buf *resource_id, coco_buf *desired, char **err)
+{
+	layout l;
+	if (layout_make(opts, info, &l, err) < 0) {
+		layout_free(&l);
+		return -1;
+	}
+	coco_buf_printf(resource_id, "qdrant:%s#%s", l.url.p, l.coll.p);
+	coco_tdesc_put_line(desired, "url", l.url.p);
+	coco_tdesc_put_line(desired, "collection", l.coll.p);
+	if (l.key_env)
+		coco_tdesc_put_line(desired, "api_key_env", l.key_env);
+	coco_tdesc_put_keys(desired, info->row_type, l.nkeys);
+	for (uint32_t i = 0; i < l.ncols; i++)
+		coco_tdesc_put_column(desired, COCO_TDESC_SQL_REST, l.cols[i].name, l.cols[i].type,
+			l.cols[i].spec);
+	layout_free(&l);
+	return 0;
+}
+
+static int desc_line(void *ctx, coco_arena *a, const char *w, size_t wn, const char *rest,
+	const char *e)
+{
+	desc *d = ctx;
+	const char **v = COCO_TDESC_IS(w, wn, "url") ? &d->url :
+		COCO_TDESC_IS(w, wn, "collection") ? &d->coll :
+		COCO_TDESC_IS(w, wn, "api_key_env") ? &d->key_env : NULL;
+	if (!v)
+		return -1;
+	*v = coco_unesc(a, rest, (size_t)(e - rest));
+	return *v ? 0 : -1;
+}
+
+static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
+{
+	memset(d, 0, sizeof *d);
+	if (coco_tdesc_parse(text, a, COCO_TDESC_SQL_REST, &d->t, desc_line, d, WHO, err) < 0)
+		return -1;
+	if (!d->url || !d->coll || !d->t.nkeys || !d->t.ncols)
+		return coco_seterr(err, WHO ": malformed setup description (needs url, collection, key "
+			"and column lines)");
+	return 0;
+}
+
+static int is_vec(const coco_tcol *c)
+{
+	return !strncmp(c->sql, "vector ", 7);
+}
+
+/* "vector 384 Cosine m=16" → size 384, distance Cosine (the hnsw part apart). */
+static void vec_parts(const coco_tcol *c, long *size, char dist[16], const char **hnsw)
+{
+	*size = strtol(c->sql + 7, NULL, 10);
+	const char *p = strchr(c->sql + 7, ' ');
+	dist[0] = 0;
+	*hnsw = "";
+	if (p) {
+		p++;
+		size_t n = strcspn(p, " ");
+		snprintf(dist, 16, "%.*s", (int)n, p);
+		*hnsw = p[n] ? p + n + 1 : "";
+	}
+}
+
+/* 1 when s and d want the same named vectors (names, sizes, distances). */
+static int same_vectors(const desc *s, const desc *d, coco_buf *why)
+{
+	int same = 1;
+	for (size_t i = 0; i < d->t.ncols; i++) {
+		const coco_tcol *c = &d->t.cols[i], *o = coco_tdesc_col(&s->t, c->name);
+		if (!is_vec(c) && (!o || !is_vec(o)))
+			continue;
+		long sz, osz;
+		char dist[16], odist[16];
+		const char *h, *oh;
+		if (is_vec(c))
+			vec_parts(c, &sz, dist, &h);
+		if (o && is_vec(o))
+			vec_parts(o, &osz, odist, &oh);
+		if (!o || !is_vec(o)) {
+			coco_tdesc_reason(why, "new vector %s (%ld %s)", c->name, sz, dist);
+		} else if (!is_vec(c)) {
+			coco_tdesc_reason(why, "vector %s becomes payload", c->name);
+		} else if (sz != osz || strcmp(dist, odist)) {
+			coco_tdesc_reason(why, "vector %s: %ld %s → %ld %s", c->name, osz, odist, sz, dist);
+		} else {
+			continue;
+		}
+		same = 0;
+	}
+	for (size_t i = 0; i < s->t.ncols; i++)
+		if (is_vec(&s->t.cols[i]) && !coco_tdesc_col(&d->t, s->t.cols[i].name)) {
+			coco_tdesc_reason(why, "vector %s is gone", s->t.cols[i].name);
+			same = 0;
+		}
+	return same;
+}
+
+/* Why the collection must be dropped and created again to go from s to d. */
+static void recreate_reasons(const desc *s, const desc *d, coco_buf *why)
+{
+	if (strcmp(s->url, d->url))
+		coco_tdesc_reason(why, "url: %s → %s", s->url, d->url);
+	if (strcmp(s->coll, d->coll))
+		coco_tdesc_reason(why, "collection: %s → %s", s->coll, d->coll);
+	if (!coco_tdesc_same_names(s->t.keys, s->t.nkeys, d->t.keys, d->t.nkeys)) {
+		coco_tdesc_reason(why, "key (point ids): ");
+		coco_tdesc_put_names(why, s->t.keys, s->t.nkeys);
+		coco_buf_adds(why, " → ");
+		coco_tdesc_put_names(why, d->t.keys, d->t.nkeys);
+	}
+	same_vectors(s, d, why);
+}
+
+static void plan_create(const desc *d, coco_buf *plan)
+{
+	coco_buf_printf(plan, "create collection %s (", d->coll);
+	int any = 0;
+	for (size_t i = 0; i < d->t.ncols; i++)
+		if (is_vec(&d->t.cols[i])) {
+			coco_buf_printf(plan, "%s%s %s", any ? ", " : "vectors: ", d->t.cols[i].name,
+				d->t.cols[i].sql + 7);
+			any = 1;
+		}
+	coco_buf_adds(plan, any ? "; payload: " : "payload: ");
+	any = 0;
+	for (size_t i = 0; i < d->t.ncols; i++)
+		if (!is_vec(&d->t.cols[i])) {
+			coco_buf_printf(plan, "%s%s", any ? ", " : "", d->t.cols[i].name);
+			any = 1;
+		}
+	coco_buf_printf(plan, "; point ids from ");
+	coco_tdesc_put_names(plan, d->t.keys, d->t.nkeys);
+	coco_buf_adds(plan, ")\n");
+}
+
+/* Payload fields of s that d lacks: their values are deleted from every
+ * point (destructive). New ones and changed types need nothing: each
+ * point's payload is written whole. Vectors whose HNSW settings change are
+ * updated in place. */
+static int plan_fields(const desc *s, const desc *d, coco_buf *plan)
+{
+	int destructive = 0;
+	for (size_t i = 0; i < s->t.ncols; i++) {
+		const coco_tcol *o = &s->t.cols[i];
+		if (!is_vec(o) && !coco_tdesc_col(&d->t, o->name)) {
+			coco_buf_printf(plan, "delete payload field %s from every point\n", o->name);
+			destructive = 1;
+		}
+	}
+	for (size_t i = 0; i < d->t.ncols; i++) {
+		const coco_tcol *c = &d->t.cols[i], *o = coco_tdesc_col(&s->t, c->name);
+		if (is_vec(c)) {
+			if (o && is_vec(o) && strcmp(o->sql, c->sql))
+				coco_buf_printf(plan, "update vector %s (%s)\n", c->name, c->sql + 7);
+		} else if (!o) {
+			coco_buf_printf(plan, "add payload field %s (%s)\n", c->name, c->type);
+		} else if (strcmp(o->type, c->type)) {
+			coco_buf_printf(plan, "payload field %s: %s → %s (points are written again)\n",
+				c->name, o->type, c->type);
+		}
+	}
+	return destructive;
+}
+
+/* ---- HTTP ------------------------------------------------------------------------ */
+
+typedef struct conn {
+	coco_http *h;
+	char *hdr[2];                /* "api-key: ..." or NULL */
+	coco_buf url;                /* scratch */
+} conn;
+
+static int conn_open(conn *c, const char *key_env, char **err)
+{
+	memset(c, 0, sizeof *c);
+	if (key_env) {
+		const char *k = getenv(key_env);
+		if (!k || !*k)
+			return coco_seterr(err, WHO ": api_key_env: $%s is not set", key_env);
+		size_t n = strlen(k) + 10;
+		c->hdr[0] = malloc(n);
+		if (!c->hdr[0])
+			abort();
+		snprintf(c->hdr[0], n, "api-key: %s", k);
+	}
+	coco_http_opts o = { .max_inflight = INFLIGHT, .connect_timeout_ms = 5000,
+		.max_retries = 3, .backoff_ms = 200 };
+	c->h = coco_http_create(&o);
+	return 0;
+}
+
+static void conn_close(conn *c)
+{
+	coco_http_destroy(c->h);
+	free(c->hdr[0]);
+	coco_buf_free(&c->url);
+	memset(c, 0, sizeof *c);
+}
+
+/* url/collections/<coll><tail> into c->url */
+static const char *coll_url(conn *c, const char *url, const char *coll, const char *tail)
+{
+	coco_buf_clear(&c->url);
+	coco_buf_printf(&c->url, "%s/collections/", url);
+	coco_vs_path(&c->url, coll);
+	coco_buf_adds(&c->url, tail);
+	return c->url.p;
+}
+
+/* A request whose 2xx is success; else *err names what failed. ok404: a
+ * 404 is fine too (returns 404). Returns the status or -1. */
+static long call(conn *c, const char *method, const char *url, const char *body, int ok404,
+	const char *what, coco_http_resp *r, char **err)
+{
+	memset(r, 0, sizeof *r);
+	long st = coco_vs_request(c->h, WHO, method, url, (const char *const *)c->hdr, body,
+		body ? strlen(body) : 0, r, err);
+	if (st < 0)
+		return -1;
+	if ((st >= 200 && st < 300) || (ok404 && st == 404))
+		return st;
+	if (st == 401 || st == 403) {
+		coco_vs_status_err(WHO, what, r, err);
+		char *e = *err;
+		coco_seterr(err, "%s (check api_key_env)", e);
+		free(e);
+		return -1;
+	}
+	coco_vs_status_err(WHO, what, r, err);
+	return -1;
+}
+
+/* The collection's named vectors as the server has them: "name size Distance"
+ * lines, sorted as d lists them, into out. Returns 1 (exists), 0 (404), -1. */
+static int server_vectors(conn *c, const desc *d, coco_buf *out, char **err)
+{
+	coco_http_resp r;
+	coco_buf what = {0};
+	coco_buf_printf(&what, "read collection %s on %s", d->coll, d->url);
+	long st = call(c, "GET", coll_url(c, d->url, d->coll, ""), NULL, 1, what.p, &r, err);
+	coco_buf_free(&what);
+	int rc = st < 0 ? -1 : st == 404 ? 0 : 1;
+	const char *res, *cfg, *par, *vecs;
+	size_t nres, ncfg, npar, nvecs;
+	if (rc == 1 && (!coco_json_get(r.body.p, r.body.n, "result", 6, &res, &nres) ||
+	    !coco_json_get(res, nres, "config", 6, &cfg, &ncfg) ||
+	    !coco_json_get(cfg, ncfg, "params", 6, &par, &npar))) {
+		rc = coco_seterr(err, WHO ": read collection %s on %s: unexpected answer %.200s", d->coll,
+			d->url, r.body.p ? r.body.p : "");
+	}
+	if (rc == 1 && coco_json_get(par, npar, "vectors", 7, &vecs, &nvecs)) {
+		coco_json_iter it;
+		const char *k, *v;
+		size_t kn, vn;
+		coco_buf name = {0}, dist = {0};
+		const char *sz;
+		size_t nsz;
+		if (coco_json_get(vecs, nvecs, "size", 4, &sz, &nsz)) {
+			/* one unnamed vector: not what coco creates */
+			coco_json_get_str(vecs, nvecs, "distance", &dist);
+			coco_buf_printf(out, "(unnamed) %.*s %s\n", (int)nsz, sz, dist.p ? dist.p : "?");
+		} else if (coco_json_iter_init(&it, vecs, nvecs) == '{') {
+			while (coco_json_iter_next(&it, &k, &kn, &v, &vn)) {
+				coco_buf_clear(&name);
+				coco_json_str_decode(k, kn, &name);
+				coco_json_get_str(v, vn, "distance", &dist);
+				if (!coco_json_get(v, vn, "size", 4, &sz, &nsz))
+					sz = "?", nsz = 1;
+				coco_buf_printf(out, "%s %.*s %s\n", name.p ? name.p : "", (int)nsz, sz,
+					dist.p ? dist.p : "?");
+			}
+		}
+		coco_buf_free(&name);
+		coco_buf_free(&dist);
+	}
+	coco_http_resp_free(&r);
+	return rc;
+}
+
+/* What the server's vectors (server_vectors) lack or have that d does not
+ * want, as a reason; empty when they agree. */
+static void vector_diff(const desc *d, const char *have, coco_buf *why)
+{
+	size_t nwant = 0;
+	for (size_t i = 0; i < d->t.ncols; i++) {
+		const coco_tcol *c = &d->t.cols[i];
+		if (!is_vec(c))
+			continue;
+		nwant++;
+		long sz;
+		char dist[16];
+		const char *h;
+		vec_parts(c, &sz, dist, &h);
+		const char *line = NULL;
+		size_t nl = strlen(c->name);
+		for (const char *p = have; *p; p = strchr(p, '\n') + 1)
+			if (!strncmp(p, c->name, nl) && p[nl] == ' ') {
+				line = p + nl + 1;
+				break;
+			}
+		char want[48];
+		snprintf(want, sizeof want, "%ld %s\n", sz, dist);
+		if (!line)
+			coco_tdesc_reason(why, "vector %s is missing", c->name);
+		else if (strncmp(line, want, strlen(want)))
+			coco_tdesc_reason(why, "vector %s is %.*s, the flow wants %.*s", c->name,
+				(int)strcspn(line, "\n"), line, (int)strlen(want) - 1, want);
+	}
+	size_t nhave = 0;
+	for (const char *p = have; *p; p = strchr(p, '\n') + 1)
+		nhave++;
+	if (nhave > nwant) {
+		for (const char *p = have; *p; p = strchr(p, '\n') + 1) {
+			size_t n = strcspn(p, " ");
+			int wanted = 0;
+			for (size_t i = 0; i < d->t.ncols && !wanted; i++)
+				wanted = is_vec(&d->t.cols[i]) && strlen(d->t.cols[i].name) == n &&
+					!memcmp(d->t.cols[i].name, p, n);
+			if (!wanted)
+				coco_tdesc_reason(why, "vector %.*s is not the flow's", (int)n, p);
+		}
+	}
+}
+
+static int create_collection(conn *c, const desc *d, char **err)
+{
+	coco_buf body = {0}, what = {0};
+	coco_buf_adds(&body, "{\"vectors\":{");
+	int any = 0;
+	for (size_t i = 0; i < d->t.ncols; i++) {
+		const coco_tcol *col = &d->t.cols[i];
+		if (!is_vec(col))
+			continue;
+		long sz;
+		char dist[16];
+		const char *h;
+		vec_parts(col, &sz, dist, &h);
+		if (any)
+			coco_buf_putc(&body, ',');
+		any = 1;
+		coco_json_str(&body, col->name, strlen(col->name));
+		coco_buf_printf(&body, ":{\"size\":%ld,\"distance\":\"%s\"", sz, dist);
+		const char *m = strstr(h, "m="), *e = strstr(h, "ef_construct=");
+		if (m || e) {
+			coco_buf_adds(&body, ",\"hnsw_config\":{");
+			if (m)
+				coco_buf_printf(&body, "\"m\":%ld%s", strtol(m + 2, NULL, 10), e ? "," : "");
+			if (e)
+				coco_buf_printf(&body, "\"ef_construct\":%ld", strtol(e + 13, NULL, 10));
+			coco_buf_putc(&body, '}');
+		}
+		coco_buf_putc(&body, '}');
+	}
+	coco_buf_adds(&body, "}}");
+	coco_buf_printf(&what, "create collection %s on %s", d->coll, d->url);
+	coco_http_resp r;
+	long st = call(c, "PUT", coll_url(c, d->url, d->coll, ""), body.p, 0, what.p, &r, err);
+	coco_http_resp_free(&r);
+	coco_buf_free(&body);
+	coco_buf_free(&what);
+	return st < 0 ? -1 : 0;
+}
+
+static int drop_collection(conn *c, const char *url, const char *coll, char **err)
+{
+	coco_buf what = {0};
+	coco_buf_printf(&what, "drop collection %s on %s", coll, url);
+	coco_http_resp r;
+	long st = call(c, "DELETE", coll_url(c, url, coll, ""), NULL, 1, what.p, &r, err);
+	coco_http_resp_free(&r);
+	coco_buf_free(&what);
+	return st < 0 ? -1 : 0;
+}
+
+/* The server's collection next to what d wants: *exists, and in why the
+ * reasons it must be recreated (changed by hand). */
+static int server_diff(conn *c, const desc *d, int *exists, coco_buf *why, char **err)
+{
+	coco_buf have = {0};
+	int rc = server_vectors(c, d, &have, err);
+	if (rc >= 0) {
+		*exists = rc;
+		if (rc)
+			vector_diff(d, have.p ? have.p : "", why);
+		rc = 0;
+	}
+	coco_buf_free(&have);
+	return rc;
+}
+
+static int q_plan(const char *stored, const char *desired, coco_buf *plan, int *destructive,
+	char **err)
+{
+	coco_arena a = {0};
+	desc s, d;
+	*destructive = 0;
+	if ((stored && parse_desc(stored, &a, &s, err) < 0) ||
+	    (desired && parse_desc(desired, &a, &d, err) < 0)) {
+		coco_arena_destroy(&a);
+		return -1;
+	}
+	if (!stored && desired) {
+		plan_create(&d, plan);
+	} else if (stored && !desired) {
+		coco_buf_printf(plan, "drop collection %s\n", s.coll);
+		*destructive = 1;
+	} else if (stored && desired) {
+		coco_buf why = {0};
+		recreate_reasons(&s, &d, &why);
+		if (why.n) {
+			coco_buf_printf(plan, "drop and recreate collection %s (%s)\n", d.coll, why.p);
+			*destructive = 1;
+		} else {
+			*destructive = plan_fields(&s, &d, plan);
+		}
+		coco_buf_free(&why);
+	}
+	coco_arena_destroy(&a);
+	return 0;
+}
+
+/* The collection on the server next to the description setup applied: a
+ * collection deleted or changed by hand is planned again. A server that
+ * cannot be reached plans nothing (the update will say so). */
+static int q_check(const char *desired, coco_buf *plan, int *destructive, char **err)
+{
+	coco_arena a = {0};
+	desc d;
+	*destructive = 0;
+	if (parse_desc(desired, &a, &d, err) < 0) {
+		coco_arena_destroy(&a);
+		return -1;
+	}
+	conn c;
+	char *e = NULL;
+	if (conn_open(&c, d.key_env, &e) == 0) {
+		int exists = 0;
+		coco_buf why = {0};
+		if (server_diff(&c, &d, &exists, &why, &e) == 0) {
+			if (!exists) {
+				coco_buf_printf(plan, "collection %s is missing on the server: ", d.coll);
+				plan_create(&d, plan);
+			} else if (why.n) {
+				coco_buf_printf(plan, "drop and recreate collection %s (changed on the server: "
+					"%s)\n", d.coll, why.p);
+				*destructive = 1;
+			}
+		}
+		coco_buf_free(&why);
+	}
+	free(e);
+	conn_close(&c);
+	coco_arena_destroy(&a);
+	return 0;
+}
+
+/* Deletes the payload fields of s that d no longer has from every point. */
+static int drop_payload_fields(conn *c, const desc *s, const desc *d, char **err)
+{
+	coco_buf body = {0}, what = {0};
+	int n = 0;
+	coco_buf_adds(&body, "{\"keys\":[");
+	for (size_t i = 0; i < s->t.ncols; i++) {
+		const coco_tcol *o = &s->t.cols[i];
+		if (is_vec(o) || coco_tdesc_col(&d->t, o->name))
+			continue;
+		if (n++)
+			coco_buf_putc(&body, ',');
+		coco_json_str(&body, o->name, strlen(o->name));
+	}
+	coco_buf_adds(&body, "],\"filter\":{}}");
+	int rc = 0;
+	if (n) {
+		coco_buf_printf(&what, "delete payload fields of collection %s on %s", d->coll, d->url);
+		coco_http_resp r;
+		rc = call(c, "POST", coll_url(c, d->url, d->coll, "/points/payload/delete?wait=true"),
+			body.p, 0, what.p, &r, err) < 0 ? -1 : 0;
+		coco_http_resp_free(&r);
+	}
+	coco_buf_free(&body);
+	coco_buf_free(&what);
+	return rc;
+}
+
+/* Updates the HNSW settings of d's vectors that differ from s's. */
+static int patch_vectors(conn *c, const desc *s, const desc *d, char **err)
+{
+	coco_buf body = {0}, what = {0};
+	int n = 0;
+	coco_buf_adds(&body, "{\"vectors\":{");
+	for (size_t i = 0; i < d->t.ncols; i++) {
+		const coco_tcol *col = &d->t.cols[i], *o = coco_tdesc_col(&s->t, col->name);
+		if (!is_vec(col) || !o || !strcmp(o->sql, col->sql))
+			continue;
+		long sz;
+		char dist[16];
+		const char *h;
+		vec_parts(col, &sz, dist, &h);
+		const char *m = strstr(h, "m="), *e = strstr(h, "ef_construct=");
+		if (n++)
+			coco_buf_putc(&body, ',');
+		coco_json_str(&body, col->name, strlen(col->name));
+		coco_buf_printf(&body, ":{\"hnsw_config\":{\"m\":%ld,\"ef_construct\":%ld}}",
+			m ? strtol(m + 2, NULL, 10) : 16, e ? strtol(e + 13, NULL, 10) : 100);
+	}
+	coco_buf_adds(&body, "}}");
+	int rc = 0;
+	if (n) {
+		coco_buf_printf(&what, "update vectors of collection %s on %s", d->coll, d->url);
+		coco_http_resp r;
+		rc = call(c, "PATCH", coll_url(c, d->url, d->coll, ""), body.p, 0, what.p, &r, err) < 0
+			? -1 : 0;
+		coco_http_resp_free(&r);
+	}
+	coco_buf_free(&body);
+	coco_buf_free(&what);
+	return rc;
+}
+
+/* Every step looks at the server first, so a setup interrupted by a crash
+ * is safe to run again; apply(desired, desired) repairs a collection
+ * changed by hand (see q_check). */
+static int q_apply(const char *stored, const char *desired, char **err)
+{
+	coco_arena a = {0};
+	desc s, d;
+	conn c = {0};
+	int rc = -1;
+	if ((stored && parse_desc(stored, &a, &s, err) < 0) ||
+	    (desired && parse_desc(desired, &a, &d, err) < 0))
+		goto done;
+	const desc *any = desired ? &d : &s;
+	if (conn_open(&c, any->key_env, err) < 0)
+		goto done;
+	if (!desired) {
+		rc = drop_collection(&c, s.url, s.coll, err);
+		goto done;
+	}
+	int moved = stored && (strcmp(s.url, d.url) || strcmp(s.coll, d.coll));
+	if (moved) {
+		conn old;
+		if (conn_open(&old, s.key_env, err) < 0)
+			goto done;
+		rc = drop_collection(&old, s.url, s.coll, err);
+		conn_close(&old);
+		if (rc < 0)
+			goto done;
+		rc = -1;
+	}
+	coco_buf why = {0};
+	if (stored && !moved)
+		recreate_reasons(&s, &d, &why);
+	int exists = 0;
+	if (server_diff(&c, &d, &exists, &why, err) < 0) {
+		coco_buf_free(&why);
+		goto done;
+	}
+	if (exists && why.n && drop_collection(&c, d.url, d.coll, err) < 0) {
+		coco_buf_free(&why);
+		goto done;
+	}
+	if (!exists || why.n)
+		rc = create_collection(&c, &d, err);
+	else if (stored && !moved)
+		rc = patch_vectors(&c, &s, &d, err) < 0 ? -1 : drop_payload_fields(&c, &s, &d, err);
+	else
+		rc = 0;
+	coco_buf_free(&why);
+done:
+	conn_close(&c);
+	coco_arena_destroy(&a);
+	return rc;
+}
+
+/* ---- writes ------------------------------------------------------------------------ */
+
+typedef struct q_tgt {
+	conn c;
+	layout l;
+	char *label;                 /* "collection C on URL", for messages */
+	char *batch_url;
+	coco_vs_batch b;             /* the open batch: points' JSON (span 0) */
+	/* COCO_QDRANT_STATS */
+	double ms;
+	uint64_t batches, requests, upserts, deletes;
+} q_tgt;
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int q_begin(void *p, char **err)
+{
+	q_tgt *t = p;
+	(void)err;
+	coco_vs_batch_clear(&t->b);
+	return 0;
+}
+
+static int q_upsert(void *p, const coco_value *row, char **err)
+{
+	q_tgt *t = p;
+	const layout *l = &t->l;
+	if (row->kind != COCO_STRUCT || row->n != l->ncols)
+		return coco_seterr(err, WHO ": %s: a row has %zu fields, expected %u", t->label,
+			row->kind == COCO_STRUCT ? row->n : (size_t)1, l->ncols);
+	/* vectors first: a wrong one refuses the row before anything is kept */
+	for (uint32_t i = 0; i < l->ncols; i++) {
+		const coco_value *v = &row->u.fields[i];
+		if (!l->cols[i].vec || v->kind == COCO_NULL)
+			continue;
+		if (v->kind != COCO_VECTOR || v->n != l->cols[i].type->dim) {
+			coco_seterr(err, WHO ": %s: vector %s has %zu dimensions, the collection's has %u",
+				t->label, l->cols[i].name, v->kind == COCO_VECTOR ? v->n : (size_t)0,
+				l->cols[i].type->dim);
+			return COCO_TGT_REFUSED;
+		}
+	}
+	coco_value key = coco_vs_key_of(row, l->nkeys);
+	char id[37];
+	coco_vs_uuid(&key, id);
+	coco_buf *b = &t->b.data;
+	size_t off = b->n;
+	coco_buf_printf(b, "{\"id\":\"%s\",\"vector\":{", id);
+	int any = 0;
+	for (uint32_t i = 0; i < l->ncols; i++) {
+		const coco_value *v = &row->u.fields[i];
+		if (!l->cols[i].vec || v->kind == COCO_NULL)
+			continue;
+		if (any++)
+			coco_buf_putc(b, ',');
+		coco_json_str(b, l->cols[i].name, strlen(l->cols[i].name));
+		coco_buf_putc(b, ':');
+		coco_vs_floats(b, v->u.vec, v->n);
+	}
+	coco_buf_adds(b, "},\"payload\":{");
+	any = 0;
+	for (uint32_t i = 0; i < l->ncols; i++) {
+		if (l->cols[i].vec)
+			continue;
+		if (any++)
+			coco_buf_putc(b, ',');
+		coco_json_str(b, l->cols[i].name, strlen(l->cols[i].name));
+		coco_buf_putc(b, ':');
+		const coco_value *v = &row->u.fields[i];
+		if (v->kind == COCO_VECTOR)
+			coco_vs_floats(b, v->u.vec, v->n);
+		else
+			coco_value_to_json(v, l->cols[i].type, b);
+	}
+	coco_buf_adds(b, "}}");
+	coco_vs_op *o = coco_vs_batch_add(&t->b, id, 36, 0);
+	o->off[0] = off;
+	o->len[0] = b->n - off;
+	t->upserts++;
+	return 0;
+}
+
+static int q_del(void *p, const coco_value *key, char **err)
+{
+	q_tgt *t = p;
+	coco_value k = *key;
+	if (key->kind != COCO_STRUCT) {
+		if (t->l.nkeys != 1)
+			return coco_seterr(err, WHO ": %s: a key has 1 field, expected %u", t->label,
+				t->l.nkeys);
+		k.kind = COCO_STRUCT;
+		k.n = 1;
+		k.u.fields = (coco_value *)key;
+	}
+	char id[37];
+	coco_vs_uuid(&k, id);
+	coco_vs_batch_add(&t->b, id, 36, 1);
+	t->deletes++;
+	return 0;
+}
+
+typedef struct qreq {
+	coco_buf body;
+	coco_http_xfer *x;
+} qreq;
+
+/* The body of the request for ops [from, to) into b: upserts, then deletes
+ * (the ids are distinct, so the order does not matter). */
+static void req_body(q_tgt *t, size_t from, size_t to, coco_buf *b)
+{
+	const coco_vs_op *ops = t->b.ops;
+	coco_buf_adds(b, "{\"operations\":[");
+	int nu = 0, nd = 0;
+	for (size_t i = from; i < to; i++)
+		if (!ops[i].dead && !ops[i].del) {
+			coco_buf_adds(b, nu++ ? "," : "{\"upsert\":{\"points\":[");
+			coco_buf_add(b, t->b.data.p + ops[i].off[0], ops[i].len[0]);
+		}
+	if (nu)
+		coco_buf_adds(b, "]}}");
+	for (size_t i = from; i < to; i++)
+		if (!ops[i].dead && ops[i].del) {
+			coco_buf_printf(b, "%s\"%s\"", nd++ ? "," : nu ? ",{\"delete\":{\"points\":["
+				: "{\"delete\":{\"points\":[", coco_vs_op_id(&t->b, &ops[i]));
+		}
+	if (nd)
+		coco_buf_adds(b, "]}}");
+	coco_buf_adds(b, "]}");
+}
+
+static int q_commit(void *p, char **err)
+{
+	q_tgt *t = p;
+	double t0 = now_ms();
+	const coco_vs_op *ops = t->b.ops;
+	if (!t->b.live)
+		return 0;
+	/* split into requests of at most MAX_POINTS points and MAX_BYTES */
+	size_t nreq = 0, capreq = 4;
+	qreq *reqs = calloc(capreq, sizeof *reqs);
+	if (!reqs)
+		abort();
+	size_t from = 0;
+	while (from < t->b.n) {
+		size_t to = from, pts = 0, bytes = 0;
+		while (to < t->b.n && pts < MAX_POINTS &&
+		       (pts == 0 || bytes + ops[to].len[0] < MAX_BYTES)) {
+			if (!ops[to].dead) {
+				pts++;
+				bytes += ops[to].len[0] + 40;
+			}
+			to++;
+		}
+		if (pts) {
+			if (nreq == capreq) {
+				reqs = realloc(reqs, (capreq *= 2) * sizeof *reqs);
+				if (!reqs)
+					abort();
+			}
+			memset(&reqs[nreq], 0, sizeof *reqs);
+			req_body(t, from, to, &reqs[nreq].body);
+			nreq++;
+		}
+		from = to;
+	}
+	const char *hv[3] = { "Content-Type: application/json", t->c.hdr[0], NULL };
+	for (size_t i = 0; i < nreq; i++) {
+		coco_http_req r = { .method = "POST", .url = t->batch_url, .headers = hv,
+			.body = reqs[i].body.p, .nbody = reqs[i].body.n };
+		reqs[i].x = coco_http_start(t->c.h, &r, NULL);
+		coco_buf_free(&reqs[i].body);     /* copied by coco_http_start */
+	}
+	int rc = 0;
+	for (size_t i = 0; i < nreq; i++) {
+		coco_http_wait(t->c.h, reqs[i].x);
+		coco_http_resp *r = coco_http_resp_of(reqs[i].x);
+		if (rc == 0 && (r->status < 200 || r->status >= 300)) {
+			coco_buf what = {0};
+			coco_buf_printf(&what, "write to %s", t->label);
+			if (r->status == 0) {
+				rc = coco_seterr(err, WHO ": %s: cannot reach %s: %s", what.p, t->l.url.p,
+					r->error ? r->error : "transport failure");
+			} else {
+				coco_vs_status_err(WHO, what.p, r, err);
+				/* 400 Bad Request / 422: data the server refuses (a vector of
+				 * another size, a payload it cannot take); the rest is -1 */
+				if (r->status == 400 || r->status == 422)
+					rc = COCO_TGT_REFUSED;
+				else
+					rc = -1;
+				if (r->status == 404) {
+					char *e = *err;
+					coco_seterr(err, "%s (the collection is gone: run coco setup)", e);
+					free(e);
+				}
+			}
+			coco_buf_free(&what);
+		}
+		coco_http_release(t->c.h, reqs[i].x);
+	}
+	free(reqs);
+	if (rc == 0) {
+		t->batches++;
+		t->requests += nreq;
+		t->ms += now_ms() - t0;
+	}
+	return rc;
+}
+
+static void q_close(void *p)
+{
+	q_tgt *t = p;
+	if (!t)
+		return;
+	if (getenv("COCO_QDRANT_STATS") && t->batches)
+		fprintf(stderr, "coco: Qdrant %s: %llu batches, %llu requests, %llu upserts, "
+			"%llu deletes, %.1f ms in the target\n", t->label,
+			(unsigned long long)t->batches, (unsigned long long)t->requests,
+			(unsigned long long)t->upserts, (unsigned long long)t->deletes, t->ms);
+	conn_close(&t->c);
+	layout_free(&t->l);
+	free(t->label);
+	free(t->batch_url);
+	coco_vs_batch_free(&t->b);
+	free(t);
+}
+
+static int q_open(const coco_optval *opts, const coco_export_info *info, void **out, char **err)
+{
+	*out = NULL;
+	q_tgt *t = calloc(1, sizeof *t);
+	if (!t)
+		abort();
+	if (layout_make(opts, info, &t->l, err) < 0 || conn_open(&t->c, t->l.key_env, err) < 0) {
+		q_close(t);
+		return -1;
+	}
+	coco_buf lb = {0};
+	coco_buf_printf(&lb, "collection %s on %s", t->l.coll.p, t->l.url.p);
+	t->label = coco_buf_take(&lb);
+	t->batch_url = coco_strdup(coll_url(&t->c, t->l.url.p, t->l.coll.p,
+		"/points/batch?wait=true"));
+	*out = t;
+	return 0;
+}
+
+/* ---- queries --------------------------------------------------------------------- */
+
+static int q_top_k(const coco_optval *opts, const coco_export_info *info, const char *field,
+	const char *metric, const float *vec, size_t dim, size_t k, coco_arena *a,
+	const coco_type **row_type, coco_value **rows, size_t *nrows, char **err)
+{
+	*rows = NULL;
+	*nrows = 0;
+	layout l;
+	conn c = {0};
+	coco_buf body = {0}, what = {0}, s = {0};
+	coco_http_resp r = {0};
+	int rc = -1;
+	if (layout_make(opts, info, &l, err) < 0)
+		goto done;
+	coco_buf_printf(&what, "query collection %s on %s", l.coll.p, l.url.p);
+	int fi = find_col(&l, field, strlen(field));
+	if (fi < 0) {
+		coco_buf f = {0};
+		field_names(&l, &f);
+		coco_seterr(err, WHO ": %s: unknown field '%s'; fields: %s", what.p, field, f.p);
+		coco_buf_free(&f);
+		goto done;
+	}
+	const qcol *vc = &l.cols[fi];
+	if (!vc->vec) {
+		coco_buf tb = {0};
+		coco_type_format(vc->type, &tb);
+		coco_seterr(err, WHO ": %s: field '%s' is %s, in the payload; top_k needs a "
+			"vector<float32,N> field (a named vector)", what.p, field, tb.p);
+		coco_buf_free(&tb);
+		goto done;
+	}
+	if (dim != vc->type->dim) {
+		coco_seterr(err, WHO ": %s: the query vector has %zu dimensions, field '%s' has %u",
+			what.p, dim, field, vc->type->dim);
+		goto done;
+	}
+	if (strcmp(metric, vc->metric)) {
+		coco_seterr(err, WHO ": %s: vector '%s' is searched by %s (its collection's distance); "
+			"top_k asked for %s (set vector_indexes = {{ field = \"%s\", metric = \"%s\" }} "
+			"on the export)", what.p, field, vc->metric, metric, field, metric);
+		goto done;
+	}
+	if (conn_open(&c, l.key_env, err) < 0)
+		goto done;
+	coco_buf_adds(&body, "{\"query\":");
+	coco_vs_floats(&body, vec, dim);
+	coco_buf_adds(&body, ",\"using\":");
+	coco_json_str(&body, field, strlen(field));
+	coco_buf_printf(&body, ",\"limit\":%zu,\"with_payload\":true,\"with_vector\":", k);
+	int nvec = 0;
+	for (uint32_t i = 0; i < l.ncols; i++)
+		if (l.cols[i].vec && (int)i != fi) {
+			coco_buf_adds(&body, nvec++ ? "," : "[");
+			coco_json_str(&body, l.cols[i].name, strlen(l.cols[i].name));
+		}
+	coco_buf_adds(&body, nvec ? "]}" : "false}");
+	long st = call(&c, "POST", coll_url(&c, l.url.p, l.coll.p, "/points/query"), body.p, 1,
+		what.p, &r, err);
+	if (st < 0)
+		goto done;
+	if (st == 404) {
+		coco_seterr(err, WHO ": %s: no such collection (run coco update first)", what.p);
+		goto done;
+	}
+
+	/* the row type: the fields but `field`, struct and table as json, then distance */
+	coco_field *rf = coco_arena_alloc(a, (l.ncols + 1) * sizeof *rf);
+	int *src = coco_arena_alloc(a, (l.ncols + 1) * sizeof *src);
+	uint32_t nf = 0;
+	for (uint32_t i = 0; i < l.ncols; i++) {
+		if ((int)i == fi)
+			continue;
+		rf[nf].name = coco_arena_strdup(a, l.cols[i].name);
+		coco_kind kd = l.cols[i].type->kind;
+		rf[nf].type = kd == COCO_STRUCT || kd == COCO_TABLE ? &coco_t_json : l.cols[i].type;
+		src[nf++] = (int)i;
+	}
+	rf[nf].name = "distance";
+	rf[nf].type = &coco_t_float64;
+	nf++;
+	*row_type = coco_type_struct(a, rf, nf);
+	const char *res, *pts, *pv, *pay, *vecs, *fv;
+	size_t nres, npts, npv, npay, nvecs, nfv;
+	coco_json_iter it;
+	const char *kk;
+	size_t kkn;
+	if (!coco_json_get(r.body.p, r.body.n, "result", 6, &res, &nres) ||
+	    !coco_json_get(res, nres, "points", 6, &pts, &npts) ||
+	    coco_json_iter_init(&it, pts, npts) != '[') {
+		coco_seterr(err, WHO ": %s: unexpected answer %.200s", what.p, r.body.p);
+		goto done;
+	}
+	size_t n = 0;
+	while (coco_json_iter_next(&it, &kk, &kkn, &pv, &npv))
+		n++;
+	coco_value *outv = coco_arena_alloc(a, (n + 1) * sizeof *outv);
+	coco_json_iter_init(&it, pts, npts);
+	size_t i = 0;
+	while (coco_json_iter_next(&it, &kk, &kkn, &pv, &npv) && i < n) {
+		coco_value *row = &outv[i++];
+		row->kind = COCO_STRUCT;
+		row->n = nf;
+		row->u.fields = coco_arena_alloc(a, nf * sizeof(coco_value));
+		int has_pay = coco_json_get(pv, npv, "payload", 7, &pay, &npay);
+		int has_vec = coco_json_get(pv, npv, "vector", 6, &vecs, &nvecs);
+		for (uint32_t j = 0; j + 1 < nf; j++) {
+			const qcol *col = &l.cols[src[j]];
+			const char *from = col->vec ? (has_vec ? vecs : NULL) : (has_pay ? pay : NULL);
+			size_t nfrom = col->vec ? nvecs : npay;
+			if (from && coco_json_get(from, nfrom, col->name, strlen(col->name), &fv, &nfv))
+				coco_vs_from_json(fv, nfv, rf[j].type, a, &row->u.fields[j]);
+		}
+		double score = 0;
+		if (coco_json_get(pv, npv, "score", 5, &fv, &nfv)) {
+			coco_buf_clear(&s);
+			coco_buf_add(&s, fv, nfv);
+			score = strtod(s.p, NULL);
+		}
+		/* Cosine and Dot scores are similarities, Euclid's a distance */
+		coco_value *d = &row->u.fields[nf - 1];
+		d->kind = COCO_FLOAT64;
+		d->u.f = !strcmp(metric, "cosine") ? 1 - score : !strcmp(metric, "ip") ? -score : score;
+	}
+	*rows = outv;
+	*nrows = i;
+	rc = 0;
+done:
+	coco_http_resp_free(&r);
+	conn_close(&c);
+	coco_buf_free(&body);
+	coco_buf_free(&what);
+	coco_buf_free(&s);
+	layout_free(&l);
+	return rc;
+}
+
+/* The Qdrant target: `targets.Qdrant{ url = "http://localhost:6333" }`. */
+const coco_target_ops coco_qdrant_target = {
+	.name = "Qdrant",
+	.opts = q_opts,
+	.describe = q_describe,
+	.plan = q_plan,
+	.apply = q_apply,
+	.check = q_check,
+	.open = q_open,
+	.begin = q_begin,
+	.upsert = q_upsert,
+	.del = q_del,
+	.commit = q_commit,
+	.close = q_close,
+	.top_k = q_top_k,
+};
