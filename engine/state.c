@@ -116,6 +116,9 @@ static int take_lock(const char *dir, char **err)
 			b[r] = 0;
 			pid = strtol(b, NULL, 10);
 		}
+		if (pid == (long)getpid())
+			return coco_seterr(err, "state directory %s is already open in this process "
+				"(the same flow loaded twice? close the other one first: flow:close())", dir);
 		if (pid > 0)
 			return coco_seterr(err, "state directory %s is in use by another coco process (pid %ld)",
 					   dir, pid);
