@@ -659,18 +659,24 @@ static int step(coco_live *lv, int timeout_ms, char **err)
 		return done;               /* rows read so far stay for the next run */
 	lv->now = now_ms();
 	/* a pass stopped at the last step's deadline goes on first */
+	int ran = 0;                    /* a pass ran in this step */
 	for (size_t i = 0; i < lv->nsrc; i++) {
 		lsrc *s = &lv->src[i];
 		if (!s->in_pass)
 			continue;
 		done += s->in_pass == 1 ? full_pass(lv, i) : keys_pass(lv, i);
+		ran = 1;
 		if (s->in_pass)
 			return done;
 	}
 	for (size_t i = 0; i < lv->nsrc; i++) {
 		lsrc *s = &lv->src[i];
-		if (lv->deadline > 0 && now_ms() >= lv->deadline)
-			break;                  /* the rest at the next step (timeout() is 0) */
+		/* the rest at the next step (timeout() is 0); a step that ran no
+		 * pass yet starts one even when late (a pass does one row at
+		 * least), so that a budget shorter than the step's own overhead
+		 * still makes progress */
+		if (ran && lv->deadline > 0 && now_ms() >= lv->deadline)
+			break;
 		if (lv->now < s->retry_at)
 			continue;
 		if ((s->refresh_ms > 0 && lv->now >= s->next_refresh) ||
@@ -678,6 +684,7 @@ static int step(coco_live *lv, int timeout_ms, char **err)
 			s->rescan = 1;
 		if (s->rescan) {
 			done += full_pass(lv, i);
+			ran = 1;
 			if (s->in_pass)
 				return done;
 			continue;
@@ -689,6 +696,7 @@ static int step(coco_live *lv, int timeout_ms, char **err)
 		}
 		if (s->nbatch) {
 			done += keys_pass(lv, i);
+			ran = 1;
 			if (s->in_pass)
 				return done;
 		}
