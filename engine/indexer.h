@@ -102,8 +102,9 @@ int coco_forget_export(coco_state *st, const char *exp, char **err);
 /* ---- setup -------------------------------------------------------------- */
 typedef struct coco_setup_change {
 	char *resource_id;
-	char *export_name;
-	const coco_target_ops *ops;
+	char *export_name;           /* or the source's name (sops) */
+	const coco_target_ops *ops;  /* a target's setup, or NULL and */
+	const coco_source_ops *sops; /* a source's (coco_source_ops.setup_*) */
 	char *stored;            /* NULL: not set up yet */
 	char *desired;           /* NULL: drop */
 	coco_buf plan;           /* human-readable lines */
@@ -116,8 +117,9 @@ typedef struct coco_setup_plan {
 	int destructive;
 } coco_setup_plan;
 
-/* What setup would change: targets of g that are new or differ from what
- * was applied, and applied targets g no longer has. g == NULL: drop
+/* What setup would change: targets (and sources that set something up) of
+ * g that are new or differ from what was applied, and applied ones g no
+ * longer has. g == NULL: drop
  * everything applied (for `coco drop`). */
 int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *plan, char **err);
 /* "  SQLite sqlite:/p/index.sqlite#T: create table ..." lines; "" if none. */

@@ -258,6 +258,8 @@ int coco_live_create(const coco_graph *g, coco_state *st, const coco_live_opts *
 		if (!gs->ops->watch)
 			continue;
 		char *e = NULL;
+		if (gs->ops->named)
+			gs->ops->named(coco_indexer_source(lv->ix, i), coco_graph_name(g), gs->name);
 		if (gs->ops->watch(coco_indexer_source(lv->ix, i), &s->fd, &e)) {
 			coco_seterr(err, "%s (%s): cannot watch for changes: %s", gs->name, gs->where,
 				e ? e : "error");

@@ -128,6 +128,22 @@ typedef struct coco_source_ops {
 	 * acknowledging (SQS) acknowledges here. The keys are valid during the
 	 * call only. */
 	void (*committed)(void *src, const coco_value *keys, size_t n);
+
+	/* Optional (NULL: the source sets up nothing). What the source itself
+	 * needs outside coco (Postgres: a trigger that notifies changes), planned
+	 * and applied with the targets' setup (engine/setup.c), dropped by `coco
+	 * drop` or when the source leaves the flow. The same contract as a
+	 * target's describe/plan/apply; describe may read a catalog, and names
+	 * the source by flow_name and source_name (the source's field); an
+	 * empty resource_id: nothing to set up now (what was, is dropped). */
+	int (*setup_describe)(const coco_optval *opts, const char *flow_name,
+		const char *source_name, coco_buf *resource_id, coco_buf *desired, char **err);
+	int (*setup_plan)(const char *stored, const char *desired, coco_buf *plan,
+		int *destructive, char **err);
+	int (*setup_apply)(const char *stored, const char *desired, char **err);
+	/* Optional (NULL: none). Live mode calls it before watch() with the
+	 * names setup_describe got (change capture set up under those names). */
+	void (*named)(void *src, const char *flow_name, const char *source_name);
 } coco_source_ops;
 
 /* ---- Functions ---------------------------------------------------------- */

@@ -5,6 +5,7 @@
 extern const coco_source_ops coco_localfile_source;
 extern const coco_source_ops coco_s3_source;
 extern const coco_source_ops coco_gdrive_source;
+extern const coco_source_ops coco_postgres_source;
 extern const coco_source_ops coco_azure_source;
 extern const coco_target_ops coco_sqlite_target;
 extern const coco_target_ops coco_postgres_target;
@@ -18,7 +19,7 @@ extern const coco_function_ops coco_fn_embed_text;
 extern const coco_function_ops coco_fn_extract_by_llm;
 
 const coco_source_ops *const coco_sources[] = { &coco_localfile_source, &coco_s3_source,
-	&coco_gdrive_source, &coco_azure_source, NULL };
+	&coco_gdrive_source, &coco_postgres_source, &coco_azure_source, NULL };
 const coco_target_ops *const coco_targets[] = { &coco_sqlite_target, &coco_postgres_target,
 	&coco_qdrant_target, &coco_chroma_target, NULL };
 const coco_function_ops *const coco_functions[] = {

@@ -2,14 +2,19 @@
  *
  * The setup column family maps a resource id to
  *   "<target name>\n<export name>\n<desired description>"
- * as last applied. A flow's wanted resources are compared with it. */
+ * as last applied, or for what a source sets up (coco_source_ops.setup_*)
+ *   "source:<source name>\n<source field>\n<desired description>".
+ * A flow's wanted resources are compared with it. */
 #include "indexer.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#define SRC_PREFIX "source:"
+
 static void change_add(coco_setup_plan *p, const char *rid, const char *exp,
-	const coco_target_ops *ops, const char *stored, const char *desired)
+	const coco_target_ops *ops, const coco_source_ops *sops, const char *stored,
+	const char *desired)
 {
 	p->ch = realloc(p->ch, (p->n + 1) * sizeof *p->ch);
 	if (!p->ch)
@@ -19,6 +24,7 @@ static void change_add(coco_setup_plan *p, const char *rid, const char *exp,
 	c->resource_id = coco_strdup(rid);
 	c->export_name = coco_strdup(exp);
 	c->ops = ops;
+	c->sops = sops;
 	c->stored = stored ? coco_strdup(stored) : NULL;
 	c->desired = desired ? coco_strdup(desired) : NULL;
 }
@@ -42,8 +48,9 @@ static int split_record(char *rec, char **target, char **exp, char **desc)
 int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *plan, char **err)
 {
 	memset(plan, 0, sizeof *plan);
-	size_t nx = g ? coco_graph_nexports(g) : 0;
-	char **rids = calloc(nx + 1, sizeof *rids);
+	size_t nx = g ? coco_graph_nexports(g) : 0, ns = g ? coco_graph_nsources(g) : 0;
+	char **rids = calloc(nx + ns + 1, sizeof *rids);
+	size_t nr = 0;
 	coco_buf rid = {0}, desired = {0}, stored = {0};
 	int rc = 0;
 	for (size_t x = 0; x < nx && !rc; x++) {
@@ -64,7 +71,7 @@ int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *p
 			}
 		if (rc)
 			break;
-		rids[x] = coco_strdup(rid.p);
+		rids[nr++] = coco_strdup(rid.p);
 		int got = st ? coco_state_get(st, COCO_CF_SETUP, rid.p, rid.n, &stored, err) : 0;
 		if (got < 0) {
 			rc = -1;
@@ -80,7 +87,7 @@ int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *p
 			int destructive = 0;
 			char *e = NULL;
 			if (xp->ops->check && xp->ops->check(d, &fix, &destructive, &e) == 0 && fix.n) {
-				change_add(plan, rid.p, xp->name, xp->ops, d, desired.p);
+				change_add(plan, rid.p, xp->name, xp->ops, NULL, d, desired.p);
 				plan->ch[plan->n - 1].plan = fix;
 				plan->ch[plan->n - 1].destructive = destructive;
 			} else {
@@ -89,7 +96,36 @@ int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *p
 			free(e);
 			continue;
 		}
-		change_add(plan, rid.p, xp->name, xp->ops, got == 1 ? d : NULL, desired.p);
+		change_add(plan, rid.p, xp->name, xp->ops, NULL, got == 1 ? d : NULL, desired.p);
+	}
+	/* what sources set up */
+	for (size_t i = 0; i < ns && !rc; i++) {
+		const coco_gsource *gs = coco_graph_source(g, i);
+		if (!gs->ops->setup_describe)
+			continue;
+		char *e = NULL;
+		coco_buf_clear(&rid);
+		coco_buf_clear(&desired);
+		if (gs->ops->setup_describe(gs->opts, coco_graph_name(g), gs->name, &rid, &desired, &e)) {
+			rc = coco_seterr(err, "source '%s' (%s): %s", gs->name, gs->where, e ? e : "invalid source");
+			free(e);
+			break;
+		}
+		if (!rid.n)
+			continue;               /* nothing to set up (options say so) */
+		rids[nr++] = coco_strdup(rid.p);
+		int got = st ? coco_state_get(st, COCO_CF_SETUP, rid.p, rid.n, &stored, err) : 0;
+		if (got < 0) {
+			rc = -1;
+			break;
+		}
+		char *t = NULL, *ex = NULL, *d = NULL;
+		if (got == 1 && split_record(stored.p, &t, &ex, &d))
+			got = 0;
+		if (got == 1 && !strncmp(t, SRC_PREFIX, strlen(SRC_PREFIX)) &&
+		    !strcmp(t + strlen(SRC_PREFIX), gs->ops->name) && !strcmp(d, desired.p))
+			continue;
+		change_add(plan, rid.p, gs->name, NULL, gs->ops, got == 1 ? d : NULL, desired.p);
 	}
 	/* applied resources the flow no longer wants */
 	if (!rc && st) {
@@ -99,16 +135,22 @@ int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *p
 		int irc;
 		while ((irc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
 			int wanted = 0;
-			for (size_t x = 0; x < nx && !wanted; x++)
+			for (size_t x = 0; x < nr && !wanted; x++)
 				wanted = strlen(rids[x]) == kn && !memcmp(rids[x], k, kn);
 			if (wanted)
 				continue;
 			char *ridz = strndup(k, kn), *rec = strndup(v, vn);
 			char *t, *ex, *d;
 			if (!split_record(rec, &t, &ex, &d)) {
-				const coco_target_ops *ops = coco_target_find(t);
-				if (ops)
-					change_add(plan, ridz, ex, ops, d, NULL);
+				if (!strncmp(t, SRC_PREFIX, strlen(SRC_PREFIX))) {
+					const coco_source_ops *sops = coco_source_find(t + strlen(SRC_PREFIX));
+					if (sops && sops->setup_plan)
+						change_add(plan, ridz, ex, NULL, sops, d, NULL);
+				} else {
+					const coco_target_ops *ops = coco_target_find(t);
+					if (ops)
+						change_add(plan, ridz, ex, ops, NULL, d, NULL);
+				}
 			}
 			free(ridz);
 			free(rec);
@@ -124,13 +166,16 @@ int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *p
 			plan->destructive |= c->destructive;
 			continue;
 		}
-		if (c->ops->plan(c->stored, c->desired, &c->plan, &c->destructive, &e)) {
-			rc = coco_seterr(err, "export '%s': %s", c->export_name, e ? e : "cannot plan setup");
+		int prc = c->ops ? c->ops->plan(c->stored, c->desired, &c->plan, &c->destructive, &e)
+			: c->sops->setup_plan(c->stored, c->desired, &c->plan, &c->destructive, &e);
+		if (prc) {
+			rc = coco_seterr(err, "%s '%s': %s", c->ops ? "export" : "source", c->export_name,
+				e ? e : "cannot plan setup");
 			free(e);
 		}
 		plan->destructive |= c->destructive;
 	}
-	for (size_t x = 0; x < nx; x++)
+	for (size_t x = 0; x < nr; x++)
 		free(rids[x]);
 	free(rids);
 	coco_buf_free(&rid);
@@ -145,7 +190,8 @@ void coco_setup_plan_format(const coco_setup_plan *plan, coco_buf *out)
 {
 	for (size_t i = 0; i < plan->n; i++) {
 		const coco_setup_change *c = &plan->ch[i];
-		coco_buf_printf(out, "  export %s (%s %s):\n", c->export_name, c->ops->name, c->resource_id);
+		coco_buf_printf(out, "  %s %s (%s %s):\n", c->ops ? "export" : "source", c->export_name,
+			c->ops ? c->ops->name : c->sops->name, c->resource_id);
 		const char *p = c->plan.p ? c->plan.p : "";
 		while (*p) {
 			const char *nl = strchr(p, '\n');
@@ -164,8 +210,10 @@ int coco_setup_apply(coco_state *st, coco_setup_plan *plan, char **err)
 	for (size_t i = 0; i < plan->n && !rc; i++) {
 		coco_setup_change *c = &plan->ch[i];
 		char *e = NULL;
-		if (c->ops->apply(c->stored, c->desired, &e)) {
-			rc = coco_seterr(err, "export '%s': setup failed: %s", c->export_name, e ? e : "error");
+		if (c->ops ? c->ops->apply(c->stored, c->desired, &e)
+		    : c->sops->setup_apply(c->stored, c->desired, &e)) {
+			rc = coco_seterr(err, "%s '%s': setup failed: %s", c->ops ? "export" : "source",
+				c->export_name, e ? e : "error");
 			free(e);
 			break;
 		}
@@ -174,7 +222,7 @@ int coco_setup_apply(coco_state *st, coco_setup_plan *plan, char **err)
 		 * target exists (a failed apply keeps the old table and its
 		 * lineage), and before the record is stored (a crash in between
 		 * replans and redoes both). */
-		if (c->desired && (!c->stored || c->destructive) &&
+		if (c->ops && c->desired && (!c->stored || c->destructive) &&
 		    coco_forget_export(st, c->export_name, err)) {
 			rc = -1;
 			break;
@@ -182,7 +230,8 @@ int coco_setup_apply(coco_state *st, coco_setup_plan *plan, char **err)
 		coco_batch *b = coco_batch_create();
 		if (c->desired) {
 			coco_buf_clear(&rec);
-			coco_buf_printf(&rec, "%s\n%s\n%s", c->ops->name, c->export_name, c->desired);
+			coco_buf_printf(&rec, "%s%s\n%s\n%s", c->ops ? "" : SRC_PREFIX,
+				c->ops ? c->ops->name : c->sops->name, c->export_name, c->desired);
 			coco_batch_put(b, COCO_CF_SETUP, c->resource_id, strlen(c->resource_id), rec.p, rec.n);
 		} else {
 			coco_batch_del(b, COCO_CF_SETUP, c->resource_id, strlen(c->resource_id));
