@@ -549,6 +549,20 @@ static void row_error(run *r, const coco_gsource *s, coco_source_stats *stats, c
 	coco_arena_destroy(&a);
 }
 
+/* A row read with a warning (read() returned 2): counted, reported, and
+ * processed all the same. */
+static void row_warning(const coco_update_opts *o, const coco_gsource *s,
+	coco_source_stats *stats, const coco_value *key, const char *msg)
+{
+	stats->warnings++;
+	if (!o || !o->on_warning)
+		return;
+	coco_buf kt = {0};
+	key_text(key, &kt);
+	o->on_warning(o->ud, s->name, kt.p ? kt.p : "?", msg);
+	coco_buf_free(&kt);
+}
+
 /* Diff the new export rows against the old lineage; queue writes. */
 /* A set of lineage entries (indices into one lineage), for O(1) lookups
  * by (export, key) while diffing a row's output: a large file yields tens
@@ -1386,6 +1400,8 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 				free(e);
 				continue;
 			}
+			if (rr == 2)
+				row_warning(r->o, s, stats, &key, e ? e : "read with a warning");
 			free(e);
 			gone = rr == 1;
 		}
@@ -1854,6 +1870,82 @@ int coco_forget_export(coco_state *st, const char *exp, char **err)
 	return rc < 0 ? -1 : 0;
 }
 
+/* ---- a dump for tests (spec/fuzz) ---------------------------------------- */
+static void dump_key(const char *k, size_t n, coco_arena *a, coco_buf *out)
+{
+	coco_value v;
+	const char *p = k;
+	if (coco_value_decode(&p, k + n, a, &v))
+		coco_buf_adds(out, "?");
+	else
+		coco_value_to_json(&v, NULL, out);
+}
+
+static void dump_hex(const char *p, size_t n, coco_buf *out)
+{
+	for (size_t i = 0; i < n; i++)
+		coco_buf_printf(out, "%02x", (unsigned char)p[i]);
+}
+
+int coco_state_dump(coco_state *st, coco_buf *out, char **err)
+{
+	coco_arena a = {0};
+	const char *k, *v;
+	size_t kn, vn;
+	int rc = 0;
+	for (int cf = COCO_CF_TRACKING; cf <= COCO_CF_SETUP && rc == 0; cf++) {
+		coco_iter *it = coco_state_iter(st, (coco_cf)cf, NULL, 0);
+		while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
+			coco_arena_reset(&a);
+			size_t sl = strnlen(k, kn);
+			if (cf == COCO_CF_MEMO) {
+				coco_buf_adds(out, "M\t");
+				dump_hex(k, kn, out);
+				coco_buf_putc(out, '\n');
+				continue;
+			}
+			if (cf == COCO_CF_SETUP) {
+				const char *nl = memchr(v, '\n', vn), *nl2 = nl ? memchr(nl + 1, '\n', vn - (size_t)(nl + 1 - v)) : NULL;
+				coco_buf_printf(out, "S\t%.*s\t%.*s\n", (int)kn, k,
+					nl2 ? (int)(nl2 - nl - 1) : 0, nl2 ? nl + 1 : "");
+				continue;
+			}
+			if (sl == kn)
+				continue;
+			if (cf == COCO_CF_TRACKING) {
+				trk t;
+				coco_buf_printf(out, "T\t%.*s\t", (int)sl, k);
+				dump_key(k + sl + 1, kn - sl - 1, &a, out);
+				coco_buf_printf(out, "\t%d\n", trk_decode(v, vn, &t) ? -1 : t.flags);
+				continue;
+			}
+			lineage l;
+			const char *copy = coco_arena_strndup(&a, v, vn);
+			if (lin_decode(copy, vn, &a, &l)) {
+				coco_buf_printf(out, "L?\t%.*s\n", (int)sl, k);
+				continue;
+			}
+			for (size_t i = 0; i < l.n; i++) {
+				coco_buf_printf(out, "L\t%.*s\t", (int)sl, k);
+				dump_key(k + sl + 1, kn - sl - 1, &a, out);
+				coco_buf_printf(out, "\t%.*s\t", (int)l.k[i].nexp, l.k[i].exp);
+				dump_key(l.k[i].key, l.k[i].nkey, &a, out);
+				coco_buf_printf(out, "\t%d\n", l.k[i].staged);
+			}
+			for (size_t i = 0; i < l.nmemo; i++) {
+				coco_buf_printf(out, "R\t%.*s\t", (int)sl, k);
+				dump_key(k + sl + 1, kn - sl - 1, &a, out);
+				coco_buf_putc(out, '\t');
+				dump_hex(l.memo + 32 * i, 32, out);
+				coco_buf_putc(out, '\n');
+			}
+		}
+		coco_iter_destroy(it);
+	}
+	coco_arena_destroy(&a);
+	return rc < 0 ? -1 : 0;
+}
+
 /* ---- evaluate ----------------------------------------------------------- */
 int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco_update_opts *o,
 	coco_eval_sink sink, void *sink_ud, coco_source_stats *stats, char **err)
@@ -1900,6 +1992,11 @@ int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco
 			int rr = s->ops->read(src, &key, &a, &row, &ord, &e);
 			if (rr == 1)
 				continue;
+			if (rr == 2) {
+				row_warning(o, s, &stats[si], &key, e ? e : "read with a warning");
+				free(e);
+				e = NULL;
+			}
 			if (rr < 0 || coco_exec_row(g, si, &row, &a, &memo, out, &xs, &e)) {
 				stats[si].errors++;
 				if (o && o->on_error) {
@@ -1914,7 +2011,8 @@ int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco
 			}
 			stats[si].added++;
 			for (size_t x = 0; x < nx && !rc; x++)
-				if (out[x].n && sink(sink_ud, coco_graph_export_at(g, x), out[x].rows, out[x].n, err))
+				if (out[x].n && sink(sink_ud, coco_graph_export_at(g, x), out[x].rows, out[x].n,
+						si, &key, err))
 					rc = -1;
 		}
 		stats[si].fn_calls = xs.calls;

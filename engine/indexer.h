@@ -22,6 +22,7 @@
 typedef struct coco_source_stats {
 	const char *source;
 	uint64_t listed, added, updated, deleted, unchanged, reprocessed, errors;
+	uint64_t warnings;       /* rows read with a warning (and processed) */
 	uint64_t fn_calls, cache_hits;
 	double elapsed_ms;
 } coco_source_stats;
@@ -31,6 +32,10 @@ typedef struct coco_update_opts {
 	int full_reprocess;      /* evaluate every row again, ignore ordinals and fingerprints */
 	/* Called for each row that failed: source name, key as text, message. */
 	void (*on_error)(void *ud, const char *source, const char *key, const char *msg);
+	/* Called for each row read with a warning (coco_source_ops.read returned
+	 * 2: text with invalid UTF-8 replaced), which is processed all the same;
+	 * the same arguments as on_error. */
+	void (*on_warning)(void *ud, const char *source, const char *key, const char *msg);
 	/* Called after each batch and at the end of a source. */
 	void (*on_progress)(void *ud, const coco_source_stats *st, uint64_t done, uint64_t total);
 	void *ud;
@@ -88,9 +93,10 @@ void coco_indexer_close(coco_indexer *ix);
 /* Evaluate: run every source row through the flow without touching
  * targets or state. st may be NULL; with use_cache, cached function
  * results are read from it (never written). sink gets each export's rows
- * for each source row, in source-key order. */
+ * for each source row (source si of the graph, its key), sources in flow
+ * order, rows in source-key order. */
 typedef int (*coco_eval_sink)(void *ud, const coco_gexport *x, const coco_value *rows, size_t n,
-	char **err);
+	size_t si, const coco_value *key, char **err);
 int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco_update_opts *o,
 	coco_eval_sink sink, void *sink_ud, coco_source_stats *stats, char **err);
 
@@ -98,6 +104,12 @@ int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco
  * created anew) and mark the rows that had some for evaluation, so the
  * next update writes the export's rows again. */
 int coco_forget_export(coco_state *st, const char *exp, char **err);
+
+/* Appends the state as text lines, for tests (spec/fuzz): tracking
+ * "T\tsource\tkey\tflags", lineage "L\tsource\tkey\texport\ttarget key\tstaged",
+ * the memo keys a row used "R\tsource\tkey\thex", memo "M\thex", setup
+ * "S\tresource\texport"; keys as JSON. */
+int coco_state_dump(coco_state *st, coco_buf *out, char **err);
 
 /* ---- setup -------------------------------------------------------------- */
 typedef struct coco_setup_change {

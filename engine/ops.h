@@ -93,8 +93,11 @@ typedef struct coco_source_ops {
 	/* Read one row: fills *row (a STRUCT value with every field of the row
 	 * type, key fields included) with memory from a, and the ordinal of what
 	 * was read into ord (cleared first). Returns 0 ok, 1 the row no longer
-	 * exists, -1 a row error (message names the row: "docs/a.md: not valid
-	 * UTF-8 at byte 17"). An empty ord means "not stable yet" (LocalFile:
+	 * exists, 2 ok with a warning in *err (the row is processed; the engine
+	 * counts and reports the warning and frees it: "docs/a.txt: not valid
+	 * UTF-8 (first bad byte at 17); 3 invalid sequences replaced with
+	 * U+FFFD"), -1 a row error (message names the row: "docs/a.md: cannot
+	 * read: Permission denied"). An empty ord means "not stable yet" (LocalFile:
 	 * modified within the last 2 s): the next run reads the row again and
 	 * its content fingerprint decides whether it is processed. */
 	int (*read)(void *src, const coco_value *key, coco_arena *a, coco_value *row,
@@ -234,7 +237,8 @@ typedef struct coco_target_ops {
 	 * compares it with the resource as it is (a collection deleted or
 	 * changed by hand) and appends to plan what apply(desired, desired)
 	 * does to repair it, setting *destructive; appends nothing when all is
-	 * well or the resource cannot be reached (the writes will say so). */
+	 * well or the resource cannot be reached (the writes will say so).
+	 * After such a repair, the export's rows are all written again. */
 	int (*check)(const char *desired, coco_buf *plan, int *destructive, char **err);
 	/* Writes. Opened per update run; upsert/del only between begin/commit.
 	 * row: a STRUCT of info->row_type; key: a STRUCT of the nkeys key
@@ -260,6 +264,13 @@ typedef struct coco_target_ops {
 	int (*top_k)(const coco_optval *opts, const coco_export_info *info, const char *field,
 		const char *metric, const float *vec, size_t dim, size_t k, coco_arena *a,
 		const coco_type **row_type, coco_value **rows, size_t *nrows, char **err);
+	/* Optional (NULL: `coco verify` cannot check this target): every row the
+	 * export's table holds, in any order, through cb, on an opened target
+	 * outside begin/commit. Each row is a STRUCT of info->row_type (struct
+	 * and table fields as json text), its memory from a, which scan resets
+	 * before each row; cb returns non-zero to stop (scan then returns 0). */
+	int (*scan)(void *tgt, int (*cb)(void *ud, const coco_value *row), void *ud, coco_arena *a,
+		char **err);
 	/* 1: open/begin/upsert/del/commit must run on the thread that runs the
 	 * update (targets written in Lua). 0: the indexer may write a batch on
 	 * its writer thread while the next one is evaluated. */

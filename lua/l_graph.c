@@ -12,6 +12,7 @@
 #include "coco_lua.h"
 #include "indexer.h"
 #include "state.h"
+#include "verify.h"
 
 
 static lgraph *check_graph(lua_State *L, int idx)
@@ -677,6 +678,24 @@ static int l_close_state(lua_State *L)
 	return 0;
 }
 
+/* Describing an export makes its target remember the secrets its options
+ * hold (a password in a connection string: engine/secret.h): a drop,
+ * planned without the flow, connects with them. */
+static void remember_secrets(const coco_graph *g)
+{
+	coco_buf rid = {0}, desc = {0};
+	for (size_t i = 0; i < coco_graph_nexports(g); i++) {
+		const coco_gexport *x = coco_graph_export_at(g, i);
+		char *e = NULL;
+		coco_buf_clear(&rid);
+		coco_buf_clear(&desc);
+		x->ops->describe(x->opts, &x->info, &rid, &desc, &e);
+		free(e);
+	}
+	coco_buf_free(&rid);
+	coco_buf_free(&desc);
+}
+
 /* g:plan(drop_all) -> text, destructive, nchanges | nil, msg */
 static int l_plan(lua_State *L)
 {
@@ -686,6 +705,8 @@ static int l_plan(lua_State *L)
 		return n;
 	coco_setup_plan_free(&lg->plan);
 	char *err = NULL;
+	if (lua_toboolean(L, 2))
+		remember_secrets(lg->g);
 	if (coco_setup_plan_make(lua_toboolean(L, 2) ? NULL : lg->g, lg->st, &lg->plan, &err))
 		return push_fail(L, err);
 	coco_buf b = {0};
@@ -715,16 +736,17 @@ static int l_apply(lua_State *L)
 typedef struct cbctx {
 	lua_State *L;
 	int on_error, on_progress;   /* stack indices or 0 */
+	int on_warning;
 } cbctx;
 
 void coco_lua_push_stats(lua_State *L, const coco_source_stats *s)
 {
-	lua_createtable(L, 0, 11);
+	lua_createtable(L, 0, 12);
 #define F(name) lua_pushnumber(L, (lua_Number)s->name); lua_setfield(L, -2, #name)
 	lua_pushstring(L, s->source ? s->source : "?");
 	lua_setfield(L, -2, "source");
 	F(listed); F(added); F(updated); F(deleted); F(unchanged); F(reprocessed); F(errors);
-	F(fn_calls); F(cache_hits); F(elapsed_ms);
+	F(warnings); F(fn_calls); F(cache_hits); F(elapsed_ms);
 #undef F
 }
 
@@ -738,6 +760,18 @@ static void cb_error(void *ud, const char *source, const char *key, const char *
 	lua_pushstring(c->L, key);
 	lua_pushstring(c->L, msg);
 	coco_lua_callback(c->L, 3, "on_error");
+}
+
+static void cb_warning(void *ud, const char *source, const char *key, const char *msg)
+{
+	cbctx *c = ud;
+	if (!c->on_warning)
+		return;
+	lua_pushvalue(c->L, c->on_warning);
+	lua_pushstring(c->L, source);
+	lua_pushstring(c->L, key);
+	lua_pushstring(c->L, msg);
+	coco_lua_callback(c->L, 3, "on_warning");
 }
 
 static void cb_progress(void *ud, const coco_source_stats *st, uint64_t done, uint64_t total)
@@ -772,7 +806,13 @@ static void read_callbacks(lua_State *L, int opts, cbctx *c, coco_update_opts *o
 		c->on_progress = lua_gettop(L);
 	else
 		lua_pop(L, 1);
+	lua_getfield(L, opts, "on_warning");
+	if (lua_isfunction(L, -1))
+		c->on_warning = lua_gettop(L);
+	else
+		lua_pop(L, 1);
 	o->on_error = cb_error;
+	o->on_warning = cb_warning;
 	o->on_progress = cb_progress;
 	o->ud = c;
 }
@@ -787,7 +827,7 @@ static void push_all_stats(lua_State *L, const coco_graph *g, const coco_source_
 	}
 }
 
-/* g:update{ reexport, full_reprocess, on_error, on_progress } -> stats | nil, msg */
+/* g:update{ reexport, full_reprocess, on_error, on_warning, on_progress } -> stats | nil, msg */
 static int l_update(lua_State *L)
 {
 	lgraph *lg = check_graph(L, 1);
@@ -818,7 +858,8 @@ typedef struct evalctx {
 	coco_buf b;
 } evalctx;
 
-static int eval_sink(void *ud, const coco_gexport *x, const coco_value *rows, size_t n, char **err)
+static int eval_sink(void *ud, const coco_gexport *x, const coco_value *rows, size_t n,
+	size_t si, const coco_value *key, char **err)
 {
 	evalctx *e = ud;
 	coco_buf_clear(&e->b);
@@ -837,7 +878,86 @@ static int eval_sink(void *ud, const coco_gexport *x, const coco_value *rows, si
 	return 0;
 }
 
-/* g:evaluate({ use_cache, on_error }, sink) -> stats | nil, msg */
+/* verify: each difference goes to a Lua on_diff(diff) */
+static void cb_diff(void *ud, const coco_verify_diff *d)
+{
+	static const char *const kinds[] = { "missing", "stale", "different", "collision" };
+	cbctx *c = ud;
+	lua_State *L = c->L;
+	if (!c->on_progress)          /* verify keeps on_diff where update keeps on_progress */
+		return;
+	lua_pushvalue(L, c->on_progress);
+	lua_createtable(L, 0, 6);     // [on_diff, diff]
+	lua_pushstring(L, d->export_name);
+	lua_setfield(L, -2, "export");
+	lua_pushstring(L, kinds[d->kind]);
+	lua_setfield(L, -2, "kind");
+	lua_pushstring(L, d->key);
+	lua_setfield(L, -2, "key");
+	if (d->source) {
+		lua_pushstring(L, d->source);
+		lua_setfield(L, -2, "source");
+		lua_pushstring(L, d->source_key);
+		lua_setfield(L, -2, "source_key");
+	}
+	if (d->columns) {
+		lua_pushstring(L, d->columns);
+		lua_setfield(L, -2, d->kind == COCO_VERIFY_COLLISION ? "other" : "columns");
+	}
+	coco_lua_callback(L, 1, "on_diff");
+}
+
+/* g:verify{ repair, on_diff, on_error } -> { per export: held, expected,
+ * missing, stale, different, collisions, repaired, scanned }, errors | nil, msg */
+static int l_verify(lua_State *L)
+{
+	lgraph *lg = check_graph(L, 1);
+	int n = check_fork(L, lg);
+	if (n)
+		return n;
+	coco_update_opts uo = {0};
+	cbctx c = {0};
+	read_callbacks(L, 2, &c, &uo);
+	c.on_progress = 0;
+	coco_verify_opts o = { .on_error = cb_error, .on_diff = cb_diff, .ud = &c };
+	if (lua_istable(L, 2)) {
+		lua_getfield(L, 2, "repair");
+		o.repair = lua_toboolean(L, -1);
+		lua_getfield(L, 2, "on_diff");
+		if (lua_isfunction(L, -1))
+			c.on_progress = lua_gettop(L);
+		else
+			lua_pop(L, 1);
+	}
+	size_t nx = coco_graph_nexports(lg->g);
+	coco_verify_stats *st = calloc(nx + 1, sizeof *st);
+	if (!st)
+		abort();
+	uint64_t nerr = 0;
+	char *err = NULL;
+	lg->nlive++;                  /* a callback may close the flow: it goes after */
+	int rc = coco_verify(lg->g, lg->st, &o, st, &nerr, &err);
+	if (!rc) {
+		lua_createtable(L, (int)nx, 0);
+		for (size_t i = 0; i < nx; i++) {
+			lua_createtable(L, 0, 9);
+			lua_pushstring(L, st[i].export_name);
+			lua_setfield(L, -2, "export");
+#define F(name) lua_pushnumber(L, (lua_Number)st[i].name); lua_setfield(L, -2, #name)
+			F(held); F(expected); F(missing); F(stale); F(different); F(collisions); F(repaired);
+#undef F
+			lua_pushboolean(L, st[i].scanned);
+			lua_setfield(L, -2, "scanned");
+			lua_rawseti(L, -2, (int)i + 1);
+		}
+		lua_pushnumber(L, (lua_Number)nerr);
+	}
+	free(st);
+	coco_lua_graph_unlive(lg);
+	return rc ? push_fail(L, err) : 2;
+}
+
+/* g:evaluate({ use_cache, on_error, on_warning }, sink) -> stats | nil, msg */
 static int l_evaluate(lua_State *L)
 {
 	lgraph *lg = check_graph(L, 1);
@@ -914,6 +1034,7 @@ static const luaL_Reg graph_methods[] = {
 	{ "apply", l_apply },
 	{ "update", l_update },
 	{ "evaluate", l_evaluate },
+	{ "verify", l_verify },
 	{ "remove_state", l_remove_state },
 	{ "live", l_live },
 	{ "close", l_close },

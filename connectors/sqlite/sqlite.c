@@ -1318,6 +1318,45 @@ static void cell_value(sqlite3_stmt *st, int i, const coco_type *t, coco_arena *
 	}
 }
 
+/* Every row of the table, for coco verify (coco_target_ops.scan). */
+static int tgt_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud, coco_arena *a,
+	char **err)
+{
+	sqlite_tgt *t = p;
+	const coco_field *f = t->row_type->fields;
+	coco_buf sql = {0};
+	coco_buf_adds(&sql, "SELECT ");
+	for (uint32_t i = 0; i < t->ncols; i++) {
+		if (i)
+			coco_buf_adds(&sql, ", ");
+		coco_sql_ident(&sql, f[i].name);
+	}
+	coco_buf_adds(&sql, " FROM ");
+	coco_sql_ident(&sql, t->table);
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(t->db, sql.p, -1, &st, NULL);
+	coco_buf_free(&sql);
+	coco_value *vals = calloc(t->ncols, sizeof *vals);
+	if (!vals)
+		abort();
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		coco_arena_reset(a);
+		for (uint32_t i = 0; i < t->ncols; i++)
+			cell_value(st, (int)i, f[i].type, a, &vals[i]);
+		coco_value row = { .kind = COCO_STRUCT, .n = t->ncols, .u.fields = vals };
+		if (cb(ud, &row)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+		rc = SQLITE_OK;
+	}
+	free(vals);
+	if (rc != SQLITE_DONE)
+		coco_seterr(err, "SQLite: scan table %s in %s: %s", t->table, t->path, sqlite3_errmsg(t->db));
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* One part of an exact scan: the rows of rowids [lo, hi] on a connection
  * of its own (db, or opened here), keeping the k nearest in a max-heap. */
 typedef struct scan_part {
@@ -1656,4 +1695,5 @@ const coco_target_ops coco_sqlite_target = {
 	.commit = tgt_commit,
 	.close = tgt_close,
 	.top_k = sqlite_top_k,
+	.scan = tgt_scan,
 };

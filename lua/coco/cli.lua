@@ -10,6 +10,7 @@ usage: coco FLOW.lua [-L]                      update the flow's targets (= coco
        coco drop   FLOW.lua [-f]               drop the targets and the flow's state
        coco evaluate FLOW.lua [-o DIR] [--no-cache]
                                                run the flow, write rows to DIR, touch nothing
+       coco verify FLOW.lua [--repair] [--json] compare every target with a fresh build
        coco show   FLOW.lua [-v]               the compiled graph, schemas, setup status
        coco ls     [FLOW.lua]                  flows with state
        coco query  FLOW.lua[:handler] TEXT [-k 10] [--json]
@@ -21,6 +22,7 @@ options:
       --state DIR      state directory (default: .coco beside FLOW.lua, or $COCO_STATE_DIR)
   -o, --output-dir DIR evaluate's output directory (default eval_<flow>_<timestamp>)
   -k N                 query: how many rows (default 10); with --json, one object per row
+      --repair         verify: write the differences to the targets
 ]]
 
 local stderr, stdout = io.stderr, io.stdout
@@ -36,6 +38,7 @@ local flags = {
   ["--full-reprocess"] = "full_reprocess", ["-f"] = "force", ["--force"] = "force",
   ["-y"] = "force", ["--yes"] = "force",
   ["-q"] = "quiet", ["--quiet"] = "quiet", ["--json"] = "json", ["--no-cache"] = "no_cache",
+  ["--repair"] = "repair",
   ["-v"] = "verbose", ["--verbose"] = "verbose", ["-h"] = "help", ["--help"] = "help",
   ["--version"] = "version",
 }
@@ -45,6 +48,7 @@ local allowed = {
   drop = { force = 1, state = 1, quiet = 1 },
   evaluate = { output_dir = 1, no_cache = 1, state = 1, quiet = 1 },
   show = { verbose = 1, state = 1 },
+  verify = { repair = 1, json = 1, quiet = 1, state = 1 },
   ls = { state = 1 },
   query = { k = 1, json = 1, state = 1 },
 }
@@ -86,16 +90,17 @@ local function fmt_secs(ms)
 end
 
 local function human_stats(s)
-  return string.format("%s.%s: %d rows: %d added, %d updated, %d deleted, %d unchanged, %s%d errors (%s)",
+  return string.format("%s.%s: %d rows: %d added, %d updated, %d deleted, %d unchanged, %s%s%d errors (%s)",
     s.flow, s.source, s.listed, s.added, s.updated, s.deleted, s.unchanged,
     s.reprocessed > 0 and string.format("%d reprocessed, ", s.reprocessed) or "",
+    s.warnings > 0 and string.format("%d warnings, ", s.warnings) or "",
     s.errors, fmt_secs(s.elapsed_ms))
 end
 
 local function json_stats(s)
   return coco.json.encode({ flow = s.flow, source = s.source, added = s.added, updated = s.updated,
     deleted = s.deleted, unchanged = s.unchanged, reprocessed = s.reprocessed, errors = s.errors,
-    elapsed_ms = math.floor(s.elapsed_ms * 1000 + 0.5) / 1000 })
+    warnings = s.warnings, elapsed_ms = math.floor(s.elapsed_ms * 1000 + 0.5) / 1000 })
 end
 
 -- Ask on a terminal; without one, refuse.
@@ -171,7 +176,7 @@ local function live_mode(flow, o)
       changed = changed + b.added + b.updated + b.deleted + b.reprocessed
       if o.json then stdout:write(json_stats(b), "\n") stdout:flush() end
     end,
-    on_warning = function(msg) clear() errf("%s", msg) end,
+    on_warning = function(msg) clear() errf("%s", msg) end,   -- rows read with a warning too
     on_error = function(source, key, msg)
       errors = errors + 1
       clear()
@@ -219,7 +224,7 @@ function commands.update(flow, o)
   if o.live then return live_mode(flow, o) end
   local prog, clear = progress(flow, o)
   local stats, err = flow._g:update{ reexport = o.reexport, full_reprocess = o.full_reprocess,
-    on_error = on_error(flow.name), on_progress = prog }
+    on_error = on_error(flow.name), on_warning = on_error(flow.name), on_progress = prog }
   if clear then clear() end
   if not stats then errf("%s", err); return 1 end
   local rc = 0
@@ -256,17 +261,68 @@ end
 
 function commands.evaluate(flow, o)
   local stats, dir = flow:evaluate{ output_dir = o.output_dir, use_cache = not o.no_cache,
-    on_error = on_error(flow.name) }
+    on_error = on_error(flow.name), on_warning = on_error(flow.name) }
   if not stats then errf("%s", dir); return 1 end
   local rc = 0
   for _, s in ipairs(stats) do
     if not o.quiet then
-      stdout:write(string.format("%s.%s: %d rows evaluated, %d errors (%s)\n", s.flow, s.source,
-        s.listed, s.errors, fmt_secs(s.elapsed_ms)))
+      stdout:write(string.format("%s.%s: %d rows evaluated, %s%d errors (%s)\n", s.flow, s.source,
+        s.listed, s.warnings > 0 and string.format("%d warnings, ", s.warnings) or "", s.errors,
+        fmt_secs(s.elapsed_ms)))
     end
     if s.errors > 0 then rc = 1 end
   end
   if not o.quiet then stdout:write("coco: output in ", dir, "/\n") end
+  return rc
+end
+
+-- Exit 0 when every target equals a fresh build, 1 when anything differs
+-- (after --repair too: it says what it wrote) or a source row failed.
+function commands.verify(flow, o)
+  local shown, max = 0, 50
+  local function on_diff(d)
+    if o.json then
+      stdout:write(coco.json.encode(d), "\n")
+      return
+    end
+    shown = shown + 1
+    if o.quiet or shown > max then return end
+    local from = d.source and string.format(" (from %s %s)", d.source, d.source_key) or ""
+    if d.kind == "different" then
+      stdout:write(string.format("%s.%s: different %s: %s%s\n", flow.name, d.export, d.key, d.columns, from))
+    elseif d.kind == "collision" then
+      stdout:write(string.format("%s.%s: collision %s: %s %s and %s both produce it; the first is kept\n",
+        flow.name, d.export, d.key, d.source, d.source_key, d.other))
+    else
+      stdout:write(string.format("%s.%s: %s %s%s\n", flow.name, d.export, d.kind, d.key, from))
+    end
+  end
+  local res, nerr = flow:verify{ repair = o.repair, on_diff = on_diff, on_error = on_error(flow.name) }
+  if not res then errf("%s", nerr); return 1 end
+  if shown > max and not o.quiet then
+    stdout:write(string.format("... and %d more\n", shown - max))
+  end
+  local rc = nerr > 0 and 1 or 0
+  for _, r in ipairs(res) do
+    local bad = r.missing + r.stale + r.different
+    if bad > 0 then rc = 1 end
+    if o.json then
+      stdout:write(coco.json.encode(r), "\n")
+    elseif not o.quiet then
+      if not r.scanned then
+        stdout:write(string.format("%s.%s: not checked (the target cannot be read back)\n", flow.name, r.export))
+      else
+        stdout:write(string.format("%s.%s: %d rows held, %d expected: %s%s\n", flow.name, r.export,
+          r.held, r.expected, bad == 0 and "same as a fresh build" or string.format(
+          "%d missing, %d stale, %d different", r.missing, r.stale, r.different),
+          o.repair and bad > 0 and string.format("; %d repaired", r.repaired) or ""))
+      end
+    end
+  end
+  if nerr > 0 and not o.quiet then
+    stderr:write(string.format("coco: %d source rows failed to evaluate: their rows and stale rows "
+      .. "were not checked\n", nerr))
+  end
   return rc
 end
 

@@ -92,6 +92,19 @@ end
 phase("re-run, one file modified", "<= 60 ms, 1 row processed" .. (processed_ok and "" or " FAILED"),
   times, kbs, stats, target_hash(out) == fresh_hash())
 
+-- coco verify: every row evaluated again (cache warm) and compared with the
+-- target; exit 0 means the target equals a fresh build
+times, kbs = {}, {}
+local verified = true
+for i = 1, REPS do
+  local t = sh(string.format("cd %s && /usr/bin/time -f '@@%%e %%M' %s verify flow.lua 2>&1; echo rc=$?", out, coco))
+  local secs, kb = t:match("@@([%d.]+) (%d+)")
+  times[#times + 1], kbs[#kbs + 1] = tonumber(secs), tonumber(kb)
+  verified = verified and t:match("rc=0") ~= nil
+  stats = t:match("(Bench.chunks: [^\n]*)") or t
+end
+phase("coco verify", "<= 2000 ms" .. (verified and "" or ", exit 0 FAILED"), times, kbs, stats, verified)
+
 print("")
 for _, r in ipairs(rows) do print(r) end
 print(string.format("peak RSS over all phases: %.1f MB (goal <= 40 MB)", peak / 1024))

@@ -344,7 +344,8 @@ static void show(const char *what, const coco_source_stats *s)
 	if (!ok_) show("got", &(s)); \
 } while (0)
 
-static int sink(void *ud, const coco_gexport *x, const coco_value *rows, size_t n, char **err)
+static int sink(void *ud, const coco_gexport *x, const coco_value *rows, size_t n, size_t si,
+	const coco_value *key, char **err)
 {
 	rowset *r = ud;
 	for (size_t i = 0; i < n; i++) {
