@@ -1,5 +1,6 @@
 /* The graph compiler: DSL statements -> scopes, ops, types, fingerprints. */
 #include "graph_int.h"
+#include "secret.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -888,7 +889,14 @@ static void describe_opts(const coco_optdef *defs, const coco_optval *v, coco_bu
 		coco_buf_printf(out, "%s%s = ", first ? "" : ", ", defs[i].name);
 		first = 0;
 		switch (defs[i].kind) {
-		case COCO_OPT_STR: coco_json_str(out, v[i].s, strlen(v[i].s)); break;
+		case COCO_OPT_STR: {
+			/* a password in a connection string or URL is not shown */
+			coco_buf r = {0};
+			coco_redact(v[i].s, &r);
+			coco_json_str(out, r.p, r.n);
+			coco_buf_free(&r);
+			break;
+		}
 		case COCO_OPT_JSON: coco_buf_adds(out, v[i].s); break;
 		case COCO_OPT_INT: coco_buf_printf(out, "%lld", (long long)v[i].i); break;
 		case COCO_OPT_NUM: coco_buf_printf(out, "%g", v[i].num); break;
