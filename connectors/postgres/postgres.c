@@ -23,8 +23,9 @@
 #include "ops.h"
 #include "tdesc.h"
 #include "functions/json.h"
+#include "connectors/common/pgconn.h"
 
-enum { OPT_DATABASE, OPT_TABLE, OPT_SCHEMA, OPT_COLUMN_OPTIONS, OPT_VECTOR_INDEXES };
+enum { OPT_DATABASE, OPT_TABLE, OPT_SCHEMA, OPT_COLUMN_OPTIONS, OPT_VECTOR_INDEXES, OPT_PASSWORD_ENV };
 
 static const coco_optdef pg_opts[] = {
 	{ "database", COCO_OPT_STR, 0, "libpq connection string or URI (default $COCO_DATABASE_URL)" },
@@ -34,6 +35,8 @@ static const coco_optdef pg_opts[] = {
 	  "per field: { embedding = { type = \"vector\" | \"halfvec\" | \"real[]\" | \"jsonb\" } }" },
 	{ "vector_indexes", COCO_OPT_JSON, 0, "{{ field =, metric = \"cosine\"|\"l2\"|\"ip\", "
 	  "method = \"hnsw\"|\"ivfflat\", m =, ef_construction =, lists = }}" },
+	{ "password_env", COCO_OPT_STR, 0, "environment variable holding the password "
+	  "(else the connection string's, PGPASSWORD or ~/.pgpass)", 1 },
 	{ NULL, 0, 0, NULL, 0 },
 };
 
@@ -107,12 +110,8 @@ static int server_of(const char *conninfo, coco_buf *out, char **err)
 	char *msg = NULL;
 	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
 	if (!opts) {
-		coco_buf b = {0};
-		add_msg(&b, msg ? msg : "out of memory");
-		coco_seterr(err, "Postgres: invalid connection string: %s", b.p);
-		coco_buf_free(&b);
 		PQfreemem(msg);
-		return -1;
+		return coco_pg_conninfo_store(conninfo, out, "Postgres", err);   /* says why */
 	}
 	const char *host = NULL, *hostaddr = NULL, *port = NULL, *db = NULL, *user = NULL;
 	for (PQconninfoOption *o = opts; o->keyword; o++) {
@@ -143,14 +142,25 @@ static int server_of(const char *conninfo, coco_buf *out, char **err)
 	return 0;
 }
 
-/* Connects; on failure sets *err "Postgres: cannot connect to SERVER: why". */
-static PGconn *pg_connect(const char *conninfo, const char *server, char **err)
+/* Connects with a stored connection string (no password in it: the
+ * password comes from password_env penv, the one remembered for it, else
+ * libpq's PGPASSWORD or ~/.pgpass); on failure sets *err "Postgres:
+ * cannot connect to SERVER: why". */
+static PGconn *pg_connect(const char *conninfo, const char *penv, const char *server, char **err)
 {
+	char *pw;
+	if (coco_pg_password(conninfo, penv, "Postgres", &pw, err) < 0)
+		return NULL;
 	/* later keywords win: client_encoding is forced, the rest are defaults
 	 * the connection string may override */
-	const char *keys[] = { "connect_timeout", "application_name", "dbname", "client_encoding", NULL };
-	const char *vals[] = { "10", "coco", conninfo, "UTF8", NULL };
+	const char *keys[] = { "connect_timeout", "application_name", "dbname", "client_encoding",
+		pw ? "password" : NULL, NULL };
+	const char *vals[] = { "10", "coco", conninfo, "UTF8", pw, NULL };
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	if (pw) {
+		memset(pw, 0, strlen(pw));
+		free(pw);
+	}
 	if (!c) {
 		coco_seterr(err, "Postgres: cannot connect to %s: out of memory", server);
 		return NULL;
@@ -158,7 +168,9 @@ static PGconn *pg_connect(const char *conninfo, const char *server, char **err)
 	if (PQstatus(c) != CONNECTION_OK) {
 		coco_buf b = {0};
 		add_msg(&b, PQerrorMessage(c));
-		coco_seterr(err, "Postgres: cannot connect to %s: %s", server, b.p);
+		coco_seterr(err, "Postgres: cannot connect to %s: %s%s", server, b.p,
+			strstr(b.p, "no password supplied") ? " (the password comes from password_env, "
+			"the connection string of an export in the flow, PGPASSWORD or ~/.pgpass)" : "");
 		coco_buf_free(&b);
 		PQfinish(c);
 		return NULL;
@@ -228,8 +240,9 @@ typedef struct lindex {
 } lindex;
 
 typedef struct layout {
-	const char *conninfo;
-	coco_buf server, schema, table;
+	const char *conninfo;        /* without its password (cinfo) */
+	const char *penv;            /* password_env, or NULL */
+	coco_buf cinfo, server, schema, table;
 	lcol *cols;
 	uint32_t ncols, nkeys;
 	lindex *idx;
@@ -238,6 +251,7 @@ typedef struct layout {
 
 static void layout_free(layout *l)
 {
+	coco_buf_free(&l->cinfo);
 	coco_buf_free(&l->server);
 	coco_buf_free(&l->schema);
 	coco_buf_free(&l->table);
@@ -551,11 +565,24 @@ static int layout_make(const coco_optval *opts, const coco_export_info *info, la
 	memset(l, 0, sizeof *l);
 	const char *exp = info->export_name;
 	const coco_type *t = info->row_type;
-	l->conninfo = conninfo_of(opts);
-	if (!l->conninfo)
+	const char *ci = conninfo_of(opts);
+	if (!ci)
 		return coco_seterr(err, "Postgres: export '%s' needs a database: the database option "
 			"(a libpq connection string such as \"postgres://user@localhost/db\") or "
 			"$COCO_DATABASE_URL", exp);
+	/* stored, shown and connected with without its password */
+	if (coco_pg_conninfo_store(ci, &l->cinfo, "Postgres", err) < 0)
+		return -1;
+	l->conninfo = l->cinfo.p;
+	if (opts[OPT_PASSWORD_ENV].set && opts[OPT_PASSWORD_ENV].s) {
+		l->penv = opts[OPT_PASSWORD_ENV].s;
+		if (!*l->penv || strpbrk(l->penv, " \t\n="))
+			return coco_seterr(err, "Postgres: export '%s': password_env must name an "
+				"environment variable, got \"%s\"", exp, l->penv);
+		if (strcmp(l->conninfo, ci))
+			return coco_seterr(err, "Postgres: export '%s': the password is given twice "
+				"(in the connection string and by password_env): keep one", exp);
+	}
 	if (server_of(l->conninfo, &l->server, err) < 0)
 		return -1;
 	coco_buf_adds(&l->schema, opts[OPT_SCHEMA].set && opts[OPT_SCHEMA].s ? opts[OPT_SCHEMA].s
@@ -617,7 +644,7 @@ typedef struct didx {
 
 typedef struct desc {
 	coco_tdesc t;            /* keys and columns */
-	const char *conninfo, *server, *schema, *table;
+	const char *conninfo, *penv, *server, *schema, *table;
 	didx *idx;
 	size_t nidx;
 } desc;
@@ -632,6 +659,8 @@ static int pg_describe(const coco_optval *opts, const coco_export_info *info,
 	}
 	coco_buf_printf(resource_id, "%s#%s.%s", l.server.p, l.schema.p, l.table.p);
 	coco_tdesc_put_line(desired, "database", l.conninfo);
+	if (l.penv)
+		coco_tdesc_put_line(desired, "password_env", l.penv);
 	coco_tdesc_put_line(desired, "server", l.server.p);
 	coco_tdesc_put_line(desired, "schema", l.schema.p);
 	coco_tdesc_put_line(desired, "table", l.table.p);
@@ -660,6 +689,7 @@ static int desc_line(void *ctx, coco_arena *a, const char *w, size_t wn, const c
 {
 	desc *d = ctx;
 	const char **v = COCO_TDESC_IS(w, wn, "database") ? &d->conninfo :
+		COCO_TDESC_IS(w, wn, "password_env") ? &d->penv :
 		COCO_TDESC_IS(w, wn, "server") ? &d->server :
 		COCO_TDESC_IS(w, wn, "schema") ? &d->schema :
 		COCO_TDESC_IS(w, wn, "table") ? &d->table : NULL;
@@ -783,7 +813,8 @@ static int pg_plan(const char *stored, const char *desired, coco_buf *plan, int 
 				if (!o || !idx_same(o, &d.idx[i]))
 					plan_index(&d.idx[i], &d, plan);
 			}
-			if (plan->n == start && strcmp(s.conninfo, d.conninfo))
+			if (plan->n == start && (strcmp(s.conninfo, d.conninfo) ||
+			    strcmp(s.penv ? s.penv : "", d.penv ? d.penv : "")))
 				coco_buf_printf(plan, "connection string changed (same database %s)\n", d.server);
 		}
 		coco_buf_free(&why);
@@ -835,7 +866,7 @@ static void create_sql(const desc *d, coco_buf *b)
  * checks first, so re-running it is harmless. */
 static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, char **err)
 {
-	PGconn *c = pg_connect(d->conninfo, d->server, err);
+	PGconn *c = pg_connect(d->conninfo, d->penv, d->server, err);
 	if (!c)
 		return -1;
 	coco_buf sql = {0}, what = {0};
@@ -933,7 +964,7 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 /* DROP TABLE IF EXISTS on s's server. */
 static int ddl_drop(const desc *s, char **err)
 {
-	PGconn *c = pg_connect(s->conninfo, s->server, err);
+	PGconn *c = pg_connect(s->conninfo, s->penv, s->server, err);
 	if (!c)
 		return -1;
 	coco_buf sql = {0}, what = {0};
@@ -1440,7 +1471,7 @@ static int reconnect(pg_tgt *t, char **err)
 		delay = delay * 2 > 2000 ? 2000 : delay * 2;
 		free(last);
 		last = NULL;
-		t->conn = pg_connect(t->l.conninfo, t->l.server.p, &last);
+		t->conn = pg_connect(t->l.conninfo, t->l.penv, t->l.server.p, &last);
 		if (t->conn) {
 			new_prefix(t);
 			t->reconnects++;
@@ -1717,7 +1748,7 @@ static int tgt_open(const coco_optval *opts, const coco_export_info *info, void 
 	t->seen = calloc(t->nseen, sizeof *t->seen);
 	if (!t->seen)
 		abort();
-	t->conn = pg_connect(t->l.conninfo, t->l.server.p, err);
+	t->conn = pg_connect(t->l.conninfo, t->l.penv, t->l.server.p, err);
 	if (!t->conn) {
 		tgt_close(t);
 		return -1;
@@ -1855,7 +1886,7 @@ static int pg_top_k(const coco_optval *opts, const coco_export_info *info, const
 			what.p, dim, field, vc->sql);
 		goto done;
 	}
-	if (!(c = pg_connect(l.conninfo, l.server.p, err)))
+	if (!(c = pg_connect(l.conninfo, l.penv, l.server.p, err)))
 		goto done;
 	const lindex *ix = NULL;
 	for (size_t i = 0; i < l.nidx; i++)
