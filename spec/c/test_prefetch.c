@@ -109,10 +109,10 @@ int main(void)
 		.plan = t_plan, .start = t_start, .window = 3 });
 	hint(pf, keys, nkeys);
 	CHECK(!strcmp(started(&t, 0, buf, sizeof buf), "k0,k1,k2"));
-	for (int i = 0; i < 500 && fk_count(&s) < 3; i++)   /* early out; slack for a busy box */
+	for (double end = fk_now() + 60000; fk_count(&s) < 3 && fk_now() < end;)
 		coco_http_run(t.http, 10);
-	coco_http_run(t.http, 50);
 	CHECK(fk_count(&s) == 3);
+	CHECK(sent(&s, 0, "/k0") == 1 && sent(&s, 0, "/k1") == 1 && sent(&s, 0, "/k2") == 1);
 
 	/* taking a row tops the window up by one */
 	CHECK(got(&t, take(pf, &t, "k0"), "k0"));
@@ -149,10 +149,14 @@ int main(void)
 	CHECK(got(&t, take(pf, &t, "k6"), "k6"));
 	coco_prefetch_destroy(pf);
 
-	/* start_on_take 1: it is started then, ahead of the top-up */
+	/* start_on_take 1: it is started then, ahead of the top-up. A server of
+	 * its own, so that requests cancelled above and still on their way
+	 * are not counted below */
+	fk_server s2;
+	CHECK(fk_start(&s2, handler, NULL) == 0);
+	t.port = s2.port;
 	t.nstarted = 0;
-	usleep(100 * 1000);                        /* the server has logged what was sent */
-	int before = fk_count(&s);
+	int before = 0;
 	pf = coco_prefetch_create(t.http, &(coco_prefetch_src){ .ud = &t,
 		.plan = t_plan, .start = t_start, .window = 2, .start_on_take = 1 });
 	hint(pf, keys, nkeys);
@@ -175,8 +179,8 @@ int main(void)
 	CHECK(got(&t, take(pf, &t, "k7"), "k7"));
 	CHECK(got(&t, take(pf, &t, "k8"), "k8"));
 	CHECK(got(&t, take(pf, &t, "k9"), "k9"));
-	CHECK(sent(&s, before, "/k6") == 1 && sent(&s, before, "/k7") == 1 && sent(&s, before, "/k9") == 1);
-	CHECK(sent(&s, before, "/k8") >= 1 && sent(&s, before, "/k8") <= 2);
+	CHECK(sent(&s2, before, "/k6") == 1 && sent(&s2, before, "/k7") == 1 && sent(&s2, before, "/k9") == 1);
+	CHECK(sent(&s2, before, "/k8") >= 1 && sent(&s2, before, "/k8") <= 2);
 
 	/* destroyed with transfers in flight: cancelled, nothing leaks (ASan) */
 	hint(pf, keys, nkeys);
@@ -184,6 +188,7 @@ int main(void)
 	coco_prefetch_destroy(NULL);
 
 	coco_http_destroy(t.http);
+	fk_stop(&s2);
 	fk_stop(&s);
 	printf("test_prefetch: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

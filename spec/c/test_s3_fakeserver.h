@@ -4,7 +4,10 @@
  * request the test's handler writes the raw response, and may delay it,
  * close the connection after it, or drop the connection without one. Every
  * request is logged (method, target, header block, body, connection
- * number) for the test to check. Header-only: static functions. */
+ * number) for the test to check. The server counts the requests waiting
+ * for their answer at once; a gate (fk_gate) holds every answer until n of
+ * them wait together, so a test sees requests overlap instead of timing
+ * them. Header-only: static functions. */
 #pragma once
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -57,6 +60,12 @@ typedef struct fk_server {
 	int nlog, caplog, nconn;
 	fk_conn *c[256];
 	int nc;
+	/* under mu: requests received and not answered yet, the most at once
+	 * since fk_gate(); answers held until `gate` wait (0: open) or until
+	 * gate_until (ms), so that a client that never gets there fails its
+	 * checks instead of hanging */
+	int waiting, max_waiting, gate;
+	double gate_until;
 } fk_server;
 
 static double fk_now(void)
@@ -102,6 +111,11 @@ static void fk_reply(fk_resp *o, int status, const char *extra, const char *body
 static void fk_conn_close(fk_server *s, int i)
 {
 	fk_conn *c = s->c[i];
+	if (c->busy) {
+		pthread_mutex_lock(&s->mu);
+		s->waiting--;
+		pthread_mutex_unlock(&s->mu);
+	}
 	close(c->fd);
 	coco_buf_free(&c->in);
 	coco_buf_free(&c->out);
@@ -159,6 +173,12 @@ static int fk_take_request(fk_server *s, fk_conn *c)
 	c->due = fk_now() + o.delay_ms;
 	c->close_after = o.close;
 	c->busy = 1;
+	pthread_mutex_lock(&s->mu);
+	if (++s->waiting > s->max_waiting)
+		s->max_waiting = s->waiting;
+	if (s->gate && s->waiting >= s->gate)
+		s->gate = 0;                           /* opens: every held answer goes */
+	pthread_mutex_unlock(&s->mu);
 	return 0;
 }
 
@@ -169,12 +189,19 @@ static void *fk_main(void *ud)
 		struct pollfd pf[260];
 		int np = 0;
 		double now = fk_now(), next = -1;
+		pthread_mutex_lock(&s->mu);
+		if (s->gate && now >= s->gate_until)
+			s->gate = 0;
+		int held = s->gate > 0;
+		if (held)
+			next = s->gate_until;
+		pthread_mutex_unlock(&s->mu);
 		pf[np++] = (struct pollfd){ .fd = s->pipe[0], .events = POLLIN };
 		pf[np++] = (struct pollfd){ .fd = s->lfd, .events = POLLIN };
 		for (int i = 0; i < s->nc; i++) {
 			fk_conn *c = s->c[i];
 			short ev = POLLIN;
-			if (c->busy) {
+			if (c->busy && !held) {
 				if (c->due <= now)
 					ev |= POLLOUT;
 				else if (next < 0 || c->due < next)
@@ -220,6 +247,9 @@ static void *fk_main(void *ud)
 					dead = 1;
 				else if ((c->sent += (size_t)w) == c->out.n) {
 					c->busy = 0;
+					pthread_mutex_lock(&s->mu);
+					s->waiting--;
+					pthread_mutex_unlock(&s->mu);
 					if (c->close_after)
 						dead = 1;
 				}
@@ -269,6 +299,35 @@ static void fk_stop(fk_server *s)
 	}
 	free(s->log);
 	pthread_mutex_destroy(&s->mu);
+}
+
+/* Hold the answers of the requests that come from now on until n of them
+ * wait at once (then all go), or 60 s at most; max_waiting counts from now. */
+__attribute__((unused)) static void fk_gate(fk_server *s, int n)
+{
+	pthread_mutex_lock(&s->mu);
+	s->gate = n;
+	s->gate_until = fk_now() + 60000;
+	s->max_waiting = s->waiting;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* The most requests that waited for their answer at once since fk_gate(). */
+__attribute__((unused)) static int fk_max_waiting(fk_server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int n = s->max_waiting;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+/* When request n (from 0, in the log's order) arrived, in fk_now() ms. */
+__attribute__((unused)) static double fk_at(fk_server *s, int n)
+{
+	pthread_mutex_lock(&s->mu);
+	double t = n < s->nlog ? s->log[n].at : -1;
+	pthread_mutex_unlock(&s->mu);
+	return t;
 }
 
 __attribute__((unused)) static int fk_count(fk_server *s)
