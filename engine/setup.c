@@ -217,12 +217,13 @@ int coco_setup_apply(coco_state *st, coco_setup_plan *plan, char **err)
 			free(e);
 			break;
 		}
-		/* A (re)created target is empty: forget what lineage says the
-		 * export holds, so every row is written again. Only after the
-		 * target exists (a failed apply keeps the old table and its
-		 * lineage), and before the record is stored (a crash in between
-		 * replans and redoes both). */
-		if (c->ops && c->desired && (!c->stored || c->destructive) &&
+		/* A (re)created or repaired target is empty or suspect: forget
+		 * what lineage says the export holds, so every row is written
+		 * again. Only after the target exists (a failed apply keeps the
+		 * old table and its lineage), and before the record is stored (a
+		 * crash in between replans and redoes both). */
+		if (c->ops && c->desired && (!c->stored || c->destructive ||
+		    !strcmp(c->stored, c->desired)) /* repaired (check) */ &&
 		    coco_forget_export(st, c->export_name, err)) {
 			rc = -1;
 			break;
