@@ -1,0 +1,877 @@
+-- The differential fuzzer: random source edits and flow edits, each
+-- followed by `coco update` (plain, -f, killed with SIGKILL and run again,
+-- or a while of -L with files changing), then every target compared row by
+-- row and column by column with a fresh build of the same flow on the same
+-- sources (fresh state, fresh targets), and the state checked for entries
+-- that outlive what they stand for. Seeded: a seed gives the same steps; a
+-- failure is shrunk (delta debugging over the steps) and replayed into a
+-- directory that is kept.
+--
+--   local F = require("spec.fuzz.fuzz")
+--   local r = F.run{ build = "/abs/build", steps = 300, seed = 1 }
+--   -- r.ok, r.steps, r.seconds, r.report (the failure, shrunk)
+local ffi = require("ffi")
+local bit = require("bit")
+
+local here = debug.getinfo(1, "S").source:match("^@(.*)/fuzz%.lua$") or "spec/fuzz"
+package.path = here .. "/?.lua;" .. package.path
+local M = require("model")
+local DB = require("db")
+
+ffi.cdef [[
+struct fz_timespec { long tv_sec; long tv_nsec; };
+int utimensat(int dirfd, const char *pathname, const struct fz_timespec times[2], int flags);
+int usleep(unsigned int usec);
+]]
+
+local F = {}
+
+-- ---- small things ------------------------------------------------------------------
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local function write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+local function sh(cmd)
+  local p = io.popen(cmd .. " 2>&1")
+  local out = p:read("*a")
+  p:close()
+  return out
+end
+
+local function sleep_ms(ms) ffi.C.usleep(math.floor(ms * 1000)) end
+
+local function now() -- seconds, wall clock with sub-second precision
+  local p = io.popen("date +%s.%N")
+  local t = tonumber(p:read("*l"))
+  p:close()
+  return t
+end
+F.now = now
+
+-- A deterministic generator (xorshift32): the same seed, the same steps.
+local R = {}
+R.__index = R
+function R.new(seed)
+  local s = bit.tobit(seed * 2654435761 % 4294967296)
+  if s == 0 then s = 0x2545F491 end
+  local r = setmetatable({ s = s }, R)
+  for _ = 1, 8 do r:next() end
+  return r
+end
+function R:next()
+  local x = self.s
+  x = bit.bxor(x, bit.lshift(x, 13))
+  x = bit.bxor(x, bit.rshift(x, 17))
+  x = bit.bxor(x, bit.lshift(x, 5))
+  self.s = x
+  return (x % 4294967296) / 4294967296
+end
+function R:int(a, b) return a + math.floor(self:next() * (b - a + 1)) end
+function R:pick(t) return t[self:int(1, #t)] end
+function R:chance(p) return self:next() < p end
+
+-- Plain data as a Lua expression (for the replay file).
+local function ser(v, ind)
+  ind = ind or ""
+  if type(v) == "string" then return string.format("%q", v) end
+  if type(v) ~= "table" then return tostring(v) end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b)
+    if type(a) == type(b) then return a < b end
+    return type(a) == "number"
+  end)
+  local parts = {}
+  for _, k in ipairs(keys) do
+    local ks = type(k) == "number" and ("[" .. k .. "]") or (k:match("^[%a_][%w_]*$") and k or ("[" .. string.format("%q", k) .. "]"))
+    parts[#parts + 1] = ind .. "  " .. ks .. " = " .. ser(v[k], ind .. "  ")
+  end
+  if #parts == 0 then return "{}" end
+  return "{\n" .. table.concat(parts, ",\n") .. "\n" .. ind .. "}"
+end
+F.ser = ser
+
+-- ---- source content ---------------------------------------------------------------
+local WORDS = { "alpha", "beta", "gamma", "delta", "coco", "index", "chunk", "river", "stone",
+  "light", "north", "ember", "x", "the", "of", "a", "sync", "table", "flow", "row" }
+local NAMES = { "a.md", "b.md", "c.txt", "d.md", "e.txt", "f.log", "g.md" }
+local DIRS = { "", "", "d1/", "d1/d2/", "d3/" }
+local NEWDIRS = { "d4", "d5", "d6" }
+local SRCS = { "a", "b", "c" }
+
+local function line(rng)
+  local r = rng:next()
+  if r < 0.1 then return "# " .. rng:pick(WORDS) .. " " .. rng:pick(WORDS) end
+  if r < 0.25 then return "" end
+  if r < 0.3 then return "def " .. rng:pick(WORDS) .. "():" end
+  if r < 0.35 then return "    return " .. rng:pick(WORDS) end
+  local w = {}
+  for i = 1, rng:int(1, 12) do w[i] = rng:pick(WORDS) end
+  return table.concat(w, " ") .. (rng:chance(0.3) and "." or "")
+end
+
+local function content(rng)
+  local l = {}
+  for i = 1, rng:int(0, 24) do l[i] = line(rng) end
+  local s = table.concat(l, "\n")
+  if rng:chance(0.7) then s = s .. "\n" end
+  return s
+end
+
+-- A modification of s: some keep chunk boundaries (a word for a word of
+-- the same length), others move them.
+local function modify(rng, s)
+  local r = rng:next()
+  if r < 0.25 then return s .. line(rng) .. "\n", "append" end
+  if r < 0.4 then return line(rng) .. "\n" .. s, "prepend" end
+  if r < 0.6 then
+    local pos = {}
+    for p, w in s:gmatch("()(%a+)") do pos[#pos + 1] = { p, w } end
+    if #pos > 0 then
+      local p = rng:pick(pos)
+      local same = {}
+      for _, w in ipairs(WORDS) do if #w == #p[2] and w ~= p[2] then same[#same + 1] = w end end
+      if #same > 0 then
+        return s:sub(1, p[1] - 1) .. rng:pick(same) .. s:sub(p[1] + #p[2]), "same-length word"
+      end
+    end
+    return s .. "x", "append x"
+  end
+  if r < 0.75 then
+    local l = {}
+    for x in (s .. "\n"):gmatch("([^\n]*)\n") do l[#l + 1] = x end
+    if #l > 1 then table.remove(l, rng:int(1, #l)) end
+    return table.concat(l, "\n"), "delete a line"
+  end
+  if r < 0.85 then return s, "same content" end
+  return content(rng), "rewrite"
+end
+
+-- ---- the generator: steps from a seed ----------------------------------------------
+local Gen = {}
+Gen.__index = Gen
+
+function F.generator(seed, o)
+  local g = setmetatable({ rng = R.new(seed), o = o, fs = {}, n = 0 }, Gen)
+  g.model = M.initial(g.rng, o)
+  return g
+end
+
+function Gen:files()
+  local l = {}
+  for p in pairs(self.fs) do l[#l + 1] = p end
+  table.sort(l)
+  return l
+end
+
+function Gen:dirs()
+  local set, l = {}, {}
+  for p in pairs(self.fs) do
+    local d = p:match("^(.*)/[^/]*$")
+    while d and d:find("/") do
+      if not set[d] then set[d] = true; l[#l + 1] = d end
+      d = d:match("^(.*)/[^/]*$")
+    end
+  end
+  table.sort(l)
+  return l
+end
+
+-- One source operation (applied to the generator's picture of the files).
+function Gen:fs_op()
+  local rng, fs = self.rng, self.fs
+  local files = self:files()
+  local r = rng:next()
+  if #files == 0 or r < 0.25 then
+    local p = rng:pick(SRCS) .. "/" .. rng:pick(DIRS) .. rng:pick(NAMES)
+    local c = content(rng)
+    fs[p] = c
+    return { op = "write", path = p, content = c, why = "add" }
+  end
+  if r < 0.6 then
+    local p = rng:pick(files)
+    local c, why = modify(rng, fs[p])
+    fs[p] = c
+    return { op = "write", path = p, content = c, why = why }
+  end
+  if r < 0.65 then return { op = "touch", path = rng:pick(files) } end
+  if r < 0.75 then
+    local p = rng:pick(files)
+    fs[p] = nil
+    return { op = "rm", path = p }
+  end
+  if r < 0.85 then
+    local p = rng:pick(files)
+    local to = rng:pick(SRCS) .. "/" .. rng:pick(DIRS) .. rng:pick(NAMES)
+    if to == p then return { op = "touch", path = p } end
+    fs[to], fs[p] = fs[p], nil
+    return { op = "mv", path = p, to = to }
+  end
+  local dirs = self:dirs()
+  if r < 0.9 or #dirs == 0 then
+    local d = rng:pick(SRCS) .. "/" .. rng:pick(NEWDIRS)
+    local ops = { op = "mkdir", path = d, files = {} }
+    for _ = 1, rng:int(1, 3) do
+      local p = d .. "/" .. rng:pick(NAMES)
+      local c = content(rng)
+      fs[p] = c
+      ops.files[#ops.files + 1] = { path = p, content = c }
+    end
+    return ops
+  end
+  local d = rng:pick(dirs)
+  if r < 0.95 then
+    local to = rng:pick(SRCS) .. "/" .. rng:pick(NEWDIRS)
+    for p in pairs(fs) do
+      if p:sub(1, #to + 1) == to .. "/" then return { op = "touch", path = files[1] } end
+    end
+    if to:sub(1, #d + 1) == d .. "/" or to == d then return { op = "touch", path = files[1] } end
+    for _, p in ipairs(files) do
+      if p:sub(1, #d + 1) == d .. "/" then fs[to .. p:sub(#d + 1)], fs[p] = fs[p], nil end
+    end
+    return { op = "mvdir", path = d, to = to }
+  end
+  for _, p in ipairs(files) do
+    if p:sub(1, #d + 1) == d .. "/" then fs[p] = nil end
+  end
+  return { op = "rmdir", path = d }
+end
+
+-- The next step: flow edits, source edits, and how coco runs.
+function Gen:step()
+  local rng, o = self.rng, self.o
+  self.n = self.n + 1
+  local st = { n = self.n, ops = {}, what = {} }
+  if self.n == 1 then
+    for _ = 1, rng:int(3, 8) do st.ops[#st.ops + 1] = self:fs_op() end
+    st.flow = M.copy(self.model)
+    st.what[1] = "first flow"
+  else
+    local r = rng:next()
+    if r < 0.06 then
+      local bad = {}
+      for _, b in ipairs(M.BAD) do
+        local sqlite = false
+        for _, x in ipairs(self.model.exports) do sqlite = sqlite or x.kind == "sqlite" end
+        if (b ~= "same_table" or #self.model.exports > 1) and (b ~= "option" or sqlite) then
+          bad[#bad + 1] = b
+        end
+      end
+      st.bad = rng:pick(bad)
+    elseif r < 0.4 then
+      for _ = 1, rng:chance(0.3) and 2 or 1 do
+        local what
+        self.model, what = M.edit(rng, self.model, o)
+        st.what[#st.what + 1] = what
+      end
+      st.flow = M.copy(self.model)
+    end
+    if rng:chance(0.8) then
+      for _ = 1, rng:int(1, 4) do st.ops[#st.ops + 1] = self:fs_op() end
+    end
+  end
+  local r = rng:next()
+  local w = o.weights
+  if st.bad then
+    st.run = { mode = "force" }
+  elseif r < w.kill then
+    st.run = { mode = "kill", kills = { rng:int(0, 80) } }
+    if rng:chance(0.3) then st.run.kills[2] = rng:int(0, 80) end
+  elseif r < w.kill + w.live then
+    local ops, gaps = {}, {}
+    for i = 1, rng:int(1, 4) do
+      ops[i] = self:fs_op()
+      gaps[i] = rng:int(0, 150)
+    end
+    st.run = { mode = "live", wait = rng:int(0, 300), ops = ops, gaps = gaps,
+      sig = rng:chance(0.5) and "INT" or "TERM" }
+  elseif r < w.kill + w.live + 0.05 then
+    st.run = { mode = "reexport" }
+  elseif r < w.kill + w.live + 0.1 then
+    st.run = { mode = "full" }
+  elseif r < w.kill + w.live + 0.5 then
+    st.run = { mode = "plain" }
+  else
+    st.run = { mode = "force" }
+  end
+  return st
+end
+
+-- A line per step, for the shrunk sequence.
+function F.describe(st)
+  local parts = {}
+  if st.flow then parts[#parts + 1] = "flow: " .. table.concat(st.what or {}, ", ") .. " => " .. M.describe(st.flow) end
+  if st.bad then parts[#parts + 1] = "invalid flow (" .. st.bad .. ")" end
+  local function opd(op)
+    if op.op == "write" then return string.format("write %s (%s, %d bytes)", op.path, op.why or "", #op.content) end
+    if op.op == "mkdir" then return "mkdir " .. op.path .. " with " .. #op.files .. " files" end
+    return op.op .. " " .. op.path .. (op.to and (" -> " .. op.to) or "")
+  end
+  for _, op in ipairs(st.ops or {}) do parts[#parts + 1] = opd(op) end
+  local r = st.run
+  local run = "update " .. r.mode
+  if r.mode == "kill" then run = "update killed after " .. table.concat(r.kills, " ms, then ") .. " ms, then update -f" end
+  if r.mode == "live" then
+    local l = {}
+    for i, op in ipairs(r.ops) do l[i] = opd(op) .. " (+" .. r.gaps[i] .. " ms)" end
+    run = string.format("update -L: after %d ms %s; SIG%s; then update -f", r.wait, table.concat(l, "; "), r.sig)
+  end
+  parts[#parts + 1] = run
+  return table.concat(parts, "; ")
+end
+
+-- ---- the world: the directories, databases and coco runs of one sequence -----------
+local World = {}
+World.__index = World
+
+function F.world(env, keep_dir)
+  -- in memory where there is a tmpfs: fsyncs cost nothing there
+  local base = io.open("/dev/shm") and "/dev/shm" or "/tmp"
+  local dir = keep_dir or sh("mktemp -d " .. base .. "/coco-fuzz.XXXXXX"):match("[^\n]+")
+  if keep_dir then sh("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir)) end
+  sh("mkdir -p " .. q(dir .. "/src/a") .. " " .. q(dir .. "/src/b") .. " " .. q(dir .. "/src/c")
+    .. " " .. q(dir .. "/main"))
+  local w = setmetatable({ env = env, dir = dir, src = dir .. "/src", main = dir .. "/main",
+    fresh = dir .. "/fresh", clock = 1600000000, model = nil }, World)
+  if env.pg then
+    env.pg.main:reset()
+    env.pg.fresh:reset()
+  end
+  return w
+end
+
+function World:remove()
+  sh("rm -rf " .. q(self.dir))
+end
+
+-- A new modification time for path (seconds apart, so that no edit hides
+-- behind an unchanged mtime and size).
+function World:stamp(path)
+  self.clock = self.clock + 1
+  local ts = ffi.new("struct fz_timespec[2]")
+  ts[0].tv_sec, ts[1].tv_sec = self.clock, self.clock
+  ffi.C.utimensat(-100, path, ts, 0)
+end
+
+local function mkparent(path)
+  local d = path:match("^(.*)/[^/]*$")
+  if d and not io.open(d) then sh("mkdir -p " .. q(d)) end
+end
+
+function World:op(op)
+  local src = self.src
+  if op.op == "write" then
+    local p = src .. "/" .. op.path
+    local f = io.open(p, "wb")
+    if not f then mkparent(p); f = assert(io.open(p, "wb")) end
+    f:write(op.content)
+    f:close()
+    self:stamp(p)
+  elseif op.op == "touch" then
+    local p = src .. "/" .. op.path
+    if io.open(p) then self:stamp(p) end
+  elseif op.op == "rm" then
+    os.remove(src .. "/" .. op.path)
+  elseif op.op == "mv" then
+    local p, to = src .. "/" .. op.path, src .. "/" .. op.to
+    if io.open(p) then
+      mkparent(to)
+      os.rename(p, to)
+    end
+  elseif op.op == "mkdir" then
+    for _, f in ipairs(op.files) do self:op({ op = "write", path = f.path, content = f.content }) end
+  elseif op.op == "mvdir" then
+    sh(string.format("cd %s && test -d %s && ! test -e %s && mkdir -p %s && mv %s %s", q(src), q(op.path),
+      q(op.to), q(op.to:match("^(.*)/[^/]*$") or "."), q(op.path), q(op.to)))
+  elseif op.op == "rmdir" then
+    sh("rm -rf " .. q(src .. "/" .. op.path))
+  end
+end
+
+-- coco in dir with args; returns rc, stdout, stderr.
+function World:coco(dir, args, dburl, before)
+  local out, err = self.dir .. "/out", self.dir .. "/err"
+  local cmd = string.format("%scd %s && COCO_DATABASE_URL=%s %s %s >%s 2>%s </dev/null; echo $?",
+    before and (before .. " && ") or "", q(dir), q(dburl or ""), q(self.env.bin), args, q(out), q(err))
+  local p = io.popen(cmd)
+  local rc = tonumber(p:read("*l"))
+  p:close()
+  return rc, read(out) or "", read(err) or ""
+end
+
+function World:url(which)
+  return self.env.pg and self.env.pg[which].url or ""
+end
+
+-- Everything the targets of dir hold: SQLite files, the Postgres
+-- database, the Lua target's files. One canonical string, and the parts.
+function World:dump(dir, which)
+  local d = { sqlite = {}, lua = {} }
+  for _, f in ipairs(M.SQLITE_FILES) do d.sqlite[f] = DB.sqlite_dump(dir .. "/" .. f) end
+  if self.env.pg then d.pg = self.env.pg[which]:dump() end
+  for _, n in ipairs({ "ta", "tb", "tc", "e1", "e2", "e3", "e4", "e5", "e6" }) do
+    local s = read(dir .. "/" .. n .. ".tsv")
+    if s then
+      local rows = {}
+      for l in s:gmatch("[^\n]+") do
+        local parts = {}
+        for x in l:gmatch("[^\t]+") do parts[#parts + 1] = x end
+        local key = table.remove(parts, 1)
+        table.sort(parts)
+        rows[#rows + 1] = key .. " | " .. table.concat(parts, "|")
+      end
+      table.sort(rows)
+      d.lua[n] = { cols = "", rows = rows }
+    end
+  end
+  return d
+end
+
+local function canon(d)
+  local out = {}
+  local function tabs(label, t)
+    local names = {}
+    for n in pairs(t) do names[#names + 1] = n end
+    table.sort(names)
+    for _, n in ipairs(names) do
+      out[#out + 1] = label .. "#" .. n .. " (" .. t[n].cols .. ")"
+      for _, r in ipairs(t[n].rows) do out[#out + 1] = "  " .. r end
+    end
+  end
+  for _, f in ipairs(M.SQLITE_FILES) do tabs("sqlite:" .. f, d.sqlite[f] or {}) end
+  if d.pg then tabs("pg", d.pg) end
+  tabs("lua", d.lua)
+  return table.concat(out, "\n")
+end
+
+-- Differences between two sets of tables (label: where they are).
+local function diff_tables(label, a, b, out)
+  local names = {}
+  for n in pairs(a) do names[n] = true end
+  for n in pairs(b) do names[n] = true end
+  local sorted = {}
+  for n in pairs(names) do sorted[#sorted + 1] = n end
+  table.sort(sorted)
+  for _, n in ipairs(sorted) do
+    local x, y = a[n], b[n]
+    if not y then
+      out[#out + 1] = string.format("%s table %s: exists, a fresh build has none (%d rows)", label, n, #x.rows)
+    elseif not x then
+      out[#out + 1] = string.format("%s table %s: missing (a fresh build has it, %d rows)", label, n, #y.rows)
+    else
+      if x.cols ~= y.cols then
+        out[#out + 1] = string.format("%s table %s: columns %s, a fresh build: %s", label, n, x.cols, y.cols)
+      end
+      local sx, sy = {}, {}
+      for _, r in ipairs(x.rows) do sx[r] = (sx[r] or 0) + 1 end
+      for _, r in ipairs(y.rows) do sy[r] = (sy[r] or 0) + 1 end
+      local stale, missing = {}, {}
+      for _, r in ipairs(x.rows) do if not sy[r] then stale[#stale + 1] = r end end
+      for _, r in ipairs(y.rows) do if not sx[r] then missing[#missing + 1] = r end end
+      if #stale > 0 or #missing > 0 then
+        out[#out + 1] = string.format("%s table %s: %d rows, a fresh build %d; %d stale, %d missing", label, n,
+          #x.rows, #y.rows, #stale, #missing)
+        for i = 1, math.min(3, #stale) do out[#out + 1] = "    stale:   " .. stale[i] end
+        for i = 1, math.min(3, #missing) do out[#out + 1] = "    missing: " .. missing[i] end
+      end
+    end
+  end
+end
+
+local function diff(a, b)
+  local out = {}
+  for _, f in ipairs(M.SQLITE_FILES) do diff_tables("SQLite " .. f, a.sqlite[f] or {}, b.sqlite[f] or {}, out) end
+  if a.pg then diff_tables("PostgreSQL", a.pg, b.pg, out) end
+  diff_tables("Lua target", a.lua, b.lua, out)
+  return out
+end
+
+-- The fresh build: same flow, same sources, new state and targets.
+function World:fresh_build()
+  local f = self.fresh
+  if self.env.pg then self.env.pg.fresh:reset() end
+  local rc, out, err = self:coco(f, "update flow.lua -q -f", self:url("fresh"),
+    "rm -rf " .. q(f) .. " && mkdir -p " .. q(f) .. " && cp " .. q(self.main .. "/flow.lua") .. " " .. q(f))
+  if rc ~= 0 then return nil, "the fresh build failed (rc " .. tostring(rc) .. "): " .. err .. out end
+  return self:dump(f, "fresh")
+end
+
+-- The state as text, and (with files) the source files that exist.
+function World:state_text(files)
+  local p = io.popen(q(self.env.state_tool) .. " " .. q(self.main .. "/.coco/Fz") .. " 2>&1"
+    .. (files and ("; echo '--- files'; cd " .. q(self.src) .. " && find . -type f") or ""))
+  local s = p:read("*a")
+  p:close()
+  if not files then return s end
+  local st, fl = s:match("^(.-)%-%-%- files\n(.*)$")
+  return st or s, fl or ""
+end
+
+-- Rows of the table export x writes, in dump d (nil: no such table).
+local function export_rows(d, x)
+  local t = x.table or ("Fz__" .. x.name)
+  local set
+  if x.kind == "sqlite" then set = d.sqlite[x.path]
+  elseif x.kind == "pg" then set = d.pg
+  else return d.lua[x.table or x.name] end
+  for n, v in pairs(set or {}) do if n:lower() == t:lower() then return v end end
+  return nil
+end
+
+local function matches(name) return name:match("%.md$") or name:match("%.txt$") end
+
+-- What the state holds for what no longer exists (see the README).
+function World:check_state(text, files, d, model)
+  local out = {}
+  local srcs, exps = {}, {}
+  for _, s in ipairs(model.sources) do srcs["s_" .. s.id] = s end
+  for _, x in ipairs(model.exports) do exps[x.name] = x end
+  -- the files each source lists
+  local want = {}
+  for _, s in ipairs(model.sources) do want["s_" .. s.id] = {} end
+  for p in files:gmatch("[^\n]+") do
+    local id, rel = p:match("^%./([^/]+)/(.+)$")
+    if id and want["s_" .. id] and matches(rel) then want["s_" .. id]['"' .. rel .. '"'] = true end
+  end
+  local tracked, lcount, refs, spaces, memo, setup = {}, {}, {}, {}, {}, {}
+  local nbad = 0
+  local function bad(s)
+    nbad = nbad + 1
+    if nbad <= 8 then out[#out + 1] = "state: " .. s end
+  end
+  for l in text:gmatch("[^\n]+") do
+    local f = {}
+    for x in (l .. "\t"):gmatch("([^\t]*)\t") do f[#f + 1] = x end
+    if f[1] == "T" then
+      if not srcs[f[2]] then bad("tracking for source " .. f[2] .. " that left the flow: " .. f[3])
+      elseif not want[f[2]][f[3]] then bad("tracking for " .. f[2] .. " " .. f[3] .. " that is gone") end
+      if f[4] ~= "0" then bad("tracking for " .. f[2] .. " " .. f[3] .. " left staged (flags " .. f[4] .. ")") end
+      tracked[f[2] .. "\t" .. f[3]] = true
+    elseif f[1] == "L" then
+      if not exps[f[4]] then bad("lineage of " .. f[2] .. " " .. f[3] .. " names export " .. f[4] .. " that left the flow")
+      else lcount[f[4]] = (lcount[f[4]] or 0) + 1 end
+      if f[6] ~= "0" then bad("lineage of " .. f[2] .. " " .. f[3] .. " left staged: " .. f[4] .. " " .. f[5]) end
+      if not tracked[f[2] .. "\t" .. f[3]] then bad("lineage without tracking: " .. f[2] .. " " .. f[3]) end
+    elseif f[1] == "R" then
+      refs[f[4]] = true
+      spaces[f[4]:sub(1, 32)] = true
+    elseif f[1] == "M" then
+      memo[#memo + 1] = f[2]
+    elseif f[1] == "S" then
+      if not f[2]:match("^source:") then setup[#setup + 1] = f[3] end
+    elseif f[1] == "L?" then
+      bad("lineage record that does not decode: " .. f[2])
+    elseif l:match("^fuzz_state") then
+      bad(l)
+    end
+  end
+  for _, s in ipairs(model.sources) do
+    for k in pairs(want["s_" .. s.id]) do
+      if not tracked["s_" .. s.id .. "\t" .. k] then bad("no tracking for " .. s.id .. " " .. k) end
+    end
+  end
+  for _, m in ipairs(memo) do
+    if spaces[m:sub(1, 32)] and not refs[m] then bad("memo entry no row uses: " .. m) end
+  end
+  if not self.env.collide then
+    for _, x in ipairs(model.exports) do
+      local t = export_rows(d, x)
+      local n = t and #t.rows or 0
+      if (lcount[x.name] or 0) ~= n then
+        bad(string.format("lineage names %d rows of export %s, its target holds %d", lcount[x.name] or 0, x.name, n))
+      end
+    end
+  end
+  table.sort(setup)
+  local names = {}
+  for _, x in ipairs(model.exports) do names[#names + 1] = x.name end
+  table.sort(names)
+  if table.concat(setup, ",") ~= table.concat(names, ",") then
+    bad("setup records for exports " .. table.concat(setup, ",") .. "; the flow has " .. table.concat(names, ","))
+  end
+  return out
+end
+
+-- Runs `coco update -L` while the step's live edits happen, then stops it
+-- with the step's signal and waits (60 s at most) for it to exit.
+function World:live(r)
+  local pidf, rcf = self.dir .. "/live.pid", self.dir .. "/live.rc"
+  os.remove(pidf)
+  os.remove(rcf)
+  -- a background job of a shell without job control starts with SIGINT
+  -- ignored: env --default-signal gives coco the default action back
+  os.execute(string.format("(cd %s && COCO_DATABASE_URL=%s env --default-signal=INT,TERM %s update flow.lua -L -q -f >%s 2>%s </dev/null & "
+    .. "echo $! >%s; wait $!; echo $? >%s) >/dev/null 2>&1 &",
+    q(self.main), q(self:url("main")), q(self.env.bin), q(self.dir .. "/live.out"), q(self.dir .. "/live.err"),
+    q(pidf), q(rcf)))
+  local pid
+  for _ = 1, 6000 do
+    pid = tonumber(read(pidf) or "")
+    if pid then break end
+    sleep_ms(10)
+  end
+  if not pid then return "update -L did not start" end
+  sleep_ms(r.wait)
+  for i, op in ipairs(r.ops) do
+    self:op(op)
+    sleep_ms(r.gaps[i])
+  end
+  os.execute("kill -" .. r.sig .. " " .. pid .. " 2>/dev/null")
+  local rc
+  for _ = 1, 6000 do
+    rc = tonumber(read(rcf) or "")
+    if rc then break end
+    sleep_ms(10)
+  end
+  if not rc then
+    os.execute("kill -9 " .. pid .. " 2>/dev/null")
+    return "update -L did not exit within 60 s of SIG" .. r.sig
+  end
+  -- 0: stopped cleanly; 130/143: the signal came before coco caught it
+  -- (its default action ended coco, as kill -9 would: the update after
+  -- converges all the same)
+  if rc ~= 0 and rc ~= 128 + (r.sig == "INT" and 2 or 15) then
+    return "update -L exited " .. rc .. " after SIG" .. r.sig .. ": " .. (read(self.dir .. "/live.err") or "")
+  end
+  return nil
+end
+
+-- Applies step st and checks. Returns nil, or what is wrong (a list of lines).
+function World:step(st)
+  local prev_dump, prev_state = self.last_dump, self.last_state
+  if st.flow then self.model = M.copy(st.flow) end
+  local model = self.model
+  write(self.main .. "/flow.lua", M.render(model, self.src, st.bad))
+  for _, op in ipairs(st.ops) do self:op(op) end
+  local url = self:url("main")
+  local r = st.run
+  local function untouched(why)
+    local d = self:dump(self.main, "main")
+    local s = self:state_text()
+    local out = {}
+    if prev_dump and canon(d) ~= canon(prev_dump) then
+      out[#out + 1] = why .. ", yet the targets changed:"
+      for _, l in ipairs(diff(d, prev_dump)) do out[#out + 1] = l end
+    end
+    if prev_state and s ~= prev_state then out[#out + 1] = why .. ", yet the state changed" end
+    return out
+  end
+  if st.bad then
+    local rc, out, err = self:coco(self.main, "update flow.lua -q -f", url)
+    if rc == 0 then return { "an invalid flow (" .. st.bad .. ") was accepted: " .. out } end
+    local o = untouched("an invalid flow (" .. st.bad .. ") was refused (" .. err:gsub("\n.*", "") .. ")")
+    if #o > 0 then return o end
+    -- the next valid flow converges
+    write(self.main .. "/flow.lua", M.render(model, self.src))
+  end
+  local args = "update flow.lua -q -f"
+  if r.mode == "plain" then
+    local rc, _, err = self:coco(self.main, "update flow.lua -q", url)
+    if rc ~= 0 then
+      if not err:find("would drop data", 1, true) then return { "update failed (rc " .. rc .. "): " .. err } end
+      local o = untouched("update without -f refused a setup that drops data")
+      if #o > 0 then return o end
+    end
+  elseif r.mode == "reexport" then
+    args = args .. " --reexport"
+  elseif r.mode == "full" then
+    args = args .. " --full-reprocess"
+  elseif r.mode == "kill" then
+    for _, ms in ipairs(r.kills) do
+      os.execute(string.format("cd %s && (COCO_DATABASE_URL=%s %s update flow.lua -q -f >/dev/null 2>&1 </dev/null & "
+        .. "p=$!; sleep %.3f; kill -9 $p 2>/dev/null; wait $p) >/dev/null 2>&1", q(self.main), q(url),
+        q(self.env.bin), ms / 1000))
+    end
+  elseif r.mode == "live" then
+    local e = self:live(r)
+    if e then return { e } end
+  end
+  local rc, out, err = self:coco(self.main, args, url)
+  if rc ~= 0 then return { "update failed (rc " .. rc .. "): " .. err .. out } end
+  local d = self:dump(self.main, "main")
+  local fresh, ferr = self:fresh_build()
+  if not fresh then return { ferr } end
+  local o = diff(d, fresh)
+  local stext, files = self:state_text(true)
+  for _, l in ipairs(self:check_state(stext, files, d, model)) do o[#o + 1] = l end
+  self.last_dump, self.last_state = d, stext
+  if #o > 0 then return o end
+  return nil
+end
+
+-- ---- runs, replays, shrinking ------------------------------------------------------
+-- Replays steps in a new world; returns nil or { step = i, lines = {...} }.
+local function replay(env, steps, keep_dir)
+  local w = F.world(env, keep_dir)
+  local fail
+  for i, st in ipairs(steps) do
+    if i == 1 and not st.flow then
+      -- a shrunk sequence starts with the flow in force then
+      st = M.copy(st)
+      st.flow = env.base
+    end
+    local lines = w:step(st)
+    if lines then fail = { step = i, lines = lines } break end
+  end
+  if not keep_dir then w:remove() end
+  return fail, w.dir
+end
+
+-- Delta debugging: the smallest subsequence of steps (within budget
+-- seconds) that still fails. The flow in force at a step travels with it.
+local function shrink(env, steps, budget, log)
+  -- make each step carry its flow, so that any subsequence replays
+  local cur, flow = {}, env.base
+  for i, st in ipairs(steps) do
+    local s = M.copy(st)
+    if s.flow then flow = s.flow else s.flow = M.copy(flow); s.what = { "(the flow in force)" } end
+    cur[i] = s
+  end
+  local t0 = now()
+  local n = 2
+  local tries = 0
+  while #cur >= 2 and now() - t0 < budget do
+    local size = math.ceil(#cur / n)
+    local reduced = false
+    for i = 1, n do
+      local lo, hi = (i - 1) * size + 1, math.min(i * size, #cur)
+      if lo > #cur then break end
+      local comp = {}
+      for j, s in ipairs(cur) do if j < lo or j > hi then comp[#comp + 1] = s end end
+      if #comp > 0 then
+        tries = tries + 1
+        local fail = replay(env, comp)
+        if fail then
+          -- what follows the failing step is not needed
+          for j = #comp, fail.step + 1, -1 do comp[j] = nil end
+          cur = comp
+          n = math.max(n - 1, 2)
+          reduced = true
+          if log then log(string.format("  shrunk to %d steps (%d replays)", #cur, tries)) end
+          break
+        end
+      end
+      if now() - t0 >= budget then break end
+    end
+    if not reduced then
+      if n >= #cur then break end
+      n = math.min(n * 2, #cur)
+    end
+  end
+  return cur, tries
+end
+
+-- The environment: binaries, the PostgreSQL server and its two databases.
+function F.env(o)
+  local build = o.build
+  local env = { bin = build .. "/coco", state_tool = build .. "/fuzz_state", collide = o.collide }
+  if not io.open(env.bin) then error("no " .. env.bin .. ": build first") end
+  if not io.open(env.state_tool) then error("no " .. env.state_tool .. ": build the fuzz_state target") end
+  if o.pg_url then
+    -- two databases per sequence: its updates, and its fresh builds
+    local mname, fname = "fz" .. (o.seed or 0) .. "_main", "fz" .. (o.seed or 0) .. "_fresh"
+    local admin = assert(DB.pg_connect(o.pg_url))
+    for _, n in ipairs({ mname, fname }) do
+      admin:query("DROP DATABASE IF EXISTS " .. n)
+      admin:query("CREATE DATABASE " .. n)
+    end
+    admin:close()
+    local base = o.pg_url:gsub("/[^/?]*(%??[^/]*)$", "/%%s%1")
+    local mu, fu = base:format(mname), base:format(fname)
+    env.pg = { main = assert(DB.pg_connect(mu)), fresh = assert(DB.pg_connect(fu)) }
+    env.pg.main.url, env.pg.fresh.url = mu, fu
+  end
+  return env
+end
+
+function F.close_env(env)
+  if env.pg then
+    env.pg.main:close()
+    env.pg.fresh:close()
+  end
+end
+
+-- Runs a seeded sequence. o: build, steps, seed, pg_url (nil: no
+-- PostgreSQL), collide, weights = { kill =, live = }, log (a function),
+-- shrink_budget (seconds), keep (directory for the failure).
+function F.run(o)
+  local env = F.env(o)
+  local opts = { pg = env.pg ~= nil, collide = o.collide,
+    weights = o.weights or { kill = 0.12, live = 0.03 } }
+  local g = F.generator(o.seed, opts)
+  env.base = M.copy(g.model)
+  local w = F.world(env)
+  local log = o.log or function() end
+  local t0 = now()
+  local steps, fail = {}, nil
+  local counts = {}
+  for i = 1, o.steps do
+    local st = g:step()
+    steps[i] = st
+    counts[st.run.mode] = (counts[st.run.mode] or 0) + 1
+    if st.bad then counts.invalid = (counts.invalid or 0) + 1 end
+    if st.flow and i > 1 then counts.flow = (counts.flow or 0) + 1 end
+    local lines = w:step(st)
+    if lines then
+      fail = { step = i, lines = lines }
+      break
+    end
+    if i % 100 == 0 then log(string.format("%d steps, %.0f s", i, now() - t0)) end
+  end
+  local result = { ok = not fail, steps = #steps, seconds = now() - t0, counts = counts, seed = o.seed }
+  w:remove()
+  if fail then
+    local rep = {}
+    rep[#rep + 1] = string.format("coco fuzz: seed %d: step %d differs:", o.seed, fail.step)
+    for _, l in ipairs(fail.lines) do rep[#rep + 1] = "  " .. l end
+    log(table.concat(rep, "\n"))
+    log("shrinking " .. #steps .. " steps ...")
+    local small, tries = shrink(env, steps, o.shrink_budget or 300, log)
+    local keep = o.keep or ("/tmp/coco-fuzz-fail-" .. o.seed)
+    local again, dir = replay(env, small, keep)
+    rep[#rep + 1] = string.format("shrunk to %d steps (%d replays)%s:", #small, tries,
+      again and "" or " (the shrunk sequence did not fail again on replay: timing)")
+    for i, st in ipairs(small) do rep[#rep + 1] = string.format("  %d. %s", i, F.describe(st)) end
+    if again then
+      rep[#rep + 1] = "replayed: step " .. again.step .. ":"
+      for _, l in ipairs(again.lines) do rep[#rep + 1] = "  " .. l end
+    end
+    write(dir .. "/steps.lua", "return " .. ser({ seed = o.seed, base = env.base, steps = small, collide = o.collide }) .. "\n")
+    rep[#rep + 1] = "the failing flow and files: " .. dir .. " (main/flow.lua, src/, fresh/; steps.lua replays with --replay)"
+    result.report = table.concat(rep, "\n")
+    result.dir = dir
+  end
+  F.close_env(env)
+  return result
+end
+
+-- Replays a steps.lua written by a failure. Returns the result as F.run.
+function F.replay_file(o, path)
+  local t = dofile(path)
+  local env = F.env({ build = o.build, pg_url = o.pg_url, collide = t.collide, seed = t.seed })
+  env.base = t.base
+  local t0 = now()
+  local fail, dir = replay(env, t.steps, o.keep or (path:match("^(.*)/[^/]*$") .. "-replay"))
+  F.close_env(env)
+  local r = { ok = not fail, steps = #t.steps, seconds = now() - t0, dir = dir }
+  if fail then
+    local rep = { "step " .. fail.step .. " differs:" }
+    for _, l in ipairs(fail.lines) do rep[#rep + 1] = "  " .. l end
+    r.report = table.concat(rep, "\n")
+  end
+  return r
+end
+
+return F
