@@ -113,6 +113,31 @@ end)
 ]]
 end
 
+describe("Postgres source on PGlite + pgvector", function()
+  local srv, why, dir
+  lazy_setup(function() srv, why = S.pglite() end)
+  lazy_teardown(function() if srv then srv:stop() end end)
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.cleanup() end)
+
+  it("reads vector and halfvec columns as vector<float32,N>", function()
+    if not srv then pending("PGlite cannot start: " .. tostring(why)) return end
+    assert(srv:exec([[CREATE EXTENSION IF NOT EXISTS vector; DROP TABLE IF EXISTS docs;
+      CREATE TABLE docs (id int PRIMARY KEY, emb vector(3), h halfvec(2), body text);
+      INSERT INTO docs VALUES (1, '[1,2.5,-3]', '[0.5,1]', 'hello'), (2, NULL, NULL, 'x');]]))
+    H.write(dir .. "/flow.lua", flow('table_name = "docs"', { "id", "emb", "h", "body" }, '"id"'))
+    local env = { COCO_DATABASE_URL = srv.url }
+    local rc, out, err = H.coco(dir, "show flow.lua", env)
+    assert.equals(0, rc, err)
+    assert.matches("table%[id: int64%]{emb: vector<float32,3>, h: vector<float32,2>, body: str}", out)
+    rc, out, err = H.coco(dir, "update flow.lua -q", env)
+    assert.equals(0, rc, err)
+    assert.same({ { id = 1, emb = "0000803F00002040000040C0", h = "0000003F0000803F", body = "hello" },
+      { id = 2, emb = "", h = "", body = "x" } },
+      H.sql(dir .. "/out.sqlite", "SELECT id, hex(emb) AS emb, hex(h) AS h, body FROM PgSrc__items ORDER BY id"))
+  end)
+end)
+
 describe("Postgres source", function()
   local srv, why, dir
   lazy_setup(function() srv, why = S.postgres() end)

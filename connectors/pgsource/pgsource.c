@@ -1,9 +1,10 @@
 /* Postgres source: the rows of a table, keyed by its primary key, typed
  * from the catalog. See README.md beside this file for the contract.
  *
- * Listing is one cursor over (key, ordinal): the ordinal is the
- * ordinal_column's text, or an md5 of the row's text when there is none, so
- * an unchanged row is never shipped. Reads take the rows of a batch in one
+ * Listing is one cursor over (key, ordinal), fetched in binary: the ordinal
+ * is the ordinal_column's binary form (its type's send function), or an md5
+ * of the row's text when there is none (or it is null), so an unchanged row
+ * is never shipped. Reads take the rows of a batch in one
  * query (prefetch), or one row by its key. Change capture: setup creates a
  * trigger that NOTIFYs the changed row's key as a JSON array of the key
  * columns' text; live mode LISTENs on a connection of its own, behind an
@@ -236,6 +237,7 @@ typedef struct layout {
 	pcol *cols;              /* key columns first, in the primary key's order */
 	uint32_t ncols, nkeys;
 	char *ordinal;           /* ordinal_column or NULL */
+	char *ordsend;           /* its type's send function, "-" if none */
 	char *filter;            /* or NULL */
 	char *channel;           /* notification channel_name given, or NULL */
 	int notify;              /* notification option given */
@@ -253,6 +255,7 @@ static void layout_free(layout *l)
 	free(l->schema);
 	free(l->table);
 	free(l->ordinal);
+	free(l->ordsend);
 	free(l->filter);
 	free(l->channel);
 	memset(l, 0, sizeof *l);
@@ -273,6 +276,7 @@ static void layout_copy(layout *d, const layout *s)
 	DUP(schema);
 	DUP(table);
 	DUP(ordinal);
+	DUP(ordsend);
 	DUP(filter);
 	DUP(channel);
 #undef DUP
@@ -457,7 +461,7 @@ static int layout_load(const coco_optval *opts, layout *l, char **err)
 	/* columns, their base types (through domains) and primary key positions */
 	r = PQexecParams(c,
 		"SELECT a.attname, format_type(a.atttypid, a.atttypmod), bt.oid::int8, bt.typname, "
-		"bt.typtype, bt.typcategory, b.mod, coalesce(k.pos, 0), bt.typarray::int8 "
+		"bt.typtype, bt.typcategory, b.mod, coalesce(k.pos, 0), bt.typarray::int8, bt.typsend::regproc::text "
 		"FROM pg_attribute a "
 		"CROSS JOIN LATERAL (WITH RECURSIVE d(oid, mod, depth) AS ("
 		"  SELECT a.atttypid, a.atttypmod, 0 UNION ALL "
@@ -509,6 +513,7 @@ static int layout_load(const coco_optval *opts, layout *l, char **err)
 			coco_seterr(err, "Postgres: ordinal_column: table %s has no column '%s'", b.p, l->ordinal);
 			goto out;
 		}
+		l->ordsend = coco_strdup(PQgetvalue(r, found, 9));
 		if (atoi(PQgetvalue(r, found, 7)) > 0) {
 			coco_seterr(err, "Postgres: ordinal_column '%s' is a primary key column of %s; it must "
 				"be a column that changes with the row (updated_at, a version)", l->ordinal, b.p);
@@ -865,13 +870,9 @@ static void build_sql(ps_src *s)
 {
 	const layout *l = &s->l;
 	coco_buf b = {0}, from = {0}, ord = {0};
-	for (uint32_t i = 0; i < l->ncols; i++) {
-		if (i)
-			coco_buf_putc(&b, ',');
-		col_expr(&b, &l->cols[i], "t", i < l->nkeys);
-	}
-	/* the ordinal: the ordinal column's text, or the row's content hash */
-	coco_buf_adds(&ord, "'h'||md5(ROW(");
+	/* the ordinal: the ordinal column's binary form, and the row's content
+	 * hash when there is none (see ord_bytes) */
+	coco_buf_adds(&ord, "md5(ROW(");
 	for (uint32_t i = 0; i < l->ncols; i++) {
 		if (i)
 			coco_buf_putc(&ord, ',');
@@ -879,14 +880,29 @@ static void build_sql(ps_src *s)
 		coco_sql_ident(&ord, l->cols[i].name);
 	}
 	coco_buf_adds(&ord, ")::text)");
-	coco_buf_putc(&b, ',');
 	if (l->ordinal) {
-		coco_buf_adds(&b, "coalesce('o'||(t.");
-		coco_sql_ident(&b, l->ordinal);
-		coco_buf_printf(&b, ")::text,%s)", ord.p);
+		coco_buf o = {0};
+		coco_buf_adds(&o, "t.");
+		coco_sql_ident(&o, l->ordinal);
+		if (strcmp(l->ordsend, "-"))
+			coco_buf_printf(&b, "%s(%s)", l->ordsend, o.p);
+		else
+			coco_buf_printf(&b, "convert_to((%s)::text,'UTF8')", o.p);
+		coco_buf_printf(&b, ",CASE WHEN %s IS NULL THEN %s END", o.p, ord.p);
+		coco_buf_free(&o);
 	} else {
-		coco_buf_add(&b, ord.p, ord.n);
+		coco_buf_printf(&b, "NULL::bytea,%s", ord.p);
 	}
+	coco_buf_clear(&ord);
+	coco_buf_add(&ord, b.p, b.n);
+	coco_buf_clear(&b);
+	for (uint32_t i = 0; i < l->ncols; i++) {
+		if (i)
+			coco_buf_putc(&b, ',');
+		col_expr(&b, &l->cols[i], "t", i < l->nkeys);
+	}
+	coco_buf_putc(&b, ',');
+	coco_buf_add(&b, ord.p, ord.n);
 	s->sel = coco_buf_take(&b);
 	coco_buf_adds(&from, " FROM ");
 	qual_table(&from, l);
@@ -899,13 +915,7 @@ static void build_sql(ps_src *s)
 		col_expr(&b, &l->cols[i], "t", 1);
 		coco_buf_putc(&b, ',');
 	}
-	if (l->ordinal) {
-		coco_buf_adds(&b, "coalesce('o'||(t.");
-		coco_sql_ident(&b, l->ordinal);
-		coco_buf_printf(&b, ")::text,%s)", ord.p);
-	} else {
-		coco_buf_add(&b, ord.p, ord.n);
-	}
+	coco_buf_add(&b, ord.p, ord.n);
 	coco_buf_add(&b, from.p, from.n);
 	if (filt)
 		coco_buf_printf(&b, " WHERE (%s)", filt);
@@ -1021,6 +1031,28 @@ static int row_key(ps_src *s, PGresult *r, int i, coco_arena *a, coco_value *key
 	return 0;
 }
 
+/* The ordinal of result row i from its columns col (the ordinal column's
+ * binary form: raw in a binary result, \x hex in a text one) and col + 1
+ * (the md5 of the row): 'o' and the first, or 'h' and the md5. */
+static void ord_bytes(PGresult *r, int i, int col, int binary, coco_buf *out)
+{
+	coco_buf_clear(out);
+	if (PQgetisnull(r, i, col)) {
+		coco_buf_putc(out, 'h');
+		coco_buf_add(out, PQgetvalue(r, i, col + 1), (size_t)PQgetlength(r, i, col + 1));
+		return;
+	}
+	const char *v = PQgetvalue(r, i, col);
+	size_t n = (size_t)PQgetlength(r, i, col);
+	coco_buf_putc(out, 'o');
+	if (binary) {
+		coco_buf_add(out, v, n);
+		return;
+	}
+	for (size_t k = 2; k + 1 < n; k += 2)
+		coco_buf_putc(out, (char)(hexval(v[k]) << 4 | hexval(v[k + 1])));
+}
+
 static int list_fail(ps_src *s, PGresult *r, const char *what, char **err)
 {
 	coco_buf b = {0}, t = {0};
@@ -1059,12 +1091,12 @@ static int ps_list(void *p, coco_list_cb cb, void *ud, char **err)
 		return list_fail(s, r, "cannot list", err);
 	PQclear(r);
 	coco_arena a = {0};
-	coco_buf why = {0};
+	coco_buf why = {0}, ob = {0};
 	int rc = 0;
 	char fetch[64];
 	snprintf(fetch, sizeof fetch, "FETCH FORWARD %d FROM coco_list", FETCH_ROWS);
 	for (;;) {
-		r = PQexec(s->c, fetch);
+		r = PQexecParams(s->c, fetch, 0, NULL, NULL, NULL, NULL, 1);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			rc = list_fail(s, r, "cannot list", err);
 			break;
@@ -1081,7 +1113,8 @@ static int ps_list(void *p, coco_list_cb cb, void *ud, char **err)
 				coco_buf_free(&t);
 				break;
 			}
-			if (cb(ud, &key, PQgetvalue(r, i, (int)ordc), (size_t)PQgetlength(r, i, (int)ordc)))
+			ord_bytes(r, i, (int)ordc, 1, &ob);
+			if (cb(ud, &key, ob.p, ob.n))
 				rc = 1;
 		}
 		PQclear(r);
@@ -1091,6 +1124,7 @@ static int ps_list(void *p, coco_list_cb cb, void *ud, char **err)
 	}
 	coco_arena_destroy(&a);
 	coco_buf_free(&why);
+	coco_buf_free(&ob);
 	if (rc < 0)
 		return -1;
 	r = PQexec(s->c, "COMMIT");
@@ -1122,8 +1156,7 @@ static int fill_row(ps_src *s, PGresult *r, int i, coco_arena *a, coco_value *ro
 	row->kind = COCO_STRUCT;
 	row->n = n;
 	row->u.fields = f;
-	coco_buf_clear(ord);
-	coco_buf_add(ord, PQgetvalue(r, i, (int)n), (size_t)PQgetlength(r, i, (int)n));
+	ord_bytes(r, i, (int)n, 0, ord);
 	return 0;
 }
 
