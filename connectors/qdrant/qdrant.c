@@ -7,8 +7,9 @@
  * fingerprint of its primary key, so the same key always hits the same
  * point. Writes of a batch are kept until commit, one operation per point
  * (the last one wins), and sent as POST /points/batch?wait=true requests
- * of up to MAX_POINTS points, a few in flight at once: when one fails, the
- * engine's state does not advance and the next run writes them again. */
+ * of MIN_POINTS to MAX_POINTS points, up to INFLIGHT at once: when one
+ * fails, the engine's state does not advance and the next run writes them
+ * again. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +33,11 @@ static const coco_optdef q_opts[] = {
 };
 
 #define WHO "Qdrant"
-#define MAX_POINTS 512            /* points per request */
+#define MIN_POINTS 128            /* points per request: a batch is split in */
+#define MAX_POINTS 512            /* INFLIGHT requests of MIN..MAX points */
 #define MAX_BYTES (16u << 20)     /* bytes per request (Qdrant takes 32 MB) */
-#define INFLIGHT 3                /* requests of a commit in flight at once */
+#define INFLIGHT 4                /* requests of a commit in flight at once: the
+                                     server parses and applies them in parallel */
 
 /* ---- the export's layout ---------------------------------------------------------- */
 
@@ -999,7 +1002,9 @@ static int q_commit(void *p, char **err)
 	const coco_vs_op *ops = t->b.ops;
 	if (!t->b.live)
 		return 0;
-	/* split into requests of at most MAX_POINTS points and MAX_BYTES */
+	/* split into requests of per points (and at most MAX_BYTES) */
+	size_t per = (t->b.live + INFLIGHT - 1) / INFLIGHT;
+	per = per < MIN_POINTS ? MIN_POINTS : per > MAX_POINTS ? MAX_POINTS : per;
 	size_t nreq = 0, capreq = 4;
 	qreq *reqs = calloc(capreq, sizeof *reqs);
 	if (!reqs)
@@ -1007,7 +1012,7 @@ static int q_commit(void *p, char **err)
 	size_t from = 0;
 	while (from < t->b.n) {
 		size_t to = from, pts = 0, bytes = 0;
-		while (to < t->b.n && pts < MAX_POINTS &&
+		while (to < t->b.n && pts < per &&
 		       (pts == 0 || bytes + ops[to].len[0] < MAX_BYTES)) {
 			if (!ops[to].dead) {
 				pts++;
