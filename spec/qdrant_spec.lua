@@ -45,3 +45,132 @@ local B = {
 }
 
 require("spec.vector_conformance")(B)
+
+describe("Qdrant target", function()
+  local srv, why
+  local dir
+  lazy_setup(function() srv, why = V.qdrant() end)
+  lazy_teardown(function() if srv then srv:stop() end end)
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.cleanup() end)
+  local function ready()
+    if not srv then pending("Qdrant cannot start: " .. tostring(why)) end
+    return srv ~= nil
+  end
+
+  local HEAD = [[
+local coco = require("coco")
+local sources, targets, T = coco.sources, coco.targets, coco.types
+]]
+
+  it("keeps every type in the payload and returns it from top_k", function()
+    if not ready() then return end
+    H.write(dir .. "/docs/a.md", "alpha")
+    H.write(dir .. "/flow.lua", HEAD .. string.format([[
+local Vec = coco.fn("Vec", { returns = T.vector("float32", 3) }, function(s) return { #s, 1, 0.5 } end)
+local Raw = coco.fn("Raw", { returns = "bytes" }, function(s) return "\0\1\255" .. s end)
+local Meta = coco.fn("Meta", { returns = "json" }, function(s) return '{"tags":["x","' .. s .. '"],"n":2}' end)
+local Pair = coco.fn("Pair", { returns = T.struct{ a = "int64", b = "str" } }, function(s) return { a = #s, b = s } end)
+local Half = coco.fn("Half", { returns = "float64" }, function(s) return #s / 2 end)
+local Yes = coco.fn("Yes", { returns = "bool" }, function(s) return #s > 3 end)
+return coco.flow("Types", function(flow, scope)
+  scope.documents = flow:add_source(sources.LocalFile{ path = "docs" })
+  local rows = scope:add_collector()
+  scope.documents:row(function(doc)
+    rows:collect{ filename = doc.filename, vec = doc.content:transform(Vec), raw = doc.content:transform(Raw),
+      meta = doc.content:transform(Meta), pair = doc.content:transform(Pair), half = doc.content:transform(Half),
+      yes = doc.content:transform(Yes), n = doc.content:transform(T and coco.fn("Len", { returns = "int64" },
+        function(s) return #s end)) }
+  end)
+  rows:export("rows", targets.Qdrant{ url = %q }, { primary_key_fields = { "filename" } })
+  flow:query_handler("q", function(query, opts)
+    local r = flow:top_k("rows", "vec", { 5, 1, 0.5 }, 1)[1]
+    return {{ raw = r.raw, meta = r.meta, pair = r.pair, half = r.half, yes = r.yes, n = r.n,
+      filename = r.filename, distance = r.distance, vec = r.vec }}
+  end)
+end)
+]], srv.url))
+    local rc, _, err = H.coco(dir, "update flow.lua -q")
+    assert.equals(0, rc, err)
+    local pts = srv:points("Types__rows")
+    assert.equals(1, #pts)
+    local p = pts[1].payload
+    assert.same({ "a.md", 2.5, true, 5 }, { p.filename, p.half, p.yes, p.n })
+    assert.same({ a = 5, b = "alpha" }, p.pair)
+    assert.same({ tags = { "x", "alpha" }, n = 2 }, p.meta)
+    assert.equals("AAH/YWxwaGE=", p.raw)
+    assert.matches("^%x+%-%x+%-8%x+%-[89ab]%x+%-%x+$", pts[1].id)
+    local out
+    rc, out, err = H.coco(dir, "query flow.lua:q x --json")
+    assert.equals(0, rc, err)
+    local r = H.json_lines(out)[1]
+    assert.same({ "a.md", 2.5, true, 5 }, { r.filename, r.half, r.yes, r.n })
+    assert.is_true(math.abs(r.distance) < 1e-6)
+    assert.same({ a = 5, b = "alpha" }, H.json.decode(r.pair))
+    assert.same({ tags = { "x", "alpha" }, n = 2 }, H.json.decode(r.meta))
+  end)
+
+  it("says what is wrong with its options, at the flow line", function()
+    if not ready() then return end
+    local function try(target, extra)
+      H.write(dir .. "/docs/a.md", "x")
+      H.write(dir .. "/flow.lua", HEAD .. [[
+local Vec = coco.fn("Vec", { returns = T.vector("float32", 3) }, function(s) return { 1, 2, 3 } end)
+return coco.flow("Bad", function(flow, scope)
+  scope.documents = flow:add_source(sources.LocalFile{ path = "docs" })
+  local rows = scope:add_collector()
+  scope.documents:row(function(doc)
+    rows:collect{ filename = doc.filename, vec = doc.content:transform(Vec) }
+  end)
+  rows:export("rows", ]] .. target .. [[, { primary_key_fields = { "filename" }]] .. (extra or "") .. [[ })
+end)
+]])
+      local rc, _, err = H.coco(dir, "setup flow.lua")
+      assert.equals(1, rc)
+      return err
+    end
+    assert.matches("flow.lua:10%).*collection name 'a/b' has a '/'",
+      try(string.format("targets.Qdrant{ url = %q, collection_name = 'a/b' }", srv.url)))
+    assert.matches("Qdrant indexes vectors with HNSW only",
+      try(string.format("targets.Qdrant{ url = %q }", srv.url),
+        ', vector_indexes = {{ field = "vec", metric = "l2", method = "ivfflat" }}'))
+    assert.matches("url must start with http",
+      try("targets.Qdrant{ url = 'localhost:6333' }"))
+    assert.matches("cannot reach http://127.0.0.1:1/collections/Bad__rows",
+      try("targets.Qdrant{ url = 'http://127.0.0.1:1' }"))
+  end)
+
+  it("sends the API key of api_key_env, and never shows it", function()
+    if not ready() then return end
+    local ksrv, kwhy = V.qdrant{ api_key = "s3cret-key" }
+    assert(ksrv, kwhy)
+    local ok, e = pcall(function()
+      H.write(dir .. "/docs/a.md", "alpha")
+      H.write(dir .. "/flow.lua", HEAD .. string.format([[
+local Vec = coco.fn("Vec", { returns = T.vector("float32", 3) }, function(s) return { 1, 2, 3 } end)
+return coco.flow("Keyed", function(flow, scope)
+  scope.documents = flow:add_source(sources.LocalFile{ path = "docs" })
+  local rows = scope:add_collector()
+  scope.documents:row(function(doc)
+    rows:collect{ filename = doc.filename, vec = doc.content:transform(Vec) }
+  end)
+  rows:export("rows", targets.Qdrant{ url = %q, api_key_env = "QKEY" }, { primary_key_fields = { "filename" } })
+end)
+]], ksrv.url))
+      local rc, out, err = H.coco(dir, "update flow.lua -q")
+      assert.equals(1, rc)
+      assert.matches("api_key_env: $QKEY is not set", err, 1, true)
+      rc, out, err = H.coco(dir, "update flow.lua -q", { QKEY = "wrong-key" })
+      assert.equals(1, rc)
+      assert.matches("HTTP 40[13].*check api_key_env", err)
+      assert.is_nil(err:find("wrong-key", 1, true))
+      rc, out, err = H.coco(dir, "update flow.lua -q", { QKEY = "s3cret-key" })
+      assert.equals(0, rc, err)
+      assert.equals(1, #ksrv:points("Keyed__rows"))
+      local state = H.sh("grep -rq s3cret " .. H.q(dir .. "/.coco"))
+      assert.is_false(state)
+    end)
+    ksrv:stop()
+    assert(ok, e)
+  end)
+end)

@@ -12,6 +12,7 @@
 -- and the reason it cannot start:
 --   srv.url                 the REST endpoint (coco's url option)
 --   srv:call(method, path, body) -> status, decoded JSON answer
+--   V.qdrant{ api_key = "..." }: a server that wants that key
 --   srv:halt()              kill -9 (as a crash would); srv:start() starts it
 --                           again on the same port and data
 --   srv:stop()              for good, files removed
@@ -43,9 +44,10 @@ local function tmpdir(tag)
 end
 
 -- curl, the body as a file; returns status, decoded JSON (or the text).
-local function curl(method, url, body)
+local function curl(method, url, body, key)
   local tmp
   local args = "-sS --max-time 60 -X " .. method .. " -w '\\n%{http_code}' "
+  if key then args = args .. "-H " .. H.q("api-key: " .. key) .. " " end
   if body ~= nil then
     tmp = os.tmpname()
     H.write(tmp, type(body) == "string" and body or H.json.encode(body))
@@ -65,7 +67,7 @@ V.curl = curl
 local Srv = {}
 Srv.__index = Srv
 
-function Srv:call(method, path, body) return curl(method, self.url .. path, body) end
+function Srv:call(method, path, body) return curl(method, self.url .. path, body, self.api_key) end
 
 function Srv:halt()
   if self.proc then P.kill(self.proc) end
@@ -81,7 +83,7 @@ function Srv:start()
   self.proc = P.spawn(self.dir, self.cmd, "pipe")
   self.proc.server = true
   local ok, err = pcall(P.wait_for, self.proc, 60, self.kind .. " to answer on " .. self.url, function()
-    local code = curl("GET", self.url .. self.ready_path)
+    local code = curl("GET", self.url .. self.ready_path, nil, self.api_key)
     return code == 200
   end)
   if not ok then
@@ -115,18 +117,21 @@ end
 local Qdrant = setmetatable({}, { __index = Srv })
 Qdrant.__index = Qdrant
 
-function V.qdrant()
+-- o.api_key: the server wants it (api-key header) on every call.
+function V.qdrant(o)
+  o = o or {}
   local ok, why = V.qdrant_available()
   if not ok then return nil, why end
   local port, grpc = S.free_port(), S.free_port()
   while grpc == port do grpc = S.free_port() end
   local data = tmpdir("qdrant")
   local self = setmetatable({ kind = "Qdrant", dir = data, data = data, port = port,
-    url = "http://127.0.0.1:" .. port, ready_path = "/readyz" }, Qdrant)
+    url = "http://127.0.0.1:" .. port, ready_path = "/readyz", api_key = o.api_key }, Qdrant)
   self.cmd = string.format("env QDRANT__SERVICE__HOST=127.0.0.1 QDRANT__SERVICE__HTTP_PORT=%d "
     .. "QDRANT__SERVICE__GRPC_PORT=%d QDRANT__STORAGE__STORAGE_PATH=%s "
     .. "QDRANT__STORAGE__SNAPSHOTS_PATH=%s QDRANT__TELEMETRY_DISABLED=true "
-    .. "QDRANT__LOG_LEVEL=WARN sh -c %s", port, grpc, H.q(data .. "/storage"), H.q(data .. "/snapshots"),
+    .. "QDRANT__LOG_LEVEL=WARN %ssh -c %s", port, grpc, H.q(data .. "/storage"), H.q(data .. "/snapshots"),
+    o.api_key and ("QDRANT__SERVICE__API_KEY=" .. H.q(o.api_key) .. " ") or "",
     -- qdrant does not read stdin: a shell does, and kills it at EOF (the spec process is gone)
     H.q(H.q(V.qdrant_bin) .. " </dev/null & p=$!; cat >/dev/null; kill -9 $p"))
   local sok, err = self:start()

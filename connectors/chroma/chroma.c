@@ -826,14 +826,12 @@ static int c_upsert(void *p, const coco_value *row, char **err)
 			row->kind == COCO_STRUCT ? row->n : (size_t)1, l->ncols);
 	const coco_value *ev = &row->u.fields[l->emb];
 	if (ev->kind != COCO_VECTOR || ev->n != l->cols[l->emb].type->dim) {
-		coco_seterr(err, WHO ": %s: %s", t->label, ev->kind == COCO_VECTOR
-			? "the embedding has another dimension than the collection's" :
-			"a record needs an embedding, and it is null");
-		if (ev->kind == COCO_VECTOR) {
-			free(*err);
+		if (ev->kind == COCO_VECTOR)
 			coco_seterr(err, WHO ": %s: embedding %s has %zu dimensions, the collection's %u",
 				t->label, l->cols[l->emb].name, ev->n, l->cols[l->emb].type->dim);
-		}
+		else
+			coco_seterr(err, WHO ": %s: a record needs an embedding, and %s is null", t->label,
+				l->cols[l->emb].name);
 		return COCO_TGT_REFUSED;
 	}
 	for (uint32_t i = 0; i < l->ncols; i++) {
@@ -913,11 +911,8 @@ static int post(c_tgt *t, const char *url, const coco_buf *body, const char *wha
 	} else if (st < 200 || st >= 300) {
 		coco_vs_status_err(WHO, what, &r, err);
 		rc = st == 400 || st == 422 ? COCO_TGT_REFUSED : -1;
-		if (st == 404) {
-			char *e = *err;
-			coco_seterr(err, "%s (the collection is gone: run coco setup)", e);
-			free(e);
-		}
+		if (st == 404)           /* coco_seterr frees the old *err */
+			coco_seterr(err, "%s (the collection is gone: run coco setup)", *err);
 	}
 	coco_http_resp_free(&r);
 	return rc;

@@ -509,9 +509,7 @@ static long call(conn *c, const char *method, const char *url, const char *body,
 		return st;
 	if (st == 401 || st == 403) {
 		coco_vs_status_err(WHO, what, r, err);
-		char *e = *err;
-		coco_seterr(err, "%s (check api_key_env)", e);
-		free(e);
+		coco_seterr(err, "%s (check api_key_env)", *err);   /* frees the old *err */
 		return -1;
 	}
 	coco_vs_status_err(WHO, what, r, err);
@@ -1057,11 +1055,8 @@ static int q_commit(void *p, char **err)
 					rc = COCO_TGT_REFUSED;
 				else
 					rc = -1;
-				if (r->status == 404) {
-					char *e = *err;
-					coco_seterr(err, "%s (the collection is gone: run coco setup)", e);
-					free(e);
-				}
+				if (r->status == 404)
+					coco_seterr(err, "%s (the collection is gone: run coco setup)", *err);
 			}
 			coco_buf_free(&what);
 		}
