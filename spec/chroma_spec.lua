@@ -52,3 +52,99 @@ local B = {
 }
 
 require("spec.vector_conformance")(B)
+
+describe("Chroma target", function()
+  local srv, why
+  local dir
+  lazy_setup(function() srv, why = V.chroma() end)
+  lazy_teardown(function() if srv then srv:stop() end end)
+  before_each(function() dir = H.tmpdir() end)
+  after_each(function() H.cleanup() end)
+  local function ready()
+    if not srv then pending("Chroma cannot start: " .. tostring(why)) end
+    return srv ~= nil
+  end
+
+  local HEAD = [[
+local coco = require("coco")
+local sources, targets, T = coco.sources, coco.targets, coco.types
+local Vec = coco.fn("Vec", { returns = T.vector("float32", 3) }, function(s) return { #s, 1, 0.5 } end)
+local Raw = coco.fn("Raw", { returns = "bytes" }, function(s) return "\0\1\255" .. s end)
+local Meta = coco.fn("Meta", { returns = "json" }, function(s) return '{"tags":["x","' .. s .. '"],"n":2}' end)
+local Pair = coco.fn("Pair", { returns = T.struct{ a = "int64", b = "str" } }, function(s) return { a = #s, b = s } end)
+local Half = coco.fn("Half", { returns = "float64" }, function(s) return #s / 2 end)
+local Yes = coco.fn("Yes", { returns = "bool" }, function(s) return #s > 3 end)
+local Len = coco.fn("Len", { returns = "int64" }, function(s) return #s end)
+]]
+  local function flow(collect, target, extra)
+    H.write(dir .. "/flow.lua", HEAD .. [[
+return coco.flow("Own", function(flow, scope)
+  scope.documents = flow:add_source(sources.LocalFile{ path = "docs" })
+  local rows = scope:add_collector()
+  scope.documents:row(function(doc)
+    rows:collect{ ]] .. collect .. [[ }
+  end)
+  rows:export("rows", ]] .. target .. [[, { primary_key_fields = { "filename" }]] .. (extra or "") .. [[ })
+  flow:query_handler("q", function(query, opts)
+    local r = flow:top_k("rows", "vec", { 5, 1, 0.5 }, 1)[1]
+    r.vec = nil
+    return { r }
+  end)
+end)
+]])
+  end
+
+  it("maps fields to the id, embedding, document and metadata, and back through top_k", function()
+    if not ready() then return end
+    H.write(dir .. "/docs/a.md", "alpha")
+    flow("filename = doc.filename, vec = doc.content:transform(Vec), body = doc.content, "
+      .. "raw = doc.content:transform(Raw), meta = doc.content:transform(Meta), pair = doc.content:transform(Pair), "
+      .. "half = doc.content:transform(Half), yes = doc.content:transform(Yes), n = doc.content:transform(Len)",
+      string.format("targets.Chroma{ url = %q, tenant = 'coco_tenant', database = 'coco_db', document_field = 'body' }",
+        srv.url))
+    local rc, out, err = H.coco(dir, "update flow.lua")
+    assert.equals(0, rc, err)
+    assert.matches("create collection Own__rows in coco_tenant/coco_db (space cosine; embedding: vec "
+      .. "vector<float32,3>; document: body; metadata: filename, half, meta, n, pair, raw, yes; ids from filename)",
+      out, 1, true)
+    local recs = srv:records("Own__rows", "/api/v2/tenants/coco_tenant/databases/coco_db")
+    assert.equals(1, #recs)
+    local r = recs[1]
+    assert.same({ "a.md", "alpha", { 5, 1, 0.5 } }, { r.id, r.document, r.embedding })
+    local m = r.metadata
+    assert.same({ "a.md", 2.5, true, 5, '{"a":5,"b":"alpha"}', '"AAH/YWxwaGE="' },
+      { m.filename, m.half, m.yes, m.n, m.pair, m.raw })
+    rc, out, err = H.coco(dir, "query flow.lua:q x --json")
+    assert.equals(0, rc, err)
+    local q = H.json_lines(out)[1]
+    assert.same({ "a.md", "alpha", 2.5, true, 5 }, { q.filename, q.body, q.half, q.yes, q.n })
+    assert.same({ a = 5, b = "alpha" }, H.json.decode(q.pair))
+    assert.same({ tags = { "x", "alpha" }, n = 2 }, H.json.decode(q.meta))
+    assert.is_true(math.abs(q.distance) < 1e-6)
+  end)
+
+  it("says what is wrong with the export, at the flow line", function()
+    if not ready() then return end
+    H.write(dir .. "/docs/a.md", "x")
+    local function try(collect, target, extra)
+      flow(collect, target or string.format("targets.Chroma{ url = %q }", srv.url), extra)
+      local rc, _, err = H.coco(dir, "setup flow.lua")
+      assert.equals(1, rc)
+      return err
+    end
+    assert.matches("flow.lua:%d+%).*a Chroma record has one embedding: the export needs exactly one "
+      .. "vector<float32,N> field %(not a key%), and has none",
+      try("filename = doc.filename, text = doc.content"))
+    assert.matches("and has v2, vec",
+      try("filename = doc.filename, vec = doc.content:transform(Vec), v2 = doc.content:transform(Vec)"))
+    assert.matches("document_field 'n' is int64; a document is a str field that is not a key",
+      try("filename = doc.filename, vec = doc.content:transform(Vec), n = doc.content:transform(Len)",
+        string.format("targets.Chroma{ url = %q, document_field = 'n' }", srv.url)))
+    assert.matches("collection name 'a b': Chroma wants 3%-512 characters",
+      try("filename = doc.filename, vec = doc.content:transform(Vec)",
+        string.format("targets.Chroma{ url = %q, collection_name = 'a b' }", srv.url)))
+    assert.matches("a Chroma collection has one embedding, field 'vec'",
+      try("filename = doc.filename, vec = doc.content:transform(Vec), other = doc.content",
+        nil, ', vector_indexes = {{ field = "other", metric = "l2" }}'))
+  end)
+end)
