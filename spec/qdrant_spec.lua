@@ -140,6 +140,36 @@ end)
       try("targets.Qdrant{ url = 'http://127.0.0.1:1' }"))
   end)
 
+  it("runs examples/qdrant: indexes its docs and answers queries as its README shows", function()
+    if not ready() then return end
+    local ex = H.root .. "/examples/qdrant"
+    os.execute("cp -r " .. H.q(ex .. "/docs") .. " " .. H.q(ex .. "/flow.lua") .. " " .. H.q(dir))
+    local env = { QDRANT_URL = srv.url }
+    local rc, out, err = H.coco(dir, "flow.lua", env)
+    assert.equals(0, rc, err)
+    assert.matches("create collection QdrantDocs__chunks (vectors: embedding 256 Cosine; payload: filename, "
+      .. "location, text; point ids from filename, location)", out, 1, true)
+    assert.matches("5 rows: 5 added", out)
+    rc, out, err = H.coco(dir, "query flow.lua 'how do I keep an index fresh?' -k 2", env)
+    assert.equals(0, rc, err)
+    assert.matches("^1%.  score [%d.]+  filename=incremental%-indexing%.md  location=%[510,735%]", out)
+    rc, out = H.coco(dir, "query flow.lua 'baking bread' -k 1 --json", env)
+    local r = H.json_lines(out)[1]
+    assert.same({ "sourdough.md", { 0, 382 } }, { r.filename, r.location })
+    -- an edit re-embeds and writes only what changed: one request
+    H.write(dir .. "/docs/sourdough.md", H.read(dir .. "/docs/sourdough.md") .. "\nUse rye flour for a darker loaf.\n")
+    env.COCO_QDRANT_STATS = "1"
+    rc, out, err = H.coco(dir, "flow.lua --json", env)
+    local st = H.json_lines(out)[1]
+    assert.same({ 0, 1, 4 }, { st.added, st.updated, st.unchanged })
+    assert.matches("1 batches, 1 requests", err, 1, true)
+    rc, out = H.coco(dir, "show flow.lua", env)
+    assert.matches("-> Qdrant{ url = ", out, 1, true)
+    assert.matches("Setup: up to date", out, 1, true)
+    assert.equals(0, (H.coco(dir, "drop flow.lua -f -q", env)))
+    assert.is_nil(srv:collection("QdrantDocs__chunks"))
+  end)
+
   it("sends the API key of api_key_env, and never shows it", function()
     if not ready() then return end
     local ksrv, kwhy = V.qdrant{ api_key = "s3cret-key" }
