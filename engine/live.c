@@ -341,6 +341,7 @@ static void add_stats(coco_source_stats *a, const coco_source_stats *b)
 	a->unchanged += b->unchanged;
 	a->reprocessed += b->reprocessed;
 	a->errors += b->errors;
+	a->warnings += b->warnings;
 	a->fn_calls += b->fn_calls;
 	a->cache_hits += b->cache_hits;
 	a->elapsed_ms += b->elapsed_ms;

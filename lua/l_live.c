@@ -1,5 +1,7 @@
 /* coco.live: the live updater, driven by the host's loop.
  *   local live = flow:live{ on_batch = fn, on_warning = fn, on_error = fn }
+ *     on_warning(msg, source, key): source and key only for a row read with
+ *     a warning (counted in stats as warnings)
  *   live:fd()        one pollable fd
  *   live:timeout()   seconds until a step is due anyway (nil: none)
  *   live:step(ms)    a bounded slice of work; rows processed | nil, msg
@@ -63,6 +65,22 @@ static void cb_warning(void *ud, const char *msg)
 	call_ref(l, l->on_warning, 1, "on_warning");
 }
 
+/* A row read with a warning (invalid UTF-8 replaced): on_warning gets it
+ * worded like the updater's own ("Flow.source: docs/a.txt: ..."), then
+ * the source and the key. */
+static void cb_row_warning(void *ud, const char *source, const char *key, const char *msg)
+{
+	llive *l = ud;
+	const char *flow = coco_graph_name(l->owner->g);
+	if (strstr(msg, key))
+		lua_pushfstring(l->L, "%s.%s: %s", flow, source, msg);
+	else
+		lua_pushfstring(l->L, "%s.%s: %s: %s", flow, source, key, msg);
+	lua_pushstring(l->L, source);
+	lua_pushstring(l->L, key);
+	call_ref(l, l->on_warning, 3, "on_warning");
+}
+
 static void cb_error(void *ud, const char *source, const char *key, const char *msg)
 {
 	llive *l = ud;
@@ -108,11 +126,13 @@ int coco_lua_live_new(lua_State *L, int graph_idx, lgraph *lg, int opts)
 	l->on_warning = opt_ref(L, opts, "on_warning");
 	l->on_error = opt_ref(L, opts, "on_error");
 	o.update.on_error = cb_error;
+	o.update.on_warning = cb_row_warning;
 	o.update.ud = l;
 	o.on_batch = cb_batch;
 	o.on_warning = cb_warning;
 	o.ud = l;
 	l->L = L;
+	l->owner = lg;
 	char *err = NULL;
 	if (coco_live_create(lg->g, lg->st, &o, &l->lv, &err)) {
 		l->lv = NULL;
