@@ -265,45 +265,60 @@ describe("bad input", function()
       assert.are.equal(3, #H.dump(d .. "/" .. DB, TBL))
     end)
 
-    it("a non-UTF-8 file is a row error naming it; other rows are written; retried next run", function()
+    it("a non-UTF-8 file is read with U+FFFD and one warning naming it; exit 0", function()
       H.write(d .. "/docs/bad.md", "caf\233 \255\254 bad\n")
       H.write(d .. "/docs/new.md", "# New\n")
       local rc, out, err = H.coco(d, "update flow.lua --json")
-      assert.are.equal(1, rc, out)
+      assert.are.equal(0, rc, err)
       assert_clear(err)
-      assert.matches("docs/bad.md: not valid UTF-8 (byte 3)", err, 1, true)
+      assert.matches("docs/bad.md: not valid UTF-8 (first bad byte at 3); 3 invalid sequences replaced with U+FFFD",
+        err, 1, true)
       local s = H.json_lines(out)[1]
-      assert.are.equal(1, s.errors)
-      assert.are.equal(1, s.added)
-      assert.are.equal(2, s.unchanged)
-      local names = H.sql(d .. "/" .. DB, "SELECT DISTINCT filename FROM " .. TBL .. " ORDER BY filename")
-      assert.are.same({ { filename = "a.md" }, { filename = "b.txt" }, { filename = "new.md" } }, names)
-      -- the bad row is retried (and fails again) on the next run
-      rc, out, err = H.coco(d, "update flow.lua")
-      assert.are.equal(1, rc, out)
-      assert.matches("docs/bad.md: not valid UTF-8", err, 1, true)
-      assert.matches("1 errors", out, 1, true)
-      -- fixed: indexed
+      assert.are.same({ 2, 2, 1, 0 }, { s.added, s.unchanged, s.warnings, s.errors })
+      assert.are.same({ { text = "caf\u{FFFD} \u{FFFD}\u{FFFD} bad" } },
+        H.sql(d .. "/" .. DB, "SELECT text FROM " .. TBL .. " WHERE filename = 'bad.md'"))
+      -- fixed: updated, no warning
       H.write(d .. "/docs/bad.md", "cafe bad\n")
       rc, out, err = H.coco(d, "update flow.lua --json")
       assert.are.equal(0, rc, err)
       s = H.json_lines(out)[1]
-      assert.are.equal(1, s.added)
-      assert.are.equal(0, s.errors)
+      assert.are.same({ 1, 0, 0 }, { s.updated, s.warnings, s.errors })
     end)
 
-    it("a non-UTF-8 file on a first run: the other rows are written", function()
+    it("decode_errors = \"strict\": a non-UTF-8 file is a row error naming it; the others are written; retried next run", function()
       local e = H.tmpdir()
-      H.write(e .. "/flow.lua", good)
+      H.write(e .. "/flow.lua", edit(good, '"*.txt" }', '"*.txt" }, decode_errors = "strict"'))
       H.write(e .. "/docs/a.md", "# A\n")
       H.write(e .. "/docs/bad.txt", "\255\n")
       local rc, out, err = H.coco(e, "update flow.lua")
       assert.are.equal(1, rc, out)
-      assert.matches("docs/bad.txt: not valid UTF-8 (byte 0)", err, 1, true)
+      assert_clear(err)
+      assert.matches("docs/bad.txt: not valid UTF-8 (byte 0); set binary = true to read it as bytes", err, 1, true)
       assert.matches("1 added", out, 1, true)
       assert.matches("1 errors", out, 1, true)
       assert.are.same({ { filename = "a.md" } },
         H.sql(e .. "/" .. DB, "SELECT DISTINCT filename FROM " .. TBL))
+      -- the bad row is retried (and fails again) on the next run
+      rc, out, err = H.coco(e, "update flow.lua")
+      assert.are.equal(1, rc, out)
+      assert.matches("docs/bad.txt: not valid UTF-8", err, 1, true)
+      assert.matches("1 errors", out, 1, true)
+      -- fixed: indexed
+      H.write(e .. "/docs/bad.txt", "fine\n")
+      rc, out, err = H.coco(e, "update flow.lua --json")
+      assert.are.equal(0, rc, err)
+      local s = H.json_lines(out)[1]
+      assert.are.same({ 1, 0 }, { s.added, s.errors })
+    end)
+
+    it("decode_errors other than \"replace\" or \"strict\" is an error at the flow line", function()
+      H.write(d .. "/flow.lua", edit(good, '"*.txt" }', '"*.txt" }, decode_errors = "ignore"'))
+      local rc, _, err = H.coco(d, "update flow.lua")
+      assert.are_not.equal(0, rc)
+      assert_clear(err)
+      assert.matches('flow.lua:' .. line_of(good, "flow:add_source") ..
+        ': LocalFile: decode_errors must be "replace" or "strict" (got "ignore")', err, 1, true)
+      assert.are.same(before, H.dump(d .. "/" .. DB, TBL))
     end)
   end)
 

@@ -251,6 +251,7 @@ io.write(coco.json.encode(R))
   end)
 
   it("row errors are counted and reported through on_error; the other rows go on", function()
+    H.write(d .. "/flow.lua", (H.docs_flow():gsub('"%*%.txt" }', '"*.txt" }, decode_errors = "strict"')))
     H.write(d .. "/docs/bad.md", "\255\n")
     local r = run(d, [[
 local coco = require("coco")

@@ -16,10 +16,11 @@
 #endif
 
 #include "ops.h"
+#include "text.h"
 #include "glob.h"
 #include "localfile_int.h"
 
-enum { OPT_PATH, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY, OPT_MAX_SIZE, OPT_WATCH };
+enum { OPT_PATH, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY, OPT_MAX_SIZE, OPT_WATCH, OPT_DECODE };
 
 static const coco_optdef lf_opts[] = {
 	{ "path", COCO_OPT_STR, 1, "directory to read, relative to the flow file" },
@@ -28,6 +29,7 @@ static const coco_optdef lf_opts[] = {
 	{ "binary", COCO_OPT_BOOL, 0, "read content as bytes, not UTF-8 text (default false)" },
 	{ "max_file_size", COCO_OPT_INT, 0, "skip files larger than this many bytes" },
 	{ "watch_changes", COCO_OPT_BOOL, 0, "in live mode, watch the tree with inotify (default true)", 1 },
+	COCO_TEXT_OPTDEF,
 	{ NULL, 0, 0, NULL },
 };
 
@@ -46,7 +48,8 @@ static int check_opts(const coco_optval *opts, lf_src *s, char **err)
 	if (coco_glob_compile_opt(&opts[OPT_INCLUDED], "LocalFile", "included_patterns", a,
 			s ? &s->inc : NULL, s ? &s->ninc : NULL, err) ||
 	    coco_glob_compile_opt(&opts[OPT_EXCLUDED], "LocalFile", "excluded_patterns", a,
-			s ? &s->exc : NULL, s ? &s->nexc : NULL, err))
+			s ? &s->exc : NULL, s ? &s->nexc : NULL, err) ||
+	    coco_text_errors_opt(&opts[OPT_DECODE], "LocalFile", s ? &s->strict : NULL, err))
 		return -1;
 	if (s) {
 		s->binary = opts[OPT_BINARY].set && opts[OPT_BINARY].b;
@@ -574,17 +577,24 @@ static int lf_read(void *sp, const coco_value *key, coco_arena *a, coco_value *r
 	close(fd);
 	if (e)
 		return read_error(s, name, n, "cannot read: ", strerror(e), err);
+	const char *text = data;
+	int rc = 0;
 	if (!s->binary) {
-		size_t bad = coco_utf8_check(data, len);
-		if (bad < len) {
-			char detail[96];
-			snprintf(detail, sizeof detail, " (byte %zu); set binary = true to read it as bytes", bad);
-			return read_error(s, name, n, "not valid UTF-8", detail, err);
+		coco_text_info info;
+		rc = coco_text_decode(data, len, s->strict, a, &text, &len, &info);
+		if (rc) {
+			coco_buf what = {0};
+			coco_text_describe(&info, s->strict, &what);
+			read_error(s, name, n, what.p, "", err);
+			coco_buf_free(&what);
+			if (rc < 0)
+				return -1;
+			rc = 2;                       /* replaced: a warning, the row goes on */
 		}
 	}
 	coco_value *f = coco_arena_alloc(a, 2 * sizeof *f);
 	f[0] = coco_v_str(name, n);
-	f[1] = coco_v_str(data, len);
+	f[1] = coco_v_str(text, len);
 	if (s->binary)
 		f[1].kind = COCO_BYTES;
 	memset(row, 0, sizeof *row);
@@ -599,7 +609,7 @@ static int lf_read(void *sp, const coco_value *key, coco_arena *a, coco_value *r
 	clock_gettime(CLOCK_REALTIME, &now);
 	if (now.tv_sec - st.st_mtim.tv_sec >= 2)
 		coco_buf_add(ord, o, sizeof o);
-	return 0;
+	return rc;
 }
 
 const coco_source_ops coco_localfile_source = {

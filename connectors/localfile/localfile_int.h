@@ -19,6 +19,7 @@ typedef struct lf_src {
 	coco_glob *inc, *exc;
 	size_t ninc, nexc;
 	int binary;
+	int strict;              /* decode_errors = "strict": invalid text is a row error */
 	int64_t max_size;        /* -1: no limit */
 	int have_openat2;
 	int watch_changes;       /* option watch_changes (default 1) */

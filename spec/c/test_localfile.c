@@ -123,9 +123,9 @@ static int find(const listing *l, const char *name)
 #define HAS(l, name) (find(&(l), name) >= 0)
 
 /* Options in table order: path, included, excluded, binary, max_file_size,
- * watch_changes. */
+ * watch_changes, decode_errors. */
 typedef struct opts {
-	coco_optval v[6];
+	coco_optval v[7];
 } opts;
 
 static opts mkopts(const char *path, const char **inc, size_t ninc,
@@ -253,7 +253,7 @@ static void test_options(void)
 	size_t nopts = 0;
 	while (LF->opts[nopts].name)
 		nopts++;
-	CHECK(nopts == 6);
+	CHECK(nopts == 7);
 	CHECK_STR(LF->name, "LocalFile");
 	CHECK_STR(LF->opts[0].name, "path");
 	CHECK(LF->opts[0].required && LF->opts[0].kind == COCO_OPT_STR);
@@ -263,6 +263,8 @@ static void test_options(void)
 	CHECK(LF->opts[3].kind == COCO_OPT_BOOL);
 	CHECK_STR(LF->opts[4].name, "max_file_size");
 	CHECK(LF->opts[4].kind == COCO_OPT_INT);
+	CHECK_STR(LF->opts[6].name, "decode_errors");
+	CHECK(LF->opts[6].kind == COCO_OPT_STR && !LF->opts[6].runtime);
 
 	opts o = mkopts("docs", NULL, 0, NULL, 0);
 	CHECK(LF->row_type(o.v, &a, &t, &err) == 0);
@@ -461,18 +463,50 @@ static void test_read(void)
 		!strcmp(row.u.fields[1].u.s, "# A\nhey\n"));
 	CHECK(ord.n == 16);
 
-	/* non-UTF-8: the exact message, byte offset from 0 */
-	CHECK(read_key(src, "bad.txt", &a, &row, &ord, &err) == -1);
-	CHECK_STR(err, "docs/bad.txt: not valid UTF-8 (byte 17); set binary = true to read it as bytes");
+	/* non-UTF-8: read with a warning (2), the exact message, byte offset
+	 * from 0; each invalid sequence replaced with U+FFFD, NULs kept */
+	CHECK(read_key(src, "bad.txt", &a, &row, &ord, &err) == 2);
+	CHECK_STR(err, "docs/bad.txt: not valid UTF-8 (first bad byte at 17); "
+		"1 invalid sequence replaced with U+FFFD");
 	free(err);
+	CHECK(row.u.fields[1].kind == COCO_STR && row.u.fields[1].n == 22 &&
+		!memcmp(row.u.fields[1].u.s, "hello world, ok\n\x01\xef\xbf\xbd\0x", 22));
+	CHECK(ord.n == 0 || ord.n == 16);
 	const char *invalid[] = { "overlong.txt", "surrogate.txt", "truncated.txt", "toobig.txt" };
+	const size_t nrepl[] = { 2, 3, 1, 4 };
 	for (size_t i = 0; i < 4; i++) {
-		CHECK(read_key(src, invalid[i], &a, &row, &ord, &err) == -1);
-		CHECK(err && strstr(err, "not valid UTF-8 (byte 2)"));
+		CHECK(read_key(src, invalid[i], &a, &row, &ord, &err) == 2);
+		CHECK(err && strstr(err, "not valid UTF-8 (first bad byte at 2)"));
 		free(err);
+		CHECK(row.u.fields[1].n == 2 + 3 * nrepl[i] && !memcmp(row.u.fields[1].u.s, "ab", 2));
 	}
 	CHECK(read_key(src, "utf8.txt", &a, &row, &ord, &err) == 0);
 	CHECK(row.u.fields[1].n == 23);
+	/* decode_errors = "strict": a row error, as before */
+	{
+		opts so = mkopts("docs", NULL, 0, NULL, 0);
+		so.v[6].set = 1;
+		so.v[6].s = "strict";
+		void *ss = NULL;
+		CHECK(LF->open(so.v, tmp, &ss, &err) == 0);
+		if (ss) {
+			CHECK(read_key(ss, "bad.txt", &a, &row, &ord, &err) == -1);
+			CHECK_STR(err, "docs/bad.txt: not valid UTF-8 (byte 17); set binary = true to read it "
+				"as bytes, or decode_errors = \"replace\"");
+			free(err);
+			for (size_t i = 0; i < 4; i++) {
+				CHECK(read_key(ss, invalid[i], &a, &row, &ord, &err) == -1);
+				CHECK(err && strstr(err, "not valid UTF-8 (byte 2)"));
+				free(err);
+			}
+			CHECK(read_key(ss, "utf8.txt", &a, &row, &ord, &err) == 0);
+			LF->close(ss);
+		}
+		so.v[6].s = "ignore";
+		CHECK(LF->open(so.v, tmp, &ss, &err) == -1);
+		CHECK_STR(err, "LocalFile: decode_errors must be \"replace\" or \"strict\" (got \"ignore\")");
+		free(err);
+	}
 
 	/* deleted, directory, fifo: gone (and the fifo does not block) */
 	CHECK(read_key(src, "no_such.md", &a, &row, &ord, &err) == 1);

@@ -206,10 +206,10 @@ static const char *msg_with(const changes *c, const char *s)
 static const char *excl[] = { ".*", "*~", "node_modules", "*.log" };
 
 /* Options in table order: path, included, excluded, binary, max_file_size,
- * watch_changes. */
-static void mkopts(coco_optval v[6], int watch)
+ * watch_changes, decode_errors. */
+static void mkopts(coco_optval v[7], int watch)
 {
-	memset(v, 0, 6 * sizeof *v);
+	memset(v, 0, 7 * sizeof *v);
 	v[0].set = 1;
 	v[0].s = "docs";
 	v[2].set = 1;
@@ -223,7 +223,7 @@ static void mkopts(coco_optval v[6], int watch)
 
 static void *open_src(int watch)
 {
-	coco_optval v[6];
+	coco_optval v[7];
 	mkopts(v, watch);
 	void *s = NULL;
 	char *err = NULL;
@@ -253,7 +253,7 @@ static void test_option(void)
 {
 	CHECK(LF->watch && LF->watch_read);
 	int idx = coco_opt_index(LF->opts, "watch_changes");
-	CHECK(idx == 5 && LF->opts[idx].kind == COCO_OPT_BOOL && !LF->opts[idx + 1].name);
+	CHECK(idx == 5 && LF->opts[idx].kind == COCO_OPT_BOOL && coco_opt_count(LF->opts) == 7);
 	void *s = open_src(0);
 	CHECK(start_watch(s) == -1);
 	changes c = {0};
