@@ -25,6 +25,7 @@ local function flow(o)
   if o.prefix then opts[#opts + 1] = ("prefix = %q"):format(o.prefix) end
   if o.included then opts[#opts + 1] = "included_patterns = { " .. ("%q"):format(o.included) .. " }" end
   if o.binary then opts[#opts + 1] = "binary = true" end
+  if o.decode then opts[#opts + 1] = ("decode_errors = %q"):format(o.decode) end
   if o.max then opts[#opts + 1] = "max_file_size = " .. o.max end
   if o.sqs then opts[#opts + 1] = ("sqs_queue_url = %q"):format(o.sqs) end
   local sopts = o.refresh and (", { refresh_interval = " .. o.refresh .. " }") or ""
@@ -122,11 +123,12 @@ describe("AmazonS3 source", function()
     assert.are.same({ 0, 0, 2600 }, { st.added, st.deleted, st.unchanged })
   end)
 
-  it("decodes keys with spaces, '+' and unicode; applies prefix, patterns and binary", function()
+  it("decodes keys with spaces, '+' and unicode; applies prefix, patterns, binary and decode_errors", function()
     if not need() then return end
     local keys = { "docs/a b.md", "docs/c+d.md", "docs/ünï/é 1+1.md", "docs/100%.md", "docs/skip.txt", "other/x.md" }
     for _, k in ipairs(keys) do srv:put("docs", k, "# " .. k .. "\n") end
     srv:put("docs", "docs/img.bin", "\0\1\2\255")
+    srv:put("docs", "docs/latin1.txt", "caf\233 cr\232me\n")
     local d = setup_dir{ bucket = "docs", endpoint = srv.s3, prefix = "docs/", included = "*.md" }
     local rc, st, err = run(d)
     assert.are.equal(0, rc, err)
@@ -143,12 +145,26 @@ describe("AmazonS3 source", function()
     assert.are.equal(0, rc, err)
     assert.are.same({ { f = "docs/img.bin", h = "000102FF" } },
       H.sql(b .. "/index.sqlite", "SELECT filename AS f, hex(content) AS h FROM S3__objects"))
-    -- not UTF-8 without binary: a row error naming the object, the others go on
+    -- not UTF-8 without binary: read as text, each invalid sequence replaced
+    -- with U+FFFD, one warning per object naming it; exit 0
     local t = setup_dir{ bucket = "docs", endpoint = srv.s3, prefix = "docs/" }
     rc, st, err = run(t)
+    assert.are.equal(0, rc, err)
+    assert.are.same({ 7, 2, 0 }, { st.added, st.warnings, st.errors })
+    assert.truthy(err:find("s3://docs/docs/img.bin: not valid UTF-8 (first bad byte at 3); "
+      .. "1 invalid sequence replaced with U+FFFD", 1, true), err)
+    assert.truthy(err:find("s3://docs/docs/latin1.txt: not valid UTF-8 (first bad byte at 3); "
+      .. "2 invalid sequences replaced with U+FFFD", 1, true), err)
+    assert.are.same({ { f = "docs/img.bin", h = "000102EFBFBD" }, { f = "docs/latin1.txt", h = "636166EFBFBD206372EFBFBD6D650A" } },
+      H.sql(t .. "/index.sqlite", "SELECT filename AS f, hex(content) AS h FROM S3__objects "
+        .. "WHERE filename IN ('docs/img.bin', 'docs/latin1.txt') ORDER BY 1"))
+    -- decode_errors = "strict": a row error naming the object, the others go on
+    t = setup_dir{ bucket = "docs", endpoint = srv.s3, prefix = "docs/", decode = "strict" }
+    rc, st, err = run(t)
     assert.are_not.equal(0, rc)
-    assert.are.same({ 5, 1 }, { st.added, st.errors })
+    assert.are.same({ 5, 0, 2 }, { st.added, st.warnings, st.errors })
     assert.truthy(err:find("s3://docs/docs/img.bin: not valid UTF-8 (byte 3); set binary = true", 1, true), err)
+    assert.truthy(err:find("s3://docs/docs/latin1.txt: not valid UTF-8 (byte 3); set binary = true", 1, true), err)
   end)
 
   it("sees added, modified and deleted objects, and an overwrite within the same second", function()

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "objstore.h"
+#include "text.h"
 
 int coco_obj_wanted(const coco_objsel *sel, const char *key, size_t n)
 {
@@ -29,7 +30,7 @@ void coco_obj_ordinal(coco_buf *out, int64_t mtime, const char *etag, size_t n)
 }
 
 int coco_obj_row(const coco_http_resp *r, const char *where, const char *key, size_t n,
-	int binary, coco_arena *a, coco_value *row, coco_buf *ord, char **err)
+	int mode, coco_arena *a, coco_value *row, coco_buf *ord, char **err)
 {
 	size_t ne = 0, nd = 0;
 	const char *etag = coco_http_header(r, "etag", &ne);
@@ -42,24 +43,33 @@ int coco_obj_row(const coco_http_resp *r, const char *where, const char *key, si
 		coco_obj_ordinal(ord, mtime, etag, ne);
 	const char *data = r->body.p ? r->body.p : "";
 	size_t len = r->body.n;
-	if (!binary) {
-		size_t bad = coco_utf8_check(data, len);
-		if (bad < len) {
-			coco_buf_clear(ord);
-			return coco_seterr(err, "%s%.*s: not valid UTF-8 (byte %zu); set binary = true "
-				"to read it as bytes", where, (int)n, key, bad);
+	int rc = 0;
+	if (mode != COCO_OBJ_BYTES) {
+		coco_text_info info;
+		int strict = mode == COCO_OBJ_TEXT_STRICT;
+		rc = coco_text_decode(data, len, strict, a, &data, &len, &info);
+		if (rc) {
+			coco_buf what = {0};
+			coco_text_describe(&info, strict, &what);
+			coco_seterr(err, "%s%.*s: %s", where, (int)n, key, what.p);
+			coco_buf_free(&what);
+			if (rc < 0) {
+				coco_buf_clear(ord);
+				return -1;
+			}
+			rc = 2;                       /* replaced: a warning, the row goes on */
 		}
 	}
 	coco_value *f = coco_arena_alloc(a, 2 * sizeof *f);
 	f[0] = coco_v_str(coco_arena_strndup(a, key, n), n);
 	f[1] = coco_v_str(coco_arena_strndup(a, data, len), len);
-	if (binary)
+	if (mode == COCO_OBJ_BYTES)
 		f[1].kind = COCO_BYTES;
 	memset(row, 0, sizeof *row);
 	row->kind = COCO_STRUCT;
 	row->n = 2;
 	row->u.fields = f;
-	return 0;
+	return rc;
 }
 
 void coco_obj_note_large(const char *src, const char *noun, uint64_t large, uint64_t *reported,

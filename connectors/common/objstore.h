@@ -27,15 +27,21 @@ int coco_obj_wanted(const coco_objsel *sel, const char *key, size_t n);
  * same-second overwrite; the ETag sees it. */
 void coco_obj_ordinal(coco_buf *out, int64_t mtime, const char *etag, size_t n);
 
+/* How coco_obj_row reads a body: as text (engine/text.h: BOMs, UTF-16,
+ * invalid UTF-8 replaced with a warning), as bytes (binary = true), or as
+ * text that must be well-formed (decode_errors = "strict"). */
+enum { COCO_OBJ_TEXT_STRICT = 0, COCO_OBJ_BYTES = 1, COCO_OBJ_TEXT = 2 };
+
 /* The row of key from r, a 200 response to its GET: {filename, content},
- * content the body as bytes when binary, else as text, which must be UTF-8:
- *   "s3://docs/img.bin: not valid UTF-8 (byte 3); set binary = true to read it as bytes"
- * (where: "s3://docs/", put before the key). *ord gets the ordinal of the
- * version read, from the ETag and Last-Modified headers (empty when one is
- * missing: the row is read again next time). Memory from a. 0, or -1 with
- * *err and *ord empty. */
+ * content the body read as mode says (where: "s3://docs/", put before the
+ * key in messages). *ord gets the ordinal of the version read, from the
+ * ETag and Last-Modified headers (empty when one is missing: the row is
+ * read again next time). Memory from a. 0; 2 with *err a warning:
+ *   "s3://docs/a.txt: not valid UTF-8 (first bad byte at 3); 1 invalid sequence replaced with U+FFFD"
+ * or -1 with *err and *ord empty:
+ *   "s3://docs/img.bin: not valid UTF-8 (byte 3); set binary = true to read it as bytes, ..." */
 int coco_obj_row(const coco_http_resp *r, const char *where, const char *key, size_t n,
-	int binary, coco_arena *a, coco_value *row, coco_buf *ord, char **err);
+	int mode, coco_arena *a, coco_value *row, coco_buf *ord, char **err);
 
 /* After a listing that skipped `large` objects over max_file_size bytes: a
  * note on stderr when the count changed since the last one (*reported):

@@ -11,9 +11,10 @@
 #include <unistd.h>
 
 #include "s3_int.h"
+#include "text.h"
 
 enum { OPT_BUCKET, OPT_PREFIX, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY, OPT_MAX_SIZE,
-	OPT_ENDPOINT, OPT_REGION, OPT_PATH_STYLE, OPT_SQS };
+	OPT_ENDPOINT, OPT_REGION, OPT_PATH_STYLE, OPT_SQS, OPT_DECODE };
 
 static const coco_optdef s3_opts[] = {
 	{ "bucket_name", COCO_OPT_STR, 1, "the bucket to read" },
@@ -26,6 +27,7 @@ static const coco_optdef s3_opts[] = {
 	{ "region", COCO_OPT_STR, 0, "signing region (default AWS_REGION, else us-east-1)", 1 },
 	{ "force_path_style", COCO_OPT_BOOL, 0, "address the bucket in the path, not the host name", 1 },
 	{ "sqs_queue_url", COCO_OPT_STR, 0, "in live mode, take S3 event notifications from this SQS queue", 1 },
+	COCO_TEXT_OPTDEF,
 	{ NULL, 0, 0, NULL },
 };
 
@@ -127,7 +129,8 @@ static int check_opts(const coco_optval *opts, s3_src *s, char **err)
 	if (coco_glob_compile_opt(&opts[OPT_INCLUDED], "AmazonS3", "included_patterns", a,
 			s ? &s->inc : NULL, s ? &s->ninc : NULL, err) ||
 	    coco_glob_compile_opt(&opts[OPT_EXCLUDED], "AmazonS3", "excluded_patterns", a,
-			s ? &s->exc : NULL, s ? &s->nexc : NULL, err))
+			s ? &s->exc : NULL, s ? &s->nexc : NULL, err) ||
+	    coco_text_errors_opt(&opts[OPT_DECODE], "AmazonS3", s ? &s->strict : NULL, err))
 		return -1;
 	return 0;
 }
@@ -668,7 +671,8 @@ static int s3_read(void *sp, const coco_value *key, coco_arena *a, coco_value *r
 	} else {
 		coco_buf where = {0};
 		coco_buf_printf(&where, "s3://%s/", s->bucket);
-		rc = coco_obj_row(r, where.p, k, n, s->binary, a, row, ord, err);
+		rc = coco_obj_row(r, where.p, k, n, s->binary ? COCO_OBJ_BYTES :
+			s->strict ? COCO_OBJ_TEXT_STRICT : COCO_OBJ_TEXT, a, row, ord, err);
 		coco_buf_free(&where);
 	}
 	coco_http_release(s->http, x);

@@ -19,6 +19,7 @@ typedef struct s3_src {
 	coco_glob *inc, *exc;
 	size_t ninc, nexc;
 	int binary;
+	int strict;                  /* decode_errors = "strict": invalid text is a row error */
 	int64_t max_size;            /* -1: no limit */
 	const char *region;
 	const char *endpoint;        /* "http://127.0.0.1:4569", as used */
