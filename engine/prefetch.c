@@ -150,3 +150,18 @@ coco_http_xfer *coco_prefetch_take(coco_prefetch *pf, const char *key, size_t n,
 	}
 	return NULL;
 }
+
+coco_http_xfer *coco_prefetch_fetch(coco_prefetch *pf, const char *key, size_t n)
+{
+	coco_http_xfer *x = coco_prefetch_take(pf, key, n, NULL, 0);
+	if (!x) {
+		coco_buf url = {0};
+		int64_t version = 0;
+		if (pf->src.plan(pf->src.ud, key, n, &url, &version))
+			x = pf->src.start(pf->src.ud, url.p);
+		coco_buf_free(&url);
+	}
+	if (x)
+		coco_http_wait(pf->http, x);
+	return x;
+}

@@ -59,3 +59,7 @@ void coco_prefetch_hint(coco_prefetch *pf, const coco_value *keys, size_t n);
  * since the hint: that transfer is cancelled). url NULL: any. */
 coco_http_xfer *coco_prefetch_take(coco_prefetch *pf, const char *key, size_t n,
 	const char *url, int64_t version);
+/* read()'s transfer for key, done: the one take() finds (any URL), else
+ * one started now (plan, start); the caller releases it. NULL when plan()
+ * leaves key out. */
+coco_http_xfer *coco_prefetch_fetch(coco_prefetch *pf, const char *key, size_t n);

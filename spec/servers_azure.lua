@@ -26,16 +26,17 @@ end
 local Srv = {}
 Srv.__index = Srv
 
--- Starts Azurite on a fresh data directory. Returns a server, or nil, reason.
-function A.start()
+-- Starts Azurite on a fresh data directory, or with o.memory in memory
+-- (the benchmark: no disk in the figures). Returns a server, or nil, reason.
+function A.start(o)
   local ok, why = A.available()
   if not ok then return nil, why end
   local mk = io.popen("mktemp -d /tmp/coco-azurite.XXXXXX")
   local data = mk:read("*l")
   mk:close()
+  local where = (o or {}).memory and " --inMemoryPersistence" or (" --location " .. H.q(data))
   local p = S3.spawn(A.dir, "node -r ./stdin_guard.js node_modules/azurite/dist/src/blob/main.js " ..
-    "--blobHost 127.0.0.1 --blobPort 0 --location " .. H.q(data) ..
-    " --skipApiVersionCheck --disableTelemetry", "pipe")
+    "--blobHost 127.0.0.1 --blobPort 0" .. where .. " --skipApiVersionCheck --disableTelemetry", "pipe")
   p.server = true
   local port = S3.wait_for(p, 30, "Azurite listening", function()
     return S3.stdout(p):match("listens on http://127%.0%.0%.1:(%d+)")
@@ -103,6 +104,14 @@ function Srv:requests()
     end
   end
   return t, n
+end
+
+-- CPU seconds (user + system) Azurite has used so far.
+function Srv:cpu()
+  local st = H.read("/proc/" .. self.proc.pid .. "/stat") or ""
+  local f = {}
+  for x in st:gsub("^.*%) ", ""):gmatch("%S+") do f[#f + 1] = x end
+  return ((tonumber(f[12]) or 0) + (tonumber(f[13]) or 0)) / 100
 end
 
 function Srv:reset_requests()

@@ -92,8 +92,12 @@ static int check_opts(const coco_optval *opts, az_src *s, char **err)
 	if (opt_str(&opts[OPT_SAS_ENV]) && opt_str(&opts[OPT_KEY_ENV]))
 		return coco_seterr(err, "AzureBlob: give sas_token_env or account_key_env, not both");
 	const char *e = opt_str(&opts[OPT_ENDPOINT]);
-	if (e && strncmp(e, "http://", 7) && strncmp(e, "https://", 8))
-		return coco_seterr(err, "AzureBlob: endpoint '%s' must be an http:// or https:// URL", e);
+	if (e && strchr(e, '?'))             /* not echoed: it may hold a SAS token */
+		return coco_seterr(err, "AzureBlob: endpoint must be the blob service URL alone, no query "
+			"(a SAS token goes in the variable sas_token_env names)");
+	if (e && ((strncmp(e, "http://", 7) && strncmp(e, "https://", 8)) || strlen(e) < 9 ||
+	    e[strcspn(e, ":") + 3] == '/'))
+		return coco_seterr(err, "AzureBlob: endpoint '%s' must be an http:// or https:// URL with a host", e);
 	coco_arena *a = s ? &s->mem : NULL;
 	coco_glob *inc = NULL, *exc = NULL;
 	if (coco_glob_compile_opt(&opts[OPT_INCLUDED], "AzureBlob", "included_patterns", a,
@@ -315,12 +319,7 @@ static int az_open(const coco_optval *opts, const char *base_dir, void **out, ch
 		coco_buf_printf(&b, "https://%s.blob.core.windows.net", s->account);
 	while (b.n && b.p[b.n - 1] == '/')
 		b.p[--b.n] = 0;
-	const char *auth = strstr(b.p, "://") + 3, *path = strchr(auth, '/');
-	if (path == auth || !*auth || strchr(b.p, '?')) {
-		coco_seterr(err, "AzureBlob: endpoint '%s' is not a blob service URL", b.p);
-		coco_buf_free(&b);
-		goto fail;
-	}
+	const char *path = strchr(strstr(b.p, "://") + 3, '/');   /* a host: check_opts */
 	size_t off = path ? (size_t)(path - b.p) : b.n;   /* where the URL's path starts */
 	coco_buf_putc(&b, '/');
 	coco_http_url_encode(&b, s->container, strlen(s->container), 0);
@@ -592,16 +591,9 @@ static int az_read(void *sp, const coco_value *key, coco_arena *a, coco_value *r
 		return coco_seterr(err, "AzureBlob: the row key must be a str (filename)");
 	const char *k = key->u.s;
 	size_t n = key->n;
-	if (!coco_obj_wanted(&s->sel, k, n))
-		return 1;
-	coco_http_xfer *x = coco_prefetch_take(s->pf, k, n, NULL, 0);
-	if (!x) {
-		coco_buf url = {0};
-		blob_url(s, &url, k, n);
-		x = get_start(s, url.p);
-		coco_buf_free(&url);
-	}
-	coco_http_wait(s->http, x);
+	coco_http_xfer *x = coco_prefetch_fetch(s->pf, k, n);
+	if (!x)
+		return 1;                            /* not a row of this source */
 	coco_http_resp *r = coco_http_resp_of(x);
 	int rc;
 	if (r->too_large || (r->status == 200 && s->max_size >= 0 && (int64_t)r->body.n > s->max_size)) {

@@ -1,0 +1,97 @@
+-- make bench, AzureBlob part: the figures of issue 18 against Azurite on
+-- 127.0.0.1 (spec/servers/azure, installed by `make deps-test`).
+--   1. initial index of BENCH_AZURE_BLOBS (10,000) blobs of 4 KB: blobs/s
+--      (goal >= 500), with the List Blobs and GET requests Azurite served
+--   2. no-change update: List Blobs only (goal: ceil(N / 5000)), no GET
+--   3. 10 blobs overwritten: exactly 10 GETs
+-- The flow is the Foundation bench's: AzureBlob -> SplitRecursively
+-- (chunk_size 1000) -> SQLite, signed with SharedKey (Azurite checks every
+-- signature). Requests are counted from Azurite's access log. Azurite
+-- runs in memory (no disk in the figures) on one thread: the CPU time it
+-- spends per blob (listing + GET) bounds the rate on this machine, so it
+-- is printed beside coco's own CPU time.
+package.path = "./?.lua;" .. package.path
+local build = arg[1] or "build"
+local S3 = require("spec.servers_s3")
+local AZ = require("spec.servers_azure")
+local H = require("spec.helpers")
+
+local N = tonumber(os.getenv("BENCH_AZURE_BLOBS") or "10000")
+local coco = (build:sub(1, 1) == "/" and build or S3.root .. "/" .. build) .. "/coco"
+
+local ok, why = AZ.available()
+if not ok then
+  print("coco azure bench: skipped: " .. why)
+  return
+end
+local srv = assert(AZ.start{ memory = true })
+local dir = H.tmpdir()
+local function finish()
+  srv:stop()
+  S3.reap_all(true)
+  H.cleanup()
+end
+
+print(string.format("coco azure bench: %d blobs of 4 KB in Azurite (127.0.0.1:%d)", N, srv.port))
+srv:mkcontainer("bench")
+local t0 = S3.now()
+srv:fill("bench", "docs/", N, 4096)
+print(string.format("upload (node, 16 at a time): %.1f s", S3.now() - t0))
+
+H.write(dir .. "/flow.lua", string.format([[
+local coco = require("coco")
+local sources, functions, targets = coco.sources, coco.functions, coco.targets
+return coco.flow("BenchAzure", function(flow, scope)
+  scope.documents = flow:add_source(sources.AzureBlob{ account_name = %q, container_name = "bench",
+    endpoint = %q, account_key_env = "AZ_KEY" })
+  local chunks = scope:add_collector()
+  scope.documents:row(function(doc)
+    doc.chunks = doc.content:transform(functions.SplitRecursively{},
+      { language = "markdown", chunk_size = 1000 })
+    doc.chunks:row(function(chunk)
+      chunks:collect{ filename = doc.filename, location = chunk.location, text = chunk.text }
+    end)
+  end)
+  chunks:export("chunks", targets.SQLite{ path = "index.sqlite" },
+    { primary_key_fields = { "filename", "location" } })
+end)
+]], AZ.ACCOUNT, srv.endpoint))
+
+local function update()
+  local req = {}
+  srv:reset_requests()
+  local t, c = S3.now(), srv:cpu()
+  local p = io.popen(string.format("cd %s && AZ_KEY=%s bash -c '%s flow.lua --json 2>&1; echo \"rc=$?\"; times'",
+    H.q(dir), H.q(AZ.KEY), H.q(coco)))
+  local out = p:read("*a")
+  p:close()
+  local dt = S3.now() - t
+  local um, us, sm, ss = out:match("\n(%d+)m([%d.]+)s (%d+)m([%d.]+)s%s*$")
+  req.coco_cpu = um and (um * 60 + us + sm * 60 + ss) or 0
+  req.server_cpu = srv:cpu() - c
+  local st = H.json_lines(out)[1]
+  if not st or not out:find("rc=0") then
+    finish()
+    error("coco failed:\n" .. out)
+  end
+  for k, v in pairs(srv:requests()) do req[k] = v end
+  return st, req, dt
+end
+
+local st, req, dt = update()
+print(string.format("initial index: %.2f s, %.0f blobs/s (goal >= 500); %d added, %d errors; " ..
+  "requests: %d List Blobs, %d GET, %d other", dt, N / dt, st.added, st.errors, req.list, req.get, req.other))
+print(string.format("  CPU per blob: coco %.3f ms, Azurite %.3f ms (one thread: at most %.0f blobs/s here)",
+  req.coco_cpu / N * 1000, req.server_cpu / N * 1000, N / req.server_cpu))
+local lists_goal = math.ceil(N / 5000)
+st, req, dt = update()
+print(string.format("no-change update: %.2f s; %d unchanged; requests: %d List Blobs (goal %d), " ..
+  "%d GET (goal 0), %d other (goal 0); CPU: coco %.2f s, Azurite %.2f s", dt, st.unchanged, req.list,
+  lists_goal, req.get, req.other, req.coco_cpu, req.server_cpu))
+for i = 1, 10 do
+  srv:put("bench", string.format("docs/%05d.txt", i * 7), "# Changed " .. i .. "\n\nNew text.\n")
+end
+st, req, dt = update()
+print(string.format("10 blobs overwritten: %.2f s; %d updated; requests: %d List Blobs, %d GET (goal 10)",
+  dt, st.updated, req.list, req.get))
+finish()
