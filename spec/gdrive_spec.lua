@@ -27,6 +27,7 @@ local function flow(o)
   if o.included then opts[#opts + 1] = "included_patterns = { " .. ("%q"):format(o.included) .. " }" end
   if o.excluded then opts[#opts + 1] = "excluded_patterns = { " .. ("%q"):format(o.excluded) .. " }" end
   if o.binary then opts[#opts + 1] = "binary = true" end
+  if o.decode then opts[#opts + 1] = ("decode_errors = %q"):format(o.decode) end
   if o.max then opts[#opts + 1] = "max_file_size = " .. o.max end
   if o.poll then opts[#opts + 1] = "recent_changes_poll_interval = " .. o.poll end
   local sopts = o.refresh and (", { refresh_interval = " .. o.refresh .. " }") or ""
@@ -172,6 +173,7 @@ describe("GoogleDrive source", function()
       { id = "sc3", name = "lone link.md", parent = "root1", target = "lone", targetMimeType = "text/markdown" },
       { id = "sc4", name = "a again.md", parent = "root1", target = "a", targetMimeType = "text/markdown" },
       { id = "img", name = "logo.png", parent = "root1", mimeType = "image/png", content = "iVBORw0KGgoA/w==", encoding = "base64" },
+      { id = "lat", name = "latin1.txt", parent = "root1", content = "Y2Fm6SBjcuhtZQo=", encoding = "base64" },
     }
     -- root1 and its subfolder docs both as roots: each file once
     local d = dir{ roots = { "root1", "docs" }, included = "*.md" }
@@ -186,12 +188,26 @@ describe("GoogleDrive source", function()
       return t
     end)())
     -- excluded patterns (the shortcut to a.md does not bring it back); a PNG
-    -- is a row error in text mode, bytes with binary = true
+    -- and a Latin-1 file are text with U+FFFD in text mode (a warning each),
+    -- row errors with decode_errors = "strict", bytes with binary = true
     local e = dir{ excluded = "docs/**" }
     rc, st, err = run(e)
-    assert.are.same({ 1, 1 }, { st.added, st.errors })
-    assert.are.same({ "lone link.md" }, names(e))
+    assert.are.equal(0, rc, err)
+    assert.are.same({ 3, 2, 0 }, { st.added, st.warnings, st.errors })
+    assert.are.same({ "latin1.txt", "logo.png", "lone link.md" }, names(e))
+    assert.truthy(err:find("GoogleDrive: 'logo.png' (file id img, image/png): not valid UTF-8 (first bad byte at 0); "
+      .. "2 invalid sequences replaced with U+FFFD", 1, true), err)
+    assert.truthy(err:find("GoogleDrive: 'latin1.txt' (file id lat, text/plain): not valid UTF-8 (first bad byte at 3); "
+      .. "2 invalid sequences replaced with U+FFFD", 1, true), err)
+    assert.are.same({ { h = "636166EFBFBD206372EFBFBD6D650A" } },
+      H.sql(e .. "/index.sqlite", "SELECT hex(content) AS h FROM GD__files WHERE file_id = 'lat'"))
+    local s = dir{ excluded = "docs/**", decode = "strict" }
+    rc, st, err = run(s)
+    assert.are_not.equal(0, rc)
+    assert.are.same({ 1, 0, 2 }, { st.added, st.warnings, st.errors })
+    assert.are.same({ "lone link.md" }, names(s))
     assert.truthy(err:find("GoogleDrive: 'logo.png' (file id img, image/png): not valid UTF-8 (byte 0); set binary = true", 1, true), err)
+    assert.truthy(err:find("GoogleDrive: 'latin1.txt' (file id lat, text/plain): not valid UTF-8 (byte 3); set binary = true", 1, true), err)
     local b = dir{ binary = true, included = "*.png" }
     rc, st, err = run(b)
     assert.are.equal(0, rc, err)

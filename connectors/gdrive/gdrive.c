@@ -10,10 +10,11 @@
 #include <unistd.h>
 
 #include "gdrive_int.h"
+#include "text.h"
 #include "engine/functions/json.h"
 
 enum { OPT_CRED, OPT_ROOTS, OPT_BINARY, OPT_INCLUDED, OPT_EXCLUDED, OPT_MAX_SIZE, OPT_POLL,
-	OPT_API };
+	OPT_API, OPT_DECODE };
 
 static const coco_optdef gd_opts[] = {
 	{ "service_account_credential_path", COCO_OPT_STR, 0,
@@ -26,6 +27,7 @@ static const coco_optdef gd_opts[] = {
 	{ "recent_changes_poll_interval", COCO_OPT_NUM, 0,
 		"live mode: seconds between polls of the Drive changes feed (default 10; 0: off)", 1 },
 	{ "api_endpoint", COCO_OPT_STR, 0, "Drive v3 API base URL (default " GD_DEFAULT_API ")", 1 },
+	COCO_TEXT_OPTDEF,
 	{ NULL, 0, 0, NULL },
 };
 
@@ -138,7 +140,8 @@ static int check_opts(const coco_optval *opts, gd_src *g, char **err)
 	if (coco_glob_compile_opt(&opts[OPT_INCLUDED], "GoogleDrive", "included_patterns", a,
 			g ? &g->inc : NULL, g ? &g->ninc : NULL, err) ||
 	    coco_glob_compile_opt(&opts[OPT_EXCLUDED], "GoogleDrive", "excluded_patterns", a,
-			g ? &g->exc : NULL, g ? &g->nexc : NULL, err))
+			g ? &g->exc : NULL, g ? &g->nexc : NULL, err) ||
+	    coco_text_errors_opt(&opts[OPT_DECODE], "GoogleDrive", g ? &g->strict : NULL, err))
 		return -1;
 	return 0;
 }
@@ -939,11 +942,18 @@ static int gd_read(void *src, const coco_value *key, coco_arena *a, coco_value *
 	} else {
 		size_t len = r->body.n;
 		const char *data = coco_arena_strndup(a, r->body.p ? r->body.p : "", len);
-		size_t bad = g->binary ? len : coco_utf8_check(data, len);
-		if (bad < len) {
-			rc = coco_seterr(err, "GoogleDrive: '%s' (file id %s, %s): not valid UTF-8 (byte %zu); "
-				"set binary = true to read it as bytes", n->path, n->id, ctype, bad);
-		} else {
+		if (!g->binary) {
+			coco_text_info info;
+			rc = coco_text_decode(data, len, g->strict, a, &data, &len, &info);
+			if (rc) {
+				coco_buf what = {0};
+				coco_text_describe(&info, g->strict, &what);
+				coco_seterr(err, "GoogleDrive: '%s' (file id %s, %s): %s", n->path, n->id, ctype, what.p);
+				coco_buf_free(&what);
+				rc = rc < 0 ? -1 : 2;         /* replaced: a warning, the row goes on */
+			}
+		}
+		if (rc >= 0) {
 			coco_value *f = coco_arena_alloc(a, 5 * sizeof *f);
 			f[0] = coco_v_str(coco_arena_strdup(a, n->id), strlen(n->id));
 			f[1] = coco_v_str(coco_arena_strdup(a, n->path), strlen(n->path));

@@ -144,6 +144,7 @@ typedef struct gd_src {
 	coco_glob *inc, *exc;
 	size_t ninc, nexc;
 	int binary;
+	int strict;                  /* decode_errors = "strict": invalid text is a row error */
 	int64_t max_size;            /* -1: no limit */
 	double poll_s;               /* recent_changes_poll_interval; 0: none */
 	const char *api;             /* "https://www.googleapis.com/drive/v3", no trailing '/' */
