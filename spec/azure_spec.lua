@@ -3,8 +3,9 @@
 -- run, started once for this file by spec/servers_azure.lua. Azurite checks
 -- every SharedKey signature and SAS token, so a request signed wrong fails
 -- here as it would on Azure. Requests are counted from Azurite's access
--- log. Each container belongs to one test; every coco run gets its own temp
--- dir and state.
+-- log. Change capture is refresh_interval's re-list (live mode). Each
+-- container belongs to one test; every coco run gets its own temp dir and
+-- state.
 local H = require("spec.helpers")
 local S3 = require("spec.servers_s3")
 local AZ = require("spec.servers_azure")
@@ -28,18 +29,19 @@ local function flow(o)
   if o.excluded then opts[#opts + 1] = "excluded_patterns = { " .. ("%q"):format(o.excluded) .. " }" end
   if o.binary then opts[#opts + 1] = "binary = true" end
   if o.max then opts[#opts + 1] = "max_file_size = " .. o.max end
+  local sopts = o.refresh and (", { refresh_interval = " .. o.refresh .. " }") or ""
   return string.format([[
 local coco = require("coco")
 local sources, targets = coco.sources, coco.targets
 return coco.flow("Az", function(flow, scope)
-  scope.blobs = flow:add_source(sources.AzureBlob{ %s })
+  scope.blobs = flow:add_source(sources.AzureBlob{ %s }%s)
   local out = scope:add_collector()
   scope.blobs:row(function(b)
     out:collect{ filename = b.filename, content = b.content }
   end)
   out:export("blobs", targets.SQLite{ path = "index.sqlite" }, { primary_key_fields = { "filename" } })
 end)
-]], table.concat(opts, ", "))
+]], table.concat(opts, ", "), sopts)
 end
 
 local function setup_dir(o)
@@ -69,7 +71,7 @@ describe("AzureBlob source", function()
   lazy_setup(function()
     srv, why = AZ.start()
     if srv then
-      for _, c in ipairs{ "edit", "docs", "pages", "sizes", "sas", "keys" } do srv:mkcontainer(c) end
+      for _, c in ipairs{ "edit", "docs", "pages", "sizes", "sas", "keys", "live" } do srv:mkcontainer(c) end
     end
   end)
 
@@ -265,6 +267,36 @@ describe("AzureBlob source", function()
       'sas_token_env = "X", account_key_env'))
     rc, st, err = run(bad)
     assert.truthy(err:find("AzureBlob: give sas_token_env or account_key_env, not both", 1, true), err)
+  end)
+
+  it("live mode: refresh_interval re-lists and reads only what changed", function()
+    if not need() then return end
+    srv:put("live", "a.md", "a")
+    srv:put("live", "b.md", "b")
+    local d = setup_dir{ container = "live", endpoint = srv.endpoint, refresh = 0.3 }
+    local envs = ""
+    for k, v in pairs(env()) do envs = envs .. k .. "=" .. H.q(v) .. " " end
+    local p = S3.spawn(d, "env " .. envs .. H.q(H.bin) .. " flow.lua -L --json")
+    S3.wait_for(p, 30, "the initial pass", function() return S3.stdout(p):find("\n") end)
+    local function has(name, content)
+      local r = H.sql(d .. "/index.sqlite", "SELECT content FROM Az__blobs WHERE filename = '" .. name .. "'")
+      if content == nil then return #r == 0 end
+      return #r == 1 and r[1].content == content
+    end
+    assert.is_true(has("a.md", "a"))
+    srv:put("live", "new.md", "new")
+    S3.wait_for(p, 20, "the new blob", function() return has("new.md", "new") end)
+    srv:put("live", "a.md", "a, edited")
+    S3.wait_for(p, 20, "the edit", function() return has("a.md", "a, edited") end)
+    srv:delete("live", "b.md")
+    S3.wait_for(p, 20, "the deletion", function() return has("b.md", nil) end)
+    -- idle: lists go on, no blob is read
+    srv:reset_requests()
+    S3.wait_for(p, 20, "three more refreshes", function() return srv:requests().list >= 3 end)
+    local r = srv:requests()
+    assert.are.same({ 0, 0 }, { r.get, r.other })
+    S3.signal(p, 15)
+    assert.are.same({ "exit", 0 }, { S3.wait_exit(p, 10) })
   end)
 
   it("runs examples/azure_docs as its README says", function()
