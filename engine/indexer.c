@@ -1831,22 +1831,29 @@ int coco_forget_export(coco_state *st, const char *exp, char **err)
 	coco_buf val = {0}, tv = {0};
 	size_t nexp = strlen(exp);
 	int rc;
-	/* rows whose lineage names the export: strip those keys, and make the
-	 * row be evaluated again (its logic fingerprint no longer matches) */
+	/* rows whose lineage names the export: those keys become staged ("may
+	 * be in the target"), not forgotten: setup may have emptied the target
+	 * (recreated) or kept its rows (a column dropped), and only the next
+	 * evaluation knows which keys the row still produces; it writes those
+	 * again and deletes the others. The row is evaluated again (its logic
+	 * fingerprint no longer matches). */
 	coco_iter *it = coco_state_iter(st, COCO_CF_LINEAGE, NULL, 0);
 	const char *k, *v;
 	size_t kn, vn;
 	while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
-		lineage l, keep = {0};
+		lineage l;
 		coco_arena_reset(&a);
 		if (lin_decode(v, vn, &a, &l))
 			continue;
+		int named = 0;
 		for (size_t i = 0; i < l.n; i++)
-			if (!(l.k[i].nexp == nexp && !memcmp(l.k[i].exp, exp, nexp)))
-				lin_push(&a, &keep, &l.k[i]);
-		if (keep.n == l.n)
+			if (l.k[i].nexp == nexp && !memcmp(l.k[i].exp, exp, nexp)) {
+				l.k[i].staged = 1;
+				named = 1;
+			}
+		if (!named)
 			continue;
-		lin_encode(&keep, &val);
+		lin_encode(&l, &val);
 		coco_batch_put(b, COCO_CF_LINEAGE, k, kn, val.p, val.n);
 		trk t;
 		int got = coco_state_get(st, COCO_CF_TRACKING, k, kn, &tv, err);

@@ -100,9 +100,11 @@ typedef int (*coco_eval_sink)(void *ud, const coco_gexport *x, const coco_value 
 int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco_update_opts *o,
 	coco_eval_sink sink, void *sink_ud, coco_source_stats *stats, char **err);
 
-/* Forget the target rows lineage records for export `exp` (its table was
- * created anew) and mark the rows that had some for evaluation, so the
- * next update writes the export's rows again. */
+/* After setup changed export `exp`'s target (created it anew, dropped a
+ * column, ...): the target rows lineage records for it are no longer
+ * trusted as written. They become staged (may be in the target), and the
+ * rows that had some are marked for evaluation, so the next update writes
+ * the export's rows again and deletes the keys no longer produced. */
 int coco_forget_export(coco_state *st, const char *exp, char **err);
 
 /* Appends the state as text lines, for tests (spec/fuzz): tracking

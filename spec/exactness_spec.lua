@@ -1,0 +1,112 @@
+-- Exact after every change (DESIGN.md rule 1): classes of bugs the
+-- differential fuzzer (spec/fuzz) found, each pinned by a named case. Each
+-- case changes the flow and the files in one update, then compares every
+-- row of the target with a fresh build (a new directory, new state) of the
+-- same flow on the same files.
+local H = require("spec.helpers")
+
+local TBL = "Ex__chunks"
+
+-- A flow over docs/ into index.sqlite; o.fields: the collected fields
+-- beyond filename and location (default text, upper); o.export: the
+-- export's name; o.table: its table_name; o.exports: a whole export list
+-- (Lua source text) instead.
+local function flow(o)
+  o = o or {}
+  local fields = o.fields or { text = "chunk.text", upper = "chunk.upper" }
+  local f = {}
+  for _, k in ipairs({ "text", "upper", "size" }) do
+    if fields[k] then f[#f + 1] = k .. " = " .. fields[k] end
+  end
+  local exports = o.exports or string.format(
+    'chunks:export(%q, targets.SQLite{ path = "index.sqlite"%s }, { primary_key_fields = { "filename", "location" } })',
+    o.export or "chunks", o.table and string.format(", table_name = %q", o.table) or "")
+  return string.format([[
+local coco = require("coco")
+local sources, functions, targets = coco.sources, coco.functions, coco.targets
+return coco.flow("Ex", function(flow, scope)
+  scope.docs = flow:add_source(sources.LocalFile{ path = "docs" })
+  local chunks = scope:add_collector()
+  scope.docs:row(function(doc)
+    doc.chunks = doc.content:transform(functions.SplitRecursively{},
+      { language = "markdown", chunk_size = 60, chunk_overlap = 0 })
+    doc.chunks:row(function(chunk)
+      chunk.upper = chunk.text:transform(coco.fn("Upper", function(s) return s:upper() end))
+      chunks:collect{ filename = doc.filename, location = chunk.location%s }
+    end)
+  end)
+  %s
+end)
+]], #f > 0 and (", " .. table.concat(f, ", ")) or "", exports)
+end
+
+local function paras(...)
+  local out = {}
+  for i, w in ipairs({ ... }) do out[i] = (w .. " "):rep(8):sub(1, 40) .. "." end
+  return table.concat(out, "\n\n") .. "\n"
+end
+
+local function update(dir, args)
+  local rc, out, err = H.coco(dir, "update flow.lua -q " .. (args or "-f"))
+  assert.are.equal(0, rc, "coco exited " .. tostring(rc) .. "\n" .. err .. out)
+end
+
+-- The rows of each table in dir's index.sqlite, as a fresh build of the
+-- same flow.lua on the same docs/ has them.
+local function fresh_tables(dir, tables)
+  local f = H.tmpdir()
+  H.sh(string.format("cp -r %s/docs %s/flow.lua %s/", H.q(dir), H.q(dir), H.q(f)))
+  update(f)
+  local out = {}
+  for _, t in ipairs(tables) do out[t] = H.dump(f .. "/index.sqlite", t) end
+  return out
+end
+
+local function assert_fresh(dir, tables)
+  local want = fresh_tables(dir, tables)
+  for _, t in ipairs(tables) do
+    local got = H.dump(dir .. "/index.sqlite", t)
+    assert.are.same(want[t], got, "table " .. t .. " differs from a fresh build")
+  end
+end
+
+describe("exact after a flow change and a file change in the same update:", function()
+  after_each(H.cleanup)
+
+  -- Class (a). Dropping a column made setup "forget" the export's lineage
+  -- as if the table had been recreated empty; its rows stayed, so the
+  -- chunks that no file produces any more were never deleted (and no
+  -- --reexport or --full-reprocess could find them).
+  it("a collected field removed while files changed leaves no stale row", function()
+    local d = H.tmpdir()
+    H.write(d .. "/flow.lua", flow())
+    H.write(d .. "/docs/a.md", paras("alpha", "beta", "gamma"))
+    H.write(d .. "/docs/b.md", paras("delta", "ember"))
+    H.write(d .. "/docs/c.md", paras("river"))
+    update(d)
+    H.write(d .. "/flow.lua", flow({ fields = { upper = "chunk.upper" } }))   -- text removed
+    H.write(d .. "/docs/a.md", paras("alpha", "stone"))   -- fewer chunks, one changed
+    H.rm(d .. "/docs/c.md")                                -- a file gone
+    update(d)
+    assert_fresh(d, { TBL })
+    assert.are.equal(4, #H.dump(d .. "/index.sqlite", TBL))
+    -- and the field back, with files changing again
+    H.write(d .. "/flow.lua", flow())
+    H.write(d .. "/docs/b.md", paras("delta"))
+    update(d)
+    assert_fresh(d, { TBL })
+  end)
+
+  it("a field's type changed while files changed leaves no stale row", function()
+    local d = H.tmpdir()
+    H.write(d .. "/flow.lua", flow({ fields = { text = "chunk.text", size = "chunk.text" } }))
+    H.write(d .. "/docs/a.md", paras("alpha", "beta", "gamma"))
+    H.write(d .. "/docs/b.md", paras("delta", "ember"))
+    update(d)
+    H.write(d .. "/flow.lua", flow({ fields = { text = "chunk.text", size = 'chunk["end"].offset' } }))
+    H.write(d .. "/docs/a.md", paras("gamma"))
+    H.rm(d .. "/docs/b.md")
+    update(d)
+    assert_fresh(d, { TBL })
+  end)
+end)
