@@ -9,6 +9,7 @@
 #include "state.h"
 
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -129,6 +130,9 @@ static int take_lock(const char *dir, char **err)
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, b, (size_t)len, 0) != len) {
 		int e = errno;
 		close(fd);
+		if (e == ENOSPC)
+			return coco_seterr(err, "state directory %s: no space left on device "
+				"(writing %s)", dir, path);
 		return coco_seterr(err, "state directory %s: cannot write %s: %s",
 				   dir, path, strerror(e));
 	}
@@ -139,10 +143,28 @@ static int take_lock(const char *dir, char **err)
  * non-coco holder) is reported plainly, without its trace. */
 static int rdb_err(char **err, const char *dir, char *msg)
 {
-	if (strstr(msg, "lock file") || strstr(msg, "lock hold"))
+	static const char enospc[] = "No space left on device";
+	const char *nospc = strstr(msg, enospc);
+	if (strstr(msg, "lock file") || strstr(msg, "lock hold")) {
 		coco_seterr(err, "state directory %s is in use by another process", dir);
-	else
+	} else if (nospc) {
+		/* "IO error: No space left on device: While appending to file:
+		 * F: No space left on device" -> "...: no space left on device
+		 * (while appending to file: F)" */
+		const char *what = nospc + sizeof enospc - 1;
+		what += strspn(what, ": ");
+		const char *end = strstr(what, enospc);
+		size_t n = end ? (size_t)(end - what) : strlen(what);
+		while (n && (what[n - 1] == ' ' || what[n - 1] == ':'))
+			n--;
+		if (n)
+			coco_seterr(err, "state directory %s: no space left on device (%c%.*s)", dir,
+				tolower((unsigned char)what[0]), (int)n - 1, what + 1);
+		else
+			coco_seterr(err, "state directory %s: no space left on device", dir);
+	} else {
 		coco_seterr(err, "state directory %s: %s", dir, msg);
+	}
 	rocksdb_free(msg);
 	return -1;
 }
@@ -167,8 +189,12 @@ static rocksdb_options_t *make_options(int read_only)
 	rocksdb_options_set_target_file_size_base(o, 16 * MB);
 	rocksdb_options_set_max_bytes_for_level_base(o, 64 * MB);
 	rocksdb_options_set_compression(o, rocksdb_lz4_compression);
-	/* A quiet LOG: warnings only, one old file kept, no periodic stats. */
-	rocksdb_options_set_info_log_level(o, 2 /* WARN */);
+	/* No LOG at all: RocksDB's info logger ignores a failed write and
+	 * asserts on the next one, so a full disk would abort coco (SIGABRT
+	 * inside DB::Open, or at the first background error); everything
+	 * that matters comes back as a status and is reported by coco.
+	 * 6 is NUM_INFO_LOG_LEVELS: above HEADER_LEVEL, nothing is written. */
+	rocksdb_options_set_info_log_level(o, 6);
 	rocksdb_options_set_keep_log_file_num(o, 1);
 	rocksdb_options_set_max_log_file_size(o, 1 * MB);
 	rocksdb_options_set_stats_dump_period_sec(o, 0);

@@ -24,6 +24,17 @@
 
 enum { OPT_PATH, OPT_TABLE, OPT_FTS };
 
+/* sqlite3_errmsg, but a full disk is named the way coco names it
+ * everywhere ("no space left on device (...)"). */
+static const char *errmsg(sqlite3 *db)
+{
+	if ((sqlite3_errcode(db) & 0xff) == SQLITE_FULL)
+		return "no space left on device (database or disk is full)";
+	if ((sqlite3_errcode(db) & 0xff) == SQLITE_IOERR && sqlite3_system_errno(db) == ENOSPC)
+		return "no space left on device (disk I/O error)";
+	return sqlite3_errmsg(db);
+}
+
 static const coco_optdef sqlite_opts[] = {
 	{ "path", COCO_OPT_STR, 1, "database file, relative to the flow file's directory" },
 	{ "table_name", COCO_OPT_STR, 0, "table name (default <flow_name>__<export_name>)" },
@@ -546,7 +557,7 @@ static int db_open(const char *path, int create, sqlite3 **out, char **err)
 	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
 	int rc = sqlite3_open_v2(path, &db, flags, NULL);
 	if (rc != SQLITE_OK) {
-		open_error(path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), err);
+		open_error(path, db ? errmsg(db) : sqlite3_errstr(rc), err);
 		sqlite3_close(db);
 		return -1;
 	}
@@ -564,7 +575,7 @@ static int db_open(const char *path, int create, sqlite3 **out, char **err)
 	rc = sqlite3_exec(db, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; "
 		"PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
-		open_error(path, sqlite3_errmsg(db), err);
+		open_error(path, errmsg(db), err);
 		sqlite3_close(db);
 		return -1;
 	}
@@ -577,7 +588,7 @@ static int db_exec(sqlite3 *db, const char *sql, const desc *d, char **err)
 {
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
 		return 0;
-	return coco_seterr(err, "SQLite: table %s in %s: %s", d->table, d->path, sqlite3_errmsg(db));
+	return coco_seterr(err, "SQLite: table %s in %s: %s", d->table, d->path, errmsg(db));
 }
 
 /* 1 if table d->table has a column named name (names compare as in SQLite),
@@ -586,7 +597,7 @@ static int has_column(sqlite3 *db, const desc *d, const char *name, char **err)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1)", -1, &st, NULL) != SQLITE_OK)
-		return coco_seterr(err, "SQLite: %s: %s", d->path, sqlite3_errmsg(db));
+		return coco_seterr(err, "SQLite: %s: %s", d->path, errmsg(db));
 	sqlite3_bind_text(st, 1, d->table, -1, SQLITE_STATIC);
 	int found = 0, rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -594,7 +605,7 @@ static int has_column(sqlite3 *db, const desc *d, const char *name, char **err)
 			found = 1;
 	if (rc != SQLITE_DONE)
 		found = coco_seterr(err, "SQLite: table %s in %s: %s", d->table, d->path,
-			sqlite3_errmsg(db));
+			errmsg(db));
 	sqlite3_finalize(st);
 	return found;
 }
@@ -1008,7 +1019,7 @@ static int prepare(sqlite_tgt *t, const char *sql, sqlite3_stmt **st, char **err
 {
 	if (sqlite3_prepare_v3(t->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK)
 		return 0;
-	const char *msg = sqlite3_errmsg(t->db);
+	const char *msg = errmsg(t->db);
 	if (!strncmp(msg, "no such table", 13))
 		return coco_seterr(err, "SQLite: table %s does not exist in %s (run setup)",
 			t->table, t->path);
@@ -1116,7 +1127,7 @@ static int step_done(sqlite_tgt *t, sqlite3_stmt *st, const char *what, char **e
 	if (rc == SQLITE_DONE)
 		return 0;
 	return coco_seterr(err, "SQLite: %s table %s in %s: %s", what, t->table, t->path,
-		sqlite3_errmsg(t->db));
+		errmsg(t->db));
 }
 
 /* BEGIN IMMEDIATE; a transaction still open from a batch that failed
@@ -1246,7 +1257,7 @@ static int tgt_upsert(void *p, const coco_value *row, char **err)
 	if (rc == SQLITE_DONE)
 		return 0;
 	return coco_seterr(err, "SQLite: upsert into table %s in %s: %s", t->table, t->path,
-		sqlite3_errmsg(t->db));
+		errmsg(t->db));
 }
 
 static int tgt_del(void *p, const coco_value *key, char **err)
@@ -1264,7 +1275,7 @@ static int tgt_del(void *p, const coco_value *key, char **err)
 	if (rc == SQLITE_DONE)
 		return 0;
 	return coco_seterr(err, "SQLite: delete from table %s in %s: %s", t->table, t->path,
-		sqlite3_errmsg(t->db));
+		errmsg(t->db));
 }
 
 /* ---- queries: top_k by exact scan ----------------------------------------------- */
@@ -1352,7 +1363,7 @@ static int tgt_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *u
 	}
 	free(vals);
 	if (rc != SQLITE_DONE)
-		coco_seterr(err, "SQLite: scan table %s in %s: %s", t->table, t->path, sqlite3_errmsg(t->db));
+		coco_seterr(err, "SQLite: scan table %s in %s: %s", t->table, t->path, errmsg(t->db));
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -1442,7 +1453,7 @@ static void *scan_main(void *arg)
 	sqlite3_stmt *st = NULL;
 	if (!db) {
 		if (sqlite3_open_v2(p->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-			p->err = coco_strdup(db ? sqlite3_errmsg(db) : "cannot open");
+			p->err = coco_strdup(db ? errmsg(db) : "cannot open");
 			sqlite3_close(db);
 			return NULL;
 		}
@@ -1450,7 +1461,7 @@ static void *scan_main(void *arg)
 		sqlite3_exec(db, "PRAGMA mmap_size=0; PRAGMA cache_size=-256", NULL, NULL, NULL);
 	}
 	if (sqlite3_prepare_v2(db, p->sql, -1, &st, NULL) != SQLITE_OK) {
-		p->err = coco_strdup(sqlite3_errmsg(db));
+		p->err = coco_strdup(errmsg(db));
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, p->lo);
@@ -1478,7 +1489,7 @@ static void *scan_main(void *arg)
 		heap_offer(p, d, sqlite3_column_int64(st, 0));
 	}
 	if (rc != SQLITE_DONE)
-		p->err = coco_strdup(sqlite3_errmsg(db));
+		p->err = coco_strdup(errmsg(db));
 out:
 	sqlite3_finalize(st);
 	if (db != p->db)
@@ -1526,7 +1537,7 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 		if (stat(path.p, &sb) != 0)
 			coco_seterr(err, "SQLite: %s does not exist (run coco update first)", path.p);
 		else
-			open_error(path.p, db ? sqlite3_errmsg(db) : "cannot open", err);
+			open_error(path.p, db ? errmsg(db) : "cannot open", err);
 		goto done;
 	}
 	sqlite3_busy_timeout(db, 5000);
@@ -1544,7 +1555,7 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 	coco_sql_ident(&sql, table.p);
 	coco_buf_adds(&sql, ")");
 	if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK) {
-		const char *msg = sqlite3_errmsg(db);
+		const char *msg = errmsg(db);
 		coco_seterr(err, "SQLite: query table %s in %s: %s%s", table.p, path.p, msg,
 			!strncmp(msg, "no such table", 13) ? " (run coco update first)" : "");
 		goto done;
@@ -1649,7 +1660,7 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 	rf[nf++].type = &coco_t_float64;
 	*row_type = coco_type_struct(a, rf, nf);
 	if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK) {
-		coco_seterr(err, "SQLite: query table %s in %s: %s", table.p, path.p, sqlite3_errmsg(db));
+		coco_seterr(err, "SQLite: query table %s in %s: %s", table.p, path.p, errmsg(db));
 		goto done;
 	}
 	coco_value *out = coco_arena_alloc(a, (n + 1) * sizeof *out);

@@ -683,6 +683,15 @@ function Flow:live(opts)
   return self._g:live(o)
 end
 
+-- "out/x.jsonl: no space left on device (writing evaluate's output)"
+local function write_error(path, e)
+  e = tostring(e)
+  if e:find("No space left on device", 1, true) then
+    return path .. ": no space left on device (writing evaluate's output)"
+  end
+  return path .. ": " .. e
+end
+
 -- flow:evaluate{ output_dir, use_cache = true, on_error } -> stats, output_dir | nil, msg
 function Flow:evaluate(opts)
   opts = opts or {}
@@ -696,7 +705,7 @@ function Flow:evaluate(opts)
   end
   local ok, merr = core.mkdir(dir)
   if not ok then return nil, merr end
-  local files = {}
+  local files, sink_err = {}, nil
   local stats, err = self._g:evaluate(opts, function(export, lines)
     local f = files[export]
     if not f then
@@ -708,11 +717,20 @@ function Flow:evaluate(opts)
       if not f then error(ferr, 0) end
       files[export] = f
     end
-    f:write(lines)
+    local wok, werr = f:write(lines)
+    if not wok then
+      sink_err = write_error(dir .. "/" .. export .. ".jsonl", werr)
+      error(sink_err, 0)                 -- stops the evaluation
+    end
   end)
-  for _, f in pairs(files) do f:close() end
+  local cerr
+  for export, f in pairs(files) do
+    local cok, e = f:close()             -- buffered lines are written now: a full disk shows here
+    if not cok then cerr = cerr or write_error(dir .. "/" .. export .. ".jsonl", e) end
+  end
   self._g:close_state()
-  if not stats then return nil, err end
+  if not stats then return nil, sink_err or err end   -- (err has the sink's traceback)
+  if cerr then return nil, cerr end
   for _, s in ipairs(stats) do s.flow = self.name end
   return stats, dir
 end
