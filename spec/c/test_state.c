@@ -277,8 +277,8 @@ static void test_basic(const char *dir)
 	/* A second open in the same process is refused. */
 	coco_state *s2 = NULL;
 	char want[512];
-	snprintf(want, sizeof want, "state directory %s is in use by another coco process (pid %ld)",
-		 dir, (long)getpid());
+	snprintf(want, sizeof want, "state directory %s is already open in this process "
+		 "(the same flow loaded twice? close the other one first: flow:close())", dir);
 	CHECK(coco_state_open(dir, 0, &s2, &err) == -1 && s2 == NULL);
 	CHECK_STR(err, want);
 	free(err);
