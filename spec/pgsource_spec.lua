@@ -360,6 +360,26 @@ describe("Postgres source", function()
       assert.same({}, srv:sql("SELECT proname FROM pg_proc WHERE proname LIKE 'coco__PgSrc%'"))
     end)
 
+    it("names the trigger after channel_name, and drops it when notification leaves the options", function()
+      if not ready() then return end
+      H.write(dir .. "/flow.lua", flow('table_name = "tickets", notification = { channel_name = "ticket_changes" }',
+        { "id", "title" }, '"id"'))
+      local rc, out, err = coco("setup flow.lua")
+      assert.equals(0, rc, err)
+      assert.matches("create trigger ticket_changes_t on public.tickets: notify changed keys on channel ticket_changes", out, 1, true)
+      assert.same({ { tgname = "ticket_changes_t" }, { tgname = "ticket_changes_tt" } }, triggers())
+      H.write(dir .. "/flow.lua", flow('table_name = "tickets"', { "id", "title" }, '"id"'))
+      rc, out, err = coco("setup flow.lua")
+      assert.equals(0, rc, err)
+      assert.matches("drop trigger ticket_changes_t on public.tickets", out, 1, true)
+      assert.same({}, triggers())
+      H.write(dir .. "/flow.lua", flow('table_name = "tickets", notification = { channel_name = "bad-name" }',
+        { "id", "title" }, '"id"'))
+      rc, _, err = coco("setup flow.lua")
+      assert.equals(1, rc)
+      assert.matches("flow.lua:4: Postgres: notification: channel_name must be 1 to 63 letters, digits or _", err, 1, true)
+    end)
+
     it("gets 10,000 rows changed in one transaction, and changes after the listener was killed", function()
       if not ready() then return end
       live_flow(', ordinal_column = "title"')
