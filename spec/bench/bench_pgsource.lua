@@ -102,27 +102,33 @@ return coco.flow("Tickets", function(flow, scope)
 end)
 ]])
   local env = "COCO_DATABASE_URL=" .. q(srv.url) .. " "
+  -- wall seconds, the JSON stats, coco's CPU seconds (user + system)
   local function run(args)
     local t0 = now()
-    local out = sh("cd " .. q(OUT) .. " && " .. env .. q(BIN) .. " update flow.lua --json " .. (args or "") .. " 2>/dev/null")
-    return now() - t0, out:match("({.-})") or out
+    local out = sh("cd " .. q(OUT) .. " && " .. env .. "/usr/bin/time -f '@@%U %S' " .. q(BIN)
+      .. " update flow.lua --json " .. (args or ""))
+    local u, s = out:match("@@([%d.]+) ([%d.]+)")
+    return now() - t0, out:match("({.-})") or out, (tonumber(u) or 0) + (tonumber(s) or 0)
   end
+  local function load() return (sh("cat /proc/loadavg"):match("^(%S+)")) end
 
   -- 1. initial load
   sh("cd " .. q(OUT) .. " && " .. env .. q(BIN) .. " setup flow.lua -f")
-  local t, stats = run()
-  print(string.format("initial load:      %7.0f ms  %6.0f rows/s (goal >= 20,000)\n    %s", t * 1000, N / t, stats))
+  local t, stats, cpu = run()
+  print(string.format("initial load:      %7.0f ms  %6.0f rows/s (goal >= 20,000); coco CPU %.2f s, load average %s\n    %s",
+    t * 1000, N / t, cpu, load(), stats))
   -- 2. no-change passes
-  local times, pass = {}, {}
+  local times, pass, cpus = {}, {}, {}
   for _ = 1, 5 do
-    t, stats = run()
-    times[#times + 1] = t
+    t, stats, cpu = run()
+    times[#times + 1], cpus[#cpus + 1] = t, cpu
     pass[#pass + 1] = tonumber(stats:match('"elapsed_ms":([%d.]+)')) or -1
   end
   table.sort(times)
   table.sort(pass)
-  print(string.format("no-change pass:    %7.0f ms whole process, %5.0f ms the pass (median of 5; goal <= 1000 ms)\n    %s",
-    times[3] * 1000, pass[3], stats))
+  table.sort(cpus)
+  print(string.format("no-change pass:    %7.0f ms whole process, %5.0f ms the pass (median of 5; goal <= 1000 ms); "
+    .. "coco CPU %.2f s, load average %s\n    %s", times[3] * 1000, pass[3], cpus[3], load(), stats))
 
   -- 3. live: UPDATE committed -> target row committed
   local lf = OUT .. "/live.log"
@@ -167,8 +173,8 @@ end)
   os.execute("kill " .. pid)
   table.sort(lat)
   local function pct(p) return lat[math.max(1, math.ceil(#lat * p))] end
-  print(string.format("live UPDATE -> target row committed, %d updates: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms (goal p50 <= 20, p99 <= 100)",
-    #lat, pct(0.5), pct(0.9), pct(0.99), lat[#lat]))
+  print(string.format("live UPDATE -> target row committed, %d updates: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, "
+    .. "max %.1f ms (goal p50 <= 20, p99 <= 100); load average %s", #lat, pct(0.5), pct(0.9), pct(0.99), lat[#lat], load()))
   pq.PQfinish(c)
 end)
 srv:stop()
