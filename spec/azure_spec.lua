@@ -29,6 +29,7 @@ local function flow(o)
   if o.excluded then opts[#opts + 1] = "excluded_patterns = { " .. ("%q"):format(o.excluded) .. " }" end
   if o.binary then opts[#opts + 1] = "binary = true" end
   if o.max then opts[#opts + 1] = "max_file_size = " .. o.max end
+  if o.decode then opts[#opts + 1] = ("decode_errors = %q"):format(o.decode) end
   local sopts = o.refresh and (", { refresh_interval = " .. o.refresh .. " }") or ""
   return string.format([[
 local coco = require("coco")
@@ -186,7 +187,7 @@ describe("AzureBlob source", function()
     assert.are.same({ 0, 0, 25 }, { st.added, st.deleted, st.unchanged })
   end)
 
-  it("skips blobs over max_file_size (counted); text that is not UTF-8 is a row error naming the blob", function()
+  it("skips blobs over max_file_size (counted); reads text as LocalFile does (a warning, or strict: a row error)", function()
     if not need() then return end
     srv:put("sizes", "small.md", "tiny")
     srv:put("sizes", "large.md", string.rep("x", 5000))
@@ -197,11 +198,20 @@ describe("AzureBlob source", function()
     assert.are.equal(1, st.added)
     assert.truthy(err:find("coco: AzureBlob: " .. srv.endpoint .. "/sizes/: 1 blob over max_file_size (1000 bytes) skipped",
       1, true), err)
+    srv:put("sizes", "bom16.txt", "\255\254h\0i\0")
     local t = setup_dir{ container = "sizes", endpoint = srv.endpoint, included = "*.txt" }
     rc, st, err = run(t)
+    assert.are.equal(0, rc, err)
+    assert.are.same({ 2, 0, 1 }, { st.added, st.errors, st.warnings })
+    assert.truthy(err:find(srv.endpoint .. "/sizes/latin1.txt: not valid UTF-8 (first bad byte at 3); " ..
+      "1 invalid sequence replaced with U+FFFD", 1, true), err)
+    assert.are.same({ { filename = "bom16.txt", content = "hi" }, { filename = "latin1.txt", content = "caf\239\191\189" } },
+      rows(t))
+    local strict = setup_dir{ container = "sizes", endpoint = srv.endpoint, included = "*.txt", decode = "strict" }
+    rc, st, err = run(strict)
     assert.are_not.equal(0, rc)
-    assert.are.same({ 0, 1 }, { st.added, st.errors })
-    assert.truthy(err:find(srv.endpoint .. "/sizes/latin1.txt: not valid UTF-8 (byte 3)", 1, true), err)
+    assert.are.same({ 1, 1 }, { st.added, st.errors })
+    assert.truthy(err:find(srv.endpoint .. "/sizes/latin1.txt: not valid UTF-8 (byte 3); set binary = true", 1, true), err)
   end)
 
   it("reads with a SAS token; a forged token and one without list permission are told apart", function()

@@ -16,11 +16,12 @@
 #include "ops.h"
 #include "http.h"
 #include "prefetch.h"
+#include "text.h"
 #include "connectors/common/objstore.h"
 #include "connectors/common/xml.h"
 
 enum { OPT_ACCOUNT, OPT_CONTAINER, OPT_PREFIX, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY,
-	OPT_MAX_SIZE, OPT_SAS_ENV, OPT_KEY_ENV, OPT_ENDPOINT };
+	OPT_MAX_SIZE, OPT_SAS_ENV, OPT_KEY_ENV, OPT_ENDPOINT, OPT_DECODE };
 
 static const coco_optdef az_opts[] = {
 	{ "account_name", COCO_OPT_STR, 1, "the storage account" },
@@ -33,6 +34,7 @@ static const coco_optdef az_opts[] = {
 	{ "sas_token_env", COCO_OPT_STR, 0, "environment variable holding a SAS token", 1 },
 	{ "account_key_env", COCO_OPT_STR, 0, "environment variable holding the account key (SharedKey)", 1 },
 	{ "endpoint", COCO_OPT_STR, 0, "blob service URL (default https://ACCOUNT.blob.core.windows.net)", 1 },
+	COCO_TEXT_OPTDEF,
 	{ NULL, 0, 0, NULL },
 };
 
@@ -46,6 +48,7 @@ typedef struct az_src {
 	const char *account, *container;
 	coco_objsel sel;
 	int binary;
+	int strict;                     /* decode_errors = "strict": invalid text is a row error */
 	int64_t max_size;               /* -1: no limit */
 	const char *base;               /* container URL, no trailing '/' */
 	const char *base_path;          /* its path, as signed: "/devstoreaccount1/docs" */
@@ -103,7 +106,8 @@ static int check_opts(const coco_optval *opts, az_src *s, char **err)
 	if (coco_glob_compile_opt(&opts[OPT_INCLUDED], "AzureBlob", "included_patterns", a,
 			s ? &inc : NULL, s ? &s->sel.ninc : NULL, err) ||
 	    coco_glob_compile_opt(&opts[OPT_EXCLUDED], "AzureBlob", "excluded_patterns", a,
-			s ? &exc : NULL, s ? &s->sel.nexc : NULL, err))
+			s ? &exc : NULL, s ? &s->sel.nexc : NULL, err) ||
+	    coco_text_errors_opt(&opts[OPT_DECODE], "AzureBlob", s ? &s->strict : NULL, err))
 		return -1;
 	if (s) {
 		s->sel.inc = inc;
@@ -582,32 +586,18 @@ static void az_prefetch(void *sp, const coco_value *keys, size_t n)
 	coco_prefetch_hint(s->pf, keys, n);
 }
 
+static int read_fail(void *sp, const char *key, size_t n, const coco_http_resp *r, char **err)
+{
+	return az_fail(sp, "cannot read", key, n, r, err);
+}
+
 static int az_read(void *sp, const coco_value *key, coco_arena *a, coco_value *row,
 	coco_buf *ord, char **err)
 {
 	az_src *s = sp;
-	coco_buf_clear(ord);
-	if (!key || key->kind != COCO_STR)
-		return coco_seterr(err, "AzureBlob: the row key must be a str (filename)");
-	const char *k = key->u.s;
-	size_t n = key->n;
-	coco_http_xfer *x = coco_prefetch_fetch(s->pf, k, n);
-	if (!x)
-		return 1;                            /* not a row of this source */
-	coco_http_resp *r = coco_http_resp_of(x);
-	int rc;
-	if (r->too_large || (r->status == 200 && s->max_size >= 0 && (int64_t)r->body.n > s->max_size)) {
-		s->skipped_large++;                  /* grown past max_file_size since the listing */
-		rc = 1;
-	} else if (r->status == 404 && !r->error) {
-		rc = 1;                              /* deleted since it was listed */
-	} else if (r->error || r->status != 200) {
-		rc = az_fail(s, "cannot read", k, n, r, err);
-	} else {
-		rc = coco_obj_row(r, s->where, k, n, s->binary, a, row, ord, err);
-	}
-	coco_http_release(s->http, x);
-	return rc;
+	coco_objread o = { "AzureBlob", s->where, s->binary ? COCO_OBJ_BYTES : s->strict ?
+		COCO_OBJ_TEXT_STRICT : COCO_OBJ_TEXT, s->max_size, &s->skipped_large, read_fail, s };
+	return coco_obj_read(&o, s->pf, s->http, key, a, row, ord, err);
 }
 
 const coco_source_ops coco_azure_source = {

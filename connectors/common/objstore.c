@@ -72,6 +72,34 @@ int coco_obj_row(const coco_http_resp *r, const char *where, const char *key, si
 	return rc;
 }
 
+int coco_obj_read(const coco_objread *o, coco_prefetch *pf, coco_http *h, const coco_value *key,
+	coco_arena *a, coco_value *row, coco_buf *ord, char **err)
+{
+	coco_buf_clear(ord);
+	if (!key || key->kind != COCO_STR)
+		return coco_seterr(err, "%s: the row key must be a str (filename)", o->name);
+	const char *k = key->u.s;
+	size_t n = key->n;
+	coco_http_xfer *x = coco_prefetch_fetch(pf, k, n);
+	if (!x)
+		return 1;
+	coco_http_resp *r = coco_http_resp_of(x);
+	int rc;
+	if (r->too_large || (!r->error && r->status == 200 && o->max_size >= 0 &&
+	    (int64_t)r->body.n > o->max_size)) {
+		(*o->skipped)++;
+		rc = 1;
+	} else if (!r->error && r->status == 404) {
+		rc = 1;
+	} else if (r->error || r->status != 200) {
+		rc = o->fail(o->ud, k, n, r, err);
+	} else {
+		rc = coco_obj_row(r, o->where, k, n, o->mode, a, row, ord, err);
+	}
+	coco_http_release(h, x);
+	return rc;
+}
+
 void coco_obj_note_large(const char *src, const char *noun, uint64_t large, uint64_t *reported,
 	int64_t max_size)
 {

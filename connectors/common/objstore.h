@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "prefetch.h"
 #include "value.h"
 #include "connectors/localfile/glob.h"
 
@@ -42,6 +43,26 @@ enum { COCO_OBJ_TEXT_STRICT = 0, COCO_OBJ_BYTES = 1, COCO_OBJ_TEXT = 2 };
  *   "s3://docs/img.bin: not valid UTF-8 (byte 3); set binary = true to read it as bytes, ..." */
 int coco_obj_row(const coco_http_resp *r, const char *where, const char *key, size_t n,
 	int mode, coco_arena *a, coco_value *row, coco_buf *ord, char **err);
+
+/* How an object-store source reads a row (coco_obj_read). */
+typedef struct coco_objread {
+	const char *name;            /* "AmazonS3", for messages */
+	const char *where;           /* "s3://docs/": put before the key in messages */
+	int mode;                    /* COCO_OBJ_* */
+	int64_t max_size;            /* -1: no limit */
+	uint64_t *skipped;           /* counts the bodies over max_size */
+	/* The message for a failed GET of key (r: its response); returns -1. */
+	int (*fail)(void *ud, const char *key, size_t n, const coco_http_resp *r, char **err);
+	void *ud;
+} coco_objread;
+
+/* coco_source_ops.read of an object-store source whose GETs go through pf
+ * (its plan() says which keys are rows): 1 when there is no row (not one
+ * of the source's keys; 404: deleted since it was listed; a body over
+ * max_size: grown since, counted), else what coco_obj_row makes of the
+ * response, or o->fail for any other answer. */
+int coco_obj_read(const coco_objread *o, coco_prefetch *pf, coco_http *h, const coco_value *key,
+	coco_arena *a, coco_value *row, coco_buf *ord, char **err);
 
 /* After a listing that skipped `large` objects over max_file_size bytes: a
  * note on stderr when the count changed since the last one (*reported):

@@ -637,45 +637,21 @@ static void s3_prefetch(void *sp, const coco_value *keys, size_t n)
 	coco_prefetch_hint(s->pf, keys, n);
 }
 
+static int read_fail(void *sp, const char *key, size_t n, const coco_http_resp *r, char **err)
+{
+	return s3_fail(sp, "cannot read", key, n, r, err);
+}
+
 static int s3_read(void *sp, const coco_value *key, coco_arena *a, coco_value *row,
 	coco_buf *ord, char **err)
 {
 	s3_src *s = sp;
-	coco_buf_clear(ord);
-	if (!key || key->kind != COCO_STR)
-		return coco_seterr(err, "AmazonS3: the row key must be a str (filename)");
-	const char *k = key->u.s;
-	size_t n = key->n;
-	if (!s3_wanted(s, k, n))
-		return 1;
-	coco_http_xfer *x = coco_prefetch_take(s->pf, k, n, NULL, 0);
-	if (!x) {
-		coco_buf url = {0};
-		object_url(s, &url, k, n);
-		x = get_start(s, url.p);
-		coco_buf_free(&url);
-	}
-	coco_http_wait(s->http, x);
-	coco_http_resp *r = coco_http_resp_of(x);
-	int rc = 0;
-	if (r->too_large) {
-		s->skipped_large++;
-		rc = 1;                                  /* grown past max_file_size */
-	} else if (r->error || (r->status != 200 && r->status != 404)) {
-		rc = s3_fail(s, "cannot read", k, n, r, err);
-	} else if (r->status == 404) {
-		rc = 1;                                  /* deleted since it was listed */
-	} else if (s->max_size >= 0 && (int64_t)r->body.n > s->max_size) {
-		s->skipped_large++;
-		rc = 1;
-	} else {
-		coco_buf where = {0};
-		coco_buf_printf(&where, "s3://%s/", s->bucket);
-		rc = coco_obj_row(r, where.p, k, n, s->binary ? COCO_OBJ_BYTES :
-			s->strict ? COCO_OBJ_TEXT_STRICT : COCO_OBJ_TEXT, a, row, ord, err);
-		coco_buf_free(&where);
-	}
-	coco_http_release(s->http, x);
+	coco_buf where = {0};
+	coco_buf_printf(&where, "s3://%s/", s->bucket);
+	coco_objread o = { "AmazonS3", where.p, s->binary ? COCO_OBJ_BYTES : s->strict ?
+		COCO_OBJ_TEXT_STRICT : COCO_OBJ_TEXT, s->max_size, &s->skipped_large, read_fail, s };
+	int rc = coco_obj_read(&o, s->pf, s->http, key, a, row, ord, err);
+	coco_buf_free(&where);
 	return rc;
 }
 
