@@ -149,6 +149,12 @@ describe("AzureBlob source", function()
       { filename = "docs/ünï/é 1+1.md", content = "# docs/ünï/é 1+1.md\n" },
     }, rows(d))
 
+    -- a prefix with a space, '+' and unicode is signed as sent (Azurite checks)
+    local u = setup_dir{ container = "docs", endpoint = srv.endpoint, prefix = "docs/ünï/é 1+" }
+    rc, st, err = run(u)
+    assert.are.equal(0, rc, err)
+    assert.are.same({ { filename = "docs/ünï/é 1+1.md", content = "# docs/ünï/é 1+1.md\n" } }, rows(u))
+
     local b = setup_dir{ container = "docs", endpoint = srv.endpoint, prefix = "docs/", included = "*.bin",
       binary = true }
     rc, st, err = run(b)
