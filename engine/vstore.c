@@ -348,6 +348,8 @@ static void slots_grow(coco_vs_batch *b)
 	if (!b->slots)
 		abort();
 	for (size_t i = 0; i < b->n; i++) {
+		if (b->ops[i].dead)
+			continue;           /* a slot holds an id's latest write only */
 		size_t h = slot_of(b, b->ids.p + b->ops[i].id, b->ops[i].nid);
 		while (b->slots[h])
 			h = (h + 1) & (b->nslots - 1);
