@@ -4,13 +4,17 @@
 -- Every live process is a child of this process (fork + exec through FFI,
 -- so that its exit status is ours to read and nothing is left behind): its
 -- pid is recorded, and after_each SIGKILLs and reaps whatever still runs.
--- Every wait polls with a deadline; nothing sleeps and hopes. Files are
+-- Every wait polls for its condition with a deadline (PATIENCE: only there
+-- so that a hang fails; a busy or slow machine just takes longer); nothing
+-- sleeps and hopes, and nothing asserts how fast this machine is. Files are
 -- small: one chunk, so one target row, per file. Measured times (create ->
 -- row latency, 1,000-file cp -r) are printed; LIVE_SPEC_QUIET=1 hides them.
+-- Their goals are make bench's (spec/bench/live.lua).
 local H = require("spec.helpers")
 local ffi = require("ffi")
 
 local DB, TBL = "index.sqlite", "DocsIndex__doc_chunks"
+local PATIENCE = 60                    -- seconds: the deadline of every wait
 
 -- asm labels: our own names for libc functions, so that another spec's
 -- cdef of the same functions (crash_spec: clock_gettime) cannot clash
@@ -130,6 +134,19 @@ local function cpu_time(p)
   return (tonumber(f[12]) + tonumber(f[13])) / 100
 end
 
+-- Voluntary context switches of every thread of p so far: a thread that
+-- waits (epoll, poll, a lock) and is woken makes one.
+local function wakeups(p)
+  local n = 0
+  local ls = io.popen("ls /proc/" .. p.pid .. "/task 2>/dev/null")
+  for tid in ls:lines() do
+    local st = H.read("/proc/" .. p.pid .. "/task/" .. tid .. "/status") or ""
+    n = n + tonumber(st:match("\nvoluntary_ctxt_switches:%s*(%d+)") or 0)
+  end
+  ls:close()
+  return n
+end
+
 local function reap_all()
   for _, p in ipairs(procs) do
     -- its process group, whatever it started (not reaped yet: the pid is still ours)
@@ -180,7 +197,7 @@ end
 -- script ends with io.write(coco.json.encode(R)). Returns R.
 local function run_script(dir)
   local out, err = os.tmpname(), os.tmpname()
-  local ph = io.popen(string.format("cd %s && timeout -k 2 20 luajit script.lua >%s 2>%s </dev/null; echo $?",
+  local ph = io.popen(string.format("cd %s && timeout -k 2 300 luajit script.lua >%s 2>%s </dev/null; echo $?",
     H.q(dir), out, err))
   local rc = tonumber(ph:read("*l"))
   ph:close()
@@ -226,7 +243,7 @@ end
 
 -- Waits for the initial pass's line; returns it.
 local function initial(p)
-  return wait_for(p, 10, "the initial pass's JSON line", function() return batches(p)[1] end)
+  return wait_for(p, PATIENCE, "the initial pass's JSON line", function() return batches(p)[1] end)
 end
 
 -- ---------------------------------------------------------------------------
@@ -292,8 +309,8 @@ local function count(d, where)
 end
 
 -- Waits until the target holds `text` for `file` (nil: no row).
-local function wait_row(p, d, file, text, secs)
-  local _, t = wait_for(p, secs or 2, string.format("row %s = %s", file, tostring(text)), function()
+local function wait_row(p, d, file, text)
+  local _, t = wait_for(p, PATIENCE, string.format("row %s = %s", file, tostring(text)), function()
     return target(d)[file] == text
   end)
   return t
@@ -324,7 +341,7 @@ end
 local function settle(p, quiet)
   quiet = quiet or 0.25
   local n, since = #batches(p), now()
-  wait_for(p, 10, "live mode to settle", function()
+  wait_for(p, PATIENCE, "live mode to settle", function()
     local m = #batches(p)
     if m ~= n then n, since = m, now() end
     return now() - since >= quiet
@@ -394,25 +411,31 @@ describe("coco -L", function()
       -- rename in the same directory, then into a new subdirectory
       sh("mv " .. H.q(d .. "/docs/new.md") .. " " .. H.q(d .. "/docs/renamed.md"))
       lat.rename = wait_row(p, d, "renamed.md", "# New\n\nedited, longer")
-      wait_row(p, d, "new.md", nil, 0.5)
+      wait_row(p, d, "new.md", nil)
       H.mkdir(d .. "/docs/sub")
       sh("mv " .. H.q(d .. "/docs/renamed.md") .. " " .. H.q(d .. "/docs/sub/moved.md"))
       wait_row(p, d, "sub/moved.md", "# New\n\nedited, longer")
-      wait_row(p, d, "renamed.md", nil, 0.5)
+      wait_row(p, d, "renamed.md", nil)
       say("create->row %.1f ms, modify %.1f ms, delete %.1f ms, rename %.1f ms (polled every 10 ms)",
         lat.create * 1e3, lat.modify * 1e3, lat.delete * 1e3, lat.rename * 1e3)
       assert.are.equal(0, sums(p).errors)
 
-      -- idle: no busy polling
-      settle(p, 0.1)
-      local c0, t0 = cpu_time(p), now()
-      wait_for(p, 3, "1 s of idling", function() return now() - t0 >= 1 end)
-      local idle_cpu = cpu_time(p) - c0
-      say("idle: %.0f ms of CPU in %.1f s", idle_cpu * 1e3, now() - t0)
-      assert(idle_cpu <= 0.03, string.format("%.0f ms of CPU in 1 s of idling", idle_cpu * 1e3))
+      -- idle: no busy polling. An idle process sleeps in epoll_wait and
+      -- wakes for nothing: a second in which its threads wake at most 3
+      -- times is looked for (the last changes' work may end first); a
+      -- loop polling every 10 ms would wake 100 times in each
+      local counts = {}
+      wait_for(p, PATIENCE, "a second of idling without wakeups", function()
+        local w0, c0 = wakeups(p), cpu_time(p)
+        sleep_ms(1000)
+        local w = wakeups(p) - w0
+        counts[#counts + 1] = string.format("%d (%.0f ms of CPU)", w, (cpu_time(p) - c0) * 1e3)
+        return w <= 3
+      end)
+      say("idle: wakeups per second %s", table.concat(counts, ", "))
 
       signal(p, SIGINT)
-      local how, code = wait_exit(p, 5)
+      local how, code = wait_exit(p, PATIENCE)
       assert.are.same({ "exit", 0 }, { how, code }, describe_proc(p))
       assert.are.same({}, complaints(p))
       assert_nothing_to_do(d)
@@ -431,7 +454,7 @@ describe("coco -L", function()
       wait_row(p, d, "a.md", "# A\n\nchanged")
       wait_row(p, d, "c.md", "# C")
       signal(p, SIGTERM)
-      local how, code = wait_exit(p, 5)
+      local how, code = wait_exit(p, PATIENCE)
       assert.are.same({ "exit", 0 }, { how, code }, describe_proc(p))
       assert_nothing_to_do(d)
       assert.are.same(fresh_dump(d), H.dump(d .. "/" .. DB, TBL))
@@ -487,11 +510,11 @@ end)
         -- f6 shares f1's text: one cached result for both
         put(d .. "/docs/f6.md", "round " .. round .. " file 1")
         for f = 1, 6 do
-          wait_row(p, d, "f" .. f .. ".md", ("round " .. round .. " file " .. (f == 6 and 1 or f)):upper(), 5)
+          wait_row(p, d, "f" .. f .. ".md", ("round " .. round .. " file " .. (f == 6 and 1 or f)):upper())
         end
       end
       signal(p, SIGINT)
-      local how, code = wait_exit(p, 5)
+      local how, code = wait_exit(p, PATIENCE)
       assert.are.same({ "exit", 0 }, { how, code }, describe_proc(p))
       assert.are.same({}, complaints(p))
       calls()
@@ -512,13 +535,13 @@ end)
       for i = 1, 600 do
         put(string.format("%s/docs/many/f%03d.md", d, i), "# F" .. i .. "\n\nbody " .. i .. "\n")
         if i == 200 then
-          wait_for(p, 5, "the first batch of the burst", function() return #batches(p) >= 2 end)
+          wait_for(p, PATIENCE, "the first batch of the burst", function() return #batches(p) >= 2 end)
           signal(p, SIGINT)               -- while files keep coming
           t0 = now()
         end
         if t0 and not t1 and not alive(p) then t1 = now() end
       end
-      local how, code = wait_exit(p, 5)
+      local how, code = wait_exit(p, PATIENCE)
       t1 = t1 or now()
       say("SIGINT during a burst: exit after %.1f ms, %d of 600 rows in", (t1 - t0) * 1e3,
         count(d, "filename GLOB 'many/*'"))
@@ -547,15 +570,15 @@ end)
       local s = sums(p, mark)
       assert.are.same({ 0, 1, 0, 0 }, { s.added, s.updated, s.deleted, s.reprocessed })
       signal(p, SIGTERM)
-      assert.are.same({ "exit", 0 }, { wait_exit(p, 5) })
+      assert.are.same({ "exit", 0 }, { wait_exit(p, PATIENCE) })
       local q = spawn(d, H.q(H.bin) .. " flow.lua -L -q")
-      wait_for(q, 5, "the -q run to be up", function()
+      wait_for(q, PATIENCE, "the -q run to be up", function()
         return H.read("/proc/" .. q.pid .. "/comm") == "coco\n" and count(d) == 2
       end)
       put(d .. "/docs/b.md", "# B2\n")
       wait_row(q, d, "b.md", "# B2")
       signal(q, SIGINT)
-      assert.are.same({ "exit", 0 }, { wait_exit(q, 5) })
+      assert.are.same({ "exit", 0 }, { wait_exit(q, PATIENCE) })
       assert.are.equal("", stdout_of(q))
       assert.are.equal("", stderr_of(q))
     end)
@@ -570,17 +593,18 @@ end)
       for i = 1, 400 do
         put(string.format("%s/docs/many/f%03d.md", d, i), "# F" .. i .. "\n\nbody " .. i .. "\n")
         if i == 150 then
-          wait_for(p, 5, "the first batch of the burst", function() return #batches(p) >= 2 end)
+          wait_for(p, PATIENCE, "the first batch of the burst", function() return #batches(p) >= 2 end)
           signal(p, SIGINT)
           signal(p, SIGINT)
           t0 = now()
         end
         if t0 and not t1 and not alive(p) then t1 = now() end
       end
-      local how, code = wait_exit(p, 2)
+      local how, code = wait_exit(p, PATIENCE)
       t1 = t1 or now()
       say("two SIGINTs: gone after %.1f ms (%s %d)", (t1 - t0) * 1e3, how, code)
-      assert(t1 - t0 < 1, "still running 1 s after two SIGINTs")
+      -- killed by the second one, or both taken as one (signals coalesce)
+      -- and the first one's graceful exit
       assert(how == "signal" and code == SIGINT or how == "exit" and code == 0, describe_proc(p))
       local rc, _, err = coco(d, "flow.lua -q")
       assert.are.equal(0, rc, err)
@@ -606,7 +630,8 @@ end)
 
     local function assert_one_update()
       wait_row(p, d, "e.md", "# E\n\nversion two")
-      settle(p, 0.3)
+      wait_for(p, PATIENCE, "the update's batch line", function() return sums(p, mark).updated >= 1 end)
+      settle(p, 0.3)                                 -- (and no second one)
       assert.are.same({ "U e.md # E\n\nversion two" }, take_writes(d))
       local s = sums(p, mark)
       assert.are.same({ 0, 1, 0, 0 }, { s.added, s.updated, s.deleted, s.errors }, stdout_of(p))
@@ -646,10 +671,11 @@ end)
       local t0 = now()
       sh("cp -r " .. H.q(stage) .. " " .. H.q(d .. "/docs/bulk"))
       local t_cp = now() - t0
-      wait_for(p, 10, "1,000 rows of bulk/", function() return count(d, "filename GLOB 'bulk/*'") == 1000 end)
+      wait_for(p, PATIENCE, "1,000 rows of bulk/", function() return count(d, "filename GLOB 'bulk/*'") == 1000 end)
       local t_all = now() - t0
       say("cp -r of 1,000 files: cp took %.0f ms, all 1,000 rows committed %.0f ms after cp started",
         t_cp * 1e3, t_all * 1e3)
+      wait_for(p, PATIENCE, "1,000 added in the batch lines", function() return sums(p, mark).added >= 1000 end)
       settle(p, 0.3)
       local s = sums(p, mark)
       assert.are.same({ 1000, 0, 0, 0, 0 }, { s.added, s.updated, s.deleted, s.reprocessed, s.errors },
@@ -657,7 +683,6 @@ end)
       local t = target(d)
       assert.are.equal("# File 4", t["bulk/deeper/f0004.md"])
       assert.are.equal("# File 999", t["bulk/f0999.md"])
-      assert(t_all < 5, string.format("1,000 files took %.2f s to index", t_all))
     end)
 
     -- (a burst of new keys grows engine/live.c's key table while rows wait in
@@ -668,11 +693,11 @@ end)
       initial(p)
       local N = 2000
       for i = 1, N do put(string.format("%s/docs/f%04d.md", d, i), "# v1 " .. i .. "\n") end
-      wait_for(p, 10, N .. " rows", function() return count(d) == N + 1 end)
+      wait_for(p, PATIENCE, N .. " rows", function() return count(d) == N + 1 end)
       settle(p, 0.1)
       local t0 = now()
       for i = 1, N do put(string.format("%s/docs/f%04d.md", d, i), "# v2 " .. i .. "\n") end
-      local ok = pcall(wait_for, p, 5, "every rewrite", function() return count(d, "text GLOB '# v2 *'") == N end)
+      local ok = pcall(wait_for, p, PATIENCE, "every rewrite", function() return count(d, "text GLOB '# v2 *'") == N end)
       if ok then say("2,000 rewrites indexed %.0f ms after the first", (now() - t0) * 1e3) end
       local lost = H.sql(d .. "/" .. DB, "SELECT filename FROM " .. TBL
         .. " WHERE text NOT GLOB '# v2 *' AND filename <> 'a.md' ORDER BY filename")
@@ -692,7 +717,7 @@ end)
       local t0 = now()
       sh(string.format("cd %s && mkdir -p a/b/c && echo '# one' > a/f1.md && echo '# two' > a/b/f2.md"
         .. " && echo '# three' > a/b/c/f3.md && echo '# four' > a/b/c/f4.txt", H.q(d .. "/docs")))
-      wait_for(p, 3, "the new tree's 4 rows", function()
+      wait_for(p, PATIENCE, "the new tree's 4 rows", function()
         local t = target(d)
         return t["a/f1.md"] == "# one" and t["a/b/f2.md"] == "# two" and t["a/b/c/f3.md"] == "# three"
           and t["a/b/c/f4.txt"] == "# four"
@@ -703,18 +728,18 @@ end)
       wait_row(p, d, "a/b/c/f5.md", "# five")
       -- moved out of the tree: its rows are deleted
       sh("mv " .. H.q(d .. "/docs/a") .. " " .. H.q(d .. "/outside"))
-      wait_for(p, 3, "the moved-out tree's rows to go", function() return count(d, "filename GLOB 'a/*'") == 0 end)
+      wait_for(p, PATIENCE, "the moved-out tree's rows to go", function() return count(d, "filename GLOB 'a/*'") == 0 end)
       assert.are.same({ ["a.md"] = "# A" }, target(d))
       -- changes in the moved-out tree are not ours any more
       put(d .. "/outside/b/c/f6.md", "# six\n")
       -- moved back in under another name: indexed, and watched
       sh("mv " .. H.q(d .. "/outside") .. " " .. H.q(d .. "/docs/back"))
-      wait_for(p, 3, "the moved-in tree's rows", function() return count(d, "filename GLOB 'back/*'") == 6 end)
+      wait_for(p, PATIENCE, "the moved-in tree's rows", function() return count(d, "filename GLOB 'back/*'") == 6 end)
       put(d .. "/docs/back/b/new.md", "# new\n")
       wait_row(p, d, "back/b/new.md", "# new")
       assert.are.equal(0, sums(p).errors)
       signal(p, SIGINT)
-      assert.are.same({ "exit", 0 }, { wait_exit(p, 5) })
+      assert.are.same({ "exit", 0 }, { wait_exit(p, PATIENCE) })
       assert.are.same(fresh_dump(d), H.dump(d .. "/" .. DB, TBL))
     end)
 
@@ -741,7 +766,7 @@ end)
       sh("mv " .. H.q(d .. "/docs/skip-me.md") .. " " .. H.q(d .. "/docs/unskipped.md"))
       wait_row(p, d, "unskipped.md", "# no")
       sh("mv " .. H.q(d .. "/docs/sub/node_modules") .. " " .. H.q(d .. "/docs/sub/mods"))
-      wait_for(p, 2, "the renamed directory's rows", function() return count(d, "filename GLOB 'sub/mods/*'") == 2 end)
+      wait_for(p, PATIENCE, "the renamed directory's rows", function() return count(d, "filename GLOB 'sub/mods/*'") == 2 end)
       assert.are.same({ ["a.md"] = "# A", ["unskipped.md"] = "# no", ["sub/mods/x.md"] = "# no",
         ["sub/mods/pkg/y.md"] = "# no" }, target(d))
     end)
@@ -772,13 +797,13 @@ end)
       initial(p)
       -- a file renamed over another: the old key goes, the other key gets the content
       sh("mv " .. H.q(d .. "/docs/x.md") .. " " .. H.q(d .. "/docs/y.md"))
-      wait_for(p, 2, "x.md moved over y.md", function()
+      wait_for(p, PATIENCE, "x.md moved over y.md", function()
         local t = target(d)
         return t["x.md"] == nil and t["y.md"] == "# X"
       end)
       -- a directory renamed: its rows move, and it is still watched under the new name
       sh("mv " .. H.q(d .. "/docs/dir") .. " " .. H.q(d .. "/docs/dir2"))
-      wait_for(p, 2, "dir/ renamed to dir2/", function()
+      wait_for(p, PATIENCE, "dir/ renamed to dir2/", function()
         local t = target(d)
         return t["dir2/one.md"] == "# one" and t["dir2/deep/two.md"] == "# two" and t["dir/one.md"] == nil
           and t["dir/deep/two.md"] == nil
@@ -787,20 +812,20 @@ end)
       wait_row(p, d, "dir2/deep/three.md", "# three")
       -- an in-tree symlink to a directory: its files are rows under the link's path too
       sh("ln -s dir2 " .. H.q(d .. "/docs/link"))
-      wait_for(p, 2, "the files under the link", function()
+      wait_for(p, PATIENCE, "the files under the link", function()
         local t = target(d)
         return t["link/one.md"] == "# one" and t["link/deep/three.md"] == "# three"
       end)
       put(d .. "/docs/dir2/four.md", "# four\n")
-      wait_for(p, 2, "four.md under both paths", function()
+      wait_for(p, PATIENCE, "four.md under both paths", function()
         local t = target(d)
         return t["dir2/four.md"] == "# four" and t["link/four.md"] == "# four"
       end)
       os.remove(d .. "/docs/link")
-      wait_for(p, 2, "the link's rows to go", function() return count(d, "filename GLOB 'link/*'") == 0 end)
+      wait_for(p, PATIENCE, "the link's rows to go", function() return count(d, "filename GLOB 'link/*'") == 0 end)
       assert.are.equal(0, sums(p).errors)
       signal(p, SIGINT)
-      assert.are.same({ "exit", 0 }, { wait_exit(p, 5) })
+      assert.are.same({ "exit", 0 }, { wait_exit(p, PATIENCE) })
       assert_nothing_to_do(d)
       assert.are.same(fresh_dump(d), H.dump(d .. "/" .. DB, TBL))
     end)
@@ -810,7 +835,7 @@ end)
     it("watch_changes = false and no refresh_interval: one update, then exit 0", function()
       local d = setup_dir({ ["a.md"] = "# A\n" }, { lf = "watch_changes = false" })
       local p = spawn(d, H.q(H.bin) .. " flow.lua -L")
-      local how, code = wait_exit(p, 10)
+      local how, code = wait_exit(p, PATIENCE)
       assert.are.same({ "exit", 0 }, { how, code }, describe_proc(p))
       assert.matches("DocsIndex.documents: 1 rows: 1 added", stdout_of(p), 1, true)
       assert.are.same({ ["a.md"] = "# A" }, target(d))
@@ -823,15 +848,15 @@ end)
       settle(p, 0.05)
       local lat = {}
       put(d .. "/docs/b.md", "# B\n")
-      lat.create = wait_row(p, d, "b.md", "# B", 2)
+      lat.create = wait_row(p, d, "b.md", "# B")
       put(d .. "/docs/b.md", "# B2\n")
-      lat.modify = wait_row(p, d, "b.md", "# B2", 2)
+      lat.modify = wait_row(p, d, "b.md", "# B2")
       os.remove(d .. "/docs/a.md")
-      lat.delete = wait_row(p, d, "a.md", nil, 2)
+      lat.delete = wait_row(p, d, "a.md", nil)
       say("refresh_interval 0.3 s: create->row %.0f ms, modify %.0f ms, delete %.0f ms",
         lat.create * 1e3, lat.modify * 1e3, lat.delete * 1e3)
       signal(p, SIGINT)
-      assert.are.same({ "exit", 0 }, { wait_exit(p, 5) })
+      assert.are.same({ "exit", 0 }, { wait_exit(p, PATIENCE) })
       assert_nothing_to_do(d)
     end)
   end)
@@ -877,7 +902,7 @@ R.initial = live:step(0)                             -- the initial pass
 -- (on a loaded machine the listing thread may finish after this step's
 -- budget: the pass then ends in a later step, when the fd wakes us)
 local t_init = now()
-while got.added < 1 and now() - t_init < 5 do
+while got.added < 1 and now() - t_init < 60 do
   ffi.C.poll(pfd, 1, 50)
   R.initial = R.initial + assert(live:step(0))
 end
@@ -903,17 +928,17 @@ local function drive(what, pred, secs)
 end
 
 put("docs/c.md", "# C\n")
-R.t_create = drive("c.md added", function() return got.added >= 2 end, 3)
+R.t_create = drive("c.md added", function() return got.added >= 2 end, 60)
 R.row_create = sql("SELECT text FROM DocsIndex__doc_chunks WHERE filename = 'c.md'")
 put("docs/c.md", "# C, edited\n")
-R.t_modify = drive("c.md updated", function() return got.updated >= 1 end, 3)
+R.t_modify = drive("c.md updated", function() return got.updated >= 1 end, 60)
 R.row_modify = sql("SELECT text FROM DocsIndex__doc_chunks WHERE filename = 'c.md'")
 os.remove("docs/a.md")
-R.t_delete = drive("a.md deleted", function() return got.deleted >= 1 end, 3)
+R.t_delete = drive("a.md deleted", function() return got.deleted >= 1 end, 60)
 R.rows_after = sql("SELECT filename FROM DocsIndex__doc_chunks ORDER BY filename")
 
 -- let pending debounce windows pass, then idle
-drive("no step due", function() local t = live:timeout() return t == nil or t > 1 end, 2)
+drive("no step due", function() local t = live:timeout() return t == nil or t > 1 end, 60)
 R.idle_timeout = live:timeout()
 local s0 = now()
 R.idle_step = live:step(0)
@@ -936,8 +961,9 @@ flow:close()
 io.write(coco.json.encode(R))
 ]=])
       local R = run_script(d)
-      say("library poll loop: create %.1f ms, modify %.1f ms, delete %.1f ms; %d wakeups, longest step(0) %.1f ms",
-        R.t_create * 1e3, R.t_modify * 1e3, R.t_delete * 1e3, R.wakeups, R.max_step * 1e3)
+      say("library poll loop: create %.1f ms, modify %.1f ms, delete %.1f ms; %d wakeups, longest step(0) %.1f ms; "
+        .. "idle step(0) %.2f ms", R.t_create * 1e3, R.t_modify * 1e3, R.t_delete * 1e3, R.wakeups, R.max_step * 1e3,
+        R.idle_step_s * 1e3)
       assert.is_number(R.fd)
       assert.are.equal(1, R.initial)
       assert.are.equal(1, R.initial_added)
@@ -946,12 +972,11 @@ io.write(coco.json.encode(R))
       assert.are.equal("c.md\n", R.rows_after)
       assert.are.same({}, R.errors)
       assert.are.same({}, R.warnings)
-      -- idle: nothing due, step(0) returns 0 at once, the fd stays quiet
+      -- idle: nothing due, step(0) does nothing, the fd stays quiet (poll()
+      -- gives 0 only when its 300 ms went by with nothing to read)
       assert(R.idle_timeout == nil or R.idle_timeout > 1, "idle timeout() " .. tostring(R.idle_timeout))
       assert.are.equal(0, R.idle_step)
-      assert(R.idle_step_s < 0.05, "idle step(0) took " .. R.idle_step_s .. " s")
       assert.are.equal(0, R.idle_poll)
-      assert(R.idle_poll_s > 0.25, "the fd woke an idle loop after " .. R.idle_poll_s .. " s")
       assert(R.wakeups < 50, R.wakeups .. " wakeups for three changes: busy polling")
       assert.are.same({ 1, "documents", 2, 1, 1, 0 }, R.stats)
       assert.is_true(R.has_capture)
@@ -959,10 +984,12 @@ io.write(coco.json.encode(R))
       assert.are.equal("coco.live(closed)", R.closed)
     end)
 
+    -- (the budget is driven down instead of the corpus up: with a budget of
+    -- a nanosecond every slice is past its deadline after its first row)
     it("the rows of a source that left the flow are deleted in step-sized slices", function()
       local d = H.tmpdir()
       H.mkdir(d .. "/old")
-      for i = 1, 3000 do put(string.format("%s/old/o%04d.md", d, i), "old " .. i) end
+      for i = 1, 100 do put(string.format("%s/old/o%04d.md", d, i), "old " .. i) end
       H.mkdir(d .. "/docs")
       put(d .. "/docs/a.md", "new a")
       local function flow(src, dir)
@@ -996,29 +1023,35 @@ local function rows()
   local n = tonumber(p:read("*l")) p:close()
   return n
 end
+local function names()
+  local p = io.popen('sqlite3 index.sqlite "SELECT group_concat(filename) FROM Orphans__rows"')
+  local s = p:read("*l") p:close()
+  return s
+end
 local coco = require("coco")
 local flow = assert(coco.load("flow.lua"))
-local live = assert(flow:live{})
+local live = assert(flow:live{ budget_ms = 1e-6 })
 local R = { steps = 0, max_step = 0, after_first = nil }
 local t0 = now()
-while rows() ~= 1 and now() - t0 < 20 do
+while names() ~= "a.md" and now() - t0 < 60 do
   local s0 = now()
   assert(live:step(0))
   R.max_step = math.max(R.max_step, now() - s0)
   R.steps = R.steps + 1
   R.after_first = R.after_first or rows()
 end
-R.final = rows()
+R.final = names()
 live:close()
 flow:close()
 io.write(coco.json.encode(R))
 ]=])
       local R = run_script(d)
-      say("3,000 orphaned rows deleted in %d steps, the longest %.1f ms", R.steps, R.max_step * 1e3)
-      assert.are.equal(1, R.final)
-      -- the first step deleted only a slice of them
-      assert.is_true(R.after_first > 1, "rows after the first step: " .. R.after_first)
-      assert.is_true(R.steps > 3)
+      say("100 orphaned rows deleted in %d steps, the longest %.1f ms", R.steps, R.max_step * 1e3)
+      assert.are.equal("a.md", R.final)
+      -- one row per slice: the first step deleted one of them, and it took
+      -- a step for each
+      assert.are.equal(99, R.after_first)
+      assert.is_true(R.steps >= 100, "steps: " .. R.steps)
     end)
 
     it("close() from a callback, a nested step, the flow closed first, an updater left to the GC", function()
@@ -1049,7 +1082,7 @@ assert(l3:step(0))
 flow:close()
 local f = assert(io.open("docs/b.md", "wb")) f:write("# B\n") f:close()
 local n, t0 = 0, os.time()
-while n == 0 and os.time() - t0 < 5 do n = assert(l3:step(100)) end
+while n == 0 and os.time() - t0 < 60 do n = assert(l3:step(100)) end
 R.after_flow_close = n
 l3:close()
 -- an updater never closed: collected
@@ -1081,9 +1114,9 @@ io.write(coco.json.encode(R))
       initial(p)
       -- moved away: no event per file; the rows stay (a vanished root is not "every file deleted")
       sh("mv " .. H.q(d .. "/docs") .. " " .. H.q(d .. "/docs.away"))
-      wait_for(p, 3, "a warning on stderr", function() return #complaints(p) > 0 end)
+      wait_for(p, PATIENCE, "a warning on stderr", function() return #complaints(p) > 0 end)
       local t0 = now()
-      wait_for(p, 5, "1.5 s", function() return now() - t0 > 1.5 end)   -- the process goes on
+      wait_for(p, PATIENCE, "1.5 s", function() return now() - t0 > 1.5 end)   -- the process goes on
       local w = complaints(p)
       say("root moved away, %d warnings in 1.5 s: %s", #w, table.concat(w, " | "))
       assert.matches("docs", w[1], 1, true)
@@ -1095,32 +1128,32 @@ io.write(coco.json.encode(R))
       put(d .. "/new/sub/c.md", "# C\n")
       sh("mv " .. H.q(d .. "/new") .. " " .. H.q(d .. "/docs"))
       t0 = now()
-      wait_for(p, 6, "the new root's files", function()
+      wait_for(p, PATIENCE, "the new root's files", function()
         local t = target(d)
         return t["b.md"] == "# B again" and t["sub/c.md"] == "# C" and t["a.md"] == nil
       end)
       say("root replaced: its files indexed after %.0f ms", (now() - t0) * 1e3)
       -- and the new root is watched
       put(d .. "/docs/sub/d.md", "# D\n")
-      wait_row(p, d, "sub/d.md", "# D", 2)
+      wait_row(p, d, "sub/d.md", "# D")
       local n = #complaints(p)
 
       -- deleted with everything in it, then made again
       sh("rm -rf " .. H.q(d .. "/docs"))
-      wait_for(p, 3, "a warning on stderr", function() return #complaints(p) > n end)
+      wait_for(p, PATIENCE, "a warning on stderr", function() return #complaints(p) > n end)
       H.mkdir(d .. "/docs")
       put(d .. "/docs/e.md", "# E\n")
       t0 = now()
-      wait_for(p, 6, "the recreated root's file", function()
+      wait_for(p, PATIENCE, "the recreated root's file", function()
         local t = target(d)
         return t["e.md"] == "# E" and t["b.md"] == nil and t["sub/c.md"] == nil
       end)
       say("root deleted and recreated: its file indexed after %.0f ms", (now() - t0) * 1e3)
       put(d .. "/docs/f.md", "# F\n")
-      wait_row(p, d, "f.md", "# F", 2)
+      wait_row(p, d, "f.md", "# F")
       assert.are.equal(0, sums(p).errors)
       signal(p, SIGINT)
-      assert.are.same({ "exit", 0 }, { wait_exit(p, 5) })
+      assert.are.same({ "exit", 0 }, { wait_exit(p, PATIENCE) })
       assert_nothing_to_do(d)
       assert.are.same(fresh_dump(d), H.dump(d .. "/" .. DB, TBL))
     end)
@@ -1187,7 +1220,7 @@ io.write(coco.json.encode(R))
       wait_row(p, d, "c.md", "# C")
       assert.is_true(alive(p))
       signal(p, SIGINT)
-      assert.are.same({ "exit", 0 }, { wait_exit(p, 5) })
+      assert.are.same({ "exit", 0 }, { wait_exit(p, PATIENCE) })
       -- readable again: a normal update converges
       os.execute("chmod 755 " .. H.q(d .. "/docs/private") .. " " .. H.q(d .. "/docs/locked"))
       local rc, _, err = coco(d, "flow.lua -q")
@@ -1196,25 +1229,29 @@ io.write(coco.json.encode(R))
       assert.are.equal("# P", target(d)["private/p.md"])
     end)
 
-    it("the target locked by another connection for 2 s, then for 6 s (past the busy timeout): nothing lost",
+    it("the target locked by another connection for 2 s, then past the busy timeout: nothing lost",
       function()
       local d = setup_dir{ ["a.md"] = "# A\n", ["b.md"] = "# B\n", ["c.md"] = "# C\n" }
       local p = start_live(d)
       initial(p)
       settle(p)
-      -- an exclusive transaction held by the sqlite3 shell for secs seconds
-      local function lock_for(secs)
-        local sql = d .. "/lock" .. secs .. ".sql"
-        H.write(sql, "BEGIN EXCLUSIVE;\n.shell sleep " .. secs .. "\nCOMMIT;\n")
+      -- an exclusive transaction held by the sqlite3 shell until the file
+      -- `name` exists (release(name) makes it)
+      local function lock_until(name)
+        local sql = d .. "/" .. name .. ".sql"
+        H.write(sql, "BEGIN EXCLUSIVE;\n.shell while [ ! -e " .. name .. " ]; do sleep 0.05; done\nCOMMIT;\n")
         local lock = spawn(d, "sqlite3 " .. DB, sql)
-        wait_for(lock, 3, "the lock to be taken", function()
+        wait_for(lock, PATIENCE, "the lock to be taken", function()
           return not H.sh("sqlite3 " .. H.q(d .. "/" .. DB)
             .. " 'PRAGMA busy_timeout=0; BEGIN IMMEDIATE; ROLLBACK;' >/dev/null 2>&1")
         end)
         return lock
       end
+      local function release(name) H.write(d .. "/" .. name, "") end
 
-      local lock = lock_for(2)
+      -- held 2 s after the changes (shorter than coco's busy timeout): the
+      -- batch waits for it
+      local lock = lock_until("release1")
       local t0 = now()
       put(d .. "/docs/new1.md", "# N1\n")
       put(d .. "/docs/a.md", "# A, edited\n")
@@ -1222,35 +1259,43 @@ io.write(coco.json.encode(R))
       sleep_ms(50)
       put(d .. "/docs/new2.md", "# N2\n")
       sh("mv " .. H.q(d .. "/docs/c.md") .. " " .. H.q(d .. "/docs/c2.md"))
+      sleep_ms(2000)
       assert.is_true(alive(lock), "the lock was released before the changes")
-      wait_for(p, 10, "every change in the target", function()
+      release("release1")
+      wait_for(p, PATIENCE, "every change in the target", function()
         local t = target(d)
         return t["new1.md"] == "# N1" and t["new2.md"] == "# N2" and t["a.md"] == "# A, edited"
           and t["b.md"] == nil and t["c.md"] == nil and t["c2.md"] == "# C"
       end)
       say("target locked 2 s: all changes committed %.0f ms after the first", (now() - t0) * 1e3)
-      assert.are.same({ "exit", 0 }, { wait_exit(lock, 5) })
+      assert.are.same({ "exit", 0 }, { wait_exit(lock, PATIENCE) })
       settle(p, 0.1)
 
-      -- longer than coco's busy timeout (5 s): the batch fails, is retried, lands
-      lock = lock_for(6)
+      -- held until coco says its batch failed on it (past its busy timeout,
+      -- 5 s): the batch is retried and lands
+      lock = lock_until("release2")
       t0 = now()
+      local n = #complaints(p)
       put(d .. "/docs/new3.md", "# N3\n")
       put(d .. "/docs/a.md", "# A, edited again\n")
       os.remove(d .. "/docs/new1.md")
+      wait_for(p, PATIENCE, "a warning that the target is locked", function()
+        return table.concat(complaints(p), "\n", n + 1):find("database is locked; retrying", 1, true)
+      end)
       assert.is_true(alive(lock), "the lock was released before the changes")
-      wait_for(p, 12, "every change in the target", function()
+      release("release2")
+      wait_for(p, PATIENCE, "every change in the target", function()
         local t = target(d)
         return t["new3.md"] == "# N3" and t["a.md"] == "# A, edited again" and t["new1.md"] == nil
       end)
-      say("target locked 6 s: all changes committed %.0f ms after the first; warnings: %s", (now() - t0) * 1e3,
+      say("target locked past the busy timeout: all changes committed %.0f ms after the first; warnings: %s", (now() - t0) * 1e3,
         table.concat(complaints(p), " | "))
       assert.matches("database is locked; retrying", table.concat(complaints(p), "\n"), 1, true)
-      assert.are.same({ "exit", 0 }, { wait_exit(lock, 5) })
+      assert.are.same({ "exit", 0 }, { wait_exit(lock, PATIENCE) })
       settle(p, 0.3)
       assert.are.equal(0, sums(p).errors)
       signal(p, SIGINT)
-      assert.are.same({ "exit", 0 }, { wait_exit(p, 5) })
+      assert.are.same({ "exit", 0 }, { wait_exit(p, PATIENCE) })
       assert_nothing_to_do(d)
       assert.are.same(fresh_dump(d), H.dump(d .. "/" .. DB, TBL))
     end)
