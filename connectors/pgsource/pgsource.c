@@ -583,7 +583,8 @@ out:
  * table as the flow's row type says, even if the table changed since. */
 typedef struct cached {
 	struct cached *next;
-	char *id;
+	char *id;                /* opts_id(): NUL bytes inside */
+	size_t idn;
 	layout l;
 } cached;
 static cached *cache;
@@ -610,10 +611,11 @@ static void cache_put(const coco_optval *opts, const layout *l)
 	opts_id(opts, &id);
 	pthread_mutex_lock(&cache_mu);
 	cached *e = cache;
-	while (e && !(strlen(e->id) == id.n && !memcmp(e->id, id.p, id.n)))
+	while (e && !(e->idn == id.n && !memcmp(e->id, id.p, id.n)))
 		e = e->next;
 	if (!e) {
 		e = calloc(1, sizeof *e);
+		e->idn = id.n;
 		e->id = coco_buf_take(&id);
 		e->next = cache;
 		cache = e;
@@ -632,7 +634,7 @@ static int cache_get(const coco_optval *opts, layout *l)
 	opts_id(opts, &id);
 	pthread_mutex_lock(&cache_mu);
 	cached *e = cache;
-	while (e && !(strlen(e->id) == id.n && !memcmp(e->id, id.p, id.n)))
+	while (e && !(e->idn == id.n && !memcmp(e->id, id.p, id.n)))
 		e = e->next;
 	if (e)
 		layout_copy(l, &e->l);
