@@ -126,10 +126,11 @@ describe("coco CLI", function()
       for k in pairs(s) do keys[#keys + 1] = k end
       table.sort(keys)
       assert.are.same({ "added", "deleted", "elapsed_ms", "errors", "flow", "reprocessed", "source",
-        "unchanged", "updated" }, keys)
+        "unchanged", "updated", "warnings" }, keys)
       assert.are.equal("DocsIndex", s.flow)
       assert.are.equal("documents", s.source)
-      assert.are.same({ 2, 0, 0, 0, 0, 0 }, { s.added, s.updated, s.deleted, s.unchanged, s.reprocessed, s.errors })
+      assert.are.same({ 2, 0, 0, 0, 0, 0, 0 }, { s.added, s.updated, s.deleted, s.unchanged, s.reprocessed,
+        s.warnings, s.errors })
       assert.is_number(s.elapsed_ms)
       assert.is_true(s.elapsed_ms >= 0)
     end)
