@@ -819,6 +819,7 @@ typedef struct ps_src {
 	int wsock;               /* its socket in epfd */
 	int epfd, tfd;           /* the watch fd, and a timer for reconnecting */
 	int backoff_ms;
+	char *note;              /* a warning for the next watch_read */
 	coco_arena wmem;
 } ps_src;
 
@@ -986,6 +987,7 @@ static void ps_close(void *p)
 	free(s->pf_sql);
 	free(s->pf_types);
 	free(s->channel);
+	free(s->note);
 	layout_free(&s->l);
 	free(s);
 }
@@ -1429,6 +1431,9 @@ static void listen_drop(ps_src *s)
 	s->wsock = -1;
 }
 
+static void trigger_sql(const layout *l, const char *ch, coco_buf *create, coco_buf *drop,
+	coco_buf *tg);
+
 static int ps_watch(void *p, int *fd, char **err)
 {
 	ps_src *s = p;
@@ -1437,6 +1442,34 @@ static int ps_watch(void *p, int *fd, char **err)
 		return 0;
 	if (!s->channel)
 		return coco_seterr(err, "Postgres: notification needs a channel_name here");
+	/* setup made the trigger; one dropped by hand since is made again */
+	if (ensure(s, err))
+		return -1;
+	coco_buf qt = {0}, tg = {0}, create = {0}, drop = {0};
+	qual_table(&qt, &s->l);
+	trigger_sql(&s->l, s->channel, &create, &drop, &tg);
+	const char *pv[2] = { qt.p, tg.p };
+	PGresult *r = PQexecParams(s->c, "SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1) "
+		"AND tgname = $2", 2, NULL, pv, NULL, NULL, 0);
+	int missing = PQresultStatus(r) == PGRES_TUPLES_OK && !PQntuples(r), rc = 0;
+	PQclear(r);
+	if (missing) {
+		coco_buf q = {0}, t = {0};
+		coco_buf_printf(&q, "BEGIN; %s COMMIT;", create.p);
+		rc = pg_exec(s->c, q.p, "cannot create the trigger that notifies changes", err);
+		disp_table(&t, &s->l);
+		coco_buf_printf(&t, " had no trigger %s (dropped by hand?): made again", tg.p);
+		if (!rc)
+			s->note = coco_buf_take(&t);
+		coco_buf_free(&t);
+		coco_buf_free(&q);
+	}
+	coco_buf_free(&qt);
+	coco_buf_free(&tg);
+	coco_buf_free(&create);
+	coco_buf_free(&drop);
+	if (rc)
+		return -1;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (s->epfd < 0 || s->tfd < 0)
@@ -1445,6 +1478,8 @@ static int ps_watch(void *p, int *fd, char **err)
 	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &ev);
 	if (listen_start(s, err))
 		return -1;
+	if (s->note)
+		arm(s, 1);             /* watch_read says so */
 	*fd = s->epfd;
 	return 0;
 }
@@ -1490,6 +1525,14 @@ static int ps_watch_read(void *p, coco_change_cb cb, void *ud, char **err)
 	uint64_t ticks;
 	while (read(s->tfd, &ticks, sizeof ticks) > 0)
 		;
+	if (s->note) {
+		coco_buf msg = {0};
+		coco_buf_printf(&msg, "Postgres: %s", s->note);
+		free(s->note);
+		s->note = NULL;
+		cb(ud, COCO_CHANGE_RESCAN, NULL, msg.p);
+		coco_buf_free(&msg);
+	}
 	coco_buf m = {0};
 	if (s->w && (!PQconsumeInput(s->w) || PQstatus(s->w) != CONNECTION_OK)) {
 		add_msg(&m, PQerrorMessage(s->w));
@@ -1542,6 +1585,77 @@ static int ps_watch_read(void *p, coco_change_cb cb, void *ud, char **err)
 
 /* ---- setup: the trigger that notifies -------------------------------------------- */
 
+/* The SQL that creates the notifying function and triggers for channel ch
+ * on l's table (create), and that drops them (drop); tg: the row
+ * trigger's name. */
+static void trigger_sql(const layout *l, const char *ch, coco_buf *create, coco_buf *drop,
+	coco_buf *tg)
+{
+	coco_buf fn = {0}, tt = {0}, qt = {0}, qf = {0};
+	coco_buf *q = create;
+	ident63(&fn, ch, "_n");
+	ident63(tg, ch, "_t");
+	ident63(&tt, ch, "_tt");
+	qual_table(&qt, l);
+	coco_sql_ident(&qf, l->schema);
+	coco_buf_putc(&qf, '.');
+	coco_sql_ident(&qf, fn.p);
+
+	/* the function */
+	coco_buf_printf(q, "CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql", qf.p);
+#define SET(k, v) coco_buf_printf(q, " SET %s = '%s'", k, v);
+	SETTINGS(SET)
+#undef SET
+	coco_buf_adds(q, " AS $coco$ DECLARE p text; BEGIN IF TG_OP = 'TRUNCATE' THEN "
+		"PERFORM pg_notify(");
+	sql_lit(q, ch);
+	coco_buf_adds(q, ", '" RESCAN_MARK "'); RETURN NULL; END IF; "
+		"IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (");
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t i = 0; i < l->nkeys; i++) {
+			coco_buf_printf(q, "%s%s.", i ? "," : "", pass ? "OLD" : "NEW");
+			coco_sql_ident(q, l->cols[i].name);
+		}
+		coco_buf_adds(q, pass ? ")) THEN " : ") IS DISTINCT FROM (");
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		coco_buf_adds(q, "p := json_build_array(");
+		for (uint32_t i = 0; i < l->nkeys; i++) {
+			if (i)
+				coco_buf_putc(q, ',');
+			col_expr(q, &l->cols[i], pass ? "NEW" : "OLD", 1);
+		}
+		coco_buf_adds(q, ")::text; PERFORM pg_notify(");
+		sql_lit(q, ch);
+		coco_buf_printf(q, ", CASE WHEN octet_length(p) < %d THEN p ELSE '" RESCAN_MARK "' END); "
+			"END IF; ", PAYLOAD_MAX);
+		if (!pass)
+			coco_buf_adds(q, "IF TG_OP <> 'DELETE' THEN ");
+	}
+	coco_buf_adds(q, "RETURN NULL; END $coco$; ");
+	/* the triggers */
+	const coco_buf *tn[2] = { tg, &tt };
+	for (int i = 0; i < 2; i++) {
+		coco_buf_adds(q, "DROP TRIGGER IF EXISTS ");
+		coco_sql_ident(q, tn[i]->p);
+		coco_buf_printf(q, " ON %s; CREATE TRIGGER ", qt.p);
+		coco_sql_ident(q, tn[i]->p);
+		coco_buf_printf(q, " AFTER %s ON %s FOR EACH %s EXECUTE FUNCTION %s();",
+			i ? "TRUNCATE" : "INSERT OR UPDATE OR DELETE", qt.p, i ? "STATEMENT" : "ROW", qf.p);
+	}
+	/* undoing it */
+	for (int i = 0; i < 2; i++) {
+		coco_buf_adds(drop, "DROP TRIGGER IF EXISTS ");
+		coco_sql_ident(drop, tn[i]->p);
+		coco_buf_printf(drop, " ON %s; ", qt.p);
+	}
+	coco_buf_printf(drop, "DROP FUNCTION IF EXISTS %s();", qf.p);
+	coco_buf_free(&fn);
+	coco_buf_free(&tt);
+	coco_buf_free(&qt);
+	coco_buf_free(&qf);
+}
+
 static int ps_setup_describe(const coco_optval *opts, const char *flow, const char *source,
 	coco_buf *rid, coco_buf *desired, char **err)
 {
@@ -1553,72 +1667,13 @@ static int ps_setup_describe(const coco_optval *opts, const char *flow, const ch
 			return -1;
 		cache_put(opts, &l);
 	}
-	coco_buf ch = {0}, fn = {0}, tg = {0}, tt = {0}, q = {0}, b = {0};
+	coco_buf ch = {0}, tg = {0}, q = {0}, b = {0};
 	if (l.channel)
 		coco_buf_adds(&ch, l.channel);
 	else
 		default_channel(&ch, flow, source);
-	ident63(&fn, ch.p, "_n");
-	ident63(&tg, ch.p, "_t");
-	ident63(&tt, ch.p, "_tt");
 	coco_buf_printf(rid, "%s#%s.%s!%s", l.server, l.schema, l.table, ch.p);
-
-	coco_buf qt = {0}, qf = {0};
-	qual_table(&qt, &l);
-	coco_sql_ident(&qf, l.schema);
-	coco_buf_putc(&qf, '.');
-	coco_sql_ident(&qf, fn.p);
-
-	/* the function */
-	coco_buf_printf(&q, "CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql", qf.p);
-#define SET(k, v) coco_buf_printf(&q, " SET %s = '%s'", k, v);
-	SETTINGS(SET)
-#undef SET
-	coco_buf_adds(&q, " AS $coco$ DECLARE p text; BEGIN IF TG_OP = 'TRUNCATE' THEN "
-		"PERFORM pg_notify(");
-	sql_lit(&q, ch.p);
-	coco_buf_adds(&q, ", '" RESCAN_MARK "'); RETURN NULL; END IF; "
-		"IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND (");
-	for (int pass = 0; pass < 2; pass++) {
-		for (uint32_t i = 0; i < l.nkeys; i++) {
-			coco_buf_printf(&q, "%s%s.", i ? "," : "", pass ? "OLD" : "NEW");
-			coco_sql_ident(&q, l.cols[i].name);
-		}
-		coco_buf_adds(&q, pass ? ")) THEN " : ") IS DISTINCT FROM (");
-	}
-	for (int pass = 0; pass < 2; pass++) {
-		coco_buf_adds(&q, "p := json_build_array(");
-		for (uint32_t i = 0; i < l.nkeys; i++) {
-			if (i)
-				coco_buf_putc(&q, ',');
-			col_expr(&q, &l.cols[i], pass ? "NEW" : "OLD", 1);
-		}
-		coco_buf_adds(&q, ")::text; PERFORM pg_notify(");
-		sql_lit(&q, ch.p);
-		coco_buf_printf(&q, ", CASE WHEN octet_length(p) < %d THEN p ELSE '" RESCAN_MARK "' END); "
-			"END IF; ", PAYLOAD_MAX);
-		if (!pass)
-			coco_buf_adds(&q, "IF TG_OP <> 'DELETE' THEN ");
-	}
-	coco_buf_adds(&q, "RETURN NULL; END $coco$; ");
-	/* the triggers */
-	const coco_buf *tn[2] = { &tg, &tt };
-	for (int i = 0; i < 2; i++) {
-		coco_buf_adds(&q, "DROP TRIGGER IF EXISTS ");
-		coco_sql_ident(&q, tn[i]->p);
-		coco_buf_printf(&q, " ON %s; CREATE TRIGGER ", qt.p);
-		coco_sql_ident(&q, tn[i]->p);
-		coco_buf_printf(&q, " AFTER %s ON %s FOR EACH %s EXECUTE FUNCTION %s();",
-			i ? "TRUNCATE" : "INSERT OR UPDATE OR DELETE", qt.p, i ? "STATEMENT" : "ROW", qf.p);
-	}
-	/* undoing it */
-	for (int i = 0; i < 2; i++) {
-		coco_buf_adds(&b, "DROP TRIGGER IF EXISTS ");
-		coco_sql_ident(&b, tn[i]->p);
-		coco_buf_printf(&b, " ON %s; ", qt.p);
-	}
-	coco_buf_printf(&b, "DROP FUNCTION IF EXISTS %s();", qf.p);
-
+	trigger_sql(&l, ch.p, &q, &b, &tg);
 	coco_buf_printf(desired, "server %s\nconninfo ", l.server);
 	coco_buf_esc(desired, l.conninfo, 0);
 	coco_buf_printf(desired, "\ntable %s.%s\nchannel %s\ntrigger %s\ncreate ", l.schema, l.table,
@@ -1628,13 +1683,9 @@ static int ps_setup_describe(const coco_optval *opts, const char *flow, const ch
 	coco_buf_esc(desired, b.p, 0);
 	coco_buf_putc(desired, '\n');
 	coco_buf_free(&ch);
-	coco_buf_free(&fn);
 	coco_buf_free(&tg);
-	coco_buf_free(&tt);
 	coco_buf_free(&q);
 	coco_buf_free(&b);
-	coco_buf_free(&qt);
-	coco_buf_free(&qf);
 	layout_free(&l);
 	return 0;
 }
