@@ -242,6 +242,7 @@ typedef struct walk {
 	void *ud;
 	coco_buf rel;            /* relative path of the current entry */
 	coco_buf tmp;
+	int rootfd;              /* symlinks resolve beneath it */
 	struct { dev_t dev; ino_t ino; } *anc;   /* directories being walked */
 	size_t nanc, capanc;
 	int stop;
@@ -306,30 +307,24 @@ static void walk_link(walk *w)
 	lf_src *s = w->s;
 	if (lf_excluded(s, w->rel.p, w->rel.n, 0))   /* implies the COCO_GLOB_DIR match */
 		return;
-	coco_buf_clear(&w->tmp);
-	coco_buf_adds(&w->tmp, s->root);
-	if (s->rootlen > 1)
-		coco_buf_putc(&w->tmp, '/');
-	coco_buf_add(&w->tmp, w->rel.p, w->rel.n);
-	char *real = realpath(w->tmp.p, NULL);
-	if (!real)                                /* dangling, or a loop of links */
-		return;
+	int pfd = lf_open_beneath(s, w->rootfd, w->rel.p, O_PATH);
 	struct stat st;
-	if (!lf_inside_root(s, real) || stat(real, &st)) {
-		free(real);
+	if (pfd < 0 || fstat(pfd, &st)) {         /* dangling, a loop, or out of the tree */
+		if (pfd >= 0)
+			close(pfd);
 		return;
 	}
 	if (S_ISREG(st.st_mode)) {
 		if (lf_wanted_file(s, w->rel.p, w->rel.n))
 			emit(w, &st);
 	} else if (S_ISDIR(st.st_mode) && !lf_excluded(s, w->rel.p, w->rel.n, COCO_GLOB_DIR)) {
-		int fd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd >= 0)
 			walk_dir(w, fd);
 		else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
 			warn_dir(w, errno);
 	}
-	free(real);
+	close(pfd);
 }
 
 /* One directory entry; w->rel holds its relative path. */
@@ -438,8 +433,14 @@ static int lf_list(void *sp, coco_list_cb cb, void *ud, char **err)
 		return coco_seterr(err, "LocalFile: cannot read path '%s' (%s): %s",
 			s->disp, s->abs, strerror(errno));
 	}
-	walk w = { .s = s, .cb = cb, .ud = ud };
+	walk w = { .s = s, .cb = cb, .ud = ud, .rootfd = fcntl(fd, F_DUPFD_CLOEXEC, 0) };
+	if (w.rootfd < 0) {
+		close(fd);
+		return coco_seterr(err, "LocalFile: cannot read path '%s' (%s): %s",
+			s->disp, s->abs, strerror(errno));
+	}
 	walk_dir(&w, fd);
+	close(w.rootfd);
 	coco_buf_free(&w.rel);
 	coco_buf_free(&w.tmp);
 	free(w.anc);
@@ -448,31 +449,169 @@ static int lf_list(void *sp, coco_list_cb cb, void *ud, char **err)
 
 /* ---- read --------------------------------------------------------------- */
 
-/* Opens file path (absolute, under the root) for reading without leaving
- * the root: openat2(RESOLVE_NO_SYMLINKS) when there is no symlink on the
- * way, else realpath() checked against the root. -1 with errno; a target
- * outside the root counts as ENOENT (the file is not part of the source). */
-static int open_in_root(const lf_src *s, const char *path)
+/* ---- opening beneath the root ----------------------------------------------
+ * Every open of a path under the root resolves it from the root's fd with
+ * the kernel's help, so that no directory swapped for a symlink while coco
+ * works can lead out of the tree (checking a resolved path and opening it
+ * again would leave a gap): openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
+ * follows the relative in-tree symlinks itself; an absolute symlink, one
+ * that climbs out with "..", and kernels without openat2 go through
+ * walk_beneath, one openat(O_NOFOLLOW) per component. */
+
+#define LF_MAX_HOPS 40                    /* symlinks per open, as the kernel's ELOOP */
+
+/* The part of absolute path t under the root ("" for the root itself), or
+ * NULL when t is not under it (as the real path or the path as given). */
+static const char *under_root(const lf_src *s, const char *t)
 {
-	int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+	if (lf_inside_root(s, t))
+		return s->rootlen == 1 ? t + 1 : t + s->rootlen + (t[s->rootlen] == '/');
+	size_t n = strlen(s->abs);
+	if (n > 1 && !strncmp(t, s->abs, n) && (t[n] == '/' || !t[n]) && !strstr(s->abs, "/.."))
+		return t + n + (t[n] == '/');
+	return NULL;
+}
+
+/* Resolves rel from rootfd by hand: one openat(O_NOFOLLOW) per component,
+ * a symlink's target spliced into what is left (an absolute one restarts
+ * from the root when it names a path under it), ".." never above the
+ * root. A path that leads out of the root fails with ENOENT (the file is
+ * not part of the source). Returns an fd opened with flags, or -1 with
+ * errno. */
+static int walk_beneath(const lf_src *s, int rootfd, const char *rel, int flags)
+{
+	coco_buf todo = {0}, next = {0};
+	coco_buf_adds(&todo, rel);
+	int *fds = NULL;                      /* the directories opened, root excluded */
+	size_t nfd = 0, cap = 0, pos = 0;
+	int hops = 0, fd = -1, e = 0;
+	char name[256], target[4096];
+	for (;;) {
+		int cur = nfd ? fds[nfd - 1] : rootfd;
+		while (todo.p[pos] == '/')
+			pos++;
+		size_t start = pos;
+		while (todo.p[pos] && todo.p[pos] != '/')
+			pos++;
+		size_t len = pos - start;
+		while (todo.p[pos] == '/')
+			pos++;
+		int last = !todo.p[pos];
+		if (len >= sizeof name) {
+			e = ENAMETOOLONG;
+			break;
+		}
+		memcpy(name, todo.p + start, len);
+		name[len] = 0;
+		if (!len || !strcmp(name, ".") || !strcmp(name, "..")) {
+			if (len == 2) {                   /* ".." */
+				if (!nfd) {
+					e = ENOENT;               /* out of the root */
+					break;
+				}
+				close(fds[--nfd]);
+				cur = nfd ? fds[nfd - 1] : rootfd;
+			}
+			if (last) {
+				fd = openat(cur, ".", flags);
+				e = errno;
+				break;
+			}
+			continue;
+		}
+		int f = openat(cur, name, last ? flags | O_NOFOLLOW
+			: O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat st;
+		if (f >= 0 && last && (flags & O_PATH) && (fstat(f, &st) || S_ISLNK(st.st_mode))) {
+			close(f);                     /* O_PATH | O_NOFOLLOW opened the link itself */
+			f = -1;
+			errno = ELOOP;
+		}
+		if (f >= 0) {
+			if (last) {
+				fd = f;
+				break;
+			}
+			if (nfd == cap) {
+				cap = cap ? 2 * cap : 16;
+				fds = realloc(fds, cap * sizeof *fds);
+				if (!fds)
+					abort();
+			}
+			fds[nfd++] = f;
+			continue;
+		}
+		e = errno;
+		if (e != ELOOP && e != ENOTDIR)
+			break;
+		ssize_t r = readlinkat(cur, name, target, sizeof target - 1);
+		if (r < 0) {                      /* not a symlink: the error stands */
+			if (errno != EINVAL)
+				e = errno;
+			break;
+		}
+		target[r] = 0;
+		if (++hops > LF_MAX_HOPS) {
+			e = ELOOP;
+			break;
+		}
+		const char *t = target;
+		if (t[0] == '/') {
+			if (!(t = under_root(s, target))) {
+				e = ENOENT;               /* a link out of the tree */
+				break;
+			}
+			while (nfd)
+				close(fds[--nfd]);
+		}
+		coco_buf_clear(&next);
+		coco_buf_adds(&next, t);
+		coco_buf_putc(&next, '/');
+		coco_buf_adds(&next, todo.p + pos);
+		coco_buf_clear(&todo);
+		coco_buf_add(&todo, next.p, next.n);
+		pos = 0;
+	}
+	while (nfd)
+		close(fds[--nfd]);
+	free(fds);
+	coco_buf_free(&todo);
+	coco_buf_free(&next);
+	if (fd < 0)
+		errno = e ? e : ENOENT;
+	return fd;
+}
+
+int lf_open_beneath(const lf_src *s, int rootfd, const char *rel, int flags)
+{
+	flags |= O_CLOEXEC;
+	if (!*rel)
+		return openat(rootfd, ".", flags);
 #ifdef SYS_openat2
 	if (s->have_openat2) {
-		struct open_how how = { .flags = (uint64_t)flags, .resolve = RESOLVE_NO_SYMLINKS };
-		int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
-		if (fd >= 0 || errno != ELOOP)
-			return fd;
+		struct open_how how = { .flags = (uint64_t)flags,
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+		for (int i = 0; i < 4; i++) {
+			int fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
+			if (fd >= 0 || (errno != EAGAIN && errno != EXDEV))
+				return fd;
+			if (errno == EXDEV)       /* an absolute symlink, or ".." out */
+				break;
+		}
 	}
 #endif
-	char *real = realpath(path, NULL);
-	if (!real)
+	return walk_beneath(s, rootfd, rel, flags);
+}
+
+int lf_open_rel(const lf_src *s, const char *rel, int flags)
+{
+	int root = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
 		return -1;
-	if (!lf_inside_root(s, real)) {
-		free(real);
-		errno = ENOENT;
-		return -1;
-	}
-	int fd = open(real, flags | O_NOFOLLOW);
-	free(real);
+	int fd = lf_open_beneath(s, root, rel, flags);
+	int e = errno;
+	close(root);
+	errno = e;
 	return fd;
 }
 
@@ -546,16 +685,10 @@ static int lf_read(void *sp, const coco_value *key, coco_arena *a, coco_value *r
 	if (!valid_rel(name, n))
 		return 1;
 
-	coco_buf path = {0};
-	coco_buf_adds(&path, s->root);
-	if (s->rootlen > 1)
-		coco_buf_putc(&path, '/');
-	coco_buf_add(&path, name, n);
-	int fd = open_in_root(s, path.p);
+	int fd = lf_open_rel(s, name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	int e = errno;
-	coco_buf_free(&path);
 	if (fd < 0) {
-		if (e == ENOENT || e == ENOTDIR)
+		if (e == ENOENT || e == ENOTDIR || e == ELOOP)   /* gone, out of the tree, a loop */
 			return 1;
 		return read_error(s, name, n, "cannot read: ", strerror(e), err);
 	}

@@ -38,6 +38,15 @@ int lf_inside_root(const lf_src *s, const char *real);
  * ("LocalFile: path 'docs' (/abs/docs) does not exist"). */
 int lf_resolve_root(lf_src *s, char **err);
 
+/* Opens rel (a path relative to the root, which is open at rootfd) with
+ * flags, never leaving the root, whatever is swapped for a symlink
+ * meanwhile: symlinks in the tree are followed when they lead to a path
+ * under the root, others fail with ENOENT. "" opens the root. -1 with
+ * errno. */
+int lf_open_beneath(const lf_src *s, int rootfd, const char *rel, int flags);
+/* The same from the root's path (opened for the call). */
+int lf_open_rel(const lf_src *s, const char *rel, int flags);
+
 /* watch.c: coco_source_ops.watch / watch_read for LocalFile, and the
  * cleanup lf_close() calls (NULL is fine). */
 int lf_watch_start(void *src, int *fd, char **err);

@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -378,12 +379,18 @@ static void add_link(lf_watch *w, int report)
 	lf_src *s = w->s;
 	if (lf_excluded(s, w->rel.p, w->rel.n, 0))
 		return;
-	char *real = realpath(w->abs.p, NULL);
+	/* resolved beneath the root (localfile.c): nothing swapped in meanwhile
+	 * leads out of it; real is where the kernel found it */
+	int pfd = lf_open_rel(s, w->rel.n ? w->rel.p : "", O_PATH);
 	struct stat st;
-	if (!real || !lf_inside_root(s, real) || stat(real, &st)) {
-		free(real);                       /* dangling, a loop, or out of the tree */
+	char real[PATH_MAX], proc[32];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", pfd);
+	ssize_t rn = pfd >= 0 && !fstat(pfd, &st) ? readlink(proc, real, sizeof real - 1) : -1;
+	if (pfd >= 0)
+		close(pfd);
+	if (rn <= 0)                              /* dangling, a loop, or out of the tree */
 		return;
-	}
+	real[rn] = 0;
 	if (S_ISREG(st.st_mode)) {
 		if (report && lf_wanted_file(s, w->rel.p, w->rel.n))
 			note_row(w, COCO_CHANGE_SCANNED);
@@ -407,7 +414,6 @@ static void add_link(lf_watch *w, int report)
 		coco_buf_add(&w->abs, save, n);
 		free(save);
 	}
-	free(real);
 }
 
 /* One directory entry; w->rel and w->abs hold its paths. */
@@ -444,7 +450,9 @@ static void add_entry(lf_watch *w, int dfd, const char *name, unsigned char type
  * already watched by this path was walked then: it is left alone. */
 static void add_dir(lf_watch *w, int report)
 {
-	int dfd = open(w->abs.p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* opened beneath the root and watched through its fd: a directory
+	 * swapped for a symlink meanwhile is neither read nor watched */
+	int dfd = lf_open_rel(w->s, w->rel.n ? w->rel.p : "", O_RDONLY | O_DIRECTORY);
 	if (dfd < 0) {
 		dir_failed(w, errno);
 		return;
@@ -460,7 +468,12 @@ static void add_dir(lf_watch *w, int report)
 			close(dfd);
 			return;
 		}
-	int wd = w->ifd >= 0 ? inotify_add_watch(w->ifd, w->abs.p, DIR_MASK) : -1;
+	char proc[32];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", dfd);
+	/* (the /proc link is followed to the directory dfd is: no IN_DONT_FOLLOW) */
+	int wd = w->ifd >= 0 ? inotify_add_watch(w->ifd, proc, DIR_MASK & ~IN_DONT_FOLLOW) : -1;
+	if (wd < 0 && w->ifd >= 0 && errno == ENOENT)   /* no /proc: by path */
+		wd = inotify_add_watch(w->ifd, w->abs.p, DIR_MASK);
 	if (wd < 0) {
 		int e = w->ifd >= 0 ? errno : ENOSPC;
 		dir_failed(w, e);
