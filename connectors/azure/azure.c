@@ -462,7 +462,8 @@ static int param_cmp(const void *a, const void *b)
 /* url: the container URL and its query (p sorted, values encoded), then the SAS token. */
 static void make_url(const az_src *s, coco_buf *url, const char *rest, az_param *p, size_t np)
 {
-	qsort(p, np, sizeof *p, param_cmp);
+	if (np)
+		qsort(p, np, sizeof *p, param_cmp);
 	coco_buf_clear(url);
 	coco_buf_adds(url, s->base);
 	coco_buf_adds(url, rest);
