@@ -338,14 +338,14 @@ describe("GoogleDrive source", function()
 
       -- idle: each poll is one changes.list, nothing else
       srv:reset_stats()
-      GD.sleep_ms(1000)
+      GD.wait_for(p, 10, "three polls", function() return srv:stats().changes >= 3 end)
       local s = srv:stats()
-      assert.truthy(s.changes >= 3, H.json.encode(s))
       assert.are.same({ 0, 0, 0, 0, 0 }, { s.list, s.get, s.media, s.export, s.token })
 
+      -- the edit comes through the changes feed (no listing)
       srv:files{ { id = "a", content = "A, edited" } }
-      local _, dt = GD.wait_for(p, 10, "the edit", function() return (row(d, "a") or {}).content == "A, edited" end)
-      assert.truthy(dt < 5)
+      GD.wait_for(p, 10, "the edit", function() return (row(d, "a") or {}).content == "A, edited" end)
+      assert.are.equal(0, srv:stats().list)
       srv:files{ { id = "doc", content = "# Plan v2\n" } }
       GD.wait_for(p, 10, "the Doc's edit", function() return (row(d, "doc") or {}).content == "# Plan v2\n" end)
       srv:files{ { id = "new", name = "new.md", parent = "sub", content = "NEW" } }
@@ -387,10 +387,10 @@ describe("GoogleDrive source", function()
       local d = dir{ poll = 0.2 }
       local p = start_live(d)
       srv:reset_stats()
-      GD.sleep_ms(2600)
+      -- renewed halfway through each 2 s token (one expired would be a 401)
+      GD.wait_for(p, 10, "two renewals", function() return srv:stats().token >= 2 end)
       local s = srv:stats()
-      assert.truthy(s.token >= 2, H.json.encode(s))  -- renewed halfway through each 2 s token
-      assert.are.equal(0, s.unauthorized)
+      assert.are.equal(0, s.unauthorized, H.json.encode(s))
       -- the next token lives an hour; then every token is revoked
       srv:config{ token_ttl = 3600 }
       local n = srv:stats().token

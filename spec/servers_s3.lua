@@ -113,8 +113,15 @@ function S.describe(p)
     p.status and (p.status .. " " .. p.code) or "running", S.stdout(p), S.stderr(p))
 end
 
+-- Every wait below polls for its condition; its deadline only catches a
+-- hang, so it is at least PATIENCE seconds whatever the caller says (the
+-- caller's figure is what it expects on an idle machine): a busy or slow
+-- machine takes longer, and no spec measures this machine's speed.
+S.PATIENCE = 60
+
 -- Waits for p's exit; returns status, code.
 function S.wait_exit(p, secs)
+  secs = math.max(secs or 0, S.PATIENCE)
   local deadline = S.now() + secs
   while S.alive(p) do
     if S.now() > deadline then error("still running after " .. secs .. " s " .. S.describe(p), 2) end
@@ -149,6 +156,7 @@ end
 -- Polls fn every 10 ms until it returns a true value; fails after secs,
 -- or at once when process p (optional) died.
 function S.wait_for(p, secs, what, fn)
+  secs = math.max(secs or 0, S.PATIENCE)
   local t0 = S.now()
   while true do
     local ok, v = pcall(fn)
