@@ -83,7 +83,8 @@ typedef struct coco_source_ops {
 	const char *name;                     /* "LocalFile" */
 	const coco_optdef *opts;
 	/* Row type of the keyed table the source yields, from options alone (no
-	 * I/O): a TABLE type whose first nkeys fields are the key. */
+	 * I/O, but for a source whose types live in a catalog: Postgres reads its
+	 * table's): a TABLE type whose first nkeys fields are the key. */
 	int (*row_type)(const coco_optval *opts, coco_arena *types, const coco_type **out, char **err);
 	/* Open for listing/reading. base_dir: the directory of the flow file;
 	 * relative paths are resolved against it. Errors are for the user:
