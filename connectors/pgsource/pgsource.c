@@ -160,12 +160,14 @@ static int server_of(const char *conninfo, coco_buf *out, char **err)
 	return 0;
 }
 
-/* Connects and sets the session up; on failure *err names the server. */
+/* Connects and sets the session up; on failure *err names the server. The
+ * listener (app "coco listen") gives up sooner: live mode waits for it. */
 static PGconn *pg_connect(const char *conninfo, const char *server, const char *app, char **err)
 {
 	const char *keys[] = { "connect_timeout", "application_name", "keepalives_idle",
 		"keepalives_interval", "keepalives_count", "dbname", "client_encoding", NULL };
-	const char *vals[] = { "10", app, "30", "10", "3", conninfo, "UTF8", NULL };
+	const char *vals[] = { strcmp(app, "coco listen") ? "10" : "3", app, "30", "10", "3", conninfo,
+		"UTF8", NULL };
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	if (!c) {
 		coco_seterr(err, "Postgres: cannot connect to %s: out of memory", server);
