@@ -31,7 +31,7 @@ function Server:start()
     H.q(H.root .. "/spec/servers/fake_openai.js"), H.q(self.log), H.q(self.conf), self.port or 0,
     H.q(self.dir .. "/port")), "w")
   local port
-  for _ = 1, 200 do
+  for _ = 1, 2400 do                       -- a minute at most
     port = tonumber((H.read(self.dir .. "/port") or ""):match('"port":(%d+)'))
     if port then break end
     sleep_ms(25)
@@ -183,10 +183,11 @@ describe("EmbedText", function()
 
   it("keeps at most max_concurrency requests in flight", function()
     if not have_node then return pending("node is not installed") end
-    srv:set{ delay_ms = 150 }
+    -- the server holds its answers until 3 requests wait at once: the spec
+    -- sees them overlap, whatever the machine's speed
+    srv:set{ delay_ms = 150, hold_until = 3 }
     H.write(d .. "/flow.lua", embed_flow{ batch_size = 2, max_concurrency = 3 })
     for f = 1, 6 do H.write(string.format("%s/docs/f%d.md", d, f), doc("c" .. f, 4)) end
-    local t0 = os.time()
     local rc, _, err = run()
     assert.are.equal(0, rc, err)
     local reqs = srv:take()
@@ -194,7 +195,6 @@ describe("EmbedText", function()
     local most = 0
     for _, r in ipairs(reqs) do most = math.max(most, r.inflight) end
     assert.are.equal(3, most)
-    assert.is_true(os.time() - t0 < 10)
     assert.are.equal(24, check_rows(d))
   end)
 
@@ -203,7 +203,6 @@ describe("EmbedText", function()
     srv:set{ fail = { { status = 429, retry_after = 1, count = 2 }, { status = 500, count = 1 } } }
     H.write(d .. "/flow.lua", embed_flow{ batch_size = 8, max_concurrency = 1 })
     H.write(d .. "/docs/a.md", doc("r", 6))
-    local start = os.time()
     local rc, _, err = run()
     assert.are.equal(0, rc, err)
     local reqs = srv:take()
@@ -212,7 +211,6 @@ describe("EmbedText", function()
     assert.are.same({ 429, 429, 500, 200 }, st)
     -- two Retry-After: 1 waits at least
     assert.is_true(reqs[3].t - reqs[1].t >= 1900, "retried after " .. (reqs[3].t - reqs[1].t) .. " ms")
-    assert.is_true(os.time() - start < 15)
     assert.are.equal(6, check_rows(d))
   end)
 

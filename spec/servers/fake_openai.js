@@ -25,6 +25,9 @@
 //   dim          vector size (default 8); dims: { model: size } per model;
 //                a request's "dimensions" comes first
 //   delay_ms     answer each request this late
+//   hold_until   hold every answer until this many requests wait for theirs
+//                at once, then let them all go (60 s at most): a spec sees
+//                requests overlap instead of timing them
 //   fail         [{ "status": 429, "retry_after": 1, "count": 2 }, ...]: the
 //                first `count` requests get that status (in list order)
 //   poison       inputs containing this text get a 400 with an error message
@@ -58,7 +61,7 @@ if (args.port !== undefined && !/^\d+$/.test(args.port)) {
   process.exit(2);
 }
 
-let confText = null, conf = {}, served = 0, dropped = 0;
+let confText = null, conf = {}, served = 0, dropped = 0, gateOpen = false;
 function config() {
   let t = '{}';
   if (args.config) {
@@ -69,6 +72,7 @@ function config() {
     try { conf = JSON.parse(t); } catch (e) { conf = {}; }
     served = 0;
     dropped = 0;
+    gateOpen = false;
   }
   return conf;
 }
@@ -109,6 +113,17 @@ function answerOf(text) {
 }
 
 let inflight = 0;
+
+// Answers held by hold_until, and the timer that lets them go at the latest.
+let held = [], holdTimer = null;
+function release() {
+  gateOpen = true;
+  if (holdTimer) clearTimeout(holdTimer);
+  holdTimer = null;
+  const h = held;
+  held = [];
+  for (const go of h) go();
+}
 
 function openaiError(status, message, type, code) {
   return [status, { error: { message, type: type || 'invalid_request_error', param: null, code: code || null } }];
@@ -223,7 +238,7 @@ const server = http.createServer((req, res) => {
     if (args.log) fs.appendFileSync(args.log, JSON.stringify(rec) + '\n');
     const text = c.malformed && status === 200 ? '{"data": [{"embedding": [1,'
       : typeof body === 'string' ? body : JSON.stringify(body);
-    setTimeout(() => {
+    const go = () => setTimeout(() => {
       if (status === 200 && (c.drop === true || dropped < (Number(c.drop) || 0))) {
         dropped++;
         res.writeHead(status, { ...headers, 'Content-Length': String(Buffer.byteLength(text)) });
@@ -237,6 +252,10 @@ const server = http.createServer((req, res) => {
       res.writeHead(status, headers);
       res.end(text, () => { inflight--; });
     }, c.delay_ms || 0);
+    if (!c.hold_until || gateOpen) return go();
+    held.push(go);
+    if (inflight >= c.hold_until) release();
+    else if (!holdTimer) holdTimer = setTimeout(release, 60000);
   });
 });
 server.keepAliveTimeout = 30000;
