@@ -123,6 +123,8 @@ typedef struct xctx {
 	coco_fp rowfp;                /* identity of the source row (for uuids) */
 	coco_fper *f;
 	char **err;
+	coco_exec_trace trace;        /* each row's frame once its scope ran (inspection) */
+	void *trace_ud;
 } xctx;
 
 static const coco_value *resolve(xctx *x, const coco_fieldref *r)
@@ -377,7 +379,35 @@ static int run_scope(xctx *x, int s)
 		}
 		}
 	}
+	if (x->trace)
+		x->trace(x->trace_ud, s, frame);
 	return 0;
+}
+
+int coco_exec_row_trace(const coco_graph *g, size_t source, const coco_value *row, coco_arena *a,
+	const coco_memo *memo, coco_rows *out, coco_exec_trace trace, void *ud, char **err)
+{
+	for (size_t e = 0; e < g->nexports; e++)
+		memset(&out[e], 0, sizeof out[e]);
+	const coco_gsource *src = &g->sources[source];
+	if (src->scope < 0)
+		return 0;
+	xctx x = { .g = g, .a = a, .memo = memo, .out = out, .err = err, .trace = trace,
+		.trace_ud = ud };
+	x.frames = coco_arena_alloc(a, g->nscopes * sizeof *x.frames);
+	const gscope *rs = &g->scopes[src->scope];
+	coco_value *frame = coco_arena_alloc(a, (rs->nfields + 1) * sizeof *frame);
+	for (int k = 0; k < rs->nbase && (size_t)k < row->n; k++)
+		frame[k] = row->u.fields[k];
+	x.frames[src->scope] = frame;
+	x.f = coco_fper_create();
+	uint32_t nkeys = src->row_type->nkeys ? src->row_type->nkeys : 1;
+	for (uint32_t k = 0; k < nkeys && k < row->n; k++)
+		coco_fper_value(x.f, &row->u.fields[k]);
+	x.rowfp = coco_fper_digest(x.f);
+	int rc = run_scope(&x, src->scope);
+	coco_fper_destroy(x.f);
+	return rc;
 }
 
 int coco_exec_row(const coco_graph *g, size_t source, const coco_value *row, coco_arena *a,

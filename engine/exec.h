@@ -55,3 +55,11 @@ int coco_xbatch_resolve(coco_xbatch *b, coco_arena *a, const coco_memo *memo,
  *   "SplitRecursively (flow.lua:9): chunk_size must be > 0, got 0" */
 int coco_exec_row(const coco_graph *g, size_t source, const coco_value *row, coco_arena *a,
 	const coco_memo *memo, coco_rows *out, coco_exec_stats *stats, char **err);
+
+/* Inspection (coco server's row page): coco_exec_row without batching or
+ * stats, calling trace with each row's frame (the values of scope `scope`'s
+ * fields, in field order) once the ops of that scope ran for it: nested
+ * rows before the row holding them. Frames live in a. */
+typedef void (*coco_exec_trace)(void *ud, int scope, const coco_value *frame);
+int coco_exec_row_trace(const coco_graph *g, size_t source, const coco_value *row, coco_arena *a,
+	const coco_memo *memo, coco_rows *out, coco_exec_trace trace, void *ud, char **err);

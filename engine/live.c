@@ -707,6 +707,26 @@ static int step(coco_live *lv, int timeout_ms, char **err)
 	return done;
 }
 
+void coco_live_rescan(coco_live *lv, int reexport, int full_reprocess)
+{
+	coco_update_opts *uo = coco_indexer_opts(lv->ix);
+	uo->reexport = reexport;
+	uo->full_reprocess = full_reprocess;
+	if (!lv->started)
+		return;                   /* the initial pass does it */
+	for (size_t i = 0; i < lv->nsrc; i++) {
+		lsrc *s = &lv->src[i];
+		s->rescan = s->in_pass == 1 ? 2 : 1;
+		s->retry_at = 0;
+		if (!s->initial) {        /* the options hold until every source's pass is over */
+			s->initial = 1;
+			lv->ninitial++;
+		}
+	}
+}
+
+int coco_live_busy(const coco_live *lv) { return !lv->started || lv->ninitial > 0; }
+
 void coco_live_abort(coco_live *lv) { lv->aborted = 1; }
 int coco_live_aborted(const coco_live *lv) { return lv->aborted; }
 const coco_source_stats *coco_live_stats(const coco_live *lv) { return lv->stats; }

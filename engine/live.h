@@ -47,6 +47,12 @@ int coco_live_has_capture(const coco_live *lv);
 int coco_live_step(coco_live *lv, int timeout_ms, char **err);
 /* Change the work per step (see coco_live_opts.budget_ms). */
 void coco_live_set_budget(coco_live *lv, double ms);
+/* Start a full pass over every source at the next step (coco server's
+ * POST update), with reexport / full_reprocess for that pass only. */
+void coco_live_rescan(coco_live *lv, int reexport, int full_reprocess);
+/* 1 until the initial pass, or the passes coco_live_rescan started, are
+ * over for every source. */
+int coco_live_busy(const coco_live *lv);
 /* Stop: the next step returns -2 without taking new events. */
 void coco_live_abort(coco_live *lv);
 int coco_live_aborted(const coco_live *lv);

@@ -544,6 +544,17 @@ int coco_iter_next(coco_iter *it, const char **k, size_t *kn, const char **v, si
 	return 1;
 }
 
+/* Go to the first key >= k (within the prefix): the next coco_iter_next
+ * returns it. */
+void coco_iter_seek(coco_iter *it, const void *k, size_t kn)
+{
+	if (!it->it)
+		return;
+	rocksdb_iter_seek(it->it, k, kn);
+	it->started = 0;
+	it->done = 0;
+}
+
 /* Free an iterator (NULL is fine). */
 void coco_iter_destroy(coco_iter *it)
 {

@@ -50,4 +50,6 @@ void coco_batch_destroy(coco_batch *b);
 coco_iter *coco_state_iter(coco_state *s, coco_cf cf, const void *prefix, size_t n);
 /* 1 with an item (pointers valid until the next call), 0 at the end, -1 error. */
 int coco_iter_next(coco_iter *it, const char **k, size_t *kn, const char **v, size_t *vn, char **err);
+/* Go to the first key >= k (within the prefix; paging). */
+void coco_iter_seek(coco_iter *it, const void *k, size_t kn);
 void coco_iter_destroy(coco_iter *it);

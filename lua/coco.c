@@ -52,6 +52,7 @@ int luaopen_coco(lua_State *L)
 	coco_lua_open_source(L);
 	coco_lua_open_target(L);
 	coco_lua_open_query(L);
+	coco_lua_open_server(L);
 	lua_pushcfunction(L, l_load_embedded);
 	lua_setfield(L, -2, "load_embedded");
 	int core = lua_gettop(L);

@@ -81,6 +81,9 @@ void coco_lua_graph_unlive(lgraph *lg);
 /* l_query.c: core.call, core.top_k (query handlers) */
 int coco_lua_open_query(lua_State *L);
 
+/* l_server.c: core.server, core.poller, core.inspect_* (coco server) */
+int coco_lua_open_server(lua_State *L);
+
 /* l_live.c */
 int coco_lua_open_live(lua_State *L);
 /* Push a new updater for the flow at graph_idx; opts table at opts. */

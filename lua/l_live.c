@@ -284,6 +284,20 @@ static int l_abort(lua_State *L)
 	return 0;
 }
 
+/* live:rescan(reexport, full_reprocess): a full pass of every source now */
+static int l_rescan(lua_State *L)
+{
+	coco_live_rescan(check_live(L, 1)->lv, lua_toboolean(L, 2), lua_toboolean(L, 3));
+	return 0;
+}
+
+/* live:busy() -> true until the initial (or a rescan's) pass is over */
+static int l_busy(lua_State *L)
+{
+	lua_pushboolean(L, coco_live_busy(check_live(L, 1)->lv));
+	return 1;
+}
+
 static int l_stats(lua_State *L)
 {
 	push_stats_all(L, check_live(L, 1));
@@ -332,6 +346,8 @@ static const luaL_Reg live_methods[] = {
 	{ "wait", l_wait },
 	{ "abort", l_abort },
 	{ "stats", l_stats },
+	{ "rescan", l_rescan },
+	{ "busy", l_busy },
 	{ "close", l_close },
 	{ "_catch_signals", l_catch_signals },
 	{ NULL, NULL }

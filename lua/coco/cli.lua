@@ -15,6 +15,8 @@ usage: coco FLOW.lua [-L]                      update the flow's targets (= coco
        coco ls     [FLOW.lua]                  flows with state
        coco query  FLOW.lua[:handler] TEXT [-k 10] [--json]
                                                run a query handler of the flow
+       coco server FLOW.lua... [-L] [--listen 127.0.0.1:49344] [--token-env VAR] [--cors ORIGIN]
+                                               HTTP API and web page of the flows
 options:
   -f, --force          apply setup changes that drop data without asking
   -q, --quiet          no progress line, no stats
@@ -22,6 +24,9 @@ options:
       --state DIR      state directory (default: .coco beside FLOW.lua, or $COCO_STATE_DIR)
   -o, --output-dir DIR evaluate's output directory (default eval_<flow>_<timestamp>)
   -k N                 query: how many rows (default 10); with --json, one object per row
+      --listen ADDR    server: address and port (default 127.0.0.1:49344; another needs a token)
+      --token-env VAR  server: the environment variable holding the token every request must carry
+      --cors ORIGIN    server: a web origin allowed to call the API
       --repair         verify: write the differences to the targets
 ]]
 
@@ -32,7 +37,7 @@ local function errf(fmt, ...)
 end
 
 local flags_with_value = { ["--state"] = "state", ["-o"] = "output_dir", ["--output-dir"] = "output_dir",
-  ["-k"] = "k" }
+  ["-k"] = "k", ["--listen"] = "listen", ["--token-env"] = "token_env", ["--cors"] = "cors" }
 local flags = {
   ["-L"] = "live", ["--live"] = "live", ["--reexport"] = "reexport",
   ["--full-reprocess"] = "full_reprocess", ["-f"] = "force", ["--force"] = "force",
@@ -51,6 +56,7 @@ local allowed = {
   verify = { repair = 1, json = 1, quiet = 1, state = 1 },
   ls = { state = 1 },
   query = { k = 1, json = 1, state = 1 },
+  server = { live = 1, listen = 1, token_env = 1, cors = 1, force = 1, state = 1, quiet = 1 },
 }
 
 local function parse(args)
@@ -407,6 +413,40 @@ local function query(o, pos)
   return 0
 end
 
+-- coco server FLOW.lua... [-L] [--listen ADDR] [--token-env VAR] [--cors ORIGIN]
+local function server(o, pos)
+  if #pos == 0 then errf("'server' needs at least one FLOW.lua\n%s", USAGE); return 2 end
+  local token
+  if o.token_env then
+    token = os.getenv(o.token_env)
+    if not token or token == "" then errf("--token-env %s: the variable is not set", o.token_env); return 2 end
+  end
+  local flows = {}
+  local function close_all() for _, f in ipairs(flows) do f:close() end end
+  for _, spec in ipairs(pos) do
+    local flow, err = load_flow(spec, o)
+    if not flow then errf("%s", err); close_all(); return 1 end
+    flows[#flows + 1] = flow
+  end
+  local srv, err = coco.serve(flows, { listen = o.listen, token = token, cors = o.cors,
+    live = o.live, force = o.force })
+  if not srv then errf("%s", err); close_all(); return 1 end
+  local names = {}
+  for _, f in ipairs(flows) do names[#names + 1] = f.name end
+  if not o.quiet then
+    stdout:write(string.format("coco: serving %s on http://%s/%s\n", table.concat(names, ", "),
+      srv:address(), o.live and " (live)" or ""))
+    stdout:flush()
+  end
+  local live = srv.entries[1].live
+  if live then live:_catch_signals() end
+  local ok, werr = srv:wait()
+  srv:close()
+  close_all()
+  if not ok then errf("%s", werr); return 1 end
+  return 0
+end
+
 function M.main(args)
   local o, pos = parse(args)
   if not o then errf("%s\n%s", pos, USAGE); return 2 end
@@ -416,7 +456,7 @@ function M.main(args)
     return o.help and 0 or 2
   end
   local cmd = pos[1]
-  if commands[cmd] or cmd == "ls" or cmd == "query" then
+  if commands[cmd] or cmd == "ls" or cmd == "query" or cmd == "server" then
     table.remove(pos, 1)
   elseif cmd:match("%.lua$") or cmd:match("%.lua:[%w_]+$") then
     cmd = "update"
@@ -432,6 +472,7 @@ function M.main(args)
   end
   if cmd == "ls" then return ls(o, pos) end
   if cmd == "query" then return query(o, pos) end
+  if cmd == "server" then return server(o, pos) end
   if #pos ~= 1 then errf("'%s' needs one FLOW.lua\n%s", cmd, USAGE); return 2 end
   local flow, err = load_flow(pos[1], o)
   if not flow then errf("%s", err); return 1 end

@@ -860,6 +860,19 @@ function Flow:query(name, query, opts)
   return res
 end
 
+-- coco.serve({ flow, ... }, { listen, token, cors, live, force }) -> server | nil, msg:
+-- the HTTP API and web page of these flows (coco/server.lua); server:fd(),
+-- timeout(), step(ms), wait(), address(), close() drive it from a host loop.
+local server_mod
+function coco.serve(flows, opts)
+  if getmetatable(flows) == Flow then flows = { flows } end
+  server_mod = server_mod or core.load_embedded("server.lua")(coco, core)
+  return server_mod.serve(flows, opts)
+end
+
+-- flow:serve{ listen = "127.0.0.1:49344", live = true, ... }: coco.serve for one flow
+function Flow:serve(opts) return coco.serve({ self }, opts) end
+
 function Flow:close()
   if self._g then self._g:close() end
   self._g = nil
