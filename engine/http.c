@@ -153,6 +153,33 @@ void coco_http_format_date(long long t, char out[30])
 
 /* ---- URLs ---------------------------------------------------------------- */
 
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int coco_http_url_decode(coco_buf *out, const char *s, size_t n, int plus_is_space)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '+' && plus_is_space) {
+			coco_buf_putc(out, ' ');
+		} else if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+			coco_buf_putc(out, (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
+			i += 2;
+		} else {
+			if (c == '%')
+				rc = -1;
+			coco_buf_putc(out, c);
+		}
+	}
+	return rc;
+}
+
 void coco_http_url_encode(coco_buf *out, const char *s, size_t n, int keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";

@@ -109,3 +109,7 @@ void coco_http_format_date(long long t, char out[30]);
  * Azure sign them): unreserved bytes (A-Z a-z 0-9 - _ . ~) kept, every
  * other byte as %XX in upper-case hex; '/' kept when keep_slash. */
 void coco_http_url_encode(coco_buf *out, const char *s, size_t n, int keep_slash);
+/* Percent-decoding, appended to out: %XX a byte, '+' a space when
+ * plus_is_space (form encoding, as S3 lists keys). Returns -1 on a
+ * malformed escape (kept as it was), else 0. */
+int coco_http_url_decode(coco_buf *out, const char *s, size_t n, int plus_is_space);

@@ -162,11 +162,15 @@ static int load_credentials(az_src *s, const coco_optval *opts, char **err)
 			kv ? "account_key_env" : "sas_token_env", var);
 	if (sv) {
 		s->sas = strdup(v[0] == '?' ? v + 1 : v);
+		if (!s->sas)
+			abort();
 		return 0;
 	}
 	size_t n = strlen(v);
 	unsigned char *tmp = malloc(n + 1);
 	s->key = malloc(n + 1);
+	if (!tmp || !s->key)
+		abort();
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)               /* no spaces or line breaks */
 		if (!isspace((unsigned char)v[i]))
@@ -174,9 +178,12 @@ static int load_credentials(az_src *s, const coco_optval *opts, char **err)
 	int pad = (m > 0 && tmp[m - 1] == '=') + (m > 1 && tmp[m - 2] == '=');
 	int got = m && m % 4 == 0 ? EVP_DecodeBlock(s->key, tmp, (int)m) : -1;
 	wipe(tmp, n + 1);
-	if (got <= pad)
+	if (got <= pad) {
+		wipe(s->key, n + 1);
+		s->key = NULL;
 		return coco_seterr(err, "AzureBlob: the account key in %s is not base64 (as the portal "
 			"shows it)", var);
+	}
 	s->nkey = (size_t)(got - pad);
 	return 0;
 }
@@ -370,14 +377,8 @@ typedef struct list_st {
 	coco_buf key, ord;
 	char *next;                     /* NextMarker, malloc'd; NULL: none */
 	uint64_t large;
-	int stop, blobs;
+	int stop;
 } list_st;
-
-static int hexval(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ?
-		(c | 0x20) - 'a' + 10 : -1;
-}
 
 static void list_start(void *ud, const coco_xml *x)
 {
@@ -399,21 +400,11 @@ static void blob_done(list_st *st)
 {
 	az_blob *b = &st->b;
 	az_src *s = st->s;
-	st->blobs++;
 	coco_buf_clear(&st->key);
-	if (b->encoded) {
-		for (size_t i = 0; i < b->name.n; i++) {
-			const char *p = b->name.p + i;
-			if (*p == '%' && i + 2 < b->name.n && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-				coco_buf_putc(&st->key, (char)(hexval(p[1]) * 16 + hexval(p[2])));
-				i += 2;
-			} else {
-				coco_buf_putc(&st->key, *p);
-			}
-		}
-	} else {
+	if (b->encoded)
+		coco_http_url_decode(&st->key, b->name.p ? b->name.p : "", b->name.n, 0);
+	else
 		coco_buf_add(&st->key, b->name.p ? b->name.p : "", b->name.n);
-	}
 	if (st->stop || b->archived || !coco_obj_wanted(&s->sel, st->key.p ? st->key.p : "", st->key.n))
 		return;
 	if (s->max_size >= 0 && b->size > s->max_size) {
@@ -484,7 +475,7 @@ static int az_list(void *sp, coco_list_cb cb, void *ud, char **err)
 {
 	az_src *s = sp;
 	list_st st = { .s = s, .cb = cb, .ud = ud };
-	coco_buf url = {0}, path = {0};
+	coco_buf url = {0};
 	char maxres[16], *marker = NULL;
 	snprintf(maxres, sizeof maxres, "%d", s->page_size);
 	int rc = -1, pages = 0;
@@ -540,7 +531,6 @@ out:
 	coco_buf_free(&st.key);
 	coco_buf_free(&st.ord);
 	coco_buf_free(&url);
-	coco_buf_free(&path);
 	return rc;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "s3_int.h"
+#include "keyesc.h"
 #include "text.h"
 
 enum { OPT_BUCKET, OPT_PREFIX, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY, OPT_MAX_SIZE,
@@ -41,31 +42,9 @@ void s3_uri_encode(coco_buf *out, const char *s, size_t n, int keep_slash)
 	coco_http_url_encode(out, s, n, keep_slash);
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 int s3_form_decode(coco_buf *out, const char *s, size_t n)
 {
-	int rc = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (c == '+') {
-			coco_buf_putc(out, ' ');
-		} else if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			coco_buf_putc(out, (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
-			i += 2;
-		} else {
-			if (c == '%')
-				rc = -1;
-			coco_buf_putc(out, c);
-		}
-	}
-	return rc;
+	return coco_http_url_decode(out, s, n, 1);
 }
 
 static int param_cmp(const void *a, const void *b)
@@ -566,6 +545,12 @@ static int s3_list(void *sp, coco_list_cb cb, void *ud, char **err)
 				coco_buf_add(&key, o->key, o->nkey);
 			if (!s3_wanted(s, key.p ? key.p : "", key.n) || skip_class(o->storage_class))
 				continue;
+			if (coco_key_needs_escape(key.p ? key.p : "", key.n)) {   /* keyesc.h */
+				coco_buf_clear(&ord);
+				coco_key_escape(key.p, key.n, &ord);
+				coco_buf_clear(&key);
+				coco_buf_add(&key, ord.p, ord.n);
+			}
 			if (s->max_size >= 0 && o->size > s->max_size) {
 				large++;
 				continue;
@@ -607,7 +592,13 @@ static void object_url(const s3_src *s, coco_buf *url, const char *key, size_t n
 	coco_buf_clear(url);
 	coco_buf_adds(url, s->base);
 	coco_buf_putc(url, '/');
+	coco_buf raw = {0};                       /* a key that is not UTF-8: keyesc.h */
+	if (memchr(key, '\\', n) && coco_key_unescape(key, n, &raw) == 0) {
+		key = raw.p;
+		n = raw.n;
+	}
 	s3_uri_encode(url, key, n, 1);
+	coco_buf_free(&raw);
 }
 
 static coco_http_xfer *get_start(void *sp, const char *url)
