@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "gdrive_int.h"
+#include "keyesc.h"
 #include "text.h"
 #include "engine/functions/json.h"
 
@@ -957,6 +958,12 @@ static int gd_read(void *src, const coco_value *key, coco_arena *a, coco_value *
 			coco_value *f = coco_arena_alloc(a, 5 * sizeof *f);
 			f[0] = coco_v_str(coco_arena_strdup(a, n->id), strlen(n->id));
 			f[1] = coco_v_str(coco_arena_strdup(a, n->path), strlen(n->path));
+			if (coco_utf8_check(n->path, f[1].n) != f[1].n) {   /* never invalid text: keyesc.h */
+				coco_buf b = {0};
+				coco_key_escape(n->path, f[1].n, &b);
+				f[1] = coco_v_str(coco_arena_strndup(a, b.p, b.n), b.n);
+				coco_buf_free(&b);
+			}
 			f[2] = coco_v_str(coco_arena_strdup(a, ctype), strlen(ctype));
 			f[3] = n->mtime ? coco_v_str(coco_arena_strdup(a, n->mtime), strlen(n->mtime)) :
 				coco_v_str("", 0);

@@ -19,6 +19,7 @@
 #include "text.h"
 #include "glob.h"
 #include "localfile_int.h"
+#include "keyesc.h"
 
 enum { OPT_PATH, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY, OPT_MAX_SIZE, OPT_WATCH, OPT_DECODE };
 
@@ -295,6 +296,11 @@ static void emit(walk *w, const struct stat *st)
 	unsigned char ord[16];
 	ordinal(ord, st);
 	coco_value key = coco_v_str(w->rel.p, w->rel.n);
+	if (coco_key_needs_escape(w->rel.p, w->rel.n)) {   /* not UTF-8: keyesc.h */
+		coco_buf_clear(&w->tmp);
+		coco_key_escape(w->rel.p, w->rel.n, &w->tmp);
+		key = coco_v_str(w->tmp.p, w->tmp.n);
+	}
 	if (w->cb(w->ud, &key, ord, sizeof ord))
 		w->stop = 1;
 }
@@ -681,11 +687,22 @@ static int lf_read(void *sp, const coco_value *key, coco_arena *a, coco_value *r
 	if (!key || key->kind != COCO_STR)
 		return coco_seterr(err, "LocalFile: the row key must be a str (filename)");
 	size_t n = key->n;
-	const char *name = coco_arena_strndup(a, key->u.s, n);
-	if (!valid_rel(name, n))
+	const char *name = coco_arena_strndup(a, key->u.s, n);   /* the key, for messages */
+	const char *path = NULL;                  /* the file's own name (keyesc.h) */
+	if (!coco_key_needs_escape(name, n)) {
+		path = name;
+	} else if (memchr(name, '\\', n)) {
+		coco_buf raw = {0};
+		if (coco_key_unescape(name, n, &raw) == 0)
+			path = coco_arena_strndup(a, raw.p, raw.n);
+		n = path ? raw.n : n;
+		coco_buf_free(&raw);
+	}
+	if (!path || !valid_rel(path, n))        /* no key this source lists */
 		return 1;
+	n = key->n;
 
-	int fd = lf_open_rel(s, name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	int fd = lf_open_rel(s, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	int e = errno;
 	if (fd < 0) {
 		if (e == ENOENT || e == ENOTDIR || e == ELOOP)   /* gone, out of the tree, a loop */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "localfile_int.h"
+#include "keyesc.h"
 
 #define DIR_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | \
 	IN_DELETE_SELF | IN_MOVE_SELF | IN_EXCL_UNLINK | IN_ONLYDIR | IN_DONT_FOLLOW)
@@ -127,6 +128,14 @@ static void note(lf_watch *w, coco_change_kind kind, const coco_value *key, cons
 /* Reports the entry at hand (w->rel) as a row. */
 static void note_row(lf_watch *w, coco_change_kind kind)
 {
+	if (coco_key_needs_escape(w->rel.p, w->rel.n)) {   /* not UTF-8: keyesc.h */
+		coco_buf k = {0};
+		coco_key_escape(w->rel.p, w->rel.n, &k);
+		coco_value key = coco_v_str(k.p, k.n);
+		note(w, kind, &key, NULL);
+		coco_buf_free(&k);
+		return;
+	}
 	coco_value key = coco_v_str(w->rel.p, w->rel.n);
 	note(w, kind, &key, NULL);
 }

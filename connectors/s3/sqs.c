@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "s3_int.h"
+#include "keyesc.h"
 #include "engine/functions/json.h"
 
 #define WAIT_SECONDS 20
@@ -81,14 +82,23 @@ static void msg_free(sqs_msg *m)
 
 static void msg_add_key(sqs_msg *m, const char *k, size_t n)
 {
+	coco_buf esc = {0};
+	if (coco_key_needs_escape(k, n)) {       /* the key as list() gives it (keyesc.h) */
+		coco_key_escape(k, n, &esc);
+		k = esc.p;
+		n = esc.n;
+	}
 	for (size_t i = 0; i < m->nkeys; i++)
-		if (strlen(m->keys[i]) == n && !memcmp(m->keys[i], k, n))
+		if (strlen(m->keys[i]) == n && !memcmp(m->keys[i], k, n)) {
+			coco_buf_free(&esc);
 			return;
+		}
 	if (m->nkeys == m->cap) {
 		m->cap = m->cap ? 2 * m->cap : 4;
 		m->keys = xrealloc(m->keys, m->cap * sizeof *m->keys);
 	}
 	m->keys[m->nkeys++] = strndup(k, n);
+	coco_buf_free(&esc);
 }
 
 /* ---- event bodies -------------------------------------------------------- */
