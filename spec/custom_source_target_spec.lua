@@ -374,24 +374,23 @@ local function step_for(secs, pred)
   repeat assert(live:step(20)) until (pred and pred()) or now() - t0 > secs
   return not pred or not not pred()
 end
-R.initial = step_for(10, function() return D.read("out/c.json") end)
+local function warned(s) return table.concat(warnings, "\n"):match(s) ~= nil end
+R.initial = step_for(60, function() return D.read("out/c.json") end)
 -- listing fails for a while: a file deleted meanwhile keeps its row
 D.append("fail_list", "1")
 os.remove("data/a")
-step_for(0.5)
-R.list_warned = table.concat(warnings, "\n"):match("listing is broken today") ~= nil
+R.list_warned = step_for(60, function() return warned("listing is broken today") end)
 R.a_kept = D.read("out/a.json") ~= nil
 os.remove("fail_list")
-R.a_gone = step_for(10, function() return not D.read("out/a.json") end)
+R.a_gone = step_for(60, function() return not D.read("out/a.json") end)
 -- writing fails for a while: the new row comes once it works again
 warnings = {}
 D.append("fail_mutate", "1")
 D.append("data/d", "delta")
-step_for(0.5)
-R.mutate_warned = table.concat(warnings, "\n"):match("the disk is full") ~= nil
+R.mutate_warned = step_for(60, function() return warned("the disk is full") end)
 R.d_early = D.read("out/d.json") ~= nil
 os.remove("fail_mutate")
-R.d_written = step_for(10, function() return D.read("out/d.json") end)
+R.d_written = step_for(60, function() return D.read("out/d.json") end)
 live:close()
 -- and the state agrees: a fresh update has nothing to do
 local st = assert(flow:update())
@@ -511,7 +510,7 @@ local flow = assert(coco.load("flow.lua"))
 local live = assert(flow:live())
 local function until_(pred)
   local t0 = os.time()
-  while not pred() and os.time() - t0 < 10 do assert(live:step(50)) end
+  while not pred() and os.time() - t0 < 60 do assert(live:step(50)) end
 end
 until_(function() return D.read("out/c.json") end)
 local f = io.open("data/d", "wb") f:write("delta") f:close()
