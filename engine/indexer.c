@@ -29,9 +29,13 @@ static double now_ms(void)
 
 /* ---- records ------------------------------------------------------------
  * tracking: flags u8 | ord (varint len + bytes) | content fp 16 | logic fp 16
- * lineage:  nexports varint, per export: name (varint len + bytes),
- *           nrows varint, per row: key (varint len + encoded key) + fp 16;
- *           then nstaged varint, per staged: export name, key. */
+ * lineage:  nexports varint, per export: its target's resource id (varint
+ *           len + bytes), nrows varint, per row: key (varint len + encoded
+ *           key) + fp 16; then nstaged varint, per staged: resource id, key.
+ * Lineage names the target (the resource setup created), not the export:
+ * an export renamed onto the same table, or two exports trading tables,
+ * still find what the rows wrote there. (States written before named
+ * exports: lineage_migrate() rewrites them once.) */
 typedef struct trk {
 	int flags;
 	const char *ord;
@@ -393,6 +397,7 @@ static int kset_has(const kset *s, const char *k)
 typedef struct run {
 	const coco_graph *g;
 	coco_state *st;
+	char **rids;                  /* each export's resource id (lineage names it) */
 	const coco_update_opts *o;    /* = &opts */
 	coco_update_opts opts;
 	target_rt *targets;
@@ -495,14 +500,13 @@ static coco_value key_of(coco_arena *a, const coco_value *row, uint32_t nkeys)
 	return k;
 }
 
-static int export_index(const coco_graph *g, const char *name, size_t n)
+/* The export writing the target with resource id rid, or -1. */
+static int export_index(const run *r, const char *rid, size_t n)
 {
-	size_t nx = coco_graph_nexports(g);
-	for (size_t x = 0; x < nx; x++) {
-		const char *xn = coco_graph_export_at(g, x)->name;
-		if (strlen(xn) == n && !memcmp(xn, name, n))
+	size_t nx = coco_graph_nexports(r->g);
+	for (size_t x = 0; x < nx; x++)
+		if (strlen(r->rids[x]) == n && !memcmp(r->rids[x], rid, n))
 			return (int)x;
-	}
 	return -1;
 }
 
@@ -632,7 +636,7 @@ static void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, i
 			coco_value key = key_of(a, row, xp->info.nkeys);
 			coco_buf_clear(&r->kbuf);
 			coco_value_encode(&key, &r->kbuf);
-			lkey k = { .exp = xp->name, .nexp = strlen(xp->name) };
+			lkey k = { .exp = r->rids[x], .nexp = strlen(r->rids[x]) };
 			k.key = coco_arena_strndup(a, r->kbuf.p, r->kbuf.n);
 			k.nkey = r->kbuf.n;
 			k.fp = coco_fp_value(row);
@@ -657,9 +661,9 @@ static void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, i
 	/* old keys no longer produced: delete */
 	for (size_t j = 0; j < old->n; j++) {
 		const lkey *o = &old->k[j];
-		int x = export_index(g, o->exp, o->nexp);
+		int x = export_index(r, o->exp, o->nexp);
 		if (x < 0)
-			continue;               /* gone exports: their table was dropped by setup */
+			continue;               /* targets that left the flow: dropped by setup */
 		if (lset_find(&news, &d->lin, o->exp, o->nexp, o->key, o->nkey, -1) >= 0)
 			continue;
 		if (lset_find(&olds, old, o->exp, o->nexp, o->key, o->nkey, -1) != (long)j)
@@ -1493,8 +1497,28 @@ int coco_indexer_open(const coco_graph *g, coco_state *st, const coco_update_opt
 	r->flush_row_ms = 0.02;       /* a first guess, measured from then on */
 	if (coco_graph_batches(g))
 		r->xb = coco_xbatch_create();
-	size_t ns = coco_graph_nsources(g);
+	size_t ns = coco_graph_nsources(g), nx = coco_graph_nexports(g);
 	ix->srcs = calloc(ns + 1, sizeof *ix->srcs);
+	r->rids = calloc(nx + 1, sizeof *r->rids);
+	coco_buf rid = {0}, desc = {0};
+	for (size_t x = 0; x < nx; x++) {
+		const coco_gexport *xp = coco_graph_export_at(g, x);
+		char *e = NULL;
+		coco_buf_clear(&rid);
+		coco_buf_clear(&desc);
+		if (xp->ops->describe(xp->opts, &xp->info, &rid, &desc, &e)) {
+			coco_seterr(err, "export '%s' (%s): %s", xp->name, xp->where, e ? e : "invalid target");
+			free(e);
+			break;
+		}
+		r->rids[x] = coco_strdup(rid.p);
+	}
+	coco_buf_free(&rid);
+	coco_buf_free(&desc);
+	if ((nx && !r->rids[nx - 1]) || coco_lineage_migrate(st, err)) {
+		coco_indexer_close(ix);
+		return -1;
+	}
 	for (size_t i = 0; i < ns; i++) {
 		const coco_gsource *s = coco_graph_source(g, i);
 		char *e = NULL;
@@ -1615,6 +1639,9 @@ void coco_indexer_close(coco_indexer *ix)
 		if (ix->srcs[i])
 			coco_graph_source(g, i)->ops->close(ix->srcs[i]);
 	free(ix->srcs);
+	for (size_t x = 0; x < coco_graph_nexports(g); x++)
+		free(r->rids[x]);
+	free(r->rids);
 	coco_arena_destroy(&r->rowa);
 	flushio_free(&r->io);
 	coco_batch_destroy(r->commit);
@@ -1824,37 +1851,41 @@ int coco_update(const coco_graph *g, coco_state *st, const coco_update_opts *o,
 	return rc;
 }
 
-int coco_forget_export(coco_state *st, const char *exp, char **err)
+/* Lineage entries naming target rid: with drop, removed; else, with
+ * kept, made staged (else removed), and their rows marked for evaluation
+ * (see coco_forget_export). */
+static int relabel_target(coco_state *st, const char *rid, int drop, int kept, char **err)
 {
 	coco_batch *b = coco_batch_create();
 	coco_arena a = {0};
 	coco_buf val = {0}, tv = {0};
-	size_t nexp = strlen(exp);
+	size_t nrid = strlen(rid);
 	int rc;
-	/* rows whose lineage names the export: those keys become staged ("may
-	 * be in the target"), not forgotten: setup may have emptied the target
-	 * (recreated) or kept its rows (a column dropped), and only the next
-	 * evaluation knows which keys the row still produces; it writes those
-	 * again and deletes the others. The row is evaluated again (its logic
-	 * fingerprint no longer matches). */
 	coco_iter *it = coco_state_iter(st, COCO_CF_LINEAGE, NULL, 0);
 	const char *k, *v;
 	size_t kn, vn;
 	while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
-		lineage l;
+		lineage l, keep = {0};
 		coco_arena_reset(&a);
 		if (lin_decode(v, vn, &a, &l))
 			continue;
 		int named = 0;
-		for (size_t i = 0; i < l.n; i++)
-			if (l.k[i].nexp == nexp && !memcmp(l.k[i].exp, exp, nexp)) {
+		for (size_t i = 0; i < l.n; i++) {
+			int hit = l.k[i].nexp == nrid && !memcmp(l.k[i].exp, rid, nrid);
+			named |= hit;
+			if (hit && kept)
 				l.k[i].staged = 1;
-				named = 1;
-			}
+			if (!hit || kept)
+				lin_push(&a, &keep, &l.k[i]);
+		}
 		if (!named)
 			continue;
-		lin_encode(&l, &val);
+		keep.memo = l.memo;
+		keep.nmemo = l.nmemo;
+		lin_encode(&keep, &val);
 		coco_batch_put(b, COCO_CF_LINEAGE, k, kn, val.p, val.n);
+		if (drop)
+			continue;
 		trk t;
 		int got = coco_state_get(st, COCO_CF_TRACKING, k, kn, &tv, err);
 		if (got < 0) {
@@ -1874,6 +1905,98 @@ int coco_forget_export(coco_state *st, const char *exp, char **err)
 	coco_arena_destroy(&a);
 	coco_buf_free(&val);
 	coco_buf_free(&tv);
+	return rc < 0 ? -1 : 0;
+}
+
+/* A target setup kept the rows of (a column dropped): the keys of the
+ * export become staged ("may be in the target"), not forgotten: only the
+ * next evaluation of each row knows which keys it still produces; it
+ * writes those again and deletes the others. A target created anew is
+ * empty: its keys are forgotten (their shape may not even fit its key). */
+int coco_forget_export(coco_state *st, const char *rid, int kept, char **err)
+{
+	return relabel_target(st, rid, 0, kept, err);
+}
+
+int coco_forget_target(coco_state *st, const char *rid, char **err)
+{
+	return relabel_target(st, rid, 1, 0, err);
+}
+
+/* Meta key saying lineage names resource ids (absent: export names). */
+#define META_LINEAGE "lineage"
+
+int coco_lineage_migrate(coco_state *st, char **err)
+{
+	coco_buf v = {0};
+	int got = coco_state_get(st, COCO_CF_META, META_LINEAGE, strlen(META_LINEAGE), &v, err);
+	coco_buf_free(&v);
+	if (got != 0)
+		return got < 0 ? -1 : 0;
+	/* export name -> resource id, from the targets' setup records
+	 * ("<target>\n<export>\n<description>", keyed by resource id) */
+	coco_arena a = {0};
+	const char **names = NULL, **rids = NULL;
+	size_t n = 0, cap = 0;
+	const char *k, *val;
+	size_t kn, vn;
+	int rc;
+	coco_iter *it = coco_state_iter(st, COCO_CF_SETUP, NULL, 0);
+	while ((rc = coco_iter_next(it, &k, &kn, &val, &vn, err)) == 1) {
+		const char *nl = memchr(val, '\n', vn);
+		const char *nl2 = nl ? memchr(nl + 1, '\n', vn - (size_t)(nl + 1 - val)) : NULL;
+		if (!nl2 || (vn > 7 && !memcmp(val, "source:", 7)))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			names = realloc(names, cap * sizeof *names);
+			rids = realloc(rids, cap * sizeof *rids);
+			if (!names || !rids)
+				abort();
+		}
+		names[n] = coco_arena_strndup(&a, nl + 1, (size_t)(nl2 - nl - 1));
+		rids[n++] = coco_arena_strndup(&a, k, kn);
+	}
+	coco_iter_destroy(it);
+	coco_batch *b = coco_batch_create();
+	coco_arena la = {0};
+	coco_buf enc = {0};
+	if (rc == 0) {
+		it = coco_state_iter(st, COCO_CF_LINEAGE, NULL, 0);
+		while ((rc = coco_iter_next(it, &k, &kn, &val, &vn, err)) == 1) {
+			lineage l, keep = {0};
+			coco_arena_reset(&la);
+			if (lin_decode(val, vn, &la, &l))
+				continue;
+			for (size_t i = 0; i < l.n; i++) {
+				size_t j = 0;
+				while (j < n && !(strlen(names[j]) == l.k[i].nexp &&
+				       !memcmp(names[j], l.k[i].exp, l.k[i].nexp)))
+					j++;
+				if (j == n)
+					continue;       /* its target was dropped */
+				lkey e = l.k[i];
+				e.exp = rids[j];
+				e.nexp = strlen(rids[j]);
+				lin_push(&la, &keep, &e);
+			}
+			keep.memo = l.memo;
+			keep.nmemo = l.nmemo;
+			lin_encode(&keep, &enc);
+			coco_batch_put(b, COCO_CF_LINEAGE, k, kn, enc.p, enc.n);
+		}
+		coco_iter_destroy(it);
+	}
+	if (rc == 0) {
+		coco_batch_put(b, COCO_CF_META, META_LINEAGE, strlen(META_LINEAGE), "resource", 8);
+		rc = coco_state_write(st, b, 1, err);
+	}
+	coco_batch_destroy(b);
+	coco_buf_free(&enc);
+	coco_arena_destroy(&la);
+	coco_arena_destroy(&a);
+	free(names);
+	free(rids);
 	return rc < 0 ? -1 : 0;
 }
 

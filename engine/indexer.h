@@ -100,12 +100,19 @@ typedef int (*coco_eval_sink)(void *ud, const coco_gexport *x, const coco_value 
 int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco_update_opts *o,
 	coco_eval_sink sink, void *sink_ud, coco_source_stats *stats, char **err);
 
-/* After setup changed export `exp`'s target (created it anew, dropped a
- * column, ...): the target rows lineage records for it are no longer
- * trusted as written. They become staged (may be in the target), and the
- * rows that had some are marked for evaluation, so the next update writes
- * the export's rows again and deletes the keys no longer produced. */
-int coco_forget_export(coco_state *st, const char *exp, char **err);
+/* After setup changed the target with resource id `rid`: the rows that
+ * wrote to it are marked for evaluation, so the next update writes the
+ * export's rows again. kept: the target kept its rows (a column dropped, a
+ * repair): their keys become staged (may be in the target) and the next
+ * update deletes those no row produces any more; else (created anew) they
+ * are forgotten. */
+int coco_forget_export(coco_state *st, const char *rid, int kept, char **err);
+/* After setup dropped the target `rid`: lineage forgets its keys. */
+int coco_forget_target(coco_state *st, const char *rid, char **err);
+/* Lineage names targets by resource id; a state whose lineage still names
+ * exports (written before) is rewritten once, through the setup records.
+ * Called by setup and by coco_indexer_open; a no-op after the first. */
+int coco_lineage_migrate(coco_state *st, char **err);
 
 /* Appends the state as text lines, for tests (spec/fuzz): tracking
  * "T\tsource\tkey\tflags", lineage "L\tsource\tkey\texport\ttarget key\tstaged",
@@ -123,6 +130,8 @@ typedef struct coco_setup_change {
 	char *desired;           /* NULL: drop */
 	coco_buf plan;           /* human-readable lines */
 	int destructive;
+	int renamed;             /* only the export's name changed: the record is updated */
+	int keeps_rows;          /* destructive, but the target keeps its rows (COCO_SETUP_KEEPS_ROWS) */
 } coco_setup_change;
 
 typedef struct coco_setup_plan {

@@ -216,6 +216,8 @@ typedef struct coco_export_info {
 } coco_export_info;
 
 #define COCO_TGT_REFUSED (-2)
+/* A bit of plan()'s *destructive: see coco_target_ops.plan. */
+#define COCO_SETUP_KEEPS_ROWS 2
 
 typedef struct coco_target_ops {
 	const char *name;                     /* "SQLite" */
@@ -229,7 +231,11 @@ typedef struct coco_target_ops {
 	/* What going from `stored` (NULL: nothing yet) to `desired` (NULL: drop)
 	 * does: appends human-readable lines to plan ("create table X",
 	 * "add column y TEXT", "drop table X"), sets *destructive when data
-	 * would be lost (dropping a table or column, recreating a table). */
+	 * would be lost (dropping a table or column, recreating a table), with
+	 * COCO_SETUP_KEEPS_ROWS or'd in when the target keeps its rows (a
+	 * column dropped): the keys written before are still there, to be
+	 * deleted if no row produces them any more. Without it, a destructive
+	 * change is taken to leave the target empty (recreated). */
 	int (*plan)(const char *stored, const char *desired, coco_buf *plan,
 		int *destructive, char **err);
 	/* Apply that change. Must be idempotent: safe to re-run after a crash. */

@@ -90,6 +90,14 @@ int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *p
 				change_add(plan, rid.p, xp->name, xp->ops, NULL, d, desired.p);
 				plan->ch[plan->n - 1].plan = fix;
 				plan->ch[plan->n - 1].destructive = destructive;
+			} else if (strcmp(ex, xp->name)) {
+				/* the export was renamed, its target is the same: only the
+				 * record changes (lineage names the target, not the export) */
+				change_add(plan, rid.p, xp->name, xp->ops, NULL, d, desired.p);
+				plan->ch[plan->n - 1].renamed = 1;
+				coco_buf_printf(&plan->ch[plan->n - 1].plan,
+					"export renamed from %s (the same target: its rows stay)\n", ex);
+				coco_buf_free(&fix);
 			} else {
 				coco_buf_free(&fix);
 			}
@@ -162,12 +170,12 @@ int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *p
 	for (size_t i = 0; i < plan->n && !rc; i++) {
 		coco_setup_change *c = &plan->ch[i];
 		char *e = NULL;
-		if (c->plan.n) {                /* planned by check() */
-			plan->destructive |= c->destructive;
-			continue;
-		}
-		int prc = c->ops ? c->ops->plan(c->stored, c->desired, &c->plan, &c->destructive, &e)
-			: c->sops->setup_plan(c->stored, c->desired, &c->plan, &c->destructive, &e);
+		int prc = 0;
+		if (!c->plan.n)                 /* else planned by check() */
+			prc = c->ops ? c->ops->plan(c->stored, c->desired, &c->plan, &c->destructive, &e)
+				: c->sops->setup_plan(c->stored, c->desired, &c->plan, &c->destructive, &e);
+		c->keeps_rows = (c->destructive & COCO_SETUP_KEEPS_ROWS) != 0;
+		c->destructive &= ~COCO_SETUP_KEEPS_ROWS;
 		if (prc) {
 			rc = coco_seterr(err, "%s '%s': %s", c->ops ? "export" : "source", c->export_name,
 				e ? e : "cannot plan setup");
@@ -206,11 +214,13 @@ void coco_setup_plan_format(const coco_setup_plan *plan, coco_buf *out)
 int coco_setup_apply(coco_state *st, coco_setup_plan *plan, char **err)
 {
 	coco_buf rec = {0};
-	int rc = 0;
+	int rc = coco_lineage_migrate(st, err);
 	for (size_t i = 0; i < plan->n && !rc; i++) {
 		coco_setup_change *c = &plan->ch[i];
 		char *e = NULL;
-		if (c->ops ? c->ops->apply(c->stored, c->desired, &e)
+		if (c->renamed) {
+			/* the record only */
+		} else if (c->ops ? c->ops->apply(c->stored, c->desired, &e)
 		    : c->sops->setup_apply(c->stored, c->desired, &e)) {
 			rc = coco_seterr(err, "%s '%s': setup failed: %s", c->ops ? "export" : "source",
 				c->export_name, e ? e : "error");
@@ -222,9 +232,16 @@ int coco_setup_apply(coco_state *st, coco_setup_plan *plan, char **err)
 		 * again. Only after the target exists (a failed apply keeps the
 		 * old table and its lineage), and before the record is stored (a
 		 * crash in between replans and redoes both). */
-		if (c->ops && c->desired && (!c->stored || c->destructive ||
+		if (c->ops && !c->renamed && c->desired && (!c->stored || c->destructive ||
 		    !strcmp(c->stored, c->desired)) /* repaired (check) */ &&
-		    coco_forget_export(st, c->export_name, err)) {
+		    coco_forget_export(st, c->resource_id,
+			    c->stored && (c->keeps_rows || !c->destructive), err)) {
+			rc = -1;
+			break;
+		}
+		/* a dropped target: lineage forgets its keys (before the record
+		 * goes: a crash in between drops again, idempotently) */
+		if (c->ops && !c->desired && coco_forget_target(st, c->resource_id, err)) {
 			rc = -1;
 			break;
 		}

@@ -157,7 +157,7 @@ static int tgt_plan(const char *stored, const char *desired, coco_buf *plan, int
 		*destructive = 1;
 	} else {
 		coco_buf_adds(plan, "change fields:");
-		*destructive = fields_diff(stored, desired, plan);
+		*destructive = fields_diff(stored, desired, plan) ? 1 | COCO_SETUP_KEEPS_ROWS : 0;
 		coco_buf_putc(plan, '\n');
 	}
 	return 0;

@@ -109,4 +109,43 @@ describe("exact after a flow change and a file change in the same update:", func
     update(d)
     assert_fresh(d, { TBL })
   end)
+
+  -- Class (b). Lineage named the export: renamed onto the same table, its
+  -- old keys belonged to an export "that left the flow" and were skipped
+  -- when the rows that wrote them changed or went away.
+  it("an export renamed onto the same table leaves no stale row", function()
+    local d = H.tmpdir()
+    H.write(d .. "/flow.lua", flow({ export = "chunks", table = "kept" }))
+    H.write(d .. "/docs/a.md", paras("alpha", "beta", "gamma"))
+    H.write(d .. "/docs/b.md", paras("delta", "ember"))
+    update(d)
+    H.write(d .. "/flow.lua", flow({ export = "pieces", table = "kept" }))
+    H.write(d .. "/docs/a.md", paras("alpha"))
+    H.rm(d .. "/docs/b.md")
+    local rc, out = H.coco(d, "setup flow.lua")
+    assert.are.equal(0, rc)
+    assert.matches("export renamed from chunks", out)
+    update(d, "")                      -- no -f: a rename drops nothing
+    assert_fresh(d, { "kept" })
+    assert.are.equal(1, #H.dump(d .. "/index.sqlite", "kept"))
+  end)
+
+  it("two exports trading tables leave no stale row", function()
+    local d = H.tmpdir()
+    local function two(t1, t2)
+      return flow({ exports = string.format([[
+  chunks:export("one", targets.SQLite{ path = "index.sqlite", table_name = %q }, { primary_key_fields = { "filename", "location" } })
+  chunks:export("two", targets.SQLite{ path = "index.sqlite", table_name = %q }, { primary_key_fields = { "filename", "location" } })]],
+        t1, t2) })
+    end
+    H.write(d .. "/flow.lua", two("t1", "t2"))
+    H.write(d .. "/docs/a.md", paras("alpha", "beta", "gamma"))
+    H.write(d .. "/docs/b.md", paras("delta", "ember"))
+    update(d)
+    H.write(d .. "/flow.lua", two("t2", "t1"))
+    H.write(d .. "/docs/a.md", paras("gamma", "river"))
+    H.rm(d .. "/docs/b.md")
+    update(d)
+    assert_fresh(d, { "t1", "t2" })
+  end)
 end)

@@ -802,7 +802,7 @@ static int pg_plan(const char *stored, const char *desired, coco_buf *plan, int 
 			if (v && !vector_col(&s))
 				coco_buf_printf(plan, "create extension vector if missing (for %s %s)\n",
 					v->name, v->sql);
-			*destructive = coco_tdesc_plan_columns(&s.t, &d.t, plan);
+			*destructive = coco_tdesc_plan_columns(&s.t, &d.t, plan) ? 1 | COCO_SETUP_KEEPS_ROWS : 0;
 			for (size_t i = 0; i < s.nidx; i++) {
 				const didx *o = ifind(&d, s.idx[i].name);
 				if (!o || !idx_same(o, &s.idx[i]))

@@ -803,7 +803,7 @@ static int sqlite_plan(const char *stored, const char *desired, coco_buf *plan,
 			plan_fts(NULL, &d, plan);
 			*destructive = 1;
 		} else {
-			*destructive = coco_tdesc_plan_columns(&s.t, &d.t, plan);
+			*destructive = coco_tdesc_plan_columns(&s.t, &d.t, plan) ? 1 | COCO_SETUP_KEEPS_ROWS : 0;
 			if (!same_fts(&s, &d))
 				plan_fts(&s, &d, plan);
 		}

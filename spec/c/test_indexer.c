@@ -645,19 +645,20 @@ int main(void)
 
 	/* ---- the table recreated by hand: forget_export, then update ---- */
 	CHECK(sql("DROP TABLE " TABLE, NULL) == 0);
+	coco_buf xrid = {0};
 	{
 		const coco_gexport *x = coco_graph_export_at(g, 0);
-		coco_buf rid = {0}, desired = {0};
-		OK(x->ops->describe(x->opts, &x->info, &rid, &desired, ERR));
+		coco_buf desired = {0};
+		OK(x->ops->describe(x->opts, &x->info, &xrid, &desired, ERR));
 		OK(x->ops->apply(NULL, desired.p, ERR));
-		coco_buf_free(&rid);
 		coco_buf_free(&desired);
 	}
 	CHECK(db_count(NULL) == 0);
 	OK(update(g, st, 0, 0, &s, ERR));
 	CHECK_STATS(s, 0, 0, 0, 4, 0, 0);
 	CHECK(db_count(NULL) == 0);
-	OK(coco_forget_export(st, "doc_chunks", ERR));
+	OK(coco_forget_export(st, xrid.p, 0, ERR));   /* lineage names the target by resource id */
+	coco_buf_free(&xrid);
 	OK(update(g, st, 0, 0, &s, ERR));
 	CHECK_STATS(s, 0, 0, 0, 0, 4, 0);
 	CHECK(db_matches(120, 0));
