@@ -1,8 +1,15 @@
 /* Helpers of the vector-store targets over HTTP (see vstore.h). */
+#define _GNU_SOURCE             /* strcasestr */
+#include <errno.h>
 #include <math.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
@@ -302,6 +309,201 @@ long coco_vs_request(coco_http *h, const char *who, const char *method, const ch
 		return -1;
 	}
 	return resp->status;
+}
+
+/* ---- a plain HTTP/1.1 exchange (queries) ------------------------------------------ */
+
+static long ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Waits for fd to be ready for ev until deadline (ms); 0, or -1 (timeout). */
+static int wait_fd(int fd, short ev, long deadline)
+{
+	for (;;) {
+		long left = deadline - ms_now();
+		if (left <= 0)
+			return -1;
+		struct pollfd p = { .fd = fd, .events = ev };
+		int n = poll(&p, 1, (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* A connected socket to host:port, or -1 with *why. */
+static int dial(const char *host, const char *port, long deadline, const char **why)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
+	int rc = getaddrinfo(host, port, &hints, &res);
+	if (rc) {
+		*why = gai_strerror(rc);
+		return -1;
+	}
+	int fd = -1;
+	*why = "Connection refused";
+	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+			int ok = errno == EINPROGRESS && wait_fd(fd, POLLOUT, deadline) == 0;
+			int e = 0;
+			socklen_t n = sizeof e;
+			if (ok && getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &n) == 0 && e == 0)
+				break;
+			*why = ok ? strerror(e) : "connection timed out";
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* The body of a chunked response, decoded from s..e into out; -1 if malformed. */
+static int unchunk(const char *s, const char *e, coco_buf *out)
+{
+	for (;;) {
+		char *end;
+		unsigned long n = strtoul(s, &end, 16);
+		const char *nl = memchr(end, '\n', (size_t)(e - end));
+		if (end == s || !nl)
+			return -1;
+		s = nl + 1;
+		if (n == 0)
+			return 0;
+		if ((size_t)(e - s) < n + 2)
+			return -1;
+		coco_buf_add(out, s, n);
+		s += n + 2;
+	}
+}
+
+long coco_vs_request_plain(const char *who, const char *method, const char *url,
+	const char *const *hdr, const char *body, size_t nbody, long timeout_ms,
+	coco_http_resp *resp, char **err)
+{
+	memset(resp, 0, sizeof *resp);
+	if (strncmp(url, "http://", 7))
+		return coco_seterr(err, "%s: cannot reach %s: not an http:// URL", who, url);
+	const char *h = url + 7, *path = strchr(h, '/');
+	if (!path)
+		path = h + strlen(h);
+	char host[256], port[8] = "80";
+	const char *colon = memchr(h, ':', (size_t)(path - h));
+	if (*h == '[') {                 /* [::1]:6333 */
+		const char *rb = memchr(h, ']', (size_t)(path - h));
+		colon = rb && rb[1] == ':' ? rb + 1 : NULL;
+		h++;
+		snprintf(host, sizeof host, "%.*s", (int)((rb ? rb : path) - h), h);
+	} else {
+		snprintf(host, sizeof host, "%.*s", (int)((colon ? colon : path) - h), h);
+	}
+	if (colon)
+		snprintf(port, sizeof port, "%.*s", (int)(path - colon - 1), colon + 1);
+	long deadline = ms_now() + (timeout_ms > 0 ? timeout_ms : 30000);
+	const char *why = NULL;
+	int fd = dial(host, port, deadline, &why);
+	if (fd < 0)
+		return coco_seterr(err, "%s: cannot reach %s: %s", who, url, why);
+	coco_buf req = {0};
+	coco_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: coco\r\n"
+		"Accept: application/json\r\nConnection: close\r\n", method, *path ? path : "/",
+		(int)(path - (url + 7)), url + 7);
+	for (size_t i = 0; hdr && hdr[i]; i++)
+		coco_buf_printf(&req, "%s\r\n", hdr[i]);
+	if (body)
+		coco_buf_printf(&req, "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+			nbody);
+	coco_buf_adds(&req, "\r\n");
+	if (body)
+		coco_buf_add(&req, body, nbody);
+	long st = -1;
+	size_t off = 0;
+	while (off < req.n) {
+		ssize_t n = send(fd, req.p + off, req.n - off, MSG_NOSIGNAL);
+		if (n > 0) {
+			off += (size_t)n;
+		} else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			if (wait_fd(fd, POLLOUT, deadline) < 0) {
+				why = "timed out";
+				goto done;
+			}
+		} else {
+			why = strerror(errno);
+			goto done;
+		}
+	}
+	coco_buf in = {0};
+	for (;;) {
+		coco_buf_reserve(&in, 65536);
+		ssize_t n = recv(fd, in.p + in.n, 65536, 0);
+		if (n > 0) {
+			in.n += (size_t)n;
+			in.p[in.n] = 0;
+			/* done when the headers say how long the body is and it is all here */
+			const char *he = strstr(in.p, "\r\n\r\n");
+			if (he) {
+				const char *cl = strcasestr(in.p, "\r\ncontent-length:");
+				if (cl && cl < he && in.n >= (size_t)(he + 4 - in.p) +
+				    strtoul(cl + 17, NULL, 10))
+					break;
+				const char *te = strcasestr(in.p, "\r\ntransfer-encoding: chunked");
+				if (te && te < he && in.n >= 5 && !memcmp(in.p + in.n - 5, "0\r\n\r\n", 5))
+					break;
+			}
+		} else if (n == 0) {
+			break;
+		} else if (errno == EAGAIN || errno == EINTR) {
+			if (wait_fd(fd, POLLIN, deadline) < 0) {
+				why = "timed out";
+				coco_buf_free(&in);
+				goto done;
+			}
+		} else {
+			why = strerror(errno);
+			coco_buf_free(&in);
+			goto done;
+		}
+	}
+	const char *he = in.p ? strstr(in.p, "\r\n\r\n") : NULL;
+	if (!he || strncmp(in.p, "HTTP/1.", 7) || !strchr(in.p, ' ')) {
+		why = "not an HTTP response";
+		coco_buf_free(&in);
+		goto done;
+	}
+	st = strtol(strchr(in.p, ' ') + 1, NULL, 10);
+	const char *b = he + 4, *e = in.p + in.n;
+	const char *cl = strcasestr(in.p, "\r\ncontent-length:");
+	const char *te = strcasestr(in.p, "\r\ntransfer-encoding: chunked");
+	if (te && te < he) {
+		if (unchunk(b, e, &resp->body) < 0) {
+			why = "malformed chunked body";
+			st = -1;
+		}
+	} else {
+		size_t len = (size_t)(e - b);
+		if (cl && cl < he && strtoul(cl + 17, NULL, 10) < len)
+			len = strtoul(cl + 17, NULL, 10);
+		coco_buf_add(&resp->body, b, len);
+	}
+	coco_buf_add(&resp->headers, in.p, (size_t)(he + 2 - in.p));
+	coco_buf_free(&in);
+	resp->status = st < 0 ? 0 : st;
+done:
+	close(fd);
+	coco_buf_free(&req);
+	if (st < 0)
+		return coco_seterr(err, "%s: cannot reach %s: %s", who, url, why ? why : "failed");
+	if (!resp->body.p)
+		coco_buf_adds(&resp->body, "");
+	return st;
 }
 
 int coco_vs_status_err(const char *who, const char *what, const coco_http_resp *r, char **err)

@@ -42,6 +42,18 @@ int coco_vs_from_json(const char *s, size_t n, const coco_type *t, coco_arena *a
 long coco_vs_request(coco_http *h, const char *who, const char *method, const char *url,
 	const char *const *hdr, const char *body, size_t nbody, coco_http_resp *resp, char **err);
 
+/* One request to an http:// URL over a socket of its own, without libcurl:
+ * for a query (coco query, flow:top_k), where loading libcurl and its
+ * libraries costs more than the request. HTTP/1.1, Connection: close; a
+ * Content-Length, chunked or closed body; timeout_ms for the whole
+ * exchange. Fills resp->status and resp->body (free with
+ * coco_http_resp_free). Returns the status, or -1 with *err = "<who>:
+ * cannot reach <url>: why" (https:// URLs are refused: use
+ * coco_vs_request). */
+long coco_vs_request_plain(const char *who, const char *method, const char *url,
+	const char *const *hdr, const char *body, size_t nbody, long timeout_ms,
+	coco_http_resp *resp, char **err);
+
 /* *err = "<who>: <what>: HTTP <status>: <the server's message>", the
  * message taken from a JSON body's status.error / error / message / detail
  * member when there is one, else the body's first 300 bytes. Returns -1. */

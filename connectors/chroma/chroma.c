@@ -513,12 +513,15 @@ static void coll_url(coco_buf *b, const char *url, const char *tenant, const cha
 }
 
 /* A request: 2xx is success (and 404 when ok404). Returns the status, or
- * -1 with *err saying what failed. */
+ * -1 with *err saying what failed. h NULL: a plain exchange without libcurl
+ * (queries on http:// URLs, where loading libcurl costs more). */
 static long call(coco_http *h, const char *method, const char *url, const char *body,
 	int ok404, const char *what, coco_http_resp *r, char **err)
 {
 	memset(r, 0, sizeof *r);
-	long st = coco_vs_request(h, WHO, method, url, NULL, body, body ? strlen(body) : 0, r, err);
+	long st = h ? coco_vs_request(h, WHO, method, url, NULL, body, body ? strlen(body) : 0, r, err)
+		: coco_vs_request_plain(WHO, method, url, NULL, body, body ? strlen(body) : 0, 30000, r,
+		err);
 	if (st < 0)
 		return -1;
 	if ((st >= 200 && st < 300) || (ok404 && st == 404))
@@ -1084,7 +1087,7 @@ static int c_top_k(const coco_optval *opts, const coco_export_info *info, const 
 			l.space, metric, field, metric);
 		goto done;
 	}
-	h = client();
+	h = strncmp(l.url.p, "http://", 7) ? client() : NULL;
 	desc d;
 	desc_of(&l, &d);
 	char space[16];

@@ -453,12 +453,13 @@ static int plan_fields(const desc *s, const desc *d, coco_buf *plan)
 /* ---- HTTP ------------------------------------------------------------------------ */
 
 typedef struct conn {
-	coco_http *h;
+	coco_http *h;                /* NULL: one plain exchange a call (queries) */
 	char *hdr[2];                /* "api-key: ..." or NULL */
 	coco_buf url;                /* scratch */
 } conn;
 
-static int conn_open(conn *c, const char *key_env, char **err)
+/* plain: no libcurl client, one plain exchange a call (see conn_open_query). */
+static int conn_open_with(conn *c, const char *key_env, int plain, char **err)
 {
 	memset(c, 0, sizeof *c);
 	if (key_env) {
@@ -471,10 +472,25 @@ static int conn_open(conn *c, const char *key_env, char **err)
 			abort();
 		snprintf(c->hdr[0], n, "api-key: %s", k);
 	}
+	if (plain)
+		return 0;
 	coco_http_opts o = { .max_inflight = INFLIGHT, .connect_timeout_ms = 5000,
 		.max_retries = 3, .backoff_ms = 200 };
 	c->h = coco_http_create(&o);
 	return 0;
+}
+
+static int conn_open(conn *c, const char *key_env, char **err)
+{
+	return conn_open_with(c, key_env, 0, err);
+}
+
+/* A connection for a query: over plain http:// without libcurl (loading it
+ * and its libraries costs more than the query); https:// through
+ * engine/http.c. */
+static int conn_open_query(conn *c, const char *url, const char *key_env, char **err)
+{
+	return conn_open_with(c, key_env, !strncmp(url, "http://", 7), err);
 }
 
 static void conn_close(conn *c)
@@ -501,8 +517,9 @@ static long call(conn *c, const char *method, const char *url, const char *body,
 	const char *what, coco_http_resp *r, char **err)
 {
 	memset(r, 0, sizeof *r);
-	long st = coco_vs_request(c->h, WHO, method, url, (const char *const *)c->hdr, body,
-		body ? strlen(body) : 0, r, err);
+	long st = c->h ? coco_vs_request(c->h, WHO, method, url, (const char *const *)c->hdr, body,
+		body ? strlen(body) : 0, r, err) : coco_vs_request_plain(WHO, method, url,
+		(const char *const *)c->hdr, body, body ? strlen(body) : 0, 30000, r, err);
 	if (st < 0)
 		return -1;
 	if ((st >= 200 && st < 300) || (ok404 && st == 404))
@@ -1152,7 +1169,7 @@ static int q_top_k(const coco_optval *opts, const coco_export_info *info, const 
 			"on the export)", what.p, field, vc->metric, metric, field, metric);
 		goto done;
 	}
-	if (conn_open(&c, l.key_env, err) < 0)
+	if (conn_open_query(&c, l.url.p, l.key_env, err) < 0)
 		goto done;
 	coco_buf_adds(&body, "{\"query\":");
 	coco_vs_floats(&body, vec, dim);

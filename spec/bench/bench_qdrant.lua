@@ -71,7 +71,9 @@ local function corpus(dir, n)
     seed = (seed * 1103515245 + 12345) % 2147483648
     return seed % m + 1
   end
-  for d = 0, math.floor((n - 1) / 1000) do sh(string.format("mkdir -p %s/d%03d", q(dir), d)) end
+  local dirs = {}
+  for d = 0, math.floor((n - 1) / 1000) do dirs[#dirs + 1] = string.format("%s/d%03d", q(dir), d) end
+  sh("mkdir -p " .. table.concat(dirs, " "))
   for i = 0, n - 1 do
     local parts, len = { "# File " .. i .. "\n\n" }, 0
     while len < 1000 do

@@ -1,10 +1,17 @@
 /* Unit test of what the vector-store targets share (engine/vstore.c):
  * float32 JSON that reads back exactly (every exponent, subnormals, random
  * bit patterns), key UUIDs (stable, version 8, distinct keys apart), URL
- * path segments, typed values from JSON, and batches whose last write of
- * an id wins. */
+ * path segments, typed values from JSON, batches whose last write of an
+ * id wins, and the plain HTTP exchange of queries (Content-Length, chunked
+ * and closed bodies, a refused connection, a server that never answers). */
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +183,74 @@ static void test_batch(void)
 	coco_vs_batch_free(&b);
 }
 
+/* A child that answers each of n connections with replies[i] (NULL: says
+ * nothing and holds on), after reading the request; returns its port. */
+static int serve(const char *const *replies, int n, pid_t *pid)
+{
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof a;
+	if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 8) ||
+	    getsockname(ls, (struct sockaddr *)&a, &al))
+		return -1;
+	*pid = fork();
+	if (*pid == 0) {
+		for (int i = 0; i < n; i++) {
+			int c = accept(ls, NULL, NULL);
+			char buf[4096];
+			ssize_t got = recv(c, buf, sizeof buf, 0);
+			(void)got;
+			if (!replies[i]) {
+				sleep(5);
+				_exit(0);
+			}
+			ssize_t w = send(c, replies[i], strlen(replies[i]), 0);
+			(void)w;
+			close(c);
+		}
+		_exit(0);
+	}
+	close(ls);
+	return ntohs(a.sin_port);
+}
+
+static void test_plain(void)
+{
+	const char *const replies[] = {
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"a\":[1,2]}",
+		"HTTP/1.1 404 Not Found\r\ntransfer-encoding: chunked\r\n\r\n4\r\n{\"st\r\n6\r\natus\":\r\n2\r\n1}\r\n0\r\n\r\n",
+		"HTTP/1.0 200 OK\r\n\r\nuntil the end",
+		NULL,
+	};
+	pid_t pid;
+	int port = serve(replies, 4, &pid);
+	CHECK(port > 0);
+	char url[64];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/collections/c/points/query", port);
+	coco_http_resp r;
+	char *err = NULL;
+	CHECK(coco_vs_request_plain("T", "POST", url, NULL, "{}", 2, 5000, &r, &err) == 200);
+	CHECK_STR(r.body.p, "{\"a\":[1,2]}");
+	coco_http_resp_free(&r);
+	CHECK(coco_vs_request_plain("T", "GET", url, NULL, NULL, 0, 5000, &r, &err) == 404);
+	CHECK_STR(r.body.p, "{\"status\":1}");
+	coco_http_resp_free(&r);
+	CHECK(coco_vs_request_plain("T", "GET", url, NULL, NULL, 0, 5000, &r, &err) == 200);
+	CHECK_STR(r.body.p, "until the end");
+	coco_http_resp_free(&r);
+	CHECK(coco_vs_request_plain("T", "GET", url, NULL, NULL, 0, 300, &r, &err) < 0);
+	CHECK(err && strstr(err, "T: cannot reach http://127.0.0.1:") && strstr(err, "timed out"));
+	coco_http_resp_free(&r);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	CHECK(coco_vs_request_plain("T", "GET", url, NULL, NULL, 0, 2000, &r, &err) < 0);
+	CHECK(err && strstr(err, "Connection refused"));
+	coco_http_resp_free(&r);
+	CHECK(coco_vs_request_plain("T", "GET", "https://x/", NULL, NULL, 0, 2000, &r, &err) < 0);
+	CHECK(err && strstr(err, "not an http:// URL"));
+	free(err);
+}
+
 int main(void)
 {
 	test_floats();
@@ -183,5 +258,6 @@ int main(void)
 	test_path();
 	test_from_json();
 	test_batch();
+	test_plain();
 	return CHECK_DONE();
 }
