@@ -63,19 +63,25 @@ describe("coco in Lua hosts", function()
         script(d, [[
 local uv = require("luv")
 local coco = require("coco")
+local ffi = require("ffi")
+ffi.cdef "typedef struct { long s, ns; } hs_ts; int clock_gettime(int, hs_ts *);"
+-- this thread's CPU time, ms: what a step costs the host's loop, however
+-- busy the machine (a loop that waits for a core stretches wall time only)
+local function cpu_ms() local t = ffi.new("hs_ts") ffi.C.clock_gettime(3, t) return tonumber(t.s) * 1e3 + tonumber(t.ns) / 1e6 end
 local R = { batches = 0 }
 local flow = assert(coco.load("flow.lua"))
 local live = assert(flow:live{ on_batch = function(b)
   R.batches = R.batches + 1
   R.added = (R.added or 0) + b.added
 end })
-local last, ticks = uv.hrtime(), 0
-R.gap = 0
+local last, last_cpu, ticks = uv.hrtime(), cpu_ms(), 0
+R.gap, R.cpu_gap = 0, 0
 local ticker = uv.new_timer()
 ticker:start(10, 10, function()
-  local now = uv.hrtime()
+  local now, cpu = uv.hrtime(), cpu_ms()
   R.gap = math.max(R.gap, (now - last) / 1e6)
-  last, ticks = now, ticks + 1
+  R.cpu_gap = math.max(R.cpu_gap, cpu - last_cpu)
+  last, last_cpu, ticks = now, cpu, ticks + 1
 end)
 local h = coco.uv_attach(live, uv, { on_error = function(e) R.err = e end })
 local phase, t0 = 1, uv.hrtime()
@@ -90,7 +96,7 @@ watch:start(20, 20, function()
     R.change_ms = (uv.hrtime() - t0) / 1e6
     phase = 3
   end
-  if phase == 3 or (uv.hrtime() - t0) > 20e9 then
+  if phase == 3 or (uv.hrtime() - t0) > 60e9 then
     h.stop() ticker:close() watch:close()
   end
 end)
@@ -101,16 +107,19 @@ live:close()
 flow:close()
 local f = io.open("result.json", "w") f:write(coco.json.encode(R)) f:close()
 ]])
-        local rc, out, err = run_cmd(d, "luajit script.lua", 60)
+        local rc, out, err = run_cmd(d, "luajit script.lua", 300)
         local R = result(d, rc, out, err)
         assert.are.equal(0, rc, err)
         assert.is_nil(R.err)
         assert.are.equal(601, R.rows)
         assert.is_truthy(R.change_ms, "the new file was indexed")
-        -- the figure (<= 20 ms) is measured by make bench; here, no freeze
-        assert.is_true(R.gap < 250, "largest timer gap " .. R.gap .. " ms")
-        io.stderr:write(string.format("\n  hosts_spec: luv: 600 files in %.0f ms, largest 10 ms timer gap %.1f ms, "
-          .. "a new file indexed %.0f ms after its write\n", R.initial_ms, R.gap, R.change_ms))
+        -- the figure (<= 20 ms) is measured by make bench; here, no freeze:
+        -- between two ticks the loop's thread works 250 ms at most (in its
+        -- CPU time: a machine too busy to run it stretches wall time only)
+        assert.is_true(R.cpu_gap < 250, "largest timer gap " .. R.cpu_gap .. " ms of CPU")
+        io.stderr:write(string.format("\n  hosts_spec: luv: 600 files in %.0f ms, largest 10 ms timer gap %.1f ms "
+          .. "(%.1f ms of CPU), a new file indexed %.0f ms after its write\n", R.initial_ms, R.gap, R.cpu_gap,
+          R.change_ms))
       end)
 
     it("a flow or updater opened before a fork is refused in the child; the parent goes on", function()
@@ -142,7 +151,7 @@ ffi.C.waitpid(pid, nil, 0)
 local R = { child = io.open("child.json"):read("*a") }
 local f = io.open("docs/b.md", "w") f:write("# B\n") f:close()
 local n, t0 = 0, os.time()
-while n == 0 and os.time() - t0 < 5 do n = assert(live:step(100)) end
+while n == 0 and os.time() - t0 < 60 do n = assert(live:step(100)) end
 R.parent_step = n
 live:close()
 R.parent_update = flow:update() ~= nil
@@ -253,18 +262,24 @@ local ok, err = pcall(function()
   local cs = require("coco_search")
   cs.setup{ cache = %q, root = %q }
   local uv = vim.loop
-  local last, gap = uv.hrtime(), 0
+  -- this thread's CPU time, ms: what a step costs the editor's loop,
+  -- however busy the machine (waiting for a core stretches wall time only)
+  local ffi = require("ffi")
+  ffi.cdef "typedef struct { long s, ns; } hs_ts; int clock_gettime(int, hs_ts *);"
+  local function cpu_ms() local ts = ffi.new("hs_ts") ffi.C.clock_gettime(3, ts) return tonumber(ts.s) * 1e3 + tonumber(ts.ns) / 1e6 end
+  local last, last_cpu, gap, cpu_gap = uv.hrtime(), cpu_ms(), 0, 0
   local t = uv.new_timer()
   t:start(10, 10, function()
-    local now = uv.hrtime()
+    local now, cpu = uv.hrtime(), cpu_ms()
     gap = math.max(gap, (now - last) / 1e6)
-    last = now
+    cpu_gap = math.max(cpu_gap, cpu - last_cpu)
+    last, last_cpu = now, cpu
   end)
   vim.cmd("CocoIndex")
-  last = uv.hrtime()
-  assert(vim.wait(30000, function() return cs.status().initial_done end, 5), "initial pass not done")
+  last, last_cpu = uv.hrtime(), cpu_ms()
+  assert(vim.wait(60000, function() return cs.status().initial_done end, 5), "initial pass not done")
   t:stop() t:close()
-  R.gap = gap
+  R.gap, R.cpu_gap = gap, cpu_gap
   R.status = cs.status()
   vim.cmd("CocoSearch topic 123")
   R.qf = vim.fn.getqflist()
@@ -272,7 +287,7 @@ local ok, err = pcall(function()
   R.qf_lnum = R.qf[1] and R.qf[1].lnum
   local f = io.open(%q .. "/docs/late.md", "w") f:write("# Late\n\nzebracorn appears\n") f:close()
   local t0 = uv.hrtime()
-  assert(vim.wait(10000, function() return #cs.search("zebracorn", { silent = true }) > 0 end, 10),
+  assert(vim.wait(60000, function() return #cs.search("zebracorn", { silent = true }) > 0 end, 10),
     "the new file never showed up")
   R.change_ms = (uv.hrtime() - t0) / 1e6
   R.notes = notes
@@ -282,7 +297,7 @@ R.ok, R.err = ok, err and tostring(err)
 local f = io.open(%q, "w") f:write(vim.json.encode(R)) f:close()
 if not ok then vim.cmd("cq 3") end
 ]], H.so_dir, ROOT .. "/examples/neovim", d .. "/cache", d .. "/docs", d, d .. "/result.json"))
-        local rc, out, err = run_cmd(d, "nvim --headless -u NONE -c 'luafile test.lua' -c 'qa!'", 90)
+        local rc, out, err = run_cmd(d, "nvim --headless -u NONE -c 'luafile test.lua' -c 'qa!'", 300)
         local R = result(d, rc, out, err)
         assert.is_true(R.ok, R.err)
         assert.are.equal(0, rc)
@@ -291,9 +306,11 @@ if not ok then vim.cmd("cq 3") end
         assert.matches("f0123%.md$", R.qf1)
         assert.are.equal(1, R.qf_lnum)
         assert.matches("^coco: indexed .*: 400 files", R.notes[1])
-        assert.is_true(R.gap < 250, "largest timer gap " .. R.gap .. " ms")
-        io.stderr:write(string.format("\n  hosts_spec: nvim: 400 files in %.0f ms, largest 10 ms timer gap %.1f ms, "
-          .. "a new file searchable %.0f ms after its write\n", R.status.initial_ms, R.gap, R.change_ms))
+        -- no freeze: 250 ms of the editor thread's CPU at most between two ticks
+        assert.is_true(R.cpu_gap < 250, "largest timer gap " .. R.cpu_gap .. " ms of CPU")
+        io.stderr:write(string.format("\n  hosts_spec: nvim: 400 files in %.0f ms, largest 10 ms timer gap %.1f ms "
+          .. "(%.1f ms of CPU), a new file searchable %.0f ms after its write\n", R.status.initial_ms, R.gap,
+          R.cpu_gap, R.change_ms))
       end)
   end)
 
@@ -397,7 +414,7 @@ if not ok then vim.cmd("cq 3") end
     location = /search {]])
         H.write(d .. "/nginx.conf", conf)
         local env = "env COCO_SEARCH_DOCS=" .. H.q(d .. "/docs") .. " "
-        local rc, _, err = run_cmd(d, env .. "nginx -p " .. H.q(d .. "/") .. " -c nginx.conf", 20)
+        local rc, _, err = run_cmd(d, env .. "nginx -p " .. H.q(d .. "/") .. " -c nginx.conf", 60)
         assert.are.equal(0, rc, err)
         local pid = tonumber(H.read(d .. "/logs/nginx.pid") or "")
         assert(pid, "nginx wrote no pid file")
@@ -419,12 +436,12 @@ if not ok then vim.cmd("cq 3") end
             error("/search?q=" .. q .. " never had " .. want .. " hits; last answer: " .. tostring(last)
               .. "\n" .. tostring(H.read(d .. "/logs/error.log")))
           end
-          local r = search_until("topic+123", 1, 20)
+          local r = search_until("topic+123", 1, 60)
           assert.are.equal("d03/f0123.md", r.hits[1].filename)
           assert.matches("%[topic%] %[123%]", r.hits[1].snippet)
           assert.is_true(r.hits[1].score > 0)
           H.write(d .. "/docs/late.md", "# Late\n\nzebracorn appears\n")
-          r = search_until("zebracorn", 1, 15)
+          r = search_until("zebracorn", 1, 60)
           assert.are.equal("late.md", r.hits[1].filename)
           -- a deleted file leaves the full-text index too
           H.rm(d .. "/docs/late.md")
@@ -432,14 +449,14 @@ if not ok then vim.cmd("cq 3") end
           repeat
             gone = #(H.json.decode(get("/search?q=zebracorn")) or { hits = { 0 } }).hits == 0
             if not gone then os.execute("sleep 0.1") end
-          until gone or os.time() - t0 > 15
+          until gone or os.time() - t0 > 60
           assert.is_true(gone, "late.md is still found after its deletion")
           assert.matches("opened in another process %(before a fork%).*init_worker_by_lua", get("/forkcheck"))
           assert.matches('^{"hits":%[%],"query":""}', get("/search?q="))
         end)
         H.sh("kill -QUIT " .. pid)
         local t0 = os.time()
-        while H.sh("kill -0 " .. pid .. " 2>/dev/null") and os.time() - t0 < 10 do os.execute("sleep 0.1") end
+        while H.sh("kill -0 " .. pid .. " 2>/dev/null") and os.time() - t0 < 60 do os.execute("sleep 0.1") end
         local gone = not H.sh("kill -0 " .. pid .. " 2>/dev/null")
         if not gone then H.sh("kill -KILL " .. pid) end
         assert(ok, perr)
