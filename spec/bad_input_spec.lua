@@ -364,7 +364,7 @@ describe("bad input", function()
     before_each(function() lock = d .. "/.coco/DocsIndex/coco.lock" end)
 
     local function wait_for(cond, what)
-      for _ = 1, 200 do
+      for _ = 1, 1200 do                           -- a minute at most
         if cond() then return end
         sleep(0.05)
       end
@@ -398,7 +398,7 @@ assert(flow:setup())
 io.open(%q, "w"):close()
 local ffi = require("ffi")
 ffi.cdef("int usleep(unsigned int)")
-for _ = 1, 600 do ffi.C.usleep(100000) end
+for _ = 1, 3000 do ffi.C.usleep(100000) end   -- until the spec kills it (5 minutes at most)
 ]], H.so_dir, ready))
       local p = io.popen(string.format("cd %s && luajit holder.lua >holder.log 2>&1 </dev/null & echo $!", H.q(d)))
       local pid = tonumber(p:read("*l"))
@@ -415,7 +415,7 @@ for _ = 1, 600 do ffi.C.usleep(100000) end
     it("held with flock(1) on coco.lock is refused plainly", function()
       local pidfile = d .. "/flock.pid"
       os.remove(lock)   -- it holds the pid of the last coco; wait for the holder's
-      os.execute(string.format("flock -x %s sh -c 'echo $$ > %s; exec sleep 60' >/dev/null 2>&1 </dev/null & echo $! > %s",
+      os.execute(string.format("flock -x %s sh -c 'echo $$ > %s; exec sleep 300' >/dev/null 2>&1 </dev/null & echo $! > %s",
         H.q(lock), H.q(lock), H.q(pidfile)))
       local holder
       local ok, e = pcall(function()
