@@ -19,24 +19,26 @@
 
 /* ---- floats ---------------------------------------------------------------- */
 
-/* 10^i for i in [-60, 60], as doubles (exact up to 10^22). */
-static double pow10_of(int i)
+/* 10^i for i in [-60, 60], as doubles (exact up to 10^22); filled once. */
+static double pow10_tab[121];
+
+static void pow10_init(void)
 {
-	static double tab[121];
 	static int ready;
-	if (!ready) {
-		for (int k = 0; k <= 60; k++) {
-			tab[60 + k] = pow(10.0, k);
-			tab[60 - k] = pow(10.0, -k);
-		}
-		__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&ready, __ATOMIC_ACQUIRE))
+		return;
+	for (int k = 0; k <= 60; k++) {
+		pow10_tab[60 + k] = pow(10.0, k);
+		pow10_tab[60 - k] = pow(10.0, -k);
 	}
-	return tab[60 + i];
+	__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
 }
 
 /* Writes f to p (at least 24 bytes): 9 significant digits, rounded, then
- * trailing zeros dropped; 9 digits always read back as the same float32.
- * Returns the end. */
+ * trailing zeros dropped; 9 digits always read back as the same float32
+ * (a last digit off by one, from rounding twice, is still nearer to f than
+ * to its neighbours: a unit of the 9th digit is at most 1e-8 of f, half
+ * the gap between floats at least 3e-8). Returns the end. */
 static char *put_f32(char *p, float f)
 {
 	if (!isfinite(f)) {
@@ -47,18 +49,23 @@ static char *put_f32(char *p, float f)
 		*p++ = '0';
 		return p;
 	}
+	uint32_t bits;
+	memcpy(&bits, &f, sizeof bits);
 	double d = f;
 	if (d < 0) {
 		*p++ = '-';
 		d = -d;
 	}
-	int e = (int)floor(log10(d));
-	uint64_t m = (uint64_t)(d * pow10_of(8 - e) + 0.5);
-	if (m < 100000000u) {          /* log10 rounded up across a power of ten */
+	/* the decimal exponent, from the binary one: floor(e2 * log10(2)),
+	 * maybe one too low or high (fixed below); subnormals by log10 */
+	int e2 = (int)(bits >> 23 & 255) - 127;
+	int e = e2 > -127 ? (e2 * 1233) >> 12 : (int)floor(log10(d));
+	uint64_t m = (uint64_t)(d * pow10_tab[60 + 8 - e] + 0.5);
+	if (m < 100000000u) {
 		e--;
-		m = (uint64_t)(d * pow10_of(8 - e) + 0.5);
+		m = (uint64_t)(d * pow10_tab[60 + 8 - e] + 0.5);
 	}
-	if (m >= 1000000000u) {        /* rounding carried into a tenth digit */
+	while (m >= 1000000000u) {     /* a tenth digit: the estimate was low, or rounding carried */
 		e++;
 		m = (m + 5) / 10;
 	}
@@ -97,6 +104,7 @@ static char *put_f32(char *p, float f)
 
 void coco_vs_floats(coco_buf *b, const float *v, size_t n)
 {
+	pow10_init();
 	coco_buf_reserve(b, n * 16 + 2);
 	char *p = b->p + b->n;
 	*p++ = '[';
