@@ -178,7 +178,7 @@ describe("bad input", function()
 
     it("an unknown source names it and lists the sources", function()
       local err, src = bad_flow("sources.LocalFile{", "sources.LocalFil{")
-      assert.matches("flow.lua:" .. line_of(src, "LocalFil{") .. ": unknown source 'LocalFil'; sources: AmazonS3, GoogleDrive, LocalFile",
+      assert.matches("flow.lua:" .. line_of(src, "LocalFil{") .. ": unknown source 'LocalFil'; sources: AmazonS3, AzureBlob, GoogleDrive, LocalFile, Postgres",
         err, 1, true)
       assert_intact()
     end)
