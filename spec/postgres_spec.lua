@@ -312,7 +312,7 @@ end)
     -- the first batch is written on the writer thread while rows go on
     -- being evaluated: stop once it has committed, in the middle of the run
     local count = "psql -X -qAt " .. H.q(srv.url) .. " -c 'SELECT count(*) FROM \"Stop__rows\"'"
-    stop = "for i in $(seq 200); do [ \"$(" .. count .. " 2>/dev/null)\" -gt 0 ] 2>/dev/null && break; "
+    stop = "for i in $(seq 1200); do [ \"$(" .. count .. " 2>/dev/null)\" -gt 0 ] 2>/dev/null && break; "
       .. "sleep 0.05; done; " .. stop
     hook_flow("Stop", 800, 600, stop)
     local rc, _, err = coco("update flow.lua -q", { HOOK = "1" })
