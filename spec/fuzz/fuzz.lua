@@ -22,6 +22,14 @@ ffi.cdef [[
 struct fz_timespec { long tv_sec; long tv_nsec; };
 int utimensat(int dirfd, const char *pathname, const struct fz_timespec times[2], int flags);
 int usleep(unsigned int usec);
+int mkdir(const char *path, unsigned int mode);
+int rmdir(const char *path);
+int unlink(const char *path);
+typedef struct fz_DIR fz_DIR;
+struct fz_dirent { uint64_t d_ino; int64_t d_off; unsigned short d_reclen; unsigned char d_type; char d_name[256]; };
+fz_DIR *opendir(const char *name);
+struct fz_dirent *readdir(fz_DIR *d);
+int closedir(fz_DIR *d);
 ]]
 
 local F = {}
@@ -52,6 +60,42 @@ end
 
 local function sleep_ms(ms) ffi.C.usleep(math.floor(ms * 1000)) end
 
+-- The entries of a directory: { name = is_dir }, or nil. (No process per
+-- look: a step makes few.)
+local DT_DIR = 4
+local function entries(dir)
+  local d = ffi.C.opendir(dir)
+  if d == nil then return nil end
+  local out = {}
+  while true do
+    local e = ffi.C.readdir(d)
+    if e == nil then break end
+    local name = ffi.string(e.d_name)
+    if name ~= "." and name ~= ".." then out[name] = e.d_type == DT_DIR end
+  end
+  ffi.C.closedir(d)
+  return out
+end
+
+local function rmtree(path)
+  local es = entries(path)
+  if not es then ffi.C.unlink(path) return end
+  for name, isdir in pairs(es) do
+    if isdir then rmtree(path .. "/" .. name) else ffi.C.unlink(path .. "/" .. name) end
+  end
+  ffi.C.rmdir(path)
+end
+
+-- Files under dir, as paths relative to it ("a/d1/x.md").
+local function walk(dir, prefix, out)
+  out = out or {}
+  for name, isdir in pairs(entries(dir) or {}) do
+    local rel = prefix and (prefix .. "/" .. name) or name
+    if isdir then walk(dir .. "/" .. name, rel, out) else out[#out + 1] = rel end
+  end
+  return out
+end
+
 local function now() -- seconds, wall clock with sub-second precision
   local p = io.popen("date +%s.%N")
   local t = tonumber(p:read("*l"))
@@ -59,6 +103,16 @@ local function now() -- seconds, wall clock with sub-second precision
   return t
 end
 F.now = now
+
+-- CPU seconds used by this process and the children it waited for.
+local function cpu()
+  local st = read("/proc/self/stat") or ""
+  local f = {}
+  for x in st:gsub("^.-%) ", ""):gmatch("%S+") do f[#f + 1] = tonumber(x) end
+  -- fields 14-17 of stat (utime stime cutime cstime), counted after "(comm) "
+  return ((f[12] or 0) + (f[13] or 0) + (f[14] or 0) + (f[15] or 0)) / 100
+end
+F.cpu = cpu
 
 -- A deterministic generator (xorshift32): the same seed, the same steps.
 local R = {}
@@ -353,7 +407,7 @@ function F.world(env, keep_dir)
 end
 
 function World:remove()
-  sh("rm -rf " .. q(self.dir))
+  rmtree(self.dir)
 end
 
 -- A new modification time for path (seconds apart, so that no edit hides
@@ -367,7 +421,10 @@ end
 
 local function mkparent(path)
   local d = path:match("^(.*)/[^/]*$")
-  if d and not io.open(d) then sh("mkdir -p " .. q(d)) end
+  if d and ffi.C.mkdir(d, 493) ~= 0 and not entries(d) then
+    mkparent(d)
+    ffi.C.mkdir(d, 493)
+  end
 end
 
 function World:op(op)
@@ -396,7 +453,7 @@ function World:op(op)
     sh(string.format("cd %s && test -d %s && ! test -e %s && mkdir -p %s && mv %s %s", q(src), q(op.path),
       q(op.to), q(op.to:match("^(.*)/[^/]*$") or "."), q(op.path), q(op.to)))
   elseif op.op == "rmdir" then
-    sh("rm -rf " .. q(src .. "/" .. op.path))
+    rmtree(src .. "/" .. op.path)
   end
 end
 
@@ -501,22 +558,22 @@ end
 -- The fresh build: same flow, same sources, new state and targets.
 function World:fresh_build()
   local f = self.fresh
+  rmtree(f)
+  ffi.C.mkdir(f, 493)
+  write(f .. "/flow.lua", read(self.main .. "/flow.lua"))
   if self.env.pg then self.env.pg.fresh:reset() end
-  local rc, out, err = self:coco(f, "update flow.lua -q -f", self:url("fresh"),
-    "rm -rf " .. q(f) .. " && mkdir -p " .. q(f) .. " && cp " .. q(self.main .. "/flow.lua") .. " " .. q(f))
+  local rc, out, err = self:coco(f, "update flow.lua -q -f", self:url("fresh"))
   if rc ~= 0 then return nil, "the fresh build failed (rc " .. tostring(rc) .. "): " .. err .. out end
   return self:dump(f, "fresh")
 end
 
 -- The state as text, and (with files) the source files that exist.
 function World:state_text(files)
-  local p = io.popen(q(self.env.state_tool) .. " " .. q(self.main .. "/.coco/Fz") .. " 2>&1"
-    .. (files and ("; echo '--- files'; cd " .. q(self.src) .. " && find . -type f") or ""))
+  local p = io.popen(q(self.env.state_tool) .. " " .. q(self.main .. "/.coco/Fz") .. " 2>&1")
   local s = p:read("*a")
   p:close()
   if not files then return s end
-  local st, fl = s:match("^(.-)%-%-%- files\n(.*)$")
-  return st or s, fl or ""
+  return s, walk(self.src)
 end
 
 -- Rows of the table export x writes, in dump d (nil: no such table).
@@ -541,12 +598,19 @@ function World:check_state(text, files, d, model)
   -- the files each source lists
   local want = {}
   for _, s in ipairs(model.sources) do want["s_" .. s.id] = {} end
-  for p in files:gmatch("[^\n]+") do
-    local id, rel = p:match("^%./([^/]+)/(.+)$")
+  for _, p in ipairs(files) do
+    local id, rel = p:match("^([^/]+)/(.+)$")
     if id and want["s_" .. id] and matches(rel) then want["s_" .. id]['"' .. rel .. '"'] = true end
   end
   local tracked, lcount, refs, spaces, memo, setup = {}, {}, {}, {}, {}, {}
   local nbad = 0
+  -- lineage names targets by resource id; the setup records say which
+  -- export set each one up
+  local export_of = {}
+  for l in text:gmatch("[^\n]+") do
+    local rid, name = l:match("^S\t([^\t]*)\t([^\t]*)$")
+    if rid then export_of[rid] = name end
+  end
   local function bad(s)
     nbad = nbad + 1
     if nbad <= 8 then out[#out + 1] = "state: " .. s end
@@ -560,8 +624,9 @@ function World:check_state(text, files, d, model)
       if f[4] ~= "0" then bad("tracking for " .. f[2] .. " " .. f[3] .. " left staged (flags " .. f[4] .. ")") end
       tracked[f[2] .. "\t" .. f[3]] = true
     elseif f[1] == "L" then
-      if not exps[f[4]] then bad("lineage of " .. f[2] .. " " .. f[3] .. " names export " .. f[4] .. " that left the flow")
-      else lcount[f[4]] = (lcount[f[4]] or 0) + 1 end
+      local name = export_of[f[4]]
+      if not name or not exps[name] then bad("lineage of " .. f[2] .. " " .. f[3] .. " names target " .. f[4] .. " that left the flow")
+      else lcount[name] = (lcount[name] or 0) + 1 end
       if f[6] ~= "0" then bad("lineage of " .. f[2] .. " " .. f[3] .. " left staged: " .. f[4] .. " " .. f[5]) end
       if not tracked[f[2] .. "\t" .. f[3]] then bad("lineage without tracking: " .. f[2] .. " " .. f[3]) end
     elseif f[1] == "R" then
@@ -814,7 +879,7 @@ function F.run(o)
   env.base = M.copy(g.model)
   local w = F.world(env)
   local log = o.log or function() end
-  local t0 = now()
+  local t0, c0 = now(), cpu()
   local steps, fail = {}, nil
   local counts = {}
   for i = 1, o.steps do
@@ -830,7 +895,11 @@ function F.run(o)
     end
     if i % 100 == 0 then log(string.format("%d steps, %.0f s", i, now() - t0)) end
   end
-  local result = { ok = not fail, steps = #steps, seconds = now() - t0, counts = counts, seed = o.seed }
+  -- a digest of the steps: the same seed, the same digest
+  local h = 2166136261
+  for c in ser(steps):gmatch(".") do h = bit.bxor(h, c:byte()) * 16777619 % 4294967296 end
+  local result = { ok = not fail, steps = #steps, seconds = now() - t0, cpu = cpu() - c0, counts = counts,
+    seed = o.seed, digest = string.format("%08x", h) }
   w:remove()
   if fail then
     local rep = {}

@@ -265,11 +265,11 @@ end
 
 EDITS.fn_body = function(rng, m)        -- edit the function's body
   m.fn.body = m.fn.body % #BODIES + 1
-  if m.fn.cache or rng:chance(0.3) then
-    m.fn.version = m.next_version       -- a cached function's new logic gets a new version
-    m.next_version = m.next_version + 1
-  end
   if rng:chance(0.2) then m.fn.cache = not m.fn.cache end
+  -- new logic under a version: a new version (a version names one body;
+  -- an uncached function has none, its bytecode is its fingerprint)
+  m.fn.version = m.next_version
+  m.next_version = m.next_version + 1
   return "Tag body " .. m.fn.body .. " version " .. m.fn.version .. (m.fn.cache and " cached" or "")
 end
 
@@ -372,10 +372,11 @@ function M.render(m, src_root, bad)
   w('local coco = require("coco")')
   w("local sources, functions, targets = coco.sources, coco.functions, coco.targets")
   w(TARGET)
-  local uses_tag = false
-  for _, c in ipairs(m.colls) do uses_tag = uses_tag or c.fields.tag end
-  w('local Tag = coco.fn("Tag", { returns = "str", cache = %s, version = %d }, function(s)',
-    tostring(m.fn.cache), m.fn.version)
+  if m.fn.cache then
+    w('local Tag = coco.fn("Tag", { returns = "str", cache = true, version = %d }, function(s)', m.fn.version)
+  else
+    w('local Tag = coco.fn("Tag", { returns = "str" }, function(s)')
+  end
   w("  " .. BODIES[m.fn.body])
   w("end)")
   w('return coco.flow("Fz", function(flow, scope)')
@@ -387,6 +388,11 @@ function M.render(m, src_root, bad)
     w('    doc.chunks = doc.content:transform(functions.SplitRecursively{}, { language = %q, chunk_size = %d, chunk_overlap = %d })',
       s.lang, bad == "chunk_size" and 0 or s.size, s.overlap)
     w("    doc.chunks:row(function(chunk)")
+    -- Tag only where a collector takes its result (the engine evaluates a
+    -- transform nobody collects all the same, and its rows then keep
+    -- cached results of the old versions referenced)
+    local uses_tag = false
+    for _, c in ipairs(m.colls) do uses_tag = uses_tag or (c.fields.tag and has(c.sources, s.id)) end
     if uses_tag then w("      chunk.tag = chunk.text:transform(Tag)") end
     for ci, c in ipairs(m.colls) do
       if has(c.sources, s.id) then

@@ -71,8 +71,9 @@ if args.worker or args.replay then
   local counts = {}
   for k, v in pairs(r.counts or {}) do counts[#counts + 1] = k .. " " .. v end
   table.sort(counts)
-  print(string.format("seed %d: %d steps in %.1f s, %s (%s)", args.seed, r.steps, r.seconds,
-    r.ok and "no difference" or "DIFFERENCE", table.concat(counts, ", ")))
+  print(string.format("seed %d: %d steps in %.1f s (%.1f s of CPU here, coco included), %s (%s; steps %s)",
+    args.seed, r.steps, r.seconds, r.cpu or 0, r.ok and "no difference" or "DIFFERENCE", table.concat(counts, ", "),
+    r.digest or "-"))
   if not r.ok then print(r.report) end
   os.exit(r.ok and 0 or 1)
 end
