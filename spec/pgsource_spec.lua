@@ -295,6 +295,38 @@ describe("Postgres source", function()
     exec("DROP TABLE t_nopk, t_geo")
   end)
 
+  it("keeps a password in the connection string out of the state and of every output", function()
+    if not ready() then return end
+    local ROLE, PW = "coco_src_pw", "s3cret-Pw-9f2"
+    local hba = srv.data .. "/pg_hba.conf"
+    local old = H.read(hba)
+    if not old:find(ROLE, 1, true) then
+      local f = assert(io.open(hba, "w"))
+      f:write("host all " .. ROLE .. " 127.0.0.1/32 scram-sha-256\n" .. old)
+      f:close()
+      srv:as_owner(srv.bindir .. "/pg_ctl -D " .. H.q(srv.data) .. " reload")
+      exec("CREATE ROLE " .. ROLE .. " LOGIN SUPERUSER PASSWORD '" .. PW .. "'")
+    end
+    exec([[DROP TABLE IF EXISTS t_pw; CREATE TABLE t_pw (id int PRIMARY KEY, body text);
+      INSERT INTO t_pw VALUES (1, 'one');]])
+    local url = string.format("postgres://%s:%s@127.0.0.1:%d/postgres", ROLE, PW, srv.port)
+    H.write(dir .. "/flow.lua", flow(string.format('table_name = "t_pw", database = %q, notification = {}', url),
+      { "id", "body" }, '"id"'))
+    local all = ""
+    for _, args in ipairs({ "update flow.lua", "show flow.lua -v", "drop flow.lua -f" }) do
+      local rc, out, err = H.coco(dir, args, {})
+      assert.equals(0, rc, err)
+      all = all .. out .. err
+    end
+    assert.matches("drop trigger coco__PgSrc__items_t on public.t_pw", all, 1, true)
+    assert.is_nil(all:find(PW, 1, true), "password printed:\n" .. all)
+    local p = io.popen("grep -r -a -l -F " .. H.q(PW) .. " " .. H.q(dir) .. " 2>/dev/null")
+    local files = p:read("*a")
+    p:close()
+    assert.equals("", files:gsub("[^\n]*flow%.lua\n", ""))
+    exec("DROP TABLE t_pw")
+  end)
+
   describe("live, through LISTEN/NOTIFY", function()
     local function live_flow(extra)
       H.write(dir .. "/flow.lua", flow('table_name = "tickets", notification = {}' .. (extra or ""),

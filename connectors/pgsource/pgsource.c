@@ -25,8 +25,10 @@
 #include "ops.h"
 #include "tdesc.h"
 #include "functions/json.h"
+#include "../common/pgconn.h"
 
-enum { OPT_DATABASE, OPT_TABLE, OPT_SCHEMA, OPT_INCLUDED, OPT_ORDINAL, OPT_FILTER, OPT_NOTIFY };
+enum { OPT_DATABASE, OPT_TABLE, OPT_SCHEMA, OPT_INCLUDED, OPT_ORDINAL, OPT_FILTER, OPT_NOTIFY,
+	OPT_PASSWORD_ENV };
 
 static const coco_optdef ps_opts[] = {
 	{ "database", COCO_OPT_STR, 0, "libpq connection string or URI (default $COCO_DATABASE_URL)", 1 },
@@ -38,6 +40,8 @@ static const coco_optdef ps_opts[] = {
 	{ "filter", COCO_OPT_STR, 0, "an SQL condition: only the rows it holds for", 0 },
 	{ "notification", COCO_OPT_JSON, 0, "{ channel_name = ... }: in live mode, LISTEN for the "
 	  "changes a trigger (created by setup) notifies", 1 },
+	{ "password_env", COCO_OPT_STR, 0, "environment variable holding the password "
+	  "(default: the connection string's, PGPASSWORD, ~/.pgpass)", 1 },
 	{ NULL, 0, 0, NULL, 0 },
 };
 
@@ -162,13 +166,22 @@ static int server_of(const char *conninfo, coco_buf *out, char **err)
 
 /* Connects and sets the session up; on failure *err names the server. The
  * listener (app "coco listen") gives up sooner: live mode waits for it. */
-static PGconn *pg_connect(const char *conninfo, const char *server, const char *app, char **err)
+static PGconn *pg_connect(const char *conninfo, const char *penv, const char *server,
+	const char *app, char **err)
 {
+	char *pw;
+	if (coco_pg_password(conninfo, penv, "Postgres", &pw, err) < 0)
+		return NULL;
 	const char *keys[] = { "connect_timeout", "application_name", "keepalives_idle",
-		"keepalives_interval", "keepalives_count", "dbname", "client_encoding", NULL };
+		"keepalives_interval", "keepalives_count", "dbname", "client_encoding",
+		pw ? "password" : NULL, NULL };
 	const char *vals[] = { strcmp(app, "coco listen") ? "10" : "3", app, "30", "10", "3", conninfo,
-		"UTF8", NULL };
+		"UTF8", pw, NULL };
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	if (pw) {
+		memset(pw, 0, strlen(pw));
+		free(pw);
+	}
 	if (!c) {
 		coco_seterr(err, "Postgres: cannot connect to %s: out of memory", server);
 		return NULL;
@@ -234,7 +247,8 @@ typedef struct pcol {
 } pcol;
 
 typedef struct layout {
-	char *conninfo, *server;
+	char *conninfo, *server; /* conninfo: without its password (common/pgconn.h) */
+	char *penv;              /* password_env, or NULL */
 	char *schema, *table;
 	pcol *cols;              /* key columns first, in the primary key's order */
 	uint32_t ncols, nkeys;
@@ -253,6 +267,7 @@ static void layout_free(layout *l)
 	}
 	free(l->cols);
 	free(l->conninfo);
+	free(l->penv);
 	free(l->server);
 	free(l->schema);
 	free(l->table);
@@ -274,6 +289,7 @@ static void layout_copy(layout *d, const layout *s)
 	}
 #define DUP(f) d->f = s->f ? coco_strdup(s->f) : NULL
 	DUP(conninfo);
+	DUP(penv);
 	DUP(server);
 	DUP(schema);
 	DUP(table);
@@ -411,12 +427,34 @@ static int layout_load(const coco_optval *opts, layout *l, char **err)
 			"$COCO_DATABASE_URL");
 	if (!opts[OPT_TABLE].set || !opts[OPT_TABLE].s || !*opts[OPT_TABLE].s)
 		return coco_seterr(err, "Postgres: option 'table_name' is required");
-	coco_buf srv = {0}, q = {0}, b = {0};
-	if (server_of(ci, &srv, err)) {
-		coco_buf_free(&srv);
+	coco_buf srv = {0}, q = {0}, b = {0}, cs = {0};
+	/* stored, shown and connected with without its password */
+	if (coco_pg_conninfo_store(ci, &cs, "Postgres", err) < 0) {
+		coco_buf_free(&cs);
 		return -1;
 	}
-	l->conninfo = coco_strdup(ci);
+	l->conninfo = coco_buf_take(&cs);
+	if (opts[OPT_PASSWORD_ENV].set && opts[OPT_PASSWORD_ENV].s) {
+		const char *penv = opts[OPT_PASSWORD_ENV].s;
+		if (!*penv || strpbrk(penv, " \t\n=")) {
+			coco_seterr(err, "Postgres: password_env must name an environment variable, got \"%s\"",
+				penv);
+			layout_free(l);
+			return -1;
+		}
+		if (strcmp(l->conninfo, ci)) {
+			coco_seterr(err, "Postgres: the password is given twice (in the connection string and "
+				"by password_env): keep one");
+			layout_free(l);
+			return -1;
+		}
+		l->penv = coco_strdup(penv);
+	}
+	if (server_of(l->conninfo, &srv, err)) {
+		coco_buf_free(&srv);
+		layout_free(l);
+		return -1;
+	}
 	l->server = coco_buf_take(&srv);
 	if (opts[OPT_ORDINAL].set && opts[OPT_ORDINAL].s && *opts[OPT_ORDINAL].s)
 		l->ordinal = coco_strdup(opts[OPT_ORDINAL].s);
@@ -426,7 +464,7 @@ static int layout_load(const coco_optval *opts, layout *l, char **err)
 		layout_free(l);
 		return -1;
 	}
-	PGconn *c = pg_connect(l->conninfo, l->server, "coco", err);
+	PGconn *c = pg_connect(l->conninfo, l->penv, l->server, "coco", err);
 	if (!c) {
 		layout_free(l);
 		return -1;
@@ -853,7 +891,7 @@ static int ensure(ps_src *s, char **err)
 		return 0;
 	if (s->c)
 		PQfinish(s->c);
-	s->c = pg_connect(s->l.conninfo, s->l.server, "coco", err);
+	s->c = pg_connect(s->l.conninfo, s->l.penv, s->l.server, "coco", err);
 	if (!s->c)
 		return -1;
 	if (prepare(s, s->c, err)) {
@@ -1403,7 +1441,7 @@ static void arm(ps_src *s, int ms)
 /* Connects the listener and LISTENs; 0, or -1 with *err. */
 static int listen_start(ps_src *s, char **err)
 {
-	PGconn *c = pg_connect(s->l.conninfo, s->l.server, "coco listen", err);
+	PGconn *c = pg_connect(s->l.conninfo, s->l.penv, s->l.server, "coco listen", err);
 	if (!c)
 		return -1;
 	coco_buf q = {0};
@@ -1678,6 +1716,8 @@ static int ps_setup_describe(const coco_optval *opts, const char *flow, const ch
 	trigger_sql(&l, ch.p, &q, &b, &tg);
 	coco_buf_printf(desired, "server %s\nconninfo ", l.server);
 	coco_buf_esc(desired, l.conninfo, 0);
+	if (l.penv)
+		coco_buf_printf(desired, "\npassword_env %s", l.penv);
 	coco_buf_printf(desired, "\ntable %s.%s\nchannel %s\ntrigger %s\ncreate ", l.schema, l.table,
 		ch.p, tg.p);
 	coco_buf_esc(desired, q.p, 0);
@@ -1693,7 +1733,7 @@ static int ps_setup_describe(const coco_optval *opts, const char *flow, const ch
 }
 
 typedef struct sdesc {
-	const char *server, *conninfo, *table, *channel, *trigger, *create, *drop;
+	const char *server, *conninfo, *penv, *table, *channel, *trigger, *create, *drop;
 } sdesc;
 
 /* The value of line `word` of a description (unescaped, in a), or NULL. */
@@ -1717,6 +1757,7 @@ static int sparse(const char *text, coco_arena *a, sdesc *d, char **err)
 		return 0;
 	d->server = sline(text, "server", a);
 	d->conninfo = sline(text, "conninfo", a);
+	d->penv = sline(text, "password_env", a);
 	d->table = sline(text, "table", a);
 	d->channel = sline(text, "channel", a);
 	d->trigger = sline(text, "trigger", a);
@@ -1746,9 +1787,10 @@ static int ps_setup_plan(const char *stored, const char *desired, coco_buf *plan
 }
 
 /* Runs sql in one transaction on the server of conninfo. */
-static int run_tx(const char *conninfo, const char *server, const char *sql, char **err)
+static int run_tx(const char *conninfo, const char *penv, const char *server, const char *sql,
+	char **err)
 {
-	PGconn *c = pg_connect(conninfo, server, "coco", err);
+	PGconn *c = pg_connect(conninfo, penv, server, "coco", err);
 	if (!c)
 		return -1;
 	coco_buf q = {0};
@@ -1771,13 +1813,13 @@ static int ps_setup_apply(const char *stored, const char *desired, char **err)
 	int rc = sparse(stored, &a, &s, err) || sparse(desired, &a, &d, err) ? -1 : 0;
 	int same_server = stored && desired && !strcmp(s.server, d.server);
 	if (!rc && stored && !same_server)
-		rc = run_tx(s.conninfo, s.server, s.drop, err);
+		rc = run_tx(s.conninfo, s.penv, s.server, s.drop, err);
 	if (!rc && desired) {
 		coco_buf q = {0};
 		if (same_server)
 			coco_buf_printf(&q, "%s ", s.drop);
 		coco_buf_adds(&q, d.create);
-		rc = run_tx(d.conninfo, d.server, q.p, err);
+		rc = run_tx(d.conninfo, d.penv, d.server, q.p, err);
 		coco_buf_free(&q);
 	}
 	coco_arena_destroy(&a);
