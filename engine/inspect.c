@@ -11,7 +11,8 @@
 
 /* ---- state records (the layout written by indexer.c) ---------------------
  * tracking: flags u8 | ord (varint len + bytes) | content fp 16 | logic fp 16
- * lineage:  nexports varint, per export: name, nrows varint, per row: key + fp 16;
+ * lineage:  nexports varint, per export: resource id (older: name), nrows varint,
+ *           per row: key + fp 16;
  *           then nstaged varint, per staged: export name, key; then memo keys. */
 typedef struct trk {
 	int flags;
@@ -66,6 +67,28 @@ static int lin_each(const char *p, size_t n, lin_cb cb, void *ud)
 		}
 	}
 	return 0;
+}
+
+/* Lineage names an export by its target's resource id (older records: by
+ * its name): the index of the export, or -1. */
+static int export_of(const coco_graph *g, const char *exp, size_t nexp)
+{
+	coco_buf rid = {0}, desc = {0};
+	int found = -1;
+	for (size_t x = 0; x < g->nexports && found < 0; x++) {
+		const coco_gexport *xp = &g->exports[x];
+		char *e = NULL;
+		coco_buf_clear(&rid);
+		if (strlen(xp->name) == nexp && !memcmp(xp->name, exp, nexp))
+			found = (int)x;
+		else if (!xp->ops->describe(xp->opts, &xp->info, &rid, &desc, &e) && rid.n == nexp &&
+		    !memcmp(rid.p, exp, nexp))
+			found = (int)x;
+		free(e);
+	}
+	coco_buf_free(&rid);
+	coco_buf_free(&desc);
+	return found;
 }
 
 /* ---- JSON helpers ---------------------------------------------------------- */
@@ -649,9 +672,10 @@ static int collected(lin_out *o, const char *exp, size_t nexp, const char *key, 
 {
 	coco_buf kb = {0};
 	int found = 0;
+	int xi = export_of(o->g, exp, nexp);
 	for (size_t x = 0; x < o->g->nexports && !found; x++) {
 		const coco_gexport *xp = &o->g->exports[x];
-		if (strlen(xp->name) != nexp || memcmp(xp->name, exp, nexp))
+		if ((int)x != xi)
 			continue;
 		for (size_t i = 0; i < o->rows[x].n && !found; i++) {
 			const coco_value *row = &o->rows[x].rows[i];
@@ -680,8 +704,12 @@ static void lin_json(void *ud, const char *exp, size_t nexp, const char *key, si
 	int now = collected(o, exp, nexp, key, nkey, fp, &same);
 	if (o->n++)
 		coco_buf_putc(o->b, ',');
+	int xi = export_of(o->g, exp, nexp);
 	coco_buf_adds(o->b, "{\"export\":");
-	coco_json_str(o->b, exp, nexp);
+	if (xi >= 0)
+		jstr(o->b, o->g->exports[xi].name);
+	else
+		coco_json_str(o->b, exp, nexp);
 	coco_buf_adds(o->b, ",\"key\":");
 	coco_value_to_json(&kv, NULL, o->b);
 	coco_buf_printf(o->b, ",\"written\":true,\"current\":%s,\"same\":%s}", now ? "true" : "false",
@@ -817,13 +845,15 @@ typedef struct xout {
 	coco_arena *a;
 	const char *sname;
 	const coco_value *skey;
+	const char *rid;              /* the export's resource id */
 } xout;
 
 static void x_cb(void *ud, const char *exp, size_t nexp, const char *key, size_t nkey,
 	coco_fp fp)
 {
 	xout *o = ud;
-	if (strlen(o->exp) != nexp || memcmp(o->exp, exp, nexp))
+	if (!((strlen(o->exp) == nexp && !memcmp(o->exp, exp, nexp)) ||
+	      (o->rid && strlen(o->rid) == nexp && !memcmp(o->rid, exp, nexp))))
 		return;
 	coco_value kv;
 	const char *p = key;
@@ -867,7 +897,11 @@ int coco_inspect_export(const coco_graph *g, coco_state *st, size_t x, const cha
 	size_t kn, vn;
 	int rc;
 	coco_buf_adds(out, "{\"rows\":[");
-	xout o = { out, xp->name, 0, limit, &a, NULL, NULL };
+	coco_buf rid = {0}, desc = {0};
+	char *de = NULL;
+	xp->ops->describe(xp->opts, &xp->info, &rid, &desc, &de);
+	free(de);
+	xout o = { out, xp->name, 0, limit, &a, NULL, NULL, rid.p };
 	char *next = NULL;
 	coco_buf last = {0};            /* state key of the last source row shown */
 	while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
@@ -901,6 +935,8 @@ int coco_inspect_export(const coco_graph *g, coco_state *st, size_t x, const cha
 		coco_buf_adds(out, "null");
 	coco_buf_putc(out, '}');
 	coco_buf_free(&last);
+	coco_buf_free(&rid);
+	coco_buf_free(&desc);
 	free(next);
 	coco_buf_free(&ak);
 	coco_arena_destroy(&a);
