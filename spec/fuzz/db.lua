@@ -174,20 +174,24 @@ function PG:close()
   self.c = nil
 end
 
--- Every table of schema public, as sqlite_dump gives them.
+-- Every table of schema public, as sqlite_dump gives them (the columns of
+-- all tables in one catalog query).
 function PG:dump()
-  local out = {}
-  local tabs = self:query("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
-  for _, t in ipairs(tabs) do
-    local name = t[1]:sub(3)
-    local cols = self:query("SELECT column_name, data_type FROM information_schema.columns "
-      .. "WHERE table_schema = 'public' AND table_name = '" .. name .. "'")
-    local cl = {}
-    for i, c in ipairs(cols) do cl[i] = c[1]:sub(3) .. " " .. c[2]:sub(3) end
+  local out, cols = {}, {}
+  local rows = self:query("SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) "
+    .. "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    .. "JOIN pg_attribute a ON a.attrelid = c.oid "
+    .. "WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped")
+  for _, r in ipairs(rows) do
+    local t = r[1]:sub(3)
+    cols[t] = cols[t] or {}
+    table.insert(cols[t], r[2]:sub(3) .. " " .. r[3]:sub(3))
+  end
+  for name, cl in pairs(cols) do
     table.sort(cl)
-    local rows, names = self:query('SELECT * FROM public."' .. name .. '"')
+    local trows, names = self:query('SELECT * FROM public."' .. name .. '"')
     local rl = {}
-    for i, r in ipairs(rows) do
+    for i, r in ipairs(trows) do
       local parts = {}
       for j, v in ipairs(r) do parts[j] = names[j] .. "=" .. v end
       table.sort(parts)

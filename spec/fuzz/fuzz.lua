@@ -555,16 +555,24 @@ local function diff(a, b)
   return out
 end
 
--- The fresh build: same flow, same sources, new state and targets.
+-- The fresh build: same flow, same sources, new state and targets. (The
+-- last one is reused while the flow and every source file are the same.)
 function World:fresh_build()
   local f = self.fresh
+  local files = walk(self.src)
+  table.sort(files)
+  local key = { read(self.main .. "/flow.lua") }
+  for _, p in ipairs(files) do key[#key + 1] = p .. "\0" .. (read(self.src .. "/" .. p) or "") end
+  key = table.concat(key, "\0\0")
+  if self.fresh_key == key then return self.fresh_dump end
   rmtree(f)
   ffi.C.mkdir(f, 493)
   write(f .. "/flow.lua", read(self.main .. "/flow.lua"))
   if self.env.pg then self.env.pg.fresh:reset() end
   local rc, out, err = self:coco(f, "update flow.lua -q -f", self:url("fresh"))
   if rc ~= 0 then return nil, "the fresh build failed (rc " .. tostring(rc) .. "): " .. err .. out end
-  return self:dump(f, "fresh")
+  self.fresh_key, self.fresh_dump = key, self:dump(f, "fresh")
+  return self.fresh_dump
 end
 
 -- The state as text, and (with files) the source files that exist.

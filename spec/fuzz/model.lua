@@ -173,10 +173,13 @@ EDITS.table_name = function(rng, m)
   return "table of " .. x.name .. ": " .. tostring(x.table) .. " in " .. x.path
 end
 
-EDITS.pk = function(rng, m)
+EDITS.pk = function(rng, m, o)
   local x = rng:pick(m.exports)
   local pk = x.pk
-  if #pk > 1 and rng:chance(0.5) then
+  if o.collide and #pk > 1 and rng:chance(0.3) then
+    -- only behind --collide: a key two source rows can share
+    table.remove(pk, rng:int(1, #pk))
+  elseif #pk > 1 and rng:chance(0.5) then
     x.pk = { pk[2], pk[1], pk[3] }
   elseif has(pk, "src") then
     remove(pk, "src")
