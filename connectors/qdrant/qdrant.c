@@ -519,7 +519,7 @@ static long call(conn *c, const char *method, const char *url, const char *body,
 	memset(r, 0, sizeof *r);
 	long st = c->h ? coco_vs_request(c->h, WHO, method, url, (const char *const *)c->hdr, body,
 		body ? strlen(body) : 0, r, err) : coco_vs_request_plain(WHO, method, url,
-		(const char *const *)c->hdr, body, body ? strlen(body) : 0, 30000, r, err);
+		(const char *const *)c->hdr, body, body ? strlen(body) : 0, 10000, r, err);
 	if (st < 0)
 		return -1;
 	if ((st >= 200 && st < 300) || (ok404 && st == 404))
@@ -736,7 +736,7 @@ static int q_check(const char *desired, coco_buf *plan, int *destructive, char *
 	}
 	conn c;
 	char *e = NULL;
-	if (conn_open(&c, d.key_env, &e) == 0) {
+	if (conn_open_query(&c, d.url, d.key_env, &e) == 0) {   /* one try, no libcurl */
 		int exists = 0;
 		coco_buf why = {0};
 		if (server_diff(&c, &d, &exists, &why, &e) == 0) {
