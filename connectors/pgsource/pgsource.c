@@ -1582,7 +1582,7 @@ static int ps_watch_read(void *p, coco_change_cb cb, void *ud, char **err)
 		coco_buf msg = {0};
 		coco_buf_printf(&msg, "Postgres: the connection that listens on %s was lost (%s); %s",
 			s->channel, m.n ? m.p : "closed", rc ? "reconnecting" : "reconnected: a full pass");
-		int stop = cb(ud, COCO_CHANGE_RESCAN, NULL, msg.p);
+		cb(ud, COCO_CHANGE_RESCAN, NULL, msg.p);
 		coco_buf_free(&msg);
 		coco_buf_free(&m);
 		if (rc) {
@@ -1590,7 +1590,6 @@ static int ps_watch_read(void *p, coco_change_cb cb, void *ud, char **err)
 			s->backoff_ms = 500;
 			arm(s, s->backoff_ms);
 		}
-		(void)stop;
 		return 0;
 	}
 	if (!s->w) {
@@ -1608,9 +1607,9 @@ static int ps_watch_read(void *p, coco_change_cb cb, void *ud, char **err)
 	}
 	coco_buf_free(&m);
 	PGnotify *nt;
-	int stop = 0;
 	while (s->w && (nt = PQnotifies(s->w))) {
-		if (!stop && !strcmp(nt->relname, s->channel)) {
+		int stop = 0;
+		if (!strcmp(nt->relname, s->channel)) {
 			coco_value key;
 			coco_arena_reset(&s->wmem);
 			if (!strcmp(nt->extra, RESCAN_MARK) || payload_key(s, nt->extra, &key))
@@ -1619,6 +1618,10 @@ static int ps_watch_read(void *p, coco_change_cb cb, void *ud, char **err)
 				stop = cb(ud, COCO_CHANGE_ROW, &key, NULL);
 		}
 		PQfreemem(nt);
+		if (stop) {
+			arm(s, 1);         /* the rest wait in libpq: come back for them */
+			break;
+		}
 	}
 	return 0;
 }
