@@ -201,6 +201,31 @@ void *coco_arena_grow(coco_arena *a, void *arr, size_t n, size_t *cap, size_t el
 	return na;
 }
 
+void *coco_arena_regrow(coco_arena *a, void *arr, size_t n, size_t *cap, size_t elem)
+{
+	if (n < *cap)
+		return arr;
+	size_t was = (*cap * elem + 15) & ~(size_t)15;
+	if (arr && was > ARENA_BLK / 4) {
+		/* a big array has a block of its own: grow the block, leaving
+		 * no copy behind */
+		struct coco_arena_blk **pp = &a->blk;
+		while (*pp && (*pp)->data != (unsigned char *)arr)
+			pp = &(*pp)->next;
+		if (*pp && (*pp)->used == was) {
+			size_t nc = *cap * 2, sz = (nc * elem + 15) & ~(size_t)15;
+			struct coco_arena_blk *b = xrealloc(*pp, sizeof *b + sz);
+			memset(b->data + was, 0, sz - was);
+			a->used_total += sz - was;
+			b->used = b->cap = sz;
+			*pp = b;
+			*cap = nc;
+			return b->data;
+		}
+	}
+	return coco_arena_grow(a, arr, n, cap, elem);
+}
+
 void coco_arena_reset(coco_arena *a)
 {
 	struct coco_arena_blk *keep = NULL, *b = a->blk;

@@ -51,6 +51,10 @@ char *coco_arena_strdup(coco_arena *a, const char *s);
  * returns the (possibly moved) array; *cap is updated. Old storage stays
  * in the arena until reset. */
 void *coco_arena_grow(coco_arena *a, void *arr, size_t n, size_t *cap, size_t elem);
+/* The same, but an array past 16 KB grows in place (its arena block is
+ * reallocated), leaving no copy behind: pointers into arr are invalid
+ * afterwards. For the arrays of a large row (one entry per chunk). */
+void *coco_arena_regrow(coco_arena *a, void *arr, size_t n, size_t *cap, size_t elem);
 void coco_arena_reset(coco_arena *a);               /* keeps the first block */
 void coco_arena_destroy(coco_arena *a);
 

@@ -155,7 +155,7 @@ static const coco_value *resolve(xctx *x, const coco_fieldref *r)
 
 static void push_row(coco_arena *a, coco_rows *rows, const coco_value *v)
 {
-	rows->rows = coco_arena_grow(a, rows->rows, rows->n, &rows->cap, sizeof *rows->rows);
+	rows->rows = coco_arena_regrow(a, rows->rows, rows->n, &rows->cap, sizeof *rows->rows);
 	rows->rows[rows->n++] = *v;
 }
 
@@ -328,9 +328,15 @@ static int run_scope(xctx *x, int s)
 			if (t->kind != COCO_TABLE)
 				break;              /* null, or pending in pass one */
 			const gscope *cs = &x->g->scopes[op->child];
-			coco_value *saved = x->frames[op->child];
+			coco_value *saved = x->frames[op->child], *cf = NULL;
 			for (size_t r = 0; r < t->n; r++) {
-				coco_value *cf = coco_arena_alloc(x->a, (cs->nfields + 1) * sizeof *cf);
+				/* one frame serves every row (collect copies the values
+				 * out): a table of 200,000 chunks held 200,000 frames.
+				 * Traced, each row keeps its own. */
+				if (!cf || x->trace)
+					cf = coco_arena_alloc(x->a, (cs->nfields + 1) * sizeof *cf);
+				else
+					memset(cf, 0, (cs->nfields + 1) * sizeof *cf);
 				const coco_value *rv = &t->u.rows[r];
 				for (int k = 0; k < cs->nbase && (size_t)k < rv->n; k++)
 					cf[k] = rv->u.fields[k];
@@ -345,24 +351,29 @@ static int run_scope(xctx *x, int s)
 			if (x->collect)
 				break;              /* pass one collects nothing */
 			const gcollector *c = &x->g->collectors[op->collector];
-			coco_value crow = {0};
-			crow.kind = COCO_STRUCT;
-			crow.n = c->nfields;
-			crow.u.fields = coco_arena_alloc(x->a, (c->nfields + 1) * sizeof(coco_value));
 			size_t uuid_at = (size_t)-1;
-			for (size_t k = 0; k < c->nfields; k++) {
-				const coco_arg *a = &op->vals[k];
-				if (a->kind == COCO_ARG_REF)
-					crow.u.fields[k] = *resolve(x, &a->ref);
-				else if (a->kind == COCO_ARG_CONST)
-					crow.u.fields[k] = a->konst;
-				else
+			for (size_t k = 0; k < c->nfields; k++)
+				if (op->vals[k].kind == COCO_ARG_UUID)
 					uuid_at = k;
-			}
-			if (uuid_at != (size_t)-1)
+			/* the collected row, in collect's order: only built when a
+			 * uuid is generated (every export gets the same one); else
+			 * each export's row takes the values directly */
+			coco_value crow = {0};
+			if (uuid_at != (size_t)-1) {
+				crow.kind = COCO_STRUCT;
+				crow.n = c->nfields;
+				crow.u.fields = coco_arena_alloc(x->a, (c->nfields + 1) * sizeof(coco_value));
+				for (size_t k = 0; k < c->nfields; k++) {
+					const coco_arg *a = &op->vals[k];
+					if (a->kind == COCO_ARG_REF)
+						crow.u.fields[k] = *resolve(x, &a->ref);
+					else if (a->kind == COCO_ARG_CONST)
+						crow.u.fields[k] = a->konst;
+				}
 				for (size_t k = 0; k < c->nfields; k++)
 					if (op->vals[k].kind == COCO_ARG_UUID)
 						make_uuid(x, op, &crow, k, &crow.u.fields[k]);
+			}
 			for (size_t e = 0; e < x->g->nexports; e++) {
 				const coco_gexport *xp = &x->g->exports[e];
 				if (xp->collector != op->collector)
@@ -370,9 +381,12 @@ static int run_scope(xctx *x, int s)
 				coco_value er = {0};
 				er.kind = COCO_STRUCT;
 				er.n = c->nfields;
-				er.u.fields = coco_arena_alloc(x->a, (c->nfields + 1) * sizeof(coco_value));
-				for (size_t k = 0; k < c->nfields; k++)
-					er.u.fields[k] = crow.u.fields[xp->perm[k]];
+				er.u.fields = coco_arena_alloc(x->a, c->nfields * sizeof(coco_value));
+				for (size_t k = 0; k < c->nfields; k++) {
+					const coco_arg *a = &op->vals[xp->perm[k]];
+					er.u.fields[k] = crow.n ? crow.u.fields[xp->perm[k]] :
+						a->kind == COCO_ARG_REF ? *resolve(x, &a->ref) : a->konst;
+				}
 				push_row(x->a, &x->out[e], &er);
 			}
 			break;

@@ -1,5 +1,6 @@
 /* The indexer: list, diff, process, commit. See indexer.h. */
 #include "indexer.h"
+#include "owner.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -98,6 +99,7 @@ typedef struct lkey {
 	size_t nkey;
 	coco_fp fp;
 	int staged;
+	int win;                      /* owned rows: 0 not asked, 1 written, 2 another row's */
 } lkey;
 
 typedef struct lineage {
@@ -109,7 +111,7 @@ typedef struct lineage {
 
 static void lin_push(coco_arena *a, lineage *l, const lkey *k)
 {
-	l->k = coco_arena_grow(a, l->k, l->n, &l->cap, sizeof *l->k);
+	l->k = coco_arena_regrow(a, l->k, l->n, &l->cap, sizeof *l->k);
 	l->k[l->n++] = *k;
 }
 
@@ -422,6 +424,11 @@ typedef struct run {
 	double flush_ms;              /* and in all (fixed costs: commits, fsyncs) */
 	int efd;                      /* eventfd the helper thread signals, -1 */
 	struct pass *pass;            /* a pass stopped at its deadline */
+	/* owned target rows (owner.h) */
+	coco_owners *own;
+	void **srcs;                  /* the opened sources (to evaluate an owner again) */
+	const coco_gsource *src;      /* the source of the pass */
+	coco_source_stats *stats;     /* and its stats */
 } run;
 
 static int sweep_finish(run *r, int wait, char **err);
@@ -441,7 +448,7 @@ typedef struct pending {
 
 static void pend(coco_arena *a, pending *p, size_t exp, int del, const coco_value *v, size_t row)
 {
-	p->w = coco_arena_grow(a, p->w, p->n, &p->cap, sizeof *p->w);
+	p->w = coco_arena_regrow(a, p->w, p->n, &p->cap, sizeof *p->w);
 	p->w[p->n].exp = exp;
 	p->w[p->n].del = del;
 	p->w[p->n].row = row;
@@ -490,13 +497,12 @@ static int targets_write(run *r, pending *p, char **err)
 }
 
 /* Key struct (first nkeys fields) of an export row. */
-static coco_value key_of(coco_arena *a, const coco_value *row, uint32_t nkeys)
+static coco_value key_of(const coco_value *row, uint32_t nkeys)
 {
 	coco_value k = {0};
 	k.kind = COCO_STRUCT;
 	k.n = nkeys;
-	k.u.fields = coco_arena_alloc(a, (nkeys + 1) * sizeof *k.u.fields);
-	memcpy(k.u.fields, row->u.fields, nkeys * sizeof *k.u.fields);
+	k.u.fields = row->u.fields;      /* the key fields come first: shared, not copied */
 	return k;
 }
 
@@ -614,6 +620,182 @@ static long lset_find(lset *s, const lineage *l, const char *exp, size_t nexp, c
 	return -1;
 }
 
+/* ---- owned target rows (owner.h) ---------------------------------------- */
+/* The target key as JSON, named by the export's key fields. */
+static void tkey_json(const coco_gexport *xp, const char *tkey, size_t n, coco_arena *a, coco_buf *out)
+{
+	coco_value k;
+	const char *p = tkey;
+	if (coco_value_decode(&p, tkey + n, a, &k) || k.kind != COCO_STRUCT) {
+		coco_buf_adds(out, "?");
+		return;
+	}
+	if (k.n == 1 && k.u.fields[0].kind == COCO_STR) {
+		coco_buf_add(out, k.u.fields[0].u.s, k.u.fields[0].n);
+		return;
+	}
+	coco_buf_putc(out, '{');
+	for (uint32_t i = 0; i < k.n && i < xp->info.row_type->nfields; i++) {
+		const coco_field *f = &xp->info.row_type->fields[i];
+		if (i)
+			coco_buf_putc(out, ',');
+		coco_json_str(out, f->name, strlen(f->name));
+		coco_buf_putc(out, ':');
+		coco_value_to_json(&k.u.fields[i], f->type, out);
+	}
+	coco_buf_putc(out, '}');
+}
+
+static void owner_text(const coco_owner *o, coco_arena *a, coco_buf *out)
+{
+	coco_value k;
+	const char *p = o->key;
+	coco_buf_add(out, o->src, o->nsrc);
+	coco_buf_putc(out, ' ');
+	if (coco_value_decode(&p, o->key + o->nkey, a, &k))
+		coco_buf_adds(out, "?");
+	else
+		key_text(&k, out);
+}
+
+/* Two rows collect key k of export x: a warning naming this row and the
+ * other one, and the winner among e's owners, once per update for each key. */
+static void owner_warn(run *r, done_row *d, size_t x, const lkey *k, const coco_owner *other,
+	const coco_oent *e)
+{
+	if (!coco_owners_first_warning(r->own, r->rids[x], k->key, k->nkey))
+		return;
+	r->stats->warnings++;
+	if (!r->o->on_warning)
+		return;
+	const coco_gexport *xp = coco_graph_export_at(r->g, x);
+	coco_arena a = {0};
+	coco_buf msg = {0}, kt = {0};
+	coco_buf_printf(&msg, "export '%s': target key ", xp->name);
+	tkey_json(xp, k->key, k->nkey, &a, &msg);
+	coco_buf_adds(&msg, " is also collected by ");
+	owner_text(other, &a, &msg);
+	coco_buf_adds(&msg, "; the target holds the row of ");
+	if (e->n) {
+		owner_text(&e->o[coco_oent_winner(r->own, e)], &a, &msg);
+		coco_buf_adds(&msg, " (the first source in flow order, then the smallest key)");
+	} else {
+		coco_buf_adds(&msg, "none");
+	}
+	coco_value key;
+	const char *p = d->it->key;
+	if (coco_value_decode(&p, d->it->key + d->it->nkey, &a, &key))
+		coco_buf_adds(&kt, "?");
+	else
+		key_text(&key, &kt);
+	r->o->on_warning(r->o->ud, r->src->name, kt.p, msg.p);
+	coco_buf_free(&msg);
+	coco_buf_free(&kt);
+	coco_arena_destroy(&a);
+}
+
+/* Row d writes key k of export x (new, or a new value): whether the
+ * target gets its row (it owns the key, or wins it), recorded in k->win. */
+static int owner_put(run *r, done_row *d, size_t x, lkey *k)
+{
+	if (k->win)
+		return k->win == 1;
+	k->win = 1;
+	coco_oent *e = coco_owners_get(r->own, r->st, r->rids[x], k->key, k->nkey, NULL);
+	if (!e)
+		return 1;                 /* state unreadable: written, as without owners */
+	long i = coco_oent_find(e, r->src->name, d->it->key, d->it->nkey);
+	if (i < 0) {
+		coco_oent_add(r->own, e, r->src->name, d->it->key, d->it->nkey);
+		i = (long)e->n - 1;
+	}
+	if (e->n == 1)
+		return 1;
+	size_t w = coco_oent_winner(r->own, e);
+	owner_warn(r, d, x, k, &e->o[w == (size_t)i ? coco_oent_runner_up(r->own, e, (size_t)i) : w], e);
+	if (w != (size_t)i)
+		k->win = 2;
+	return k->win == 1;
+}
+
+/* The row owner o collects under key (x, tkey) now: its source row read
+ * and evaluated again (a winner left a key others collect: rare). 1 with
+ * *row (memory of the batch), 0 when it no longer collects it (gone,
+ * changed, failed, or its source left the flow). */
+static int owner_value(run *r, const coco_owner *o, size_t x, const char *tkey, size_t ntkey,
+	coco_value *row)
+{
+	const coco_graph *g = r->g;
+	size_t ns = coco_graph_nsources(g), si = 0;
+	while (si < ns && !(strlen(coco_graph_source(g, si)->name) == o->nsrc &&
+	       !memcmp(coco_graph_source(g, si)->name, o->src, o->nsrc)))
+		si++;
+	if (si == ns || !r->srcs || !r->srcs[si])
+		return 0;
+	const coco_gsource *s = coco_graph_source(g, si);
+	coco_arena *a = &r->rowa;
+	coco_value key, in;
+	const char *kp = o->key;
+	if (coco_value_decode(&kp, o->key + o->nkey, a, &key))
+		return 0;
+	coco_buf ord = {0};
+	char *e = NULL;
+	int rr = s->ops->read(r->srcs[si], &key, a, &in, &ord, &e);
+	coco_buf_free(&ord);
+	free(e);
+	e = NULL;
+	if (rr < 0 || rr == 1)
+		return 0;
+	size_t nx = coco_graph_nexports(g);
+	coco_rows *out = coco_arena_alloc(a, (nx + 1) * sizeof *out);
+	coco_exec_stats xs = {0};
+	if (coco_exec_row(g, si, &in, a, &r->memo_ops, out, &xs, &e)) {
+		free(e);
+		return 0;
+	}
+	const coco_gexport *xp = coco_graph_export_at(g, x);
+	int found = 0;
+	for (size_t i = 0; i < out[x].n; i++) {
+		coco_value k = key_of(&out[x].rows[i], xp->info.nkeys);
+		coco_buf_clear(&r->tmp);
+		coco_value_encode(&k, &r->tmp);
+		if (r->tmp.n == ntkey && !memcmp(r->tmp.p, tkey, ntkey)) {
+			*row = out[x].rows[i];   /* the same key twice in a row: the last one */
+			found = 1;
+		}
+	}
+	return found;
+}
+
+/* Row d no longer collects key k of export x: 0 the target row is
+ * deleted (no one else collects it), 1 nothing to write (another row's),
+ * 2 the next owner's row *row is written. */
+static int owner_del(run *r, done_row *d, size_t x, const lkey *k, coco_value *row)
+{
+	coco_oent *e = coco_owners_get(r->own, r->st, r->rids[x], k->key, k->nkey, NULL);
+	if (!e)
+		return 0;
+	long i = coco_oent_find(e, r->src->name, d->it->key, d->it->nkey);
+	if (i < 0)
+		return e->n ? 1 : 0;
+	size_t w = coco_oent_winner(r->own, e);
+	size_t other = e->n > 1 ? (w == (size_t)i ? coco_oent_runner_up(r->own, e, (size_t)i) : w) : 0;
+	coco_owner o = e->o[other];
+	int shared = e->n > 1;
+	coco_oent_remove(r->own, e, (size_t)i);
+	if (shared)
+		owner_warn(r, d, x, k, &o, e);
+	if ((size_t)i != w)
+		return 1;
+	while (e->n) {
+		size_t nw = coco_oent_winner(r->own, e);
+		if (owner_value(r, &e->o[nw], x, k->key, k->nkey, row))
+			return 2;
+		coco_oent_remove(r->own, e, nw);
+	}
+	return 0;
+}
+
 /* Diff the new export rows against the old lineage; queue writes. */
 static void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, int reexport,
 	pending *p)
@@ -633,7 +815,7 @@ static void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, i
 		const coco_gexport *xp = coco_graph_export_at(g, x);
 		for (size_t i = 0; i < out[x].n; i++) {
 			const coco_value *row = &out[x].rows[i];
-			coco_value key = key_of(a, row, xp->info.nkeys);
+			coco_value key = key_of(row, xp->info.nkeys);
 			coco_buf_clear(&r->kbuf);
 			coco_value_encode(&key, &r->kbuf);
 			lkey k = { .exp = r->rids[x], .nexp = strlen(r->rids[x]) };
@@ -650,7 +832,8 @@ static void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, i
 			long o = reexport ? -1 : lset_find(&olds, old, k.exp, k.nexp, k.key, k.nkey, -1);
 			int same = o >= 0 && !old->k[o].staged && coco_fp_eq(old->k[o].fp, k.fp);
 			if (!same) {
-				pend(a, p, x, 0, row, d->idx);
+				if (owner_put(r, d, x, &d->lin.k[dup >= 0 ? (size_t)dup : d->lin.n - 1]))
+					pend(a, p, x, 0, row, d->idx);
 				lkey s = k;
 				s.staged = 1;
 				lin_push(a, &d->staged, &s);
@@ -672,7 +855,10 @@ static void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, i
 		const char *kp = o->key;
 		if (coco_value_decode(&kp, o->key + o->nkey, a, &key))
 			continue;
-		pend(a, p, (size_t)x, 1, &key, d->idx);
+		coco_value next;
+		int own = owner_del(r, d, (size_t)x, o, &next);
+		if (own != 1)
+			pend(a, p, (size_t)x, own == 2 ? 0 : 1, own == 2 ? &next : &key, d->idx);
 		d->writes++;
 	}
 	/* the staging record lists everything that may be in the target, and
@@ -771,6 +957,15 @@ static void report_refused(run *r, const coco_gsource *s, coco_source_stats *sta
 
 /* Phase A: stage the keys about to be written (before the targets see
  * them; staging early is always safe: it only says "may be written"). */
+/* A buffer that grew past 1 MB for a large row is given back at once: a
+ * file of 200,000 chunks has lineage records of megabytes, and each copy
+ * kept counts in the peak with the file's text. */
+static void shrink(coco_buf *b)
+{
+	if (b->cap > (1u << 20))
+		coco_buf_free(b);
+}
+
 static int flush_stage(run *r, flushio *io, const coco_gsource *s, done_row *done, size_t ndone,
 	const pending *p, char **err)
 {
@@ -778,8 +973,10 @@ static int flush_stage(run *r, flushio *io, const coco_gsource *s, done_row *don
 	coco_buf *k = &io->k;
 	if (!io->stage)
 		io->stage = coco_batch_create();
-	if (p->n) {
+	/* owner records the batch changed go with its staging record */
+	if (p->n || coco_owners_dirty(r->own)) {
 		coco_batch_clear(io->stage);
+		coco_owners_stage(r->own, io->stage);
 		for (size_t i = 0; i < ndone; i++) {
 			done_row *d = &done[i];
 			if (!d->writes || d->kind < 0)
@@ -801,10 +998,14 @@ static int flush_stage(run *r, flushio *io, const coco_gsource *s, done_row *don
 			}
 			lin_encode(&d->staged, &io->v);
 			coco_batch_put(io->stage, COCO_CF_LINEAGE, k->p, k->n, io->v.p, io->v.n);
+			shrink(&io->v);
 		}
-		if (coco_state_write(r->st, io->stage, 0, err))
+		int rc = coco_state_write(r->st, io->stage, 0, err);
+		coco_batch_clear(io->stage);      /* a large row's lineage is not kept twice */
+		if (rc)
 			return -1;
 	}
+	coco_owners_reset(r->own);
 	return 0;
 }
 
@@ -854,11 +1055,12 @@ static int flush_state(run *r, flushio *io, const coco_gsource *s, done_row *don
 		if (d->kind == 1) {
 			lin_encode(&d->lin, &io->v);
 			coco_batch_put(io->commit, COCO_CF_LINEAGE, k->p, k->n, io->v.p, io->v.n);
+			shrink(&io->v);
 		}
 	}
-	if (coco_batch_count(io->commit) && coco_state_write(r->st, io->commit, 0, err))
-		return -1;
-	return 0;
+	int rc = coco_batch_count(io->commit) ? coco_state_write(r->st, io->commit, 0, err) : 0;
+	coco_batch_clear(io->commit);
+	return rc ? -1 : 0;
 }
 
 /* Stage, write the targets, commit: one batch of processed rows. */
@@ -1242,6 +1444,9 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 	size_t first = 0;
 	uint64_t done0 = 0;
 	pass *ps = r->pass;
+	r->src = s;
+	r->stats = stats;
+	coco_owners_reset(r->own);
 	if (ps && (ps->si != si || ps->mode != mode)) {
 		coco_seterr(r->err, "%s: another pass is in progress", s->name);
 		goto out;
@@ -1454,6 +1659,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 	rc = 0;
 out:
 	job_wait(r);                  /* its rows point into `it` */
+	coco_owners_reset(r->own);    /* what a batch not staged changed */
 	stats->fn_calls += xs.calls;
 	stats->cache_hits += xs.cache_hits;
 	stats->elapsed_ms += now_ms() - t0;
@@ -1515,7 +1721,10 @@ int coco_indexer_open(const coco_graph *g, coco_state *st, const coco_update_opt
 	}
 	coco_buf_free(&rid);
 	coco_buf_free(&desc);
-	if ((nx && !r->rids[nx - 1]) || coco_lineage_migrate(st, err)) {
+	r->own = coco_owners_create(g);
+	r->srcs = ix->srcs;
+	if ((nx && !r->rids[nx - 1]) || coco_lineage_migrate(st, err) ||
+	    coco_owners_migrate(st, lineage_keys, err)) {
 		coco_indexer_close(ix);
 		return -1;
 	}
@@ -1567,6 +1776,8 @@ int coco_indexer_keys(coco_indexer *ix, size_t i, const coco_value *keys, size_t
 	ix->r.err = err;
 	const coco_gsource *s = coco_graph_source(ix->r.g, i);
 	stats->source = s->name;
+	if (!ix->r.pass)
+		coco_owners_new_update(ix->r.own);   /* live: each change is an update */
 	return update_source(&ix->r, i, s, stats, ix->srcs[i], PASS_KEYS, keys, n);
 }
 
@@ -1653,6 +1864,7 @@ void coco_indexer_close(coco_indexer *ix)
 	coco_buf_free(&r->memo.used);
 	coco_buf_free(&r->memo.puts);
 	coco_xbatch_destroy(r->xb);
+	coco_owners_destroy(r->own);
 	free(ix);
 }
 

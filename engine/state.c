@@ -1,6 +1,6 @@
 /* The engine's persistent state: RocksDB through its C API.
  *
- * One database per flow directory, five column families (see state.h).
+ * One database per flow directory, six column families (see state.h).
  * Read-write opens take our own flock on <dir>/coco.lock first, so a second
  * coco on the same directory gets a plain message naming the holder's pid
  * instead of RocksDB's LOCK error. Options are tuned for a small process:
@@ -25,7 +25,7 @@
 #define MB (1024 * 1024)
 
 static const char *const cf_names[COCO_CF_COUNT] = {
-	"default", "tracking", "lineage", "memo", "setup",
+	"default", "tracking", "lineage", "memo", "setup", "owner",
 };
 
 struct coco_state {
@@ -222,7 +222,7 @@ static int path_exists(const char *dir, const char *name)
 	return access(path, F_OK) == 0;
 }
 
-/* Read-only: open only the families that exist (all five, normally). */
+/* Read-only: open only the families that exist (all six, normally). */
 static rocksdb_t *open_ro(rocksdb_options_t *o, const char *dir,
 			  rocksdb_column_family_handle_t **cf, char **rerr)
 {
@@ -472,9 +472,12 @@ void coco_batch_del(coco_batch *b, coco_cf cf, const void *k, size_t kn)
 /* Number of operations recorded since create/clear. */
 size_t coco_batch_count(const coco_batch *b) { return b->count; }
 
-/* Forget all operations, keeping the memory. */
+/* Forget all operations, keeping the memory (up to 1 MB: the batch of a
+ * large row is given back). */
 void coco_batch_clear(coco_batch *b)
 {
+	if (b->ops.cap > (1u << 20))
+		coco_buf_free(&b->ops);
 	coco_buf_clear(&b->ops);
 	b->count = 0;
 }

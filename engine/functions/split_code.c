@@ -722,8 +722,10 @@ int split_code(const char *t, size_t len, const split_code_lang *code,
 			e->done = 1;
 	}
 
-	size_t step = min > cs / 2 ? min : cs / 2;
-	split_rows_init(r, r->a, len / (step ? step : 1) + 1);
+	/* a guess at the number of chunks (most come close to cs), not a
+	 * bound: rows grow by doubling, and a large file's rows take as much
+	 * memory as its text, so a bound of len / (cs / 2) would cost more */
+	split_rows_init(r, r->a, len / (cs ? cs : 1) + 16);
 	split_lc cur_s, cur_e;
 	split_lc_init(&cur_s);
 	split_lc_init(&cur_e);

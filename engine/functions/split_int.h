@@ -40,7 +40,8 @@ typedef struct split_rows {
 	coco_arena *a;
 	coco_value *v;
 	size_t n, cap;
-	coco_value *fields;           /* values for rows [n, cap) */
+	coco_value *fields;           /* values for the next nfree rows */
+	size_t nfree;
 } split_rows;
 
 /* Reserve room for about `hint` rows. */

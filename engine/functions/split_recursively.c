@@ -436,8 +436,10 @@ static void split_text(const char *t, size_t len, const split_lang *lang, size_t
 	lang_strengths(lang, &sp.st);
 	while (sp.n > 0 && is_ws((unsigned char)t[sp.n - 1]))
 		sp.n--;
-	size_t step = min > cs / 2 ? min : cs / 2;
-	split_rows_init(r, r->a, len / (step ? step : 1) + 1);
+	/* a guess at the number of chunks (most come close to cs), not a
+	 * bound: rows grow by doubling, and a large file's rows take as much
+	 * memory as its text, so a bound of len / (cs / 2) would cost more */
+	split_rows_init(r, r->a, len / (cs ? cs : 1) + 16);
 	if (sp.st.fence || sp.st.has_heading)
 		find_code_blocks(&sp);
 

@@ -76,24 +76,19 @@ void split_lc_move(const char *t, split_lc *c, size_t x)
 /* ---- result rows --------------------------------------------------------- */
 
 /* Each row takes 10 values: its 4 fields, then the 3 fields of start and
- * the 3 of end. Rows grow by copying; their field values never move. */
+ * the 3 of end. The row array grows by copying (one value a row); the
+ * field values come in blocks of at most FIELD_BLOCK rows and never move,
+ * so a large text's rows take little more than they need (its chunks can
+ * take as much memory as its text). */
 #define ROW_VALUES 10
-
-static void rows_grow(split_rows *r, size_t cap)
-{
-	coco_value *v = coco_arena_alloc(r->a, cap * sizeof *v);
-	if (r->n)
-		memcpy(v, r->v, r->n * sizeof *v);
-	r->v = v;
-	r->fields = coco_arena_alloc(r->a, (cap - r->cap) * ROW_VALUES * sizeof *v);
-	r->cap = cap;
-}
+#define FIELD_BLOCK 4096
 
 void split_rows_init(split_rows *r, coco_arena *a, size_t hint)
 {
 	memset(r, 0, sizeof *r);
 	r->a = a;
-	rows_grow(r, hint + 1);
+	r->cap = hint + 1;
+	r->v = coco_arena_alloc(a, r->cap * sizeof *r->v);
 }
 
 static inline void set_pos(coco_value *f, size_t off, const split_lc *c)
@@ -109,10 +104,15 @@ static inline void set_pos(coco_value *f, size_t off, const split_lc *c)
 void split_rows_add(split_rows *r, const char *t, size_t s, size_t e,
 	const split_lc *cs, const split_lc *ce)
 {
-	if (r->n == r->cap)
-		rows_grow(r, r->cap * 2 + 16);
+	if (r->n == r->cap)                       /* doubles; a big array in place */
+		r->v = coco_arena_regrow(r->a, r->v, r->n, &r->cap, sizeof *r->v);
+	if (!r->nfree) {
+		r->nfree = r->cap - r->n < FIELD_BLOCK ? r->cap - r->n : FIELD_BLOCK;
+		r->fields = coco_arena_alloc(r->a, r->nfree * ROW_VALUES * sizeof *r->fields);
+	}
 	coco_value *f = r->fields;
 	r->fields += ROW_VALUES;
+	r->nfree--;
 	f[0].kind = COCO_RANGE;
 	f[0].u.r[0] = (int64_t)s;
 	f[0].u.r[1] = (int64_t)e;
