@@ -228,7 +228,7 @@ int coco_vs_from_json(const char *s, size_t n, const coco_type *t, coco_arena *a
 		}
 		break;
 	case COCO_INT64:
-		if (json_num(s, n, &d) < 0) {
+		if (json_num(s, n, &d) < 0 || !(d > -9.2e18 && d < 9.2e18)) {
 			rc = -1;
 			break;
 		}
@@ -265,7 +265,7 @@ int coco_vs_from_json(const char *s, size_t n, const coco_type *t, coco_arena *a
 		size_t i = 0;
 		coco_json_iter_init(&it, s, n);
 		while (rc == 0 && coco_json_iter_next(&it, &k, &kn, &v, &vn)) {
-			if (json_num(v, vn, &d) < 0)
+			if (json_num(v, vn, &d) < 0 || (t->kind == COCO_RANGE && !(d > -9.2e18 && d < 9.2e18)))
 				rc = -1;
 			else if (t->kind == COCO_VECTOR)
 				vec[i++] = (float)d;

@@ -154,6 +154,8 @@ static void test_from_json(void)
 		v.kind == COCO_JSON && v.n == 10);
 	CHECK(coco_vs_from_json("\"x\"", 3, &coco_t_int64, &a, &v) < 0 && v.kind == COCO_NULL);
 	CHECK(coco_vs_from_json("[1]", 3, &coco_t_range, &a, &v) < 0);
+	CHECK(coco_vs_from_json("1e300", 5, &coco_t_int64, &a, &v) < 0 && v.kind == COCO_NULL);
+	CHECK(coco_vs_from_json("[0,1e30]", 8, &coco_t_range, &a, &v) < 0);
 	coco_arena_destroy(&a);
 }
 
