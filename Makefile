@@ -97,6 +97,7 @@ bench: deps-test build
 	luajit spec/bench/bench_s3.lua $(BUILD)
 	luajit spec/bench/bench_gdrive.lua $(BUILD)
 	luajit spec/bench/bench_postgres.lua $(BUILD)
+	luajit spec/bench/bench_pgsource.lua $(BUILD)
 	luajit spec/bench/bench_hosts.lua $(BUILD)
 	luajit spec/bench/bench_embed.lua $(BUILD)
 
