@@ -30,14 +30,16 @@ local B = {
     drop_field = "drop metadata field size", retype = "field size: int64 metadata → str metadata",
     recreate = "drop and recreate collection", drop = "drop collection" },
   awkward_coll = "we.ird-tab_le",
+  -- recreated by hand with another space, holding a record of 4 dimensions
   hand_change = function(srv, coll)
-    local c = srv:collection(coll)
     assert.equals(200, (srv:call("DELETE", V.CHROMA_BASE .. "/collections/" .. coll)))
-    assert.equals(200, (srv:call("POST", V.CHROMA_BASE .. "/collections",
-      '{"name":"' .. coll .. '","configuration":{"hnsw":{"space":"l2"}}}')))
-    assert(c)
+    local code, c = srv:call("POST", V.CHROMA_BASE .. "/collections",
+      '{"name":"' .. coll .. '","configuration":{"hnsw":{"space":"l2"}}}')
+    assert.equals(200, code)
+    assert.equals(201, (srv:call("POST", V.CHROMA_BASE .. "/collections/" .. c.id .. "/add",
+      '{"ids":["x"],"embeddings":[[1,2,3,4]]}')))
   end,
-  hand_words = "space is l2, the flow wants cosine",
+  hand_words = "space is l2, the flow wants cosine; embeddings have 4 dimensions, the flow's 8",
   empty = function(srv, coll)
     local c = srv:collection(coll)
     local ids = {}
