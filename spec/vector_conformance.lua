@@ -17,6 +17,7 @@
 -- collection.
 local H = require("spec.helpers")
 local S = require("spec.servers")
+local P = require("spec.servers_s3")      -- spawn, wait_for, kill
 
 local DIM = 8
 
@@ -340,6 +341,27 @@ local function suite(B)
           assert.is_nil(got[i].emb)
         end
       end
+    end)
+
+    it("follows edits, new files and deletions in live mode", function()
+      if not ready() then return end
+      local coll = flow()
+      write_docs({ ["a.md"] = "one" })
+      local p = P.spawn(dir, H.q(H.bin) .. " update flow.lua -L -q", "pipe")
+      local function now_has(want)
+        return function()
+          local got = rows(coll, { "filename", "text" })
+          return table.concat(got, ";") == want
+        end
+      end
+      P.wait_for(p, 60, "a.md in the collection", now_has("a.md|one"))
+      write_docs({ ["a.md"] = "uno", ["b.md"] = "two" })
+      P.wait_for(p, 60, "the edit and the new file", now_has("a.md|uno;b.md|two"))
+      os.remove(dir .. "/docs/a.md")
+      P.wait_for(p, 60, "the deletion", now_has("b.md|two"))
+      P.signal(p, 2)
+      P.wait_exit(p, 30)
+      P.kill(p)
     end)
 
     it("keeps state when the server goes down mid-update; the next run converges", function()
