@@ -114,6 +114,15 @@ static void listed_free(listed *l)
 		coco_buf_free(&l->ord[i]);
 }
 
+static void finish(void *src, fk_server *fs, listed *l, coco_arena *a, coco_buf *ord)
+{
+	coco_azure_source.close(src);
+	coco_buf_free(ord);
+	coco_arena_destroy(a);
+	listed_free(l);
+	fk_stop(fs);
+}
+
 static void *open_src(int port, const char *prefix, char **err)
 {
 	coco_optval v[16];
@@ -181,11 +190,7 @@ static void test_listing(void)
 		"&prefix=d%2F&restype=container");
 	CHECK_STR(fs.log[2].target, "/devstoreaccount1/docs/d/a%20b.md");
 	pthread_mutex_unlock(&fs.mu);
-	coco_azure_source.close(src);
-	coco_buf_free(&ord);
-	coco_arena_destroy(&a);
-	listed_free(&l);
-	fk_stop(&fs);
+	finish(src, &fs, &l, &a, &ord);
 }
 
 /* The listing stops at page 2 with fail's answer: -1 and a message. */
@@ -256,11 +261,7 @@ static void test_sas(void)
 	char h[64];
 	CHECK(!fk_header(fs.log[0].headers, "authorization", h, sizeof h));
 	pthread_mutex_unlock(&fs.mu);
-	coco_azure_source.close(src);
-	coco_buf_free(&ord);
-	coco_arena_destroy(&a);
-	listed_free(&l);
-	fk_stop(&fs);
+	finish(src, &fs, &l, &a, &ord);
 	unsetenv("AZURE_STORAGE_SAS_TOKEN");
 }
 
