@@ -1,0 +1,54 @@
+/* The engine's runtime helpers: clock, signal-free threads, allocation. */
+#include "sys.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+double coco_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int coco_thread_start(pthread_t *th, void *(*fn)(void *), void *ud)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(th, NULL, fn, ud);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+static void *oom(void *p)
+{
+	if (!p) {
+		fputs("coco: out of memory\n", stderr);
+		abort();
+	}
+	return p;
+}
+
+void *coco_xmalloc(size_t n)
+{
+	return oom(malloc(n ? n : 1));
+}
+
+void *coco_xcalloc(size_t n, size_t size)
+{
+	return oom(calloc(n ? n : 1, size ? size : 1));
+}
+
+void *coco_xrealloc(void *p, size_t n)
+{
+	return oom(realloc(p, n ? n : 1));
+}
+
+char *coco_xstrndup(const char *s, size_t n)
+{
+	return oom(strndup(s, n));
+}

@@ -1,0 +1,24 @@
+#pragma once
+/* The engine's runtime helpers, one copy each: a monotonic clock, helper
+ * threads that take no signals, allocation that aborts on OOM. Plain C,
+ * used by engine/, connectors/ and lua/. */
+#include <pthread.h>
+#include <stddef.h>
+
+/* Milliseconds of CLOCK_MONOTONIC: deadlines, retries, timings. */
+double coco_now_ms(void);
+
+/* pthread_create(th, NULL, fn, ud) with every signal blocked in the new
+ * thread (the mask is set around the create and inherited), so a signal
+ * of the host (SIGINT, SIGCHLD, SIGALRM, ...) is never delivered to an
+ * engine helper thread. The caller's mask is unchanged. Returns 0 or
+ * pthread_create's error number. */
+int coco_thread_start(pthread_t *th, void *(*fn)(void *), void *ud);
+
+/* malloc/calloc/realloc/strndup that never return NULL: on failure they
+ * write "coco: out of memory" to stderr and abort (the engine treats OOM
+ * as fatal, buf.h). A size of 0 allocates 1 byte. */
+void *coco_xmalloc(size_t n);
+void *coco_xcalloc(size_t n, size_t size);
+void *coco_xrealloc(void *p, size_t n);
+char *coco_xstrndup(const char *s, size_t n);
