@@ -1,6 +1,7 @@
 /* The indexer: list, diff, process, commit. See indexer.h. */
 #include "indexer.h"
 #include "owner.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -20,13 +21,6 @@
 #define BATCH_BYTES (8u << 20)
 
 enum { TRK_STAGED = 1 };
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* ---- records ------------------------------------------------------------
  * tracking: flags u8 | ord (varint len + bytes) | content fp 16 | logic fp 16
@@ -671,23 +665,19 @@ static void owner_warn(run *r, done_row *d, size_t x, const lkey *k, const coco_
 	const coco_gexport *xp = coco_graph_export_at(r->g, x);
 	coco_arena a = {0};
 	coco_buf msg = {0}, kt = {0};
-	coco_buf_printf(&msg, "export '%s': target key ", xp->name);
-	tkey_json(xp, k->key, k->nkey, &a, &msg);
-	coco_buf_adds(&msg, " is also collected by ");
-	owner_text(other, &a, &msg);
-	coco_buf_adds(&msg, "; the target holds the row of ");
-	if (e->n) {
-		owner_text(&e->o[coco_oent_winner(r->own, e)], &a, &msg);
-		coco_buf_adds(&msg, " (the first source in flow order, then the smallest key)");
-	} else {
-		coco_buf_adds(&msg, "none");
-	}
 	coco_value key;
 	const char *p = d->it->key;
 	if (coco_value_decode(&p, d->it->key + d->it->nkey, &a, &key))
 		coco_buf_adds(&kt, "?");
 	else
 		key_text(&key, &kt);
+	coco_buf_printf(&msg, "export '%s': %s %s and ", xp->name, r->src->name, kt.p);
+	owner_text(other, &a, &msg);
+	coco_buf_adds(&msg, " collect the same target key ");
+	tkey_json(xp, k->key, k->nkey, &a, &msg);
+	coco_buf_adds(&msg, "; the target holds the row of ");
+	owner_text(&e->o[coco_oent_winner(r->own, e)], &a, &msg);
+	coco_buf_adds(&msg, " (the first source in flow order, then the smallest key)");
 	r->o->on_warning(r->o->ud, r->src->name, kt.p, msg.p);
 	coco_buf_free(&msg);
 	coco_buf_free(&kt);
@@ -1423,7 +1413,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 	coco_arena la = {0};
 	it.a = &la;
 	int rc = -1;
-	double t0 = now_ms();
+	double t0 = coco_now_ms();
 	const coco_update_opts *o = r->o;
 	coco_fp logic = mode == PASS_ORPHAN ? (coco_fp){0, 0} : s->logic;
 	done_row *done = calloc(BATCH_ROWS, sizeof *done);
@@ -1456,7 +1446,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 		/* listing on a helper thread: a small source is listed within the
 		 * budget, and this call goes on; a large one, in a later call */
 		ps = r->pass;
-		double left = r->deadline - now_ms();
+		double left = r->deadline - coco_now_ms();
 		struct pollfd pfd = { .fd = r->efd, .events = POLLIN };
 		uint64_t v;
 		if (left > 0 && poll(&pfd, 1, (int)left) == 1 && read(r->efd, &v, sizeof v) < 0) {
@@ -1524,9 +1514,9 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 		 * (one row at least per call, so every slice makes progress) */
 		double fl = r->flush_row_ms * (double)(ndone + 1);
 		int late = sliced && i > first && i < it.n &&
-			now_ms() + (fl > r->flush_ms ? fl : r->flush_ms) >= r->deadline;
+			coco_now_ms() + (fl > r->flush_ms ? fl : r->flush_ms) >= r->deadline;
 		if (ndone && (i == it.n || late || ndone == max_rows || r->rowa.used_total >= max_bytes)) {
-			double tf = now_ms();
+			double tf = coco_now_ms();
 			if (r->xb && evaluate_batch(r, si, s, stats, done, ndone, out, &p, &xs)) {
 				coco_buf_free(&ord);
 				goto out;
@@ -1545,7 +1535,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 					coco_buf_free(&ord);
 					goto out;
 				}
-				r->flush_ms = now_ms() - tf;
+				r->flush_ms = coco_now_ms() - tf;
 				r->flush_row_ms = r->flush_ms / (double)ndone;
 				coco_arena_reset(&r->rowa);
 			}
@@ -1662,7 +1652,7 @@ out:
 	coco_owners_reset(r->own);    /* what a batch not staged changed */
 	stats->fn_calls += xs.calls;
 	stats->cache_hits += xs.cache_hits;
-	stats->elapsed_ms += now_ms() - t0;
+	stats->elapsed_ms += coco_now_ms() - t0;
 	coco_arena_reset(&r->rowa);
 	coco_buf_free(&it.tmp);
 	free(it.v);
@@ -1671,6 +1661,27 @@ out:
 	free(out);
 	free(none);
 	return rc;
+}
+
+/* The committed keys of a lineage record (coco_owners_migrate). */
+static int lineage_keys(const char *rec, size_t n, coco_arena *a, const char ***rids,
+	const char ***keys, size_t **nkeys, size_t *count)
+{
+	lineage l;
+	if (lin_decode(rec, n, a, &l))
+		return -1;
+	*rids = coco_arena_alloc(a, (l.n + 1) * sizeof **rids);
+	*keys = coco_arena_alloc(a, (l.n + 1) * sizeof **keys);
+	*nkeys = coco_arena_alloc(a, (l.n + 1) * sizeof **nkeys);
+	*count = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		if (l.k[i].staged)
+			continue;
+		(*rids)[*count] = coco_arena_strndup(a, l.k[i].exp, l.k[i].nexp);
+		(*keys)[*count] = l.k[i].key;
+		(*nkeys)[(*count)++] = l.k[i].nkey;
+	}
+	return 0;
 }
 
 /* Source names recorded in meta, to find sources that left the flow. */
@@ -2009,7 +2020,7 @@ int coco_indexer_sweep(coco_indexer *ix, char **err)
 		/* live mode: on a helper thread, one per SWEEP_EVERY_MS at most
 		 * (changes keep coming: the next call starts it); the fd says when
 		 * it is done. coco_indexer_close() sweeps what is left. */
-		double now = now_ms();
+		double now = coco_now_ms();
 		if (r->swept_at && now - r->swept_at < sweep_every_ms())
 			return 0;
 		r->swept_at = now;
@@ -2111,6 +2122,9 @@ static int relabel_target(coco_state *st, const char *rid, int drop, int kept, c
 		}
 	}
 	coco_iter_destroy(it);
+	/* a target created anew or dropped is empty: who owned its keys too */
+	if (rc == 0 && !kept)
+		rc = coco_owners_forget(st, rid, b, err);
 	if (rc == 0)
 		rc = coco_state_write(st, b, 0, err);
 	coco_batch_destroy(b);
@@ -2284,6 +2298,8 @@ int coco_state_dump(coco_state *st, coco_buf *out, char **err)
 		}
 		coco_iter_destroy(it);
 	}
+	if (rc == 0)
+		rc = coco_owners_dump(st, out, err);
 	coco_arena_destroy(&a);
 	return rc < 0 ? -1 : 0;
 }
@@ -2303,7 +2319,7 @@ int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco
 		const coco_gsource *s = coco_graph_source(g, si);
 		memset(&stats[si], 0, sizeof stats[si]);
 		stats[si].source = s->name;
-		double t0 = now_ms();
+		double t0 = coco_now_ms();
 		void *src = NULL;
 		char *e = NULL;
 		if (s->ops->open(s->opts, coco_graph_base_dir(g), &src, &e)) {
@@ -2363,7 +2379,7 @@ int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco
 		coco_buf_free(&it.tmp);
 		free(it.v);
 		coco_arena_destroy(&la);
-		stats[si].elapsed_ms = now_ms() - t0;
+		stats[si].elapsed_ms = coco_now_ms() - t0;
 	}
 	coco_buf_free(&ord);
 	coco_buf_free(&m.val);

@@ -65,8 +65,11 @@ int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *p
 		}
 		for (size_t k = 0; k < x; k++)
 			if (!strcmp(rids[k], rid.p)) {
-				rc = coco_seterr(err, "export '%s' (%s): writes to the same target as export '%s' (%s)",
-					xp->name, xp->where, coco_graph_export_at(g, k)->name, rid.p);
+				/* rows of both would overwrite each other, and lineage
+				 * (which names the target) could not tell them apart */
+				rc = coco_seterr(err, "%s: export '%s' writes to the same target as export '%s' (%s): %s",
+					xp->where, xp->name, coco_graph_export_at(g, k)->name,
+					coco_graph_export_at(g, k)->where, rid.p);
 				break;
 			}
 		if (rc)

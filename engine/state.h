@@ -6,6 +6,7 @@
  *   lineage   source row -> target keys it wrote (+ value fingerprints)
  *   memo      function fingerprint + input fingerprint -> cached result
  *   setup     target resource id -> applied setup description
+ *   owner     target key -> the source rows that collect it (owner.h)
  * All multi-key changes go through one atomic batch. */
 #include <stddef.h>
 #include "buf.h"
@@ -16,6 +17,7 @@ typedef enum coco_cf {
 	COCO_CF_LINEAGE,
 	COCO_CF_MEMO,
 	COCO_CF_SETUP,
+	COCO_CF_OWNER,
 	COCO_CF_COUNT
 } coco_cf;
 

@@ -518,7 +518,9 @@ static int sink(void *ud, const coco_gexport *x, const coco_value *rows, size_t 
 	const char *sname = coco_graph_source(c->g, si)->name;
 	source_key_text(skey, &c->sk);
 	uint32_t nf = x->info.row_type->nfields;
-	for (size_t r = 0; r < n; r++) {
+	/* backwards: the same key twice in one source row's rows, the last
+	 * one is written (its upsert comes last), as the indexer does */
+	for (size_t r = n; r-- > 0;) {
 		const coco_value *row = &rows[r];
 		if (row->kind != COCO_STRUCT || row->n != nf)
 			continue;

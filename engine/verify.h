@@ -10,7 +10,8 @@
  *
  * Two source rows that collect the same target key: the row of the first
  * source (flow order), then of the smallest source key, is expected: the
- * same rule the indexer follows for owned target rows. */
+ * same rule the indexer follows for owned target rows. The same key twice
+ * among one source row's rows: the last one (it is written last). */
 #pragma once
 #include "graph.h"
 #include "state.h"

@@ -297,8 +297,8 @@ function commands.verify(flow, o)
     if d.kind == "different" then
       stdout:write(string.format("%s.%s: different %s: %s%s\n", flow.name, d.export, d.key, d.columns, from))
     elseif d.kind == "collision" then
-      stdout:write(string.format("%s.%s: collision %s: %s %s and %s both produce it; the first is kept\n",
-        flow.name, d.export, d.key, d.source, d.source_key, d.other))
+      stdout:write(string.format("%s.%s: collision %s: %s %s and %s both produce it; the row of %s is kept\n",
+        flow.name, d.export, d.key, d.source, d.source_key, d.other, d.other))
     else
       stdout:write(string.format("%s.%s: %s %s%s\n", flow.name, d.export, d.kind, d.key, from))
     end

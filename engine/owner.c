@@ -1,0 +1,395 @@
+/* Owned target rows: the owner records and their overlay. See owner.h. */
+#include "owner.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include "fingerprint.h"
+#include "value.h"
+
+struct coco_owners {
+	const coco_graph *g;
+	coco_arena a;                 /* the overlay's memory */
+	coco_oent **slot;             /* open addressing by okey */
+	size_t cap, n;
+	int dirty;
+	uint64_t *warned;             /* hashes of keys warned about (0: empty) */
+	size_t wcap, wn;
+	coco_buf k, v;
+};
+
+coco_owners *coco_owners_create(const coco_graph *g)
+{
+	coco_owners *w = calloc(1, sizeof *w);
+	if (!w)
+		abort();
+	w->g = g;
+	return w;
+}
+
+void coco_owners_reset(coco_owners *w)
+{
+	if (w->n)
+		memset(w->slot, 0, w->cap * sizeof *w->slot);
+	w->n = 0;
+	w->dirty = 0;
+	coco_arena_reset(&w->a);
+}
+
+void coco_owners_destroy(coco_owners *w)
+{
+	if (!w)
+		return;
+	coco_arena_destroy(&w->a);
+	free(w->slot);
+	free(w->warned);
+	coco_buf_free(&w->k);
+	coco_buf_free(&w->v);
+	free(w);
+}
+
+static void okey(coco_buf *b, const char *rid, const char *tkey, size_t ntkey)
+{
+	coco_buf_clear(b);
+	uint64_t h = coco_fp_bytes(rid, strlen(rid)).lo;
+	coco_buf_u64(b, h);
+	coco_buf_add(b, tkey, ntkey);
+}
+
+static int decode(coco_owners *w, coco_oent *e, const char *p, size_t n)
+{
+	coco_rd r = { (const unsigned char *)p, (const unsigned char *)p + n };
+	uint64_t cnt, len;
+	if (coco_rd_varint(&r, &cnt) || cnt > n)
+		return -1;
+	for (uint64_t i = 0; i < cnt; i++) {
+		coco_owner o;
+		if (coco_rd_varint(&r, &len) || coco_rd_bytes(&r, (size_t)len, &o.src))
+			return -1;
+		o.nsrc = (size_t)len;
+		if (coco_rd_varint(&r, &len) || coco_rd_bytes(&r, (size_t)len, &o.key))
+			return -1;
+		o.nkey = (size_t)len;
+		e->o = coco_arena_grow(&w->a, e->o, e->n, &e->cap, sizeof *e->o);
+		e->o[e->n++] = o;
+	}
+	return 0;
+}
+
+static void encode(const coco_oent *e, coco_buf *b)
+{
+	coco_buf_clear(b);
+	coco_buf_varint(b, e->n);
+	for (size_t i = 0; i < e->n; i++) {
+		coco_buf_varint(b, e->o[i].nsrc);
+		coco_buf_add(b, e->o[i].src, e->o[i].nsrc);
+		coco_buf_varint(b, e->o[i].nkey);
+		coco_buf_add(b, e->o[i].key, e->o[i].nkey);
+	}
+}
+
+static size_t slot_of(const coco_owners *w, const char *k, size_t n)
+{
+	return (size_t)coco_fp_bytes(k, n).lo & (w->cap - 1);
+}
+
+coco_oent *coco_owners_get(coco_owners *w, coco_state *st, const char *rid, const char *tkey,
+	size_t ntkey, char **err)
+{
+	okey(&w->k, rid, tkey, ntkey);
+	if ((w->n + 1) * 2 > w->cap) {
+		size_t nc = w->cap ? w->cap * 2 : 256;
+		coco_oent **ns = calloc(nc, sizeof *ns);
+		if (!ns)
+			abort();
+		coco_oent **old = w->slot;
+		size_t oc = w->cap;
+		w->slot = ns;
+		w->cap = nc;
+		for (size_t i = 0; i < oc; i++)
+			if (old[i]) {
+				size_t j = slot_of(w, old[i]->okey, old[i]->nokey);
+				while (w->slot[j])
+					j = (j + 1) & (nc - 1);
+				w->slot[j] = old[i];
+			}
+		free(old);
+	}
+	size_t j = slot_of(w, w->k.p, w->k.n);
+	for (; w->slot[j]; j = (j + 1) & (w->cap - 1))
+		if (w->slot[j]->nokey == w->k.n && !memcmp(w->slot[j]->okey, w->k.p, w->k.n))
+			return w->slot[j];
+	coco_oent *e = coco_arena_alloc(&w->a, sizeof *e);
+	e->okey = coco_arena_strndup(&w->a, w->k.p, w->k.n);
+	e->nokey = w->k.n;
+	int got = coco_state_get(st, COCO_CF_OWNER, w->k.p, w->k.n, &w->v, err);
+	if (got < 0)
+		return NULL;
+	if (got == 1) {
+		const char *rec = coco_arena_strndup(&w->a, w->v.p, w->v.n);
+		if (decode(w, e, rec, w->v.n))
+			e->n = 0;               /* corrupt: as if none */
+	}
+	w->slot[j] = e;
+	w->n++;
+	return e;
+}
+
+long coco_oent_find(const coco_oent *e, const char *src, const char *key, size_t nkey)
+{
+	size_t ns = strlen(src);
+	for (size_t i = 0; i < e->n; i++)
+		if (e->o[i].nsrc == ns && e->o[i].nkey == nkey && !memcmp(e->o[i].src, src, ns) &&
+		    !memcmp(e->o[i].key, key, nkey))
+			return (long)i;
+	return -1;
+}
+
+void coco_oent_add(coco_owners *w, coco_oent *e, const char *src, const char *key, size_t nkey)
+{
+	coco_owner o = { coco_arena_strdup(&w->a, src), coco_arena_strndup(&w->a, key, nkey),
+		strlen(src), nkey };
+	e->o = coco_arena_grow(&w->a, e->o, e->n, &e->cap, sizeof *e->o);
+	e->o[e->n++] = o;
+	e->dirty = w->dirty = 1;
+}
+
+void coco_oent_remove(coco_owners *w, coco_oent *e, size_t i)
+{
+	memmove(&e->o[i], &e->o[i + 1], (e->n - i - 1) * sizeof *e->o);
+	e->n--;
+	e->dirty = w->dirty = 1;
+}
+
+/* The source's place in the flow; sources that left it come last. */
+static size_t rank(const coco_graph *g, const coco_owner *o)
+{
+	size_t ns = coco_graph_nsources(g);
+	for (size_t i = 0; i < ns; i++) {
+		const char *name = coco_graph_source(g, i)->name;
+		if (strlen(name) == o->nsrc && !memcmp(name, o->src, o->nsrc))
+			return i;
+	}
+	return ns;
+}
+
+/* <0 when a beats b. */
+static int owner_cmp(const coco_graph *g, const coco_owner *a, const coco_owner *b)
+{
+	size_t ra = rank(g, a), rb = rank(g, b);
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+	int c = memcmp(a->key, b->key, a->nkey < b->nkey ? a->nkey : b->nkey);
+	if (c)
+		return c;
+	return a->nkey < b->nkey ? -1 : a->nkey > b->nkey;
+}
+
+size_t coco_oent_winner(const coco_owners *w, const coco_oent *e)
+{
+	size_t best = 0;
+	for (size_t i = 1; i < e->n; i++)
+		if (owner_cmp(w->g, &e->o[i], &e->o[best]) < 0)
+			best = i;
+	return best;
+}
+
+size_t coco_oent_runner_up(const coco_owners *w, const coco_oent *e, size_t skip)
+{
+	size_t best = skip ? 0 : 1;
+	for (size_t i = 0; i < e->n; i++)
+		if (i != skip && owner_cmp(w->g, &e->o[i], &e->o[best]) < 0)
+			best = i;
+	return best;
+}
+
+int coco_owners_dirty(const coco_owners *w) { return w->dirty; }
+
+void coco_owners_stage(coco_owners *w, coco_batch *b)
+{
+	for (size_t i = 0; i < w->cap && w->dirty; i++) {
+		coco_oent *e = w->slot[i];
+		if (!e || !e->dirty)
+			continue;
+		if (!e->n) {
+			coco_batch_del(b, COCO_CF_OWNER, e->okey, e->nokey);
+			continue;
+		}
+		encode(e, &w->v);
+		coco_batch_put(b, COCO_CF_OWNER, e->okey, e->nokey, w->v.p, w->v.n);
+	}
+	coco_owners_reset(w);
+}
+
+int coco_owners_first_warning(coco_owners *w, const char *rid, const char *tkey, size_t ntkey)
+{
+	okey(&w->k, rid, tkey, ntkey);
+	uint64_t h = coco_fp_bytes(w->k.p, w->k.n).lo | 1;
+	if ((w->wn + 1) * 2 > w->wcap) {
+		size_t nc = w->wcap ? w->wcap * 2 : 64;
+		uint64_t *ns = calloc(nc, sizeof *ns);
+		if (!ns)
+			abort();
+		for (size_t i = 0; i < w->wcap; i++)
+			if (w->warned[i]) {
+				size_t j = (size_t)w->warned[i] & (nc - 1);
+				while (ns[j])
+					j = (j + 1) & (nc - 1);
+				ns[j] = w->warned[i];
+			}
+		free(w->warned);
+		w->warned = ns;
+		w->wcap = nc;
+	}
+	size_t j = (size_t)h & (w->wcap - 1);
+	for (; w->warned[j]; j = (j + 1) & (w->wcap - 1))
+		if (w->warned[j] == h)
+			return 0;
+	w->warned[j] = h;
+	w->wn++;
+	return 1;
+}
+
+void coco_owners_new_update(coco_owners *w)
+{
+	if (w->wn)
+		memset(w->warned, 0, w->wcap * sizeof *w->warned);
+	w->wn = 0;
+}
+
+int coco_owners_forget(coco_state *st, const char *rid, coco_batch *b, char **err)
+{
+	uint64_t h = coco_fp_bytes(rid, strlen(rid)).lo;
+	coco_buf p = {0};
+	coco_buf_u64(&p, h);
+	coco_iter *it = coco_state_iter(st, COCO_CF_OWNER, p.p, p.n);
+	const char *k, *v;
+	size_t kn, vn;
+	int rc;
+	while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1)
+		coco_batch_del(b, COCO_CF_OWNER, k, kn);
+	coco_iter_destroy(it);
+	coco_buf_free(&p);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- migration ------------------------------------------------------------ */
+#define META_OWNERS "owners"
+
+typedef struct pair {
+	const char *okey, *owner;     /* owner: the encoded (source, key) entry */
+	size_t nokey, nowner;
+} pair;
+
+static int pair_cmp(const void *pa, const void *pb)
+{
+	const pair *a = pa, *b = pb;
+	int c = memcmp(a->okey, b->okey, a->nokey < b->nokey ? a->nokey : b->nokey);
+	return c ? c : (a->nokey > b->nokey) - (a->nokey < b->nokey);
+}
+
+int coco_owners_migrate(coco_state *st, coco_lineage_keys keys_of, char **err)
+{
+	coco_buf v = {0};
+	int got = coco_state_get(st, COCO_CF_META, META_OWNERS, strlen(META_OWNERS), &v, err);
+	coco_buf_free(&v);
+	if (got != 0)
+		return got < 0 ? -1 : 0;
+	coco_arena a = {0};
+	coco_buf kb = {0}, ob = {0};
+	pair *ps = NULL;
+	size_t np = 0, cap = 0;
+	const char *k, *val;
+	size_t kn, vn;
+	int rc;
+	coco_iter *it = coco_state_iter(st, COCO_CF_LINEAGE, NULL, 0);
+	while ((rc = coco_iter_next(it, &k, &kn, &val, &vn, err)) == 1) {
+		size_t sl = strnlen(k, kn);
+		if (sl == kn)
+			continue;
+		const char *rec = coco_arena_strndup(&a, val, vn);
+		const char **rids, **keys;
+		size_t *nkeys, cnt;
+		if (keys_of(rec, vn, &a, &rids, &keys, &nkeys, &cnt))
+			continue;
+		coco_buf_clear(&ob);
+		coco_buf_varint(&ob, sl);
+		coco_buf_add(&ob, k, sl);
+		coco_buf_varint(&ob, kn - sl - 1);
+		coco_buf_add(&ob, k + sl + 1, kn - sl - 1);
+		const char *owner = coco_arena_strndup(&a, ob.p, ob.n);
+		for (size_t i = 0; i < cnt; i++) {
+			okey(&kb, rids[i], keys[i], nkeys[i]);
+			if (np == cap) {
+				cap = cap ? cap * 2 : 1024;
+				ps = realloc(ps, cap * sizeof *ps);
+				if (!ps)
+					abort();
+			}
+			ps[np++] = (pair){ coco_arena_strndup(&a, kb.p, kb.n), owner, kb.n, ob.n };
+		}
+	}
+	coco_iter_destroy(it);
+	coco_batch *b = coco_batch_create();
+	if (rc == 0) {
+		if (np)
+			qsort(ps, np, sizeof *ps, pair_cmp);
+		for (size_t i = 0; i < np;) {
+			size_t j = i;
+			while (j < np && !pair_cmp(&ps[i], &ps[j]))
+				j++;
+			coco_buf_clear(&ob);
+			coco_buf_varint(&ob, j - i);
+			for (size_t m = i; m < j; m++)
+				coco_buf_add(&ob, ps[m].owner, ps[m].nowner);
+			coco_batch_put(b, COCO_CF_OWNER, ps[i].okey, ps[i].nokey, ob.p, ob.n);
+			i = j;
+		}
+		coco_batch_put(b, COCO_CF_META, META_OWNERS, strlen(META_OWNERS), "1", 1);
+		rc = coco_state_write(st, b, 0, err);
+	}
+	coco_batch_destroy(b);
+	free(ps);
+	coco_buf_free(&kb);
+	coco_buf_free(&ob);
+	coco_arena_destroy(&a);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- dump ----------------------------------------------------------------- */
+static void dump_key(const char *k, size_t n, coco_arena *a, coco_buf *out)
+{
+	coco_value v;
+	const char *p = k;
+	if (coco_value_decode(&p, k + n, a, &v))
+		coco_buf_adds(out, "?");
+	else
+		coco_value_to_json(&v, NULL, out);
+}
+
+int coco_owners_dump(coco_state *st, coco_buf *out, char **err)
+{
+	coco_owners w = {0};
+	coco_iter *it = coco_state_iter(st, COCO_CF_OWNER, NULL, 0);
+	const char *k, *v;
+	size_t kn, vn;
+	int rc;
+	while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
+		coco_arena_reset(&w.a);
+		coco_oent e = {0};
+		if (kn < 8 || decode(&w, &e, v, vn))
+			continue;
+		for (size_t i = 0; i < e.n; i++) {
+			coco_buf_adds(out, "O\t");
+			for (size_t j = 0; j < 8; j++)
+				coco_buf_printf(out, "%02x", (unsigned char)k[j]);
+			coco_buf_putc(out, '\t');
+			dump_key(k + 8, kn - 8, &w.a, out);
+			coco_buf_printf(out, "\t%.*s\t", (int)e.o[i].nsrc, e.o[i].src);
+			dump_key(e.o[i].key, e.o[i].nkey, &w.a, out);
+			coco_buf_putc(out, '\n');
+		}
+	}
+	coco_iter_destroy(it);
+	coco_arena_destroy(&w.a);
+	return rc < 0 ? -1 : 0;
+}
