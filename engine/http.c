@@ -1,6 +1,7 @@
 /* The HTTP client over libcurl's multi interface. See http.h. */
 #define _GNU_SOURCE
 #include "http.h"
+#include "sys.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -42,13 +43,6 @@ struct coco_http {
 	unsigned rnd;
 	int finished;                 /* transfers done (or re-queued) by the last step */
 };
-
-static double mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void *xcalloc(size_t n, size_t sz)
 {
@@ -442,7 +436,7 @@ static void finish(coco_http *h, coco_http_xfer *x, CURLcode c)
 	size_t n;
 	const char *ra = coco_http_header(r, "retry-after", &n);
 	long ra_ms = coco_http_retry_after_ms(ra, ra ? n : 0, (long long)time(NULL));
-	x->not_before = mono_ms() + (double)coco_http_backoff(&h->o, r->attempts, ra_ms, rnd_next(h));
+	x->not_before = coco_now_ms() + (double)coco_http_backoff(&h->o, r->attempts, ra_ms, rnd_next(h));
 	coco_buf_clear(&r->body);
 	coco_buf_clear(&r->headers);
 	x->state = X_QUEUED;
@@ -455,7 +449,7 @@ static long promote(coco_http *h)
 {
 	if (!h->nqueued)
 		return -1;
-	double now = mono_ms(), next = -1;
+	double now = coco_now_ms(), next = -1;
 	for (coco_http_xfer *x = h->first; x && h->nactive < h->o.max_inflight; x = x->next) {
 		if (x->state != X_QUEUED)
 			continue;

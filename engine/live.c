@@ -1,6 +1,7 @@
 /* Live mode: the epoll loop. See live.h. */
 #define _GNU_SOURCE
 #include "live.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,13 +20,6 @@
 #define DEGRADED_POLL_MS 2000.0   /* full passes while change capture is incomplete */
 #define SIGNAL_TAG UINT32_MAX
 #define LISTED_TAG (UINT32_MAX - 1)
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* ---- recently seen rows of a source -------------------------------------
  * An open-addressing table of pointers: entries never move, so a batch can
@@ -245,7 +239,7 @@ int coco_live_create(const coco_graph *g, coco_state *st, const coco_live_opts *
 		coco_live_destroy(lv);
 		return -1;
 	}
-	double now = now_ms();
+	double now = coco_now_ms();
 	for (size_t i = 0; i < lv->nsrc; i++) {
 		const coco_gsource *gs = coco_graph_source(g, i);
 		lsrc *s = &lv->src[i];
@@ -328,7 +322,7 @@ long coco_live_timeout(const coco_live *lv)
 	double t = next_due(lv);
 	if (t < 0)
 		return -1;
-	double d = t - now_ms();
+	double d = t - coco_now_ms();
 	return d <= 0 ? 0 : (long)d + 1;
 }
 
@@ -414,7 +408,7 @@ static int full_pass(coco_live *lv, size_t i)
 	if (!s->in_pass) {
 		memset(&s->ps, 0, sizeof s->ps);
 		s->ps.source = lv->stats[i].source;
-		s->pass_start = now_ms();
+		s->pass_start = coco_now_ms();
 	}
 	uint64_t before = nchanged(&s->ps);
 	char *e = NULL;
@@ -431,7 +425,7 @@ static int full_pass(coco_live *lv, size_t i)
 		warn(lv, "%s.%s: %s; retrying", coco_graph_name(lv->g), s->ps.source, e ? e : "update failed");
 		free(e);
 		s->rescan = 1;
-		s->retry_at = now_ms() + RETRY_MS;
+		s->retry_at = coco_now_ms() + RETRY_MS;
 		return n;
 	}
 	s->rescan = s->rescan == 2;     /* events were lost while it ran: again */
@@ -440,7 +434,7 @@ static int full_pass(coco_live *lv, size_t i)
 		warn(lv, "%s.%s: %s", coco_graph_name(lv->g), s->ps.source, e ? e : "memo sweep failed");
 		free(e);
 	}
-	double now = now_ms();
+	double now = coco_now_ms();
 	kent **acked = NULL;
 	size_t nack = 0, capack = 0;
 	for (size_t k = 0; k < s->keys.cap; k++) {
@@ -481,7 +475,7 @@ static int keys_pass(coco_live *lv, size_t i)
 	if (!s->in_pass) {
 		memset(&s->ps, 0, sizeof s->ps);
 		s->ps.source = lv->stats[i].source;
-		s->pass_start = now_ms();
+		s->pass_start = coco_now_ms();
 		keys = coco_arena_alloc(&a, s->nbatch * sizeof *keys);
 		for (size_t k = 0; k < s->nbatch; k++) {
 			const char *p = s->batch[k]->key;
@@ -499,7 +493,7 @@ static int keys_pass(coco_live *lv, size_t i)
 		return done;
 	}
 	s->in_pass = 0;
-	double now = now_ms();
+	double now = coco_now_ms();
 	size_t nack = 0;
 	for (size_t k = 0; k < s->nbatch; k++) {
 		kent *en = s->batch[k];
@@ -593,7 +587,7 @@ static int step(coco_live *lv, int timeout_ms, char **err)
 	if (lv->aborted)
 		return -2;
 	int done = 0;
-	lv->now = now_ms();
+	lv->now = coco_now_ms();
 	/* the indexer stops early enough for the rest of the step to fit */
 	lv->deadline = lv->budget_ms > 0 ? lv->now + lv->budget_ms * 0.8 : 0;
 	coco_indexer_set_deadline(lv->ix, lv->deadline);
@@ -626,7 +620,7 @@ static int step(coco_live *lv, int timeout_ms, char **err)
 	int n = epoll_wait(lv->epfd, evs, 16, wait > INT32_MAX ? INT32_MAX : (int)wait);
 	if (n < 0 && errno != EINTR)
 		return coco_seterr(err, "live: epoll_wait: %s", strerror(errno));
-	lv->now = now_ms();
+	lv->now = coco_now_ms();
 	cbctx c = { .lv = lv };
 	for (int k = 0; k < n; k++) {
 		uint32_t tag = evs[k].data.u32;
@@ -660,7 +654,7 @@ static int step(coco_live *lv, int timeout_ms, char **err)
 	coco_buf_free(&c.enc);
 	if (lv->aborted)
 		return done;               /* rows read so far stay for the next run */
-	lv->now = now_ms();
+	lv->now = coco_now_ms();
 	/* a pass stopped at the last step's deadline goes on first */
 	int ran = 0;                    /* a pass ran in this step */
 	for (size_t i = 0; i < lv->nsrc; i++) {
@@ -678,7 +672,7 @@ static int step(coco_live *lv, int timeout_ms, char **err)
 		 * pass yet starts one even when late (a pass does one row at
 		 * least), so that a budget shorter than the step's own overhead
 		 * still makes progress */
-		if (ran && lv->deadline > 0 && now_ms() >= lv->deadline)
+		if (ran && lv->deadline > 0 && coco_now_ms() >= lv->deadline)
 			break;
 		if (lv->now < s->retry_at)
 			continue;

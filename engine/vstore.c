@@ -16,6 +16,7 @@
 #include "fingerprint.h"
 #include "functions/json.h"
 #include "vstore.h"
+#include "sys.h"
 
 /* ---- floats ---------------------------------------------------------------- */
 
@@ -321,18 +322,11 @@ long coco_vs_request(coco_http *h, const char *who, const char *method, const ch
 
 /* ---- a plain HTTP/1.1 exchange (queries) ------------------------------------------ */
 
-static long ms_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
 /* Waits for fd to be ready for ev until deadline (ms); 0, or -1 (timeout). */
 static int wait_fd(int fd, short ev, long deadline)
 {
 	for (;;) {
-		long left = deadline - ms_now();
+		long left = deadline - (long)coco_now_ms();
 		if (left <= 0)
 			return -1;
 		struct pollfd p = { .fd = fd, .events = ev };
@@ -415,7 +409,7 @@ long coco_vs_request_plain(const char *who, const char *method, const char *url,
 	}
 	if (colon)
 		snprintf(port, sizeof port, "%.*s", (int)(path - colon - 1), colon + 1);
-	long deadline = ms_now() + (timeout_ms > 0 ? timeout_ms : 30000);
+	long deadline = (long)coco_now_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
 	const char *why = NULL;
 	int fd = dial(host, port, deadline, &why);
 	if (fd < 0)

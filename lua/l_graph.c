@@ -13,6 +13,7 @@
 #include "indexer.h"
 #include "state.h"
 #include "verify.h"
+#include "sys.h"
 
 
 static lgraph *check_graph(lua_State *L, int idx)
@@ -1065,9 +1066,7 @@ static int l_isatty(lua_State *L)
 /* core.now() -> seconds (monotonic) */
 static int l_now(lua_State *L)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	lua_pushnumber(L, ts.tv_sec + ts.tv_nsec / 1e9);
+	lua_pushnumber(L, coco_now_ms() / 1e3);
 	return 1;
 }
 

@@ -21,6 +21,7 @@
 #include "tdesc.h"
 #include "vstore.h"
 #include "functions/json.h"
+#include "sys.h"
 
 enum { OPT_URL, OPT_COLLECTION, OPT_TENANT, OPT_DATABASE, OPT_DOCUMENT, OPT_VECTOR_INDEXES };
 
@@ -764,13 +765,6 @@ typedef struct c_tgt {
 	uint64_t batches, requests;
 } c_tgt;
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* A record's id: a single str key as it is, else the key's JSON ("[...]"
  * of the key fields, or the one value's JSON). */
 static void key_id(const layout *l, const coco_value *k, coco_buf *out)
@@ -926,7 +920,7 @@ static int c_commit(void *p, char **err)
 	c_tgt *t = p;
 	if (!t->b.live)
 		return 0;
-	double t0 = now_ms();
+	double t0 = coco_now_ms();
 	const coco_vs_op *ops = t->b.ops;
 	coco_buf body = {0}, what = {0};
 	coco_buf_printf(&what, "write to %s", t->label);
@@ -983,7 +977,7 @@ static int c_commit(void *p, char **err)
 	coco_buf_free(&what);
 	if (rc == 0) {
 		t->batches++;
-		t->ms += now_ms() - t0;
+		t->ms += coco_now_ms() - t0;
 	}
 	return rc;
 }

@@ -13,6 +13,7 @@
 #include "keyesc.h"
 #include "text.h"
 #include "engine/functions/json.h"
+#include "sys.h"
 
 enum { OPT_CRED, OPT_ROOTS, OPT_BINARY, OPT_INCLUDED, OPT_EXCLUDED, OPT_MAX_SIZE, OPT_POLL,
 	OPT_API, OPT_DECODE };
@@ -40,13 +41,6 @@ static const coco_optdef gd_opts[] = {
 	"trashed,shortcutDetails(targetId,targetMimeType))"
 #define META_FIELDS "id,name,mimeType,modifiedTime,version,size,parents,trashed," \
 	"shortcutDetails(targetId,targetMimeType)"
-
-static double mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* ---- nodes ------------------------------------------------------------------ */
 
@@ -184,7 +178,7 @@ static void wipe_buf(coco_buf *b)
 
 int gd_token(gd_src *g, int force, char **err)
 {
-	if (g->token && !force && mono_ms() < g->token_until)
+	if (g->token && !force && coco_now_ms() < g->token_until)
 		return 0;
 	wipe(&g->token);
 	coco_buf jwt = {0}, body = {0};
@@ -200,7 +194,7 @@ int gd_token(gd_src *g, int force, char **err)
 	to.max_retries = 2;             /* an endpoint that is down is said so within a second */
 	coco_http *h = coco_http_create(&to);
 	coco_http_resp r;
-	double t0 = mono_ms();
+	double t0 = coco_now_ms();
 	coco_http_do(h, &rq, &r);
 	coco_http_destroy(h);
 	wipe_buf(&body);
@@ -283,8 +277,8 @@ static char *location(const char *url, const coco_http_resp *r)
 
 static void pause_ms(gd_src *g, long ms)
 {
-	double until = mono_ms() + (double)ms;
-	for (double now = mono_ms(); now < until; now = mono_ms())
+	double until = coco_now_ms() + (double)ms;
+	for (double now = coco_now_ms(); now < until; now = coco_now_ms())
 		coco_http_run(g->http, (long)(until - now) + 1);   /* drives what else is in flight */
 }
 

@@ -24,6 +24,7 @@
 #include "tdesc.h"
 #include "functions/json.h"
 #include "connectors/common/pgconn.h"
+#include "sys.h"
 
 enum { OPT_DATABASE, OPT_TABLE, OPT_SCHEMA, OPT_COLUMN_OPTIONS, OPT_VECTOR_INDEXES, OPT_PASSWORD_ENV };
 
@@ -69,13 +70,6 @@ static void add_msg(coco_buf *b, const char *msg)
 			coco_buf_putc(b, msg[i]);
 		}
 	}
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 static void sleep_ms(int ms)
@@ -1449,7 +1443,7 @@ static void new_prefix(pg_tgt *t)
  * loss). Prepared statements are gone with the old connection. */
 static int reconnect(pg_tgt *t, char **err)
 {
-	double now = now_ms();
+	double now = coco_now_ms();
 	if (!t->retry_deadline) {
 		const char *env = getenv("COCO_PG_RETRY_SECONDS");
 		double secs = env && *env ? atof(env) : 10;
@@ -1462,11 +1456,11 @@ static int reconnect(pg_tgt *t, char **err)
 			PQfinish(t->conn);
 		t->conn = NULL;
 		t->prep_ups = t->prep_del = 0;
-		if (now_ms() >= t->retry_deadline)
+		if (coco_now_ms() >= t->retry_deadline)
 			break;
 		int wait = delay;
-		if (now_ms() + wait > t->retry_deadline)
-			wait = (int)(t->retry_deadline - now_ms()) + 1;
+		if (coco_now_ms() + wait > t->retry_deadline)
+			wait = (int)(t->retry_deadline - coco_now_ms()) + 1;
 		sleep_ms(wait);
 		delay = delay * 2 > 2000 ? 2000 : delay * 2;
 		free(last);
@@ -1620,7 +1614,7 @@ static int tgt_begin(void *p, char **err)
 {
 	pg_tgt *t = p;
 	(void)err;
-	t->batch_start = now_ms();
+	t->batch_start = coco_now_ms();
 	t->nparams = t->nstmts = t->done = 0;
 	coco_buf_clear(&t->data);
 	t->group_del = -1;
@@ -1670,7 +1664,7 @@ static int tgt_commit(void *p, char **err)
 		rc = run_batch(t, 1, err);
 	if (rc == 0) {
 		t->batches++;
-		t->ms += now_ms() - t->batch_start;
+		t->ms += coco_now_ms() - t->batch_start;
 	}
 	return rc < 0 ? rc : 0;
 }

@@ -19,6 +19,7 @@
 #include "tdesc.h"
 #include "vstore.h"
 #include "functions/json.h"
+#include "sys.h"
 
 enum { OPT_URL, OPT_COLLECTION, OPT_API_KEY_ENV, OPT_VECTOR_INDEXES };
 
@@ -888,13 +889,6 @@ typedef struct q_tgt {
 	uint64_t batches, requests, upserts, deletes;
 } q_tgt;
 
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int q_begin(void *p, char **err)
 {
 	q_tgt *t = p;
@@ -1013,7 +1007,7 @@ static void req_body(q_tgt *t, size_t from, size_t to, coco_buf *b)
 static int q_commit(void *p, char **err)
 {
 	q_tgt *t = p;
-	double t0 = now_ms();
+	double t0 = coco_now_ms();
 	const coco_vs_op *ops = t->b.ops;
 	if (!t->b.live)
 		return 0;
@@ -1083,7 +1077,7 @@ static int q_commit(void *p, char **err)
 	if (rc == 0) {
 		t->batches++;
 		t->requests += nreq;
-		t->ms += now_ms() - t0;
+		t->ms += coco_now_ms() - t0;
 	}
 	return rc;
 }

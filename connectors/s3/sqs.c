@@ -26,6 +26,7 @@
 #include "s3_int.h"
 #include "keyesc.h"
 #include "engine/functions/json.h"
+#include "sys.h"
 
 #define WAIT_SECONDS 20
 #define RETRY_MIN_MS 1000
@@ -322,13 +323,6 @@ static int take_messages(s3_sqs *q, const coco_http_resp *r, coco_buf *warn)
 	return got != NULL;
 }
 
-static double mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void *worker(void *ud)
 {
 	s3_sqs *q = ud;
@@ -365,11 +359,11 @@ static void *worker(void *ud)
 		pthread_mutex_unlock(&q->mu);
 		if (stop)
 			break;
-		if (!recv && mono_ms() >= retry_at)
+		if (!recv && coco_now_ms() >= retry_at)
 			recv = post(q, q->http, q->hdrs_recv, &rbody, (WAIT_SECONDS + 10) * 1000L);
 		long wait = 1000;
 		if (!recv) {
-			long d = (long)(retry_at - mono_ms()) + 1;
+			long d = (long)(retry_at - coco_now_ms()) + 1;
 			wait = d < wait ? (d > 0 ? d : 0) : wait;
 		}
 		coco_http_run(q->http, wait);
@@ -380,7 +374,7 @@ static void *worker(void *ud)
 			if (!ok) {
 				sqs_error(q, "ReceiveMessage", r, &warn);
 				coco_buf_adds(&warn, "; retrying (full re-lists cover the gap)");
-				retry_at = mono_ms() + backoff;
+				retry_at = coco_now_ms() + backoff;
 				backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
 			} else {
 				backoff = RETRY_MIN_MS;
