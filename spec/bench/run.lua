@@ -116,6 +116,11 @@ print("SplitRecursively alone (markdown, chunk_size 1000, one core; goal >= 300 
 io.write(sh(split .. " " .. out .. "/corpus 2>&1"))
 io.write(sh(split .. " 2>&1"))
 
+-- The live updater's step budget (5 ms): steps of the initial pass of
+-- 3,000 files (spec/c/test_live_budget.c checks the behaviour).
+print("")
+io.write(sh(build_dir .. "/bench_live_budget 2>&1"))
+
 -- Chunk quality and speed on this machine's source trees (issue 3): per
 -- language, MB/s of SplitRecursively (one core) and, for C and Python, the
 -- fraction of top-level definitions that fit in chunk_size but are cut
