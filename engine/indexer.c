@@ -1241,11 +1241,7 @@ static int job_start(run *r, const coco_gsource *s, coco_source_stats *stats, do
 	j->ndone = ndone;
 	j->p = *p;
 	j->logic = *logic;
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&j->th, NULL, job_main, j);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = coco_thread_start(&j->th, job_main, j);
 	if (rc) {
 		job_main(j);            /* no thread: write it here */
 		return job_finish(r, j);
@@ -1349,11 +1345,7 @@ static int gather_spawn(run *r, size_t si, int mode, const coco_gsource *s, void
 	ps->src = src;
 	ps->st = r->st;
 	ps->efd = r->efd;
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&ps->th, NULL, gather_main, ps);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	int rc = coco_thread_start(&ps->th, gather_main, ps);
 	if (rc) {
 		free(ps);
 		return -1;
@@ -2029,11 +2021,7 @@ int coco_indexer_sweep(coco_indexer *ix, char **err)
 		w->st = r->st;
 		w->efd = r->efd;
 		coco_buf_add(&w->keep, r->memo.puts.p, r->memo.puts.n);
-		sigset_t all, old;
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		int trc = pthread_create(&w->th, NULL, sweep_main, w);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		int trc = coco_thread_start(&w->th, sweep_main, w);
 		if (!trc) {
 			r->sweeper = w;
 			r->dirty = 0;

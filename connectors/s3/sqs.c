@@ -530,7 +530,7 @@ int s3_watch(void *src, int *fd, char **err)
 		coco_seterr(err, "AmazonS3: eventfd: %s", strerror(errno));
 		goto fail;
 	}
-	if (pthread_create(&q->th, NULL, worker, q)) {
+	if (coco_thread_start(&q->th, worker, q)) {
 		coco_seterr(err, "AmazonS3: cannot start the SQS thread");
 		goto fail;
 	}

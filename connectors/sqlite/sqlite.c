@@ -21,6 +21,7 @@
 
 #include "ops.h"
 #include "tdesc.h"
+#include "sys.h"
 
 enum { OPT_PATH, OPT_TABLE, OPT_FTS };
 
@@ -936,7 +937,7 @@ static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int nframes)
 	if (nframes < c->done_upto)
 		c->done_upto = 0;        /* the WAL was restarted */
 	if (nframes - c->done_upto >= CKPT_FRAMES && !c->busy && !c->want) {
-		if (!c->started && pthread_create(&c->th, NULL, ckpt_main, c) == 0)
+		if (!c->started && coco_thread_start(&c->th, ckpt_main, c) == 0)
 			c->started = 1;
 		c->want = 1;
 		pthread_cond_signal(&c->cv);
@@ -1599,7 +1600,7 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 		sp->ids = coco_arena_alloc(a, (k + 1) * sizeof *sp->ids);
 		sp->dist = coco_arena_alloc(a, (k + 1) * sizeof *sp->dist);
 		sp->db = i == 0 ? db : NULL;
-		if (i > 0 && pthread_create(&sp->th, NULL, scan_main, sp) == 0)
+		if (i > 0 && coco_thread_start(&sp->th, scan_main, sp) == 0)
 			sp->started = 1;
 	}
 	scan_main(&parts[0]);
