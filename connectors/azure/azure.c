@@ -26,11 +26,7 @@ enum { OPT_ACCOUNT, OPT_CONTAINER, OPT_PREFIX, OPT_INCLUDED, OPT_EXCLUDED, OPT_B
 static const coco_optdef az_opts[] = {
 	{ "account_name", COCO_OPT_STR, 1, "the storage account" },
 	{ "container_name", COCO_OPT_STR, 1, "the container to read" },
-	{ "prefix", COCO_OPT_STR, 0, "only blobs whose name starts with this (default: all)" },
-	{ "included_patterns", COCO_OPT_STRLIST, 0, "globs of the blob names to list (default: all)" },
-	{ "excluded_patterns", COCO_OPT_STRLIST, 0, "globs of the blob names to skip" },
-	{ "binary", COCO_OPT_BOOL, 0, "read content as bytes, not UTF-8 text (default false)" },
-	{ "max_file_size", COCO_OPT_INT, 0, "skip blobs larger than this many bytes" },
+	COCO_OBJ_OPTDEFS("blob names", "blobs"),
 	{ "sas_token_env", COCO_OPT_STR, 0, "environment variable holding a SAS token", 1 },
 	{ "account_key_env", COCO_OPT_STR, 0, "environment variable holding the account key (SharedKey)", 1 },
 	{ "endpoint", COCO_OPT_STR, 0, "blob service URL (default https://ACCOUNT.blob.core.windows.net)", 1 },
@@ -46,10 +42,7 @@ static const coco_optdef az_opts[] = {
 typedef struct az_src {
 	coco_arena mem;                 /* owns the strings and arrays below */
 	const char *account, *container;
-	coco_objsel sel;
-	int binary;
-	int strict;                     /* decode_errors = "strict": invalid text is a row error */
-	int64_t max_size;               /* -1: no limit */
+	coco_objopts obj;               /* prefix, patterns, binary, decode_errors, max_file_size */
 	const char *base;               /* container URL, no trailing '/' */
 	const char *base_path;          /* its path, as signed: "/devstoreaccount1/docs" */
 	const char *where;              /* base + "/": messages name base/KEY */
@@ -89,9 +82,6 @@ static int check_opts(const coco_optval *opts, az_src *s, char **err)
 	if (strchr(cont, '/'))
 		return coco_seterr(err, "AzureBlob: container_name '%s' contains '/': put the rest in prefix",
 			cont);
-	if (opts[OPT_MAX_SIZE].set && opts[OPT_MAX_SIZE].i < 0)
-		return coco_seterr(err, "AzureBlob: max_file_size must be >= 0 (got %lld)",
-			(long long)opts[OPT_MAX_SIZE].i);
 	if (opt_str(&opts[OPT_SAS_ENV]) && opt_str(&opts[OPT_KEY_ENV]))
 		return coco_seterr(err, "AzureBlob: give sas_token_env or account_key_env, not both");
 	const char *e = opt_str(&opts[OPT_ENDPOINT]);
@@ -101,19 +91,8 @@ static int check_opts(const coco_optval *opts, az_src *s, char **err)
 	if (e && ((strncmp(e, "http://", 7) && strncmp(e, "https://", 8)) || strlen(e) < 9 ||
 	    e[strcspn(e, ":") + 3] == '/'))
 		return coco_seterr(err, "AzureBlob: endpoint '%s' must be an http:// or https:// URL with a host", e);
-	coco_arena *a = s ? &s->mem : NULL;
-	coco_glob *inc = NULL, *exc = NULL;
-	if (coco_glob_compile_opt(&opts[OPT_INCLUDED], "AzureBlob", "included_patterns", a,
-			s ? &inc : NULL, s ? &s->sel.ninc : NULL, err) ||
-	    coco_glob_compile_opt(&opts[OPT_EXCLUDED], "AzureBlob", "excluded_patterns", a,
-			s ? &exc : NULL, s ? &s->sel.nexc : NULL, err) ||
-	    coco_text_errors_opt(&opts[OPT_DECODE], "AzureBlob", s ? &s->strict : NULL, err))
-		return -1;
-	if (s) {
-		s->sel.inc = inc;
-		s->sel.exc = exc;
-	}
-	return 0;
+	return coco_obj_opts(&opts[OPT_PREFIX], &opts[OPT_DECODE], "AzureBlob", s ? &s->mem : NULL,
+		s ? &s->obj : NULL, err);
 }
 
 /* Row type: table[filename: str]{content: str | bytes}. */
@@ -121,12 +100,7 @@ static int az_row_type(const coco_optval *opts, coco_arena *types, const coco_ty
 {
 	if (check_opts(opts, NULL, err))
 		return -1;
-	int binary = opts[OPT_BINARY].set && opts[OPT_BINARY].b;
-	coco_field f[2] = {
-		{ "filename", &coco_t_str },
-		{ "content", binary ? &coco_t_bytes : &coco_t_str },
-	};
-	*out = coco_type_table(types, f, 2, 1);
+	*out = coco_obj_row_type(&opts[OPT_PREFIX], types);
 	return 0;
 }
 
@@ -315,10 +289,6 @@ static int az_open(const coco_optval *opts, const char *base_dir, void **out, ch
 		goto fail;
 	s->account = coco_arena_strdup(a, opt_str(&opts[OPT_ACCOUNT]));
 	s->container = coco_arena_strdup(a, opt_str(&opts[OPT_CONTAINER]));
-	s->sel.prefix = coco_arena_strdup(a, opt_str(&opts[OPT_PREFIX]) ? opts[OPT_PREFIX].s : "");
-	s->sel.nprefix = strlen(s->sel.prefix);
-	s->binary = opts[OPT_BINARY].set && opts[OPT_BINARY].b;
-	s->max_size = opts[OPT_MAX_SIZE].set ? opts[OPT_MAX_SIZE].i : -1;
 	const char *ps = getenv("COCO_AZURE_PAGE_SIZE");     /* tests: paging on few blobs */
 	s->page_size = ps && atoi(ps) > 0 && atoi(ps) <= PAGE_SIZE ? atoi(ps) : PAGE_SIZE;
 
@@ -339,7 +309,7 @@ static int az_open(const coco_optval *opts, const char *base_dir, void **out, ch
 	coco_buf_putc(&b, '/');
 	s->where = coco_arena_strdup(a, b.p);
 	coco_buf_clear(&b);
-	coco_buf_printf(&b, "AzureBlob: %s/%s", s->base, s->sel.prefix);
+	coco_buf_printf(&b, "AzureBlob: %s/%s", s->base, s->obj.sel.prefix);
 	s->disp = coco_arena_strdup(a, b.p);
 	coco_buf_free(&b);
 
@@ -405,9 +375,10 @@ static void blob_done(list_st *st)
 		coco_http_url_decode(&st->key, b->name.p ? b->name.p : "", b->name.n, 0);
 	else
 		coco_buf_add(&st->key, b->name.p ? b->name.p : "", b->name.n);
-	if (st->stop || b->archived || !coco_obj_wanted(&s->sel, st->key.p ? st->key.p : "", st->key.n))
+	if (st->stop || b->archived ||
+	    !coco_obj_wanted(&s->obj.sel, st->key.p ? st->key.p : "", st->key.n))
 		return;
-	if (s->max_size >= 0 && b->size > s->max_size) {
+	if (s->obj.max_size >= 0 && b->size > s->obj.max_size) {
 		st->large++;
 		return;
 	}
@@ -485,8 +456,8 @@ static int az_list(void *sp, coco_list_cb cb, void *ud, char **err)
 		p[np++] = (az_param){ "restype", "container" };
 		p[np++] = (az_param){ "comp", "list" };
 		p[np++] = (az_param){ "maxresults", maxres };
-		if (s->sel.nprefix)
-			p[np++] = (az_param){ "prefix", s->sel.prefix };
+		if (s->obj.sel.nprefix)
+			p[np++] = (az_param){ "prefix", s->obj.sel.prefix };
 		if (marker)
 			p[np++] = (az_param){ "marker", marker };
 		make_url(s, &url, "", p, np);
@@ -522,7 +493,7 @@ static int az_list(void *sp, coco_list_cb cb, void *ud, char **err)
 		st.next = NULL;
 	}
 	s->skipped_large = st.large;
-	coco_obj_note_large(s->disp, "blob", st.large, &s->reported_large, s->max_size);
+	coco_obj_note_large(s->disp, "blob", st.large, &s->reported_large, s->obj.max_size);
 	rc = 0;
 out:
 	free(marker);
@@ -555,7 +526,7 @@ static coco_http_xfer *get_start(void *sp, const char *url)
 	coco_buf_adds(&path, s->base_path);
 	coco_buf_add(&path, rest, strcspn(rest, "?"));
 	coco_http_xfer *x = az_start(s, url, path.p, NULL, 0,
-		s->max_size >= 0 ? (size_t)s->max_size + 1 : 0);
+		s->obj.max_size >= 0 ? (size_t)s->obj.max_size + 1 : 0);
 	coco_buf_free(&path);
 	return x;
 }
@@ -565,7 +536,7 @@ static int get_plan(void *sp, const char *key, size_t n, coco_buf *url, int64_t 
 {
 	az_src *s = sp;
 	(void)version;
-	if (!coco_obj_wanted(&s->sel, key, n))
+	if (!coco_obj_wanted(&s->obj.sel, key, n))
 		return 0;
 	blob_url(s, url, key, n);
 	return 1;
@@ -586,8 +557,8 @@ static int az_read(void *sp, const coco_value *key, coco_arena *a, coco_value *r
 	coco_buf *ord, char **err)
 {
 	az_src *s = sp;
-	coco_objread o = { "AzureBlob", s->where, s->binary ? COCO_OBJ_BYTES : s->strict ?
-		COCO_OBJ_TEXT_STRICT : COCO_OBJ_TEXT, s->max_size, &s->skipped_large, read_fail, s };
+	coco_objread o = { "AzureBlob", s->where, coco_obj_mode(&s->obj), s->obj.max_size,
+		&s->skipped_large, read_fail, s };
 	return coco_obj_read(&o, s->pf, s->http, key, a, row, ord, err);
 }
 

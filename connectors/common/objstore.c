@@ -20,6 +20,48 @@ int coco_obj_wanted(const coco_objsel *sel, const char *key, size_t n)
 	return 0;
 }
 
+enum { O_PREFIX, O_INCLUDED, O_EXCLUDED, O_BINARY, O_MAX_SIZE };
+
+int coco_obj_opts(const coco_optval *o, const coco_optval *dec, const char *src, coco_arena *a,
+	coco_objopts *out, char **err)
+{
+	const coco_optval *max = &o[O_MAX_SIZE];
+	if (max->set && max->i < 0)
+		return coco_seterr(err, "%s: max_file_size must be >= 0 (got %lld)", src, (long long)max->i);
+	coco_glob *inc = NULL, *exc = NULL;
+	if (coco_glob_compile_opt(&o[O_INCLUDED], src, "included_patterns", out ? a : NULL,
+			out ? &inc : NULL, out ? &out->sel.ninc : NULL, err) ||
+	    coco_glob_compile_opt(&o[O_EXCLUDED], src, "excluded_patterns", out ? a : NULL,
+			out ? &exc : NULL, out ? &out->sel.nexc : NULL, err) ||
+	    coco_text_errors_opt(dec, src, out ? &out->strict : NULL, err))
+		return -1;
+	if (out) {
+		const char *p = o[O_PREFIX].set && o[O_PREFIX].s ? o[O_PREFIX].s : "";
+		out->sel.prefix = coco_arena_strdup(a, p);
+		out->sel.nprefix = strlen(p);
+		out->sel.inc = inc;
+		out->sel.exc = exc;
+		out->binary = o[O_BINARY].set && o[O_BINARY].b;
+		out->max_size = max->set ? max->i : -1;
+	}
+	return 0;
+}
+
+const coco_type *coco_obj_row_type(const coco_optval *o, coco_arena *types)
+{
+	int binary = o[O_BINARY].set && o[O_BINARY].b;
+	coco_field f[2] = {
+		{ "filename", &coco_t_str },
+		{ "content", binary ? &coco_t_bytes : &coco_t_str },
+	};
+	return coco_type_table(types, f, 2, 1);
+}
+
+int coco_obj_mode(const coco_objopts *o)
+{
+	return o->binary ? COCO_OBJ_BYTES : o->strict ? COCO_OBJ_TEXT_STRICT : COCO_OBJ_TEXT;
+}
+
 void coco_obj_ordinal(coco_buf *out, int64_t mtime, const char *etag, size_t n)
 {
 	unsigned char le[8];

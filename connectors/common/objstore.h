@@ -8,8 +8,18 @@
 #include "buf.h"
 #include "http.h"
 #include "prefetch.h"
+#include "ops.h"
 #include "value.h"
 #include "connectors/localfile/glob.h"
+
+/* The options every object-store source has, in this order (after its
+ * own required ones): names: "keys", things: "objects" (for coco show). */
+#define COCO_OBJ_OPTDEFS(names, things) \
+	{ "prefix", COCO_OPT_STR, 0, "only " names " starting with this (default: all)" }, \
+	{ "included_patterns", COCO_OPT_STRLIST, 0, "globs of the " names " to list (default: all)" }, \
+	{ "excluded_patterns", COCO_OPT_STRLIST, 0, "globs of the " names " to skip" }, \
+	{ "binary", COCO_OPT_BOOL, 0, "read content as bytes, not text (default false)" }, \
+	{ "max_file_size", COCO_OPT_INT, 0, "skip " things " larger than this many bytes" }
 
 /* Which keys are rows: under prefix, not a folder marker ("dir/"), wanted
  * by the patterns (no included_patterns: all; excluded_patterns win). */
@@ -22,6 +32,23 @@ typedef struct coco_objsel {
 
 /* 1 if key (n bytes, decoded) is a row of sel. */
 int coco_obj_wanted(const coco_objsel *sel, const char *key, size_t n);
+
+/* What COCO_OBJ_OPTDEFS and decode_errors say. */
+typedef struct coco_objopts {
+	coco_objsel sel;
+	int binary, strict;          /* strict: decode_errors = "strict" */
+	int64_t max_size;            /* -1: no limit */
+} coco_objopts;
+
+/* Checks the options of COCO_OBJ_OPTDEFS at o[0..5) and decode_errors
+ * (dec) of source src ("AmazonS3"); with out != NULL, fills it (prefix
+ * and compiled patterns in a). 0, or -1 with *err:
+ *   "AmazonS3: max_file_size must be >= 0 (got -1)" */
+int coco_obj_opts(const coco_optval *o, const coco_optval *dec, const char *src, coco_arena *a,
+	coco_objopts *out, char **err);
+/* The rows' type, table[filename: str]{content: str | bytes}, with the
+ * options of COCO_OBJ_OPTDEFS at o. */
+const coco_type *coco_obj_row_type(const coco_optval *o, coco_arena *types);
 
 /* The ordinal of an object version: its last modification in seconds (8
  * bytes, little endian) then its ETag without quotes. Seconds alone miss a
@@ -43,6 +70,9 @@ enum { COCO_OBJ_TEXT_STRICT = 0, COCO_OBJ_BYTES = 1, COCO_OBJ_TEXT = 2 };
  *   "s3://docs/img.bin: not valid UTF-8 (byte 3); set binary = true to read it as bytes, ..." */
 int coco_obj_row(const coco_http_resp *r, const char *where, const char *key, size_t n,
 	int mode, coco_arena *a, coco_value *row, coco_buf *ord, char **err);
+
+/* The coco_obj_row mode of o: bytes, text, or strict text. */
+int coco_obj_mode(const coco_objopts *o);
 
 /* How an object-store source reads a row (coco_obj_read). */
 typedef struct coco_objread {

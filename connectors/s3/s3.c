@@ -19,11 +19,7 @@ enum { OPT_BUCKET, OPT_PREFIX, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY, OPT_MAX_S
 
 static const coco_optdef s3_opts[] = {
 	{ "bucket_name", COCO_OPT_STR, 1, "the bucket to read" },
-	{ "prefix", COCO_OPT_STR, 0, "only keys starting with this (default: all)" },
-	{ "included_patterns", COCO_OPT_STRLIST, 0, "globs of the keys to list (default: all)" },
-	{ "excluded_patterns", COCO_OPT_STRLIST, 0, "globs of the keys to skip" },
-	{ "binary", COCO_OPT_BOOL, 0, "read content as bytes, not UTF-8 text (default false)" },
-	{ "max_file_size", COCO_OPT_INT, 0, "skip objects larger than this many bytes" },
+	COCO_OBJ_OPTDEFS("keys", "objects"),
 	{ "endpoint", COCO_OPT_STR, 0, "S3-compatible endpoint URL (MinIO, R2...; default AWS)", 1 },
 	{ "region", COCO_OPT_STR, 0, "signing region (default AWS_REGION, else us-east-1)", 1 },
 	{ "force_path_style", COCO_OPT_BOOL, 0, "address the bucket in the path, not the host name", 1 },
@@ -86,32 +82,23 @@ void s3_ordinal(coco_buf *out, int64_t mtime, const char *etag, size_t n)
 
 int s3_wanted(const s3_src *s, const char *key, size_t n)
 {
-	coco_objsel sel = { s->prefix, s->nprefix, s->inc, s->exc, s->ninc, s->nexc };
-	return coco_obj_wanted(&sel, key, n);
+	return coco_obj_wanted(&s->obj.sel, key, n);
 }
 
 /* ---- options ------------------------------------------------------------- */
 
 static int check_opts(const coco_optval *opts, s3_src *s, char **err)
 {
-	const coco_optval *b = &opts[OPT_BUCKET], *max = &opts[OPT_MAX_SIZE];
+	const coco_optval *b = &opts[OPT_BUCKET];
 	if (!b->set || !b->s || !b->s[0])
 		return coco_seterr(err, "AmazonS3: option 'bucket_name' is required");
 	if (strchr(b->s, '/'))
 		return coco_seterr(err, "AmazonS3: bucket_name '%s' contains '/': put the rest in prefix", b->s);
-	if (max->set && max->i < 0)
-		return coco_seterr(err, "AmazonS3: max_file_size must be >= 0 (got %lld)", (long long)max->i);
 	const coco_optval *e = &opts[OPT_ENDPOINT];
 	if (e->set && e->s && strstr(e->s, "://") && strncmp(e->s, "http://", 7) && strncmp(e->s, "https://", 8))
 		return coco_seterr(err, "AmazonS3: endpoint '%s' must be an http:// or https:// URL", e->s);
-	coco_arena *a = s ? &s->mem : NULL;
-	if (coco_glob_compile_opt(&opts[OPT_INCLUDED], "AmazonS3", "included_patterns", a,
-			s ? &s->inc : NULL, s ? &s->ninc : NULL, err) ||
-	    coco_glob_compile_opt(&opts[OPT_EXCLUDED], "AmazonS3", "excluded_patterns", a,
-			s ? &s->exc : NULL, s ? &s->nexc : NULL, err) ||
-	    coco_text_errors_opt(&opts[OPT_DECODE], "AmazonS3", s ? &s->strict : NULL, err))
-		return -1;
-	return 0;
+	return coco_obj_opts(&opts[OPT_PREFIX], &opts[OPT_DECODE], "AmazonS3", s ? &s->mem : NULL,
+		s ? &s->obj : NULL, err);
 }
 
 /* Row type: table[filename: str]{content: str | bytes}. */
@@ -119,12 +106,7 @@ static int s3_row_type(const coco_optval *opts, coco_arena *types, const coco_ty
 {
 	if (check_opts(opts, NULL, err))
 		return -1;
-	int binary = opts[OPT_BINARY].set && opts[OPT_BINARY].b;
-	coco_field f[2] = {
-		{ "filename", &coco_t_str },
-		{ "content", binary ? &coco_t_bytes : &coco_t_str },
-	};
-	*out = coco_type_table(types, f, 2, 1);
+	*out = coco_obj_row_type(&opts[OPT_PREFIX], types);
 	return 0;
 }
 
@@ -412,10 +394,6 @@ static int s3_open(const coco_optval *opts, const char *base_dir, void **out, ch
 		goto fail;
 	coco_arena *a = &s->mem;
 	s->bucket = coco_arena_strdup(a, opts[OPT_BUCKET].s);
-	s->prefix = coco_arena_strdup(a, opts[OPT_PREFIX].set && opts[OPT_PREFIX].s ? opts[OPT_PREFIX].s : "");
-	s->nprefix = strlen(s->prefix);
-	s->binary = opts[OPT_BINARY].set && opts[OPT_BINARY].b;
-	s->max_size = opts[OPT_MAX_SIZE].set ? opts[OPT_MAX_SIZE].i : -1;
 	const char *region = opts[OPT_REGION].set && opts[OPT_REGION].s && opts[OPT_REGION].s[0] ?
 		opts[OPT_REGION].s : env("AWS_REGION") ? env("AWS_REGION") :
 		env("AWS_DEFAULT_REGION") ? env("AWS_DEFAULT_REGION") : "us-east-1";
@@ -460,7 +438,7 @@ static int s3_open(const coco_optval *opts, const char *base_dir, void **out, ch
 	}
 	s->base = coco_arena_strdup(a, b.p);
 	coco_buf_clear(&b);
-	coco_buf_printf(&b, "s3://%s/%s", s->bucket, s->prefix);
+	coco_buf_printf(&b, "s3://%s/%s", s->bucket, s->obj.sel.prefix);
 	s->disp = coco_arena_strdup(a, b.p);
 	coco_buf_free(&b);
 	if (opts[OPT_SQS].set && opts[OPT_SQS].s && opts[OPT_SQS].s[0])
@@ -490,8 +468,8 @@ static void list_url(const s3_src *s, coco_buf *url, const char *token)
 	p[n++] = (s3_param){ "encoding-type", "url" };
 	p[n++] = (s3_param){ "list-type", "2" };
 	p[n++] = (s3_param){ "max-keys", "1000" };
-	if (s->nprefix)
-		p[n++] = (s3_param){ "prefix", s->prefix };
+	if (s->obj.sel.nprefix)
+		p[n++] = (s3_param){ "prefix", s->obj.sel.prefix };
 	coco_buf_clear(url);
 	coco_buf_adds(url, s->base);
 	coco_buf_adds(url, s->path_style ? "?" : "/?");
@@ -551,7 +529,7 @@ static int s3_list(void *sp, coco_list_cb cb, void *ud, char **err)
 				coco_buf_clear(&key);
 				coco_buf_add(&key, ord.p, ord.n);
 			}
-			if (s->max_size >= 0 && o->size > s->max_size) {
+			if (s->obj.max_size >= 0 && o->size > s->obj.max_size) {
 				large++;
 				continue;
 			}
@@ -573,7 +551,7 @@ static int s3_list(void *sp, coco_list_cb cb, void *ud, char **err)
 	s->skipped_large = large;
 	coco_buf_clear(&url);
 	coco_buf_printf(&url, "AmazonS3: %s", s->disp);
-	coco_obj_note_large(url.p, "object", large, &s->reported_large, s->max_size);
+	coco_obj_note_large(url.p, "object", large, &s->reported_large, s->obj.max_size);
 	rc = 0;
 out:
 	hdrs_free(hdrs);
@@ -605,8 +583,8 @@ static coco_http_xfer *get_start(void *sp, const char *url)
 {
 	s3_src *s = sp;
 	coco_http_req rq = s3_req(s, url, s->get_hdrs);
-	if (s->max_size >= 0)
-		rq.max_body = (size_t)s->max_size + 1;
+	if (s->obj.max_size >= 0)
+		rq.max_body = (size_t)s->obj.max_size + 1;
 	return coco_http_start(s->http, &rq, NULL);
 }
 
@@ -639,8 +617,8 @@ static int s3_read(void *sp, const coco_value *key, coco_arena *a, coco_value *r
 	s3_src *s = sp;
 	coco_buf where = {0};
 	coco_buf_printf(&where, "s3://%s/", s->bucket);
-	coco_objread o = { "AmazonS3", where.p, s->binary ? COCO_OBJ_BYTES : s->strict ?
-		COCO_OBJ_TEXT_STRICT : COCO_OBJ_TEXT, s->max_size, &s->skipped_large, read_fail, s };
+	coco_objread o = { "AmazonS3", where.p, coco_obj_mode(&s->obj), s->obj.max_size,
+		&s->skipped_large, read_fail, s };
 	int rc = coco_obj_read(&o, s->pf, s->http, key, a, row, ord, err);
 	coco_buf_free(&where);
 	return rc;

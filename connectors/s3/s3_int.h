@@ -14,13 +14,8 @@ typedef struct s3_sqs s3_sqs;
 
 typedef struct s3_src {
 	coco_arena mem;              /* owns the strings and arrays below */
-	const char *bucket, *prefix; /* prefix: "" when none */
-	size_t nprefix;
-	coco_glob *inc, *exc;
-	size_t ninc, nexc;
-	int binary;
-	int strict;                  /* decode_errors = "strict": invalid text is a row error */
-	int64_t max_size;            /* -1: no limit */
+	const char *bucket;
+	coco_objopts obj;            /* prefix, patterns, binary, decode_errors, max_file_size */
 	const char *region;
 	const char *endpoint;        /* "http://127.0.0.1:4569", as used */
 	const char *base;            /* URL of the bucket, no trailing '/' */
