@@ -203,7 +203,7 @@ static int serve(const char *const *replies, int n, pid_t *pid)
 			ssize_t got = recv(c, buf, sizeof buf, 0);
 			(void)got;
 			if (!replies[i]) {
-				sleep(5);
+				sleep(60);            /* longer than any timeout here; killed before */
 				_exit(0);
 			}
 			ssize_t w = send(c, replies[i], strlen(replies[i]), 0);
@@ -231,13 +231,13 @@ static void test_plain(void)
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/collections/c/points/query", port);
 	coco_http_resp r;
 	char *err = NULL;
-	CHECK(coco_vs_request_plain("T", "POST", url, NULL, "{}", 2, 5000, &r, &err) == 200);
+	CHECK(coco_vs_request_plain("T", "POST", url, NULL, "{}", 2, 60000, &r, &err) == 200);
 	CHECK_STR(r.body.p, "{\"a\":[1,2]}");
 	coco_http_resp_free(&r);
-	CHECK(coco_vs_request_plain("T", "GET", url, NULL, NULL, 0, 5000, &r, &err) == 404);
+	CHECK(coco_vs_request_plain("T", "GET", url, NULL, NULL, 0, 60000, &r, &err) == 404);
 	CHECK_STR(r.body.p, "{\"status\":1}");
 	coco_http_resp_free(&r);
-	CHECK(coco_vs_request_plain("T", "GET", url, NULL, NULL, 0, 5000, &r, &err) == 200);
+	CHECK(coco_vs_request_plain("T", "GET", url, NULL, NULL, 0, 60000, &r, &err) == 200);
 	CHECK_STR(r.body.p, "until the end");
 	coco_http_resp_free(&r);
 	CHECK(coco_vs_request_plain("T", "GET", url, NULL, NULL, 0, 300, &r, &err) < 0);
