@@ -13,7 +13,7 @@ RUN_PKGS  = cmake pkg-config gcc make luajit2 libluajit2-5.1-dev librocksdb-dev 
 TEST_PKGS = gdb lua-busted luarocks nodejs npm python3-botocore postgresql curl \
             neovim nginx libnginx-mod-http-lua lua-luv stress-ng
 # the npm servers the specs start (each folder pinned by its package-lock.json)
-NPM_DIRS  = spec/servers/s3 spec/servers/pglite
+NPM_DIRS  = spec/servers/azure spec/servers/browser spec/servers/chroma spec/servers/pglite spec/servers/qdrant spec/servers/s3
 
 .PHONY: all build deps deps-test run test unit-asan unit-busy bench install clean
 
@@ -98,6 +98,7 @@ bench: deps-test build
 	luajit spec/bench/bench_gdrive.lua $(BUILD)
 	luajit spec/bench/bench_postgres.lua $(BUILD)
 	luajit spec/bench/bench_pgsource.lua $(BUILD)
+	luajit spec/bench/bench_azure.lua $(BUILD)
 	luajit spec/bench/bench_hosts.lua $(BUILD)
 	luajit spec/bench/bench_embed.lua $(BUILD)
 
