@@ -841,6 +841,38 @@ int coco_graph_finish(coco_graph *g, char **err)
 }
 
 /* ---- reading ------------------------------------------------------------ */
+/* See graph.h. Each collect into the export's collector must run in the
+ * row tree of one and the same source (a single-field key), and put that
+ * source row's key, as is, into a primary key column. */
+int coco_graph_export_keys_unique(const coco_graph *g, size_t x)
+{
+	const coco_gexport *xp = &g->exports[x];
+	int src = -1;
+	for (size_t sc = 0; sc < g->nscopes; sc++) {
+		const gscope *s = &g->scopes[sc];
+		for (size_t i = 0; i < s->nops; i++) {
+			const gop *op = &s->ops[i];
+			if (op->kind != OP_COLLECT || op->collector != xp->collector)
+				continue;
+			if (s->source < 0 || (src >= 0 && s->source != src))
+				return 0;
+			src = s->source;
+			const coco_gsource *gs = &g->sources[src];
+			if (gs->row_type->nkeys != 1 || gs->scope < 0)
+				return 0;
+			int found = 0;
+			for (uint32_t k = 0; k < xp->info.nkeys && !found; k++) {
+				const coco_arg *v = &op->vals[xp->perm[k]];
+				found = v->kind == COCO_ARG_REF && v->ref.scope == gs->scope &&
+					v->ref.field == 0 && v->ref.npath == 0;
+			}
+			if (!found)
+				return 0;
+		}
+	}
+	return src >= 0;
+}
+
 size_t coco_graph_cached_fns(const coco_graph *g, unsigned char (*out)[16], size_t max)
 {
 	size_t n = 0;

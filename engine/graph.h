@@ -139,6 +139,11 @@ size_t coco_graph_nsources(const coco_graph *g);
 const coco_gsource *coco_graph_source(const coco_graph *g, size_t i);
 size_t coco_graph_nexports(const coco_graph *g);
 const coco_gexport *coco_graph_export_at(const coco_graph *g, size_t i);
+/* 1 when two different source rows can never collect the same key of
+ * export x: one source feeds its collector, and every row collected puts
+ * the source row's key into a primary key column (LocalFile's filename
+ * with chunk locations). Such exports need no owner records (owner.h). */
+int coco_graph_export_keys_unique(const coco_graph *g, size_t x);
 /* The memo namespaces (the first 16 bytes of memo keys: the function's
  * logic fingerprint) of the flow's cached transforms; fills up to max,
  * returns how many there are. */

@@ -420,6 +420,7 @@ typedef struct run {
 	struct pass *pass;            /* a pass stopped at its deadline */
 	/* owned target rows (owner.h) */
 	coco_owners *own;
+	int *unique;                  /* per export: its keys cannot collide, no owners kept */
 	void **srcs;                  /* the opened sources (to evaluate an owner again) */
 	const coco_gsource *src;      /* the source of the pass */
 	coco_source_stats *stats;     /* and its stats */
@@ -691,6 +692,8 @@ static int owner_put(run *r, done_row *d, size_t x, lkey *k)
 	if (k->win)
 		return k->win == 1;
 	k->win = 1;
+	if (r->unique[x])
+		return 1;
 	coco_oent *e = coco_owners_get(r->own, r->st, r->rids[x], k->key, k->nkey, NULL);
 	if (!e)
 		return 1;                 /* state unreadable: written, as without owners */
@@ -762,6 +765,8 @@ static int owner_value(run *r, const coco_owner *o, size_t x, const char *tkey, 
  * 2 the next owner's row *row is written. */
 static int owner_del(run *r, done_row *d, size_t x, const lkey *k, coco_value *row)
 {
+	if (r->unique[x])
+		return 0;
 	coco_oent *e = coco_owners_get(r->own, r->st, r->rids[x], k->key, k->nkey, NULL);
 	if (!e)
 		return 0;
@@ -1655,7 +1660,7 @@ out:
 	return rc;
 }
 
-/* The committed keys of a lineage record (coco_owners_migrate). */
+/* The committed keys of a lineage record (coco_owners_sync). */
 static int lineage_keys(const char *rec, size_t n, coco_arena *a, const char ***rids,
 	const char ***keys, size_t **nkeys, size_t *count)
 {
@@ -1726,8 +1731,12 @@ int coco_indexer_open(const coco_graph *g, coco_state *st, const coco_update_opt
 	coco_buf_free(&desc);
 	r->own = coco_owners_create(g);
 	r->srcs = ix->srcs;
+	r->unique = calloc(nx + 1, sizeof *r->unique);
+	for (size_t x = 0; x < nx; x++)
+		r->unique[x] = coco_graph_export_keys_unique(g, x);
 	if ((nx && !r->rids[nx - 1]) || coco_lineage_migrate(st, err) ||
-	    coco_owners_migrate(st, lineage_keys, err)) {
+	    coco_owners_sync(st, (const char *const *)r->rids, r->unique, nx, lineage_keys, err) ||
+	    coco_owners_open(r->own, st, err)) {
 		coco_indexer_close(ix);
 		return -1;
 	}
@@ -1868,6 +1877,7 @@ void coco_indexer_close(coco_indexer *ix)
 	coco_buf_free(&r->memo.puts);
 	coco_xbatch_destroy(r->xb);
 	coco_owners_destroy(r->own);
+	free(r->unique);
 	free(ix);
 }
 

@@ -14,8 +14,72 @@ struct coco_owners {
 	int dirty;
 	uint64_t *warned;             /* hashes of keys warned about (0: empty) */
 	size_t wcap, wn;
+	/* A state with no owner record when opened (a first index): every
+	 * record is one this run wrote, whose hashes are kept, so a key that is
+	 * new to the run needs no read of state (most keys of a first index).
+	 * Past FRESH_MAX records, state is read as usual. */
+	int fresh;
+	uint64_t *put;
+	size_t pcap, pn;
 	coco_buf k, v;
 };
+
+#define FRESH_MAX (1u << 22)
+
+/* Open addressing over nonzero 64-bit hashes: 1 if h was there. */
+static int hset_add(uint64_t **set, size_t *cap, size_t *n, uint64_t h)
+{
+	if ((*n + 1) * 2 > *cap) {
+		size_t nc = *cap ? *cap * 2 : 1024;
+		uint64_t *ns = calloc(nc, sizeof *ns);
+		if (!ns)
+			abort();
+		for (size_t i = 0; i < *cap; i++)
+			if ((*set)[i]) {
+				size_t j = (size_t)((*set)[i] >> 7) & (nc - 1);
+				while (ns[j])
+					j = (j + 1) & (nc - 1);
+				ns[j] = (*set)[i];
+			}
+		free(*set);
+		*set = ns;
+		*cap = nc;
+	}
+	size_t j = (size_t)(h >> 7) & (*cap - 1);
+	for (; (*set)[j]; j = (j + 1) & (*cap - 1))
+		if ((*set)[j] == h)
+			return 1;
+	(*set)[j] = h;
+	(*n)++;
+	return 0;
+}
+
+static int hset_has(const uint64_t *set, size_t cap, uint64_t h)
+{
+	if (!cap)
+		return 0;
+	size_t j = (size_t)(h >> 7) & (cap - 1);
+	for (; set[j]; j = (j + 1) & (cap - 1))
+		if (set[j] == h)
+			return 1;
+	return 0;
+}
+
+static uint64_t khash(const char *k, size_t n)
+{
+	return coco_fp_bytes(k, n).lo | 1;
+}
+
+int coco_owners_open(coco_owners *w, coco_state *st, char **err)
+{
+	coco_iter *it = coco_state_iter(st, COCO_CF_OWNER, NULL, 0);
+	const char *k, *v;
+	size_t kn, vn;
+	int rc = coco_iter_next(it, &k, &kn, &v, &vn, err);
+	coco_iter_destroy(it);
+	w->fresh = rc == 0;
+	return rc < 0 ? -1 : 0;
+}
 
 coco_owners *coco_owners_create(const coco_graph *g)
 {
@@ -42,6 +106,7 @@ void coco_owners_destroy(coco_owners *w)
 	coco_arena_destroy(&w->a);
 	free(w->slot);
 	free(w->warned);
+	free(w->put);
 	coco_buf_free(&w->k);
 	coco_buf_free(&w->v);
 	free(w);
@@ -121,7 +186,8 @@ coco_oent *coco_owners_get(coco_owners *w, coco_state *st, const char *rid, cons
 	coco_oent *e = coco_arena_alloc(&w->a, sizeof *e);
 	e->okey = coco_arena_strndup(&w->a, w->k.p, w->k.n);
 	e->nokey = w->k.n;
-	int got = coco_state_get(st, COCO_CF_OWNER, w->k.p, w->k.n, &w->v, err);
+	int got = w->fresh && !hset_has(w->put, w->pcap, khash(w->k.p, w->k.n)) ? 0 :
+		coco_state_get(st, COCO_CF_OWNER, w->k.p, w->k.n, &w->v, err);
 	if (got < 0)
 		return NULL;
 	if (got == 1) {
@@ -216,6 +282,14 @@ void coco_owners_stage(coco_owners *w, coco_batch *b)
 		}
 		encode(e, &w->v);
 		coco_batch_put(b, COCO_CF_OWNER, e->okey, e->nokey, w->v.p, w->v.n);
+		if (w->fresh && w->pn < FRESH_MAX)
+			hset_add(&w->put, &w->pcap, &w->pn, khash(e->okey, e->nokey));
+		else if (w->fresh) {
+			w->fresh = 0;             /* too many to keep: read state */
+			free(w->put);
+			w->put = NULL;
+			w->pcap = w->pn = 0;
+		}
 	}
 	coco_owners_reset(w);
 }
@@ -231,7 +305,7 @@ int coco_owners_first_warning(coco_owners *w, const char *rid, const char *tkey,
 			abort();
 		for (size_t i = 0; i < w->wcap; i++)
 			if (w->warned[i]) {
-				size_t j = (size_t)w->warned[i] & (nc - 1);
+				size_t j = (size_t)(w->warned[i] >> 7) & (nc - 1);
 				while (ns[j])
 					j = (j + 1) & (nc - 1);
 				ns[j] = w->warned[i];
@@ -240,7 +314,7 @@ int coco_owners_first_warning(coco_owners *w, const char *rid, const char *tkey,
 		w->warned = ns;
 		w->wcap = nc;
 	}
-	size_t j = (size_t)h & (w->wcap - 1);
+	size_t j = (size_t)(h >> 7) & (w->wcap - 1);
 	for (; w->warned[j]; j = (j + 1) & (w->wcap - 1))
 		if (w->warned[j] == h)
 			return 0;
@@ -272,8 +346,15 @@ int coco_owners_forget(coco_state *st, const char *rid, coco_batch *b, char **er
 	return rc < 0 ? -1 : 0;
 }
 
-/* ---- migration ------------------------------------------------------------ */
-#define META_OWNERS "owners"
+/* ---- which targets keep owner records ------------------------------------ */
+/* meta "owners\0<rid>" present: target rid has owner records for every
+ * key lineage names (absent: none are kept, its export's keys are unique). */
+static void meta_key(coco_buf *b, const char *rid)
+{
+	coco_buf_clear(b);
+	coco_buf_add(b, "owners", 7);
+	coco_buf_adds(b, rid);
+}
 
 typedef struct pair {
 	const char *okey, *owner;     /* owner: the encoded (source, key) entry */
@@ -287,13 +368,10 @@ static int pair_cmp(const void *pa, const void *pb)
 	return c ? c : (a->nokey > b->nokey) - (a->nokey < b->nokey);
 }
 
-int coco_owners_migrate(coco_state *st, coco_lineage_keys keys_of, char **err)
+/* Records for the targets in need[0..n) built from lineage, into b. */
+static int build(coco_state *st, const char *const *need, size_t n, coco_lineage_keys keys_of,
+	coco_batch *b, char **err)
 {
-	coco_buf v = {0};
-	int got = coco_state_get(st, COCO_CF_META, META_OWNERS, strlen(META_OWNERS), &v, err);
-	coco_buf_free(&v);
-	if (got != 0)
-		return got < 0 ? -1 : 0;
 	coco_arena a = {0};
 	coco_buf kb = {0}, ob = {0};
 	pair *ps = NULL;
@@ -316,8 +394,15 @@ int coco_owners_migrate(coco_state *st, coco_lineage_keys keys_of, char **err)
 		coco_buf_add(&ob, k, sl);
 		coco_buf_varint(&ob, kn - sl - 1);
 		coco_buf_add(&ob, k + sl + 1, kn - sl - 1);
-		const char *owner = coco_arena_strndup(&a, ob.p, ob.n);
+		const char *owner = NULL;
 		for (size_t i = 0; i < cnt; i++) {
+			size_t j = 0;
+			while (j < n && strcmp(need[j], rids[i]))
+				j++;
+			if (j == n)
+				continue;
+			if (!owner)
+				owner = coco_arena_strndup(&a, ob.p, ob.n);
 			okey(&kb, rids[i], keys[i], nkeys[i]);
 			if (np == cap) {
 				cap = cap ? cap * 2 : 1024;
@@ -329,7 +414,6 @@ int coco_owners_migrate(coco_state *st, coco_lineage_keys keys_of, char **err)
 		}
 	}
 	coco_iter_destroy(it);
-	coco_batch *b = coco_batch_create();
 	if (rc == 0) {
 		if (np)
 			qsort(ps, np, sizeof *ps, pair_cmp);
@@ -344,15 +428,44 @@ int coco_owners_migrate(coco_state *st, coco_lineage_keys keys_of, char **err)
 			coco_batch_put(b, COCO_CF_OWNER, ps[i].okey, ps[i].nokey, ob.p, ob.n);
 			i = j;
 		}
-		coco_batch_put(b, COCO_CF_META, META_OWNERS, strlen(META_OWNERS), "1", 1);
-		rc = coco_state_write(st, b, 0, err);
 	}
-	coco_batch_destroy(b);
 	free(ps);
 	coco_buf_free(&kb);
 	coco_buf_free(&ob);
 	coco_arena_destroy(&a);
 	return rc < 0 ? -1 : 0;
+}
+
+int coco_owners_sync(coco_state *st, const char *const *rids, const int *unique, size_t n,
+	coco_lineage_keys keys_of, char **err)
+{
+	coco_batch *b = coco_batch_create();
+	coco_buf mk = {0}, v = {0};
+	const char **need = calloc(n + 1, sizeof *need);
+	size_t nneed = 0;
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		meta_key(&mk, rids[i]);
+		int got = coco_state_get(st, COCO_CF_META, mk.p, mk.n, &v, err);
+		if (got < 0)
+			rc = -1;
+		else if (got && unique[i]) {
+			rc = coco_owners_forget(st, rids[i], b, err);
+			coco_batch_del(b, COCO_CF_META, mk.p, mk.n);
+		} else if (!got && !unique[i]) {
+			need[nneed++] = rids[i];
+			coco_batch_put(b, COCO_CF_META, mk.p, mk.n, "1", 1);
+		}
+	}
+	if (!rc && nneed)
+		rc = build(st, need, nneed, keys_of, b, err);
+	if (!rc && coco_batch_count(b))
+		rc = coco_state_write(st, b, 0, err);
+	free(need);
+	coco_buf_free(&mk);
+	coco_buf_free(&v);
+	coco_batch_destroy(b);
+	return rc;
 }
 
 /* ---- dump ----------------------------------------------------------------- */

@@ -39,6 +39,9 @@ typedef struct coco_oent {
 typedef struct coco_owners coco_owners;
 
 coco_owners *coco_owners_create(const coco_graph *g);
+/* Before the first get: notes whether state holds any owner record (a
+ * first index reads none from state). 0, or -1 with *err. */
+int coco_owners_open(coco_owners *w, coco_state *st, char **err);
 void coco_owners_destroy(coco_owners *w);
 /* The record of (rid, target key), from the overlay or state; an empty
  * one (n == 0) when none. NULL with *err when state cannot be read.
@@ -70,12 +73,17 @@ void coco_owners_new_update(coco_owners *w);
 /* The records of target rid are deleted (the target was created anew, or
  * dropped), into b. */
 int coco_owners_forget(coco_state *st, const char *rid, coco_batch *b, char **err);
-/* A state written before owner records existed: they are built once from
- * lineage (for each target key, every row whose committed lineage names
- * it). keys_of(lineage record) is the indexer's decoder. */
+/* Owner records are kept for the targets whose export's keys may collide
+ * (coco_graph_export_keys_unique() == 0): for each of rids[0..n), with
+ * unique[i] set, its records are deleted; else, when it had none kept
+ * (a state written before, or an export that became able to collide),
+ * they are built from lineage (every row whose committed lineage names
+ * the key). A meta key per target says which. keys_of: the indexer's
+ * lineage decoder. */
 typedef int (*coco_lineage_keys)(const char *rec, size_t n, coco_arena *a,
 	const char ***rids, const char ***keys, size_t **nkeys, size_t *count);
-int coco_owners_migrate(coco_state *st, coco_lineage_keys keys_of, char **err);
+int coco_owners_sync(coco_state *st, const char *const *rids, const int *unique, size_t n,
+	coco_lineage_keys keys_of, char **err);
 /* Appends "O\t<hash>\t<target key>\t<source>\t<source key>" lines (keys as
  * JSON) for tests. */
 int coco_owners_dump(coco_state *st, coco_buf *out, char **err);
