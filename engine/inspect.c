@@ -1,5 +1,6 @@
 /* Inspection of a flow: JSON for coco server. See inspect.h. */
 #define _GNU_SOURCE
+#include "secret.h"
 #include "inspect.h"
 #include "exec.h"
 #include "graph_int.h"
@@ -123,20 +124,12 @@ static int secret_name(const char *name)
 	return 0;
 }
 
-/* A string with any "scheme://user:password@" password masked. */
+/* A string with its secrets masked (engine/secret.h: a URL's password,
+ * password= and the like in a connection string). */
 static void jmasked(coco_buf *b, const char *s)
 {
-	const char *sch = strstr(s, "://");
-	const char *at = sch ? strchr(sch + 3, '@') : NULL;
-	const char *colon = sch ? strchr(sch + 3, ':') : NULL;
-	if (!at || !colon || colon > at) {
-		jstr(b, s);
-		return;
-	}
 	coco_buf t = {0};
-	coco_buf_add(&t, s, (size_t)(colon + 1 - s));
-	coco_buf_adds(&t, "***");
-	coco_buf_adds(&t, at);
+	coco_redact(s, &t);
 	coco_json_str(b, t.p, t.n);
 	coco_buf_free(&t);
 }
