@@ -189,6 +189,22 @@ describe("secrets", function()
     no_password_stored()
   end)
 
+  it("a vector store URL holding a password is refused (it names the resource, stored in state)", function()
+    H.write(d .. "/flow.lua", [[
+local coco = require("coco")
+return coco.flow("Ch", function(flow, scope)
+  scope.documents = flow:add_source(coco.sources.LocalFile{ path = "docs" })
+  local rows = scope:add_collector()
+  scope.documents:row(function(doc) rows:collect{ filename = doc.filename, content = doc.content } end)
+  rows:export("e", coco.targets.Chroma{ url = "http://u:]] .. PW .. [[@127.0.0.1:1" }, { primary_key_fields = { "filename" } })
+end)
+]])
+    local rc, _, err = coco("update flow.lua")
+    assert.are_not.equal(0, rc)
+    assert.matches("url 'http://u:***@127.0.0.1:1' holds a password or token", err, 1, true)
+    assert.are.equal("", files_with(d, PW):gsub("[^\n]*/flow%.lua\n", ""))
+  end)
+
   it("coco show hides a password in any option's URL (an S3 endpoint)", function()
     H.write(d .. "/flow.lua", [[
 local coco = require("coco")

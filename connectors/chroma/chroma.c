@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "ops.h"
+#include "secret.h"
 #include "tdesc.h"
 #include "vstore.h"
 #include "functions/json.h"
@@ -208,6 +209,15 @@ static int layout_make(const coco_optval *opts, const coco_export_info *info, la
 	coco_buf_adds(&l->url, url && *url ? url : "http://localhost:8000");
 	while (l->url.n && l->url.p[l->url.n - 1] == '/')
 		l->url.p[--l->url.n] = 0;
+	if (coco_has_secret(l->url.p)) {
+		/* the url names the resource: it is stored in the state and shown */
+		coco_buf r = {0};
+		coco_redact(l->url.p, &r);
+		coco_seterr(err, WHO ": export '%s': url '%s' holds a password or token, which would "
+			"be stored in coco's state and shown: give the server's address alone", exp, r.p);
+		coco_buf_free(&r);
+		return -1;
+	}
 	if (strncmp(l->url.p, "http://", 7) && strncmp(l->url.p, "https://", 8))
 		return coco_seterr(err, WHO ": export '%s': url must start with http:// or https://, "
 			"got '%s'", exp, l->url.p);
