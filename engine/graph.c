@@ -124,7 +124,16 @@ void coco_fper_opts(coco_fper *f, const coco_optdef *defs, const coco_optval *va
 		coco_fper_u64(f, (uint64_t)vals[i].b);
 		coco_fper_u64(f, (uint64_t)vals[i].i);
 		coco_fper_bytes(f, &vals[i].num, sizeof vals[i].num);
-		coco_fper_str(f, vals[i].s);
+		if (vals[i].s && coco_has_secret(vals[i].s)) {
+			/* a password is no part of the logic (a new one changes no
+			 * output), and no hash of it goes into the state */
+			coco_buf r = {0};
+			coco_redact(vals[i].s, &r);
+			coco_fper_str(f, r.p);
+			coco_buf_free(&r);
+		} else {
+			coco_fper_str(f, vals[i].s);
+		}
 		coco_fper_u64(f, vals[i].nlist);
 		for (size_t k = 0; k < vals[i].nlist; k++)
 			coco_fper_str(f, vals[i].list[k]);

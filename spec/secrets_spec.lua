@@ -131,6 +131,7 @@ describe("secrets", function()
     rc, out, err = coco("update flow.lua --json", nil, PW2)
     assert.are.equal(0, rc, err)
     assert.are.equal(0, H.json_lines(out)[1].errors, out)
+    assert.are.equal(0, H.json_lines(out)[1].reprocessed, out)   -- the flow's logic is the same
     assert.are.equal(2, #srv:sql('SELECT filename FROM "Secret__docs"'))
     no_password_stored(PW)
     no_password_stored(PW2)
