@@ -110,6 +110,57 @@ end)
     assert.same({ tags = { "x", "alpha" }, n = 2 }, H.json.decode(r.meta))
   end)
 
+  it("writes large batches with and without vectors, and deletes, exactly", function()
+    if not ready() then return end
+    H.mkdir(dir .. "/docs")
+    for i = 1, 700 do
+      local f = assert(io.open(string.format("%s/docs/f%03d.md", dir, i), "wb"))
+      f:write("text " .. i)
+      f:close()
+    end
+    H.write(dir .. "/flow.lua", HEAD .. string.format([[
+local Vec = coco.fn("Vec", { returns = T.vector("float32", 3) }, function(s)
+  local n = tonumber(s:match("%%d+"))
+  if n %% 3 == 0 then return nil end
+  return { n, 1, 0.5 }
+end)
+return coco.flow("Big", function(flow, scope)
+  scope.documents = flow:add_source(sources.LocalFile{ path = "docs" })
+  local rows = scope:add_collector()
+  scope.documents:row(function(doc)
+    rows:collect{ filename = doc.filename, text = doc.content, vec = doc.content:transform(Vec) }
+  end)
+  rows:export("rows", targets.Qdrant{ url = %q }, { primary_key_fields = { "filename" } })
+end)
+]], srv.url))
+    local rc, _, err = H.coco(dir, "update flow.lua -q", { COCO_QDRANT_STATS = "1" })
+    assert.equals(0, rc, err)
+    assert.matches("700 upserts", err, 1, true)
+    local function check(want, changed)
+      local pts = srv:points("Big__rows")
+      assert.equals(want, #pts)
+      for _, p in ipairs(pts) do
+        local n = tonumber(p.payload.text:match("%d+"))
+        assert.equals(changed and n <= 450 and ("text " .. n .. " changed") or ("text " .. n), p.payload.text)
+        if n % 3 == 0 then
+          assert.is_nil(p.vector.vec)
+        else
+          assert.equals(3, #p.vector.vec)
+        end
+      end
+    end
+    check(700)
+    -- 350 files go, 100 change: deletes and upserts in one batch
+    for i = 1, 350 do os.remove(string.format("%s/docs/f%03d.md", dir, i)) end
+    for i = 351, 450 do H.write(string.format("%s/docs/f%03d.md", dir, i), "text " .. i .. " changed") end
+    local out
+    rc, out, err = H.coco(dir, "update flow.lua --json")
+    assert.equals(0, rc, err)
+    local st = H.json_lines(out)[1]
+    assert.same({ 100, 350 }, { st.updated, st.deleted })
+    check(350, true)
+  end)
+
   it("says what is wrong with its options, at the flow line", function()
     if not ready() then return end
     local function try(target, extra)
