@@ -100,7 +100,7 @@ static void test_describe(void)
 	char *rid, *e, *d = describe(&row_t, 2, &rid, &e);
 	CHECK_STR(rid, "postgres://db.example:5433/docs#public.Docs__chunks");
 	CHECK_STR(d,
-		"database postgres://coco:secret@db.example:5433/docs\n"
+		"database user='coco' dbname='docs' host='db.example' port='5433'\n"   /* no password */
 		"server postgres://db.example:5433/docs\n"
 		"schema public\n"
 		"table Docs__chunks\n"
