@@ -94,6 +94,7 @@ typedef struct lkey {
 	coco_fp fp;
 	int staged;
 	int win;                      /* owned rows: 0 not asked, 1 written, 2 another row's */
+	int queued;                   /* diffing: an upsert of this key is queued */
 } lkey;
 
 typedef struct lineage {
@@ -421,6 +422,7 @@ typedef struct run {
 	/* owned target rows (owner.h) */
 	coco_owners *own;
 	int *unique;                  /* per export: its keys cannot collide, no owners kept */
+	int reordered;                /* sources reordered: this update writes every row */
 	void **srcs;                  /* the opened sources (to evaluate an owner again) */
 	const coco_gsource *src;      /* the source of the pass */
 	coco_source_stats *stats;     /* and its stats */
@@ -826,8 +828,12 @@ static void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, i
 				lin_push(a, &d->lin, &k);
 			long o = reexport ? -1 : lset_find(&olds, old, k.exp, k.nexp, k.key, k.nkey, -1);
 			int same = o >= 0 && !old->k[o].staged && coco_fp_eq(old->k[o].fp, k.fp);
-			if (!same) {
-				if (owner_put(r, d, x, &d->lin.k[dup >= 0 ? (size_t)dup : d->lin.n - 1]))
+			/* the same key again in this row's output: once one of its
+			 * rows is written, so is the last (the target keeps it) */
+			lkey *cur = &d->lin.k[dup >= 0 ? (size_t)dup : d->lin.n - 1];
+			if (!same || cur->queued) {
+				cur->queued = 1;
+				if (owner_put(r, d, x, cur))
 					pend(a, p, x, 0, row, d->idx);
 				lkey s = k;
 				s.staged = 1;
@@ -1342,7 +1348,7 @@ static void *gather_main(void *arg)
  * the host's handlers keep running on its own threads). -1: could not. */
 static int gather_spawn(run *r, size_t si, int mode, const coco_gsource *s, void *src)
 {
-	pass *ps = calloc(1, sizeof *ps);
+	pass *ps = coco_xcalloc(1, sizeof *ps);
 	ps->si = si;
 	ps->mode = mode;
 	ps->it.a = &ps->la;
@@ -1413,10 +1419,10 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 	double t0 = coco_now_ms();
 	const coco_update_opts *o = r->o;
 	coco_fp logic = mode == PASS_ORPHAN ? (coco_fp){0, 0} : s->logic;
-	done_row *done = calloc(BATCH_ROWS, sizeof *done);
+	done_row *done = coco_xcalloc(BATCH_ROWS, sizeof *done);
 	size_t nx = coco_graph_nexports(r->g);
-	coco_rows *out = calloc(nx + 1, sizeof *out);
-	coco_rows *none = calloc(nx + 1, sizeof *none);   /* a deleted row produces nothing */
+	coco_rows *out = coco_xcalloc(nx + 1, sizeof *out);
+	coco_rows *none = coco_xcalloc(nx + 1, sizeof *none);   /* a deleted row produces nothing */
 	coco_exec_stats xs = {0};
 	/* live slices: a deadline stops the pass at a batch boundary */
 	int sliced = r->deadline > 0;
@@ -1547,7 +1553,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 		if (i == it.n)
 			break;
 		if (late) {
-			pass *kp = calloc(1, sizeof *kp);
+			pass *kp = coco_xcalloc(1, sizeof *kp);
 			kp->si = si;
 			kp->mode = mode;
 			kp->it = it;
@@ -1683,6 +1689,37 @@ static int lineage_keys(const char *rec, size_t n, coco_arena *a, const char ***
 
 /* Source names recorded in meta, to find sources that left the flow. */
 #define META_SOURCES "sources"
+/* Present while an update must write every row again (sources reordered). */
+#define META_REORDERED "owners-reordered"
+
+/* Whether some export keeps owner records (its keys may collide). */
+static int owners_kept(const run *r)
+{
+	for (size_t x = 0; x < coco_graph_nexports(r->g); x++)
+		if (!r->unique[x])
+			return 1;
+	return 0;
+}
+
+/* Whether two sources of the old list (NUL-separated names) that are
+ * still in g come in another order. */
+static int reordered(const coco_buf *old, const coco_graph *g)
+{
+	size_t ns = coco_graph_nsources(g), last = 0;
+	int any = 0;
+	for (size_t off = 0; off < old->n; off += strlen(old->p + off) + 1) {
+		size_t i = 0;
+		while (i < ns && strcmp(coco_graph_source(g, i)->name, old->p + off))
+			i++;
+		if (i == ns)
+			continue;
+		if (any && i < last)
+			return 1;
+		last = i;
+		any = 1;
+	}
+	return 0;
+}
 
 struct coco_indexer {
 	run r;
@@ -1692,14 +1729,14 @@ struct coco_indexer {
 int coco_indexer_open(const coco_graph *g, coco_state *st, const coco_update_opts *o,
 	coco_indexer **out, char **err)
 {
-	coco_indexer *ix = calloc(1, sizeof *ix);
+	coco_indexer *ix = coco_xcalloc(1, sizeof *ix);
 	run *r = &ix->r;
 	r->g = g;
 	r->st = st;
 	if (o)
 		r->opts = *o;
 	r->o = &r->opts;
-	r->targets = calloc(coco_graph_nexports(g) + 1, sizeof *r->targets);
+	r->targets = coco_xcalloc(coco_graph_nexports(g) + 1, sizeof *r->targets);
 	r->commit = coco_batch_create();
 	r->memo.st = st;
 	r->memo.b = coco_batch_create();
@@ -1712,8 +1749,8 @@ int coco_indexer_open(const coco_graph *g, coco_state *st, const coco_update_opt
 	if (coco_graph_batches(g))
 		r->xb = coco_xbatch_create();
 	size_t ns = coco_graph_nsources(g), nx = coco_graph_nexports(g);
-	ix->srcs = calloc(ns + 1, sizeof *ix->srcs);
-	r->rids = calloc(nx + 1, sizeof *r->rids);
+	ix->srcs = coco_xcalloc(ns + 1, sizeof *ix->srcs);
+	r->rids = coco_xcalloc(nx + 1, sizeof *r->rids);
 	coco_buf rid = {0}, desc = {0};
 	for (size_t x = 0; x < nx; x++) {
 		const coco_gexport *xp = coco_graph_export_at(g, x);
@@ -1731,7 +1768,7 @@ int coco_indexer_open(const coco_graph *g, coco_state *st, const coco_update_opt
 	coco_buf_free(&desc);
 	r->own = coco_owners_create(g);
 	r->srcs = ix->srcs;
-	r->unique = calloc(nx + 1, sizeof *r->unique);
+	r->unique = coco_xcalloc(nx + 1, sizeof *r->unique);
 	for (size_t x = 0; x < nx; x++)
 		r->unique[x] = coco_graph_export_keys_unique(g, x);
 	if ((nx && !r->rids[nx - 1]) || coco_lineage_migrate(st, err) ||
@@ -1827,11 +1864,31 @@ int coco_indexer_orphans(coco_indexer *ix, char **err)
 	if (!rc && (got != 1 || old.n != names.n || memcmp(old.p, names.p, names.n))) {
 		coco_batch_clear(r->commit);
 		coco_batch_put(r->commit, COCO_CF_META, META_SOURCES, strlen(META_SOURCES), names.p, names.n);
+		/* sources that stay but trade places in the flow change which row
+		 * owns a shared key: every row is written again (recorded, so a
+		 * run killed before the end does it again) */
+		if (got == 1 && owners_kept(r) && reordered(&old, g))
+			coco_batch_put(r->commit, COCO_CF_META, META_REORDERED, strlen(META_REORDERED), "1", 1);
 		rc = coco_state_write(r->st, r->commit, 0, err);
 	}
+	coco_buf tmp = {0};
+	if (!rc && coco_state_get(r->st, COCO_CF_META, META_REORDERED, strlen(META_REORDERED), &tmp, err) == 1)
+		r->opts.reexport = r->reordered = 1;
+	coco_buf_free(&tmp);
 	coco_buf_free(&old);
 	coco_buf_free(&names);
 	return rc;
+}
+
+/* After every pass of an update that wrote every row again. */
+static int reorder_done(run *r, char **err)
+{
+	if (!r->reordered)
+		return 0;
+	r->reordered = 0;
+	coco_batch_clear(r->commit);
+	coco_batch_del(r->commit, COCO_CF_META, META_REORDERED, strlen(META_REORDERED));
+	return coco_state_write(r->st, r->commit, 0, err);
 }
 
 void coco_indexer_close(coco_indexer *ix)
@@ -1908,7 +1965,7 @@ static int find_dead(const coco_graph *g, coco_state *st, const char *keep, size
 	for (size_t i = 0; i + 32 <= nkeep; i += 32)
 		kset_add(&live, keep + i);
 	size_t nfn = coco_graph_cached_fns(g, NULL, 0);
-	unsigned char (*fns)[16] = calloc(nfn + 1, 16);
+	unsigned char (*fns)[16] = coco_xcalloc(nfn + 1, 16);
 	coco_graph_cached_fns(g, fns, nfn);
 	for (size_t f = 0; f < nfn && rc == 0; f++) {
 		it = coco_state_iter(st, COCO_CF_MEMO, fns[f], 16);
@@ -2026,7 +2083,7 @@ int coco_indexer_sweep(coco_indexer *ix, char **err)
 		if (r->swept_at && now - r->swept_at < sweep_every_ms())
 			return 0;
 		r->swept_at = now;
-		sweeper *w = calloc(1, sizeof *w);
+		sweeper *w = coco_xcalloc(1, sizeof *w);
 		w->g = r->g;
 		w->st = r->st;
 		w->efd = r->efd;
@@ -2066,6 +2123,8 @@ int coco_update(const coco_graph *g, coco_state *st, const coco_update_opts *o,
 	int rc = coco_indexer_orphans(ix, err);
 	for (size_t i = 0; i < ns && !rc; i++)
 		rc = coco_indexer_pass(ix, i, &stats[i], err);
+	if (!rc)
+		rc = reorder_done(&ix->r, err);
 	if (!rc)
 		rc = coco_indexer_sweep(ix, err);
 	coco_indexer_close(ix);
@@ -2309,7 +2368,7 @@ int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco
 	memo_ctx m = { .st = use_cache ? st : NULL };
 	coco_memo memo = { .get = memo_get, .ud = &m };
 	size_t ns = coco_graph_nsources(g), nx = coco_graph_nexports(g);
-	coco_rows *out = calloc(nx + 1, sizeof *out);
+	coco_rows *out = coco_xcalloc(nx + 1, sizeof *out);
 	coco_arena a = {0};
 	coco_buf ord = {0};
 	int rc = 0;

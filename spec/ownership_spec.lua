@@ -44,7 +44,7 @@ return coco.flow("Own", function(flow, scope)
   end)
   rows:export("rows", targets.SQLite{ path = "index.sqlite" }, { primary_key_fields = { "name" } })
 end)
-]], extra, string.format(src, o.batch or 512))
+]], o.swap and "" or extra, string.format(src, o.batch or 512) .. (o.swap and extra or ""))
 end
 
 local function rows_of(dir)
@@ -194,6 +194,14 @@ describe("owned target rows", function()
     update()
     assert.are.equal("same=z.md:same from first", rows_of(dir))
     verified()
+    -- the sources trade places in the flow, no file changes: the other wins
+    H.write(dir .. "/flow.lua", flow_text({ two = true, swap = true }))
+    update()
+    assert.are.equal("same=a.md:same from docs", rows_of(dir))
+    verified()
+    local rc, out = coco("update flow.lua --json")
+    assert.are.equal(0, rc)
+    assert.falsy(out:find('"reprocessed":[1-9]'), "once: " .. out)
   end)
 
   it("converges after kill -9 at any row of an update with collisions", function()
