@@ -100,6 +100,7 @@ bench: deps-test build
 	luajit spec/bench/bench_pgsource.lua $(BUILD)
 	luajit spec/bench/bench_azure.lua $(BUILD)
 	luajit spec/bench/bench_harden.lua $(BUILD)
+	luajit spec/bench/bench_qdrant.lua $(BUILD)
 	luajit spec/bench/bench_hosts.lua $(BUILD)
 	luajit spec/bench/bench_embed.lua $(BUILD)
 
