@@ -141,8 +141,14 @@ end
 function Server:fd() return self.poller:fd() end
 
 -- seconds until step() is due even if fd() stays quiet; nil: none
+local PING_S = 15                  -- events clients hear something this often
+
 function Server:timeout()
   local t = self.srv:timeout()
+  if self.srv:nstreams() > 0 then
+    local pt = math.max(0, self.last_ping + PING_S - now())
+    if not t or pt < t then t = pt end
+  end
   for _, e in ipairs(self.entries) do
     local up = e.live or (e.pass and e.pass.live)
     if up then
@@ -180,6 +186,10 @@ function Server:step(ms)
     end
     if e.pass and e.pass.live and not e.pass.live:busy() then self:_end_pass(e) end
     if e.pass and e.live and not e.live:busy() then self:_end_pass(e) end
+  end
+  if self.srv:nstreams() > 0 and now() - self.last_ping >= PING_S then
+    self.last_ping = now()
+    self.srv:broadcast("ping", "{}")   -- a client that left is noticed (and its slot freed)
   end
   -- answers and events of this step resumed suspended connections: send
   -- them now (MHD's epoll fd does not always wake for a resume)
@@ -255,6 +265,7 @@ function Server:_update(e, req)
   if e.live then
     e.live:rescan(opts.reexport, opts.full_reprocess)
   else
+    opts.force = self.force
     local live, tag = self:_start_updater(e, opts)
     if not live then
       local msg = tag
@@ -548,7 +559,7 @@ function M.serve(flows, opts)
   local srv, err = core.server{ listen = opts.listen, token = opts.token, cors = opts.cors,
     max_body = opts.max_body, max_conns = opts.max_conns,
     handler = function(req)
-      local okk, a, b, c, d = xpcall(function() return s:_handle(req) end, debug.traceback)
+      local okk, a, b, c, d = pcall(s._handle, s, req)
       if not okk then return jerr(500, tostring(a)) end
       return a, b, c, d
     end,
@@ -563,6 +574,8 @@ function M.serve(flows, opts)
     end }
   if not srv then poller:close(); return nil, err end
   s.srv = srv
+  s.force = opts.force
+  s.last_ping = now()
   poller:add(srv:fd(), 1)
   if opts.live then
     for _, e in ipairs(s.entries) do
