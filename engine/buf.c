@@ -1,19 +1,10 @@
 /* Byte buffers, binary record readers, the bump arena, error strings. */
 #include "buf.h"
+#include "sys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void *xrealloc(void *p, size_t n)
-{
-	void *q = realloc(p, n);
-	if (!q) {
-		fputs("coco: out of memory\n", stderr);
-		abort();
-	}
-	return q;
-}
 
 void coco_buf_reserve(coco_buf *b, size_t extra)
 {
@@ -23,7 +14,7 @@ void coco_buf_reserve(coco_buf *b, size_t extra)
 	size_t cap = b->cap ? b->cap : 64;
 	while (cap < need)
 		cap *= 2;
-	b->p = xrealloc(b->p, cap);
+	b->p = coco_xrealloc(b->p, cap);
 	b->cap = cap;
 }
 
@@ -158,7 +149,7 @@ void *coco_arena_alloc(coco_arena *a, size_t n)
 	struct coco_arena_blk *b = a->blk;
 	if (!b || b->cap - b->used < n) {
 		size_t cap = n > ARENA_BLK / 4 ? n : ARENA_BLK;
-		struct coco_arena_blk *nb = xrealloc(NULL, sizeof *nb + cap);
+		struct coco_arena_blk *nb = coco_xrealloc(NULL, sizeof *nb + cap);
 		nb->used = 0;
 		nb->cap = cap;
 		if (b && cap != ARENA_BLK) {
@@ -214,7 +205,7 @@ void *coco_arena_regrow(coco_arena *a, void *arr, size_t n, size_t *cap, size_t 
 			pp = &(*pp)->next;
 		if (*pp && (*pp)->used == was) {
 			size_t nc = *cap * 2, sz = (nc * elem + 15) & ~(size_t)15;
-			struct coco_arena_blk *b = xrealloc(*pp, sizeof *b + sz);
+			struct coco_arena_blk *b = coco_xrealloc(*pp, sizeof *b + sz);
 			memset(b->data + was, 0, sz - was);
 			a->used_total += sz - was;
 			b->used = b->cap = sz;
@@ -315,7 +306,7 @@ int coco_seterr(char **err, const char *fmt, ...)
 char *coco_strdup(const char *s)
 {
 	size_t n = strlen(s);
-	char *p = xrealloc(NULL, n + 1);
+	char *p = coco_xrealloc(NULL, n + 1);
 	memcpy(p, s, n + 1);
 	return p;
 }

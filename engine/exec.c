@@ -2,6 +2,7 @@
 #include "exec.h"
 #include "graph_int.h"
 #include "functions/json.h"
+#include "sys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,9 +30,7 @@ struct coco_xbatch {
 
 coco_xbatch *coco_xbatch_create(void)
 {
-	coco_xbatch *b = calloc(1, sizeof *b);
-	if (!b)
-		abort();
+	coco_xbatch *b = coco_xcalloc(1, sizeof *b);
 	return b;
 }
 
@@ -64,9 +63,7 @@ static xcall *xb_find(coco_xbatch *b, const gop *op, coco_fp in, int create)
 	if (create && (b->n + 1) * 2 > b->nslot) {
 		size_t ns = b->nslot ? b->nslot * 2 : 256;
 		free(b->slot);
-		b->slot = calloc(ns, sizeof *b->slot);
-		if (!b->slot)
-			abort();
+		b->slot = coco_xcalloc(ns, sizeof *b->slot);
 		b->nslot = ns;
 		for (size_t i = 0; i < b->n; i++) {
 			size_t h = xb_hash(b->v[i].op, b->v[i].in) & (ns - 1);
@@ -87,9 +84,7 @@ static xcall *xb_find(coco_xbatch *b, const gop *op, coco_fp in, int create)
 		return NULL;
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 256;
-		b->v = realloc(b->v, b->cap * sizeof *b->v);
-		if (!b->v)
-			abort();
+		b->v = coco_xrealloc(b->v, b->cap * sizeof *b->v);
 	}
 	xcall *c = &b->v[b->n];
 	memset(c, 0, sizeof *c);
@@ -250,10 +245,10 @@ int coco_xbatch_resolve(coco_xbatch *b, coco_arena *a, const coco_memo *memo,
 		size_t n = 0;
 		for (size_t j = i; j < b->n; j++)
 			n += b->v[j].op == op && b->v[j].state == XB_PENDING;
-		const coco_value **args = calloc(n, sizeof *args);
-		size_t *idx = calloc(n, sizeof *idx);
+		const coco_value **args = coco_xcalloc(n, sizeof *args);
+		size_t *idx = coco_xcalloc(n, sizeof *idx);
 		coco_value *out = coco_arena_alloc(a, n * sizeof *out);
-		char **errs = calloc(n, sizeof *errs);
+		char **errs = coco_xcalloc(n, sizeof *errs);
 		size_t k = 0;
 		for (size_t j = i; j < b->n; j++)
 			if (b->v[j].op == op && b->v[j].state == XB_PENDING) {

@@ -6,6 +6,7 @@
  * state at all (XXH3 gives the same digest for one-shot and streamed
  * input). */
 #include "fingerprint.h"
+#include "sys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,9 +85,7 @@ static void emit_head(coco_fper *f, unsigned tag, int nwords, uint64_t w0, uint6
 /* New fingerprinter, ready for adds; free with coco_fper_destroy(). */
 coco_fper *coco_fper_create(void)
 {
-	coco_fper *f = malloc(sizeof *f);
-	if (!f)
-		fatal_oom();
+	coco_fper *f = coco_xmalloc(sizeof *f);
 	f->st = NULL;
 	f->fed = 0;
 	f->n = 0;

@@ -1,6 +1,7 @@
 /* The graph compiler: DSL statements -> scopes, ops, types, fingerprints. */
 #include "graph_int.h"
 #include "secret.h"
+#include "sys.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,9 +75,7 @@ static gop *add_op(coco_graph *g, int scope, gop_kind kind, const char *where)
 
 coco_graph *coco_graph_create(const char *flow_name, const char *base_dir)
 {
-	coco_graph *g = calloc(1, sizeof *g);
-	if (!g)
-		abort();
+	coco_graph *g = coco_xcalloc(1, sizeof *g);
 	g->name = gstr(g, flow_name);
 	g->base_dir = gstr(g, base_dir ? base_dir : ".");
 	new_scope(g, -1, -1);

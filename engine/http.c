@@ -44,16 +44,6 @@ struct coco_http {
 	int finished;                 /* transfers done (or re-queued) by the last step */
 };
 
-static void *xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n ? n : 1, sz);
-	if (!p) {
-		fputs("coco: out of memory\n", stderr);
-		abort();
-	}
-	return p;
-}
-
 static char *xstrdup(const char *s)
 {
 	return s ? coco_strdup(s) : NULL;
@@ -65,7 +55,7 @@ static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 coco_http *coco_http_create(const coco_http_opts *o)
 {
 	pthread_once(&curl_once, curl_init_once);
-	coco_http *h = xcalloc(1, sizeof *h);
+	coco_http *h = coco_xcalloc(1, sizeof *h);
 	if (o)
 		h->o = *o;
 	if (h->o.max_inflight <= 0)
@@ -92,7 +82,7 @@ coco_http *coco_http_create(const coco_http_opts *o)
 	}
 	curl_multi_setopt(h->m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)h->o.max_inflight);
 	curl_multi_setopt(h->m, CURLMOPT_MAXCONNECTS, (long)h->o.max_inflight * 2);
-	h->pool = xcalloc((size_t)h->o.max_inflight, sizeof *h->pool);
+	h->pool = coco_xcalloc((size_t)h->o.max_inflight, sizeof *h->pool);
 	h->rnd = (unsigned)time(NULL) ^ (unsigned)getpid() ^ (unsigned)(uintptr_t)h;
 	if (!h->rnd)
 		h->rnd = 1;
@@ -274,16 +264,14 @@ static void unlink_xfer(coco_http *h, coco_http_xfer *x)
 
 coco_http_xfer *coco_http_start(coco_http *h, const coco_http_req *r, void *ud)
 {
-	coco_http_xfer *x = xcalloc(1, sizeof *x);
+	coco_http_xfer *x = coco_xcalloc(1, sizeof *x);
 	x->h = h;
 	x->ud = ud;
 	x->url = xstrdup(r->url);
 	x->method = xstrdup(r->method ? r->method : r->body ? "POST" : "GET");
 	x->head = !strcmp(x->method, "HEAD");
 	if (r->body) {
-		x->body = malloc(r->nbody ? r->nbody : 1);
-		if (!x->body)
-			abort();
+		x->body = coco_xmalloc(r->nbody ? r->nbody : 1);
 		memcpy(x->body, r->body, r->nbody);
 		x->nbody = r->nbody;
 	}

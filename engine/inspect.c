@@ -5,6 +5,7 @@
 #include "exec.h"
 #include "graph_int.h"
 #include "functions/json.h"
+#include "sys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -581,18 +582,14 @@ static void on_frame(void *ud, int scope, const coco_value *frame)
 	for (size_t i = top; i < t->ndone; i++) {
 		if (t->nkids == t->capkids) {
 			t->capkids = t->capkids ? t->capkids * 2 : 64;
-			t->kids = realloc(t->kids, t->capkids * sizeof *t->kids);
-			if (!t->kids)
-				abort();
+			t->kids = coco_xrealloc(t->kids, t->capkids * sizeof *t->kids);
 		}
 		t->kids[t->nkids++] = t->done[i];
 	}
 	t->ndone = top;
 	if (t->ndone == t->capdone) {
 		t->capdone = t->capdone ? t->capdone * 2 : 64;
-		t->done = realloc(t->done, t->capdone * sizeof *t->done);
-		if (!t->done)
-			abort();
+		t->done = coco_xrealloc(t->done, t->capdone * sizeof *t->done);
 	}
 	t->done[t->ndone++] = f;
 }
@@ -753,7 +750,7 @@ int coco_inspect_row(const coco_graph *g, coco_state *st, size_t source, const c
 	/* rr == 2: read with a warning; evaluated all the same */
 	memo_ro m = { st, {0} };
 	coco_memo memo = { .get = memo_get, .ud = &m };
-	coco_rows *rows = calloc(g->nexports + 1, sizeof *rows);
+	coco_rows *rows = coco_xcalloc(g->nexports + 1, sizeof *rows);
 	trace t = { .g = g };
 	int xrc = coco_exec_row_trace(g, source, &row, &a, &memo, rows, on_frame, &t, &e);
 

@@ -53,7 +53,7 @@ static void ktab_put(ktab *t, kent *e)
  * drop_before. */
 static void ktab_rebuild(ktab *t, size_t cap, double drop_before)
 {
-	ktab nt = { calloc(cap, sizeof(kent *)), cap, 0 };
+	ktab nt = { coco_xcalloc(cap, sizeof(kent *)), cap, 0 };
 	for (size_t i = 0; i < t->cap; i++) {
 		kent *e = t->v[i];
 		if (!e)
@@ -81,8 +81,8 @@ static kent *ktab_find(ktab *t, const char *k, size_t n, int create)
 			return t->v[i];
 	if (!create)
 		return NULL;
-	kent *e = calloc(1, sizeof *e);
-	e->key = malloc(n ? n : 1);
+	kent *e = coco_xcalloc(1, sizeof *e);
+	e->key = coco_xmalloc(n ? n : 1);
 	memcpy(e->key, k, n);
 	e->n = n;
 	e->last = -1e300;
@@ -156,9 +156,7 @@ static void batch_add(lsrc *s, kent *e)
 		return;
 	if (s->nbatch == s->capbatch) {
 		s->capbatch = s->capbatch ? s->capbatch * 2 : 64;
-		s->batch = realloc(s->batch, s->capbatch * sizeof *s->batch);
-		if (!s->batch)
-			abort();
+		s->batch = coco_xrealloc(s->batch, s->capbatch * sizeof *s->batch);
 	}
 	e->in_batch = 1;
 	e->pending = 0;
@@ -218,7 +216,7 @@ static int on_change(void *ud, coco_change_kind kind, const coco_value *key, con
 int coco_live_create(const coco_graph *g, coco_state *st, const coco_live_opts *o,
 	coco_live **out, char **err)
 {
-	coco_live *lv = calloc(1, sizeof *lv);
+	coco_live *lv = coco_xcalloc(1, sizeof *lv);
 	lv->g = g;
 	lv->sig_rd = -1;
 	lv->xfd = -1;
@@ -226,8 +224,8 @@ int coco_live_create(const coco_graph *g, coco_state *st, const coco_live_opts *
 		lv->o = *o;
 	lv->budget_ms = lv->o.budget_ms;
 	lv->nsrc = coco_graph_nsources(g);
-	lv->src = calloc(lv->nsrc + 1, sizeof *lv->src);
-	lv->stats = calloc(lv->nsrc + 1, sizeof *lv->stats);
+	lv->src = coco_xcalloc(lv->nsrc + 1, sizeof *lv->src);
+	lv->stats = coco_xcalloc(lv->nsrc + 1, sizeof *lv->stats);
 	lv->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (lv->epfd < 0) {
 		coco_seterr(err, "live: epoll_create1: %s", strerror(errno));
@@ -444,8 +442,8 @@ static int full_pass(coco_live *lv, size_t i)
 		if (en->seen < s->pass_start) {
 			en->pending = en->in_batch = 0;
 			en->last = now;
-			if (nack == capack && !(acked = realloc(acked, (capack = 2 * capack + 16) * sizeof *acked)))
-				abort();
+			if (nack == capack)
+				acked = coco_xrealloc(acked, (capack = 2 * capack + 16) * sizeof *acked);
 			acked[nack++] = en;         /* covered by the pass: acknowledged */
 		} else if (en->in_batch) {
 			en->in_batch = 0;           /* changed while the pass ran: once more */

@@ -1,5 +1,6 @@
 /* Owned target rows: the owner records and their overlay. See owner.h. */
 #include "owner.h"
+#include "sys.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,7 @@ static int hset_add(uint64_t **set, size_t *cap, size_t *n, uint64_t h)
 {
 	if ((*n + 1) * 2 > *cap) {
 		size_t nc = *cap ? *cap * 2 : 1024;
-		uint64_t *ns = calloc(nc, sizeof *ns);
-		if (!ns)
-			abort();
+		uint64_t *ns = coco_xcalloc(nc, sizeof *ns);
 		for (size_t i = 0; i < *cap; i++)
 			if ((*set)[i]) {
 				size_t j = (size_t)((*set)[i] >> 7) & (nc - 1);
@@ -83,9 +82,7 @@ int coco_owners_open(coco_owners *w, coco_state *st, char **err)
 
 coco_owners *coco_owners_create(const coco_graph *g)
 {
-	coco_owners *w = calloc(1, sizeof *w);
-	if (!w)
-		abort();
+	coco_owners *w = coco_xcalloc(1, sizeof *w);
 	w->g = g;
 	return w;
 }
@@ -163,9 +160,7 @@ coco_oent *coco_owners_get(coco_owners *w, coco_state *st, const char *rid, cons
 	okey(&w->k, rid, tkey, ntkey);
 	if ((w->n + 1) * 2 > w->cap) {
 		size_t nc = w->cap ? w->cap * 2 : 256;
-		coco_oent **ns = calloc(nc, sizeof *ns);
-		if (!ns)
-			abort();
+		coco_oent **ns = coco_xcalloc(nc, sizeof *ns);
 		coco_oent **old = w->slot;
 		size_t oc = w->cap;
 		w->slot = ns;
@@ -300,9 +295,7 @@ int coco_owners_first_warning(coco_owners *w, const char *rid, const char *tkey,
 	uint64_t h = coco_fp_bytes(w->k.p, w->k.n).lo | 1;
 	if ((w->wn + 1) * 2 > w->wcap) {
 		size_t nc = w->wcap ? w->wcap * 2 : 64;
-		uint64_t *ns = calloc(nc, sizeof *ns);
-		if (!ns)
-			abort();
+		uint64_t *ns = coco_xcalloc(nc, sizeof *ns);
 		for (size_t i = 0; i < w->wcap; i++)
 			if (w->warned[i]) {
 				size_t j = (size_t)(w->warned[i] >> 7) & (nc - 1);
@@ -406,9 +399,7 @@ static int build(coco_state *st, const char *const *need, size_t n, coco_lineage
 			okey(&kb, rids[i], keys[i], nkeys[i]);
 			if (np == cap) {
 				cap = cap ? cap * 2 : 1024;
-				ps = realloc(ps, cap * sizeof *ps);
-				if (!ps)
-					abort();
+				ps = coco_xrealloc(ps, cap * sizeof *ps);
 			}
 			ps[np++] = (pair){ coco_arena_strndup(&a, kb.p, kb.n), owner, kb.n, ob.n };
 		}
@@ -441,7 +432,7 @@ int coco_owners_sync(coco_state *st, const char *const *rids, const int *unique,
 {
 	coco_batch *b = coco_batch_create();
 	coco_buf mk = {0}, v = {0};
-	const char **need = calloc(n + 1, sizeof *need);
+	const char **need = coco_xcalloc(n + 1, sizeof *need);
 	size_t nneed = 0;
 	int rc = 0;
 	for (size_t i = 0; i < n && !rc; i++) {

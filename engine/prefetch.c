@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "prefetch.h"
+#include "sys.h"
 
 #define DEFAULT_WINDOW 64
 
@@ -28,9 +29,7 @@ struct coco_prefetch {
 
 coco_prefetch *coco_prefetch_create(coco_http *h, const coco_prefetch_src *src)
 {
-	coco_prefetch *pf = calloc(1, sizeof *pf);
-	if (!pf)
-		abort();
+	coco_prefetch *pf = coco_xcalloc(1, sizeof *pf);
 	pf->http = h;
 	pf->src = *src;
 	if (!pf->src.window)
@@ -84,15 +83,11 @@ void coco_prefetch_hint(coco_prefetch *pf, const coco_value *keys, size_t n)
 			continue;
 		if (pf->n == pf->cap) {
 			pf->cap = pf->cap ? 2 * pf->cap : 64;
-			pf->v = realloc(pf->v, pf->cap * sizeof *pf->v);
-			if (!pf->v)
-				abort();
+			pf->v = coco_xrealloc(pf->v, pf->cap * sizeof *pf->v);
 		}
 		struct pf_ent *e = &pf->v[pf->n++];
 		memset(e, 0, sizeof *e);
-		e->key = malloc(keys[i].n + 1);
-		if (!e->key)
-			abort();
+		e->key = coco_xmalloc(keys[i].n + 1);
 		memcpy(e->key, keys[i].u.s, keys[i].n);
 		e->key[keys[i].n] = 0;
 		e->nkey = keys[i].n;

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "secret.h"
+#include "sys.h"
 
 static const char *const secret_keys[] = {
 	"password", "passwd", "secret", "token", "api_key", "apikey", "access_key", "sig", NULL,
@@ -123,9 +124,7 @@ void coco_secret_put(const char *key, const char *val)
 	for (s = secrets; s && strcmp(s->key, key); s = s->next)
 		;
 	if (!s) {
-		s = calloc(1, sizeof *s);
-		if (!s)
-			abort();
+		s = coco_xcalloc(1, sizeof *s);
 		s->key = coco_strdup(key);
 		s->next = secrets;
 		secrets = s;

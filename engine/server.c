@@ -3,6 +3,7 @@
 #include "server.h"
 #include "buf.h"
 #include "value.h"
+#include "sys.h"
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -113,9 +114,7 @@ struct coco_server {
 static coco_http_req *req_new(coco_server *s, struct MHD_Connection *c, const char *method,
 	const char *url)
 {
-	coco_http_req *r = calloc(1, sizeof *r);
-	if (!r)
-		abort();
+	coco_http_req *r = coco_xcalloc(1, sizeof *r);
 	r->s = s;
 	r->conn = c;
 	r->id = ++s->next_id;
@@ -179,11 +178,11 @@ static void add_headers(struct MHD_Response *resp, const char *h)
 		const char *colon = strchr(h, ':');
 		if (!eol || !colon || colon > eol)
 			return;
-		char *name = strndup(h, (size_t)(colon - h));
+		char *name = coco_xstrndup(h, (size_t)(colon - h));
 		const char *v = colon + 1;
 		while (*v == ' ')
 			v++;
-		char *val = strndup(v, (size_t)(eol - v));
+		char *val = coco_xstrndup(v, (size_t)(eol - v));
 		mhd.MHD_add_response_header(resp, name, val);
 		free(name);
 		free(val);
@@ -367,9 +366,7 @@ void coco_http_sse(coco_http_req *r)
 {
 	if (r->resp || r->stream)
 		return;
-	sse *e = calloc(1, sizeof *e);
-	if (!e)
-		abort();
+	sse *e = coco_xcalloc(1, sizeof *e);
 	e->s = r->s;
 	e->conn = r->conn;
 	coco_buf_adds(&e->q, "retry: 3000\n: connected\n\n");
@@ -576,9 +573,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		mhd.MHD_add_response_header(resp, "Cache-Control", "no-store");
 		if (s->nstreams == s->capstreams) {
 			s->capstreams = s->capstreams ? s->capstreams * 2 : 16;
-			s->streams = realloc(s->streams, s->capstreams * sizeof *s->streams);
-			if (!s->streams)
-				abort();
+			s->streams = coco_xrealloc(s->streams, s->capstreams * sizeof *s->streams);
 		}
 		s->streams[s->nstreams++] = e;
 		mhd.MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)SSE_TIMEOUT_S);
@@ -697,9 +692,7 @@ int coco_server_create(const coco_server_opts *o, coco_server **out, char **err)
 		return coco_seterr(err, "cannot listen on %s: %s%s", spec, strerror(e),
 			e == EADDRINUSE ? " (another coco server? pick a port with --listen)" : "");
 	}
-	coco_server *s = calloc(1, sizeof *s);
-	if (!s)
-		abort();
+	coco_server *s = coco_xcalloc(1, sizeof *s);
 	s->o = *o;
 	s->o.max_body = o->max_body ? o->max_body : DEFAULT_BODY;
 	s->o.max_conns = o->max_conns ? o->max_conns : DEFAULT_CONNS;

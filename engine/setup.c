@@ -6,6 +6,7 @@
  *   "source:<source name>\n<source field>\n<desired description>".
  * A flow's wanted resources are compared with it. */
 #include "indexer.h"
+#include "sys.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,7 @@ int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *p
 {
 	memset(plan, 0, sizeof *plan);
 	size_t nx = g ? coco_graph_nexports(g) : 0, ns = g ? coco_graph_nsources(g) : 0;
-	char **rids = calloc(nx + ns + 1, sizeof *rids);
+	char **rids = coco_xcalloc(nx + ns + 1, sizeof *rids);
 	size_t nr = 0;
 	coco_buf rid = {0}, desired = {0}, stored = {0};
 	int rc = 0;
@@ -150,7 +151,7 @@ int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *p
 				wanted = strlen(rids[x]) == kn && !memcmp(rids[x], k, kn);
 			if (wanted)
 				continue;
-			char *ridz = strndup(k, kn), *rec = strndup(v, vn);
+			char *ridz = coco_xstrndup(k, kn), *rec = coco_xstrndup(v, vn);
 			char *t, *ex, *d;
 			if (!split_record(rec, &t, &ex, &d)) {
 				if (!strncmp(t, SRC_PREFIX, strlen(SRC_PREFIX))) {

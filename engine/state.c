@@ -7,6 +7,7 @@
  * a few MB of memtables and block cache, few open files, a quiet LOG. */
 #define _GNU_SOURCE
 #include "state.h"
+#include "sys.h"
 
 #include <dirent.h>
 #include <ctype.h>
@@ -269,9 +270,7 @@ int coco_state_open(const char *dir, int read_only, coco_state **out, char **err
 			return -1;
 	}
 
-	coco_state *s = calloc(1, sizeof *s);
-	if (!s)
-		abort();
+	coco_state *s = coco_xcalloc(1, sizeof *s);
 	s->lockfd = lockfd;
 	s->dir = coco_strdup(dir);
 	rocksdb_options_t *o = make_options(read_only);
@@ -440,9 +439,7 @@ int coco_state_write(coco_state *s, coco_batch *b, int sync, char **err)
 /* An empty batch; free with coco_batch_destroy(). */
 coco_batch *coco_batch_create(void)
 {
-	coco_batch *b = calloc(1, sizeof *b);
-	if (!b)
-		abort();
+	coco_batch *b = coco_xcalloc(1, sizeof *b);
 	return b;
 }
 
@@ -495,15 +492,11 @@ void coco_batch_destroy(coco_batch *b)
  * the state as of its creation. Free with coco_iter_destroy(). */
 coco_iter *coco_state_iter(coco_state *s, coco_cf cf, const void *prefix, size_t n)
 {
-	coco_iter *it = calloc(1, sizeof *it);
-	if (!it)
-		abort();
+	coco_iter *it = coco_xcalloc(1, sizeof *it);
 	it->s = s;
 	it->n = n;
 	/* prefix, then the upper bound: RocksDB keeps only a pointer to it. */
-	it->prefix = malloc(2 * n + 1);
-	if (!it->prefix)
-		abort();
+	it->prefix = coco_xmalloc(2 * n + 1);
 	if (n)
 		memcpy(it->prefix, prefix, n);
 	if (!s->cf[cf])

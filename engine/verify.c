@@ -13,6 +13,7 @@
 #include <string.h>
 #include "verify.h"
 #include "fingerprint.h"
+#include "sys.h"
 
 /* ---- canonical JSON ------------------------------------------------------- */
 
@@ -137,9 +138,7 @@ static int canon_object(const char **p, const char *e, coco_buf *out, int depth)
 		(*p)++;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 8;
-			member *nm = realloc(m, cap * sizeof *m);
-			if (!nm)
-				abort();
+			member *nm = coco_xrealloc(m, cap * sizeof *m);
 			m = nm;
 		}
 		m[n].k = tmp.n;
@@ -363,9 +362,7 @@ typedef struct vctx {
  * back as json text must find the row that collected it as a struct). */
 static coco_fp key_fp(vctx *c, const coco_gexport *x, const coco_value *fields)
 {
-	coco_fp k[8] = {{0}}, *ks = x->info.nkeys <= 8 ? k : malloc(x->info.nkeys * sizeof *ks);
-	if (!ks)
-		abort();
+	coco_fp k[8] = {{0}}, *ks = x->info.nkeys <= 8 ? k : coco_xmalloc(x->info.nkeys * sizeof *ks);
 	for (uint32_t i = 0; i < x->info.nkeys; i++)
 		ks[i] = field_fp(&fields[i], x->info.row_type->fields[i].type, &c->tmp);
 	coco_fp fp = coco_fp_bytes(ks, x->info.nkeys * sizeof *ks);
@@ -378,9 +375,7 @@ static slot *find(xstate *s, coco_fp k, int add)
 {
 	if (add && (s->n + 1) * 4 > s->cap * 3) {
 		size_t nc = s->cap ? s->cap * 2 : 1024;
-		slot *ns = calloc(nc, sizeof *ns);
-		if (!ns)
-			abort();
+		slot *ns = coco_xcalloc(nc, sizeof *ns);
 		for (size_t i = 0; i < s->cap; i++)
 			if (s->slots[i].flags) {
 				size_t j = s->slots[i].key.lo & (nc - 1);
@@ -412,9 +407,7 @@ static void row_fps(vctx *c, const coco_gexport *x, const coco_value *fields)
 	uint32_t nf = x->info.row_type->nfields;
 	if (c->caprow < nf) {
 		c->caprow = nf;
-		c->row = realloc(c->row, nf * sizeof *c->row);
-		if (!c->row)
-			abort();
+		c->row = coco_xrealloc(c->row, nf * sizeof *c->row);
 	}
 	for (uint32_t i = 0; i < nf; i++)
 		c->row[i] = field_fp(&fields[i], x->info.row_type->fields[i].type, &c->tmp);
@@ -462,9 +455,7 @@ static int scan_row(void *ud, const coco_value *row)
 	row_fps(c, x, row->u.fields);
 	if (s->nfps + nf > s->capfps) {
 		s->capfps = (s->nfps + nf) * 2;
-		s->fps = realloc(s->fps, s->capfps * sizeof *s->fps);
-		if (!s->fps)
-			abort();
+		s->fps = coco_xrealloc(s->fps, s->capfps * sizeof *s->fps);
 	}
 	sl->fps = s->nfps;
 	memcpy(s->fps + s->nfps, c->row, nf * sizeof *c->row);
@@ -579,10 +570,8 @@ int coco_verify(const coco_graph *g, coco_state *st, const coco_verify_opts *o,
 {
 	size_t nx = coco_graph_nexports(g), ns = coco_graph_nsources(g);
 	vctx c = { .g = g, .o = o, .nx = nx };
-	c.xs = calloc(nx + 1, sizeof *c.xs);
-	coco_source_stats *ss = calloc(ns + 1, sizeof *ss);
-	if (!c.xs || !ss)
-		abort();
+	c.xs = coco_xcalloc(nx + 1, sizeof *c.xs);
+	coco_source_stats *ss = coco_xcalloc(ns + 1, sizeof *ss);
 	*nerrors = 0;
 	int rc = 0;
 	coco_arena a = {0};

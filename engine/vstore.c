@@ -548,9 +548,7 @@ static void slots_grow(coco_vs_batch *b)
 {
 	free(b->slots);
 	b->nslots = b->nslots ? b->nslots * 2 : 1024;
-	b->slots = calloc(b->nslots, sizeof *b->slots);
-	if (!b->slots)
-		abort();
+	b->slots = coco_xcalloc(b->nslots, sizeof *b->slots);
 	for (size_t i = 0; i < b->n; i++) {
 		if (b->ops[i].dead)
 			continue;           /* a slot holds an id's latest write only */
@@ -567,9 +565,7 @@ coco_vs_op *coco_vs_batch_add(coco_vs_batch *b, const char *id, size_t nid, int 
 		slots_grow(b);
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 256;
-		b->ops = realloc(b->ops, b->cap * sizeof *b->ops);
-		if (!b->ops)
-			abort();
+		b->ops = coco_xrealloc(b->ops, b->cap * sizeof *b->ops);
 	}
 	size_t h = slot_of(b, id, nid);
 	while (b->slots[h]) {

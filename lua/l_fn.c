@@ -4,6 +4,7 @@
 #include <string.h>
 #include "coco_lua.h"
 #include "fingerprint.h"
+#include "sys.h"
 
 typedef struct luafn {
 	lua_State *L;
@@ -43,7 +44,7 @@ void coco_lua_callback(lua_State *L, int nargs, const char *what)
 void *coco_lua_fn_new(lua_State *L, int idx, coco_fn_logic *logic, coco_buf *err)
 {
 	/* [.., spec] */
-	luafn *f = calloc(1, sizeof *f);
+	luafn *f = coco_xcalloc(1, sizeof *f);
 	f->L = L;
 	lua_getfield(L, idx, "name");
 	f->name = coco_strdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "fn");

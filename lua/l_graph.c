@@ -841,7 +841,7 @@ static int l_update(lua_State *L)
 	cbctx c = {0};
 	read_callbacks(L, 2, &c, &o);
 	size_t ns = coco_graph_nsources(lg->g);
-	coco_source_stats *st = calloc(ns + 1, sizeof *st);
+	coco_source_stats *st = coco_xcalloc(ns + 1, sizeof *st);
 	char *err = NULL;
 	lg->nlive++;                  /* a callback may close the flow: it goes after */
 	int rc = coco_update(lg->g, lg->st, &o, st, &err);
@@ -978,7 +978,7 @@ static int l_evaluate(lua_State *L)
 	}
 	evalctx e = { .L = L, .sink = 3 };
 	size_t ns = coco_graph_nsources(lg->g);
-	coco_source_stats *st = calloc(ns + 1, sizeof *st);
+	coco_source_stats *st = coco_xcalloc(ns + 1, sizeof *st);
 	char *err = NULL;
 	lg->nlive++;                  /* a callback may close the flow: it goes after */
 	int rc = coco_evaluate(lg->g, lg->st, use_cache, &o, eval_sink, &e, st, &err);

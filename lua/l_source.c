@@ -20,6 +20,7 @@
 #include <string.h>
 #include "l_custom.h"
 #include "functions/json.h"
+#include "sys.h"
 
 const coco_optdef coco_lua_custom_opts[] = {
 	{ "options", COCO_OPT_JSON, 0, "the options the spec was made with", 0 },
@@ -36,7 +37,7 @@ lspec *coco_lua_spec_of(const coco_optval *opts)
 
 ldef *coco_lua_def_new(lua_State *L, const char *name, const char *where, int is_target)
 {
-	ldef *d = calloc(1, sizeof *d);
+	ldef *d = coco_xcalloc(1, sizeof *d);
 	d->refs = 1;
 	d->is_target = is_target;
 	d->name = coco_strdup(name);
@@ -127,7 +128,7 @@ static int l_custom_spec(lua_State *L)
 	*box = NULL;
 	luaL_getmetatable(L, COCO_LSPEC_MT);
 	lua_setmetatable(L, -2);
-	lspec *s = calloc(1, sizeof *s);
+	lspec *s = coco_xcalloc(1, sizeof *s);
 	s->refs = 1;
 	s->def = d;
 	d->refs++;
@@ -286,7 +287,7 @@ static int src_open(const coco_optval *opts, const char *base_dir, void **out, c
 	lspec *s = coco_lua_spec_of(opts);
 	if (!s)
 		return coco_seterr(err, "a Lua source spec must be made by its definition");
-	lsrc *src = calloc(1, sizeof *src);
+	lsrc *src = coco_xcalloc(1, sizeof *src);
 	src->spec = s;
 	coco_lua_spec_hold(s);
 	lua_newtable(s->def->T);

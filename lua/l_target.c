@@ -21,6 +21,7 @@
 #include <string.h>
 #include "l_custom.h"
 #include "functions/json.h"
+#include "sys.h"
 
 /* Lua targets of this OS thread, newest first, for the engine's lookups by
  * name (setup of an export that left the flow) and for apply(), which only
@@ -216,7 +217,7 @@ static int tgt_open(const coco_optval *opts, const coco_export_info *info, void 
 	lspec *s = coco_lua_spec_of(opts);
 	if (!s)
 		return coco_seterr(err, "a Lua target spec must be made by its definition");
-	ltgt *t = calloc(1, sizeof *t);
+	ltgt *t = coco_xcalloc(1, sizeof *t);
 	t->spec = s;
 	coco_lua_spec_hold(s);
 	t->info = info;

@@ -19,6 +19,7 @@
 #include "text.h"
 #include "connectors/common/objstore.h"
 #include "connectors/common/xml.h"
+#include "sys.h"
 
 enum { OPT_ACCOUNT, OPT_CONTAINER, OPT_PREFIX, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY,
 	OPT_MAX_SIZE, OPT_SAS_ENV, OPT_KEY_ENV, OPT_ENDPOINT, OPT_DECODE };
@@ -135,16 +136,12 @@ static int load_credentials(az_src *s, const coco_optval *opts, char **err)
 		return coco_seterr(err, "AzureBlob: %s names the environment variable %s, which is not set",
 			kv ? "account_key_env" : "sas_token_env", var);
 	if (sv) {
-		s->sas = strdup(v[0] == '?' ? v + 1 : v);
-		if (!s->sas)
-			abort();
+		s->sas = coco_strdup(v[0] == '?' ? v + 1 : v);
 		return 0;
 	}
 	size_t n = strlen(v);
-	unsigned char *tmp = malloc(n + 1);
-	s->key = malloc(n + 1);
-	if (!tmp || !s->key)
-		abort();
+	unsigned char *tmp = coco_xmalloc(n + 1);
+	s->key = coco_xmalloc(n + 1);
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++)               /* no spaces or line breaks */
 		if (!isspace((unsigned char)v[i]))
@@ -394,7 +391,7 @@ static void list_end(void *ud, const coco_xml *x)
 	az_blob *b = &st->b;
 	if (x->depth == 2 && coco_xml_at(x, 2, E_NEXT)) {
 		free(st->next);
-		st->next = x->n ? strndup(x->text, x->n) : NULL;
+		st->next = x->n ? coco_xstrndup(x->text, x->n) : NULL;
 	} else if (x->depth == 3 && coco_xml_at(x, 3, E_BLOB)) {
 		blob_done(st);
 	} else if (x->depth == 4 && coco_xml_at(x, 3, E_BLOB) && coco_xml_at(x, 4, E_NAME)) {

@@ -239,9 +239,7 @@ static int layout_make(const coco_optval *opts, const coco_export_info *info, la
 		return coco_seterr(err, WHO ": export '%s' needs primary_key_fields", exp);
 	l->ncols = t->nfields;
 	l->nkeys = info->nkeys;
-	l->cols = calloc(l->ncols + 1, sizeof *l->cols);
-	if (!l->cols)
-		abort();
+	l->cols = coco_xcalloc(l->ncols + 1, sizeof *l->cols);
 	l->emb = l->doc = -1;
 	coco_buf vecs = {0};
 	int nvec = 0;
@@ -1025,9 +1023,7 @@ static void desc_of(const layout *l, desc *d)
 static int c_open(const coco_optval *opts, const coco_export_info *info, void **out, char **err)
 {
 	*out = NULL;
-	c_tgt *t = calloc(1, sizeof *t);
-	if (!t)
-		abort();
+	c_tgt *t = coco_xcalloc(1, sizeof *t);
 	if (layout_make(opts, info, &t->l, err) < 0) {
 		c_close(t);
 		return -1;

@@ -9,6 +9,7 @@
 
 #include "gdrive_int.h"
 #include "engine/functions/json.h"
+#include "sys.h"
 
 /* ---- the id map ------------------------------------------------------------ */
 
@@ -33,9 +34,7 @@ void *gd_map_get(const gd_map *m, const char *key)
 static void grow(gd_map *m)
 {
 	size_t cap = m->cap ? m->cap * 2 : 64;
-	gd_ment **b = calloc(cap, sizeof *b);
-	if (!b)
-		abort();
+	gd_ment **b = coco_xcalloc(cap, sizeof *b);
 	for (size_t i = 0; i < m->cap; i++) {
 		for (gd_ment *e = m->b[i], *next; e; e = next) {
 			next = e->next;
@@ -61,9 +60,7 @@ void *gd_map_put(gd_map *m, const char *key, void *val)
 			return old;
 		}
 	}
-	gd_ment *e = malloc(sizeof *e);
-	if (!e)
-		abort();
+	gd_ment *e = coco_xmalloc(sizeof *e);
 	e->key = coco_strdup(key);
 	e->val = val;
 	e->next = m->b[k];

@@ -31,6 +31,7 @@
 
 #include "gdrive_int.h"
 #include "engine/functions/json.h"
+#include "sys.h"
 
 #define CHANGE_FIELDS "nextPageToken,newStartPageToken,changes(changeType,removed,fileId,file(" \
 	"id,name,mimeType,modifiedTime,version,size,parents,trashed,shortcutDetails(targetId,targetMimeType)))"
@@ -104,9 +105,7 @@ int gd_watch_start(void *src, int *fd, char **err)
 	}
 	if (g->poll_s <= 0)
 		return 0;                               /* off: refresh_interval only */
-	gd_watch *w = calloc(1, sizeof *w);
-	if (!w)
-		abort();
+	gd_watch *w = coco_xcalloc(1, sizeof *w);
 	w->tfd = -1;
 	if (start_token(g, &w->tok, err))
 		goto fail;
@@ -206,8 +205,8 @@ static int folder_changed(applyctx *c, const char *id, const gd_meta *meta, char
 	while ((e = gd_map_next(&g->nodes, &i, e))) {
 		gd_node *n = e->val;
 		if ((n->path && under(g, n, id)) || (!n->path && n->kind == GD_FOLDER) || !strcmp(n->id, id)) {
-			if (nids == cap && !(ids = realloc(ids, (cap = 2 * cap + 64) * sizeof *ids)))
-				abort();
+			if (nids == cap)
+				ids = coco_xrealloc(ids, (cap = 2 * cap + 64) * sizeof *ids);
 			ids[nids++] = n->id;
 		}
 	}

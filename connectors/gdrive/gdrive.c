@@ -49,9 +49,7 @@ static char *dup_or_null(const char *s) { return s ? coco_strdup(s) : NULL; }
 gd_node *gd_node_new(uint8_t kind, const char *id, const char *path, const char *parent,
 	const gd_meta *m)
 {
-	gd_node *n = calloc(1, sizeof *n);
-	if (!n)
-		abort();
+	gd_node *n = coco_xcalloc(1, sizeof *n);
 	n->kind = kind;
 	n->id = coco_strdup(id);
 	n->path = dup_or_null(path);
@@ -406,9 +404,7 @@ static void q_push(walkq *q, gd_node *n)
 {
 	if (q->n == q->cap) {
 		q->cap = q->cap ? 2 * q->cap : 64;
-		q->v = realloc(q->v, q->cap * sizeof *q->v);
-		if (!q->v)
-			abort();
+		q->v = coco_xrealloc(q->v, q->cap * sizeof *q->v);
 	}
 	q->v[q->n++] = n;
 }
@@ -540,8 +536,8 @@ int gd_walk(gd_src *g, gd_node **queue, size_t nq, int (*on_file)(void *ud, gd_n
 				} else if (m->mime && !strcmp(m->mime, GD_SHORTCUT_MIME)) {
 					gd_node *s = gd_node_new(GD_SHORTCUT, m->id, path, dir_id, m);
 					gd_node_free(gd_map_put(&g->nodes, m->id, s));
-					if (nsc == capsc && !(scs = realloc(scs, (capsc = 2 * capsc + 16) * sizeof *scs)))
-						abort();
+					if (nsc == capsc)
+						scs = coco_xrealloc(scs, (capsc = 2 * capsc + 16) * sizeof *scs);
 					scs[nsc++] = (gd_sc){ coco_strdup(m->id), dup_or_null(m->target),
 						dup_or_null(m->target_mime), coco_strdup(path), coco_strdup(dir_id) };
 				} else {
@@ -784,7 +780,7 @@ static coco_http_xfer *dl_start(void *src, const char *url)
 static int dl_plan(void *src, const char *key, size_t n, coco_buf *url, int64_t *version)
 {
 	gd_src *g = src;
-	char *id = strndup(key, n);
+	char *id = coco_xstrndup(key, n);
 	const gd_node *nd = gd_map_get(&g->nodes, id);
 	free(id);
 	if (!nd || nd->kind != GD_FILE || nd->skip || !nd->path)
@@ -879,7 +875,7 @@ static int gd_read(void *src, const coco_value *key, coco_arena *a, coco_value *
 	coco_buf_clear(ord);
 	if (!key || key->kind != COCO_STR)
 		return coco_seterr(err, "GoogleDrive: the row key must be a str (file_id)");
-	char *id = strndup(key->u.s, key->n);
+	char *id = coco_xstrndup(key->u.s, key->n);
 	gd_node *n = gd_map_get(&g->nodes, id);
 	int rc = 0;
 	if (!n && (rc = lookup(g, id, &n, err)) != 0) {

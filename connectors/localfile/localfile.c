@@ -20,6 +20,7 @@
 #include "glob.h"
 #include "localfile_int.h"
 #include "keyesc.h"
+#include "sys.h"
 
 enum { OPT_PATH, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY, OPT_MAX_SIZE, OPT_WATCH, OPT_DECODE };
 
@@ -394,11 +395,7 @@ static void walk_dir(walk *w, int dfd)
 	}
 	if (w->nanc == w->capanc) {
 		w->capanc = w->capanc ? 2 * w->capanc : 16;
-		w->anc = realloc(w->anc, w->capanc * sizeof *w->anc);
-		if (!w->anc) {
-			fputs("coco: out of memory\n", stderr);
-			abort();
-		}
+		w->anc = coco_xrealloc(w->anc, w->capanc * sizeof *w->anc);
 	}
 	w->anc[w->nanc].dev = st.st_dev;
 	w->anc[w->nanc].ino = st.st_ino;
@@ -540,9 +537,7 @@ static int walk_beneath(const lf_src *s, int rootfd, const char *rel, int flags)
 			}
 			if (nfd == cap) {
 				cap = cap ? 2 * cap : 16;
-				fds = realloc(fds, cap * sizeof *fds);
-				if (!fds)
-					abort();
+				fds = coco_xrealloc(fds, cap * sizeof *fds);
 			}
 			fds[nfd++] = f;
 			continue;

@@ -23,6 +23,7 @@
 
 #include "localfile_int.h"
 #include "keyesc.h"
+#include "sys.h"
 
 #define DIR_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | \
 	IN_DELETE_SELF | IN_MOVE_SELF | IN_EXCL_UNLINK | IN_ONLYDIR | IN_DONT_FOLLOW)
@@ -70,24 +71,6 @@ struct lf_watch {
 	size_t nanc, capanc;
 };
 
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n);
-	if (!p) {
-		fputs("coco: out of memory\n", stderr);
-		abort();
-	}
-	return p;
-}
-
-static char *xstrndup(const char *s, size_t n)
-{
-	char *p = xrealloc(NULL, n + 1);
-	memcpy(p, s, n);
-	p[n] = 0;
-	return p;
-}
-
 /* ---- reports ------------------------------------------------------------ */
 
 static void wake(lf_watch *w)
@@ -104,10 +87,10 @@ static void queue(lf_watch *w, coco_change_kind kind, const char *msg)
 		return;                           /* one RESCAN is as good as two */
 	if (w->npend == w->cappend) {
 		w->cappend = w->cappend ? 2 * w->cappend : 8;
-		w->pend = xrealloc(w->pend, w->cappend * sizeof *w->pend);
+		w->pend = coco_xrealloc(w->pend, w->cappend * sizeof *w->pend);
 	}
 	w->pend[w->npend].kind = kind;
-	w->pend[w->npend].msg = msg ? xstrndup(msg, strlen(msg)) : NULL;
+	w->pend[w->npend].msg = msg ? coco_xstrndup(msg, strlen(msg)) : NULL;
 	w->npend++;
 	wake(w);
 }
@@ -249,7 +232,7 @@ static wdent *tab_insert(lf_watch *w, int wd)
 		size_t ocap = w->cap;
 		wdent *old = w->tab;
 		w->cap = ocap ? 2 * ocap : 64;
-		w->tab = xrealloc(NULL, w->cap * sizeof *w->tab);
+		w->tab = coco_xrealloc(NULL, w->cap * sizeof *w->tab);
 		memset(w->tab, 0, w->cap * sizeof *w->tab);
 		for (size_t i = 0; i < ocap; i++)
 			if (old[i].wd) {
@@ -295,11 +278,11 @@ static int alias_add(lf_watch *w, int wd)
 			return 0;
 	if (e->n == e->cap) {
 		e->cap = e->cap ? 2 * e->cap : 1;
-		e->rel = xrealloc(e->rel, e->cap * sizeof *e->rel);
+		e->rel = coco_xrealloc(e->rel, e->cap * sizeof *e->rel);
 	}
-	e->rel[e->n++] = xstrndup(w->rel.p ? w->rel.p : "", w->rel.n);
+	e->rel[e->n++] = coco_xstrndup(w->rel.p ? w->rel.p : "", w->rel.n);
 	if (!e->abs)
-		e->abs = xstrndup(w->abs.p, w->abs.n);
+		e->abs = coco_xstrndup(w->abs.p, w->abs.n);
 	return 1;
 }
 
@@ -336,7 +319,7 @@ static void drop(lf_watch *w, const char *rel, size_t n)
 			}
 		}
 		if (!e->n) {
-			gone = xrealloc(gone, (ngone + 1) * sizeof *gone);
+			gone = coco_xrealloc(gone, (ngone + 1) * sizeof *gone);
 			gone[ngone++] = e->wd;
 		}
 	}
@@ -374,7 +357,7 @@ static void push_anc(lf_watch *w, const struct stat *st)
 {
 	if (w->nanc == w->capanc) {
 		w->capanc = w->capanc ? 2 * w->capanc : 16;
-		w->anc = xrealloc(w->anc, w->capanc * sizeof *w->anc);
+		w->anc = coco_xrealloc(w->anc, w->capanc * sizeof *w->anc);
 	}
 	w->anc[w->nanc].dev = st->st_dev;
 	w->anc[w->nanc].ino = st->st_ino;
@@ -410,12 +393,12 @@ static void add_link(lf_watch *w, int report)
 		if (i == w->nlinks) {
 			if (w->nlinks == w->caplinks) {
 				w->caplinks = w->caplinks ? 2 * w->caplinks : 8;
-				w->links = xrealloc(w->links, w->caplinks * sizeof *w->links);
+				w->links = coco_xrealloc(w->links, w->caplinks * sizeof *w->links);
 			}
-			w->links[w->nlinks++] = xstrndup(w->rel.p, w->rel.n);
+			w->links[w->nlinks++] = coco_xstrndup(w->rel.p, w->rel.n);
 		}
 		size_t n = w->abs.n;
-		char *save = xstrndup(w->abs.p, n);
+		char *save = coco_xstrndup(w->abs.p, n);
 		coco_buf_clear(&w->abs);
 		coco_buf_adds(&w->abs, real);
 		add_dir(w, report);
@@ -621,7 +604,7 @@ static void try_root(lf_watch *w)
 	if (w->parent_wd < 0) {                   /* first, so that no return is missed */
 		const char *slash = strrchr(s->abs, '/');
 		if (slash) {
-			char *parent = xstrndup(s->abs, slash > s->abs ? (size_t)(slash - s->abs) : 1);
+			char *parent = coco_xstrndup(s->abs, slash > s->abs ? (size_t)(slash - s->abs) : 1);
 			w->parent_wd = inotify_add_watch(w->ifd, parent, PARENT_MASK);
 			if (w->parent_wd < 0) {
 				coco_buf b = {0};
@@ -809,7 +792,7 @@ int lf_watch_start(void *sp, int *fd, char **err)
 	}
 	if (lf_resolve_root(s, err))
 		return -1;
-	lf_watch *w = xrealloc(NULL, sizeof *w);
+	lf_watch *w = coco_xrealloc(NULL, sizeof *w);
 	memset(w, 0, sizeof *w);
 	w->s = s;
 	w->ifd = w->efd = w->root_wd = w->parent_wd = -1;
@@ -834,7 +817,7 @@ int lf_watch_start(void *sp, int *fd, char **err)
 		lf_watch_free(w);
 		return -1;
 	}
-	w->buf = xrealloc(NULL, READ_BUF);
+	w->buf = coco_xrealloc(NULL, READ_BUF);
 	add_root(w);                              /* reports are queued: cb is NULL */
 	if (w->root_wd < 0 && !w->degraded) {
 		w->lost = 1;                          /* gone already: watch_read() retries */

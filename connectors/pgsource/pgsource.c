@@ -26,6 +26,7 @@
 #include "tdesc.h"
 #include "functions/json.h"
 #include "../common/pgconn.h"
+#include "sys.h"
 
 enum { OPT_DATABASE, OPT_TABLE, OPT_SCHEMA, OPT_INCLUDED, OPT_ORDINAL, OPT_FILTER, OPT_NOTIFY,
 	OPT_PASSWORD_ENV };
@@ -281,7 +282,7 @@ static void layout_free(layout *l)
 static void layout_copy(layout *d, const layout *s)
 {
 	*d = *s;
-	d->cols = calloc(s->ncols ? s->ncols : 1, sizeof *d->cols);
+	d->cols = coco_xcalloc(s->ncols ? s->ncols : 1, sizeof *d->cols);
 	for (uint32_t i = 0; i < s->ncols; i++) {
 		d->cols[i] = s->cols[i];
 		d->cols[i].name = coco_strdup(s->cols[i].name);
@@ -560,7 +561,7 @@ static int layout_load(const coco_optval *opts, layout *l, char **err)
 			goto out;
 		}
 	}
-	l->cols = calloc((size_t)nt + 1, sizeof *l->cols);
+	l->cols = coco_xcalloc((size_t)nt + 1, sizeof *l->cols);
 	l->nkeys = nkeys;
 	uint32_t nv = nkeys;
 	for (int i = 0; i < nt; i++) {
@@ -654,7 +655,7 @@ static void cache_put(const coco_optval *opts, const layout *l)
 	while (e && !(e->idn == id.n && !memcmp(e->id, id.p, id.n)))
 		e = e->next;
 	if (!e) {
-		e = calloc(1, sizeof *e);
+		e = coco_xcalloc(1, sizeof *e);
 		e->idn = id.n;
 		e->id = coco_buf_take(&id);
 		e->next = cache;
@@ -976,7 +977,7 @@ static void build_sql(ps_src *s)
 	s->read_sql = coco_buf_take(&b);
 
 	/* the rows of many keys: arrays of them */
-	s->pf_types = calloc(l->nkeys, sizeof *s->pf_types);
+	s->pf_types = coco_xcalloc(l->nkeys, sizeof *s->pf_types);
 	coco_buf_printf(&b, "SELECT %s%s WHERE ", s->sel, from.p);
 	if (l->nkeys == 1) {
 		coco_buf_adds(&b, "t.");
@@ -1035,7 +1036,7 @@ static void ps_close(void *p)
 static int ps_open(const coco_optval *opts, const char *base_dir, void **out, char **err)
 {
 	(void)base_dir;
-	ps_src *s = calloc(1, sizeof *s);
+	ps_src *s = coco_xcalloc(1, sizeof *s);
 	s->epfd = s->tfd = s->wsock = -1;
 	if (!cache_get(opts, &s->l) && layout_load(opts, &s->l, err)) {
 		free(s);
@@ -1270,13 +1271,13 @@ static void ps_prefetch(void *p, const coco_value *keys, size_t n)
 	if (!n)
 		return;
 	uint32_t nk = s->l.nkeys;
-	coco_buf *arr = calloc(nk, sizeof *arr);
+	coco_buf *arr = coco_xcalloc(nk, sizeof *arr);
 	size_t off[64];
 	coco_buf params = {0};
 	s->pf_cap = 16;
 	while (s->pf_cap < 2 * n)
 		s->pf_cap *= 2;
-	s->pf = calloc(s->pf_cap, sizeof *s->pf);
+	s->pf = coco_xcalloc(s->pf_cap, sizeof *s->pf);
 	size_t used = 0;
 	for (size_t i = 0; i < n && nk <= 64; i++) {
 		if (key_params(s, &keys[i], &params, off))
@@ -1297,7 +1298,7 @@ static void ps_prefetch(void *p, const coco_value *keys, size_t n)
 		s->pf[i].taken = 0;
 	PGresult *r = NULL;
 	if (used && !ensure(s, NULL)) {
-		const char **vals = calloc(nk, sizeof *vals);
+		const char **vals = coco_xcalloc(nk, sizeof *vals);
 		for (uint32_t k = 0; k < nk; k++) {
 			coco_buf_putc(&arr[k], '}');
 			vals[k] = arr[k].p;

@@ -242,9 +242,7 @@ static int layout_make(const coco_optval *opts, const coco_export_info *info, la
 		return coco_seterr(err, WHO ": export '%s' needs primary_key_fields", exp);
 	l->ncols = t->nfields;
 	l->nkeys = info->nkeys;
-	l->cols = calloc(l->ncols + 1, sizeof *l->cols);
-	if (!l->cols)
-		abort();
+	l->cols = coco_xcalloc(l->ncols + 1, sizeof *l->cols);
 	for (uint32_t i = 0; i < l->ncols; i++) {
 		qcol *c = &l->cols[i];
 		c->name = t->fields[i].name;
@@ -474,9 +472,7 @@ static int conn_open_with(conn *c, const char *key_env, int plain, char **err)
 		if (!k || !*k)
 			return coco_seterr(err, WHO ": api_key_env: $%s is not set", key_env);
 		size_t n = strlen(k) + 10;
-		c->hdr[0] = malloc(n);
-		if (!c->hdr[0])
-			abort();
+		c->hdr[0] = coco_xmalloc(n);
 		snprintf(c->hdr[0], n, "api-key: %s", k);
 	}
 	if (plain)
@@ -1009,9 +1005,7 @@ static coco_buf *req_new(reqs *q, const char *method, const char *url)
 {
 	if (q->n == q->cap) {
 		q->cap = q->cap ? q->cap * 2 : 8;
-		q->r = realloc(q->r, q->cap * sizeof *q->r);
-		if (!q->r)
-			abort();
+		q->r = coco_xrealloc(q->r, q->cap * sizeof *q->r);
 	}
 	qreq *r = &q->r[q->n++];
 	memset(r, 0, sizeof *r);
@@ -1203,9 +1197,7 @@ static void q_close(void *p)
 static int q_open(const coco_optval *opts, const coco_export_info *info, void **out, char **err)
 {
 	*out = NULL;
-	q_tgt *t = calloc(1, sizeof *t);
-	if (!t)
-		abort();
+	q_tgt *t = coco_xcalloc(1, sizeof *t);
 	if (layout_make(opts, info, &t->l, err) < 0 || conn_open(&t->c, t->l.key_env, err) < 0) {
 		q_close(t);
 		return -1;

@@ -13,6 +13,7 @@
 #include "s3_int.h"
 #include "keyesc.h"
 #include "text.h"
+#include "sys.h"
 
 enum { OPT_BUCKET, OPT_PREFIX, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY, OPT_MAX_SIZE,
 	OPT_ENDPOINT, OPT_REGION, OPT_PATH_STYLE, OPT_SQS, OPT_DECODE };
@@ -124,7 +125,7 @@ static char *trim_dup(const char *p, const char *e)
 		p++;
 	while (e > p && isspace((unsigned char)e[-1]))
 		e--;
-	return strndup(p, (size_t)(e - p));
+	return coco_xstrndup(p, (size_t)(e - p));
 }
 
 /* [profile] aws_access_key_id / aws_secret_access_key / aws_session_token
@@ -187,10 +188,10 @@ static void load_credentials(s3_src *s)
 {
 	const char *ak = env("AWS_ACCESS_KEY_ID"), *sk = env("AWS_SECRET_ACCESS_KEY");
 	if (ak && sk) {
-		s->akid = strdup(ak);
-		s->secret = strdup(sk);
+		s->akid = coco_strdup(ak);
+		s->secret = coco_strdup(sk);
 		if (env("AWS_SESSION_TOKEN"))
-			s->token = strdup(env("AWS_SESSION_TOKEN"));
+			s->token = coco_strdup(env("AWS_SESSION_TOKEN"));
 		return;
 	}
 	shared_credentials(s);
@@ -217,10 +218,8 @@ static void wipe(char **p)
 /* The headers of a request: content hash, session token. Free with hdrs_free. */
 static char **hdrs_make(const s3_src *s)
 {
-	char **h = calloc(3, sizeof *h);
-	if (!h)
-		abort();
-	h[0] = strdup("x-amz-content-sha256: UNSIGNED-PAYLOAD");
+	char **h = coco_xcalloc(3, sizeof *h);
+	h[0] = coco_strdup("x-amz-content-sha256: UNSIGNED-PAYLOAD");
 	if (s->token) {
 		coco_buf b = {0};
 		coco_buf_printf(&b, "x-amz-security-token: %s", s->token);
@@ -546,7 +545,7 @@ static int s3_list(void *sp, coco_list_cb cb, void *ud, char **err)
 			goto out;
 		}
 		free(token);
-		token = strdup(pg.next_token);
+		token = coco_strdup(pg.next_token);
 	}
 	s->skipped_large = large;
 	coco_buf_clear(&url);

@@ -59,16 +59,6 @@ struct s3_sqs {
 	sqs_msg *held;               /* the source's thread only: reported, not committed */
 };
 
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p) {
-		fputs("coco: out of memory\n", stderr);
-		abort();
-	}
-	return p;
-}
-
 static void msg_free(sqs_msg *m)
 {
 	if (!m)
@@ -96,9 +86,9 @@ static void msg_add_key(sqs_msg *m, const char *k, size_t n)
 		}
 	if (m->nkeys == m->cap) {
 		m->cap = m->cap ? 2 * m->cap : 4;
-		m->keys = xrealloc(m->keys, m->cap * sizeof *m->keys);
+		m->keys = coco_xrealloc(m->keys, m->cap * sizeof *m->keys);
 	}
-	m->keys[m->nkeys++] = strndup(k, n);
+	m->keys[m->nkeys++] = coco_xstrndup(k, n);
 	coco_buf_free(&esc);
 }
 
@@ -186,10 +176,8 @@ out:
 
 static char **hdrs(const s3_src *s, const char *action)
 {
-	char **h = calloc(4, sizeof *h);
-	if (!h)
-		abort();
-	h[0] = strdup("Content-Type: application/x-amz-json-1.0");
+	char **h = coco_xcalloc(4, sizeof *h);
+	h[0] = coco_strdup("Content-Type: application/x-amz-json-1.0");
 	coco_buf b = {0};
 	coco_buf_printf(&b, "X-Amz-Target: AmazonSQS.%s", action);
 	h[1] = coco_buf_take(&b);
@@ -291,7 +279,7 @@ static int take_messages(s3_sqs *q, const coco_http_resp *r, coco_buf *warn)
 	coco_buf body = {0};
 	sqs_msg *got = NULL, **tail = &got;
 	while (coco_json_iter_next(&it, &k, &nk, &el, &nel)) {
-		sqs_msg *m = calloc(1, sizeof *m);
+		sqs_msg *m = coco_xcalloc(1, sizeof *m);
 		coco_buf t = {0};
 		if (!coco_json_get_str(el, nel, "MessageId", &t))
 			m->id = coco_buf_take(&t);
@@ -476,7 +464,7 @@ int s3_watch(void *src, int *fd, char **err)
 		return coco_seterr(err, "AmazonS3: sqs_queue_url '%s' is not an http(s):// URL", u);
 	const char *host = p + 3, *slash = strchr(host, '/');
 	size_t nhost = slash ? (size_t)(slash - host) : strlen(host);
-	s3_sqs *q = calloc(1, sizeof *q);
+	s3_sqs *q = coco_xcalloc(1, sizeof *q);
 	q->s = s;
 	q->efd = -1;
 	pthread_mutex_init(&q->mu, NULL);
@@ -549,7 +537,7 @@ static void delete_msg(s3_sqs *q, sqs_msg *m)
 	pthread_mutex_lock(&q->mu);
 	if (q->ndels == q->capdels) {
 		q->capdels = q->capdels ? 2 * q->capdels : 16;
-		q->dels = xrealloc(q->dels, q->capdels * sizeof *q->dels);
+		q->dels = coco_xrealloc(q->dels, q->capdels * sizeof *q->dels);
 	}
 	q->dels[q->ndels++] = m->handle;
 	m->handle = NULL;

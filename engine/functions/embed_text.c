@@ -15,6 +15,7 @@
 
 #include "ops.h"
 #include "llm.h"
+#include "sys.h"
 
 static const coco_argdef et_args[] = {
 	{ "text", 1u << COCO_STR, 1 },
@@ -102,9 +103,7 @@ static int et_prepare(const coco_optval *spec, void *udata, const coco_arg_info 
 			(long long)spec[O_CONC].i);
 	if (spec[O_TIMEOUT].set && spec[O_TIMEOUT].num <= 0)
 		return coco_seterr(err, "EmbedText: timeout must be positive (seconds)");
-	et_state *st = calloc(1, sizeof *st);
-	if (!st)
-		abort();
+	et_state *st = coco_xcalloc(1, sizeof *st);
 	if (llm_open(&cf, &st->c, err)) {
 		free(st);
 		return -1;

@@ -13,6 +13,7 @@
 #include "ops.h"
 #include "json.h"
 #include "llm.h"
+#include "sys.h"
 
 static const coco_argdef ex_args[] = {
 	{ "text", 1u << COCO_STR, 1 },
@@ -248,9 +249,7 @@ static int ex_prepare(const coco_optval *spec, void *udata, const coco_arg_info 
 		.timeout_s = spec[O_TIMEOUT].set ? spec[O_TIMEOUT].num : 0,
 		.max_concurrency = spec[O_CONC].set ? (int)(spec[O_CONC].i > 256 ? 257 : spec[O_CONC].i) : 0,
 	};
-	ex_state *st = calloc(1, sizeof *st);
-	if (!st)
-		abort();
+	ex_state *st = coco_xcalloc(1, sizeof *st);
 	if (llm_open(&cf, &st->c, err)) {
 		free(st);
 		return -1;

@@ -1,6 +1,7 @@
 /* OpenAI-compatible and Ollama servers over engine/http.h (see llm.h). */
 #define _GNU_SOURCE
 #include "llm.h"
+#include "sys.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -94,9 +95,7 @@ int llm_open(const llm_conf *cf, llm_client **out, char **err)
 	if (keyerr)
 		key = NULL;
 
-	llm_client *c = calloc(1, sizeof *c);
-	if (!c)
-		abort();
+	llm_client *c = coco_xcalloc(1, sizeof *c);
 	c->keyerr = keyerr;
 	c->fname = fn;
 	c->api = api;
@@ -151,9 +150,7 @@ const char *llm_url(const llm_client *c) { return c->url; }
 
 llm_run *llm_run_begin(llm_client *c, llm_done_fn done, void *ud)
 {
-	llm_run *r = calloc(1, sizeof *r);
-	if (!r)
-		abort();
+	llm_run *r = coco_xcalloc(1, sizeof *r);
 	r->c = c;
 	r->done = done;
 	r->ud = ud;
@@ -186,9 +183,7 @@ void llm_run_post(llm_run *r, const char *body, size_t n, void *req_ud)
 		.no_retry = __atomic_load_n(&r->c->down, __ATOMIC_RELAXED) };
 	if (r->n == r->cap) {
 		r->cap = r->cap ? 2 * r->cap : 16;
-		r->reqs = realloc(r->reqs, r->cap * sizeof *r->reqs);
-		if (!r->reqs)
-			abort();
+		r->reqs = coco_xrealloc(r->reqs, r->cap * sizeof *r->reqs);
 	}
 	r->reqs[r->n].x = coco_http_start(r->h, &q, req_ud);
 	r->reqs[r->n].ud = req_ud;

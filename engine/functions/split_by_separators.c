@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "split_int.h"
+#include "sys.h"
 
 enum { KEEP_NONE, KEEP_LEFT, KEEP_RIGHT };
 
@@ -52,9 +53,7 @@ static void sbs_destroy(void *state)
 static int sbs_prepare(const coco_optval *spec, void *udata, const coco_arg_info *args,
 	size_t nargs, coco_arena *types, const coco_type **out, void **state, char **err)
 {
-	sbs_state *st = calloc(1, sizeof *st);
-	if (!st)
-		abort();
+	sbs_state *st = coco_xcalloc(1, sizeof *st);
 	st->trim = 1;
 	if (spec && spec[O_KEEP].set && spec[O_KEEP].s) {
 		const char *k = spec[O_KEEP].s;

@@ -48,6 +48,7 @@
 #include <string.h>
 
 #include "split_int.h"
+#include "sys.h"
 
 #define NONE ((size_t)-1)
 
@@ -103,9 +104,7 @@ static void q_push(eng *e, size_t pos, int str)
 {
 	if (e->qn == e->qcap) {
 		size_t nc = e->qcap ? e->qcap * 2 : 256;
-		uint64_t *v = malloc(nc * sizeof *v);
-		if (!v)
-			abort();
+		uint64_t *v = coco_xmalloc(nc * sizeof *v);
 		for (size_t i = 0; i < e->qn; i++)
 			v[i] = e->q[(e->qhead + i) & (e->qcap - 1)];
 		free(e->q);
@@ -672,9 +671,7 @@ static size_t overlap_start(const eng *e, size_t ps, size_t pe)
 int split_code(const char *t, size_t len, const split_code_lang *code,
 	const split_regex_lang *rx, size_t cs, size_t min, size_t overlap, split_rows *r, char **err)
 {
-	eng *e = calloc(1, sizeof *e);
-	if (!e)
-		abort();
+	eng *e = coco_xcalloc(1, sizeof *e);
 	e->t = t;
 	e->len = e->n = len;
 	e->cs = cs;

@@ -30,6 +30,7 @@
 
 #include "split_int.h"
 #include "json.h"
+#include "sys.h"
 
 /* ---- languages --------------------------------------------------------- */
 
@@ -246,9 +247,7 @@ static void find_code_blocks(splitter *sp)
 			if (k == le) {
 				if (sp->ncode == cap) {
 					cap = cap ? cap * 2 : 16;
-					sp->code = realloc(sp->code, cap * sizeof *sp->code);
-					if (!sp->code)
-						abort();
+					sp->code = coco_xrealloc(sp->code, cap * sizeof *sp->code);
 				}
 				sp->code[sp->ncode].open = open;
 				sp->code[sp->ncode++].close = le;
@@ -259,9 +258,7 @@ static void find_code_blocks(splitter *sp)
 	}
 	if (in_code) {
 		if (sp->ncode == cap) {
-			sp->code = realloc(sp->code, (cap + 1) * sizeof *sp->code);
-			if (!sp->code)
-				abort();
+			sp->code = coco_xrealloc(sp->code, (cap + 1) * sizeof *sp->code);
 		}
 		sp->code[sp->ncode].open = open;
 		sp->code[sp->ncode++].close = len;
@@ -589,9 +586,7 @@ static int str_list(const char *v, size_t nv, char ***out, size_t *nout, const c
 		}
 		if (*nout == cap) {
 			cap = cap ? cap * 2 : 4;
-			*out = realloc(*out, cap * sizeof **out);
-			if (!*out)
-				abort();
+			*out = coco_xrealloc(*out, cap * sizeof **out);
 		}
 		coco_buf_putc(&b, 0);
 		(*out)[(*nout)++] = coco_buf_take(&b);
@@ -623,9 +618,7 @@ static int parse_custom(const char *json, split_state *st, char **err)
 				"{ language_name =, separators_regex = {...}, aliases = {...} }", idx);
 		if (st->nlangs == cap) {
 			cap = cap ? cap * 2 : 4;
-			st->langs = realloc(st->langs, cap * sizeof *st->langs);
-			if (!st->langs)
-				abort();
+			st->langs = coco_xrealloc(st->langs, cap * sizeof *st->langs);
 		}
 		split_regex_lang *l = &st->langs[st->nlangs++];
 		memset(l, 0, sizeof *l);
@@ -671,9 +664,7 @@ static int parse_custom(const char *json, split_state *st, char **err)
 		if (rc == 0 && npats > 64)
 			rc = coco_seterr(err, "%s has %zu regexes; at most 64", what, npats);
 		if (rc == 0) {
-			l->re = calloc(npats, sizeof *l->re);
-			if (!l->re)
-				abort();
+			l->re = coco_xcalloc(npats, sizeof *l->re);
 		}
 		for (size_t i = 0; rc == 0 && i < npats; i++) {
 			char *e = NULL;
@@ -709,9 +700,7 @@ static int split_prepare(const coco_optval *spec, void *udata, const coco_arg_in
 		return -1;
 	*state = NULL;
 	if (spec && spec[0].set && spec[0].s) {
-		split_state *st = calloc(1, sizeof *st);
-		if (!st)
-			abort();
+		split_state *st = coco_xcalloc(1, sizeof *st);
 		char *e = NULL;
 		if (parse_custom(spec[0].s, st, &e) < 0) {
 			coco_seterr(err, "SplitRecursively: %s", e);
