@@ -30,7 +30,7 @@ typedef struct coco_exec_stats {
  * (embeddings): the rows of a batch are evaluated twice. Pass one
  * (collect) runs what it can, records each batchable call instead of
  * making it (its result is "pending": what depends on it is skipped, no
- * row is collected); coco_batch_resolve() then makes the recorded calls,
+ * row is collected); coco_xbatch_resolve() then makes the recorded calls,
  * grouped per function, cached results left out; pass two evaluates for
  * real, answering every call from the batch's results. Every function
  * call of pass one is remembered, so none is made twice. Memory comes

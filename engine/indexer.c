@@ -339,7 +339,6 @@ static void memo_put(void *ud, const unsigned char key[32], const coco_value *v)
 /* ---- one run over a source ---------------------------------------------- */
 typedef struct target_rt {
 	void *h;                      /* opened lazily */
-	int in_txn;
 } target_rt;
 
 /* What a flush writes with: its own buffers, so that a flush on the
@@ -411,7 +410,6 @@ typedef struct run {
 	coco_memo memo_ops;
 	coco_xbatch *xb;              /* batch evaluation, when the flow needs it; else NULL */
 	int dirty;                    /* rows were evaluated or deleted: sweep the memo */
-	coco_fper *f;
 	char **err;
 	/* live slices (coco_indexer_set_deadline) */
 	double deadline;              /* ms, 0: none */
@@ -474,7 +472,6 @@ static int targets_write(run *r, pending *p, char **err)
 			goto fail;
 		if (xp->ops->begin(t->h, &e))
 			goto fail;
-		t->in_txn = 1;
 		for (size_t i = 0; i < p->n; i++) {
 			if (p->w[i].exp != x)
 				continue;
@@ -483,7 +480,6 @@ static int targets_write(run *r, pending *p, char **err)
 		}
 		if ((rc = xp->ops->commit(t->h, &e)))
 			goto fail;
-		t->in_txn = 0;
 		continue;
 	fail:
 		coco_seterr(err, "export '%s' (%s): %s", xp->name, xp->ops->name, e ? e : "write failed");
@@ -543,7 +539,7 @@ static void row_error(run *r, const coco_gsource *s, coco_source_stats *stats, c
 	const char *msg)
 {
 	stats->errors++;
-	if (!r->o || !r->o->on_error)
+	if (!r->o->on_error)
 		return;
 	coco_arena a = {0};
 	coco_value key;
@@ -570,7 +566,6 @@ static void row_warning(const coco_update_opts *o, const coco_gsource *s,
 	coco_buf_free(&kt);
 }
 
-/* Diff the new export rows against the old lineage; queue writes. */
 /* A set of lineage entries (indices into one lineage), for O(1) lookups
  * by (export, key) while diffing a row's output: a large file yields tens
  * of thousands of chunks. */
@@ -1154,10 +1149,11 @@ static int evaluate_batch(run *r, size_t si, const coco_gsource *s, coco_source_
  * and hands it to a writer thread that writes its targets, while this
  * thread reads, evaluates and stages the next; when the next is handed
  * over, this thread commits the state of the one written: the target's
- * round trips and the source's reads overlap. One batch in flight at a time, so batches still
- * commit in order, and the staging protocol is unchanged (a crash leaves
- * at most the batch in flight staged). The batch's memory (arena, rows)
- * goes with it and comes back for reuse when it is done. */
+ * round trips and the source's reads overlap. One batch in flight at a
+ * time, so batches still commit in order, and the staging protocol is
+ * unchanged (a crash leaves at most the batch in flight staged). The
+ * batch's memory (arena, rows) goes with it and comes back for reuse
+ * when it is done. */
 typedef struct flushjob {
 	run *r;
 	flushio io;
@@ -1387,7 +1383,7 @@ static size_t prefetch_next(run *r, const coco_gsource *s, void *src, const item
 	coco_fp logic, size_t max_rows)
 {
 	const coco_update_opts *o = r->o;
-	int force = o && (o->full_reprocess || o->reexport);
+	int force = o->full_reprocess || o->reexport;
 	coco_arena a = {0};
 	coco_value *keys = coco_arena_alloc(&a, max_rows * sizeof *keys);
 	size_t n = 0;
@@ -1547,7 +1543,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 			memset(&p, 0, sizeof p);
 			if (r->xb)
 				coco_xbatch_reset(r->xb);
-			if (o && o->on_progress)
+			if (o->on_progress)
 				o->on_progress(o->ud, stats, ndone_total, total);
 		}
 		if (i == it.n)
@@ -1576,7 +1572,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 			stats->listed++;
 		int staged = tracked && (old.flags & TRK_STAGED);
 		int same_logic = tracked && coco_fp_eq(old.logic, logic);
-		int force = o && (o->full_reprocess || o->reexport);
+		int force = o->full_reprocess || o->reexport;
 		if (x->ord && !x->must_read && tracked && !staged && same_logic && !force &&
 		    old.nord == x->nord && !memcmp(old.ord, x->ord, x->nord)) {
 			stats->unchanged++;
@@ -1647,7 +1643,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 	coco_buf_free(&ord);
 	if (job_wait(r))
 		goto out;
-	if (o && o->on_progress)
+	if (o->on_progress)
 		o->on_progress(o->ud, stats, total, total);
 	rc = 0;
 out:
@@ -2076,7 +2072,7 @@ int coco_indexer_sweep(coco_indexer *ix, char **err)
 		return any;
 	}
 	if (r->efd >= 0) {
-		/* live mode: on a helper thread, one per SWEEP_EVERY_MS at most
+		/* live mode: on a helper thread, one per sweep_every_ms() at most
 		 * (changes keep coming: the next call starts it); the fd says when
 		 * it is done. coco_indexer_close() sweeps what is left. */
 		double now = coco_now_ms();

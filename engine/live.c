@@ -19,7 +19,7 @@
 #define RETRY_MS 1000.0           /* after a failed pass or batch */
 #define DEGRADED_POLL_MS 2000.0   /* full passes while change capture is incomplete */
 #define SIGNAL_TAG UINT32_MAX
-#define LISTED_TAG (UINT32_MAX - 1)
+#define INDEXER_TAG (UINT32_MAX - 1)
 
 /* ---- recently seen rows of a source -------------------------------------
  * An open-addressing table of pointers: entries never move, so a batch can
@@ -132,7 +132,7 @@ struct coco_live {
 	int sig_rd;                   /* self-pipe of the signal handler, -1 */
 	double budget_ms, deadline;   /* work per step (0: unbounded), this step's end */
 	int ninitial;                 /* sources whose initial pass is not over */
-	int xfd;                      /* the indexer's fd: a listing thread is done */
+	int xfd;                      /* the indexer's fd: a listing or a memo sweep is done */
 	int worked;                   /* work done since the updater was last idle */
 };
 
@@ -269,14 +269,13 @@ int coco_live_create(const coco_graph *g, coco_state *st, const coco_live_opts *
 		}
 	}
 	lv->xfd = coco_indexer_fd(lv->ix);
-	struct epoll_event xev = { .events = EPOLLIN, .data.u32 = LISTED_TAG };
+	struct epoll_event xev = { .events = EPOLLIN, .data.u32 = INDEXER_TAG };
 	if (lv->xfd >= 0)
 		epoll_ctl(lv->epfd, EPOLL_CTL_ADD, lv->xfd, &xev);
 	*out = lv;
 	return 0;
 }
 
-void coco_live_set_budget(coco_live *lv, double ms) { lv->budget_ms = ms > 0 ? ms : 0; }
 
 int coco_live_fd(const coco_live *lv) { return lv->epfd; }
 
@@ -622,7 +621,7 @@ static int step(coco_live *lv, int timeout_ms, char **err)
 	cbctx c = { .lv = lv };
 	for (int k = 0; k < n; k++) {
 		uint32_t tag = evs[k].data.u32;
-		if (tag == LISTED_TAG) {
+		if (tag == INDEXER_TAG) {
 			uint64_t v;
 			while (read(lv->xfd, &v, sizeof v) > 0)
 				;
@@ -720,7 +719,6 @@ void coco_live_rescan(coco_live *lv, int reexport, int full_reprocess)
 int coco_live_busy(const coco_live *lv) { return !lv->started || lv->ninitial > 0; }
 
 void coco_live_abort(coco_live *lv) { lv->aborted = 1; }
-int coco_live_aborted(const coco_live *lv) { return lv->aborted; }
 const coco_source_stats *coco_live_stats(const coco_live *lv) { return lv->stats; }
 
 void coco_live_destroy(coco_live *lv)

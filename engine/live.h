@@ -45,8 +45,6 @@ int coco_live_has_capture(const coco_live *lv);
  * do what is due. Returns the number of rows processed, -1 on a fatal
  * error (*err), or -2 once aborted. Row errors go to on_error. */
 int coco_live_step(coco_live *lv, int timeout_ms, char **err);
-/* Change the work per step (see coco_live_opts.budget_ms). */
-void coco_live_set_budget(coco_live *lv, double ms);
 /* Start a full pass over every source at the next step (coco server's
  * POST update), with reexport / full_reprocess for that pass only. */
 void coco_live_rescan(coco_live *lv, int reexport, int full_reprocess);
@@ -55,7 +53,6 @@ void coco_live_rescan(coco_live *lv, int reexport, int full_reprocess);
 int coco_live_busy(const coco_live *lv);
 /* Stop: the next step returns -2 without taking new events. */
 void coco_live_abort(coco_live *lv);
-int coco_live_aborted(const coco_live *lv);
 /* Catch SIGINT and SIGTERM through the loop (CLI): the first one aborts
  * gracefully, a second one kills the process at once. */
 int coco_live_catch_signals(coco_live *lv, char **err);

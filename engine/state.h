@@ -1,7 +1,9 @@
 #pragma once
 /* The engine's persistent state: one RocksDB database per flow, in
  * `<state_dir>/<FlowName>/`, with column families:
- *   meta      format version, flow name
+ *   meta      the sources' order ("sources"), the lineage key format
+ *             ("lineage"), owner-record marks ("owners..."), the WAL
+ *             sweep's tombstone ("\0wal-gc")
  *   tracking  source row -> ordinal, content fingerprint, logic fingerprint
  *   lineage   source row -> target keys it wrote (+ value fingerprints)
  *   memo      function fingerprint + input fingerprint -> cached result

@@ -24,7 +24,7 @@ static lgraph *check_graph(lua_State *L, int idx)
 	return lg;
 }
 
-/* Raise err (a coco_buf or char*) after freeing what we hold. */
+/* Raise msg (malloc'd, may be NULL) after freeing it. */
 static int raise_str(lua_State *L, char *msg)
 {
 	lua_pushstring(L, msg ? msg : "error");
@@ -1070,7 +1070,7 @@ static int l_now(lua_State *L)
 	return 1;
 }
 
-/* core.listdir(path) -> { names } (directories only) | nil */
+/* core.listdirs(path) -> { names } (directories only) | nil */
 static int l_listdirs(lua_State *L)
 {
 	DIR *d = opendir(luaL_checkstring(L, 1));

@@ -24,7 +24,6 @@ typedef struct llive {
 	lua_State *L;                 /* the state of the current step */
 	int graph_ref;                /* keeps the flow's graph alive */
 	int on_batch, on_warning, on_error;   /* registry refs or LUA_NOREF */
-	int catching;
 	int depth;                    /* inside coco_live_step (callbacks run there) */
 	int close_pending;            /* close() was called from a callback */
 	pid_t pid;                    /* the process that created it (fork check) */
@@ -42,7 +41,7 @@ static void call_ref(llive *l, int ref, int nargs, const char *what)
 {
 	/* [.., args] */
 	lua_State *L = l->L;
-	if (ref == LUA_NOREF || !L) {
+	if (ref == LUA_NOREF) {
 		lua_pop(L, nargs);
 		return;
 	}

@@ -12,11 +12,12 @@
  * upserts is an array of rows (tables by field name), deletes an array of
  * keys (tables of the key fields); ctx = { flow, export, options,
  * key_fields, fields, base_dir } (field names: a null value is absent from
- * a row; base_dir: the flow file's directory). Both must be idempotent: after a crash the engine calls
- * them again with the same arguments. A setup change of the options or of
- * the key fields recreates the target (all rows are written again); a
- * raise from mutate fails the batch, which is retried: state does not
- * advance past a batch the target did not take. */
+ * a row; base_dir: the flow file's directory). Both must be idempotent:
+ * after a crash the engine calls them again with the same arguments. A
+ * setup change of the options or of the key fields recreates the target
+ * (all rows are written again); a raise from mutate fails the batch,
+ * which is retried: state does not advance past a batch the target did
+ * not take. */
 #include <stdlib.h>
 #include <string.h>
 #include "l_custom.h"
