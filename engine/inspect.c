@@ -179,11 +179,13 @@ static void jref(coco_buf *b, const coco_graph *g, const coco_fieldref *r)
 	coco_buf_free(&t);
 }
 
-static void jarg(coco_buf *b, const coco_graph *g, const coco_arg *a)
+/* name: the argument's (a collect's values have their column instead, and
+ * their own name pointers do not outlive the DSL call) */
+static void jarg(coco_buf *b, const coco_graph *g, const coco_arg *a, const char *name)
 {
 	coco_buf_adds(b, "{\"name\":");
-	if (a->name)
-		jstr(b, a->name);
+	if (name)
+		jstr(b, name);
 	else
 		coco_buf_adds(b, "null");
 	if (a->kind == COCO_ARG_REF) {
@@ -291,7 +293,7 @@ void coco_inspect_graph(const coco_graph *g, coco_buf *b)
 						continue;
 					if (b->p[b->n - 1] != '[')
 						coco_buf_putc(b, ',');
-					jarg(b, g, &op->args[k]);
+					jarg(b, g, &op->args[k], op->args[k].name);
 				}
 				coco_buf_putc(b, ']');
 			} else if (op->kind == OP_FOREACH) {
@@ -306,7 +308,7 @@ void coco_inspect_graph(const coco_graph *g, coco_buf *b)
 				for (size_t k = 0; k < c->nfields; k++) {
 					if (k)
 						coco_buf_putc(b, ',');
-					jarg(b, g, &op->vals[k]);
+					jarg(b, g, &op->vals[k], NULL);
 					b->n--;             /* reopen the object: add the column's name */
 					coco_buf_adds(b, ",\"column\":");
 					jstr(b, c->names[k]);

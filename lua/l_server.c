@@ -11,7 +11,10 @@
  *   local p = core.poller()   p:add(fd, tag) p:fd() p:wait(ms) -> { tag, ... }
  *   core.inspect_graph(g) / inspect_rows(g, i, after, limit, q) /
  *   inspect_row(g, i, keytext) / inspect_export(g, x, after, limit) -> json | nil, msg[, status] */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -352,6 +355,43 @@ static const luaL_Reg poller_methods[] = {
 	{ NULL, NULL }
 };
 
+/* core.signal_fd() -> fd: readable once SIGINT or SIGTERM came (the first
+ * one; a second takes the default action). For `coco server` without -L,
+ * whose loop has no updater to catch them. */
+static int sig_wr = -1;
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+	if (write(sig_wr, &c, 1) < 0) {
+		/* nothing to do in a handler */
+	}
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	errno = saved;
+}
+
+static int l_signal_fd(lua_State *L)
+{
+	static int rd = -1;
+	if (rd < 0) {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
+			return luaL_error(L, "coco: pipe: %s", strerror(errno));
+		rd = p[0];
+		sig_wr = p[1];
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	lua_pushinteger(L, rd);
+	return 1;
+}
+
 /* ---- inspection -------------------------------------------------------- */
 static lgraph *graph_arg(lua_State *L)
 {
@@ -457,6 +497,7 @@ static int l_inspect_export(lua_State *L)
 static const luaL_Reg core_funcs[] = {
 	{ "server", l_server_new },
 	{ "poller", l_poller_new },
+	{ "signal_fd", l_signal_fd },
 	{ "inspect_graph", l_inspect_graph },
 	{ "inspect_rows", l_inspect_rows },
 	{ "inspect_row", l_inspect_row },

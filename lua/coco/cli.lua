@@ -439,7 +439,7 @@ local function server(o, pos)
     stdout:flush()
   end
   local live = srv.entries[1].live
-  if live then live:_catch_signals() end
+  if live then live:_catch_signals() else srv:catch_signals() end
   collectgarbage()                      -- what starting left behind: an idle server stays small
   local ok, werr = srv:wait()
   srv:close()

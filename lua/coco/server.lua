@@ -142,6 +142,13 @@ function Server:fd() return self.poller:fd() end
 
 -- seconds until step() is due even if fd() stays quiet; nil: none
 local PING_S = 15                  -- events clients hear something this often
+local SIGNAL_TAG = 0x7fffffff
+
+-- Stop at SIGINT or SIGTERM: step() then returns false (coco server
+-- without -L; with -L the first updater catches them).
+function Server:catch_signals()
+  self.poller:add(core.signal_fd(), SIGNAL_TAG)
+end
 
 function Server:timeout()
   local t = self.srv:timeout()
@@ -169,6 +176,7 @@ function Server:step(ms)
     if ms < 0 or tm < ms then ms = tm end
   end
   local ready = self.poller:wait(ms)
+  if ready[SIGNAL_TAG] then return false end
   self.srv:run()
   local tags = {}                    -- (handlers may add updaters meanwhile)
   for tag, e in pairs(self.tags) do tags[tag] = e end
