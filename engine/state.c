@@ -275,6 +275,8 @@ int coco_state_open(const char *dir, int read_only, coco_state **out, char **err
 	s->dir = coco_strdup(dir);
 	rocksdb_options_t *o = make_options(read_only);
 	char *rerr = NULL;
+	sigset_t sigs;                /* RocksDB starts its threads here: no signals for them */
+	coco_signals_block(&sigs);
 	if (read_only) {
 		/* A live writer may delete an obsolete file while we list them. */
 		for (int try = 0; try < 3; try++) {
@@ -291,6 +293,7 @@ int coco_state_open(const char *dir, int read_only, coco_state **out, char **err
 		s->db = rocksdb_open_column_families(o, dir, COCO_CF_COUNT, cf_names,
 						     opts, s->cf, &rerr);
 	}
+	coco_signals_restore(&sigs);
 	rocksdb_options_destroy(o);
 	if (!s->db) {
 		rdb_err(err, dir, rerr ? rerr : coco_strdup("cannot open"));

@@ -1,7 +1,6 @@
 /* The engine's runtime helpers: clock, signal-free threads, allocation. */
 #include "sys.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +13,24 @@ double coco_now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+void coco_signals_block(sigset_t *old)
+{
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, old);
+}
+
+void coco_signals_restore(const sigset_t *old)
+{
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 int coco_thread_start(pthread_t *th, void *(*fn)(void *), void *ud)
 {
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	sigset_t old;
+	coco_signals_block(&old);
 	int rc = pthread_create(th, NULL, fn, ud);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	coco_signals_restore(&old);
 	return rc;
 }
 

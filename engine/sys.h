@@ -3,6 +3,7 @@
  * threads that take no signals, allocation that aborts on OOM. Plain C,
  * used by engine/, connectors/ and lua/. */
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 
 /* Milliseconds of CLOCK_MONOTONIC: deadlines, retries, timings. */
@@ -14,6 +15,11 @@ double coco_now_ms(void);
  * engine helper thread. The caller's mask is unchanged. Returns 0 or
  * pthread_create's error number. */
 int coco_thread_start(pthread_t *th, void *(*fn)(void *), void *ud);
+/* Block every signal in the calling thread (*old: the mask before), and
+ * restore it: around a library call that starts threads of its own
+ * (RocksDB's background threads at open), so they inherit the full mask. */
+void coco_signals_block(sigset_t *old);
+void coco_signals_restore(const sigset_t *old);
 
 /* malloc/calloc/realloc/strndup that never return NULL: on failure they
  * write "coco: out of memory" to stderr and abort (the engine treats OOM
