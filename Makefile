@@ -9,9 +9,9 @@ CMAKE_ARGS ?=
 # load generators. make run installs no server.
 RUN_PKGS  = cmake pkg-config gcc make luajit2 libluajit2-5.1-dev librocksdb-dev \
             libsqlite3-dev sqlite3 libxxhash-dev libpcre2-dev libcurl4-openssl-dev \
-            libexpat1-dev libssl-dev libpq-dev
+            libexpat1-dev libssl-dev libpq-dev libmicrohttpd-dev
 TEST_PKGS = gdb lua-busted luarocks nodejs npm python3-botocore postgresql curl \
-            neovim nginx libnginx-mod-http-lua lua-luv stress-ng
+            neovim nginx libnginx-mod-http-lua lua-luv stress-ng chromium
 # the npm servers the specs start (each folder pinned by its package-lock.json)
 NPM_DIRS  = spec/servers/azure spec/servers/browser spec/servers/chroma spec/servers/pglite spec/servers/qdrant spec/servers/s3
 
@@ -101,6 +101,7 @@ bench: deps-test build
 	luajit spec/bench/bench_azure.lua $(BUILD)
 	luajit spec/bench/bench_harden.lua $(BUILD)
 	luajit spec/bench/bench_qdrant.lua $(BUILD)
+	luajit spec/bench/bench_server.lua $(BUILD)
 	luajit spec/bench/bench_hosts.lua $(BUILD)
 	luajit spec/bench/bench_embed.lua $(BUILD)
 

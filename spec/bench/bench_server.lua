@@ -116,7 +116,7 @@ local function cleanup() sh("rm -rf " .. dir) end
 -- ---- the web page's size --------------------------------------------------------
 local size = 0
 for _, f in ipairs({ "index.html", "app.js", "app.css" }) do
-  size = size + #(io.open(root .. "/web/" .. f):read("*a"))
+  size = size + #(io.open(root .. "/lua/web/" .. f):read("*a"))
 end
 print(string.format("web page (HTML + JS + CSS): %.1f KB (goal <= 150 KB)", size / 1024))
 
