@@ -1662,7 +1662,7 @@ out:
 	return rc;
 }
 
-/* The committed keys of a lineage record (coco_owners_sync). */
+/* The keys of a lineage record, staged or not (coco_owners_sync). */
 static int lineage_keys(const char *rec, size_t n, coco_arena *a, const char ***rids,
 	const char ***keys, size_t **nkeys, size_t *count)
 {
@@ -1674,8 +1674,6 @@ static int lineage_keys(const char *rec, size_t n, coco_arena *a, const char ***
 	*nkeys = coco_arena_alloc(a, (l.n + 1) * sizeof **nkeys);
 	*count = 0;
 	for (size_t i = 0; i < l.n; i++) {
-		if (l.k[i].staged)
-			continue;
 		(*rids)[*count] = coco_arena_strndup(a, l.k[i].exp, l.k[i].nexp);
 		(*keys)[*count] = l.k[i].key;
 		(*nkeys)[(*count)++] = l.k[i].nkey;

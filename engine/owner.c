@@ -27,6 +27,8 @@ struct coco_owners {
 
 #define FRESH_MAX (1u << 22)
 
+static void meta_key(coco_buf *b, const char *rid);
+
 /* Open addressing over nonzero 64-bit hashes: 1 if h was there. */
 static int hset_add(uint64_t **set, size_t *cap, size_t *n, uint64_t h)
 {
@@ -325,6 +327,10 @@ void coco_owners_new_update(coco_owners *w)
 
 int coco_owners_forget(coco_state *st, const char *rid, coco_batch *b, char **err)
 {
+	coco_buf mk = {0};
+	meta_key(&mk, rid);
+	coco_batch_del(b, COCO_CF_META, mk.p, mk.n);
+	coco_buf_free(&mk);
 	uint64_t h = coco_fp_bytes(rid, strlen(rid)).lo;
 	coco_buf p = {0};
 	coco_buf_u64(&p, h);
@@ -354,11 +360,24 @@ typedef struct pair {
 	size_t nokey, nowner;
 } pair;
 
+static int bytes_cmp(const char *a, size_t na, const char *b, size_t nb)
+{
+	int c = memcmp(a, b, na < nb ? na : nb);
+	return c ? c : (na > nb) - (na < nb);
+}
+
 static int pair_cmp(const void *pa, const void *pb)
 {
 	const pair *a = pa, *b = pb;
-	int c = memcmp(a->okey, b->okey, a->nokey < b->nokey ? a->nokey : b->nokey);
-	return c ? c : (a->nokey > b->nokey) - (a->nokey < b->nokey);
+	return bytes_cmp(a->okey, a->nokey, b->okey, b->nokey);
+}
+
+/* By key, then owner (an owner named twice, committed and staged, once). */
+static int pair_cmp2(const void *pa, const void *pb)
+{
+	const pair *a = pa, *b = pb;
+	int c = pair_cmp(pa, pb);
+	return c ? c : bytes_cmp(a->owner, a->nowner, b->owner, b->nowner);
 }
 
 /* Records for the targets in need[0..n) built from lineage, into b. */
@@ -407,15 +426,16 @@ static int build(coco_state *st, const char *const *need, size_t n, coco_lineage
 	coco_iter_destroy(it);
 	if (rc == 0) {
 		if (np)
-			qsort(ps, np, sizeof *ps, pair_cmp);
+			qsort(ps, np, sizeof *ps, pair_cmp2);
 		for (size_t i = 0; i < np;) {
-			size_t j = i;
+			size_t j = i, nown = 0;
 			while (j < np && !pair_cmp(&ps[i], &ps[j]))
-				j++;
+				nown += j == i || pair_cmp2(&ps[j - 1], &ps[j]), j++;
 			coco_buf_clear(&ob);
-			coco_buf_varint(&ob, j - i);
+			coco_buf_varint(&ob, nown);
 			for (size_t m = i; m < j; m++)
-				coco_buf_add(&ob, ps[m].owner, ps[m].nowner);
+				if (m == i || pair_cmp2(&ps[m - 1], &ps[m]))
+					coco_buf_add(&ob, ps[m].owner, ps[m].nowner);
 			coco_batch_put(b, COCO_CF_OWNER, ps[i].okey, ps[i].nokey, ob.p, ob.n);
 			i = j;
 		}
@@ -427,7 +447,7 @@ static int build(coco_state *st, const char *const *need, size_t n, coco_lineage
 	return rc < 0 ? -1 : 0;
 }
 
-int coco_owners_sync(coco_state *st, const char *const *rids, const int *unique, size_t n,
+int coco_owners_sync(coco_state *st, const char *const *rids, int *unique, size_t n,
 	coco_lineage_keys keys_of, char **err)
 {
 	coco_batch *b = coco_batch_create();
@@ -440,10 +460,10 @@ int coco_owners_sync(coco_state *st, const char *const *rids, const int *unique,
 		int got = coco_state_get(st, COCO_CF_META, mk.p, mk.n, &v, err);
 		if (got < 0)
 			rc = -1;
-		else if (got && unique[i]) {
-			rc = coco_owners_forget(st, rids[i], b, err);
-			coco_batch_del(b, COCO_CF_META, mk.p, mk.n);
-		} else if (!got && !unique[i]) {
+		else if (got)
+			unique[i] = 0;    /* kept until the target is emptied: rows of the
+			                     flow before may still share keys */
+		else if (!unique[i]) {
 			need[nneed++] = rids[i];
 			coco_batch_put(b, COCO_CF_META, mk.p, mk.n, "1", 1);
 		}

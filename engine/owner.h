@@ -70,19 +70,21 @@ void coco_owners_reset(coco_owners *w);
 int coco_owners_first_warning(coco_owners *w, const char *rid, const char *tkey, size_t ntkey);
 void coco_owners_new_update(coco_owners *w);
 
-/* The records of target rid are deleted (the target was created anew, or
- * dropped), into b. */
+/* The records of target rid are deleted, and its meta key (the target
+ * was created anew, or dropped), into b. */
 int coco_owners_forget(coco_state *st, const char *rid, coco_batch *b, char **err);
 /* Owner records are kept for the targets whose export's keys may collide
- * (coco_graph_export_keys_unique() == 0): for each of rids[0..n), with
- * unique[i] set, its records are deleted; else, when it had none kept
- * (a state written before, or an export that became able to collide),
- * they are built from lineage (every row whose committed lineage names
- * the key). A meta key per target says which. keys_of: the indexer's
- * lineage decoder. */
+ * (coco_graph_export_keys_unique() == 0): for each of rids[0..n) without
+ * unique[i], when it had none kept (a state written before, or an export
+ * that became able to collide), they are built from lineage (every row
+ * whose lineage names the key, staged or not). A target that keeps them
+ * goes on keeping them (unique[i] is cleared) until setup empties it
+ * (coco_owners_forget): rows of the flow before may still share keys.
+ * A meta key per target says which. keys_of: the indexer's lineage
+ * decoder. */
 typedef int (*coco_lineage_keys)(const char *rec, size_t n, coco_arena *a,
 	const char ***rids, const char ***keys, size_t **nkeys, size_t *count);
-int coco_owners_sync(coco_state *st, const char *const *rids, const int *unique, size_t n,
+int coco_owners_sync(coco_state *st, const char *const *rids, int *unique, size_t n,
 	coco_lineage_keys keys_of, char **err);
 /* Appends "O\t<hash>\t<target key>\t<source>\t<source key>" lines (keys as
  * JSON) for tests. */
