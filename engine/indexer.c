@@ -768,17 +768,22 @@ static int owner_del(run *r, done_row *d, size_t x, const lkey *k, coco_value *r
 	if (!e)
 		return 0;
 	long i = coco_oent_find(e, r->src->name, d->it->key, d->it->nkey);
-	if (i < 0)
+	/* not an owner: nothing to do, unless the key is staged: a run killed
+	 * after it recorded the hand-over may not have written the next
+	 * owner's row, which is written again */
+	if (i < 0 && !(e->n && k->staged))
 		return e->n ? 1 : 0;
-	size_t w = coco_oent_winner(r->own, e);
-	size_t other = e->n > 1 ? (w == (size_t)i ? coco_oent_runner_up(r->own, e, (size_t)i) : w) : 0;
-	coco_owner o = e->o[other];
-	int shared = e->n > 1;
-	coco_oent_remove(r->own, e, (size_t)i);
-	if (shared)
-		owner_warn(r, d, x, k, &o, e);
-	if ((size_t)i != w)
-		return 1;
+	if (i >= 0) {
+		size_t w = coco_oent_winner(r->own, e);
+		size_t other = e->n > 1 ? (w == (size_t)i ? coco_oent_runner_up(r->own, e, (size_t)i) : w) : 0;
+		coco_owner o = e->o[other];
+		int shared = e->n > 1;
+		coco_oent_remove(r->own, e, (size_t)i);
+		if (shared)
+			owner_warn(r, d, x, k, &o, e);
+		if ((size_t)i != w)
+			return 1;
+	}
 	while (e->n) {
 		size_t nw = coco_oent_winner(r->own, e);
 		if (owner_value(r, &e->o[nw], x, k->key, k->nkey, row))
