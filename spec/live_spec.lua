@@ -1067,7 +1067,10 @@ live = assert(flow:live{ on_batch = function(b)
   live:close()
   R.in_cb = tostring(live)
 end })
-R.step = live:step(0)
+-- the initial pass may span steps (the listing runs on a helper thread):
+-- step until the batch callback has run
+local t0 = os.time()
+repeat R.step = live:step(100) until R.in_cb or os.time() - t0 > 60
 R.after = tostring(live)
 R.use = { pcall(live.step, live, 0) }
 live:close()
