@@ -15,7 +15,7 @@ TEST_PKGS = gdb lua-busted luarocks nodejs npm python3-botocore postgresql curl 
 # the npm servers the specs start (each folder pinned by its package-lock.json)
 NPM_DIRS  = spec/servers/azure spec/servers/browser spec/servers/chroma spec/servers/pglite spec/servers/qdrant spec/servers/s3
 
-.PHONY: all build deps deps-test run test unit-asan unit-busy bench install clean
+.PHONY: all build deps deps-test run test unit-asan unit-busy bench fuzz install clean
 
 all: build
 
@@ -104,6 +104,14 @@ bench: deps-test build
 	luajit spec/bench/bench_server.lua $(BUILD)
 	luajit spec/bench/bench_hosts.lua $(BUILD)
 	luajit spec/bench/bench_embed.lua $(BUILD)
+
+# The differential fuzzer (spec/fuzz/README.md): random source and flow
+# changes, updates (plain, -f, killed, live), every target compared with a
+# fresh build over SQLite, PostgreSQL and a Lua target; make test runs a
+# 300-step slice. FUZZ_ARGS: --seed S, --collide, --no-pg, ...
+FUZZ_STEPS ?= 10000
+fuzz: deps-test build
+	luajit spec/fuzz/run.lua $(BUILD) --steps $(FUZZ_STEPS) --jobs 2 $(FUZZ_ARGS)
 
 install: build
 	cmake --install $(BUILD)
