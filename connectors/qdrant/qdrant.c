@@ -362,7 +362,7 @@ static int same_vectors(const desc *s, const desc *d, coco_buf *why)
 		const coco_tcol *c = &d->t.cols[i], *o = coco_tdesc_col(&s->t, c->name);
 		if (!is_vec(c) && (!o || !is_vec(o)))
 			continue;
-		long sz, osz;
+		long sz = 0, osz = 0;
 		char dist[16], odist[16];
 		const char *h, *oh;
 		if (is_vec(c))
