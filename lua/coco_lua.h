@@ -78,6 +78,9 @@ void coco_lua_push_stats(lua_State *L, const coco_source_stats *s);
 /* A live updater ended: drop its hold on lg. */
 void coco_lua_graph_unlive(lgraph *lg);
 
+/* l_sys.c: core.realpath, isatty, now, listdirs, mkdir */
+int coco_lua_open_sys(lua_State *L);
+
 /* l_query.c: core.call, core.top_k (query handlers) */
 int coco_lua_open_query(lua_State *L);
 
