@@ -49,6 +49,7 @@ int luaopen_coco(lua_State *L)
 	lua_newtable(L);                       /* [core] */
 	coco_lua_open_graph(L);
 	coco_lua_open_sys(L);
+	coco_lua_open_spec(L);
 	coco_lua_open_live(L);
 	coco_lua_open_source(L);
 	coco_lua_open_target(L);

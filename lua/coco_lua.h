@@ -78,6 +78,13 @@ void coco_lua_push_stats(lua_State *L, const coco_source_stats *s);
 /* A live updater ended: drop its hold on lg. */
 void coco_lua_graph_unlive(lgraph *lg);
 
+/* l_spec.c: core.names, optdefs, check_opts */
+int coco_lua_open_spec(lua_State *L);
+/* Fill options for a spec table { name =, opts = } at idx of category cat
+ * ("source", "target", "function"); sets *ops. Raises "where: message". */
+coco_optval *coco_lua_spec_opts(lua_State *L, int idx, const char *cat, const void **ops,
+	coco_arena *a, const char *where);
+
 /* l_sys.c: core.realpath, isatty, now, listdirs, mkdir */
 int coco_lua_open_sys(lua_State *L);
 
