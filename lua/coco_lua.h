@@ -22,8 +22,6 @@
 #include "ops.h"
 #include "graph.h"
 
-#define COCO_GRAPH_MT "coco.graph"
-
 /* l_value.c */
 /* Push v (of type t, may be NULL) as a Lua value: null -> nil, numbers,
  * strings, range -> { start, end }, vector -> array, struct -> table by
@@ -59,24 +57,8 @@ void coco_lua_callback(lua_State *L, int nargs, const char *what);
 extern const coco_function_ops coco_lua_fn_ops;
 void *coco_lua_fn_new(lua_State *L, int idx, coco_fn_logic *logic, coco_buf *err);
 
-/* l_graph.c: the userdata behind a flow */
-#include <sys/types.h>
-#include "indexer.h"
-#include "state.h"
-typedef struct lgraph {
-	coco_graph *g;
-	coco_state *st;
-	int st_ro;
-	char *state_dir;
-	pid_t pid;
-	coco_setup_plan plan;
-	int nlive;                    /* live updaters (and a running update/evaluate) using it */
-	int released;                 /* closed while they ran: free when they end */
-} lgraph;
+/* l_graph.c: coco.graph (l_graph.h) */
 int coco_lua_open_graph(lua_State *L);   /* adds core functions to the table on top */
-void coco_lua_push_stats(lua_State *L, const coco_source_stats *s);
-/* A live updater ended: drop its hold on lg. */
-void coco_lua_graph_unlive(lgraph *lg);
 
 /* l_spec.c: core.names, optdefs, check_opts */
 int coco_lua_open_spec(lua_State *L);
@@ -96,8 +78,6 @@ int coco_lua_open_server(lua_State *L);
 
 /* l_live.c */
 int coco_lua_open_live(lua_State *L);
-/* Push a new updater for the flow at graph_idx; opts table at opts. */
-int coco_lua_live_new(lua_State *L, int graph_idx, lgraph *lg, int opts);
 
 /* l_source.c, l_target.c: sources and targets written in Lua (coco.source,
  * coco.target; see l_custom.h) */

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <time.h>
-#include "coco_lua.h"
+#include "l_graph.h"
 #include "indexer.h"
 #include "state.h"
 #include "verify.h"

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "coco_lua.h"
+#include "l_graph.h"
 #include "live.h"
 
 #define COCO_LIVE_MT "coco.live"

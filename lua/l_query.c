@@ -4,7 +4,7 @@
  * coco/init.lua wraps both; runtime failures return nil, message. */
 #include <stdlib.h>
 #include <string.h>
-#include "coco_lua.h"
+#include "l_graph.h"
 #include "call.h"
 
 /* A call argument: nil, boolean, number, string, or an array of numbers

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
-#include "coco_lua.h"
+#include "l_graph.h"
 #include "inspect.h"
 #include "server.h"
 
