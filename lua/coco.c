@@ -48,6 +48,7 @@ int luaopen_coco(lua_State *L)
 	lua_pop(L, 1);
 	lua_newtable(L);                       /* [core] */
 	coco_lua_open_graph(L);
+	coco_lua_open_flow(L);
 	coco_lua_open_sys(L);
 	coco_lua_open_spec(L);
 	coco_lua_open_live(L);

@@ -59,6 +59,8 @@ void *coco_lua_fn_new(lua_State *L, int idx, coco_fn_logic *logic, coco_buf *err
 
 /* l_graph.c: coco.graph (l_graph.h) */
 int coco_lua_open_graph(lua_State *L);   /* adds core functions to the table on top */
+/* l_flow.c: the running methods of coco.graph (after coco_lua_open_graph) */
+int coco_lua_open_flow(lua_State *L);
 
 /* l_spec.c: core.names, optdefs, check_opts */
 int coco_lua_open_spec(lua_State *L);

@@ -18,6 +18,8 @@ typedef struct lgraph {
 	int nlive;                    /* live updaters (and a running update/evaluate) using it */
 	int released;                 /* closed while they ran: free when they end */
 } lgraph;
+/* The userdata at idx, raising if it is closed: "coco: flow is closed". */
+lgraph *coco_lua_check_graph(lua_State *L, int idx);
 void coco_lua_push_stats(lua_State *L, const coco_source_stats *s);
 /* A live updater ended: drop its hold on lg. */
 void coco_lua_graph_unlive(lgraph *lg);
