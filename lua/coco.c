@@ -52,6 +52,7 @@ int luaopen_coco(lua_State *L)
 	coco_lua_open_sys(L);
 	coco_lua_open_spec(L);
 	coco_lua_open_live(L);
+	coco_lua_open_custom(L);
 	coco_lua_open_source(L);
 	coco_lua_open_target(L);
 	coco_lua_open_query(L);

@@ -43,6 +43,10 @@ const coco_type *coco_lua_to_type(lua_State *L, int idx, coco_arena *a, coco_buf
  * are allocated from a. */
 int coco_lua_opts(lua_State *L, int idx, const char *what, const coco_optdef *defs,
 	coco_optval *vals, coco_arena *a, coco_buf *err);
+/* Push the JSON text s[0, n) as a Lua value (null: nil). */
+void coco_lua_push_json(lua_State *L, const char *s, size_t n);
+/* A deep copy of t into a. */
+const coco_type *coco_lua_type_copy(coco_arena *a, const coco_type *t);
 
 /* l_fn.c: every call from C into Lua goes through coco_lua_pcall (a
  * traceback handler; the error message is left on the stack). Callbacks
@@ -84,6 +88,7 @@ int coco_lua_open_live(lua_State *L);
 /* l_source.c, l_target.c: sources and targets written in Lua (coco.source,
  * coco.target; see l_custom.h) */
 int coco_lua_open_source(lua_State *L);
+int coco_lua_open_custom(lua_State *L);   /* l_custom.c: core.custom_spec, the box metatables */
 int coco_lua_open_target(lua_State *L);
 /* If the spec table at idx was made by a coco.source{} or coco.target{}
  * definition of category cat ("source", "target"): sets *ops and *inst (the

@@ -1,6 +1,6 @@
 #pragma once
 /* Sources and targets written in Lua (l_source.c, l_target.c): what the
- * two binding files share.
+ * two binding files share (l_custom.c).
  *
  * A definition (coco.source{...}, coco.target{...}) is an ldef: its own
  * vtable, its Lua functions and a Lua thread of its own on which the
@@ -59,12 +59,8 @@ void coco_lua_target_forget(ldef *d);
 /* Creates a definition, with one reference (for its box). */
 ldef *coco_lua_def_new(lua_State *L, const char *name, const char *where, int is_target);
 void coco_lua_def_release(ldef *d);
-/* Push def's box / a new spec box; see l_source.c. */
+/* Push def's box; see l_custom.c. */
 void coco_lua_def_push(lua_State *L, ldef *d);
 /* Call the function on T's stack (below nargs args) with a traceback
  * handler; on error, *err = the message without the traceback. */
 int coco_lua_custom_call(lua_State *T, int nargs, int nres, char **err);
-/* Push the JSON text s[0, n) as a Lua value (null: nil). */
-void coco_lua_push_json(lua_State *L, const char *s, size_t n);
-/* A deep copy of t into a. */
-const coco_type *coco_lua_type_copy(coco_arena *a, const coco_type *t);

@@ -1,7 +1,9 @@
 /* Conversions between coco values and Lua values. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include "coco_lua.h"
+#include "functions/json.h"
 
 void coco_lua_push_value(lua_State *L, const coco_value *v, const coco_type *t)
 {
@@ -397,4 +399,72 @@ required:
 			return -1;
 		}
 	return 0;
+}
+
+void coco_lua_push_json(lua_State *L, const char *s, size_t n)
+{
+	coco_json_trim(&s, &n);
+	if (!n) {
+		lua_pushnil(L);
+		return;
+	}
+	coco_json_iter it;
+	int kind = coco_json_iter_init(&it, s, n);
+	if (kind) {
+		lua_newtable(L);
+		const char *k, *v;
+		size_t nk, nv;
+		int i = 0;
+		coco_buf key = {0};
+		while (coco_json_iter_next(&it, &k, &nk, &v, &nv)) {
+			if (kind == '[') {
+				coco_lua_push_json(L, v, nv);
+				lua_rawseti(L, -2, ++i);
+				continue;
+			}
+			coco_buf_clear(&key);
+			coco_json_str_decode(k, nk, &key);
+			lua_pushlstring(L, key.p ? key.p : "", key.n);
+			coco_lua_push_json(L, v, nv);
+			lua_rawset(L, -3);
+		}
+		coco_buf_free(&key);
+		return;
+	}
+	if (*s == '"') {
+		coco_buf b = {0};
+		coco_json_str_decode(s, n, &b);
+		lua_pushlstring(L, b.p ? b.p : "", b.n);
+		coco_buf_free(&b);
+	} else if (*s == 't' || *s == 'f') {
+		lua_pushboolean(L, *s == 't');
+	} else if (*s == 'n') {
+		lua_pushnil(L);
+	} else {
+		char num[64];
+		size_t m = n < sizeof num - 1 ? n : sizeof num - 1;
+		memcpy(num, s, m);
+		num[m] = 0;
+		lua_pushnumber(L, strtod(num, NULL));
+	}
+}
+
+const coco_type *coco_lua_type_copy(coco_arena *a, const coco_type *t)
+{
+	switch (t->kind) {
+	case COCO_STRUCT:
+	case COCO_TABLE: {
+		coco_field *f = coco_arena_alloc(a, (t->nfields + 1) * sizeof *f);
+		for (uint32_t i = 0; i < t->nfields; i++) {
+			f[i].name = coco_arena_strdup(a, t->fields[i].name);
+			f[i].type = coco_lua_type_copy(a, t->fields[i].type);
+		}
+		return t->kind == COCO_STRUCT ? coco_type_struct(a, f, t->nfields)
+			: coco_type_table(a, f, t->nfields, t->nkeys);
+	}
+	case COCO_VECTOR:
+		return coco_type_vector(a, t->dim);
+	default:
+		return coco_type_by_name(coco_kind_name(t->kind));
+	}
 }
