@@ -258,17 +258,6 @@ void coco_buf_esc(coco_buf *b, const char *s, int token)
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *coco_unesc(coco_arena *a, const char *s, size_t n)
 {
 	char *out = coco_arena_alloc(a, n + 1), *o = out;
@@ -279,7 +268,7 @@ char *coco_unesc(coco_arena *a, const char *s, size_t n)
 		}
 		if (i + 3 >= n || s[i + 1] != 'x')
 			return NULL;
-		int h = hexval(s[i + 2]), l = hexval(s[i + 3]);
+		int h = coco_hexval(s[i + 2]), l = coco_hexval(s[i + 3]);
 		if (h < 0 || l < 0)
 			return NULL;
 		*o++ = (char)(h * 16 + l);

@@ -65,6 +65,13 @@ void coco_arena_destroy(coco_arena *a);
 void coco_buf_esc(coco_buf *b, const char *s, int token);
 char *coco_unesc(coco_arena *a, const char *s, size_t n);
 
+/* The value of the hex digit c (either case), or -1. */
+static inline int coco_hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
+		c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 /* Error helper: *err = malloc'd formatted message (if err != NULL). Returns -1. */
 int coco_seterr(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *coco_strdup(const char *s);

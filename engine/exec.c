@@ -393,30 +393,38 @@ static int run_scope(xctx *x, int s)
 	return 0;
 }
 
-int coco_exec_row_trace(const coco_graph *g, size_t source, const coco_value *row, coco_arena *a,
-	const coco_memo *memo, coco_rows *out, coco_exec_trace trace, void *ud, char **err)
+/* Run source row `row` through x's graph: its frame, its identity (the
+ * fingerprint of its key fields), then the source's scope. */
+static int run_row(xctx *x, size_t source, const coco_value *row)
 {
+	const coco_graph *g = x->g;
 	for (size_t e = 0; e < g->nexports; e++)
-		memset(&out[e], 0, sizeof out[e]);
+		memset(&x->out[e], 0, sizeof x->out[e]);
 	const coco_gsource *src = &g->sources[source];
 	if (src->scope < 0)
 		return 0;
-	xctx x = { .g = g, .a = a, .memo = memo, .out = out, .err = err, .trace = trace,
-		.trace_ud = ud };
-	x.frames = coco_arena_alloc(a, g->nscopes * sizeof *x.frames);
+	x->frames = coco_arena_alloc(x->a, g->nscopes * sizeof *x->frames);
 	const gscope *rs = &g->scopes[src->scope];
-	coco_value *frame = coco_arena_alloc(a, (rs->nfields + 1) * sizeof *frame);
+	coco_value *frame = coco_arena_alloc(x->a, (rs->nfields + 1) * sizeof *frame);
 	for (int k = 0; k < rs->nbase && (size_t)k < row->n; k++)
 		frame[k] = row->u.fields[k];
-	x.frames[src->scope] = frame;
-	x.f = coco_fper_create();
+	x->frames[src->scope] = frame;
+	x->f = coco_fper_create();
 	uint32_t nkeys = src->row_type->nkeys ? src->row_type->nkeys : 1;
 	for (uint32_t k = 0; k < nkeys && k < row->n; k++)
-		coco_fper_value(x.f, &row->u.fields[k]);
-	x.rowfp = coco_fper_digest(x.f);
-	int rc = run_scope(&x, src->scope);
-	coco_fper_destroy(x.f);
+		coco_fper_value(x->f, &row->u.fields[k]);
+	x->rowfp = coco_fper_digest(x->f);
+	int rc = run_scope(x, src->scope);
+	coco_fper_destroy(x->f);
 	return rc;
+}
+
+int coco_exec_row_trace(const coco_graph *g, size_t source, const coco_value *row, coco_arena *a,
+	const coco_memo *memo, coco_rows *out, coco_exec_trace trace, void *ud, char **err)
+{
+	xctx x = { .g = g, .a = a, .memo = memo, .out = out, .err = err, .trace = trace,
+		.trace_ud = ud };
+	return run_row(&x, source, row);
 }
 
 int coco_exec_row(const coco_graph *g, size_t source, const coco_value *row, coco_arena *a,
@@ -429,26 +437,7 @@ int coco_exec_row_batch(const coco_graph *g, size_t source, const coco_value *ro
 	const coco_memo *memo, coco_xbatch *b, int collect, coco_rows *out, coco_exec_stats *stats,
 	char **err)
 {
-	for (size_t e = 0; e < g->nexports; e++)
-		memset(&out[e], 0, sizeof out[e]);
-	const coco_gsource *src = &g->sources[source];
-	if (src->scope < 0)
-		return 0;
 	xctx x = { .g = g, .a = a, .memo = memo, .b = b, .collect = collect && b, .out = out,
 		.stats = stats, .err = err };
-	x.frames = coco_arena_alloc(a, g->nscopes * sizeof *x.frames);
-	const gscope *rs = &g->scopes[src->scope];
-	coco_value *frame = coco_arena_alloc(a, (rs->nfields + 1) * sizeof *frame);
-	for (int k = 0; k < rs->nbase && (size_t)k < row->n; k++)
-		frame[k] = row->u.fields[k];
-	x.frames[src->scope] = frame;
-	x.f = coco_fper_create();
-	/* the row's identity: its key fields */
-	uint32_t nkeys = src->row_type->nkeys ? src->row_type->nkeys : 1;
-	for (uint32_t k = 0; k < nkeys && k < row->n; k++)
-		coco_fper_value(x.f, &row->u.fields[k]);
-	x.rowfp = coco_fper_digest(x.f);
-	int rc = run_scope(&x, src->scope);
-	coco_fper_destroy(x.f);
-	return rc;
+	return run_row(&x, source, row);
 }

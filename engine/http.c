@@ -137,14 +137,6 @@ void coco_http_format_date(long long t, char out[30])
 
 /* ---- URLs ---------------------------------------------------------------- */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 int coco_http_url_decode(coco_buf *out, const char *s, size_t n, int plus_is_space)
 {
 	int rc = 0;
@@ -152,8 +144,8 @@ int coco_http_url_decode(coco_buf *out, const char *s, size_t n, int plus_is_spa
 		char c = s[i];
 		if (c == '+' && plus_is_space) {
 			coco_buf_putc(out, ' ');
-		} else if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			coco_buf_putc(out, (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
+		} else if (c == '%' && i + 2 < n && coco_hexval(s[i + 1]) >= 0 && coco_hexval(s[i + 2]) >= 0) {
+			coco_buf_putc(out, (char)(coco_hexval(s[i + 1]) * 16 + coco_hexval(s[i + 2])));
 			i += 2;
 		} else {
 			if (c == '%')

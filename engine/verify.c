@@ -13,6 +13,7 @@
 #include <string.h>
 #include "verify.h"
 #include "fingerprint.h"
+#include "functions/json.h"
 #include "sys.h"
 
 /* ---- canonical JSON ------------------------------------------------------- */
@@ -23,80 +24,14 @@ static void skip_ws(const char **p, const char *e)
 		(*p)++;
 }
 
-static int hexval(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 :
-		c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-static void put_cp(coco_buf *b, unsigned cp)
-{
-	char u[4];
-	size_t n;
-	if (cp < 0x80)
-		u[0] = (char)cp, n = 1;
-	else if (cp < 0x800)
-		u[0] = (char)(0xC0 | cp >> 6), u[1] = (char)(0x80 | (cp & 63)), n = 2;
-	else if (cp < 0x10000)
-		u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 63)),
-		u[2] = (char)(0x80 | (cp & 63)), n = 3;
-	else
-		u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 63)),
-		u[2] = (char)(0x80 | (cp >> 6 & 63)), u[3] = (char)(0x80 | (cp & 63)), n = 4;
-	coco_buf_add(b, u, n);
-}
-
-static int hex4(const char *p, const char *e)
-{
-	if (e - p < 4)
-		return -1;
-	int v = 0;
-	for (int i = 0; i < 4; i++) {
-		int h = hexval((unsigned char)p[i]);
-		if (h < 0)
-			return -1;
-		v = v << 4 | h;
-	}
-	return v;
-}
-
-/* The raw bytes of the string at *p (after its opening quote). */
+/* The string literal whose opening quote is at (*p)[-1], decoded into out;
+ * *p moves past its closing quote. */
 static int json_unquote(const char **p, const char *e, coco_buf *out)
 {
 	const char *s = *p;
-	while (s < e && *s != '"') {
-		if (*s != '\\') {
-			coco_buf_putc(out, *s++);
-			continue;
-		}
-		if (++s >= e)
-			return -1;
-		char c = *s++;
-		switch (c) {
-		case 'b': coco_buf_putc(out, '\b'); break;
-		case 'f': coco_buf_putc(out, '\f'); break;
-		case 'n': coco_buf_putc(out, '\n'); break;
-		case 'r': coco_buf_putc(out, '\r'); break;
-		case 't': coco_buf_putc(out, '\t'); break;
-		case 'u': {
-			int cp = hex4(s, e);
-			if (cp < 0)
-				return -1;
-			s += 4;
-			if (cp >= 0xD800 && cp < 0xDC00 && e - s >= 6 && s[0] == '\\' && s[1] == 'u') {
-				int lo = hex4(s + 2, e);
-				if (lo >= 0xDC00 && lo < 0xE000) {
-					cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-					s += 6;
-				}
-			}
-			put_cp(out, (unsigned)cp);
-			break;
-		}
-		default: coco_buf_putc(out, c); break;
-		}
-	}
-	if (s >= e)
+	while (s < e && *s != '"')
+		s += *s == '\\' ? 2 : 1;
+	if (s >= e || coco_json_str_decode(*p - 1, (size_t)(s + 1 - (*p - 1)), out))
 		return -1;
 	*p = s + 1;
 	return 0;

@@ -17,17 +17,6 @@ static const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 typedef struct jcheck {
 	const char *start, *end;
 	const char *at;
@@ -62,8 +51,8 @@ static const char *check_str(jcheck *c, const char *p)
 				p += 2;
 				break;
 			case 'u':
-				if (end - p < 6 || hexval((unsigned char)p[2]) < 0 || hexval((unsigned char)p[3]) < 0 ||
-				    hexval((unsigned char)p[4]) < 0 || hexval((unsigned char)p[5]) < 0)
+				if (end - p < 6 || coco_hexval((unsigned char)p[2]) < 0 || coco_hexval((unsigned char)p[3]) < 0 ||
+				    coco_hexval((unsigned char)p[4]) < 0 || coco_hexval((unsigned char)p[5]) < 0)
 					return fail(c, p, "invalid \\u escape");
 				p += 6;
 				break;
@@ -328,8 +317,8 @@ static void put_utf8(coco_buf *out, unsigned cp)
 
 static unsigned hex4(const char *p)
 {
-	return (unsigned)(hexval((unsigned char)p[0]) << 12 | hexval((unsigned char)p[1]) << 8 |
-		hexval((unsigned char)p[2]) << 4 | hexval((unsigned char)p[3]));
+	return (unsigned)(coco_hexval((unsigned char)p[0]) << 12 | coco_hexval((unsigned char)p[1]) << 8 |
+		coco_hexval((unsigned char)p[2]) << 4 | coco_hexval((unsigned char)p[3]));
 }
 
 int coco_json_str_decode(const char *lit, size_t n, coco_buf *out)
