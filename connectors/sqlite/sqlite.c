@@ -22,6 +22,7 @@
 #include "ops.h"
 #include "tdesc.h"
 #include "sys.h"
+#include "sqlite_int.h"
 
 enum { OPT_PATH, OPT_TABLE, OPT_FTS };
 
@@ -351,164 +352,6 @@ static void fts_create_sql(const desc *d, coco_buf *b)
 	coco_buf_adds(b, ") VALUES ('rebuild')");
 }
 
-/* ---- vector distances -------------------------------------------------------
- *
- * coco_cosine_distance(a, b), coco_l2_distance(a, b), coco_ip_distance(a, b)
- * over float32 vector BLOBs, as pgvector's <=>, <-> and <#> compute them:
- * 1 - a·b/(|a||b|), |a - b| and -(a·b). NULL when an argument is NULL (or,
- * for cosine, a zero vector); an error when the lengths differ. */
-
-enum { DIST_COSINE, DIST_L2, DIST_IP };
-
-static float load_f32(const unsigned char *p)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	float f;
-	memcpy(&f, p, 4);
-	return f;
-#else
-	uint32_t x = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-	float f;
-	memcpy(&f, &x, 4);
-	return f;
-#endif
-}
-
-/* Distance between the n-float vectors at a and b (any alignment). */
-static double vec_distance(int metric, const unsigned char *a, const unsigned char *b, size_t n)
-{
-	size_t i = 0;
-	double d0 = 0, d1 = 0, d2 = 0;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	/* 2 x 4 lanes at a time, one loop per metric so that the sums stay in
-	 * registers (GCC vector extensions: SSE on x86-64, NEON on arm64) */
-	typedef float v4f __attribute__((vector_size(16)));
-#define LD4(p) ({ v4f v_; memcpy(&v_, (p), sizeof v_); v_; })
-	v4f s0 = {0}, s1 = {0}, s2 = {0}, t0 = {0}, t1 = {0}, t2 = {0};
-	if (metric == DIST_L2) {
-		for (; i + 8 <= n; i += 8) {
-			v4f x = LD4(a + 4 * i) - LD4(b + 4 * i);
-			v4f y = LD4(a + 4 * i + 16) - LD4(b + 4 * i + 16);
-			s0 += x * x;
-			t0 += y * y;
-		}
-	} else if (metric == DIST_IP) {
-		for (; i + 8 <= n; i += 8) {
-			s0 += LD4(a + 4 * i) * LD4(b + 4 * i);
-			t0 += LD4(a + 4 * i + 16) * LD4(b + 4 * i + 16);
-		}
-	} else {
-		for (; i + 8 <= n; i += 8) {
-			v4f x0 = LD4(a + 4 * i), x1 = LD4(a + 4 * i + 16);
-			v4f y0 = LD4(b + 4 * i), y1 = LD4(b + 4 * i + 16);
-			s0 += x0 * y0;
-			t0 += x1 * y1;
-			s1 += x0 * x0;
-			t1 += x1 * x1;
-			s2 += y0 * y0;
-			t2 += y1 * y1;
-		}
-	}
-#undef LD4
-	s0 += t0;
-	s1 += t1;
-	s2 += t2;
-	for (int j = 0; j < 4; j++) {
-		d0 += s0[j];
-		d1 += s1[j];
-		d2 += s2[j];
-	}
-#endif
-	for (; i < n; i++) {
-		double x = load_f32(a + 4 * i), y = load_f32(b + 4 * i);
-		if (metric == DIST_L2) {
-			d0 += (x - y) * (x - y);
-		} else {
-			d0 += x * y;
-			d1 += x * x;
-			d2 += y * y;
-		}
-	}
-	if (metric == DIST_L2)
-		return sqrt(d0);
-	if (metric == DIST_IP)
-		return -d0;
-	return d1 > 0 && d2 > 0 ? 1 - d0 / sqrt(d1 * d2) : NAN;
-}
-
-/* a·x and x·x of the n-float vectors at a and x (any alignment): the
- * cosine scan's inner loop, |a| being known. */
-static void vec_dot_norm(const unsigned char *a, const unsigned char *x, size_t n,
-	double *dot, double *xx)
-{
-	size_t i = 0;
-	double d0 = 0, d1 = 0;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	typedef float v4f __attribute__((vector_size(16)));
-#define LD4(p) ({ v4f v_; memcpy(&v_, (p), sizeof v_); v_; })
-	v4f s0 = {0}, s1 = {0}, t0 = {0}, t1 = {0};
-	for (; i + 8 <= n; i += 8) {
-		v4f a0 = LD4(a + 4 * i), a1 = LD4(a + 4 * i + 16);
-		v4f x0 = LD4(x + 4 * i), x1 = LD4(x + 4 * i + 16);
-		s0 += a0 * x0;
-		t0 += a1 * x1;
-		s1 += x0 * x0;
-		t1 += x1 * x1;
-	}
-#undef LD4
-	s0 += t0;
-	s1 += t1;
-	for (int j = 0; j < 4; j++) {
-		d0 += s0[j];
-		d1 += s1[j];
-	}
-#endif
-	for (; i < n; i++) {
-		double y = load_f32(a + 4 * i), z = load_f32(x + 4 * i);
-		d0 += y * z;
-		d1 += z * z;
-	}
-	*dot = d0;
-	*xx = d1;
-}
-
-static void sql_distance(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	static const char *const names[] = { "coco_cosine_distance", "coco_l2_distance",
-		"coco_ip_distance" };
-	int metric = (int)(intptr_t)sqlite3_user_data(ctx);
-	(void)argc;
-	if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL)
-		return;
-	if (sqlite3_value_type(argv[0]) != SQLITE_BLOB || sqlite3_value_type(argv[1]) != SQLITE_BLOB) {
-		char msg[128];
-		snprintf(msg, sizeof msg, "%s: arguments must be float32 vector BLOBs", names[metric]);
-		sqlite3_result_error(ctx, msg, -1);
-		return;
-	}
-	const unsigned char *a = sqlite3_value_blob(argv[0]), *b = sqlite3_value_blob(argv[1]);
-	int na = sqlite3_value_bytes(argv[0]), nb = sqlite3_value_bytes(argv[1]);
-	if (na != nb || na % 4) {
-		char msg[160];
-		snprintf(msg, sizeof msg, "%s: vectors of different dimensions (%d and %d)",
-			names[metric], na / 4, nb / 4);
-		sqlite3_result_error(ctx, msg, -1);
-		return;
-	}
-	double d = vec_distance(metric, a, b, (size_t)na / 4);
-	if (!isnan(d))
-		sqlite3_result_double(ctx, d);
-}
-
-static void register_distances(sqlite3 *db)
-{
-	static const char *const names[] = { "coco_cosine_distance", "coco_l2_distance",
-		"coco_ip_distance" };
-	for (int m = 0; m < 3; m++)
-		sqlite3_create_function_v2(db, names[m], 2,
-			SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, (void *)(intptr_t)m,
-			sql_distance, NULL, NULL, NULL);
-}
 
 /* ---- database access ------------------------------------------------------ */
 
@@ -569,7 +412,7 @@ static int db_open(const char *path, int create, sqlite3 **out, char **err)
 	}
 	sqlite3_busy_timeout(db, 5000);
 	sqlite3_extended_result_codes(db, 1);
-	register_distances(db);
+	sqlite_register_distances(db);
 	/* 16 KiB pages hold ~1 KiB chunk rows with little slack and make the
 	 * WAL checkpoints fewer: about twice as fast as 4 KiB pages for the
 	 * usual export. page_size only takes effect on a new, empty database. */
@@ -1316,7 +1159,7 @@ static void cell_value(sqlite3_stmt *st, int i, const coco_type *t, coco_arena *
 	case COCO_VECTOR: {
 		float *f = coco_arena_alloc(a, n + sizeof(float));
 		for (size_t k = 0; k < n / 4; k++)
-			f[k] = load_f32((const unsigned char *)s + 4 * k);
+			f[k] = sqlite_load_f32((const unsigned char *)s + 4 * k);
 		v->kind = COCO_VECTOR;
 		v->n = n / 4;
 		v->u.vec = f;
@@ -1470,7 +1313,7 @@ static void *scan_main(void *arg)
 	size_t dim = p->nq / 4;
 	double qq = 0;               /* |q|², for cosine */
 	if (p->metric == DIST_COSINE)
-		qq = -vec_distance(DIST_IP, p->q, p->q, dim);
+		qq = -sqlite_vec_distance(DIST_IP, p->q, p->q, dim);
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (sqlite3_column_type(st, 1) != SQLITE_BLOB ||
@@ -1480,12 +1323,12 @@ static void *scan_main(void *arg)
 		double d;
 		if (p->metric == DIST_COSINE) {
 			double dot, xx;
-			vec_dot_norm(p->q, x, dim, &dot, &xx);
+			sqlite_vec_dot_norm(p->q, x, dim, &dot, &xx);
 			if (!(xx > 0 && qq > 0))
 				continue;        /* cosine of a zero vector */
 			d = 1 - dot / sqrt(qq * xx);
 		} else {
-			d = vec_distance(p->metric, p->q, x, dim);
+			d = sqlite_vec_distance(p->metric, p->q, x, dim);
 		}
 		heap_offer(p, d, sqlite3_column_int64(st, 0));
 	}
@@ -1542,7 +1385,7 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 		goto done;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	register_distances(db);
+	sqlite_register_distances(db);
 	/* no mmap: for one pass over a large table, mapping and unmapping every
 	 * page costs more than reading it (measured: ~15 % slower mapped) */
 	sqlite3_exec(db, "PRAGMA mmap_size=0; PRAGMA cache_size=-256", NULL, NULL, NULL);

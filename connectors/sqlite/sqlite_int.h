@@ -1,0 +1,36 @@
+#pragma once
+/* Private to the SQLite target: what sqlite.c, setup.c, vec.c and query.c
+ * share. Not part of any public API. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+/* ---- vec.c: vector distances ------------------------------------------------ */
+
+enum { DIST_COSINE, DIST_L2, DIST_IP };
+
+/* The little-endian float32 at p (any alignment). */
+static inline float sqlite_load_f32(const unsigned char *p)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	float f;
+	memcpy(&f, p, 4);
+	return f;
+#else
+	uint32_t x = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+	float f;
+	memcpy(&f, &x, 4);
+	return f;
+#endif
+}
+
+/* Distance between the n-float vectors at a and b (any alignment): 1 -
+ * a·b/(|a||b|) (NAN for a zero vector), |a - b| or -(a·b). */
+double sqlite_vec_distance(int metric, const unsigned char *a, const unsigned char *b, size_t n);
+/* a·x and x·x of the n-float vectors at a and x (any alignment). */
+void sqlite_vec_dot_norm(const unsigned char *a, const unsigned char *x, size_t n,
+	double *dot, double *xx);
+/* coco_cosine_distance, coco_l2_distance and coco_ip_distance on db. */
+void sqlite_register_distances(sqlite3 *db);
