@@ -1,9 +1,11 @@
 /* SQLite target: each export owns one table in a database file.
  *
- * Setup is described by a small line-oriented text (see describe_export)
- * that plan() and apply() parse back, so they need nothing else. Writes go
- * through two prepared statements (an upsert and a delete) inside
- * BEGIN IMMEDIATE ... COMMIT, with the database in WAL mode. */
+ * This file: the vtable, the options, opening the database, the writes and
+ * the WAL checkpoint thread. Setup (setup.c) is described by a small
+ * line-oriented text that plan() and apply() parse back, so they need
+ * nothing else. Writes go through two prepared statements (an upsert and a
+ * delete) inside BEGIN IMMEDIATE ... COMMIT, with the database in WAL mode.
+ * vec.c: vector distances; query.c: top_k and scan. */
 #define _GNU_SOURCE              /* pthread_setname_np */
 #include <errno.h>
 #include <math.h>
@@ -24,11 +26,9 @@
 #include "sys.h"
 #include "sqlite_int.h"
 
-enum { OPT_PATH, OPT_TABLE, OPT_FTS };
-
 /* sqlite3_errmsg, but a full disk is named the way coco names it
  * everywhere ("no space left on device (...)"). */
-static const char *errmsg(sqlite3 *db)
+const char *sqlite_errmsg(sqlite3 *db)
 {
 	if ((sqlite3_errcode(db) & 0xff) == SQLITE_FULL)
 		return "no space left on device (database or disk is full)";
@@ -45,26 +45,7 @@ static const coco_optdef sqlite_opts[] = {
 	{ NULL, 0, 0, NULL },
 };
 
-/* ---- helpers ------------------------------------------------------------- */
-
-/* SQLite's declared column type for a coco kind. */
-static const char *sql_type(coco_kind k)
-{
-	switch (k) {
-	case COCO_BOOL:
-	case COCO_INT64:
-		return "INTEGER";
-	case COCO_FLOAT32:
-	case COCO_FLOAT64:
-		return "REAL";
-	case COCO_BYTES:
-	case COCO_VECTOR:
-	case COCO_NULL:
-		return "BLOB";
-	default:         /* str, json, range, struct, table */
-		return "TEXT";
-	}
-}
+/* ---- the export's options and opening ------------------------------------ */
 
 /* Appends the absolute, lexically normalised form of path (relative paths
  * are taken from base, itself made absolute with the working directory). */
@@ -111,33 +92,7 @@ static void abs_path(const char *base, const char *path, coco_buf *out)
 	coco_buf_free(&full);
 }
 
-/* ---- the setup description ------------------------------------------------
- *
- *   path /abs/index.sqlite
- *   table DocsIndex__doc_chunks
- *   key filename location
- *   column filename str TEXT
- *   column location range TEXT
- *   column text str TEXT
- *   fts text
- *
- * Columns in row order (key columns first). path and table run to the end
- * of the line; names are single tokens; the coco type sits between the
- * column name and the SQL type; the fts line (only with full_text_fields)
- * names the columns of the full-text index. Awkward bytes are written as
- * \xHH. The key and column lines are engine/tdesc.h's. */
-
-typedef coco_tcol col;
-
-typedef struct desc {
-	coco_tdesc t;            /* keys and columns */
-	const char *path, *table;
-	const char **fts;        /* full-text indexed columns */
-	size_t nfts;
-} desc;
-
-/* Resolves the database path and table name from the options. */
-static int resolve(const coco_optval *opts, const coco_export_info *info,
+int sqlite_resolve(const coco_optval *opts, const coco_export_info *info,
 	coco_buf *path, coco_buf *table, char **err)
 {
 	const char *p = opts[OPT_PATH].set ? opts[OPT_PATH].s : NULL;
@@ -160,7 +115,7 @@ static int resolve(const coco_optval *opts, const coco_export_info *info,
 }
 
 /* Checks the row type an export hands us. */
-static int check_row_type(const coco_export_info *info, const char *table, char **err)
+int sqlite_check_row_type(const coco_export_info *info, const char *table, char **err)
 {
 	const coco_type *t = info->row_type;
 	if (!t || t->kind != COCO_STRUCT || t->nfields == 0)
@@ -180,178 +135,6 @@ static int check_row_type(const coco_export_info *info, const char *table, char 
 	}
 	return 0;
 }
-
-/* The path, table and fts lines (engine/tdesc.h reads the rest). */
-static int desc_line(void *ctx, coco_arena *a, const char *w, size_t wn, const char *rest,
-	const char *e)
-{
-	desc *d = ctx;
-	if (rest == e)
-		return -1;
-	if (COCO_TDESC_IS(w, wn, "path"))
-		return (d->path = coco_unesc(a, rest, (size_t)(e - rest))) ? 0 : -1;
-	if (COCO_TDESC_IS(w, wn, "table"))
-		return (d->table = coco_unesc(a, rest, (size_t)(e - rest))) ? 0 : -1;
-	if (COCO_TDESC_IS(w, wn, "fts")) {
-		if (!d->fts)
-			d->fts = coco_arena_alloc(a, d->t.cap * sizeof *d->fts);
-		int n = coco_tdesc_tokens(a, rest, e, d->fts + d->nfts, d->t.cap - d->nfts, 0);
-		if (n < 0)
-			return -1;
-		d->nfts += (size_t)n;
-		return 0;
-	}
-	return -1;
-}
-
-static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
-{
-	memset(d, 0, sizeof *d);
-	if (coco_tdesc_parse(text, a, 0, &d->t, desc_line, d, "SQLite", err) < 0)
-		return -1;
-	if (!d->path || !d->table || !d->t.nkeys || !d->t.ncols)
-		return coco_seterr(err, "SQLite: malformed setup description "
-			"(needs path, table, key and column lines)");
-	for (size_t i = 0; i < d->t.nkeys; i++)
-		if (!coco_tdesc_col(&d->t, d->t.keys[i]))
-			return coco_seterr(err, "SQLite: malformed setup description "
-				"(key %s is not a column)", d->t.keys[i]);
-	for (size_t i = 0; i < d->nfts; i++)
-		if (!coco_tdesc_col(&d->t, d->fts[i]))
-			return coco_seterr(err, "SQLite: malformed setup description "
-				"(full-text field %s is not a column)", d->fts[i]);
-	return 0;
-}
-
-/* Appends to why the reasons the table must be dropped and recreated to go
- * from s to d (nothing when ALTER TABLE can do it). */
-static void recreate_reasons(const desc *s, const desc *d, coco_buf *why)
-{
-	if (strcmp(s->path, d->path))
-		coco_tdesc_reason(why, "path: %s → %s", s->path, d->path);
-	if (strcmp(s->table, d->table))
-		coco_tdesc_reason(why, "table: %s → %s", s->table, d->table);
-	coco_tdesc_reasons(&s->t, &d->t, why);
-}
-
-/* ---- full-text index (full_text_fields) -----------------------------------
- *
- * An FTS5 table "<table>__fts" with the table as its external content
- * (content_rowid = rowid: no text is stored twice), kept in sync by three
- * triggers on the table, so every write of coco's, in its own
- * transaction, updates the index too: no second writer, nothing to replay
- * after a crash. It is derived data: changing the fields rebuilds it. */
-
-static int same_fts(const desc *a, const desc *b)
-{
-	return coco_tdesc_same_names(a->fts, a->nfts, b->fts, b->nfts);
-}
-
-/* Plan lines for going from s's full-text index to d's (NULL: none). */
-static void plan_fts(const desc *s, const desc *d, coco_buf *plan)
-{
-	if (d && d->nfts) {
-		coco_buf_printf(plan, "%s full-text index %s__fts (", s && s->nfts ? "rebuild" : "create",
-			d->table);
-		coco_tdesc_put_names(plan, d->fts, d->nfts);
-		coco_buf_adds(plan, ")\n");
-	} else if (s && s->nfts) {
-		coco_buf_printf(plan, "drop full-text index %s__fts\n", s->table);
-	}
-}
-
-/* Appends "<table><suffix>" quoted. */
-static void quote_ident2(coco_buf *b, const char *table, const char *suffix)
-{
-	coco_buf n = {0};
-	coco_buf_printf(&n, "%s%s", table, suffix);
-	coco_sql_ident(b, n.p);
-	coco_buf_free(&n);
-}
-
-/* Drops d's full-text table and triggers, if any. */
-static void fts_drop_sql(const desc *d, coco_buf *b)
-{
-	static const char *const trig[] = { "__fts_ai", "__fts_ad", "__fts_au" };
-	for (int i = 0; i < 3; i++) {
-		coco_buf_adds(b, "DROP TRIGGER IF EXISTS ");
-		quote_ident2(b, d->table, trig[i]);
-		coco_buf_adds(b, "; ");
-	}
-	coco_buf_adds(b, "DROP TABLE IF EXISTS ");
-	quote_ident2(b, d->table, "__fts");
-	coco_buf_adds(b, "; ");
-}
-
-/* (new."a", new."b") style lists; pre NULL: the bare column names. */
-static void fts_cols(const desc *d, const char *pre, coco_buf *b)
-{
-	for (size_t i = 0; i < d->nfts; i++) {
-		coco_buf_adds(b, ", ");
-		if (pre)
-			coco_buf_adds(b, pre);
-		coco_sql_ident(b, d->fts[i]);
-	}
-}
-
-/* Creates d's full-text table (anew) and its triggers, and fills it. */
-static void fts_create_sql(const desc *d, coco_buf *b)
-{
-	fts_drop_sql(d, b);
-	coco_buf_adds(b, "CREATE VIRTUAL TABLE ");
-	quote_ident2(b, d->table, "__fts");
-	coco_buf_adds(b, " USING fts5(");
-	for (size_t i = 0; i < d->nfts; i++) {
-		if (i)
-			coco_buf_adds(b, ", ");
-		coco_sql_ident(b, d->fts[i]);
-	}
-	coco_buf_adds(b, ", content=");
-	coco_buf_putc(b, '\'');
-	for (const char *p = d->table; *p; p++) {
-		if (*p == '\'')
-			coco_buf_putc(b, '\'');
-		coco_buf_putc(b, *p);
-	}
-	coco_buf_adds(b, "', content_rowid='rowid'); ");
-	/* INSERT INTO "t__fts"(rowid, "a") VALUES (new.rowid, new."a") */
-	for (int t = 0; t < 3; t++) {
-		static const char *const name[] = { "__fts_ai", "__fts_ad", "__fts_au" };
-		static const char *const ev[] = { "INSERT", "DELETE", "UPDATE" };
-		coco_buf_adds(b, "CREATE TRIGGER ");
-		quote_ident2(b, d->table, name[t]);
-		coco_buf_printf(b, " AFTER %s ON ", ev[t]);
-		coco_sql_ident(b, d->table);
-		coco_buf_adds(b, " BEGIN ");
-		if (t > 0) {             /* the old row out */
-			coco_buf_adds(b, "INSERT INTO ");
-			quote_ident2(b, d->table, "__fts");
-			coco_buf_putc(b, '(');
-			quote_ident2(b, d->table, "__fts");
-			coco_buf_adds(b, ", rowid");
-			fts_cols(d, NULL, b);
-			coco_buf_adds(b, ") VALUES ('delete', old.rowid");
-			fts_cols(d, "old.", b);
-			coco_buf_adds(b, "); ");
-		}
-		if (t != 1) {            /* the new row in */
-			coco_buf_adds(b, "INSERT INTO ");
-			quote_ident2(b, d->table, "__fts");
-			coco_buf_adds(b, "(rowid");
-			fts_cols(d, NULL, b);
-			coco_buf_adds(b, ") VALUES (new.rowid");
-			fts_cols(d, "new.", b);
-			coco_buf_adds(b, "); ");
-		}
-		coco_buf_adds(b, "END; ");
-	}
-	coco_buf_adds(b, "INSERT INTO ");
-	quote_ident2(b, d->table, "__fts");
-	coco_buf_putc(b, '(');
-	quote_ident2(b, d->table, "__fts");
-	coco_buf_adds(b, ") VALUES ('rebuild')");
-}
-
 
 /* ---- database access ------------------------------------------------------ */
 
@@ -391,7 +174,7 @@ static int open_error(const char *path, const char *msg, char **err)
 
 /* Opens path read-write (creating it when `create`), in WAL mode with a busy
  * timeout. Returns 0, 1 when !create and the file does not exist, or -1. */
-static int db_open(const char *path, int create, sqlite3 **out, char **err)
+int sqlite_db_open(const char *path, int create, sqlite3 **out, char **err)
 {
 	*out = NULL;
 	struct stat st;
@@ -401,7 +184,7 @@ static int db_open(const char *path, int create, sqlite3 **out, char **err)
 	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
 	int rc = sqlite3_open_v2(path, &db, flags, NULL);
 	if (rc != SQLITE_OK) {
-		open_error(path, db ? errmsg(db) : sqlite3_errstr(rc), err);
+		open_error(path, db ? sqlite_errmsg(db) : sqlite3_errstr(rc), err);
 		sqlite3_close(db);
 		return -1;
 	}
@@ -419,271 +202,12 @@ static int db_open(const char *path, int create, sqlite3 **out, char **err)
 	rc = sqlite3_exec(db, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; "
 		"PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
-		open_error(path, errmsg(db), err);
+		open_error(path, sqlite_errmsg(db), err);
 		sqlite3_close(db);
 		return -1;
 	}
 	*out = db;
 	return 0;
-}
-
-/* Runs sql on db; on failure sets *err naming the table and file. */
-static int db_exec(sqlite3 *db, const char *sql, const desc *d, char **err)
-{
-	if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
-		return 0;
-	return coco_seterr(err, "SQLite: table %s in %s: %s", d->table, d->path, errmsg(db));
-}
-
-/* 1 if table d->table has a column named name (names compare as in SQLite),
- * 0 if not, -1 on error. */
-static int has_column(sqlite3 *db, const desc *d, const char *name, char **err)
-{
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db, "SELECT name FROM pragma_table_info(?1)", -1, &st, NULL) != SQLITE_OK)
-		return coco_seterr(err, "SQLite: %s: %s", d->path, errmsg(db));
-	sqlite3_bind_text(st, 1, d->table, -1, SQLITE_STATIC);
-	int found = 0, rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (!sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), name))
-			found = 1;
-	if (rc != SQLITE_DONE)
-		found = coco_seterr(err, "SQLite: table %s in %s: %s", d->table, d->path,
-			errmsg(db));
-	sqlite3_finalize(st);
-	return found;
-}
-
-static void create_sql(const desc *d, coco_buf *b)
-{
-	coco_buf_adds(b, "CREATE TABLE IF NOT EXISTS ");
-	coco_sql_ident(b, d->table);
-	coco_buf_adds(b, " (");
-	coco_tdesc_create_body(&d->t, 1, b);
-	coco_buf_putc(b, ')');
-}
-
-/* Adds the column c unless the table already has it. */
-static int ensure_column(sqlite3 *db, const desc *d, const col *c, coco_buf *sql, char **err)
-{
-	int has = has_column(db, d, c->name, err);
-	if (has != 0)
-		return has < 0 ? -1 : 0;
-	coco_buf_clear(sql);
-	coco_buf_adds(sql, "ALTER TABLE ");
-	coco_sql_ident(sql, d->table);
-	coco_buf_adds(sql, " ADD COLUMN ");
-	coco_sql_ident(sql, c->name);
-	coco_buf_printf(sql, " %s", c->sql);
-	return db_exec(db, sql->p, d, err);
-}
-
-/* Drops the column unless it is already gone. */
-static int ensure_no_column(sqlite3 *db, const desc *d, const char *name, coco_buf *sql, char **err)
-{
-	int has = has_column(db, d, name, err);
-	if (has != 1)
-		return has;
-	coco_buf_clear(sql);
-	coco_buf_adds(sql, "ALTER TABLE ");
-	coco_sql_ident(sql, d->table);
-	coco_buf_adds(sql, " DROP COLUMN ");
-	coco_sql_ident(sql, name);
-	return db_exec(db, sql->p, d, err);
-}
-
-/* One transaction on d's database: drop table `drop` (same file) when
- * given, create d's table unless it exists, drop the columns of
- * `alter_from` that d no longer has, then add the columns of d that the
- * table lacks. Each step checks first, so re-running it is harmless. */
-static int db_change(const desc *d, const desc *drop, const desc *alter_from, char **err)
-{
-	sqlite3 *db;
-	if (db_open(d->path, 1, &db, err) < 0)
-		return -1;
-	coco_buf sql = {0};
-	/* the full-text index goes first (its triggers name columns) and
-	 * comes back last, rebuilt from the table */
-	int fts = alter_from ? !same_fts(alter_from, d) : 1;
-	int rc = db_exec(db, "BEGIN IMMEDIATE", d, err);
-	if (rc == 0 && fts && (drop || alter_from)) {
-		fts_drop_sql(drop ? drop : alter_from, &sql);
-		rc = db_exec(db, sql.p, d, err);
-		coco_buf_clear(&sql);
-	}
-	if (rc == 0 && drop) {
-		coco_buf_adds(&sql, "DROP TABLE IF EXISTS ");
-		coco_sql_ident(&sql, drop->table);
-		rc = db_exec(db, sql.p, drop, err);
-	}
-	if (rc == 0) {
-		coco_buf_clear(&sql);
-		create_sql(d, &sql);
-		rc = db_exec(db, sql.p, d, err);
-	}
-	for (size_t i = 0; rc == 0 && alter_from && i < alter_from->t.ncols; i++)
-		if (!coco_tdesc_col(&d->t, alter_from->t.cols[i].name))
-			rc = ensure_no_column(db, d, alter_from->t.cols[i].name, &sql, err);
-	for (size_t i = 0; rc == 0 && i < d->t.ncols; i++)
-		rc = ensure_column(db, d, &d->t.cols[i], &sql, err);
-	if (rc == 0 && fts && d->nfts) {
-		coco_buf_clear(&sql);
-		fts_create_sql(d, &sql);
-		rc = db_exec(db, sql.p, d, err);
-	}
-	if (rc == 0)
-		rc = db_exec(db, "COMMIT", d, err);
-	coco_buf_free(&sql);
-	sqlite3_close(db);   /* rolls back what is left open */
-	return rc;
-}
-
-/* DROP TABLE IF EXISTS in d's database; a missing file has nothing to drop. */
-static int db_drop(const desc *d, char **err)
-{
-	sqlite3 *db;
-	int rc = db_open(d->path, 0, &db, err);
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
-	coco_buf sql = {0};
-	if (d->nfts)
-		fts_drop_sql(d, &sql);
-	coco_buf_adds(&sql, "DROP TABLE IF EXISTS ");
-	coco_sql_ident(&sql, d->table);
-	rc = db_exec(db, sql.p, d, err);
-	coco_buf_free(&sql);
-	sqlite3_close(db);
-	return rc;
-}
-
-/* ---- setup: describe / plan / apply --------------------------------------- */
-
-/* The "fts" line of full_text_fields: str fields, each named once. */
-static int describe_fts(const coco_optval *o, const coco_export_info *info, const char *table,
-	coco_buf *desired, char **err)
-{
-	if (!o->set || !o->nlist)
-		return 0;
-	const coco_type *t = info->row_type;
-	coco_buf_adds(desired, "fts");
-	for (size_t i = 0; i < o->nlist; i++) {
-		int fi = coco_type_field(t, o->list[i]);
-		if (fi < 0) {
-			coco_buf f = {0};
-			coco_type_field_names(t, &f);
-			coco_seterr(err, "SQLite: table %s: full_text_fields: unknown field '%s'; fields: %s",
-				table, o->list[i], f.p);
-			coco_buf_free(&f);
-			return -1;
-		}
-		if (t->fields[fi].type->kind != COCO_STR) {
-			coco_buf tb = {0};
-			coco_type_format(t->fields[fi].type, &tb);
-			coco_seterr(err, "SQLite: table %s: full_text_fields: '%s' is %s; only str fields "
-				"can be full-text indexed", table, o->list[i], tb.p);
-			coco_buf_free(&tb);
-			return -1;
-		}
-		for (size_t j = 0; j < i; j++)
-			if (!strcmp(o->list[i], o->list[j]))
-				return coco_seterr(err, "SQLite: table %s: full_text_fields names '%s' twice",
-					table, o->list[i]);
-		coco_buf_putc(desired, ' ');
-		coco_buf_esc(desired, o->list[i], 1);
-	}
-	coco_buf_putc(desired, '\n');
-	return 0;
-}
-
-static int sqlite_describe(const coco_optval *opts, const coco_export_info *info,
-	coco_buf *resource_id, coco_buf *desired, char **err)
-{
-	coco_buf path = {0}, table = {0};
-	int rc = resolve(opts, info, &path, &table, err);
-	if (rc == 0)
-		rc = check_row_type(info, table.p, err);
-	if (rc == 0) {
-		const coco_type *t = info->row_type;
-		coco_buf_printf(resource_id, "sqlite:%s#%s", path.p, table.p);
-		coco_tdesc_put_line(desired, "path", path.p);
-		coco_tdesc_put_line(desired, "table", table.p);
-		coco_tdesc_put_keys(desired, t, info->nkeys);
-		for (uint32_t i = 0; i < t->nfields; i++)
-			coco_tdesc_put_column(desired, 0, t->fields[i].name, t->fields[i].type,
-				sql_type(t->fields[i].type->kind));
-		rc = describe_fts(&opts[OPT_FTS], info, table.p, desired, err);
-	}
-	coco_buf_free(&path);
-	coco_buf_free(&table);
-	return rc;
-}
-
-static int sqlite_plan(const char *stored, const char *desired, coco_buf *plan,
-	int *destructive, char **err)
-{
-	coco_arena a = {0};
-	desc s, d;
-	int rc = 0;
-	*destructive = 0;
-	if ((stored && parse_desc(stored, &a, &s, err) < 0) ||
-	    (desired && parse_desc(desired, &a, &d, err) < 0)) {
-		coco_arena_destroy(&a);
-		return -1;
-	}
-	if (!stored && desired) {
-		coco_tdesc_plan_create(&d.t, NULL, d.table, plan);
-		plan_fts(NULL, &d, plan);
-	} else if (stored && !desired) {
-		coco_buf_printf(plan, "drop table %s\n", s.table);
-		plan_fts(&s, NULL, plan);
-		*destructive = 1;
-	} else if (stored && desired) {
-		coco_buf why = {0};
-		recreate_reasons(&s, &d, &why);
-		if (why.n) {
-			coco_buf_printf(plan, "drop and recreate table %s (%s)\n", d.table, why.p);
-			if (s.nfts && strcmp(s.table, d.table))
-				plan_fts(&s, NULL, plan);
-			plan_fts(NULL, &d, plan);
-			*destructive = 1;
-		} else {
-			*destructive = coco_tdesc_plan_columns(&s.t, &d.t, plan) ? 1 | COCO_SETUP_KEEPS_ROWS : 0;
-			if (!same_fts(&s, &d))
-				plan_fts(&s, &d, plan);
-		}
-		coco_buf_free(&why);
-	}
-	coco_arena_destroy(&a);
-	return rc;
-}
-
-static int sqlite_apply(const char *stored, const char *desired, char **err)
-{
-	coco_arena a = {0};
-	desc s, d;
-	int rc = 0;
-	if ((stored && parse_desc(stored, &a, &s, err) < 0) ||
-	    (desired && parse_desc(desired, &a, &d, err) < 0)) {
-		coco_arena_destroy(&a);
-		return -1;
-	}
-	if (!stored && desired) {
-		rc = db_change(&d, NULL, NULL, err);
-	} else if (stored && !desired) {
-		rc = db_drop(&s, err);
-	} else if (stored && desired) {
-		coco_buf why = {0};
-		recreate_reasons(&s, &d, &why);
-		if (!why.n)
-			rc = db_change(&d, NULL, &s, err);
-		else if (!strcmp(s.path, d.path))
-			rc = db_change(&d, &s, NULL, err);
-		else if ((rc = db_drop(&s, err)) == 0)
-			rc = db_change(&d, NULL, NULL, err);
-		coco_buf_free(&why);
-	}
-	coco_arena_destroy(&a);
-	return rc;
 }
 
 /* ---- WAL checkpoints, off the writer's thread --------------------------------
@@ -863,7 +387,7 @@ static int prepare(sqlite_tgt *t, const char *sql, sqlite3_stmt **st, char **err
 {
 	if (sqlite3_prepare_v3(t->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK)
 		return 0;
-	const char *msg = errmsg(t->db);
+	const char *msg = sqlite_errmsg(t->db);
 	if (!strncmp(msg, "no such table", 13))
 		return coco_seterr(err, "SQLite: table %s does not exist in %s (run setup)",
 			t->table, t->path);
@@ -874,8 +398,8 @@ static int tgt_open(const coco_optval *opts, const coco_export_info *info, void 
 {
 	*out = NULL;
 	coco_buf path = {0}, table = {0}, sql = {0};
-	if (resolve(opts, info, &path, &table, err) < 0 ||
-	    check_row_type(info, table.p, err) < 0) {
+	if (sqlite_resolve(opts, info, &path, &table, err) < 0 ||
+	    sqlite_check_row_type(info, table.p, err) < 0) {
 		coco_buf_free(&path);
 		coco_buf_free(&table);
 		return -1;
@@ -893,7 +417,7 @@ static int tgt_open(const coco_optval *opts, const coco_export_info *info, void 
 		abort();
 	const coco_field *f = info->row_type->fields;
 
-	int rc = db_open(t->path, 0, &t->db, err);
+	int rc = sqlite_db_open(t->path, 0, &t->db, err);
 	if (rc == 1)
 		rc = open_error(t->path, "unable to open database file", err);
 	if (rc < 0)
@@ -971,7 +495,7 @@ static int step_done(sqlite_tgt *t, sqlite3_stmt *st, const char *what, char **e
 	if (rc == SQLITE_DONE)
 		return 0;
 	return coco_seterr(err, "SQLite: %s table %s in %s: %s", what, t->table, t->path,
-		errmsg(t->db));
+		sqlite_errmsg(t->db));
 }
 
 /* BEGIN IMMEDIATE; a transaction still open from a batch that failed
@@ -1101,7 +625,7 @@ static int tgt_upsert(void *p, const coco_value *row, char **err)
 	if (rc == SQLITE_DONE)
 		return 0;
 	return coco_seterr(err, "SQLite: upsert into table %s in %s: %s", t->table, t->path,
-		errmsg(t->db));
+		sqlite_errmsg(t->db));
 }
 
 static int tgt_del(void *p, const coco_value *key, char **err)
@@ -1119,7 +643,7 @@ static int tgt_del(void *p, const coco_value *key, char **err)
 	if (rc == SQLITE_DONE)
 		return 0;
 	return coco_seterr(err, "SQLite: delete from table %s in %s: %s", t->table, t->path,
-		errmsg(t->db));
+		sqlite_errmsg(t->db));
 }
 
 /* ---- queries: top_k by exact scan ----------------------------------------------- */
@@ -1207,7 +731,8 @@ static int tgt_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *u
 	}
 	free(vals);
 	if (rc != SQLITE_DONE)
-		coco_seterr(err, "SQLite: scan table %s in %s: %s", t->table, t->path, errmsg(t->db));
+		coco_seterr(err, "SQLite: scan table %s in %s: %s", t->table, t->path,
+			sqlite_errmsg(t->db));
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -1297,7 +822,7 @@ static void *scan_main(void *arg)
 	sqlite3_stmt *st = NULL;
 	if (!db) {
 		if (sqlite3_open_v2(p->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-			p->err = coco_strdup(db ? errmsg(db) : "cannot open");
+			p->err = coco_strdup(db ? sqlite_errmsg(db) : "cannot open");
 			sqlite3_close(db);
 			return NULL;
 		}
@@ -1305,7 +830,7 @@ static void *scan_main(void *arg)
 		sqlite3_exec(db, "PRAGMA mmap_size=0; PRAGMA cache_size=-256", NULL, NULL, NULL);
 	}
 	if (sqlite3_prepare_v2(db, p->sql, -1, &st, NULL) != SQLITE_OK) {
-		p->err = coco_strdup(errmsg(db));
+		p->err = coco_strdup(sqlite_errmsg(db));
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, p->lo);
@@ -1333,7 +858,7 @@ static void *scan_main(void *arg)
 		heap_offer(p, d, sqlite3_column_int64(st, 0));
 	}
 	if (rc != SQLITE_DONE)
-		p->err = coco_strdup(errmsg(db));
+		p->err = coco_strdup(sqlite_errmsg(db));
 out:
 	sqlite3_finalize(st);
 	if (db != p->db)
@@ -1351,7 +876,8 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int rc = -1, m = !strcmp(metric, "l2") ? DIST_L2 : !strcmp(metric, "ip") ? DIST_IP : DIST_COSINE;
-	if (resolve(opts, info, &path, &table, err) < 0 || check_row_type(info, table.p, err) < 0)
+	if (sqlite_resolve(opts, info, &path, &table, err) < 0 ||
+	    sqlite_check_row_type(info, table.p, err) < 0)
 		goto done;
 	const coco_type *t = info->row_type;
 	int fi = coco_type_field(t, field);
@@ -1381,7 +907,7 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 		if (stat(path.p, &sb) != 0)
 			coco_seterr(err, "SQLite: %s does not exist (run coco update first)", path.p);
 		else
-			open_error(path.p, db ? errmsg(db) : "cannot open", err);
+			open_error(path.p, db ? sqlite_errmsg(db) : "cannot open", err);
 		goto done;
 	}
 	sqlite3_busy_timeout(db, 5000);
@@ -1399,7 +925,7 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 	coco_sql_ident(&sql, table.p);
 	coco_buf_adds(&sql, ")");
 	if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK) {
-		const char *msg = errmsg(db);
+		const char *msg = sqlite_errmsg(db);
 		coco_seterr(err, "SQLite: query table %s in %s: %s%s", table.p, path.p, msg,
 			!strncmp(msg, "no such table", 13) ? " (run coco update first)" : "");
 		goto done;
@@ -1504,7 +1030,7 @@ static int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, c
 	rf[nf++].type = &coco_t_float64;
 	*row_type = coco_type_struct(a, rf, nf);
 	if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK) {
-		coco_seterr(err, "SQLite: query table %s in %s: %s", table.p, path.p, errmsg(db));
+		coco_seterr(err, "SQLite: query table %s in %s: %s", table.p, path.p, sqlite_errmsg(db));
 		goto done;
 	}
 	coco_value *out = coco_arena_alloc(a, (n + 1) * sizeof *out);

@@ -7,6 +7,32 @@
 
 #include <sqlite3.h>
 
+#include "ops.h"
+
+enum { OPT_PATH, OPT_TABLE, OPT_FTS };   /* the options, in sqlite_opts order */
+
+/* ---- sqlite.c: the export's options, opening ---------------------------------- */
+
+/* sqlite3_errmsg, but a full disk is named the way coco names it
+ * everywhere ("no space left on device (...)"). */
+const char *sqlite_errmsg(sqlite3 *db);
+/* Resolves the database path (absolute) and table name from the options. */
+int sqlite_resolve(const coco_optval *opts, const coco_export_info *info,
+	coco_buf *path, coco_buf *table, char **err);
+/* Checks the row type an export hands us. */
+int sqlite_check_row_type(const coco_export_info *info, const char *table, char **err);
+/* Opens path read-write (creating it when `create`), in WAL mode with a busy
+ * timeout. Returns 0, 1 when !create and the file does not exist, or -1. */
+int sqlite_db_open(const char *path, int create, sqlite3 **out, char **err);
+
+/* ---- setup.c: the coco_target_ops describe, plan and apply ---------------------- */
+
+int sqlite_describe(const coco_optval *opts, const coco_export_info *info,
+	coco_buf *resource_id, coco_buf *desired, char **err);
+int sqlite_plan(const char *stored, const char *desired, coco_buf *plan,
+	int *destructive, char **err);
+int sqlite_apply(const char *stored, const char *desired, char **err);
+
 /* ---- vec.c: vector distances ------------------------------------------------ */
 
 enum { DIST_COSINE, DIST_L2, DIST_IP };
