@@ -25,6 +25,24 @@ int sqlite_check_row_type(const coco_export_info *info, const char *table, char 
  * timeout. Returns 0, 1 when !create and the file does not exist, or -1. */
 int sqlite_db_open(const char *path, int create, sqlite3 **out, char **err);
 
+typedef struct ckpt ckpt;
+
+/* An open target (coco_target_ops.open). */
+typedef struct sqlite_tgt {
+	sqlite3 *db;
+	sqlite3_stmt *ups, *del, *begin, *commit, *rollback;
+	const coco_type *row_type;
+	uint32_t ncols, nkeys;
+	char *path, *table;
+	coco_buf scratch;        /* converted values of the row being bound */
+	size_t *off;             /* per column: offset into scratch, or (size_t)-1 */
+	ckpt *ckpt;              /* the checkpointer */
+} sqlite_tgt;
+
+/* Sets *err to "SQLite: cannot open PATH: MSG (WHY)", WHY found by looking
+ * at the file system. Returns -1. */
+int sqlite_open_error(const char *path, const char *msg, char **err);
+
 /* ---- setup.c: the coco_target_ops describe, plan and apply ---------------------- */
 
 int sqlite_describe(const coco_optval *opts, const coco_export_info *info,
@@ -60,3 +78,11 @@ void sqlite_vec_dot_norm(const unsigned char *a, const unsigned char *x, size_t 
 	double *dot, double *xx);
 /* coco_cosine_distance, coco_l2_distance and coco_ip_distance on db. */
 void sqlite_register_distances(sqlite3 *db);
+
+/* ---- query.c: the coco_target_ops top_k and scan ------------------------------- */
+
+int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, const char *field,
+	const char *metric, const float *vec, size_t dim, size_t k, coco_arena *a,
+	const coco_type **row_type, coco_value **rows, size_t *nrows, char **err);
+int sqlite_scan(void *tgt, int (*cb)(void *ud, const coco_value *row), void *ud, coco_arena *a,
+	char **err);
