@@ -720,8 +720,7 @@ int split_code(const char *t, size_t len, const split_code_lang *code,
 	}
 
 	/* a guess at the number of chunks (most come close to cs), not a
-	 * bound: rows grow by doubling, and a large file's rows take as much
-	 * memory as its text, so a bound of len / (cs / 2) would cost more */
+	 * bound: it sizes the first blocks of rows (split_rows.c) */
 	split_rows_init(r, r->a, len / (cs ? cs : 1) + 16);
 	split_lc cur_s, cur_e;
 	split_lc_init(&cur_s);

@@ -36,15 +36,20 @@ void split_lc_move(const char *t, split_lc *c, size_t x);
 
 /* The rows of a result table: {location, text, start, end} each. Rows
  * point into the input text. */
+typedef struct split_block {
+	coco_value *f;                /* ROW_VALUES values a row */
+	size_t n;                     /* rows in it */
+} split_block;
+
 typedef struct split_rows {
 	coco_arena *a;
-	coco_value *v;
-	size_t n, cap;
-	coco_value *fields;           /* values for the next nfree rows */
-	size_t nfree;
+	size_t n, hint;
+	split_block *blk;
+	size_t nblk, capblk;
+	size_t nfree;                 /* rows left in the last block */
 } split_rows;
 
-/* Reserve room for about `hint` rows. */
+/* Expect about `hint` rows (a guess: more or fewer cost nothing). */
 void split_rows_init(split_rows *r, coco_arena *a, size_t hint);
 void split_rows_add(split_rows *r, const char *t, size_t s, size_t e,
 	const split_lc *cs, const split_lc *ce);

@@ -434,8 +434,7 @@ static void split_text(const char *t, size_t len, const split_lang *lang, size_t
 	while (sp.n > 0 && is_ws((unsigned char)t[sp.n - 1]))
 		sp.n--;
 	/* a guess at the number of chunks (most come close to cs), not a
-	 * bound: rows grow by doubling, and a large file's rows take as much
-	 * memory as its text, so a bound of len / (cs / 2) would cost more */
+	 * bound: it sizes the first blocks of rows (split_rows.c) */
 	split_rows_init(r, r->a, len / (cs ? cs : 1) + 16);
 	if (sp.st.fence || sp.st.has_heading)
 		find_code_blocks(&sp);
