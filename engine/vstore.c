@@ -537,6 +537,24 @@ int coco_vs_status_err(const char *who, const char *what, const coco_http_resp *
 	return -1;
 }
 
+long coco_vs_call(coco_http *h, const char *who, const char *method, const char *url,
+	const char *const *hdr, const char *body, int ok404, const char *what, const char *auth_hint,
+	coco_http_resp *r, char **err)
+{
+	memset(r, 0, sizeof *r);
+	size_t n = body ? strlen(body) : 0;
+	long st = h ? coco_vs_request(h, who, method, url, hdr, body, n, r, err)
+		: coco_vs_request_plain(who, method, url, hdr, body, n, 10000, r, err);
+	if (st < 0)
+		return -1;
+	if ((st >= 200 && st < 300) || (ok404 && st == 404))
+		return st;
+	coco_vs_status_err(who, what, r, err);
+	if (auth_hint && (st == 401 || st == 403))
+		coco_seterr(err, "%s %s", *err, auth_hint);   /* frees the old *err */
+	return -1;
+}
+
 /* ---- batches ------------------------------------------------------------------ */
 
 static size_t slot_of(const coco_vs_batch *b, const char *id, size_t n)
@@ -605,4 +623,11 @@ void coco_vs_batch_free(coco_vs_batch *b)
 	free(b->ops);
 	free(b->slots);
 	memset(b, 0, sizeof *b);
+}
+
+double coco_vs_number(const char *s, size_t n)
+{
+	double d;
+	coco_json_trim(&s, &n);
+	return json_num(s, n, &d) < 0 ? 0 : d;
 }

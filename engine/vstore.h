@@ -7,6 +7,8 @@
 
 #include "buf.h"
 #include "http.h"
+#include "ops.h"
+#include "tdesc.h"
 #include "value.h"
 
 /* Appends "[f,f,...]": each float32 in at most 9 significant digits,
@@ -54,6 +56,14 @@ long coco_vs_request_plain(const char *who, const char *method, const char *url,
 	const char *const *hdr, const char *body, size_t nbody, long timeout_ms,
 	coco_http_resp *resp, char **err);
 
+/* A request whose 2xx is success (and 404 when ok404: returns 404); h NULL:
+ * one plain exchange (coco_vs_request_plain, 10 s). Returns the status, or
+ * -1 with *err: a transport failure, or "<who>: <what>: HTTP <status>:
+ * <message>" and, on 401 and 403, auth_hint (NULL: none) after it. */
+long coco_vs_call(coco_http *h, const char *who, const char *method, const char *url,
+	const char *const *hdr, const char *body, int ok404, const char *what, const char *auth_hint,
+	coco_http_resp *r, char **err);
+
 /* *err = "<who>: <what>: HTTP <status>: <the server's message>", the
  * message taken from a JSON body's status.error / error / message / detail
  * member when there is one, else the body's first 300 bytes. Returns -1. */
@@ -84,3 +94,113 @@ static inline const char *coco_vs_op_id(const coco_vs_batch *b, const coco_vs_op
 { return b->ids.p + o->id; }
 void coco_vs_batch_clear(coco_vs_batch *b);
 void coco_vs_batch_free(coco_vs_batch *b);
+
+/* ---- an export's layout and setup (vstore_layout.c) ------------------------------
+ * What both targets read from an export's options and describe the same
+ * way: the server's url, the collection, the key; and the plan/check steps
+ * of their setup, around their own descriptions. Messages start with the
+ * target's name (who) and name the export. */
+
+typedef struct coco_vs_export {
+	const char *who;             /* "Qdrant" */
+	const char *exp;             /* the export's name */
+	const coco_type *row;        /* the export's row: a STRUCT, nkeys key fields first */
+	uint32_t nkeys;
+	coco_buf url, coll;          /* url without a trailing '/'; the collection's name */
+} coco_vs_export;
+
+/* Fills x from the url option (NULL or unset: $url_env, else url_default),
+ * the collection_name option (unset: <flow>__<export>) and info. A url
+ * must be http:// or https:// (hint: what follows https:// in the message,
+ * "" or " (Qdrant's REST port...)") and hold no password or token (it is
+ * stored in the state and shown). Returns 0, or -1 with *err; free x with
+ * coco_vs_export_free either way. */
+int coco_vs_export_init(coco_vs_export *x, const char *who, const coco_export_info *info,
+	const coco_optval *url, const char *url_env, const char *url_default, const char *hint,
+	const coco_optval *coll, char **err);
+void coco_vs_export_free(coco_vs_export *x);
+
+/* The index of the row's field name[0, n), or -1. */
+int coco_vs_field(const coco_type *row, const char *name, size_t n);
+/* Appends the row's field names: "a, b, c". */
+void coco_vs_field_names(const coco_type *row, coco_buf *b);
+
+/* One entry of vector_indexes: field (an index of the row), metric
+ * ("cosine", "l2" or "ip"), m and ef_construction (0: not given); ix counts
+ * from 1. Returns 0, or -1 with *err. */
+typedef int (*coco_vs_index_fn)(void *ud, size_t ix, int field, const char *metric, long m,
+	long efc, char **err);
+
+/* Reads vector_indexes = {{ field =, metric =, method = "hnsw", m =,
+ * ef_construction = }} (JSON text js) and calls fn for each entry. what:
+ * what the store indexes, for the message on another method ("vectors").
+ * Returns 0, or -1 with *err. */
+int coco_vs_vector_indexes(const coco_vs_export *x, const char *js, const char *what,
+	coco_vs_index_fn fn, void *ud, char **err);
+
+/* A description's lines the targets share (url, collection) and its key
+ * and column lines (engine/tdesc.h, COCO_TDESC_SQL_REST); a target's own
+ * description struct starts with this one. */
+typedef struct coco_vs_desc {
+	coco_tdesc t;
+	const char *url, *coll;
+} coco_vs_desc;
+
+/* Appends the description's first lines: "url U" and "collection C". */
+void coco_vs_desc_head(coco_buf *desired, const coco_vs_export *x);
+
+/* What a target plugs into the shared setup steps. */
+typedef struct coco_vs_setup {
+	const char *who;
+	size_t desc_size;            /* sizeof the target's description struct */
+	const char *key_words;       /* in a reason: "key (point ids)" */
+	/* parses text into d (a desc_size struct, zeroed); line reads the
+	 * target's own lines (url and collection are read before it) */
+	coco_tdesc_line_fn line;
+	/* after parsing: -1 with *err when a line the target needs is missing */
+	int (*complete)(const coco_vs_desc *d, char **err);
+	void (*plan_create)(const coco_vs_desc *d, coco_buf *plan);
+	/* reasons to recreate beyond url, collection and key */
+	void (*reasons)(const coco_vs_desc *s, const coco_vs_desc *d, coco_buf *why);
+	/* the plan of fields added, dropped or changed in place; 1 when data
+	 * is lost (the collection keeps its records) */
+	int (*plan_fields)(const coco_vs_desc *s, const coco_vs_desc *d, coco_buf *plan);
+	/* the collection on the server next to d: *exists, and in why what
+	 * was changed by hand; -1 when it cannot be read */
+	int (*server)(const coco_vs_desc *d, int *exists, coco_buf *why, char **err);
+} coco_vs_setup;
+
+/* Parses text with s's lines into d (s->desc_size bytes). 0, or -1 with *err. */
+int coco_vs_desc_parse(const coco_vs_setup *s, const char *text, coco_arena *a, coco_vs_desc *d,
+	char **err);
+/* Appends why the collection must be recreated to go from s to d: url,
+ * collection, key, then the target's reasons. */
+void coco_vs_recreate_reasons(const coco_vs_setup *o, const coco_vs_desc *s,
+	const coco_vs_desc *d, coco_buf *why);
+/* coco_target_ops.plan and .check, on the target's setup steps: fields
+ * dropped in place keep the collection's records (COCO_SETUP_KEEPS_ROWS). */
+int coco_vs_plan(const coco_vs_setup *o, const char *stored, const char *desired, coco_buf *plan,
+	int *destructive, char **err);
+int coco_vs_check(const coco_vs_setup *o, const char *desired, coco_buf *plan, int *destructive,
+	char **err);
+
+/* ---- writes and queries ---------------------------------------------------------- */
+
+/* -1 with *err = "<who>: a row has N fields, expected M" unless row is a
+ * STRUCT of n fields; else 0. */
+int coco_vs_row_check(const char *who, const char *label, const coco_value *row, uint32_t n,
+	char **err);
+
+/* The error of a write the server answered with r (not 2xx; status 0: a
+ * transport failure): *err names what, the url and the server's message.
+ * Returns COCO_TGT_REFUSED for data the server refuses (400, 422), else -1. */
+int coco_vs_write_err(const char *who, const char *what, const char *url,
+	const coco_http_resp *r, char **err);
+
+/* The row type of a top_k answer: row's fields but field `skip`, struct
+ * and table fields as json, then "distance" (float64); src[i]: the row
+ * field of answer field i (room for row->nfields). From a. */
+const coco_type *coco_vs_topk_type(const coco_type *row, int skip, coco_arena *a, int *src);
+
+/* The JSON number s[0, n) as a double (0 when it is none). */
+double coco_vs_number(const char *s, size_t n);

@@ -53,7 +53,8 @@ typedef struct ccol {
 } ccol;
 
 typedef struct layout {
-	coco_buf url, coll, tenant, db;
+	coco_vs_export x;            /* url, collection, row, nkeys */
+	coco_buf tenant, db;
 	const char *space;           /* cosine, l2, ip */
 	long m, efc;                 /* hnsw max_neighbors, ef_construction; 0: default */
 	int emb, doc;                /* field indexes; doc -1: none */
@@ -63,119 +64,25 @@ typedef struct layout {
 
 static void layout_free(layout *l)
 {
-	coco_buf_free(&l->url);
-	coco_buf_free(&l->coll);
+	coco_vs_export_free(&l->x);
 	coco_buf_free(&l->tenant);
 	coco_buf_free(&l->db);
 	free(l->cols);
 	memset(l, 0, sizeof *l);
 }
 
-static int find_col(const layout *l, const char *name, size_t n)
+/* vector_indexes: one entry, on the embedding field (coco_vs_vector_indexes). */
+static int on_index(void *ud, size_t ix, int field, const char *metric, long m, long efc,
+	char **err)
 {
-	for (uint32_t i = 0; i < l->ncols; i++)
-		if (strlen(l->cols[i].name) == n && !memcmp(l->cols[i].name, name, n))
-			return (int)i;
-	return -1;
-}
-
-static void field_names(const layout *l, coco_buf *b)
-{
-	for (uint32_t i = 0; i < l->ncols; i++)
-		coco_buf_printf(b, "%s%s", i ? ", " : "", l->cols[i].name);
-}
-
-static long json_uint(const char *v, size_t n)
-{
-	if (!n || n > 9)
-		return -1;
-	long x = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -1;
-		x = x * 10 + (v[i] - '0');
-	}
-	return x;
-}
-
-/* vector_indexes = {{ field =, metric =, method = "hnsw", m =, ef_construction = }}:
- * one entry, on the embedding field. */
-static int read_vector_indexes(layout *l, const char *js, const char *exp, char **err)
-{
-	coco_json_iter it;
-	const char *k, *v;
-	size_t kn, vn, ix = 0;
-	if (coco_json_iter_init(&it, js, strlen(js)) != '[')
-		return coco_seterr(err, WHO ": export '%s': vector_indexes must be a list "
-			"{{ field = ..., metric = ... }}", exp);
-	coco_buf s = {0};
-	int rc = 0;
-	while (!rc && coco_json_iter_next(&it, &k, &kn, &v, &vn)) {
-		ix++;
-		coco_json_iter fi;
-		const char *fk, *fv;
-		size_t fkn, fvn;
-		if (coco_json_iter_init(&fi, v, vn) != '{') {
-			rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu] must be a table", exp, ix);
-			break;
-		}
-		int field = -1;
-		const char *metric = NULL;
-		while (!rc && coco_json_iter_next(&fi, &fk, &fkn, &fv, &fvn)) {
-			coco_buf_clear(&s);
-			coco_json_str_decode(fk, fkn, &s);
-			char key[24];
-			snprintf(key, sizeof key, "%s", s.p ? s.p : "");
-			coco_buf_clear(&s);
-			int str = coco_json_str_decode(fv, fvn, &s) == 0;
-			if (!strcmp(key, "field")) {
-				if (!str || (field = find_col(l, s.p, s.n)) < 0) {
-					coco_buf f = {0};
-					field_names(l, &f);
-					rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu]: unknown field "
-						"%.*s; fields: %s", exp, ix, (int)fvn, fv, f.p);
-					coco_buf_free(&f);
-				}
-			} else if (!strcmp(key, "metric")) {
-				metric = str && !strcmp(s.p, "cosine") ? "cosine" : str && !strcmp(s.p, "l2")
-					? "l2" : str && !strcmp(s.p, "ip") ? "ip" : NULL;
-				if (!metric)
-					rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu].metric must be "
-						"\"cosine\", \"l2\" or \"ip\", got %.*s", exp, ix, (int)fvn, fv);
-			} else if (!strcmp(key, "method")) {
-				if (!str || strcmp(s.p, "hnsw"))
-					rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu].method: Chroma "
-						"indexes embeddings with HNSW only, got %.*s", exp, ix, (int)fvn, fv);
-			} else if (!strcmp(key, "m") || !strcmp(key, "ef_construction")) {
-				long val = json_uint(fv, fvn);
-				if (val < 1)
-					rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu].%s must be a "
-						"positive integer, got %.*s", exp, ix, key, (int)fvn, fv);
-				else if (key[0] == 'm')
-					l->m = val;
-				else
-					l->efc = val;
-			} else {
-				rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu]: unknown option "
-					"'%s'; options: field, metric, method, m, ef_construction", exp, ix, key);
-			}
-		}
-		if (rc)
-			break;
-		if (field < 0 || !metric) {
-			rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu] needs a field and a "
-				"metric (\"cosine\", \"l2\" or \"ip\")", exp, ix);
-			break;
-		}
-		if (field != l->emb || ix > 1) {
-			rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu]: a Chroma collection "
-				"has one embedding, field '%s'; one entry on it", exp, ix, l->cols[l->emb].name);
-			break;
-		}
-		l->space = metric;
-	}
-	coco_buf_free(&s);
-	return rc;
+	layout *l = ud;
+	if (field != l->emb || ix > 1)
+		return coco_seterr(err, WHO ": export '%s': vector_indexes[%zu]: a Chroma collection "
+			"has one embedding, field '%s'; one entry on it", l->x.exp, ix, l->cols[l->emb].name);
+	l->space = metric;
+	l->m = m;
+	l->efc = efc;
+	return 0;
 }
 
 /* Chroma's rule for names: 3-512 bytes of [a-zA-Z0-9._-], the first and the
@@ -198,45 +105,56 @@ static int check_name(const char *what, const char *s, const char *exp, char **e
 	return 0;
 }
 
+/* The document field: document_field, else a str field named text. */
+static int find_doc(const coco_optval *opts, layout *l, char **err)
+{
+	const char *exp = l->x.exp;
+	const char *docf = opts[OPT_DOCUMENT].set ? opts[OPT_DOCUMENT].s : NULL;
+	int di = coco_vs_field(l->x.row, docf ? docf : "text", strlen(docf ? docf : "text"));
+	if (docf && di < 0) {
+		coco_buf f = {0};
+		coco_vs_field_names(l->x.row, &f);
+		int rc = coco_seterr(err, WHO ": export '%s': document_field: unknown field '%s'; "
+			"fields: %s", exp, docf, f.p);
+		coco_buf_free(&f);
+		return rc;
+	}
+	if (di >= 0 && (l->cols[di].type->kind != COCO_STR || l->cols[di].role != R_META)) {
+		if (docf) {
+			coco_buf tb = {0};
+			coco_type_format(l->cols[di].type, &tb);
+			int rc = coco_seterr(err, WHO ": export '%s': document_field '%s' is %s%s; a "
+				"document is a str field that is not a key", exp, docf, tb.p,
+				l->cols[di].role == R_KEY ? " (a key)" : "");
+			coco_buf_free(&tb);
+			return rc;
+		}
+		di = -1;            /* a "text" that is not a str: metadata */
+	}
+	if (di >= 0) {
+		l->doc = di;
+		l->cols[di].role = R_DOC;
+	}
+	return 0;
+}
+
 static int layout_make(const coco_optval *opts, const coco_export_info *info, layout *l,
 	char **err)
 {
 	memset(l, 0, sizeof *l);
 	const char *exp = info->export_name;
-	const coco_type *t = info->row_type;
-	const char *url = opts[OPT_URL].set && opts[OPT_URL].s && *opts[OPT_URL].s
-		? opts[OPT_URL].s : getenv("CHROMA_URL");
-	coco_buf_adds(&l->url, url && *url ? url : "http://localhost:8000");
-	while (l->url.n && l->url.p[l->url.n - 1] == '/')
-		l->url.p[--l->url.n] = 0;
-	if (coco_has_secret(l->url.p)) {
-		/* the url names the resource: it is stored in the state and shown */
-		coco_buf r = {0};
-		coco_redact(l->url.p, &r);
-		coco_seterr(err, WHO ": export '%s': url '%s' holds a password or token, which would "
-			"be stored in coco's state and shown: give the server's address alone", exp, r.p);
-		coco_buf_free(&r);
+	if (coco_vs_export_init(&l->x, WHO, info, &opts[OPT_URL], "CHROMA_URL",
+	    "http://localhost:8000", "", &opts[OPT_COLLECTION], err) < 0)
 		return -1;
-	}
-	if (strncmp(l->url.p, "http://", 7) && strncmp(l->url.p, "https://", 8))
-		return coco_seterr(err, WHO ": export '%s': url must start with http:// or https://, "
-			"got '%s'", exp, l->url.p);
-	if (opts[OPT_COLLECTION].set && opts[OPT_COLLECTION].s)
-		coco_buf_adds(&l->coll, opts[OPT_COLLECTION].s);
-	else
-		coco_buf_printf(&l->coll, "%s__%s", info->flow_name, exp);
 	coco_buf_adds(&l->tenant, opts[OPT_TENANT].set && opts[OPT_TENANT].s ? opts[OPT_TENANT].s
 		: "default_tenant");
 	coco_buf_adds(&l->db, opts[OPT_DATABASE].set && opts[OPT_DATABASE].s ? opts[OPT_DATABASE].s
 		: "default_database");
-	if (check_name("collection name", l->coll.p, exp, err) < 0 ||
+	if (check_name("collection name", l->x.coll.p, exp, err) < 0 ||
 	    check_name("tenant", l->tenant.p, exp, err) < 0 ||
 	    check_name("database", l->db.p, exp, err) < 0)
 		return -1;
-	if (!t || t->kind != COCO_STRUCT || t->nfields == 0)
-		return coco_seterr(err, WHO ": export '%s' has no fields", exp);
-	if (info->nkeys == 0 || info->nkeys > t->nfields)
-		return coco_seterr(err, WHO ": export '%s' needs primary_key_fields", exp);
+	const coco_type *t = info->row_type;
 	l->ncols = t->nfields;
 	l->nkeys = info->nkeys;
 	l->cols = coco_xcalloc(l->ncols + 1, sizeof *l->cols);
@@ -262,34 +180,11 @@ static int layout_make(const coco_optval *opts, const coco_export_info *info, la
 	}
 	coco_buf_free(&vecs);
 	l->cols[l->emb].role = R_EMB;
-	const char *docf = opts[OPT_DOCUMENT].set ? opts[OPT_DOCUMENT].s : NULL;
-	int di = find_col(l, docf ? docf : "text", strlen(docf ? docf : "text"));
-	if (docf && di < 0) {
-		coco_buf f = {0};
-		field_names(l, &f);
-		int rc = coco_seterr(err, WHO ": export '%s': document_field: unknown field '%s'; "
-			"fields: %s", exp, docf, f.p);
-		coco_buf_free(&f);
-		return rc;
-	}
-	if (di >= 0 && (l->cols[di].type->kind != COCO_STR || l->cols[di].role != R_META)) {
-		if (docf) {
-			coco_buf tb = {0};
-			coco_type_format(l->cols[di].type, &tb);
-			int rc = coco_seterr(err, WHO ": export '%s': document_field '%s' is %s%s; a "
-				"document is a str field that is not a key", exp, docf, tb.p,
-				l->cols[di].role == R_KEY ? " (a key)" : "");
-			coco_buf_free(&tb);
-			return rc;
-		}
-		di = -1;            /* a "text" that is not a str: metadata */
-	}
-	if (di >= 0) {
-		l->doc = di;
-		l->cols[di].role = R_DOC;
-	}
+	if (find_doc(opts, l, err) < 0)
+		return -1;
 	if (opts[OPT_VECTOR_INDEXES].set && opts[OPT_VECTOR_INDEXES].s &&
-	    read_vector_indexes(l, opts[OPT_VECTOR_INDEXES].s, exp, err) < 0)
+	    coco_vs_vector_indexes(&l->x, opts[OPT_VECTOR_INDEXES].s, "embeddings", on_index, l,
+		    err) < 0)
 		return -1;
 	if (!l->space)
 		l->space = "cosine";
@@ -308,19 +203,21 @@ static int layout_make(const coco_optval *opts, const coco_export_info *info, la
 /* ---- the setup description ------------------------------------------------------
  *
  *   url http://127.0.0.1:8000
+ *   collection Docs__chunks
  *   tenant default_tenant
  *   database default_database
- *   collection Docs__chunks
  *   hnsw cosine m=16 ef_construction=100      (m and ef_construction when given)
  *   key filename
  *   column filename str key
  *   column text str document
  *   column embedding vector<float32,384> embedding 384
- *   column title str metadata */
+ *   column title str metadata
+ *
+ * url, collection, key and column lines are engine/vstore.h's. */
 
 typedef struct desc {
-	coco_tdesc t;
-	const char *url, *tenant, *db, *coll, *hnsw;
+	coco_vs_desc v;              /* url, coll, key and column lines */
+	const char *tenant, *db, *hnsw;
 } desc;
 
 static int c_describe(const coco_optval *opts, const coco_export_info *info,
@@ -331,11 +228,11 @@ static int c_describe(const coco_optval *opts, const coco_export_info *info,
 		layout_free(&l);
 		return -1;
 	}
-	coco_buf_printf(resource_id, "chroma:%s/%s/%s#%s", l.url.p, l.tenant.p, l.db.p, l.coll.p);
-	coco_tdesc_put_line(desired, "url", l.url.p);
+	coco_buf_printf(resource_id, "chroma:%s/%s/%s#%s", l.x.url.p, l.tenant.p, l.db.p,
+		l.x.coll.p);
+	coco_vs_desc_head(desired, &l.x);
 	coco_tdesc_put_line(desired, "tenant", l.tenant.p);
 	coco_tdesc_put_line(desired, "database", l.db.p);
-	coco_tdesc_put_line(desired, "collection", l.coll.p);
 	coco_buf_printf(desired, "hnsw %s", l.space);
 	if (l.m)
 		coco_buf_printf(desired, " m=%ld", l.m);
@@ -354,10 +251,8 @@ static int desc_line(void *ctx, coco_arena *a, const char *w, size_t wn, const c
 	const char *e)
 {
 	desc *d = ctx;
-	const char **v = COCO_TDESC_IS(w, wn, "url") ? &d->url :
-		COCO_TDESC_IS(w, wn, "tenant") ? &d->tenant :
+	const char **v = COCO_TDESC_IS(w, wn, "tenant") ? &d->tenant :
 		COCO_TDESC_IS(w, wn, "database") ? &d->db :
-		COCO_TDESC_IS(w, wn, "collection") ? &d->coll :
 		COCO_TDESC_IS(w, wn, "hnsw") ? &d->hnsw : NULL;
 	if (!v)
 		return -1;
@@ -365,19 +260,17 @@ static int desc_line(void *ctx, coco_arena *a, const char *w, size_t wn, const c
 	return *v ? 0 : -1;
 }
 
-static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
+static int desc_complete(const coco_vs_desc *v, char **err)
 {
-	memset(d, 0, sizeof *d);
-	if (coco_tdesc_parse(text, a, COCO_TDESC_SQL_REST, &d->t, desc_line, d, WHO, err) < 0)
-		return -1;
-	if (!d->url || !d->tenant || !d->db || !d->coll || !d->hnsw || !d->t.nkeys || !d->t.ncols)
+	const desc *d = (const desc *)v;
+	if (!v->url || !d->tenant || !d->db || !v->coll || !d->hnsw || !v->t.nkeys || !v->t.ncols)
 		return coco_seterr(err, WHO ": malformed setup description (needs url, tenant, "
 			"database, collection, hnsw, key and column lines)");
 	return 0;
 }
 
 /* The embedding column's dimension, or 0. */
-static long emb_dim(const desc *d)
+static long emb_dim(const coco_vs_desc *d)
 {
 	for (size_t i = 0; i < d->t.ncols; i++)
 		if (!strncmp(d->t.cols[i].sql, "embedding ", 10))
@@ -391,24 +284,16 @@ static void space_of(const desc *d, char out[16])
 	snprintf(out, 16, "%.*s", (int)strcspn(d->hnsw, " "), d->hnsw);
 }
 
-static void recreate_reasons(const desc *s, const desc *d, coco_buf *why)
+/* Reasons to recreate beyond url, collection and key (coco_vs_setup.reasons). */
+static void db_reasons(const coco_vs_desc *sv, const coco_vs_desc *dv, coco_buf *why)
 {
-	if (strcmp(s->url, d->url))
-		coco_tdesc_reason(why, "url: %s → %s", s->url, d->url);
+	const desc *s = (const desc *)sv, *d = (const desc *)dv;
 	if (strcmp(s->tenant, d->tenant) || strcmp(s->db, d->db))
 		coco_tdesc_reason(why, "database: %s/%s → %s/%s", s->tenant, s->db, d->tenant, d->db);
-	if (strcmp(s->coll, d->coll))
-		coco_tdesc_reason(why, "collection: %s → %s", s->coll, d->coll);
 	if (strcmp(s->hnsw, d->hnsw))
 		coco_tdesc_reason(why, "hnsw: %s → %s", s->hnsw, d->hnsw);
-	if (!coco_tdesc_same_names(s->t.keys, s->t.nkeys, d->t.keys, d->t.nkeys)) {
-		coco_tdesc_reason(why, "key (ids): ");
-		coco_tdesc_put_names(why, s->t.keys, s->t.nkeys);
-		coco_buf_adds(why, " → ");
-		coco_tdesc_put_names(why, d->t.keys, d->t.nkeys);
-	}
-	for (size_t i = 0; i < d->t.ncols; i++) {
-		const coco_tcol *c = &d->t.cols[i], *o = coco_tdesc_col(&s->t, c->name);
+	for (size_t i = 0; i < dv->t.ncols; i++) {
+		const coco_tcol *c = &dv->t.cols[i], *o = coco_tdesc_col(&sv->t, c->name);
 		int demb = !strncmp(c->sql, "embedding", 9);
 		if (demb && (!o || strcmp(o->sql, c->sql)))
 			coco_tdesc_reason(why, "embedding %s: %s → %s", c->name, o ? o->type : "(none)",
@@ -416,33 +301,34 @@ static void recreate_reasons(const desc *s, const desc *d, coco_buf *why)
 	}
 }
 
-static void plan_create(const desc *d, coco_buf *plan)
+static void plan_create(const coco_vs_desc *v, coco_buf *plan)
 {
-	coco_buf_printf(plan, "create collection %s in %s/%s (space %s; ", d->coll, d->tenant,
+	const desc *d = (const desc *)v;
+	coco_buf_printf(plan, "create collection %s in %s/%s (space %s; ", v->coll, d->tenant,
 		d->db, d->hnsw);
-	for (size_t i = 0; i < d->t.ncols; i++) {
-		const coco_tcol *c = &d->t.cols[i];
+	for (size_t i = 0; i < v->t.ncols; i++) {
+		const coco_tcol *c = &v->t.cols[i];
 		if (!strncmp(c->sql, "embedding", 9))
 			coco_buf_printf(plan, "embedding: %s %s; ", c->name, c->type);
 	}
-	for (size_t i = 0; i < d->t.ncols; i++)
-		if (!strcmp(d->t.cols[i].sql, "document"))
-			coco_buf_printf(plan, "document: %s; ", d->t.cols[i].name);
+	for (size_t i = 0; i < v->t.ncols; i++)
+		if (!strcmp(v->t.cols[i].sql, "document"))
+			coco_buf_printf(plan, "document: %s; ", v->t.cols[i].name);
 	coco_buf_adds(plan, "metadata: ");
 	int n = 0;
-	for (size_t i = 0; i < d->t.ncols; i++) {
-		const char *r = d->t.cols[i].sql;
+	for (size_t i = 0; i < v->t.ncols; i++) {
+		const char *r = v->t.cols[i].sql;
 		if (!strcmp(r, "key") || !strcmp(r, "metadata"))
-			coco_buf_printf(plan, "%s%s", n++ ? ", " : "", d->t.cols[i].name);
+			coco_buf_printf(plan, "%s%s", n++ ? ", " : "", v->t.cols[i].name);
 	}
 	coco_buf_adds(plan, "; ids from ");
-	coco_tdesc_put_names(plan, d->t.keys, d->t.nkeys);
+	coco_tdesc_put_names(plan, v->t.keys, v->t.nkeys);
 	coco_buf_adds(plan, ")\n");
 }
 
 /* Fields gone are removed from each record as the update writes it again
  * (destructive: their data is lost); new or changed fields need nothing. */
-static int plan_fields(const desc *s, const desc *d, coco_buf *plan)
+static int plan_fields(const coco_vs_desc *s, const coco_vs_desc *d, coco_buf *plan)
 {
 	int destructive = 0;
 	for (size_t i = 0; i < s->t.ncols; i++) {
@@ -462,37 +348,6 @@ static int plan_fields(const desc *s, const desc *d, coco_buf *plan)
 				c->name, o->type, o->sql, c->type, c->sql);
 	}
 	return destructive;
-}
-
-static int c_plan(const char *stored, const char *desired, coco_buf *plan, int *destructive,
-	char **err)
-{
-	coco_arena a = {0};
-	desc s, d;
-	*destructive = 0;
-	if ((stored && parse_desc(stored, &a, &s, err) < 0) ||
-	    (desired && parse_desc(desired, &a, &d, err) < 0)) {
-		coco_arena_destroy(&a);
-		return -1;
-	}
-	if (!stored && desired) {
-		plan_create(&d, plan);
-	} else if (stored && !desired) {
-		coco_buf_printf(plan, "drop collection %s\n", s.coll);
-		*destructive = 1;
-	} else if (stored && desired) {
-		coco_buf why = {0};
-		recreate_reasons(&s, &d, &why);
-		if (why.n) {
-			coco_buf_printf(plan, "drop and recreate collection %s (%s)\n", d.coll, why.p);
-			*destructive = 1;
-		} else {
-			*destructive = plan_fields(&s, &d, plan);
-		}
-		coco_buf_free(&why);
-	}
-	coco_arena_destroy(&a);
-	return 0;
 }
 
 /* ---- HTTP ----------------------------------------------------------------------- */
@@ -521,22 +376,12 @@ static void coll_url(coco_buf *b, const char *url, const char *tenant, const cha
 	coco_buf_adds(b, tail ? tail : "");
 }
 
-/* A request: 2xx is success (and 404 when ok404). Returns the status, or
- * -1 with *err saying what failed. h NULL: a plain exchange without libcurl
- * (queries on http:// URLs, where loading libcurl costs more). */
+/* A request: 2xx is success (and 404 when ok404); h NULL: a plain exchange
+ * without libcurl (queries on http:// URLs, where loading libcurl costs more). */
 static long call(coco_http *h, const char *method, const char *url, const char *body,
 	int ok404, const char *what, coco_http_resp *r, char **err)
 {
-	memset(r, 0, sizeof *r);
-	long st = h ? coco_vs_request(h, WHO, method, url, NULL, body, body ? strlen(body) : 0, r, err)
-		: coco_vs_request_plain(WHO, method, url, NULL, body, body ? strlen(body) : 0, 10000, r,
-		err);
-	if (st < 0)
-		return -1;
-	if ((st >= 200 && st < 300) || (ok404 && st == 404))
-		return st;
-	coco_vs_status_err(WHO, what, r, err);
-	return -1;
+	return coco_vs_call(h, WHO, method, url, NULL, body, ok404, what, NULL, r, err);
 }
 
 /* The collection as the server has it: *id (malloc'd), *space, *dim (0:
@@ -545,8 +390,8 @@ static int coll_get(coco_http *h, const desc *d, char **id, char space[16], long
 	char **err)
 {
 	coco_buf url = {0}, what = {0}, s = {0};
-	coll_url(&url, d->url, d->tenant, d->db, d->coll, NULL);
-	coco_buf_printf(&what, "read collection %s on %s", d->coll, d->url);
+	coll_url(&url, d->v.url, d->tenant, d->db, d->v.coll, NULL);
+	coco_buf_printf(&what, "read collection %s on %s", d->v.coll, d->v.url);
 	coco_http_resp r;
 	long st = call(h, "GET", url.p, NULL, 1, what.p, &r, err);
 	int rc = st < 0 ? -1 : st == 404 ? 0 : 1;
@@ -581,40 +426,40 @@ static int ensure_db(coco_http *h, const desc *d, char **err)
 	coco_buf url = {0}, body = {0}, what = {0};
 	coco_http_resp r;
 	int rc = -1;
-	coco_buf_printf(&url, "%s/api/v2/tenants/", d->url);
+	coco_buf_printf(&url, "%s/api/v2/tenants/", d->v.url);
 	coco_vs_path(&url, d->tenant);
-	coco_buf_printf(&what, "read tenant %s on %s", d->tenant, d->url);
+	coco_buf_printf(&what, "read tenant %s on %s", d->tenant, d->v.url);
 	long st = call(h, "GET", url.p, NULL, 1, what.p, &r, err);
 	coco_http_resp_free(&r);
 	if (st < 0)
 		goto done;
 	if (st == 404) {
 		coco_buf_clear(&url);
-		coco_buf_printf(&url, "%s/api/v2/tenants", d->url);
+		coco_buf_printf(&url, "%s/api/v2/tenants", d->v.url);
 		coco_buf_adds(&body, "{\"name\":");
 		coco_json_str(&body, d->tenant, strlen(d->tenant));
 		coco_buf_putc(&body, '}');
 		coco_buf_clear(&what);
-		coco_buf_printf(&what, "create tenant %s on %s", d->tenant, d->url);
+		coco_buf_printf(&what, "create tenant %s on %s", d->tenant, d->v.url);
 		st = call(h, "POST", url.p, body.p, 0, what.p, &r, err);
 		coco_http_resp_free(&r);
 		if (st < 0)
 			goto done;
 	}
 	coco_buf_clear(&url);
-	coco_buf_printf(&url, "%s/api/v2/tenants/", d->url);
+	coco_buf_printf(&url, "%s/api/v2/tenants/", d->v.url);
 	coco_vs_path(&url, d->tenant);
 	coco_buf_adds(&url, "/databases/");
 	coco_vs_path(&url, d->db);
 	coco_buf_clear(&what);
-	coco_buf_printf(&what, "read database %s/%s on %s", d->tenant, d->db, d->url);
+	coco_buf_printf(&what, "read database %s/%s on %s", d->tenant, d->db, d->v.url);
 	st = call(h, "GET", url.p, NULL, 1, what.p, &r, err);
 	coco_http_resp_free(&r);
 	if (st < 0)
 		goto done;
 	if (st == 404) {
 		coco_buf_clear(&url);
-		coco_buf_printf(&url, "%s/api/v2/tenants/", d->url);
+		coco_buf_printf(&url, "%s/api/v2/tenants/", d->v.url);
 		coco_vs_path(&url, d->tenant);
 		coco_buf_adds(&url, "/databases");
 		coco_buf_clear(&body);
@@ -622,7 +467,7 @@ static int ensure_db(coco_http *h, const desc *d, char **err)
 		coco_json_str(&body, d->db, strlen(d->db));
 		coco_buf_putc(&body, '}');
 		coco_buf_clear(&what);
-		coco_buf_printf(&what, "create database %s/%s on %s", d->tenant, d->db, d->url);
+		coco_buf_printf(&what, "create database %s/%s on %s", d->tenant, d->db, d->v.url);
 		st = call(h, "POST", url.p, body.p, 0, what.p, &r, err);
 		coco_http_resp_free(&r);
 		if (st < 0)
@@ -643,9 +488,9 @@ static int create_coll(coco_http *h, const desc *d, char **err)
 	coco_buf url = {0}, body = {0}, what = {0};
 	char space[16];
 	space_of(d, space);
-	coll_url(&url, d->url, d->tenant, d->db, NULL, NULL);
+	coll_url(&url, d->v.url, d->tenant, d->db, NULL, NULL);
 	coco_buf_adds(&body, "{\"name\":");
-	coco_json_str(&body, d->coll, strlen(d->coll));
+	coco_json_str(&body, d->v.coll, strlen(d->v.coll));
 	coco_buf_printf(&body, ",\"get_or_create\":true,\"configuration\":{\"hnsw\":{\"space\":\"%s\"",
 		space);
 	const char *m = strstr(d->hnsw, " m="), *e = strstr(d->hnsw, "ef_construction=");
@@ -654,7 +499,7 @@ static int create_coll(coco_http *h, const desc *d, char **err)
 	if (e)
 		coco_buf_printf(&body, ",\"ef_construction\":%ld", strtol(e + 16, NULL, 10));
 	coco_buf_adds(&body, "}}}");
-	coco_buf_printf(&what, "create collection %s on %s", d->coll, d->url);
+	coco_buf_printf(&what, "create collection %s on %s", d->v.coll, d->v.url);
 	coco_http_resp r;
 	long st = call(h, "POST", url.p, body.p, 0, what.p, &r, err);
 	coco_http_resp_free(&r);
@@ -667,8 +512,8 @@ static int create_coll(coco_http *h, const desc *d, char **err)
 static int drop_coll(coco_http *h, const desc *d, char **err)
 {
 	coco_buf url = {0}, what = {0};
-	coll_url(&url, d->url, d->tenant, d->db, d->coll, NULL);
-	coco_buf_printf(&what, "drop collection %s on %s", d->coll, d->url);
+	coll_url(&url, d->v.url, d->tenant, d->db, d->v.coll, NULL);
+	coco_buf_printf(&what, "drop collection %s on %s", d->v.coll, d->v.url);
 	coco_http_resp r;
 	long st = call(h, "DELETE", url.p, NULL, 1, what.p, &r, err);
 	/* a database that is gone holds no collection either */
@@ -686,42 +531,50 @@ static void server_reasons(const desc *d, const char *space, long dim, coco_buf 
 	if (strcmp(space, want))
 		coco_tdesc_reason(why, "space is %s, the flow wants %s", space[0] ? space : "(none)",
 			want);
-	long wd = emb_dim(d);
+	long wd = emb_dim(&d->v);
 	if (dim && dim != wd)
 		coco_tdesc_reason(why, "embeddings have %ld dimensions, the flow's %ld", dim, wd);
 }
 
-static int c_check(const char *desired, coco_buf *plan, int *destructive, char **err)
+/* The collection on the server next to d (coco_vs_setup.server), by one
+ * plain exchange (no libcurl, one try) on an http:// URL. */
+static int server_check(const coco_vs_desc *v, int *exists, coco_buf *why, char **err)
 {
-	coco_arena a = {0};
-	desc d;
-	*destructive = 0;
-	if (parse_desc(desired, &a, &d, err) < 0) {
-		coco_arena_destroy(&a);
-		return -1;
-	}
-	coco_http *h = strncmp(d.url, "http://", 7) ? client() : NULL;   /* one try, no libcurl */
+	const desc *d = (const desc *)v;
+	coco_http *h = strncmp(v->url, "http://", 7) ? client() : NULL;
 	char space[16];
 	long dim = 0;
-	char *e = NULL;
-	int got = coll_get(h, &d, NULL, space, &dim, &e);
-	if (got == 0) {
-		coco_buf_printf(plan, "collection %s is missing on the server: ", d.coll);
-		plan_create(&d, plan);
-	} else if (got == 1) {
-		coco_buf why = {0};
-		server_reasons(&d, space, dim, &why);
-		if (why.n) {
-			coco_buf_printf(plan, "drop and recreate collection %s (changed on the server: "
-				"%s)\n", d.coll, why.p);
-			*destructive = 1;
-		}
-		coco_buf_free(&why);
-	}
-	free(e);
+	int got = coll_get(h, d, NULL, space, &dim, err);
+	if (got == 1)
+		server_reasons(d, space, dim, why);
+	*exists = got == 1;
 	coco_http_destroy(h);
-	coco_arena_destroy(&a);
-	return 0;
+	return got < 0 ? -1 : 0;
+}
+
+static const coco_vs_setup c_setup = {
+	.who = WHO,
+	.desc_size = sizeof(desc),
+	.key_words = "key (ids)",
+	.line = desc_line,
+	.complete = desc_complete,
+	.plan_create = plan_create,
+	.reasons = db_reasons,
+	.plan_fields = plan_fields,
+	.server = server_check,
+};
+
+static int c_plan(const char *stored, const char *desired, coco_buf *plan, int *destructive,
+	char **err)
+{
+	return coco_vs_plan(&c_setup, stored, desired, plan, destructive, err);
+}
+
+/* The collection on the server next to the description setup applied: a
+ * collection deleted or changed by hand is planned again. */
+static int c_check(const char *desired, coco_buf *plan, int *destructive, char **err)
+{
+	return coco_vs_check(&c_setup, desired, plan, destructive, err);
 }
 
 static int c_apply(const char *stored, const char *desired, char **err)
@@ -730,8 +583,8 @@ static int c_apply(const char *stored, const char *desired, char **err)
 	desc s, d;
 	int rc = -1;
 	coco_http *h = client();
-	if ((stored && parse_desc(stored, &a, &s, err) < 0) ||
-	    (desired && parse_desc(desired, &a, &d, err) < 0))
+	if ((stored && coco_vs_desc_parse(&c_setup, stored, &a, &s.v, err) < 0) ||
+	    (desired && coco_vs_desc_parse(&c_setup, desired, &a, &d.v, err) < 0))
 		goto done;
 	if (!desired) {
 		rc = drop_coll(h, &s, err);
@@ -739,7 +592,7 @@ static int c_apply(const char *stored, const char *desired, char **err)
 	}
 	coco_buf why = {0};
 	if (stored)
-		recreate_reasons(&s, &d, &why);
+		coco_vs_recreate_reasons(&c_setup, &s.v, &d.v, &why);
 	if (why.n && drop_coll(h, &s, err) < 0) {
 		coco_buf_free(&why);
 		goto done;
@@ -826,9 +679,8 @@ static int c_upsert(void *p, const coco_value *row, char **err)
 {
 	c_tgt *t = p;
 	const layout *l = &t->l;
-	if (row->kind != COCO_STRUCT || row->n != l->ncols)
-		return coco_seterr(err, WHO ": %s: a row has %zu fields, expected %u", t->label,
-			row->kind == COCO_STRUCT ? row->n : (size_t)1, l->ncols);
+	if (coco_vs_row_check(WHO, t->label, row, l->ncols, err) < 0)
+		return -1;
 	const coco_value *ev = &row->u.fields[l->emb];
 	if (ev->kind != COCO_VECTOR || ev->n != l->cols[l->emb].type->dim) {
 		if (ev->kind == COCO_VECTOR)
@@ -914,10 +766,7 @@ static int post(c_tgt *t, const char *url, const coco_buf *body, const char *wha
 	if (st < 0) {
 		rc = -1;
 	} else if (st < 200 || st >= 300) {
-		coco_vs_status_err(WHO, what, &r, err);
-		rc = st == 400 || st == 422 ? COCO_TGT_REFUSED : -1;
-		if (st == 404)           /* coco_seterr frees the old *err */
-			coco_seterr(err, "%s (the collection is gone: run coco setup)", *err);
+		rc = coco_vs_write_err(WHO, what, url, &r, err);
 	}
 	coco_http_resp_free(&r);
 	return rc;
@@ -1013,11 +862,26 @@ static void c_close(void *p)
 static void desc_of(const layout *l, desc *d)
 {
 	memset(d, 0, sizeof *d);
-	d->url = l->url.p;
+	d->v.url = l->x.url.p;
 	d->tenant = l->tenant.p;
 	d->db = l->db.p;
-	d->coll = l->coll.p;
+	d->v.coll = l->x.coll.p;
 	d->hnsw = l->space;
+}
+
+/* The collection of l on the server: its id into *cid (malloc'd), or -1
+ * with *err (none: "no such collection (run <fix>)"). h NULL: plain. */
+static int coll_id(coco_http *h, const layout *l, const char *what, const char *fix, char **cid,
+	char **err)
+{
+	desc d;
+	desc_of(l, &d);
+	char space[16];
+	long dim;
+	int got = coll_get(h, &d, cid, space, &dim, err);
+	if (got == 0)
+		coco_seterr(err, WHO ": %s: no such collection (run %s)", what, fix);
+	return got == 1 ? 0 : -1;
 }
 
 static int c_open(const coco_optval *opts, const coco_export_info *info, void **out, char **err)
@@ -1030,20 +894,13 @@ static int c_open(const coco_optval *opts, const coco_export_info *info, void **
 	}
 	t->h = client();
 	coco_buf lb = {0};
-	coco_buf_printf(&lb, "collection %s on %s", t->l.coll.p, t->l.url.p);
+	coco_buf_printf(&lb, "collection %s on %s", t->l.x.coll.p, t->l.x.url.p);
 	t->label = coco_buf_take(&lb);
-	desc d;
-	desc_of(&t->l, &d);
-	char space[16];
-	long dim;
-	int got = coll_get(t->h, &d, &t->cid, space, &dim, err);
-	if (got <= 0) {
-		if (got == 0)
-			coco_seterr(err, WHO ": %s: no such collection (run coco setup)", t->label);
+	if (coll_id(t->h, &t->l, t->label, "coco setup", &t->cid, err) < 0) {
 		c_close(t);
 		return -1;
 	}
-	coll_url(&t->add_url, t->l.url.p, t->l.tenant.p, t->l.db.p, NULL, "/");
+	coll_url(&t->add_url, t->l.x.url.p, t->l.tenant.p, t->l.db.p, NULL, "/");
 	coco_buf_adds(&t->add_url, t->cid);
 	coco_buf_adds(&t->del_url, t->add_url.p);
 	coco_buf_adds(&t->add_url, "/add");
@@ -1052,7 +909,47 @@ static int c_open(const coco_optval *opts, const coco_export_info *info, void **
 	return 0;
 }
 
-/* ---- queries ------------------------------------------------------------------------ */
+/* ---- reading records back: queries and scans ----------------------------------------- */
+
+/* vals[j] = the record's value of field src[j] as type types[j], j < n:
+ * its document, embedding (emb: the JSON array, or NULL), or metadata
+ * (str, int, float and bool as they are, other types as JSON text in a
+ * str). From a; tmp: scratch. */
+static void record_fields(const layout *l, const char *meta, size_t nmeta, const char *doc,
+	size_t ndoc, const char *emb, size_t nemb, const int *src, const coco_field *types, size_t n,
+	coco_arena *a, coco_value *vals, coco_buf *tmp)
+{
+	for (size_t j = 0; j < n; j++) {
+		const ccol *c = &l->cols[src[j]];
+		const char *fv = NULL;
+		size_t nfv = 0;
+		memset(&vals[j], 0, sizeof vals[j]);
+		if (c->role == R_DOC) {
+			fv = doc, nfv = ndoc;
+		} else if (c->role == R_EMB) {
+			fv = emb, nfv = nemb;
+		} else if (meta && coco_json_get(meta, nmeta, c->name, strlen(c->name), &fv, &nfv)) {
+			coco_kind kd = c->type->kind;
+			if (kd != COCO_STR && kd != COCO_INT64 && kd != COCO_FLOAT32 &&
+			    kd != COCO_FLOAT64 && kd != COCO_BOOL) {       /* JSON text in a str */
+				coco_buf_clear(tmp);
+				fv = coco_json_str_decode(fv, nfv, tmp) == 0 ? tmp->p : NULL;
+				nfv = tmp->n;
+			}
+		}
+		if (fv)
+			coco_vs_from_json(fv, nfv, types[j].type, a, &vals[j]);
+	}
+}
+
+/* The i-th (from 0) element of a JSON array, or NULL. */
+static const char *nth(const char *arr, size_t narr, size_t i, size_t *n)
+{
+	char idx[24];
+	const char *v;
+	snprintf(idx, sizeof idx, "%zu", i + 1);
+	return arr && coco_json_get(arr, narr, idx, strlen(idx), &v, n) ? v : NULL;
+}
 
 static int c_top_k(const coco_optval *opts, const coco_export_info *info, const char *field,
 	const char *metric, const float *vec, size_t dim, size_t k, coco_arena *a,
@@ -1068,8 +965,8 @@ static int c_top_k(const coco_optval *opts, const coco_export_info *info, const 
 	int rc = -1;
 	if (layout_make(opts, info, &l, err) < 0)
 		goto done;
-	coco_buf_printf(&what, "query collection %s on %s", l.coll.p, l.url.p);
-	int fi = find_col(&l, field, strlen(field));
+	coco_buf_printf(&what, "query collection %s on %s", l.x.coll.p, l.x.url.p);
+	int fi = coco_vs_field(info->row_type, field, strlen(field));
 	if (fi < 0 || fi != l.emb) {
 		coco_seterr(err, WHO ": %s: top_k searches the embedding, field '%s'%s%s%s", what.p,
 			l.cols[l.emb].name, fi < 0 ? "; there is no field '" : "", fi < 0 ? field : "",
@@ -1087,18 +984,10 @@ static int c_top_k(const coco_optval *opts, const coco_export_info *info, const 
 			l.space, metric, field, metric);
 		goto done;
 	}
-	h = strncmp(l.url.p, "http://", 7) ? client() : NULL;
-	desc d;
-	desc_of(&l, &d);
-	char space[16];
-	long cdim;
-	int got = coll_get(h, &d, &cid, space, &cdim, err);
-	if (got <= 0) {
-		if (got == 0)
-			coco_seterr(err, WHO ": %s: no such collection (run coco update first)", what.p);
+	h = strncmp(l.x.url.p, "http://", 7) ? client() : NULL;
+	if (coll_id(h, &l, what.p, "coco update first", &cid, err) < 0)
 		goto done;
-	}
-	coll_url(&url, l.url.p, l.tenant.p, l.db.p, NULL, "/");
+	coll_url(&url, l.x.url.p, l.tenant.p, l.db.p, NULL, "/");
 	coco_buf_adds(&url, cid);
 	coco_buf_adds(&url, "/query");
 	coco_buf_adds(&body, "{\"query_embeddings\":[");
@@ -1107,77 +996,37 @@ static int c_top_k(const coco_optval *opts, const coco_export_info *info, const 
 		"\"distances\"]}", k);
 	if (call(h, "POST", url.p, body.p, 0, what.p, &r, err) < 0)
 		goto done;
-
-	coco_field *rf = coco_arena_alloc(a, (l.ncols + 1) * sizeof *rf);
 	int *src = coco_arena_alloc(a, (l.ncols + 1) * sizeof *src);
-	uint32_t nf = 0;
-	for (uint32_t i = 0; i < l.ncols; i++) {
-		if ((int)i == fi)
-			continue;
-		rf[nf].name = coco_arena_strdup(a, l.cols[i].name);
-		coco_kind kd = l.cols[i].type->kind;
-		rf[nf].type = kd == COCO_STRUCT || kd == COCO_TABLE ? &coco_t_json : l.cols[i].type;
-		src[nf++] = (int)i;
-	}
-	rf[nf].name = "distance";
-	rf[nf].type = &coco_t_float64;
-	nf++;
-	*row_type = coco_type_struct(a, rf, nf);
+	*row_type = coco_vs_topk_type(info->row_type, fi, a, src);
+	uint32_t nf = (*row_type)->nfields;
 	/* {"ids":[[...]],"documents":[[...]],"metadatas":[[...]],"distances":[[...]]} */
-	const char *docs = NULL, *metas = NULL, *dists = NULL, *v;
-	size_t ndocs = 0, nmetas = 0, ndists = 0, nv;
+	const char *docs = NULL, *metas = NULL, *dists = NULL, *v, *kk;
+	size_t ndocs = 0, nmetas = 0, ndists = 0, nv, kkn, n = 0;
 	if (coco_json_get(r.body.p, r.body.n, "documents", 9, &v, &nv))
-		coco_json_get(v, nv, "1", 1, &docs, &ndocs);
+		docs = nth(v, nv, 0, &ndocs);
 	if (coco_json_get(r.body.p, r.body.n, "metadatas", 9, &v, &nv))
-		coco_json_get(v, nv, "1", 1, &metas, &nmetas);
+		metas = nth(v, nv, 0, &nmetas);
 	if (!coco_json_get(r.body.p, r.body.n, "distances", 9, &v, &nv) ||
-	    !coco_json_get(v, nv, "1", 1, &dists, &ndists)) {
+	    !(dists = nth(v, nv, 0, &ndists))) {
 		coco_seterr(err, WHO ": %s: unexpected answer %.200s", what.p, r.body.p);
 		goto done;
 	}
 	coco_json_iter it;
-	const char *kk;
-	size_t kkn, n = 0;
 	coco_json_iter_init(&it, dists, ndists);
 	while (coco_json_iter_next(&it, &kk, &kkn, &v, &nv))
 		n++;
 	coco_value *outv = coco_arena_alloc(a, (n + 1) * sizeof *outv);
 	for (size_t i = 0; i < n; i++) {
-		char idx[24];
-		snprintf(idx, sizeof idx, "%zu", i + 1);
 		coco_value *row = &outv[i];
 		row->kind = COCO_STRUCT;
 		row->n = nf;
 		row->u.fields = coco_arena_alloc(a, nf * sizeof(coco_value));
-		const char *meta = NULL, *fv;
-		size_t nmeta = 0, nfv;
-		if (metas)
-			coco_json_get(metas, nmetas, idx, strlen(idx), &meta, &nmeta);
-		for (uint32_t j = 0; j + 1 < nf; j++) {
-			const ccol *c = &l.cols[src[j]];
-			if (c->role == R_DOC) {
-				if (docs && coco_json_get(docs, ndocs, idx, strlen(idx), &fv, &nfv))
-					coco_vs_from_json(fv, nfv, rf[j].type, a, &row->u.fields[j]);
-				continue;
-			}
-			if (!meta || !coco_json_get(meta, nmeta, c->name, strlen(c->name), &fv, &nfv))
-				continue;
-			coco_kind kd = c->type->kind;
-			if (kd == COCO_STR || kd == COCO_INT64 || kd == COCO_FLOAT32 ||
-			    kd == COCO_FLOAT64 || kd == COCO_BOOL) {
-				coco_vs_from_json(fv, nfv, rf[j].type, a, &row->u.fields[j]);
-			} else {          /* JSON text in a str */
-				coco_buf_clear(&s);
-				if (coco_json_str_decode(fv, nfv, &s) == 0)
-					coco_vs_from_json(s.p, s.n, rf[j].type, a, &row->u.fields[j]);
-			}
-		}
-		double dv = 0;
-		if (coco_json_get(dists, ndists, idx, strlen(idx), &fv, &nfv)) {
-			coco_buf_clear(&s);
-			coco_buf_add(&s, fv, nfv);
-			dv = strtod(s.p, NULL);
-		}
+		size_t nmeta = 0, ndoc = 0, nfv;
+		const char *meta = nth(metas, nmetas, i, &nmeta), *doc = nth(docs, ndocs, i, &ndoc);
+		record_fields(&l, meta, nmeta, doc, ndoc, NULL, 0, src, (*row_type)->fields, nf - 1, a,
+			row->u.fields, &s);
+		const char *fv = nth(dists, ndists, i, &nfv);
+		double dv = fv ? coco_vs_number(fv, nfv) : 0;
 		/* Chroma: l2 is squared, ip is 1 - dot; coco: l2 distance, -dot */
 		coco_value *dd = &row->u.fields[nf - 1];
 		dd->kind = COCO_FLOAT64;
@@ -1199,6 +1048,64 @@ done:
 	return rc;
 }
 
+#define SCAN_PAGE 500             /* records per get request */
+
+/* Every record, by pages of get with offset and limit (coco_target_ops.scan). */
+static int c_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud, coco_arena *a,
+	char **err)
+{
+	c_tgt *t = p;
+	const layout *l = &t->l;
+	coco_buf body = {0}, what = {0}, url = {0}, s = {0};
+	coco_buf_printf(&what, "scan %s", t->label);
+	coll_url(&url, l->x.url.p, l->tenant.p, l->db.p, NULL, "/");
+	coco_buf_adds(&url, t->cid);
+	coco_buf_adds(&url, "/get");
+	int *src = coco_xcalloc(l->ncols + 1, sizeof *src);
+	for (uint32_t i = 0; i < l->ncols; i++)
+		src[i] = (int)i;
+	int rc = 0, stop = 0;
+	size_t got = SCAN_PAGE;
+	for (size_t off = 0; !rc && !stop && got == SCAN_PAGE; off += got) {
+		coco_buf_clear(&body);
+		coco_buf_printf(&body, "{\"limit\":%d,\"offset\":%zu,\"include\":[\"embeddings\","
+			"\"documents\",\"metadatas\"]}", SCAN_PAGE, off);
+		coco_http_resp r;
+		const char *ids, *embs = NULL, *docs = NULL, *metas = NULL;
+		size_t nids, nembs = 0, ndocs = 0, nmetas = 0;
+		got = 0;
+		if (call(t->h, "POST", url.p, body.p, 0, what.p, &r, err) < 0) {
+			rc = -1;
+		} else if (!coco_json_get(r.body.p, r.body.n, "ids", 3, &ids, &nids)) {
+			rc = coco_seterr(err, WHO ": %s: unexpected answer %.200s", what.p, r.body.p);
+		} else {
+			coco_json_get(r.body.p, r.body.n, "embeddings", 10, &embs, &nembs);
+			coco_json_get(r.body.p, r.body.n, "documents", 9, &docs, &ndocs);
+			coco_json_get(r.body.p, r.body.n, "metadatas", 9, &metas, &nmetas);
+		}
+		size_t nid;
+		while (!rc && !stop && nth(ids, nids, got, &nid)) {
+			size_t nmeta = 0, ndoc = 0, nemb = 0;
+			const char *meta = nth(metas, nmetas, got, &nmeta), *doc = nth(docs, ndocs, got, &ndoc);
+			const char *emb = nth(embs, nembs, got, &nemb);
+			got++;
+			coco_arena_reset(a);
+			coco_value row = { .kind = COCO_STRUCT, .n = l->ncols };
+			row.u.fields = coco_arena_alloc(a, l->ncols * sizeof(coco_value));
+			record_fields(l, meta, nmeta, doc, ndoc, emb, nemb, src, l->x.row->fields, l->ncols,
+				a, row.u.fields, &s);
+			stop = cb(ud, &row) != 0;
+		}
+		coco_http_resp_free(&r);
+	}
+	free(src);
+	coco_buf_free(&body);
+	coco_buf_free(&what);
+	coco_buf_free(&url);
+	coco_buf_free(&s);
+	return rc;
+}
+
 /* The Chroma target: `targets.Chroma{ url = "http://localhost:8000" }`. */
 const coco_target_ops coco_chroma_target = {
 	.name = "Chroma",
@@ -1214,4 +1121,5 @@ const coco_target_ops coco_chroma_target = {
 	.commit = c_commit,
 	.close = c_close,
 	.top_k = c_top_k,
+	.scan = c_scan,
 };

@@ -54,7 +54,7 @@ typedef struct qcol {
 } qcol;
 
 typedef struct layout {
-	coco_buf url, coll;
+	coco_vs_export x;            /* url, collection, row, nkeys */
 	const char *key_env;
 	qcol *cols;
 	uint32_t ncols, nkeys;
@@ -64,8 +64,7 @@ typedef struct layout {
 
 static void layout_free(layout *l)
 {
-	coco_buf_free(&l->url);
-	coco_buf_free(&l->coll);
+	coco_vs_export_free(&l->x);
 	free(l->cols);
 	memset(l, 0, sizeof *l);
 }
@@ -75,127 +74,27 @@ static const char *distance_of(const char *metric)
 	return !strcmp(metric, "cosine") ? "Cosine" : !strcmp(metric, "l2") ? "Euclid" : "Dot";
 }
 
-static int find_col(const layout *l, const char *name, size_t n)
+/* One entry of vector_indexes (coco_vs_vector_indexes). */
+static int on_index(void *ud, size_t ix, int field, const char *metric, long m, long efc,
+	char **err)
 {
-	for (uint32_t i = 0; i < l->ncols; i++)
-		if (strlen(l->cols[i].name) == n && !memcmp(l->cols[i].name, name, n))
-			return (int)i;
-	return -1;
-}
-
-static void field_names(const layout *l, coco_buf *b)
-{
-	for (uint32_t i = 0; i < l->ncols; i++)
-		coco_buf_printf(b, "%s%s", i ? ", " : "", l->cols[i].name);
-}
-
-/* A non-negative JSON integer, or -1. */
-static long json_uint(const char *v, size_t n)
-{
-	if (!n || n > 9)
-		return -1;
-	long x = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -1;
-		x = x * 10 + (v[i] - '0');
+	layout *l = ud;
+	qcol *c = &l->cols[field];
+	if (!c->vec) {
+		coco_buf tb = {0};
+		coco_type_format(c->type, &tb);
+		int rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu]: field '%s' is %s; "
+			"a Qdrant vector needs a vector<float32,N> field", l->x.exp, ix, c->name, tb.p);
+		coco_buf_free(&tb);
+		return rc;
 	}
-	return x;
-}
-
-/* vector_indexes = {{ field =, metric =, method = "hnsw", m =, ef_construction = }} */
-static int read_vector_indexes(layout *l, const char *js, const char *exp, char **err)
-{
-	coco_json_iter it;
-	const char *k, *v;
-	size_t kn, vn, ix = 0;
-	if (coco_json_iter_init(&it, js, strlen(js)) != '[')
-		return coco_seterr(err, WHO ": export '%s': vector_indexes must be a list "
-			"{{ field = ..., metric = ... }}", exp);
-	coco_buf s = {0};
-	int rc = 0;
-	while (!rc && coco_json_iter_next(&it, &k, &kn, &v, &vn)) {
-		ix++;
-		coco_json_iter fi;
-		const char *fk, *fv;
-		size_t fkn, fvn;
-		if (coco_json_iter_init(&fi, v, vn) != '{') {
-			rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu] must be a table", exp, ix);
-			break;
-		}
-		int field = -1;
-		const char *metric = NULL;
-		long m = 0, efc = 0;
-		while (!rc && coco_json_iter_next(&fi, &fk, &fkn, &fv, &fvn)) {
-			coco_buf_clear(&s);
-			coco_json_str_decode(fk, fkn, &s);
-			char key[24];
-			snprintf(key, sizeof key, "%s", s.p ? s.p : "");
-			coco_buf_clear(&s);
-			int str = coco_json_str_decode(fv, fvn, &s) == 0;
-			if (!strcmp(key, "field")) {
-				if (!str || (field = find_col(l, s.p, s.n)) < 0) {
-					coco_buf f = {0};
-					field_names(l, &f);
-					rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu]: unknown field "
-						"%.*s; fields: %s", exp, ix, (int)fvn, fv, f.p);
-					coco_buf_free(&f);
-				}
-			} else if (!strcmp(key, "metric")) {
-				if (str && !strcmp(s.p, "cosine"))
-					metric = "cosine";
-				else if (str && !strcmp(s.p, "l2"))
-					metric = "l2";
-				else if (str && !strcmp(s.p, "ip"))
-					metric = "ip";
-				else
-					rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu].metric must be "
-						"\"cosine\", \"l2\" or \"ip\", got %.*s", exp, ix, (int)fvn, fv);
-			} else if (!strcmp(key, "method")) {
-				if (!str || strcmp(s.p, "hnsw"))
-					rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu].method: Qdrant "
-						"indexes vectors with HNSW only, got %.*s", exp, ix, (int)fvn, fv);
-			} else if (!strcmp(key, "m") || !strcmp(key, "ef_construction")) {
-				long val = json_uint(fv, fvn);
-				if (val < 1)
-					rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu].%s must be a "
-						"positive integer, got %.*s", exp, ix, key, (int)fvn, fv);
-				else if (key[0] == 'm')
-					m = val;
-				else
-					efc = val;
-			} else {
-				rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu]: unknown option "
-					"'%s'; options: field, metric, method, m, ef_construction", exp, ix, key);
-			}
-		}
-		if (rc)
-			break;
-		if (field < 0 || !metric) {
-			rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu] needs a field and a "
-				"metric (\"cosine\", \"l2\" or \"ip\")", exp, ix);
-			break;
-		}
-		qcol *c = &l->cols[field];
-		if (!c->vec) {
-			coco_buf tb = {0};
-			coco_type_format(c->type, &tb);
-			rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu]: field '%s' is %s; "
-				"a Qdrant vector needs a vector<float32,N> field", exp, ix, c->name, tb.p);
-			coco_buf_free(&tb);
-			break;
-		}
-		if (c->metric) {
-			rc = coco_seterr(err, WHO ": export '%s': vector_indexes[%zu]: field '%s' is "
-				"listed twice (a Qdrant vector has one distance)", exp, ix, c->name);
-			break;
-		}
-		c->metric = metric;
-		c->m = m;
-		c->efc = efc;
-	}
-	coco_buf_free(&s);
-	return rc;
+	if (c->metric)
+		return coco_seterr(err, WHO ": export '%s': vector_indexes[%zu]: field '%s' is "
+			"listed twice (a Qdrant vector has one distance)", l->x.exp, ix, c->name);
+	c->metric = metric;
+	c->m = m;
+	c->efc = efc;
+	return 0;
 }
 
 /* Qdrant refuses collection names with these bytes, and longer than 255. */
@@ -218,28 +117,13 @@ static int layout_make(const coco_optval *opts, const coco_export_info *info, la
 	char **err)
 {
 	memset(l, 0, sizeof *l);
-	const char *exp = info->export_name;
-	const coco_type *t = info->row_type;
-	const char *url = opts[OPT_URL].set && opts[OPT_URL].s && *opts[OPT_URL].s
-		? opts[OPT_URL].s : getenv("QDRANT_URL");
-	coco_buf_adds(&l->url, url && *url ? url : "http://localhost:6333");
-	while (l->url.n && l->url.p[l->url.n - 1] == '/')
-		l->url.p[--l->url.n] = 0;
-	if (strncmp(l->url.p, "http://", 7) && strncmp(l->url.p, "https://", 8))
-		return coco_seterr(err, WHO ": export '%s': url must start with http:// or https:// "
-			"(Qdrant's REST port, 6333 by default), got '%s'", exp, l->url.p);
-	if (opts[OPT_COLLECTION].set && opts[OPT_COLLECTION].s)
-		coco_buf_adds(&l->coll, opts[OPT_COLLECTION].s);
-	else
-		coco_buf_printf(&l->coll, "%s__%s", info->flow_name, exp);
-	if (check_collection(l->coll.p, exp, err) < 0)
+	if (coco_vs_export_init(&l->x, WHO, info, &opts[OPT_URL], "QDRANT_URL",
+	    "http://localhost:6333", " (Qdrant's REST port, 6333 by default)", &opts[OPT_COLLECTION],
+	    err) < 0 || check_collection(l->x.coll.p, l->x.exp, err) < 0)
 		return -1;
 	if (opts[OPT_API_KEY_ENV].set && opts[OPT_API_KEY_ENV].s && *opts[OPT_API_KEY_ENV].s)
 		l->key_env = opts[OPT_API_KEY_ENV].s;
-	if (!t || t->kind != COCO_STRUCT || t->nfields == 0)
-		return coco_seterr(err, WHO ": export '%s' has no fields", exp);
-	if (info->nkeys == 0 || info->nkeys > t->nfields)
-		return coco_seterr(err, WHO ": export '%s' needs primary_key_fields", exp);
+	const coco_type *t = info->row_type;
 	l->ncols = t->nfields;
 	l->nkeys = info->nkeys;
 	l->cols = coco_xcalloc(l->ncols + 1, sizeof *l->cols);
@@ -250,7 +134,8 @@ static int layout_make(const coco_optval *opts, const coco_export_info *info, la
 		c->vec = i >= l->nkeys && c->type->kind == COCO_VECTOR && c->type->dim > 0;
 	}
 	if (opts[OPT_VECTOR_INDEXES].set && opts[OPT_VECTOR_INDEXES].s &&
-	    read_vector_indexes(l, opts[OPT_VECTOR_INDEXES].s, exp, err) < 0)
+	    coco_vs_vector_indexes(&l->x, opts[OPT_VECTOR_INDEXES].s, "vectors", on_index, l,
+		    err) < 0)
 		return -1;
 	l->vec1 = -1;
 	for (uint32_t i = 0; i < l->ncols; i++) {
@@ -281,12 +166,13 @@ static int layout_make(const coco_optval *opts, const coco_export_info *info, la
  *   column filename str payload
  *   column embedding vector<float32,384> vector 384 Cosine m=16 ef_construct=64
  *
- * key and column lines are engine/tdesc.h's (COCO_TDESC_SQL_REST: the rest
- * of a column line says where the field goes). */
+ * url, collection, key and column lines are engine/vstore.h's
+ * (COCO_TDESC_SQL_REST: the rest of a column line says where the field
+ * goes). */
 
 typedef struct desc {
-	coco_tdesc t;
-	const char *url, *coll, *key_env;
+	coco_vs_desc v;              /* url, coll, key and column lines */
+	const char *key_env;
 } desc;
 
 static int q_describe(const coco_optval *opts, const coco_export_info *info,
@@ -297,9 +183,8 @@ static int q_describe(const coco_optval *opts, const coco_export_info *info,
 		layout_free(&l);
 		return -1;
 	}
-	coco_buf_printf(resource_id, "qdrant:%s#%s", l.url.p, l.coll.p);
-	coco_tdesc_put_line(desired, "url", l.url.p);
-	coco_tdesc_put_line(desired, "collection", l.coll.p);
+	coco_buf_printf(resource_id, "qdrant:%s#%s", l.x.url.p, l.x.coll.p);
+	coco_vs_desc_head(desired, &l.x);
 	if (l.key_env)
 		coco_tdesc_put_line(desired, "api_key_env", l.key_env);
 	coco_tdesc_put_keys(desired, info->row_type, l.nkeys);
@@ -314,20 +199,14 @@ static int desc_line(void *ctx, coco_arena *a, const char *w, size_t wn, const c
 	const char *e)
 {
 	desc *d = ctx;
-	const char **v = COCO_TDESC_IS(w, wn, "url") ? &d->url :
-		COCO_TDESC_IS(w, wn, "collection") ? &d->coll :
-		COCO_TDESC_IS(w, wn, "api_key_env") ? &d->key_env : NULL;
-	if (!v)
+	if (!COCO_TDESC_IS(w, wn, "api_key_env"))
 		return -1;
-	*v = coco_unesc(a, rest, (size_t)(e - rest));
-	return *v ? 0 : -1;
+	d->key_env = coco_unesc(a, rest, (size_t)(e - rest));
+	return d->key_env ? 0 : -1;
 }
 
-static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
+static int desc_complete(const coco_vs_desc *d, char **err)
 {
-	memset(d, 0, sizeof *d);
-	if (coco_tdesc_parse(text, a, COCO_TDESC_SQL_REST, &d->t, desc_line, d, WHO, err) < 0)
-		return -1;
 	if (!d->url || !d->coll || !d->t.nkeys || !d->t.ncols)
 		return coco_seterr(err, WHO ": malformed setup description (needs url, collection, key "
 			"and column lines)");
@@ -354,16 +233,16 @@ static void vec_parts(const coco_tcol *c, long *size, char dist[16], const char 
 	}
 }
 
-/* 1 when s and d want the same named vectors (names, sizes, distances). */
-static int same_vectors(const desc *s, const desc *d, coco_buf *why)
+/* Why the collection must be recreated beyond url, collection and key: its
+ * named vectors differ (names, sizes, distances; coco_vs_setup.reasons). */
+static void vector_reasons(const coco_vs_desc *s, const coco_vs_desc *d, coco_buf *why)
 {
-	int same = 1;
 	for (size_t i = 0; i < d->t.ncols; i++) {
 		const coco_tcol *c = &d->t.cols[i], *o = coco_tdesc_col(&s->t, c->name);
 		if (!is_vec(c) && (!o || !is_vec(o)))
 			continue;
 		long sz = 0, osz = 0;
-		char dist[16], odist[16];
+		char dist[16] = "", odist[16] = "";
 		const char *h, *oh;
 		if (is_vec(c))
 			vec_parts(c, &sz, dist, &h);
@@ -375,36 +254,14 @@ static int same_vectors(const desc *s, const desc *d, coco_buf *why)
 			coco_tdesc_reason(why, "vector %s becomes payload", c->name);
 		} else if (sz != osz || strcmp(dist, odist)) {
 			coco_tdesc_reason(why, "vector %s: %ld %s → %ld %s", c->name, osz, odist, sz, dist);
-		} else {
-			continue;
 		}
-		same = 0;
 	}
 	for (size_t i = 0; i < s->t.ncols; i++)
-		if (is_vec(&s->t.cols[i]) && !coco_tdesc_col(&d->t, s->t.cols[i].name)) {
+		if (is_vec(&s->t.cols[i]) && !coco_tdesc_col(&d->t, s->t.cols[i].name))
 			coco_tdesc_reason(why, "vector %s is gone", s->t.cols[i].name);
-			same = 0;
-		}
-	return same;
 }
 
-/* Why the collection must be dropped and created again to go from s to d. */
-static void recreate_reasons(const desc *s, const desc *d, coco_buf *why)
-{
-	if (strcmp(s->url, d->url))
-		coco_tdesc_reason(why, "url: %s → %s", s->url, d->url);
-	if (strcmp(s->coll, d->coll))
-		coco_tdesc_reason(why, "collection: %s → %s", s->coll, d->coll);
-	if (!coco_tdesc_same_names(s->t.keys, s->t.nkeys, d->t.keys, d->t.nkeys)) {
-		coco_tdesc_reason(why, "key (point ids): ");
-		coco_tdesc_put_names(why, s->t.keys, s->t.nkeys);
-		coco_buf_adds(why, " → ");
-		coco_tdesc_put_names(why, d->t.keys, d->t.nkeys);
-	}
-	same_vectors(s, d, why);
-}
-
-static void plan_create(const desc *d, coco_buf *plan)
+static void plan_create(const coco_vs_desc *d, coco_buf *plan)
 {
 	coco_buf_printf(plan, "create collection %s (", d->coll);
 	int any = 0;
@@ -430,7 +287,7 @@ static void plan_create(const desc *d, coco_buf *plan)
  * point (destructive). New ones and changed types need nothing: each
  * point's payload is written whole. Vectors whose HNSW settings change are
  * updated in place. */
-static int plan_fields(const desc *s, const desc *d, coco_buf *plan)
+static int plan_fields(const coco_vs_desc *s, const coco_vs_desc *d, coco_buf *plan)
 {
 	int destructive = 0;
 	for (size_t i = 0; i < s->t.ncols; i++) {
@@ -514,31 +371,18 @@ static const char *coll_url(conn *c, const char *url, const char *coll, const ch
 	return c->url.p;
 }
 
-/* A request whose 2xx is success; else *err names what failed. ok404: a
- * 404 is fine too (returns 404). Returns the status or -1. */
+/* A request whose 2xx is success (and 404 when ok404); else *err names
+ * what failed. Returns the status or -1. */
 static long call(conn *c, const char *method, const char *url, const char *body, int ok404,
 	const char *what, coco_http_resp *r, char **err)
 {
-	memset(r, 0, sizeof *r);
-	long st = c->h ? coco_vs_request(c->h, WHO, method, url, (const char *const *)c->hdr, body,
-		body ? strlen(body) : 0, r, err) : coco_vs_request_plain(WHO, method, url,
-		(const char *const *)c->hdr, body, body ? strlen(body) : 0, 10000, r, err);
-	if (st < 0)
-		return -1;
-	if ((st >= 200 && st < 300) || (ok404 && st == 404))
-		return st;
-	if (st == 401 || st == 403) {
-		coco_vs_status_err(WHO, what, r, err);
-		coco_seterr(err, "%s (check api_key_env)", *err);   /* frees the old *err */
-		return -1;
-	}
-	coco_vs_status_err(WHO, what, r, err);
-	return -1;
+	return coco_vs_call(c->h, WHO, method, url, (const char *const *)c->hdr, body, ok404, what,
+		"(check api_key_env)", r, err);
 }
 
 /* The collection's named vectors as the server has them: "name size Distance"
  * lines, sorted as d lists them, into out. Returns 1 (exists), 0 (404), -1. */
-static int server_vectors(conn *c, const desc *d, coco_buf *out, char **err)
+static int server_vectors(conn *c, const coco_vs_desc *d, coco_buf *out, char **err)
 {
 	coco_http_resp r;
 	coco_buf what = {0};
@@ -585,7 +429,7 @@ static int server_vectors(conn *c, const desc *d, coco_buf *out, char **err)
 
 /* What the server's vectors (server_vectors) lack or have that d does not
  * want, as a reason; empty when they agree. */
-static void vector_diff(const desc *d, const char *have, coco_buf *why)
+static void vector_diff(const coco_vs_desc *d, const char *have, coco_buf *why)
 {
 	size_t nwant = 0;
 	for (size_t i = 0; i < d->t.ncols; i++) {
@@ -628,7 +472,7 @@ static void vector_diff(const desc *d, const char *have, coco_buf *why)
 	}
 }
 
-static int create_collection(conn *c, const desc *d, char **err)
+static int create_collection(conn *c, const coco_vs_desc *d, char **err)
 {
 	coco_buf body = {0}, what = {0};
 	coco_buf_adds(&body, "{\"vectors\":{");
@@ -680,7 +524,7 @@ static int drop_collection(conn *c, const char *url, const char *coll, char **er
 
 /* The server's collection next to what d wants: *exists, and in why the
  * reasons it must be recreated (changed by hand). */
-static int server_diff(conn *c, const desc *d, int *exists, coco_buf *why, char **err)
+static int server_diff(conn *c, const coco_vs_desc *d, int *exists, coco_buf *why, char **err)
 {
 	coco_buf have = {0};
 	int rc = server_vectors(c, d, &have, err);
@@ -694,74 +538,45 @@ static int server_diff(conn *c, const desc *d, int *exists, coco_buf *why, char 
 	return rc;
 }
 
+/* The collection on the server next to d (coco_vs_setup.server), by one
+ * plain exchange (no libcurl, one try). */
+static int server_check(const coco_vs_desc *v, int *exists, coco_buf *why, char **err)
+{
+	conn c;
+	int rc = conn_open_query(&c, v->url, ((const desc *)v)->key_env, err);
+	if (rc == 0)
+		rc = server_diff(&c, v, exists, why, err);
+	conn_close(&c);
+	return rc;
+}
+
+static const coco_vs_setup q_setup = {
+	.who = WHO,
+	.desc_size = sizeof(desc),
+	.key_words = "key (point ids)",
+	.line = desc_line,
+	.complete = desc_complete,
+	.plan_create = plan_create,
+	.reasons = vector_reasons,
+	.plan_fields = plan_fields,
+	.server = server_check,
+};
+
 static int q_plan(const char *stored, const char *desired, coco_buf *plan, int *destructive,
 	char **err)
 {
-	coco_arena a = {0};
-	desc s, d;
-	*destructive = 0;
-	if ((stored && parse_desc(stored, &a, &s, err) < 0) ||
-	    (desired && parse_desc(desired, &a, &d, err) < 0)) {
-		coco_arena_destroy(&a);
-		return -1;
-	}
-	if (!stored && desired) {
-		plan_create(&d, plan);
-	} else if (stored && !desired) {
-		coco_buf_printf(plan, "drop collection %s\n", s.coll);
-		*destructive = 1;
-	} else if (stored && desired) {
-		coco_buf why = {0};
-		recreate_reasons(&s, &d, &why);
-		if (why.n) {
-			coco_buf_printf(plan, "drop and recreate collection %s (%s)\n", d.coll, why.p);
-			*destructive = 1;
-		} else {
-			*destructive = plan_fields(&s, &d, plan);
-		}
-		coco_buf_free(&why);
-	}
-	coco_arena_destroy(&a);
-	return 0;
+	return coco_vs_plan(&q_setup, stored, desired, plan, destructive, err);
 }
 
 /* The collection on the server next to the description setup applied: a
- * collection deleted or changed by hand is planned again. A server that
- * cannot be reached plans nothing (the update will say so). */
+ * collection deleted or changed by hand is planned again. */
 static int q_check(const char *desired, coco_buf *plan, int *destructive, char **err)
 {
-	coco_arena a = {0};
-	desc d;
-	*destructive = 0;
-	if (parse_desc(desired, &a, &d, err) < 0) {
-		coco_arena_destroy(&a);
-		return -1;
-	}
-	conn c;
-	char *e = NULL;
-	if (conn_open_query(&c, d.url, d.key_env, &e) == 0) {   /* one try, no libcurl */
-		int exists = 0;
-		coco_buf why = {0};
-		if (server_diff(&c, &d, &exists, &why, &e) == 0) {
-			if (!exists) {
-				coco_buf_printf(plan, "collection %s is missing on the server: ", d.coll);
-				plan_create(&d, plan);
-			} else if (why.n) {
-				coco_buf_printf(plan, "drop and recreate collection %s (changed on the server: "
-					"%s)\n", d.coll, why.p);
-				*destructive = 1;
-			}
-		}
-		coco_buf_free(&why);
-	}
-	free(e);
-	conn_close(&c);
-	coco_arena_destroy(&a);
-	return 0;
+	return coco_vs_check(&q_setup, desired, plan, destructive, err);
 }
 
 /* Deletes the payload fields of s that d no longer has from every point. */
-static int drop_payload_fields(conn *c, const desc *s, const desc *d, char **err)
+static int drop_payload_fields(conn *c, const coco_vs_desc *s, const coco_vs_desc *d, char **err)
 {
 	coco_buf body = {0}, what = {0};
 	int n = 0;
@@ -789,7 +604,7 @@ static int drop_payload_fields(conn *c, const desc *s, const desc *d, char **err
 }
 
 /* Updates the HNSW settings of d's vectors that differ from s's. */
-static int patch_vectors(conn *c, const desc *s, const desc *d, char **err)
+static int patch_vectors(conn *c, const coco_vs_desc *s, const coco_vs_desc *d, char **err)
 {
 	coco_buf body = {0}, what = {0};
 	int n = 0;
@@ -832,22 +647,22 @@ static int q_apply(const char *stored, const char *desired, char **err)
 	desc s, d;
 	conn c = {0};
 	int rc = -1;
-	if ((stored && parse_desc(stored, &a, &s, err) < 0) ||
-	    (desired && parse_desc(desired, &a, &d, err) < 0))
+	if ((stored && coco_vs_desc_parse(&q_setup, stored, &a, &s.v, err) < 0) ||
+	    (desired && coco_vs_desc_parse(&q_setup, desired, &a, &d.v, err) < 0))
 		goto done;
 	const desc *any = desired ? &d : &s;
 	if (conn_open(&c, any->key_env, err) < 0)
 		goto done;
 	if (!desired) {
-		rc = drop_collection(&c, s.url, s.coll, err);
+		rc = drop_collection(&c, s.v.url, s.v.coll, err);
 		goto done;
 	}
-	int moved = stored && (strcmp(s.url, d.url) || strcmp(s.coll, d.coll));
+	int moved = stored && (strcmp(s.v.url, d.v.url) || strcmp(s.v.coll, d.v.coll));
 	if (moved) {
 		conn old;
 		if (conn_open(&old, s.key_env, err) < 0)
 			goto done;
-		rc = drop_collection(&old, s.url, s.coll, err);
+		rc = drop_collection(&old, s.v.url, s.v.coll, err);
 		conn_close(&old);
 		if (rc < 0)
 			goto done;
@@ -855,20 +670,20 @@ static int q_apply(const char *stored, const char *desired, char **err)
 	}
 	coco_buf why = {0};
 	if (stored && !moved)
-		recreate_reasons(&s, &d, &why);
+		coco_vs_recreate_reasons(&q_setup, &s.v, &d.v, &why);
 	int exists = 0;
-	if (server_diff(&c, &d, &exists, &why, err) < 0) {
+	if (server_diff(&c, &d.v, &exists, &why, err) < 0) {
 		coco_buf_free(&why);
 		goto done;
 	}
-	if (exists && why.n && drop_collection(&c, d.url, d.coll, err) < 0) {
+	if (exists && why.n && drop_collection(&c, d.v.url, d.v.coll, err) < 0) {
 		coco_buf_free(&why);
 		goto done;
 	}
 	if (!exists || why.n)
-		rc = create_collection(&c, &d, err);
+		rc = create_collection(&c, &d.v, err);
 	else if (stored && !moved)
-		rc = patch_vectors(&c, &s, &d, err) < 0 ? -1 : drop_payload_fields(&c, &s, &d, err);
+		rc = patch_vectors(&c, &s.v, &d.v, err) < 0 ? -1 : drop_payload_fields(&c, &s.v, &d.v, err);
 	else
 		rc = 0;
 	coco_buf_free(&why);
@@ -904,9 +719,8 @@ static int q_upsert(void *p, const coco_value *row, char **err)
 {
 	q_tgt *t = p;
 	const layout *l = &t->l;
-	if (row->kind != COCO_STRUCT || row->n != l->ncols)
-		return coco_seterr(err, WHO ": %s: a row has %zu fields, expected %u", t->label,
-			row->kind == COCO_STRUCT ? row->n : (size_t)1, l->ncols);
+	if (coco_vs_row_check(WHO, t->label, row, l->ncols, err) < 0)
+		return -1;
 	/* vectors first: a wrong one refuses the row before anything is kept */
 	for (uint32_t i = 0; i < l->ncols; i++) {
 		const coco_value *v = &row->u.fields[i];
@@ -1147,20 +961,7 @@ static int q_commit(void *p, char **err)
 		if (rc == 0 && (r->status < 200 || r->status >= 300)) {
 			coco_buf what = {0};
 			coco_buf_printf(&what, "write to %s", t->label);
-			if (r->status == 0) {
-				rc = coco_seterr(err, WHO ": %s: cannot reach %s: %s", what.p, t->l.url.p,
-					r->error ? r->error : "transport failure");
-			} else {
-				coco_vs_status_err(WHO, what.p, r, err);
-				/* 400 Bad Request / 422: data the server refuses (a vector of
-				 * another size, a payload it cannot take); the rest is -1 */
-				if (r->status == 400 || r->status == 422)
-					rc = COCO_TGT_REFUSED;
-				else
-					rc = -1;
-				if (r->status == 404)
-					coco_seterr(err, "%s (the collection is gone: run coco setup)", *err);
-			}
+			rc = coco_vs_write_err(WHO, what.p, t->l.x.url.p, r, err);
 			coco_buf_free(&what);
 		}
 		coco_http_release(t->c.h, reqs[i].x);
@@ -1203,18 +1004,49 @@ static int q_open(const coco_optval *opts, const coco_export_info *info, void **
 		return -1;
 	}
 	coco_buf lb = {0};
-	coco_buf_printf(&lb, "collection %s on %s", t->l.coll.p, t->l.url.p);
+	coco_buf_printf(&lb, "collection %s on %s", t->l.x.coll.p, t->l.x.url.p);
 	t->label = coco_buf_take(&lb);
-	t->points_url = coco_strdup(coll_url(&t->c, t->l.url.p, t->l.coll.p, "/points?wait=true"));
-	t->batch_url = coco_strdup(coll_url(&t->c, t->l.url.p, t->l.coll.p,
+	t->points_url = coco_strdup(coll_url(&t->c, t->l.x.url.p, t->l.x.coll.p, "/points?wait=true"));
+	t->batch_url = coco_strdup(coll_url(&t->c, t->l.x.url.p, t->l.x.coll.p,
 		"/points/batch?wait=true"));
-	t->delete_url = coco_strdup(coll_url(&t->c, t->l.url.p, t->l.coll.p,
+	t->delete_url = coco_strdup(coll_url(&t->c, t->l.x.url.p, t->l.x.coll.p,
 		"/points/delete?wait=true"));
 	*out = t;
 	return 0;
 }
 
-/* ---- queries --------------------------------------------------------------------- */
+/* ---- reading points back: queries and scans ---------------------------------------- */
+
+/* vals[j] = the point pv's value of field src[j] (a named vector from its
+ * vector, else from its payload), as type types[j]; j < n. From a. */
+static void point_fields(const layout *l, const char *pv, size_t npv, const int *src,
+	const coco_field *types, size_t n, coco_arena *a, coco_value *vals)
+{
+	const char *pay, *vecs, *fv;
+	size_t npay, nvecs, nfv;
+	int has_pay = coco_json_get(pv, npv, "payload", 7, &pay, &npay);
+	int has_vec = coco_json_get(pv, npv, "vector", 6, &vecs, &nvecs);
+	for (size_t j = 0; j < n; j++) {
+		const qcol *col = &l->cols[src[j]];
+		const char *from = col->vec ? (has_vec ? vecs : NULL) : (has_pay ? pay : NULL);
+		size_t nfrom = col->vec ? nvecs : npay;
+		memset(&vals[j], 0, sizeof vals[j]);
+		if (from && coco_json_get(from, nfrom, col->name, strlen(col->name), &fv, &nfv))
+			coco_vs_from_json(fv, nfv, types[j].type, a, &vals[j]);
+	}
+}
+
+/* The points of a query's or scroll's answer: *pts, or -1 with *err. */
+static int answer_points(const coco_http_resp *r, const char *what, const char **pts,
+	size_t *npts, const char **res, size_t *nres, char **err)
+{
+	coco_json_iter it;
+	if (!coco_json_get(r->body.p, r->body.n, "result", 6, res, nres) ||
+	    !coco_json_get(*res, *nres, "points", 6, pts, npts) ||
+	    coco_json_iter_init(&it, *pts, *npts) != '[')
+		return coco_seterr(err, WHO ": %s: unexpected answer %.200s", what, r->body.p);
+	return 0;
+}
 
 static int q_top_k(const coco_optval *opts, const coco_export_info *info, const char *field,
 	const char *metric, const float *vec, size_t dim, size_t k, coco_arena *a,
@@ -1224,16 +1056,16 @@ static int q_top_k(const coco_optval *opts, const coco_export_info *info, const 
 	*nrows = 0;
 	layout l;
 	conn c = {0};
-	coco_buf body = {0}, what = {0}, s = {0};
+	coco_buf body = {0}, what = {0};
 	coco_http_resp r = {0};
 	int rc = -1;
 	if (layout_make(opts, info, &l, err) < 0)
 		goto done;
-	coco_buf_printf(&what, "query collection %s on %s", l.coll.p, l.url.p);
-	int fi = find_col(&l, field, strlen(field));
+	coco_buf_printf(&what, "query collection %s on %s", l.x.coll.p, l.x.url.p);
+	int fi = coco_vs_field(info->row_type, field, strlen(field));
 	if (fi < 0) {
 		coco_buf f = {0};
-		field_names(&l, &f);
+		coco_vs_field_names(info->row_type, &f);
 		coco_seterr(err, WHO ": %s: unknown field '%s'; fields: %s", what.p, field, f.p);
 		coco_buf_free(&f);
 		goto done;
@@ -1258,7 +1090,7 @@ static int q_top_k(const coco_optval *opts, const coco_export_info *info, const 
 			"on the export)", what.p, field, vc->metric, metric, field, metric);
 		goto done;
 	}
-	if (conn_open_query(&c, l.url.p, l.key_env, err) < 0)
+	if (conn_open_query(&c, l.x.url.p, l.key_env, err) < 0)
 		goto done;
 	coco_buf_adds(&body, "{\"query\":");
 	coco_vs_floats(&body, vec, dim);
@@ -1272,7 +1104,7 @@ static int q_top_k(const coco_optval *opts, const coco_export_info *info, const 
 			coco_json_str(&body, l.cols[i].name, strlen(l.cols[i].name));
 		}
 	coco_buf_adds(&body, nvec ? "]}" : "false}");
-	long st = call(&c, "POST", coll_url(&c, l.url.p, l.coll.p, "/points/query"), body.p, 1,
+	long st = call(&c, "POST", coll_url(&c, l.x.url.p, l.x.coll.p, "/points/query"), body.p, 1,
 		what.p, &r, err);
 	if (st < 0)
 		goto done;
@@ -1280,35 +1112,16 @@ static int q_top_k(const coco_optval *opts, const coco_export_info *info, const 
 		coco_seterr(err, WHO ": %s: no such collection (run coco update first)", what.p);
 		goto done;
 	}
-
-	/* the row type: the fields but `field`, struct and table as json, then distance */
-	coco_field *rf = coco_arena_alloc(a, (l.ncols + 1) * sizeof *rf);
 	int *src = coco_arena_alloc(a, (l.ncols + 1) * sizeof *src);
-	uint32_t nf = 0;
-	for (uint32_t i = 0; i < l.ncols; i++) {
-		if ((int)i == fi)
-			continue;
-		rf[nf].name = coco_arena_strdup(a, l.cols[i].name);
-		coco_kind kd = l.cols[i].type->kind;
-		rf[nf].type = kd == COCO_STRUCT || kd == COCO_TABLE ? &coco_t_json : l.cols[i].type;
-		src[nf++] = (int)i;
-	}
-	rf[nf].name = "distance";
-	rf[nf].type = &coco_t_float64;
-	nf++;
-	*row_type = coco_type_struct(a, rf, nf);
-	const char *res, *pts, *pv, *pay, *vecs, *fv;
-	size_t nres, npts, npv, npay, nvecs, nfv;
-	coco_json_iter it;
-	const char *kk;
-	size_t kkn;
-	if (!coco_json_get(r.body.p, r.body.n, "result", 6, &res, &nres) ||
-	    !coco_json_get(res, nres, "points", 6, &pts, &npts) ||
-	    coco_json_iter_init(&it, pts, npts) != '[') {
-		coco_seterr(err, WHO ": %s: unexpected answer %.200s", what.p, r.body.p);
+	*row_type = coco_vs_topk_type(info->row_type, fi, a, src);
+	uint32_t nf = (*row_type)->nfields;
+	const char *res, *pts, *pv, *kk, *fv;
+	size_t nres, npts, npv, kkn, nfv;
+	if (answer_points(&r, what.p, &pts, &npts, &res, &nres, err) < 0)
 		goto done;
-	}
+	coco_json_iter it;
 	size_t n = 0;
+	coco_json_iter_init(&it, pts, npts);
 	while (coco_json_iter_next(&it, &kk, &kkn, &pv, &npv))
 		n++;
 	coco_value *outv = coco_arena_alloc(a, (n + 1) * sizeof *outv);
@@ -1319,21 +1132,9 @@ static int q_top_k(const coco_optval *opts, const coco_export_info *info, const 
 		row->kind = COCO_STRUCT;
 		row->n = nf;
 		row->u.fields = coco_arena_alloc(a, nf * sizeof(coco_value));
-		int has_pay = coco_json_get(pv, npv, "payload", 7, &pay, &npay);
-		int has_vec = coco_json_get(pv, npv, "vector", 6, &vecs, &nvecs);
-		for (uint32_t j = 0; j + 1 < nf; j++) {
-			const qcol *col = &l.cols[src[j]];
-			const char *from = col->vec ? (has_vec ? vecs : NULL) : (has_pay ? pay : NULL);
-			size_t nfrom = col->vec ? nvecs : npay;
-			if (from && coco_json_get(from, nfrom, col->name, strlen(col->name), &fv, &nfv))
-				coco_vs_from_json(fv, nfv, rf[j].type, a, &row->u.fields[j]);
-		}
-		double score = 0;
-		if (coco_json_get(pv, npv, "score", 5, &fv, &nfv)) {
-			coco_buf_clear(&s);
-			coco_buf_add(&s, fv, nfv);
-			score = strtod(s.p, NULL);
-		}
+		point_fields(&l, pv, npv, src, (*row_type)->fields, nf - 1, a, row->u.fields);
+		double score = coco_json_get(pv, npv, "score", 5, &fv, &nfv) ? coco_vs_number(fv, nfv)
+			: 0;
 		/* Cosine and Dot scores are similarities, Euclid's a distance */
 		coco_value *d = &row->u.fields[nf - 1];
 		d->kind = COCO_FLOAT64;
@@ -1347,8 +1148,66 @@ done:
 	conn_close(&c);
 	coco_buf_free(&body);
 	coco_buf_free(&what);
-	coco_buf_free(&s);
 	layout_free(&l);
+	return rc;
+}
+
+#define SCAN_PAGE 512             /* points per scroll request */
+
+/* Every point, by pages of the scroll API (coco_target_ops.scan). Each
+ * request starts at the id the last one named (next_page_offset). */
+static int q_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud, coco_arena *a,
+	char **err)
+{
+	q_tgt *t = p;
+	const layout *l = &t->l;
+	const coco_type *rt = l->x.row;
+	coco_buf body = {0}, what = {0}, off = {0};
+	coco_buf_printf(&what, "scan %s", t->label);
+	char *url = coco_strdup(coll_url(&t->c, l->x.url.p, l->x.coll.p, "/points/scroll"));
+	int *src = coco_xcalloc(l->ncols + 1, sizeof *src);
+	for (uint32_t i = 0; i < l->ncols; i++)
+		src[i] = (int)i;
+	int rc = 0, stop = 0;
+	while (!rc && !stop) {
+		coco_buf_clear(&body);
+		coco_buf_printf(&body, "{\"limit\":%d,\"with_payload\":true,\"with_vector\":true", SCAN_PAGE);
+		if (off.n)
+			coco_buf_printf(&body, ",\"offset\":%s", off.p);
+		coco_buf_putc(&body, '}');
+		coco_http_resp r;
+		long st = call(&t->c, "POST", url, body.p, 1, what.p, &r, err);
+		const char *res, *pts, *pv, *kk, *nx;
+		size_t nres, npts, npv, kkn, nnx;
+		if (st < 0)
+			rc = -1;
+		else if (st == 404)
+			rc = coco_seterr(err, WHO ": %s: no such collection (run coco setup)", what.p);
+		else
+			rc = answer_points(&r, what.p, &pts, &npts, &res, &nres, err);
+		coco_json_iter it;
+		if (!rc)
+			coco_json_iter_init(&it, pts, npts);
+		while (!rc && !stop && coco_json_iter_next(&it, &kk, &kkn, &pv, &npv)) {
+			coco_arena_reset(a);
+			coco_value row = { .kind = COCO_STRUCT, .n = l->ncols };
+			row.u.fields = coco_arena_alloc(a, l->ncols * sizeof(coco_value));
+			point_fields(l, pv, npv, src, rt->fields, l->ncols, a, row.u.fields);
+			stop = cb(ud, &row) != 0;
+		}
+		coco_buf_clear(&off);
+		if (!rc && coco_json_get(res, nres, "next_page_offset", 16, &nx, &nnx) &&
+		    !(nnx == 4 && !memcmp(nx, "null", 4)))
+			coco_buf_add(&off, nx, nnx);
+		else
+			stop = 1;
+		coco_http_resp_free(&r);
+	}
+	free(src);
+	free(url);
+	coco_buf_free(&body);
+	coco_buf_free(&what);
+	coco_buf_free(&off);
 	return rc;
 }
 
@@ -1367,4 +1226,5 @@ const coco_target_ops coco_qdrant_target = {
 	.commit = q_commit,
 	.close = q_close,
 	.top_k = q_top_k,
+	.scan = q_scan,
 };
