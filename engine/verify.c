@@ -279,6 +279,8 @@ typedef struct xstate {
 	coco_fp *fps;
 	size_t nfps, capfps;
 	coco_buf keys;
+	float *vecs;                  /* held vectors (see held_vec) */
+	size_t nvecs, capvecs;
 	int began;
 } xstate;
 
@@ -367,6 +369,51 @@ static void key_json(const coco_gexport *x, const coco_value *fields, coco_buf *
 	coco_buf_putc(out, '}');
 }
 
+/* ---- vectors, compared with a tolerance ------------------------------------------- *
+ * A vector store may keep a vector as it was given, rounded to float32, or
+ * normalised (Qdrant stores a cosine vector at unit length): the held
+ * vector b equals the expected a when each component is within 1e-5 of
+ * a's largest, or, b being of unit length, within 1e-5 of a / |a|. So the
+ * held vectors are kept themselves, not fingerprinted: the column's slot
+ * in fps holds { hi = offset into vecs, lo = length + 1 } (0: null). */
+#define VEC_EPS 1e-5
+
+static coco_fp held_vec(xstate *s, const coco_value *v)
+{
+	if (v->kind != COCO_VECTOR)
+		return (coco_fp){ 0, 0 };
+	if (s->nvecs + v->n > s->capvecs) {
+		s->capvecs = (s->nvecs + v->n) * 2;
+		s->vecs = coco_xrealloc(s->vecs, s->capvecs * sizeof *s->vecs);
+	}
+	memcpy(s->vecs + s->nvecs, v->u.vec, v->n * sizeof *v->u.vec);
+	coco_fp r = { .hi = s->nvecs, .lo = v->n + 1 };
+	s->nvecs += v->n;
+	return r;
+}
+
+static int vec_same(const xstate *s, const coco_value *a, coco_fp held)
+{
+	if (a->kind != COCO_VECTOR || !held.lo)
+		return a->kind != COCO_VECTOR && !held.lo;
+	const float *b = s->vecs + held.hi;
+	size_t n = held.lo - 1;
+	if (a->n != n)
+		return 0;
+	double amax = 0, anorm = 0, bnorm = 0, d = 0, dn = 0;
+	for (size_t i = 0; i < n; i++) {
+		amax = fmax(amax, fabs(a->u.vec[i]));
+		anorm += (double)a->u.vec[i] * a->u.vec[i];
+		bnorm += (double)b[i] * b[i];
+	}
+	anorm = sqrt(anorm);
+	for (size_t i = 0; i < n; i++) {
+		d = fmax(d, fabs(a->u.vec[i] - b[i]));
+		dn = fmax(dn, anorm > 0 ? fabs(a->u.vec[i] / anorm - b[i]) : INFINITY);
+	}
+	return d <= VEC_EPS * amax || (fabs(sqrt(bnorm) - 1) <= VEC_EPS && dn <= VEC_EPS);
+}
+
 typedef struct scanctx {
 	vctx *c;
 	xstate *s;
@@ -394,6 +441,9 @@ static int scan_row(void *ud, const coco_value *row)
 	}
 	sl->fps = s->nfps;
 	memcpy(s->fps + s->nfps, c->row, nf * sizeof *c->row);
+	for (uint32_t i = 0; i < nf; i++)
+		if (x->info.row_type->fields[i].type->kind == COCO_VECTOR)
+			s->fps[s->nfps + i] = held_vec(s, &row->u.fields[i]);
 	s->nfps += nf;
 	coco_value key = { .kind = COCO_STRUCT, .n = x->info.nkeys, .u.fields = row->u.fields };
 	sl->keyoff = s->keys.n;
@@ -479,7 +529,9 @@ static int sink(void *ud, const coco_gexport *x, const coco_value *rows, size_t 
 			row_fps(c, x, row->u.fields);
 			coco_buf_clear(&c->cols);
 			for (uint32_t i = 0; i < nf; i++)
-				if (!coco_fp_eq(c->row[i], s->fps[sl->fps + i])) {
+				if (x->info.row_type->fields[i].type->kind == COCO_VECTOR
+				    ? !vec_same(s, &row->u.fields[i], s->fps[sl->fps + i])
+				    : !coco_fp_eq(c->row[i], s->fps[sl->fps + i])) {
 					if (c->cols.n)
 						coco_buf_adds(&c->cols, ", ");
 					coco_buf_adds(&c->cols, x->info.row_type->fields[i].name);
@@ -572,6 +624,7 @@ int coco_verify(const coco_graph *g, coco_state *st, const coco_verify_opts *o,
 			s->x->ops->close(s->tgt);
 		free(s->slots);
 		free(s->fps);
+		free(s->vecs);
 		coco_buf_free(&s->keys);
 	}
 	free(c.xs);

@@ -183,6 +183,13 @@ int coco_vs_plan(const coco_vs_setup *o, const char *stored, const char *desired
 	int *destructive, char **err);
 int coco_vs_check(const coco_vs_setup *o, const char *desired, coco_buf *plan, int *destructive,
 	char **err);
+/* Defines the target's static NAME_plan and NAME_check on its setup s. */
+#define COCO_VS_PLAN_CHECK(NAME, s) \
+	static int NAME##_plan(const char *stored, const char *desired, coco_buf *plan, \
+		int *destructive, char **err) \
+	{ return coco_vs_plan(&(s), stored, desired, plan, destructive, err); } \
+	static int NAME##_check(const char *desired, coco_buf *plan, int *destructive, char **err) \
+	{ return coco_vs_check(&(s), desired, plan, destructive, err); }
 
 /* ---- writes and queries ---------------------------------------------------------- */
 

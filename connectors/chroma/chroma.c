@@ -552,30 +552,12 @@ static int server_check(const coco_vs_desc *v, int *exists, coco_buf *why, char 
 	return got < 0 ? -1 : 0;
 }
 
-static const coco_vs_setup c_setup = {
-	.who = WHO,
-	.desc_size = sizeof(desc),
-	.key_words = "key (ids)",
-	.line = desc_line,
-	.complete = desc_complete,
-	.plan_create = plan_create,
-	.reasons = db_reasons,
-	.plan_fields = plan_fields,
-	.server = server_check,
-};
+/* who, desc_size, key_words, line, complete, plan_create, reasons, plan_fields, server */
+static const coco_vs_setup c_setup = { WHO, sizeof(desc), "key (ids)", desc_line, desc_complete,
+	plan_create, db_reasons, plan_fields, server_check };
 
-static int c_plan(const char *stored, const char *desired, coco_buf *plan, int *destructive,
-	char **err)
-{
-	return coco_vs_plan(&c_setup, stored, desired, plan, destructive, err);
-}
-
-/* The collection on the server next to the description setup applied: a
- * collection deleted or changed by hand is planned again. */
-static int c_check(const char *desired, coco_buf *plan, int *destructive, char **err)
-{
-	return coco_vs_check(&c_setup, desired, plan, destructive, err);
-}
+/* plan, and check: a collection deleted or changed by hand is planned again */
+COCO_VS_PLAN_CHECK(c, c_setup)
 
 static int c_apply(const char *stored, const char *desired, char **err)
 {

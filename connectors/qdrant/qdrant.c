@@ -550,30 +550,12 @@ static int server_check(const coco_vs_desc *v, int *exists, coco_buf *why, char 
 	return rc;
 }
 
-static const coco_vs_setup q_setup = {
-	.who = WHO,
-	.desc_size = sizeof(desc),
-	.key_words = "key (point ids)",
-	.line = desc_line,
-	.complete = desc_complete,
-	.plan_create = plan_create,
-	.reasons = vector_reasons,
-	.plan_fields = plan_fields,
-	.server = server_check,
-};
+/* who, desc_size, key_words, line, complete, plan_create, reasons, plan_fields, server */
+static const coco_vs_setup q_setup = { WHO, sizeof(desc), "key (point ids)", desc_line, desc_complete,
+	plan_create, vector_reasons, plan_fields, server_check };
 
-static int q_plan(const char *stored, const char *desired, coco_buf *plan, int *destructive,
-	char **err)
-{
-	return coco_vs_plan(&q_setup, stored, desired, plan, destructive, err);
-}
-
-/* The collection on the server next to the description setup applied: a
- * collection deleted or changed by hand is planned again. */
-static int q_check(const char *desired, coco_buf *plan, int *destructive, char **err)
-{
-	return coco_vs_check(&q_setup, desired, plan, destructive, err);
-}
+/* plan, and check: a collection deleted or changed by hand is planned again */
+COCO_VS_PLAN_CHECK(q, q_setup)
 
 /* Deletes the payload fields of s that d no longer has from every point. */
 static int drop_payload_fields(conn *c, const coco_vs_desc *s, const coco_vs_desc *d, char **err)
