@@ -209,5 +209,15 @@ int coco_vs_write_err(const char *who, const char *what, const char *url,
  * field of answer field i (room for row->nfields). From a. */
 const coco_type *coco_vs_topk_type(const coco_type *row, int skip, coco_arena *a, int *src);
 
+/* Records a scan found under an id other than the one their key gives
+ * (added by hand): key_id -> id pairs, so that del() of the key deletes
+ * them too (coco verify --repair of a stale row). */
+void coco_vs_alias_add(coco_buf *al, const char *key_id, size_t nk, const char *id, size_t n);
+/* The next id recorded for key_id from offset at (0 at first): returns the
+ * offset after it, or 0 when there is none left.
+ *   for (size_t at = 0; (at = coco_vs_alias_next(al, k, nk, at, &id, &n));) */
+size_t coco_vs_alias_next(const coco_buf *al, const char *key_id, size_t nk, size_t at,
+	const char **id, size_t *n);
+
 /* The JSON number s[0, n) as a double (0 when it is none). */
 double coco_vs_number(const char *s, size_t n);

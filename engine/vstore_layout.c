@@ -322,3 +322,31 @@ const coco_type *coco_vs_topk_type(const coco_type *row, int skip, coco_arena *a
 	rf[nf].type = &coco_t_float64;
 	return coco_type_struct(a, rf, nf + 1);
 }
+
+/* al holds [nk][key_id][n][id] records, the lengths as size_t. */
+void coco_vs_alias_add(coco_buf *al, const char *key_id, size_t nk, const char *id, size_t n)
+{
+	coco_buf_add(al, &nk, sizeof nk);
+	coco_buf_add(al, key_id, nk);
+	coco_buf_add(al, &n, sizeof n);
+	coco_buf_add(al, id, n);
+}
+
+size_t coco_vs_alias_next(const coco_buf *al, const char *key_id, size_t nk, size_t at,
+	const char **id, size_t *n)
+{
+	while (at < al->n) {
+		size_t kn, in;
+		memcpy(&kn, al->p + at, sizeof kn);
+		const char *k = al->p + at + sizeof kn;
+		memcpy(&in, k + kn, sizeof in);
+		const char *v = k + kn + sizeof in;
+		at = (size_t)(v + in - al->p);
+		if (kn == nk && !memcmp(k, key_id, nk)) {
+			*id = v;
+			*n = in;
+			return at;
+		}
+	}
+	return 0;
+}

@@ -604,6 +604,7 @@ typedef struct c_tgt {
 	char *cid;                   /* the collection's id */
 	coco_buf add_url, del_url, tmp;
 	coco_vs_batch b;             /* spans: embedding, document, metadata */
+	coco_buf alias;              /* records a scan found under another id (c_scan) */
 	double ms;
 	uint64_t batches, requests;
 } c_tgt;
@@ -734,6 +735,10 @@ static int c_del(void *p, const coco_value *key, char **err)
 		k = &key->u.fields[0];
 	key_id(&t->l, k, &t->tmp);
 	coco_vs_batch_add(&t->b, t->tmp.p, t->tmp.n, 1);
+	const char *other;
+	size_t n;
+	for (size_t at = 0; (at = coco_vs_alias_next(&t->alias, t->tmp.p, t->tmp.n, at, &other, &n));)
+		coco_vs_batch_add(&t->b, other, n, 1);
 	return 0;
 }
 
@@ -837,6 +842,7 @@ static void c_close(void *p)
 	coco_buf_free(&t->del_url);
 	coco_buf_free(&t->tmp);
 	coco_vs_batch_free(&t->b);
+	coco_buf_free(&t->alias);
 	free(t);
 }
 
@@ -1038,7 +1044,7 @@ static int c_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud,
 {
 	c_tgt *t = p;
 	const layout *l = &t->l;
-	coco_buf body = {0}, what = {0}, url = {0}, s = {0};
+	coco_buf body = {0}, what = {0}, url = {0}, s = {0}, kid = {0};
 	coco_buf_printf(&what, "scan %s", t->label);
 	coll_url(&url, l->x.url.p, l->tenant.p, l->db.p, NULL, "/");
 	coco_buf_adds(&url, t->cid);
@@ -1076,6 +1082,14 @@ static int c_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud,
 			row.u.fields = coco_arena_alloc(a, l->ncols * sizeof(coco_value));
 			record_fields(l, meta, nmeta, doc, ndoc, emb, nemb, src, l->x.row->fields, l->ncols,
 				a, row.u.fields, &s);
+			/* a record whose id is not its key's (added by hand): del() of
+			 * the key deletes it too */
+			coco_value key = coco_vs_key_of(&row, l->nkeys);
+			key_id(l, l->nkeys == 1 ? &row.u.fields[0] : &key, &kid);
+			coco_buf_clear(&s);
+			const char *idv = nth(ids, nids, got - 1, &nid);
+			if (coco_json_str_decode(idv, nid, &s) == 0 && (s.n != kid.n || memcmp(s.p, kid.p, s.n)))
+				coco_vs_alias_add(&t->alias, kid.p, kid.n, s.p, s.n);
 			stop = cb(ud, &row) != 0;
 		}
 		coco_http_resp_free(&r);
@@ -1085,6 +1099,7 @@ static int c_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud,
 	coco_buf_free(&what);
 	coco_buf_free(&url);
 	coco_buf_free(&s);
+	coco_buf_free(&kid);
 	return rc;
 }
 

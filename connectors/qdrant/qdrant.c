@@ -684,6 +684,7 @@ typedef struct q_tgt {
 	char *points_url, *delete_url, *batch_url;
 	coco_vs_batch b;             /* the open batch: a point's JSON (span 0), within
 	                                it its one vector's array (1) and payload (2) */
+	coco_buf alias;              /* points a scan found under another id (q_scan) */
 	/* COCO_QDRANT_STATS */
 	double ms;
 	uint64_t batches, requests, upserts, deletes;
@@ -782,6 +783,10 @@ static int q_del(void *p, const coco_value *key, char **err)
 	char id[37];
 	coco_vs_uuid(&k, id);
 	coco_vs_batch_add(&t->b, id, 36, 1);
+	const char *other;
+	size_t n;
+	for (size_t at = 0; (at = coco_vs_alias_next(&t->alias, id, 36, at, &other, &n));)
+		coco_vs_batch_add(&t->b, other, n, 1);
 	t->deletes++;
 	return 0;
 }
@@ -974,6 +979,7 @@ static void q_close(void *p)
 	free(t->delete_url);
 	free(t->batch_url);
 	coco_vs_batch_free(&t->b);
+	coco_buf_free(&t->alias);
 	free(t);
 }
 
@@ -1144,7 +1150,7 @@ static int q_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud,
 	q_tgt *t = p;
 	const layout *l = &t->l;
 	const coco_type *rt = l->x.row;
-	coco_buf body = {0}, what = {0}, off = {0};
+	coco_buf body = {0}, what = {0}, off = {0}, pid = {0};
 	coco_buf_printf(&what, "scan %s", t->label);
 	char *url = coco_strdup(coll_url(&t->c, l->x.url.p, l->x.coll.p, "/points/scroll"));
 	int *src = coco_xcalloc(l->ncols + 1, sizeof *src);
@@ -1175,6 +1181,14 @@ static int q_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud,
 			coco_value row = { .kind = COCO_STRUCT, .n = l->ncols };
 			row.u.fields = coco_arena_alloc(a, l->ncols * sizeof(coco_value));
 			point_fields(l, pv, npv, src, rt->fields, l->ncols, a, row.u.fields);
+			/* a point whose id is not its key's (added by hand): del() of
+			 * the key deletes it too (a uuid string; numeric ids are not) */
+			coco_value key = coco_vs_key_of(&row, l->nkeys);
+			char id[37];
+			coco_vs_uuid(&key, id);
+			coco_buf_clear(&pid);
+			if (coco_json_get_str(pv, npv, "id", &pid) == 0 && strcmp(pid.p, id))
+				coco_vs_alias_add(&t->alias, id, 36, pid.p, pid.n);
 			stop = cb(ud, &row) != 0;
 		}
 		coco_buf_clear(&off);
@@ -1190,6 +1204,7 @@ static int q_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud,
 	coco_buf_free(&body);
 	coco_buf_free(&what);
 	coco_buf_free(&off);
+	coco_buf_free(&pid);
 	return rc;
 }
 
