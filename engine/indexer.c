@@ -1,7 +1,5 @@
 /* The indexer: list, diff, process, commit. See indexer.h. */
-#include "indexer.h"
-#include "owner.h"
-#include "records_int.h"
+#include "indexer_int.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -15,31 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH_ROWS 512
-/* Batch memory cap; a third of it per batch when two are alive at once
- * (one evaluated here, one written by the writer thread), so that peak
- * memory stays what one batch took. */
-#define BATCH_BYTES (8u << 20)
-
-
 /* ---- listing ------------------------------------------------------------ */
-typedef struct item {
-	const char *key;              /* encoded key value */
-	size_t nkey;
-	const char *ord;              /* listed ordinal, NULL if not listed */
-	size_t nord;
-	int must_read;                /* reported by change capture: read it */
-	const char *trk;              /* tracking record, NULL if untracked */
-	size_t ntrk;
-} item;
-
-typedef struct items {
-	item *v;
-	size_t n, cap;
-	coco_arena *a;
-	coco_buf tmp;
-} items;
-
 static void items_push(items *it, const item *x)
 {
 	if (it->n == it->cap) {
@@ -131,153 +105,6 @@ static int gather(const coco_gsource *s, void *src, coco_state *st, items *it, c
 	return 0;
 }
 
-/* ---- memo --------------------------------------------------------------- */
-/* Cached results are content-addressed: a key is the function's logic
- * fingerprint and the input's. Each row's lineage lists the keys its
- * evaluation used; after a run that changed rows, entries no row lists
- * (and that this run did not write) are swept. */
-typedef struct memo_ctx {
-	coco_state *st;
-	coco_buf val;
-	coco_batch *b;
-	coco_buf used;                /* keys used by the row being evaluated */
-	coco_buf puts;                /* keys written during this run */
-} memo_ctx;
-
-static int memo_get(void *ud, const unsigned char key[32], coco_arena *a, coco_value *out)
-{
-	memo_ctx *m = ud;
-	if (!m->st || coco_state_get(m->st, COCO_CF_MEMO, key, 32, &m->val, NULL) != 1)
-		return 0;
-	const char *p = m->val.p;
-	if (coco_value_decode(&p, m->val.p + m->val.n, a, out))
-		return 0;
-	coco_buf_add(&m->used, key, 32);
-	return 1;
-}
-
-static void memo_touch(void *ud, const unsigned char key[32])
-{
-	memo_ctx *m = ud;
-	coco_buf_add(&m->used, key, 32);
-}
-
-static void memo_put(void *ud, const unsigned char key[32], const coco_value *v)
-{
-	memo_ctx *m = ud;
-	coco_buf_add(&m->used, key, 32);
-	coco_buf_add(&m->puts, key, 32);
-	coco_buf_clear(&m->val);
-	coco_value_encode(v, &m->val);
-	coco_batch_clear(m->b);
-	coco_batch_put(m->b, COCO_CF_MEMO, key, 32, m->val.p, m->val.n);
-	coco_state_write(m->st, m->b, 0, NULL);   /* content-addressed: safe any time */
-}
-
-/* ---- one run over a source ---------------------------------------------- */
-typedef struct target_rt {
-	void *h;                      /* opened lazily */
-} target_rt;
-
-/* What a flush writes with: its own buffers, so that a flush on the
- * writer thread and the evaluation of the next batch share nothing. */
-typedef struct flushio {
-	coco_buf k, v;
-	coco_batch *stage, *commit;
-} flushio;
-
-/* A set of 32-byte memo keys. */
-typedef struct kset {
-	const char **slot;
-	size_t cap, n;
-} kset;
-
-static uint64_t k32_hash(const char *k)
-{
-	uint64_t h;
-	memcpy(&h, k + 16, 8);        /* the input fingerprint's bytes: already uniform */
-	return h;
-}
-
-static void kset_add(kset *s, const char *k)
-{
-	if ((s->n + 1) * 2 > s->cap) {
-		kset ns = { calloc(s->cap ? s->cap * 2 : 1024, sizeof(char *)), s->cap ? s->cap * 2 : 1024, 0 };
-		for (size_t i = 0; i < s->cap; i++)
-			if (s->slot[i])
-				kset_add(&ns, s->slot[i]);
-		free(s->slot);
-		*s = ns;
-	}
-	size_t i = (size_t)k32_hash(k) & (s->cap - 1);
-	for (; s->slot[i]; i = (i + 1) & (s->cap - 1))
-		if (!memcmp(s->slot[i], k, 32))
-			return;
-	s->slot[i] = k;
-	s->n++;
-}
-
-static int kset_has(const kset *s, const char *k)
-{
-	if (!s->cap)
-		return 0;
-	size_t i = (size_t)k32_hash(k) & (s->cap - 1);
-	for (; s->slot[i]; i = (i + 1) & (s->cap - 1))
-		if (!memcmp(s->slot[i], k, 32))
-			return 1;
-	return 0;
-}
-
-typedef struct run {
-	const coco_graph *g;
-	coco_state *st;
-	char **rids;                  /* each export's resource id (lineage names it) */
-	const coco_update_opts *o;    /* = &opts */
-	coco_update_opts opts;
-	target_rt *targets;
-	coco_arena rowa;              /* batch memory */
-	flushio io;                   /* flushes on this thread */
-	coco_batch *commit;
-	coco_buf kbuf, vbuf, tmp;
-	struct flushjob *job;         /* the flush on the writer thread, or NULL */
-	struct sweeper *sweeper;      /* a memo sweep on a helper thread, or NULL */
-	kset swept_used;              /* memo keys rows used while it runs */
-	double swept_at;              /* when the last one started (ms) */
-	coco_arena swept_keys;        /* their memory */
-	memo_ctx memo;
-	coco_memo memo_ops;
-	coco_xbatch *xb;              /* batch evaluation, when the flow needs it; else NULL */
-	int dirty;                    /* rows were evaluated or deleted: sweep the memo */
-	char **err;
-	/* live slices (coco_indexer_set_deadline) */
-	double deadline;              /* ms, 0: none */
-	double flush_row_ms;          /* what the last flush took per row */
-	double flush_ms;              /* and in all (fixed costs: commits, fsyncs) */
-	int efd;                      /* eventfd the helper thread signals, -1 */
-	struct pass *pass;            /* a pass stopped at its deadline */
-	/* owned target rows (owner.h) */
-	coco_owners *own;
-	int *unique;                  /* per export: its keys cannot collide, no owners kept */
-	int reordered;                /* sources reordered: this update writes every row */
-	void **srcs;                  /* the opened sources (to evaluate an owner again) */
-	const coco_gsource *src;      /* the source of the pass */
-	coco_source_stats *stats;     /* and its stats */
-} run;
-
-static int sweep_finish(run *r, int wait, char **err);
-
-/* A pending target write. */
-typedef struct twrite {
-	size_t exp;
-	int del;
-	size_t row;                   /* the done row that wrote it */
-	coco_value v;                 /* row (upsert) or key struct (delete) */
-} twrite;
-
-typedef struct pending {
-	twrite *w;
-	size_t n, cap;
-} pending;
 
 static void pend(coco_arena *a, pending *p, size_t exp, int del, const coco_value *v, size_t row)
 {
@@ -346,24 +173,6 @@ static int export_index(const run *r, const char *rid, size_t n)
 			return (int)x;
 	return -1;
 }
-
-/* A processed row, waiting for the batch commit. */
-typedef struct done_row {
-	const item *it;
-	int kind;                     /* 0 unchanged (ordinal only), 1 processed, 2 deleted,
-	                                 -1 failed (left out of the commit) */
-	trk t;
-	lineage lin;                  /* new committed lineage (kind 1) */
-	lineage staged;               /* old ∪ new keys, for the staging record */
-	int writes;
-	/* a row waiting for batch evaluation (flows with call_batch functions) */
-	int deferred, tracked;
-	coco_value row;
-	lineage oldl;
-	trk old;
-	char *refused;                /* a target refused its rows: why (malloc'd) */
-	size_t idx;                   /* its place in the batch */
-} done_row;
 
 static void key_text(const coco_value *key, coco_buf *out)
 {
@@ -1539,11 +1348,6 @@ static int reordered(const coco_buf *old, const coco_graph *g)
 	return 0;
 }
 
-struct coco_indexer {
-	run r;
-	void **srcs;                  /* opened sources */
-};
-
 int coco_indexer_open(const coco_graph *g, coco_state *st, const coco_update_opts *o,
 	coco_indexer **out, char **err)
 {
@@ -1754,175 +1558,6 @@ void coco_indexer_close(coco_indexer *ix)
 	coco_owners_destroy(r->own);
 	free(r->unique);
 	free(ix);
-}
-
-/* The keys of cached results no row uses: every memo key of the flow's
- * cached functions' namespaces that neither a row's lineage nor `keep`
- * (32-byte keys) names, appended to dead. Only those namespaces are swept:
- * churn of their inputs is what grows state; results of other functions
- * or versions stay, so going back to an earlier version recomputes
- * nothing. Reads state only, so it may run on a helper thread. */
-static int find_dead(const coco_graph *g, coco_state *st, const char *keep, size_t nkeep,
-	coco_buf *dead, char **err)
-{
-	const char *k, *v;
-	size_t kn, vn;
-	int rc;
-	coco_arena a = {0};
-	kset live = {0};
-	coco_iter *it = coco_state_iter(st, COCO_CF_LINEAGE, NULL, 0);
-	while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
-		lineage l;
-		const char *copy = coco_arena_strndup(&a, v, vn);
-		if (lin_decode(copy, vn, &a, &l))
-			continue;
-		for (size_t i = 0; i < l.nmemo; i++)
-			kset_add(&live, l.memo + 32 * i);
-	}
-	coco_iter_destroy(it);
-	for (size_t i = 0; i + 32 <= nkeep; i += 32)
-		kset_add(&live, keep + i);
-	size_t nfn = coco_graph_cached_fns(g, NULL, 0);
-	unsigned char (*fns)[16] = coco_xcalloc(nfn + 1, 16);
-	coco_graph_cached_fns(g, fns, nfn);
-	for (size_t f = 0; f < nfn && rc == 0; f++) {
-		it = coco_state_iter(st, COCO_CF_MEMO, fns[f], 16);
-		while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1)
-			if (kn == 32 && !kset_has(&live, k))
-				coco_buf_add(dead, k, 32);
-		coco_iter_destroy(it);
-	}
-	free(fns);
-	free(live.slot);
-	coco_arena_destroy(&a);
-	return rc < 0 ? -1 : 0;
-}
-
-/* Deletes the dead keys, but those in `spare` (used since they were found). */
-static int delete_dead(coco_state *st, const coco_buf *dead, const kset *spare, char **err)
-{
-	coco_batch *b = coco_batch_create();
-	for (size_t i = 0; i + 32 <= dead->n; i += 32)
-		if (!spare || !kset_has(spare, dead->p + i))
-			coco_batch_del(b, COCO_CF_MEMO, dead->p + i, 32);
-	int rc = coco_batch_count(b) ? coco_state_write(st, b, 0, err) : 0;
-	coco_batch_destroy(b);
-	return rc;
-}
-
-/* Whether any cached result is stored at all (else nothing to sweep). */
-static int memo_any(run *r, char **err)
-{
-	if (r->memo.puts.n)
-		return 1;
-	const char *k, *v;
-	size_t kn, vn;
-	coco_iter *it = coco_state_iter(r->st, COCO_CF_MEMO, NULL, 0);
-	int rc = coco_iter_next(it, &k, &kn, &v, &vn, err);
-	coco_iter_destroy(it);
-	return rc;
-}
-
-/* A sweep on a helper thread (live mode: the host's loop is not held up
- * while every lineage record is read). Rows evaluated meanwhile add the
- * memo keys they use to r->swept_used, so what they started to use again
- * is spared when the result is applied. */
-typedef struct sweeper {
-	pthread_t th;
-	const coco_graph *g;
-	coco_state *st;
-	coco_buf keep, dead;
-	int done, rc, efd;
-	char *err;
-} sweeper;
-
-static void *sweep_main(void *arg)
-{
-	sweeper *w = arg;
-	w->rc = find_dead(w->g, w->st, w->keep.p, w->keep.n, &w->dead, &w->err);
-	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
-	uint64_t one = 1;
-	while (write(w->efd, &one, sizeof one) < 0 && errno == EINTR)
-		;
-	return NULL;
-}
-
-/* How often live mode sweeps at most: 10 s, or $COCO_SWEEP_MS (specs). */
-static double sweep_every_ms(void)
-{
-	const char *e = getenv("COCO_SWEEP_MS");
-	return e && *e ? atof(e) : 10000;
-}
-
-/* Applies a finished helper-thread sweep (wait: join one still running). */
-static int sweep_finish(run *r, int wait, char **err)
-{
-	sweeper *w = r->sweeper;
-	if (!w || (!wait && !__atomic_load_n(&w->done, __ATOMIC_ACQUIRE)))
-		return 0;
-	pthread_join(w->th, NULL);
-	r->sweeper = NULL;
-	int rc = w->rc;
-	if (rc)
-		coco_seterr(err, "%s", w->err ? w->err : "memo sweep failed");
-	else {
-		for (size_t i = 0; i + 32 <= r->memo.puts.n; i += 32)
-			kset_add(&r->swept_used, r->memo.puts.p + i);
-		rc = delete_dead(r->st, &w->dead, &r->swept_used, err);
-		coco_buf_clear(&r->memo.puts);
-	}
-	free(r->swept_used.slot);
-	memset(&r->swept_used, 0, sizeof r->swept_used);
-	coco_arena_destroy(&r->swept_keys);
-	coco_buf_free(&w->keep);
-	coco_buf_free(&w->dead);
-	free(w->err);
-	free(w);
-	return rc;
-}
-
-int coco_indexer_sweep(coco_indexer *ix, char **err)
-{
-	run *r = &ix->r;
-	if (sweep_finish(r, 0, err))
-		return -1;
-	if (!r->dirty || r->sweeper)
-		return 0;
-	int any = memo_any(r, err);
-	if (any <= 0) {
-		r->dirty = 0;
-		return any;
-	}
-	if (r->efd >= 0) {
-		/* live mode: on a helper thread, one per sweep_every_ms() at most
-		 * (changes keep coming: the next call starts it); the fd says when
-		 * it is done. coco_indexer_close() sweeps what is left. */
-		double now = coco_now_ms();
-		if (r->swept_at && now - r->swept_at < sweep_every_ms())
-			return 0;
-		r->swept_at = now;
-		sweeper *w = coco_xcalloc(1, sizeof *w);
-		w->g = r->g;
-		w->st = r->st;
-		w->efd = r->efd;
-		coco_buf_add(&w->keep, r->memo.puts.p, r->memo.puts.n);
-		int trc = coco_thread_start(&w->th, sweep_main, w);
-		if (!trc) {
-			r->sweeper = w;
-			r->dirty = 0;
-			return 0;
-		}
-		coco_buf_free(&w->keep);
-		free(w);
-	}
-	coco_buf dead = {0};
-	int rc = find_dead(r->g, r->st, r->memo.puts.p, r->memo.puts.n, &dead, err);
-	if (rc == 0)
-		rc = delete_dead(r->st, &dead, NULL, err);
-	coco_buf_free(&dead);
-	r->dirty = 0;
-	coco_buf_clear(&r->memo.puts);
-	return rc;
 }
 
 int coco_update(const coco_graph *g, coco_state *st, const coco_update_opts *o,

@@ -1,0 +1,143 @@
+#pragma once
+/* Internals of the indexer, shared by indexer.c, memo.c, flush.c,
+ * evaluate.c and the indexer's side of owner.c only. See indexer.h. */
+#include "indexer.h"
+#include "owner.h"
+#include "records_int.h"
+
+#define BATCH_ROWS 512
+/* Batch memory cap; a third of it per batch when two are alive at once
+ * (one evaluated here, one written by the writer thread), so that peak
+ * memory stays what one batch took. */
+#define BATCH_BYTES (8u << 20)
+
+/* ---- listing (indexer.c) ------------------------------------------------ */
+typedef struct item {
+	const char *key;              /* encoded key value */
+	size_t nkey;
+	const char *ord;              /* listed ordinal, NULL if not listed */
+	size_t nord;
+	int must_read;                /* reported by change capture: read it */
+	const char *trk;              /* tracking record, NULL if untracked */
+	size_t ntrk;
+} item;
+
+typedef struct items {
+	item *v;
+	size_t n, cap;
+	coco_arena *a;
+	coco_buf tmp;
+} items;
+
+/* ---- memo (memo.c) ------------------------------------------------------ */
+/* Cached results are content-addressed: a key is the function's logic
+ * fingerprint and the input's. Each row's lineage lists the keys its
+ * evaluation used; after a run that changed rows, entries no row lists
+ * (and that this run did not write) are swept. */
+typedef struct memo_ctx {
+	coco_state *st;
+	coco_buf val;
+	coco_batch *b;
+	coco_buf used;                /* keys used by the row being evaluated */
+	coco_buf puts;                /* keys written during this run */
+} memo_ctx;
+
+int memo_get(void *ud, const unsigned char key[32], coco_arena *a, coco_value *out);
+void memo_touch(void *ud, const unsigned char key[32]);
+void memo_put(void *ud, const unsigned char key[32], const coco_value *v);
+
+/* A set of 32-byte memo keys. */
+typedef struct kset {
+	const char **slot;
+	size_t cap, n;
+} kset;
+
+void kset_add(kset *s, const char *k);
+int kset_has(const kset *s, const char *k);
+
+/* ---- one run over a source ---------------------------------------------- */
+typedef struct target_rt {
+	void *h;                      /* opened lazily */
+} target_rt;
+
+/* What a flush writes with: its own buffers, so that a flush on the
+ * writer thread and the evaluation of the next batch share nothing. */
+typedef struct flushio {
+	coco_buf k, v;
+	coco_batch *stage, *commit;
+} flushio;
+
+typedef struct run {
+	const coco_graph *g;
+	coco_state *st;
+	char **rids;                  /* each export's resource id (lineage names it) */
+	const coco_update_opts *o;    /* = &opts */
+	coco_update_opts opts;
+	target_rt *targets;
+	coco_arena rowa;              /* batch memory */
+	flushio io;                   /* flushes on this thread */
+	coco_batch *commit;
+	coco_buf kbuf, vbuf, tmp;
+	struct flushjob *job;         /* the flush on the writer thread, or NULL */
+	struct sweeper *sweeper;      /* a memo sweep on a helper thread, or NULL */
+	kset swept_used;              /* memo keys rows used while it runs */
+	double swept_at;              /* when the last one started (ms) */
+	coco_arena swept_keys;        /* their memory */
+	memo_ctx memo;
+	coco_memo memo_ops;
+	coco_xbatch *xb;              /* batch evaluation, when the flow needs it; else NULL */
+	int dirty;                    /* rows were evaluated or deleted: sweep the memo */
+	char **err;
+	/* live slices (coco_indexer_set_deadline) */
+	double deadline;              /* ms, 0: none */
+	double flush_row_ms;          /* what the last flush took per row */
+	double flush_ms;              /* and in all (fixed costs: commits, fsyncs) */
+	int efd;                      /* eventfd the helper thread signals, -1 */
+	struct pass *pass;            /* a pass stopped at its deadline */
+	/* owned target rows (owner.h) */
+	coco_owners *own;
+	int *unique;                  /* per export: its keys cannot collide, no owners kept */
+	int reordered;                /* sources reordered: this update writes every row */
+	void **srcs;                  /* the opened sources (to evaluate an owner again) */
+	const coco_gsource *src;      /* the source of the pass */
+	coco_source_stats *stats;     /* and its stats */
+} run;
+
+/* A pending target write. */
+typedef struct twrite {
+	size_t exp;
+	int del;
+	size_t row;                   /* the done row that wrote it */
+	coco_value v;                 /* row (upsert) or key struct (delete) */
+} twrite;
+
+typedef struct pending {
+	twrite *w;
+	size_t n, cap;
+} pending;
+
+/* A processed row, waiting for the batch commit. */
+typedef struct done_row {
+	const item *it;
+	int kind;                     /* 0 unchanged (ordinal only), 1 processed, 2 deleted,
+	                                 -1 failed (left out of the commit) */
+	trk t;
+	lineage lin;                  /* new committed lineage (kind 1) */
+	lineage staged;               /* old ∪ new keys, for the staging record */
+	int writes;
+	/* a row waiting for batch evaluation (flows with call_batch functions) */
+	int deferred, tracked;
+	coco_value row;
+	lineage oldl;
+	trk old;
+	char *refused;                /* a target refused its rows: why (malloc'd) */
+	size_t idx;                   /* its place in the batch */
+} done_row;
+
+struct coco_indexer {
+	run r;
+	void **srcs;                  /* opened sources */
+};
+
+/* Applies a finished helper-thread sweep (wait: join one still running). */
+int sweep_finish(run *r, int wait, char **err);
