@@ -141,3 +141,46 @@ struct coco_indexer {
 
 /* Applies a finished helper-thread sweep (wait: join one still running). */
 int sweep_finish(run *r, int wait, char **err);
+
+/* ---- target writes (flush.c) --------------------------------------------- */
+/* Key struct (first nkeys fields) of an export row. */
+coco_value key_of(const coco_value *row, uint32_t nkeys);
+/* Diff the new export rows against the old lineage; queue writes. */
+void diff_rows(run *r, done_row *d, const lineage *old, coco_rows *out, int reexport,
+	pending *p);
+/* The counter a processed row (kind 1) counts in. */
+uint64_t *processed_counter(coco_source_stats *stats, const done_row *d);
+/* Row errors for the rows a target refused. */
+void report_refused(run *r, const coco_gsource *s, coco_source_stats *stats,
+	done_row *done, size_t ndone);
+/* Phase A: stage the keys about to be written. */
+int flush_stage(run *r, flushio *io, const coco_gsource *s, done_row *done, size_t ndone,
+	const pending *p, char **err);
+/* Stage, write the targets, commit: one batch of processed rows. */
+int flush_batch(run *r, flushio *io, const coco_gsource *s, done_row *done, size_t ndone,
+	pending *p, const coco_fp *logic, char **err);
+void flushio_free(flushio *io);
+/* The writer thread: whether a flow may use it; hand a batch to it; wait
+ * for the batch in flight; stop it. */
+int job_allowed(const run *r);
+int job_start(run *r, const coco_gsource *s, coco_source_stats *stats, done_row **done,
+	size_t ndone, pending *p, const coco_fp *logic);
+int job_wait(run *r);
+void job_free(run *r);
+
+/* ---- the pass (indexer.c) ------------------------------------------------ */
+/* A source key as text: a string as is, else JSON. */
+void key_text(const coco_value *key, coco_buf *out);
+/* A row that failed: counted, reported through on_error. */
+void row_error(run *r, const coco_gsource *s, coco_source_stats *stats, const item *it,
+	const char *msg);
+/* A row read with a warning: counted, reported through on_warning. */
+void row_warning(const coco_update_opts *o, const coco_gsource *s,
+	coco_source_stats *stats, const coco_value *key, const char *msg);
+
+/* ---- owned target rows (owner.c) ----------------------------------------- */
+/* Row d writes key k of export x: whether the target gets its row. */
+int owner_put(run *r, done_row *d, size_t x, lkey *k);
+/* Row d no longer collects key k of export x: 0 delete the target row,
+ * 1 nothing to write, 2 write the next owner's row *row. */
+int owner_del(run *r, done_row *d, size_t x, const lkey *k, coco_value *row);
