@@ -1,5 +1,7 @@
-/* Owned target rows: the owner records and their overlay. See owner.h. */
+/* Owned target rows: the owner records and their overlay (see owner.h);
+ * at the end, the indexer's side: what a row writes of a key it shares. */
 #include "owner.h"
+#include "indexer_int.h"
 #include "sys.h"
 
 #include <stdlib.h>
@@ -516,4 +518,185 @@ int coco_owners_dump(coco_state *st, coco_buf *out, char **err)
 	coco_iter_destroy(it);
 	coco_arena_destroy(&w.a);
 	return rc < 0 ? -1 : 0;
+}
+
+/* ---- the indexer's side: a row's target keys and their owners ------------ */
+/* The target key as JSON, named by the export's key fields. */
+static void tkey_json(const coco_gexport *xp, const char *tkey, size_t n, coco_arena *a, coco_buf *out)
+{
+	coco_value k;
+	const char *p = tkey;
+	if (coco_value_decode(&p, tkey + n, a, &k) || k.kind != COCO_STRUCT) {
+		coco_buf_adds(out, "?");
+		return;
+	}
+	if (k.n == 1 && k.u.fields[0].kind == COCO_STR) {
+		coco_buf_add(out, k.u.fields[0].u.s, k.u.fields[0].n);
+		return;
+	}
+	coco_buf_putc(out, '{');
+	for (uint32_t i = 0; i < k.n && i < xp->info.row_type->nfields; i++) {
+		const coco_field *f = &xp->info.row_type->fields[i];
+		if (i)
+			coco_buf_putc(out, ',');
+		coco_json_str(out, f->name, strlen(f->name));
+		coco_buf_putc(out, ':');
+		coco_value_to_json(&k.u.fields[i], f->type, out);
+	}
+	coco_buf_putc(out, '}');
+}
+
+static void owner_text(const coco_owner *o, coco_arena *a, coco_buf *out)
+{
+	coco_value k;
+	const char *p = o->key;
+	coco_buf_add(out, o->src, o->nsrc);
+	coco_buf_putc(out, ' ');
+	if (coco_value_decode(&p, o->key + o->nkey, a, &k))
+		coco_buf_adds(out, "?");
+	else
+		key_text(&k, out);
+}
+
+/* Two rows collect key k of export x: a warning naming this row and the
+ * other one, and the winner among e's owners, once per update for each key. */
+static void owner_warn(run *r, done_row *d, size_t x, const lkey *k, const coco_owner *other,
+	const coco_oent *e)
+{
+	if (!coco_owners_first_warning(r->own, r->rids[x], k->key, k->nkey))
+		return;
+	r->stats->warnings++;
+	if (!r->o->on_warning)
+		return;
+	const coco_gexport *xp = coco_graph_export_at(r->g, x);
+	coco_arena a = {0};
+	coco_buf msg = {0}, kt = {0};
+	coco_value key;
+	const char *p = d->it->key;
+	if (coco_value_decode(&p, d->it->key + d->it->nkey, &a, &key))
+		coco_buf_adds(&kt, "?");
+	else
+		key_text(&key, &kt);
+	coco_buf_printf(&msg, "export '%s': %s %s and ", xp->name, r->src->name, kt.p);
+	owner_text(other, &a, &msg);
+	coco_buf_adds(&msg, " collect the same target key ");
+	tkey_json(xp, k->key, k->nkey, &a, &msg);
+	coco_buf_adds(&msg, "; the target holds the row of ");
+	owner_text(&e->o[coco_oent_winner(r->own, e)], &a, &msg);
+	coco_buf_adds(&msg, " (the first source in flow order, then the smallest key)");
+	r->o->on_warning(r->o->ud, r->src->name, kt.p, msg.p);
+	coco_buf_free(&msg);
+	coco_buf_free(&kt);
+	coco_arena_destroy(&a);
+}
+
+/* Row d writes key k of export x (new, or a new value): whether the
+ * target gets its row (it owns the key, or wins it), recorded in k->win. */
+int owner_put(run *r, done_row *d, size_t x, lkey *k)
+{
+	if (k->win)
+		return k->win == 1;
+	k->win = 1;
+	if (r->unique[x])
+		return 1;
+	coco_oent *e = coco_owners_get(r->own, r->st, r->rids[x], k->key, k->nkey, NULL);
+	if (!e)
+		return 1;                 /* state unreadable: written, as without owners */
+	long i = coco_oent_find(e, r->src->name, d->it->key, d->it->nkey);
+	if (i < 0) {
+		coco_oent_add(r->own, e, r->src->name, d->it->key, d->it->nkey);
+		i = (long)e->n - 1;
+	}
+	if (e->n == 1)
+		return 1;
+	size_t w = coco_oent_winner(r->own, e);
+	owner_warn(r, d, x, k, &e->o[w == (size_t)i ? coco_oent_runner_up(r->own, e, (size_t)i) : w], e);
+	if (w != (size_t)i)
+		k->win = 2;
+	return k->win == 1;
+}
+
+/* The row owner o collects under key (x, tkey) now: its source row read
+ * and evaluated again (a winner left a key others collect: rare). 1 with
+ * *row (memory of the batch), 0 when it no longer collects it (gone,
+ * changed, failed, or its source left the flow). */
+static int owner_value(run *r, const coco_owner *o, size_t x, const char *tkey, size_t ntkey,
+	coco_value *row)
+{
+	const coco_graph *g = r->g;
+	size_t ns = coco_graph_nsources(g), si = 0;
+	while (si < ns && !(strlen(coco_graph_source(g, si)->name) == o->nsrc &&
+	       !memcmp(coco_graph_source(g, si)->name, o->src, o->nsrc)))
+		si++;
+	if (si == ns || !r->srcs || !r->srcs[si])
+		return 0;
+	const coco_gsource *s = coco_graph_source(g, si);
+	coco_arena *a = &r->rowa;
+	coco_value key, in;
+	const char *kp = o->key;
+	if (coco_value_decode(&kp, o->key + o->nkey, a, &key))
+		return 0;
+	coco_buf ord = {0};
+	char *e = NULL;
+	int rr = s->ops->read(r->srcs[si], &key, a, &in, &ord, &e);
+	coco_buf_free(&ord);
+	free(e);
+	e = NULL;
+	if (rr < 0 || rr == 1)
+		return 0;
+	size_t nx = coco_graph_nexports(g);
+	coco_rows *out = coco_arena_alloc(a, (nx + 1) * sizeof *out);
+	coco_exec_stats xs = {0};
+	if (coco_exec_row(g, si, &in, a, &r->memo_ops, out, &xs, &e)) {
+		free(e);
+		return 0;
+	}
+	const coco_gexport *xp = coco_graph_export_at(g, x);
+	int found = 0;
+	for (size_t i = 0; i < out[x].n; i++) {
+		coco_value k = key_of(&out[x].rows[i], xp->info.nkeys);
+		coco_buf_clear(&r->tmp);
+		coco_value_encode(&k, &r->tmp);
+		if (r->tmp.n == ntkey && !memcmp(r->tmp.p, tkey, ntkey)) {
+			*row = out[x].rows[i];   /* the same key twice in a row: the last one */
+			found = 1;
+		}
+	}
+	return found;
+}
+
+/* Row d no longer collects key k of export x: 0 the target row is
+ * deleted (no one else collects it), 1 nothing to write (another row's),
+ * 2 the next owner's row *row is written. */
+int owner_del(run *r, done_row *d, size_t x, const lkey *k, coco_value *row)
+{
+	if (r->unique[x])
+		return 0;
+	coco_oent *e = coco_owners_get(r->own, r->st, r->rids[x], k->key, k->nkey, NULL);
+	if (!e)
+		return 0;
+	long i = coco_oent_find(e, r->src->name, d->it->key, d->it->nkey);
+	/* not an owner: nothing to do, unless the key is staged: a run killed
+	 * after it recorded the hand-over may not have written the next
+	 * owner's row, which is written again */
+	if (i < 0 && !(e->n && k->staged))
+		return e->n ? 1 : 0;
+	if (i >= 0) {
+		size_t w = coco_oent_winner(r->own, e);
+		size_t other = e->n > 1 ? (w == (size_t)i ? coco_oent_runner_up(r->own, e, (size_t)i) : w) : 0;
+		coco_owner o = e->o[other];
+		int shared = e->n > 1;
+		coco_oent_remove(r->own, e, (size_t)i);
+		if (shared)
+			owner_warn(r, d, x, k, &o, e);
+		if ((size_t)i != w)
+			return 1;
+	}
+	while (e->n) {
+		size_t nw = coco_oent_winner(r->own, e);
+		if (owner_value(r, &e->o[nw], x, k->key, k->nkey, row))
+			return 2;
+		coco_oent_remove(r->own, e, nw);
+	}
+	return 0;
 }
