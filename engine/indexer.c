@@ -27,7 +27,7 @@ static void items_push(items *it, const item *x)
 	it->v[it->n++] = *x;
 }
 
-static int list_cb(void *ud, const coco_value *key, const void *ord, size_t nord)
+int list_cb(void *ud, const coco_value *key, const void *ord, size_t nord)
 {
 	items *it = ud;
 	coco_buf_clear(&it->tmp);
@@ -49,7 +49,7 @@ static int bytecmp(const char *a, size_t na, const char *b, size_t nb)
 	return na < nb ? -1 : na > nb;
 }
 
-static int item_cmp(const void *pa, const void *pb)
+int item_cmp(const void *pa, const void *pb)
 {
 	const item *a = pa, *b = pb;
 	return bytecmp(a->key, a->nkey, b->key, b->nkey);
@@ -1032,167 +1032,4 @@ int coco_lineage_migrate(coco_state *st, char **err)
 	free(names);
 	free(rids);
 	return rc < 0 ? -1 : 0;
-}
-
-/* ---- a dump for tests (spec/fuzz) ---------------------------------------- */
-static void dump_key(const char *k, size_t n, coco_arena *a, coco_buf *out)
-{
-	coco_value v;
-	const char *p = k;
-	if (coco_value_decode(&p, k + n, a, &v))
-		coco_buf_adds(out, "?");
-	else
-		coco_value_to_json(&v, NULL, out);
-}
-
-static void dump_hex(const char *p, size_t n, coco_buf *out)
-{
-	for (size_t i = 0; i < n; i++)
-		coco_buf_printf(out, "%02x", (unsigned char)p[i]);
-}
-
-int coco_state_dump(coco_state *st, coco_buf *out, char **err)
-{
-	coco_arena a = {0};
-	const char *k, *v;
-	size_t kn, vn;
-	int rc = 0;
-	for (int cf = COCO_CF_TRACKING; cf <= COCO_CF_SETUP && rc == 0; cf++) {
-		coco_iter *it = coco_state_iter(st, (coco_cf)cf, NULL, 0);
-		while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
-			coco_arena_reset(&a);
-			size_t sl = strnlen(k, kn);
-			if (cf == COCO_CF_MEMO) {
-				coco_buf_adds(out, "M\t");
-				dump_hex(k, kn, out);
-				coco_buf_putc(out, '\n');
-				continue;
-			}
-			if (cf == COCO_CF_SETUP) {
-				const char *nl = memchr(v, '\n', vn), *nl2 = nl ? memchr(nl + 1, '\n', vn - (size_t)(nl + 1 - v)) : NULL;
-				coco_buf_printf(out, "S\t%.*s\t%.*s\n", (int)kn, k,
-					nl2 ? (int)(nl2 - nl - 1) : 0, nl2 ? nl + 1 : "");
-				continue;
-			}
-			if (sl == kn)
-				continue;
-			if (cf == COCO_CF_TRACKING) {
-				trk t;
-				coco_buf_printf(out, "T\t%.*s\t", (int)sl, k);
-				dump_key(k + sl + 1, kn - sl - 1, &a, out);
-				coco_buf_printf(out, "\t%d\n", trk_decode(v, vn, &t) ? -1 : t.flags);
-				continue;
-			}
-			lineage l;
-			const char *copy = coco_arena_strndup(&a, v, vn);
-			if (lin_decode(copy, vn, &a, &l)) {
-				coco_buf_printf(out, "L?\t%.*s\n", (int)sl, k);
-				continue;
-			}
-			for (size_t i = 0; i < l.n; i++) {
-				coco_buf_printf(out, "L\t%.*s\t", (int)sl, k);
-				dump_key(k + sl + 1, kn - sl - 1, &a, out);
-				coco_buf_printf(out, "\t%.*s\t", (int)l.k[i].nexp, l.k[i].exp);
-				dump_key(l.k[i].key, l.k[i].nkey, &a, out);
-				coco_buf_printf(out, "\t%d\n", l.k[i].staged);
-			}
-			for (size_t i = 0; i < l.nmemo; i++) {
-				coco_buf_printf(out, "R\t%.*s\t", (int)sl, k);
-				dump_key(k + sl + 1, kn - sl - 1, &a, out);
-				coco_buf_putc(out, '\t');
-				dump_hex(l.memo + 32 * i, 32, out);
-				coco_buf_putc(out, '\n');
-			}
-		}
-		coco_iter_destroy(it);
-	}
-	if (rc == 0)
-		rc = coco_owners_dump(st, out, err);
-	coco_arena_destroy(&a);
-	return rc < 0 ? -1 : 0;
-}
-
-/* ---- evaluate ----------------------------------------------------------- */
-int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco_update_opts *o,
-	coco_eval_sink sink, void *sink_ud, coco_source_stats *stats, char **err)
-{
-	memo_ctx m = { .st = use_cache ? st : NULL };
-	coco_memo memo = { .get = memo_get, .ud = &m };
-	size_t ns = coco_graph_nsources(g), nx = coco_graph_nexports(g);
-	coco_rows *out = coco_xcalloc(nx + 1, sizeof *out);
-	coco_arena a = {0};
-	coco_buf ord = {0};
-	int rc = 0;
-	for (size_t si = 0; si < ns && !rc; si++) {
-		const coco_gsource *s = coco_graph_source(g, si);
-		memset(&stats[si], 0, sizeof stats[si]);
-		stats[si].source = s->name;
-		double t0 = coco_now_ms();
-		void *src = NULL;
-		char *e = NULL;
-		if (s->ops->open(s->opts, coco_graph_base_dir(g), &src, &e)) {
-			rc = coco_seterr(err, "%s (%s): %s", s->name, s->where, e ? e : "cannot open source");
-			free(e);
-			break;
-		}
-		items it = {0};
-		coco_arena la = {0};
-		it.a = &la;
-		if (s->ops->list(src, list_cb, &it, &e)) {
-			rc = coco_seterr(err, "%s: %s", s->name, e ? e : "listing failed");
-			free(e);
-		} else {
-			if (it.n)
-				qsort(it.v, it.n, sizeof *it.v, item_cmp);
-		}
-		coco_exec_stats xs = {0};
-		for (size_t i = 0; i < it.n && !rc; i++) {
-			coco_arena_reset(&a);
-			coco_buf_clear(&m.used);
-			coco_value key, row;
-			const char *kp = it.v[i].key;
-			stats[si].listed++;
-			if (coco_value_decode(&kp, it.v[i].key + it.v[i].nkey, &a, &key))
-				continue;
-			coco_buf_clear(&ord);
-			int rr = s->ops->read(src, &key, &a, &row, &ord, &e);
-			if (rr == 1)
-				continue;
-			if (rr == 2) {
-				row_warning(o, s, &stats[si], &key, e ? e : "read with a warning");
-				free(e);
-				e = NULL;
-			}
-			if (rr < 0 || coco_exec_row(g, si, &row, &a, &memo, out, &xs, &e)) {
-				stats[si].errors++;
-				if (o && o->on_error) {
-					coco_buf kt = {0};
-					key_text(&key, &kt);
-					o->on_error(o->ud, s->name, kt.p, e ? e : "failed");
-					coco_buf_free(&kt);
-				}
-				free(e);
-				e = NULL;
-				continue;
-			}
-			stats[si].added++;
-			for (size_t x = 0; x < nx && !rc; x++)
-				if (out[x].n && sink(sink_ud, coco_graph_export_at(g, x), out[x].rows, out[x].n,
-						si, &key, err))
-					rc = -1;
-		}
-		stats[si].fn_calls = xs.calls;
-		stats[si].cache_hits = xs.cache_hits;
-		s->ops->close(src);
-		coco_buf_free(&it.tmp);
-		free(it.v);
-		coco_arena_destroy(&la);
-		stats[si].elapsed_ms = coco_now_ms() - t0;
-	}
-	coco_buf_free(&ord);
-	coco_buf_free(&m.val);
-	coco_buf_free(&m.used);
-	coco_arena_destroy(&a);
-	free(out);
-	return rc;
 }

@@ -29,6 +29,11 @@ typedef struct items {
 	coco_buf tmp;
 } items;
 
+/* coco_source_ops.list callback appending to an items (ud). */
+int list_cb(void *ud, const coco_value *key, const void *ord, size_t nord);
+/* qsort order of items: by encoded key. */
+int item_cmp(const void *pa, const void *pb);
+
 /* ---- memo (memo.c) ------------------------------------------------------ */
 /* Cached results are content-addressed: a key is the function's logic
  * fingerprint and the input's. Each row's lineage lists the keys its
