@@ -18,6 +18,7 @@
 #include "graph.h"
 #include "state.h"
 #include "exec.h"
+#include "setup.h"            /* setup was declared here: its includers find it still */
 
 typedef struct coco_source_stats {
 	const char *source;
@@ -100,52 +101,8 @@ typedef int (*coco_eval_sink)(void *ud, const coco_gexport *x, const coco_value 
 int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco_update_opts *o,
 	coco_eval_sink sink, void *sink_ud, coco_source_stats *stats, char **err);
 
-/* After setup changed the target with resource id `rid`: the rows that
- * wrote to it are marked for evaluation, so the next update writes the
- * export's rows again. kept: the target kept its rows (a column dropped, a
- * repair): their keys become staged (may be in the target) and the next
- * update deletes those no row produces any more; else (created anew) they
- * are forgotten. */
-int coco_forget_export(coco_state *st, const char *rid, int kept, char **err);
-/* After setup dropped the target `rid`: lineage forgets its keys. */
-int coco_forget_target(coco_state *st, const char *rid, char **err);
-/* Lineage names targets by resource id; a state whose lineage still names
- * exports (written before) is rewritten once, through the setup records.
- * Called by setup and by coco_indexer_open; a no-op after the first. */
-int coco_lineage_migrate(coco_state *st, char **err);
-
 /* Appends the state as text lines, for tests (spec/fuzz): tracking
  * "T\tsource\tkey\tflags", lineage "L\tsource\tkey\texport\ttarget key\tstaged",
  * the memo keys a row used "R\tsource\tkey\thex", memo "M\thex", setup
  * "S\tresource\texport"; keys as JSON. */
 int coco_state_dump(coco_state *st, coco_buf *out, char **err);
-
-/* ---- setup -------------------------------------------------------------- */
-typedef struct coco_setup_change {
-	char *resource_id;
-	char *export_name;           /* or the source's name (sops) */
-	const coco_target_ops *ops;  /* a target's setup, or NULL and */
-	const coco_source_ops *sops; /* a source's (coco_source_ops.setup_*) */
-	char *stored;            /* NULL: not set up yet */
-	char *desired;           /* NULL: drop */
-	coco_buf plan;           /* human-readable lines */
-	int destructive;
-	int renamed;             /* only the export's name changed: the record is updated */
-	int keeps_rows;          /* destructive, but the target keeps its rows (COCO_SETUP_KEEPS_ROWS) */
-} coco_setup_change;
-
-typedef struct coco_setup_plan {
-	coco_setup_change *ch;
-	size_t n;
-	int destructive;
-} coco_setup_plan;
-
-/* What setup would change: targets (and sources that set something up) of
- * g that are new or differ from what was applied, and applied ones g no
- * longer has. g == NULL: drop
- * everything applied (for `coco drop`). */
-int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *plan, char **err);
-/* "  SQLite sqlite:/p/index.sqlite#T: create table ..." lines; "" if none. */
-void coco_setup_plan_format(const coco_setup_plan *plan, coco_buf *out);
-int coco_setup_apply(coco_state *st, coco_setup_plan *plan, char **err);
-void coco_setup_plan_free(coco_setup_plan *plan);

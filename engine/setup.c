@@ -5,7 +5,9 @@
  * as last applied, or for what a source sets up (coco_source_ops.setup_*)
  *   "source:<source name>\n<source field>\n<desired description>".
  * A flow's wanted resources are compared with it. */
-#include "indexer.h"
+#include "setup.h"
+#include "owner.h"
+#include "records_int.h"
 #include "sys.h"
 
 #include <stdlib.h>
@@ -277,4 +279,157 @@ void coco_setup_plan_free(coco_setup_plan *plan)
 	}
 	free(plan->ch);
 	memset(plan, 0, sizeof *plan);
+}
+
+/* ---- lineage after setup changed a target ------------------------------- */
+/* Lineage entries naming target rid: with drop, removed; else, with
+ * kept, made staged (else removed), and their rows marked for evaluation
+ * (see coco_forget_export). */
+static int relabel_target(coco_state *st, const char *rid, int drop, int kept, char **err)
+{
+	coco_batch *b = coco_batch_create();
+	coco_arena a = {0};
+	coco_buf val = {0}, tv = {0};
+	size_t nrid = strlen(rid);
+	int rc;
+	coco_iter *it = coco_state_iter(st, COCO_CF_LINEAGE, NULL, 0);
+	const char *k, *v;
+	size_t kn, vn;
+	while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
+		lineage l, keep = {0};
+		coco_arena_reset(&a);
+		if (lin_decode(v, vn, &a, &l))
+			continue;
+		int named = 0;
+		for (size_t i = 0; i < l.n; i++) {
+			int hit = l.k[i].nexp == nrid && !memcmp(l.k[i].exp, rid, nrid);
+			named |= hit;
+			if (hit && kept)
+				l.k[i].staged = 1;
+			if (!hit || kept)
+				lin_push(&a, &keep, &l.k[i]);
+		}
+		if (!named)
+			continue;
+		keep.memo = l.memo;
+		keep.nmemo = l.nmemo;
+		lin_encode(&keep, &val);
+		coco_batch_put(b, COCO_CF_LINEAGE, k, kn, val.p, val.n);
+		if (drop)
+			continue;
+		trk t;
+		int got = coco_state_get(st, COCO_CF_TRACKING, k, kn, &tv, err);
+		if (got < 0) {
+			rc = -1;
+			break;
+		}
+		if (got == 1 && !trk_decode(tv.p, tv.n, &t)) {
+			t.logic = (coco_fp){0, 0};
+			trk_encode(&t, &val);
+			coco_batch_put(b, COCO_CF_TRACKING, k, kn, val.p, val.n);
+		}
+	}
+	coco_iter_destroy(it);
+	/* a target created anew or dropped is empty: who owned its keys too */
+	if (rc == 0 && !kept)
+		rc = coco_owners_forget(st, rid, b, err);
+	if (rc == 0)
+		rc = coco_state_write(st, b, 0, err);
+	coco_batch_destroy(b);
+	coco_arena_destroy(&a);
+	coco_buf_free(&val);
+	coco_buf_free(&tv);
+	return rc < 0 ? -1 : 0;
+}
+
+/* A target setup kept the rows of (a column dropped): the keys of the
+ * export become staged ("may be in the target"), not forgotten: only the
+ * next evaluation of each row knows which keys it still produces; it
+ * writes those again and deletes the others. A target created anew is
+ * empty: its keys are forgotten (their shape may not even fit its key). */
+int coco_forget_export(coco_state *st, const char *rid, int kept, char **err)
+{
+	return relabel_target(st, rid, 0, kept, err);
+}
+
+int coco_forget_target(coco_state *st, const char *rid, char **err)
+{
+	return relabel_target(st, rid, 1, 0, err);
+}
+
+/* Meta key saying lineage names resource ids (absent: export names). */
+#define META_LINEAGE "lineage"
+
+int coco_lineage_migrate(coco_state *st, char **err)
+{
+	coco_buf v = {0};
+	int got = coco_state_get(st, COCO_CF_META, META_LINEAGE, strlen(META_LINEAGE), &v, err);
+	coco_buf_free(&v);
+	if (got != 0)
+		return got < 0 ? -1 : 0;
+	/* export name -> resource id, from the targets' setup records
+	 * ("<target>\n<export>\n<description>", keyed by resource id) */
+	coco_arena a = {0};
+	const char **names = NULL, **rids = NULL;
+	size_t n = 0, cap = 0;
+	const char *k, *val;
+	size_t kn, vn;
+	int rc;
+	coco_iter *it = coco_state_iter(st, COCO_CF_SETUP, NULL, 0);
+	while ((rc = coco_iter_next(it, &k, &kn, &val, &vn, err)) == 1) {
+		const char *nl = memchr(val, '\n', vn);
+		const char *nl2 = nl ? memchr(nl + 1, '\n', vn - (size_t)(nl + 1 - val)) : NULL;
+		if (!nl2 || (vn > 7 && !memcmp(val, "source:", 7)))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			names = realloc(names, cap * sizeof *names);
+			rids = realloc(rids, cap * sizeof *rids);
+			if (!names || !rids)
+				abort();
+		}
+		names[n] = coco_arena_strndup(&a, nl + 1, (size_t)(nl2 - nl - 1));
+		rids[n++] = coco_arena_strndup(&a, k, kn);
+	}
+	coco_iter_destroy(it);
+	coco_batch *b = coco_batch_create();
+	coco_arena la = {0};
+	coco_buf enc = {0};
+	if (rc == 0) {
+		it = coco_state_iter(st, COCO_CF_LINEAGE, NULL, 0);
+		while ((rc = coco_iter_next(it, &k, &kn, &val, &vn, err)) == 1) {
+			lineage l, keep = {0};
+			coco_arena_reset(&la);
+			if (lin_decode(val, vn, &la, &l))
+				continue;
+			for (size_t i = 0; i < l.n; i++) {
+				size_t j = 0;
+				while (j < n && !(strlen(names[j]) == l.k[i].nexp &&
+				       !memcmp(names[j], l.k[i].exp, l.k[i].nexp)))
+					j++;
+				if (j == n)
+					continue;       /* its target was dropped */
+				lkey e = l.k[i];
+				e.exp = rids[j];
+				e.nexp = strlen(rids[j]);
+				lin_push(&la, &keep, &e);
+			}
+			keep.memo = l.memo;
+			keep.nmemo = l.nmemo;
+			lin_encode(&keep, &enc);
+			coco_batch_put(b, COCO_CF_LINEAGE, k, kn, enc.p, enc.n);
+		}
+		coco_iter_destroy(it);
+	}
+	if (rc == 0) {
+		coco_batch_put(b, COCO_CF_META, META_LINEAGE, strlen(META_LINEAGE), "resource", 8);
+		rc = coco_state_write(st, b, 1, err);
+	}
+	coco_batch_destroy(b);
+	coco_buf_free(&enc);
+	coco_arena_destroy(&la);
+	coco_arena_destroy(&a);
+	free(names);
+	free(rids);
+	return rc < 0 ? -1 : 0;
 }
