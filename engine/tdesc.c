@@ -243,3 +243,37 @@ void coco_tdesc_put_column(coco_buf *b, int flags, const char *name, const coco_
 	coco_buf_printf(b, " %s\n", sql);
 	coco_buf_free(&ty);
 }
+
+int coco_tdesc_parse_pair(const coco_tdesc_ops *o, const char *stored, const char *desired,
+	coco_arena *a, void **s, void **d, char **err)
+{
+	*s = stored ? coco_arena_alloc(a, o->size) : NULL;
+	*d = desired ? coco_arena_alloc(a, o->size) : NULL;
+	if (stored && o->parse(stored, a, *s, err) < 0)
+		return -1;
+	return desired ? o->parse(desired, a, *d, err) : 0;
+}
+
+int coco_tdesc_apply(const coco_tdesc_ops *o, const char *stored, const char *desired, char **err)
+{
+	coco_arena a = {0};
+	void *s, *d;
+	int rc = coco_tdesc_parse_pair(o, stored, desired, &a, &s, &d, err);
+	if (rc == 0 && !s && d) {
+		rc = o->change(d, NULL, NULL, err);
+	} else if (rc == 0 && s && !d) {
+		rc = o->drop(s, err);
+	} else if (rc == 0 && s && d) {
+		coco_buf why = {0};
+		o->reasons(s, d, &why);
+		if (!why.n)
+			rc = o->change(d, NULL, s, err);
+		else if (o->same_place(s, d))
+			rc = o->change(d, s, NULL, err);
+		else if ((rc = o->drop(s, err)) == 0)
+			rc = o->change(d, NULL, NULL, err);
+		coco_buf_free(&why);
+	}
+	coco_arena_destroy(&a);
+	return rc;
+}

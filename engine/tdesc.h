@@ -109,3 +109,36 @@ void coco_tdesc_put_keys(coco_buf *b, const coco_type *row, uint32_t nkeys);
  * (flags: the target's COCO_TDESC_*). */
 void coco_tdesc_put_column(coco_buf *b, int flags, const char *name, const coco_type *type,
 	const char *sql);
+
+/* ---- apply: the one skeleton of the SQL targets' coco_target_ops.apply ----
+ *
+ * A target's description is its own struct (the coco_tdesc of its key and
+ * column lines inside, with its path, server, schema, table, ...); these
+ * steps work on it through void pointers. */
+typedef struct coco_tdesc_ops {
+	size_t size;             /* of the target's description struct */
+	/* Parses text into desc (size bytes, from a); 0, or -1 with *err. */
+	int (*parse)(const char *text, coco_arena *a, void *desc, char **err);
+	/* Appends why going from s to d needs the table dropped and recreated;
+	 * nothing when ALTER TABLE does it. */
+	void (*reasons)(const void *s, const void *d, coco_buf *why);
+	/* 1 when s's table and d's are in one database (one file, one server):
+	 * change() then drops s's and creates d's in one transaction. */
+	int (*same_place)(const void *s, const void *d);
+	/* Creates d's table unless it exists, after dropping drop's (NULL:
+	 * none) and then alters it from alter_from's columns (NULL: none). Must
+	 * be idempotent. */
+	int (*change)(const void *d, const void *drop, const void *alter_from, char **err);
+	/* Drops s's table (a table or database already gone is no error). */
+	int (*drop)(const void *s, char **err);
+} coco_tdesc_ops;
+
+/* Parses stored and desired, either NULL (then *s or *d is NULL), into
+ * descriptions from a. Returns 0, or -1 with *err (the parser's). */
+int coco_tdesc_parse_pair(const coco_tdesc_ops *o, const char *stored, const char *desired,
+	coco_arena *a, void **s, void **d, char **err);
+
+/* coco_target_ops.apply: going from stored (NULL: nothing yet) to desired
+ * (NULL: drop) creates, drops, alters, or drops and recreates the table (in
+ * one change() when same_place, else drop() then change()). */
+int coco_tdesc_apply(const coco_tdesc_ops *o, const char *stored, const char *desired, char **err);

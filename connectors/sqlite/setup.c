@@ -80,8 +80,9 @@ static int desc_line(void *ctx, coco_arena *a, const char *w, size_t wn, const c
 	return -1;
 }
 
-static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
+static int parse_desc(const char *text, coco_arena *a, void *dv, char **err)
 {
+	desc *d = dv;
 	memset(d, 0, sizeof *d);
 	if (coco_tdesc_parse(text, a, 0, &d->t, desc_line, d, "SQLite", err) < 0)
 		return -1;
@@ -101,8 +102,9 @@ static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
 
 /* Appends to why the reasons the table must be dropped and recreated to go
  * from s to d (nothing when ALTER TABLE can do it). */
-static void recreate_reasons(const desc *s, const desc *d, coco_buf *why)
+static void recreate_reasons(const void *sv, const void *dv, coco_buf *why)
 {
+	const desc *s = sv, *d = dv;
 	if (strcmp(s->path, d->path))
 		coco_tdesc_reason(why, "path: %s → %s", s->path, d->path);
 	if (strcmp(s->table, d->table))
@@ -300,8 +302,9 @@ static int ensure_no_column(sqlite3 *db, const desc *d, const char *name, coco_b
  * given, create d's table unless it exists, drop the columns of
  * `alter_from` that d no longer has, then add the columns of d that the
  * table lacks. Each step checks first, so re-running it is harmless. */
-static int db_change(const desc *d, const desc *drop, const desc *alter_from, char **err)
+static int db_change(const void *dv, const void *dropv, const void *alter_fromv, char **err)
 {
+	const desc *d = dv, *drop = dropv, *alter_from = alter_fromv;
 	sqlite3 *db;
 	if (sqlite_db_open(d->path, 1, &db, err) < 0)
 		return -1;
@@ -343,8 +346,9 @@ static int db_change(const desc *d, const desc *drop, const desc *alter_from, ch
 }
 
 /* DROP TABLE IF EXISTS in d's database; a missing file has nothing to drop. */
-static int db_drop(const desc *d, char **err)
+static int db_drop(const void *dv, char **err)
 {
+	const desc *d = dv;
 	sqlite3 *db;
 	int rc = sqlite_db_open(d->path, 0, &db, err);
 	if (rc != 0)
@@ -422,38 +426,50 @@ int sqlite_describe(const coco_optval *opts, const coco_export_info *info,
 	return rc;
 }
 
+/* 1 when s and d are tables of one database file. */
+static int same_file(const void *sv, const void *dv)
+{
+	const desc *s = sv, *d = dv;
+	return !strcmp(s->path, d->path);
+}
+
+static const coco_tdesc_ops sqlite_tdesc = {
+	.size = sizeof(desc),
+	.parse = parse_desc,
+	.reasons = recreate_reasons,
+	.same_place = same_file,
+	.change = db_change,
+	.drop = db_drop,
+};
+
 int sqlite_plan(const char *stored, const char *desired, coco_buf *plan,
 	int *destructive, char **err)
 {
 	coco_arena a = {0};
-	desc s, d;
-	int rc = 0;
+	void *sv, *dv;
 	*destructive = 0;
-	if ((stored && parse_desc(stored, &a, &s, err) < 0) ||
-	    (desired && parse_desc(desired, &a, &d, err) < 0)) {
-		coco_arena_destroy(&a);
-		return -1;
-	}
-	if (!stored && desired) {
-		coco_tdesc_plan_create(&d.t, NULL, d.table, plan);
-		plan_fts(NULL, &d, plan);
-	} else if (stored && !desired) {
-		coco_buf_printf(plan, "drop table %s\n", s.table);
-		plan_fts(&s, NULL, plan);
+	int rc = coco_tdesc_parse_pair(&sqlite_tdesc, stored, desired, &a, &sv, &dv, err);
+	const desc *s = sv, *d = dv;
+	if (rc == 0 && !s && d) {
+		coco_tdesc_plan_create(&d->t, NULL, d->table, plan);
+		plan_fts(NULL, d, plan);
+	} else if (rc == 0 && s && !d) {
+		coco_buf_printf(plan, "drop table %s\n", s->table);
+		plan_fts(s, NULL, plan);
 		*destructive = 1;
-	} else if (stored && desired) {
+	} else if (rc == 0 && s && d) {
 		coco_buf why = {0};
-		recreate_reasons(&s, &d, &why);
+		recreate_reasons(s, d, &why);
 		if (why.n) {
-			coco_buf_printf(plan, "drop and recreate table %s (%s)\n", d.table, why.p);
-			if (s.nfts && strcmp(s.table, d.table))
-				plan_fts(&s, NULL, plan);
-			plan_fts(NULL, &d, plan);
+			coco_buf_printf(plan, "drop and recreate table %s (%s)\n", d->table, why.p);
+			if (s->nfts && strcmp(s->table, d->table))
+				plan_fts(s, NULL, plan);
+			plan_fts(NULL, d, plan);
 			*destructive = 1;
 		} else {
-			*destructive = coco_tdesc_plan_columns(&s.t, &d.t, plan) ? 1 | COCO_SETUP_KEEPS_ROWS : 0;
-			if (!same_fts(&s, &d))
-				plan_fts(&s, &d, plan);
+			*destructive = coco_tdesc_plan_columns(&s->t, &d->t, plan) ? 1 | COCO_SETUP_KEEPS_ROWS : 0;
+			if (!same_fts(s, d))
+				plan_fts(s, d, plan);
 		}
 		coco_buf_free(&why);
 	}
@@ -463,29 +479,5 @@ int sqlite_plan(const char *stored, const char *desired, coco_buf *plan,
 
 int sqlite_apply(const char *stored, const char *desired, char **err)
 {
-	coco_arena a = {0};
-	desc s, d;
-	int rc = 0;
-	if ((stored && parse_desc(stored, &a, &s, err) < 0) ||
-	    (desired && parse_desc(desired, &a, &d, err) < 0)) {
-		coco_arena_destroy(&a);
-		return -1;
-	}
-	if (!stored && desired) {
-		rc = db_change(&d, NULL, NULL, err);
-	} else if (stored && !desired) {
-		rc = db_drop(&s, err);
-	} else if (stored && desired) {
-		coco_buf why = {0};
-		recreate_reasons(&s, &d, &why);
-		if (!why.n)
-			rc = db_change(&d, NULL, &s, err);
-		else if (!strcmp(s.path, d.path))
-			rc = db_change(&d, &s, NULL, err);
-		else if ((rc = db_drop(&s, err)) == 0)
-			rc = db_change(&d, NULL, NULL, err);
-		coco_buf_free(&why);
-	}
-	coco_arena_destroy(&a);
-	return rc;
+	return coco_tdesc_apply(&sqlite_tdesc, stored, desired, err);
 }

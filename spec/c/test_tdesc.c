@@ -1,7 +1,7 @@
 /* Unit test of the SQL targets' shared setup descriptions (engine/tdesc.c):
  * tokens, key and column lines in both column formats, the target's own
  * lines, lookups, recreate reasons, the column diff, and what describe
- * writes read back as it was. */
+ * writes read back as it was; the steps coco_tdesc_apply takes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +270,108 @@ static void test_roundtrip(void)
 	}
 }
 
+/* coco_tdesc_apply's dispatch, on a toy description "place table\nkey k\n
+ * column ...": each step is recorded in `log`. */
+typedef struct toy {
+	coco_tdesc t;
+	const char *place;
+} toy;
+
+static coco_buf toy_log;
+
+static int toy_line(void *ctx, coco_arena *a, const char *w, size_t wn, const char *rest,
+	const char *e)
+{
+	toy *d = ctx;
+	if (!COCO_TDESC_IS(w, wn, "place"))
+		return -1;
+	return (d->place = coco_unesc(a, rest, (size_t)(e - rest))) ? 0 : -1;
+}
+
+static int toy_parse(const char *text, coco_arena *a, void *dv, char **err)
+{
+	toy *d = dv;
+	return coco_tdesc_parse(text, a, 0, &d->t, toy_line, d, "Toy", err);
+}
+
+static void toy_reasons(const void *sv, const void *dv, coco_buf *why)
+{
+	const toy *s = sv, *d = dv;
+	if (strcmp(s->place, d->place))
+		coco_tdesc_reason(why, "place: %s → %s", s->place, d->place);
+	coco_tdesc_reasons(&s->t, &d->t, why);
+}
+
+static int toy_same_place(const void *sv, const void *dv)
+{
+	const toy *s = sv, *d = dv;
+	return !strncmp(s->place, d->place, 1);   /* "a1" and "a2": one database */
+}
+
+static int toy_change(const void *dv, const void *dropv, const void *fromv, char **err)
+{
+	const toy *d = dv, *drop = dropv, *from = fromv;
+	coco_buf_printf(&toy_log, "change %s%s%s%s%s;", d->place, drop ? " drop " : "",
+		drop ? drop->place : "", from ? " from " : "", from ? from->place : "");
+	if (!strcmp(d->place, "fail"))
+		return coco_seterr(err, "Toy: cannot create in %s", d->place);
+	return 0;
+}
+
+static int toy_drop(const void *sv, char **err)
+{
+	const toy *s = sv;
+	coco_buf_printf(&toy_log, "drop %s;", s->place);
+	if (!strcmp(s->place, "b-locked"))
+		return coco_seterr(err, "Toy: cannot drop in %s", s->place);
+	return 0;
+}
+
+static void test_apply(void)
+{
+	static const coco_tdesc_ops ops = { sizeof(toy), toy_parse, toy_reasons, toy_same_place,
+		toy_change, toy_drop };
+	static const struct {
+		const char *stored, *desired, *log, *err;
+	} cases[] = {
+		{ NULL, "place a1\nkey k\ncolumn k str TEXT\n", "change a1;", NULL },
+		{ "place a1\nkey k\ncolumn k str TEXT\n", NULL, "drop a1;", NULL },
+		/* a column added: altered in place */
+		{ "place a1\nkey k\ncolumn k str TEXT\n",
+		  "place a1\nkey k\ncolumn k str TEXT\ncolumn v int64 INTEGER\n",
+		  "change a1 from a1;", NULL },
+		/* a type changed: recreated in one change() */
+		{ "place a1\nkey k\ncolumn k str TEXT\n", "place a1\nkey k\ncolumn k int64 INTEGER\n",
+		  "change a1 drop a1;", NULL },
+		/* another table in the same database: one change() too */
+		{ "place a1\nkey k\ncolumn k str TEXT\n", "place a2\nkey k\ncolumn k str TEXT\n",
+		  "change a2 drop a1;", NULL },
+		/* another database: drop, then create */
+		{ "place a1\nkey k\ncolumn k str TEXT\n", "place b1\nkey k\ncolumn k str TEXT\n",
+		  "drop a1;change b1;", NULL },
+		{ "place b-locked\nkey k\ncolumn k str TEXT\n", "place c1\nkey k\ncolumn k str TEXT\n",
+		  "drop b-locked;", "Toy: cannot drop in b-locked" },
+		{ NULL, "place fail\nkey k\ncolumn k str TEXT\n", "change fail;",
+		  "Toy: cannot create in fail" },
+		/* a description that does not parse: nothing is done */
+		{ "place a1\nkey k\ncolumn k str TEXT\n", "place a1\nwhat\n", "",
+		  "Toy: malformed setup description (line 2)" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *err = NULL;
+		coco_buf_clear(&toy_log);
+		int rc = coco_tdesc_apply(&ops, cases[i].stored, cases[i].desired, &err);
+		CHECKF(rc == (cases[i].err ? -1 : 0), "case %zu: rc %d", i, rc);
+		CHECK_STR(toy_log.p ? toy_log.p : "", cases[i].log);
+		if (cases[i].err)
+			CHECK_STR(err, cases[i].err);
+		else
+			CHECKF(!err, "case %zu: %s", i, err);
+		free(err);
+	}
+	coco_buf_free(&toy_log);
+}
+
 int main(void)
 {
 	test_tokens();
@@ -278,5 +380,6 @@ int main(void)
 	test_reasons_and_plans();
 	test_sql();
 	test_roundtrip();
+	test_apply();
 	return CHECK_DONE();
 }
