@@ -267,7 +267,8 @@ typedef struct coco_target_ops {
 	 * `metric` ("cosine", "l2" or "ip"), nearest first. *row_type: a STRUCT
 	 * type of the export's fields but `field` (struct and table fields as
 	 * json) and then "distance" (float64); *rows: *nrows values of it. Types
-	 * and values are allocated from a. */
+	 * and values are allocated from a. engine/topk.h checks the field and
+	 * the query's dimensions, and builds that row type. */
 	int (*top_k)(const coco_optval *opts, const coco_export_info *info, const char *field,
 		const char *metric, const float *vec, size_t dim, size_t k, coco_arena *a,
 		const coco_type **row_type, coco_value **rows, size_t *nrows, char **err);

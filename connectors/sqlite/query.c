@@ -11,6 +11,7 @@
 #include "ops.h"
 #include "tdesc.h"
 #include "sys.h"
+#include "topk.h"
 #include "sqlite_int.h"
 
 /* ---- queries: top_k by exact scan ----------------------------------------------- */
@@ -239,7 +240,7 @@ int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, const ch
 {
 	*rows = NULL;
 	*nrows = 0;
-	coco_buf path = {0}, table = {0}, sql = {0}, qv = {0};
+	coco_buf path = {0}, table = {0}, sql = {0}, qv = {0}, where = {0};
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int rc = -1, m = !strcmp(metric, "l2") ? DIST_L2 : !strcmp(metric, "ip") ? DIST_IP : DIST_COSINE;
@@ -247,28 +248,10 @@ int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, const ch
 	    sqlite_check_row_type(info, table.p, err) < 0)
 		goto done;
 	const coco_type *t = info->row_type;
-	int fi = coco_type_field(t, field);
-	if (fi < 0) {
-		coco_buf f = {0};
-		coco_type_field_names(t, &f);
-		coco_seterr(err, "SQLite: table %s: unknown field '%s'; fields: %s", table.p, field, f.p);
-		coco_buf_free(&f);
+	coco_buf_printf(&where, "SQLite: table %s", table.p);
+	int fi = coco_topk_field(t, field, dim, where.p, err);
+	if (fi < 0)
 		goto done;
-	}
-	const coco_type *vt = t->fields[fi].type;
-	if (vt->kind != COCO_VECTOR) {
-		coco_buf tb = {0};
-		coco_type_format(vt, &tb);
-		coco_seterr(err, "SQLite: table %s: top_k needs a vector field, and '%s' is %s",
-			table.p, field, tb.p);
-		coco_buf_free(&tb);
-		goto done;
-	}
-	if ((vt->dim && dim != vt->dim) || dim == 0) {
-		coco_seterr(err, "SQLite: table %s: the query vector has %zu dimensions, field '%s' has %u",
-			table.p, dim, field, vt->dim);
-		goto done;
-	}
 	if (sqlite3_open_v2(path.p, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
 		struct stat sb;
 		if (stat(path.p, &sb) != 0)
@@ -374,28 +357,21 @@ int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, const ch
 	}
 
 	/* pass two: those rows, but the vector searched */
-	coco_field *rf = coco_arena_alloc(a, (t->nfields + 1) * sizeof *rf);
-	uint32_t nf = 0;
+	*row_type = coco_topk_row_type(t, fi, a);
+	const coco_field *rf = (*row_type)->fields;
+	uint32_t nf = (*row_type)->nfields;
 	coco_buf_clear(&sql);
 	coco_buf_adds(&sql, "SELECT ");
-	for (uint32_t i = 0; i < t->nfields; i++) {
-		if ((int)i == fi)
-			continue;
-		if (nf)
+	for (uint32_t j = 0; j + 1 < nf; j++) {
+		if (j)
 			coco_buf_putc(&sql, ',');
-		coco_sql_ident(&sql, t->fields[i].name);
-		coco_kind kd = t->fields[i].type->kind;
-		rf[nf].name = coco_arena_strdup(a, t->fields[i].name);
-		rf[nf++].type = kd == COCO_STRUCT || kd == COCO_TABLE ? &coco_t_json : t->fields[i].type;
+		coco_sql_ident(&sql, rf[j].name);
 	}
-	if (!nf)
+	if (nf == 1)
 		coco_buf_adds(&sql, "NULL");
 	coco_buf_adds(&sql, " FROM ");
 	coco_sql_ident(&sql, table.p);
 	coco_buf_adds(&sql, " WHERE rowid = ?1");
-	rf[nf].name = "distance";
-	rf[nf++].type = &coco_t_float64;
-	*row_type = coco_type_struct(a, rf, nf);
 	if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK) {
 		coco_seterr(err, "SQLite: query table %s in %s: %s", table.p, path.p, sqlite_errmsg(db));
 		goto done;
@@ -426,5 +402,6 @@ done:
 	coco_buf_free(&table);
 	coco_buf_free(&sql);
 	coco_buf_free(&qv);
+	coco_buf_free(&where);
 	return rc;
 }
