@@ -13,37 +13,41 @@
  * 1 - a·b/(|a||b|), |a - b| and -(a·b). NULL when an argument is NULL (or,
  * for cosine, a zero vector); an error when the lengths differ. */
 
-/* Distance between the n-float vectors at a and b (any alignment). */
-double sqlite_vec_distance(int metric, const unsigned char *a, const unsigned char *b, size_t n)
+/* sums() of cosine's scan: a·b and b·b (|a| being known). */
+enum { SUM_DOT_NORM = DIST_IP + 1 };
+
+/* The sums over the n-float vectors at a and b (any alignment) that m
+ * needs, into d: DIST_L2 Σ(a-b)²; DIST_IP Σab; DIST_COSINE Σab, Σaa, Σbb;
+ * SUM_DOT_NORM Σab, -, Σbb. Inlined with m a constant, so that each caller
+ * gets a loop of its own whose sums stay in registers. */
+static inline __attribute__((always_inline)) void sums(int m, const unsigned char *a,
+	const unsigned char *b, size_t n, double d[3])
 {
 	size_t i = 0;
-	double d0 = 0, d1 = 0, d2 = 0;
+	d[0] = d[1] = d[2] = 0;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	/* 2 x 4 lanes at a time, one loop per metric so that the sums stay in
-	 * registers (GCC vector extensions: SSE on x86-64, NEON on arm64) */
+	/* 2 x 4 lanes at a time (GCC vector extensions: SSE on x86-64, NEON
+	 * on arm64) */
 	typedef float v4f __attribute__((vector_size(16)));
 #define LD4(p) ({ v4f v_; memcpy(&v_, (p), sizeof v_); v_; })
 	v4f s0 = {0}, s1 = {0}, s2 = {0}, t0 = {0}, t1 = {0}, t2 = {0};
-	if (metric == DIST_L2) {
-		for (; i + 8 <= n; i += 8) {
-			v4f x = LD4(a + 4 * i) - LD4(b + 4 * i);
-			v4f y = LD4(a + 4 * i + 16) - LD4(b + 4 * i + 16);
-			s0 += x * x;
-			t0 += y * y;
+	for (; i + 8 <= n; i += 8) {
+		v4f x0 = LD4(a + 4 * i), x1 = LD4(a + 4 * i + 16);
+		v4f y0 = LD4(b + 4 * i), y1 = LD4(b + 4 * i + 16);
+		if (m == DIST_L2) {
+			x0 -= y0;
+			x1 -= y1;
+			s0 += x0 * x0;
+			t0 += x1 * x1;
+			continue;
 		}
-	} else if (metric == DIST_IP) {
-		for (; i + 8 <= n; i += 8) {
-			s0 += LD4(a + 4 * i) * LD4(b + 4 * i);
-			t0 += LD4(a + 4 * i + 16) * LD4(b + 4 * i + 16);
-		}
-	} else {
-		for (; i + 8 <= n; i += 8) {
-			v4f x0 = LD4(a + 4 * i), x1 = LD4(a + 4 * i + 16);
-			v4f y0 = LD4(b + 4 * i), y1 = LD4(b + 4 * i + 16);
-			s0 += x0 * y0;
-			t0 += x1 * y1;
+		s0 += x0 * y0;
+		t0 += x1 * y1;
+		if (m == DIST_COSINE) {
 			s1 += x0 * x0;
 			t1 += x1 * x1;
+		}
+		if (m == DIST_COSINE || m == SUM_DOT_NORM) {
 			s2 += y0 * y0;
 			t2 += y1 * y1;
 		}
@@ -53,26 +57,39 @@ double sqlite_vec_distance(int metric, const unsigned char *a, const unsigned ch
 	s1 += t1;
 	s2 += t2;
 	for (int j = 0; j < 4; j++) {
-		d0 += s0[j];
-		d1 += s1[j];
-		d2 += s2[j];
+		d[0] += s0[j];
+		d[1] += s1[j];
+		d[2] += s2[j];
 	}
 #endif
 	for (; i < n; i++) {
 		double x = sqlite_load_f32(a + 4 * i), y = sqlite_load_f32(b + 4 * i);
-		if (metric == DIST_L2) {
-			d0 += (x - y) * (x - y);
-		} else {
-			d0 += x * y;
-			d1 += x * x;
-			d2 += y * y;
+		if (m == DIST_L2) {
+			d[0] += (x - y) * (x - y);
+			continue;
 		}
+		d[0] += x * y;
+		if (m == DIST_COSINE)
+			d[1] += x * x;
+		if (m == DIST_COSINE || m == SUM_DOT_NORM)
+			d[2] += y * y;
 	}
-	if (metric == DIST_L2)
-		return sqrt(d0);
-	if (metric == DIST_IP)
-		return -d0;
-	return d1 > 0 && d2 > 0 ? 1 - d0 / sqrt(d1 * d2) : NAN;
+}
+
+/* Distance between the n-float vectors at a and b (any alignment). */
+double sqlite_vec_distance(int metric, const unsigned char *a, const unsigned char *b, size_t n)
+{
+	double d[3];
+	if (metric == DIST_L2) {
+		sums(DIST_L2, a, b, n, d);
+		return sqrt(d[0]);
+	}
+	if (metric == DIST_IP) {
+		sums(DIST_IP, a, b, n, d);
+		return -d[0];
+	}
+	sums(DIST_COSINE, a, b, n, d);
+	return d[1] > 0 && d[2] > 0 ? 1 - d[0] / sqrt(d[1] * d[2]) : NAN;
 }
 
 /* a·x and x·x of the n-float vectors at a and x (any alignment): the
@@ -80,35 +97,10 @@ double sqlite_vec_distance(int metric, const unsigned char *a, const unsigned ch
 void sqlite_vec_dot_norm(const unsigned char *a, const unsigned char *x, size_t n,
 	double *dot, double *xx)
 {
-	size_t i = 0;
-	double d0 = 0, d1 = 0;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	typedef float v4f __attribute__((vector_size(16)));
-#define LD4(p) ({ v4f v_; memcpy(&v_, (p), sizeof v_); v_; })
-	v4f s0 = {0}, s1 = {0}, t0 = {0}, t1 = {0};
-	for (; i + 8 <= n; i += 8) {
-		v4f a0 = LD4(a + 4 * i), a1 = LD4(a + 4 * i + 16);
-		v4f x0 = LD4(x + 4 * i), x1 = LD4(x + 4 * i + 16);
-		s0 += a0 * x0;
-		t0 += a1 * x1;
-		s1 += x0 * x0;
-		t1 += x1 * x1;
-	}
-#undef LD4
-	s0 += t0;
-	s1 += t1;
-	for (int j = 0; j < 4; j++) {
-		d0 += s0[j];
-		d1 += s1[j];
-	}
-#endif
-	for (; i < n; i++) {
-		double y = sqlite_load_f32(a + 4 * i), z = sqlite_load_f32(x + 4 * i);
-		d0 += y * z;
-		d1 += z * z;
-	}
-	*dot = d0;
-	*xx = d1;
+	double d[3];
+	sums(SUM_DOT_NORM, a, x, n, d);
+	*dot = d[0];
+	*xx = d[2];
 }
 
 static void sql_distance(sqlite3_context *ctx, int argc, sqlite3_value **argv)
