@@ -136,6 +136,16 @@ static int hit_cmp(const void *x, const void *y)
 	return (a->id > b->id) - (a->id < b->id);
 }
 
+static void heap_swap(scan_part *p, size_t i, size_t j)
+{
+	double d = p->dist[i];
+	int64_t id = p->ids[i];
+	p->dist[i] = p->dist[j];
+	p->ids[i] = p->ids[j];
+	p->dist[j] = d;
+	p->ids[j] = id;
+}
+
 static void heap_down(scan_part *p, size_t i)
 {
 	for (;;) {
@@ -146,12 +156,7 @@ static void heap_down(scan_part *p, size_t i)
 			top = r;
 		if (top == i)
 			return;
-		double d = p->dist[i];
-		int64_t id = p->ids[i];
-		p->dist[i] = p->dist[top];
-		p->ids[i] = p->ids[top];
-		p->dist[top] = d;
-		p->ids[top] = id;
+		heap_swap(p, i, top);
 		i = top;
 	}
 }
@@ -164,14 +169,8 @@ static void heap_offer(scan_part *p, double d, int64_t id)
 		p->dist[i] = d;
 		p->ids[i] = id;
 		while (i > 0 && p->dist[(i - 1) / 2] < p->dist[i]) {
-			size_t up = (i - 1) / 2;
-			double td = p->dist[up];
-			int64_t ti = p->ids[up];
-			p->dist[up] = p->dist[i];
-			p->ids[up] = p->ids[i];
-			p->dist[i] = td;
-			p->ids[i] = ti;
-			i = up;
+			heap_swap(p, i, (i - 1) / 2);
+			i = (i - 1) / 2;
 		}
 	} else if (d < p->dist[0]) {
 		p->dist[0] = d;

@@ -172,6 +172,27 @@ static void fts_cols(const desc *d, const char *pre, coco_buf *b)
 	}
 }
 
+/* A trigger's statement that puts row ("new.") in the full-text index or
+ * takes it ("old.") out:
+ *   INSERT INTO "t__fts"(rowid, "a") VALUES (new.rowid, new."a");
+ *   INSERT INTO "t__fts"("t__fts", rowid, "a") VALUES ('delete', old.rowid, old."a"); */
+static void fts_row_sql(const desc *d, const char *row, coco_buf *b)
+{
+	int out = !strcmp(row, "old.");
+	coco_buf_adds(b, "INSERT INTO ");
+	quote_ident2(b, d->table, "__fts");
+	coco_buf_putc(b, '(');
+	if (out) {
+		quote_ident2(b, d->table, "__fts");
+		coco_buf_adds(b, ", ");
+	}
+	coco_buf_adds(b, "rowid");
+	fts_cols(d, NULL, b);
+	coco_buf_printf(b, ") VALUES (%s%srowid", out ? "'delete', " : "", row);
+	fts_cols(d, row, b);
+	coco_buf_adds(b, "); ");
+}
+
 /* Creates d's full-text table (anew) and its triggers, and fills it. */
 static void fts_create_sql(const desc *d, coco_buf *b)
 {
@@ -192,7 +213,6 @@ static void fts_create_sql(const desc *d, coco_buf *b)
 		coco_buf_putc(b, *p);
 	}
 	coco_buf_adds(b, "', content_rowid='rowid'); ");
-	/* INSERT INTO "t__fts"(rowid, "a") VALUES (new.rowid, new."a") */
 	for (int t = 0; t < 3; t++) {
 		static const char *const name[] = { "__fts_ai", "__fts_ad", "__fts_au" };
 		static const char *const ev[] = { "INSERT", "DELETE", "UPDATE" };
@@ -201,26 +221,10 @@ static void fts_create_sql(const desc *d, coco_buf *b)
 		coco_buf_printf(b, " AFTER %s ON ", ev[t]);
 		coco_sql_ident(b, d->table);
 		coco_buf_adds(b, " BEGIN ");
-		if (t > 0) {             /* the old row out */
-			coco_buf_adds(b, "INSERT INTO ");
-			quote_ident2(b, d->table, "__fts");
-			coco_buf_putc(b, '(');
-			quote_ident2(b, d->table, "__fts");
-			coco_buf_adds(b, ", rowid");
-			fts_cols(d, NULL, b);
-			coco_buf_adds(b, ") VALUES ('delete', old.rowid");
-			fts_cols(d, "old.", b);
-			coco_buf_adds(b, "); ");
-		}
-		if (t != 1) {            /* the new row in */
-			coco_buf_adds(b, "INSERT INTO ");
-			quote_ident2(b, d->table, "__fts");
-			coco_buf_adds(b, "(rowid");
-			fts_cols(d, NULL, b);
-			coco_buf_adds(b, ") VALUES (new.rowid");
-			fts_cols(d, "new.", b);
-			coco_buf_adds(b, "); ");
-		}
+		if (t > 0)               /* the old row out */
+			fts_row_sql(d, "old.", b);
+		if (t != 1)              /* the new row in */
+			fts_row_sql(d, "new.", b);
 		coco_buf_adds(b, "END; ");
 	}
 	coco_buf_adds(b, "INSERT INTO ");
