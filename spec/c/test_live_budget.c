@@ -14,81 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <sqlite3.h>
 
-#include "live.h"
-
 #include "check.h"
+#include "live_corpus.h"
 
 #define NFILES 200
 #define TINY_BUDGET_MS 1e-6          /* every slice is past its deadline after one row */
 
 static char tmp[256], dbpath[512], statedir[512];
-
-static double now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void put(const char *name, const char *s)
-{
-	char p[600];
-	snprintf(p, sizeof p, "%s/docs/%s", tmp, name);
-	FILE *f = fopen(p, "wb");
-	if (!f || fputs(s, f) < 0 || fclose(f)) {
-		perror(p);
-		abort();
-	}
-}
-
-static coco_graph *build(void)
-{
-	const coco_source_ops *lf = coco_source_find("LocalFile");
-	const coco_target_ops *sql = coco_target_find("SQLite");
-	const coco_function_ops *split = coco_function_find("SplitRecursively");
-	coco_optval lo[16] = { { 0 } }, so[16] = { { 0 } }, spec[16] = { { 0 } };
-	lo[coco_opt_index(lf->opts, "path")] = (coco_optval){ .set = 1, .s = "docs" };
-	so[coco_opt_index(sql->opts, "path")] = (coco_optval){ .set = 1, .s = "index.sqlite" };
-	char *e = NULL;
-	coco_graph *g = coco_graph_create("Budget", tmp);
-	coco_fieldref docs, content, filename, chunks, loc, txt;
-	int ds, cs, col;
-	coco_arg a[2] = { { .kind = COCO_ARG_REF }, { .kind = COCO_ARG_CONST, .name = "chunk_size" } };
-	if (coco_graph_add_source(g, lf, lo, NULL, "t:1", &docs, &e) ||
-	    coco_graph_name_field(g, 0, &docs, "documents", "t:1", &e) ||
-	    coco_graph_add_collector(g, "t:2", &col, &e) ||
-	    coco_graph_foreach(g, 0, &docs, "t:3", &ds, &e) ||
-	    coco_graph_field(g, ds, "content", "t:4", &content, &e) ||
-	    coco_graph_field(g, ds, "filename", "t:4", &filename, &e))
-		goto fail;
-	a[0].ref = content;
-	a[1].konst = coco_v_int(400);
-	if (coco_graph_transform(g, ds, split, spec, NULL, NULL, NULL, a, 2, "t:5", &chunks, &e) ||
-	    coco_graph_name_field(g, ds, &chunks, "chunks", "t:5", &e) ||
-	    coco_graph_foreach(g, ds, &chunks, "t:6", &cs, &e) ||
-	    coco_graph_field(g, cs, "location", "t:7", &loc, &e) ||
-	    coco_graph_field(g, cs, "text", "t:7", &txt, &e))
-		goto fail;
-	const char *names[3] = { "filename", "location", "text" };
-	coco_arg vals[3] = { { .kind = COCO_ARG_REF, .ref = filename }, { .kind = COCO_ARG_REF, .ref = loc },
-		{ .kind = COCO_ARG_REF, .ref = txt } };
-	static const char *const pk[] = { "filename", "location" };
-	if (coco_graph_collect(g, cs, col, names, vals, 3, "t:8", &e) ||
-	    coco_graph_export(g, col, "doc_chunks", sql, so, pk, 2, "t:9", &e) ||
-	    coco_graph_finish(g, &e))
-		goto fail;
-	return g;
-fail:
-	fprintf(stderr, "build: %s\n", e);
-	free(e);
-	abort();
-}
 
 /* The text of docs/name's row, "" if none. */
 static void row_text(const char *name, char *out, size_t n)
@@ -124,23 +59,12 @@ static void on_batch(void *ud, const coco_source_stats *b)
 int main(void)
 {
 	snprintf(tmp, sizeof tmp, "/tmp/coco-test-live-budget.XXXXXX");
-	if (!mkdtemp(tmp)) {
-		perror("mkdtemp");
-		return 1;
-	}
-	char p[600];
-	snprintf(p, sizeof p, "%s/docs", tmp);
-	mkdir(p, 0777);
+	live_corpus_make(tmp, NFILES);
 	snprintf(dbpath, sizeof dbpath, "%s/index.sqlite", tmp);
 	snprintf(statedir, sizeof statedir, "%s/.coco/Budget", tmp);
-	char name[64], text[256];
-	for (int i = 0; i < NFILES; i++) {
-		snprintf(name, sizeof name, "f%04d.md", i);
-		snprintf(text, sizeof text, "# File %d\n\nA few words about file %d.\n", i, i);
-		put(name, text);
-	}
+	char p[600];
 
-	coco_graph *g = build();
+	coco_graph *g = live_corpus_flow(tmp);
 	coco_state *st;
 	char *err = NULL;
 	if (coco_state_open(statedir, 0, &st, &err)) {
@@ -163,8 +87,8 @@ int main(void)
 	CHECK(coco_live_create(g, st, &o, &lv, &err) == 0);
 	int steps = 0, working = 0, most = 0, bad_timeout = 0, changed = 0;
 	uint64_t rows = 0;
-	double t0 = now_ms();
-	while (s.batches == 0 && now_ms() - t0 < 60000) {
+	double t0 = live_now_ms();
+	while (s.batches == 0 && live_now_ms() - t0 < 60000) {
 		long t = coco_live_timeout(lv);
 		if (steps > 0 && t > 0)
 			bad_timeout++;            /* while the pass runs: 0, or -1 (the fd wakes) */
@@ -178,8 +102,8 @@ int main(void)
 				most = n;
 		}
 		if (working == 3 && !changed) {   /* during the pass: one file edited, one added */
-			put("f0000.md", "# File 0, edited while the pass ran\n");
-			put("late.md", "# Late\n");
+			live_corpus_put(tmp, "f0000.md", "# File 0, edited while the pass ran\n");
+			live_corpus_put(tmp, "late.md", "# Late\n");
 			changed = 1;
 		}
 	}
@@ -193,15 +117,15 @@ int main(void)
 	CHECK(bad_timeout == 0);
 	CHECK(changed);
 	printf("budget %g ms: %d files in %d steps (%.0f ms)\n", TINY_BUDGET_MS, NFILES, steps,
-		now_ms() - t0);
+		live_now_ms() - t0);
 	/* the changes made during the pass land after it */
-	t0 = now_ms();
+	t0 = live_now_ms();
 	char got[256];
 	for (;;) {
 		row_text("late.md", got, sizeof got);
 		char got0[256];
 		row_text("f0000.md", got0, sizeof got0);
-		if ((got[0] && strstr(got0, "edited")) || now_ms() - t0 > 60000)
+		if ((got[0] && strstr(got0, "edited")) || live_now_ms() - t0 > 60000)
 			break;
 		long t = coco_live_timeout(lv);
 		CHECK(coco_live_step(lv, t < 0 || t > 100 ? 100 : (int)t, &err) >= 0);
@@ -220,8 +144,8 @@ int main(void)
 		CHECK(coco_live_create(g, st, &o, &lv, &err) == 0);
 		CHECK(coco_live_step(lv, 0, &err) >= 0);
 		int done = 0;
-		t0 = now_ms();
-		while (k == 1 && done < 5 && now_ms() - t0 < 60000) {
+		t0 = live_now_ms();
+		while (k == 1 && done < 5 && live_now_ms() - t0 < 60000) {
 			long t = coco_live_timeout(lv);
 			int n = coco_live_step(lv, t < 0 ? 1000 : 0, &err);
 			CHECK(n >= 0);
