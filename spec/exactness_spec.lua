@@ -149,3 +149,87 @@ describe("exact after a flow change and a file change in the same update:", func
     assert_fresh(d, { "t1", "t2" })
   end)
 end)
+
+-- The one-time migration of a state written before lineage named targets
+-- by resource id (6e859a5: lineage named the export; coco_lineage_migrate
+-- rewrites it through the setup records). fuzz_state --old-lineage turns a
+-- state into that old form; the update over it, with files changing and
+-- exports renamed or trading tables in the same run, must end where a
+-- fresh build does, with lineage naming the targets.
+describe("a state whose lineage names exports (written before resource ids)", function()
+  local tool = H.bin:match("^(.*)/[^/]*$") .. "/fuzz_state"
+  after_each(H.cleanup)
+
+  -- The lineage lines of dir's state ({ export = the name each line
+  -- gives its target }) and the setup records (resource id -> export).
+  local function lineage(dir)
+    local p = io.popen(H.q(tool) .. " " .. H.q(dir .. "/.coco/Ex") .. " 2>&1")
+    local text = p:read("*a")
+    p:close()
+    local targets, setup = {}, {}
+    for l in text:gmatch("[^\n]+") do
+      local t = l:match("^L\t[^\t]*\t[^\t]*\t([^\t]*)\t")
+      if t then targets[#targets + 1] = t end
+      local rid, name = l:match("^S\t([^\t]*)\t([^\t]*)$")
+      if rid then setup[rid] = name end
+      assert.is_nil(l:match("^fuzz_state"), l)
+    end
+    return targets, setup
+  end
+
+  local function make_old(dir, names)
+    assert(H.sh(H.q(tool) .. " --old-lineage " .. H.q(dir .. "/.coco/Ex")))
+    local targets = lineage(dir)
+    assert.is_true(#targets > 0)
+    for _, t in ipairs(targets) do assert.is_truthy(names[t], "lineage names " .. t) end
+  end
+
+  local function assert_migrated(dir)
+    local targets, setup = lineage(dir)
+    assert.is_true(#targets > 0)
+    for _, t in ipairs(targets) do assert.is_truthy(setup[t], "lineage names " .. t .. ", not a resource id") end
+    -- converged: a second update changes nothing
+    local rc, out, err = H.coco(dir, "update flow.lua --json")
+    assert.are.equal(0, rc, err)
+    local s = H.json_lines(out)[1]
+    assert.are.same({ 0, 0, 0 }, { s.added, s.updated, s.deleted }, out)
+  end
+
+  it("is migrated by the update that renames its export and sees files change", function()
+    local d = H.tmpdir()
+    H.write(d .. "/flow.lua", flow({ export = "chunks", table = "kept" }))
+    H.write(d .. "/docs/a.md", paras("alpha", "beta", "gamma"))
+    H.write(d .. "/docs/b.md", paras("delta", "ember"))
+    H.write(d .. "/docs/c.md", paras("river"))
+    update(d)
+    make_old(d, { chunks = true })
+    H.write(d .. "/flow.lua", flow({ export = "pieces", table = "kept" }))
+    H.write(d .. "/docs/a.md", paras("alpha", "stone"))   -- fewer chunks, one changed
+    H.rm(d .. "/docs/c.md")                                -- a file gone
+    update(d, "")                      -- no -f: a rename drops nothing
+    assert_fresh(d, { "kept" })
+    assert.are.equal(4, #H.dump(d .. "/index.sqlite", "kept"))
+    assert_migrated(d)
+  end)
+
+  it("is migrated by the update where two exports trade tables", function()
+    local d = H.tmpdir()
+    local function two(t1, t2)
+      return flow({ exports = string.format([[
+  chunks:export("one", targets.SQLite{ path = "index.sqlite", table_name = %q }, { primary_key_fields = { "filename", "location" } })
+  chunks:export("two", targets.SQLite{ path = "index.sqlite", table_name = %q }, { primary_key_fields = { "filename", "location" } })]],
+        t1, t2) })
+    end
+    H.write(d .. "/flow.lua", two("t1", "t2"))
+    H.write(d .. "/docs/a.md", paras("alpha", "beta", "gamma"))
+    H.write(d .. "/docs/b.md", paras("delta", "ember"))
+    update(d)
+    make_old(d, { one = true, two = true })
+    H.write(d .. "/flow.lua", two("t2", "t1"))
+    H.write(d .. "/docs/a.md", paras("gamma", "river"))
+    H.rm(d .. "/docs/b.md")
+    update(d)
+    assert_fresh(d, { "t1", "t2" })
+    assert_migrated(d)
+  end)
+end)
