@@ -3,9 +3,11 @@
 -- update (plain, -f, killed with SIGKILL and run again, or a while of -L
 -- with files changing), then every target (SQLite, PostgreSQL, a target
 -- written in Lua) compared row by row with a fresh build, and the state
--- checked for entries that outlive what they stand for. Two sequences run
--- at once (one per core). A failure prints the seed, the shrunk steps and
--- the directory holding the failing flow and files.
+-- checked for entries that outlive what they stand for. Three sequences of
+-- 150 steps run at once: seeds 1400 and 1401, and 1402 with flows whose
+-- target keys two source rows share (--collide: owned target rows). A
+-- failure prints the seed, the shrunk steps and the directory holding the
+-- failing flow and files.
 local H = require("spec.helpers")
 local S = require("spec.servers")
 
@@ -25,17 +27,19 @@ describe("the differential fuzzer", function()
   lazy_setup(function() srv, why = S.postgres() end)
   lazy_teardown(function() if srv then srv:stop() end end)
 
-  it("300 seeded steps end where a fresh build does, over SQLite, PostgreSQL and a Lua target", function()
+  it("450 seeded steps (150 with colliding keys) end where a fresh build does, over SQLite, PostgreSQL and a Lua target", function()
     if not srv then
       pending("PostgreSQL: " .. tostring(why))
       return
     end
     assert(io.open(build .. "/fuzz_state"), "no " .. build .. "/fuzz_state: build it (CMakeLists builds it with coco)")
-    local ok, out = run("--steps 300 --jobs 2 --seed 1400 --shrink-budget 60 --pg-url " .. H.q(srv.url))
+    local ok, out = run("--steps 450 --jobs 3 --collide-jobs 1 --seed 1400 --shrink-budget 60 --pg-url "
+      .. H.q(srv.url))
     assert(ok, out)
     local n = 0
     for _ in out:gmatch("no difference") do n = n + 1 end
-    assert.are.equal(2, n, out)
+    assert.are.equal(3, n, out)
+    assert.matches("seed 1402: 150 steps (--collide)", out, 1, true)
   end)
 
   it("replays a seed step for step", function()

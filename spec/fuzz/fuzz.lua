@@ -3,7 +3,9 @@
 -- or a while of -L with files changing), then every target compared row by
 -- row and column by column with a fresh build of the same flow on the same
 -- sources (fresh state, fresh targets), and the state checked for entries
--- that outlive what they stand for. Seeded: a seed gives the same steps; a
+-- that outlive what they stand for. The updates that need no process of
+-- their own (all but the killed runs, -L, --reexport and --full-reprocess)
+-- and the fresh builds run in this process through the coco module. Seeded: a seed gives the same steps; a
 -- failure is shrunk (delta debugging over the steps) and replayed into a
 -- directory that is kept.
 --
@@ -31,6 +33,30 @@ fz_DIR *opendir(const char *name);
 struct fz_dirent *readdir(fz_DIR *d);
 int closedir(fz_DIR *d);
 int mkfifo(const char *path, unsigned int mode);
+struct fz_mono { long tv_sec; long tv_nsec; };
+int clock_gettime(int clk, struct fz_mono *ts);
+struct fz_rusage { long ut_s; long ut_us; long st_s; long st_us; long pad[14]; };
+int getrusage(int who, struct fz_rusage *u);
+int posix_spawn(int *pid, const char *path, const void *actions, const void *attr, char *const argv[],
+  char *const envp[]);
+int posix_spawn_file_actions_init(void *fa);
+int posix_spawn_file_actions_destroy(void *fa);
+int posix_spawn_file_actions_addopen(void *fa, int fd, const char *path, int oflag, unsigned int mode);
+int posix_spawn_file_actions_addchdir_np(void *fa, const char *path);
+int posix_spawnattr_init(void *attr);
+int posix_spawnattr_destroy(void *attr);
+int posix_spawnattr_setflags(void *attr, short flags);
+int posix_spawnattr_setsigdefault(void *attr, const void *set);
+int posix_spawnattr_setsigmask(void *attr, const void *set);
+int sigemptyset(void *set);
+int sigaddset(void *set, int sig);
+int waitpid(int pid, int *status, int options);
+int kill(int pid, int sig);
+int setenv(const char *name, const char *value, int overwrite);
+int chdir(const char *path);
+int access(const char *path, int mode);
+char *getcwd(char *buf, size_t size);
+extern char **environ;
 ]]
 
 local F = {}
@@ -60,6 +86,56 @@ local function sh(cmd)
 end
 
 local function sleep_ms(ms) ffi.C.usleep(math.floor(ms * 1000)) end
+
+-- ---- child processes: posix_spawn, no shell ----------------------------------------
+local SIGINT, SIGKILL, SIGTERM = 2, 9, 15
+local O_RDONLY, O_WRONLY_CREAT_TRUNC = 0, 0x241
+local SETSIGDEF, SETSIGMASK = 0x04, 0x08
+
+-- Starts argv[1] with argv in dir, stdin from /dev/null, stdout and stderr
+-- to files (or /dev/null), SIGINT and SIGTERM at their default action (a
+-- parent may ignore them) and no signal blocked. Returns the pid or nil.
+local function spawn(argv, dir, out, err)
+  local fa, attr = ffi.new("uint8_t[256]"), ffi.new("uint8_t[512]")
+  local def, none = ffi.new("uint8_t[128]"), ffi.new("uint8_t[128]")
+  ffi.C.posix_spawn_file_actions_init(fa)
+  ffi.C.posix_spawn_file_actions_addchdir_np(fa, dir)
+  ffi.C.posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0)
+  ffi.C.posix_spawn_file_actions_addopen(fa, 1, out or "/dev/null", O_WRONLY_CREAT_TRUNC, 420)
+  ffi.C.posix_spawn_file_actions_addopen(fa, 2, err or "/dev/null", O_WRONLY_CREAT_TRUNC, 420)
+  ffi.C.posix_spawnattr_init(attr)
+  ffi.C.sigemptyset(def)
+  ffi.C.sigaddset(def, SIGINT)
+  ffi.C.sigaddset(def, SIGTERM)
+  ffi.C.sigemptyset(none)
+  ffi.C.posix_spawnattr_setsigdefault(attr, def)
+  ffi.C.posix_spawnattr_setsigmask(attr, none)
+  ffi.C.posix_spawnattr_setflags(attr, SETSIGDEF + SETSIGMASK)
+  local cargv = ffi.new("char *[?]", #argv + 1)
+  local keep = {}
+  for i, a in ipairs(argv) do
+    keep[i] = ffi.new("char[?]", #a + 1, a)
+    cargv[i - 1] = keep[i]
+  end
+  local pid = ffi.new("int[1]")
+  local rc = ffi.C.posix_spawn(pid, argv[1], fa, attr, cargv, ffi.C.environ)
+  ffi.C.posix_spawn_file_actions_destroy(fa)
+  ffi.C.posix_spawnattr_destroy(attr)
+  if rc ~= 0 then return nil end
+  return pid[0]
+end
+
+-- Waits for pid (nohang: only if it has exited). Returns its status as a
+-- shell gives it (the exit code, 128 + the signal that ended it), or nil.
+local function reap(pid, nohang)
+  local st = ffi.new("int[1]")
+  local r
+  repeat r = ffi.C.waitpid(pid, st, nohang and 1 or 0) until r ~= -1 or ffi.errno() ~= 4
+  if r ~= pid then return nil end
+  local sig = bit.band(st[0], 0x7f)
+  if sig ~= 0 then return 128 + sig end
+  return bit.band(bit.rshift(st[0], 8), 0xff)
+end
 
 -- The entries of a directory: { name = is_dir }, or nil. (No process per
 -- look: a step makes few.)
@@ -97,22 +173,33 @@ local function walk(dir, prefix, out)
   return out
 end
 
-local function now() -- seconds, wall clock with sub-second precision
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("*l"))
-  p:close()
-  return t
+local mono = ffi.new("struct fz_mono")
+local function now() -- seconds, monotonic, with sub-second precision
+  ffi.C.clock_gettime(1, mono)
+  return tonumber(mono.tv_sec) + tonumber(mono.tv_nsec) / 1e9
 end
 F.now = now
 
--- CPU seconds used by this process and the children it waited for.
-local function cpu()
-  local st = read("/proc/self/stat") or ""
-  local f = {}
-  for x in st:gsub("^.-%) ", ""):gmatch("%S+") do f[#f + 1] = tonumber(x) end
-  -- fields 14-17 of stat (utime stime cutime cstime), counted after "(comm) "
-  return ((f[12] or 0) + (f[13] or 0) + (f[14] or 0) + (f[15] or 0)) / 100
+-- CPU seconds of this process (who 0) and of its children waited for (-1).
+local ru = ffi.new("struct fz_rusage")
+local function rusage(who)
+  ffi.C.getrusage(who, ru)
+  return tonumber(ru.ut_s) + tonumber(ru.st_s) + (tonumber(ru.ut_us) + tonumber(ru.st_us)) / 1e6
 end
+
+-- Where a step's time goes: F.prof[phase] = { wall, cpu here, cpu of children, n }.
+F.prof = {}
+local function timed(phase, fn, ...)
+  local w0, c0, k0 = now(), rusage(0), rusage(-1)
+  local a, b, c, d = fn(...)
+  local p = F.prof[phase] or { 0, 0, 0, 0 }
+  F.prof[phase] = p
+  p[1], p[2], p[3], p[4] = p[1] + now() - w0, p[2] + rusage(0) - c0, p[3] + rusage(-1) - k0, p[4] + 1
+  return a, b, c, d
+end
+
+-- CPU seconds used by this process and the children it waited for.
+local function cpu() return rusage(0) + rusage(-1) end
 F.cpu = cpu
 
 -- A deterministic generator (xorshift32): the same seed, the same steps.
@@ -454,22 +541,66 @@ function World:op(op)
   elseif op.op == "mkdir" then
     for _, f in ipairs(op.files) do self:op({ op = "write", path = f.path, content = f.content }) end
   elseif op.op == "mvdir" then
-    sh(string.format("cd %s && test -d %s && ! test -e %s && mkdir -p %s && mv %s %s", q(src), q(op.path),
-      q(op.to), q(op.to:match("^(.*)/[^/]*$") or "."), q(op.path), q(op.to)))
+    local from, to = src .. "/" .. op.path, src .. "/" .. op.to
+    if entries(from) and ffi.C.access(to, 0) ~= 0 then
+      mkparent(to)
+      os.rename(from, to)
+    end
   elseif op.op == "rmdir" then
     rmtree(src .. "/" .. op.path)
   end
 end
 
--- coco in dir with args; returns rc, stdout, stderr.
-function World:coco(dir, args, dburl, before)
+-- `coco ARGS...` in dir against the `which` database (main, fresh); returns
+-- rc, stdout, stderr.
+function World:coco(dir, which, ...)
   local out, err = self.dir .. "/out", self.dir .. "/err"
-  local cmd = string.format("%scd %s && COCO_DATABASE_URL=%s %s %s >%s 2>%s </dev/null; echo $?",
-    before and (before .. " && ") or "", q(dir), q(dburl or ""), q(self.env.bin), args, q(out), q(err))
-  local p = io.popen(cmd)
-  local rc = tonumber(p:read("*l"))
-  p:close()
-  return rc, read(out) or "", read(err) or ""
+  ffi.C.setenv("COCO_DATABASE_URL", self:url(which), 1)
+  local pid = spawn({ self.env.bin, ... }, dir, out, err)
+  if not pid then return -1, "", "cannot start " .. self.env.bin end
+  return reap(pid), read(out) or "", read(err) or ""
+end
+
+-- coco as a library in this process (build/coco.so): the updates that need
+-- no process of their own (a kill -9 or a signal does) run here, which
+-- spares a process start, its dynamic linking and its Lua setup per run.
+local coco_lib
+local cwd_buf = ffi.new("char[4096]")
+
+-- `coco update flow.lua -q [-f] [--reexport] [--full-reprocess]` in dir
+-- against the `which` database, as flow:update in this process; returns
+-- rc, stdout, stderr as the command would (rc 1 when the flow does not
+-- load, setup or the update fails, or a row failed; each message a line).
+function World:lib_update(dir, which, opts)
+  if not coco_lib then
+    package.cpath = self.env.build .. "/?.so;" .. package.cpath
+    coco_lib = require("coco")
+  end
+  ffi.C.setenv("COCO_DATABASE_URL", self:url(which), 1)
+  local cwd = ffi.string(assert(ffi.C.getcwd(cwd_buf, 4096) ~= nil and cwd_buf))
+  assert(ffi.C.chdir(dir) == 0, "chdir " .. dir)
+  local msgs, failed = {}, false
+  local function say(source, key, msg)
+    msgs[#msgs + 1] = string.format("coco: %s: %s", source, msg:find(key, 1, true) and msg or (key .. ": " .. msg))
+  end
+  local flow, err = coco_lib.load("flow.lua")
+  if not flow then
+    failed = true
+    msgs[#msgs + 1] = "coco: " .. tostring(err)
+  else
+    local o = { force = opts.force, reexport = opts.reexport, full_reprocess = opts.full_reprocess,
+      on_error = say, on_warning = say }
+    local ok, stats, uerr = pcall(flow.update, flow, o)
+    if not ok or not stats then
+      failed = true
+      msgs[#msgs + 1] = "coco: " .. tostring(ok and uerr or stats)
+    else
+      for _, st in ipairs(stats) do failed = failed or st.errors > 0 end
+    end
+    flow:close()
+  end
+  ffi.C.chdir(cwd)
+  return failed and 1 or 0, "", table.concat(msgs, "\n") .. (#msgs > 0 and "\n" or "")
 end
 
 function World:url(which)
@@ -573,7 +704,7 @@ function World:fresh_build()
   ffi.C.mkdir(f, 493)
   write(f .. "/flow.lua", read(self.main .. "/flow.lua"))
   if self.env.pg then self.env.pg.fresh:reset() end
-  local rc, out, err = self:coco(f, "update flow.lua -q -f", self:url("fresh"))
+  local rc, out, err = self:lib_update(f, "fresh", { force = true })
   if rc ~= 0 then return nil, "the fresh build failed (rc " .. tostring(rc) .. "): " .. err .. out end
   self.fresh_key, self.fresh_dump = key, self:dump(f, "fresh")
   return self.fresh_dump
@@ -698,43 +829,32 @@ end
 -- Runs `coco update -L` while the step's live edits happen, then stops it
 -- with the step's signal and waits (60 s at most) for it to exit.
 function World:live(r)
-  local pidf, rcf = self.dir .. "/live.pid", self.dir .. "/live.rc"
-  os.remove(pidf)
-  os.remove(rcf)
-  -- a background job of a shell without job control starts with SIGINT
-  -- ignored: env --default-signal gives coco the default action back
-  os.execute(string.format("(cd %s && COCO_DATABASE_URL=%s env --default-signal=INT,TERM %s update flow.lua -L -q -f >%s 2>%s </dev/null & "
-    .. "echo $! >%s; wait $!; echo $? >%s) >/dev/null 2>&1 &",
-    q(self.main), q(self:url("main")), q(self.env.bin), q(self.dir .. "/live.out"), q(self.dir .. "/live.err"),
-    q(pidf), q(rcf)))
-  local pid
-  for _ = 1, 6000 do
-    pid = tonumber(read(pidf) or "")
-    if pid then break end
-    sleep_ms(10)
-  end
+  ffi.C.setenv("COCO_DATABASE_URL", self:url("main"), 1)
+  local err = self.dir .. "/live.err"
+  local pid = spawn({ self.env.bin, "update", "flow.lua", "-L", "-q", "-f" }, self.main, nil, err)
   if not pid then return "update -L did not start" end
   sleep_ms(r.wait)
   for i, op in ipairs(r.ops) do
     self:op(op)
     sleep_ms(r.gaps[i])
   end
-  os.execute("kill -" .. r.sig .. " " .. pid .. " 2>/dev/null")
+  ffi.C.kill(pid, r.sig == "INT" and SIGINT or SIGTERM)
   local rc
   for _ = 1, 6000 do
-    rc = tonumber(read(rcf) or "")
+    rc = reap(pid, true)
     if rc then break end
     sleep_ms(10)
   end
   if not rc then
-    os.execute("kill -9 " .. pid .. " 2>/dev/null")
+    ffi.C.kill(pid, SIGKILL)
+    reap(pid)
     return "update -L did not exit within 60 s of SIG" .. r.sig
   end
   -- 0: stopped cleanly; 130/143: the signal came before coco caught it
   -- (its default action ended coco, as kill -9 would: the update after
   -- converges all the same)
-  if rc ~= 0 and rc ~= 128 + (r.sig == "INT" and 2 or 15) then
-    return "update -L exited " .. rc .. " after SIG" .. r.sig .. ": " .. (read(self.dir .. "/live.err") or "")
+  if rc ~= 0 and rc ~= 128 + (r.sig == "INT" and SIGINT or SIGTERM) then
+    return "update -L exited " .. rc .. " after SIG" .. r.sig .. ": " .. (read(err) or "")
   end
   return nil
 end
@@ -746,7 +866,6 @@ function World:step(st)
   local model = self.model
   write(self.main .. "/flow.lua", M.render(model, self.src, st.bad))
   for _, op in ipairs(st.ops) do self:op(op) end
-  local url = self:url("main")
   local r = st.run
   local function untouched(why)
     local d = self:dump(self.main, "main")
@@ -760,36 +879,43 @@ function World:step(st)
     return out
   end
   if st.bad then
-    local rc, out, err = self:coco(self.main, "update flow.lua -q -f", url)
+    local rc, out, err = self:lib_update(self.main, "main", { force = true })
     if rc == 0 then return { "an invalid flow (" .. st.bad .. ") was accepted: " .. out } end
     local o = untouched("an invalid flow (" .. st.bad .. ") was refused (" .. err:gsub("\n.*", "") .. ")")
     if #o > 0 then return o end
     -- the next valid flow converges
     write(self.main .. "/flow.lua", M.render(model, self.src))
   end
-  local args = "update flow.lua -q -f"
+  -- the update that ends the step: in this process, but for --reexport and
+  -- --full-reprocess, which go through the command line (its flags)
+  local update = function() return self:lib_update(self.main, "main", { force = true }) end
   if r.mode == "plain" then
-    local rc, _, err = self:coco(self.main, "update flow.lua -q", url)
+    local rc, _, err = self:lib_update(self.main, "main", {})
     if rc ~= 0 then
       if not err:find("would drop data", 1, true) then return { "update failed (rc " .. rc .. "): " .. err } end
       local o = untouched("update without -f refused a setup that drops data")
       if #o > 0 then return o end
     end
-  elseif r.mode == "reexport" then
-    args = args .. " --reexport"
-  elseif r.mode == "full" then
-    args = args .. " --full-reprocess"
+  elseif r.mode == "reexport" or r.mode == "full" then
+    update = function()
+      return self:coco(self.main, "main", "update", "flow.lua", "-q", "-f",
+        r.mode == "full" and "--full-reprocess" or "--reexport")
+    end
   elseif r.mode == "kill" then
+    ffi.C.setenv("COCO_DATABASE_URL", self:url("main"), 1)
     for _, ms in ipairs(r.kills) do
-      os.execute(string.format("cd %s && (COCO_DATABASE_URL=%s %s update flow.lua -q -f >/dev/null 2>&1 </dev/null & "
-        .. "p=$!; sleep %.3f; kill -9 $p 2>/dev/null; wait $p) >/dev/null 2>&1", q(self.main), q(url),
-        q(self.env.bin), ms / 1000))
+      local pid = spawn({ self.env.bin, "update", "flow.lua", "-q", "-f" }, self.main)
+      if pid then
+        sleep_ms(ms)
+        ffi.C.kill(pid, SIGKILL)
+        reap(pid)
+      end
     end
   elseif r.mode == "live" then
     local e = self:live(r)
     if e then return { e } end
   end
-  local rc, out, err = self:coco(self.main, args, url)
+  local rc, out, err = update()
   if rc ~= 0 then return { "update failed (rc " .. rc .. "): " .. err .. out } end
   local d = self:dump(self.main, "main")
   local fresh, ferr = self:fresh_build()
@@ -820,9 +946,15 @@ local function replay(env, steps, keep_dir)
   return fail, w.dir
 end
 
+-- What kind of failure lines tell: the first line with its numbers left
+-- out ("SQLite t.sqlite table Fz__e2: # rows, ...; # stale, # missing").
+local function kind_of(lines) return ((lines[1] or ""):gsub("%d+", "#")) end
+
 -- Delta debugging: the smallest subsequence of steps (within budget
--- seconds) that still fails. The flow in force at a step travels with it.
-local function shrink(env, steps, budget, log)
+-- seconds) that still fails the same way (kind: another failure met on
+-- the way is another bug, for a run of its own). The flow in force at a
+-- step travels with it.
+local function shrink(env, steps, budget, log, kind)
   -- make each step carry its flow, so that any subsequence replays
   local cur, flow = {}, env.base
   for i, st in ipairs(steps) do
@@ -841,7 +973,7 @@ local function shrink(env, steps, budget, log)
     for j = #cur - k + 1, #cur do tail[#tail + 1] = cur[j] end
     tries = tries + 1
     local fail = replay(env, tail)
-    if fail then
+    if fail and kind_of(fail.lines) == kind then
       for j = #tail, fail.step + 1, -1 do tail[j] = nil end
       cur = tail
       if log then log(string.format("  shrunk to the last %d steps (%d replays)", #cur, tries)) end
@@ -860,7 +992,7 @@ local function shrink(env, steps, budget, log)
       if #comp > 0 then
         tries = tries + 1
         local fail = replay(env, comp)
-        if fail then
+        if fail and kind_of(fail.lines) == kind then
           -- what follows the failing step is not needed
           for j = #comp, fail.step + 1, -1 do comp[j] = nil end
           cur = comp
@@ -883,7 +1015,7 @@ end
 -- The environment: binaries, the PostgreSQL server and its two databases.
 function F.env(o)
   local build = o.build
-  local env = { bin = build .. "/coco", state_tool = build .. "/fuzz_state", collide = o.collide }
+  local env = { build = build, bin = build .. "/coco", state_tool = build .. "/fuzz_state", collide = o.collide }
   if not io.open(env.bin) then error("no " .. env.bin .. ": build first") end
   if not io.open(env.state_tool) then error("no " .. env.state_tool .. ": build the fuzz_state target") end
   if o.pg_url then
@@ -914,6 +1046,52 @@ function F.close_env(env)
     env.pg.main:close()
     env.pg.fresh:close()
   end
+end
+
+-- Times World's methods into F.prof (run.lua --profile).
+function F.profile()
+  for _, m in ipairs({ "coco", "lib_update", "dump", "fresh_build", "state_text", "check_state", "live", "op" }) do
+    local fn = World[m]
+    World[m] = function(self, a, ...)
+      local phase = m
+      if m == "coco" or m == "dump" or m == "lib_update" then phase = m .. (a == self.main and ":main" or ":fresh") end
+      return timed(phase, fn, self, a, ...)
+    end
+  end
+  local step = World.step
+  World.step = function(self, st) return timed("step", step, self, st) end
+end
+
+-- CPU seconds the PostgreSQL server listening on url's port has used (its
+-- postmaster, the backends it reaped and the live ones), or nil.
+function F.pg_cpu(url)
+  local port = url and url:match(":(%d+)/")
+  if not port then return nil end
+  local function stat(pid)
+    local f = {}
+    for x in (read("/proc/" .. pid .. "/stat") or ""):gsub("^.-%) ", ""):gmatch("%S+") do f[#f + 1] = tonumber(x) end
+    return f
+  end
+  local pm = F.pm
+  if not pm then
+    for pid in pairs(entries("/proc") or {}) do
+      if pid:match("^%d+$") and (read("/proc/" .. pid .. "/cmdline") or ""):find("\0-p\0" .. port .. "\0", 1, true) then
+        pm = pid
+        break
+      end
+    end
+    if not pm then return nil end
+    F.pm = pm
+  end
+  local t = 0
+  for pid in pairs(entries("/proc") or {}) do
+    if pid:match("^%d+$") then
+      local f = stat(pid)
+      if pid == pm then t = t + f[12] + f[13] + f[14] + f[15]
+      elseif tostring(f[2]) == pm then t = t + f[12] + f[13] end
+    end
+  end
+  return t / 100
 end
 
 -- Runs a seeded sequence. o: build, steps, seed, pg_url (nil: no
@@ -955,7 +1133,7 @@ function F.run(o)
     for _, l in ipairs(fail.lines) do rep[#rep + 1] = "  " .. l end
     log(table.concat(rep, "\n"))
     log("shrinking " .. #steps .. " steps ...")
-    local small, tries = shrink(env, steps, o.shrink_budget or 300, log)
+    local small, tries = shrink(env, steps, o.shrink_budget or 300, log, kind_of(fail.lines))
     local keep = o.keep or ("/tmp/coco-fuzz-fail-" .. o.seed)
     local again, dir = replay(env, small, keep)
     rep[#rep + 1] = string.format("shrunk to %d steps (%d replays)%s:", #small, tries,
@@ -981,6 +1159,7 @@ function F.run(o)
     result.dir = dir
   end
   F.close_env(env)
+  if not fail then result.cpu = cpu() - c0 end   -- fuzz_state's share counts once it has exited
   return result
 end
 

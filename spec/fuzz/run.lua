@@ -1,7 +1,8 @@
 -- make fuzz: the differential fuzzer (spec/fuzz/fuzz.lua) from the command line.
 --
 --   luajit spec/fuzz/run.lua BUILD_DIR [--steps N] [--seed S] [--jobs J]
---       [--no-pg] [--collide] [--shrink-budget SECONDS] [--replay steps.lua]
+--       [--no-pg] [--collide | --collide-jobs K] [--shrink-budget SECONDS]
+--       [--replay steps.lua] [--profile]
 --
 -- Starts Debian's PostgreSQL on 127.0.0.1 (spec/servers.lua), then runs J
 -- sequences at once (seeds S, S+1, ...), N steps in all, each step compared
@@ -27,6 +28,8 @@ while i <= #arg do
   elseif a == "--replay" then args.replay = arg[i + 1]; i = i + 1
   elseif a == "--no-pg" then args.pg = false
   elseif a == "--collide" then args.collide = true
+  elseif a == "--collide-jobs" then args.collide_jobs = tonumber(arg[i + 1]); i = i + 1
+  elseif a == "--profile" then args.profile = true
   elseif a == "--worker" then args.worker = true
   elseif a == "--pg-url" then args.pg_url = arg[i + 1]; i = i + 1
   elseif not args.build and not a:match("^%-") then args.build = a
@@ -34,7 +37,8 @@ while i <= #arg do
   i = i + 1
 end
 if not args.build then
-  io.stderr:write("usage: luajit spec/fuzz/run.lua BUILD_DIR [--steps N] [--seed S] [--jobs J] [--no-pg] [--collide] [--replay steps.lua]\n")
+  io.stderr:write("usage: luajit spec/fuzz/run.lua BUILD_DIR [--steps N] [--seed S] [--jobs J] [--no-pg] "
+    .. "[--collide | --collide-jobs K] [--shrink-budget SECONDS] [--replay steps.lua] [--profile]\n")
   os.exit(2)
 end
 if args.build:sub(1, 1) ~= "/" then args.build = root .. "/" .. args.build end
@@ -50,6 +54,7 @@ local function log(s) io.stderr:write(s, "\n") io.stderr:flush() end
 
 -- one sequence in this process (the workers of --jobs)
 local S = require("spec.servers")
+local pg0
 local srv
 if args.pg and not args.pg_url then
   local why
@@ -64,6 +69,8 @@ if args.worker or args.replay then
     r = F.replay_file({ build = args.build, pg_url = args.pg_url }, args.replay)
     args.seed = 0
   else
+    if args.profile then F.profile(); pg0 = F.pg_cpu(args.pg_url) end
+    log(string.format("seed %d: %d steps%s", args.seed, args.steps, args.collide and " (--collide)" or ""))
     r = F.run({ build = args.build, steps = args.steps, seed = args.seed, pg_url = args.pg_url,
       collide = args.collide, log = log, shrink_budget = args.shrink })
   end
@@ -74,6 +81,17 @@ if args.worker or args.replay then
   print(string.format("seed %d: %d steps in %.1f s (%.1f s of CPU here, coco included), %s (%s; steps %s)",
     args.seed, r.steps, r.seconds, r.cpu or 0, r.ok and "no difference" or "DIFFERENCE", table.concat(counts, ", "),
     r.digest or "-"))
+  if args.profile then
+    if pg0 then print(string.format("  the PostgreSQL server: %.2f s cpu", F.pg_cpu(args.pg_url) - pg0)) end
+    local names = {}
+    for k in pairs(F.prof) do names[#names + 1] = k end
+    table.sort(names)
+    for _, k in ipairs(names) do
+      local p = F.prof[k]
+      print(string.format("  %-14s %5d calls %8.2f s wall %7.2f s cpu here %7.2f s cpu children (a step: %.1f ms wall)",
+        k, p[4], p[1], p[2], p[3], 1000 * p[1] / r.steps))
+    end
+  end
   if not r.ok then print(r.report) end
   os.exit(r.ok and 0 or 1)
 end
@@ -82,16 +100,20 @@ local t0 = F.now()
 local per = math.ceil(args.steps / args.jobs)
 local procs = {}
 for j = 1, args.jobs do
-  procs[j] = io.popen(string.format("luajit %s/spec/fuzz/run.lua %s --worker --steps %d --seed %d%s%s%s 2>&1",
+  procs[j] = io.popen(string.format("luajit %s/spec/fuzz/run.lua %s --worker --steps %d --seed %d%s%s%s%s 2>&1",
     root, args.build, per, args.seed + j - 1, args.pg_url and (" --pg-url " .. args.pg_url) or "",
-    args.collide and " --collide" or "", args.shrink and (" --shrink-budget " .. args.shrink) or ""))
+    (args.collide or j > args.jobs - (args.collide_jobs or 0)) and " --collide" or "",
+    args.shrink and (" --shrink-budget " .. args.shrink) or "", args.profile and " --profile" or ""))
 end
 local ok = true
-for _, p in ipairs(procs) do
+for j, p in ipairs(procs) do
   local out = p:read("*a")
   p:close()
   io.stdout:write(out)
   if not out:find("no difference", 1, true) then ok = false end
+  if not out:find("\nseed %d+: %d+ steps in") then
+    io.stdout:write(string.format("seed %d: the sequence ended without a result (a crash?)\n", args.seed + j - 1))
+  end
 end
 log(string.format("run.lua: %d steps, seed %d, %.1f s", args.steps, args.seed, F.now() - t0))
 if srv then srv:stop() end
