@@ -40,6 +40,14 @@ end)
 ]], #f > 0 and (", " .. table.concat(f, ", ")) or "", exports)
 end
 
+-- The flow with two exports of the chunks, "one" to table t1 and "two" to t2.
+local function two(t1, t2)
+  return flow({ exports = string.format([[
+  chunks:export("one", targets.SQLite{ path = "index.sqlite", table_name = %q }, { primary_key_fields = { "filename", "location" } })
+  chunks:export("two", targets.SQLite{ path = "index.sqlite", table_name = %q }, { primary_key_fields = { "filename", "location" } })]],
+    t1, t2) })
+end
+
 local function paras(...)
   local out = {}
   for i, w in ipairs({ ... }) do out[i] = (w .. " "):rep(8):sub(1, 40) .. "." end
@@ -68,6 +76,21 @@ local function assert_fresh(dir, tables)
     local got = H.dump(dir .. "/index.sqlite", t)
     assert.are.same(want[t], got, "table " .. t .. " differs from a fresh build")
   end
+end
+
+-- Two exports trade tables while files change, in dir; between: what to
+-- do to the state before the update that trades them.
+local function trade_tables(d, between)
+  H.write(d .. "/flow.lua", two("t1", "t2"))
+  H.write(d .. "/docs/a.md", paras("alpha", "beta", "gamma"))
+  H.write(d .. "/docs/b.md", paras("delta", "ember"))
+  update(d)
+  if between then between() end
+  H.write(d .. "/flow.lua", two("t2", "t1"))
+  H.write(d .. "/docs/a.md", paras("gamma", "river"))
+  H.rm(d .. "/docs/b.md")
+  update(d)
+  assert_fresh(d, { "t1", "t2" })
 end
 
 describe("exact after a flow change and a file change in the same update:", function()
@@ -132,21 +155,7 @@ describe("exact after a flow change and a file change in the same update:", func
 
   it("two exports trading tables leave no stale row", function()
     local d = H.tmpdir()
-    local function two(t1, t2)
-      return flow({ exports = string.format([[
-  chunks:export("one", targets.SQLite{ path = "index.sqlite", table_name = %q }, { primary_key_fields = { "filename", "location" } })
-  chunks:export("two", targets.SQLite{ path = "index.sqlite", table_name = %q }, { primary_key_fields = { "filename", "location" } })]],
-        t1, t2) })
-    end
-    H.write(d .. "/flow.lua", two("t1", "t2"))
-    H.write(d .. "/docs/a.md", paras("alpha", "beta", "gamma"))
-    H.write(d .. "/docs/b.md", paras("delta", "ember"))
-    update(d)
-    H.write(d .. "/flow.lua", two("t2", "t1"))
-    H.write(d .. "/docs/a.md", paras("gamma", "river"))
-    H.rm(d .. "/docs/b.md")
-    update(d)
-    assert_fresh(d, { "t1", "t2" })
+    trade_tables(d)
   end)
 end)
 
@@ -214,22 +223,7 @@ describe("a state whose lineage names exports (written before resource ids)", fu
 
   it("is migrated by the update where two exports trade tables", function()
     local d = H.tmpdir()
-    local function two(t1, t2)
-      return flow({ exports = string.format([[
-  chunks:export("one", targets.SQLite{ path = "index.sqlite", table_name = %q }, { primary_key_fields = { "filename", "location" } })
-  chunks:export("two", targets.SQLite{ path = "index.sqlite", table_name = %q }, { primary_key_fields = { "filename", "location" } })]],
-        t1, t2) })
-    end
-    H.write(d .. "/flow.lua", two("t1", "t2"))
-    H.write(d .. "/docs/a.md", paras("alpha", "beta", "gamma"))
-    H.write(d .. "/docs/b.md", paras("delta", "ember"))
-    update(d)
-    make_old(d, { one = true, two = true })
-    H.write(d .. "/flow.lua", two("t2", "t1"))
-    H.write(d .. "/docs/a.md", paras("gamma", "river"))
-    H.rm(d .. "/docs/b.md")
-    update(d)
-    assert_fresh(d, { "t1", "t2" })
+    trade_tables(d, function() make_old(d, { one = true, two = true }) end)
     assert_migrated(d)
   end)
 end)
