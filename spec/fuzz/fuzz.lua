@@ -1119,7 +1119,7 @@ function F.run(o)
       fail = { step = i, lines = lines }
       break
     end
-    if i % 100 == 0 then log(string.format("%d steps, %.0f s", i, now() - t0)) end
+    if i % 100 == 0 then log(string.format("seed %d: %d steps, %.0f s", o.seed, i, now() - t0)) end
   end
   -- a digest of the steps: the same seed, the same digest
   local h = 2166136261

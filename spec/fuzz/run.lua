@@ -100,8 +100,11 @@ local t0 = F.now()
 local per = math.ceil(args.steps / args.jobs)
 local procs = {}
 for j = 1, args.jobs do
-  procs[j] = io.popen(string.format("luajit %s/spec/fuzz/run.lua %s --worker --steps %d --seed %d%s%s%s%s 2>&1",
-    root, args.build, per, args.seed + j - 1, args.pg_url and (" --pg-url " .. args.pg_url) or "",
+  -- a worker's log (its progress, a failure as it shrinks) goes to stderr
+  -- as it comes; its result line (and report) to the pipe
+  procs[j] = io.popen(string.format("luajit %s/spec/fuzz/run.lua %s --worker --steps %d --seed %d%s%s%s%s",
+    root, args.build, per, args.seed + j - 1,
+    args.pg_url and (" --pg-url " .. args.pg_url) or (args.pg and "" or " --no-pg"),
     (args.collide or j > args.jobs - (args.collide_jobs or 0)) and " --collide" or "",
     args.shrink and (" --shrink-budget " .. args.shrink) or "", args.profile and " --profile" or ""))
 end
@@ -111,7 +114,7 @@ for j, p in ipairs(procs) do
   p:close()
   io.stdout:write(out)
   if not out:find("no difference", 1, true) then ok = false end
-  if not out:find("\nseed %d+: %d+ steps in") then
+  if not ("\n" .. out):find("\nseed %d+: %d+ steps in") then
     io.stdout:write(string.format("seed %d: the sequence ended without a result (a crash?)\n", args.seed + j - 1))
   end
 end
