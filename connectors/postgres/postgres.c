@@ -20,13 +20,11 @@
 #include <libpq-fe.h>
 #include <xxhash.h>
 
-#include "ops.h"
 #include "tdesc.h"
 #include "functions/json.h"
 #include "connectors/common/pgconn.h"
 #include "sys.h"
-
-enum { OPT_DATABASE, OPT_TABLE, OPT_SCHEMA, OPT_COLUMN_OPTIONS, OPT_VECTOR_INDEXES, OPT_PASSWORD_ENV };
+#include "postgres_int.h"
 
 static const coco_optdef pg_opts[] = {
 	{ "database", COCO_OPT_STR, 0, "libpq connection string or URI (default $COCO_DATABASE_URL)" },
@@ -41,14 +39,10 @@ static const coco_optdef pg_opts[] = {
 	{ NULL, 0, 0, NULL, 0 },
 };
 
-#define MAX_IDENT 63          /* NAMEDATALEN - 1 */
-#define MAX_GROUP 1024        /* rows per statement, at most */
-#define GROUP_BYTES (8u << 20)
-
 /* ---- small helpers --------------------------------------------------------- */
 
 /* Appends "schema"."name". */
-static void quote_qual(coco_buf *b, const char *schema, const char *name)
+void pg_quote_qual(coco_buf *b, const char *schema, const char *name)
 {
 	coco_sql_ident(b, schema);
 	coco_buf_putc(b, '.');
@@ -56,7 +50,7 @@ static void quote_qual(coco_buf *b, const char *schema, const char *name)
 }
 
 /* libpq messages end with a newline and may span lines: one line. */
-static void add_msg(coco_buf *b, const char *msg)
+void pg_add_msg(coco_buf *b, const char *msg)
 {
 	size_t n = msg ? strlen(msg) : 0;
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
@@ -89,7 +83,7 @@ static void quiet_notices(void *arg, const char *msg)
 
 /* The connection string of an export: the database option, else
  * $COCO_DATABASE_URL. */
-static const char *conninfo_of(const coco_optval *opts)
+const char *pg_conninfo_of(const coco_optval *opts)
 {
 	if (opts[OPT_DATABASE].set && opts[OPT_DATABASE].s && *opts[OPT_DATABASE].s)
 		return opts[OPT_DATABASE].s;
@@ -99,7 +93,7 @@ static const char *conninfo_of(const coco_optval *opts)
 
 /* "postgres://host:port/dbname" for a connection string (no password), so
  * that messages and resource ids name the server without secrets. */
-static int server_of(const char *conninfo, coco_buf *out, char **err)
+int pg_server_of(const char *conninfo, coco_buf *out, char **err)
 {
 	char *msg = NULL;
 	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
@@ -140,7 +134,7 @@ static int server_of(const char *conninfo, coco_buf *out, char **err)
  * password comes from password_env penv, the one remembered for it, else
  * libpq's PGPASSWORD or ~/.pgpass); on failure sets *err "Postgres:
  * cannot connect to SERVER: why". */
-static PGconn *pg_connect(const char *conninfo, const char *penv, const char *server, char **err)
+PGconn *pg_connect(const char *conninfo, const char *penv, const char *server, char **err)
 {
 	char *pw;
 	if (coco_pg_password(conninfo, penv, "Postgres", &pw, err) < 0)
@@ -161,7 +155,7 @@ static PGconn *pg_connect(const char *conninfo, const char *penv, const char *se
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
 		coco_buf b = {0};
-		add_msg(&b, PQerrorMessage(c));
+		pg_add_msg(&b, PQerrorMessage(c));
 		coco_seterr(err, "Postgres: cannot connect to %s: %s%s", server, b.p,
 			strstr(b.p, "no password supplied") ? " (the password comes from password_env, "
 			"the connection string of an export in the flow, PGPASSWORD or ~/.pgpass)" : "");
@@ -174,15 +168,15 @@ static PGconn *pg_connect(const char *conninfo, const char *penv, const char *se
 }
 
 /* Runs sql (no result rows expected); on failure sets *err naming what. */
-static int pg_exec(PGconn *c, const char *sql, const char *what, char **err)
+int pg_exec(PGconn *c, const char *sql, const char *what, char **err)
 {
 	PGresult *r = PQexec(c, sql);
 	int ok = r && (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
 	if (!ok) {
 		coco_buf b = {0};
-		add_msg(&b, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+		pg_add_msg(&b, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
 		if (!b.n)
-			add_msg(&b, PQerrorMessage(c));
+			pg_add_msg(&b, PQerrorMessage(c));
 		coco_seterr(err, "Postgres: %s: %s", what, b.p);
 		coco_buf_free(&b);
 	}
@@ -199,7 +193,7 @@ static int pg_exists(PGconn *c, const char *sql, const char *param, const char *
 		rc = PQntuples(r) > 0;
 	} else {
 		coco_buf b = {0};
-		add_msg(&b, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+		pg_add_msg(&b, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
 		rc = coco_seterr(err, "Postgres: %s: %s", what, b.p);
 		coco_buf_free(&b);
 	}
@@ -207,411 +201,9 @@ static int pg_exists(PGconn *c, const char *sql, const char *param, const char *
 	return rc;
 }
 
-/* ---- the export's layout: a column per field, its SQL type -------------------- */
-
-typedef enum enc {
-	ENC_NULL,        /* a null-typed field: text, always NULL */
-	ENC_TEXT, ENC_BYTEA, ENC_INT8, ENC_BOOL, ENC_FLOAT4, ENC_FLOAT8,
-	ENC_JSONB,       /* json text, or struct/table/vector as JSON */
-	ENC_RANGE,       /* int8range, sent as text "[a,b)" */
-	ENC_VECTOR, ENC_HALFVEC, ENC_REALARR,
-} enc;
-
-typedef struct lcol {
-	const char *name;
-	const coco_type *type;
-	enc e;
-	char sql[32];
-} lcol;
-
-typedef struct lindex {
-	char name[MAX_IDENT + 1];
-	const char *field;
-	const char *metric;       /* cosine, l2, ip */
-	const char *method;       /* hnsw, ivfflat */
-	char opclass[32];
-	char with[64];            /* "m = 16, ef_construction = 64" */
-} lindex;
-
-typedef struct layout {
-	const char *conninfo;        /* without its password (cinfo) */
-	const char *penv;            /* password_env, or NULL */
-	coco_buf cinfo, server, schema, table;
-	lcol *cols;
-	uint32_t ncols, nkeys;
-	lindex *idx;
-	size_t nidx;
-} layout;
-
-static void layout_free(layout *l)
-{
-	coco_buf_free(&l->cinfo);
-	coco_buf_free(&l->server);
-	coco_buf_free(&l->schema);
-	coco_buf_free(&l->table);
-	free(l->cols);
-	free(l->idx);
-	memset(l, 0, sizeof *l);
-}
-
 static const char *metric_op(const char *metric)
 {
 	return !strcmp(metric, "cosine") ? "<=>" : !strcmp(metric, "l2") ? "<->" : "<#>";
-}
-
-/* The default column of a field of type t. */
-static void default_col(lcol *c)
-{
-	const coco_type *t = c->type;
-	switch (t->kind) {
-	case COCO_STR: c->e = ENC_TEXT; strcpy(c->sql, "text"); break;
-	case COCO_BYTES: c->e = ENC_BYTEA; strcpy(c->sql, "bytea"); break;
-	case COCO_INT64: c->e = ENC_INT8; strcpy(c->sql, "bigint"); break;
-	case COCO_BOOL: c->e = ENC_BOOL; strcpy(c->sql, "boolean"); break;
-	case COCO_FLOAT32: c->e = ENC_FLOAT4; strcpy(c->sql, "real"); break;
-	case COCO_FLOAT64: c->e = ENC_FLOAT8; strcpy(c->sql, "double precision"); break;
-	case COCO_RANGE: c->e = ENC_RANGE; strcpy(c->sql, "int8range"); break;
-	case COCO_VECTOR:
-		if (t->dim) {
-			c->e = ENC_VECTOR;
-			snprintf(c->sql, sizeof c->sql, "vector(%u)", t->dim);
-		} else {
-			c->e = ENC_JSONB;
-			strcpy(c->sql, "jsonb");
-		}
-		break;
-	case COCO_NULL: c->e = ENC_NULL; strcpy(c->sql, "text"); break;
-	default:         /* json, struct, table */
-		c->e = ENC_JSONB;
-		strcpy(c->sql, "jsonb");
-		break;
-	}
-}
-
-/* Reads a JSON string value into out (cleared); -1 if it is not a string. */
-static int json_string(const char *v, size_t n, coco_buf *out)
-{
-	coco_buf_clear(out);
-	return coco_json_str_decode(v, n, out);
-}
-
-/* A non-negative JSON integer, or -1. */
-static long json_uint(const char *v, size_t n)
-{
-	if (!n || n > 9)
-		return -1;
-	long x = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -1;
-		x = x * 10 + (v[i] - '0');
-	}
-	return x;
-}
-
-static int find_col(const layout *l, const char *name, size_t n)
-{
-	for (uint32_t i = 0; i < l->ncols; i++)
-		if (strlen(l->cols[i].name) == n && !memcmp(l->cols[i].name, name, n))
-			return (int)i;
-	return -1;
-}
-
-static void field_names(const layout *l, coco_buf *b)
-{
-	for (uint32_t i = 0; i < l->ncols; i++)
-		coco_buf_printf(b, "%s%s", i ? ", " : "", l->cols[i].name);
-}
-
-/* column_options = { field = { type = "vector" | "halfvec" | "real[]" | "jsonb" } } */
-static int read_column_options(layout *l, const char *js, const char *exp, char **err)
-{
-	coco_json_iter it;
-	const char *k, *v;
-	size_t kn, vn;
-	coco_buf name = {0}, s = {0};
-	int rc = 0;
-	int kind = coco_json_iter_init(&it, js, strlen(js));
-	if (kind == '[' && coco_json_iter_next(&it, &k, &kn, &v, &vn))
-		kind = 0;           /* only an empty table encodes as [] */
-	if (kind == '[')
-		return 0;
-	if (kind != '{')
-		return coco_seterr(err, "Postgres: export '%s': column_options must be a table "
-			"{ field = { type = ... } }", exp);
-	while (!rc && coco_json_iter_next(&it, &k, &kn, &v, &vn)) {
-		json_string(k, kn, &name);
-		int ci = find_col(l, name.p, name.n);
-		if (ci < 0) {
-			coco_buf f = {0};
-			field_names(l, &f);
-			rc = coco_seterr(err, "Postgres: export '%s': column_options: unknown field '%s'; "
-				"fields: %s", exp, name.p, f.p);
-			coco_buf_free(&f);
-			break;
-		}
-		lcol *c = &l->cols[ci];
-		coco_json_iter fi;
-		const char *fk, *fv;
-		size_t fkn, fvn;
-		if (coco_json_iter_init(&fi, v, vn) != '{') {
-			rc = coco_seterr(err, "Postgres: export '%s': column_options.%s must be a table "
-				"{ type = ... }", exp, c->name);
-			break;
-		}
-		while (!rc && coco_json_iter_next(&fi, &fk, &fkn, &fv, &fvn)) {
-			if (!coco_json_key_eq(fk, fkn, "type", 4)) {
-				json_string(fk, fkn, &s);
-				rc = coco_seterr(err, "Postgres: export '%s': column_options.%s: unknown option "
-					"'%s'; options: type", exp, c->name, s.p);
-				break;
-			}
-			if (json_string(fv, fvn, &s) < 0) {
-				rc = coco_seterr(err, "Postgres: export '%s': column_options.%s.type must be a "
-					"string", exp, c->name);
-				break;
-			}
-			if (c->type->kind != COCO_VECTOR) {
-				coco_buf tb = {0};
-				coco_type_format(c->type, &tb);
-				rc = coco_seterr(err, "Postgres: export '%s': column_options.%s: type applies "
-					"to vector fields, and '%s' is %s", exp, c->name, c->name, tb.p);
-				coco_buf_free(&tb);
-				break;
-			}
-			uint32_t dim = c->type->dim;
-			if (!strcmp(s.p, "vector") || !strcmp(s.p, "halfvec")) {
-				int half = s.p[0] == 'h';
-				c->e = half ? ENC_HALFVEC : ENC_VECTOR;
-				if (dim)
-					snprintf(c->sql, sizeof c->sql, "%s(%u)", s.p, dim);
-				else
-					snprintf(c->sql, sizeof c->sql, "%s", s.p);
-			} else if (!strcmp(s.p, "real[]")) {
-				c->e = ENC_REALARR;
-				strcpy(c->sql, "real[]");
-			} else if (!strcmp(s.p, "jsonb")) {
-				c->e = ENC_JSONB;
-				strcpy(c->sql, "jsonb");
-			} else {
-				rc = coco_seterr(err, "Postgres: export '%s': column_options.%s.type: unknown "
-					"type '%s'; types: vector, halfvec, real[], jsonb", exp, c->name, s.p);
-			}
-		}
-	}
-	coco_buf_free(&name);
-	coco_buf_free(&s);
-	return rc;
-}
-
-/* "<table>__<field>__<metric>", shortened with a hash past 63 bytes. */
-static void index_name(const char *table, const char *field, const char *metric, char *out)
-{
-	coco_buf b = {0};
-	coco_buf_printf(&b, "%s__%s__%s", table, field, metric);
-	if (b.n <= MAX_IDENT) {
-		memcpy(out, b.p, b.n + 1);
-	} else {
-		unsigned long long h = (unsigned long long)XXH3_64bits(b.p, b.n);
-		size_t keep = MAX_IDENT - 17;
-		while (keep && ((unsigned char)b.p[keep] & 0xc0) == 0x80)
-			keep--;             /* never cut a UTF-8 sequence */
-		snprintf(out, MAX_IDENT + 1, "%.*s_%016llx", (int)keep, b.p, h);
-	}
-	coco_buf_free(&b);
-}
-
-/* vector_indexes = {{ field =, metric =, method =, m =, ef_construction =, lists = }} */
-static int read_vector_indexes(layout *l, const char *js, const char *exp, char **err)
-{
-	coco_json_iter it;
-	const char *k, *v;
-	size_t kn, vn;
-	if (coco_json_iter_init(&it, js, strlen(js)) != '[')
-		return coco_seterr(err, "Postgres: export '%s': vector_indexes must be a list "
-			"{{ field = ..., metric = ... }}", exp);
-	size_t n = 0;
-	while (coco_json_iter_next(&it, &k, &kn, &v, &vn))
-		n++;
-	l->idx = calloc(n + 1, sizeof *l->idx);
-	if (!l->idx)
-		abort();
-	coco_json_iter_init(&it, js, strlen(js));
-	coco_buf s = {0};
-	int rc = 0;
-	static const char *const metrics[] = { "cosine", "l2", "ip", NULL };
-	static const char *const methods[] = { "hnsw", "ivfflat", NULL };
-	while (!rc && coco_json_iter_next(&it, &k, &kn, &v, &vn)) {
-		size_t ix = l->nidx + 1;
-		coco_json_iter fi;
-		const char *fk, *fv;
-		size_t fkn, fvn;
-		if (coco_json_iter_init(&fi, v, vn) != '{') {
-			rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu] must be a table "
-				"{ field = ..., metric = ... }", exp, ix);
-			break;
-		}
-		lindex *x = &l->idx[l->nidx];
-		int field = -1;
-		long m = -1, efc = -1, lists = -1;
-		x->metric = NULL;
-		x->method = "hnsw";
-		while (!rc && coco_json_iter_next(&fi, &fk, &fkn, &fv, &fvn)) {
-			json_string(fk, fkn, &s);
-			char key[24];
-			snprintf(key, sizeof key, "%s", s.p);
-			if (!strcmp(key, "field")) {
-				if (json_string(fv, fvn, &s) < 0 || (field = find_col(l, s.p, s.n)) < 0) {
-					coco_buf f = {0};
-					field_names(l, &f);
-					rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu]: unknown "
-						"field '%.*s'; fields: %s", exp, ix, (int)fvn, fv, f.p);
-					coco_buf_free(&f);
-				}
-			} else if (!strcmp(key, "metric") || !strcmp(key, "method")) {
-				const char *const *names = key[1] == 'e' && key[2] == 't' && key[3] == 'r'
-					? metrics : methods;
-				int ok = json_string(fv, fvn, &s) == 0;
-				size_t i = 0;
-				while (ok && names[i] && strcmp(names[i], s.p))
-					i++;
-				if (!ok || !names[i]) {
-					rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu].%s must be "
-						"%s, got %.*s", exp, ix, key, names == metrics
-						? "\"cosine\", \"l2\" or \"ip\"" : "\"hnsw\" or \"ivfflat\"",
-						(int)fvn, fv);
-				} else if (names == metrics) {
-					x->metric = names[i];
-				} else {
-					x->method = names[i];
-				}
-			} else if (!strcmp(key, "m") || !strcmp(key, "ef_construction") ||
-				   !strcmp(key, "lists")) {
-				long val = json_uint(fv, fvn);
-				if (val < 1)
-					rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu].%s must "
-						"be a positive integer, got %.*s", exp, ix, key, (int)fvn, fv);
-				else if (key[0] == 'm')
-					m = val;
-				else if (key[0] == 'e')
-					efc = val;
-				else
-					lists = val;
-			} else {
-				rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu]: unknown option "
-					"'%s'; options: field, metric, method, m, ef_construction, lists",
-					exp, ix, key);
-			}
-		}
-		if (rc)
-			break;
-		if (field < 0 || !x->metric) {
-			rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu] needs a field and "
-				"a metric (\"cosine\", \"l2\" or \"ip\")", exp, ix);
-			break;
-		}
-		lcol *c = &l->cols[field];
-		if ((c->e != ENC_VECTOR && c->e != ENC_HALFVEC) || !c->type->dim) {
-			rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu]: field '%s' is "
-				"stored as %s; an index needs a vector<float32,N> field stored as vector or "
-				"halfvec", exp, ix, c->name, c->sql);
-			break;
-		}
-		int hnsw = !strcmp(x->method, "hnsw");
-		if ((hnsw && lists > 0) || (!hnsw && (m > 0 || efc > 0))) {
-			rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu]: %s applies to %s "
-				"indexes only", exp, ix, hnsw ? "lists" : "m and ef_construction",
-				hnsw ? "ivfflat" : "hnsw");
-			break;
-		}
-		x->field = c->name;
-		snprintf(x->opclass, sizeof x->opclass, "%s_%s_ops", c->e == ENC_HALFVEC ? "halfvec"
-			: "vector", x->metric);
-		if (hnsw)
-			snprintf(x->with, sizeof x->with, "m = %ld, ef_construction = %ld",
-				m > 0 ? m : 16, efc > 0 ? efc : 64);
-		else
-			snprintf(x->with, sizeof x->with, "lists = %ld", lists > 0 ? lists : 100);
-		index_name(l->table.p, c->name, x->metric, x->name);
-		for (size_t j = 0; j < l->nidx; j++)
-			if (!strcmp(l->idx[j].name, x->name))
-				rc = coco_seterr(err, "Postgres: export '%s': two vector indexes on field '%s' "
-					"with metric %s", exp, c->name, x->metric);
-		l->nidx++;
-	}
-	coco_buf_free(&s);
-	return rc;
-}
-
-static int check_ident(const char *what, const char *s, const char *exp, char **err)
-{
-	if (!*s)
-		return coco_seterr(err, "Postgres: export '%s': %s must not be empty", exp, what);
-	if (strlen(s) > MAX_IDENT)
-		return coco_seterr(err, "Postgres: export '%s': %s '%s' is longer than %d bytes "
-			"(PostgreSQL's limit for names)", exp, what, s, MAX_IDENT);
-	return 0;
-}
-
-/* Everything describe() and open() need, from the options and row type. */
-static int layout_make(const coco_optval *opts, const coco_export_info *info, layout *l, char **err)
-{
-	memset(l, 0, sizeof *l);
-	const char *exp = info->export_name;
-	const coco_type *t = info->row_type;
-	const char *ci = conninfo_of(opts);
-	if (!ci)
-		return coco_seterr(err, "Postgres: export '%s' needs a database: the database option "
-			"(a libpq connection string such as \"postgres://user@localhost/db\") or "
-			"$COCO_DATABASE_URL", exp);
-	/* stored, shown and connected with without its password */
-	if (coco_pg_conninfo_store(ci, &l->cinfo, "Postgres", err) < 0)
-		return -1;
-	l->conninfo = l->cinfo.p;
-	if (opts[OPT_PASSWORD_ENV].set && opts[OPT_PASSWORD_ENV].s) {
-		l->penv = opts[OPT_PASSWORD_ENV].s;
-		if (!*l->penv || strpbrk(l->penv, " \t\n="))
-			return coco_seterr(err, "Postgres: export '%s': password_env must name an "
-				"environment variable, got \"%s\"", exp, l->penv);
-		if (strcmp(l->conninfo, ci))
-			return coco_seterr(err, "Postgres: export '%s': the password is given twice "
-				"(in the connection string and by password_env): keep one", exp);
-	}
-	if (server_of(l->conninfo, &l->server, err) < 0)
-		return -1;
-	coco_buf_adds(&l->schema, opts[OPT_SCHEMA].set && opts[OPT_SCHEMA].s ? opts[OPT_SCHEMA].s
-		: "public");
-	if (opts[OPT_TABLE].set && opts[OPT_TABLE].s)
-		coco_buf_adds(&l->table, opts[OPT_TABLE].s);
-	else
-		coco_buf_printf(&l->table, "%s__%s", info->flow_name, exp);
-	if (check_ident("schema", l->schema.p, exp, err) < 0 ||
-	    check_ident("table name", l->table.p, exp, err) < 0)
-		return -1;
-	if (!t || t->kind != COCO_STRUCT || t->nfields == 0)
-		return coco_seterr(err, "Postgres: export '%s' has no fields", exp);
-	if (info->nkeys == 0 || info->nkeys > t->nfields)
-		return coco_seterr(err, "Postgres: export '%s' needs primary_key_fields", exp);
-	l->ncols = t->nfields;
-	l->nkeys = info->nkeys;
-	l->cols = calloc(l->ncols + 1, sizeof *l->cols);
-	if (!l->cols)
-		abort();
-	for (uint32_t i = 0; i < l->ncols; i++) {
-		lcol *c = &l->cols[i];
-		c->name = t->fields[i].name;
-		c->type = t->fields[i].type;
-		if (check_ident("field name", c->name, exp, err) < 0)
-			return -1;
-		default_col(c);
-	}
-	if (opts[OPT_COLUMN_OPTIONS].set && opts[OPT_COLUMN_OPTIONS].s &&
-	    read_column_options(l, opts[OPT_COLUMN_OPTIONS].s, exp, err) < 0)
-		return -1;
-	if (opts[OPT_VECTOR_INDEXES].set && opts[OPT_VECTOR_INDEXES].s &&
-	    read_vector_indexes(l, opts[OPT_VECTOR_INDEXES].s, exp, err) < 0)
-		return -1;
-	return 0;
 }
 
 /* ---- the setup description ------------------------------------------------------
@@ -643,12 +235,12 @@ typedef struct desc {
 	size_t nidx;
 } desc;
 
-static int pg_describe(const coco_optval *opts, const coco_export_info *info,
+int pg_describe(const coco_optval *opts, const coco_export_info *info,
 	coco_buf *resource_id, coco_buf *desired, char **err)
 {
 	layout l;
-	if (layout_make(opts, info, &l, err) < 0) {
-		layout_free(&l);
+	if (pg_layout_make(opts, info, &l, err) < 0) {
+		pg_layout_free(&l);
 		return -1;
 	}
 	coco_buf_printf(resource_id, "%s#%s.%s", l.server.p, l.schema.p, l.table.p);
@@ -672,7 +264,7 @@ static int pg_describe(const coco_optval *opts, const coco_export_info *info,
 		coco_buf_esc(desired, x->with, 1);
 		coco_buf_putc(desired, '\n');
 	}
-	layout_free(&l);
+	pg_layout_free(&l);
 	return 0;
 }
 
@@ -766,7 +358,7 @@ static void plan_create(const desc *d, coco_buf *plan)
 		plan_index(&d->idx[i], d, plan);
 }
 
-static int pg_plan(const char *stored, const char *desired, coco_buf *plan, int *destructive,
+int pg_plan(const char *stored, const char *desired, coco_buf *plan, int *destructive,
 	char **err)
 {
 	coco_arena a = {0};
@@ -844,7 +436,7 @@ static int ensure_vector(PGconn *c, const desc *d, const dcol *v, char **err)
 static void create_sql(const desc *d, coco_buf *b)
 {
 	coco_buf_adds(b, "CREATE TABLE IF NOT EXISTS ");
-	quote_qual(b, d->schema, d->table);
+	pg_quote_qual(b, d->schema, d->table);
 	coco_buf_adds(b, " (");
 	coco_tdesc_create_body(&d->t, 0, b);
 	/* rows up to a page stay inline: a chunk's text and vector are written
@@ -883,7 +475,7 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 	if (rc == 0 && drop) {
 		coco_buf_clear(&sql);
 		coco_buf_adds(&sql, "DROP TABLE IF EXISTS ");
-		quote_qual(&sql, drop->schema, drop->table);
+		pg_quote_qual(&sql, drop->schema, drop->table);
 		rc = pg_exec(c, sql.p, what.p, err);
 	}
 	if (rc == 0) {
@@ -896,7 +488,7 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 			continue;
 		coco_buf_clear(&sql);
 		coco_buf_adds(&sql, "ALTER TABLE ");
-		quote_qual(&sql, d->schema, d->table);
+		pg_quote_qual(&sql, d->schema, d->table);
 		coco_buf_adds(&sql, " DROP COLUMN IF EXISTS ");
 		coco_sql_ident(&sql, alter_from->t.cols[i].name);
 		rc = pg_exec(c, sql.p, what.p, err);
@@ -907,7 +499,7 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 			continue;
 		coco_buf_clear(&sql);
 		coco_buf_adds(&sql, "DROP INDEX IF EXISTS ");
-		quote_qual(&sql, d->schema, alter_from->idx[i].name);
+		pg_quote_qual(&sql, d->schema, alter_from->idx[i].name);
 		rc = pg_exec(c, sql.p, what.p, err);
 	}
 	for (size_t i = 0; rc == 0 && alter_from && i < d->t.ncols; i++) {
@@ -915,7 +507,7 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 			continue;
 		coco_buf_clear(&sql);
 		coco_buf_adds(&sql, "ALTER TABLE ");
-		quote_qual(&sql, d->schema, d->table);
+		pg_quote_qual(&sql, d->schema, d->table);
 		coco_buf_adds(&sql, " ADD COLUMN IF NOT EXISTS ");
 		coco_sql_ident(&sql, d->t.cols[i].name);
 		coco_buf_printf(&sql, " %s", d->t.cols[i].sql);
@@ -929,7 +521,7 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 			continue;
 		coco_buf_clear(&sql);
 		coco_buf_adds(&sql, "ALTER TABLE ");
-		quote_qual(&sql, d->schema, d->table);
+		pg_quote_qual(&sql, d->schema, d->table);
 		coco_buf_adds(&sql, " ALTER COLUMN ");
 		coco_sql_ident(&sql, d->t.cols[i].name);
 		coco_buf_adds(&sql, " SET STORAGE MAIN");
@@ -941,7 +533,7 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 		coco_buf_adds(&sql, "CREATE INDEX IF NOT EXISTS ");
 		coco_sql_ident(&sql, x->name);
 		coco_buf_adds(&sql, " ON ");
-		quote_qual(&sql, d->schema, d->table);
+		pg_quote_qual(&sql, d->schema, d->table);
 		coco_buf_printf(&sql, " USING %s (", x->method);
 		coco_sql_ident(&sql, x->field);
 		coco_buf_printf(&sql, " %s) WITH (%s)", x->opclass, x->with);
@@ -963,7 +555,7 @@ static int ddl_drop(const desc *s, char **err)
 		return -1;
 	coco_buf sql = {0}, what = {0};
 	coco_buf_adds(&sql, "DROP TABLE IF EXISTS ");
-	quote_qual(&sql, s->schema, s->table);
+	pg_quote_qual(&sql, s->schema, s->table);
 	coco_buf_printf(&what, "drop table %s.%s on %s", s->schema, s->table, s->server);
 	int rc = pg_exec(c, sql.p, what.p, err);
 	coco_buf_free(&sql);
@@ -972,7 +564,7 @@ static int ddl_drop(const desc *s, char **err)
 	return rc;
 }
 
-static int pg_apply(const char *stored, const char *desired, char **err)
+int pg_apply(const char *stored, const char *desired, char **err)
 {
 	coco_arena a = {0};
 	desc s, d;
@@ -1000,57 +592,6 @@ static int pg_apply(const char *stored, const char *desired, char **err)
 	coco_arena_destroy(&a);
 	return rc;
 }
-
-/* ---- writes -------------------------------------------------------------------- */
-
-typedef struct pgparam {
-	size_t off;                  /* into data */
-	int len;                     /* -1: NULL */
-	int fmt;                     /* 0 text (NUL-terminated), 1 binary */
-} pgparam;
-
-/* A statement of the open batch: nrows (a power of two) rows of params
- * from params[first]. */
-typedef struct pgstmt {
-	int del;
-	size_t first;
-	uint32_t nrows;
-} pgstmt;
-
-typedef struct pg_tgt {
-	PGconn *conn;
-	layout l;
-	char *label;                 /* "public.T on postgres://host:5432/db", for messages */
-	coco_buf qtable;             /* "public"."T" */
-	uint32_t maxgroup;           /* rows per statement, a power of two */
-	uint32_t prep_ups, prep_del; /* bit i: the statement of 2^i rows is prepared */
-	char prefix[48];             /* of statement names: unique per connection (PGlite
-	                                keeps one session for all its connections) */
-	/* the open batch, kept whole until COMMIT succeeded */
-	coco_buf data;
-	pgparam *params;
-	size_t nparams, capparams;
-	pgstmt *stmts;
-	size_t nstmts, capstmts;
-	size_t done;                 /* statements executed in the server's transaction */
-	int server_txn;              /* BEGIN sent and not yet committed */
-	int group_del;               /* the group being filled: -1 none, 0 upserts, 1 deletes */
-	size_t group_first;
-	uint32_t group_rows;
-	size_t group_bytes;
-	uint64_t *seen;              /* key hashes of the group (open addressing, 0 = free) */
-	size_t nseen;
-	double retry_deadline;       /* ms; 0 until a connection is lost in this batch */
-	int conflicts;               /* deadlocks and serialization failures in this batch */
-	/* scratch */
-	coco_buf sql, tmp, keyb;
-	const char **vals;
-	int *lens, *fmts;
-	size_t caparr;
-	/* COCO_PG_STATS */
-	double ms, batch_start;
-	uint64_t batches, upserts, deletes, reconnects;
-} pg_tgt;
 
 static void put_u16(coco_buf *b, uint16_t v)
 {
@@ -1287,7 +828,7 @@ static int encode(pg_tgt *t, const lcol *c, const coco_value *v, char **err)
 
 /* INSERT INTO q (cols) VALUES ($1,..),(..) ON CONFLICT (keys) DO UPDATE SET c = EXCLUDED.c
  * or DELETE FROM q WHERE (keys) IN (($1,..),(..)), for n rows. */
-static void stmt_sql(pg_tgt *t, int del, uint32_t n, coco_buf *b)
+void pg_stmt_sql(pg_tgt *t, int del, uint32_t n, coco_buf *b)
 {
 	const layout *l = &t->l;
 	uint32_t per = del ? l->nkeys : l->ncols, k = 1;
@@ -1359,7 +900,7 @@ static int conn_lost(pg_tgt *t, PGresult *r)
  * COCO_TGT_REFUSED: the server refused the data (classes 22 data exception,
  * 23 integrity constraint, 54 program limit such as an index row too large):
  * the indexer finds the rows by writing the batch in halves. */
-static int result_rc(pg_tgt *t, PGresult *r, const char *what, char **err)
+int pg_result_rc(pg_tgt *t, PGresult *r, const char *what, char **err)
 {
 	ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
@@ -1372,7 +913,7 @@ static int result_rc(pg_tgt *t, PGresult *r, const char *what, char **err)
 		return 2;
 	}
 	coco_buf b = {0};
-	add_msg(&b, PQresultErrorMessage(r));
+	pg_add_msg(&b, PQresultErrorMessage(r));
 	const char *hint = state && (!strcmp(state, "42P01") || !strcmp(state, "42703") ||
 		!strcmp(state, "3F000")) ? " (run coco setup)" : "";
 	coco_seterr(err, "Postgres: %s %s: %s%s", what, t->label, b.p, hint);
@@ -1385,7 +926,7 @@ static int result_rc(pg_tgt *t, PGresult *r, const char *what, char **err)
 static int simple(pg_tgt *t, const char *sql, char **err)
 {
 	PGresult *r = PQexec(t->conn, sql);
-	int rc = result_rc(t, r, sql, err);
+	int rc = pg_result_rc(t, r, sql, err);
 	PQclear(r);
 	return rc;
 }
@@ -1402,9 +943,9 @@ static int exec_stmt(pg_tgt *t, const pgstmt *s, char **err)
 	char name[80];
 	snprintf(name, sizeof name, "%s%c%u", t->prefix, s->del ? 'd' : 'u', s->nrows);
 	if (!(*mask & (1u << bit))) {
-		stmt_sql(t, s->del, s->nrows, &t->sql);
+		pg_stmt_sql(t, s->del, s->nrows, &t->sql);
 		PGresult *r = PQprepare(t->conn, name, t->sql.p, n, NULL);
-		int rc = result_rc(t, r, s->del ? "prepare delete from" : "prepare upsert into", err);
+		int rc = pg_result_rc(t, r, s->del ? "prepare delete from" : "prepare upsert into", err);
 		PQclear(r);
 		if (rc)
 			return rc;
@@ -1425,13 +966,13 @@ static int exec_stmt(pg_tgt *t, const pgstmt *s, char **err)
 		t->fmts[i] = p->fmt;
 	}
 	PGresult *r = PQexecPrepared(t->conn, name, n, t->vals, t->lens, t->fmts, 0);
-	int rc = result_rc(t, r, s->del ? "delete from" : "upsert into", err);
+	int rc = pg_result_rc(t, r, s->del ? "delete from" : "upsert into", err);
 	PQclear(r);
 	return rc;
 }
 
 /* Names the statements of a new connection. */
-static void new_prefix(pg_tgt *t)
+void pg_new_prefix(pg_tgt *t)
 {
 	static unsigned serial;
 	snprintf(t->prefix, sizeof t->prefix, "coco_%ld_%u_", (long)getpid(), ++serial);
@@ -1467,7 +1008,7 @@ static int reconnect(pg_tgt *t, char **err)
 		last = NULL;
 		t->conn = pg_connect(t->l.conninfo, t->l.penv, t->l.server.p, &last);
 		if (t->conn) {
-			new_prefix(t);
+			pg_new_prefix(t);
 			t->reconnects++;
 			free(last);
 			return 0;
@@ -1610,7 +1151,7 @@ static int add_row(pg_tgt *t, int del, const coco_value *vals, char **err)
 	return 0;
 }
 
-static int tgt_begin(void *p, char **err)
+int pg_begin(void *p, char **err)
 {
 	pg_tgt *t = p;
 	(void)err;
@@ -1633,7 +1174,7 @@ static int tgt_begin(void *p, char **err)
 	return 0;
 }
 
-static int tgt_upsert(void *p, const coco_value *row, char **err)
+int pg_upsert(void *p, const coco_value *row, char **err)
 {
 	pg_tgt *t = p;
 	if (row->kind != COCO_STRUCT || row->n != t->l.ncols)
@@ -1643,7 +1184,7 @@ static int tgt_upsert(void *p, const coco_value *row, char **err)
 	return add_row(t, 0, row->u.fields, err);
 }
 
-static int tgt_del(void *p, const coco_value *key, char **err)
+int pg_del(void *p, const coco_value *key, char **err)
 {
 	pg_tgt *t = p;
 	const coco_value *vals = key;
@@ -1656,7 +1197,7 @@ static int tgt_del(void *p, const coco_value *key, char **err)
 	return add_row(t, 1, vals, err);
 }
 
-static int tgt_commit(void *p, char **err)
+int pg_commit(void *p, char **err)
 {
 	pg_tgt *t = p;
 	int rc = close_group(t, err);
@@ -1700,7 +1241,7 @@ static void tgt_close(void *p)
 	}
 	if (t->conn)
 		PQfinish(t->conn);      /* an open transaction is rolled back */
-	layout_free(&t->l);
+	pg_layout_free(&t->l);
 	free(t->label);
 	coco_buf_free(&t->qtable);
 	coco_buf_free(&t->data);
@@ -1723,11 +1264,11 @@ static int tgt_open(const coco_optval *opts, const coco_export_info *info, void 
 	if (!t)
 		abort();
 	t->group_del = -1;
-	if (layout_make(opts, info, &t->l, err) < 0) {
+	if (pg_layout_make(opts, info, &t->l, err) < 0) {
 		tgt_close(t);
 		return -1;
 	}
-	quote_qual(&t->qtable, t->l.schema.p, t->l.table.p);
+	pg_quote_qual(&t->qtable, t->l.schema.p, t->l.table.p);
 	coco_buf lb = {0};
 	coco_buf_printf(&lb, "%s.%s on %s", t->l.schema.p, t->l.table.p, t->l.server.p);
 	t->label = coco_buf_take(&lb);
@@ -1748,12 +1289,12 @@ static int tgt_open(const coco_optval *opts, const coco_export_info *info, void 
 		return -1;
 	}
 	/* the table must be there (and have these columns) */
-	new_prefix(t);
-	stmt_sql(t, 0, 1, &t->sql);
+	pg_new_prefix(t);
+	pg_stmt_sql(t, 0, 1, &t->sql);
 	char name[80];
 	snprintf(name, sizeof name, "%su1", t->prefix);
 	PGresult *r = PQprepare(t->conn, name, t->sql.p, (int)t->l.ncols, NULL);
-	int rc = result_rc(t, r, "prepare upsert into", err);
+	int rc = pg_result_rc(t, r, "prepare upsert into", err);
 	PQclear(r);
 	if (rc) {
 		if (rc > 0)
@@ -1846,25 +1387,25 @@ static void cell_value(const char *s, int len, const coco_type *t, coco_arena *a
 	}
 }
 
-static int pg_top_k(const coco_optval *opts, const coco_export_info *info, const char *field,
+int pg_top_k(const coco_optval *opts, const coco_export_info *info, const char *field,
 	const char *metric, const float *vec, size_t dim, size_t k, coco_arena *a,
 	const coco_type **row_type, coco_value **rows, size_t *nrows, char **err)
 {
 	*rows = NULL;
 	*nrows = 0;
 	layout l;
-	if (layout_make(opts, info, &l, err) < 0) {
-		layout_free(&l);
+	if (pg_layout_make(opts, info, &l, err) < 0) {
+		pg_layout_free(&l);
 		return -1;
 	}
-	int rc = -1, fi = find_col(&l, field, strlen(field));
+	int rc = -1, fi = pg_find_col(&l, field, strlen(field));
 	PGconn *c = NULL;
 	PGresult *r = NULL;
 	coco_buf sql = {0}, arg = {0}, what = {0};
 	coco_buf_printf(&what, "query %s.%s on %s", l.schema.p, l.table.p, l.server.p);
 	if (fi < 0) {
 		coco_buf f = {0};
-		field_names(&l, &f);
+		pg_field_names(&l, &f);
 		coco_seterr(err, "Postgres: %s: unknown field '%s'; fields: %s", what.p, field, f.p);
 		coco_buf_free(&f);
 		goto done;
@@ -1907,7 +1448,7 @@ static int pg_top_k(const coco_optval *opts, const coco_export_info *info, const
 	coco_buf_putc(&sql, '(');
 	coco_sql_ident(&sql, field);
 	coco_buf_printf(&sql, " %s $1)::float8 FROM ", metric_op(metric));
-	quote_qual(&sql, l.schema.p, l.table.p);
+	pg_quote_qual(&sql, l.schema.p, l.table.p);
 	coco_buf_adds(&sql, " WHERE ");
 	coco_sql_ident(&sql, field);
 	coco_buf_adds(&sql, " IS NOT NULL ORDER BY ");
@@ -1921,7 +1462,7 @@ static int pg_top_k(const coco_optval *opts, const coco_export_info *info, const
 	r = PQexecParams(c, sql.p, 1, NULL, &param, NULL, NULL, 0);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		coco_buf m = {0};
-		add_msg(&m, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+		pg_add_msg(&m, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
 		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 		coco_seterr(err, "Postgres: %s: %s%s", what.p, m.p, state && !strcmp(state, "42P01")
 			? " (run coco update first)" : "");
@@ -1967,13 +1508,13 @@ done:
 	coco_buf_free(&sql);
 	coco_buf_free(&arg);
 	coco_buf_free(&what);
-	layout_free(&l);
+	pg_layout_free(&l);
 	return rc;
 }
 
 /* Every row of the table, for coco verify (coco_target_ops.scan): a
  * cursor fetched 1,000 rows at a time, so memory stays bounded. */
-static int tgt_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud, coco_arena *a,
+int pg_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud, coco_arena *a,
 	char **err)
 {
 	pg_tgt *t = p;
@@ -1998,7 +1539,7 @@ static int tgt_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *u
 		r = PQexec(t->conn, "FETCH 1000 FROM coco_scan");
 		if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 			coco_buf m = {0};
-			add_msg(&m, r ? PQresultErrorMessage(r) : PQerrorMessage(t->conn));
+			pg_add_msg(&m, r ? PQresultErrorMessage(r) : PQerrorMessage(t->conn));
 			coco_seterr(err, "Postgres: scan %s: %s", t->label, m.p);
 			coco_buf_free(&m);
 			goto done;
@@ -2030,7 +1571,7 @@ done:
 	return rc;
 }
 
-/* The PostgreSQL target: `targets.Postgres{ database = "postgres://..." }`. */
+
 const coco_target_ops coco_postgres_target = {
 	.name = "Postgres",
 	.opts = pg_opts,
@@ -2038,11 +1579,11 @@ const coco_target_ops coco_postgres_target = {
 	.plan = pg_plan,
 	.apply = pg_apply,
 	.open = tgt_open,
-	.begin = tgt_begin,
-	.upsert = tgt_upsert,
-	.del = tgt_del,
-	.commit = tgt_commit,
+	.begin = pg_begin,
+	.upsert = pg_upsert,
+	.del = pg_del,
+	.commit = pg_commit,
 	.close = tgt_close,
 	.top_k = pg_top_k,
-	.scan = tgt_scan,
+	.scan = pg_scan,
 };
