@@ -25,7 +25,7 @@
 #include "ops.h"
 #include "tdesc.h"
 #include "functions/json.h"
-#include "../common/pgconn.h"
+#include "connectors/common/pgconn.h"
 #include "sys.h"
 
 enum { OPT_DATABASE, OPT_TABLE, OPT_SCHEMA, OPT_INCLUDED, OPT_ORDINAL, OPT_FILTER, OPT_NOTIFY,
@@ -46,7 +46,7 @@ static const coco_optdef ps_opts[] = {
 	{ NULL, 0, 0, NULL, 0 },
 };
 
-#define MAX_IDENT 63             /* NAMEDATALEN - 1 */
+#define MAX_IDENT COCO_PG_MAX_IDENT
 #define FETCH_ROWS 5000          /* rows per FETCH of the listing cursor */
 #define PAYLOAD_MAX 8000         /* NOTIFY refuses payloads of this many bytes */
 #define RESCAN_MARK "*"          /* the payload that asks for a full pass */
@@ -56,38 +56,6 @@ static const coco_optdef ps_opts[] = {
 	X("bytea_output", "hex") X("extra_float_digits", "1")
 
 /* ---- small helpers --------------------------------------------------------- */
-
-/* libpq messages end with a newline and may span lines: one line. */
-static void add_msg(coco_buf *b, const char *msg)
-{
-	size_t n = msg ? strlen(msg) : 0;
-	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-		n--;
-	for (size_t i = 0; i < n; i++) {
-		if (msg[i] == '\n') {
-			coco_buf_adds(b, "; ");
-			while (i + 1 < n && (msg[i + 1] == ' ' || msg[i + 1] == '\t'))
-				i++;
-		} else {
-			coco_buf_putc(b, msg[i]);
-		}
-	}
-}
-
-/* The message of a failed result (or the connection's), one line. */
-static void res_msg(coco_buf *b, PGconn *c, PGresult *r)
-{
-	const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	add_msg(b, m ? m : r ? PQresultErrorMessage(r) : NULL);
-	if (!b->n)
-		add_msg(b, PQerrorMessage(c));
-}
-
-static void quiet_notices(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
 
 /* Appends a string literal: 'it''s'. */
 static void sql_lit(coco_buf *b, const char *s)
@@ -106,63 +74,8 @@ static void ident63(coco_buf *out, const char *base, const char *suffix)
 {
 	coco_buf b = {0};
 	coco_buf_printf(&b, "%s%s", base, suffix);
-	if (b.n <= MAX_IDENT) {
-		coco_buf_add(out, b.p, b.n);
-	} else {
-		unsigned long long h = (unsigned long long)XXH3_64bits(b.p, b.n);
-		coco_buf_printf(out, "%.*s_%016llx", MAX_IDENT - 17, b.p, h);
-	}
+	coco_pg_ident63(out, b.p, b.n);
 	coco_buf_free(&b);
-}
-
-static const char *conninfo_of(const coco_optval *opts)
-{
-	if (opts[OPT_DATABASE].set && opts[OPT_DATABASE].s && *opts[OPT_DATABASE].s)
-		return opts[OPT_DATABASE].s;
-	const char *env = getenv("COCO_DATABASE_URL");
-	return env && *env ? env : NULL;
-}
-
-/* "postgres://host:port/dbname" for a connection string (no password). */
-static int server_of(const char *conninfo, coco_buf *out, char **err)
-{
-	char *msg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
-	if (!opts) {
-		coco_buf b = {0};
-		add_msg(&b, msg ? msg : "out of memory");
-		coco_seterr(err, "Postgres: invalid connection string: %s", b.p);
-		coco_buf_free(&b);
-		PQfreemem(msg);
-		return -1;
-	}
-	const char *host = NULL, *hostaddr = NULL, *port = NULL, *db = NULL, *user = NULL;
-	for (PQconninfoOption *o = opts; o->keyword; o++) {
-		if (!o->val || !*o->val)
-			continue;
-		if (!strcmp(o->keyword, "host"))
-			host = o->val;
-		else if (!strcmp(o->keyword, "hostaddr"))
-			hostaddr = o->val;
-		else if (!strcmp(o->keyword, "port"))
-			port = o->val;
-		else if (!strcmp(o->keyword, "dbname"))
-			db = o->val;
-		else if (!strcmp(o->keyword, "user"))
-			user = o->val;
-	}
-	if (!host)
-		host = hostaddr ? hostaddr : getenv("PGHOST");
-	if (!port)
-		port = getenv("PGPORT");
-	if (!user)
-		user = getenv("PGUSER");
-	if (!db)
-		db = getenv("PGDATABASE") ? getenv("PGDATABASE") : user;
-	coco_buf_printf(out, "postgres://%s:%s/%s", host && *host ? host : "localhost",
-		port && *port ? port : "5432", db && *db ? db : "(default)");
-	PQconninfoFree(opts);
-	return 0;
 }
 
 /* Connects and sets the session up; on failure *err names the server. The
@@ -170,32 +83,13 @@ static int server_of(const char *conninfo, coco_buf *out, char **err)
 static PGconn *pg_connect(const char *conninfo, const char *penv, const char *server,
 	const char *app, char **err)
 {
-	char *pw;
-	if (coco_pg_password(conninfo, penv, "Postgres", &pw, err) < 0)
+	const char *const keys[] = { "connect_timeout", "application_name", "keepalives_idle",
+		"keepalives_interval", "keepalives_count", NULL };
+	const char *const vals[] = { strcmp(app, "coco listen") ? "10" : "3", app, "30", "10", "3",
+		NULL };
+	PGconn *c = coco_pg_connect(conninfo, penv, server, keys, vals, NULL, err);
+	if (!c)
 		return NULL;
-	const char *keys[] = { "connect_timeout", "application_name", "keepalives_idle",
-		"keepalives_interval", "keepalives_count", "dbname", "client_encoding",
-		pw ? "password" : NULL, NULL };
-	const char *vals[] = { strcmp(app, "coco listen") ? "10" : "3", app, "30", "10", "3", conninfo,
-		"UTF8", pw, NULL };
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
-	if (pw) {
-		memset(pw, 0, strlen(pw));
-		free(pw);
-	}
-	if (!c) {
-		coco_seterr(err, "Postgres: cannot connect to %s: out of memory", server);
-		return NULL;
-	}
-	if (PQstatus(c) != CONNECTION_OK) {
-		coco_buf b = {0};
-		add_msg(&b, PQerrorMessage(c));
-		coco_seterr(err, "Postgres: cannot connect to %s: %s", server, b.p);
-		coco_buf_free(&b);
-		PQfinish(c);
-		return NULL;
-	}
-	PQsetNoticeProcessor(c, quiet_notices, NULL);
 	coco_buf q = {0};
 #define SET(k, v) coco_buf_printf(&q, "SET %s = '%s';", k, v);
 	SETTINGS(SET)
@@ -204,7 +98,7 @@ static PGconn *pg_connect(const char *conninfo, const char *penv, const char *se
 	coco_buf_free(&q);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		coco_buf b = {0};
-		res_msg(&b, c, r);
+		coco_pg_result_msg(&b, c, r, 1);
 		coco_seterr(err, "Postgres: %s: cannot set the session up: %s", server, b.p);
 		coco_buf_free(&b);
 		PQclear(r);
@@ -213,21 +107,6 @@ static PGconn *pg_connect(const char *conninfo, const char *penv, const char *se
 	}
 	PQclear(r);
 	return c;
-}
-
-/* Runs sql (any result); 0, or -1 with *err "Postgres: what: message". */
-static int pg_exec(PGconn *c, const char *sql, const char *what, char **err)
-{
-	PGresult *r = PQexec(c, sql);
-	int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-	if (!ok) {
-		coco_buf b = {0};
-		res_msg(&b, c, r);
-		coco_seterr(err, "Postgres: %s: %s", what, b.p);
-		coco_buf_free(&b);
-	}
-	PQclear(r);
-	return ok ? 0 : -1;
 }
 
 /* ---- the table's layout: columns, key, types ------------------------------- */
@@ -422,41 +301,22 @@ static int read_notify(const coco_optval *o, layout *l, char **err)
 static int layout_load(const coco_optval *opts, layout *l, char **err)
 {
 	memset(l, 0, sizeof *l);
-	const char *ci = conninfo_of(opts);
+	const char *ci = coco_pg_database(&opts[OPT_DATABASE]);
 	if (!ci)
 		return coco_seterr(err, "Postgres: no database: give the option 'database' or set "
 			"$COCO_DATABASE_URL");
 	if (!opts[OPT_TABLE].set || !opts[OPT_TABLE].s || !*opts[OPT_TABLE].s)
 		return coco_seterr(err, "Postgres: option 'table_name' is required");
 	coco_buf srv = {0}, q = {0}, b = {0}, cs = {0};
-	/* stored, shown and connected with without its password */
-	if (coco_pg_conninfo_store(ci, &cs, "Postgres", err) < 0) {
-		coco_buf_free(&cs);
-		return -1;
-	}
+	const char *penv = opts[OPT_PASSWORD_ENV].set ? opts[OPT_PASSWORD_ENV].s : NULL;
+	int crc = coco_pg_conn_opts(ci, penv, "", &cs, &srv, err);
 	l->conninfo = coco_buf_take(&cs);
-	if (opts[OPT_PASSWORD_ENV].set && opts[OPT_PASSWORD_ENV].s) {
-		const char *penv = opts[OPT_PASSWORD_ENV].s;
-		if (!*penv || strpbrk(penv, " \t\n=")) {
-			coco_seterr(err, "Postgres: password_env must name an environment variable, got \"%s\"",
-				penv);
-			layout_free(l);
-			return -1;
-		}
-		if (strcmp(l->conninfo, ci)) {
-			coco_seterr(err, "Postgres: the password is given twice (in the connection string and "
-				"by password_env): keep one");
-			layout_free(l);
-			return -1;
-		}
-		l->penv = coco_strdup(penv);
-	}
-	if (server_of(l->conninfo, &srv, err)) {
-		coco_buf_free(&srv);
+	l->server = coco_buf_take(&srv);
+	if (crc < 0) {
 		layout_free(l);
 		return -1;
 	}
-	l->server = coco_buf_take(&srv);
+	l->penv = penv ? coco_strdup(penv) : NULL;
 	if (opts[OPT_ORDINAL].set && opts[OPT_ORDINAL].s && *opts[OPT_ORDINAL].s)
 		l->ordinal = coco_strdup(opts[OPT_ORDINAL].s);
 	if (opts[OPT_FILTER].set && opts[OPT_FILTER].s && *opts[OPT_FILTER].s)
@@ -484,7 +344,7 @@ static int layout_load(const coco_optval *opts, layout *l, char **err)
 		"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
 		1, NULL, &p1, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		res_msg(&b, c, r);
+		coco_pg_result_msg(&b, c, r, 1);
 		coco_seterr(err, "Postgres: %s: cannot read the catalog: %s", l->server, b.p);
 		goto out;
 	}
@@ -514,7 +374,7 @@ static int layout_load(const coco_optval *opts, layout *l, char **err)
 		"WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
 		1, NULL, &p2, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		res_msg(&b, c, r);
+		coco_pg_result_msg(&b, c, r, 1);
 		coco_seterr(err, "Postgres: %s: cannot read the catalog: %s", l->server, b.p);
 		goto out;
 	}
@@ -604,7 +464,7 @@ static int layout_load(const coco_optval *opts, layout *l, char **err)
 		r = PQexec(c, q.p);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			coco_buf_clear(&b);
-			res_msg(&b, c, r);
+			coco_pg_result_msg(&b, c, r, 1);
 			coco_seterr(err, "Postgres: filter: %s", b.p);
 			goto out;
 		}
@@ -875,7 +735,7 @@ static int prepare(ps_src *s, PGconn *c, char **err)
 	}
 	if (!ok) {
 		coco_buf b = {0}, t = {0};
-		res_msg(&b, c, r);
+		coco_pg_result_msg(&b, c, r, 1);
 		disp_table(&t, &s->l);
 		coco_seterr(err, "Postgres: %s: %s", t.p, b.p);
 		coco_buf_free(&b);
@@ -1101,7 +961,7 @@ static void ord_bytes(PGresult *r, int i, int col, int binary, coco_buf *out)
 static int list_fail(ps_src *s, PGresult *r, const char *what, char **err)
 {
 	coco_buf b = {0}, t = {0};
-	res_msg(&b, s->c, r);
+	coco_pg_result_msg(&b, s->c, r, 1);
 	disp_table(&t, &s->l);
 	coco_seterr(err, "Postgres: %s: %s: %s", t.p, what, b.p);
 	coco_buf_free(&b);
@@ -1384,7 +1244,7 @@ static int ps_read(void *p, const coco_value *key, coco_arena *a, coco_value *ro
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			coco_buf b = {0}, m = {0};
 			row_name(s, key, &b);
-			res_msg(&m, s->c, r);
+			coco_pg_result_msg(&m, s->c, r, 1);
 			coco_seterr(err, "Postgres: %s: %s", b.p, m.p);
 			coco_buf_free(&b);
 			coco_buf_free(&m);
@@ -1448,7 +1308,7 @@ static int listen_start(ps_src *s, char **err)
 	coco_buf q = {0};
 	coco_buf_adds(&q, "LISTEN ");
 	coco_sql_ident(&q, s->channel);
-	int rc = pg_exec(c, q.p, "LISTEN", err);
+	int rc = coco_pg_exec(c, q.p, "LISTEN", 1, err);
 	coco_buf_free(&q);
 	if (rc) {
 		PQfinish(c);
@@ -1497,7 +1357,7 @@ static int ps_watch(void *p, int *fd, char **err)
 	if (missing) {
 		coco_buf q = {0}, t = {0};
 		coco_buf_printf(&q, "BEGIN; %s COMMIT;", create.p);
-		rc = pg_exec(s->c, q.p, "cannot create the trigger that notifies changes", err);
+		rc = coco_pg_exec(s->c, q.p, "cannot create the trigger that notifies changes", 1, err);
 		disp_table(&t, &s->l);
 		coco_buf_printf(&t, " had no trigger %s (dropped by hand?): made again", tg.p);
 		if (!rc)
@@ -1576,7 +1436,7 @@ static int ps_watch_read(void *p, coco_change_cb cb, void *ud, char **err)
 	}
 	coco_buf m = {0};
 	if (s->w && (!PQconsumeInput(s->w) || PQstatus(s->w) != CONNECTION_OK)) {
-		add_msg(&m, PQerrorMessage(s->w));
+		coco_pg_msg(&m, PQerrorMessage(s->w));
 		listen_drop(s);
 		char *e = NULL;
 		int rc = listen_start(s, &e);
@@ -1800,7 +1660,7 @@ static int run_tx(const char *conninfo, const char *penv, const char *server, co
 	coco_buf q = {0};
 	coco_buf_printf(&q, "BEGIN; %s COMMIT;", sql);
 	char *e = NULL;
-	int rc = pg_exec(c, q.p, server, &e);
+	int rc = coco_pg_exec(c, q.p, server, 1, &e);
 	if (rc) {
 		coco_seterr(err, "%s", e);
 		free(e);

@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <xxhash.h>
-
 #include "functions/json.h"
 #include "connectors/common/pgconn.h"
 #include "postgres_int.h"
@@ -169,18 +167,12 @@ static int read_column_options(layout *l, const char *js, const char *exp, char 
 /* "<table>__<field>__<metric>", shortened with a hash past 63 bytes. */
 static void index_name(const char *table, const char *field, const char *metric, char *out)
 {
-	coco_buf b = {0};
+	coco_buf b = {0}, o = {0};
 	coco_buf_printf(&b, "%s__%s__%s", table, field, metric);
-	if (b.n <= MAX_IDENT) {
-		memcpy(out, b.p, b.n + 1);
-	} else {
-		unsigned long long h = (unsigned long long)XXH3_64bits(b.p, b.n);
-		size_t keep = MAX_IDENT - 17;
-		while (keep && ((unsigned char)b.p[keep] & 0xc0) == 0x80)
-			keep--;             /* never cut a UTF-8 sequence */
-		snprintf(out, MAX_IDENT + 1, "%.*s_%016llx", (int)keep, b.p, h);
-	}
+	coco_pg_ident63(&o, b.p, b.n);
+	memcpy(out, o.p, o.n + 1);
 	coco_buf_free(&b);
+	coco_buf_free(&o);
 }
 
 /* vector_indexes = {{ field =, metric =, method =, m =, ef_construction =, lists = }} */
@@ -321,25 +313,19 @@ int pg_layout_make(const coco_optval *opts, const coco_export_info *info, layout
 	memset(l, 0, sizeof *l);
 	const char *exp = info->export_name;
 	const coco_type *t = info->row_type;
-	const char *ci = pg_conninfo_of(opts);
+	const char *ci = coco_pg_database(&opts[OPT_DATABASE]);
 	if (!ci)
 		return coco_seterr(err, "Postgres: export '%s' needs a database: the database option "
 			"(a libpq connection string such as \"postgres://user@localhost/db\") or "
 			"$COCO_DATABASE_URL", exp);
-	/* stored, shown and connected with without its password */
-	if (coco_pg_conninfo_store(ci, &l->cinfo, "Postgres", err) < 0)
-		return -1;
-	l->conninfo = l->cinfo.p;
-	if (opts[OPT_PASSWORD_ENV].set && opts[OPT_PASSWORD_ENV].s) {
+	if (opts[OPT_PASSWORD_ENV].set && opts[OPT_PASSWORD_ENV].s)
 		l->penv = opts[OPT_PASSWORD_ENV].s;
-		if (!*l->penv || strpbrk(l->penv, " \t\n="))
-			return coco_seterr(err, "Postgres: export '%s': password_env must name an "
-				"environment variable, got \"%s\"", exp, l->penv);
-		if (strcmp(l->conninfo, ci))
-			return coco_seterr(err, "Postgres: export '%s': the password is given twice "
-				"(in the connection string and by password_env): keep one", exp);
-	}
-	if (pg_server_of(l->conninfo, &l->server, err) < 0)
+	coco_buf ctx = {0};
+	coco_buf_printf(&ctx, "export '%s': ", exp);
+	int rc = coco_pg_conn_opts(ci, l->penv, ctx.p, &l->cinfo, &l->server, err);
+	coco_buf_free(&ctx);
+	l->conninfo = l->cinfo.p;
+	if (rc < 0)
 		return -1;
 	coco_buf_adds(&l->schema, opts[OPT_SCHEMA].set && opts[OPT_SCHEMA].s ? opts[OPT_SCHEMA].s
 		: "public");

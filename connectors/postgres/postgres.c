@@ -42,79 +42,7 @@ void pg_quote_qual(coco_buf *b, const char *schema, const char *name)
 	coco_sql_ident(b, name);
 }
 
-/* libpq messages end with a newline and may span lines: one line. */
-void pg_add_msg(coco_buf *b, const char *msg)
-{
-	size_t n = msg ? strlen(msg) : 0;
-	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-		n--;
-	for (size_t i = 0; i < n; i++) {
-		if (msg[i] == '\n') {
-			coco_buf_adds(b, "; ");
-			while (i + 1 < n && (msg[i + 1] == ' ' || msg[i + 1] == '\t'))
-				i++;
-		} else {
-			coco_buf_putc(b, msg[i]);
-		}
-	}
-}
-
-static void quiet_notices(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
-
 /* ---- connections ------------------------------------------------------------ */
-
-/* The connection string of an export: the database option, else
- * $COCO_DATABASE_URL. */
-const char *pg_conninfo_of(const coco_optval *opts)
-{
-	if (opts[OPT_DATABASE].set && opts[OPT_DATABASE].s && *opts[OPT_DATABASE].s)
-		return opts[OPT_DATABASE].s;
-	const char *env = getenv("COCO_DATABASE_URL");
-	return env && *env ? env : NULL;
-}
-
-/* "postgres://host:port/dbname" for a connection string (no password), so
- * that messages and resource ids name the server without secrets. */
-int pg_server_of(const char *conninfo, coco_buf *out, char **err)
-{
-	char *msg = NULL;
-	PQconninfoOption *opts = PQconninfoParse(conninfo, &msg);
-	if (!opts) {
-		PQfreemem(msg);
-		return coco_pg_conninfo_store(conninfo, out, "Postgres", err);   /* says why */
-	}
-	const char *host = NULL, *hostaddr = NULL, *port = NULL, *db = NULL, *user = NULL;
-	for (PQconninfoOption *o = opts; o->keyword; o++) {
-		if (!o->val || !*o->val)
-			continue;
-		if (!strcmp(o->keyword, "host"))
-			host = o->val;
-		else if (!strcmp(o->keyword, "hostaddr"))
-			hostaddr = o->val;
-		else if (!strcmp(o->keyword, "port"))
-			port = o->val;
-		else if (!strcmp(o->keyword, "dbname"))
-			db = o->val;
-		else if (!strcmp(o->keyword, "user"))
-			user = o->val;
-	}
-	if (!host)
-		host = hostaddr ? hostaddr : getenv("PGHOST");
-	if (!port)
-		port = getenv("PGPORT");
-	if (!user)
-		user = getenv("PGUSER");
-	if (!db)
-		db = getenv("PGDATABASE") ? getenv("PGDATABASE") : user;
-	coco_buf_printf(out, "postgres://%s:%s/%s", host && *host ? host : "localhost",
-		port && *port ? port : "5432", db && *db ? db : "(default)");
-	PQconninfoFree(opts);
-	return 0;
-}
 
 /* Connects with a stored connection string (no password in it: the
  * password comes from password_env penv, the one remembered for it, else
@@ -122,52 +50,11 @@ int pg_server_of(const char *conninfo, coco_buf *out, char **err)
  * cannot connect to SERVER: why". */
 PGconn *pg_connect(const char *conninfo, const char *penv, const char *server, char **err)
 {
-	char *pw;
-	if (coco_pg_password(conninfo, penv, "Postgres", &pw, err) < 0)
-		return NULL;
-	/* later keywords win: client_encoding is forced, the rest are defaults
-	 * the connection string may override */
-	const char *keys[] = { "connect_timeout", "application_name", "dbname", "client_encoding",
-		pw ? "password" : NULL, NULL };
-	const char *vals[] = { "10", "coco", conninfo, "UTF8", pw, NULL };
-	PGconn *c = PQconnectdbParams(keys, vals, 1);
-	if (pw) {
-		memset(pw, 0, strlen(pw));
-		free(pw);
-	}
-	if (!c) {
-		coco_seterr(err, "Postgres: cannot connect to %s: out of memory", server);
-		return NULL;
-	}
-	if (PQstatus(c) != CONNECTION_OK) {
-		coco_buf b = {0};
-		pg_add_msg(&b, PQerrorMessage(c));
-		coco_seterr(err, "Postgres: cannot connect to %s: %s%s", server, b.p,
-			strstr(b.p, "no password supplied") ? " (the password comes from password_env, "
-			"the connection string of an export in the flow, PGPASSWORD or ~/.pgpass)" : "");
-		coco_buf_free(&b);
-		PQfinish(c);
-		return NULL;
-	}
-	PQsetNoticeProcessor(c, quiet_notices, NULL);
-	return c;
-}
-
-/* Runs sql (no result rows expected); on failure sets *err naming what. */
-int pg_exec(PGconn *c, const char *sql, const char *what, char **err)
-{
-	PGresult *r = PQexec(c, sql);
-	int ok = r && (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
-	if (!ok) {
-		coco_buf b = {0};
-		pg_add_msg(&b, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
-		if (!b.n)
-			pg_add_msg(&b, PQerrorMessage(c));
-		coco_seterr(err, "Postgres: %s: %s", what, b.p);
-		coco_buf_free(&b);
-	}
-	PQclear(r);
-	return ok ? 0 : -1;
+	static const char *const keys[] = { "connect_timeout", "application_name", NULL };
+	static const char *const vals[] = { "10", "coco", NULL };
+	return coco_pg_connect(conninfo, penv, server, keys, vals, " (the password comes from "
+		"password_env, the connection string of an export in the flow, PGPASSWORD or "
+		"~/.pgpass)", err);
 }
 
 static void tgt_close(void *p)

@@ -9,10 +9,11 @@
 #include <libpq-fe.h>
 
 #include "ops.h"
+#include "connectors/common/pgconn.h"
 
 enum { OPT_DATABASE, OPT_TABLE, OPT_SCHEMA, OPT_COLUMN_OPTIONS, OPT_VECTOR_INDEXES, OPT_PASSWORD_ENV };
 
-#define MAX_IDENT 63          /* NAMEDATALEN - 1 */
+#define MAX_IDENT COCO_PG_MAX_IDENT
 #define MAX_GROUP 1024        /* rows per statement, at most */
 #define GROUP_BYTES (8u << 20)
 
@@ -105,11 +106,7 @@ typedef struct pg_tgt {
 
 /* ---- postgres.c ------------------------------------------------------------- */
 void pg_quote_qual(coco_buf *b, const char *schema, const char *name);
-void pg_add_msg(coco_buf *b, const char *msg);
-const char *pg_conninfo_of(const coco_optval *opts);
-int pg_server_of(const char *conninfo, coco_buf *out, char **err);
 PGconn *pg_connect(const char *conninfo, const char *penv, const char *server, char **err);
-int pg_exec(PGconn *c, const char *sql, const char *what, char **err);
 
 /* ---- layout.c --------------------------------------------------------------- */
 int pg_layout_make(const coco_optval *opts, const coco_export_info *info, layout *l, char **err);

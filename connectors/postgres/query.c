@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include "tdesc.h"
+#include "connectors/common/pgconn.h"
 #include "postgres_int.h"
 
 static const char *metric_op(const char *metric)
@@ -140,7 +141,7 @@ int pg_top_k(const coco_optval *opts, const coco_export_info *info, const char *
 		long lists = atol(strchr(ix->with, '=') + 1);
 		coco_buf_printf(&sql, "SET ivfflat.probes = %ld", (long)ceil(sqrt((double)lists)));
 	}
-	if (sql.n && pg_exec(c, sql.p, what.p, err) < 0)
+	if (sql.n && coco_pg_exec(c, sql.p, what.p, 0, err) < 0)
 		goto done;
 
 	/* SELECT "a","b",("f" <=> $1) FROM "s"."t" WHERE "f" IS NOT NULL ORDER BY "f" <=> $1 LIMIT k */
@@ -169,7 +170,7 @@ int pg_top_k(const coco_optval *opts, const coco_export_info *info, const char *
 	r = PQexecParams(c, sql.p, 1, NULL, &param, NULL, NULL, 0);
 	if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 		coco_buf m = {0};
-		pg_add_msg(&m, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+		coco_pg_msg(&m, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
 		const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 		coco_seterr(err, "Postgres: %s: %s%s", what.p, m.p, state && !strcmp(state, "42P01")
 			? " (run coco update first)" : "");
@@ -239,14 +240,14 @@ int pg_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud, coco_
 		abort();
 	int rc = -1, stop = 0;
 	PGresult *r = NULL;
-	if (pg_exec(t->conn, "BEGIN READ ONLY", t->label, err) < 0 ||
-	    pg_exec(t->conn, sql.p, t->label, err) < 0)
+	if (coco_pg_exec(t->conn, "BEGIN READ ONLY", t->label, 0, err) < 0 ||
+	    coco_pg_exec(t->conn, sql.p, t->label, 0, err) < 0)
 		goto done;
 	while (!stop) {
 		r = PQexec(t->conn, "FETCH 1000 FROM coco_scan");
 		if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
 			coco_buf m = {0};
-			pg_add_msg(&m, r ? PQresultErrorMessage(r) : PQerrorMessage(t->conn));
+			coco_pg_msg(&m, r ? PQresultErrorMessage(r) : PQerrorMessage(t->conn));
 			coco_seterr(err, "Postgres: scan %s: %s", t->label, m.p);
 			coco_buf_free(&m);
 			goto done;

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include "tdesc.h"
+#include "connectors/common/pgconn.h"
 #include "postgres_int.h"
 
 /* 1 if the query (one text parameter) returns a row, 0 if not, -1 on error. */
@@ -17,7 +18,7 @@ static int pg_exists(PGconn *c, const char *sql, const char *param, const char *
 		rc = PQntuples(r) > 0;
 	} else {
 		coco_buf b = {0};
-		pg_add_msg(&b, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+		coco_pg_msg(&b, r ? PQresultErrorMessage(r) : PQerrorMessage(c));
 		rc = coco_seterr(err, "Postgres: %s: %s", what, b.p);
 		coco_buf_free(&b);
 	}
@@ -247,7 +248,7 @@ static int ensure_vector(PGconn *c, const desc *d, const dcol *v, char **err)
 			d->schema, d->table, v->name);
 	coco_buf what = {0};
 	coco_buf_printf(&what, "create extension vector on %s", d->server);
-	int rc = pg_exec(c, "CREATE EXTENSION IF NOT EXISTS vector", what.p, err);
+	int rc = coco_pg_exec(c, "CREATE EXTENSION IF NOT EXISTS vector", what.p, 0, err);
 	coco_buf_free(&what);
 	return rc;
 }
@@ -276,7 +277,7 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 		return -1;
 	coco_buf sql = {0}, what = {0};
 	coco_buf_printf(&what, "setup of %s.%s on %s", d->schema, d->table, d->server);
-	int rc = pg_exec(c, "BEGIN", what.p, err);
+	int rc = coco_pg_exec(c, "BEGIN", what.p, 0, err);
 	const dcol *v = vector_col(d);
 	if (rc == 0 && v)
 		rc = ensure_vector(c, d, v, err);
@@ -288,19 +289,19 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 		if (has == 0) {
 			coco_buf_adds(&sql, "CREATE SCHEMA IF NOT EXISTS ");
 			coco_sql_ident(&sql, d->schema);
-			rc = pg_exec(c, sql.p, what.p, err);
+			rc = coco_pg_exec(c, sql.p, what.p, 0, err);
 		}
 	}
 	if (rc == 0 && drop) {
 		coco_buf_clear(&sql);
 		coco_buf_adds(&sql, "DROP TABLE IF EXISTS ");
 		pg_quote_qual(&sql, drop->schema, drop->table);
-		rc = pg_exec(c, sql.p, what.p, err);
+		rc = coco_pg_exec(c, sql.p, what.p, 0, err);
 	}
 	if (rc == 0) {
 		coco_buf_clear(&sql);
 		create_sql(d, &sql);
-		rc = pg_exec(c, sql.p, what.p, err);
+		rc = coco_pg_exec(c, sql.p, what.p, 0, err);
 	}
 	for (size_t i = 0; rc == 0 && alter_from && i < alter_from->t.ncols; i++) {
 		if (coco_tdesc_col(&d->t, alter_from->t.cols[i].name))
@@ -310,7 +311,7 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 		pg_quote_qual(&sql, d->schema, d->table);
 		coco_buf_adds(&sql, " DROP COLUMN IF EXISTS ");
 		coco_sql_ident(&sql, alter_from->t.cols[i].name);
-		rc = pg_exec(c, sql.p, what.p, err);
+		rc = coco_pg_exec(c, sql.p, what.p, 0, err);
 	}
 	for (size_t i = 0; rc == 0 && alter_from && i < alter_from->nidx; i++) {
 		const didx *o = ifind(d, alter_from->idx[i].name);
@@ -319,7 +320,7 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 		coco_buf_clear(&sql);
 		coco_buf_adds(&sql, "DROP INDEX IF EXISTS ");
 		pg_quote_qual(&sql, d->schema, alter_from->idx[i].name);
-		rc = pg_exec(c, sql.p, what.p, err);
+		rc = coco_pg_exec(c, sql.p, what.p, 0, err);
 	}
 	for (size_t i = 0; rc == 0 && alter_from && i < d->t.ncols; i++) {
 		if (coco_tdesc_col(&alter_from->t, d->t.cols[i].name))
@@ -330,7 +331,7 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 		coco_buf_adds(&sql, " ADD COLUMN IF NOT EXISTS ");
 		coco_sql_ident(&sql, d->t.cols[i].name);
 		coco_buf_printf(&sql, " %s", d->t.cols[i].sql);
-		rc = pg_exec(c, sql.p, what.p, err);
+		rc = coco_pg_exec(c, sql.p, what.p, 0, err);
 	}
 	/* vectors stay in the row, out of line (TOAST) only when a row would not
 	 * fit a page otherwise: faster writes and scans */
@@ -344,7 +345,7 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 		coco_buf_adds(&sql, " ALTER COLUMN ");
 		coco_sql_ident(&sql, d->t.cols[i].name);
 		coco_buf_adds(&sql, " SET STORAGE MAIN");
-		rc = pg_exec(c, sql.p, what.p, err);
+		rc = coco_pg_exec(c, sql.p, what.p, 0, err);
 	}
 	for (size_t i = 0; rc == 0 && i < d->nidx; i++) {
 		const didx *x = &d->idx[i];
@@ -356,10 +357,10 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 		coco_buf_printf(&sql, " USING %s (", x->method);
 		coco_sql_ident(&sql, x->field);
 		coco_buf_printf(&sql, " %s) WITH (%s)", x->opclass, x->with);
-		rc = pg_exec(c, sql.p, what.p, err);
+		rc = coco_pg_exec(c, sql.p, what.p, 0, err);
 	}
 	if (rc == 0)
-		rc = pg_exec(c, "COMMIT", what.p, err);
+		rc = coco_pg_exec(c, "COMMIT", what.p, 0, err);
 	coco_buf_free(&sql);
 	coco_buf_free(&what);
 	PQfinish(c);          /* an open transaction is rolled back */
@@ -376,7 +377,7 @@ static int ddl_drop(const desc *s, char **err)
 	coco_buf_adds(&sql, "DROP TABLE IF EXISTS ");
 	pg_quote_qual(&sql, s->schema, s->table);
 	coco_buf_printf(&what, "drop table %s.%s on %s", s->schema, s->table, s->server);
-	int rc = pg_exec(c, sql.p, what.p, err);
+	int rc = coco_pg_exec(c, sql.p, what.p, 0, err);
 	coco_buf_free(&sql);
 	coco_buf_free(&what);
 	PQfinish(c);

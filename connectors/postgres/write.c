@@ -14,6 +14,7 @@
 
 #include "tdesc.h"
 #include "sys.h"
+#include "connectors/common/pgconn.h"
 #include "postgres_int.h"
 
 static void sleep_ms(int ms)
@@ -343,7 +344,7 @@ int pg_result_rc(pg_tgt *t, PGresult *r, const char *what, char **err)
 		return 2;
 	}
 	coco_buf b = {0};
-	pg_add_msg(&b, PQresultErrorMessage(r));
+	coco_pg_msg(&b, PQresultErrorMessage(r));
 	const char *hint = state && (!strcmp(state, "42P01") || !strcmp(state, "42703") ||
 		!strcmp(state, "3F000")) ? " (run coco setup)" : "";
 	coco_seterr(err, "Postgres: %s %s: %s%s", what, t->label, b.p, hint);
