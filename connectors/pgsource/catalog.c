@@ -435,17 +435,6 @@ int ps_row_type(const coco_optval *opts, coco_arena *types, const coco_type **ou
 
 /* ---- values from text ----------------------------------------------------------- */
 
-int ps_hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Column c's value from its text s[0, n) (as ps_col_expr reads it). Memory
  * from a. -1 with why (a reason) on text the type does not read. */
 int ps_conv(const pcol *c, int key, const char *s, size_t n, coco_arena *a, coco_value *v,
@@ -486,7 +475,7 @@ int ps_conv(const pcol *c, int key, const char *s, size_t n, coco_arena *a, coco
 			goto bad;
 		char *p = coco_arena_alloc(a, (n - 2) / 2 + 1);
 		for (size_t i = 2; i < n; i += 2) {
-			int hi = ps_hexval(s[i]), lo = ps_hexval(s[i + 1]);
+			int hi = coco_hexval(s[i]), lo = coco_hexval(s[i + 1]);
 			if (hi < 0 || lo < 0)
 				goto bad;
 			p[(i - 2) / 2] = (char)(hi << 4 | lo);
@@ -542,6 +531,18 @@ int ps_conv(const pcol *c, int key, const char *s, size_t n, coco_arena *a, coco
 bad:
 	coco_buf_printf(why, "cannot read '%.*s' as %s", (int)(n > 40 ? 40 : n), s, c->sqltype);
 	return -1;
+}
+
+/* The key made of the values kv of nk key columns: kv[0] itself (key
+ * points there) when there is one, else a struct of them. */
+void ps_key_struct(coco_value *key, coco_value *kv, uint32_t nk)
+{
+	if (nk < 2)
+		return;
+	memset(key, 0, sizeof *key);
+	key->kind = COCO_STRUCT;
+	key->n = nk;
+	key->u.fields = kv;
 }
 
 /* The text of key value v for a parameter of column c. */

@@ -180,12 +180,7 @@ static int payload_key(ps_src *s, const char *pl, coco_value *key)
 	coco_buf_free(&why);
 	if (rc || k != nk)
 		return -1;
-	if (nk > 1) {
-		memset(key, 0, sizeof *key);
-		key->kind = COCO_STRUCT;
-		key->n = nk;
-		key->u.fields = kv;
-	}
+	ps_key_struct(key, kv, nk);
 	return 0;
 }
 

@@ -101,9 +101,9 @@ int ps_layout_load(const coco_optval *opts, layout *l, char **err);
 void ps_cache_put(const coco_optval *opts, const layout *l);
 int ps_cache_get(const coco_optval *opts, layout *l);
 int ps_row_type(const coco_optval *opts, coco_arena *types, const coco_type **out, char **err);
-int ps_hexval(int ch);
 int ps_conv(const pcol *c, int key, const char *s, size_t n, coco_arena *a, coco_value *v,
 	coco_buf *why);
+void ps_key_struct(coco_value *key, coco_value *kv, uint32_t nk);
 int ps_key_text(const pcol *c, const coco_value *v, coco_buf *out);
 
 /* ---- read.c ----------------------------------------------------------------- */

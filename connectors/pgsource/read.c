@@ -23,12 +23,7 @@ static int row_key(ps_src *s, PGresult *r, int i, coco_arena *a, coco_value *key
 			&kv[k], why))
 			return -1;
 	}
-	if (nk > 1) {
-		memset(key, 0, sizeof *key);
-		key->kind = COCO_STRUCT;
-		key->n = nk;
-		key->u.fields = kv;
-	}
+	ps_key_struct(key, kv, nk);
 	return 0;
 }
 
@@ -51,7 +46,7 @@ static void ord_bytes(PGresult *r, int i, int col, int binary, coco_buf *out)
 		return;
 	}
 	for (size_t k = 2; k + 1 < n; k += 2)
-		coco_buf_putc(out, (char)(ps_hexval(v[k]) << 4 | ps_hexval(v[k + 1])));
+		coco_buf_putc(out, (char)(coco_hexval(v[k]) << 4 | coco_hexval(v[k + 1])));
 }
 
 static int list_fail(ps_src *s, PGresult *r, const char *what, char **err)
