@@ -233,6 +233,92 @@ out:
 	return NULL;
 }
 
+/* Pass one of top_k: the rowids and distances of the k nearest rows of
+ * table on db, nearest first, into *out (from a), by scanning every vector
+ * of the query's size (qv: little-endian float32) in field (in parallel
+ * over rowid ranges on a large table). Returns how many, or -1 with *err. */
+static long nearest(sqlite3 *db, const char *path, const char *table, const char *field,
+	int metric, const coco_buf *qv, size_t k, coco_arena *a, scan_hit **out, char **err)
+{
+	coco_buf sql = {0};
+	sqlite3_stmt *st = NULL;
+	/* (one min(rowid), max(rowid) would scan an index: two lookups) */
+	coco_buf_adds(&sql, "SELECT (SELECT min(rowid) FROM ");
+	coco_sql_ident(&sql, table);
+	coco_buf_adds(&sql, "), (SELECT max(rowid) FROM ");
+	coco_sql_ident(&sql, table);
+	coco_buf_adds(&sql, ")");
+	if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK) {
+		const char *msg = sqlite_errmsg(db);
+		coco_seterr(err, "SQLite: query table %s in %s: %s%s", table, path, msg,
+			!strncmp(msg, "no such table", 13) ? " (run coco update first)" : "");
+		coco_buf_free(&sql);
+		return -1;
+	}
+	int64_t lo = 0, hi = -1;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		lo = sqlite3_column_int64(st, 0);
+		hi = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	coco_buf_clear(&sql);
+	/* SELECT rowid, "f" FROM "t" WHERE rowid BETWEEN ?1 AND ?2 */
+	coco_buf_adds(&sql, "SELECT rowid, ");
+	coco_sql_ident(&sql, field);
+	coco_buf_adds(&sql, " FROM ");
+	coco_sql_ident(&sql, table);
+	coco_buf_adds(&sql, " WHERE rowid BETWEEN ?1 AND ?2");
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nparts = hi - lo < 20000 ? 1 : ncpu > 4 ? 4 : ncpu < 1 ? 1 : (size_t)ncpu;
+	scan_part parts[4];
+	memset(parts, 0, sizeof parts);
+	int64_t span = (hi - lo) / (int64_t)nparts + 1;
+	for (size_t i = 0; i < nparts; i++) {
+		scan_part *sp = &parts[i];
+		sp->path = path;
+		sp->sql = sql.p;
+		sp->lo = lo + (int64_t)i * span;
+		sp->hi = i + 1 == nparts ? hi : sp->lo + span - 1;
+		sp->metric = metric;
+		sp->q = (const unsigned char *)qv->p;
+		sp->nq = qv->n;
+		sp->k = k;
+		sp->ids = coco_arena_alloc(a, (k + 1) * sizeof *sp->ids);
+		sp->dist = coco_arena_alloc(a, (k + 1) * sizeof *sp->dist);
+		sp->db = i == 0 ? db : NULL;
+		if (i > 0 && coco_thread_start(&sp->th, scan_main, sp) == 0)
+			sp->started = 1;
+	}
+	scan_main(&parts[0]);
+	for (size_t i = 1; i < nparts; i++) {
+		if (parts[i].started)
+			pthread_join(parts[i].th, NULL);
+		else
+			scan_main(&parts[i]);
+	}
+	coco_buf_free(&sql);
+	for (size_t i = 0; i < nparts; i++)
+		if (parts[i].err && !*err) {
+			coco_seterr(err, "SQLite: query table %s in %s: %s", table, path, parts[i].err);
+		}
+	for (size_t i = 0; i < nparts; i++)
+		free(parts[i].err);
+	if (*err)
+		return -1;
+	/* merge the parts' nearest, nearest first */
+	size_t total = 0;
+	for (size_t i = 0; i < nparts; i++)
+		total += parts[i].n;
+	scan_hit *hits = coco_arena_alloc(a, (total + 1) * sizeof *hits);
+	size_t n = 0;
+	for (size_t i = 0; i < nparts; i++)
+		for (size_t j = 0; j < parts[i].n; j++)
+			hits[n++] = (scan_hit){ parts[i].dist[j], parts[i].ids[j] };
+	qsort(hits, n, sizeof *hits, hit_cmp);
+	*out = hits;
+	return (long)(n > k ? k : n);
+}
+
 int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, const char *field,
 	const char *metric, const float *vec, size_t dim, size_t k, coco_arena *a,
 	const coco_type **row_type, coco_value **rows, size_t *nrows, char **err)
@@ -264,28 +350,6 @@ int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, const ch
 	/* no mmap: for one pass over a large table, mapping and unmapping every
 	 * page costs more than reading it (measured: ~15 % slower mapped) */
 	sqlite3_exec(db, "PRAGMA mmap_size=0; PRAGMA cache_size=-256", NULL, NULL, NULL);
-
-	/* pass one: the k nearest rowids, by scanning every vector of the
-	 * query's size (in parallel over rowid ranges on a large table) */
-	/* (one min(rowid), max(rowid) would scan an index: two lookups) */
-	coco_buf_adds(&sql, "SELECT (SELECT min(rowid) FROM ");
-	coco_sql_ident(&sql, table.p);
-	coco_buf_adds(&sql, "), (SELECT max(rowid) FROM ");
-	coco_sql_ident(&sql, table.p);
-	coco_buf_adds(&sql, ")");
-	if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK) {
-		const char *msg = sqlite_errmsg(db);
-		coco_seterr(err, "SQLite: query table %s in %s: %s%s", table.p, path.p, msg,
-			!strncmp(msg, "no such table", 13) ? " (run coco update first)" : "");
-		goto done;
-	}
-	int64_t lo = 0, hi = -1;
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-		lo = sqlite3_column_int64(st, 0);
-		hi = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
-	st = NULL;
 	for (size_t i = 0; i < dim; i++) {
 		uint32_t x;
 		memcpy(&x, &vec[i], 4);
@@ -293,73 +357,15 @@ int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, const ch
 			(unsigned char)(x >> 16), (unsigned char)(x >> 24) };
 		coco_buf_add(&qv, le, 4);
 	}
-	coco_buf_clear(&sql);
-	/* SELECT rowid, "f" FROM "t" WHERE rowid BETWEEN ?1 AND ?2 */
-	coco_buf_adds(&sql, "SELECT rowid, ");
-	coco_sql_ident(&sql, field);
-	coco_buf_adds(&sql, " FROM ");
-	coco_sql_ident(&sql, table.p);
-	coco_buf_adds(&sql, " WHERE rowid BETWEEN ?1 AND ?2");
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t nparts = hi - lo < 20000 ? 1 : ncpu > 4 ? 4 : ncpu < 1 ? 1 : (size_t)ncpu;
-	scan_part parts[4];
-	memset(parts, 0, sizeof parts);
-	int64_t span = (hi - lo) / (int64_t)nparts + 1;
-	for (size_t i = 0; i < nparts; i++) {
-		scan_part *sp = &parts[i];
-		sp->path = path.p;
-		sp->sql = sql.p;
-		sp->lo = lo + (int64_t)i * span;
-		sp->hi = i + 1 == nparts ? hi : sp->lo + span - 1;
-		sp->metric = m;
-		sp->q = (const unsigned char *)qv.p;
-		sp->nq = qv.n;
-		sp->k = k;
-		sp->ids = coco_arena_alloc(a, (k + 1) * sizeof *sp->ids);
-		sp->dist = coco_arena_alloc(a, (k + 1) * sizeof *sp->dist);
-		sp->db = i == 0 ? db : NULL;
-		if (i > 0 && coco_thread_start(&sp->th, scan_main, sp) == 0)
-			sp->started = 1;
-	}
-	scan_main(&parts[0]);
-	for (size_t i = 1; i < nparts; i++) {
-		if (parts[i].started)
-			pthread_join(parts[i].th, NULL);
-		else
-			scan_main(&parts[i]);
-	}
-	for (size_t i = 0; i < nparts; i++)
-		if (parts[i].err && !*err) {
-			coco_seterr(err, "SQLite: query table %s in %s: %s", table.p, path.p, parts[i].err);
-		}
-	for (size_t i = 0; i < nparts; i++)
-		free(parts[i].err);
-	if (*err)
+	scan_hit *hits;
+	long n = nearest(db, path.p, table.p, field, m, &qv, k, a, &hits, err);
+	if (n < 0)
 		goto done;
-	/* merge the parts' nearest, nearest first */
-	size_t total = 0;
-	for (size_t i = 0; i < nparts; i++)
-		total += parts[i].n;
-	scan_hit *hits = coco_arena_alloc(a, (total + 1) * sizeof *hits);
-	size_t n = 0;
-	for (size_t i = 0; i < nparts; i++)
-		for (size_t j = 0; j < parts[i].n; j++)
-			hits[n++] = (scan_hit){ parts[i].dist[j], parts[i].ids[j] };
-	qsort(hits, n, sizeof *hits, hit_cmp);
-	if (n > k)
-		n = k;
-	int64_t *ids = coco_arena_alloc(a, (n + 1) * sizeof *ids);
-	double *dist = coco_arena_alloc(a, (n + 1) * sizeof *dist);
-	for (size_t i = 0; i < n; i++) {
-		ids[i] = hits[i].id;
-		dist[i] = hits[i].dist;
-	}
 
 	/* pass two: those rows, but the vector searched */
 	*row_type = coco_topk_row_type(t, fi, a);
 	const coco_field *rf = (*row_type)->fields;
 	uint32_t nf = (*row_type)->nfields;
-	coco_buf_clear(&sql);
 	coco_buf_adds(&sql, "SELECT ");
 	for (uint32_t j = 0; j + 1 < nf; j++) {
 		if (j)
@@ -375,10 +381,10 @@ int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, const ch
 		coco_seterr(err, "SQLite: query table %s in %s: %s", table.p, path.p, sqlite_errmsg(db));
 		goto done;
 	}
-	coco_value *out = coco_arena_alloc(a, (n + 1) * sizeof *out);
+	coco_value *out = coco_arena_alloc(a, ((size_t)n + 1) * sizeof *out);
 	size_t got = 0;
-	for (size_t r = 0; r < n; r++) {
-		sqlite3_bind_int64(st, 1, ids[r]);
+	for (long r = 0; r < n; r++) {
+		sqlite3_bind_int64(st, 1, hits[r].id);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			coco_value *v = &out[got++];
 			v->kind = COCO_STRUCT;
@@ -387,7 +393,7 @@ int sqlite_top_k(const coco_optval *opts, const coco_export_info *info, const ch
 			for (uint32_t j = 0; j + 1 < nf; j++)
 				cell_value(st, (int)j, rf[j].type, a, &v->u.fields[j]);
 			v->u.fields[nf - 1].kind = COCO_FLOAT64;
-			v->u.fields[nf - 1].u.f = dist[r];
+			v->u.fields[nf - 1].u.f = hits[r].dist;
 		}
 		sqlite3_reset(st);
 	}
