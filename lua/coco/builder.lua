@@ -2,11 +2,11 @@
 -- flow function runs (each call records an op in the C graph), and the
 -- export options (vector_indexes).
 local coco, priv = ...
-local type, pairs, ipairs, error, setmetatable, getmetatable, rawget, tostring, select =
-  type, pairs, ipairs, error, setmetatable, getmetatable, rawget, tostring, select
-local sort, concat = table.sort, table.concat
+local type, pairs, ipairs, setmetatable, getmetatable, rawget, tostring, select =
+  type, pairs, ipairs, setmetatable, getmetatable, rawget, tostring, select
+local sort = table.sort
 local core, Spec, FnSpec, json = priv.core, priv.Spec, priv.FnSpec, priv.json
-local where, fail = priv.check.where, priv.check.fail
+local where, fail, check_keys = priv.check.where, priv.check.fail, priv.check.check_keys
 
 local Slice, Row, Root, Collector, Builder = {}, {}, {}, {}, {}
 
@@ -47,15 +47,20 @@ local function to_arg(b, v, name, what)
     what, name and ("'" .. name .. "'") or "", t)
 end
 
-local function do_transform(b, spec, positional, named)
-  local what = type(spec) == "table" and spec.name or "transform"
+-- transform and call take coco.functions.X{...} or coco.fn(...)
+local function check_fn_spec(spec, op)
   local mt = getmetatable(spec)
   if mt ~= Spec and mt ~= FnSpec then
-    fail("transform needs a function spec (coco.functions.X{...} or coco.fn(...)), got %s", type(spec))
+    fail("%s needs a function spec (coco.functions.X{...} or coco.fn(...)), got %s", op, type(spec))
   end
   if mt == Spec and spec.category ~= "function" then
-    fail("transform needs a function, but %s is a %s", spec.name, spec.category)
+    fail("%s needs a function, but %s is a %s", op, spec.name, spec.category)
   end
+end
+
+local function do_transform(b, spec, positional, named)
+  local what = type(spec) == "table" and spec.name or "transform"
+  check_fn_spec(spec, "transform")
   local args = {}
   for i, v in ipairs(positional) do args[i] = to_arg(b, v, nil, what) end
   if named then
@@ -130,94 +135,11 @@ Root.__newindex = function(self, k, v)
   rawget(self, "_b").g:name_field(0, v._ref, k, where(2))
 end
 
-Collector.__index = {
-  collect = function(self, fields)
-    if getmetatable(self) ~= Collector then fail("use collector:collect{...} with a colon") end
-    if type(fields) ~= "table" then fail("collect needs a table of fields") end
-    local b = self._b
-    local names, args = {}, {}
-    for k in pairs(fields) do
-      if type(k) ~= "string" then fail("collect: fields are named (collect{ name = value })") end
-      names[#names + 1] = k
-    end
-    sort(names)
-    for i, k in ipairs(names) do args[i] = to_arg(b, fields[k], k, "collect") end
-    b.g:collect(current_scope(b), self._id, names, args, where(2))
-  end,
-  export = function(self, name, target, opts)
-    if getmetatable(self) ~= Collector then fail("use collector:export(...) with a colon") end
-    if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
-      fail("export: the name must be an identifier (letters, digits, _), got %s", tostring(name))
-    end
-    if getmetatable(target) ~= Spec or target.category ~= "target" then
-      fail("export '%s': the second argument must be a target (coco.targets.X{...})", name)
-    end
-    opts = opts or {}
-    if type(opts) ~= "table" then fail("export '%s': options must be a table", name) end
-    local known = { primary_key_fields = true, vector_indexes = true }
-    for k in pairs(opts) do
-      if not known[k] then
-        fail("export '%s': unknown option '%s'; options: primary_key_fields, vector_indexes", name, tostring(k))
-      end
-    end
-    local pk = opts.primary_key_fields
-    if type(pk) == "string" then pk = { pk } end
-    if pk ~= nil and type(pk) ~= "table" then
-      fail("export '%s': primary_key_fields must be a list of field names", name)
-    end
-    if opts.vector_indexes ~= nil then
-      target = coco._vector_indexes(self._b, name, target, opts.vector_indexes)
-    end
-    self._b.g:export(self._id, name, target, pk, where(2))
-  end,
-}
-
-local flow_methods = {}
-Builder.__index = flow_methods
-
--- flow:add_source(spec, { refresh_interval, max_inflight_rows, max_inflight_bytes })
-function flow_methods.add_source(self, spec, opts)
-  if getmetatable(self) ~= Builder then fail("use flow:add_source(...) with a colon") end
-  if getmetatable(spec) ~= Spec or spec.category ~= "source" then
-    fail("add_source needs a source (coco.sources.X{...})")
-  end
-  if opts ~= nil and type(opts) ~= "table" then fail("add_source: options must be a table") end
-  -- { low, high, what }: a number in [low, high] (no NaN, no infinity);
-  -- counts are whole numbers
-  local known = { refresh_interval = { 0.1, 31536000, "seconds" },
-    max_inflight_rows = { 1, 2^31, "rows" }, max_inflight_bytes = { 1, 2^53, "bytes" } }
-  for k, v in pairs(opts or {}) do
-    local r = known[k]
-    if not r then
-      fail("add_source: unknown option '%s'; options: max_inflight_bytes, max_inflight_rows, refresh_interval", tostring(k))
-    end
-    if type(v) ~= "number" then fail("add_source: %s must be a number of %s, got %s", k, r[3], type(v)) end
-    if not (v >= r[1] and v <= r[2]) or (r[3] ~= "seconds" and v ~= math.floor(v)) then
-      fail("add_source: %s must be a %s from %s to %.0f %s, got %s", k,
-        r[3] == "seconds" and "number" or "whole number", tostring(r[1]), r[2], r[3], tostring(v))
-    end
-  end
-  local b = self._b
-  local ref, kind = b.g:add_source(spec, opts, where(2))
-  return new_slice(b, ref, kind)
-end
-
--- flow:transform(fn_spec, a, b, { named })
-function flow_methods.transform(self, spec, ...)
-  if getmetatable(self) ~= Builder then fail("use flow:transform(...) with a colon") end
-  local pos, named = { ... }, nil
-  local n = select("#", ...)
-  local last = pos[n]
-  if n > 0 and type(last) == "table" and not is_slice(last) and last ~= coco.generated.uuid then
-    named = last
-    pos[n] = nil
-  end
-  return do_transform(self._b, spec, pos, named)
-end
+local export_opts = { primary_key_fields = true, vector_indexes = true }
 
 -- export opts.vector_indexes: checked here, kept for top_k's metric, and
 -- handed to targets that build indexes (a vector_indexes option).
-function coco._vector_indexes(b, export, target, list)
+local function vector_indexes(b, export, target, list)
   if type(list) ~= "table" then
     fail("export '%s': vector_indexes must be a list: {{ field = ..., metric = \"cosine\" }}", export)
   end
@@ -226,11 +148,8 @@ function coco._vector_indexes(b, export, target, list)
   local metrics, methods = { cosine = true, l2 = true, ip = true }, { hnsw = true, ivfflat = true }
   for i, ix in ipairs(list) do
     if type(ix) ~= "table" then fail("export '%s': vector_indexes[%d] must be a table", export, i) end
+    check_keys(ix, known, string.format("export '%s': vector_indexes[%d]", export, i))
     for k, v in pairs(ix) do
-      if not known[k] then
-        fail("export '%s': vector_indexes[%d]: unknown option '%s'; options: ef_construction, field, lists, m, method, metric",
-          export, i, tostring(k))
-      end
       if type(v) ~= known[k] then fail("export '%s': vector_indexes[%d].%s must be a %s", export, i, k, known[k]) end
     end
     if not ix.field then fail("export '%s': vector_indexes[%d] needs a field", export, i) end
@@ -259,4 +178,84 @@ function coco._vector_indexes(b, export, target, list)
   return target   -- no index to build (SQLite searches by exact scan)
 end
 
-return { Builder = Builder, Root = Root, flow_methods = flow_methods, is_slice = is_slice }
+Collector.__index = {
+  collect = function(self, fields)
+    if getmetatable(self) ~= Collector then fail("use collector:collect{...} with a colon") end
+    if type(fields) ~= "table" then fail("collect needs a table of fields") end
+    local b = self._b
+    local names, args = {}, {}
+    for k in pairs(fields) do
+      if type(k) ~= "string" then fail("collect: fields are named (collect{ name = value })") end
+      names[#names + 1] = k
+    end
+    sort(names)
+    for i, k in ipairs(names) do args[i] = to_arg(b, fields[k], k, "collect") end
+    b.g:collect(current_scope(b), self._id, names, args, where(2))
+  end,
+  export = function(self, name, target, opts)
+    if getmetatable(self) ~= Collector then fail("use collector:export(...) with a colon") end
+    if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
+      fail("export: the name must be an identifier (letters, digits, _), got %s", tostring(name))
+    end
+    if getmetatable(target) ~= Spec or target.category ~= "target" then
+      fail("export '%s': the second argument must be a target (coco.targets.X{...})", name)
+    end
+    opts = opts or {}
+    if type(opts) ~= "table" then fail("export '%s': options must be a table", name) end
+    check_keys(opts, export_opts, "export '" .. name .. "'")
+    local pk = opts.primary_key_fields
+    if type(pk) == "string" then pk = { pk } end
+    if pk ~= nil and type(pk) ~= "table" then
+      fail("export '%s': primary_key_fields must be a list of field names", name)
+    end
+    if opts.vector_indexes ~= nil then
+      target = vector_indexes(self._b, name, target, opts.vector_indexes)
+    end
+    self._b.g:export(self._id, name, target, pk, where(2))
+  end,
+}
+
+local flow_methods = {}
+Builder.__index = flow_methods
+
+-- flow:add_source(spec, { refresh_interval, max_inflight_rows, max_inflight_bytes })
+function flow_methods.add_source(self, spec, opts)
+  if getmetatable(self) ~= Builder then fail("use flow:add_source(...) with a colon") end
+  if getmetatable(spec) ~= Spec or spec.category ~= "source" then
+    fail("add_source needs a source (coco.sources.X{...})")
+  end
+  if opts ~= nil and type(opts) ~= "table" then fail("add_source: options must be a table") end
+  -- { low, high, what }: a number in [low, high] (no NaN, no infinity);
+  -- counts are whole numbers
+  local known = { refresh_interval = { 0.1, 31536000, "seconds" },
+    max_inflight_rows = { 1, 2^31, "rows" }, max_inflight_bytes = { 1, 2^53, "bytes" } }
+  opts = opts or {}
+  check_keys(opts, known, "add_source")
+  for k, v in pairs(opts) do
+    local r = known[k]
+    if type(v) ~= "number" then fail("add_source: %s must be a number of %s, got %s", k, r[3], type(v)) end
+    if not (v >= r[1] and v <= r[2]) or (r[3] ~= "seconds" and v ~= math.floor(v)) then
+      fail("add_source: %s must be a %s from %s to %.0f %s, got %s", k,
+        r[3] == "seconds" and "number" or "whole number", tostring(r[1]), r[2], r[3], tostring(v))
+    end
+  end
+  local b = self._b
+  local ref, kind = b.g:add_source(spec, opts, where(2))
+  return new_slice(b, ref, kind)
+end
+
+-- flow:transform(fn_spec, a, b, { named })
+function flow_methods.transform(self, spec, ...)
+  if getmetatable(self) ~= Builder then fail("use flow:transform(...) with a colon") end
+  local pos, named = { ... }, nil
+  local n = select("#", ...)
+  local last = pos[n]
+  if n > 0 and type(last) == "table" and not is_slice(last) and last ~= coco.generated.uuid then
+    named = last
+    pos[n] = nil
+  end
+  return do_transform(self._b, spec, pos, named)
+end
+
+return { Builder = Builder, Root = Root, flow_methods = flow_methods, is_slice = is_slice,
+  check_fn_spec = check_fn_spec }

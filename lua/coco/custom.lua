@@ -3,54 +3,13 @@
 -- and Neovim, ngx.timer in nginx). The engine sees the definitions as one
 -- more coco_source_ops / coco_target_ops (lua/l_source.c, lua/l_target.c).
 local coco, core, priv = ...
-local Spec, where, json = priv.Spec, priv.where, coco.json
+local Spec, json = priv.Spec, priv.json
+local where, fail, check_keys, field_list = priv.check.where, priv.check.fail, priv.check.check_keys,
+  priv.check.field_list
 
 local type, pairs, ipairs, error, setmetatable, tostring, pcall =
   type, pairs, ipairs, error, setmetatable, tostring, pcall
 local sort, format = table.sort, string.format
-
-local function fail(fmt, ...)
-  error(where(2) .. ": " .. format(fmt, ...), 0)
-end
-
-local function check_keys(t, known, what)
-  local names = {}
-  for k in pairs(known) do names[#names + 1] = k end
-  sort(names)
-  for k in pairs(t) do
-    if not known[k] then
-      fail("%s: unknown key '%s'; keys: %s", what, tostring(k), table.concat(names, ", "))
-    end
-  end
-end
-
--- { {"id", "str"}, ... } or { id = "str", ... } (then in name order)
-local function field_list(list, what)
-  if type(list) ~= "table" then fail("%s must be a list of fields: { {\"name\", \"str\"}, ... }", what) end
-  local out = {}
-  if #list > 0 then
-    for i, f in ipairs(list) do
-      if type(f) ~= "table" or type(f[1]) ~= "string" or f[2] == nil then
-        fail("%s: field %d must be { name, type }", what, i)
-      end
-      out[i] = { f[1], f[2] }
-    end
-  else
-    local names = {}
-    for k in pairs(list) do
-      if type(k) ~= "string" then fail("%s: field names must be strings", what) end
-      names[#names + 1] = k
-    end
-    sort(names)
-    for i, k in ipairs(names) do out[i] = { k, list[k] } end
-  end
-  local seen = {}
-  for _, f in ipairs(out) do
-    if seen[f[1]] then fail("%s: field '%s' listed twice", what, f[1]) end
-    seen[f[1]] = true
-  end
-  return out
-end
 
 -- The constructor a definition returns: MySource{ options } -> a spec.
 local function constructor(def, category, name)

@@ -2,12 +2,10 @@
 -- and the Flow API: plan, setup, update, live, evaluate, verify, drop, show,
 -- info, query, serve, close.
 local coco, priv, b = ...
-local type, pairs, ipairs, error, setmetatable, getmetatable, rawget, tostring, select =
-  type, pairs, ipairs, error, setmetatable, getmetatable, rawget, tostring, select
-local sort, concat = table.sort, table.concat
-local core, Spec, FnSpec, json = priv.core, priv.Spec, priv.FnSpec, priv.json
-local where, fail = priv.check.where, priv.check.fail
-
+local type, pairs, ipairs, error, setmetatable, getmetatable, tostring =
+  type, pairs, ipairs, error, setmetatable, getmetatable, tostring
+local sort, concat, core = table.sort, table.concat, priv.core
+local where, xpcall_handler = priv.check.where, priv.check.xpcall_handler
 local Builder, Root = b.Builder, b.Root
 
 local Flow = {}
@@ -64,16 +62,8 @@ function coco.load(path, opts)
   if not abs then return nil, aerr end
   local prev = loading
   loading = { path = path, base_dir = dirname(abs), state_dir = opts.state_dir }
-  local ok, res = xpcall(chunk, function(e)
-    if type(e) == "string" and e:sub(1, 3) == "?: " then
-      -- raised from a tail call (`return coco.flow(...)`) with no line to name
-      return path .. ": " .. e:sub(4)
-    end
-    if type(e) == "string" and not e:match("^[^\n]*:%d+: ") then
-      return debug.traceback(e, 2)
-    end
-    return e
-  end)
+  -- an error raised from a tail call (`return coco.flow(...)`) names the file
+  local ok, res = xpcall(chunk, xpcall_handler(path))
   loading = prev
   if not ok then return nil, tostring(res) end
   if getmetatable(res) ~= Flow then
@@ -82,8 +72,10 @@ function coco.load(path, opts)
   return res
 end
 
+local function closed(self) return nil, "coco: flow " .. self.name .. " is closed" end
+
 local function open_state(self, read_only)
-  if not self._g then return nil, "coco: flow " .. self.name .. " is closed" end
+  if not self._g then return closed(self) end
   if not read_only then
     local root = self.state_dir:match("^(.*)/[^/]*$")
     if root then core.mkdir(root) end
@@ -122,21 +114,32 @@ end
 -- API keys are set). Update, live, evaluate and query check it before any
 -- work; show, setup and drop do not need it.
 function Flow:ready()
-  if not self._g then return nil, "coco: flow " .. self.name .. " is closed" end
+  if not self._g then return closed(self) end
   return self._g:ready()
+end
+
+-- the results of update, evaluate and verify name their flow
+local function named(self, list, ...)
+  for _, s in ipairs(list) do s.flow = self.name end
+  return list, ...
+end
+
+-- update and live: the functions can run, then setup (unless it would drop
+-- data without force) -> plan text | nil, msg, kind
+local function ready_setup(self, opts)
+  local ok, rerr = self:ready()
+  if not ok then return nil, rerr end
+  return self:setup{ force = opts.force }
 end
 
 -- flow:update{ reexport, full_reprocess, force, on_error, on_progress } -> stats | nil, msg
 function Flow:update(opts)
   opts = opts or {}
-  local ok, rerr = self:ready()
-  if not ok then return nil, rerr end
-  local plan, err, kind = self:setup{ force = opts.force }
+  local plan, err, kind = ready_setup(self, opts)
   if not plan then return nil, err, kind end
   local stats, uerr = self._g:update(opts)
   if not stats then return nil, uerr end
-  for _, s in ipairs(stats) do s.flow = self.name end
-  return stats, plan
+  return named(self, stats, plan)
 end
 
 -- flow:live{ reexport, full_reprocess, force, on_batch, on_warning, on_error }
@@ -144,9 +147,7 @@ end
 --   abort(), stats(), close(). The first step does the initial pass.
 function Flow:live(opts)
   opts = opts or {}
-  local ok, rerr = self:ready()
-  if not ok then return nil, rerr end
-  local plan, err, kind = self:setup{ force = opts.force }
+  local plan, err, kind = ready_setup(self, opts)
   if not plan then return nil, err, kind end
   local o = { budget_ms = 5 }     -- step(0) does at most ~5 ms of work: hosts stay responsive
   for k, v in pairs(opts) do o[k] = v end
@@ -201,8 +202,7 @@ function Flow:evaluate(opts)
   self._g:close_state()
   if not stats then return nil, sink_err or err end   -- (err has the sink's traceback)
   if cerr then return nil, cerr end
-  for _, s in ipairs(stats) do s.flow = self.name end
-  return stats, dir
+  return named(self, stats, dir)
 end
 
 -- flow:verify{ repair = false, on_diff, on_error } -> per-export results, errors
@@ -221,8 +221,7 @@ function Flow:verify(opts)
   local res, nerr = self._g:verify(opts)
   self._g:close_state()
   if not res then return nil, nerr end
-  for _, r in ipairs(res) do r.flow = self.name end
-  return res, nerr
+  return named(self, res, nerr)
 end
 
 -- flow:drop{ force } -> plan text | nil, msg: drops the targets and the state
@@ -243,7 +242,7 @@ end
 
 -- flow:show{ verbose } -> text
 function Flow:show(opts)
-  if not self._g then return nil, "coco: flow " .. self.name .. " is closed" end
+  if not self._g then return closed(self) end
   local text = self._g:describe(opts and opts.verbose)
   local names = self:query_handlers()
   if #names > 0 then text = text .. "\n" end
@@ -311,18 +310,10 @@ function Flow:query(name, query, opts)
   for k, v in pairs(opts or {}) do o[k] = v end
   o.k = o.k or 10
   if type(o.k) ~= "number" or o.k < 1 or o.k % 1 ~= 0 then return nil, "query: k must be a positive integer" end
-  local ok, res = xpcall(handler, function(e)
-    if type(e) == "string" then
-      if e:sub(1, 3) == "?: " then
-        -- `return flow:top_k(...)` is a tail call: the handler's frame is
-        -- gone, so name the line where the handler is defined
-        local info = debug.getinfo(handler, "S")
-        e = info.short_src .. ":" .. info.linedefined .. ": " .. e:sub(4)
-      end
-      if e:match("^[^\n]*:%d+: ") then return e end
-    end
-    return debug.traceback(tostring(e), 2)
-  end, query, o)
+  -- `return flow:top_k(...)` is a tail call: the handler's frame is gone,
+  -- so an error raised there names the line where the handler is defined
+  local info = debug.getinfo(handler, "S")
+  local ok, res = xpcall(handler, xpcall_handler(info.short_src .. ":" .. info.linedefined), query, o)
   if not ok then return nil, tostring(res) end
   if type(res) ~= "table" then
     return nil, "query handler '" .. name .. "' returned a " .. type(res) .. ", not a list of rows"

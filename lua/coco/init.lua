@@ -11,7 +11,8 @@ local type, pairs, ipairs, error, setmetatable, rawget, tostring =
 local sort, concat = table.sort, table.concat
 
 local check = core.load_embedded("check.lua")()
-local where, fail, names_of = check.where, check.fail, check.names_of
+local where, fail, names_of, check_keys, field_list = check.where, check.fail, check.names_of,
+  check.check_keys, check.field_list
 
 local json = core.load_embedded("json.lua")()
 coco.json = json
@@ -59,24 +60,6 @@ coco.targets = namespace("target", "targets")
 -- ---- types ----------------------------------------------------------------
 local types = {}
 coco.types = types
-local function field_list(fields, what)
-  if type(fields) ~= "table" then fail("%s needs a table of fields", what) end
-  local list = {}
-  if #fields > 0 then
-    for i, f in ipairs(fields) do
-      if type(f) ~= "table" or type(f[1]) ~= "string" then
-        fail("%s: field %d must be { name, type }", what, i)
-      end
-      list[i] = { f[1], f[2] }
-    end
-  else
-    local keys = {}
-    for k in pairs(fields) do keys[#keys + 1] = k end
-    sort(keys)
-    for i, k in ipairs(keys) do list[i] = { k, fields[k] } end
-  end
-  return list
-end
 function types.vector(elem, dim)
   if elem ~= "float32" then fail("coco.types.vector: only float32 elements are supported") end
   if dim ~= nil and (type(dim) ~= "number" or not (dim >= 1 and dim <= 65536) or dim % 1 ~= 0) then
@@ -109,11 +92,7 @@ function coco.fn(name, opts, fn)
   if type(fn) ~= "function" then fail("coco.fn(%q): the last argument must be a function", name) end
   opts = opts or {}
   if type(opts) ~= "table" then fail("coco.fn(%q): options must be a table", name) end
-  for k in pairs(opts) do
-    if not fn_opts[k] then
-      fail("coco.fn(%q): unknown option '%s'; options: cache, returns, version", name, tostring(k))
-    end
-  end
+  check_keys(opts, fn_opts, string.format("coco.fn(%q)", name))
   if opts.cache and opts.version == nil then
     fail("coco.fn(%q): cache = true needs a version (bump it when the function's logic changes)", name)
   end
@@ -131,10 +110,8 @@ core.load_embedded("query.lua")(coco, priv, builder)
 core.load_embedded("flow.lua")(coco, priv, builder)
 
 -- sources and targets written in Lua, host loop helpers
-core.load_embedded("custom.lua")(coco, core, { Spec = Spec, where = where })
+core.load_embedded("custom.lua")(coco, core, priv)
 
-coco._where = where
-coco._core = core
 coco._cli = function(args)
   local cli = core.load_embedded("cli.lua")(coco, core)
   return cli.main(args)

@@ -3,12 +3,10 @@
 -- (coco.call, flow:call: the same function that embedded the chunks) and
 -- search an export (flow:top_k).
 local coco, priv, b = ...
-local type, pairs, ipairs, error, setmetatable, getmetatable, rawget, tostring, select =
-  type, pairs, ipairs, error, setmetatable, getmetatable, rawget, tostring, select
-local sort, concat = table.sort, table.concat
-local core, Spec, FnSpec, json = priv.core, priv.Spec, priv.FnSpec, priv.json
-local where, fail = priv.check.where, priv.check.fail
-
+local type, pairs, ipairs, getmetatable, tostring, select =
+  type, pairs, ipairs, getmetatable, tostring, select
+local core, sort = priv.core, table.sort
+local where, fail, check_keys = priv.check.where, priv.check.fail, priv.check.check_keys
 local Builder, flow_methods = b.Builder, b.flow_methods
 
 -- flow:query_handler("search", function(query, opts) ... end)
@@ -52,13 +50,7 @@ end
 
 -- coco.call(fn_spec, a, b, { named }) -> the function's result on these values
 function coco.call(spec, ...)
-  local mt = getmetatable(spec)
-  if mt ~= Spec and mt ~= FnSpec then
-    fail("call needs a function spec (coco.functions.X{...} or coco.fn(...)), got %s", type(spec))
-  end
-  if mt == Spec and spec.category ~= "function" then
-    fail("call needs a function, but %s is a %s", spec.name, spec.category)
-  end
+  b.check_fn_spec(spec, "call")
   local res, err = core.call(spec, call_args(...))
   if res == nil and err ~= nil then fail("%s", err) end
   return res
@@ -69,6 +61,8 @@ function flow_methods.call(self, spec, ...)
   if getmetatable(self) ~= Builder then fail("use flow:call(...) with a colon") end
   return coco.call(spec, ...)
 end
+
+local topk_opts = { metric = true }
 
 -- flow:top_k(export, field, vector, k, { metric = }) -> rows, nearest first:
 -- each has the export's fields (but the vector searched), distance, score
@@ -85,9 +79,7 @@ function flow_methods.top_k(self, export, field, vector, k, opts)
   if type(k) ~= "number" or k < 1 or k % 1 ~= 0 then fail("top_k: k must be a positive integer") end
   if opts ~= nil and type(opts) ~= "table" then fail("top_k: options must be a table") end
   opts = opts or {}
-  for key in pairs(opts) do
-    if key ~= "metric" then fail("top_k: unknown option '%s'; options: metric", tostring(key)) end
-  end
+  check_keys(opts, topk_opts, "top_k")
   local metric = opts.metric
   if metric == nil then
     for _, ix in ipairs(b.vector_indexes and b.vector_indexes[export] or {}) do
