@@ -35,6 +35,12 @@ static int l_load_embedded(lua_State *L)
 	return load_blob(L, luaL_checkstring(L, 1));
 }
 
+/* core functions, beside those the open functions above add */
+static const luaL_Reg *const core_funcs[] = {
+	coco_lua_sys_funcs, coco_lua_spec_funcs, coco_lua_source_funcs, coco_lua_custom_funcs,
+	coco_lua_query_funcs, NULL
+};
+
 int luaopen_coco(lua_State *L)
 {
 	/* refuse hosts that are not Lua 5.1 / LuaJIT (their C API differs) */
@@ -49,14 +55,12 @@ int luaopen_coco(lua_State *L)
 	lua_newtable(L);                       /* [core] */
 	coco_lua_open_graph(L);
 	coco_lua_open_flow(L);
-	coco_lua_open_sys(L);
-	coco_lua_open_spec(L);
 	coco_lua_open_live(L);
 	coco_lua_open_custom(L);
-	coco_lua_open_source(L);
 	coco_lua_open_target(L);
-	coco_lua_open_query(L);
 	coco_lua_open_server(L);
+	for (size_t i = 0; core_funcs[i]; i++)
+		luaL_register(L, NULL, core_funcs[i]);
 	lua_pushcfunction(L, l_load_embedded);
 	lua_setfield(L, -2, "load_embedded");
 	int core = lua_gettop(L);

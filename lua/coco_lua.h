@@ -48,11 +48,29 @@ void coco_lua_push_json(lua_State *L, const char *s, size_t n);
 /* A deep copy of t into a. */
 const coco_type *coco_lua_type_copy(coco_arena *a, const coco_type *t);
 
-/* l_fn.c: every call from C into Lua goes through coco_lua_pcall (a
- * traceback handler; the error message is left on the stack). Callbacks
- * (on_error, on_batch, ...) use coco_lua_callback, which reports an error
- * on stderr instead of raising into C. */
+/* l_util.c: the two channels. A wrong argument raises (coco_lua_raisef:
+ * the message carries the user's line, e.g. "flow.lua:12: ..."); a runtime
+ * failure (I/O, a database, a closed flow) returns nil, message:
+ *   return coco_lua_fail(L, "coco: state is not open");
+ * coco_lua_fail_free frees msg (a malloc'd engine error) after pushing it;
+ * msg NULL reads "error". */
+int coco_lua_fail(lua_State *L, const char *msg);
+int coco_lua_fail_free(lua_State *L, char *msg);
+int coco_lua_failf(lua_State *L, const char *fmt, ...);
+int coco_lua_raisef(lua_State *L, const char *fmt, ...);
+/* The metatable mt (a userdata class): methods as __index (may be NULL),
+ * __gc (safe to run twice) and __tostring (may be NULL). */
+void coco_lua_class(lua_State *L, const char *mt, const luaL_Reg *methods, lua_CFunction gc,
+	lua_CFunction tostring);
+/* Every call from C into Lua goes through coco_lua_pcall (a traceback
+ * handler; the error message is left on the stack). coco_lua_pcall_error
+ * then moves that message, without its traceback, into *err (pops it;
+ * returns -1). */
 int coco_lua_pcall(lua_State *L, int nargs, int nresults);
+int coco_lua_pcall_error(lua_State *L, char **err);
+
+/* l_fn.c: callbacks (on_error, on_batch, ...) use coco_lua_callback, which
+ * reports an error on stderr instead of raising into C. */
 void coco_lua_callback(lua_State *L, int nargs, const char *what);
 
 /* l_fn.c: the function vtable for coco.fn functions. The spec table at
@@ -67,17 +85,29 @@ int coco_lua_open_graph(lua_State *L);   /* adds core functions to the table on 
 int coco_lua_open_flow(lua_State *L);
 
 /* l_spec.c: core.names, optdefs, check_opts */
-int coco_lua_open_spec(lua_State *L);
+extern const luaL_Reg coco_lua_spec_funcs[];
 /* Fill options for a spec table { name =, opts = } at idx of category cat
  * ("source", "target", "function"); sets *ops. Raises "where: message". */
 coco_optval *coco_lua_spec_opts(lua_State *L, int idx, const char *cat, const void **ops,
 	coco_arena *a, const char *where);
+/* A function spec at idx: a coco.fn spec ({ name, fn, returns, ... }; its
+ * udata is the caller's until the engine takes it) or a built-in's ({ name,
+ * opts }). transform and call resolve specs here. Returns 0, or -1 with a
+ * message in e ("unknown function 'X'", an option error). */
+typedef struct coco_lua_fnspec {
+	const coco_function_ops *fn;
+	const coco_optval *spec;      /* built-ins: the options (memory from a) */
+	void *udata;                  /* coco.fn: the Lua function */
+	coco_fn_logic logic;
+	const char *label;            /* the name shown in errors */
+} coco_lua_fnspec;
+int coco_lua_fn_spec(lua_State *L, int idx, coco_arena *a, coco_lua_fnspec *out, coco_buf *e);
 
 /* l_sys.c: core.realpath, isatty, now, listdirs, mkdir */
-int coco_lua_open_sys(lua_State *L);
+extern const luaL_Reg coco_lua_sys_funcs[];
 
 /* l_query.c: core.call, core.top_k (query handlers) */
-int coco_lua_open_query(lua_State *L);
+extern const luaL_Reg coco_lua_query_funcs[];
 
 /* l_server.c: core.server, core.poller, core.inspect_* (coco server) */
 int coco_lua_open_server(lua_State *L);
@@ -87,8 +117,10 @@ int coco_lua_open_live(lua_State *L);
 
 /* l_source.c, l_target.c: sources and targets written in Lua (coco.source,
  * coco.target; see l_custom.h) */
-int coco_lua_open_source(lua_State *L);
-int coco_lua_open_custom(lua_State *L);   /* l_custom.c: core.custom_spec, the box metatables */
+extern const luaL_Reg coco_lua_source_funcs[];
+/* l_custom.c: the ldef/lspec metatables; core.custom_spec */
+int coco_lua_open_custom(lua_State *L);
+extern const luaL_Reg coco_lua_custom_funcs[];
 int coco_lua_open_target(lua_State *L);
 /* If the spec table at idx was made by a coco.source{} or coco.target{}
  * definition of category cat ("source", "target"): sets *ops and *inst (the

@@ -51,6 +51,17 @@ void coco_lua_def_release(ldef *d)
 
 void coco_lua_spec_hold(lspec *s) { s->refs++; }
 
+lspec *coco_lua_spec_open(const coco_optval *opts, const char *cat, char **err)
+{
+	lspec *s = coco_lua_spec_of(opts);
+	if (!s) {
+		coco_seterr(err, "a Lua %s spec must be made by its definition", cat);
+		return NULL;
+	}
+	coco_lua_spec_hold(s);
+	return s;
+}
+
 void coco_lua_spec_release(lspec *s)
 {
 	if (!s || --s->refs > 0)
@@ -84,6 +95,13 @@ static int spec_gc(lua_State *L)
 	coco_lua_spec_release(*box);
 	*box = NULL;
 	return 0;
+}
+
+static int spec_tostring(lua_State *L)
+{
+	lspec **box = luaL_checkudata(L, 1, COCO_LSPEC_MT);
+	lua_pushfstring(L, "coco.spec(%s)", *box ? (*box)->def->name : "released");
+	return 1;
 }
 
 void coco_lua_def_push(lua_State *L, ldef *d)
@@ -168,18 +186,10 @@ const coco_optdef *coco_lua_custom_spec(lua_State *L, int gidx, int idx, const c
 
 int coco_lua_custom_call(lua_State *T, int nargs, int nres, char **err)
 {
-	if (!coco_lua_pcall(T, nargs, nres))
-		return 0;
-	const char *m = lua_tostring(T, -1);
-	if (!m)
-		m = "(error object is not a string)";
-	const char *tb = strstr(m, "\nstack traceback:");
-	coco_seterr(err, "%.*s", tb ? (int)(tb - m) : (int)strlen(m), m);
-	lua_pop(T, 1);
-	return -1;
+	return coco_lua_pcall(T, nargs, nres) ? coco_lua_pcall_error(T, err) : 0;
 }
 
-static const luaL_Reg custom_funcs[] = {
+const luaL_Reg coco_lua_custom_funcs[] = {
 	{ "custom_spec", l_custom_spec },
 	{ NULL, NULL }
 };
@@ -187,18 +197,7 @@ static const luaL_Reg custom_funcs[] = {
 int coco_lua_open_custom(lua_State *L)
 {
 	/* [core] */
-	if (luaL_newmetatable(L, COCO_LDEF_MT)) {
-		lua_pushcfunction(L, def_gc);
-		lua_setfield(L, -2, "__gc");
-		lua_pushcfunction(L, def_tostring);
-		lua_setfield(L, -2, "__tostring");
-	}
-	lua_pop(L, 1);
-	if (luaL_newmetatable(L, COCO_LSPEC_MT)) {
-		lua_pushcfunction(L, spec_gc);
-		lua_setfield(L, -2, "__gc");
-	}
-	lua_pop(L, 1);
-	luaL_register(L, NULL, custom_funcs);
+	coco_lua_class(L, COCO_LDEF_MT, NULL, def_gc, def_tostring);
+	coco_lua_class(L, COCO_LSPEC_MT, NULL, spec_gc, spec_tostring);
 	return 0;
 }

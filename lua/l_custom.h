@@ -53,6 +53,9 @@ extern const coco_optdef coco_lua_custom_opts[];
 
 lspec *coco_lua_spec_of(const coco_optval *opts);
 void coco_lua_spec_hold(lspec *s);
+/* The spec in opts, held (release it on close); NULL with "a Lua <cat> spec
+ * must be made by its definition" when opts did not come from one. */
+lspec *coco_lua_spec_open(const coco_optval *opts, const char *cat, char **err);
 void coco_lua_spec_release(lspec *s);
 /* l_target.c: a target definition is freed: forget it by name. */
 void coco_lua_target_forget(ldef *d);

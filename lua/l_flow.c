@@ -8,23 +8,19 @@
 #include "verify.h"
 #include "sys.h"
 
-static int push_fail(lua_State *L, char *msg)
+/* The flow at 1, to run: NULL (and *n results, nil and a message, pushed)
+ * in a forked copy, or when it must write its state and cannot. */
+enum { ANY_STATE, WRITES_STATE };
+static lgraph *running(lua_State *L, int mode, int *n)
 {
-	lua_pushnil(L);
-	lua_pushstring(L, msg ? msg : "error");
-	free(msg);
-	return 2;
-}
-
-static int check_fork(lua_State *L, lgraph *lg)
-{
-	if (lg->pid != getpid()) {
-		lua_pushnil(L);
-		lua_pushstring(L, "coco: this flow was opened in another process (before a fork); "
+	lgraph *lg = coco_lua_check_graph(L, 1);
+	*n = 0;
+	if (lg->pid != getpid())
+		*n = coco_lua_fail(L, "coco: this flow was opened in another process (before a fork); "
 			"open flows after forking (in nginx: in init_worker_by_lua)");
-		return 2;
-	}
-	return 0;
+	else if (mode == WRITES_STATE && (!lg->st || lg->st_ro))
+		*n = coco_lua_fail(L, "coco: state is not open for writing");
+	return *n ? NULL : lg;
 }
 
 /* The process that first opened a state: RocksDB's background threads
@@ -35,16 +31,15 @@ static pid_t state_pid;
 /* g:open_state(dir, read_only) -> true | nil, msg. Reopens if the mode differs. */
 static int l_open_state(lua_State *L)
 {
-	lgraph *lg = coco_lua_check_graph(L, 1);
 	const char *dir = luaL_checkstring(L, 2);
-	int ro = lua_toboolean(L, 3);
-	int n = check_fork(L, lg);
-	if (n)
+	int ro = lua_toboolean(L, 3), n;
+	lgraph *lg = running(L, ANY_STATE, &n);
+	if (!lg)
 		return n;
 	if (state_pid && state_pid != getpid())
-		return push_fail(L, coco_strdup("coco: a flow's state was opened in the parent process "
+		return coco_lua_fail(L, "coco: a flow's state was opened in the parent process "
 			"before it forked, so none can be opened in this child; open flows only after forking "
-			"(in nginx: in init_worker_by_lua, not init_by_lua)"));
+			"(in nginx: in init_worker_by_lua, not init_by_lua)");
 	if (lg->st && lg->state_dir && !strcmp(lg->state_dir, dir) && (lg->st_ro == ro || !lg->st_ro)) {
 		lua_pushboolean(L, 1);
 		return 1;
@@ -57,7 +52,7 @@ static int l_open_state(lua_State *L)
 	char *err = NULL;
 	if (coco_state_open(dir, ro, &lg->st, &err)) {
 		lg->st = NULL;
-		return push_fail(L, err);
+		return coco_lua_fail_free(L, err);
 	}
 	if (!state_pid)
 		state_pid = getpid();
@@ -72,7 +67,7 @@ static int l_ready(lua_State *L)
 	lgraph *lg = coco_lua_check_graph(L, 1);
 	char *err = NULL;
 	if (coco_graph_ready(lg->g, &err))
-		return push_fail(L, err);
+		return coco_lua_fail_free(L, err);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -82,7 +77,7 @@ static int l_state_counts(lua_State *L)
 {
 	lgraph *lg = coco_lua_check_graph(L, 1);
 	if (!lg->st)
-		return push_fail(L, coco_strdup("coco: state is not open"));
+		return coco_lua_fail(L, "coco: state is not open");
 	static const struct { coco_cf cf; const char *name; } cfs[] = {
 		{ COCO_CF_TRACKING, "tracked" }, { COCO_CF_MEMO, "cached" } };
 	lua_newtable(L);
@@ -96,7 +91,7 @@ static int l_state_counts(lua_State *L)
 			n++;
 		coco_iter_destroy(it);
 		if (rc < 0)
-			return push_fail(L, err);
+			return coco_lua_fail_free(L, err);
 		lua_pushnumber(L, (lua_Number)n);
 		lua_setfield(L, -2, cfs[i].name);
 	}
@@ -107,9 +102,7 @@ static int l_state_counts(lua_State *L)
 static int l_close_state(lua_State *L)
 {
 	lgraph *lg = coco_lua_check_graph(L, 1);
-	if (lg->st && lg->pid == getpid())
-		coco_state_close(lg->st);
-	lg->st = NULL;
+	coco_lua_graph_close_state(lg);
 	return 0;
 }
 
@@ -134,16 +127,16 @@ static void remember_secrets(const coco_graph *g)
 /* g:plan(drop_all) -> text, destructive, nchanges | nil, msg */
 static int l_plan(lua_State *L)
 {
-	lgraph *lg = coco_lua_check_graph(L, 1);
-	int n = check_fork(L, lg);
-	if (n)
+	int n;
+	lgraph *lg = running(L, ANY_STATE, &n);
+	if (!lg)
 		return n;
 	coco_setup_plan_free(&lg->plan);
 	char *err = NULL;
 	if (lua_toboolean(L, 2))
 		remember_secrets(lg->g);
 	if (coco_setup_plan_make(lua_toboolean(L, 2) ? NULL : lg->g, lg->st, &lg->plan, &err))
-		return push_fail(L, err);
+		return coco_lua_fail_free(L, err);
 	coco_buf b = {0};
 	coco_setup_plan_format(&lg->plan, &b);
 	lua_pushlstring(L, b.p ? b.p : "", b.n);
@@ -158,12 +151,12 @@ static int l_apply(lua_State *L)
 {
 	lgraph *lg = coco_lua_check_graph(L, 1);
 	if (!lg->st)
-		return push_fail(L, coco_strdup("coco: state is not open"));
+		return coco_lua_fail(L, "coco: state is not open");
 	char *err = NULL;
 	int rc = coco_setup_apply(lg->st, &lg->plan, &err);
 	coco_setup_plan_free(&lg->plan);
 	if (rc)
-		return push_fail(L, err);
+		return coco_lua_fail_free(L, err);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -185,28 +178,29 @@ void coco_lua_push_stats(lua_State *L, const coco_source_stats *s)
 #undef F
 }
 
+/* on_error / on_warning(source, key, msg), at stack index fn (0: none) */
+static void cb_row(lua_State *L, int fn, const char *what, const char *source, const char *key,
+	const char *msg)
+{
+	if (!fn)
+		return;
+	lua_pushvalue(L, fn);
+	lua_pushstring(L, source);
+	lua_pushstring(L, key);
+	lua_pushstring(L, msg);
+	coco_lua_callback(L, 3, what);
+}
+
 static void cb_error(void *ud, const char *source, const char *key, const char *msg)
 {
 	cbctx *c = ud;
-	if (!c->on_error)
-		return;
-	lua_pushvalue(c->L, c->on_error);
-	lua_pushstring(c->L, source);
-	lua_pushstring(c->L, key);
-	lua_pushstring(c->L, msg);
-	coco_lua_callback(c->L, 3, "on_error");
+	cb_row(c->L, c->on_error, "on_error", source, key, msg);
 }
 
 static void cb_warning(void *ud, const char *source, const char *key, const char *msg)
 {
 	cbctx *c = ud;
-	if (!c->on_warning)
-		return;
-	lua_pushvalue(c->L, c->on_warning);
-	lua_pushstring(c->L, source);
-	lua_pushstring(c->L, key);
-	lua_pushstring(c->L, msg);
-	coco_lua_callback(c->L, 3, "on_warning");
+	cb_row(c->L, c->on_warning, "on_warning", source, key, msg);
 }
 
 static void cb_progress(void *ud, const coco_source_stats *st, uint64_t done, uint64_t total)
@@ -262,34 +256,48 @@ static void push_all_stats(lua_State *L, const coco_graph *g, const coco_source_
 	}
 }
 
-/* g:update{ reexport, full_reprocess, on_error, on_warning, on_progress } -> stats | nil, msg */
-static int l_update(lua_State *L)
+/* update and evaluate: one pass over the flow's sources -> stats | nil, msg */
+typedef int (*pass_fn)(lgraph *lg, const coco_update_opts *o, void *ud, coco_source_stats *st,
+	char **err);
+
+static int run_pass(lua_State *L, lgraph *lg, const coco_update_opts *o, pass_fn pass, void *ud)
 {
-	lgraph *lg = coco_lua_check_graph(L, 1);
-	int n = check_fork(L, lg);
-	if (n)
-		return n;
-	if (!lg->st || lg->st_ro)
-		return push_fail(L, coco_strdup("coco: state is not open for writing"));
-	coco_update_opts o = {0};
-	cbctx c = {0};
-	read_callbacks(L, 2, &c, &o);
-	size_t ns = coco_graph_nsources(lg->g);
-	coco_source_stats *st = coco_xcalloc(ns + 1, sizeof *st);
+	coco_source_stats *st = coco_xcalloc(coco_graph_nsources(lg->g) + 1, sizeof *st);
 	char *err = NULL;
 	lg->nlive++;                  /* a callback may close the flow: it goes after */
-	int rc = coco_update(lg->g, lg->st, &o, st, &err);
+	int rc = pass(lg, o, ud, st, &err);
 	if (!rc)
 		push_all_stats(L, lg->g, st);
 	free(st);
 	coco_lua_graph_unlive(lg);
-	return rc ? push_fail(L, err) : 1;
+	return rc ? coco_lua_fail_free(L, err) : 1;
+}
+
+static int update_pass(lgraph *lg, const coco_update_opts *o, void *ud, coco_source_stats *st,
+	char **err)
+{
+	(void)ud;
+	return coco_update(lg->g, lg->st, o, st, err);
+}
+
+/* g:update{ reexport, full_reprocess, on_error, on_warning, on_progress } -> stats | nil, msg */
+static int l_update(lua_State *L)
+{
+	int n;
+	lgraph *lg = running(L, WRITES_STATE, &n);
+	if (!lg)
+		return n;
+	coco_update_opts o = {0};
+	cbctx c = {0};
+	read_callbacks(L, 2, &c, &o);
+	return run_pass(L, lg, &o, update_pass, NULL);
 }
 
 /* evaluate: rows go to a Lua sink(export_name, rows_as_json_lines) */
 typedef struct evalctx {
 	lua_State *L;
 	int sink;
+	int use_cache;
 	coco_buf b;
 } evalctx;
 
@@ -311,6 +319,13 @@ static int eval_sink(void *ud, const coco_gexport *x, const coco_value *rows, si
 		return -1;
 	}
 	return 0;
+}
+
+static int evaluate_pass(lgraph *lg, const coco_update_opts *o, void *ud, coco_source_stats *st,
+	char **err)
+{
+	evalctx *e = ud;
+	return coco_evaluate(lg->g, lg->st, e->use_cache, o, eval_sink, e, st, err);
 }
 
 /* verify: each difference goes to a Lua on_diff(diff) */
@@ -346,9 +361,9 @@ static void cb_diff(void *ud, const coco_verify_diff *d)
  * missing, stale, different, collisions, repaired, scanned }, errors | nil, msg */
 static int l_verify(lua_State *L)
 {
-	lgraph *lg = coco_lua_check_graph(L, 1);
-	int n = check_fork(L, lg);
-	if (n)
+	int n;
+	lgraph *lg = running(L, ANY_STATE, &n);
+	if (!lg)
 		return n;
 	coco_update_opts uo = {0};
 	cbctx c = {0};
@@ -389,15 +404,15 @@ static int l_verify(lua_State *L)
 	}
 	free(st);
 	coco_lua_graph_unlive(lg);
-	return rc ? push_fail(L, err) : 2;
+	return rc ? coco_lua_fail_free(L, err) : 2;
 }
 
 /* g:evaluate({ use_cache, on_error, on_warning }, sink) -> stats | nil, msg */
 static int l_evaluate(lua_State *L)
 {
-	lgraph *lg = coco_lua_check_graph(L, 1);
-	int n = check_fork(L, lg);
-	if (n)
+	int n;
+	lgraph *lg = running(L, ANY_STATE, &n);
+	if (!lg)
 		return n;
 	luaL_checktype(L, 3, LUA_TFUNCTION);
 	coco_update_opts o = {0};
@@ -410,18 +425,10 @@ static int l_evaluate(lua_State *L)
 			use_cache = lua_toboolean(L, -1);
 		lua_pop(L, 1);
 	}
-	evalctx e = { .L = L, .sink = 3 };
-	size_t ns = coco_graph_nsources(lg->g);
-	coco_source_stats *st = coco_xcalloc(ns + 1, sizeof *st);
-	char *err = NULL;
-	lg->nlive++;                  /* a callback may close the flow: it goes after */
-	int rc = coco_evaluate(lg->g, lg->st, use_cache, &o, eval_sink, &e, st, &err);
+	evalctx e = { .L = L, .sink = 3, .use_cache = use_cache };
+	int r = run_pass(L, lg, &o, evaluate_pass, &e);
 	coco_buf_free(&e.b);
-	if (!rc)
-		push_all_stats(L, lg->g, st);
-	free(st);
-	coco_lua_graph_unlive(lg);
-	return rc ? push_fail(L, err) : 1;
+	return r;
 }
 
 /* g:remove_state(dir) -> true | nil, msg (closes the state first) */
@@ -429,12 +436,10 @@ static int l_remove_state(lua_State *L)
 {
 	lgraph *lg = coco_lua_check_graph(L, 1);
 	const char *dir = luaL_checkstring(L, 2);
-	if (lg->st && lg->pid == getpid())
-		coco_state_close(lg->st);
-	lg->st = NULL;
+	coco_lua_graph_close_state(lg);
 	char *err = NULL;
 	if (coco_state_remove(dir, &err))
-		return push_fail(L, err);
+		return coco_lua_fail_free(L, err);
 	lua_pushboolean(L, 1);
 	return 1;
 }
@@ -442,12 +447,10 @@ static int l_remove_state(lua_State *L)
 /* g:live(opts) -> updater | nil, msg */
 static int l_live(lua_State *L)
 {
-	lgraph *lg = coco_lua_check_graph(L, 1);
-	int n = check_fork(L, lg);
-	if (n)
+	int n;
+	lgraph *lg = running(L, WRITES_STATE, &n);
+	if (!lg)
 		return n;
-	if (!lg->st || lg->st_ro)
-		return push_fail(L, coco_strdup("coco: state is not open for writing"));
 	return coco_lua_live_new(L, 1, lg, 2);
 }
 

@@ -14,25 +14,6 @@ typedef struct luafn {
 	char *name;
 } luafn;
 
-/* Traceback handler for every call from C into Lua. */
-static int traceback(lua_State *L)
-{
-	const char *msg = lua_tostring(L, 1);
-	luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
-	return 1;
-}
-
-int coco_lua_pcall(lua_State *L, int nargs, int nresults)
-{
-	/* [.., fn, args] */
-	int base = lua_gettop(L) - nargs;
-	lua_pushcfunction(L, traceback);
-	lua_insert(L, base);
-	int rc = lua_pcall(L, nargs, nresults, base);
-	lua_remove(L, base);
-	return rc;
-}
-
 void coco_lua_callback(lua_State *L, int nargs, const char *what)
 {
 	if (coco_lua_pcall(L, nargs, 0)) {
@@ -127,9 +108,7 @@ static int lfn_call(void *state, const coco_value *args, size_t nargs, coco_aren
 		coco_lua_push_value(L, &args[i], NULL);
 	if (coco_lua_pcall(L, (int)nargs, 1)) {
 		/* a row error: the message and the user's line, not the traceback */
-		const char *m = lua_tostring(L, -1);
-		const char *tb = m ? strstr(m, "\nstack traceback:") : NULL;
-		coco_seterr(err, "%.*s", tb ? (int)(tb - m) : (int)strlen(m ? m : ""), m ? m : "");
+		coco_lua_pcall_error(L, err);
 		lua_settop(L, top);
 		return -1;
 	}

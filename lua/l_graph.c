@@ -48,6 +48,13 @@ static void push_ref(lua_State *L, const coco_fieldref *r)
 	}
 }
 
+/* [.., ref, kind] */
+static void push_ref_kind(const lgraph *lg, lua_State *L, const coco_fieldref *r)
+{
+	push_ref(L, r);
+	lua_pushstring(L, coco_kind_name(coco_graph_ref_type(lg->g, r)->kind));
+}
+
 static void to_ref(lua_State *L, int idx, coco_fieldref *r)
 {
 	memset(r, 0, sizeof *r);
@@ -79,6 +86,13 @@ static int l_graph_new(lua_State *L)
 	return 1;
 }
 
+void coco_lua_graph_close_state(lgraph *lg)
+{
+	if (lg->st && lg->pid == getpid())   /* a forked copy leaves it to the parent */
+		coco_state_close(lg->st);
+	lg->st = NULL;
+}
+
 static void graph_release(lgraph *lg)
 {
 	if (lg->nlive > 0) {          /* a live updater still runs on it */
@@ -86,9 +100,7 @@ static void graph_release(lgraph *lg)
 		return;
 	}
 	coco_setup_plan_free(&lg->plan);
-	if (lg->st && lg->pid == getpid())
-		coco_state_close(lg->st);
-	lg->st = NULL;
+	coco_lua_graph_close_state(lg);
 	free(lg->state_dir);
 	lg->state_dir = NULL;
 	if (lg->g)
@@ -103,6 +115,7 @@ void coco_lua_graph_unlive(lgraph *lg)
 		graph_release(lg);
 }
 
+/* g:close(), __gc */
 static int l_graph_gc(lua_State *L)
 {
 	lgraph *lg = luaL_checkudata(L, 1, COCO_GRAPH_MT);
@@ -168,8 +181,7 @@ static int l_field(lua_State *L)
 	if (coco_graph_field(lg->g, (int)luaL_checkinteger(L, 2), luaL_checkstring(L, 3),
 		luaL_checkstring(L, 4), &r, &err))
 		return raise_str(L, err);
-	push_ref(L, &r);
-	lua_pushstring(L, coco_kind_name(coco_graph_ref_type(lg->g, &r)->kind));
+	push_ref_kind(lg, L, &r);
 	return 2;
 }
 
@@ -182,8 +194,7 @@ static int l_subfield(lua_State *L)
 	char *err = NULL;
 	if (coco_graph_subfield(lg->g, &r, luaL_checkstring(L, 3), luaL_checkstring(L, 4), &out, &err))
 		return raise_str(L, err);
-	push_ref(L, &out);
-	lua_pushstring(L, coco_kind_name(coco_graph_ref_type(lg->g, &out)->kind));
+	push_ref_kind(lg, L, &out);
 	return 2;
 }
 
@@ -263,51 +274,28 @@ static int l_transform(lua_State *L)
 	const char *where = luaL_checkstring(L, 5);
 	coco_arena a = {0};
 	coco_buf e = {0};
-	const coco_function_ops *fn;
-	const coco_optval *spec = NULL;
-	void *udata = NULL;
-	coco_fn_logic logic = {0};
-	const char *label = NULL;
-	lua_getfield(L, 3, "fn");
-	int is_lua = lua_isfunction(L, -1);
-	lua_pop(L, 1);
-	if (is_lua) {
-		fn = &coco_lua_fn_ops;
-		udata = coco_lua_fn_new(L, 3, &logic, &e);
-		if (!udata)
-			goto fail;
-		lua_getfield(L, 3, "name");
-		label = coco_arena_strdup(&a, lua_tostring(L, -1) ? lua_tostring(L, -1) : "fn");
-		lua_pop(L, 1);
-	} else {
-		const void *ops;
-		spec = coco_lua_spec_opts(L, 3, "function", &ops, &a, where);
-		fn = ops;
-	}
+	coco_lua_fnspec f;
 	coco_arg *args;
 	size_t nargs;
-	if (to_args(L, 4, &a, &args, &nargs, &e)) {
-		if (udata)
-			coco_lua_fn_ops.destroy(udata);
-		goto fail;
+	if (coco_lua_fn_spec(L, 3, &a, &f, &e) || to_args(L, 4, &a, &args, &nargs, &e)) {
+		if (f.udata)
+			coco_lua_fn_ops.destroy(f.udata);
+		coco_arena_destroy(&a);
+		lua_pushfstring(L, "%s: %s", where, e.p ? e.p : "invalid transform");
+		coco_buf_free(&e);
+		return lua_error(L);
 	}
 	coco_fieldref r;
 	char *err = NULL;
-	if (coco_graph_transform(lg->g, scope, fn, spec, udata, &logic, label, args, nargs, where, &r, &err)) {
-		if (udata)
-			coco_lua_fn_ops.destroy(udata);
-		coco_arena_destroy(&a);
+	int rc = coco_graph_transform(lg->g, scope, f.fn, f.spec, f.udata, &f.logic, f.label, args, nargs,
+		where, &r, &err);
+	if (rc && f.udata)
+		coco_lua_fn_ops.destroy(f.udata);
+	coco_arena_destroy(&a);
+	if (rc)
 		return raise_str(L, err);
-	}
-	coco_arena_destroy(&a);
-	push_ref(L, &r);
-	lua_pushstring(L, coco_kind_name(coco_graph_ref_type(lg->g, &r)->kind));
+	push_ref_kind(lg, L, &r);
 	return 2;
-fail:
-	coco_arena_destroy(&a);
-	lua_pushfstring(L, "%s: %s", where, e.p ? e.p : "invalid transform");
-	coco_buf_free(&e);
-	return lua_error(L);
 }
 
 /* g:add_collector(where) -> id */
@@ -334,17 +322,25 @@ static int l_collect(lua_State *L)
 	coco_buf e = {0};
 	coco_arg *args;
 	size_t n;
-	if (to_args(L, 5, &a, &args, &n, &e)) {
+	const char **names = NULL;
+	if (!to_args(L, 5, &a, &args, &n, &e)) {
+		names = coco_arena_alloc(&a, (n + 1) * sizeof *names);
+		for (size_t i = 0; i < n && names; i++) {
+			lua_rawgeti(L, 4, (int)i + 1);   /* not luaL_checkstring: a raise here leaks a */
+			if (lua_type(L, -1) == LUA_TSTRING)
+				names[i] = coco_arena_strdup(&a, lua_tostring(L, -1));
+			else
+				names = NULL;
+			lua_pop(L, 1);
+		}
+		if (!names)
+			coco_buf_printf(&e, "field names must be strings");
+	}
+	if (!names) {
 		coco_arena_destroy(&a);
 		lua_pushfstring(L, "%s: collect: %s", where, e.p);
 		coco_buf_free(&e);
 		return lua_error(L);
-	}
-	const char **names = coco_arena_alloc(&a, (n + 1) * sizeof *names);
-	for (size_t i = 0; i < n; i++) {
-		lua_rawgeti(L, 4, (int)i + 1);
-		names[i] = coco_arena_strdup(&a, luaL_checkstring(L, -1));
-		lua_pop(L, 1);
 	}
 	char *err = NULL;
 	int rc = coco_graph_collect(lg->g, scope, c, names, args, n, where, &err);
@@ -444,14 +440,6 @@ static int l_info(lua_State *L)
 	return 1;
 }
 
-/* g:close() */
-static int l_close(lua_State *L)
-{
-	lgraph *lg = luaL_checkudata(L, 1, COCO_GRAPH_MT);
-	graph_release(lg);
-	return 0;
-}
-
 static const luaL_Reg graph_methods[] = {
 	{ "add_source", l_add_source },
 	{ "name_field", l_name_field },
@@ -466,7 +454,7 @@ static const luaL_Reg graph_methods[] = {
 	{ "finish", l_finish },
 	{ "describe", l_describe },
 	{ "info", l_info },
-	{ "close", l_close },
+	{ "close", l_graph_gc },
 	{ NULL, NULL }
 };
 
@@ -478,16 +466,7 @@ static const luaL_Reg core_funcs[] = {
 int coco_lua_open_graph(lua_State *L)
 {
 	/* [core] */
-	if (luaL_newmetatable(L, COCO_GRAPH_MT)) {
-		lua_newtable(L);
-		luaL_register(L, NULL, graph_methods);
-		lua_setfield(L, -2, "__index");
-		lua_pushcfunction(L, l_graph_gc);
-		lua_setfield(L, -2, "__gc");
-		lua_pushcfunction(L, l_graph_tostring);
-		lua_setfield(L, -2, "__tostring");
-	}
-	lua_pop(L, 1);
+	coco_lua_class(L, COCO_GRAPH_MT, graph_methods, l_graph_gc, l_graph_tostring);
 	luaL_register(L, NULL, core_funcs);
 	return 0;
 }

@@ -21,6 +21,8 @@ typedef struct lgraph {
 /* The userdata at idx, raising if it is closed: "coco: flow is closed". */
 lgraph *coco_lua_check_graph(lua_State *L, int idx);
 void coco_lua_push_stats(lua_State *L, const coco_source_stats *s);
+/* Close lg's state (not in a forked copy: the parent owns it). */
+void coco_lua_graph_close_state(lgraph *lg);
 /* A live updater ended: drop its hold on lg. */
 void coco_lua_graph_unlive(lgraph *lg);
 

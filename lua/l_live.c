@@ -135,10 +135,7 @@ int coco_lua_live_new(lua_State *L, int graph_idx, lgraph *lg, int opts)
 	char *err = NULL;
 	if (coco_live_create(lg->g, lg->st, &o, &l->lv, &err)) {
 		l->lv = NULL;
-		lua_pushnil(L);
-		lua_pushstring(L, err ? err : "cannot start live mode");
-		free(err);
-		return 2;
+		return coco_lua_fail_free(L, err ? err : coco_strdup("cannot start live mode"));
 	}
 	lua_pushvalue(L, graph_idx);
 	l->graph_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -212,10 +209,8 @@ static int forked(lua_State *L)
 	llive *l = check_live(L, 1);
 	if (l->pid == getpid())
 		return 0;
-	lua_pushnil(L);
-	lua_pushstring(L, "coco: this live updater was started in another process (before a fork); "
+	return coco_lua_fail(L, "coco: this live updater was started in another process (before a fork); "
 		"start it after forking (in nginx: in init_worker_by_lua)");
-	return 2;
 }
 
 /* live:step(ms) -> rows processed | false when aborted | nil, msg */
@@ -234,10 +229,7 @@ static int l_step(lua_State *L)
 		return 1;
 	}
 	if (n < 0) {
-		lua_pushnil(L);
-		lua_pushstring(L, err ? err : "live step failed");
-		free(err);
-		return 2;
+		return coco_lua_fail_free(L, err ? err : coco_strdup("live step failed"));
 	}
 	lua_pushinteger(L, n);
 	return 1;
@@ -266,10 +258,7 @@ static int l_wait(lua_State *L)
 			break;
 		if (n < 0) {
 			leave(L, l);
-			lua_pushnil(L);
-			lua_pushstring(L, err ? err : "live step failed");
-			free(err);
-			return 2;
+			return coco_lua_fail_free(L, err ? err : coco_strdup("live step failed"));
 		}
 	}
 	push_stats_all(L, l);
@@ -308,10 +297,7 @@ static int l_catch_signals(lua_State *L)
 	llive *l = check_live(L, 1);
 	char *err = NULL;
 	if (coco_live_catch_signals(l->lv, &err)) {
-		lua_pushnil(L);
-		lua_pushstring(L, err);
-		free(err);
-		return 2;
+		return coco_lua_fail_free(L, err);
 	}
 	lua_pushboolean(L, 1);
 	return 1;
@@ -354,15 +340,6 @@ static const luaL_Reg live_methods[] = {
 
 int coco_lua_open_live(lua_State *L)
 {
-	if (luaL_newmetatable(L, COCO_LIVE_MT)) {
-		lua_newtable(L);
-		luaL_register(L, NULL, live_methods);
-		lua_setfield(L, -2, "__index");
-		lua_pushcfunction(L, l_close);
-		lua_setfield(L, -2, "__gc");
-		lua_pushcfunction(L, l_tostring);
-		lua_setfield(L, -2, "__tostring");
-	}
-	lua_pop(L, 1);
+	coco_lua_class(L, COCO_LIVE_MT, live_methods, l_close, l_tostring);
 	return 0;
 }

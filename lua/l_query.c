@@ -37,13 +37,6 @@ static int arg_value(lua_State *L, int idx, coco_arena *a, coco_value *out, coco
 	return 0;
 }
 
-static int fail(lua_State *L, const char *msg)
-{
-	lua_pushnil(L);
-	lua_pushstring(L, msg ? msg : "error");
-	return 2;
-}
-
 /* core.call(spec, { {name = nil|"x", value = v}, ... }) -> value | nil, msg.
  * spec: a built-in function spec ({ category = "function", name, opts })
  * or a coco.fn spec ({ name, fn, returns, ... }). */
@@ -54,36 +47,10 @@ static int l_call(lua_State *L)
 	lua_settop(L, 2);                                /* [spec, args] */
 	coco_arena a = {0};
 	coco_buf e = {0};
-	const coco_function_ops *fn = NULL;
-	const coco_optval *spec = NULL;
-	void *udata = NULL;
-	const char *label = NULL;
+	coco_lua_fnspec f;
 	int nret;
-
-	lua_getfield(L, 1, "name");
-	label = coco_arena_strdup(&a, lua_isstring(L, -1) ? lua_tostring(L, -1) : "fn");
-	lua_pop(L, 1);
-	lua_getfield(L, 1, "fn");
-	int is_lua = lua_isfunction(L, -1);
-	lua_pop(L, 1);
-	if (is_lua) {
-		coco_fn_logic logic = {0};
-		fn = &coco_lua_fn_ops;
-		if (!(udata = coco_lua_fn_new(L, 1, &logic, &e)))
-			goto failed;
-	} else {
-		fn = coco_function_find(label);
-		if (!fn) {
-			coco_buf_printf(&e, "unknown function '%s'", label);
-			goto failed;
-		}
-		coco_optval *v = coco_arena_alloc(&a, (coco_opt_count(fn->spec_opts) + 1) * sizeof *v);
-		lua_getfield(L, 1, "opts");                  /* [spec, args, opts] */
-		int rc = coco_lua_opts(L, lua_gettop(L), label, fn->spec_opts, v, &a, &e);
-		if (rc)
-			goto failed;
-		spec = v;                                    /* strings live in opts, on the stack */
-	}
+	if (coco_lua_fn_spec(L, 1, &a, &f, &e))
+		goto failed;
 
 	size_t n = lua_objlen(L, 2);
 	coco_arg *args = coco_arena_alloc(&a, (n + 1) * sizeof *args);
@@ -97,21 +64,17 @@ static int l_call(lua_State *L)
 		lua_getfield(L, ai, "value");
 		int rc = arg_value(L, lua_gettop(L), &a, &args[i].konst, &e);
 		lua_settop(L, ai - 1);
-		if (rc) {
-			if (udata)
-				coco_lua_fn_ops.destroy(udata);
+		if (rc)
 			goto failed;
-		}
 	}
 	coco_value out;
 	const coco_type *ot = NULL;
 	char *err = NULL;
-	int rc = coco_call_function(fn, spec, udata, label, args, n, &a, &out, &ot, &err);
-	if (!ot && udata)              /* prepare failed: the Lua function is still ours */
-		coco_lua_fn_ops.destroy(udata);
+	int rc = coco_call_function(f.fn, f.spec, f.udata, f.label, args, n, &a, &out, &ot, &err);
+	if (!ot && f.udata)            /* prepare failed: the Lua function is still ours */
+		coco_lua_fn_ops.destroy(f.udata);
 	if (rc) {
-		nret = fail(L, err);
-		free(err);
+		nret = coco_lua_fail_free(L, err);
 	} else {
 		coco_lua_push_value(L, &out, ot);
 		nret = 1;
@@ -119,7 +82,9 @@ static int l_call(lua_State *L)
 	coco_arena_destroy(&a);
 	return nret;
 failed:
-	nret = fail(L, e.p);
+	if (f.udata)
+		coco_lua_fn_ops.destroy(f.udata);
+	nret = coco_lua_fail(L, e.p);
 	coco_buf_free(&e);
 	coco_arena_destroy(&a);
 	return nret;
@@ -136,9 +101,9 @@ static int l_top_k(lua_State *L)
 	luaL_checktype(L, 5, LUA_TTABLE);
 	lua_Number kn = luaL_checknumber(L, 6);
 	if (!lg->g)
-		return fail(L, "coco: flow is closed");
+		return coco_lua_fail(L, "coco: flow is closed");
 	if (kn < 1 || kn > 1e6)
-		return fail(L, "top_k: k must be between 1 and 1000000");
+		return coco_lua_fail(L, "top_k: k must be between 1 and 1000000");
 	const coco_gexport *xp = NULL;
 	coco_buf names = {0};
 	for (size_t i = 0; i < coco_graph_nexports(lg->g); i++) {
@@ -148,19 +113,15 @@ static int l_top_k(lua_State *L)
 			xp = x;
 	}
 	if (!xp) {
-		lua_pushnil(L);
-		lua_pushfstring(L, "top_k: flow %s has no export '%s'; exports: %s",
+		coco_lua_failf(L, "top_k: flow %s has no export '%s'; exports: %s",
 			coco_graph_name(lg->g), name, names.p ? names.p : "(none)");
 		coco_buf_free(&names);
 		return 2;
 	}
 	coco_buf_free(&names);
-	if (!xp->ops->top_k) {
-		lua_pushnil(L);
-		lua_pushfstring(L, "top_k: export '%s' goes to a %s target, which cannot search by "
+	if (!xp->ops->top_k)
+		return coco_lua_failf(L, "top_k: export '%s' goes to a %s target, which cannot search by "
 			"vector", name, xp->ops->name);
-		return 2;
-	}
 	coco_arena a = {0};
 	size_t dim = lua_objlen(L, 5);
 	float *vec = coco_arena_alloc(&a, (dim + 1) * sizeof *vec);
@@ -176,9 +137,7 @@ static int l_top_k(lua_State *L)
 	if (xp->ops->top_k(xp->opts, &xp->info, field, metric, vec, dim, (size_t)kn, &a, &rt,
 		&rows, &n, &err)) {
 		coco_arena_destroy(&a);
-		int r = fail(L, err);
-		free(err);
-		return r;
+		return coco_lua_fail_free(L, err);
 	}
 	lua_createtable(L, (int)n, 0);
 	for (size_t i = 0; i < n; i++) {
@@ -189,15 +148,8 @@ static int l_top_k(lua_State *L)
 	return 1;
 }
 
-static const luaL_Reg query_funcs[] = {
+const luaL_Reg coco_lua_query_funcs[] = {
 	{ "call", l_call },
 	{ "top_k", l_top_k },
 	{ NULL, NULL }
 };
-
-int coco_lua_open_query(lua_State *L)
-{
-	/* [core] */
-	luaL_register(L, NULL, query_funcs);
-	return 0;
-}

@@ -142,10 +142,7 @@ static int l_server_new(lua_State *L)
 	char *err = NULL;
 	if (coco_server_create(&o, &ls->s, &err)) {
 		ls->s = NULL;
-		lua_pushnil(L);
-		lua_pushstring(L, err ? err : "cannot start the server");
-		free(err);
-		return 2;
+		return coco_lua_fail_free(L, err ? err : coco_strdup("cannot start the server"));
 	}
 	lua_getfield(L, 1, "handler");
 	ls->handler = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -284,9 +281,7 @@ static int l_poller_new(lua_State *L)
 	luaL_getmetatable(L, COCO_POLLER_MT);
 	lua_setmetatable(L, -2);
 	if (p->fd < 0) {
-		lua_pushnil(L);
-		lua_pushfstring(L, "epoll_create1: %s", strerror(errno));
-		return 2;
+		return coco_lua_failf(L, "epoll_create1: %s", strerror(errno));
 	}
 	return 1;
 }
@@ -405,8 +400,7 @@ static int push_json(lua_State *L, coco_buf *b, int rc, char *err, int status)
 {
 	if (rc < 0) {
 		coco_buf_free(b);
-		lua_pushnil(L);
-		lua_pushstring(L, err ? err : "error");
+		coco_lua_fail(L, err);
 		lua_pushinteger(L, status);
 		free(err);
 		return 3;
@@ -432,8 +426,7 @@ static size_t source_arg(lua_State *L, lgraph *lg, int idx)
 
 static int no_state(lua_State *L)
 {
-	lua_pushnil(L);
-	lua_pushstring(L, "the flow has no state yet (run an update first)");
+	coco_lua_fail(L, "the flow has no state yet (run an update first)");
 	lua_pushinteger(L, 409);
 	return 3;
 }
@@ -471,8 +464,7 @@ static int l_inspect_row(lua_State *L)
 	coco_arena_destroy(&a);
 	if (rc == 1) {
 		coco_buf_free(&b);
-		lua_pushnil(L);
-		lua_pushfstring(L, "%s has no row with key '%s'", coco_graph_source(lg->g, si)->name, text);
+		coco_lua_failf(L, "%s has no row with key '%s'", coco_graph_source(lg->g, si)->name, text);
 		lua_pushinteger(L, 404);
 		return 3;
 	}
@@ -505,28 +497,11 @@ static const luaL_Reg core_funcs[] = {
 	{ NULL, NULL }
 };
 
-static void metatable(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc,
-	lua_CFunction tostring)
-{
-	if (luaL_newmetatable(L, name)) {
-		lua_newtable(L);
-		luaL_register(L, NULL, methods);
-		lua_setfield(L, -2, "__index");
-		lua_pushcfunction(L, gc);
-		lua_setfield(L, -2, "__gc");
-		if (tostring) {
-			lua_pushcfunction(L, tostring);
-			lua_setfield(L, -2, "__tostring");
-		}
-	}
-	lua_pop(L, 1);
-}
-
 int coco_lua_open_server(lua_State *L)
 {
 	/* [core] */
-	metatable(L, COCO_SERVER_MT, server_methods, l_close, l_tostring);
-	metatable(L, COCO_POLLER_MT, poller_methods, l_poller_close, NULL);
+	coco_lua_class(L, COCO_SERVER_MT, server_methods, l_close, l_tostring);
+	coco_lua_class(L, COCO_POLLER_MT, poller_methods, l_poller_close, NULL);
 	luaL_register(L, NULL, core_funcs);
 	return 0;
 }

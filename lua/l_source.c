@@ -43,12 +43,11 @@ static int src_row_type(const coco_optval *opts, coco_arena *types, const coco_t
 
 static int src_open(const coco_optval *opts, const char *base_dir, void **out, char **err)
 {
-	lspec *s = coco_lua_spec_of(opts);
+	lspec *s = coco_lua_spec_open(opts, "source", err);
 	if (!s)
-		return coco_seterr(err, "a Lua source spec must be made by its definition");
+		return -1;
 	lsrc *src = coco_xcalloc(1, sizeof *src);
 	src->spec = s;
-	coco_lua_spec_hold(s);
 	lua_newtable(s->def->T);
 	src->ords_ref = luaL_ref(s->def->T, LUA_REGISTRYINDEX);
 	lua_createtable(s->def->T, 0, 1);
@@ -331,29 +330,31 @@ static int src_read(void *p, const coco_value *key, coco_arena *a, coco_value *r
 	return 0;
 }
 
-/* Field list { {name, type}, ... } at idx into fields; raises. */
-static uint32_t field_list(lua_State *L, int idx, const char *what, coco_arena *a, coco_field **out)
+/* Field list { {name, type}, ... } (a table) at idx into *out. Returns the
+ * count, or -1 with a message in e. */
+static int field_list(lua_State *L, int idx, const char *what, coco_arena *a, coco_field **out,
+	coco_buf *e)
 {
-	luaL_checktype(L, idx, LUA_TTABLE);
 	size_t n = lua_objlen(L, idx);
 	coco_field *f = coco_arena_alloc(a, (n + 1) * sizeof *f);
 	for (size_t i = 0; i < n; i++) {
 		lua_rawgeti(L, idx, (int)i + 1);
 		lua_rawgeti(L, -1, 1);
-		lua_rawgeti(L, -2, 2);
-		coco_buf e = {0};
-		const coco_type *t = coco_lua_to_type(L, lua_gettop(L), a, &e);
+		lua_rawgeti(L, -2, 2);             // [field, name, type]
+		coco_buf te = {0};
+		const coco_type *t = coco_lua_to_type(L, lua_gettop(L), a, &te);
 		if (!t) {
-			lua_pushfstring(L, "%s field '%s': %s", what, lua_tostring(L, -2), e.p);
-			coco_buf_free(&e);
-			lua_error(L);
+			coco_buf_printf(e, "%s field '%s': %s", what, lua_tostring(L, -2), te.p);
+			coco_buf_free(&te);
+			lua_pop(L, 3);
+			return -1;
 		}
 		f[i].name = coco_arena_strdup(a, lua_tostring(L, -2));
 		f[i].type = t;
 		lua_pop(L, 3);
 	}
 	*out = f;
-	return (uint32_t)n;
+	return (int)n;
 }
 
 /* core.source_def(name, key_fields, value_fields, list, get, where) -> def box.
@@ -361,24 +362,33 @@ static uint32_t field_list(lua_State *L, int idx, const char *what, coco_arena *
 static int l_source_def(lua_State *L)
 {
 	const char *name = luaL_checkstring(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	luaL_checktype(L, 3, LUA_TTABLE);
 	luaL_checktype(L, 4, LUA_TFUNCTION);
 	luaL_checktype(L, 5, LUA_TFUNCTION);
 	const char *where = luaL_checkstring(L, 6);
-	coco_arena a = {0};
+	coco_arena a = {0};           /* no raise from here while a holds memory */
+	coco_buf e = {0};
 	coco_field *kf, *vf;
-	uint32_t nk = field_list(L, 2, "key", &a, &kf);
-	uint32_t nv = field_list(L, 3, "value", &a, &vf);
+	int nk = field_list(L, 2, "key", &a, &kf, &e);
+	int nv = nk < 0 ? -1 : field_list(L, 3, "value", &a, &vf, &e);
+	if (nv < 0) {
+		coco_arena_destroy(&a);
+		lua_pushstring(L, e.p);
+		coco_buf_free(&e);
+		return lua_error(L);
+	}
 	ldef *d = coco_lua_def_new(L, name, where, 0);
 	coco_lua_def_push(L, d);          /* the box owns d from here on */
-	coco_field *all = coco_arena_alloc(&d->types, (nk + nv + 1) * sizeof *all);
-	for (uint32_t i = 0; i < nk + nv; i++) {
+	coco_field *all = coco_arena_alloc(&d->types, (size_t)(nk + nv + 1) * sizeof *all);
+	for (int i = 0; i < nk + nv; i++) {
 		const coco_field *f = i < nk ? &kf[i] : &vf[i - nk];
 		all[i].name = coco_arena_strdup(&d->types, f->name);
 		all[i].type = coco_lua_type_copy(&d->types, f->type);
 	}
 	coco_arena_destroy(&a);
-	d->row_type = coco_type_table(&d->types, all, nk + nv, nk);
-	d->key_type = coco_type_struct(&d->types, all, nk);
+	d->row_type = coco_type_table(&d->types, all, (uint32_t)(nk + nv), (uint32_t)nk);
+	d->key_type = coco_type_struct(&d->types, all, (uint32_t)nk);
 	lua_pushvalue(L, 4);
 	d->fn[LFN_LIST] = luaL_ref(L, LUA_REGISTRYINDEX);
 	lua_pushvalue(L, 5);
@@ -395,14 +405,7 @@ static int l_source_def(lua_State *L)
 	return 1;
 }
 
-static const luaL_Reg funcs[] = {
+const luaL_Reg coco_lua_source_funcs[] = {
 	{ "source_def", l_source_def },
 	{ NULL, NULL }
 };
-
-int coco_lua_open_source(lua_State *L)
-{
-	/* [core] */
-	luaL_register(L, NULL, funcs);
-	return 0;
-}

@@ -124,16 +124,36 @@ coco_optval *coco_lua_spec_opts(lua_State *L, int idx, const char *cat, const vo
 	return v;
 }
 
-static const luaL_Reg spec_funcs[] = {
+int coco_lua_fn_spec(lua_State *L, int idx, coco_arena *a, coco_lua_fnspec *out, coco_buf *e)
+{
+	/* [.., spec at idx] */
+	memset(out, 0, sizeof *out);
+	lua_getfield(L, idx, "name");
+	out->label = coco_arena_strdup(a, lua_isstring(L, -1) ? lua_tostring(L, -1) : "fn");
+	lua_getfield(L, idx, "fn");
+	int is_lua = lua_isfunction(L, -1);
+	lua_pop(L, 2);
+	if (is_lua) {
+		out->fn = &coco_lua_fn_ops;
+		out->udata = coco_lua_fn_new(L, idx, &out->logic, e);
+		return out->udata ? 0 : -1;
+	}
+	out->fn = coco_function_find(out->label);
+	if (!out->fn) {
+		coco_buf_printf(e, "unknown function '%s'", out->label);
+		return -1;
+	}
+	coco_optval *v = coco_arena_alloc(a, (coco_opt_count(out->fn->spec_opts) + 1) * sizeof *v);
+	lua_getfield(L, idx, "opts");
+	int rc = coco_lua_opts(L, lua_gettop(L), out->label, out->fn->spec_opts, v, a, e);
+	lua_pop(L, 1);                /* the spec table at idx keeps opts alive */
+	out->spec = v;
+	return rc ? -1 : 0;
+}
+
+const luaL_Reg coco_lua_spec_funcs[] = {
 	{ "names", l_names },
 	{ "optdefs", l_optdefs },
 	{ "check_opts", l_check_opts },
 	{ NULL, NULL }
 };
-
-int coco_lua_open_spec(lua_State *L)
-{
-	/* [core] */
-	luaL_register(L, NULL, spec_funcs);
-	return 0;
-}

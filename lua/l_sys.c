@@ -13,11 +13,8 @@
 static int l_realpath(lua_State *L)
 {
 	char *r = realpath(luaL_checkstring(L, 1), NULL);
-	if (!r) {
-		lua_pushnil(L);
-		lua_pushfstring(L, "%s: %s", lua_tostring(L, 1), strerror(errno));
-		return 2;
-	}
+	if (!r)
+		return coco_lua_failf(L, "%s: %s", lua_tostring(L, 1), strerror(errno));
 	lua_pushstring(L, r);
 	free(r);
 	return 1;
@@ -60,16 +57,13 @@ static int l_listdirs(lua_State *L)
 static int l_mkdir(lua_State *L)
 {
 	const char *p = luaL_checkstring(L, 1);
-	if (mkdir(p, 0777) && errno != EEXIST) {
-		lua_pushnil(L);
-		lua_pushfstring(L, "cannot create %s: %s", p, strerror(errno));
-		return 2;
-	}
+	if (mkdir(p, 0777) && errno != EEXIST)
+		return coco_lua_failf(L, "cannot create %s: %s", p, strerror(errno));
 	lua_pushboolean(L, 1);
 	return 1;
 }
 
-static const luaL_Reg sys_funcs[] = {
+const luaL_Reg coco_lua_sys_funcs[] = {
 	{ "realpath", l_realpath },
 	{ "isatty", l_isatty },
 	{ "now", l_now },
@@ -77,10 +71,3 @@ static const luaL_Reg sys_funcs[] = {
 	{ "mkdir", l_mkdir },
 	{ NULL, NULL }
 };
-
-int coco_lua_open_sys(lua_State *L)
-{
-	/* [core] */
-	luaL_register(L, NULL, sys_funcs);
-	return 0;
-}

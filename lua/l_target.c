@@ -52,6 +52,20 @@ static const coco_target_ops *find_dynamic(const char *name)
 	return d ? &d->ops.t : NULL;
 }
 
+/* Call d's function (below nargs args on its thread); the stack goes back
+ * to top; on error *err = "Name.what: message". */
+static int call_fn(ldef *d, int nargs, int top, const char *what, char **err)
+{
+	char *e = NULL;
+	int rc = coco_lua_custom_call(d->T, nargs, 0, &e);
+	lua_settop(d->T, top);
+	if (rc) {
+		coco_seterr(err, "%s.%s: %s", d->name, what, e);
+		free(e);
+	}
+	return rc;
+}
+
 /* ---- setup ---------------------------------------------------------------- */
 
 /* desired: {"export":..,"fields":[{"name":..,"type":..}],"flow":..,
@@ -190,15 +204,7 @@ static int tgt_apply(const char *stored, const char *desired, char **err)
 		coco_lua_push_json(T, desired, strlen(desired));
 	else
 		lua_pushnil(T);
-	char *e = NULL;
-	int rc = coco_lua_custom_call(T, 2, 0, &e);
-	lua_settop(T, top);
-	if (rc) {
-		coco_seterr(err, "%s.setup: %s", d->name, e);
-		free(e);
-		return -1;
-	}
-	return 0;
+	return call_fn(d, 2, top, "setup", err);
 }
 
 /* ---- writes --------------------------------------------------------------- */
@@ -215,12 +221,11 @@ typedef struct ltgt {
 
 static int tgt_open(const coco_optval *opts, const coco_export_info *info, void **out, char **err)
 {
-	lspec *s = coco_lua_spec_of(opts);
+	lspec *s = coco_lua_spec_open(opts, "target", err);
 	if (!s)
-		return coco_seterr(err, "a Lua target spec must be made by its definition");
+		return -1;
 	ltgt *t = coco_xcalloc(1, sizeof *t);
 	t->spec = s;
-	coco_lua_spec_hold(s);
 	t->info = info;
 	t->up_ref = t->del_ref = LUA_NOREF;
 	t->key_type = coco_type_struct(&t->types, info->row_type->fields, info->nkeys);
@@ -305,15 +310,7 @@ static int tgt_commit(void *p, char **err)
 	lua_rawgeti(T, LUA_REGISTRYINDEX, t->del_ref);
 	lua_rawgeti(T, LUA_REGISTRYINDEX, t->ctx_ref);
 	drop_batch(t);
-	char *e = NULL;
-	int rc = coco_lua_custom_call(T, 3, 0, &e);
-	lua_settop(T, top);
-	if (rc) {
-		coco_seterr(err, "%s.mutate: %s", d->name, e);
-		free(e);
-		return -1;
-	}
-	return 0;
+	return call_fn(d, 3, top, "mutate", err);
 }
 
 static void tgt_close(void *p)
