@@ -116,7 +116,7 @@ static ldef *check_def(lua_State *L, int idx)
 {
 	ldef **box = luaL_checkudata(L, idx, COCO_LDEF_MT);
 	if (!*box)
-		luaL_error(L, "coco: definition released");
+		coco_lua_raisef(L, "coco: definition released");
 	return *box;
 }
 

@@ -1,27 +1,17 @@
-/* coco.graph: building a flow's graph from the DSL, and running it
- * (setup, update, evaluate, drop). The DSL in coco/init.lua calls these;
- * users never see them directly. Building mistakes raise (the message
- * carries the user's line); runtime failures return nil, message. */
+/* coco.graph: the userdata behind a flow, and building its graph from the
+ * DSL (coco/builder.lua calls these; users never see them directly).
+ * Building mistakes raise (the message carries the user's line). Running
+ * the graph is in l_flow.c. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/stat.h>
-#include <errno.h>
-#include <dirent.h>
-#include <time.h>
 #include "l_graph.h"
-
-#include "indexer.h"
-#include "state.h"
-#include "verify.h"
-#include "sys.h"
-
 
 lgraph *coco_lua_check_graph(lua_State *L, int idx)
 {
 	lgraph *lg = luaL_checkudata(L, idx, COCO_GRAPH_MT);
 	if (!lg->g)
-		luaL_error(L, "coco: flow is closed");
+		coco_lua_raisef(L, "coco: flow is closed");
 	return lg;
 }
 

@@ -33,7 +33,7 @@ static llive *check_live(lua_State *L, int idx)
 {
 	llive *l = luaL_checkudata(L, idx, COCO_LIVE_MT);
 	if (!l->lv)
-		luaL_error(L, "coco: live updater is closed");
+		coco_lua_raisef(L, "coco: live updater is closed");
 	return l;
 }
 
@@ -166,7 +166,7 @@ static llive *enter(lua_State *L, const char *what)
 {
 	llive *l = check_live(L, 1);
 	if (l->depth)
-		luaL_error(L, "coco: live:%s called from a live callback", what);
+		coco_lua_raisef(L, "coco: live:%s called from a live callback", what);
 	l->L = L;
 	l->depth++;
 	return l;

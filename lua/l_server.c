@@ -37,7 +37,7 @@ static lserver *check_server(lua_State *L, int idx)
 {
 	lserver *ls = luaL_checkudata(L, idx, COCO_SERVER_MT);
 	if (!ls->s)
-		luaL_error(L, "coco: server is closed");
+		coco_lua_raisef(L, "coco: server is closed");
 	return ls;
 }
 
@@ -173,7 +173,7 @@ static int l_run(lua_State *L)
 {
 	lserver *ls = check_server(L, 1);
 	if (ls->running)
-		return luaL_error(L, "coco: server:run() called from a request handler");
+		return coco_lua_raisef(L, "coco: server:run() called from a request handler");
 	ls->L = L;
 	ls->running = 1;
 	coco_server_run(ls->s);
@@ -237,7 +237,7 @@ static int l_close(lua_State *L)
 {
 	lserver *ls = luaL_checkudata(L, 1, COCO_SERVER_MT);
 	if (ls->running)
-		return luaL_error(L, "coco: server:close() called from a request handler");
+		return coco_lua_raisef(L, "coco: server:close() called from a request handler");
 	if (ls->s) {
 		ls->L = L;
 		coco_server_destroy(ls->s);
@@ -290,7 +290,7 @@ static lpoller *check_poller(lua_State *L)
 {
 	lpoller *p = luaL_checkudata(L, 1, COCO_POLLER_MT);
 	if (p->fd < 0)
-		luaL_error(L, "coco: poller is closed");
+		coco_lua_raisef(L, "coco: poller is closed");
 	return p;
 }
 
@@ -300,7 +300,7 @@ static int l_poller_add(lua_State *L)
 	lpoller *p = check_poller(L);
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)luaL_checkinteger(L, 3) };
 	if (epoll_ctl(p->fd, EPOLL_CTL_ADD, (int)luaL_checkinteger(L, 2), &ev))
-		return luaL_error(L, "coco: poller:add: %s", strerror(errno));
+		return coco_lua_raisef(L, "coco: poller:add: %s", strerror(errno));
 	return 0;
 }
 
@@ -373,7 +373,7 @@ static int l_signal_fd(lua_State *L)
 	if (rd < 0) {
 		int p[2];
 		if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
-			return luaL_error(L, "coco: pipe: %s", strerror(errno));
+			return coco_lua_raisef(L, "coco: pipe: %s", strerror(errno));
 		rd = p[0];
 		sig_wr = p[1];
 		struct sigaction sa;
@@ -392,7 +392,7 @@ static lgraph *graph_arg(lua_State *L)
 {
 	lgraph *lg = luaL_checkudata(L, 1, COCO_GRAPH_MT);
 	if (!lg->g)
-		luaL_error(L, "coco: flow is closed");
+		coco_lua_raisef(L, "coco: flow is closed");
 	return lg;
 }
 

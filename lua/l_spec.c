@@ -79,7 +79,7 @@ static int l_check_opts(lua_State *L)
 	const char *name = luaL_checkstring(L, 2);
 	const coco_optdef *d = defs_of(luaL_checkstring(L, 1), name, &ops);
 	if (!ops)
-		return luaL_error(L, "unknown %s '%s'", lua_tostring(L, 1), name);
+		return coco_lua_raisef(L, "unknown %s '%s'", lua_tostring(L, 1), name);
 	coco_arena a = {0};
 	coco_buf e = {0};
 	coco_optval *v = coco_arena_alloc(&a, (coco_opt_count(d) + 1) * sizeof *v);
@@ -106,7 +106,7 @@ coco_optval *coco_lua_spec_opts(lua_State *L, int idx, const char *cat, const vo
 		d = defs_of(cat, name ? name : "", ops);
 	if (!*ops) {
 		coco_arena_destroy(a);
-		luaL_error(L, "%s: unknown %s '%s'", where, cat, name ? name : "?");
+		coco_lua_raisef(L, "%s: unknown %s '%s'", where, cat, name ? name : "?");
 	}
 	coco_optval *v = coco_arena_alloc(a, (coco_opt_count(d) + 1) * sizeof *v);
 	lua_getfield(L, idx, "opts");
