@@ -246,6 +246,16 @@ static void read_callbacks(lua_State *L, int opts, cbctx *c, coco_update_opts *o
 	o->ud = c;
 }
 
+/* update, evaluate, verify: the flow at 1 (see running), its options and
+ * callbacks from the table at 2 */
+static lgraph *pass_start(lua_State *L, int mode, cbctx *c, coco_update_opts *o, int *n)
+{
+	lgraph *lg = running(L, mode, n);
+	if (lg)
+		read_callbacks(L, 2, c, o);
+	return lg;
+}
+
 static void push_all_stats(lua_State *L, const coco_graph *g, const coco_source_stats *st)
 {
 	size_t ns = coco_graph_nsources(g);
@@ -284,12 +294,11 @@ static int update_pass(lgraph *lg, const coco_update_opts *o, void *ud, coco_sou
 static int l_update(lua_State *L)
 {
 	int n;
-	lgraph *lg = running(L, WRITES_STATE, &n);
-	if (!lg)
-		return n;
 	coco_update_opts o = {0};
 	cbctx c = {0};
-	read_callbacks(L, 2, &c, &o);
+	lgraph *lg = pass_start(L, WRITES_STATE, &c, &o, &n);
+	if (!lg)
+		return n;
 	return run_pass(L, lg, &o, update_pass, NULL);
 }
 
@@ -362,12 +371,11 @@ static void cb_diff(void *ud, const coco_verify_diff *d)
 static int l_verify(lua_State *L)
 {
 	int n;
-	lgraph *lg = running(L, ANY_STATE, &n);
-	if (!lg)
-		return n;
 	coco_update_opts uo = {0};
 	cbctx c = {0};
-	read_callbacks(L, 2, &c, &uo);
+	lgraph *lg = pass_start(L, ANY_STATE, &c, &uo, &n);
+	if (!lg)
+		return n;
 	c.on_progress = 0;
 	coco_verify_opts o = { .on_error = cb_error, .on_diff = cb_diff, .ud = &c };
 	if (lua_istable(L, 2)) {
@@ -410,14 +418,13 @@ static int l_verify(lua_State *L)
 /* g:evaluate({ use_cache, on_error, on_warning }, sink) -> stats | nil, msg */
 static int l_evaluate(lua_State *L)
 {
-	int n;
-	lgraph *lg = running(L, ANY_STATE, &n);
-	if (!lg)
-		return n;
 	luaL_checktype(L, 3, LUA_TFUNCTION);
+	int n;
 	coco_update_opts o = {0};
 	cbctx c = {0};
-	read_callbacks(L, 2, &c, &o);
+	lgraph *lg = pass_start(L, ANY_STATE, &c, &o, &n);
+	if (!lg)
+		return n;
 	int use_cache = 1;
 	if (lua_istable(L, 2)) {
 		lua_getfield(L, 2, "use_cache");

@@ -381,53 +381,48 @@ function Server:_metrics()
     { "errors", "source rows that failed" },
     { "fn_calls", "function calls made" }, { "cache_hits", "function results taken from the cache" },
   }
+  -- f(entry, totals, labels) for each source of each flow
+  local function per_source(f)
+    for _, e in ipairs(self.entries) do
+      for _, src in ipairs(e.info.sources) do
+        f(e, e.totals[src.name], string.format('flow="%s",source="%s"', prom_label(e.name),
+          prom_label(src.name)), src.name)
+      end
+    end
+  end
   for _, c in ipairs(counters) do
     local name = "coco_source_rows_" .. c[1] .. "_total"
     if c[1] == "fn_calls" then name = "coco_function_calls_total" end
     if c[1] == "cache_hits" then name = "coco_function_cache_hits_total" end
     help(name, "counter", c[2])
-    for _, e in ipairs(self.entries) do
-      for _, src in ipairs(e.info.sources) do
-        out[#out + 1] = string.format('%s{flow="%s",source="%s"} %d', name, prom_label(e.name),
-          prom_label(src.name), e.totals[src.name][c[1]])
-      end
-    end
+    per_source(function(_, t, lbl)
+      out[#out + 1] = string.format('%s{%s} %d', name, lbl, t[c[1]])
+    end)
   end
   help("coco_source_batch_duration_seconds", "histogram", "time to process a batch (a pass or a slice of changes)")
-  for _, e in ipairs(self.entries) do
-    for _, src in ipairs(e.info.sources) do
-      local t = e.totals[src.name]
-      local lbl = string.format('flow="%s",source="%s"', prom_label(e.name), prom_label(src.name))
-      local cum = 0
-      for i, le in ipairs(BUCKETS) do
-        cum = cum + t.hist[i]
-        out[#out + 1] = string.format('coco_source_batch_duration_seconds_bucket{%s,le="%g"} %d', lbl, le, cum)
-      end
-      cum = cum + t.hist[#BUCKETS + 1]
-      out[#out + 1] = string.format('coco_source_batch_duration_seconds_bucket{%s,le="+Inf"} %d', lbl, cum)
-      out[#out + 1] = string.format('coco_source_batch_duration_seconds_sum{%s} %.6f', lbl, t.seconds)
-      out[#out + 1] = string.format('coco_source_batch_duration_seconds_count{%s} %d', lbl, t.batches)
+  per_source(function(_, t, lbl)
+    local cum = 0
+    for i, le in ipairs(BUCKETS) do
+      cum = cum + t.hist[i]
+      out[#out + 1] = string.format('coco_source_batch_duration_seconds_bucket{%s,le="%g"} %d', lbl, le, cum)
     end
-  end
+    cum = cum + t.hist[#BUCKETS + 1]
+    out[#out + 1] = string.format('coco_source_batch_duration_seconds_bucket{%s,le="+Inf"} %d', lbl, cum)
+    out[#out + 1] = string.format('coco_source_batch_duration_seconds_sum{%s} %.6f', lbl, t.seconds)
+    out[#out + 1] = string.format('coco_source_batch_duration_seconds_count{%s} %d', lbl, t.batches)
+  end)
   help("coco_source_last_change_age_seconds", "gauge", "seconds since a change of the source was last applied (lag)")
-  for _, e in ipairs(self.entries) do
-    for _, src in ipairs(e.info.sources) do
-      local t = e.totals[src.name]
-      if t.last_change then
-        out[#out + 1] = string.format('coco_source_last_change_age_seconds{flow="%s",source="%s"} %d',
-          prom_label(e.name), prom_label(src.name), wall() - t.last_change)
-      end
+  per_source(function(_, t, lbl)
+    if t.last_change then
+      out[#out + 1] = string.format('coco_source_last_change_age_seconds{%s} %d', lbl, wall() - t.last_change)
     end
-  end
+  end)
   help("coco_source_row_errors", "gauge", "source rows whose last processing failed (to be retried)")
-  for _, e in ipairs(self.entries) do
-    for _, src in ipairs(e.info.sources) do
-      local n = 0
-      for _ in pairs(e.errors[src.name]) do n = n + 1 end
-      out[#out + 1] = string.format('coco_source_row_errors{flow="%s",source="%s"} %d',
-        prom_label(e.name), prom_label(src.name), n)
-    end
-  end
+  per_source(function(e, _, lbl, name)
+    local n = 0
+    for _ in pairs(e.errors[name]) do n = n + 1 end
+    out[#out + 1] = string.format('coco_source_row_errors{%s} %d', lbl, n)
+  end)
   help("coco_updater_up", "gauge", "1 while the flow's live updater runs")
   for _, e in ipairs(self.entries) do
     out[#out + 1] = string.format('coco_updater_up{flow="%s"} %d', prom_label(e.name),
