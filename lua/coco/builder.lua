@@ -99,7 +99,6 @@ function slice_methods.row(self, fn)
   local child = b.g:foreach(current_scope(b), self._ref, where(2))
   run_row(b, child, fn)
 end
-slice_methods.for_each = slice_methods.row
 
 Row.__index = function(self, k)
   if k == "add_collector" then
