@@ -44,9 +44,7 @@ static int l_open_state(lua_State *L)
 		lua_pushboolean(L, 1);
 		return 1;
 	}
-	if (lg->st)
-		coco_state_close(lg->st);
-	lg->st = NULL;
+	coco_lua_graph_close_state(lg);
 	free(lg->state_dir);
 	lg->state_dir = coco_strdup(dir);
 	char *err = NULL;
