@@ -2,18 +2,10 @@
  * CLI in coco/cli.lua. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <lua.h>
-#include <lauxlib.h>
 #include <lualib.h>
+#include "coco_lua.h"
 
 int luaopen_coco(lua_State *L);
-
-static int traceback(lua_State *L)
-{
-	const char *msg = lua_tostring(L, 1);
-	luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
-	return 1;
-}
 
 static int run(lua_State *L)
 {
@@ -46,12 +38,11 @@ int main(int argc, char **argv)
 		fputs("coco: cannot create Lua state\n", stderr);
 		return 1;
 	}
-	lua_pushcfunction(L, traceback);
 	lua_pushcfunction(L, run);
 	lua_pushinteger(L, argc);
 	lua_pushlightuserdata(L, argv);
 	int rc;
-	if (lua_pcall(L, 2, 1, 1)) {
+	if (coco_lua_pcall(L, 2, 1)) {
 		fprintf(stderr, "coco: internal error: %s\n", lua_tostring(L, -1));
 		rc = 70;
 	} else {
