@@ -327,7 +327,7 @@ end
 local server_mod
 function coco.serve(flows, opts)
   if getmetatable(flows) == Flow then flows = { flows } end
-  server_mod = server_mod or core.load_embedded("server.lua")(coco, core)
+  server_mod = server_mod or core.load_embedded("server.lua")(coco, core, priv.check)
   return server_mod.serve(flows, opts)
 end
 

@@ -5,7 +5,7 @@
 -- flow:serve{...} is coco.serve({ flow }, {...}). The HTTP server (engine/
 -- server.c) and the updaters are polled through one epoll fd, so a host's
 -- loop drives everything like it drives flow:live().
-local coco, core = ...
+local coco, core, check = ...
 local json = coco.json
 local concat, floor, min = table.concat, math.floor, math.min
 
@@ -259,11 +259,10 @@ function Server:_update(e, req)
     reexport = body:match('"reexport"%s*:%s*true') ~= nil,
     full_reprocess = body:match('"full_reprocess"%s*:%s*true') ~= nil,
   }
-  for k in body:gmatch('"([^"]+)"%s*:') do
-    if k ~= "reexport" and k ~= "full_reprocess" then
-      return jerr(400, "unknown option '" .. k .. "'; options: full_reprocess, reexport")
-    end
-  end
+  local keys = {}
+  for k in body:gmatch('"([^"]+)"%s*:') do keys[k] = true end
+  local k, names = check.unknown_key(keys, opts)
+  if k then return jerr(400, "unknown option '" .. k .. "'; options: " .. names) end
   local before = {}
   for n, t in pairs(e.totals) do
     before[n] = { added = t.added, updated = t.updated, deleted = t.deleted, unchanged = t.unchanged,
@@ -540,15 +539,13 @@ function Server:_handle(req)
 end
 
 -- ---- start -----------------------------------------------------------------------
+local serve_opts = { listen = 1, token = 1, cors = 1, live = 1, force = 1, max_body = 1, max_conns = 1 }
+
 -- coco.serve(flows, { listen, token, cors, live, force, max_body }) -> server | nil, msg
 function M.serve(flows, opts)
   opts = opts or {}
-  local known = { listen = 1, token = 1, cors = 1, live = 1, force = 1, max_body = 1, max_conns = 1 }
-  for k in pairs(opts) do
-    if not known[k] then
-      return nil, "serve: unknown option '" .. tostring(k) .. "'; options: cors, force, listen, live, max_body, max_conns, token"
-    end
-  end
+  local k, names = check.unknown_key(opts, serve_opts)
+  if k then return nil, "serve: unknown option '" .. k .. "'; options: " .. names end
   local s = setmetatable({ entries = {}, by_name = {}, tags = {}, next_tag = 1 }, Server)
   for _, f in ipairs(flows) do
     if s.by_name[f.name] then return nil, "serve: two flows are named " .. f.name end
