@@ -1,7 +1,10 @@
--- The coco module: the FlowBuilder DSL and the library API.
--- The flow function runs once, symbolically: every DSL call records an op
--- in the C graph (which infers types and validates at once), so mistakes
--- are reported at the user's line before any data is touched.
+-- The coco module: the FlowBuilder DSL and the library API, assembled here
+-- from check.lua, json.lua, builder.lua, query.lua, flow.lua and custom.lua
+-- (see README.md); this file holds the namespaces (coco.sources, functions,
+-- targets), the types and coco.fn. The flow function runs once,
+-- symbolically: every DSL call records an op in the C graph (which infers
+-- types and validates at once), so mistakes are reported at the user's line
+-- before any data is touched.
 local core = ...
 
 local coco = { _VERSION = "coco 0.1.0" }
