@@ -4,7 +4,7 @@
  * graph builders. */
 #include <stdlib.h>
 #include <string.h>
-#include "coco_lua.h"
+#include "l_custom.h"
 
 /* Which vtable a spec names: category "source" | "target" | "function". */
 static const coco_optdef *defs_of(const char *cat, const char *name, const void **ops)
@@ -120,7 +120,7 @@ coco_optval *coco_lua_spec_opts(lua_State *L, int idx, const char *cat, const vo
 		lua_error(L);
 	}
 	if (inst)
-		v[coco_opt_count(d) - 1].i = (int64_t)(intptr_t)inst;
+		v[COCO_LUA_OPT_INSTANCE].i = (int64_t)(intptr_t)inst;
 	return v;
 }
 
