@@ -686,10 +686,14 @@ int owner_del(run *r, done_row *d, size_t x, const lkey *k, coco_value *row)
 		size_t other = e->n > 1 ? (w == (size_t)i ? coco_oent_runner_up(r->own, e, (size_t)i) : w) : 0;
 		coco_owner o = e->o[other];
 		int shared = e->n > 1;
+		/* a row of a source that left the flow ranks last now, yet the
+		 * target may hold it (it won in the flow before): the winner's
+		 * row is written again */
+		int left = rank(r->g, &e->o[i]) == coco_graph_nsources(r->g);
 		coco_oent_remove(r->own, e, (size_t)i);
 		if (shared)
 			owner_warn(r, d, x, k, &o, e);
-		if ((size_t)i != w)
+		if ((size_t)i != w && !left)
 			return 1;
 	}
 	while (e->n) {

@@ -204,6 +204,22 @@ describe("owned target rows", function()
     assert.falsy(out:find('"reprocessed":[1-9]'), "once: " .. out)
   end)
 
+  -- found by spec/fuzz --collide, seed 21: the source that left ranked
+  -- last in the flow after it, so its row, which the target held, was
+  -- taken for a loser's and nothing was written in its place
+  it("a source that leaves the flow hands the keys its rows won to the next owner", function()
+    H.write(dir .. "/flow.lua", flow_text({ two = true }))
+    H.write(dir .. "/docs/a.md", "same from docs")
+    H.write(dir .. "/first/z.md", "same from first")
+    update()
+    assert.are.equal("same=z.md:same from first", rows_of(dir))
+    H.write(dir .. "/flow.lua", flow_text())        -- `first` leaves
+    update()
+    assert.are.equal("same=a.md:same from docs", rows_of(dir))
+    assert.are.equal(fresh(), rows_of(dir))
+    verified()
+  end)
+
   it("converges after kill -9 at any row of an update with collisions", function()
     local words = { "red", "green", "blue" }
     local kills = 0
