@@ -17,10 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ops.h"
-#include "secret.h"
-#include "tdesc.h"
-#include "vstore.h"
+#include "chroma_int.h"
 #include "functions/json.h"
 #include "sys.h"
 
@@ -38,31 +35,9 @@ static const coco_optdef c_opts[] = {
 	{ NULL, 0, 0, NULL, 0 },
 };
 
-#define WHO "Chroma"
-#define MAX_RECORDS 1000          /* records per request (the server allows more) */
-
 /* ---- the export's layout -------------------------------------------------------- */
 
-enum { R_META, R_KEY, R_DOC, R_EMB };   /* where a field goes */
-
-typedef struct ccol {
-	const char *name;
-	const coco_type *type;
-	int role;
-	char spec[48];               /* "metadata", "key", "document", "embedding 384" */
-} ccol;
-
-typedef struct layout {
-	coco_vs_export x;            /* url, collection, row, nkeys */
-	coco_buf tenant, db;
-	const char *space;           /* cosine, l2, ip */
-	long m, efc;                 /* hnsw max_neighbors, ef_construction; 0: default */
-	int emb, doc;                /* field indexes; doc -1: none */
-	ccol *cols;
-	uint32_t ncols, nkeys;
-} layout;
-
-static void layout_free(layout *l)
+void ch_layout_free(layout *l)
 {
 	coco_vs_export_free(&l->x);
 	coco_buf_free(&l->tenant);
@@ -138,7 +113,7 @@ static int find_doc(const coco_optval *opts, layout *l, char **err)
 	return 0;
 }
 
-static int layout_make(const coco_optval *opts, const coco_export_info *info, layout *l,
+int ch_layout_make(const coco_optval *opts, const coco_export_info *info, layout *l,
 	char **err)
 {
 	memset(l, 0, sizeof *l);
@@ -215,17 +190,12 @@ static int layout_make(const coco_optval *opts, const coco_export_info *info, la
  *
  * url, collection, key and column lines are engine/vstore.h's. */
 
-typedef struct desc {
-	coco_vs_desc v;              /* url, coll, key and column lines */
-	const char *tenant, *db, *hnsw;
-} desc;
-
 static int c_describe(const coco_optval *opts, const coco_export_info *info,
 	coco_buf *resource_id, coco_buf *desired, char **err)
 {
 	layout l;
-	if (layout_make(opts, info, &l, err) < 0) {
-		layout_free(&l);
+	if (ch_layout_make(opts, info, &l, err) < 0) {
+		ch_layout_free(&l);
 		return -1;
 	}
 	coco_buf_printf(resource_id, "chroma:%s/%s/%s#%s", l.x.url.p, l.tenant.p, l.db.p,
@@ -243,7 +213,7 @@ static int c_describe(const coco_optval *opts, const coco_export_info *info,
 	for (uint32_t i = 0; i < l.ncols; i++)
 		coco_tdesc_put_column(desired, COCO_TDESC_SQL_REST, l.cols[i].name, l.cols[i].type,
 			l.cols[i].spec);
-	layout_free(&l);
+	ch_layout_free(&l);
 	return 0;
 }
 
@@ -352,7 +322,7 @@ static int plan_fields(const coco_vs_desc *s, const coco_vs_desc *d, coco_buf *p
 
 /* ---- HTTP ----------------------------------------------------------------------- */
 
-static coco_http *client(void)
+coco_http *ch_client(void)
 {
 	coco_http_opts o = { .max_inflight = 2, .connect_timeout_ms = 5000, .max_retries = 3,
 		.backoff_ms = 200 };
@@ -360,7 +330,7 @@ static coco_http *client(void)
 }
 
 /* url/api/v2/tenants/T/databases/D/collections[/name]<tail> */
-static void coll_url(coco_buf *b, const char *url, const char *tenant, const char *db,
+void ch_coll_url(coco_buf *b, const char *url, const char *tenant, const char *db,
 	const char *coll, const char *tail)
 {
 	coco_buf_clear(b);
@@ -378,7 +348,7 @@ static void coll_url(coco_buf *b, const char *url, const char *tenant, const cha
 
 /* A request: 2xx is success (and 404 when ok404); h NULL: a plain exchange
  * without libcurl (queries on http:// URLs, where loading libcurl costs more). */
-static long call(coco_http *h, const char *method, const char *url, const char *body,
+long ch_call(coco_http *h, const char *method, const char *url, const char *body,
 	int ok404, const char *what, coco_http_resp *r, char **err)
 {
 	return coco_vs_call(h, WHO, method, url, NULL, body, ok404, what, NULL, r, err);
@@ -386,14 +356,14 @@ static long call(coco_http *h, const char *method, const char *url, const char *
 
 /* The collection as the server has it: *id (malloc'd), *space, *dim (0:
  * not known yet). Returns 1, 0 when there is none, -1. */
-static int coll_get(coco_http *h, const desc *d, char **id, char space[16], long *dim,
+int ch_coll_get(coco_http *h, const desc *d, char **id, char space[16], long *dim,
 	char **err)
 {
 	coco_buf url = {0}, what = {0}, s = {0};
-	coll_url(&url, d->v.url, d->tenant, d->db, d->v.coll, NULL);
+	ch_coll_url(&url, d->v.url, d->tenant, d->db, d->v.coll, NULL);
 	coco_buf_printf(&what, "read collection %s on %s", d->v.coll, d->v.url);
 	coco_http_resp r;
-	long st = call(h, "GET", url.p, NULL, 1, what.p, &r, err);
+	long st = ch_call(h, "GET", url.p, NULL, 1, what.p, &r, err);
 	int rc = st < 0 ? -1 : st == 404 ? 0 : 1;
 	if (rc == 1) {
 		const char *cfg, *hn, *dv;
@@ -429,7 +399,7 @@ static int ensure_db(coco_http *h, const desc *d, char **err)
 	coco_buf_printf(&url, "%s/api/v2/tenants/", d->v.url);
 	coco_vs_path(&url, d->tenant);
 	coco_buf_printf(&what, "read tenant %s on %s", d->tenant, d->v.url);
-	long st = call(h, "GET", url.p, NULL, 1, what.p, &r, err);
+	long st = ch_call(h, "GET", url.p, NULL, 1, what.p, &r, err);
 	coco_http_resp_free(&r);
 	if (st < 0)
 		goto done;
@@ -441,7 +411,7 @@ static int ensure_db(coco_http *h, const desc *d, char **err)
 		coco_buf_putc(&body, '}');
 		coco_buf_clear(&what);
 		coco_buf_printf(&what, "create tenant %s on %s", d->tenant, d->v.url);
-		st = call(h, "POST", url.p, body.p, 0, what.p, &r, err);
+		st = ch_call(h, "POST", url.p, body.p, 0, what.p, &r, err);
 		coco_http_resp_free(&r);
 		if (st < 0)
 			goto done;
@@ -453,7 +423,7 @@ static int ensure_db(coco_http *h, const desc *d, char **err)
 	coco_vs_path(&url, d->db);
 	coco_buf_clear(&what);
 	coco_buf_printf(&what, "read database %s/%s on %s", d->tenant, d->db, d->v.url);
-	st = call(h, "GET", url.p, NULL, 1, what.p, &r, err);
+	st = ch_call(h, "GET", url.p, NULL, 1, what.p, &r, err);
 	coco_http_resp_free(&r);
 	if (st < 0)
 		goto done;
@@ -468,7 +438,7 @@ static int ensure_db(coco_http *h, const desc *d, char **err)
 		coco_buf_putc(&body, '}');
 		coco_buf_clear(&what);
 		coco_buf_printf(&what, "create database %s/%s on %s", d->tenant, d->db, d->v.url);
-		st = call(h, "POST", url.p, body.p, 0, what.p, &r, err);
+		st = ch_call(h, "POST", url.p, body.p, 0, what.p, &r, err);
 		coco_http_resp_free(&r);
 		if (st < 0)
 			goto done;
@@ -488,7 +458,7 @@ static int create_coll(coco_http *h, const desc *d, char **err)
 	coco_buf url = {0}, body = {0}, what = {0};
 	char space[16];
 	space_of(d, space);
-	coll_url(&url, d->v.url, d->tenant, d->db, NULL, NULL);
+	ch_coll_url(&url, d->v.url, d->tenant, d->db, NULL, NULL);
 	coco_buf_adds(&body, "{\"name\":");
 	coco_json_str(&body, d->v.coll, strlen(d->v.coll));
 	coco_buf_printf(&body, ",\"get_or_create\":true,\"configuration\":{\"hnsw\":{\"space\":\"%s\"",
@@ -501,7 +471,7 @@ static int create_coll(coco_http *h, const desc *d, char **err)
 	coco_buf_adds(&body, "}}}");
 	coco_buf_printf(&what, "create collection %s on %s", d->v.coll, d->v.url);
 	coco_http_resp r;
-	long st = call(h, "POST", url.p, body.p, 0, what.p, &r, err);
+	long st = ch_call(h, "POST", url.p, body.p, 0, what.p, &r, err);
 	coco_http_resp_free(&r);
 	coco_buf_free(&url);
 	coco_buf_free(&body);
@@ -512,10 +482,10 @@ static int create_coll(coco_http *h, const desc *d, char **err)
 static int drop_coll(coco_http *h, const desc *d, char **err)
 {
 	coco_buf url = {0}, what = {0};
-	coll_url(&url, d->v.url, d->tenant, d->db, d->v.coll, NULL);
+	ch_coll_url(&url, d->v.url, d->tenant, d->db, d->v.coll, NULL);
 	coco_buf_printf(&what, "drop collection %s on %s", d->v.coll, d->v.url);
 	coco_http_resp r;
-	long st = call(h, "DELETE", url.p, NULL, 1, what.p, &r, err);
+	long st = ch_call(h, "DELETE", url.p, NULL, 1, what.p, &r, err);
 	/* a database that is gone holds no collection either */
 	coco_http_resp_free(&r);
 	coco_buf_free(&url);
@@ -541,10 +511,10 @@ static void server_reasons(const desc *d, const char *space, long dim, coco_buf 
 static int server_check(const coco_vs_desc *v, int *exists, coco_buf *why, char **err)
 {
 	const desc *d = (const desc *)v;
-	coco_http *h = strncmp(v->url, "http://", 7) ? client() : NULL;
+	coco_http *h = strncmp(v->url, "http://", 7) ? ch_client() : NULL;
 	char space[16];
 	long dim = 0;
-	int got = coll_get(h, d, NULL, space, &dim, err);
+	int got = ch_coll_get(h, d, NULL, space, &dim, err);
 	if (got == 1)
 		server_reasons(d, space, dim, why);
 	*exists = got == 1;
@@ -564,7 +534,7 @@ static int c_apply(const char *stored, const char *desired, char **err)
 	coco_arena a = {0};
 	desc s, d;
 	int rc = -1;
-	coco_http *h = client();
+	coco_http *h = ch_client();
 	if ((stored && coco_vs_desc_parse(&c_setup, stored, &a, &s.v, err) < 0) ||
 	    (desired && coco_vs_desc_parse(&c_setup, desired, &a, &d.v, err) < 0))
 		goto done;
@@ -581,7 +551,7 @@ static int c_apply(const char *stored, const char *desired, char **err)
 	}
 	char space[16];
 	long dim = 0;
-	int got = coll_get(h, &d, NULL, space, &dim, err);
+	int got = ch_coll_get(h, &d, NULL, space, &dim, err);
 	if (got == 1)
 		server_reasons(&d, space, dim, &why);
 	if (got == 1 && why.n && drop_coll(h, &d, err) < 0)
@@ -595,514 +565,6 @@ done:
 	return rc;
 }
 
-/* ---- writes ---------------------------------------------------------------------- */
-
-typedef struct c_tgt {
-	coco_http *h;
-	layout l;
-	char *label;
-	char *cid;                   /* the collection's id */
-	coco_buf add_url, del_url, tmp;
-	coco_vs_batch b;             /* spans: embedding, document, metadata */
-	coco_buf alias;              /* records a scan found under another id (c_scan) */
-	double ms;
-	uint64_t batches, requests;
-} c_tgt;
-
-/* A record's id: a single str key as it is, else the key's JSON ("[...]"
- * of the key fields, or the one value's JSON). */
-static void key_id(const layout *l, const coco_value *k, coco_buf *out)
-{
-	coco_buf_clear(out);
-	if (l->nkeys == 1 && k->kind == COCO_STR) {
-		coco_buf_add(out, k->u.s, k->n);
-		return;
-	}
-	if (l->nkeys == 1) {
-		coco_value_to_json(k, l->cols[0].type, out);
-		return;
-	}
-	coco_buf_putc(out, '[');
-	for (uint32_t i = 0; i < l->nkeys; i++) {
-		if (i)
-			coco_buf_putc(out, ',');
-		coco_value_to_json(&k->u.fields[i], l->cols[i].type, out);
-	}
-	coco_buf_putc(out, ']');
-}
-
-static int c_begin(void *p, char **err)
-{
-	c_tgt *t = p;
-	(void)err;
-	coco_vs_batch_clear(&t->b);
-	return 0;
-}
-
-/* A metadata value: str, int, float and bool as they are, every other
- * type as its JSON text (a str). */
-static void put_meta(coco_buf *b, const ccol *c, const coco_value *v, coco_buf *tmp)
-{
-	switch (v->kind) {
-	case COCO_STR: case COCO_INT64: case COCO_FLOAT32: case COCO_FLOAT64: case COCO_BOOL:
-		coco_value_to_json(v, c->type, b);
-		break;
-	default:
-		coco_buf_clear(tmp);
-		if (v->kind == COCO_VECTOR)
-			coco_vs_floats(tmp, v->u.vec, v->n);
-		else
-			coco_value_to_json(v, c->type, tmp);
-		coco_json_str(b, tmp->p, tmp->n);
-		break;
-	}
-}
-
-static int c_upsert(void *p, const coco_value *row, char **err)
-{
-	c_tgt *t = p;
-	const layout *l = &t->l;
-	if (coco_vs_row_check(WHO, t->label, row, l->ncols, err) < 0)
-		return -1;
-	const coco_value *ev = &row->u.fields[l->emb];
-	if (ev->kind != COCO_VECTOR || ev->n != l->cols[l->emb].type->dim) {
-		if (ev->kind == COCO_VECTOR)
-			coco_seterr(err, WHO ": %s: embedding %s has %zu dimensions, the collection's %u",
-				t->label, l->cols[l->emb].name, ev->n, l->cols[l->emb].type->dim);
-		else
-			coco_seterr(err, WHO ": %s: a record needs an embedding, and %s is null", t->label,
-				l->cols[l->emb].name);
-		return COCO_TGT_REFUSED;
-	}
-	for (uint32_t i = 0; i < l->ncols; i++) {
-		const coco_value *v = &row->u.fields[i];
-		if (v->kind == COCO_VECTOR) {
-			for (size_t j = 0; j < v->n; j++)
-				if (!isfinite(v->u.vec[j])) {
-					coco_seterr(err, WHO ": %s: vector %s holds NaN or infinity", t->label,
-						l->cols[i].name);
-					return COCO_TGT_REFUSED;
-				}
-		}
-	}
-	coco_value key = coco_vs_key_of(row, l->nkeys);
-	key_id(l, l->nkeys == 1 ? &row->u.fields[0] : &key, &t->tmp);
-	coco_buf id = t->tmp;
-	t->tmp = (coco_buf){0};
-	coco_buf *b = &t->b.data;
-	size_t off[3], len[3];
-	off[0] = b->n;
-	coco_vs_floats(b, ev->u.vec, ev->n);
-	len[0] = b->n - off[0];
-	off[1] = b->n;
-	if (l->doc >= 0 && row->u.fields[l->doc].kind == COCO_STR)
-		coco_json_str(b, row->u.fields[l->doc].u.s, row->u.fields[l->doc].n);
-	else
-		coco_buf_adds(b, "null");
-	len[1] = b->n - off[1];
-	off[2] = b->n;
-	coco_buf_putc(b, '{');
-	int n = 0;
-	for (uint32_t i = 0; i < l->ncols; i++) {
-		const coco_value *v = &row->u.fields[i];
-		if ((l->cols[i].role != R_META && l->cols[i].role != R_KEY) || v->kind == COCO_NULL)
-			continue;
-		if (n++)
-			coco_buf_putc(b, ',');
-		coco_json_str(b, l->cols[i].name, strlen(l->cols[i].name));
-		coco_buf_putc(b, ':');
-		put_meta(b, &l->cols[i], v, &t->tmp);
-	}
-	coco_buf_putc(b, '}');
-	if (!n) {                /* no metadata: null (not {}) */
-		b->n = off[2];
-		coco_buf_adds(b, "null");
-	}
-	len[2] = b->n - off[2];
-	coco_vs_op *o = coco_vs_batch_add(&t->b, id.p, id.n, 0);
-	coco_buf_free(&id);
-	memcpy(o->off, off, sizeof off);
-	memcpy(o->len, len, sizeof len);
-	return 0;
-}
-
-static int c_del(void *p, const coco_value *key, char **err)
-{
-	c_tgt *t = p;
-	(void)err;
-	const coco_value *k = key;
-	if (t->l.nkeys == 1 && key->kind == COCO_STRUCT && key->n == 1)
-		k = &key->u.fields[0];
-	key_id(&t->l, k, &t->tmp);
-	coco_vs_batch_add(&t->b, t->tmp.p, t->tmp.n, 1);
-	const char *other;
-	size_t n;
-	for (size_t at = 0; (at = coco_vs_alias_next(&t->alias, t->tmp.p, t->tmp.n, at, &other, &n));)
-		coco_vs_batch_add(&t->b, other, n, 1);
-	return 0;
-}
-
-/* POST body to url; 2xx or an error (400-class: COCO_TGT_REFUSED). */
-static int post(c_tgt *t, const char *url, const coco_buf *body, const char *what, char **err)
-{
-	coco_http_resp r;
-	memset(&r, 0, sizeof r);
-	long st = coco_vs_request(t->h, WHO, "POST", url, NULL, body->p, body->n, &r, err);
-	int rc = 0;
-	t->requests++;
-	if (st < 0) {
-		rc = -1;
-	} else if (st < 200 || st >= 300) {
-		rc = coco_vs_write_err(WHO, what, url, &r, err);
-	}
-	coco_http_resp_free(&r);
-	return rc;
-}
-
-static int c_commit(void *p, char **err)
-{
-	c_tgt *t = p;
-	if (!t->b.live)
-		return 0;
-	double t0 = coco_now_ms();
-	const coco_vs_op *ops = t->b.ops;
-	coco_buf body = {0}, what = {0};
-	coco_buf_printf(&what, "write to %s", t->label);
-	int rc = 0;
-	for (size_t from = 0; from < t->b.n && rc == 0;) {
-		size_t to = from, n = 0;
-		while (to < t->b.n && n < MAX_RECORDS)
-			n += !ops[to++].dead;
-		/* delete every id written, then add the new records */
-		coco_buf_clear(&body);
-		coco_buf_adds(&body, "{\"ids\":[");
-		int k = 0;
-		for (size_t i = from; i < to; i++)
-			if (!ops[i].dead) {
-				if (k++)
-					coco_buf_putc(&body, ',');
-				coco_json_str(&body, coco_vs_op_id(&t->b, &ops[i]), ops[i].nid);
-			}
-		coco_buf_adds(&body, "]}");
-		if (k)
-			rc = post(t, t->del_url.p, &body, what.p, err);
-		int nadd = 0;
-		for (size_t i = from; i < to; i++)
-			nadd += !ops[i].dead && !ops[i].del;
-		if (rc == 0 && nadd) {
-			static const char *const part[3] = { "embeddings", "documents", "metadatas" };
-			coco_buf_clear(&body);
-			coco_buf_adds(&body, "{\"ids\":[");
-			k = 0;
-			for (size_t i = from; i < to; i++)
-				if (!ops[i].dead && !ops[i].del) {
-					if (k++)
-						coco_buf_putc(&body, ',');
-					coco_json_str(&body, coco_vs_op_id(&t->b, &ops[i]), ops[i].nid);
-				}
-			coco_buf_putc(&body, ']');
-			for (int j = 0; j < 3; j++) {
-				coco_buf_printf(&body, ",\"%s\":[", part[j]);
-				k = 0;
-				for (size_t i = from; i < to; i++)
-					if (!ops[i].dead && !ops[i].del) {
-						if (k++)
-							coco_buf_putc(&body, ',');
-						coco_buf_add(&body, t->b.data.p + ops[i].off[j], ops[i].len[j]);
-					}
-				coco_buf_putc(&body, ']');
-			}
-			coco_buf_putc(&body, '}');
-			rc = post(t, t->add_url.p, &body, what.p, err);
-		}
-		from = to;
-	}
-	coco_buf_free(&body);
-	coco_buf_free(&what);
-	if (rc == 0) {
-		t->batches++;
-		t->ms += coco_now_ms() - t0;
-	}
-	return rc;
-}
-
-static void c_close(void *p)
-{
-	c_tgt *t = p;
-	if (!t)
-		return;
-	if (getenv("COCO_CHROMA_STATS") && t->batches)
-		fprintf(stderr, "coco: Chroma %s: %llu batches, %llu requests, %.1f ms in the target\n",
-			t->label, (unsigned long long)t->batches, (unsigned long long)t->requests, t->ms);
-	coco_http_destroy(t->h);
-	layout_free(&t->l);
-	free(t->label);
-	free(t->cid);
-	coco_buf_free(&t->add_url);
-	coco_buf_free(&t->del_url);
-	coco_buf_free(&t->tmp);
-	coco_vs_batch_free(&t->b);
-	coco_buf_free(&t->alias);
-	free(t);
-}
-
-/* The description of l, parsed (to look the collection up). */
-static void desc_of(const layout *l, desc *d)
-{
-	memset(d, 0, sizeof *d);
-	d->v.url = l->x.url.p;
-	d->tenant = l->tenant.p;
-	d->db = l->db.p;
-	d->v.coll = l->x.coll.p;
-	d->hnsw = l->space;
-}
-
-/* The collection of l on the server: its id into *cid (malloc'd), or -1
- * with *err (none: "no such collection (run <fix>)"). h NULL: plain. */
-static int coll_id(coco_http *h, const layout *l, const char *what, const char *fix, char **cid,
-	char **err)
-{
-	desc d;
-	desc_of(l, &d);
-	char space[16];
-	long dim;
-	int got = coll_get(h, &d, cid, space, &dim, err);
-	if (got == 0)
-		coco_seterr(err, WHO ": %s: no such collection (run %s)", what, fix);
-	return got == 1 ? 0 : -1;
-}
-
-static int c_open(const coco_optval *opts, const coco_export_info *info, void **out, char **err)
-{
-	*out = NULL;
-	c_tgt *t = coco_xcalloc(1, sizeof *t);
-	if (layout_make(opts, info, &t->l, err) < 0) {
-		c_close(t);
-		return -1;
-	}
-	t->h = client();
-	coco_buf lb = {0};
-	coco_buf_printf(&lb, "collection %s on %s", t->l.x.coll.p, t->l.x.url.p);
-	t->label = coco_buf_take(&lb);
-	if (coll_id(t->h, &t->l, t->label, "coco setup", &t->cid, err) < 0) {
-		c_close(t);
-		return -1;
-	}
-	coll_url(&t->add_url, t->l.x.url.p, t->l.tenant.p, t->l.db.p, NULL, "/");
-	coco_buf_adds(&t->add_url, t->cid);
-	coco_buf_adds(&t->del_url, t->add_url.p);
-	coco_buf_adds(&t->add_url, "/add");
-	coco_buf_adds(&t->del_url, "/delete");
-	*out = t;
-	return 0;
-}
-
-/* ---- reading records back: queries and scans ----------------------------------------- */
-
-/* vals[j] = the record's value of field src[j] as type types[j], j < n:
- * its document, embedding (emb: the JSON array, or NULL), or metadata
- * (str, int, float and bool as they are, other types as JSON text in a
- * str). From a; tmp: scratch. */
-static void record_fields(const layout *l, const char *meta, size_t nmeta, const char *doc,
-	size_t ndoc, const char *emb, size_t nemb, const int *src, const coco_field *types, size_t n,
-	coco_arena *a, coco_value *vals, coco_buf *tmp)
-{
-	for (size_t j = 0; j < n; j++) {
-		const ccol *c = &l->cols[src[j]];
-		const char *fv = NULL;
-		size_t nfv = 0;
-		memset(&vals[j], 0, sizeof vals[j]);
-		if (c->role == R_DOC) {
-			fv = doc, nfv = ndoc;
-		} else if (c->role == R_EMB) {
-			fv = emb, nfv = nemb;
-		} else if (meta && coco_json_get(meta, nmeta, c->name, strlen(c->name), &fv, &nfv)) {
-			coco_kind kd = c->type->kind;
-			if (kd != COCO_STR && kd != COCO_INT64 && kd != COCO_FLOAT32 &&
-			    kd != COCO_FLOAT64 && kd != COCO_BOOL) {       /* JSON text in a str */
-				coco_buf_clear(tmp);
-				fv = coco_json_str_decode(fv, nfv, tmp) == 0 ? tmp->p : NULL;
-				nfv = tmp->n;
-			}
-		}
-		if (fv)
-			coco_vs_from_json(fv, nfv, types[j].type, a, &vals[j]);
-	}
-}
-
-/* The i-th (from 0) element of a JSON array, or NULL. */
-static const char *nth(const char *arr, size_t narr, size_t i, size_t *n)
-{
-	char idx[24];
-	const char *v;
-	snprintf(idx, sizeof idx, "%zu", i + 1);
-	return arr && coco_json_get(arr, narr, idx, strlen(idx), &v, n) ? v : NULL;
-}
-
-static int c_top_k(const coco_optval *opts, const coco_export_info *info, const char *field,
-	const char *metric, const float *vec, size_t dim, size_t k, coco_arena *a,
-	const coco_type **row_type, coco_value **rows, size_t *nrows, char **err)
-{
-	*rows = NULL;
-	*nrows = 0;
-	layout l;
-	coco_http *h = NULL;
-	coco_buf body = {0}, what = {0}, url = {0}, s = {0};
-	coco_http_resp r = {0};
-	char *cid = NULL;
-	int rc = -1;
-	if (layout_make(opts, info, &l, err) < 0)
-		goto done;
-	coco_buf_printf(&what, "query collection %s on %s", l.x.coll.p, l.x.url.p);
-	int fi = coco_vs_field(info->row_type, field, strlen(field));
-	if (fi < 0 || fi != l.emb) {
-		coco_seterr(err, WHO ": %s: top_k searches the embedding, field '%s'%s%s%s", what.p,
-			l.cols[l.emb].name, fi < 0 ? "; there is no field '" : "", fi < 0 ? field : "",
-			fi < 0 ? "'" : "");
-		goto done;
-	}
-	if (dim != l.cols[fi].type->dim) {
-		coco_seterr(err, WHO ": %s: the query vector has %zu dimensions, field '%s' has %u",
-			what.p, dim, field, l.cols[fi].type->dim);
-		goto done;
-	}
-	if (strcmp(metric, l.space)) {
-		coco_seterr(err, WHO ": %s: the collection's space is %s; top_k asked for %s (set "
-			"vector_indexes = {{ field = \"%s\", metric = \"%s\" }} on the export)", what.p,
-			l.space, metric, field, metric);
-		goto done;
-	}
-	h = strncmp(l.x.url.p, "http://", 7) ? client() : NULL;
-	if (coll_id(h, &l, what.p, "coco update first", &cid, err) < 0)
-		goto done;
-	coll_url(&url, l.x.url.p, l.tenant.p, l.db.p, NULL, "/");
-	coco_buf_adds(&url, cid);
-	coco_buf_adds(&url, "/query");
-	coco_buf_adds(&body, "{\"query_embeddings\":[");
-	coco_vs_floats(&body, vec, dim);
-	coco_buf_printf(&body, "],\"n_results\":%zu,\"include\":[\"documents\",\"metadatas\","
-		"\"distances\"]}", k);
-	if (call(h, "POST", url.p, body.p, 0, what.p, &r, err) < 0)
-		goto done;
-	int *src = coco_arena_alloc(a, (l.ncols + 1) * sizeof *src);
-	*row_type = coco_vs_topk_type(info->row_type, fi, a, src);
-	uint32_t nf = (*row_type)->nfields;
-	/* {"ids":[[...]],"documents":[[...]],"metadatas":[[...]],"distances":[[...]]} */
-	const char *docs = NULL, *metas = NULL, *dists = NULL, *v, *kk;
-	size_t ndocs = 0, nmetas = 0, ndists = 0, nv, kkn, n = 0;
-	if (coco_json_get(r.body.p, r.body.n, "documents", 9, &v, &nv))
-		docs = nth(v, nv, 0, &ndocs);
-	if (coco_json_get(r.body.p, r.body.n, "metadatas", 9, &v, &nv))
-		metas = nth(v, nv, 0, &nmetas);
-	if (!coco_json_get(r.body.p, r.body.n, "distances", 9, &v, &nv) ||
-	    !(dists = nth(v, nv, 0, &ndists))) {
-		coco_seterr(err, WHO ": %s: unexpected answer %.200s", what.p, r.body.p);
-		goto done;
-	}
-	coco_json_iter it;
-	coco_json_iter_init(&it, dists, ndists);
-	while (coco_json_iter_next(&it, &kk, &kkn, &v, &nv))
-		n++;
-	coco_value *outv = coco_arena_alloc(a, (n + 1) * sizeof *outv);
-	for (size_t i = 0; i < n; i++) {
-		coco_value *row = &outv[i];
-		row->kind = COCO_STRUCT;
-		row->n = nf;
-		row->u.fields = coco_arena_alloc(a, nf * sizeof(coco_value));
-		size_t nmeta = 0, ndoc = 0, nfv;
-		const char *meta = nth(metas, nmetas, i, &nmeta), *doc = nth(docs, ndocs, i, &ndoc);
-		record_fields(&l, meta, nmeta, doc, ndoc, NULL, 0, src, (*row_type)->fields, nf - 1, a,
-			row->u.fields, &s);
-		const char *fv = nth(dists, ndists, i, &nfv);
-		double dv = fv ? coco_vs_number(fv, nfv) : 0;
-		/* Chroma: l2 is squared, ip is 1 - dot; coco: l2 distance, -dot */
-		coco_value *dd = &row->u.fields[nf - 1];
-		dd->kind = COCO_FLOAT64;
-		dd->u.f = !strcmp(metric, "l2") ? sqrt(dv > 0 ? dv : 0) : !strcmp(metric, "ip")
-			? dv - 1 : dv;
-	}
-	*rows = outv;
-	*nrows = n;
-	rc = 0;
-done:
-	coco_http_resp_free(&r);
-	coco_http_destroy(h);
-	free(cid);
-	coco_buf_free(&body);
-	coco_buf_free(&what);
-	coco_buf_free(&url);
-	coco_buf_free(&s);
-	layout_free(&l);
-	return rc;
-}
-
-#define SCAN_PAGE 500             /* records per get request */
-
-/* Every record, by pages of get with offset and limit (coco_target_ops.scan). */
-static int c_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud, coco_arena *a,
-	char **err)
-{
-	c_tgt *t = p;
-	const layout *l = &t->l;
-	coco_buf body = {0}, what = {0}, url = {0}, s = {0}, kid = {0};
-	coco_buf_printf(&what, "scan %s", t->label);
-	coll_url(&url, l->x.url.p, l->tenant.p, l->db.p, NULL, "/");
-	coco_buf_adds(&url, t->cid);
-	coco_buf_adds(&url, "/get");
-	int *src = coco_xcalloc(l->ncols + 1, sizeof *src);
-	for (uint32_t i = 0; i < l->ncols; i++)
-		src[i] = (int)i;
-	int rc = 0, stop = 0;
-	size_t got = SCAN_PAGE;
-	for (size_t off = 0; !rc && !stop && got == SCAN_PAGE; off += got) {
-		coco_buf_clear(&body);
-		coco_buf_printf(&body, "{\"limit\":%d,\"offset\":%zu,\"include\":[\"embeddings\","
-			"\"documents\",\"metadatas\"]}", SCAN_PAGE, off);
-		coco_http_resp r;
-		const char *ids, *embs = NULL, *docs = NULL, *metas = NULL;
-		size_t nids, nembs = 0, ndocs = 0, nmetas = 0;
-		got = 0;
-		if (call(t->h, "POST", url.p, body.p, 0, what.p, &r, err) < 0) {
-			rc = -1;
-		} else if (!coco_json_get(r.body.p, r.body.n, "ids", 3, &ids, &nids)) {
-			rc = coco_seterr(err, WHO ": %s: unexpected answer %.200s", what.p, r.body.p);
-		} else {
-			coco_json_get(r.body.p, r.body.n, "embeddings", 10, &embs, &nembs);
-			coco_json_get(r.body.p, r.body.n, "documents", 9, &docs, &ndocs);
-			coco_json_get(r.body.p, r.body.n, "metadatas", 9, &metas, &nmetas);
-		}
-		size_t nid;
-		while (!rc && !stop && nth(ids, nids, got, &nid)) {
-			size_t nmeta = 0, ndoc = 0, nemb = 0;
-			const char *meta = nth(metas, nmetas, got, &nmeta), *doc = nth(docs, ndocs, got, &ndoc);
-			const char *emb = nth(embs, nembs, got, &nemb);
-			got++;
-			coco_arena_reset(a);
-			coco_value row = { .kind = COCO_STRUCT, .n = l->ncols };
-			row.u.fields = coco_arena_alloc(a, l->ncols * sizeof(coco_value));
-			record_fields(l, meta, nmeta, doc, ndoc, emb, nemb, src, l->x.row->fields, l->ncols,
-				a, row.u.fields, &s);
-			/* a record whose id is not its key's (added by hand): del() of
-			 * the key deletes it too */
-			coco_value key = coco_vs_key_of(&row, l->nkeys);
-			key_id(l, l->nkeys == 1 ? &row.u.fields[0] : &key, &kid);
-			coco_buf_clear(&s);
-			const char *idv = nth(ids, nids, got - 1, &nid);
-			if (coco_json_str_decode(idv, nid, &s) == 0 && (s.n != kid.n || memcmp(s.p, kid.p, s.n)))
-				coco_vs_alias_add(&t->alias, kid.p, kid.n, s.p, s.n);
-			stop = cb(ud, &row) != 0;
-		}
-		coco_http_resp_free(&r);
-	}
-	free(src);
-	coco_buf_free(&body);
-	coco_buf_free(&what);
-	coco_buf_free(&url);
-	coco_buf_free(&s);
-	coco_buf_free(&kid);
-	return rc;
-}
-
 /* The Chroma target: `targets.Chroma{ url = "http://localhost:8000" }`. */
 const coco_target_ops coco_chroma_target = {
 	.name = "Chroma",
@@ -1111,12 +573,12 @@ const coco_target_ops coco_chroma_target = {
 	.plan = c_plan,
 	.apply = c_apply,
 	.check = c_check,
-	.open = c_open,
-	.begin = c_begin,
-	.upsert = c_upsert,
-	.del = c_del,
-	.commit = c_commit,
-	.close = c_close,
-	.top_k = c_top_k,
-	.scan = c_scan,
+	.open = ch_open,
+	.begin = ch_begin,
+	.upsert = ch_upsert,
+	.del = ch_del,
+	.commit = ch_commit,
+	.close = ch_close,
+	.top_k = ch_top_k,
+	.scan = ch_scan,
 };

@@ -17,9 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ops.h"
-#include "tdesc.h"
-#include "vstore.h"
+#include "qdrant_int.h"
 #include "functions/json.h"
 #include "sys.h"
 
@@ -35,34 +33,9 @@ static const coco_optdef q_opts[] = {
 	{ NULL, 0, 0, NULL, 0 },
 };
 
-#define WHO "Qdrant"
-#define MIN_POINTS 128            /* points per request: a batch is split in */
-#define MAX_POINTS 512            /* INFLIGHT requests of MIN..MAX points */
-#define MAX_BYTES (16u << 20)     /* bytes per request (Qdrant takes 32 MB) */
-#define INFLIGHT 4                /* requests of a commit in flight at once: the
-                                     server parses and applies them in parallel */
-
 /* ---- the export's layout ---------------------------------------------------------- */
 
-typedef struct qcol {
-	const char *name;
-	const coco_type *type;
-	int vec;                     /* a named vector (else payload) */
-	const char *metric;          /* cosine, l2, ip */
-	long m, efc;                 /* hnsw_config; 0: Qdrant's default */
-	char spec[80];               /* the description's rest: "payload", "vector 384 Cosine" */
-} qcol;
-
-typedef struct layout {
-	coco_vs_export x;            /* url, collection, row, nkeys */
-	const char *key_env;
-	qcol *cols;
-	uint32_t ncols, nkeys;
-	uint32_t nvec;               /* named vectors */
-	int vec1;                    /* the one named vector when nvec == 1, else -1 */
-} layout;
-
-static void layout_free(layout *l)
+void qd_layout_free(layout *l)
 {
 	coco_vs_export_free(&l->x);
 	free(l->cols);
@@ -113,7 +86,7 @@ static int check_collection(const char *s, const char *exp, char **err)
 	return 0;
 }
 
-static int layout_make(const coco_optval *opts, const coco_export_info *info, layout *l,
+int qd_layout_make(const coco_optval *opts, const coco_export_info *info, layout *l,
 	char **err)
 {
 	memset(l, 0, sizeof *l);
@@ -179,8 +152,8 @@ static int q_describe(const coco_optval *opts, const coco_export_info *info,
 	coco_buf *resource_id, coco_buf *desired, char **err)
 {
 	layout l;
-	if (layout_make(opts, info, &l, err) < 0) {
-		layout_free(&l);
+	if (qd_layout_make(opts, info, &l, err) < 0) {
+		qd_layout_free(&l);
 		return -1;
 	}
 	coco_buf_printf(resource_id, "qdrant:%s#%s", l.x.url.p, l.x.coll.p);
@@ -191,7 +164,7 @@ static int q_describe(const coco_optval *opts, const coco_export_info *info,
 	for (uint32_t i = 0; i < l.ncols; i++)
 		coco_tdesc_put_column(desired, COCO_TDESC_SQL_REST, l.cols[i].name, l.cols[i].type,
 			l.cols[i].spec);
-	layout_free(&l);
+	qd_layout_free(&l);
 	return 0;
 }
 
@@ -314,13 +287,6 @@ static int plan_fields(const coco_vs_desc *s, const coco_vs_desc *d, coco_buf *p
 
 /* ---- HTTP ------------------------------------------------------------------------ */
 
-typedef struct conn {
-	coco_http *h;                /* NULL: one plain exchange a call (queries) */
-	char *hdr[2];                /* "api-key: ..." or NULL */
-	coco_buf url;                /* scratch */
-} conn;
-
-/* plain: no libcurl client, one plain exchange a call (see conn_open_query). */
 static int conn_open_with(conn *c, const char *key_env, int plain, char **err)
 {
 	memset(c, 0, sizeof *c);
@@ -340,7 +306,7 @@ static int conn_open_with(conn *c, const char *key_env, int plain, char **err)
 	return 0;
 }
 
-static int conn_open(conn *c, const char *key_env, char **err)
+int qd_conn_open(conn *c, const char *key_env, char **err)
 {
 	return conn_open_with(c, key_env, 0, err);
 }
@@ -348,12 +314,12 @@ static int conn_open(conn *c, const char *key_env, char **err)
 /* A connection for a query: over plain http:// without libcurl (loading it
  * and its libraries costs more than the query); https:// through
  * engine/http.c. */
-static int conn_open_query(conn *c, const char *url, const char *key_env, char **err)
+int qd_conn_open_query(conn *c, const char *url, const char *key_env, char **err)
 {
 	return conn_open_with(c, key_env, !strncmp(url, "http://", 7), err);
 }
 
-static void conn_close(conn *c)
+void qd_conn_close(conn *c)
 {
 	coco_http_destroy(c->h);
 	free(c->hdr[0]);
@@ -362,7 +328,7 @@ static void conn_close(conn *c)
 }
 
 /* url/collections/<coll><tail> into c->url */
-static const char *coll_url(conn *c, const char *url, const char *coll, const char *tail)
+const char *qd_coll_url(conn *c, const char *url, const char *coll, const char *tail)
 {
 	coco_buf_clear(&c->url);
 	coco_buf_printf(&c->url, "%s/collections/", url);
@@ -373,7 +339,7 @@ static const char *coll_url(conn *c, const char *url, const char *coll, const ch
 
 /* A request whose 2xx is success (and 404 when ok404); else *err names
  * what failed. Returns the status or -1. */
-static long call(conn *c, const char *method, const char *url, const char *body, int ok404,
+long qd_call(conn *c, const char *method, const char *url, const char *body, int ok404,
 	const char *what, coco_http_resp *r, char **err)
 {
 	return coco_vs_call(c->h, WHO, method, url, (const char *const *)c->hdr, body, ok404, what,
@@ -387,7 +353,7 @@ static int server_vectors(conn *c, const coco_vs_desc *d, coco_buf *out, char **
 	coco_http_resp r;
 	coco_buf what = {0};
 	coco_buf_printf(&what, "read collection %s on %s", d->coll, d->url);
-	long st = call(c, "GET", coll_url(c, d->url, d->coll, ""), NULL, 1, what.p, &r, err);
+	long st = qd_call(c, "GET", qd_coll_url(c, d->url, d->coll, ""), NULL, 1, what.p, &r, err);
 	coco_buf_free(&what);
 	int rc = st < 0 ? -1 : st == 404 ? 0 : 1;
 	const char *res, *cfg, *par, *vecs;
@@ -504,7 +470,7 @@ static int create_collection(conn *c, const coco_vs_desc *d, char **err)
 	coco_buf_adds(&body, "}}");
 	coco_buf_printf(&what, "create collection %s on %s", d->coll, d->url);
 	coco_http_resp r;
-	long st = call(c, "PUT", coll_url(c, d->url, d->coll, ""), body.p, 0, what.p, &r, err);
+	long st = qd_call(c, "PUT", qd_coll_url(c, d->url, d->coll, ""), body.p, 0, what.p, &r, err);
 	coco_http_resp_free(&r);
 	coco_buf_free(&body);
 	coco_buf_free(&what);
@@ -516,7 +482,7 @@ static int drop_collection(conn *c, const char *url, const char *coll, char **er
 	coco_buf what = {0};
 	coco_buf_printf(&what, "drop collection %s on %s", coll, url);
 	coco_http_resp r;
-	long st = call(c, "DELETE", coll_url(c, url, coll, ""), NULL, 1, what.p, &r, err);
+	long st = qd_call(c, "DELETE", qd_coll_url(c, url, coll, ""), NULL, 1, what.p, &r, err);
 	coco_http_resp_free(&r);
 	coco_buf_free(&what);
 	return st < 0 ? -1 : 0;
@@ -543,10 +509,10 @@ static int server_diff(conn *c, const coco_vs_desc *d, int *exists, coco_buf *wh
 static int server_check(const coco_vs_desc *v, int *exists, coco_buf *why, char **err)
 {
 	conn c;
-	int rc = conn_open_query(&c, v->url, ((const desc *)v)->key_env, err);
+	int rc = qd_conn_open_query(&c, v->url, ((const desc *)v)->key_env, err);
 	if (rc == 0)
 		rc = server_diff(&c, v, exists, why, err);
-	conn_close(&c);
+	qd_conn_close(&c);
 	return rc;
 }
 
@@ -576,7 +542,7 @@ static int drop_payload_fields(conn *c, const coco_vs_desc *s, const coco_vs_des
 	if (n) {
 		coco_buf_printf(&what, "delete payload fields of collection %s on %s", d->coll, d->url);
 		coco_http_resp r;
-		rc = call(c, "POST", coll_url(c, d->url, d->coll, "/points/payload/delete?wait=true"),
+		rc = qd_call(c, "POST", qd_coll_url(c, d->url, d->coll, "/points/payload/delete?wait=true"),
 			body.p, 0, what.p, &r, err) < 0 ? -1 : 0;
 		coco_http_resp_free(&r);
 	}
@@ -611,7 +577,7 @@ static int patch_vectors(conn *c, const coco_vs_desc *s, const coco_vs_desc *d, 
 	if (n) {
 		coco_buf_printf(&what, "update vectors of collection %s on %s", d->coll, d->url);
 		coco_http_resp r;
-		rc = call(c, "PATCH", coll_url(c, d->url, d->coll, ""), body.p, 0, what.p, &r, err) < 0
+		rc = qd_call(c, "PATCH", qd_coll_url(c, d->url, d->coll, ""), body.p, 0, what.p, &r, err) < 0
 			? -1 : 0;
 		coco_http_resp_free(&r);
 	}
@@ -633,7 +599,7 @@ static int q_apply(const char *stored, const char *desired, char **err)
 	    (desired && coco_vs_desc_parse(&q_setup, desired, &a, &d.v, err) < 0))
 		goto done;
 	const desc *any = desired ? &d : &s;
-	if (conn_open(&c, any->key_env, err) < 0)
+	if (qd_conn_open(&c, any->key_env, err) < 0)
 		goto done;
 	if (!desired) {
 		rc = drop_collection(&c, s.v.url, s.v.coll, err);
@@ -642,10 +608,10 @@ static int q_apply(const char *stored, const char *desired, char **err)
 	int moved = stored && (strcmp(s.v.url, d.v.url) || strcmp(s.v.coll, d.v.coll));
 	if (moved) {
 		conn old;
-		if (conn_open(&old, s.key_env, err) < 0)
+		if (qd_conn_open(&old, s.key_env, err) < 0)
 			goto done;
 		rc = drop_collection(&old, s.v.url, s.v.coll, err);
-		conn_close(&old);
+		qd_conn_close(&old);
 		if (rc < 0)
 			goto done;
 		rc = -1;
@@ -670,541 +636,8 @@ static int q_apply(const char *stored, const char *desired, char **err)
 		rc = 0;
 	coco_buf_free(&why);
 done:
-	conn_close(&c);
+	qd_conn_close(&c);
 	coco_arena_destroy(&a);
-	return rc;
-}
-
-/* ---- writes ------------------------------------------------------------------------ */
-
-typedef struct q_tgt {
-	conn c;
-	layout l;
-	char *label;                 /* "collection C on URL", for messages */
-	char *points_url, *delete_url, *batch_url;
-	coco_vs_batch b;             /* the open batch: a point's JSON (span 0), within
-	                                it its one vector's array (1) and payload (2) */
-	coco_buf alias;              /* points a scan found under another id (q_scan) */
-	/* COCO_QDRANT_STATS */
-	double ms;
-	uint64_t batches, requests, upserts, deletes;
-} q_tgt;
-
-static int q_begin(void *p, char **err)
-{
-	q_tgt *t = p;
-	(void)err;
-	coco_vs_batch_clear(&t->b);
-	return 0;
-}
-
-static int q_upsert(void *p, const coco_value *row, char **err)
-{
-	q_tgt *t = p;
-	const layout *l = &t->l;
-	if (coco_vs_row_check(WHO, t->label, row, l->ncols, err) < 0)
-		return -1;
-	/* vectors first: a wrong one refuses the row before anything is kept */
-	for (uint32_t i = 0; i < l->ncols; i++) {
-		const coco_value *v = &row->u.fields[i];
-		if (!l->cols[i].vec || v->kind == COCO_NULL)
-			continue;
-		if (v->kind != COCO_VECTOR || v->n != l->cols[i].type->dim) {
-			coco_seterr(err, WHO ": %s: vector %s has %zu dimensions, the collection's has %u",
-				t->label, l->cols[i].name, v->kind == COCO_VECTOR ? v->n : (size_t)0,
-				l->cols[i].type->dim);
-			return COCO_TGT_REFUSED;
-		}
-	}
-	coco_value key = coco_vs_key_of(row, l->nkeys);
-	char id[37];
-	coco_vs_uuid(&key, id);
-	coco_buf *b = &t->b.data;
-	size_t off = b->n, vec_off = 0, vec_len = 0;
-	coco_buf_printf(b, "{\"id\":\"%s\",\"vector\":{", id);
-	int any = 0;
-	for (uint32_t i = 0; i < l->ncols; i++) {
-		const coco_value *v = &row->u.fields[i];
-		if (!l->cols[i].vec || v->kind == COCO_NULL)
-			continue;
-		if (any++)
-			coco_buf_putc(b, ',');
-		coco_json_str(b, l->cols[i].name, strlen(l->cols[i].name));
-		coco_buf_putc(b, ':');
-		vec_off = b->n;
-		coco_vs_floats(b, v->u.vec, v->n);
-		vec_len = b->n - vec_off;
-	}
-	coco_buf_adds(b, "},\"payload\":");
-	size_t pay_off = b->n;
-	coco_buf_putc(b, '{');
-	any = 0;
-	for (uint32_t i = 0; i < l->ncols; i++) {
-		if (l->cols[i].vec)
-			continue;
-		if (any++)
-			coco_buf_putc(b, ',');
-		coco_json_str(b, l->cols[i].name, strlen(l->cols[i].name));
-		coco_buf_putc(b, ':');
-		const coco_value *v = &row->u.fields[i];
-		if (v->kind == COCO_VECTOR)
-			coco_vs_floats(b, v->u.vec, v->n);
-		else
-			coco_value_to_json(v, l->cols[i].type, b);
-	}
-	coco_buf_putc(b, '}');
-	size_t pay_len = b->n - pay_off;
-	coco_buf_putc(b, '}');
-	coco_vs_op *o = coco_vs_batch_add(&t->b, id, 36, 0);
-	o->off[0] = off;
-	o->len[0] = b->n - off;
-	if (l->nvec == 1 && vec_len) {  /* can go in a columnar batch */
-		o->off[1] = vec_off;
-		o->len[1] = vec_len;
-		o->off[2] = pay_off;
-		o->len[2] = pay_len;
-	}
-	t->upserts++;
-	return 0;
-}
-
-static int q_del(void *p, const coco_value *key, char **err)
-{
-	q_tgt *t = p;
-	coco_value k = *key;
-	if (key->kind != COCO_STRUCT) {
-		if (t->l.nkeys != 1)
-			return coco_seterr(err, WHO ": %s: a key has 1 field, expected %u", t->label,
-				t->l.nkeys);
-		k.kind = COCO_STRUCT;
-		k.n = 1;
-		k.u.fields = (coco_value *)key;
-	}
-	char id[37];
-	coco_vs_uuid(&k, id);
-	coco_vs_batch_add(&t->b, id, 36, 1);
-	const char *other;
-	size_t n;
-	for (size_t at = 0; (at = coco_vs_alias_next(&t->alias, id, 36, at, &other, &n));)
-		coco_vs_batch_add(&t->b, other, n, 1);
-	t->deletes++;
-	return 0;
-}
-
-typedef struct qreq {
-	coco_buf body;
-	const char *method, *url;
-	coco_http_xfer *x;
-} qreq;
-
-typedef struct reqs {
-	qreq *r;
-	size_t n, cap;
-} reqs;
-
-static coco_buf *req_new(reqs *q, const char *method, const char *url)
-{
-	if (q->n == q->cap) {
-		q->cap = q->cap ? q->cap * 2 : 8;
-		q->r = coco_xrealloc(q->r, q->cap * sizeof *q->r);
-	}
-	qreq *r = &q->r[q->n++];
-	memset(r, 0, sizeof *r);
-	r->method = method;
-	r->url = url;
-	return &r->body;
-}
-
-/* The writes of kind k of the batch: 0 upserts that fit a columnar batch
- * (one named vector, there), 1 other upserts, 2 deletes. */
-static int op_kind(const coco_vs_op *o)
-{
-	return o->del ? 2 : o->len[1] ? 0 : 1;
-}
-
-/* Requests for the live writes of kind k, per at most a request:
- *   0  PUT points {"batch":{"ids":[...],"vectors":{"v":[[...],...]},"payloads":[...]}}
- *      (columnar: the server takes it in about three quarters of the time)
- *   1  PUT points {"points":[{"id":..,"vector":{..},"payload":{..}},...]}
- *   2  POST points/delete {"points":[ids]} */
-static void add_reqs(q_tgt *t, reqs *q, int k, size_t per)
-{
-	const coco_vs_op *ops = t->b.ops;
-	const char *data = t->b.data.p;
-	size_t i = 0;
-	for (;;) {
-		while (i < t->b.n && (ops[i].dead || op_kind(&ops[i]) != k))
-			i++;
-		if (i == t->b.n)
-			return;
-		coco_buf *b = req_new(q, k == 2 ? "POST" : "PUT", k == 2 ? t->delete_url : t->points_url);
-		size_t first = i, n = 0, bytes = 0;
-		/* the ops of this request: from first, n live ones of kind k */
-		for (size_t j = i; j < t->b.n && n < per && bytes < MAX_BYTES; j++)
-			if (!ops[j].dead && op_kind(&ops[j]) == k) {
-				n++;
-				bytes += ops[j].len[0] + 40;
-				i = j + 1;
-			}
-		size_t end = i;
-#define EACH(j) for (size_t j = first; j < end; j++) if (!ops[j].dead && op_kind(&ops[j]) == k)
-		int c = 0;
-		if (k == 0) {
-			coco_buf_reserve(b, bytes + 64);
-			coco_buf_adds(b, "{\"batch\":{\"ids\":[");
-			EACH(j) coco_buf_printf(b, "%s\"%s\"", c++ ? "," : "", coco_vs_op_id(&t->b, &ops[j]));
-			coco_buf_adds(b, "],\"vectors\":{");
-			const char *name = t->l.cols[t->l.vec1].name;
-			coco_json_str(b, name, strlen(name));
-			coco_buf_adds(b, ":[");
-			c = 0;
-			EACH(j) {
-				if (c++)
-					coco_buf_putc(b, ',');
-				coco_buf_add(b, data + ops[j].off[1], ops[j].len[1]);
-			}
-			coco_buf_adds(b, "]},\"payloads\":[");
-			c = 0;
-			EACH(j) {
-				if (c++)
-					coco_buf_putc(b, ',');
-				coco_buf_add(b, data + ops[j].off[2], ops[j].len[2]);
-			}
-			coco_buf_adds(b, "]}}");
-		} else if (k == 1) {
-			coco_buf_reserve(b, bytes + 64);
-			coco_buf_adds(b, "{\"points\":[");
-			EACH(j) {
-				if (c++)
-					coco_buf_putc(b, ',');
-				coco_buf_add(b, data + ops[j].off[0], ops[j].len[0]);
-			}
-			coco_buf_adds(b, "]}");
-		} else {
-			coco_buf_adds(b, "{\"points\":[");
-			EACH(j) coco_buf_printf(b, "%s\"%s\"", c++ ? "," : "", coco_vs_op_id(&t->b, &ops[j]));
-			coco_buf_adds(b, "]}");
-		}
-#undef EACH
-	}
-}
-
-/* A small batch whole in one request: POST points/batch {"operations":
- * [{"upsert":{"points":[...]}},{"delete":{"points":[ids]}}]}. */
-static void add_mixed(q_tgt *t, reqs *q)
-{
-	const coco_vs_op *ops = t->b.ops;
-	coco_buf *b = req_new(q, "POST", t->batch_url);
-	coco_buf_adds(b, "{\"operations\":[");
-	int nu = 0, nd = 0;
-	for (size_t i = 0; i < t->b.n; i++)
-		if (!ops[i].dead && !ops[i].del) {
-			coco_buf_adds(b, nu++ ? "," : "{\"upsert\":{\"points\":[");
-			coco_buf_add(b, t->b.data.p + ops[i].off[0], ops[i].len[0]);
-		}
-	if (nu)
-		coco_buf_adds(b, "]}}");
-	for (size_t i = 0; i < t->b.n; i++)
-		if (!ops[i].dead && ops[i].del)
-			coco_buf_printf(b, "%s\"%s\"", nd++ ? "," : nu ? ",{\"delete\":{\"points\":["
-				: "{\"delete\":{\"points\":[", coco_vs_op_id(&t->b, &ops[i]));
-	if (nd)
-		coco_buf_adds(b, "]}}");
-	coco_buf_adds(b, "]}");
-}
-
-static int q_commit(void *p, char **err)
-{
-	q_tgt *t = p;
-	double t0 = coco_now_ms();
-	if (!t->b.live)
-		return 0;
-	/* a small batch in one request; a larger one's upserts in up to INFLIGHT
-	 * requests of MIN..MAX_POINTS points, its deletes apart: the ids are
-	 * distinct, so the requests may run in any order */
-	reqs q = {0};
-	if (t->b.live <= MIN_POINTS) {
-		add_mixed(t, &q);
-	} else {
-		size_t per = (t->b.live + INFLIGHT - 1) / INFLIGHT;
-		per = per < MIN_POINTS ? MIN_POINTS : per > MAX_POINTS ? MAX_POINTS : per;
-		add_reqs(t, &q, 0, per);
-		add_reqs(t, &q, 1, per);
-		add_reqs(t, &q, 2, 4096);
-	}
-	size_t nreq = q.n;
-	const char *hv[3] = { "Content-Type: application/json", t->c.hdr[0], NULL };
-	for (size_t i = 0; i < nreq; i++) {
-		coco_http_req r = { .method = q.r[i].method, .url = q.r[i].url, .headers = hv,
-			.body = q.r[i].body.p, .nbody = q.r[i].body.n };
-		q.r[i].x = coco_http_start(t->c.h, &r, NULL);
-		coco_buf_free(&q.r[i].body);     /* copied by coco_http_start */
-	}
-	qreq *reqs = q.r;
-	int rc = 0;
-	for (size_t i = 0; i < nreq; i++) {
-		coco_http_wait(t->c.h, reqs[i].x);
-		coco_http_resp *r = coco_http_resp_of(reqs[i].x);
-		if (rc == 0 && (r->status < 200 || r->status >= 300)) {
-			coco_buf what = {0};
-			coco_buf_printf(&what, "write to %s", t->label);
-			rc = coco_vs_write_err(WHO, what.p, t->l.x.url.p, r, err);
-			coco_buf_free(&what);
-		}
-		coco_http_release(t->c.h, reqs[i].x);
-	}
-	free(reqs);
-	if (rc == 0) {
-		t->batches++;
-		t->requests += nreq;
-		t->ms += coco_now_ms() - t0;
-	}
-	return rc;
-}
-
-static void q_close(void *p)
-{
-	q_tgt *t = p;
-	if (!t)
-		return;
-	if (getenv("COCO_QDRANT_STATS") && t->batches)
-		fprintf(stderr, "coco: Qdrant %s: %llu batches, %llu requests, %llu upserts, "
-			"%llu deletes, %.1f ms in the target\n", t->label,
-			(unsigned long long)t->batches, (unsigned long long)t->requests,
-			(unsigned long long)t->upserts, (unsigned long long)t->deletes, t->ms);
-	conn_close(&t->c);
-	layout_free(&t->l);
-	free(t->label);
-	free(t->points_url);
-	free(t->delete_url);
-	free(t->batch_url);
-	coco_vs_batch_free(&t->b);
-	coco_buf_free(&t->alias);
-	free(t);
-}
-
-static int q_open(const coco_optval *opts, const coco_export_info *info, void **out, char **err)
-{
-	*out = NULL;
-	q_tgt *t = coco_xcalloc(1, sizeof *t);
-	if (layout_make(opts, info, &t->l, err) < 0 || conn_open(&t->c, t->l.key_env, err) < 0) {
-		q_close(t);
-		return -1;
-	}
-	coco_buf lb = {0};
-	coco_buf_printf(&lb, "collection %s on %s", t->l.x.coll.p, t->l.x.url.p);
-	t->label = coco_buf_take(&lb);
-	t->points_url = coco_strdup(coll_url(&t->c, t->l.x.url.p, t->l.x.coll.p, "/points?wait=true"));
-	t->batch_url = coco_strdup(coll_url(&t->c, t->l.x.url.p, t->l.x.coll.p,
-		"/points/batch?wait=true"));
-	t->delete_url = coco_strdup(coll_url(&t->c, t->l.x.url.p, t->l.x.coll.p,
-		"/points/delete?wait=true"));
-	*out = t;
-	return 0;
-}
-
-/* ---- reading points back: queries and scans ---------------------------------------- */
-
-/* vals[j] = the point pv's value of field src[j] (a named vector from its
- * vector, else from its payload), as type types[j]; j < n. From a. */
-static void point_fields(const layout *l, const char *pv, size_t npv, const int *src,
-	const coco_field *types, size_t n, coco_arena *a, coco_value *vals)
-{
-	const char *pay, *vecs, *fv;
-	size_t npay, nvecs, nfv;
-	int has_pay = coco_json_get(pv, npv, "payload", 7, &pay, &npay);
-	int has_vec = coco_json_get(pv, npv, "vector", 6, &vecs, &nvecs);
-	for (size_t j = 0; j < n; j++) {
-		const qcol *col = &l->cols[src[j]];
-		const char *from = col->vec ? (has_vec ? vecs : NULL) : (has_pay ? pay : NULL);
-		size_t nfrom = col->vec ? nvecs : npay;
-		memset(&vals[j], 0, sizeof vals[j]);
-		if (from && coco_json_get(from, nfrom, col->name, strlen(col->name), &fv, &nfv))
-			coco_vs_from_json(fv, nfv, types[j].type, a, &vals[j]);
-	}
-}
-
-/* The points of a query's or scroll's answer: *pts, or -1 with *err. */
-static int answer_points(const coco_http_resp *r, const char *what, const char **pts,
-	size_t *npts, const char **res, size_t *nres, char **err)
-{
-	coco_json_iter it;
-	if (!coco_json_get(r->body.p, r->body.n, "result", 6, res, nres) ||
-	    !coco_json_get(*res, *nres, "points", 6, pts, npts) ||
-	    coco_json_iter_init(&it, *pts, *npts) != '[')
-		return coco_seterr(err, WHO ": %s: unexpected answer %.200s", what, r->body.p);
-	return 0;
-}
-
-static int q_top_k(const coco_optval *opts, const coco_export_info *info, const char *field,
-	const char *metric, const float *vec, size_t dim, size_t k, coco_arena *a,
-	const coco_type **row_type, coco_value **rows, size_t *nrows, char **err)
-{
-	*rows = NULL;
-	*nrows = 0;
-	layout l;
-	conn c = {0};
-	coco_buf body = {0}, what = {0};
-	coco_http_resp r = {0};
-	int rc = -1;
-	if (layout_make(opts, info, &l, err) < 0)
-		goto done;
-	coco_buf_printf(&what, "query collection %s on %s", l.x.coll.p, l.x.url.p);
-	int fi = coco_vs_field(info->row_type, field, strlen(field));
-	if (fi < 0) {
-		coco_buf f = {0};
-		coco_vs_field_names(info->row_type, &f);
-		coco_seterr(err, WHO ": %s: unknown field '%s'; fields: %s", what.p, field, f.p);
-		coco_buf_free(&f);
-		goto done;
-	}
-	const qcol *vc = &l.cols[fi];
-	if (!vc->vec) {
-		coco_buf tb = {0};
-		coco_type_format(vc->type, &tb);
-		coco_seterr(err, WHO ": %s: field '%s' is %s, in the payload; top_k needs a "
-			"vector<float32,N> field (a named vector)", what.p, field, tb.p);
-		coco_buf_free(&tb);
-		goto done;
-	}
-	if (dim != vc->type->dim) {
-		coco_seterr(err, WHO ": %s: the query vector has %zu dimensions, field '%s' has %u",
-			what.p, dim, field, vc->type->dim);
-		goto done;
-	}
-	if (strcmp(metric, vc->metric)) {
-		coco_seterr(err, WHO ": %s: vector '%s' is searched by %s (its collection's distance); "
-			"top_k asked for %s (set vector_indexes = {{ field = \"%s\", metric = \"%s\" }} "
-			"on the export)", what.p, field, vc->metric, metric, field, metric);
-		goto done;
-	}
-	if (conn_open_query(&c, l.x.url.p, l.key_env, err) < 0)
-		goto done;
-	coco_buf_adds(&body, "{\"query\":");
-	coco_vs_floats(&body, vec, dim);
-	coco_buf_adds(&body, ",\"using\":");
-	coco_json_str(&body, field, strlen(field));
-	coco_buf_printf(&body, ",\"limit\":%zu,\"with_payload\":true,\"with_vector\":", k);
-	int nvec = 0;
-	for (uint32_t i = 0; i < l.ncols; i++)
-		if (l.cols[i].vec && (int)i != fi) {
-			coco_buf_adds(&body, nvec++ ? "," : "[");
-			coco_json_str(&body, l.cols[i].name, strlen(l.cols[i].name));
-		}
-	coco_buf_adds(&body, nvec ? "]}" : "false}");
-	long st = call(&c, "POST", coll_url(&c, l.x.url.p, l.x.coll.p, "/points/query"), body.p, 1,
-		what.p, &r, err);
-	if (st < 0)
-		goto done;
-	if (st == 404) {
-		coco_seterr(err, WHO ": %s: no such collection (run coco update first)", what.p);
-		goto done;
-	}
-	int *src = coco_arena_alloc(a, (l.ncols + 1) * sizeof *src);
-	*row_type = coco_vs_topk_type(info->row_type, fi, a, src);
-	uint32_t nf = (*row_type)->nfields;
-	const char *res, *pts, *pv, *kk, *fv;
-	size_t nres, npts, npv, kkn, nfv;
-	if (answer_points(&r, what.p, &pts, &npts, &res, &nres, err) < 0)
-		goto done;
-	coco_json_iter it;
-	size_t n = 0;
-	coco_json_iter_init(&it, pts, npts);
-	while (coco_json_iter_next(&it, &kk, &kkn, &pv, &npv))
-		n++;
-	coco_value *outv = coco_arena_alloc(a, (n + 1) * sizeof *outv);
-	coco_json_iter_init(&it, pts, npts);
-	size_t i = 0;
-	while (coco_json_iter_next(&it, &kk, &kkn, &pv, &npv) && i < n) {
-		coco_value *row = &outv[i++];
-		row->kind = COCO_STRUCT;
-		row->n = nf;
-		row->u.fields = coco_arena_alloc(a, nf * sizeof(coco_value));
-		point_fields(&l, pv, npv, src, (*row_type)->fields, nf - 1, a, row->u.fields);
-		double score = coco_json_get(pv, npv, "score", 5, &fv, &nfv) ? coco_vs_number(fv, nfv)
-			: 0;
-		/* Cosine and Dot scores are similarities, Euclid's a distance */
-		coco_value *d = &row->u.fields[nf - 1];
-		d->kind = COCO_FLOAT64;
-		d->u.f = !strcmp(metric, "cosine") ? 1 - score : !strcmp(metric, "ip") ? -score : score;
-	}
-	*rows = outv;
-	*nrows = i;
-	rc = 0;
-done:
-	coco_http_resp_free(&r);
-	conn_close(&c);
-	coco_buf_free(&body);
-	coco_buf_free(&what);
-	layout_free(&l);
-	return rc;
-}
-
-#define SCAN_PAGE 512             /* points per scroll request */
-
-/* Every point, by pages of the scroll API (coco_target_ops.scan). Each
- * request starts at the id the last one named (next_page_offset). */
-static int q_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud, coco_arena *a,
-	char **err)
-{
-	q_tgt *t = p;
-	const layout *l = &t->l;
-	const coco_type *rt = l->x.row;
-	coco_buf body = {0}, what = {0}, off = {0}, pid = {0};
-	coco_buf_printf(&what, "scan %s", t->label);
-	char *url = coco_strdup(coll_url(&t->c, l->x.url.p, l->x.coll.p, "/points/scroll"));
-	int *src = coco_xcalloc(l->ncols + 1, sizeof *src);
-	for (uint32_t i = 0; i < l->ncols; i++)
-		src[i] = (int)i;
-	int rc = 0, stop = 0;
-	while (!rc && !stop) {
-		coco_buf_clear(&body);
-		coco_buf_printf(&body, "{\"limit\":%d,\"with_payload\":true,\"with_vector\":true", SCAN_PAGE);
-		if (off.n)
-			coco_buf_printf(&body, ",\"offset\":%s", off.p);
-		coco_buf_putc(&body, '}');
-		coco_http_resp r;
-		long st = call(&t->c, "POST", url, body.p, 1, what.p, &r, err);
-		const char *res, *pts, *pv, *kk, *nx;
-		size_t nres, npts, npv, kkn, nnx;
-		if (st < 0)
-			rc = -1;
-		else if (st == 404)
-			rc = coco_seterr(err, WHO ": %s: no such collection (run coco setup)", what.p);
-		else
-			rc = answer_points(&r, what.p, &pts, &npts, &res, &nres, err);
-		coco_json_iter it;
-		if (!rc)
-			coco_json_iter_init(&it, pts, npts);
-		while (!rc && !stop && coco_json_iter_next(&it, &kk, &kkn, &pv, &npv)) {
-			coco_arena_reset(a);
-			coco_value row = { .kind = COCO_STRUCT, .n = l->ncols };
-			row.u.fields = coco_arena_alloc(a, l->ncols * sizeof(coco_value));
-			point_fields(l, pv, npv, src, rt->fields, l->ncols, a, row.u.fields);
-			/* a point whose id is not its key's (added by hand): del() of
-			 * the key deletes it too (a uuid string; numeric ids are not) */
-			coco_value key = coco_vs_key_of(&row, l->nkeys);
-			char id[37];
-			coco_vs_uuid(&key, id);
-			coco_buf_clear(&pid);
-			if (coco_json_get_str(pv, npv, "id", &pid) == 0 && strcmp(pid.p, id))
-				coco_vs_alias_add(&t->alias, id, 36, pid.p, pid.n);
-			stop = cb(ud, &row) != 0;
-		}
-		coco_buf_clear(&off);
-		if (!rc && coco_json_get(res, nres, "next_page_offset", 16, &nx, &nnx) &&
-		    !(nnx == 4 && !memcmp(nx, "null", 4)))
-			coco_buf_add(&off, nx, nnx);
-		else
-			stop = 1;
-		coco_http_resp_free(&r);
-	}
-	free(src);
-	free(url);
-	coco_buf_free(&body);
-	coco_buf_free(&what);
-	coco_buf_free(&off);
-	coco_buf_free(&pid);
 	return rc;
 }
 
@@ -1216,12 +649,12 @@ const coco_target_ops coco_qdrant_target = {
 	.plan = q_plan,
 	.apply = q_apply,
 	.check = q_check,
-	.open = q_open,
-	.begin = q_begin,
-	.upsert = q_upsert,
-	.del = q_del,
-	.commit = q_commit,
-	.close = q_close,
-	.top_k = q_top_k,
-	.scan = q_scan,
+	.open = qd_open,
+	.begin = qd_begin,
+	.upsert = qd_upsert,
+	.del = qd_del,
+	.commit = qd_commit,
+	.close = qd_close,
+	.top_k = qd_top_k,
+	.scan = qd_scan,
 };
