@@ -14,17 +14,6 @@
 -- each batch's first statement to its COMMIT. Query time is flow:query in
 -- a warm process (embedding the query, connecting, searching), and the
 -- whole `coco query` process beside it.
-local ffi = require("ffi")
-ffi.cdef [[
-struct coco_bench_timespec { long tv_sec; long tv_nsec; };
-int clock_gettime(int clk, struct coco_bench_timespec *ts);
-]]
-local function now()
-  local ts = ffi.new("struct coco_bench_timespec")
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
-end
-
 local root = debug.getinfo(1, "S").source:match("^@(.*)/spec/bench/bench_postgres%.lua$") or "."
 if root:sub(1, 1) ~= "/" then root = os.getenv("PWD") .. "/" .. root end
 local build = arg[1] or "build"
@@ -34,73 +23,18 @@ local N = tonumber(os.getenv("BENCH_PG_ROWS")) or 100000
 local NH = tonumber(os.getenv("BENCH_PG_HNSW_ROWS")) or N
 local OUT = root .. "/spec/bench/out/pg"
 local S = dofile(root .. "/spec/servers.lua")
+local C = dofile(root .. "/spec/bench/common.lua")
+local now, q, sh, write, say = C.now, C.q, C.run, C.write, C.say
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-local function sh(cmd)
-  local p = io.popen("( " .. cmd .. " ) 2>&1")
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
--- ---- the corpus: n files of ~1 KB ------------------------------------------------
-local WORDS = {}
-for w in ([[index chunk vector query table column batch commit update source target flow
+local WORDS = [[index chunk vector query table column batch commit update source target flow
   function embedding search nearest neighbour distance cosine postgres sqlite state fresh
   change file row key value type schema setup drop live event watch stream cache memo
-  fingerprint lineage tracking ordinal content text markdown heading paragraph sentence]]):gmatch("%a+") do
-  WORDS[#WORDS + 1] = w
-end
-
-local function corpus(dir, n)
-  local stamp = dir .. ".complete"        -- beside the corpus: not a file of it
-  local f = io.open(stamp)
-  if f and tonumber(f:read("*l")) == n then f:close() return end
-  if f then f:close() end
-  sh("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
-  local seed = 12345
-  local function rnd(m)
-    seed = (seed * 1103515245 + 12345) % 2147483648
-    return seed % m + 1
-  end
-  for d = 0, math.floor((n - 1) / 1000) do sh(string.format("mkdir -p %s/d%03d", q(dir), d)) end
-  for i = 0, n - 1 do
-    local parts, len = { "# File " .. i .. "\n\n" }, 0
-    while len < 1000 do
-      local w = WORDS[rnd(#WORDS)]
-      parts[#parts + 1] = w
-      len = len + #w + 1
-    end
-    write(string.format("%s/d%03d/f%06d.md", dir, math.floor(i / 1000), i), table.concat(parts, " ") .. "\n")
-  end
-  write(stamp, tostring(n) .. "\n")
-end
+  fingerprint lineage tracking ordinal content text markdown heading paragraph sentence]]
 
 -- ---- the flow --------------------------------------------------------------------
 local FLOW = [[
 local coco = require("coco")
-local DIM = 384
--- a stand-in embedding: 384 floats from a generator seeded by the text
-local Embed = coco.fn("Embed", { returns = coco.types.vector("float32", DIM) }, function(text)
-  local h = 5381
-  for i = 1, #text, 5 do h = (h * 33 + text:byte(i)) % 2147483647 end
-  if h == 0 then h = 1 end
-  local v, n = {}, 0
-  for i = 1, DIM do
-    h = h * 48271 % 2147483647
-    local x = h / 2147483647 - 0.5
-    v[i] = x
-    n = n + x * x
-  end
-  n = math.sqrt(n)
-  for i = 1, DIM do v[i] = v[i] / n end
-  return v
-end)
+EMBED
 return coco.flow("PgBench", function(flow, scope)
   scope.documents = flow:add_source(coco.sources.LocalFile{ path = "CORPUS" })
   local rows = scope:add_collector()
@@ -114,69 +48,20 @@ return coco.flow("PgBench", function(flow, scope)
 end)
 ]]
 
--- Runs coco; returns wall seconds, stdout+stderr.
-local function coco(dir, args, env)
-  local e = ""
-  for k, v in pairs(env or {}) do e = e .. k .. "=" .. q(v) .. " " end
-  local t = now()
-  local out = sh("cd " .. q(dir) .. " && " .. e .. q(BIN) .. " " .. args)
-  return now() - t, out
-end
+local function coco(dir, args, env) return C.coco(BIN, dir, args, env) end
 
 local function pg_stats(out)
   local b, u, d, ms = out:match("(%d+) batches, (%d+) upserts, (%d+) deletes, ([%d.]+) ms in the target")
   return tonumber(b), tonumber(u), tonumber(d), tonumber(ms)
 end
 
-local function median(t)
-  table.sort(t)
-  return t[math.floor((#t + 1) / 2)]
-end
-
--- flow:query in one warm process: median of runs, in ms; and `coco query`.
-local function query_times(dir, env, runs)
-  local script = string.format([[
-package.cpath = %q .. "/?.so;" .. package.cpath
-local ffi = require("ffi")
-ffi.cdef "struct coco_bench_timespec { long tv_sec; long tv_nsec; }; int clock_gettime(int, struct coco_bench_timespec *);"
-local function now()
-  local ts = ffi.new("struct coco_bench_timespec")
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
-end
-local coco = require("coco")
-local flow = assert(coco.load("flow.lua"))
-local t, n = {}, 0
-for i = 1, %d do
-  local t0 = now()
-  local rows = assert(flow:query("search", "nearest chunk query number " .. i, { k = 10 }))
-  t[i] = (now() - t0) * 1000
-  n = #rows
-end
-table.sort(t)
-io.write(string.format("%%.2f %%.2f %%d\n", t[math.floor((#t + 1) / 2)], t[#t], n))
-]], build, runs)
-  write(dir .. "/query.lua", script)
-  local e = ""
-  for k, v in pairs(env or {}) do e = e .. k .. "=" .. q(v) .. " " end
-  local out = sh("cd " .. q(dir) .. " && " .. e .. "luajit query.lua")
-  local med, max, n = out:match("([%d.]+) ([%d.]+) (%d+)")
-  local walls = {}
-  for i = 1, 5 do
-    walls[i] = coco(dir, "query flow.lua 'another query " .. i .. "' -k 10 >/dev/null", env) * 1000
-  end
-  local base = {}
-  for i = 1, 5 do base[i] = coco(dir, "--version >/dev/null", env) * 1000 end
-  return tonumber(med), tonumber(max), tonumber(n), median(walls), median(base), out
-end
+local function query_times(dir, env, runs) return C.query_times(build, dir, env, runs, 5) end
 
 -- flow.lua for a corpus, a target spec and more export options.
 local function flow_text(corpus_dir, target, extra)
-  return (FLOW:gsub("CORPUS", function() return corpus_dir end)
+  return (FLOW:gsub("EMBED", function() return C.EMBED end):gsub("CORPUS", function() return corpus_dir end)
     :gsub("TARGET", function() return target end):gsub("EXTRA", function() return extra end))
 end
-
-local function say(fmt, ...) io.write(string.format(fmt, ...), "\n") io.flush() end
 
 -- Servers started, stopped at the end even when a phase fails.
 local started = {}
@@ -189,7 +74,7 @@ local function main()
 -- ---- 1. Debian's PostgreSQL ----------------------------------------------------------
 sh("mkdir -p " .. q(OUT))
 local t0 = now()
-corpus(OUT .. "/corpus", N)
+C.corpus(OUT .. "/corpus", N, WORDS)
 say("bench_postgres: %d files of ~1 KB in spec/bench/out/pg/corpus (%.1f s)", N, now() - t0)
 
 local results = {}
@@ -263,7 +148,7 @@ do
     local src = OUT .. "/corpus"
     if NH < N then
       src = OUT .. "/corpus_hnsw"
-      corpus(src, NH)
+      C.corpus(src, NH, WORDS)
     end
     -- load first, then add the index (one build is faster than as many inserts)
     write(dir .. "/flow.lua", flow_text(src, "coco.targets.Postgres{}", ""))

@@ -14,99 +14,26 @@
 -- jobs on the machine inflate wall time far more than CPU time). Query time
 -- is flow:query in a warm process, and the whole `coco query` process
 -- beside `coco --version`.
-local ffi = require("ffi")
-ffi.cdef [[
-struct coco_bench_timespec { long tv_sec; long tv_nsec; };
-int clock_gettime(int clk, struct coco_bench_timespec *ts);
-]]
-local function now()
-  local ts = ffi.new("struct coco_bench_timespec")
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
-end
-
 local root = debug.getinfo(1, "S").source:match("^@(.*)/spec/bench/bench_qdrant%.lua$") or "."
 if root:sub(1, 1) ~= "/" then root = os.getenv("PWD") .. "/" .. root end
 package.path = root .. "/?.lua;" .. package.path
+local C = dofile(root .. "/spec/bench/common.lua")
 local build = arg[1] or "build"
 if build:sub(1, 1) ~= "/" then build = root .. "/" .. build end
 local BIN = build .. "/coco"
 local N = tonumber(os.getenv("BENCH_QDRANT_ROWS")) or 100000
 local OUT = root .. "/spec/bench/out/qdrant"
 local V = require("spec.servers_vector")
+local now, q, sh, write, say = C.now, C.q, C.run, C.write, C.say
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-local function sh(cmd)
-  local p = io.popen("( " .. cmd .. " ) 2>&1")
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-local function say(fmt, ...) io.write(string.format(fmt, ...), "\n") io.flush() end
-local function median(t)
-  table.sort(t)
-  return t[math.floor((#t + 1) / 2)]
-end
-
--- ---- the corpus: n files of ~1 KB ------------------------------------------------
-local WORDS = {}
-for w in ([[index chunk vector query table column batch commit update source target flow
+local WORDS = [[index chunk vector query table column batch commit update source target flow
   function embedding search nearest neighbour distance cosine qdrant payload point named
   collection setup drop live event watch stream cache memo fingerprint lineage ordinal
-  content text markdown heading paragraph sentence]]):gmatch("%a+") do
-  WORDS[#WORDS + 1] = w
-end
-
-local function corpus(dir, n)
-  local stamp = dir .. ".complete"
-  local f = io.open(stamp)
-  if f and tonumber(f:read("*l")) == n then f:close() return end
-  if f then f:close() end
-  sh("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
-  local seed = 12345
-  local function rnd(m)
-    seed = (seed * 1103515245 + 12345) % 2147483648
-    return seed % m + 1
-  end
-  local dirs = {}
-  for d = 0, math.floor((n - 1) / 1000) do dirs[#dirs + 1] = string.format("%s/d%03d", q(dir), d) end
-  sh("mkdir -p " .. table.concat(dirs, " "))
-  for i = 0, n - 1 do
-    local parts, len = { "# File " .. i .. "\n\n" }, 0
-    while len < 1000 do
-      local w = WORDS[rnd(#WORDS)]
-      parts[#parts + 1] = w
-      len = len + #w + 1
-    end
-    write(string.format("%s/d%03d/f%06d.md", dir, math.floor(i / 1000), i), table.concat(parts, " ") .. "\n")
-  end
-  write(stamp, tostring(n) .. "\n")
-end
+  content text markdown heading paragraph sentence]]
 
 local FLOW = [[
 local coco = require("coco")
-local DIM = 384
--- a stand-in embedding: 384 floats from a generator seeded by the text
-local Embed = coco.fn("Embed", { returns = coco.types.vector("float32", DIM) }, function(text)
-  local h = 5381
-  for i = 1, #text, 5 do h = (h * 33 + text:byte(i)) % 2147483647 end
-  if h == 0 then h = 1 end
-  local v, n = {}, 0
-  for i = 1, DIM do
-    h = h * 48271 % 2147483647
-    local x = h / 2147483647 - 0.5
-    v[i] = x
-    n = n + x * x
-  end
-  n = math.sqrt(n)
-  for i = 1, DIM do v[i] = v[i] / n end
-  return v
-end)
+EMBED
 return coco.flow("QdrantBench", function(flow, scope)
   scope.documents = flow:add_source(coco.sources.LocalFile{ path = "CORPUS" })
   local rows = scope:add_collector()
@@ -121,13 +48,7 @@ return coco.flow("QdrantBench", function(flow, scope)
 end)
 ]]
 
-local function coco(dir, args, env)
-  local e = ""
-  for k, v in pairs(env or {}) do e = e .. k .. "=" .. q(v) .. " " end
-  local t = now()
-  local out = sh("cd " .. q(dir) .. " && " .. e .. "/usr/bin/time -f 'coco-cpu %U %S' " .. q(BIN) .. " " .. args)
-  return now() - t, out
-end
+local function coco(dir, args, env) return C.coco(BIN, dir, args, env, true) end
 
 local function coco_cpu(out)
   local u, s = out:match("coco%-cpu ([%d.]+) ([%d.]+)")
@@ -157,43 +78,11 @@ local function stats(out)
   return tonumber(b), tonumber(r), tonumber(u), tonumber(d), tonumber(ms)
 end
 
--- flow:query in one warm process (median, max in ms), then `coco query`
--- and `coco --version` as whole processes (medians in ms).
-local function query_times(dir, runs)
-  write(dir .. "/query.lua", string.format([[
-package.cpath = %q .. "/?.so;" .. package.cpath
-local ffi = require("ffi")
-ffi.cdef "struct coco_bench_timespec { long tv_sec; long tv_nsec; }; int clock_gettime(int, struct coco_bench_timespec *);"
-local function now()
-  local ts = ffi.new("struct coco_bench_timespec")
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
-end
-local coco = require("coco")
-local flow = assert(coco.load("flow.lua"))
-local t, n = {}, 0
-for i = 1, %d do
-  local t0 = now()
-  local rows = assert(flow:query("search", "nearest point query number " .. i, { k = 10 }))
-  t[i] = (now() - t0) * 1000
-  n = #rows
-end
-table.sort(t)
-io.write(string.format("%%.2f %%.2f %%d\n", t[math.floor((#t + 1) / 2)], t[#t], n))
-]], build, runs))
-  local out = sh("cd " .. q(dir) .. " && luajit query.lua")
-  local med, max, n = out:match("([%d.]+) ([%d.]+) (%d+)")
-  local walls, base = {}, {}
-  for i = 1, 11 do walls[i] = coco(dir, "query flow.lua 'another query " .. i .. "' -k 10 >/dev/null") * 1000 end
-  for i = 1, 11 do base[i] = coco(dir, "--version >/dev/null") * 1000 end
-  return tonumber(med), tonumber(max), tonumber(n), median(walls), median(base), out
-end
-
 local srv
 local function main()
   sh("mkdir -p " .. q(OUT))
   local t0 = now()
-  corpus(OUT .. "/corpus", N)
+  C.corpus(OUT .. "/corpus", N, WORDS)
   say("bench_qdrant: %d files of ~1 KB in spec/bench/out/qdrant/corpus (%.1f s)", N, now() - t0)
   local why
   srv, why = V.qdrant()
@@ -203,7 +92,8 @@ local function main()
   end
   local dir = OUT .. "/run"
   sh("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
-  write(dir .. "/flow.lua", (FLOW:gsub("CORPUS", OUT .. "/corpus"):gsub("URL", srv.url)))
+  write(dir .. "/flow.lua", (FLOW:gsub("EMBED", function() return C.EMBED end)
+    :gsub("CORPUS", OUT .. "/corpus"):gsub("URL", srv.url)))
   local env = { COCO_QDRANT_STATS = "1" }
   local cpu0 = server_cpu(srv)
   local wall, out = coco(dir, "update flow.lua -q", env)
@@ -214,7 +104,7 @@ local function main()
     return
   end
   say("Qdrant 1.16.3 (npm binary, 127.0.0.1), %d points of 384 floats + ~1 KB payload (load average %s):", u,
-    (sh("cat /proc/loadavg"):match("^(%S+)")))
+    C.load())
   say("  initial load: %.2f s end to end, %.0f points/s (goal >= 5000); target: %d batches, %d requests, "
     .. "%.2f s (%.0f points/s)", wall, u / wall, b, r, ms / 1000, u * 1000 / ms)
   -- CPU, which other jobs on the machine do not inflate as much as wall time
@@ -230,16 +120,16 @@ local function main()
   write(f, orig .. "one more line\n")
   wall, out = coco(dir, "update flow.lua -q", env)
   b, r, u, _, ms = stats(out)
-  say("  one row changed: %.1f ms end to end; target: %d batch, %d request, %d upsert, %.2f ms (goal: one batch)",
-    wall * 1000, b or 0, r or 0, u or 0, ms or -1)
+  say("  one row changed: %.1f ms end to end; target: %d batch, %d request, %d upsert, %.2f ms (goal: one batch; "
+    .. "load %s)", wall * 1000, b or 0, r or 0, u or 0, ms or -1, C.load())
   write(f, orig)
   coco(dir, "update flow.lua -q", env)
   wall = coco(dir, "update flow.lua -q", env)
-  say("  nothing changed: %.1f ms end to end", wall * 1000)
-  local med, max, n, proc, base = query_times(dir, 21)
+  say("  nothing changed: %.1f ms end to end (load %s)", wall * 1000, C.load())
+  local med, max, n, proc, base = C.query_times(build, dir, nil, 21, 11)
   say("  coco query top-%d over %d points (HNSW): %.1f ms (median; max %.1f) in a warm process; "
-    .. "`coco query` %.1f ms, of which %.1f ms process start (coco --version): %.1f ms beyond it (goal <= 20 ms)",
-    n or 0, N, med or -1, max or -1, proc, base, proc - base)
+    .. "`coco query` %.1f ms, of which %.1f ms process start (coco --version): %.1f ms beyond it (goal <= 20 ms; "
+    .. "load %s)", n or 0, N, med or -1, max or -1, proc, base, proc - base, C.load())
   say("bench_qdrant: done (%.0f s)", now() - t0)
 end
 

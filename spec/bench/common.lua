@@ -1,6 +1,42 @@
--- What the Foundation and live benchmarks share: the shell, the paths,
--- and the flow (LocalFile corpus/ -> SplitRecursively(1000) -> SQLite).
+-- What the benchmarks share: the shell, the paths, the flow of the
+-- Foundation and live benchmarks (LocalFile corpus/ -> SplitRecursively(1000)
+-- -> SQLite), and for the vector-target benchmarks (bench_postgres,
+-- bench_qdrant) a clock, a corpus of ~1 KB files, a stand-in embedding,
+-- timed coco runs and query timings.
+local ffi = require("ffi")
+ffi.cdef [[
+struct coco_bench_common_ts { long tv_sec; long tv_nsec; };
+int coco_bench_common_clock(int clk, struct coco_bench_common_ts *ts) __asm__("clock_gettime");
+]]
 local M = {}
+
+-- Monotonic seconds.
+function M.now()
+  local ts = ffi.new("struct coco_bench_common_ts")
+  ffi.C.coco_bench_common_clock(1, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
+end
+
+function M.q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+-- cmd's stdout and stderr.
+function M.run(cmd) return M.sh("( " .. cmd .. " ) 2>&1") end
+
+function M.write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+function M.say(fmt, ...) io.write(string.format(fmt, ...), "\n") io.flush() end
+
+function M.median(t)
+  table.sort(t)
+  return t[math.floor((#t + 1) / 2)]
+end
+
+-- The first figure of /proc/loadavg, to print beside a measurement.
+function M.load() return (M.sh("cat /proc/loadavg"):match("^(%S+)")) end
 
 function M.sh(cmd)
   local p = io.popen(cmd)
@@ -38,6 +74,104 @@ return coco.flow(%q, function(flow, scope)
     { primary_key_fields = { "filename", "location" } })
 end)
 ]], name)
+end
+
+-- n files of ~1 KB of words (a string of them), 1,000 a directory, in dir;
+-- kept while a stamp beside dir says n.
+function M.corpus(dir, n, words)
+  local stamp = dir .. ".complete"        -- beside the corpus: not a file of it
+  local f = io.open(stamp)
+  if f and tonumber(f:read("*l")) == n then f:close() return end
+  if f then f:close() end
+  M.run("rm -rf " .. M.q(dir) .. " && mkdir -p " .. M.q(dir))
+  local list = {}
+  for w in words:gmatch("%a+") do list[#list + 1] = w end
+  local seed = 12345
+  local function rnd(m)
+    seed = (seed * 1103515245 + 12345) % 2147483648
+    return seed % m + 1
+  end
+  local dirs = {}
+  for d = 0, math.floor((n - 1) / 1000) do dirs[#dirs + 1] = string.format("%s/d%03d", M.q(dir), d) end
+  M.run("mkdir -p " .. table.concat(dirs, " "))
+  for i = 0, n - 1 do
+    local parts, len = { "# File " .. i .. "\n\n" }, 0
+    while len < 1000 do
+      local w = list[rnd(#list)]
+      parts[#parts + 1] = w
+      len = len + #w + 1
+    end
+    M.write(string.format("%s/d%03d/f%06d.md", dir, math.floor(i / 1000), i), table.concat(parts, " ") .. "\n")
+  end
+  M.write(stamp, tostring(n) .. "\n")
+end
+
+-- The stand-in embedding of the vector benchmarks' flows (Lua source):
+-- Embed(text) -> 384 floats of unit length from a generator seeded by the text.
+M.EMBED = [[
+local DIM = 384
+local Embed = coco.fn("Embed", { returns = coco.types.vector("float32", DIM) }, function(text)
+  local h = 5381
+  for i = 1, #text, 5 do h = (h * 33 + text:byte(i)) % 2147483647 end
+  if h == 0 then h = 1 end
+  local v, n = {}, 0
+  for i = 1, DIM do
+    h = h * 48271 % 2147483647
+    local x = h / 2147483647 - 0.5
+    v[i] = x
+    n = n + x * x
+  end
+  n = math.sqrt(n)
+  for i = 1, DIM do v[i] = v[i] / n end
+  return v
+end)
+]]
+
+-- Runs `bin args` in dir with env; returns wall seconds and stdout+stderr
+-- (with cpu: /usr/bin/time's "coco-cpu USER SYS" line too).
+function M.coco(bin, dir, args, env, cpu)
+  local e = ""
+  for k, v in pairs(env or {}) do e = e .. k .. "=" .. M.q(v) .. " " end
+  local t = M.now()
+  local out = M.run("cd " .. M.q(dir) .. " && " .. e .. (cpu and "/usr/bin/time -f 'coco-cpu %U %S' " or "")
+    .. M.q(bin) .. " " .. args)
+  return M.now() - t, out
+end
+
+-- Query times of flow dir/flow.lua's handler "search" (top-10): median and
+-- max ms of runs flow:query calls in one warm process, the rows found, and
+-- the medians of nproc whole `coco query` and `coco --version` processes.
+function M.query_times(build, dir, env, runs, nproc)
+  M.write(dir .. "/query.lua", string.format([[
+package.cpath = %q .. "/?.so;" .. package.cpath
+local ffi = require("ffi")
+ffi.cdef "struct coco_bench_timespec { long tv_sec; long tv_nsec; }; int clock_gettime(int, struct coco_bench_timespec *);"
+local function now()
+  local ts = ffi.new("struct coco_bench_timespec")
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
+end
+local coco = require("coco")
+local flow = assert(coco.load("flow.lua"))
+local t, n = {}, 0
+for i = 1, %d do
+  local t0 = now()
+  local rows = assert(flow:query("search", "nearest query number " .. i, { k = 10 }))
+  t[i] = (now() - t0) * 1000
+  n = #rows
+end
+table.sort(t)
+io.write(string.format("%%.2f %%.2f %%d\n", t[math.floor((#t + 1) / 2)], t[#t], n))
+]], build, runs))
+  local e = ""
+  for k, v in pairs(env or {}) do e = e .. k .. "=" .. M.q(v) .. " " end
+  local out = M.run("cd " .. M.q(dir) .. " && " .. e .. "luajit query.lua")
+  local med, max, n = out:match("([%d.]+) ([%d.]+) (%d+)")
+  local walls, base = {}, {}
+  local bin = build .. "/coco"
+  for i = 1, nproc do walls[i] = M.coco(bin, dir, "query flow.lua 'another query " .. i .. "' -k 10 >/dev/null", env) * 1000 end
+  for i = 1, nproc do base[i] = M.coco(bin, dir, "--version >/dev/null", env) * 1000 end
+  return tonumber(med), tonumber(max), tonumber(n), M.median(walls), M.median(base), out
 end
 
 return M
