@@ -204,11 +204,6 @@ int coco_vs_row_check(const char *who, const char *label, const coco_value *row,
 int coco_vs_write_err(const char *who, const char *what, const char *url,
 	const coco_http_resp *r, char **err);
 
-/* The row type of a top_k answer: row's fields but field `skip`, struct
- * and table fields as json, then "distance" (float64); src[i]: the row
- * field of answer field i (room for row->nfields). From a. */
-const coco_type *coco_vs_topk_type(const coco_type *row, int skip, coco_arena *a, int *src);
-
 /* Records a scan found under an id other than the one their key gives
  * (added by hand): key_id -> id pairs, so that del() of the key deletes
  * them too (coco verify --repair of a stale row). */

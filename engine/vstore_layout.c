@@ -306,23 +306,6 @@ int coco_vs_write_err(const char *who, const char *what, const char *url,
 	return r->status == 400 || r->status == 422 ? COCO_TGT_REFUSED : -1;
 }
 
-const coco_type *coco_vs_topk_type(const coco_type *row, int skip, coco_arena *a, int *src)
-{
-	coco_field *rf = coco_arena_alloc(a, (row->nfields + 1) * sizeof *rf);
-	uint32_t nf = 0;
-	for (uint32_t i = 0; i < row->nfields; i++) {
-		if ((int)i == skip)
-			continue;
-		rf[nf].name = coco_arena_strdup(a, row->fields[i].name);
-		coco_kind kd = row->fields[i].type->kind;
-		rf[nf].type = kd == COCO_STRUCT || kd == COCO_TABLE ? &coco_t_json : row->fields[i].type;
-		src[nf++] = (int)i;
-	}
-	rf[nf].name = "distance";
-	rf[nf].type = &coco_t_float64;
-	return coco_type_struct(a, rf, nf + 1);
-}
-
 /* al holds [nk][key_id][n][id] records, the lengths as size_t. */
 void coco_vs_alias_add(coco_buf *al, const char *key_id, size_t nk, const char *id, size_t n)
 {

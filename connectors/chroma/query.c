@@ -6,6 +6,7 @@
 
 #include "chroma_int.h"
 #include "functions/json.h"
+#include "topk.h"
 #include "sys.h"
 
 /* ---- reading records back: queries and scans ----------------------------------------- */
@@ -96,7 +97,9 @@ int ch_top_k(const coco_optval *opts, const coco_export_info *info, const char *
 	if (ch_call(h, "POST", url.p, body.p, 0, what.p, &r, err) < 0)
 		goto done;
 	int *src = coco_arena_alloc(a, (l.ncols + 1) * sizeof *src);
-	*row_type = coco_vs_topk_type(info->row_type, fi, a, src);
+	*row_type = coco_topk_row_type(info->row_type, fi, a);
+	for (uint32_t j = 0; j < l.ncols; j++)      /* the row field of answer field j */
+		src[j] = (int)j < fi ? (int)j : (int)j + 1;
 	uint32_t nf = (*row_type)->nfields;
 	/* {"ids":[[...]],"documents":[[...]],"metadatas":[[...]],"distances":[[...]]} */
 	const char *docs = NULL, *metas = NULL, *dists = NULL, *v, *kk;

@@ -5,6 +5,7 @@
 
 #include "qdrant_int.h"
 #include "functions/json.h"
+#include "topk.h"
 #include "sys.h"
 
 /* ---- reading points back: queries and scans ---------------------------------------- */
@@ -105,7 +106,9 @@ int qd_top_k(const coco_optval *opts, const coco_export_info *info, const char *
 		goto done;
 	}
 	int *src = coco_arena_alloc(a, (l.ncols + 1) * sizeof *src);
-	*row_type = coco_vs_topk_type(info->row_type, fi, a, src);
+	*row_type = coco_topk_row_type(info->row_type, fi, a);
+	for (uint32_t j = 0; j < l.ncols; j++)      /* the row field of answer field j */
+		src[j] = (int)j < fi ? (int)j : (int)j + 1;
 	uint32_t nf = (*row_type)->nfields;
 	const char *res, *pts, *pv, *kk, *fv;
 	size_t nres, npts, npv, kkn, nfv;
