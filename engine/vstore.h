@@ -107,6 +107,8 @@ typedef struct coco_vs_export {
 	const coco_type *row;        /* the export's row: a STRUCT, nkeys key fields first */
 	uint32_t nkeys;
 	coco_buf url, coll;          /* url without a trailing '/'; the collection's name */
+	char (*spec)[80];            /* per field, where it goes: the rest of its column
+	                                line ("payload", "vector 384 Cosine"), the target's to fill */
 } coco_vs_export;
 
 /* Fills x from the url option (NULL or unset: $url_env, else url_default),
@@ -148,6 +150,8 @@ typedef struct coco_vs_desc {
 
 /* Appends the description's first lines: "url U" and "collection C". */
 void coco_vs_desc_head(coco_buf *desired, const coco_vs_export *x);
+/* Appends its last: the key line, then a column line a field (x->spec). */
+void coco_vs_desc_tail(coco_buf *desired, const coco_vs_export *x);
 
 /* What a target plugs into the shared setup steps. */
 typedef struct coco_vs_setup {

@@ -45,6 +45,7 @@ int coco_vs_export_init(coco_vs_export *x, const char *who, const coco_export_in
 		return coco_seterr(err, "%s: export '%s' has no fields", who, x->exp);
 	if (x->nkeys == 0 || x->nkeys > t->nfields)
 		return coco_seterr(err, "%s: export '%s' needs primary_key_fields", who, x->exp);
+	x->spec = coco_xcalloc(t->nfields, sizeof *x->spec);
 	return 0;
 }
 
@@ -52,6 +53,8 @@ void coco_vs_export_free(coco_vs_export *x)
 {
 	coco_buf_free(&x->url);
 	coco_buf_free(&x->coll);
+	free(x->spec);
+	x->spec = NULL;
 }
 
 int coco_vs_field(const coco_type *row, const char *name, size_t n)
@@ -166,6 +169,14 @@ void coco_vs_desc_head(coco_buf *desired, const coco_vs_export *x)
 {
 	coco_tdesc_put_line(desired, "url", x->url.p);
 	coco_tdesc_put_line(desired, "collection", x->coll.p);
+}
+
+void coco_vs_desc_tail(coco_buf *desired, const coco_vs_export *x)
+{
+	coco_tdesc_put_keys(desired, x->row, x->nkeys);
+	for (uint32_t i = 0; i < x->row->nfields; i++)
+		coco_tdesc_put_column(desired, COCO_TDESC_SQL_REST, x->row->fields[i].name,
+			x->row->fields[i].type, x->spec[i]);
 }
 
 typedef struct parse_ctx {

@@ -166,10 +166,12 @@ int ch_layout_make(const coco_optval *opts, const coco_export_info *info, layout
 	for (uint32_t i = 0; i < l->ncols; i++) {
 		ccol *c = &l->cols[i];
 		switch (c->role) {
-		case R_KEY: strcpy(c->spec, "key"); break;
-		case R_DOC: strcpy(c->spec, "document"); break;
-		case R_EMB: snprintf(c->spec, sizeof c->spec, "embedding %u", c->type->dim); break;
-		default: strcpy(c->spec, "metadata"); break;
+		case R_KEY: strcpy(l->x.spec[i], "key"); break;
+		case R_DOC: strcpy(l->x.spec[i], "document"); break;
+		case R_EMB:
+			snprintf(l->x.spec[i], sizeof l->x.spec[i], "embedding %u", c->type->dim);
+			break;
+		default: strcpy(l->x.spec[i], "metadata"); break;
 		}
 	}
 	return 0;
@@ -209,10 +211,7 @@ static int c_describe(const coco_optval *opts, const coco_export_info *info,
 	if (l.efc)
 		coco_buf_printf(desired, " ef_construction=%ld", l.efc);
 	coco_buf_putc(desired, '\n');
-	coco_tdesc_put_keys(desired, info->row_type, l.nkeys);
-	for (uint32_t i = 0; i < l.ncols; i++)
-		coco_tdesc_put_column(desired, COCO_TDESC_SQL_REST, l.cols[i].name, l.cols[i].type,
-			l.cols[i].spec);
+	coco_vs_desc_tail(desired, &l.x);
 	ch_layout_free(&l);
 	return 0;
 }

@@ -18,7 +18,6 @@ typedef struct ccol {
 	const char *name;
 	const coco_type *type;
 	int role;
-	char spec[48];               /* "metadata", "key", "document", "embedding 384" */
 } ccol;
 
 typedef struct layout {

@@ -114,18 +114,19 @@ int qd_layout_make(const coco_optval *opts, const coco_export_info *info, layout
 	for (uint32_t i = 0; i < l->ncols; i++) {
 		qcol *c = &l->cols[i];
 		if (!c->vec) {
-			strcpy(c->spec, "payload");
+			strcpy(l->x.spec[i], "payload");
 			continue;
 		}
 		l->vec1 = l->nvec++ ? -1 : (int)i;
 		if (!c->metric)
 			c->metric = "cosine";
-		int n = snprintf(c->spec, sizeof c->spec, "vector %u %s", c->type->dim,
+		char *spec = l->x.spec[i];
+		int n = snprintf(spec, sizeof l->x.spec[i], "vector %u %s", c->type->dim,
 			distance_of(c->metric));
 		if (c->m)
-			n += snprintf(c->spec + n, sizeof c->spec - (size_t)n, " m=%ld", c->m);
+			n += snprintf(spec + n, sizeof l->x.spec[i] - (size_t)n, " m=%ld", c->m);
 		if (c->efc)
-			snprintf(c->spec + n, sizeof c->spec - (size_t)n, " ef_construct=%ld", c->efc);
+			snprintf(spec + n, sizeof l->x.spec[i] - (size_t)n, " ef_construct=%ld", c->efc);
 	}
 	return 0;
 }
@@ -160,10 +161,7 @@ static int q_describe(const coco_optval *opts, const coco_export_info *info,
 	coco_vs_desc_head(desired, &l.x);
 	if (l.key_env)
 		coco_tdesc_put_line(desired, "api_key_env", l.key_env);
-	coco_tdesc_put_keys(desired, info->row_type, l.nkeys);
-	for (uint32_t i = 0; i < l.ncols; i++)
-		coco_tdesc_put_column(desired, COCO_TDESC_SQL_REST, l.cols[i].name, l.cols[i].type,
-			l.cols[i].spec);
+	coco_vs_desc_tail(desired, &l.x);
 	qd_layout_free(&l);
 	return 0;
 }

@@ -22,7 +22,6 @@ typedef struct qcol {
 	int vec;                     /* a named vector (else payload) */
 	const char *metric;          /* cosine, l2, ip */
 	long m, efc;                 /* hnsw_config; 0: Qdrant's default */
-	char spec[80];               /* the description's rest: "payload", "vector 384 Cosine" */
 } qcol;
 
 typedef struct layout {
