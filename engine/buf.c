@@ -217,6 +217,15 @@ void *coco_arena_regrow(coco_arena *a, void *arr, size_t n, size_t *cap, size_t 
 	return coco_arena_grow(a, arr, n, cap, elem);
 }
 
+int coco_arena_owns(const coco_arena *a, const void *p)
+{
+	const unsigned char *q = p;
+	for (const struct coco_arena_blk *b = a->blk; b; b = b->next)
+		if (q >= b->data && q < b->data + b->used)
+			return 1;
+	return 0;
+}
+
 void coco_arena_reset(coco_arena *a)
 {
 	struct coco_arena_blk *keep = NULL, *b = a->blk;

@@ -56,6 +56,8 @@ void *coco_arena_grow(coco_arena *a, void *arr, size_t n, size_t *cap, size_t el
  * afterwards. For the arrays of a large row (one entry per chunk). */
 void *coco_arena_regrow(coco_arena *a, void *arr, size_t n, size_t *cap, size_t elem);
 void coco_arena_reset(coco_arena *a);               /* keeps the first block */
+/* 1 when p lies in memory a handed out (a walk over its blocks). */
+int coco_arena_owns(const coco_arena *a, const void *p);
 void coco_arena_destroy(coco_arena *a);
 
 /* Line-oriented text (targets' setup descriptions): append s with the

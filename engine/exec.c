@@ -120,6 +120,11 @@ typedef struct xctx {
 	char **err;
 	coco_exec_trace trace;        /* each row's frame once its scope ran (inspection) */
 	void *trace_ud;
+	/* a scratch transform's table (graph.c: mark_scratch), built here
+	 * and freed once its row() walked it; none when traced or batched */
+	coco_arena scratch;
+	const coco_value *scratch_of; /* the frame slot holding it */
+	int walking;                  /* its rows are being evaluated */
 } xctx;
 
 static const coco_value *resolve(xctx *x, const coco_fieldref *r)
@@ -146,6 +151,39 @@ static const coco_value *resolve(xctx *x, const coco_fieldref *r)
 		v = &v->u.fields[r->path[i]];
 	}
 	return v;
+}
+
+/* 1 when v, or a value inside it, lies in arena a. */
+static int points_into(const coco_arena *a, const coco_value *v)
+{
+	switch (v->kind) {
+	case COCO_STR:
+	case COCO_BYTES:
+	case COCO_JSON:
+		return v->n && coco_arena_owns(a, v->u.s);
+	case COCO_VECTOR:
+		return v->n && coco_arena_owns(a, v->u.vec);
+	case COCO_STRUCT:
+	case COCO_TABLE:
+		if (v->n && coco_arena_owns(a, v->u.fields))
+			return 1;
+		for (size_t i = 0; i < v->n; i++)
+			if (points_into(a, &v->u.fields[i]))
+				return 1;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* A collected value, copied out of the scratch table being walked when it
+ * lies there (a chunk's text points into the source text: it stays). */
+static coco_value collected(xctx *x, const coco_value *v)
+{
+	coco_value c = *v;
+	if (x->walking && points_into(&x->scratch, v))
+		coco_value_copy(x->a, v, &c);
+	return c;
 }
 
 static void push_row(coco_arena *a, coco_rows *rows, const coco_value *v)
@@ -314,8 +352,16 @@ static int run_scope(xctx *x, int s)
 			for (size_t k = 0; k < op->nargs; k++)
 				args[k] = op->args[k].kind == COCO_ARG_REF ? *resolve(x, &op->args[k].ref)
 					: op->args[k].konst;
-			if (call_fn(x, op, args, &frame[op->out]))
+			int scratch = op->scratch && !x->scratch_of && !x->trace && !x->b;
+			coco_arena *a = x->a;
+			if (scratch)
+				x->a = &x->scratch;
+			int rc = call_fn(x, op, args, &frame[op->out]);
+			x->a = a;
+			if (rc)
 				return -1;
+			if (scratch)
+				x->scratch_of = &frame[op->out];
 			break;
 		}
 		case OP_FOREACH: {
@@ -324,6 +370,8 @@ static int run_scope(xctx *x, int s)
 				break;              /* null, or pending in pass one */
 			const gscope *cs = &x->g->scopes[op->child];
 			coco_value *saved = x->frames[op->child], *cf = NULL;
+			int release = op->release && t == x->scratch_of;
+			x->walking |= release;
 			for (size_t r = 0; r < t->n; r++) {
 				/* one frame serves every row (collect copies the values
 				 * out): a table of 200,000 chunks held 200,000 frames.
@@ -340,6 +388,12 @@ static int run_scope(xctx *x, int s)
 					return -1;
 			}
 			x->frames[op->child] = saved;
+			if (release) {            /* walked: the table goes */
+				memset(&frame[op->in.field], 0, sizeof frame[op->in.field]);
+				coco_arena_reset(&x->scratch);
+				x->scratch_of = NULL;
+				x->walking = 0;
+			}
 			break;
 		}
 		case OP_COLLECT: {
@@ -361,7 +415,7 @@ static int run_scope(xctx *x, int s)
 				for (size_t k = 0; k < c->nfields; k++) {
 					const coco_arg *a = &op->vals[k];
 					if (a->kind == COCO_ARG_REF)
-						crow.u.fields[k] = *resolve(x, &a->ref);
+						crow.u.fields[k] = collected(x, resolve(x, &a->ref));
 					else if (a->kind == COCO_ARG_CONST)
 						crow.u.fields[k] = a->konst;
 				}
@@ -380,7 +434,7 @@ static int run_scope(xctx *x, int s)
 				for (size_t k = 0; k < c->nfields; k++) {
 					const coco_arg *a = &op->vals[xp->perm[k]];
 					er.u.fields[k] = crow.n ? crow.u.fields[xp->perm[k]] :
-						a->kind == COCO_ARG_REF ? *resolve(x, &a->ref) : a->konst;
+						a->kind == COCO_ARG_REF ? collected(x, resolve(x, &a->ref)) : a->konst;
 				}
 				push_row(x->a, &x->out[e], &er);
 			}
@@ -416,6 +470,7 @@ static int run_row(xctx *x, size_t source, const coco_value *row)
 	x->rowfp = coco_fper_digest(x->f);
 	int rc = run_scope(x, src->scope);
 	coco_fper_destroy(x->f);
+	coco_arena_destroy(&x->scratch);
 	return rc;
 }
 

@@ -805,6 +805,49 @@ static void fp_scope_collects(coco_graph *g, int s, coco_fper *f, char *feeds)
 	}
 }
 
+static int is_ref_to(const coco_fieldref *r, int scope, int field)
+{
+	return r->scope == scope && r->field == field;
+}
+
+/* References to field (scope, field) in the whole graph. */
+static size_t count_refs(const coco_graph *g, int scope, int field)
+{
+	size_t n = 0;
+	for (size_t s = 0; s < g->nscopes; s++)
+		for (size_t i = 0; i < g->scopes[s].nops; i++) {
+			const gop *op = &g->scopes[s].ops[i];
+			if (op->kind == OP_FOREACH)
+				n += is_ref_to(&op->in, scope, field);
+			size_t na = op->kind == OP_TRANSFORM ? op->nargs :
+				op->kind == OP_COLLECT ? g->collectors[op->collector].nfields : 0;
+			const coco_arg *a = op->kind == OP_TRANSFORM ? op->args : op->vals;
+			for (size_t k = 0; k < na; k++)
+				n += a[k].kind == COCO_ARG_REF && is_ref_to(&a[k].ref, scope, field);
+		}
+	return n;
+}
+
+/* A table a transform makes and nothing but one row() over it in the same
+ * scope reads (`doc.chunks:row(...)`: the chunks of a large file) is
+ * evaluated apart and freed once walked: exec.c copies out what collect
+ * takes from it. */
+static void mark_scratch(coco_graph *g)
+{
+	for (size_t s = 0; s < g->nscopes; s++) {
+		gscope *sc = &g->scopes[s];
+		for (size_t i = 0; i < sc->nops; i++) {
+			gop *fe = &sc->ops[i];
+			if (fe->kind != OP_FOREACH || fe->in.scope != (int32_t)s || fe->in.npath ||
+			    count_refs(g, (int)s, fe->in.field) != 1)
+				continue;
+			for (size_t j = 0; j < i; j++)
+				if (sc->ops[j].kind == OP_TRANSFORM && sc->ops[j].out == fe->in.field)
+					sc->ops[j].scratch = fe->release = 1;
+		}
+	}
+}
+
 int coco_graph_finish(coco_graph *g, char **err)
 {
 	if (g->finished)
@@ -844,6 +887,7 @@ int coco_graph_finish(coco_graph *g, char **err)
 		s->logic = coco_fper_digest(f);
 		coco_fper_destroy(f);
 	}
+	mark_scratch(g);
 	g->finished = 1;
 	return 0;
 }

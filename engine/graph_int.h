@@ -22,9 +22,12 @@ typedef struct gop {
 	int out;                      /* field index in the scope */
 	int cache;
 	coco_fp fn_fp;                /* memo namespace: function logic */
+	int scratch;                  /* its table is read by one FOREACH only: it can
+	                                 live apart and go once walked (exec.c) */
 	/* FOREACH */
 	coco_fieldref in;
 	int child;
+	int release;                  /* over a scratch transform's table */
 	/* COLLECT */
 	int collector;
 	coco_arg *vals;               /* one per collector field, in collector order */

@@ -252,6 +252,63 @@ end)
     assert.is_truthy(err:find("flow.lua:%d+: cannot read field 'meta' of 'filename': it is a str"), err)
   end)
 
+  it("frees a table only row() reads once walked, keeping what collect took from it", function()
+    -- doc.words and doc.chunks are read by one row() each: evaluated apart
+    -- and freed once walked (engine/exec.c). The words' strings and the
+    -- chunks' start structs live in that memory: collect copies them out.
+    local d = H.tmpdir()
+    for i = 1, 12 do
+      H.write(string.format("%s/src/f%02d.md", d, i), string.format("# File %d\n\nalpha beta gamma %d\n", i, i))
+    end
+    H.write(d .. "/flow.lua", [[
+local coco = require("coco")
+local T = coco.types
+local Words = coco.fn("Words", { returns = T.table{ { "word", "str" }, { "pos", T.struct{ { "n", "int64" } } } } },
+  function(text)
+    local rows = {}
+    for w in text:gmatch("%a+") do rows[#rows + 1] = { word = w:upper() .. "!", pos = { n = #rows + 1 } } end
+    return rows
+  end)
+return coco.flow("Scratch", function(flow, scope)
+  scope.files = flow:add_source(coco.sources.LocalFile{ path = "src" })
+  local words, chunks = scope:add_collector(), scope:add_collector()
+  scope.files:row(function(f)
+    f.words = f.content:transform(Words)
+    f.words:row(function(w) words:collect{ filename = f.filename, n = w.pos.n, word = w.word, pos = w.pos } end)
+    f.chunks = f.content:transform(coco.functions.SplitRecursively{}, { chunk_size = 12 })
+    f.chunks:row(function(c)
+      chunks:collect{ filename = f.filename, location = c.location, text = c.text, start = c.start }
+    end)
+  end)
+  words:export("words", coco.targets.SQLite{ path = "index.sqlite" }, { primary_key_fields = { "filename", "n" } })
+  chunks:export("chunks", coco.targets.SQLite{ path = "index.sqlite" }, { primary_key_fields = { "filename", "location" } })
+end)
+]])
+    local rc, out, err = H.coco(d, "flow.lua")
+    assert.are.equal(0, rc, err)
+    local rows = H.sql(d .. "/index.sqlite", "SELECT * FROM Scratch__words ORDER BY filename, n")
+    assert.are.equal(12 * 4, #rows)
+    for i = 1, 12 do
+      local want = { "FILE!", "ALPHA!", "BETA!", "GAMMA!" }
+      for k = 1, 4 do
+        local r = rows[(i - 1) * 4 + k]
+        assert.are.equal(string.format("f%02d.md", i), r.filename)
+        assert.are.equal(want[k], r.word)
+        assert.are.equal(k, H.json.decode(r.pos).n)
+      end
+    end
+    rows = H.sql(d .. "/index.sqlite", "SELECT * FROM Scratch__chunks ORDER BY filename, start")
+    assert.is_true(#rows >= 24)
+    for _, r in ipairs(rows) do
+      local content = H.read(d .. "/src/" .. r.filename)
+      local s, e = range(r.location)
+      assert.are.equal(content:sub(s + 1, e), r.text)
+      local st = H.json.decode(r.start)
+      assert.are.equal(s, st.offset)
+      assert.is_true(st.line >= 1 and st.column >= 1)
+    end
+  end)
+
   it("handles bad input: empty files, only separators, min_chunk_size > chunk_size, invalid UTF-8", function()
     local d = H.tmpdir()
     H.write(d .. "/src/empty.py", "")
