@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "functions/json.h"
+#include "vstore.h"
 #include "connectors/common/pgconn.h"
 #include "postgres_int.h"
 
@@ -69,20 +70,6 @@ static long json_uint(const char *v, size_t n)
 	return x;
 }
 
-int pg_find_col(const layout *l, const char *name, size_t n)
-{
-	for (uint32_t i = 0; i < l->ncols; i++)
-		if (strlen(l->cols[i].name) == n && !memcmp(l->cols[i].name, name, n))
-			return (int)i;
-	return -1;
-}
-
-void pg_field_names(const layout *l, coco_buf *b)
-{
-	for (uint32_t i = 0; i < l->ncols; i++)
-		coco_buf_printf(b, "%s%s", i ? ", " : "", l->cols[i].name);
-}
-
 /* column_options = { field = { type = "vector" | "halfvec" | "real[]" | "jsonb" } } */
 static int read_column_options(layout *l, const char *js, const char *exp, char **err)
 {
@@ -101,10 +88,10 @@ static int read_column_options(layout *l, const char *js, const char *exp, char 
 			"{ field = { type = ... } }", exp);
 	while (!rc && coco_json_iter_next(&it, &k, &kn, &v, &vn)) {
 		json_string(k, kn, &name);
-		int ci = pg_find_col(l, name.p, name.n);
+		int ci = coco_vs_field(l->row, name.p, name.n);
 		if (ci < 0) {
 			coco_buf f = {0};
-			pg_field_names(l, &f);
+			coco_vs_field_names(l->row, &f);
 			rc = coco_seterr(err, "Postgres: export '%s': column_options: unknown field '%s'; "
 				"fields: %s", exp, name.p, f.p);
 			coco_buf_free(&f);
@@ -215,9 +202,9 @@ static int read_vector_indexes(layout *l, const char *js, const char *exp, char 
 			char key[24];
 			snprintf(key, sizeof key, "%s", s.p);
 			if (!strcmp(key, "field")) {
-				if (json_string(fv, fvn, &s) < 0 || (field = pg_find_col(l, s.p, s.n)) < 0) {
+				if (json_string(fv, fvn, &s) < 0 || (field = coco_vs_field(l->row, s.p, s.n)) < 0) {
 					coco_buf f = {0};
-					pg_field_names(l, &f);
+					coco_vs_field_names(l->row, &f);
 					rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu]: unknown "
 						"field '%.*s'; fields: %s", exp, ix, (int)fvn, fv, f.p);
 					coco_buf_free(&f);
@@ -340,6 +327,7 @@ int pg_layout_make(const coco_optval *opts, const coco_export_info *info, layout
 		return coco_seterr(err, "Postgres: export '%s' has no fields", exp);
 	if (info->nkeys == 0 || info->nkeys > t->nfields)
 		return coco_seterr(err, "Postgres: export '%s' needs primary_key_fields", exp);
+	l->row = t;
 	l->ncols = t->nfields;
 	l->nkeys = info->nkeys;
 	l->cols = calloc(l->ncols + 1, sizeof *l->cols);

@@ -47,6 +47,7 @@ typedef struct layout {
 	const char *conninfo;        /* without its password (cinfo) */
 	const char *penv;            /* password_env, or NULL */
 	coco_buf cinfo, server, schema, table;
+	const coco_type *row;        /* the export's row type: a field per column */
 	lcol *cols;
 	uint32_t ncols, nkeys;
 	lindex *idx;
@@ -111,8 +112,6 @@ PGconn *pg_connect(const char *conninfo, const char *penv, const char *server, c
 /* ---- layout.c --------------------------------------------------------------- */
 int pg_layout_make(const coco_optval *opts, const coco_export_info *info, layout *l, char **err);
 void pg_layout_free(layout *l);
-int pg_find_col(const layout *l, const char *name, size_t n);
-void pg_field_names(const layout *l, coco_buf *b);
 
 /* ---- setup.c ---------------------------------------------------------------- */
 int pg_describe(const coco_optval *opts, const coco_export_info *info,

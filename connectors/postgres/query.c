@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include "tdesc.h"
+#include "vstore.h"
 #include "connectors/common/pgconn.h"
 #include "postgres_int.h"
 
@@ -106,14 +107,14 @@ int pg_top_k(const coco_optval *opts, const coco_export_info *info, const char *
 		pg_layout_free(&l);
 		return -1;
 	}
-	int rc = -1, fi = pg_find_col(&l, field, strlen(field));
+	int rc = -1, fi = coco_vs_field(l.row, field, strlen(field));
 	PGconn *c = NULL;
 	PGresult *r = NULL;
 	coco_buf sql = {0}, arg = {0}, what = {0};
 	coco_buf_printf(&what, "query %s.%s on %s", l.schema.p, l.table.p, l.server.p);
 	if (fi < 0) {
 		coco_buf f = {0};
-		pg_field_names(&l, &f);
+		coco_vs_field_names(l.row, &f);
 		coco_seterr(err, "Postgres: %s: unknown field '%s'; fields: %s", what.p, field, f.p);
 		coco_buf_free(&f);
 		goto done;
@@ -179,20 +180,10 @@ int pg_top_k(const coco_optval *opts, const coco_export_info *info, const char *
 	}
 
 	/* the result type: the fields but `field`, struct and table as json, then distance */
-	coco_field *rf = coco_arena_alloc(a, (l.ncols + 1) * sizeof *rf);
-	uint32_t nf = 0;
-	for (uint32_t i = 0; i < l.ncols; i++) {
-		if ((int)i == fi)
-			continue;
-		rf[nf].name = coco_arena_strdup(a, l.cols[i].name);
-		coco_kind kd = l.cols[i].type->kind;
-		rf[nf].type = kd == COCO_STRUCT || kd == COCO_TABLE ? &coco_t_json : l.cols[i].type;
-		nf++;
-	}
-	rf[nf].name = "distance";
-	rf[nf].type = &coco_t_float64;
-	nf++;
-	*row_type = coco_type_struct(a, rf, nf);
+	int *src = coco_arena_alloc(a, (l.ncols + 1) * sizeof *src);
+	*row_type = coco_vs_topk_type(info->row_type, fi, a, src);
+	const coco_field *rf = (*row_type)->fields;
+	uint32_t nf = (*row_type)->nfields;
 	int nt = PQntuples(r);
 	coco_value *out = coco_arena_alloc(a, ((size_t)nt + 1) * sizeof *out);
 	for (int i = 0; i < nt; i++) {
