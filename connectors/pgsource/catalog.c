@@ -170,6 +170,21 @@ static int read_notify(const coco_optval *o, layout *l, char **err)
 	return 0;
 }
 
+/* The rows of a catalog query with one text parameter; NULL with *err. */
+static PGresult *catalog(PGconn *c, const char *sql, const char *param, const char *server,
+	char **err)
+{
+	PGresult *r = PQexecParams(c, sql, 1, NULL, &param, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		return r;
+	coco_buf b = {0};
+	coco_pg_result_msg(&b, c, r, 1);
+	coco_seterr(err, "Postgres: %s: cannot read the catalog: %s", server, b.p);
+	coco_buf_free(&b);
+	PQclear(r);
+	return NULL;
+}
+
 /* The layout of the table the options name, from the catalog. */
 int ps_layout_load(const coco_optval *opts, layout *l, char **err)
 {
@@ -212,15 +227,11 @@ int ps_layout_load(const coco_optval *opts, layout *l, char **err)
 		coco_buf_putc(&q, '.');
 	}
 	coco_sql_ident(&q, opts[OPT_TABLE].s);
-	const char *p1 = q.p;
-	r = PQexecParams(c, "SELECT c.oid::text, n.nspname, c.relname FROM pg_class c "
+	r = catalog(c, "SELECT c.oid::text, n.nspname, c.relname FROM pg_class c "
 		"JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
-		1, NULL, &p1, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		coco_pg_result_msg(&b, c, r, 1);
-		coco_seterr(err, "Postgres: %s: cannot read the catalog: %s", l->server, b.p);
+		q.p, l->server, err);
+	if (!r)
 		goto out;
-	}
 	if (PQntuples(r) != 1) {
 		coco_seterr(err, "Postgres: table %s%s%s does not exist in %s", sch ? sch : "",
 			sch ? "." : "", opts[OPT_TABLE].s, l->server);
@@ -231,9 +242,8 @@ int ps_layout_load(const coco_optval *opts, layout *l, char **err)
 	l->schema = coco_strdup(PQgetvalue(r, 0, 1));
 	l->table = coco_strdup(PQgetvalue(r, 0, 2));
 	PQclear(r);
-	const char *p2 = oid;
 	/* columns, their base types (through domains) and primary key positions */
-	r = PQexecParams(c,
+	r = catalog(c,
 		"SELECT a.attname, format_type(a.atttypid, a.atttypmod), bt.oid::int8, bt.typname, "
 		"bt.typtype, bt.typcategory, b.mod, coalesce(k.pos, 0), bt.typarray::int8, bt.typsend::regproc::text "
 		"FROM pg_attribute a "
@@ -245,12 +255,9 @@ int ps_layout_load(const coco_optval *opts, layout *l, char **err)
 		"LEFT JOIN LATERAL (SELECT p.pos FROM pg_index i, unnest(i.indkey) WITH ORDINALITY p(att, pos) "
 		"  WHERE i.indrelid = a.attrelid AND i.indisprimary AND p.att = a.attnum) k ON true "
 		"WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-		1, NULL, &p2, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		coco_pg_result_msg(&b, c, r, 1);
-		coco_seterr(err, "Postgres: %s: cannot read the catalog: %s", l->server, b.p);
+		oid, l->server, err);
+	if (!r)
 		goto out;
-	}
 	int nt = PQntuples(r);
 	uint32_t nkeys = 0;
 	for (int i = 0; i < nt; i++)
