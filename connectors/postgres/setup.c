@@ -114,8 +114,9 @@ static int desc_line(void *ctx, coco_arena *a, const char *w, size_t wn, const c
 	return 0;
 }
 
-static int parse_desc(const char *text, coco_arena *a, desc *d, char **err)
+static int parse_desc(const char *text, coco_arena *a, void *dv, char **err)
 {
+	desc *d = dv;
 	memset(d, 0, sizeof *d);
 	if (coco_tdesc_parse(text, a, COCO_TDESC_SQL_REST | COCO_TDESC_WHY_SQL, &d->t, desc_line,
 		d, "Postgres", err) < 0)
@@ -151,8 +152,9 @@ static const dcol *vector_col(const desc *d)
 
 /* Why the table must be dropped and recreated to go from s to d (nothing
  * when ALTER TABLE does it). */
-static void recreate_reasons(const desc *s, const desc *d, coco_buf *why)
+static void recreate_reasons(const void *sv, const void *dv, coco_buf *why)
 {
+	const desc *s = sv, *d = dv;
 	if (strcmp(s->server, d->server))
 		coco_tdesc_reason(why, "database: %s → %s", s->server, d->server);
 	if (strcmp(s->schema, d->schema))
@@ -270,8 +272,9 @@ static void create_sql(const desc *d, coco_buf *b)
  * unless it exists, drop the columns and indexes of `alter_from` that d
  * no longer has, add d's columns and indexes that are missing. Each step
  * checks first, so re-running it is harmless. */
-static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, char **err)
+static int ddl_change(const void *dv, const void *dropv, const void *alter_fromv, char **err)
 {
+	const desc *d = dv, *drop = dropv, *alter_from = alter_fromv;
 	PGconn *c = pg_connect(d->conninfo, d->penv, d->server, err);
 	if (!c)
 		return -1;
@@ -368,8 +371,9 @@ static int ddl_change(const desc *d, const desc *drop, const desc *alter_from, c
 }
 
 /* DROP TABLE IF EXISTS on s's server. */
-static int ddl_drop(const desc *s, char **err)
+static int ddl_drop(const void *sv, char **err)
 {
+	const desc *s = sv;
 	PGconn *c = pg_connect(s->conninfo, s->penv, s->server, err);
 	if (!c)
 		return -1;
@@ -384,31 +388,23 @@ static int ddl_drop(const desc *s, char **err)
 	return rc;
 }
 
+/* 1 when s and d are tables on one server. */
+static int same_server(const void *sv, const void *dv)
+{
+	const desc *s = sv, *d = dv;
+	return !strcmp(s->server, d->server);
+}
+
+static const coco_tdesc_ops pg_tdesc = {
+	.size = sizeof(desc),
+	.parse = parse_desc,
+	.reasons = recreate_reasons,
+	.same_place = same_server,
+	.change = ddl_change,
+	.drop = ddl_drop,
+};
+
 int pg_apply(const char *stored, const char *desired, char **err)
 {
-	coco_arena a = {0};
-	desc s, d;
-	int rc = 0;
-	if ((stored && parse_desc(stored, &a, &s, err) < 0) ||
-	    (desired && parse_desc(desired, &a, &d, err) < 0)) {
-		coco_arena_destroy(&a);
-		return -1;
-	}
-	if (!stored && desired) {
-		rc = ddl_change(&d, NULL, NULL, err);
-	} else if (stored && !desired) {
-		rc = ddl_drop(&s, err);
-	} else if (stored && desired) {
-		coco_buf why = {0};
-		recreate_reasons(&s, &d, &why);
-		if (!why.n)
-			rc = ddl_change(&d, NULL, &s, err);
-		else if (!strcmp(s.server, d.server))
-			rc = ddl_change(&d, &s, NULL, err);
-		else if ((rc = ddl_drop(&s, err)) == 0)
-			rc = ddl_change(&d, NULL, NULL, err);
-		coco_buf_free(&why);
-	}
-	coco_arena_destroy(&a);
-	return rc;
+	return coco_tdesc_apply(&pg_tdesc, stored, desired, err);
 }
