@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include "tdesc.h"
+#include "topk.h"
 #include "vstore.h"
 #include "connectors/common/pgconn.h"
 #include "postgres_int.h"
@@ -180,8 +181,7 @@ int pg_top_k(const coco_optval *opts, const coco_export_info *info, const char *
 	}
 
 	/* the result type: the fields but `field`, struct and table as json, then distance */
-	int *src = coco_arena_alloc(a, (l.ncols + 1) * sizeof *src);
-	*row_type = coco_vs_topk_type(info->row_type, fi, a, src);
+	*row_type = coco_topk_row_type(info->row_type, fi, a);
 	const coco_field *rf = (*row_type)->fields;
 	uint32_t nf = (*row_type)->nfields;
 	int nt = PQntuples(r);
