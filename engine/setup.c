@@ -221,8 +221,14 @@ int coco_setup_apply(coco_state *st, coco_setup_plan *plan, char **err)
 {
 	coco_buf rec = {0};
 	int rc = coco_lineage_migrate(st, err);
-	for (size_t i = 0; i < plan->n && !rc; i++) {
-		coco_setup_change *c = &plan->ch[i];
+	/* what the flow no longer wants goes first: a target written in Lua
+	 * names its storage by its options, so an export renamed onto the
+	 * same file is a new resource over the storage of the one it
+	 * replaces, which dropped after the new one was created drops both */
+	for (size_t n = 0; n < 2 * plan->n && !rc; n++) {
+		coco_setup_change *c = &plan->ch[n % plan->n];
+		if ((n < plan->n) != !c->desired)
+			continue;
 		char *e = NULL;
 		if (c->renamed) {
 			/* the record only */

@@ -159,6 +159,41 @@ describe("exact after a flow change and a file change in the same update:", func
   end)
 end)
 
+-- A target written in Lua names its storage by its options, not the
+-- engine: an export renamed onto the same file is a new resource over the
+-- storage of the old one. Setup created the new one, then dropped the old
+-- one, and its storage with it (found by spec/fuzz: a Lua target's file
+-- missing after a rename, where a fresh build has it empty).
+describe("a target written in Lua", function()
+  after_each(H.cleanup)
+
+  local function lua_flow(export)
+    return flow({ exports = string.format([[
+  local Lines = coco.target{ name = "Lines",
+    setup = function(prev, want)
+      if prev and (not want or prev.options.file ~= want.options.file) then os.remove(prev.options.file) end
+      if want and not io.open(want.options.file) then assert(io.open(want.options.file, "w")):close() end
+    end,
+    mutate = function(ups, dels, ctx)
+      local f = assert(io.open(ctx.options.file, "a"))
+      for _, r in ipairs(ups) do f:write(r.filename, "\n") end
+      f:close()
+    end }
+  chunks:export(%q, Lines{ file = "lines.txt" }, { primary_key_fields = { "filename", "location" } })]], export) })
+  end
+
+  it("keeps its storage when its export is renamed onto the same file", function()
+    local d = H.tmpdir()
+    H.sh("mkdir -p " .. H.q(d .. "/docs"))
+    H.write(d .. "/flow.lua", lua_flow("one"))
+    update(d)
+    assert.is_truthy(H.read(d .. "/lines.txt"))
+    H.write(d .. "/flow.lua", lua_flow("two"))
+    update(d)
+    assert.are.equal("", H.read(d .. "/lines.txt"), "a fresh build has the file, empty")
+  end)
+end)
+
 -- The one-time migration of a state written before lineage named targets
 -- by resource id (6e859a5: lineage named the export; coco_lineage_migrate
 -- rewrites it through the setup records). fuzz_state --old-lineage turns a
