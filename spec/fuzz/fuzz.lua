@@ -55,6 +55,7 @@ int kill(int pid, int sig);
 int setenv(const char *name, const char *value, int overwrite);
 int chdir(const char *path);
 int access(const char *path, int mode);
+char *strerror(int errnum);
 char *getcwd(char *buf, size_t size);
 extern char **environ;
 ]]
@@ -94,7 +95,8 @@ local SETSIGDEF, SETSIGMASK = 0x04, 0x08
 
 -- Starts argv[1] with argv in dir, stdin from /dev/null, stdout and stderr
 -- to files (or /dev/null), SIGINT and SIGTERM at their default action (a
--- parent may ignore them) and no signal blocked. Returns the pid or nil.
+-- parent may ignore them) and no signal blocked. Returns the pid, or nil
+-- and why not.
 local function spawn(argv, dir, out, err)
   local fa, attr = ffi.new("uint8_t[256]"), ffi.new("uint8_t[512]")
   local def, none = ffi.new("uint8_t[128]"), ffi.new("uint8_t[128]")
@@ -121,7 +123,7 @@ local function spawn(argv, dir, out, err)
   local rc = ffi.C.posix_spawn(pid, argv[1], fa, attr, cargv, ffi.C.environ)
   ffi.C.posix_spawn_file_actions_destroy(fa)
   ffi.C.posix_spawnattr_destroy(attr)
-  if rc ~= 0 then return nil end
+  if rc ~= 0 then return nil, ffi.string(ffi.C.strerror(rc)) end
   return pid[0]
 end
 
@@ -556,8 +558,8 @@ end
 function World:coco(dir, which, ...)
   local out, err = self.dir .. "/out", self.dir .. "/err"
   ffi.C.setenv("COCO_DATABASE_URL", self:url(which), 1)
-  local pid = spawn({ self.env.bin, ... }, dir, out, err)
-  if not pid then return -1, "", "cannot start " .. self.env.bin end
+  local pid, why = spawn({ self.env.bin, ... }, dir, out, err)
+  if not pid then return -1, "", "cannot start " .. self.env.bin .. ": " .. why end
   return reap(pid), read(out) or "", read(err) or ""
 end
 
@@ -831,8 +833,8 @@ end
 function World:live(r)
   ffi.C.setenv("COCO_DATABASE_URL", self:url("main"), 1)
   local err = self.dir .. "/live.err"
-  local pid = spawn({ self.env.bin, "update", "flow.lua", "-L", "-q", "-f" }, self.main, nil, err)
-  if not pid then return "update -L did not start" end
+  local pid, why = spawn({ self.env.bin, "update", "flow.lua", "-L", "-q", "-f" }, self.main, nil, err)
+  if not pid then return "update -L did not start: " .. why end
   sleep_ms(r.wait)
   for i, op in ipairs(r.ops) do
     self:op(op)
