@@ -386,14 +386,21 @@ static void opts_id(const coco_optval *opts, coco_buf *id)
 	coco_buf_adds(id, env ? env : "");
 }
 
+/* The entry of id, or NULL; the caller holds cache_mu. */
+static cached *cache_find(const coco_buf *id)
+{
+	cached *e = cache;
+	while (e && !(e->idn == id->n && !memcmp(e->id, id->p, id->n)))
+		e = e->next;
+	return e;
+}
+
 void ps_cache_put(const coco_optval *opts, const layout *l)
 {
 	coco_buf id = {0};
 	opts_id(opts, &id);
 	pthread_mutex_lock(&cache_mu);
-	cached *e = cache;
-	while (e && !(e->idn == id.n && !memcmp(e->id, id.p, id.n)))
-		e = e->next;
+	cached *e = cache_find(&id);
 	if (!e) {
 		e = coco_xcalloc(1, sizeof *e);
 		e->idn = id.n;
@@ -414,9 +421,7 @@ int ps_cache_get(const coco_optval *opts, layout *l)
 	coco_buf id = {0};
 	opts_id(opts, &id);
 	pthread_mutex_lock(&cache_mu);
-	cached *e = cache;
-	while (e && !(e->idn == id.n && !memcmp(e->id, id.p, id.n)))
-		e = e->next;
+	cached *e = cache_find(&id);
 	if (e)
 		layout_copy(l, &e->l);
 	pthread_mutex_unlock(&cache_mu);
