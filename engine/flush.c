@@ -300,7 +300,6 @@ static void shrink(coco_buf *b)
 int flush_stage(run *r, flushio *io, const coco_gsource *s, done_row *done, size_t ndone,
 	const pending *p, char **err)
 {
-	size_t plen = strlen(s->name) + 1;
 	coco_buf *k = &io->k;
 	if (!io->stage)
 		io->stage = coco_batch_create();
@@ -312,9 +311,7 @@ int flush_stage(run *r, flushio *io, const coco_gsource *s, done_row *done, size
 			done_row *d = &done[i];
 			if (!d->writes || d->kind < 0)
 				continue;
-			coco_buf_clear(k);
-			coco_buf_add(k, s->name, plen);
-			coco_buf_add(k, d->it->key, d->it->nkey);
+			row_key(k, s->name, d->it->key, d->it->nkey);
 			if (d->it->trk) {
 				trk t;
 				if (!trk_decode(d->it->trk, d->it->ntrk, &t)) {
@@ -363,7 +360,6 @@ static int flush_targets(run *r, done_row *done, size_t ndone, pending *p, char 
 static int flush_state(run *r, flushio *io, const coco_gsource *s, done_row *done, size_t ndone,
 	const coco_fp *logic, char **err)
 {
-	size_t plen = strlen(s->name) + 1;
 	coco_buf *k = &io->k;
 	if (!io->commit)
 		io->commit = coco_batch_create();
@@ -372,9 +368,7 @@ static int flush_state(run *r, flushio *io, const coco_gsource *s, done_row *don
 		done_row *d = &done[i];
 		if (d->kind < 0 || d->refused)
 			continue;               /* failed: retried next run */
-		coco_buf_clear(k);
-		coco_buf_add(k, s->name, plen);
-		coco_buf_add(k, d->it->key, d->it->nkey);
+		row_key(k, s->name, d->it->key, d->it->nkey);
 		if (d->kind == 2) {
 			coco_batch_del(io->commit, COCO_CF_TRACKING, k->p, k->n);
 			coco_batch_del(io->commit, COCO_CF_LINEAGE, k->p, k->n);

@@ -150,11 +150,7 @@ static int load_lineage(run *r, const coco_gsource *s, const item *it, lineage *
 	memset(l, 0, sizeof *l);
 	if (!it->trk)
 		return 0;
-	size_t plen = strlen(s->name) + 1;
-	coco_buf_clear(&r->tmp);
-	coco_buf_add(&r->tmp, s->name, plen);
-	coco_buf_add(&r->tmp, it->key, it->nkey);
-	int rc = coco_state_get(r->st, COCO_CF_LINEAGE, r->tmp.p, r->tmp.n, &r->vbuf, r->err);
+	int rc = row_get(r->st, COCO_CF_LINEAGE, s->name, it->key, it->nkey, &r->tmp, &r->vbuf, r->err);
 	if (rc < 0)
 		return -1;
 	if (rc == 0)
@@ -692,7 +688,7 @@ int coco_indexer_open(const coco_graph *g, coco_state *st, const coco_update_opt
 	for (size_t x = 0; x < nx; x++)
 		r->unique[x] = coco_graph_export_keys_unique(g, x);
 	if ((nx && !r->rids[nx - 1]) || coco_lineage_migrate(st, err) ||
-	    coco_owners_sync(st, (const char *const *)r->rids, r->unique, nx, lineage_keys, err) ||
+	    coco_owners_sync(st, (const char *const *)r->rids, r->unique, nx, err) ||
 	    coco_owners_open(r->own, st, err)) {
 		coco_indexer_close(ix);
 		return -1;

@@ -4,6 +4,7 @@
 #include "inspect.h"
 #include "exec.h"
 #include "graph_int.h"
+#include "records_int.h"
 #include "functions/json.h"
 #include "sys.h"
 
@@ -11,64 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- state records (the layout written by indexer.c) ---------------------
- * tracking: flags u8 | ord (varint len + bytes) | content fp 16 | logic fp 16
- * lineage:  nexports varint, per export: resource id (older: name), nrows varint,
- *           per row: key + fp 16;
- *           then nstaged varint, per staged: export name, key; then memo keys. */
-typedef struct trk {
-	int flags;
-	const char *ord;
-	size_t nord;
-	coco_fp content, logic;
-} trk;
-
-static int get_fp(coco_rd *r, coco_fp *fp)
-{
-	return coco_rd_u64(r, &fp->lo) || coco_rd_u64(r, &fp->hi) ? -1 : 0;
-}
-
-static int get_bytes(coco_rd *r, const char **p, size_t *n)
-{
-	uint64_t len;
-	if (coco_rd_varint(r, &len) || coco_rd_bytes(r, (size_t)len, p))
-		return -1;
-	*n = (size_t)len;
-	return 0;
-}
-
-static int trk_decode(const char *p, size_t n, trk *t)
-{
-	coco_rd r = { (const unsigned char *)p, (const unsigned char *)p + n };
-	const char *f;
-	if (coco_rd_bytes(&r, 1, &f))
-		return -1;
-	t->flags = (unsigned char)*f;
-	return get_bytes(&r, &t->ord, &t->nord) || get_fp(&r, &t->content) || get_fp(&r, &t->logic);
-}
-
+/* ---- state records (records_int.h) ------------------------------------- */
 /* Calls cb for each committed target key of a lineage record. */
 typedef void (*lin_cb)(void *ud, const char *exp, size_t nexp, const char *key, size_t nkey,
 	coco_fp fp);
 static int lin_each(const char *p, size_t n, lin_cb cb, void *ud)
 {
-	coco_rd r = { (const unsigned char *)p, (const unsigned char *)p + n };
-	uint64_t ne, nr;
-	if (coco_rd_varint(&r, &ne))
-		return -1;
-	for (uint64_t e = 0; e < ne; e++) {
-		const char *exp, *key;
-		size_t nexp, nkey;
-		coco_fp fp;
-		if (get_bytes(&r, &exp, &nexp) || coco_rd_varint(&r, &nr))
-			return -1;
-		for (uint64_t i = 0; i < nr; i++) {
-			if (get_bytes(&r, &key, &nkey) || get_fp(&r, &fp))
-				return -1;
-			cb(ud, exp, nexp, key, nkey, fp);
-		}
-	}
-	return 0;
+	coco_arena a = {0};
+	lineage l;
+	int rc = lin_decode(p, n, &a, &l);
+	for (size_t i = 0; !rc && i < l.n; i++)
+		if (!l.k[i].staged)
+			cb(ud, l.k[i].exp, l.k[i].nexp, l.k[i].key, l.k[i].nkey, l.k[i].fp);
+	coco_arena_destroy(&a);
+	return rc;
 }
 
 /* Lineage names an export by its target's resource id (older records: by
@@ -486,21 +443,20 @@ int coco_inspect_rows(const coco_graph *g, coco_state *st, size_t source, const 
 	size_t limit, const char *q, coco_buf *out, char **err)
 {
 	const coco_gsource *s = &g->sources[source];
-	size_t plen = strlen(s->name) + 1;
+	size_t plen;
 	coco_arena a = {0};
 	coco_buf k0 = {0}, kt = {0}, lv = {0};
-	coco_buf_add(&k0, s->name, plen);
 	if (after) {
 		coco_value key;
 		if (coco_inspect_key_parse(g, source, after, &a, &key, err)) {
 			coco_arena_destroy(&a);
-			coco_buf_free(&k0);
 			return -1;
 		}
-		coco_value_encode(&key, &k0);
+		coco_value_encode(&key, &kt);
+		row_key(&k0, s->name, kt.p, kt.n);
 		coco_buf_putc(&k0, 0);      /* the first key after it */
 	}
-	coco_iter *it = coco_state_iter(st, COCO_CF_TRACKING, s->name, plen);
+	coco_iter *it = row_iter(st, COCO_CF_TRACKING, s->name, &plen);
 	if (after)
 		coco_iter_seek(it, k0.p, k0.n);
 	const char *k, *v;
@@ -766,8 +722,10 @@ int coco_inspect_row(const coco_graph *g, coco_state *st, size_t source, const c
 	coco_buf_adds(out, ",\"ordinal\":");
 	jhex(out, ord.p ? ord.p : "", ord.n);
 	/* state: tracking and lineage */
-	coco_buf_add(&sk, s->name, strlen(s->name) + 1);
-	coco_value_encode(key, &sk);
+	coco_buf kb = {0};
+	coco_value_encode(key, &kb);
+	row_key(&sk, s->name, kb.p, kb.n);
+	coco_buf_free(&kb);
 	coco_buf_adds(out, ",\"state\":");
 	trk tr;
 	if (st && coco_state_get(st, COCO_CF_TRACKING, sk.p, sk.n, &rec, NULL) == 1 &&

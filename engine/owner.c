@@ -383,8 +383,7 @@ static int pair_cmp2(const void *pa, const void *pb)
 }
 
 /* Records for the targets in need[0..n) built from lineage, into b. */
-static int build(coco_state *st, const char *const *need, size_t n, coco_lineage_keys keys_of,
-	coco_batch *b, char **err)
+static int build(coco_state *st, const char *const *need, size_t n, coco_batch *b, char **err)
 {
 	coco_arena a = {0};
 	coco_buf kb = {0}, ob = {0};
@@ -399,9 +398,8 @@ static int build(coco_state *st, const char *const *need, size_t n, coco_lineage
 		if (sl == kn)
 			continue;
 		const char *rec = coco_arena_strndup(&a, val, vn);
-		const char **rids, **keys;
-		size_t *nkeys, cnt;
-		if (keys_of(rec, vn, &a, &rids, &keys, &nkeys, &cnt))
+		lineage l;                /* its keys, staged or not */
+		if (lin_decode(rec, vn, &a, &l))
 			continue;
 		coco_buf_clear(&ob);
 		coco_buf_varint(&ob, sl);
@@ -409,15 +407,16 @@ static int build(coco_state *st, const char *const *need, size_t n, coco_lineage
 		coco_buf_varint(&ob, kn - sl - 1);
 		coco_buf_add(&ob, k + sl + 1, kn - sl - 1);
 		const char *owner = NULL;
-		for (size_t i = 0; i < cnt; i++) {
+		for (size_t i = 0; i < l.n; i++) {
 			size_t j = 0;
-			while (j < n && strcmp(need[j], rids[i]))
+			while (j < n && !(strlen(need[j]) == l.k[i].nexp &&
+			       !memcmp(need[j], l.k[i].exp, l.k[i].nexp)))
 				j++;
 			if (j == n)
 				continue;
 			if (!owner)
 				owner = coco_arena_strndup(&a, ob.p, ob.n);
-			okey(&kb, rids[i], keys[i], nkeys[i]);
+			okey(&kb, need[j], l.k[i].key, l.k[i].nkey);
 			if (np == cap) {
 				cap = cap ? cap * 2 : 1024;
 				ps = coco_xrealloc(ps, cap * sizeof *ps);
@@ -449,8 +448,7 @@ static int build(coco_state *st, const char *const *need, size_t n, coco_lineage
 	return rc < 0 ? -1 : 0;
 }
 
-int coco_owners_sync(coco_state *st, const char *const *rids, int *unique, size_t n,
-	coco_lineage_keys keys_of, char **err)
+int coco_owners_sync(coco_state *st, const char *const *rids, int *unique, size_t n, char **err)
 {
 	coco_batch *b = coco_batch_create();
 	coco_buf mk = {0}, v = {0};
@@ -471,7 +469,7 @@ int coco_owners_sync(coco_state *st, const char *const *rids, int *unique, size_
 		}
 	}
 	if (!rc && nneed)
-		rc = build(st, need, nneed, keys_of, b, err);
+		rc = build(st, need, nneed, b, err);
 	if (!rc && coco_batch_count(b))
 		rc = coco_state_write(st, b, 0, err);
 	free(need);

@@ -80,12 +80,8 @@ int coco_owners_forget(coco_state *st, const char *rid, coco_batch *b, char **er
  * whose lineage names the key, staged or not). A target that keeps them
  * goes on keeping them (unique[i] is cleared) until setup empties it
  * (coco_owners_forget): rows of the flow before may still share keys.
- * A meta key per target says which. keys_of: the indexer's lineage
- * decoder. */
-typedef int (*coco_lineage_keys)(const char *rec, size_t n, coco_arena *a,
-	const char ***rids, const char ***keys, size_t **nkeys, size_t *count);
-int coco_owners_sync(coco_state *st, const char *const *rids, int *unique, size_t n,
-	coco_lineage_keys keys_of, char **err);
+ * A meta key per target says which. */
+int coco_owners_sync(coco_state *st, const char *const *rids, int *unique, size_t n, char **err);
 /* Appends "O\t<hash>\t<target key>\t<source>\t<source key>" lines (keys as
  * JSON) for tests. */
 int coco_owners_dump(coco_state *st, coco_buf *out, char **err);

@@ -130,20 +130,22 @@ void lin_encode(const lineage *l, coco_buf *b)
 	coco_buf_add(b, l->memo, l->nmemo * 32);
 }
 
-int lineage_keys(const char *rec, size_t n, coco_arena *a, const char ***rids,
-	const char ***keys, size_t **nkeys, size_t *count)
+void row_key(coco_buf *b, const char *src, const char *key, size_t nkey)
 {
-	lineage l;
-	if (lin_decode(rec, n, a, &l))
-		return -1;
-	*rids = coco_arena_alloc(a, (l.n + 1) * sizeof **rids);
-	*keys = coco_arena_alloc(a, (l.n + 1) * sizeof **keys);
-	*nkeys = coco_arena_alloc(a, (l.n + 1) * sizeof **nkeys);
-	*count = 0;
-	for (size_t i = 0; i < l.n; i++) {
-		(*rids)[*count] = coco_arena_strndup(a, l.k[i].exp, l.k[i].nexp);
-		(*keys)[*count] = l.k[i].key;
-		(*nkeys)[(*count)++] = l.k[i].nkey;
-	}
-	return 0;
+	coco_buf_clear(b);
+	coco_buf_add(b, src, strlen(src) + 1);
+	coco_buf_add(b, key, nkey);
+}
+
+coco_iter *row_iter(coco_state *st, coco_cf cf, const char *src, size_t *plen)
+{
+	*plen = strlen(src) + 1;
+	return coco_state_iter(st, cf, src, *plen);
+}
+
+int row_get(coco_state *st, coco_cf cf, const char *src, const char *key, size_t nkey,
+	coco_buf *kb, coco_buf *out, char **err)
+{
+	row_key(kb, src, key, nkey);
+	return coco_state_get(st, cf, kb->p, kb->n, out, err);
 }

@@ -2,7 +2,9 @@
 /* The indexer's state records, shared by the indexer's files, inspect.c
  * and setup.c: their codecs and the layout of their keys.
  *
- * Both are keyed by the source row: <source name> NUL <encoded key>.
+ * Both are keyed by the source row: <source name> NUL <encoded key>,
+ * written by row_key() only; row_iter() and row_get() read them (the
+ * indexer's reads of its records go through these).
  *
  * tracking: flags u8 | ord (varint len + bytes) | content fp 16 | logic fp 16
  * lineage:  nexports varint, per export: its target's resource id (varint
@@ -16,6 +18,7 @@
 #include "buf.h"
 #include "value.h"
 #include "fingerprint.h"
+#include "state.h"
 
 enum { TRK_STAGED = 1 };
 
@@ -54,6 +57,13 @@ int lin_decode(const char *p, size_t n, coco_arena *a, lineage *l);
 /* Encodes committed keys grouped by export (keys must be grouped already),
  * then the staged ones. */
 void lin_encode(const lineage *l, coco_buf *b);
-/* The keys of a lineage record, staged or not (coco_owners_sync). */
-int lineage_keys(const char *rec, size_t n, coco_arena *a, const char ***rids,
-	const char ***keys, size_t **nkeys, size_t *count);
+
+/* The state key of a source row into b (cleared first). */
+void row_key(coco_buf *b, const char *src, const char *key, size_t nkey);
+/* Iterates the records of source src in column family cf, in key order;
+ * *plen: the length of the keys' prefix (the source's name and NUL). */
+coco_iter *row_iter(coco_state *st, coco_cf cf, const char *src, size_t *plen);
+/* The record of a source row (kb: scratch for its key) into out: 1
+ * found, 0 absent, -1 with *err. */
+int row_get(coco_state *st, coco_cf cf, const char *src, const char *key, size_t nkey,
+	coco_buf *kb, coco_buf *out, char **err);
