@@ -256,7 +256,7 @@ static int write_range(run *r, done_row *done, size_t lo, size_t hi, const pendi
 	return write_range(r, done, mid, hi, p, sub, err);
 }
 
-/* The counter a processed row (kind 1) counts in: added, updated (its
+/* The counter a processed row (ROW_PROCESSED) counts in: added, updated (its
  * content changed) or reprocessed (the flow changed). */
 uint64_t *processed_counter(coco_source_stats *stats, const done_row *d)
 {
@@ -276,9 +276,9 @@ void report_refused(run *r, const coco_gsource *s, coco_source_stats *stats,
 		done_row *d = &done[i];
 		if (!d->refused)
 			continue;
-		if (d->kind == 2)
+		if (d->kind == ROW_DELETED)
 			stats->deleted--;
-		else if (d->kind == 1)
+		else if (d->kind == ROW_PROCESSED)
 			(*processed_counter(stats, d))--;
 		row_error(r, s, stats, d->it, d->refused);
 		free(d->refused);
@@ -309,7 +309,7 @@ int flush_stage(run *r, flushio *io, const coco_gsource *s, done_row *done, size
 		coco_owners_stage(r->own, io->stage);
 		for (size_t i = 0; i < ndone; i++) {
 			done_row *d = &done[i];
-			if (!d->writes || d->kind < 0)
+			if (!d->writes || d->kind == ROW_FAILED)
 				continue;
 			row_key(k, s->name, d->it->key, d->it->nkey);
 			if (d->it->trk) {
@@ -366,10 +366,10 @@ static int flush_state(run *r, flushio *io, const coco_gsource *s, done_row *don
 	coco_batch_clear(io->commit);
 	for (size_t i = 0; i < ndone; i++) {
 		done_row *d = &done[i];
-		if (d->kind < 0 || d->refused)
+		if (d->kind == ROW_FAILED || d->refused)
 			continue;               /* failed: retried next run */
 		row_key(k, s->name, d->it->key, d->it->nkey);
-		if (d->kind == 2) {
+		if (d->kind == ROW_DELETED) {
 			coco_batch_del(io->commit, COCO_CF_TRACKING, k->p, k->n);
 			coco_batch_del(io->commit, COCO_CF_LINEAGE, k->p, k->n);
 			continue;
@@ -377,7 +377,7 @@ static int flush_state(run *r, flushio *io, const coco_gsource *s, done_row *don
 		d->t.logic = *logic;
 		trk_encode(&d->t, &io->v);
 		coco_batch_put(io->commit, COCO_CF_TRACKING, k->p, k->n, io->v.p, io->v.n);
-		if (d->kind == 1) {
+		if (d->kind == ROW_PROCESSED) {
 			lin_encode(&d->lin, &io->v);
 			coco_batch_put(io->commit, COCO_CF_LINEAGE, k->p, k->n, io->v.p, io->v.n);
 			shrink(&io->v);

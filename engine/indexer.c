@@ -165,7 +165,7 @@ static int load_lineage(run *r, const coco_gsource *s, const item *it, lineage *
 
 /* Evaluate row d (read already), diff its output against its lineage and
  * queue the target writes. Returns 0, or -1 after a row error (d->kind
- * becomes -1). pass: 0 plain, 2 the second pass of a batch. */
+ * becomes ROW_FAILED). pass: 0 plain, 2 the second pass of a batch. */
 static int evaluate(run *r, size_t si, const coco_gsource *s, coco_source_stats *stats,
 	done_row *d, coco_rows *out, pending *p, coco_exec_stats *xs, int pass)
 {
@@ -175,10 +175,10 @@ static int evaluate(run *r, size_t si, const coco_gsource *s, coco_source_stats 
 		out, xs, &e)) {
 		row_error(r, s, stats, d->it, e ? e : "evaluation failed");
 		free(e);
-		d->kind = -1;
+		d->kind = ROW_FAILED;
 		return -1;
 	}
-	d->kind = 1;
+	d->kind = ROW_PROCESSED;
 	d->lin.nmemo = r->memo.used.n / 32;
 	d->lin.memo = coco_arena_strndup(&r->rowa, r->memo.used.p ? r->memo.used.p : "", r->memo.used.n);
 	if (r->sweeper)
@@ -202,7 +202,7 @@ static int evaluate_batch(run *r, size_t si, const coco_gsource *s, coco_source_
 		char *e = NULL;
 		if (coco_exec_row_batch(r->g, si, &d->row, &r->rowa, &r->memo_ops, r->xb, 1, out, xs, &e)) {
 			row_error(r, s, stats, d->it, e ? e : "evaluation failed");
-			d->kind = -1;
+			d->kind = ROW_FAILED;
 			d->deferred = 0;
 		}
 		free(e);
@@ -557,7 +557,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 		if (gone) {
 			if (!tracked)
 				continue;           /* vanished between list and read */
-			d->kind = 2;
+			d->kind = ROW_DELETED;
 			diff_rows(r, d, &oldl, none, 0, &p);
 			r->dirty = 1;
 			stats->deleted++;
@@ -568,7 +568,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 		d->t.nord = ord.n;
 		d->t.content = coco_fp_value(&row);
 		if (tracked && !staged && same_logic && !force && coco_fp_eq(old.content, d->t.content)) {
-			d->kind = 0;            /* touched, same content: remember the new ordinal */
+			d->kind = ROW_UNCHANGED;    /* touched, same content: remember the new ordinal */
 			stats->unchanged++;
 			ndone++;
 			continue;
@@ -579,7 +579,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 		d->old = old;
 		if (r->xb) {
 			d->deferred = 1;        /* evaluated with its batch, before the flush */
-			d->kind = 1;
+			d->kind = ROW_PROCESSED;
 			ndone++;
 			continue;
 		}

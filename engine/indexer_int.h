@@ -121,13 +121,20 @@ typedef struct pending {
 	size_t n, cap;
 } pending;
 
+/* What became of a row of the batch. */
+typedef enum {
+	ROW_FAILED = -1,              /* a row error: left out of the commit */
+	ROW_UNCHANGED,                /* same content: only its new ordinal is committed */
+	ROW_PROCESSED,                /* evaluated: its target writes and lineage */
+	ROW_DELETED                   /* gone from the source: its target rows deleted */
+} row_kind;
+
 /* A processed row, waiting for the batch commit. */
 typedef struct done_row {
 	const item *it;
-	int kind;                     /* 0 unchanged (ordinal only), 1 processed, 2 deleted,
-	                                 -1 failed (left out of the commit) */
+	row_kind kind;
 	trk t;
-	lineage lin;                  /* new committed lineage (kind 1) */
+	lineage lin;                  /* new committed lineage (ROW_PROCESSED) */
 	lineage staged;               /* old ∪ new keys, for the staging record */
 	int writes;
 	/* a row waiting for batch evaluation (flows with call_batch functions) */
