@@ -31,13 +31,7 @@ int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco
 		items it = {0};
 		coco_arena la = {0};
 		it.a = &la;
-		if (s->ops->list(src, list_cb, &it, &e)) {
-			rc = coco_seterr(err, "%s: %s", s->name, e ? e : "listing failed");
-			free(e);
-		} else {
-			if (it.n)
-				qsort(it.v, it.n, sizeof *it.v, item_cmp);
-		}
+		rc = list_items(s, src, &it, err);
 		coco_exec_stats xs = {0};
 		for (size_t i = 0; i < it.n && !rc; i++) {
 			coco_arena_reset(&a);
@@ -57,13 +51,7 @@ int coco_evaluate(const coco_graph *g, coco_state *st, int use_cache, const coco
 				e = NULL;
 			}
 			if (rr < 0 || coco_exec_row(g, si, &row, &a, &memo, out, &xs, &e)) {
-				stats[si].errors++;
-				if (o && o->on_error) {
-					coco_buf kt = {0};
-					key_text(&key, &kt);
-					o->on_error(o->ud, s->name, kt.p, e ? e : "failed");
-					coco_buf_free(&kt);
-				}
+				key_error(o, s, &stats[si], &key, e ? e : "failed");
 				free(e);
 				e = NULL;
 				continue;

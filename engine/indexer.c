@@ -27,7 +27,7 @@ static void items_push(items *it, const item *x)
 	it->v[it->n++] = *x;
 }
 
-int list_cb(void *ud, const coco_value *key, const void *ord, size_t nord)
+static int list_cb(void *ud, const coco_value *key, const void *ord, size_t nord)
 {
 	items *it = ud;
 	coco_buf_clear(&it->tmp);
@@ -49,14 +49,26 @@ static int bytecmp(const char *a, size_t na, const char *b, size_t nb)
 	return na < nb ? -1 : na > nb;
 }
 
-int item_cmp(const void *pa, const void *pb)
+static int item_cmp(const void *pa, const void *pb)
 {
 	const item *a = pa, *b = pb;
 	return bytecmp(a->key, a->nkey, b->key, b->nkey);
 }
 
-/* Listed items merged with tracked ones, sorted by key. */
-static int gather(const coco_gsource *s, void *src, coco_state *st, items *it, char **err)
+/* Sorts items by key, keeping one of equal keys. */
+static void items_sort_unique(items *it)
+{
+	if (it->n)
+		qsort(it->v, it->n, sizeof *it->v, item_cmp);
+	size_t w = 0;
+	for (size_t i = 0; i < it->n; i++)
+		if (!w || item_cmp(&it->v[w - 1], &it->v[i]))
+			it->v[w++] = it->v[i];
+	it->n = w;
+}
+
+/* Lists source s, sorted, one item a key (indexer_int.h). */
+int list_items(const coco_gsource *s, void *src, items *it, char **err)
 {
 	char *e = NULL;
 	if (s->ops->list(src, list_cb, it, &e)) {
@@ -64,22 +76,20 @@ static int gather(const coco_gsource *s, void *src, coco_state *st, items *it, c
 		free(e);
 		return -1;
 	}
-	if (it->n)
-		qsort(it->v, it->n, sizeof *it->v, item_cmp);
-	/* drop duplicate keys from listing (keep first) */
-	size_t w = 0;
-	for (size_t i = 0; i < it->n; i++)
-		if (!w || item_cmp(&it->v[w - 1], &it->v[i]))
-			it->v[w++] = it->v[i];
-	it->n = w;
-	size_t nlisted = it->n;
+	items_sort_unique(it);
+	return 0;
+}
 
-	size_t plen = strlen(s->name) + 1;
-	coco_iter *iter = coco_state_iter(st, COCO_CF_TRACKING, s->name, plen);
+/* Merges the tracked rows of source `name` into the items (sorted): one
+ * listed gets its tracking record, the others are added, unlisted; sorted
+ * again after. Without items (an orphan pass): every tracked row. */
+static int gather_tracked(coco_state *st, const char *name, items *it, char **err)
+{
+	size_t nlisted = it->n, plen, i = 0;
+	coco_iter *iter = row_iter(st, COCO_CF_TRACKING, name, &plen);
 	const char *k, *v;
 	size_t kn, vn;
 	int rc;
-	size_t i = 0;
 	while ((rc = coco_iter_next(iter, &k, &kn, &v, &vn, err)) == 1) {
 		const char *key = k + plen;
 		size_t nkey = kn - plen;
@@ -100,11 +110,18 @@ static int gather(const coco_gsource *s, void *src, coco_state *st, items *it, c
 	coco_iter_destroy(iter);
 	if (rc < 0)
 		return -1;
-	if (it->n != nlisted)
+	if (nlisted && it->n != nlisted)   /* tracking's order is the items' order */
 		qsort(it->v, it->n, sizeof *it->v, item_cmp);
 	return 0;
 }
 
+/* Listed items merged with tracked ones, sorted by key. */
+static int gather(const coco_gsource *s, void *src, coco_state *st, items *it, char **err)
+{
+	if (list_items(s, src, it, err))
+		return -1;
+	return gather_tracked(st, s->name, it, err);
+}
 
 void key_text(const coco_value *key, coco_buf *out)
 {
@@ -114,20 +131,37 @@ void key_text(const coco_value *key, coco_buf *out)
 		coco_value_to_json(key, NULL, out);
 }
 
+/* Through on_error or on_warning (cb, when set): source, key as text
+ * (key NULL: "?"), message. */
+static void row_report(const coco_update_opts *o,
+	void (*cb)(void *ud, const char *source, const char *key, const char *msg),
+	const coco_gsource *s, const coco_value *key, const char *msg)
+{
+	if (!cb)
+		return;
+	coco_buf kt = {0};
+	if (key)
+		key_text(key, &kt);
+	cb(o->ud, s->name, kt.p ? kt.p : "?", msg);
+	coco_buf_free(&kt);
+}
+
+void key_error(const coco_update_opts *o, const coco_gsource *s, coco_source_stats *stats,
+	const coco_value *key, const char *msg)
+{
+	stats->errors++;
+	if (o)
+		row_report(o, o->on_error, s, key, msg);
+}
+
 void row_error(run *r, const coco_gsource *s, coco_source_stats *stats, const item *it,
 	const char *msg)
 {
-	stats->errors++;
-	if (!r->o->on_error)
-		return;
 	coco_arena a = {0};
 	coco_value key;
 	const char *p = it->key;
-	coco_buf kt = {0};
-	if (!coco_value_decode(&p, it->key + it->nkey, &a, &key))
-		key_text(&key, &kt);
-	r->o->on_error(r->o->ud, s->name, kt.p ? kt.p : "?", msg);
-	coco_buf_free(&kt);
+	int bad = coco_value_decode(&p, it->key + it->nkey, &a, &key);
+	key_error(r->o, s, stats, bad ? NULL : &key, msg);
 	coco_arena_destroy(&a);
 }
 
@@ -137,12 +171,8 @@ void row_warning(const coco_update_opts *o, const coco_gsource *s,
 	coco_source_stats *stats, const coco_value *key, const char *msg)
 {
 	stats->warnings++;
-	if (!o || !o->on_warning)
-		return;
-	coco_buf kt = {0};
-	key_text(key, &kt);
-	o->on_warning(o->ud, s->name, kt.p ? kt.p : "?", msg);
-	coco_buf_free(&kt);
+	if (o)
+		row_report(o, o->on_warning, s, key, msg);
 }
 
 static int load_lineage(run *r, const coco_gsource *s, const item *it, lineage *l)
@@ -222,7 +252,6 @@ enum { PASS_FULL, PASS_ORPHAN, PASS_KEYS };
 /* Items for the keys change capture reported: each is read. */
 static int gather_keys(run *r, const coco_gsource *s, const coco_value *keys, size_t n, items *it)
 {
-	size_t plen = strlen(s->name) + 1;
 	for (size_t i = 0; i < n; i++) {
 		item x = { .ord = "", .must_read = 1 };
 		coco_buf_clear(&it->tmp);
@@ -231,19 +260,11 @@ static int gather_keys(run *r, const coco_gsource *s, const coco_value *keys, si
 		x.nkey = it->tmp.n;
 		items_push(it, &x);
 	}
-	if (it->n)
-		qsort(it->v, it->n, sizeof *it->v, item_cmp);
-	size_t w = 0;
-	for (size_t i = 0; i < it->n; i++)
-		if (!w || item_cmp(&it->v[w - 1], &it->v[i]))
-			it->v[w++] = it->v[i];
-	it->n = w;
+	items_sort_unique(it);
 	for (size_t i = 0; i < it->n; i++) {
 		item *x = &it->v[i];
-		coco_buf_clear(&r->tmp);
-		coco_buf_add(&r->tmp, s->name, plen);
-		coco_buf_add(&r->tmp, x->key, x->nkey);
-		int got = coco_state_get(r->st, COCO_CF_TRACKING, r->tmp.p, r->tmp.n, &r->vbuf, r->err);
+		int got = row_get(r->st, COCO_CF_TRACKING, s->name, x->key, x->nkey, &r->tmp, &r->vbuf,
+			r->err);
 		if (got < 0)
 			return -1;
 		if (got == 1) {
@@ -321,73 +342,83 @@ static void pass_free(pass *ps)
 	free(ps);
 }
 
-/* Hints a source with a prefetch hook (S3: concurrent GETs) at the keys of
- * the next max_rows items from i that the loop below will read: not the
- * deleted ones, nor those its ordinal test skips (the same test). Returns
- * the index after the last item looked at. */
-static size_t prefetch_next(run *r, const coco_gsource *s, void *src, const items *it, size_t i,
-	coco_fp logic, size_t max_rows)
+/* One call of update_source: what its steps share. */
+typedef struct pctx {
+	run *r;
+	size_t si;
+	const coco_gsource *s;
+	coco_source_stats *stats;
+	void *src;
+	int mode;
+	coco_fp logic;                /* what tracking records (zero: an orphan pass) */
+	int force;                    /* full_reprocess or reexport: no row is unchanged */
+	int sliced;                   /* live slices: a deadline stops the pass at a batch boundary */
+	int async;                    /* batches written on the writer thread */
+	size_t max_rows, max_bytes;   /* where a batch is cut */
+	items it;
+	coco_arena la;                /* the items' memory */
+	size_t first;                 /* the first item of this call */
+	size_t fetched;               /* items before it were hinted to prefetch */
+	uint64_t total, ndone_total;
+	done_row *done;               /* the batch */
+	size_t ndone;
+	pending p;                    /* its target writes */
+	coco_rows *out, *none;        /* a row's output; none: a deleted row's */
+	coco_exec_stats xs;
+	coco_buf ord;
+} pctx;
+
+/* Whether item x was committed (not staged) under this logic, with no
+ * reprocessing forced: then the same content needs no evaluation. */
+static int row_current(const pctx *c, int tracked, const trk *old)
 {
-	const coco_update_opts *o = r->o;
-	int force = o->full_reprocess || o->reexport;
+	return tracked && !(old->flags & TRK_STAGED) && coco_fp_eq(old->logic, c->logic) && !c->force;
+}
+
+/* Whether item x (its tracking record decoded into old) is unchanged:
+ * current, and listed with the ordinal tracking holds: it is not read. */
+static int row_unchanged(const pctx *c, const item *x, int tracked, const trk *old)
+{
+	return x->ord && !x->must_read && row_current(c, tracked, old) && old->nord == x->nord &&
+		!memcmp(old->ord, x->ord, x->nord);
+}
+
+/* Hints a source with a prefetch hook (S3: concurrent GETs) at the keys of
+ * the next max_rows items from i that pass_row() will read: not the
+ * deleted ones, nor the unchanged ones. Returns the index after the last
+ * item looked at. */
+static size_t prefetch_next(const pctx *c, size_t i)
+{
 	coco_arena a = {0};
-	coco_value *keys = coco_arena_alloc(&a, max_rows * sizeof *keys);
+	coco_value *keys = coco_arena_alloc(&a, c->max_rows * sizeof *keys);
 	size_t n = 0;
-	for (; i < it->n && n < max_rows; i++) {
-		const item *x = &it->v[i];
+	for (; i < c->it.n && n < c->max_rows; i++) {
+		const item *x = &c->it.v[i];
 		trk old = {0};
 		int tracked = x->trk && !trk_decode(x->trk, x->ntrk, &old);
-		if (!x->ord || (!x->must_read && tracked && !(old.flags & TRK_STAGED) &&
-		    coco_fp_eq(old.logic, logic) && !force && old.nord == x->nord &&
-		    !memcmp(old.ord, x->ord, x->nord)))
+		if (!x->ord || row_unchanged(c, x, tracked, &old))
 			continue;
 		const char *kp = x->key;
 		if (!coco_value_decode(&kp, x->key + x->nkey, &a, &keys[n]))
 			n++;
 	}
 	if (n)
-		s->ops->prefetch(src, keys, n);
+		c->s->ops->prefetch(c->src, keys, n);
 	coco_arena_destroy(&a);
 	return i;
 }
 
-static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_stats *stats,
-	void *src, int mode, const coco_value *keys, size_t nkeys)
+/* Resumes the pass stopped before, or starts one and gathers its items
+ * (a full pass of a live slice lists on a helper thread). 0, 1 while it
+ * is still listing, -1 failed (r->err). */
+static int pass_begin(pctx *c, const coco_value *keys, size_t nkeys)
 {
-	items it = {0};
-	coco_arena la = {0};
-	it.a = &la;
-	int rc = -1;
-	double t0 = coco_now_ms();
-	const coco_update_opts *o = r->o;
-	coco_fp logic = mode == PASS_ORPHAN ? (coco_fp){0, 0} : s->logic;
-	done_row *done = coco_xcalloc(BATCH_ROWS, sizeof *done);
-	size_t nx = coco_graph_nexports(r->g);
-	coco_rows *out = coco_xcalloc(nx + 1, sizeof *out);
-	coco_rows *none = coco_xcalloc(nx + 1, sizeof *none);   /* a deleted row produces nothing */
-	coco_exec_stats xs = {0};
-	/* live slices: a deadline stops the pass at a batch boundary */
-	int sliced = r->deadline > 0;
-	int async = !sliced && job_allowed(r);
-	/* a batch: at most BATCH_ROWS rows and the byte cap, or the source's
-	 * max_inflight_rows / max_inflight_bytes when lower */
-	size_t max_rows = BATCH_ROWS, max_bytes = async ? BATCH_BYTES / 3 : BATCH_BYTES;
-	if (s->sopts.max_inflight_rows > 0 && (size_t)s->sopts.max_inflight_rows < max_rows)
-		max_rows = (size_t)s->sopts.max_inflight_rows;
-	if (s->sopts.max_inflight_bytes > 0 && (size_t)s->sopts.max_inflight_bytes < max_bytes)
-		max_bytes = (size_t)s->sopts.max_inflight_bytes;
-	size_t first = 0;
-	uint64_t done0 = 0;
+	run *r = c->r;
 	pass *ps = r->pass;
-	r->src = s;
-	r->stats = stats;
-	coco_owners_reset(r->own);
-	if (ps && (ps->si != si || ps->mode != mode)) {
-		coco_seterr(r->err, "%s: another pass is in progress", s->name);
-		goto out;
-	}
-	if (!ps && mode == PASS_FULL && sliced && r->efd >= 0 && !s->ops->owner_thread_only &&
-	    !gather_spawn(r, si, mode, s, src)) {
+	if (ps && (ps->si != c->si || ps->mode != c->mode))
+		return coco_seterr(r->err, "%s: another pass is in progress", c->s->name);
+	if (!ps && c->mode == PASS_FULL && c->sliced && r->efd >= 0 && !c->s->ops->owner_thread_only &&
+	    !gather_spawn(r, c->si, c->mode, c->s, c->src)) {
 		/* listing on a helper thread: a small source is listed within the
 		 * budget, and this call goes on; a large one, in a later call */
 		ps = r->pass;
@@ -399,212 +430,235 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 		}
 	}
 	if (ps && ps->threaded) {
-		if (!__atomic_load_n(&ps->gathered, __ATOMIC_ACQUIRE)) {
-			rc = 1;                   /* still listing */
-			goto out;
-		}
+		if (!__atomic_load_n(&ps->gathered, __ATOMIC_ACQUIRE))
+			return 1;
 		pthread_join(ps->th, NULL);
 		ps->threaded = 0;
 	}
-	int resumed = ps != NULL;
 	if (ps) {
 		r->pass = NULL;
-		it = ps->it;
-		la = ps->la;
-		it.a = &la;
-		first = ps->next;
-		done0 = ps->ndone;
+		c->it = ps->it;
+		c->la = ps->la;
+		c->it.a = &c->la;
+		c->first = ps->next;
+		c->ndone_total = ps->ndone;
 		int failed = ps->grc;
 		if (failed)
 			coco_seterr(r->err, "%s", ps->gerr ? ps->gerr : "listing failed");
 		free(ps->gerr);
 		free(ps);
-		if (failed)
-			goto out;
+		return failed ? -1 : 0;
 	}
+	if (c->mode == PASS_ORPHAN)   /* a source that left the flow: every tracked row is deleted */
+		return gather_tracked(r->st, c->s->name, &c->it, r->err);
+	if (c->mode == PASS_KEYS)
+		return gather_keys(r, c->s, keys, nkeys, &c->it);
+	return gather(c->s, c->src, r->st, &c->it, r->err);
+}
 
-	if (resumed) {
-		/* items gathered already */
-	} else if (mode == PASS_ORPHAN) {
-		/* a source that left the flow: every tracked row is deleted */
-		size_t plen = strlen(s->name) + 1;
-		coco_iter *iter = coco_state_iter(r->st, COCO_CF_TRACKING, s->name, plen);
-		const char *k, *v;
-		size_t kn, vn;
-		int irc;
-		while ((irc = coco_iter_next(iter, &k, &kn, &v, &vn, r->err)) == 1) {
-			item x = {0};
-			x.key = coco_arena_strndup(&la, k + plen, kn - plen);
-			x.nkey = kn - plen;
-			x.trk = coco_arena_strndup(&la, v, vn);
-			x.ntrk = vn;
-			items_push(&it, &x);
-		}
-		coco_iter_destroy(iter);
-		if (irc < 0)
-			goto out;
-	} else if (mode == PASS_KEYS) {
-		if (gather_keys(r, s, keys, nkeys, &it))
-			goto out;
-	} else if (gather(s, src, r->st, &it, r->err)) {
-		goto out;
+/* Stops the pass before item i (its deadline): the items are kept for the
+ * next call. */
+static void pass_keep(pctx *c, size_t i)
+{
+	pass *kp = coco_xcalloc(1, sizeof *kp);
+	kp->si = c->si;
+	kp->mode = c->mode;
+	kp->it = c->it;
+	kp->la = c->la;
+	kp->next = i;
+	kp->ndone = c->ndone_total;
+	c->r->pass = kp;
+	memset(&c->it, 0, sizeof c->it);    /* kept, not freed */
+	memset(&c->la, 0, sizeof c->la);
+}
+
+/* Reads item x (listed) into *row, its ordinal into c->ord: 0 read, 1
+ * gone, -1 a row error (reported). */
+static int pass_read(pctx *c, const item *x, const coco_value *key, coco_value *row)
+{
+	run *r = c->r;
+	char *e = NULL;
+	coco_buf_clear(&c->ord);
+	int rr = c->s->ops->read(c->src, key, &r->rowa, row, &c->ord, &e);
+	if (rr < 0)
+		row_error(r, c->s, c->stats, x, e ? e : "read failed");
+	else if (rr == 2)
+		row_warning(r->o, c->s, c->stats, key, e ? e : "read with a warning");
+	free(e);
+	return rr < 0 ? -1 : rr == 1;
+}
+
+/* Item i: skipped when unchanged; else read, and deleted, remembered
+ * (same content), deferred to its batch, or evaluated; the batch grows by
+ * one row unless skipped or failed. 0, or -1 (r->err). */
+static int pass_row(pctx *c, size_t i)
+{
+	run *r = c->r;
+	const item *x = &c->it.v[i];
+	trk old = {0};
+	int tracked = x->trk && !trk_decode(x->trk, x->ntrk, &old);
+	if (x->ord && !x->must_read)
+		c->stats->listed++;
+	if (row_unchanged(c, x, tracked, &old)) {
+		c->stats->unchanged++;
+		return 0;
 	}
+	done_row *d = &c->done[c->ndone];
+	memset(d, 0, sizeof *d);
+	d->it = x;
+	d->idx = c->ndone;
+	coco_value key, row;
+	const char *kp = x->key;
+	if (coco_value_decode(&kp, x->key + x->nkey, &r->rowa, &key)) {
+		row_error(r, c->s, c->stats, x, "corrupt key in state");
+		return 0;
+	}
+	int gone = x->ord ? pass_read(c, x, &key, &row) : 1;
+	if (gone < 0)
+		return 0;
+	lineage oldl;
+	if (load_lineage(r, c->s, x, &oldl))
+		return -1;
+	if (gone) {
+		if (!tracked)
+			return 0;               /* vanished between list and read */
+		d->kind = ROW_DELETED;
+		diff_rows(r, d, &oldl, c->none, 0, &c->p);
+		r->dirty = 1;
+		c->stats->deleted++;
+		c->ndone++;
+		return 0;
+	}
+	d->t.ord = coco_arena_strndup(&r->rowa, c->ord.p ? c->ord.p : "", c->ord.n);
+	d->t.nord = c->ord.n;
+	d->t.content = coco_fp_value(&row);
+	if (row_current(c, tracked, &old) && coco_fp_eq(old.content, d->t.content)) {
+		d->kind = ROW_UNCHANGED;    /* touched, same content: remember the new ordinal */
+		c->stats->unchanged++;
+		c->ndone++;
+		return 0;
+	}
+	d->row = row;
+	d->oldl = oldl;
+	d->tracked = tracked;
+	d->old = old;
+	if (r->xb) {
+		d->deferred = 1;            /* evaluated with its batch, before the flush */
+		d->kind = ROW_PROCESSED;
+		c->ndone++;
+	} else if (!evaluate(r, c->si, c->s, c->stats, d, c->out, &c->p, &c->xs, 0)) {
+		c->ndone++;
+	}
+	return 0;
+}
 
-	uint64_t total = it.n, ndone_total = done0;
-	size_t ndone = 0, fetched = first;    /* items before fetched were hinted to prefetch */
-	pending p = {0};
-	coco_buf ord = {0};
-	for (size_t i = first; i <= it.n; i++) {
+/* The batch: its deferred rows evaluated, then staged here and handed to
+ * the writer thread, or written here. 0, or -1 (r->err). */
+static int pass_flush(pctx *c)
+{
+	run *r = c->r;
+	double tf = coco_now_ms();
+	if (r->xb && evaluate_batch(r, c->si, c->s, c->stats, c->done, c->ndone, c->out, &c->p, &c->xs))
+		return -1;
+	if (c->async) {
+		/* staged here, while the batch before is still written */
+		if (flush_stage(r, &r->io, c->s, c->done, c->ndone, &c->p, r->err) ||
+		    job_start(r, c->s, c->stats, &c->done, c->ndone, &c->p, &c->logic))
+			return -1;
+	} else {
+		int frc = flush_batch(r, &r->io, c->s, c->done, c->ndone, &c->p, &c->logic, r->err);
+		report_refused(r, c->s, c->stats, c->done, c->ndone);
+		if (frc)
+			return -1;
+		r->flush_ms = coco_now_ms() - tf;
+		r->flush_row_ms = r->flush_ms / (double)c->ndone;
+		coco_arena_reset(&r->rowa);
+	}
+	c->ndone_total += c->ndone;
+	c->ndone = 0;
+	memset(&c->p, 0, sizeof c->p);
+	if (r->xb)
+		coco_xbatch_reset(r->xb);
+	if (r->o->on_progress)
+		r->o->on_progress(r->o->ud, c->stats, c->ndone_total, c->total);
+	return 0;
+}
+
+/* The items from c->first on, a batch at a time. 0, 1 stopped at the
+ * deadline, -1 failed (r->err). */
+static int pass_items(pctx *c)
+{
+	run *r = c->r;
+	c->total = c->it.n;
+	c->fetched = c->first;
+	for (size_t i = c->first; i <= c->it.n; i++) {
 		/* past the deadline, counting the flush: stop after this batch
 		 * (one row at least per call, so every slice makes progress) */
-		double fl = r->flush_row_ms * (double)(ndone + 1);
-		int late = sliced && i > first && i < it.n &&
+		double fl = r->flush_row_ms * (double)(c->ndone + 1);
+		int late = c->sliced && i > c->first && i < c->it.n &&
 			coco_now_ms() + (fl > r->flush_ms ? fl : r->flush_ms) >= r->deadline;
-		if (ndone && (i == it.n || late || ndone == max_rows || r->rowa.used_total >= max_bytes)) {
-			double tf = coco_now_ms();
-			if (r->xb && evaluate_batch(r, si, s, stats, done, ndone, out, &p, &xs)) {
-				coco_buf_free(&ord);
-				goto out;
-			}
-			if (async) {
-				/* staged here, while the batch before is still written */
-				if (flush_stage(r, &r->io, s, done, ndone, &p, r->err) ||
-				    job_start(r, s, stats, &done, ndone, &p, &logic)) {
-					coco_buf_free(&ord);
-					goto out;
-				}
-			} else {
-				int frc = flush_batch(r, &r->io, s, done, ndone, &p, &logic, r->err);
-				report_refused(r, s, stats, done, ndone);
-				if (frc) {
-					coco_buf_free(&ord);
-					goto out;
-				}
-				r->flush_ms = coco_now_ms() - tf;
-				r->flush_row_ms = r->flush_ms / (double)ndone;
-				coco_arena_reset(&r->rowa);
-			}
-			ndone_total += ndone;
-			ndone = 0;
-			memset(&p, 0, sizeof p);
-			if (r->xb)
-				coco_xbatch_reset(r->xb);
-			if (o->on_progress)
-				o->on_progress(o->ud, stats, ndone_total, total);
-		}
-		if (i == it.n)
+		if (c->ndone && (i == c->it.n || late || c->ndone == c->max_rows ||
+		    r->rowa.used_total >= c->max_bytes) && pass_flush(c))
+			return -1;
+		if (i == c->it.n)
 			break;
 		if (late) {
-			pass *kp = coco_xcalloc(1, sizeof *kp);
-			kp->si = si;
-			kp->mode = mode;
-			kp->it = it;
-			kp->la = la;
-			kp->next = i;
-			kp->ndone = ndone_total;
-			r->pass = kp;
-			memset(&it, 0, sizeof it);    /* kept, not freed */
-			memset(&la, 0, sizeof la);
-			coco_buf_free(&ord);
-			rc = 1;
-			goto out;
+			pass_keep(c, i);
+			return 1;
 		}
-		if (src && s->ops->prefetch && i >= fetched)   /* orphan passes have neither */
-			fetched = prefetch_next(r, s, src, &it, i, logic, max_rows);
-		const item *x = &it.v[i];
-		trk old = {0};
-		int tracked = x->trk && !trk_decode(x->trk, x->ntrk, &old);
-		if (x->ord && !x->must_read)
-			stats->listed++;
-		int staged = tracked && (old.flags & TRK_STAGED);
-		int same_logic = tracked && coco_fp_eq(old.logic, logic);
-		int force = o->full_reprocess || o->reexport;
-		if (x->ord && !x->must_read && tracked && !staged && same_logic && !force &&
-		    old.nord == x->nord && !memcmp(old.ord, x->ord, x->nord)) {
-			stats->unchanged++;
-			continue;
-		}
-		done_row *d = &done[ndone];
-		memset(d, 0, sizeof *d);
-		d->it = x;
-		d->idx = ndone;
-		coco_value key, row;
-		const char *kp = x->key;
-		if (coco_value_decode(&kp, x->key + x->nkey, &r->rowa, &key)) {
-			row_error(r, s, stats, x, "corrupt key in state");
-			continue;
-		}
-		int gone = !x->ord;
-		if (!gone) {
-			char *e = NULL;
-			coco_buf_clear(&ord);
-			int rr = s->ops->read(src, &key, &r->rowa, &row, &ord, &e);
-			if (rr < 0) {
-				row_error(r, s, stats, x, e ? e : "read failed");
-				free(e);
-				continue;
-			}
-			if (rr == 2)
-				row_warning(r->o, s, stats, &key, e ? e : "read with a warning");
-			free(e);
-			gone = rr == 1;
-		}
-		lineage oldl;
-		if (load_lineage(r, s, x, &oldl)) {
-			coco_buf_free(&ord);
-			goto out;
-		}
-		if (gone) {
-			if (!tracked)
-				continue;           /* vanished between list and read */
-			d->kind = ROW_DELETED;
-			diff_rows(r, d, &oldl, none, 0, &p);
-			r->dirty = 1;
-			stats->deleted++;
-			ndone++;
-			continue;
-		}
-		d->t.ord = coco_arena_strndup(&r->rowa, ord.p ? ord.p : "", ord.n);
-		d->t.nord = ord.n;
-		d->t.content = coco_fp_value(&row);
-		if (tracked && !staged && same_logic && !force && coco_fp_eq(old.content, d->t.content)) {
-			d->kind = ROW_UNCHANGED;    /* touched, same content: remember the new ordinal */
-			stats->unchanged++;
-			ndone++;
-			continue;
-		}
-		d->row = row;
-		d->oldl = oldl;
-		d->tracked = tracked;
-		d->old = old;
-		if (r->xb) {
-			d->deferred = 1;        /* evaluated with its batch, before the flush */
-			d->kind = ROW_PROCESSED;
-			ndone++;
-			continue;
-		}
-		if (!evaluate(r, si, s, stats, d, out, &p, &xs, 0))
-			ndone++;
+		if (c->src && c->s->ops->prefetch && i >= c->fetched)   /* orphan passes have neither */
+			c->fetched = prefetch_next(c, i);
+		if (pass_row(c, i))
+			return -1;
 	}
-	coco_buf_free(&ord);
 	if (job_wait(r))
-		goto out;
-	if (o->on_progress)
-		o->on_progress(o->ud, stats, total, total);
-	rc = 0;
-out:
-	job_wait(r);                  /* its rows point into `it` */
+		return -1;
+	if (r->o->on_progress)
+		r->o->on_progress(r->o->ud, c->stats, c->total, c->total);
+	return 0;
+}
+
+static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_stats *stats,
+	void *src, int mode, const coco_value *keys, size_t nkeys)
+{
+	double t0 = coco_now_ms();
+	size_t nx = coco_graph_nexports(r->g);
+	pctx c = { .r = r, .si = si, .s = s, .stats = stats, .src = src, .mode = mode };
+	c.it.a = &c.la;
+	c.logic = mode == PASS_ORPHAN ? (coco_fp){0, 0} : s->logic;
+	c.force = r->o->full_reprocess || r->o->reexport;
+	c.done = coco_xcalloc(BATCH_ROWS, sizeof *c.done);
+	c.out = coco_xcalloc(nx + 1, sizeof *c.out);
+	c.none = coco_xcalloc(nx + 1, sizeof *c.none);
+	c.sliced = r->deadline > 0;
+	c.async = !c.sliced && job_allowed(r);
+	/* a batch: at most BATCH_ROWS rows and the byte cap, or the source's
+	 * max_inflight_rows / max_inflight_bytes when lower */
+	c.max_rows = BATCH_ROWS;
+	c.max_bytes = c.async ? BATCH_BYTES / 3 : BATCH_BYTES;
+	if (s->sopts.max_inflight_rows > 0 && (size_t)s->sopts.max_inflight_rows < c.max_rows)
+		c.max_rows = (size_t)s->sopts.max_inflight_rows;
+	if (s->sopts.max_inflight_bytes > 0 && (size_t)s->sopts.max_inflight_bytes < c.max_bytes)
+		c.max_bytes = (size_t)s->sopts.max_inflight_bytes;
+	r->src = s;
+	r->stats = stats;
+	coco_owners_reset(r->own);
+	int rc = pass_begin(&c, keys, nkeys);
+	if (!rc)
+		rc = pass_items(&c);
+	job_wait(r);                  /* its rows point into the items */
 	coco_owners_reset(r->own);    /* what a batch not staged changed */
-	stats->fn_calls += xs.calls;
-	stats->cache_hits += xs.cache_hits;
+	stats->fn_calls += c.xs.calls;
+	stats->cache_hits += c.xs.cache_hits;
 	stats->elapsed_ms += coco_now_ms() - t0;
 	coco_arena_reset(&r->rowa);
-	coco_buf_free(&it.tmp);
-	free(it.v);
-	coco_arena_destroy(&la);
-	free(done);
-	free(out);
-	free(none);
+	coco_buf_free(&c.ord);
+	coco_buf_free(&c.it.tmp);
+	free(c.it.v);
+	coco_arena_destroy(&c.la);
+	free(c.done);
+	free(c.out);
+	free(c.none);
 	return rc;
 }
 

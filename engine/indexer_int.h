@@ -29,10 +29,9 @@ typedef struct items {
 	coco_buf tmp;
 } items;
 
-/* coco_source_ops.list callback appending to an items (ud). */
-int list_cb(void *ud, const coco_value *key, const void *ord, size_t nord);
-/* qsort order of items: by encoded key. */
-int item_cmp(const void *pa, const void *pb);
+/* Lists source s into it: sorted by key, one item a key. 0, or -1 with
+ * *err ("<source>: <why>"). */
+int list_items(const coco_gsource *s, void *src, items *it, char **err);
 
 /* ---- memo (memo.c) ------------------------------------------------------ */
 /* Cached results are content-addressed: a key is the function's logic
@@ -183,7 +182,10 @@ void job_free(run *r);
 /* ---- the pass (indexer.c) ------------------------------------------------ */
 /* A source key as text: a string as is, else JSON. */
 void key_text(const coco_value *key, coco_buf *out);
-/* A row that failed: counted, reported through on_error. */
+/* A row that failed: counted, reported through on_error (o may be NULL;
+ * key NULL: "?"). row_error: the key of item it. */
+void key_error(const coco_update_opts *o, const coco_gsource *s, coco_source_stats *stats,
+	const coco_value *key, const char *msg);
 void row_error(run *r, const coco_gsource *s, coco_source_stats *stats, const item *it,
 	const char *msg);
 /* A row read with a warning: counted, reported through on_warning. */
