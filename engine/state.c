@@ -184,10 +184,16 @@ static rocksdb_options_t *make_options(int read_only)
 	rocksdb_options_set_db_write_buffer_size(o, 2 * MB);
 	rocksdb_options_set_max_total_wal_size(o, 16 * MB);
 	rocksdb_options_set_arena_block_size(o, 64 * 1024);
-	rocksdb_options_set_max_open_files(o, 64);
+	/* 256 files of 2 MB (below): the state of ~2,500,000 source files
+	 * before a lookup has to open a file again */
+	rocksdb_options_set_max_open_files(o, 256);
 	rocksdb_options_set_max_file_opening_threads(o, 1);
 	rocksdb_options_set_max_background_jobs(o, 2);
-	rocksdb_options_set_target_file_size_base(o, 16 * MB);
+	/* Small files: a pass writes keys in ascending order, so a flushed
+	 * memtable overlaps only the last file of level 1, which compaction
+	 * rewrites whole: 2 MB files instead of 16 MB cut compaction's CPU by
+	 * two thirds on the 100,000-file initial run (bench_scale.lua). */
+	rocksdb_options_set_target_file_size_base(o, 2 * MB);
 	rocksdb_options_set_max_bytes_for_level_base(o, 64 * MB);
 	rocksdb_options_set_compression(o, rocksdb_lz4_compression);
 	/* No LOG at all: RocksDB's info logger ignores a failed write and
