@@ -141,14 +141,14 @@ for _, n in ipairs(sizes) do
   runs = {}
   for _ = 1, (n >= 1000000 and 1 or 2) do
     sh(string.format("rm -rf %s/.coco %s/index.sqlite*", shq(dir), shq(dir)))
-    runs[#runs + 1] = timed(dir, "nice " .. coco .. " flow.lua --json")
+    runs[#runs + 1] = timed(dir, coco .. " flow.lua --json")
   end
   res.initial = summary(runs)
   res.rows = tonumber(sh(string.format("sqlite3 %s/index.sqlite 'SELECT count(*) FROM Scale__chunks'", shq(dir))))
 
   runs = {}
   for _ = 1, REPS do
-    runs[#runs + 1] = timed(dir, "nice " .. coco .. " flow.lua --json")
+    runs[#runs + 1] = timed(dir, coco .. " flow.lua --json")
   end
   res.nochange = summary(runs)
   res.nochange_ok = res.nochange.out:match('"unchanged":' .. n .. ',') ~= nil
@@ -158,10 +158,10 @@ for _, n in ipairs(sizes) do
   local f = dir .. "/corpus/d000/f000000.md"
   local old = assert(read(f), "bench_scale: no " .. f)
   write(f, old .. "An appended paragraph changes this file, " .. os.time() .. ".\n")
-  res.one = timed(dir, "nice " .. coco .. " flow.lua --json")
+  res.one = timed(dir, coco .. " flow.lua --json")
   res.one_ok = res.one.out:match('"updated":1,') ~= nil
   write(f, old)
-  timed(dir, "nice " .. coco .. " flow.lua --json")
+  timed(dir, coco .. " flow.lua --json")
 
   res.live = live_idle(dir)
   results[#results + 1] = res
