@@ -39,19 +39,7 @@ end
 
 local function shq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
-local function write(path, s)
-  local f = assert(io.open(path, "w"))
-  f:write(s)
-  f:close()
-end
-
-local function read(path)
-  local f = io.open(path)
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local write, read = common.write, common.read
 
 local function load1()
   return tonumber((read("/proc/loadavg") or "0"):match("^(%S+)"))

@@ -45,6 +45,21 @@ function M.sh(cmd)
   return s
 end
 
+function M.write(path, s)
+  local f = assert(io.open(path, "w"))
+  f:write(s)
+  f:close()
+end
+
+-- The file's content, or nil when it cannot be read.
+function M.read(path)
+  local f = io.open(path)
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
 -- here: the directory of spec/bench; build: a build directory, relative to
 -- the repository root or absolute. Returns the root, the coco binary and
 -- the build directory's absolute path.
