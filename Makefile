@@ -15,7 +15,7 @@ TEST_PKGS = gdb lua-busted luarocks nodejs npm python3-botocore postgresql curl 
 # the npm servers the specs start (each folder pinned by its package-lock.json)
 NPM_DIRS  = spec/servers/azure spec/servers/browser spec/servers/chroma spec/servers/pglite spec/servers/qdrant spec/servers/s3
 
-.PHONY: all build deps deps-test run test unit-asan unit-busy bench fuzz install clean
+.PHONY: all build deps deps-test run test unit-asan unit-busy bench bench-scale fuzz install clean
 
 all: build
 
@@ -105,10 +105,21 @@ bench: deps-test build
 	luajit spec/bench/bench_hosts.lua $(BUILD)
 	luajit spec/bench/bench_embed.lua $(BUILD)
 
+# #20's scale table: the Foundation flow over generated corpora of SCALE
+# files (initial, no-change, one file changed, live idle; wall, CPU, peak
+# RSS) beside a find walk+stat. Generates ~0.4 GB (100,000 files) and
+# ~4.3 GB (1,000,000; ~5.6 GB on disk, ~5 GB more of SQLite) under
+# SCALE_DIR, kept for reruns. Not part of make test or CI.
+SCALE ?= 100000,1000000
+SCALE_DIR ?= $(CURDIR)/spec/bench/out/scale
+bench-scale: build
+	SCALE=$(SCALE) SCALE_DIR=$(SCALE_DIR) nice luajit spec/bench/bench_scale.lua $(BUILD)
+
 # The differential fuzzer (spec/fuzz/README.md): random source and flow
 # changes, updates (plain, -f, killed, live), every target compared with a
-# fresh build over SQLite, PostgreSQL and a Lua target; make test runs a
-# 300-step slice. FUZZ_ARGS: --seed S, --collide, --no-pg, ...
+# fresh build over SQLite, PostgreSQL and a Lua target; make test runs three
+# 150-step slices (one with --collide). FUZZ_ARGS: --seed S, --collide,
+# --no-pg, --profile (where a step's time goes), ...
 FUZZ_STEPS ?= 10000
 fuzz: deps-test build
 	luajit spec/fuzz/run.lua $(BUILD) --steps $(FUZZ_STEPS) --jobs 2 $(FUZZ_ARGS)
