@@ -656,7 +656,7 @@ end)
   end)
 
   describe("bursts and trees", function()
-    it("cp -r of 1,000 small files: all indexed, each exactly once", function()
+    it("cp -r of 1,000 small files: all indexed, each added once", function()
       local d = setup_dir{ ["a.md"] = "# A\n" }
       local stage = d .. "/stage/bulk"
       H.mkdir(stage)
@@ -678,8 +678,14 @@ end)
       wait_for(p, PATIENCE, "1,000 added in the batch lines", function() return sums(p, mark).added >= 1000 end)
       settle(p, 0.3)
       local s = sums(p, mark)
-      assert.are.same({ 1000, 0, 0, 0, 0 }, { s.added, s.updated, s.deleted, s.reprocessed, s.errors },
+      assert.are.same({ 1000, 0, 0, 0 }, { s.added, s.deleted, s.reprocessed, s.errors },
         "sum over " .. s.n .. " batch lines")
+      -- A new directory is walked when its event is read, while cp may still
+      -- be writing one file in it (cp copies one file at a time): that file
+      -- is read then and again at its IN_CLOSE_WRITE, an update at most once
+      -- per new directory (bulk/ and bulk/deeper/). Every other file is read
+      -- once: its IN_CREATE alone is not a change.
+      assert.is_true(s.updated <= 2, s.updated .. " files updated after being added")
       local t = target(d)
       assert.are.equal("# File 4", t["bulk/deeper/f0004.md"])
       assert.are.equal("# File 999", t["bulk/f0999.md"])
@@ -1242,7 +1248,8 @@ io.write(coco.json.encode(R))
       -- `name` exists (release(name) makes it)
       local function lock_until(name)
         local sql = d .. "/" .. name .. ".sql"
-        H.write(sql, "BEGIN EXCLUSIVE;\n.shell while [ ! -e " .. name .. " ]; do sleep 0.05; done\nCOMMIT;\n")
+        -- (.timeout: coco's writer or checkpoint may hold the lock a moment)
+        H.write(sql, ".timeout 60000\nBEGIN EXCLUSIVE;\n.shell while [ ! -e " .. name .. " ]; do sleep 0.05; done\nCOMMIT;\n")
         local lock = spawn(d, "sqlite3 " .. DB, sql)
         wait_for(lock, PATIENCE, "the lock to be taken", function()
           return not H.sh("sqlite3 " .. H.q(d .. "/" .. DB)
