@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-static void dump_key(const char *k, size_t n, coco_arena *a, coco_buf *out)
+void coco_dump_key(const char *k, size_t n, coco_arena *a, coco_buf *out)
 {
 	coco_value v;
 	const char *p = k;
@@ -49,7 +49,7 @@ int coco_state_dump(coco_state *st, coco_buf *out, char **err)
 			if (cf == COCO_CF_TRACKING) {
 				trk t;
 				coco_buf_printf(out, "T\t%.*s\t", (int)sl, k);
-				dump_key(k + sl + 1, kn - sl - 1, &a, out);
+				coco_dump_key(k + sl + 1, kn - sl - 1, &a, out);
 				coco_buf_printf(out, "\t%d\n", trk_decode(v, vn, &t) ? -1 : t.flags);
 				continue;
 			}
@@ -61,14 +61,14 @@ int coco_state_dump(coco_state *st, coco_buf *out, char **err)
 			}
 			for (size_t i = 0; i < l.n; i++) {
 				coco_buf_printf(out, "L\t%.*s\t", (int)sl, k);
-				dump_key(k + sl + 1, kn - sl - 1, &a, out);
+				coco_dump_key(k + sl + 1, kn - sl - 1, &a, out);
 				coco_buf_printf(out, "\t%.*s\t", (int)l.k[i].nexp, l.k[i].exp);
-				dump_key(l.k[i].key, l.k[i].nkey, &a, out);
+				coco_dump_key(l.k[i].key, l.k[i].nkey, &a, out);
 				coco_buf_printf(out, "\t%d\n", l.k[i].staged);
 			}
 			for (size_t i = 0; i < l.nmemo; i++) {
 				coco_buf_printf(out, "R\t%.*s\t", (int)sl, k);
-				dump_key(k + sl + 1, kn - sl - 1, &a, out);
+				coco_dump_key(k + sl + 1, kn - sl - 1, &a, out);
 				coco_buf_putc(out, '\t');
 				dump_hex(l.memo + 32 * i, 32, out);
 				coco_buf_putc(out, '\n');

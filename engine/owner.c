@@ -480,16 +480,6 @@ int coco_owners_sync(coco_state *st, const char *const *rids, int *unique, size_
 }
 
 /* ---- dump ----------------------------------------------------------------- */
-static void dump_key(const char *k, size_t n, coco_arena *a, coco_buf *out)
-{
-	coco_value v;
-	const char *p = k;
-	if (coco_value_decode(&p, k + n, a, &v))
-		coco_buf_adds(out, "?");
-	else
-		coco_value_to_json(&v, NULL, out);
-}
-
 int coco_owners_dump(coco_state *st, coco_buf *out, char **err)
 {
 	coco_owners w = {0};
@@ -507,9 +497,9 @@ int coco_owners_dump(coco_state *st, coco_buf *out, char **err)
 			for (size_t j = 0; j < 8; j++)
 				coco_buf_printf(out, "%02x", (unsigned char)k[j]);
 			coco_buf_putc(out, '\t');
-			dump_key(k + 8, kn - 8, &w.a, out);
+			coco_dump_key(k + 8, kn - 8, &w.a, out);
 			coco_buf_printf(out, "\t%.*s\t", (int)e.o[i].nsrc, e.o[i].src);
-			dump_key(e.o[i].key, e.o[i].nkey, &w.a, out);
+			coco_dump_key(e.o[i].key, e.o[i].nkey, &w.a, out);
 			coco_buf_putc(out, '\n');
 		}
 	}

@@ -67,3 +67,7 @@ coco_iter *row_iter(coco_state *st, coco_cf cf, const char *src, size_t *plen);
  * found, 0 absent, -1 with *err. */
 int row_get(coco_state *st, coco_cf cf, const char *src, const char *key, size_t nkey,
 	coco_buf *kb, coco_buf *out, char **err);
+
+/* An encoded key as JSON text ("?" if it does not decode), for the state
+ * dumps (dump.c, owner.c). */
+void coco_dump_key(const char *k, size_t n, coco_arena *a, coco_buf *out);

@@ -71,20 +71,6 @@ void coco_vs_field_names(const coco_type *row, coco_buf *b)
 		coco_buf_printf(b, "%s%s", i ? ", " : "", row->fields[i].name);
 }
 
-/* A non-negative JSON integer, or -1. */
-static long json_uint(const char *v, size_t n)
-{
-	if (!n || n > 9)
-		return -1;
-	long x = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -1;
-		x = x * 10 + (v[i] - '0');
-	}
-	return x;
-}
-
 /* One entry { field =, metric =, method =, m =, ef_construction = }. */
 static int read_index(const coco_vs_export *x, const char *v, size_t vn, size_t ix,
 	const char *what, coco_vs_index_fn fn, void *ud, char **err)
@@ -126,7 +112,7 @@ static int read_index(const coco_vs_export *x, const char *v, size_t vn, size_t 
 				rc = coco_seterr(err, "%s: export '%s': vector_indexes[%zu].method: %s "
 					"indexes %s with HNSW only, got %.*s", who, exp, ix, who, what, (int)fvn, fv);
 		} else if (!strcmp(key, "m") || !strcmp(key, "ef_construction")) {
-			long val = json_uint(fv, fvn);
+			long val = coco_json_uint(fv, fvn);
 			if (val < 1)
 				rc = coco_seterr(err, "%s: export '%s': vector_indexes[%zu].%s must be a "
 					"positive integer, got %.*s", who, exp, ix, key, (int)fvn, fv);

@@ -56,20 +56,6 @@ static int json_string(const char *v, size_t n, coco_buf *out)
 	return coco_json_str_decode(v, n, out);
 }
 
-/* A non-negative JSON integer, or -1. */
-static long json_uint(const char *v, size_t n)
-{
-	if (!n || n > 9)
-		return -1;
-	long x = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -1;
-		x = x * 10 + (v[i] - '0');
-	}
-	return x;
-}
-
 /* column_options = { field = { type = "vector" | "halfvec" | "real[]" | "jsonb" } } */
 static int read_column_options(layout *l, const char *js, const char *exp, char **err)
 {
@@ -228,7 +214,7 @@ static int read_vector_indexes(layout *l, const char *js, const char *exp, char 
 				}
 			} else if (!strcmp(key, "m") || !strcmp(key, "ef_construction") ||
 				   !strcmp(key, "lists")) {
-				long val = json_uint(fv, fvn);
+				long val = coco_json_uint(fv, fvn);
 				if (val < 1)
 					rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu].%s must "
 						"be a positive integer, got %.*s", exp, ix, key, (int)fvn, fv);

@@ -425,3 +425,16 @@ int coco_json_get_str(const char *s, size_t n, const char *name, coco_buf *out)
 		return -1;
 	return coco_json_str_decode(v, nv, out);
 }
+
+long coco_json_uint(const char *s, size_t n)
+{
+	if (!n || n > 9)
+		return -1;
+	long x = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		x = x * 10 + (s[i] - '0');
+	}
+	return x;
+}

@@ -47,3 +47,6 @@ int coco_json_get(const char *s, size_t n, const char *name, size_t nname,
 /* The string member `name` of the object s[0, n), decoded into out
  * (cleared first). Returns 0, or -1 if absent or not a string. */
 int coco_json_get_str(const char *s, size_t n, const char *name, coco_buf *out);
+/* The JSON value s[0, n) as a non-negative integer of at most 9 digits,
+ * or -1 (not such an integer). */
+long coco_json_uint(const char *s, size_t n);
