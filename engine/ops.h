@@ -283,6 +283,11 @@ typedef struct coco_target_ops {
 	 * update (targets written in Lua). 0: the indexer may write a batch on
 	 * its writer thread while the next one is evaluated. */
 	int owner_thread_only;
+	/* 1: resource_id names the export, not the storage behind it (targets
+	 * written in Lua name their storage in their options): setup drops
+	 * such a resource before it creates any, since a new resource may be
+	 * the same storage. Other resources are dropped after the creates. */
+	int rid_is_export;
 } coco_target_ops;
 
 /* ---- Registries ---------------------------------------------------------

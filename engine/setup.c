@@ -217,17 +217,27 @@ void coco_setup_plan_format(const coco_setup_plan *plan, coco_buf *out)
 	}
 }
 
+/* The order a plan is applied in. 0: drops of resources named by their
+ * export (a target written in Lua names its storage in its options, so an
+ * export renamed onto the same file is a new resource over the storage of
+ * the one it replaces, which dropped after the new one was created would
+ * drop both); 1: what is created or changed; 2: the other drops, after the
+ * creates, so that a create that fails (a path into a missing directory)
+ * leaves the resource it replaces, and its rows, in place. */
+static int apply_phase(const coco_setup_change *c)
+{
+	if (c->desired)
+		return 1;
+	return c->ops && c->ops->rid_is_export ? 0 : 2;
+}
+
 int coco_setup_apply(coco_state *st, coco_setup_plan *plan, char **err)
 {
 	coco_buf rec = {0};
 	int rc = coco_lineage_migrate(st, err);
-	/* what the flow no longer wants goes first: a target written in Lua
-	 * names its storage by its options, so an export renamed onto the
-	 * same file is a new resource over the storage of the one it
-	 * replaces, which dropped after the new one was created drops both */
-	for (size_t n = 0; n < 2 * plan->n && !rc; n++) {
+	for (size_t n = 0; n < 3 * plan->n && !rc; n++) {
 		coco_setup_change *c = &plan->ch[n % plan->n];
-		if ((n < plan->n) != !c->desired)
+		if (apply_phase(c) != (int)(n / plan->n))
 			continue;
 		char *e = NULL;
 		if (c->renamed) {

@@ -340,6 +340,7 @@ static int l_target_def(lua_State *L)
 	o->name = d->name;
 	o->opts = coco_lua_custom_opts;
 	o->owner_thread_only = 1;
+	o->rid_is_export = 1;
 	o->describe = tgt_describe;
 	o->plan = tgt_plan;
 	o->apply = tgt_apply;
