@@ -74,18 +74,6 @@ local WORDS = { "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "th
 
 local rnd = math.random
 
--- Writes a file, making its directory only when needed (H.write forks a
--- mkdir per file, too slow for hundreds of files).
-local function write_file(path, content)
-  local f = io.open(path, "wb")
-  if not f then
-    H.mkdir(path:match("^(.*)/"))
-    f = assert(io.open(path, "wb"))
-  end
-  f:write(content)
-  f:close()
-end
-
 local function paragraph()
   local w = {}
   for i = 1, rnd(15, 40) do w[i] = WORDS[rnd(#WORDS)] end
@@ -157,7 +145,7 @@ function Corpus:change(nadd, nmod, ndel, nren)
   local touched = {}
   local function put(name, content)
     self.files[name] = content
-    write_file(self.dir .. "/docs/" .. name, content)
+    H.write(self.dir .. "/docs/" .. name, content)
     touched[#touched + 1] = name
   end
   for _ = 1, nadd do put(self:fresh_name(), new_content()) end
@@ -349,7 +337,7 @@ local function write_docs(d, files)
   local names = {}
   for name, content in pairs(files) do
     if content then
-      write_file(d .. "/docs/" .. name, content)
+      H.write(d .. "/docs/" .. name, content)
       names[#names + 1] = H.q(d .. "/docs/" .. name)
     else
       H.rm(d .. "/docs/" .. name)

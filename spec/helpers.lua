@@ -54,10 +54,15 @@ end
 
 function H.mkdir(path) os.execute("mkdir -p " .. sh_quote(path)) end
 
+-- Writes a file, making its directory only when it is missing (a mkdir
+-- forks a shell: hundreds of files would spend most of their time there).
 function H.write(path, content)
-  local dir = path:match("^(.*)/[^/]*$")
-  if dir then H.mkdir(dir) end
-  local f = assert(io.open(path, "wb"))
+  local f = io.open(path, "wb")
+  if not f then
+    local dir = path:match("^(.*)/[^/]*$")
+    if dir then H.mkdir(dir) end
+    f = assert(io.open(path, "wb"))
+  end
   f:write(content)
   f:close()
 end
