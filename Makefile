@@ -101,6 +101,7 @@ bench: deps-test build
 	luajit spec/bench/bench_azure.lua $(BUILD)
 	luajit spec/bench/bench_harden.lua $(BUILD)
 	luajit spec/bench/bench_qdrant.lua $(BUILD)
+	luajit spec/bench/bench_chroma.lua $(BUILD)
 	luajit spec/bench/bench_server.lua $(BUILD)
 	luajit spec/bench/bench_hosts.lua $(BUILD)
 	luajit spec/bench/bench_embed.lua $(BUILD)

@@ -63,7 +63,7 @@ typedef struct c_tgt {
 	coco_vs_batch b;             /* spans: embedding, document, metadata */
 	coco_buf alias;              /* records a scan found under another id (c_scan) */
 	double ms;
-	uint64_t batches, requests;
+	uint64_t batches, requests, upserts, deletes;
 } c_tgt;
 
 /* A record's id from its key (the key value, or a STRUCT of the key fields). */

@@ -221,6 +221,9 @@ int ch_commit(void *p, char **err)
 	coco_buf_free(&body);
 	coco_buf_free(&what);
 	if (rc == 0) {
+		for (size_t i = 0; i < t->b.n; i++)
+			if (!ops[i].dead)
+				*(ops[i].del ? &t->deletes : &t->upserts) += 1;
 		t->batches++;
 		t->ms += coco_now_ms() - t0;
 	}
@@ -233,8 +236,10 @@ void ch_close(void *p)
 	if (!t)
 		return;
 	if (getenv("COCO_CHROMA_STATS") && t->batches)
-		fprintf(stderr, "coco: Chroma %s: %llu batches, %llu requests, %.1f ms in the target\n",
-			t->label, (unsigned long long)t->batches, (unsigned long long)t->requests, t->ms);
+		fprintf(stderr, "coco: Chroma %s: %llu batches, %llu requests, %llu upserts, %llu deletes, "
+			"%.1f ms in the target\n", t->label, (unsigned long long)t->batches,
+			(unsigned long long)t->requests, (unsigned long long)t->upserts,
+			(unsigned long long)t->deletes, t->ms);
 	coco_http_destroy(t->h);
 	ch_layout_free(&t->l);
 	free(t->label);

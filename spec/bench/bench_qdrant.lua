@@ -25,6 +25,8 @@ local N = tonumber(os.getenv("BENCH_QDRANT_ROWS")) or 100000
 local OUT = root .. "/spec/bench/out/qdrant"
 local V = require("spec.servers_vector")
 local now, q, sh, write, say = C.now, C.q, C.run, C.write, C.say
+local coco_cpu = C.coco_cpu
+local function server_cpu(srv) return C.server_cpu("qdrant", srv.data) end
 
 local WORDS = [[index chunk vector query table column batch commit update source target flow
   function embedding search nearest neighbour distance cosine qdrant payload point named
@@ -49,29 +51,6 @@ end)
 ]]
 
 local function coco(dir, args, env) return C.coco(BIN, dir, args, env, true) end
-
-local function coco_cpu(out)
-  local u, s = out:match("coco%-cpu ([%d.]+) ([%d.]+)")
-  return u and (tonumber(u) + tonumber(s)) or 0
-end
-
--- CPU seconds the qdrant server (the process whose storage is srv's) has used.
-local function server_cpu(srv)
-  for pid in sh("pgrep -x qdrant"):gmatch("%d+") do
-    local env = io.open("/proc/" .. pid .. "/environ")
-    local e = env and env:read("*a") or ""
-    if env then env:close() end
-    if e:find(srv.data, 1, true) then
-      local st = io.open("/proc/" .. pid .. "/stat")
-      local line = st and st:read("*l") or ""
-      if st then st:close() end
-      local f = {}
-      for x in line:gsub("^.*%) ", ""):gmatch("%S+") do f[#f + 1] = x end
-      return (tonumber(f[12]) + tonumber(f[13])) / 100    -- utime, stime in ticks
-    end
-  end
-  return 0
-end
 
 local function stats(out)
   local b, r, u, d, ms = out:match("(%d+) batches, (%d+) requests, (%d+) upserts, (%d+) deletes, ([%d.]+) ms in the target")

@@ -1,8 +1,8 @@
 -- What the benchmarks share: the shell, the paths, the flow of the
 -- Foundation and live benchmarks (LocalFile corpus/ -> SplitRecursively(1000)
 -- -> SQLite), and for the vector-target benchmarks (bench_postgres,
--- bench_qdrant) a clock, a corpus of ~1 KB files, a stand-in embedding,
--- timed coco runs and query timings.
+-- bench_qdrant, bench_chroma) a clock, a corpus of ~1 KB files, a stand-in embedding,
+-- timed coco runs, a server's CPU time and query timings.
 local ffi = require("ffi")
 ffi.cdef [[
 struct coco_bench_common_ts { long tv_sec; long tv_nsec; };
@@ -151,6 +151,29 @@ function M.coco(bin, dir, args, env, cpu)
   local out = M.run("cd " .. M.q(dir) .. " && " .. e .. (cpu and "/usr/bin/time -f 'coco-cpu %U %S' " or "")
     .. M.q(bin) .. " " .. args)
   return M.now() - t, out
+end
+
+-- The CPU seconds of /usr/bin/time's "coco-cpu USER SYS" line in out (M.coco's cpu).
+function M.coco_cpu(out)
+  local u, s = out:match("coco%-cpu ([%d.]+) ([%d.]+)")
+  return u and (tonumber(u) + tonumber(s)) or 0
+end
+
+-- CPU seconds (user + system) a server has used: the process named name
+-- (pgrep -x) whose command line or environment holds data (its data
+-- directory, which tells apart servers of other runs); 0 when none.
+function M.server_cpu(name, data)
+  for pid in M.sh("pgrep -x " .. M.q(name)):gmatch("%d+") do
+    local seen = M.read("/proc/" .. pid .. "/cmdline") or ""
+    if not seen:find(data, 1, true) then seen = M.read("/proc/" .. pid .. "/environ") or "" end
+    if seen:find(data, 1, true) then
+      local line = (M.read("/proc/" .. pid .. "/stat") or ""):match("^[^\n]*")
+      local f = {}
+      for x in line:gsub("^.*%) ", ""):gmatch("%S+") do f[#f + 1] = x end
+      return (tonumber(f[12]) + tonumber(f[13])) / 100    -- utime, stime in ticks
+    end
+  end
+  return 0
 end
 
 -- Query times of flow dir/flow.lua's handler "search" (top-10): median and
