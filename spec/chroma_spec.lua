@@ -74,6 +74,41 @@ end)
     assert.is_true(math.abs(q.distance) < 1e-6)
   end)
 
+  it("loads an empty collection without deletes, then replaces changed records whole", function()
+    if not ready() then return end
+    for i = 1, 600 do H.write(string.format("%s/docs/f%03d.md", dir, i), "text " .. i) end
+    local Maybe = 'local Maybe = coco.fn("Maybe", { returns = "int64" }, function(s) '
+      .. 'if s:find("changed") then return nil end return #s end)\n'
+    flow("filename = doc.filename, vec = doc.content:transform(Vec), text = doc.content, "
+      .. "n = doc.content:transform(Maybe)", string.format("targets.Chroma{ url = %q, collection_name = 'fresh' }",
+        srv.url))
+    H.write(dir .. "/flow.lua", (H.read(dir .. "/flow.lua"):gsub("local Len = ", function() return Maybe .. "local Len = " end)))
+    local env = { COCO_CHROMA_STATS = "1" }
+    local rc, _, err = H.coco(dir, "update flow.lua", env)
+    assert.equals(0, rc, err)
+    -- a count (the collection is empty), then an add a batch: no deletes
+    local b, r, u, d = err:match("(%d+) batches, (%d+) requests, (%d+) upserts, (%d+) deletes")
+    assert.same({ tonumber(b) + 1, 600, 0 }, { tonumber(r), tonumber(u), tonumber(d) }, err)
+    local recs = srv:records("fresh")
+    assert.equals(600, #recs)
+    for _, x in ipairs(recs) do
+      local i = tonumber(x.id:match("f(%d+)%.md"))
+      assert.same({ "text " .. i, #("text " .. i) }, { x.document, x.metadata.n })
+    end
+    -- a record written again is deleted first: the field now null leaves its metadata
+    for i = 1, 3 do H.write(string.format("%s/docs/f%03d.md", dir, i), "changed " .. i) end
+    rc, _, err = H.coco(dir, "update flow.lua", env)
+    assert.equals(0, rc, err)
+    assert.matches("1 batches, 2 requests, 3 upserts, 0 deletes", err, 1, true)
+    local by = {}
+    for _, x in ipairs(srv:records("fresh")) do by[x.id] = x end
+    for i = 1, 3 do
+      local x = by[string.format("f%03d.md", i)]
+      assert.same({ "changed " .. i, nil }, { x.document, x.metadata.n })
+    end
+    assert.equals(6, by["f004.md"].metadata.n)
+  end)
+
   it("says what is wrong with the export, at the flow line", function()
     if not ready() then return end
     H.write(dir .. "/docs/a.md", "x")

@@ -62,6 +62,10 @@ typedef struct c_tgt {
 	coco_buf add_url, del_url, tmp;
 	coco_vs_batch b;             /* spans: embedding, document, metadata */
 	coco_buf alias;              /* records a scan found under another id (c_scan) */
+	int fresh;                   /* 0: not known yet; 1: the collection was empty at the first
+	                                commit, and holds only ids whose hashes are in sent; -1: not */
+	uint64_t *sent;              /* XXH3 of the ids written since (0 an empty slot) */
+	size_t nsent, capsent;
 	double ms;
 	uint64_t batches, requests, upserts, deletes;
 } c_tgt;
