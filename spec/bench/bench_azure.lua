@@ -26,7 +26,7 @@ if not ok then
   print("coco azure bench: skipped: " .. why)
   return
 end
-local srv = assert(AZ.start{ memory = true })
+local srv = assert(AZ.start{ memory = true, flags = os.getenv("BENCH_AZURE_FLAGS") })
 local dir = H.tmpdir()
 local function finish()
   srv:stop()

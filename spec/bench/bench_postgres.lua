@@ -31,23 +31,6 @@ local WORDS = [[index chunk vector query table column batch commit update source
   change file row key value type schema setup drop live event watch stream cache memo
   fingerprint lineage tracking ordinal content text markdown heading paragraph sentence]]
 
--- ---- the flow --------------------------------------------------------------------
-local FLOW = [[
-local coco = require("coco")
-EMBED
-return coco.flow("PgBench", function(flow, scope)
-  scope.documents = flow:add_source(coco.sources.LocalFile{ path = "CORPUS" })
-  local rows = scope:add_collector()
-  scope.documents:row(function(doc)
-    rows:collect{ filename = doc.filename, text = doc.content, embedding = doc.content:transform(Embed) }
-  end)
-  rows:export("rows", TARGET, { primary_key_fields = { "filename" }EXTRA })
-  flow:query_handler("search", function(query, opts)
-    return flow:top_k("rows", "embedding", flow:call(Embed, query), opts.k)
-  end)
-end)
-]]
-
 local function coco(dir, args, env) return C.coco(BIN, dir, args, env) end
 
 local function pg_stats(out)
@@ -58,10 +41,7 @@ end
 local function query_times(dir, env, runs) return C.query_times(build, dir, env, runs, 5) end
 
 -- flow.lua for a corpus, a target spec and more export options.
-local function flow_text(corpus_dir, target, extra)
-  return (FLOW:gsub("EMBED", function() return C.EMBED end):gsub("CORPUS", function() return corpus_dir end)
-    :gsub("TARGET", function() return target end):gsub("EXTRA", function() return extra end))
-end
+local function flow_text(corpus_dir, target, extra) return C.vector_flow("PgBench", corpus_dir, target, extra) end
 
 -- Servers started, stopped at the end even when a phase fails.
 local started = {}

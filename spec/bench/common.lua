@@ -142,6 +142,97 @@ local Embed = coco.fn("Embed", { returns = coco.types.vector("float32", DIM) }, 
 end)
 ]]
 
+-- The vector benchmarks' flow (Lua source), named name: corpus_dir's files
+-- -> { filename, text, embedding = Embed(text) } exported to target (a Lua
+-- expression) with more export options extra (", ..." or ""), and a query
+-- handler "search" (top_k over embedding).
+function M.vector_flow(name, corpus_dir, target, extra)
+  return string.format([[
+local coco = require("coco")
+%s
+return coco.flow(%q, function(flow, scope)
+  scope.documents = flow:add_source(coco.sources.LocalFile{ path = %q })
+  local rows = scope:add_collector()
+  scope.documents:row(function(doc)
+    rows:collect{ filename = doc.filename, text = doc.content, embedding = doc.content:transform(Embed) }
+  end)
+  rows:export("rows", %s, { primary_key_fields = { "filename" }%s })
+  flow:query_handler("search", function(query, opts)
+    return flow:top_k("rows", "embedding", flow:call(Embed, query), opts.k)
+  end)
+end)
+]], M.EMBED, name, corpus_dir, target, extra)
+end
+
+-- A vector store's benchmark (bench_qdrant, bench_chroma): n files of ~1 KB
+-- (o.words) in o.out/corpus, each a point of 384 floats and its text, loaded
+-- through coco into the server o.start() returns (nil, why: skipped): the
+-- initial load (points/s end to end and in the target, from what
+-- o.stats_env makes the target print), the CPU coco and the server
+-- (o.server_cpu(srv)) spend a point, then o.after(srv, u, cpu) if given,
+-- an update that changes one row, one that changes nothing, and top-10
+-- queries. o: name, title (the server, for the heading), bin, build, n,
+-- out, words, target (the flow's target expression, URL for the url),
+-- goal (" (goal >= 5000)" or ""), query_goal (likewise).
+function M.vector_bench(o)
+  local say, t0 = M.say, M.now()
+  local function stats(out)
+    local b, r, u, d, ms = out:match("(%d+) batches, (%d+) requests, (%d+) upserts, (%d+) deletes, ([%d.]+) ms in the target")
+    return tonumber(b), tonumber(r), tonumber(u), tonumber(d), tonumber(ms)
+  end
+  local function coco(dir, args) return M.coco(o.bin, dir, args, o.stats_env, true) end
+  M.run("mkdir -p " .. M.q(o.out))
+  M.corpus(o.out .. "/corpus", o.n, o.words)
+  local tag = o.name:lower()
+  say("bench_%s: %d files of ~1 KB in %s/corpus (%.1f s)", tag, o.n, o.out, M.now() - t0)
+  local srv, why = o.start()
+  if not srv then
+    say("%s: cannot start (%s); skipped", o.name, why)
+    return
+  end
+  local ok, err = xpcall(function()
+    local dir = o.out .. "/run"
+    M.run("rm -rf " .. M.q(dir) .. " && mkdir -p " .. M.q(dir))
+    M.write(dir .. "/flow.lua", M.vector_flow(o.name .. "Bench", o.out .. "/corpus",
+      (o.target:gsub("URL", function() return srv.url end)), ", vector_indexes = {{ field = \"embedding\", metric = \"cosine\" }}"))
+    local cpu0 = o.server_cpu(srv)
+    local wall, out = coco(dir, "update flow.lua -q")
+    local cpu1 = o.server_cpu(srv)
+    local b, r, u, _, ms = stats(out)
+    if not u then
+      say("%s: the update failed:\n%s", o.name, out)
+      return
+    end
+    say("%s, %d points of 384 floats + ~1 KB of text (load average %s):", o.title, u, M.load())
+    say("  initial load: %.2f s end to end, %.0f points/s%s; target: %d batches, %d requests, %.2f s (%.0f points/s)",
+      wall, u / wall, o.goal, b, r, ms / 1000, u * 1000 / ms)
+    local cc, sc = M.coco_cpu(out), cpu1 - cpu0
+    say("  CPU a point while loading: coco %.0f us, %s %.0f us", cc * 1e6 / u, o.name, sc * 1e6 / u)
+    if o.after then o.after(srv, u, cc + sc) end
+    local f = o.out .. "/corpus/d000/f000042.md"
+    local orig = M.read(f)
+    M.write(f, orig .. "one more line\n")
+    wall, out = coco(dir, "update flow.lua -q")
+    b, r, u, _, ms = stats(out)
+    say("  one row changed: %.1f ms end to end; target: %d batch, %d requests, %d upsert, %.2f ms (goal: one batch; "
+      .. "load %s)", wall * 1000, b or 0, r or 0, u or 0, ms or -1, M.load())
+    M.write(f, orig)
+    coco(dir, "update flow.lua -q")
+    wall = coco(dir, "update flow.lua -q")
+    say("  nothing changed: %.1f ms end to end (load %s)", wall * 1000, M.load())
+    local med, max, n, proc, base = M.query_times(o.build, dir, nil, 21, 11)
+    say("  coco query top-%d over %d points (HNSW): %.1f ms (median; max %.1f) in a warm process; "
+      .. "`coco query` %.1f ms, of which %.1f ms process start (coco --version): %.1f ms beyond it%s (load %s)",
+      n or 0, o.n, med or -1, max or -1, proc, base, proc - base, o.query_goal, M.load())
+    say("bench_%s: done (%.0f s)", tag, M.now() - t0)
+  end, debug.traceback)
+  srv:stop()
+  if not ok then
+    io.stderr:write("bench_", tag, ": ", tostring(err), "\n")
+    os.exit(1)
+  end
+end
+
 -- Runs `bin args` in dir with env; returns wall seconds and stdout+stderr
 -- (with cpu: /usr/bin/time's "coco-cpu USER SYS" line too).
 function M.coco(bin, dir, args, env, cpu)
