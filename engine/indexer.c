@@ -709,7 +709,6 @@ int coco_indexer_open(const coco_graph *g, coco_state *st, const coco_update_opt
 	r->targets = coco_xcalloc(coco_graph_nexports(g) + 1, sizeof *r->targets);
 	r->commit = coco_batch_create();
 	r->memo.st = st;
-	r->memo.b = coco_batch_create();
 	r->memo_ops.get = memo_get;
 	r->memo_ops.put = memo_put;
 	r->memo_ops.touch = memo_touch;
@@ -895,7 +894,6 @@ void coco_indexer_close(coco_indexer *ix)
 	coco_arena_destroy(&r->rowa);
 	flushio_free(&r->io);
 	coco_batch_destroy(r->commit);
-	coco_batch_destroy(r->memo.b);
 	coco_buf_free(&r->kbuf);
 	coco_buf_free(&r->vbuf);
 	coco_buf_free(&r->tmp);

@@ -41,7 +41,6 @@ int list_items(const coco_gsource *s, void *src, items *it, char **err);
 typedef struct memo_ctx {
 	coco_state *st;
 	coco_buf val;
-	coco_batch *b;
 	coco_buf used;                /* keys used by the row being evaluated */
 	coco_buf puts;                /* keys written during this run */
 } memo_ctx;

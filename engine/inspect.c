@@ -672,7 +672,7 @@ typedef struct memo_ro {
 static int memo_get(void *ud, const unsigned char key[32], coco_arena *a, coco_value *out)
 {
 	memo_ro *m = ud;
-	if (!m->st || coco_state_get(m->st, COCO_CF_MEMO, key, 32, &m->val, NULL) != 1)
+	if (!m->st || coco_state_memo_get(m->st, key, &m->val, NULL) != 1)
 		return 0;
 	const char *p = m->val.p;
 	return !coco_value_decode(&p, m->val.p + m->val.n, a, out);

@@ -12,7 +12,7 @@
 int memo_get(void *ud, const unsigned char key[32], coco_arena *a, coco_value *out)
 {
 	memo_ctx *m = ud;
-	if (!m->st || coco_state_get(m->st, COCO_CF_MEMO, key, 32, &m->val, NULL) != 1)
+	if (!m->st || coco_state_memo_get(m->st, key, &m->val, NULL) != 1)
 		return 0;
 	const char *p = m->val.p;
 	if (coco_value_decode(&p, m->val.p + m->val.n, a, out))
@@ -34,9 +34,7 @@ void memo_put(void *ud, const unsigned char key[32], const coco_value *v)
 	coco_buf_add(&m->puts, key, 32);
 	coco_buf_clear(&m->val);
 	coco_value_encode(v, &m->val);
-	coco_batch_clear(m->b);
-	coco_batch_put(m->b, COCO_CF_MEMO, key, 32, m->val.p, m->val.n);
-	coco_state_write(m->st, m->b, 0, NULL);   /* content-addressed: safe any time */
+	coco_state_memo_put(m->st, key, m->val.p, m->val.n, NULL);   /* content-addressed: safe any time */
 }
 
 static uint64_t k32_hash(const char *k)

@@ -1,15 +1,54 @@
 #pragma once
-/* The engine's persistent state: one RocksDB database per flow, in
- * `<state_dir>/<FlowName>/`, with column families:
+/* The state store: the engine's persistent state, reached only through
+ * this interface. One store per flow; two implementations:
+ *   RocksDB     single node: one database in `<state_dir>/<FlowName>/`
+ *               (state_rocksdb.c, coco_state_open)
+ *   PostgreSQL  cluster mode (../shared/notes/cluster.md; not written yet)
+ *
+ * The state is six key spaces ("column families"), keys and values opaque
+ * bytes, keys ordered bytewise (memcmp, shorter first on a tie):
  *   meta      the sources' order ("sources"), the lineage key format
  *             ("lineage"), owner-record marks ("owners..."), the WAL
  *             sweep's tombstone ("\0wal-gc")
  *   tracking  source row -> ordinal, content fingerprint, logic fingerprint
  *   lineage   source row -> target keys it wrote (+ value fingerprints)
- *   memo      function fingerprint + input fingerprint -> cached result
+ *   memo      function fingerprint (16) + input fingerprint (16) -> cached
+ *             result (content-addressed: a key always means one value)
  *   setup     target resource id -> applied setup description
  *   owner     target key -> the source rows that collect it (owner.h)
- * All multi-key changes go through one atomic batch. */
+ * Record formats and key layouts belong to their writers (records_int.h,
+ * owner.c, setup.c, memo.c); the store never looks inside.
+ *
+ * The contract every implementation keeps (the crash protocol of
+ * flush.c, stage -> write targets -> commit, rests on it):
+ * - Atomic: a batch (coco_state_write) is applied whole or not at all,
+ *   across key spaces. A reader never sees part of one.
+ * - Visible: once write returns 0, every get and every iterator created
+ *   afterwards, on any thread, sees it.
+ * - Durable: once write returns 0, the batch survives the death of the
+ *   process (kill -9 at any point after it). With sync it also survives
+ *   the machine's (power loss: fsync'ed). Without sync, a machine crash
+ *   may lose a suffix of the last batches, never part of one, and never a
+ *   later batch while keeping an earlier one lost (writes are ordered).
+ * - Failed: a write that returns -1 applied nothing; *err says why, naming
+ *   the store ("state directory D: no space left on device (...)").
+ * - Memo: memo_put is not part of any batch and may be lost (a crash
+ *   before the store persists it costs a call again, nothing else); a
+ *   memo_get returns a value some memo_put stored under that key, or 0.
+ *   In cluster mode the memo is shared by all workers and is never fenced.
+ * - Iterators see one consistent view: the state as of their creation
+ *   (writes made afterwards are not seen, whatever the thread).
+ * - Threads: one store is used from several threads at once (the writer
+ *   thread commits batches while the main thread reads; the memo sweep
+ *   iterates on a helper thread): get, write, iter, memo_get and memo_put
+ *   are safe concurrently. A batch or an iterator belongs to one thread at
+ *   a time. close runs alone.
+ * - Read-only stores (opened for show/ls/evaluate/server) refuse writes
+ *   with "state directory D: opened read-only" (memo_put too: its callers
+ *   ignore that, a result not cached costs a call next time).
+ * - Errors: -1 with a malloc'd message in *err (err may be NULL: the
+ *   message is dropped); messages never name the implementation's
+ *   internals (no "rocksdb"). */
 #include <stddef.h>
 #include "buf.h"
 
@@ -27,22 +66,100 @@ typedef struct coco_state coco_state;
 typedef struct coco_batch coco_batch;
 typedef struct coco_iter coco_iter;
 
-/* Open (creating if missing) the state database in directory `dir`
- * (created with parents). A directory held by another live process is
- * refused plainly:
+/* ---- The implementations' side ------------------------------------------ */
+typedef struct coco_state_ops {
+	const char *name;                     /* "rocksdb" */
+	/* Release everything (and the store's lock); pending writes are
+	 * persisted as write promised, nothing more is owed. */
+	void (*close)(coco_state *s);
+	/* Point read: 1 found (*val replaced by the value), 0 absent, -1. */
+	int (*get)(coco_state *s, coco_cf cf, const void *k, size_t kn, coco_buf *val, char **err);
+	/* Apply batch b atomically (see the contract); b is left as is. An
+	 * empty batch is a no-op that succeeds. */
+	int (*write)(coco_state *s, const coco_batch *b, int sync, char **err);
+	/* Iterator over the keys of cf starting with prefix (n may be 0), in
+	 * byte order, as of now. Never NULL: errors come from iter_next. */
+	coco_iter *(*iter)(coco_state *s, coco_cf cf, const void *prefix, size_t n);
+	/* 1 with an item (pointers valid until the next call on it), 0 at the
+	 * end (and ever after, until a seek), -1. */
+	int (*iter_next)(coco_iter *it, const char **k, size_t *kn, const char **v, size_t *vn,
+		char **err);
+	/* The next iter_next returns the first key >= k within the prefix. */
+	void (*iter_seek)(coco_iter *it, const void *k, size_t kn);
+	void (*iter_destroy)(coco_iter *it);
+	/* The memo (content-addressed, outside batches): key is 32 bytes. */
+	int (*memo_get)(coco_state *s, const unsigned char key[32], coco_buf *val, char **err);
+	int (*memo_put)(coco_state *s, const unsigned char key[32], const void *v, size_t vn,
+		char **err);
+} coco_state_ops;
+
+/* An implementation's store and iterators start with these. */
+struct coco_state {
+	const coco_state_ops *ops;
+};
+struct coco_iter {
+	const coco_state_ops *ops;
+};
+
+/* One operation of a batch, as implementations read them back. */
+typedef struct coco_batch_op {
+	int del;
+	coco_cf cf;
+	const char *k, *v;                    /* v: NULL for a delete */
+	size_t kn, vn;
+} coco_batch_op;
+/* The operations of b in the order recorded: *pos starts at 0. 1 with
+ * *op filled (pointers into b), 0 after the last. */
+int coco_batch_next(const coco_batch *b, size_t *pos, coco_batch_op *op);
+
+/* ---- The engine's side ----------------------------------------------------
+ * RocksDB: open (creating if missing) the state database in directory
+ * `dir` (created with parents). A directory held by another live process
+ * is refused plainly:
  *   "state directory /p/.coco/DocsIndex is in use by another coco process (pid 4242)"
  * read_only: open without taking the lock and without creating anything
- * (for `show`/`ls`/`evaluate`); fails with "no state" if missing. */
+ * (for `show`/`ls`/`evaluate`); fails with "no state in DIR" if missing. */
 int coco_state_open(const char *dir, int read_only, coco_state **out, char **err);
-void coco_state_close(coco_state *s);
-/* Remove a state directory and everything in it (after close). */
+/* Remove a RocksDB state directory and everything in it (after close). */
 int coco_state_remove(const char *dir, char **err);
 
-/* 1 found (value in *val, replacing its content), 0 not found, -1 error. */
-int coco_state_get(coco_state *s, coco_cf cf, const void *k, size_t kn, coco_buf *val, char **err);
-/* Atomic write of a batch. sync: fsync the WAL (used at the end of a run). */
-int coco_state_write(coco_state *s, coco_batch *b, int sync, char **err);
+/* Close any store (NULL is fine). */
+static inline void coco_state_close(coco_state *s)
+{
+	if (s)
+		s->ops->close(s);
+}
 
+/* 1 found (value in *val, replacing its content), 0 not found, -1 error. */
+static inline int coco_state_get(coco_state *s, coco_cf cf, const void *k, size_t kn,
+	coco_buf *val, char **err)
+{
+	return s->ops->get(s, cf, k, kn, val, err);
+}
+
+/* Atomic write of a batch (the batch is left as is). sync: durable past a
+ * machine crash when it returns (setup's records). */
+static inline int coco_state_write(coco_state *s, coco_batch *b, int sync, char **err)
+{
+	return s->ops->write(s, b, sync, err);
+}
+
+/* A cached result by its 32-byte key: 1 found (into *val), 0 not, -1. */
+static inline int coco_state_memo_get(coco_state *s, const unsigned char key[32],
+	coco_buf *val, char **err)
+{
+	return s->ops->memo_get(s, key, val, err);
+}
+
+/* Store a cached result as soon as it is computed (outside any batch). */
+static inline int coco_state_memo_put(coco_state *s, const unsigned char key[32],
+	const void *v, size_t vn, char **err)
+{
+	return s->ops->memo_put(s, key, v, vn, err);
+}
+
+/* A batch: puts and deletes recorded in memory (keys and values copied),
+ * applied by coco_state_write. Independent of the store. */
 coco_batch *coco_batch_create(void);
 void coco_batch_put(coco_batch *b, coco_cf cf, const void *k, size_t kn, const void *v, size_t vn);
 void coco_batch_del(coco_batch *b, coco_cf cf, const void *k, size_t kn);
@@ -50,10 +167,29 @@ size_t coco_batch_count(const coco_batch *b);
 void coco_batch_clear(coco_batch *b);
 void coco_batch_destroy(coco_batch *b);
 
-/* Iterate keys starting with prefix (n may be 0), in byte order. */
-coco_iter *coco_state_iter(coco_state *s, coco_cf cf, const void *prefix, size_t n);
+/* Iterate keys starting with prefix (n may be 0), in byte order, seeing
+ * the state as of the call. Free with coco_iter_destroy(). */
+static inline coco_iter *coco_state_iter(coco_state *s, coco_cf cf, const void *prefix, size_t n)
+{
+	return s->ops->iter(s, cf, prefix, n);
+}
+
 /* 1 with an item (pointers valid until the next call), 0 at the end, -1 error. */
-int coco_iter_next(coco_iter *it, const char **k, size_t *kn, const char **v, size_t *vn, char **err);
+static inline int coco_iter_next(coco_iter *it, const char **k, size_t *kn, const char **v,
+	size_t *vn, char **err)
+{
+	return it->ops->iter_next(it, k, kn, v, vn, err);
+}
+
 /* Go to the first key >= k (within the prefix; paging). */
-void coco_iter_seek(coco_iter *it, const void *k, size_t kn);
-void coco_iter_destroy(coco_iter *it);
+static inline void coco_iter_seek(coco_iter *it, const void *k, size_t kn)
+{
+	it->ops->iter_seek(it, k, kn);
+}
+
+/* Free an iterator (NULL is fine). */
+static inline void coco_iter_destroy(coco_iter *it)
+{
+	if (it)
+		it->ops->iter_destroy(it);
+}

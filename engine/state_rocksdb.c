@@ -1,6 +1,7 @@
-/* The engine's persistent state: RocksDB through its C API.
+/* The state store (state.h) in RocksDB, through its C API: the single-node
+ * implementation, and the only file of the engine that calls RocksDB.
  *
- * One database per flow directory, six column families (see state.h).
+ * One database per flow directory, one column family per key space.
  * Read-write opens take our own flock on <dir>/coco.lock first, so a second
  * coco on the same directory gets a plain message naming the holder's pid
  * instead of RocksDB's LOCK error. Options are tuned for a small process:
@@ -29,7 +30,8 @@ static const char *const cf_names[COCO_CF_COUNT] = {
 	"default", "tracking", "lineage", "memo", "setup", "owner",
 };
 
-struct coco_state {
+typedef struct rdb {
+	coco_state base;                      /* ops: rdb_ops */
 	rocksdb_t *db;
 	rocksdb_column_family_handle_t *cf[COCO_CF_COUNT]; /* NULL: absent (read-only) */
 	rocksdb_readoptions_t *ro;
@@ -37,28 +39,19 @@ struct coco_state {
 	int lockfd;     /* -1 when read-only */
 	int dirty;      /* written since open: flush memtables at close */
 	char *dir;
-};
+} rdb;
 
-/* Operations are recorded as [hdr][key][value] records; the RocksDB batch
- * is built at write time, when the column family handles are known. */
-struct op_hdr {
-	unsigned char del, cf;
-	size_t kn, vn;
-};
-
-struct coco_batch {
-	coco_buf ops;
-	size_t count;
-};
-
-struct coco_iter {
-	coco_state *s;
+typedef struct rdb_iter {
+	coco_iter base;
+	rdb *s;
 	rocksdb_iterator_t *it;  /* NULL: empty (column family absent) */
 	rocksdb_readoptions_t *ro;
 	char *prefix;
 	size_t n;
 	int started, done;
-};
+} rdb_iter;
+
+static const coco_state_ops rdb_ops;
 
 /* mkdir -p. Returns 0 or -1 with errno set. */
 static int mkdirs(const char *dir)
@@ -263,6 +256,8 @@ static rocksdb_t *open_ro(rocksdb_options_t *o, const char *dir,
 	return db;
 }
 
+static void rdb_close(coco_state *st);
+
 /* Open (read-write: create and lock) the state in dir. See state.h. */
 int coco_state_open(const char *dir, int read_only, coco_state **out, char **err)
 {
@@ -280,7 +275,8 @@ int coco_state_open(const char *dir, int read_only, coco_state **out, char **err
 			return -1;
 	}
 
-	coco_state *s = coco_xcalloc(1, sizeof *s);
+	rdb *s = coco_xcalloc(1, sizeof *s);
+	s->base.ops = &rdb_ops;
 	s->lockfd = lockfd;
 	s->dir = coco_strdup(dir);
 	rocksdb_options_t *o = make_options(read_only);
@@ -307,14 +303,14 @@ int coco_state_open(const char *dir, int read_only, coco_state **out, char **err
 	rocksdb_options_destroy(o);
 	if (!s->db) {
 		rdb_err(err, dir, rerr ? rerr : coco_strdup("cannot open"));
-		coco_state_close(s);
+		rdb_close(&s->base);
 		return -1;
 	}
 	s->ro = rocksdb_readoptions_create();
 	s->wo = rocksdb_writeoptions_create();
 	s->wo_sync = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(s->wo_sync, 1);
-	*out = s;
+	*out = &s->base;
 	return 0;
 }
 
@@ -340,10 +336,9 @@ static int count_wals(const char *dir)
  * RocksDB 7.x leaves one empty WAL behind per open that writes nothing and
  * deletes them only after a flush (fixed upstream in 8.3, PR #11409), so
  * when a few have piled up, a tombstone is written to meta and flushed. */
-void coco_state_close(coco_state *s)
+static void rdb_close(coco_state *st)
 {
-	if (!s)
-		return;
+	rdb *s = (rdb *)st;
 	if (s->db && !s->dirty && s->lockfd >= 0 && count_wals(s->dir) > 4) {
 		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 		rocksdb_writebatch_delete_cf(wb, s->cf[COCO_CF_META], "\0wal-gc", 7);
@@ -403,8 +398,9 @@ int coco_state_remove(const char *dir, char **err)
 }
 
 /* Point lookup: 1 found (val replaced), 0 not found, -1 error. */
-int coco_state_get(coco_state *s, coco_cf cf, const void *k, size_t kn, coco_buf *val, char **err)
+static int rdb_get(coco_state *st, coco_cf cf, const void *k, size_t kn, coco_buf *val, char **err)
 {
+	rdb *s = (rdb *)st;
 	if (!s->cf[cf])
 		return 0;
 	char *rerr = NULL;
@@ -423,89 +419,55 @@ int coco_state_get(coco_state *s, coco_cf cf, const void *k, size_t kn, coco_buf
 }
 
 /* Apply a batch atomically; sync fsyncs the WAL. The batch is left as is. */
-int coco_state_write(coco_state *s, coco_batch *b, int sync, char **err)
+static int rdb_write(coco_state *st, const coco_batch *b, int sync, char **err)
 {
+	rdb *s = (rdb *)st;
 	if (s->lockfd < 0)
 		return coco_seterr(err, "state directory %s: opened read-only", s->dir);
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-	const char *p = b->ops.p, *end = p ? p + b->ops.n : p;
-	while (p < end) {
-		struct op_hdr h;
-		memcpy(&h, p, sizeof h);
-		const char *k = p + sizeof h, *v = k + h.kn;
-		if (h.del)
-			rocksdb_writebatch_delete_cf(wb, s->cf[h.cf], k, h.kn);
+	coco_batch_op op;
+	for (size_t pos = 0; coco_batch_next(b, &pos, &op); )
+		if (op.del)
+			rocksdb_writebatch_delete_cf(wb, s->cf[op.cf], op.k, op.kn);
 		else
-			rocksdb_writebatch_put_cf(wb, s->cf[h.cf], k, h.kn, v, h.vn);
-		p = v + h.vn;
-	}
+			rocksdb_writebatch_put_cf(wb, s->cf[op.cf], op.k, op.kn, op.v, op.vn);
 	char *rerr = NULL;
 	rocksdb_write(s->db, sync ? s->wo_sync : s->wo, wb, &rerr);
 	rocksdb_writebatch_destroy(wb);
 	if (rerr)
 		return rdb_err(err, s->dir, rerr);
-	if (b->count)
+	if (coco_batch_count(b))
 		__atomic_store_n(&s->dirty, 1, __ATOMIC_RELAXED);   /* the writer thread too */
 	return 0;
 }
 
-/* An empty batch; free with coco_batch_destroy(). */
-coco_batch *coco_batch_create(void)
+/* The memo is a key space like the others here: one put, not synced. */
+static int rdb_memo_get(coco_state *st, const unsigned char key[32], coco_buf *val, char **err)
 {
-	coco_batch *b = coco_xcalloc(1, sizeof *b);
-	return b;
+	return rdb_get(st, COCO_CF_MEMO, key, 32, val, err);
 }
 
-static void batch_op(coco_batch *b, int del, coco_cf cf, const void *k, size_t kn,
-		     const void *v, size_t vn)
+static int rdb_memo_put(coco_state *st, const unsigned char key[32], const void *v, size_t vn,
+	char **err)
 {
-	struct op_hdr h = { .del = (unsigned char)del, .cf = (unsigned char)cf, .kn = kn, .vn = vn };
-	coco_buf_reserve(&b->ops, sizeof h + kn + vn);
-	coco_buf_add(&b->ops, &h, sizeof h);
-	coco_buf_add(&b->ops, k, kn);
-	coco_buf_add(&b->ops, v, vn);
-	b->count++;
-}
-
-/* Record a put of k -> v in cf (both copied). */
-void coco_batch_put(coco_batch *b, coco_cf cf, const void *k, size_t kn, const void *v, size_t vn)
-{
-	batch_op(b, 0, cf, k, kn, v, vn);
-}
-
-/* Record a delete of k in cf (copied). */
-void coco_batch_del(coco_batch *b, coco_cf cf, const void *k, size_t kn)
-{
-	batch_op(b, 1, cf, k, kn, NULL, 0);
-}
-
-/* Number of operations recorded since create/clear. */
-size_t coco_batch_count(const coco_batch *b) { return b->count; }
-
-/* Forget all operations, keeping the memory (up to 1 MB: the batch of a
- * large row is given back). */
-void coco_batch_clear(coco_batch *b)
-{
-	if (b->ops.cap > (1u << 20))
-		coco_buf_free(&b->ops);
-	coco_buf_clear(&b->ops);
-	b->count = 0;
-}
-
-/* Free a batch (NULL is fine). */
-void coco_batch_destroy(coco_batch *b)
-{
-	if (!b)
-		return;
-	coco_buf_free(&b->ops);
-	free(b);
+	rdb *s = (rdb *)st;
+	if (s->lockfd < 0)
+		return coco_seterr(err, "state directory %s: opened read-only", s->dir);
+	char *rerr = NULL;
+	rocksdb_put_cf(s->db, s->wo, s->cf[COCO_CF_MEMO], (const char *)key, 32, v, vn, &rerr);
+	if (rerr)
+		return rdb_err(err, s->dir, rerr);
+	__atomic_store_n(&s->dirty, 1, __ATOMIC_RELAXED);
+	return 0;
 }
 
 /* Iterator over the keys of cf starting with prefix, in byte order, seeing
  * the state as of its creation. Free with coco_iter_destroy(). */
-coco_iter *coco_state_iter(coco_state *s, coco_cf cf, const void *prefix, size_t n)
+static coco_iter *rdb_iter_new(coco_state *st, coco_cf cf, const void *prefix, size_t n)
 {
-	coco_iter *it = coco_xcalloc(1, sizeof *it);
+	rdb *s = (rdb *)st;
+	rdb_iter *it = coco_xcalloc(1, sizeof *it);
+	it->base.ops = &rdb_ops;
 	it->s = s;
 	it->n = n;
 	/* prefix, then the upper bound: RocksDB keeps only a pointer to it. */
@@ -513,7 +475,7 @@ coco_iter *coco_state_iter(coco_state *s, coco_cf cf, const void *prefix, size_t
 	if (n)
 		memcpy(it->prefix, prefix, n);
 	if (!s->cf[cf])
-		return it;
+		return &it->base;
 	it->ro = rocksdb_readoptions_create();
 	/* Upper bound: the prefix with its last non-0xff byte incremented. */
 	size_t un = n;
@@ -527,12 +489,14 @@ coco_iter *coco_state_iter(coco_state *s, coco_cf cf, const void *prefix, size_t
 	}
 	it->it = rocksdb_create_iterator_cf(s->db, it->ro, s->cf[cf]);
 	rocksdb_iter_seek(it->it, it->prefix, n);
-	return it;
+	return &it->base;
 }
 
 /* Next item: 1 (k/v valid until the next call), 0 at the end, -1 error. */
-int coco_iter_next(coco_iter *it, const char **k, size_t *kn, const char **v, size_t *vn, char **err)
+static int rdb_iter_next(coco_iter *i, const char **k, size_t *kn, const char **v, size_t *vn,
+	char **err)
 {
+	rdb_iter *it = (rdb_iter *)i;
 	if (!it->it || it->done)
 		return 0;
 	if (it->started)
@@ -555,8 +519,9 @@ int coco_iter_next(coco_iter *it, const char **k, size_t *kn, const char **v, si
 
 /* Go to the first key >= k (within the prefix): the next coco_iter_next
  * returns it. */
-void coco_iter_seek(coco_iter *it, const void *k, size_t kn)
+static void rdb_iter_seek(coco_iter *i, const void *k, size_t kn)
 {
+	rdb_iter *it = (rdb_iter *)i;
 	if (!it->it)
 		return;
 	rocksdb_iter_seek(it->it, k, kn);
@@ -564,11 +529,10 @@ void coco_iter_seek(coco_iter *it, const void *k, size_t kn)
 	it->done = 0;
 }
 
-/* Free an iterator (NULL is fine). */
-void coco_iter_destroy(coco_iter *it)
+/* Free an iterator. */
+static void rdb_iter_destroy(coco_iter *i)
 {
-	if (!it)
-		return;
+	rdb_iter *it = (rdb_iter *)i;
 	if (it->it)
 		rocksdb_iter_destroy(it->it);
 	if (it->ro)
@@ -576,3 +540,16 @@ void coco_iter_destroy(coco_iter *it)
 	free(it->prefix);
 	free(it);
 }
+
+static const coco_state_ops rdb_ops = {
+	.name = "rocksdb",
+	.close = rdb_close,
+	.get = rdb_get,
+	.write = rdb_write,
+	.iter = rdb_iter_new,
+	.iter_next = rdb_iter_next,
+	.iter_seek = rdb_iter_seek,
+	.iter_destroy = rdb_iter_destroy,
+	.memo_get = rdb_memo_get,
+	.memo_put = rdb_memo_put,
+};
