@@ -1,6 +1,7 @@
 /* Batches of the state store (state.h): puts and deletes recorded as
  * [hdr][key][value] records in one buffer, whatever the store; the store
- * reads them back with coco_batch_next() when it applies the batch. */
+ * reads them back with coco_batch_next() when coco_state_write applies
+ * the batch. */
 #include "state.h"
 #include "sys.h"
 
@@ -16,6 +17,12 @@ struct coco_batch {
 	coco_buf ops;
 	size_t count;
 };
+
+/* Apply b atomically through the store's ops (state.h). */
+int coco_state_write(coco_state *s, coco_batch *b, int sync, char **err)
+{
+	return s->ops->write(s, b, sync, err);
+}
 
 /* An empty batch; free with coco_batch_destroy(). */
 coco_batch *coco_batch_create(void)

@@ -461,9 +461,34 @@ static int rdb_memo_put(coco_state *st, const unsigned char key[32], const void 
 	return 0;
 }
 
+struct coco_snapshot {
+	const rocksdb_snapshot_t *snap;
+};
+
+static coco_snapshot *rdb_snapshot(coco_state *st)
+{
+	rdb *s = (rdb *)st;
+	coco_snapshot *sn = coco_xcalloc(1, sizeof *sn);
+	sn->snap = rocksdb_create_snapshot(s->db);
+	return sn;
+}
+
+static void rdb_release(coco_state *st, coco_snapshot *sn)
+{
+	rdb *s = (rdb *)st;
+	rocksdb_release_snapshot(s->db, sn->snap);
+	free(sn);
+}
+
+static const char *rdb_dir(const coco_state *st)
+{
+	return ((const rdb *)st)->dir;
+}
+
 /* Iterator over the keys of cf starting with prefix, in byte order, seeing
- * the state as of its creation. Free with coco_iter_destroy(). */
-static coco_iter *rdb_iter_new(coco_state *st, coco_cf cf, const void *prefix, size_t n)
+ * the state as of sn, else of its creation. */
+static coco_iter *rdb_iter_new(coco_state *st, const coco_snapshot *sn, coco_cf cf,
+	const void *prefix, size_t n)
 {
 	rdb *s = (rdb *)st;
 	rdb_iter *it = coco_xcalloc(1, sizeof *it);
@@ -477,6 +502,8 @@ static coco_iter *rdb_iter_new(coco_state *st, coco_cf cf, const void *prefix, s
 	if (!s->cf[cf])
 		return &it->base;
 	it->ro = rocksdb_readoptions_create();
+	if (sn)
+		rocksdb_readoptions_set_snapshot(it->ro, sn->snap);
 	/* Upper bound: the prefix with its last non-0xff byte incremented. */
 	size_t un = n;
 	while (un > 0 && (unsigned char)it->prefix[un - 1] == 0xff)
@@ -552,4 +579,7 @@ static const coco_state_ops rdb_ops = {
 	.iter_destroy = rdb_iter_destroy,
 	.memo_get = rdb_memo_get,
 	.memo_put = rdb_memo_put,
+	.snapshot = rdb_snapshot,
+	.release = rdb_release,
+	.dir = rdb_dir,
 };

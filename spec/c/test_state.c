@@ -1,4 +1,5 @@
-/* Unit test for engine/state.c: batches, persistence, prefix iteration,
+/* Unit test for the state store (engine/state.h) in RocksDB
+ * (state_rocksdb.c): batches, persistence, prefix iteration, snapshots, the memo,
  * the per-directory lock, read-only opens, removal.
  * Child processes re-execute this binary ("hold" / "crash" modes) so they
  * start with fresh RocksDB thread pools. */
@@ -272,6 +273,38 @@ static void test_basic(const char *dir)
 	CHECK(coco_iter_next(it, &k, &kn, &val, &vn, &err) == 0);
 	CHECK(coco_iter_next(it, &k, &kn, &val, &vn, &err) == 0);
 	coco_iter_destroy(it);
+
+	/* A snapshot: iterators made on it later still see the state as it was. */
+	coco_snapshot *sn = coco_state_snapshot(s);
+	coco_batch_clear(b);
+	coco_batch_put(b, COCO_CF_LINEAGE, "a\2", 2, "6", 1);
+	coco_batch_del(b, COCO_CF_LINEAGE, "a\1", 2);
+	CHECK(write_batch(s, b, 0) == 0);
+	it = coco_state_iter_at(s, sn, COCO_CF_LINEAGE, "a", 1);
+	n = 0;
+	while (coco_iter_next(it, &k, &kn, &val, &vn, &err) == 1)
+		n += (kn == 2 && k[1] == 1) ? 1 : (kn == 2 && k[1] == 2) ? 100 : 0;
+	coco_iter_destroy(it);
+	CHECK(n == 1);
+	coco_state_release(s, sn);
+	coco_state_release(s, NULL);
+	keys(s, COCO_CF_LINEAGE, "a", 1, out, sizeof out);
+	CHECK_STR(out, "a0x|a\2|");
+	CHECK_STR(coco_state_dir(s), dir);
+	coco_batch_clear(b);
+	coco_batch_put(b, COCO_CF_LINEAGE, "a\1", 2, "2", 1);
+	coco_batch_del(b, COCO_CF_LINEAGE, "a\2", 2);
+	CHECK(write_batch(s, b, 0) == 0);    /* as it was, for the tests below */
+
+	/* The memo: content-addressed puts outside any batch. */
+	unsigned char mk[32];
+	memset(mk, 7, sizeof mk);
+	coco_buf mv = {0};
+	CHECK(coco_state_memo_get(s, mk, &mv, &err) == 0);
+	CHECK(coco_state_memo_put(s, mk, "result", 6, &err) == 0);
+	CHECK(coco_state_memo_get(s, mk, &mv, &err) == 1 && mv.n == 6 && !memcmp(mv.p, "result", 6));
+	CHECK(has(s, COCO_CF_MEMO, (const char *)mk, 32, "result"));
+	coco_buf_free(&mv);
 	coco_batch_destroy(b);
 
 	/* A second open in the same process is refused. */
