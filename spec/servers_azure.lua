@@ -27,7 +27,8 @@ local Srv = {}
 Srv.__index = Srv
 
 -- Starts Azurite on a fresh data directory, or with o.memory in memory
--- (the benchmark: no disk in the figures). Returns a server, or nil, reason.
+-- (the benchmark: no disk in the figures); o.flags: more of Azurite's
+-- options ("--silent --loose"). Returns a server, or nil, reason.
 function A.start(o)
   local ok, why = A.available()
   if not ok then return nil, why end
@@ -36,7 +37,7 @@ function A.start(o)
   mk:close()
   local where = (o or {}).memory and " --inMemoryPersistence" or (" --location " .. H.q(data))
   local p = S3.spawn(A.dir, "node -r ./stdin_guard.js node_modules/azurite/dist/src/blob/main.js " ..
-    "--blobHost 127.0.0.1 --blobPort 0" .. where .. " --skipApiVersionCheck --disableTelemetry", "pipe")
+    "--blobHost 127.0.0.1 --blobPort 0" .. where .. " --skipApiVersionCheck --disableTelemetry " .. ((o or {}).flags or ""), "pipe")
   p.server = true
   local port = S3.wait_for(p, 30, "Azurite listening", function()
     return S3.stdout(p):match("listens on http://127%.0%.0%.1:(%d+)")
