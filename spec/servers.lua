@@ -4,7 +4,8 @@
 --   S.postgres()  Debian's PostgreSQL: initdb in a temp dir (as the postgres
 --                 user when we are root), pg_ctl start
 --   S.pglite()    PGlite's socket server with pgvector (node, from
---                 spec/servers/pglite, installed by `make deps` with npm ci)
+--                 spec/servers/pglite, installed by `make deps` with npm ci),
+--                 on a copy of a database made once (/tmp/coco-pglite-VERSION)
 --
 -- Each returns a server table, or nil and the reason it cannot start:
 --   server.url            a libpq URI for coco's `database` option
@@ -184,32 +185,31 @@ end
 
 function PGlite:alive() return S.alive(self.pid) end
 
-function PGlite:stop()
+-- Stops it (SIGTERM: PGlite closes its database; SIGKILL after `wait`
+-- seconds, 5 by default). Returns whether it exited by itself.
+function PGlite:stop(wait)
   if not self.pid then return end
   os.execute("kill " .. self.pid .. " 2>/dev/null")
-  for _ = 1, 50 do
+  for _ = 1, (wait or 5) * 10 do
     if not self:alive() then break end
     sleep(0.1)
   end
-  if self:alive() then os.execute("kill -9 " .. self.pid .. " 2>/dev/null") end
+  local clean = not self:alive()
+  if not clean then os.execute("kill -9 " .. self.pid .. " 2>/dev/null") end
   self.pid = nil
   run("rm -f " .. q(self.log))
+  if self.db then run("rm -rf " .. q(self.db)) end
+  return clean
 end
 
-function S.pglite()
-  local dir = root .. "/spec/servers/pglite"
-  local server_js = dir .. "/node_modules/@electric-sql/pglite-socket/dist/scripts/server.js"
-  if not run("command -v node >/dev/null") then return nil, "node is not installed (make deps installs nodejs)" end
-  if not io.open(server_js) then
-    return nil, "PGlite is not installed: run make deps (npm ci in spec/servers/pglite)"
-  end
+local function pglite_start(dir, server_js, db)
   local last
   for _ = 1, 3 do
     local port = free_port()
     local log = os.tmpname()
-    local p = io.popen(string.format("cd %s && node %s -p %d -h 127.0.0.1 -m 8 "
+    local p = io.popen(string.format("cd %s && node %s -p %d -h 127.0.0.1 -m 8 -d %s "
       .. "-e @electric-sql/pglite-pgvector:vector >%s 2>&1 </dev/null & echo $!", q(dir), q(server_js),
-      port, q(log)))
+      port, q(db or "memory://"), q(log)))
     local pid = tonumber(p:read("*l"))
     p:close()
     local self = setmetatable({ pid = pid, port = port, log = log,
@@ -224,6 +224,52 @@ function S.pglite()
     self:stop()
   end
   return nil, "PGlite did not start: " .. tostring(last)
+end
+
+-- A database PGlite made (its initdb, run in WebAssembly, is most of a
+-- start: ~20 s of CPU), kept in /tmp per PGlite version and copied for
+-- each server: made once by the first S.pglite(), closed cleanly, then
+-- renamed into place (so a reader sees all of it or none). nil when it
+-- cannot be made: the server then starts from nothing.
+local function pglite_template(dir, server_js)
+  local version = (read(dir .. "/node_modules/@electric-sql/pglite/package.json") or ""):match('"version"%s*:%s*"([^"]+)"')
+  if not version then return nil end
+  local tpl = "/tmp/coco-pglite-" .. version
+  if read(tpl .. "/PG_VERSION") then return tpl end
+  local ok, tmp = run("mktemp -d /tmp/coco-pglite-new.XXXXXX")
+  tmp = ok and tmp:match("[^\n]+")
+  if not tmp then return nil end
+  local srv = pglite_start(dir, server_js, tmp .. "/db")
+  if not srv or not srv:stop(60) or not read(tmp .. "/db/PG_VERSION") then
+    run("rm -rf " .. q(tmp))
+    return nil
+  end
+  -- another process may have made it meanwhile: then ours goes
+  run("mv -T " .. q(tmp .. "/db") .. " " .. q(tpl) .. " 2>/dev/null")
+  run("rm -rf " .. q(tmp))
+  return read(tpl .. "/PG_VERSION") and tpl or nil
+end
+
+function S.pglite()
+  local dir = root .. "/spec/servers/pglite"
+  local server_js = dir .. "/node_modules/@electric-sql/pglite-socket/dist/scripts/server.js"
+  if not run("command -v node >/dev/null") then return nil, "node is not installed (make deps installs nodejs)" end
+  if not io.open(server_js) then
+    return nil, "PGlite is not installed: run make deps (npm ci in spec/servers/pglite)"
+  end
+  local tpl, db = pglite_template(dir, server_js), nil
+  if tpl then
+    local ok, tmp = run("mktemp -d /tmp/coco-pglite.XXXXXX")
+    tmp = ok and tmp:match("[^\n]+")
+    if tmp and run("cp -a " .. q(tpl) .. " " .. q(tmp .. "/db")) then db = tmp .. "/db" end
+  end
+  local self, err = pglite_start(dir, server_js, db)
+  if not self then
+    if db then run("rm -rf " .. q(db:match("^(.*)/db$"))) end
+    return nil, err
+  end
+  self.db = db and db:match("^(.*)/db$")
+  return self
 end
 
 return S
