@@ -1,8 +1,9 @@
 -- Real database servers for the specs and benchmarks, each on 127.0.0.1
 -- with a port picked per run, started and stopped here:
 --
---   S.postgres()  Debian's PostgreSQL: initdb in a temp dir (as the postgres
---                 user when we are root), pg_ctl start
+--   S.postgres()  Debian's PostgreSQL: a copy of a cluster initdb made once
+--                 (/tmp/coco-pg-N; as the postgres user when we are root),
+--                 pg_ctl start
 --   S.pglite()    PGlite's socket server with pgvector (node, from
 --                 spec/servers/pglite, installed by `make deps` with npm ci),
 --                 on a copy of a database made once (/tmp/coco-pglite-VERSION)
@@ -142,6 +143,29 @@ function Postgres:stop()
   run("rm -rf " .. q(self.dir))
 end
 
+local function initdb(self, data)
+  return self:as_owner(string.format(
+    "%s/initdb -D %s -A trust -U postgres -E UTF8 --locale=C --no-sync >%s/initdb.log 2>&1",
+    self.bindir, q(data), self.dir))
+end
+
+-- A cluster initdb made once per major version (/tmp/coco-pg-N, owned by
+-- the server's user) that each server copies: initdb into a temp dir,
+-- then renamed into place (a reader sees all of it or none). nil when it
+-- cannot be made: the server then runs initdb itself.
+local function pg_template(self)
+  local tpl = "/tmp/coco-pg-" .. (self.bindir:match("/postgresql/([^/]+)/bin$") or "any")
+  if read(tpl .. "/PG_VERSION") then return tpl end
+  local new = self.dir .. "/template"
+  if not initdb(self, new) then
+    run("rm -rf " .. q(new))
+    return nil
+  end
+  self:as_owner("mv -T " .. q(new) .. " " .. q(tpl))   -- fails when another process made it meanwhile
+  run("rm -rf " .. q(new))
+  return read(tpl .. "/PG_VERSION") and tpl or nil
+end
+
 -- S.postgres{ durable = false }: durable keeps fsync on (benchmarks).
 function S.postgres(opts)
   opts = opts or {}
@@ -152,9 +176,12 @@ function S.postgres(opts)
   local self = setmetatable({ bindir = bindir, dir = dir, data = dir .. "/data",
     durable = opts.durable }, Postgres)
   if is_root then run("chown postgres " .. q(dir)) end
-  local iok, iout = self:as_owner(string.format(
-    "%s/initdb -D %s -A trust -U postgres -E UTF8 --locale=C --no-sync >%s/initdb.log 2>&1",
-    bindir, q(self.data), dir))
+  local tpl = pg_template(self)
+  local iok, iout = tpl and self:as_owner("cp -a " .. q(tpl) .. " " .. q(self.data))
+  if not iok then
+    run("rm -rf " .. q(self.data))
+    iok, iout = initdb(self, self.data)
+  end
   if not iok then
     run("rm -rf " .. q(dir))
     return nil, "initdb failed: " .. iout
