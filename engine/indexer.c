@@ -1,5 +1,6 @@
 /* The indexer: list, diff, process, commit. See indexer.h. */
 #include "indexer_int.h"
+#include "listing.h"
 #include "sys.h"
 
 #include <errno.h>
@@ -80,47 +81,166 @@ int list_items(const coco_gsource *s, void *src, items *it, char **err)
 	return 0;
 }
 
-/* Merges the tracked rows of source `name` into the items (sorted): one
- * listed gets its tracking record, the others are added, unlisted; sorted
- * again after. Without items (an orphan pass): every tracked row. */
-static int gather_tracked(coco_state *st, const char *name, items *it, char **err)
+/* A pass over a whole source never holds every key of it: its items come
+ * in key order a window at a time (at most WINDOW), the listing (sorted in
+ * bounded memory, listing.h) merged with the source's tracked rows. An
+ * orphan pass has tracked rows only.
+ *
+ * The tracked rows are read as of a snapshot taken before the source is
+ * listed, so that a row committed after the listing began (a change
+ * capture pass between two live slices, or while the listing thread
+ * runs) is not in this pass's view: it was not listed, and it is not
+ * deleted. A row the pass acts on is checked against its record as it
+ * is now (pass_row). Each window makes its own iterator, seeked past the
+ * last tracked key taken, so none stays open across live slices. */
+#define WINDOW 1024
+
+typedef struct cursor {
+	int on;                       /* items come from here (full and orphan passes) */
+	coco_state *st;
+	coco_snapshot *snap;          /* the tracked rows as of the listing's start */
+	coco_listing *l;              /* NULL: tracked rows only */
+	int lrc;                      /* 1: lk/lo hold the listing's next pair */
+	const char *lk, *lo;
+	size_t nlk, nlo;
+	char *name;                   /* the source's */
+	coco_buf last;                /* the state key of the last tracked row taken */
+	int tdone;                    /* every tracked row taken */
+	uint64_t listed, seen;        /* pairs listed; items handed out */
+	coco_buf tmp;                 /* an encoded key; a key to seek to */
+	char *err;                    /* the listing callback's error */
+} cursor;
+
+static void cursor_init(cursor *c, coco_state *st, const char *name)
 {
-	size_t nlisted = it->n, plen, i = 0;
-	coco_iter *iter = row_iter(st, COCO_CF_TRACKING, name, &plen);
-	const char *k, *v;
-	size_t kn, vn;
-	int rc;
-	while ((rc = coco_iter_next(iter, &k, &kn, &v, &vn, err)) == 1) {
-		const char *key = k + plen;
-		size_t nkey = kn - plen;
-		while (i < nlisted && bytecmp(it->v[i].key, it->v[i].nkey, key, nkey) < 0)
-			i++;
-		if (i < nlisted && !bytecmp(it->v[i].key, it->v[i].nkey, key, nkey)) {
-			it->v[i].trk = coco_arena_strndup(it->a, v, vn);
-			it->v[i].ntrk = vn;
-		} else {
-			item x = {0};
-			x.key = coco_arena_strndup(it->a, key, nkey);
-			x.nkey = nkey;
-			x.trk = coco_arena_strndup(it->a, v, vn);
-			x.ntrk = vn;
-			items_push(it, &x);
-		}
-	}
-	coco_iter_destroy(iter);
-	if (rc < 0)
+	memset(c, 0, sizeof *c);
+	c->on = 1;
+	c->st = st;
+	c->snap = coco_state_snapshot(st);
+	c->name = coco_strdup(name);
+}
+
+static void cursor_free(cursor *c)
+{
+	if (c->st)
+		coco_state_release(c->st, c->snap);
+	coco_listing_destroy(c->l);
+	free(c->name);
+	coco_buf_free(&c->last);
+	coco_buf_free(&c->tmp);
+	free(c->err);
+	memset(c, 0, sizeof *c);
+}
+
+static int listing_cb(void *ud, const coco_value *key, const void *ord, size_t nord)
+{
+	cursor *c = ud;
+	coco_buf_clear(&c->tmp);
+	coco_value_encode(key, &c->tmp);
+	return coco_listing_add(c->l, c->tmp.p, c->tmp.n, ord, nord, &c->err);
+}
+
+/* Lists source s into c, sorted (the tracked rows are read as the pass
+ * goes). Runs on a helper thread in live mode. */
+static int gather(const coco_gsource *s, void *src, coco_state *st, cursor *c, char **err)
+{
+	cursor_init(c, st, s->name);
+	c->l = coco_listing_create(coco_state_dir(st), 0);
+	char *e = NULL;
+	if (s->ops->list(src, listing_cb, c, &e) || c->err) {
+		coco_seterr(err, "%s: %s", s->name, c->err ? c->err : e ? e : "listing failed");
+		free(e);
 		return -1;
-	if (nlisted && it->n != nlisted)   /* tracking's order is the items' order */
-		qsort(it->v, it->n, sizeof *it->v, item_cmp);
+	}
+	c->listed = coco_listing_count(c->l);
+	if (coco_listing_finish(c->l, &e) ||
+	    (c->lrc = coco_listing_next(c->l, &c->lk, &c->nlk, &c->lo, &c->nlo, &e)) < 0) {
+		coco_seterr(err, "%s: %s", s->name, e ? e : "listing failed");
+		free(e);
+		return -1;
+	}
 	return 0;
 }
 
-/* Listed items merged with tracked ones, sorted by key. */
-static int gather(const coco_gsource *s, void *src, coco_state *st, items *it, char **err)
+static int cursor_end(const cursor *c) { return !c->on || (c->lrc != 1 && c->tdone); }
+
+/* The pass's next items, at most WINDOW, into w (emptied first, its arena
+ * reset): listed ones with their tracking record if any, tracked ones
+ * that were not listed (ord NULL). */
+static int cursor_fill(cursor *c, items *w, char **err)
 {
-	if (list_items(s, src, it, err))
-		return -1;
-	return gather_tracked(st, s->name, it, err);
+	w->n = 0;
+	coco_arena_reset(w->a);
+	coco_iter *it = NULL;
+	const char *tk = NULL, *tv = NULL;
+	size_t plen = 0, ntk = 0, ntv = 0;
+	int trc = 0, rc = 0;
+	if (!c->tdone) {
+		it = row_iter(c->st, c->snap, COCO_CF_TRACKING, c->name, &plen);
+		if (c->last.n) {
+			/* the least key after the last one taken: it and a 0 byte */
+			coco_buf_clear(&c->tmp);
+			coco_buf_add(&c->tmp, c->last.p, c->last.n);
+			coco_buf_putc(&c->tmp, 0);
+			coco_iter_seek(it, c->tmp.p, c->tmp.n);
+		}
+		trc = coco_iter_next(it, &tk, &ntk, &tv, &ntv, err);
+	}
+	while (w->n < WINDOW && trc >= 0 && (c->lrc == 1 || trc == 1)) {
+		int cmp = c->lrc != 1 ? 1 : trc != 1 ? -1 :
+			bytecmp(c->lk, c->nlk, tk + plen, ntk - plen);
+		item x = {0};
+		if (cmp <= 0) {
+			x.key = coco_arena_strndup(w->a, c->lk, c->nlk);
+			x.nkey = c->nlk;
+			x.ord = coco_arena_strndup(w->a, c->lo, c->nlo);
+			x.nord = c->nlo;
+		}
+		if (cmp >= 0) {
+			if (cmp > 0) {
+				x.key = coco_arena_strndup(w->a, tk + plen, ntk - plen);
+				x.nkey = ntk - plen;
+			}
+			x.trk = coco_arena_strndup(w->a, tv, ntv);
+			x.ntrk = ntv;
+			coco_buf_clear(&c->last);
+			coco_buf_add(&c->last, tk, ntk);
+			trc = coco_iter_next(it, &tk, &ntk, &tv, &ntv, err);
+		}
+		if (cmp <= 0) {
+			char *e = NULL;
+			c->lrc = coco_listing_next(c->l, &c->lk, &c->nlk, &c->lo, &c->nlo, &e);
+			if (c->lrc < 0) {
+				coco_seterr(err, "%s: %s", c->name, e ? e : "listing failed");
+				free(e);
+				rc = -1;
+				break;
+			}
+		}
+		items_push(w, &x);
+		c->seen++;
+	}
+	if (trc < 0)
+		rc = -1;
+	else if (trc == 0)
+		c->tdone = 1;
+	coco_iter_destroy(it);
+	return rc;
+}
+
+/* The item a batch row keeps, with tracking record trk (NULL: untracked),
+ * copied into the batch's memory: the window it came from is reused for
+ * the next items. */
+static const item *item_keep(coco_arena *a, const item *x, const coco_buf *trk)
+{
+	item *k = coco_arena_alloc(a, sizeof *k);
+	*k = *x;
+	k->key = coco_arena_strndup(a, x->key, x->nkey);
+	if (x->ord)
+		k->ord = coco_arena_strndup(a, x->ord, x->nord);
+	k->trk = trk ? coco_arena_strndup(a, trk->p ? trk->p : "", trk->n) : NULL;
+	k->ntrk = trk ? trk->n : 0;
+	return k;
 }
 
 void key_text(const coco_value *key, coco_buf *out)
@@ -283,9 +403,10 @@ static int gather_keys(run *r, const coco_gsource *s, const coco_value *keys, si
 typedef struct pass {
 	size_t si;
 	int mode;
-	items it;
+	items it;                     /* the window (keys passes: every key) */
 	coco_arena la;
-	size_t next;                  /* the next item to process */
+	cursor c;                     /* where the next windows come from */
+	size_t next;                  /* the next item of the window to process */
 	uint64_t ndone;
 	pthread_t th;
 	int threaded, gathered, grc;
@@ -299,7 +420,7 @@ typedef struct pass {
 static void *gather_main(void *arg)
 {
 	pass *ps = arg;
-	ps->grc = gather(ps->s, ps->src, ps->st, &ps->it, &ps->gerr);
+	ps->grc = gather(ps->s, ps->src, ps->st, &ps->c, &ps->gerr);
 	__atomic_store_n(&ps->gathered, 1, __ATOMIC_RELEASE);
 	uint64_t one = 1;
 	while (write(ps->efd, &one, sizeof one) < 0 && errno == EINTR)
@@ -338,6 +459,7 @@ static void pass_free(pass *ps)
 	free(ps->it.v);
 	coco_buf_free(&ps->it.tmp);
 	coco_arena_destroy(&ps->la);
+	cursor_free(&ps->c);
 	free(ps->gerr);
 	free(ps);
 }
@@ -355,8 +477,9 @@ typedef struct pctx {
 	int sliced;                   /* live slices: a deadline stops the pass at a batch boundary */
 	int async;                    /* batches written on the writer thread */
 	size_t max_rows, max_bytes;   /* where a batch is cut */
-	items it;
-	coco_arena la;                /* the items' memory */
+	items it;                     /* the window (keys passes: every key) */
+	coco_arena la;                /* its memory */
+	cursor cur;                   /* where the next windows come from */
 	size_t first;                 /* the first item of this call */
 	size_t fetched;               /* items before it were hinted to prefetch */
 	uint64_t total, ndone_total;
@@ -440,6 +563,7 @@ static int pass_begin(pctx *c, const coco_value *keys, size_t nkeys)
 		c->it = ps->it;
 		c->la = ps->la;
 		c->it.a = &c->la;
+		c->cur = ps->c;
 		c->first = ps->next;
 		c->ndone_total = ps->ndone;
 		int failed = ps->grc;
@@ -449,11 +573,13 @@ static int pass_begin(pctx *c, const coco_value *keys, size_t nkeys)
 		free(ps);
 		return failed ? -1 : 0;
 	}
-	if (c->mode == PASS_ORPHAN)   /* a source that left the flow: every tracked row is deleted */
-		return gather_tracked(r->st, c->s->name, &c->it, r->err);
+	if (c->mode == PASS_ORPHAN) {   /* a source that left the flow: every tracked row is deleted */
+		cursor_init(&c->cur, r->st, c->s->name);
+		return 0;
+	}
 	if (c->mode == PASS_KEYS)
 		return gather_keys(r, c->s, keys, nkeys, &c->it);
-	return gather(c->s, c->src, r->st, &c->it, r->err);
+	return gather(c->s, c->src, r->st, &c->cur, r->err);
 }
 
 /* Stops the pass before item i (its deadline): the items are kept for the
@@ -465,11 +591,13 @@ static void pass_keep(pctx *c, size_t i)
 	kp->mode = c->mode;
 	kp->it = c->it;
 	kp->la = c->la;
+	kp->c = c->cur;
 	kp->next = i;
 	kp->ndone = c->ndone_total;
 	c->r->pass = kp;
 	memset(&c->it, 0, sizeof c->it);    /* kept, not freed */
 	memset(&c->la, 0, sizeof c->la);
+	memset(&c->cur, 0, sizeof c->cur);
 }
 
 /* Reads item x (listed) into *row, its ordinal into c->ord: 0 read, 1
@@ -502,6 +630,20 @@ static int pass_row(pctx *c, size_t i)
 	if (row_unchanged(c, x, tracked, &old)) {
 		c->stats->unchanged++;
 		return 0;
+	}
+	if (c->mode != PASS_KEYS) {
+		/* the window holds the record as of the listing's start: the row
+		 * goes on with its record as it is now. A row not listed whose
+		 * record changed since (committed after the listing began) is
+		 * not this pass's to delete. */
+		int got = row_get(r->st, COCO_CF_TRACKING, c->s->name, x->key, x->nkey, &r->tmp,
+			&r->vbuf, r->err);
+		if (got < 0)
+			return -1;
+		if (!x->ord && (!got || r->vbuf.n != x->ntrk || memcmp(r->vbuf.p, x->trk, x->ntrk)))
+			return 0;
+		x = item_keep(&r->rowa, x, got ? &r->vbuf : NULL);
+		tracked = x->trk && !trk_decode(x->trk, x->ntrk, &old);
 	}
 	done_row *d = &c->done[c->ndone];
 	memset(d, 0, sizeof *d);
@@ -589,18 +731,27 @@ static int pass_flush(pctx *c)
 static int pass_items(pctx *c)
 {
 	run *r = c->r;
-	c->total = c->it.n;
+	cursor *cu = &c->cur;
 	c->fetched = c->first;
-	for (size_t i = c->first; i <= c->it.n; i++) {
+	int moved = 0;                  /* an item was looked at in this call */
+	for (size_t i = c->first;; i++) {
+		if (i == c->it.n && !cursor_end(cu)) {
+			if (cursor_fill(cu, &c->it, r->err))   /* the next window */
+				return -1;
+			i = c->fetched = 0;
+		}
+		int end = i == c->it.n;
+		/* items to go, for progress: listed ones, and tracked ones seen */
+		c->total = cu->on ? (cu->listed > cu->seen ? cu->listed : cu->seen) : c->it.n;
 		/* past the deadline, counting the flush: stop after this batch
 		 * (one row at least per call, so every slice makes progress) */
 		double fl = r->flush_row_ms * (double)(c->ndone + 1);
-		int late = c->sliced && i > c->first && i < c->it.n &&
+		int late = c->sliced && moved && !end &&
 			coco_now_ms() + (fl > r->flush_ms ? fl : r->flush_ms) >= r->deadline;
-		if (c->ndone && (i == c->it.n || late || c->ndone == c->max_rows ||
+		if (c->ndone && (end || late || c->ndone == c->max_rows ||
 		    r->rowa.used_total >= c->max_bytes) && pass_flush(c))
 			return -1;
-		if (i == c->it.n)
+		if (end)
 			break;
 		if (late) {
 			pass_keep(c, i);
@@ -608,6 +759,7 @@ static int pass_items(pctx *c)
 		}
 		if (c->src && c->s->ops->prefetch && i >= c->fetched)   /* orphan passes have neither */
 			c->fetched = prefetch_next(c, i);
+		moved = 1;
 		if (pass_row(c, i))
 			return -1;
 	}
@@ -646,7 +798,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 	int rc = pass_begin(&c, keys, nkeys);
 	if (!rc)
 		rc = pass_items(&c);
-	job_wait(r);                  /* its rows point into the items */
+	job_wait(r);                  /* its rows point into the batch's memory, or the items */
 	coco_owners_reset(r->own);    /* what a batch not staged changed */
 	stats->fn_calls += c.xs.calls;
 	stats->cache_hits += c.xs.cache_hits;
@@ -656,6 +808,7 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 	coco_buf_free(&c.it.tmp);
 	free(c.it.v);
 	coco_arena_destroy(&c.la);
+	cursor_free(&c.cur);
 	free(c.done);
 	free(c.out);
 	free(c.none);

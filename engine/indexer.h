@@ -14,7 +14,14 @@
  * commit) on a writer thread while the next is read and evaluated, one
  * batch in flight, so batches commit in order. Live slices, and flows
  * with a target written in Lua, write on the calling thread; so does
- * every pass when COCO_SYNC_WRITES is set (benchmarks compare the two). */
+ * every pass when COCO_SYNC_WRITES is set (benchmarks compare the two).
+ *
+ * Memory does not grow with the source: a pass sorts the listing in runs
+ * of 4 MB (spilled to an unlinked file in the state directory, listing.h)
+ * and merges it with the tracked rows 1,024 items at a time. The tracked
+ * rows are read as of the listing's start (a snapshot), so that a row
+ * committed after it began (change capture between live slices) is never
+ * taken for one the listing left out. */
 #include "graph.h"
 #include "state.h"
 #include "exec.h"

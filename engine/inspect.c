@@ -456,7 +456,7 @@ int coco_inspect_rows(const coco_graph *g, coco_state *st, size_t source, const 
 		row_key(&k0, s->name, kt.p, kt.n);
 		coco_buf_putc(&k0, 0);      /* the first key after it */
 	}
-	coco_iter *it = row_iter(st, COCO_CF_TRACKING, s->name, &plen);
+	coco_iter *it = row_iter(st, NULL, COCO_CF_TRACKING, s->name, &plen);
 	if (after)
 		coco_iter_seek(it, k0.p, k0.n);
 	const char *k, *v;

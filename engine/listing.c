@@ -74,7 +74,8 @@ coco_listing *coco_listing_create(const char *tmpdir, size_t run_bytes)
 {
 	coco_listing *l = coco_xcalloc(1, sizeof *l);
 	l->tmpdir = coco_strdup(tmpdir ? tmpdir : ".");
-	l->run_bytes = run_bytes ? run_bytes : RUN_DEFAULT;
+	const char *env = getenv("COCO_LISTING_RUN_BYTES");   /* specs: spill small runs */
+	l->run_bytes = run_bytes ? run_bytes : env && atol(env) > 0 ? (size_t)atol(env) : RUN_DEFAULT;
 	l->fd = -1;
 	l->last = -1;
 	return l;

@@ -28,7 +28,7 @@ typedef struct coco_listing coco_listing;
 
 /* tmpdir: where runs spill (the flow's state directory: the same disk as
  * the state, and not a RAM-backed /tmp); run_bytes: 0 for the default
- * (4 MB). */
+ * (4 MB, or $COCO_LISTING_RUN_BYTES: specs make every listing spill). */
 coco_listing *coco_listing_create(const char *tmpdir, size_t run_bytes);
 /* Adds one listed pair (copied). -1 with *err when a full run could not
  * be written:

@@ -137,10 +137,11 @@ void row_key(coco_buf *b, const char *src, const char *key, size_t nkey)
 	coco_buf_add(b, key, nkey);
 }
 
-coco_iter *row_iter(coco_state *st, coco_cf cf, const char *src, size_t *plen)
+coco_iter *row_iter(coco_state *st, const coco_snapshot *sn, coco_cf cf, const char *src,
+	size_t *plen)
 {
 	*plen = strlen(src) + 1;
-	return coco_state_iter(st, cf, src, *plen);
+	return coco_state_iter_at(st, sn, cf, src, *plen);
 }
 
 int row_get(coco_state *st, coco_cf cf, const char *src, const char *key, size_t nkey,

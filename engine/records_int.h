@@ -60,9 +60,11 @@ void lin_encode(const lineage *l, coco_buf *b);
 
 /* The state key of a source row into b (cleared first). */
 void row_key(coco_buf *b, const char *src, const char *key, size_t nkey);
-/* Iterates the records of source src in column family cf, in key order;
- * *plen: the length of the keys' prefix (the source's name and NUL). */
-coco_iter *row_iter(coco_state *st, coco_cf cf, const char *src, size_t *plen);
+/* Iterates the records of source src in column family cf, in key order,
+ * as of snapshot sn (NULL: now); *plen: the length of the keys' prefix
+ * (the source's name and NUL). */
+coco_iter *row_iter(coco_state *st, const coco_snapshot *sn, coco_cf cf, const char *src,
+	size_t *plen);
 /* The record of a source row (kb: scratch for its key) into out: 1
  * found, 0 absent, -1 with *err. */
 int row_get(coco_state *st, coco_cf cf, const char *src, const char *key, size_t nkey,

@@ -16,7 +16,7 @@
 
 #include "live.h"
 
-static double live_now_ms(void)
+static inline double live_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
