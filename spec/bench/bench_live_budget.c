@@ -36,16 +36,8 @@ int main(void)
 	live_corpus_make(tmp, NFILES);
 	char p[600];
 	coco_graph *g = live_corpus_flow(tmp);
-	coco_state *st;
+	coco_state *st = live_corpus_state(g, tmp);
 	char *err = NULL;
-	snprintf(p, sizeof p, "%s/.coco/Budget", tmp);
-	coco_setup_plan plan;
-	if (coco_state_open(p, 0, &st, &err) || coco_setup_plan_make(g, st, &plan, &err) ||
-	    coco_setup_apply(st, &plan, &err)) {
-		fprintf(stderr, "setup: %s\n", err);
-		return 1;
-	}
-	coco_setup_plan_free(&plan);
 
 	int batches = 0;
 	coco_live_opts o;

@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <sqlite3.h>
+
 #include "live.h"
 
 static inline double live_now_ms(void)
@@ -33,6 +35,26 @@ static void live_corpus_put(const char *dir, const char *name, const char *text)
 		perror(p);
 		abort();
 	}
+}
+
+/* The text of docs/name's first row in dir/index.sqlite into out, "" if
+ * none. */
+static inline void live_corpus_text(const char *dir, const char *name, char *out, size_t n)
+{
+	char p[600];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	out[0] = 0;
+	snprintf(p, sizeof p, "%s/index.sqlite", dir);
+	if (sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT text FROM Budget__doc_chunks WHERE filename = ?", -1, &st,
+		NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
 }
 
 /* Makes a directory from tmpl ("/tmp/name.XXXXXX", replaced in place) with
@@ -95,6 +117,23 @@ fail:
 	fprintf(stderr, "live_corpus_flow: %s\n", e);
 	free(e);
 	abort();
+}
+
+/* The state of flow g over dir (dir/.coco/Budget), its setup applied. */
+static inline coco_state *live_corpus_state(const coco_graph *g, const char *dir)
+{
+	char p[600];
+	coco_state *st;
+	coco_setup_plan plan;
+	char *e = NULL;
+	snprintf(p, sizeof p, "%s/.coco/Budget", dir);
+	if (coco_state_open(p, 0, &st, &e) || coco_setup_plan_make(g, st, &plan, &e) ||
+	    coco_setup_apply(st, &plan, &e)) {
+		fprintf(stderr, "live_corpus_state: %s\n", e);
+		abort();
+	}
+	coco_setup_plan_free(&plan);
+	return st;
 }
 
 #endif

@@ -15,32 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "check.h"
 #include "live_corpus.h"
 
 #define NFILES 200
 #define TINY_BUDGET_MS 1e-6          /* every slice is past its deadline after one row */
 
-static char tmp[256], dbpath[512], statedir[512];
-
-/* The text of docs/name's row, "" if none. */
-static void row_text(const char *name, char *out, size_t n)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	out[0] = 0;
-	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "SELECT text FROM Budget__doc_chunks WHERE filename = ?", -1, &st,
-		NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-}
+static char tmp[256];
 
 typedef struct seen {
 	int batches;
@@ -60,21 +41,11 @@ int main(void)
 {
 	snprintf(tmp, sizeof tmp, "/tmp/coco-test-live-budget.XXXXXX");
 	live_corpus_make(tmp, NFILES);
-	snprintf(dbpath, sizeof dbpath, "%s/index.sqlite", tmp);
-	snprintf(statedir, sizeof statedir, "%s/.coco/Budget", tmp);
 	char p[600];
 
 	coco_graph *g = live_corpus_flow(tmp);
-	coco_state *st;
+	coco_state *st = live_corpus_state(g, tmp);
 	char *err = NULL;
-	if (coco_state_open(statedir, 0, &st, &err)) {
-		fprintf(stderr, "state: %s\n", err);
-		return 1;
-	}
-	coco_setup_plan plan;
-	CHECK(coco_setup_plan_make(g, st, &plan, &err) == 0);
-	CHECK(coco_setup_apply(st, &plan, &err) == 0);
-	coco_setup_plan_free(&plan);
 
 	/* 1. the initial pass, a nanosecond of budget per step */
 	seen s = { 0 };
@@ -122,16 +93,16 @@ int main(void)
 	t0 = live_now_ms();
 	char got[256];
 	for (;;) {
-		row_text("late.md", got, sizeof got);
+		live_corpus_text(tmp, "late.md", got, sizeof got);
 		char got0[256];
-		row_text("f0000.md", got0, sizeof got0);
+		live_corpus_text(tmp, "f0000.md", got0, sizeof got0);
 		if ((got[0] && strstr(got0, "edited")) || live_now_ms() - t0 > 60000)
 			break;
 		long t = coco_live_timeout(lv);
 		CHECK(coco_live_step(lv, t < 0 || t > 100 ? 100 : (int)t, &err) >= 0);
 	}
 	CHECK_STR(got, "# Late");
-	row_text("f0000.md", got, sizeof got);
+	live_corpus_text(tmp, "f0000.md", got, sizeof got);
 	CHECK_STR(got, "# File 0, edited while the pass ran");
 	coco_live_destroy(lv);
 

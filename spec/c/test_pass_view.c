@@ -16,31 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "check.h"
 #include "live_corpus.h"
 
 #define NFILES 1100
 
-static char tmp[256], dbpath[512], statedir[512];
-
-/* The text of docs/name's first row, "" if none. */
-static void row_text(const char *name, char *out, size_t n)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	out[0] = 0;
-	if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "SELECT text FROM Budget__doc_chunks WHERE filename = ?", -1, &st,
-		NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-}
+static char tmp[256];
 
 static void rm_doc(const char *name)
 {
@@ -53,20 +34,10 @@ int main(void)
 {
 	snprintf(tmp, sizeof tmp, "/tmp/coco-test-pass-view.XXXXXX");
 	live_corpus_make(tmp, NFILES);
-	snprintf(dbpath, sizeof dbpath, "%s/index.sqlite", tmp);
-	snprintf(statedir, sizeof statedir, "%s/.coco/Budget", tmp);
 
 	coco_graph *g = live_corpus_flow(tmp);
-	coco_state *st;
+	coco_state *st = live_corpus_state(g, tmp);
 	char *err = NULL;
-	if (coco_state_open(statedir, 0, &st, &err)) {
-		fprintf(stderr, "state: %s\n", err);
-		return 1;
-	}
-	coco_setup_plan plan;
-	CHECK(coco_setup_plan_make(g, st, &plan, &err) == 0);
-	CHECK(coco_setup_apply(st, &plan, &err) == 0);
-	coco_setup_plan_free(&plan);
 	coco_source_stats s;
 	CHECK(coco_update(g, st, NULL, &s, &err) == 0);
 	CHECK(s.added == NFILES);
@@ -102,11 +73,11 @@ int main(void)
 		(unsigned long long)ps.updated, (unsigned long long)ps.deleted);
 	coco_indexer_close(ix);
 	char got[256];
-	row_text("zlate.md", got, sizeof got);
+	live_corpus_text(tmp, "zlate.md", got, sizeof got);
 	CHECK_STR(got, "# Late");
-	row_text("f1050.md", got, sizeof got);
+	live_corpus_text(tmp, "f1050.md", got, sizeof got);
 	CHECK_STR(got, "# File 1050, back");
-	row_text("f1060.md", got, sizeof got);
+	live_corpus_text(tmp, "f1060.md", got, sizeof got);
 	CHECK_STR(got, "");
 
 	/* and nothing is left to do */
