@@ -94,6 +94,7 @@ void coco_graph_destroy(coco_graph *g)
 	}
 	coco_arena_destroy(&g->arena);
 	free(g);
+	coco_targets_flow_closed();
 }
 
 /* ---- options ------------------------------------------------------------ */

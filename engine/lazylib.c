@@ -55,6 +55,7 @@
 		(k, v, expand)) \
 	X(void, PQfinish, (PGconn *c), (c)) \
 	X(ConnStatusType, PQstatus, (const PGconn *c), (c)) \
+	X(PGTransactionStatusType, PQtransactionStatus, (const PGconn *c), (c)) \
 	X(char *, PQerrorMessage, (const PGconn *c), (c)) \
 	X(PQnoticeProcessor, PQsetNoticeProcessor, (PGconn *c, PQnoticeProcessor p, void *arg), \
 		(c, p, arg)) \

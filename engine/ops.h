@@ -288,12 +288,19 @@ typedef struct coco_target_ops {
 	 * such a resource before it creates any, since a new resource may be
 	 * the same storage. Other resources are dropped after the creates. */
 	int rid_is_export;
+	/* Optional: a flow was closed (coco_graph_destroy). A target that keeps
+	 * something for the process between calls (the Postgres target's idle
+	 * connections) lets it go; called for every built-in target, whether
+	 * the flow had an export to it or not (setup may have dropped one). */
+	void (*flow_closed)(void);
 } coco_target_ops;
 
 /* ---- Registries ---------------------------------------------------------
  * Built-in connectors and functions, looked up by name. NULL if unknown. */
 const coco_source_ops *coco_source_find(const char *name);
 const coco_target_ops *coco_target_find(const char *name);
+/* Calls flow_closed of each built-in target that has one. */
+void coco_targets_flow_closed(void);
 /* Targets defined at run time (lua/: coco.target{}), which coco_target_find
  * consults after the built-ins (setup of an export that left the flow
  * finds its target by name). NULL: none. */

@@ -35,6 +35,13 @@ const coco_function_ops *const coco_functions[] = {
 const coco_source_ops *coco_source_find(const char *name) { FIND(coco_sources, name); }
 const coco_target_ops *(*coco_target_find_dynamic)(const char *name);
 
+void coco_targets_flow_closed(void)
+{
+	for (size_t i = 0; coco_targets[i]; i++)
+		if (coco_targets[i]->flow_closed)
+			coco_targets[i]->flow_closed();
+}
+
 const coco_target_ops *coco_target_find(const char *name)
 {
 	for (size_t i = 0; coco_targets[i]; i++)

@@ -71,7 +71,8 @@ typedef struct pgstmt {
 } pgstmt;
 
 typedef struct pg_tgt {
-	PGconn *conn;
+	PGconn *conn;                /* taken from the pool for a batch (or a scan), else NULL */
+	uint64_t conn_id;            /* the connection the statements are prepared on */
 	layout l;
 	char *label;                 /* "public.T on postgres://host:5432/db", for messages */
 	coco_buf qtable;             /* "public"."T" */
@@ -107,7 +108,9 @@ typedef struct pg_tgt {
 
 /* ---- postgres.c ------------------------------------------------------------- */
 void pg_quote_qual(coco_buf *b, const char *schema, const char *name);
-PGconn *pg_connect(const char *conninfo, const char *penv, const char *server, char **err);
+PGconn *pg_conn_get(const char *conninfo, const char *penv, const char *server, uint64_t prefer,
+	int only, uint64_t *id, int *lost, char **err);
+void pg_conn_put(const char *conninfo, const char *penv, PGconn *c, uint64_t id, int ok);
 
 /* ---- layout.c --------------------------------------------------------------- */
 int pg_layout_make(const coco_optval *opts, const coco_export_info *info, layout *l, char **err);
@@ -123,7 +126,7 @@ int pg_apply(const char *stored, const char *desired, char **err);
 /* ---- write.c ---------------------------------------------------------------- */
 void pg_stmt_sql(pg_tgt *t, int del, uint32_t n, coco_buf *b);
 int pg_result_rc(pg_tgt *t, PGresult *r, const char *what, char **err);
-void pg_new_prefix(pg_tgt *t);
+void pg_new_prefix(pg_tgt *t, uint64_t id);
 int pg_begin(void *p, char **err);
 int pg_upsert(void *p, const coco_value *row, char **err);
 int pg_del(void *p, const coco_value *key, char **err);

@@ -110,6 +110,8 @@ int pg_top_k(const coco_optval *opts, const coco_export_info *info, const char *
 	}
 	int rc = -1, fi = coco_vs_field(l.row, field, strlen(field));
 	PGconn *c = NULL;
+	uint64_t id = 0;
+	const char *reset = NULL;
 	PGresult *r = NULL;
 	coco_buf sql = {0}, arg = {0}, what = {0};
 	coco_buf_printf(&what, "query %s.%s on %s", l.schema.p, l.table.p, l.server.p);
@@ -131,17 +133,19 @@ int pg_top_k(const coco_optval *opts, const coco_export_info *info, const char *
 			what.p, dim, field, vc->sql);
 		goto done;
 	}
-	if (!(c = pg_connect(l.conninfo, l.penv, l.server.p, err)))
+	if (!(c = pg_conn_get(l.conninfo, l.penv, l.server.p, 0, 0, &id, NULL, err)))
 		goto done;
 	const lindex *ix = NULL;
 	for (size_t i = 0; i < l.nidx; i++)
 		if (!strcmp(l.idx[i].field, field) && !strcmp(l.idx[i].metric, metric))
 			ix = &l.idx[i];
-	if (ix && !strcmp(ix->method, "hnsw") && k > 40)
+	if (ix && !strcmp(ix->method, "hnsw") && k > 40) {
 		coco_buf_printf(&sql, "SET hnsw.ef_search = %zu", k > 1000 ? (size_t)1000 : k);
-	else if (ix && !strcmp(ix->method, "ivfflat")) {
+		reset = "RESET hnsw.ef_search";
+	} else if (ix && !strcmp(ix->method, "ivfflat")) {
 		long lists = atol(strchr(ix->with, '=') + 1);
 		coco_buf_printf(&sql, "SET ivfflat.probes = %ld", (long)ceil(sqrt((double)lists)));
+		reset = "RESET ivfflat.probes";
 	}
 	if (sql.n && coco_pg_exec(c, sql.p, what.p, 0, err) < 0)
 		goto done;
@@ -202,8 +206,10 @@ int pg_top_k(const coco_optval *opts, const coco_export_info *info, const char *
 	rc = 0;
 done:
 	PQclear(r);
+	/* the connection goes back to the pool as it came (without the
+	 * setting), else it is closed */
 	if (c)
-		PQfinish(c);
+		pg_conn_put(l.conninfo, l.penv, c, id, !reset || !coco_pg_exec(c, reset, what.p, 0, NULL));
 	coco_buf_free(&sql);
 	coco_buf_free(&arg);
 	coco_buf_free(&what);
@@ -231,6 +237,17 @@ int pg_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud, coco_
 		abort();
 	int rc = -1, stop = 0;
 	PGresult *r = NULL;
+	uint64_t id = 0;
+	PGconn *own = NULL;          /* taken from the pool for the scan */
+	if (!t->conn) {
+		if (!(own = pg_conn_get(t->l.conninfo, t->l.penv, t->l.server.p, t->conn_id, 0, &id,
+		    NULL, err))) {
+			free(vals);
+			coco_buf_free(&sql);
+			return -1;
+		}
+		t->conn = own;
+	}
 	if (coco_pg_exec(t->conn, "BEGIN READ ONLY", t->label, 0, err) < 0 ||
 	    coco_pg_exec(t->conn, sql.p, t->label, 0, err) < 0)
 		goto done;
@@ -265,6 +282,10 @@ done:
 	PQclear(r);
 	r = PQexec(t->conn, "ROLLBACK");
 	PQclear(r);
+	if (own) {
+		pg_conn_put(t->l.conninfo, t->l.penv, own, id, 1);
+		t->conn = NULL;
+	}
 	free(vals);
 	coco_buf_free(&sql);
 	return rc;

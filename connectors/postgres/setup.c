@@ -275,7 +275,8 @@ static void create_sql(const desc *d, coco_buf *b)
 static int ddl_change(const void *dv, const void *dropv, const void *alter_fromv, char **err)
 {
 	const desc *d = dv, *drop = dropv, *alter_from = alter_fromv;
-	PGconn *c = pg_connect(d->conninfo, d->penv, d->server, err);
+	uint64_t id;
+	PGconn *c = pg_conn_get(d->conninfo, d->penv, d->server, 0, 0, &id, NULL, err);
 	if (!c)
 		return -1;
 	coco_buf sql = {0}, what = {0};
@@ -366,7 +367,7 @@ static int ddl_change(const void *dv, const void *dropv, const void *alter_fromv
 		rc = coco_pg_exec(c, "COMMIT", what.p, 0, err);
 	coco_buf_free(&sql);
 	coco_buf_free(&what);
-	PQfinish(c);          /* an open transaction is rolled back */
+	pg_conn_put(d->conninfo, d->penv, c, id, rc == 0);   /* a failed one is closed (rolled back) */
 	return rc;
 }
 
@@ -374,7 +375,8 @@ static int ddl_change(const void *dv, const void *dropv, const void *alter_fromv
 static int ddl_drop(const void *sv, char **err)
 {
 	const desc *s = sv;
-	PGconn *c = pg_connect(s->conninfo, s->penv, s->server, err);
+	uint64_t id;
+	PGconn *c = pg_conn_get(s->conninfo, s->penv, s->server, 0, 0, &id, NULL, err);
 	if (!c)
 		return -1;
 	coco_buf sql = {0}, what = {0};
@@ -384,7 +386,7 @@ static int ddl_drop(const void *sv, char **err)
 	int rc = coco_pg_exec(c, sql.p, what.p, 0, err);
 	coco_buf_free(&sql);
 	coco_buf_free(&what);
-	PQfinish(c);
+	pg_conn_put(s->conninfo, s->penv, c, id, rc == 0);
 	return rc;
 }
 

@@ -402,12 +402,33 @@ static int exec_stmt(pg_tgt *t, const pgstmt *s, char **err)
 	return rc;
 }
 
-/* Names the statements of a new connection. */
-void pg_new_prefix(pg_tgt *t)
+/* Names the statements of a new connection (numbered id). */
+void pg_new_prefix(pg_tgt *t, uint64_t id)
 {
 	static unsigned serial;
-	snprintf(t->prefix, sizeof t->prefix, "coco_%ld_%u_", (long)getpid(), ++serial);
+	snprintf(t->prefix, sizeof t->prefix, "coco_%ld_%u_",
+		(long)getpid(), __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED));
 	t->prep_ups = t->prep_del = 0;
+	t->conn_id = id;
+}
+
+/* A connection for the batch: the one the statements are prepared on when
+ * it is idle, else another (the statements named afresh). 0, or 1 when
+ * none could be had (as for a lost connection: connect again with backoff). */
+static int take_conn(pg_tgt *t)
+{
+	uint64_t id;
+	int lost;
+	char *e = NULL;
+	t->conn = pg_conn_get(t->l.conninfo, t->l.penv, t->l.server.p, t->conn_id, 0, &id, &lost, &e);
+	t->reconnects += (uint64_t)lost;
+	if (!t->conn) {
+		free(e);
+		return 1;
+	}
+	if (id != t->conn_id)
+		pg_new_prefix(t, id);
+	return 0;
 }
 
 /* After a lost connection: connect again, with backoff, until the batch's
@@ -424,8 +445,7 @@ static int reconnect(pg_tgt *t, char **err)
 	char *last = NULL;
 	int delay = 100;
 	for (;;) {
-		if (t->conn)
-			PQfinish(t->conn);
+		pg_conn_put(t->l.conninfo, t->l.penv, t->conn, t->conn_id, 0);   /* closed */
 		t->conn = NULL;
 		t->prep_ups = t->prep_del = 0;
 		if (coco_now_ms() >= t->retry_deadline)
@@ -437,9 +457,10 @@ static int reconnect(pg_tgt *t, char **err)
 		delay = delay * 2 > 2000 ? 2000 : delay * 2;
 		free(last);
 		last = NULL;
-		t->conn = pg_connect(t->l.conninfo, t->l.penv, t->l.server.p, &last);
+		uint64_t id;
+		t->conn = pg_conn_get(t->l.conninfo, t->l.penv, t->l.server.p, 0, 0, &id, NULL, &last);
 		if (t->conn) {
-			pg_new_prefix(t);
+			pg_new_prefix(t, id);
 			t->reconnects++;
 			free(last);
 			return 0;
@@ -458,7 +479,7 @@ static int run_batch(pg_tgt *t, int commit, char **err)
 	for (;;) {
 		int rc = 0;
 		if (!t->conn)
-			rc = 1;
+			rc = take_conn(t);
 		if (rc == 0 && !t->server_txn) {
 			rc = simple(t, "BEGIN", err);
 			if (rc == 0)
@@ -637,6 +658,9 @@ int pg_commit(void *p, char **err)
 	if (rc == 0) {
 		t->batches++;
 		t->ms += coco_now_ms() - t->batch_start;
+		/* committed: the connection serves the next batch, export or setup */
+		pg_conn_put(t->l.conninfo, t->l.penv, t->conn, t->conn_id, 1);
+		t->conn = NULL;
 	}
 	return rc < 0 ? rc : 0;
 }
