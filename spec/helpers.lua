@@ -146,5 +146,21 @@ function H.json_lines(s)
   return out
 end
 
+-- The distance coco's top_k reports, by brute force (for expected
+-- orders and distances): "l2", "ip" (negated dot product) or "cosine";
+-- nil for cosine against a zero vector (it has no direction).
+function H.distance(metric, a, b)
+  local dot, na, nb, l2 = 0, 0, 0, 0
+  for i = 1, #a do
+    dot = dot + a[i] * b[i]
+    na, nb = na + a[i] * a[i], nb + b[i] * b[i]
+    l2 = l2 + (a[i] - b[i]) ^ 2
+  end
+  if metric == "l2" then return math.sqrt(l2) end
+  if metric == "ip" then return -dot end
+  if na == 0 or nb == 0 then return nil end
+  return 1 - dot / math.sqrt(na * nb)
+end
+
 H.json = json
 return H

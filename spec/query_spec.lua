@@ -80,22 +80,10 @@ end
 
 -- The spec's own nearest rows, by brute force.
 local embed = assert(loadstring(EMBED .. "return embed"))()
-local function distance(metric, a, b)
-  local dot, na, nb, l2 = 0, 0, 0, 0
-  for i = 1, #a do
-    dot = dot + a[i] * b[i]
-    na, nb = na + a[i] * a[i], nb + b[i] * b[i]
-    l2 = l2 + (a[i] - b[i]) ^ 2
-  end
-  if metric == "l2" then return math.sqrt(l2) end
-  if metric == "ip" then return -dot end
-  if na == 0 or nb == 0 then return nil end
-  return 1 - dot / math.sqrt(na * nb)
-end
 local function brute(metric, query, k)
   local q, all = embed(query), {}
   for name, text in pairs(DOCS) do
-    local d = distance(metric, embed(text), q)
+    local d = H.distance(metric, embed(text), q)
     if d then all[#all + 1] = { name, d } end
   end
   table.sort(all, function(x, y) return x[2] < y[2] end)
@@ -169,7 +157,7 @@ io.write(coco.json.encode(R))
     local q = embed("tea pgvector 1234")
     local want = {}
     for _, r in ipairs(all) do
-      local d = distance("l2", embed(r.text), q)
+      local d = H.distance("l2", embed(r.text), q)
       want[#want + 1] = d
     end
     table.sort(want)

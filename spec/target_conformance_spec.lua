@@ -75,18 +75,6 @@ local function vec(s, dim)
   return v
 end
 
-local function distance(metric, a, b)
-  local dot, na, nb, l2 = 0, 0, 0, 0
-  for i = 1, #a do
-    dot = dot + a[i] * b[i]
-    na, nb = na + a[i] * a[i], nb + b[i] * b[i]
-    l2 = l2 + (a[i] - b[i]) ^ 2
-  end
-  if metric == "cosine" then return 1 - dot / math.sqrt(na * nb) end
-  if metric == "l2" then return math.sqrt(l2) end
-  return -dot
-end
-
 local BASE = "filename = doc.filename, text = doc.content:transform(Pace)"
 local VBASE = BASE .. ", emb = doc.content:transform(Vec)"
 
@@ -535,7 +523,7 @@ for _, B in ipairs(backends) do
           -- the expected order and distances, computed here
           local want = {}
           for name, t in pairs(texts) do
-            want[#want + 1] = { name = name, d = distance(metric, vec("charlie", DIM), vec(t, DIM)) }
+            want[#want + 1] = { name = name, d = H.distance(metric, vec("charlie", DIM), vec(t, DIM)) }
           end
           table.sort(want, function(x, y) return x.d < y.d end)
           for i = 1, 3 do
