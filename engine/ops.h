@@ -215,6 +215,12 @@ typedef struct coco_export_info {
 	uint32_t nkeys;
 } coco_export_info;
 
+/* 0 when info's row type has fields and 1..nfields key fields, which every
+ * target needs; else -1 with *err, who naming the target:
+ *   SQLite: export 'docs' has no fields
+ *   SQLite: export 'docs' needs primary_key_fields */
+int coco_export_check_row(const char *who, const coco_export_info *info, char **err);
+
 #define COCO_TGT_REFUSED (-2)
 /* A bit of plan()'s *destructive: see coco_target_ops.plan. */
 #define COCO_SETUP_KEEPS_ROWS 2

@@ -67,6 +67,17 @@ size_t coco_opt_count(const coco_optdef *defs)
 	return n;
 }
 
+int coco_export_check_row(const char *who, const coco_export_info *info, char **err)
+{
+	const coco_type *t = info->row_type;
+	if (!t || t->kind != COCO_STRUCT || t->nfields == 0)
+		return coco_seterr(err, "%s: export '%s' has no fields", who, info->export_name);
+	if (info->nkeys == 0 || info->nkeys > t->nfields)
+		return coco_seterr(err, "%s: export '%s' needs primary_key_fields", who,
+			info->export_name);
+	return 0;
+}
+
 void coco_opt_names(const coco_optdef *defs, coco_buf *out)
 {
 	for (size_t i = 0; defs && defs[i].name; i++) {

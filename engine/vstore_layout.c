@@ -40,12 +40,9 @@ int coco_vs_export_init(coco_vs_export *x, const char *who, const coco_export_in
 		coco_buf_adds(&x->coll, coll->s);
 	else
 		coco_buf_printf(&x->coll, "%s__%s", info->flow_name, x->exp);
-	const coco_type *t = x->row;
-	if (!t || t->kind != COCO_STRUCT || t->nfields == 0)
-		return coco_seterr(err, "%s: export '%s' has no fields", who, x->exp);
-	if (x->nkeys == 0 || x->nkeys > t->nfields)
-		return coco_seterr(err, "%s: export '%s' needs primary_key_fields", who, x->exp);
-	x->spec = coco_xcalloc(t->nfields, sizeof *x->spec);
+	if (coco_export_check_row(who, info, err) < 0)
+		return -1;
+	x->spec = coco_xcalloc(x->row->nfields, sizeof *x->spec);
 	return 0;
 }
 

@@ -309,10 +309,8 @@ int pg_layout_make(const coco_optval *opts, const coco_export_info *info, layout
 	if (check_ident("schema", l->schema.p, exp, err) < 0 ||
 	    check_ident("table name", l->table.p, exp, err) < 0)
 		return -1;
-	if (!t || t->kind != COCO_STRUCT || t->nfields == 0)
-		return coco_seterr(err, "Postgres: export '%s' has no fields", exp);
-	if (info->nkeys == 0 || info->nkeys > t->nfields)
-		return coco_seterr(err, "Postgres: export '%s' needs primary_key_fields", exp);
+	if (coco_export_check_row("Postgres", info, err) < 0)
+		return -1;
 	l->row = t;
 	l->ncols = t->nfields;
 	l->nkeys = info->nkeys;

@@ -116,12 +116,9 @@ int sqlite_resolve(const coco_optval *opts, const coco_export_info *info,
 /* Checks the row type an export hands us. */
 int sqlite_check_row_type(const coco_export_info *info, const char *table, char **err)
 {
+	if (coco_export_check_row("SQLite", info, err) < 0)
+		return -1;
 	const coco_type *t = info->row_type;
-	if (!t || t->kind != COCO_STRUCT || t->nfields == 0)
-		return coco_seterr(err, "SQLite: export '%s' has no fields", info->export_name);
-	if (info->nkeys == 0 || info->nkeys > t->nfields)
-		return coco_seterr(err, "SQLite: export '%s' needs primary_key_fields",
-			info->export_name);
 	for (uint32_t i = 0; i < t->nfields; i++) {
 		if (!t->fields[i].name[0])
 			return coco_seterr(err, "SQLite: export '%s' has a field with an empty name",
