@@ -75,6 +75,7 @@ local function vec(s, dim)
   return v
 end
 
+
 local BASE = "filename = doc.filename, text = doc.content:transform(Pace)"
 local VBASE = BASE .. ", emb = doc.content:transform(Vec)"
 
@@ -142,7 +143,21 @@ local backends = {
 
 -- ---- the vector stores ---------------------------------------------------------------
 
-local vector_backends = {}
+-- A vector store B: name (the target's too), start, rows(srv, coll),
+-- vempty(srv, coll) and the words its plans say of a field; it becomes a
+-- backend like the SQL ones.
+local function vector_backend(B)
+  B.vectors = true
+  B.words.create = "create collection"
+  B.words.recreate = "drop and recreate collection"
+  B.words.drop = "drop collection"
+  B.target = function(srv, coll)
+    return string.format("targets.%s{ url = %q, collection_name = %q }", B.name, srv.url, coll)
+  end
+  B.records = function(srv, _, coll) return B.rows(srv, coll) end
+  B.empty = function(srv, _, coll) return B.vempty(srv, coll) end
+  backends[#backends + 1] = B
+end
 
 local function qpath(coll) return "/collections/" .. coll:gsub("[^%w%-%._~]", function(c)
   return string.format("%%%02X", c:byte()) end) end
@@ -162,17 +177,13 @@ local function qdrant_rows(srv, coll)
 end
 
 
-vector_backends.Qdrant = {
+vector_backend{
   name = "Qdrant",
   start = V.qdrant,
-  target = function(srv, coll)
-    return string.format("targets.Qdrant{ url = %q, collection_name = %q }", srv.url, coll)
-  end,
   rows = qdrant_rows,
-  words = { create = "create collection", add = "add payload field size (int64)",
-    drop_field = "delete payload field size from every point", retype = "payload field size: int64 → str",
-    recreate = "drop and recreate collection", drop = "drop collection" },
-  awkward_coll = "we ird tab'le.x ",
+  words = { add = "add payload field size (int64)", drop_field = "delete payload field size from every point",
+    retype = "payload field size: int64 → str" },
+  awkward = "we ird tab'le.x ",
   awkward_vec = "vec tor's",
   hand_change = function(srv, coll)
     assert.equals(200, (srv:call("DELETE", qpath(coll))))
@@ -202,17 +213,13 @@ local function chroma_rows(srv, coll)
 end
 
 
-vector_backends.Chroma = {
+vector_backend{
   name = "Chroma",
   start = V.chroma,
-  target = function(srv, coll)
-    return string.format("targets.Chroma{ url = %q, collection_name = %q }", srv.url, coll)
-  end,
   rows = chroma_rows,
-  words = { create = "create collection", add = "add metadata field size (int64)",
-    drop_field = "drop metadata field size", retype = "field size: int64 metadata → str metadata",
-    recreate = "drop and recreate collection", drop = "drop collection" },
-  awkward_coll = "we.ird-tab_le",
+  words = { add = "add metadata field size (int64)", drop_field = "drop metadata field size",
+    retype = "field size: int64 metadata → str metadata" },
+  awkward = "we.ird-tab_le",
   -- recreated by hand with another space, holding a record of 4 dimensions
   hand_change = function(srv, coll)
     assert.equals(200, (srv:call("DELETE", V.CHROMA_BASE .. "/collections/" .. coll)))
@@ -236,15 +243,6 @@ vector_backends.Chroma = {
   end,
 }
 
-
-for _, name in ipairs({ "Qdrant", "Chroma" }) do
-  local B = vector_backends[name]
-  B.vectors = true
-  B.awkward = B.awkward_coll
-  B.records = function(srv, _, coll) return B.rows(srv, coll) end
-  B.empty = function(srv, _, coll) return B.vempty(srv, coll) end
-  backends[#backends + 1] = B
-end
 
 -- ---- the suite -----------------------------------------------------------------------
 
