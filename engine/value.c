@@ -171,11 +171,18 @@ void coco_type_format(const coco_type *t, coco_buf *out)
 /* Index of field `name` in a struct or table type, or -1. */
 int coco_type_field(const coco_type *t, const char *name)
 {
-	if (!t || (t->kind != COCO_STRUCT && t->kind != COCO_TABLE) || !name)
+	return name ? coco_type_field_n(t, name, strlen(name)) : -1;
+}
+
+int coco_type_field_n(const coco_type *t, const char *name, size_t n)
+{
+	if (!t || (t->kind != COCO_STRUCT && t->kind != COCO_TABLE))
 		return -1;
-	for (uint32_t i = 0; i < t->nfields; i++)
-		if (t->fields[i].name && !strcmp(t->fields[i].name, name))
+	for (uint32_t i = 0; i < t->nfields; i++) {
+		const char *f = t->fields[i].name;
+		if (f && strlen(f) == n && (!n || !memcmp(f, name, n)))
 			return (int)i;
+	}
 	return -1;
 }
 

@@ -86,8 +86,10 @@ int coco_type_equal(const coco_type *a, const coco_type *b);
 /* Appends a readable form: "str", "vector<float32,384>",
  * "struct{offset: int64, line: int64}", "table[key: str]{...}". */
 void coco_type_format(const coco_type *t, coco_buf *out);
-/* Index of field `name` in a struct/table type, or -1. */
+/* Index of field `name` in a struct/table type, or -1; _n: of the field
+ * named name[0, n) (a name holding a NUL names no field). */
 int coco_type_field(const coco_type *t, const char *name);
+int coco_type_field_n(const coco_type *t, const char *name, size_t n);
 /* Appends "a, b, c" (the field names). */
 void coco_type_field_names(const coco_type *t, coco_buf *out);
 /* 1 if v conforms to t (null conforms to everything). */

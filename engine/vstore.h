@@ -122,11 +122,6 @@ int coco_vs_export_init(coco_vs_export *x, const char *who, const coco_export_in
 	const coco_optval *coll, char **err);
 void coco_vs_export_free(coco_vs_export *x);
 
-/* The index of the row's field name[0, n), or -1. */
-int coco_vs_field(const coco_type *row, const char *name, size_t n);
-/* Appends the row's field names: "a, b, c". */
-void coco_vs_field_names(const coco_type *row, coco_buf *b);
-
 /* One entry of vector_indexes: field (an index of the row), metric
  * ("cosine", "l2" or "ip"), m and ef_construction (0: not given); ix counts
  * from 1. Returns 0, or -1 with *err. */

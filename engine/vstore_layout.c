@@ -54,20 +54,6 @@ void coco_vs_export_free(coco_vs_export *x)
 	x->spec = NULL;
 }
 
-int coco_vs_field(const coco_type *row, const char *name, size_t n)
-{
-	for (uint32_t i = 0; i < row->nfields; i++)
-		if (strlen(row->fields[i].name) == n && !memcmp(row->fields[i].name, name, n))
-			return (int)i;
-	return -1;
-}
-
-void coco_vs_field_names(const coco_type *row, coco_buf *b)
-{
-	for (uint32_t i = 0; i < row->nfields; i++)
-		coco_buf_printf(b, "%s%s", i ? ", " : "", row->fields[i].name);
-}
-
 /* One entry { field =, metric =, method =, m =, ef_construction = }. */
 static int read_index(const coco_vs_export *x, const char *v, size_t vn, size_t ix,
 	const char *what, coco_vs_index_fn fn, void *ud, char **err)
@@ -91,9 +77,9 @@ static int read_index(const coco_vs_export *x, const char *v, size_t vn, size_t 
 		coco_buf_clear(&s);
 		int str = coco_json_str_decode(fv, fvn, &s) == 0;
 		if (!strcmp(key, "field")) {
-			if (!str || (field = coco_vs_field(x->row, s.p, s.n)) < 0) {
+			if (!str || (field = coco_type_field_n(x->row, s.p, s.n)) < 0) {
 				coco_buf f = {0};
-				coco_vs_field_names(x->row, &f);
+				coco_type_field_names(x->row, &f);
 				rc = coco_seterr(err, "%s: export '%s': vector_indexes[%zu]: unknown field "
 					"%.*s; fields: %s", who, exp, ix, (int)fvn, fv, f.p);
 				coco_buf_free(&f);

@@ -85,10 +85,10 @@ static int find_doc(const coco_optval *opts, layout *l, char **err)
 {
 	const char *exp = l->x.exp;
 	const char *docf = opts[OPT_DOCUMENT].set ? opts[OPT_DOCUMENT].s : NULL;
-	int di = coco_vs_field(l->x.row, docf ? docf : "text", strlen(docf ? docf : "text"));
+	int di = coco_type_field(l->x.row, docf ? docf : "text");
 	if (docf && di < 0) {
 		coco_buf f = {0};
-		coco_vs_field_names(l->x.row, &f);
+		coco_type_field_names(l->x.row, &f);
 		int rc = coco_seterr(err, WHO ": export '%s': document_field: unknown field '%s'; "
 			"fields: %s", exp, docf, f.p);
 		coco_buf_free(&f);

@@ -66,7 +66,7 @@ int ch_top_k(const coco_optval *opts, const coco_export_info *info, const char *
 	if (ch_layout_make(opts, info, &l, err) < 0)
 		goto done;
 	coco_buf_printf(&what, "query collection %s on %s", l.x.coll.p, l.x.url.p);
-	int fi = coco_vs_field(info->row_type, field, strlen(field));
+	int fi = coco_type_field(info->row_type, field);
 	if (fi < 0 || fi != l.emb) {
 		coco_seterr(err, WHO ": %s: top_k searches the embedding, field '%s'%s%s%s", what.p,
 			l.cols[l.emb].name, fi < 0 ? "; there is no field '" : "", fi < 0 ? field : "",

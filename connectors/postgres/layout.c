@@ -74,10 +74,10 @@ static int read_column_options(layout *l, const char *js, const char *exp, char 
 			"{ field = { type = ... } }", exp);
 	while (!rc && coco_json_iter_next(&it, &k, &kn, &v, &vn)) {
 		json_string(k, kn, &name);
-		int ci = coco_vs_field(l->row, name.p, name.n);
+		int ci = coco_type_field_n(l->row, name.p, name.n);
 		if (ci < 0) {
 			coco_buf f = {0};
-			coco_vs_field_names(l->row, &f);
+			coco_type_field_names(l->row, &f);
 			rc = coco_seterr(err, "Postgres: export '%s': column_options: unknown field '%s'; "
 				"fields: %s", exp, name.p, f.p);
 			coco_buf_free(&f);
@@ -188,9 +188,9 @@ static int read_vector_indexes(layout *l, const char *js, const char *exp, char 
 			char key[24];
 			snprintf(key, sizeof key, "%s", s.p);
 			if (!strcmp(key, "field")) {
-				if (json_string(fv, fvn, &s) < 0 || (field = coco_vs_field(l->row, s.p, s.n)) < 0) {
+				if (json_string(fv, fvn, &s) < 0 || (field = coco_type_field_n(l->row, s.p, s.n)) < 0) {
 					coco_buf f = {0};
-					coco_vs_field_names(l->row, &f);
+					coco_type_field_names(l->row, &f);
 					rc = coco_seterr(err, "Postgres: export '%s': vector_indexes[%zu]: unknown "
 						"field '%.*s'; fields: %s", exp, ix, (int)fvn, fv, f.p);
 					coco_buf_free(&f);

@@ -108,7 +108,7 @@ int pg_top_k(const coco_optval *opts, const coco_export_info *info, const char *
 		pg_layout_free(&l);
 		return -1;
 	}
-	int rc = -1, fi = coco_vs_field(l.row, field, strlen(field));
+	int rc = -1, fi = coco_type_field(l.row, field);
 	PGconn *c = NULL;
 	uint64_t id = 0;
 	const char *reset = NULL;
@@ -117,7 +117,7 @@ int pg_top_k(const coco_optval *opts, const coco_export_info *info, const char *
 	coco_buf_printf(&what, "query %s.%s on %s", l.schema.p, l.table.p, l.server.p);
 	if (fi < 0) {
 		coco_buf f = {0};
-		coco_vs_field_names(l.row, &f);
+		coco_type_field_names(l.row, &f);
 		coco_seterr(err, "Postgres: %s: unknown field '%s'; fields: %s", what.p, field, f.p);
 		coco_buf_free(&f);
 		goto done;

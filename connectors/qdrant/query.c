@@ -55,10 +55,10 @@ int qd_top_k(const coco_optval *opts, const coco_export_info *info, const char *
 	if (qd_layout_make(opts, info, &l, err) < 0)
 		goto done;
 	coco_buf_printf(&what, "query collection %s on %s", l.x.coll.p, l.x.url.p);
-	int fi = coco_vs_field(info->row_type, field, strlen(field));
+	int fi = coco_type_field(info->row_type, field);
 	if (fi < 0) {
 		coco_buf f = {0};
-		coco_vs_field_names(info->row_type, &f);
+		coco_type_field_names(info->row_type, &f);
 		coco_seterr(err, WHO ": %s: unknown field '%s'; fields: %s", what.p, field, f.p);
 		coco_buf_free(&f);
 		goto done;
