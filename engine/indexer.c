@@ -3,7 +3,6 @@
 #include "listing.h"
 #include "sys.h"
 
-#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -422,9 +421,7 @@ static void *gather_main(void *arg)
 	pass *ps = arg;
 	ps->grc = gather(ps->s, ps->src, ps->st, &ps->c, &ps->gerr);
 	__atomic_store_n(&ps->gathered, 1, __ATOMIC_RELEASE);
-	uint64_t one = 1;
-	while (write(ps->efd, &one, sizeof one) < 0 && errno == EINTR)
-		;
+	coco_efd_notify(ps->efd);
 	return NULL;
 }
 

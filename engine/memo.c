@@ -3,11 +3,9 @@
 #include "indexer_int.h"
 #include "sys.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 int memo_get(void *ud, const unsigned char key[32], coco_arena *a, coco_value *out)
 {
@@ -158,9 +156,7 @@ static void *sweep_main(void *arg)
 	sweeper *w = arg;
 	w->rc = find_dead(w->g, w->st, w->keep.p, w->keep.n, &w->dead, &w->err);
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
-	uint64_t one = 1;
-	while (write(w->efd, &one, sizeof one) < 0 && errno == EINTR)
-		;
+	coco_efd_notify(w->efd);
 	return NULL;
 }
 

@@ -1,10 +1,13 @@
 /* The engine's runtime helpers: clock, signal-free threads, allocation. */
 #include "sys.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 double coco_now_ms(void)
 {
@@ -23,6 +26,13 @@ void coco_signals_block(sigset_t *old)
 void coco_signals_restore(const sigset_t *old)
 {
 	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+void coco_efd_notify(int fd)
+{
+	uint64_t one = 1;
+	while (write(fd, &one, sizeof one) < 0 && errno == EINTR)
+		;
 }
 
 int coco_thread_start(pthread_t *th, void *(*fn)(void *), void *ud)

@@ -21,6 +21,10 @@ int coco_thread_start(pthread_t *th, void *(*fn)(void *), void *ud);
 void coco_signals_block(sigset_t *old);
 void coco_signals_restore(const sigset_t *old);
 
+/* Adds 1 to eventfd fd, so a poll on it wakes (retried on EINTR; a full
+ * counter is readable anyway). */
+void coco_efd_notify(int fd);
+
 /* malloc/calloc/realloc/strndup that never return NULL: on failure they
  * write "coco: out of memory" to stderr and abort (the engine treats OOM
  * as fatal, buf.h). A size of 0 allocates 1 byte. */
