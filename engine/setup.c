@@ -48,131 +48,160 @@ static int split_record(char *rec, char **target, char **exp, char **desc)
 	return 0;
 }
 
-int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *plan, char **err)
+/* What coco_setup_plan_make gathers while it plans: the resource ids the
+ * flow wants (nr of them), and buffers its steps reuse. */
+typedef struct planner {
+	coco_setup_plan *plan;
+	coco_state *st;                 /* NULL: nothing applied yet */
+	char **rids;
+	size_t nr;
+	coco_buf rid, desired, stored;
+	char **err;
+} planner;
+
+/* The record applied for pl->rid, split (t, ex, d point into pl->stored):
+ * 1, 0 when there is none (or it cannot be read), -1 on error. */
+static int stored_get(planner *pl, char **t, char **ex, char **d)
 {
-	memset(plan, 0, sizeof *plan);
-	size_t nx = g ? coco_graph_nexports(g) : 0, ns = g ? coco_graph_nsources(g) : 0;
-	char **rids = coco_xcalloc(nx + ns + 1, sizeof *rids);
-	size_t nr = 0;
-	coco_buf rid = {0}, desired = {0}, stored = {0};
-	int rc = 0;
-	for (size_t x = 0; x < nx && !rc; x++) {
-		const coco_gexport *xp = coco_graph_export_at(g, x);
-		char *e = NULL;
-		coco_buf_clear(&rid);
-		coco_buf_clear(&desired);
-		if (xp->ops->describe(xp->opts, &xp->info, &rid, &desired, &e)) {
-			rc = coco_seterr(err, "export '%s' (%s): %s", xp->name, xp->where, e ? e : "invalid target");
-			free(e);
-			break;
+	int got = pl->st ? coco_state_get(pl->st, COCO_CF_SETUP, pl->rid.p, pl->rid.n, &pl->stored,
+		pl->err) : 0;
+	if (got == 1 && split_record(pl->stored.p, t, ex, d))
+		got = 0;
+	return got;
+}
+
+/* Export xp, applied as desired (d, stored under export name ex): a change
+ * only when the target finds its resource changed by hand (its check()
+ * plans the fix) or the export was renamed. */
+static void plan_export_same(planner *pl, const coco_gexport *xp, const char *ex, const char *d)
+{
+	coco_setup_plan *plan = pl->plan;
+	coco_buf fix = {0};
+	int destructive = 0;
+	char *e = NULL;
+	if (xp->ops->check && xp->ops->check(d, &fix, &destructive, &e) == 0 && fix.n) {
+		change_add(plan, pl->rid.p, xp->name, xp->ops, NULL, d, pl->desired.p);
+		plan->ch[plan->n - 1].plan = fix;
+		plan->ch[plan->n - 1].destructive = destructive;
+	} else if (strcmp(ex, xp->name)) {
+		/* the export was renamed, its target is the same: only the
+		 * record changes (lineage names the target, not the export) */
+		change_add(plan, pl->rid.p, xp->name, xp->ops, NULL, d, pl->desired.p);
+		plan->ch[plan->n - 1].renamed = 1;
+		coco_buf_printf(&plan->ch[plan->n - 1].plan,
+			"export renamed from %s (the same target: its rows stay)\n", ex);
+		coco_buf_free(&fix);
+	} else {
+		coco_buf_free(&fix);
+	}
+	free(e);
+}
+
+/* Export x of g: its resource, refused when an earlier export writes to
+ * the same one; a change unless it is applied as desired. */
+static int plan_export(planner *pl, const coco_graph *g, size_t x)
+{
+	const coco_gexport *xp = coco_graph_export_at(g, x);
+	char *e = NULL;
+	coco_buf_clear(&pl->rid);
+	coco_buf_clear(&pl->desired);
+	if (xp->ops->describe(xp->opts, &xp->info, &pl->rid, &pl->desired, &e)) {
+		int rc = coco_seterr(pl->err, "export '%s' (%s): %s", xp->name, xp->where,
+			e ? e : "invalid target");
+		free(e);
+		return rc;
+	}
+	for (size_t k = 0; k < x; k++)
+		if (!strcmp(pl->rids[k], pl->rid.p)) {
+			/* rows of both would overwrite each other, and lineage
+			 * (which names the target) could not tell them apart */
+			return coco_seterr(pl->err, "%s: export '%s' writes to the same target as export "
+				"'%s' (%s): %s", xp->where, xp->name, coco_graph_export_at(g, k)->name,
+				coco_graph_export_at(g, k)->where, pl->rid.p);
 		}
-		for (size_t k = 0; k < x; k++)
-			if (!strcmp(rids[k], rid.p)) {
-				/* rows of both would overwrite each other, and lineage
-				 * (which names the target) could not tell them apart */
-				rc = coco_seterr(err, "%s: export '%s' writes to the same target as export '%s' (%s): %s",
-					xp->where, xp->name, coco_graph_export_at(g, k)->name,
-					coco_graph_export_at(g, k)->where, rid.p);
-				break;
-			}
-		if (rc)
-			break;
-		rids[nr++] = coco_strdup(rid.p);
-		int got = st ? coco_state_get(st, COCO_CF_SETUP, rid.p, rid.n, &stored, err) : 0;
-		if (got < 0) {
-			rc = -1;
-			break;
-		}
-		char *t = NULL, *ex = NULL, *d = NULL;
-		if (got == 1 && split_record(stored.p, &t, &ex, &d))
-			got = 0;
-		if (got == 1 && !strcmp(t, xp->ops->name) && !strcmp(d, desired.p)) {
-			/* set up as wanted: a target that can look at the resource says
-			 * whether it was changed by hand (its plan is made here) */
-			coco_buf fix = {0};
-			int destructive = 0;
-			char *e = NULL;
-			if (xp->ops->check && xp->ops->check(d, &fix, &destructive, &e) == 0 && fix.n) {
-				change_add(plan, rid.p, xp->name, xp->ops, NULL, d, desired.p);
-				plan->ch[plan->n - 1].plan = fix;
-				plan->ch[plan->n - 1].destructive = destructive;
-			} else if (strcmp(ex, xp->name)) {
-				/* the export was renamed, its target is the same: only the
-				 * record changes (lineage names the target, not the export) */
-				change_add(plan, rid.p, xp->name, xp->ops, NULL, d, desired.p);
-				plan->ch[plan->n - 1].renamed = 1;
-				coco_buf_printf(&plan->ch[plan->n - 1].plan,
-					"export renamed from %s (the same target: its rows stay)\n", ex);
-				coco_buf_free(&fix);
+	pl->rids[pl->nr++] = coco_strdup(pl->rid.p);
+	char *t = NULL, *ex = NULL, *d = NULL;
+	int got = stored_get(pl, &t, &ex, &d);
+	if (got < 0)
+		return -1;
+	if (got == 1 && !strcmp(t, xp->ops->name) && !strcmp(d, pl->desired.p))
+		plan_export_same(pl, xp, ex, d);
+	else
+		change_add(pl->plan, pl->rid.p, xp->name, xp->ops, NULL, got == 1 ? d : NULL,
+			pl->desired.p);
+	return 0;
+}
+
+/* Source i of g: what it sets up (if anything), a change unless applied. */
+static int plan_source(planner *pl, const coco_graph *g, size_t i)
+{
+	const coco_gsource *gs = coco_graph_source(g, i);
+	if (!gs->ops->setup_describe)
+		return 0;
+	char *e = NULL;
+	coco_buf_clear(&pl->rid);
+	coco_buf_clear(&pl->desired);
+	if (gs->ops->setup_describe(gs->opts, coco_graph_name(g), gs->name, &pl->rid, &pl->desired,
+		    &e)) {
+		int rc = coco_seterr(pl->err, "source '%s' (%s): %s", gs->name, gs->where,
+			e ? e : "invalid source");
+		free(e);
+		return rc;
+	}
+	if (!pl->rid.n)
+		return 0;               /* nothing to set up (options say so) */
+	pl->rids[pl->nr++] = coco_strdup(pl->rid.p);
+	char *t = NULL, *ex = NULL, *d = NULL;
+	int got = stored_get(pl, &t, &ex, &d);
+	if (got < 0)
+		return -1;
+	if (got == 1 && !strncmp(t, SRC_PREFIX, strlen(SRC_PREFIX)) &&
+	    !strcmp(t + strlen(SRC_PREFIX), gs->ops->name) && !strcmp(d, pl->desired.p))
+		return 0;
+	change_add(pl->plan, pl->rid.p, gs->name, NULL, gs->ops, got == 1 ? d : NULL,
+		pl->desired.p);
+	return 0;
+}
+
+/* Applied resources the flow no longer wants: a drop each (when their
+ * target or source is still known). */
+static int plan_drops(planner *pl)
+{
+	coco_iter *it = coco_state_iter(pl->st, COCO_CF_SETUP, NULL, 0);
+	const char *k, *v;
+	size_t kn, vn;
+	int irc;
+	while ((irc = coco_iter_next(it, &k, &kn, &v, &vn, pl->err)) == 1) {
+		int wanted = 0;
+		for (size_t x = 0; x < pl->nr && !wanted; x++)
+			wanted = strlen(pl->rids[x]) == kn && !memcmp(pl->rids[x], k, kn);
+		if (wanted)
+			continue;
+		char *ridz = coco_xstrndup(k, kn), *rec = coco_xstrndup(v, vn);
+		char *t, *ex, *d;
+		if (!split_record(rec, &t, &ex, &d)) {
+			if (!strncmp(t, SRC_PREFIX, strlen(SRC_PREFIX))) {
+				const coco_source_ops *sops = coco_source_find(t + strlen(SRC_PREFIX));
+				if (sops && sops->setup_plan)
+					change_add(pl->plan, ridz, ex, NULL, sops, d, NULL);
 			} else {
-				coco_buf_free(&fix);
+				const coco_target_ops *ops = coco_target_find(t);
+				if (ops)
+					change_add(pl->plan, ridz, ex, ops, NULL, d, NULL);
 			}
-			free(e);
-			continue;
 		}
-		change_add(plan, rid.p, xp->name, xp->ops, NULL, got == 1 ? d : NULL, desired.p);
+		free(ridz);
+		free(rec);
 	}
-	/* what sources set up */
-	for (size_t i = 0; i < ns && !rc; i++) {
-		const coco_gsource *gs = coco_graph_source(g, i);
-		if (!gs->ops->setup_describe)
-			continue;
-		char *e = NULL;
-		coco_buf_clear(&rid);
-		coco_buf_clear(&desired);
-		if (gs->ops->setup_describe(gs->opts, coco_graph_name(g), gs->name, &rid, &desired, &e)) {
-			rc = coco_seterr(err, "source '%s' (%s): %s", gs->name, gs->where, e ? e : "invalid source");
-			free(e);
-			break;
-		}
-		if (!rid.n)
-			continue;               /* nothing to set up (options say so) */
-		rids[nr++] = coco_strdup(rid.p);
-		int got = st ? coco_state_get(st, COCO_CF_SETUP, rid.p, rid.n, &stored, err) : 0;
-		if (got < 0) {
-			rc = -1;
-			break;
-		}
-		char *t = NULL, *ex = NULL, *d = NULL;
-		if (got == 1 && split_record(stored.p, &t, &ex, &d))
-			got = 0;
-		if (got == 1 && !strncmp(t, SRC_PREFIX, strlen(SRC_PREFIX)) &&
-		    !strcmp(t + strlen(SRC_PREFIX), gs->ops->name) && !strcmp(d, desired.p))
-			continue;
-		change_add(plan, rid.p, gs->name, NULL, gs->ops, got == 1 ? d : NULL, desired.p);
-	}
-	/* applied resources the flow no longer wants */
-	if (!rc && st) {
-		coco_iter *it = coco_state_iter(st, COCO_CF_SETUP, NULL, 0);
-		const char *k, *v;
-		size_t kn, vn;
-		int irc;
-		while ((irc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
-			int wanted = 0;
-			for (size_t x = 0; x < nr && !wanted; x++)
-				wanted = strlen(rids[x]) == kn && !memcmp(rids[x], k, kn);
-			if (wanted)
-				continue;
-			char *ridz = coco_xstrndup(k, kn), *rec = coco_xstrndup(v, vn);
-			char *t, *ex, *d;
-			if (!split_record(rec, &t, &ex, &d)) {
-				if (!strncmp(t, SRC_PREFIX, strlen(SRC_PREFIX))) {
-					const coco_source_ops *sops = coco_source_find(t + strlen(SRC_PREFIX));
-					if (sops && sops->setup_plan)
-						change_add(plan, ridz, ex, NULL, sops, d, NULL);
-				} else {
-					const coco_target_ops *ops = coco_target_find(t);
-					if (ops)
-						change_add(plan, ridz, ex, ops, NULL, d, NULL);
-				}
-			}
-			free(ridz);
-			free(rec);
-		}
-		coco_iter_destroy(it);
-		if (irc < 0)
-			rc = -1;
-	}
+	coco_iter_destroy(it);
+	return irc < 0 ? -1 : 0;
+}
+
+/* Each change's plan lines, from its target or source (unless check()
+ * made them), and whether it is destructive. */
+static int plan_lines(coco_setup_plan *plan, char **err)
+{
+	int rc = 0;
 	for (size_t i = 0; i < plan->n && !rc; i++) {
 		coco_setup_change *c = &plan->ch[i];
 		char *e = NULL;
@@ -189,12 +218,30 @@ int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *p
 		}
 		plan->destructive |= c->destructive;
 	}
-	for (size_t x = 0; x < nr; x++)
-		free(rids[x]);
-	free(rids);
-	coco_buf_free(&rid);
-	coco_buf_free(&desired);
-	coco_buf_free(&stored);
+	return rc;
+}
+
+int coco_setup_plan_make(const coco_graph *g, coco_state *st, coco_setup_plan *plan, char **err)
+{
+	memset(plan, 0, sizeof *plan);
+	size_t nx = g ? coco_graph_nexports(g) : 0, ns = g ? coco_graph_nsources(g) : 0;
+	planner pl = { .plan = plan, .st = st, .err = err };
+	pl.rids = coco_xcalloc(nx + ns + 1, sizeof *pl.rids);
+	int rc = 0;
+	for (size_t x = 0; x < nx && !rc; x++)
+		rc = plan_export(&pl, g, x);
+	for (size_t i = 0; i < ns && !rc; i++)         /* what sources set up */
+		rc = plan_source(&pl, g, i);
+	if (!rc && st)
+		rc = plan_drops(&pl);
+	if (!rc)
+		rc = plan_lines(plan, err);
+	for (size_t x = 0; x < pl.nr; x++)
+		free(pl.rids[x]);
+	free(pl.rids);
+	coco_buf_free(&pl.rid);
+	coco_buf_free(&pl.desired);
+	coco_buf_free(&pl.stored);
 	if (rc)
 		coco_setup_plan_free(plan);
 	return rc;
