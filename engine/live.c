@@ -4,11 +4,9 @@
 #include "sys.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,7 +127,7 @@ struct coco_live {
 	coco_source_stats *stats;
 	int started, aborted;
 	double now;                   /* time of the current step */
-	int sig_rd;                   /* self-pipe of the signal handler, -1 */
+	int sig_rd, sig_wr;           /* self-pipe of the signal handler, -1 */
 	double budget_ms, deadline;   /* work per step (0: unbounded), this step's end */
 	int ninitial;                 /* sources whose initial pass is not over */
 	int xfd;                      /* the indexer's fd: a listing or a memo sweep is done */
@@ -218,7 +216,7 @@ int coco_live_create(const coco_graph *g, coco_state *st, const coco_live_opts *
 {
 	coco_live *lv = coco_xcalloc(1, sizeof *lv);
 	lv->g = g;
-	lv->sig_rd = -1;
+	lv->sig_rd = lv->sig_wr = -1;
 	lv->xfd = -1;
 	if (o)
 		lv->o = *o;
@@ -520,36 +518,14 @@ static int keys_pass(coco_live *lv, size_t i)
 	return done;
 }
 
-static volatile sig_atomic_t sig_wr = -1;
-
-static void on_signal(int sig)
-{
-	/* first signal: wake the loop; a second one takes the default action */
-	int saved = errno;
-	char c = (char)sig;
-	if (write(sig_wr, &c, 1) < 0) {
-		/* nothing to do in a handler */
-	}
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	errno = saved;
-}
-
 int coco_live_catch_signals(coco_live *lv, char **err)
 {
-	int p[2];
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
+	int rd = coco_signal_pipe(&lv->sig_wr);
+	if (rd < 0)
 		return coco_seterr(err, "live: pipe: %s", strerror(errno));
-	lv->sig_rd = p[0];
-	sig_wr = p[1];
+	lv->sig_rd = rd;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = SIGNAL_TAG };
-	epoll_ctl(lv->epfd, EPOLL_CTL_ADD, p[0], &ev);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	epoll_ctl(lv->epfd, EPOLL_CTL_ADD, rd, &ev);
 	return 0;
 }
 
@@ -732,13 +708,8 @@ void coco_live_destroy(coco_live *lv)
 	coco_indexer_close(lv->ix);   /* closes the sources and their watch fds */
 	if (lv->epfd >= 0)
 		close(lv->epfd);
-	if (lv->sig_rd >= 0) {
-		signal(SIGINT, SIG_DFL);
-		signal(SIGTERM, SIG_DFL);
-		close(lv->sig_rd);
-		close(sig_wr);
-		sig_wr = -1;
-	}
+	if (lv->sig_rd >= 0)
+		coco_signal_pipe_close(lv->sig_rd, lv->sig_wr);
 	free(lv->src);
 	free(lv->stats);
 	free(lv);

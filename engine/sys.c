@@ -1,7 +1,9 @@
 /* The engine's runtime helpers: clock, signal-free threads, allocation. */
+#define _GNU_SOURCE
 #include "sys.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,46 @@ void coco_efd_notify(int fd)
 	uint64_t one = 1;
 	while (write(fd, &one, sizeof one) < 0 && errno == EINTR)
 		;
+}
+
+static volatile sig_atomic_t sig_wr = -1;
+
+static void on_signal(int sig)
+{
+	/* first signal: wake the loop; a second one takes the default action */
+	int saved = errno;
+	char c = (char)sig;
+	if (write(sig_wr, &c, 1) < 0) {
+		/* nothing to do in a handler */
+	}
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	errno = saved;
+}
+
+int coco_signal_pipe(int *wr)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
+		return -1;
+	sig_wr = *wr = p[1];
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return p[0];
+}
+
+void coco_signal_pipe_close(int rd, int wr)
+{
+	signal(SIGINT, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	close(rd);
+	close(wr);
+	if (sig_wr == wr)
+		sig_wr = -1;
 }
 
 int coco_thread_start(pthread_t *th, void *(*fn)(void *), void *ud)

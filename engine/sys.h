@@ -25,6 +25,15 @@ void coco_signals_restore(const sigset_t *old);
  * counter is readable anyway). */
 void coco_efd_notify(int fd);
 
+/* A self-pipe for SIGINT and SIGTERM, for a loop that polls: the handler
+ * writes to the pipe and restores the default actions, so a second signal
+ * takes the default action (ends the process). Returns the read end and
+ * sets *wr to the write end; -1 with errno. The handler is process-wide:
+ * the latest pipe gets the signals. */
+int coco_signal_pipe(int *wr);
+/* Restores the default actions and closes the pipe. */
+void coco_signal_pipe_close(int rd, int wr);
+
 /* malloc/calloc/realloc/strndup that never return NULL: on failure they
  * write "coco: out of memory" to stderr and abort (the engine treats OOM
  * as fatal, buf.h). A size of 0 allocates 1 byte. */

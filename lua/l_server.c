@@ -13,8 +13,6 @@
  *   inspect_row(g, i, keytext) / inspect_export(g, x, after, limit) -> json | nil, msg[, status] */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -22,6 +20,7 @@
 #include "l_graph.h"
 #include "inspect.h"
 #include "server.h"
+#include "sys.h"
 
 #define COCO_SERVER_MT "coco.server"
 #define COCO_POLLER_MT "coco.poller"
@@ -353,36 +352,11 @@ static const luaL_Reg poller_methods[] = {
 /* core.signal_fd() -> fd: readable once SIGINT or SIGTERM came (the first
  * one; a second takes the default action). For `coco server` without -L,
  * whose loop has no updater to catch them. */
-static int sig_wr = -1;
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-	char c = (char)sig;
-	if (write(sig_wr, &c, 1) < 0) {
-		/* nothing to do in a handler */
-	}
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	errno = saved;
-}
-
 static int l_signal_fd(lua_State *L)
 {
-	static int rd = -1;
-	if (rd < 0) {
-		int p[2];
-		if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
-			return coco_lua_raisef(L, "coco: pipe: %s", strerror(errno));
-		rd = p[0];
-		sig_wr = p[1];
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = on_signal;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
-	}
+	static int rd = -1, wr = -1;
+	if (rd < 0 && (rd = coco_signal_pipe(&wr)) < 0)
+		return coco_lua_raisef(L, "coco: pipe: %s", strerror(errno));
 	lua_pushinteger(L, rd);
 	return 1;
 }
