@@ -187,8 +187,14 @@ end
 
 -- Starts `coco update` and SIGKILLs it after `secs`. Returns true if the
 -- kill landed (the run had not finished), false if it finished first.
+-- --foreground matters: without it `timeout -s KILL` also sends SIGKILL to
+-- its own process group, so it dies with coco instead of waiting for it,
+-- and the next run can start while the killed coco is still being torn
+-- down by the kernel (its state lock not yet released: "in use by another
+-- coco process", seen once under stress-ng). With it, timeout reaps coco
+-- and exits 137 (128 + SIGKILL, as it reports a command it had to KILL).
 local function killed_run(dir, secs)
-  local cmd = string.format("cd %s && SLOW_US=%d timeout -s KILL %.3f %s update flow.lua -q >/dev/null 2>&1; echo $?",
+  local cmd = string.format("cd %s && SLOW_US=%d timeout --foreground -s KILL %.3f %s update flow.lua -q >/dev/null 2>&1; echo $?",
     H.q(dir), SLOW_US, secs, H.q(H.bin))
   local p = io.popen(cmd)
   local rc = tonumber(p:read("*l"))
