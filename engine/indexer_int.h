@@ -43,6 +43,7 @@ typedef struct memo_ctx {
 	coco_buf val;
 	coco_buf used;                /* keys used by the row being evaluated */
 	coco_buf puts;                /* keys written during this run */
+	int mark;                     /* the state's sweep mark: 0 unknown, 1 absent, 2 set */
 } memo_ctx;
 
 int memo_get(void *ud, const unsigned char key[32], coco_arena *a, coco_value *out);

@@ -25,9 +25,45 @@ void memo_touch(void *ud, const unsigned char key[32])
 	coco_buf_add(&m->used, key, 32);
 }
 
+/* The sweep mark: in meta while cached results may exist that no row
+ * uses (written before a run's first put; a kill -9 leaves it), so the
+ * next run sweeps even when no row changes. Cleared by a sweep that
+ * spared nothing (delete_dead). */
+#define META_SWEEP "memo-sweep"
+
+static int mark_set(memo_ctx *m, int on, char **err)
+{
+	coco_batch *b = coco_batch_create();
+	if (on)
+		coco_batch_put(b, COCO_CF_META, META_SWEEP, strlen(META_SWEEP), "1", 1);
+	else
+		coco_batch_del(b, COCO_CF_META, META_SWEEP, strlen(META_SWEEP));
+	int rc = coco_state_write(m->st, b, 0, err);
+	coco_batch_destroy(b);
+	if (!rc)
+		m->mark = on ? 2 : 1;
+	return rc;
+}
+
+/* Reads the sweep mark once; returns 1 if set, 0 if not, -1 on error. */
+static int mark_get(memo_ctx *m, char **err)
+{
+	if (!m->mark) {
+		coco_buf v = {0};
+		int got = coco_state_get(m->st, COCO_CF_META, META_SWEEP, strlen(META_SWEEP), &v, err);
+		coco_buf_free(&v);
+		if (got < 0)
+			return -1;
+		m->mark = got == 1 ? 2 : 1;
+	}
+	return m->mark == 2;
+}
+
 void memo_put(void *ud, const unsigned char key[32], const coco_value *v)
 {
 	memo_ctx *m = ud;
+	if (m->mark != 2 && mark_get(m, NULL) == 0)
+		mark_set(m, 1, NULL);     /* a failure costs a sweep's certainty, not data */
 	coco_buf_add(&m->used, key, 32);
 	coco_buf_add(&m->puts, key, 32);
 	coco_buf_clear(&m->val);
@@ -72,19 +108,20 @@ int kset_has(const kset *s, const char *k)
 }
 
 /* The keys of cached results no row uses: every memo key of the flow's
- * cached functions' namespaces that neither a row's lineage nor `keep`
- * (32-byte keys) names, appended to dead. Only those namespaces are swept:
- * churn of their inputs is what grows state; results of other functions
- * or versions stay, so going back to an earlier version recomputes
- * nothing. Reads state only, so it may run on a helper thread. */
+ * cached functions' namespaces that no row's lineage names, appended to
+ * dead, but those in `keep` (32-byte keys: results put by rows not yet
+ * committed, or that failed), counted in *spared. Only those namespaces
+ * are swept: churn of their inputs is what grows state; results of other
+ * functions or versions stay, so going back to an earlier version
+ * recomputes nothing. Reads state only, so it may run on a helper thread. */
 static int find_dead(const coco_graph *g, coco_state *st, const char *keep, size_t nkeep,
-	coco_buf *dead, char **err)
+	coco_buf *dead, size_t *spared, char **err)
 {
 	const char *k, *v;
 	size_t kn, vn;
 	int rc;
 	coco_arena a = {0};
-	kset live = {0};
+	kset live = {0}, kept = {0};
 	coco_iter *it = coco_state_iter(st, COCO_CF_LINEAGE, NULL, 0);
 	while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
 		lineage l;
@@ -96,31 +133,56 @@ static int find_dead(const coco_graph *g, coco_state *st, const char *keep, size
 	}
 	coco_iter_destroy(it);
 	for (size_t i = 0; i + 32 <= nkeep; i += 32)
-		kset_add(&live, keep + i);
+		kset_add(&kept, keep + i);
 	size_t nfn = coco_graph_cached_fns(g, NULL, 0);
 	unsigned char (*fns)[16] = coco_xcalloc(nfn + 1, 16);
 	coco_graph_cached_fns(g, fns, nfn);
+	*spared = 0;
 	for (size_t f = 0; f < nfn && rc == 0; f++) {
 		it = coco_state_iter(st, COCO_CF_MEMO, fns[f], 16);
-		while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1)
-			if (kn == 32 && !kset_has(&live, k))
+		while ((rc = coco_iter_next(it, &k, &kn, &v, &vn, err)) == 1) {
+			if (kn != 32 || kset_has(&live, k))
+				continue;
+			if (kset_has(&kept, k))
+				(*spared)++;
+			else
 				coco_buf_add(dead, k, 32);
+		}
 		coco_iter_destroy(it);
 	}
 	free(fns);
 	free(live.slot);
+	free(kept.slot);
 	coco_arena_destroy(&a);
 	return rc < 0 ? -1 : 0;
 }
 
-/* Deletes the dead keys, but those in `spare` (used since they were found). */
-static int delete_dead(coco_state *st, const coco_buf *dead, const kset *spare, char **err)
+/* Deletes the dead keys, but those in `spare` (used since they were
+ * found), and settles the sweep mark in the same write: cleared when
+ * nothing was spared, set when something was (the next run sweeps again,
+ * even if no row changes, and finds what is by then unused). */
+static int delete_dead(memo_ctx *m, const coco_buf *dead, const kset *spare, size_t spared,
+	char **err)
 {
 	coco_batch *b = coco_batch_create();
-	for (size_t i = 0; i + 32 <= dead->n; i += 32)
-		if (!spare || !kset_has(spare, dead->p + i))
+	for (size_t i = 0; i + 32 <= dead->n; i += 32) {
+		if (spare && kset_has(spare, dead->p + i))
+			spared++;
+		else
 			coco_batch_del(b, COCO_CF_MEMO, dead->p + i, 32);
-	int rc = coco_batch_count(b) ? coco_state_write(st, b, 0, err) : 0;
+	}
+	int was = mark_get(m, err), want = spared > 0;
+	if (was < 0) {
+		coco_batch_destroy(b);
+		return -1;
+	}
+	if (want && !was)
+		coco_batch_put(b, COCO_CF_META, META_SWEEP, strlen(META_SWEEP), "1", 1);
+	else if (!want && was)
+		coco_batch_del(b, COCO_CF_META, META_SWEEP, strlen(META_SWEEP));
+	int rc = coco_batch_count(b) ? coco_state_write(m->st, b, 0, err) : 0;
+	if (!rc)
+		m->mark = want ? 2 : 1;
 	coco_batch_destroy(b);
 	return rc;
 }
@@ -147,6 +209,7 @@ typedef struct sweeper {
 	const coco_graph *g;
 	coco_state *st;
 	coco_buf keep, dead;
+	size_t spared;
 	int done, rc, efd;
 	char *err;
 } sweeper;
@@ -154,7 +217,7 @@ typedef struct sweeper {
 static void *sweep_main(void *arg)
 {
 	sweeper *w = arg;
-	w->rc = find_dead(w->g, w->st, w->keep.p, w->keep.n, &w->dead, &w->err);
+	w->rc = find_dead(w->g, w->st, w->keep.p, w->keep.n, &w->dead, &w->spared, &w->err);
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	coco_efd_notify(w->efd);
 	return NULL;
@@ -181,7 +244,7 @@ int sweep_finish(run *r, int wait, char **err)
 	else {
 		for (size_t i = 0; i + 32 <= r->memo.puts.n; i += 32)
 			kset_add(&r->swept_used, r->memo.puts.p + i);
-		rc = delete_dead(r->st, &w->dead, &r->swept_used, err);
+		rc = delete_dead(&r->memo, &w->dead, &r->swept_used, w->spared, err);
 		coco_buf_clear(&r->memo.puts);
 	}
 	free(r->swept_used.slot);
@@ -199,11 +262,24 @@ int coco_indexer_sweep(coco_indexer *ix, char **err)
 	run *r = &ix->r;
 	if (sweep_finish(r, 0, err))
 		return -1;
-	if (!r->dirty || r->sweeper)
+	if (r->sweeper)
 		return 0;
+	if (!r->dirty) {
+		/* a run before this one spared results, or was killed after it
+		 * put some: sweep once even if no row changes (the mark is read
+		 * once: a live run is not swept again and again for it) */
+		if (r->memo.mark)
+			return 0;
+		int marked = mark_get(&r->memo, err);
+		if (marked <= 0)
+			return marked;
+		r->dirty = 1;
+	}
 	int any = memo_any(r, err);
 	if (any <= 0) {
 		r->dirty = 0;
+		if (any == 0 && mark_get(&r->memo, NULL) == 1)
+			return mark_set(&r->memo, 0, err);
 		return any;
 	}
 	if (r->efd >= 0) {
@@ -229,9 +305,10 @@ int coco_indexer_sweep(coco_indexer *ix, char **err)
 		free(w);
 	}
 	coco_buf dead = {0};
-	int rc = find_dead(r->g, r->st, r->memo.puts.p, r->memo.puts.n, &dead, err);
+	size_t spared;
+	int rc = find_dead(r->g, r->st, r->memo.puts.p, r->memo.puts.n, &dead, &spared, err);
 	if (rc == 0)
-		rc = delete_dead(r->st, &dead, NULL, err);
+		rc = delete_dead(&r->memo, &dead, NULL, spared, err);
 	coco_buf_free(&dead);
 	r->dirty = 0;
 	coco_buf_clear(&r->memo.puts);

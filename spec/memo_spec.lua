@@ -9,6 +9,10 @@ local Count = coco.fn("Count", { returns = "str", cache = true, version = 1 }, f
   local f = assert(io.open(os.getenv("CALLS"), "a"))
   f:write(text, "\n")
   f:close()
+  if os.getenv("KILL") and text:find("DIE", 1, true) then   -- as kill -9 would, mid-row
+    local st = assert(io.open("/proc/self/stat")):read("*a")
+    os.execute("kill -9 " .. st:match("^(%d+)"))
+  end
   return text:upper()
 end)
 return coco.flow("Memo", function(flow, scope)
@@ -83,5 +87,31 @@ describe("the memo cache under churn", function()
     os.remove(d .. "/docs/f2.md")
     assert.are.equal(0, (H.coco(d, "flow.lua -q", env)))
     assert.is_true(cached(d) < first)
+  end)
+
+  -- the memo's sweep runs after rows changed; a result cached by a row
+  -- that never committed (killed, or superseded in live mode before its
+  -- commit) must go too, even when the run after changes no row
+  it("sweeps results no row committed, after a kill -9, even when nothing changes next", function()
+    local d = H.tmpdir()
+    H.write(d .. "/flow.lua", FLOW)
+    local env = { CALLS = d .. "/calls" }
+    local v0 = "Paragraph kept number 1.\n\nParagraph kept number 2.\n\n"
+    H.write(d .. "/docs/a.md", v0)
+    assert.are.equal(0, (H.coco(d, "flow.lua -q", env)))
+    assert.are.equal(2, calls(d))
+    assert.are.equal(2, cached(d))
+    -- a new version: its first chunk's result is cached, then coco dies
+    H.write(d .. "/docs/a.md", "Paragraph never committed.\n\nParagraph DIE right here.\n\n")
+    assert.are_not.equal(0, (H.coco(d, "flow.lua -q", { CALLS = env.CALLS, KILL = "1" })))
+    assert.are.equal(2, calls(d))
+    -- the file goes back to what was committed: no row changes
+    H.write(d .. "/docs/a.md", v0)
+    assert.are.equal(0, (H.coco(d, "flow.lua -q", env)))
+    assert.are.equal(0, calls(d))
+    assert.are.equal(2, cached(d))
+    -- and the run after that has nothing left to sweep
+    assert.are.equal(0, (H.coco(d, "flow.lua -q", env)))
+    assert.are.equal(2, cached(d))
   end)
 end)
