@@ -1069,10 +1069,19 @@ end
 function F.pg_cpu(url)
   local port = url and url:match(":(%d+)/")
   if not port then return nil end
+  -- /proc/PID/stat after "pid (comm) ": f[1] the state letter, f[2] the
+  -- ppid, f[12..15] utime, stime, cutime, cstime (in ticks). Kept as
+  -- strings: a tonumber() of the state letter is nil, and a nil appended
+  -- to a table shifts every later field down one.
   local function stat(pid)
     local f = {}
-    for x in (read("/proc/" .. pid .. "/stat") or ""):gsub("^.-%) ", ""):gmatch("%S+") do f[#f + 1] = tonumber(x) end
+    for x in (read("/proc/" .. pid .. "/stat") or ""):gsub("^.-%) ", ""):gmatch("%S+") do f[#f + 1] = x end
     return f
+  end
+  local function ticks(f, a, b)
+    local t = 0
+    for i = a, b do t = t + (tonumber(f[i]) or 0) end
+    return t
   end
   local pm = F.pm
   if not pm then
@@ -1089,8 +1098,8 @@ function F.pg_cpu(url)
   for pid in pairs(entries("/proc") or {}) do
     if pid:match("^%d+$") then
       local f = stat(pid)
-      if pid == pm then t = t + f[12] + f[13] + f[14] + f[15]
-      elseif tostring(f[2]) == pm then t = t + f[12] + f[13] end
+      if pid == pm then t = t + ticks(f, 12, 15)
+      elseif f[2] == pm then t = t + ticks(f, 12, 13) end
     end
   end
   return t / 100
