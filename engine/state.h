@@ -3,7 +3,9 @@
  * this interface. One store per flow; two implementations:
  *   RocksDB     single node: one database in `<state_dir>/<FlowName>/`
  *               (state_rocksdb.c, coco_state_open)
- *   PostgreSQL  cluster mode (../shared/notes/cluster.md; not written yet)
+ *   PostgreSQL  cluster mode (../shared/notes/cluster.md): schema
+ *               "coco_<FlowName>" of a database (state_pg.c,
+ *               coco_state_pg_open)
  *
  * The state is six key spaces ("column families"), keys and values opaque
  * bytes, keys ordered bytewise (memcmp, shorter first on a tie):
@@ -46,7 +48,8 @@
  *   are safe concurrently. A batch or an iterator belongs to one thread at
  *   a time. close runs alone.
  * - Read-only stores (opened for show/ls/evaluate/server) refuse writes
- *   with "state directory D: opened read-only" (memo_put too: its callers
+ *   with "state directory D: opened read-only" ("cluster URL U: opened
+ *   read-only" in PostgreSQL) (memo_put too: its callers
  *   ignore that, a result not cached costs a call next time).
  * - Errors: -1 with a malloc'd message in *err (err may be NULL: the
  *   message is dropped); messages never name the implementation's
@@ -134,6 +137,18 @@ int coco_batch_next(const coco_batch *b, size_t *pos, coco_batch_op *op);
 int coco_state_open(const char *dir, int read_only, coco_state **out, char **err);
 /* Remove a RocksDB state directory and everything in it (after close). */
 int coco_state_remove(const char *dir, char **err);
+
+/* PostgreSQL (cluster mode): open the state of flow `flow` in schema
+ * "coco_<flow>" of the database at url (a libpq URI or key=value string),
+ * creating the schema and its tables unless read_only. Messages name the
+ * URL with its password redacted:
+ *   "cluster URL postgres://u:***@db:5432/x: connection to server at ... failed: ..."
+ * read_only with no state there: "no state for flow F in cluster URL ...".
+ * Scratch files go to $TMPDIR (else /tmp): nothing is made beside the flow. */
+int coco_state_pg_open(const char *url, const char *flow, int read_only, coco_state **out,
+	char **err);
+/* Drop that schema and everything in it (after close; none is fine). */
+int coco_state_pg_remove(const char *url, const char *flow, char **err);
 
 /* Close any store (NULL is fine). */
 static inline void coco_state_close(coco_state *s)

@@ -28,11 +28,12 @@ static lgraph *running(lua_State *L, int mode, int *n)
  * forever (seen in nginx: a worker hung closing its flow). */
 static pid_t state_pid;
 
-/* g:open_state(dir, read_only) -> true | nil, msg. Reopens if the mode differs. */
+/* g:open_state(dir, read_only, cluster) -> true | nil, msg. Reopens if the
+ * mode differs. cluster: dir is a cluster URL (the state in PostgreSQL). */
 static int l_open_state(lua_State *L)
 {
 	const char *dir = luaL_checkstring(L, 2);
-	int ro = lua_toboolean(L, 3), n;
+	int ro = lua_toboolean(L, 3), cluster = lua_toboolean(L, 4), n;
 	lgraph *lg = running(L, ANY_STATE, &n);
 	if (!lg)
 		return n;
@@ -48,7 +49,8 @@ static int l_open_state(lua_State *L)
 	free(lg->state_dir);
 	lg->state_dir = coco_strdup(dir);
 	char *err = NULL;
-	if (coco_state_open(dir, ro, &lg->st, &err)) {
+	if (cluster ? coco_state_pg_open(dir, coco_graph_name(lg->g), ro, &lg->st, &err)
+		    : coco_state_open(dir, ro, &lg->st, &err)) {
 		lg->st = NULL;
 		return coco_lua_fail_free(L, err);
 	}
@@ -436,14 +438,15 @@ static int l_evaluate(lua_State *L)
 	return r;
 }
 
-/* g:remove_state(dir) -> true | nil, msg (closes the state first) */
+/* g:remove_state(dir, cluster) -> true | nil, msg (closes the state first) */
 static int l_remove_state(lua_State *L)
 {
 	lgraph *lg = coco_lua_check_graph(L, 1);
 	const char *dir = luaL_checkstring(L, 2);
 	coco_lua_graph_close_state(lg);
 	char *err = NULL;
-	if (coco_state_remove(dir, &err))
+	if (lua_toboolean(L, 3) ? coco_state_pg_remove(dir, coco_graph_name(lg->g), &err)
+				: coco_state_remove(dir, &err))
 		return coco_lua_fail_free(L, err);
 	lua_pushboolean(L, 1);
 	return 1;

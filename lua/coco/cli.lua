@@ -22,6 +22,8 @@ options:
   -q, --quiet          no progress line, no stats
       --json           one JSON object per source when done
       --state DIR      state directory (default: .coco beside FLOW.lua, or $COCO_STATE_DIR)
+      --cluster URL    keep the state in this PostgreSQL database (default $COCO_CLUSTER_URL):
+                       setup, update, drop, show, verify, evaluate
   -o, --output-dir DIR evaluate's output directory (default eval_<flow>_<timestamp>)
   -k N                 query: how many rows (default 10); with --json, one object per row
       --listen ADDR    server: address and port (default 127.0.0.1:49344; another needs a token)
@@ -36,8 +38,9 @@ local function errf(fmt, ...)
   stderr:write("coco: ", string.format(fmt, ...), "\n")
 end
 
-local flags_with_value = { ["--state"] = "state", ["-o"] = "output_dir", ["--output-dir"] = "output_dir",
-  ["-k"] = "k", ["--listen"] = "listen", ["--token-env"] = "token_env", ["--cors"] = "cors" }
+local flags_with_value = { ["--state"] = "state", ["--cluster"] = "cluster", ["-o"] = "output_dir",
+  ["--output-dir"] = "output_dir", ["-k"] = "k", ["--listen"] = "listen", ["--token-env"] = "token_env",
+  ["--cors"] = "cors" }
 local flags = {
   ["-L"] = "live", ["--live"] = "live", ["--reexport"] = "reexport",
   ["--full-reprocess"] = "full_reprocess", ["-f"] = "force", ["--force"] = "force",
@@ -48,12 +51,13 @@ local flags = {
   ["--version"] = "version",
 }
 local allowed = {
-  update = { live = 1, reexport = 1, full_reprocess = 1, force = 1, quiet = 1, json = 1, state = 1 },
-  setup = { force = 1, state = 1, quiet = 1 },
-  drop = { force = 1, state = 1, quiet = 1 },
-  evaluate = { output_dir = 1, no_cache = 1, state = 1, quiet = 1 },
-  show = { verbose = 1, state = 1 },
-  verify = { repair = 1, json = 1, quiet = 1, state = 1 },
+  update = { live = 1, reexport = 1, full_reprocess = 1, force = 1, quiet = 1, json = 1, state = 1,
+    cluster = 1 },
+  setup = { force = 1, state = 1, quiet = 1, cluster = 1 },
+  drop = { force = 1, state = 1, quiet = 1, cluster = 1 },
+  evaluate = { output_dir = 1, no_cache = 1, state = 1, quiet = 1, cluster = 1 },
+  show = { verbose = 1, state = 1, cluster = 1 },
+  verify = { repair = 1, json = 1, quiet = 1, state = 1, cluster = 1 },
   ls = { state = 1 },
   query = { k = 1, json = 1, state = 1 },
   server = { live = 1, listen = 1, token_env = 1, cors = 1, force = 1, state = 1, quiet = 1 },
@@ -83,7 +87,7 @@ end
 local function load_flow(spec, o)
   local path, name = spec:match("^(.-%.lua):([%w_]+)$")
   path = path or spec
-  local flow, err = coco.load(path, { state_dir = o.state })
+  local flow, err = coco.load(path, { state_dir = o.state, cluster = o.cluster })
   if not flow then return nil, err end
   if name and flow.name ~= name then
     return nil, string.format("%s defines flow %s, not %s", path, flow.name, name)
@@ -470,6 +474,11 @@ function M.main(args)
       errf("option %s does not apply to '%s'", k:gsub("_", "-"), cmd)
       return 2
     end
+  end
+  if o.state and o.cluster then errf("--state and --cluster: give one"); return 2 end
+  local env_cluster = os.getenv("COCO_CLUSTER_URL")
+  if allowed[cmd].cluster and not o.state and not o.cluster and env_cluster and env_cluster ~= "" then
+    o.cluster = env_cluster
   end
   if cmd == "ls" then return ls(o, pos) end
   if cmd == "query" then return query(o, pos) end

@@ -48,10 +48,11 @@ function coco.flow(name, fn)
   b.finished = true   -- query handlers may search exports from now on
   local state_root = (loading and loading.state_dir) or os.getenv("COCO_STATE_DIR") or (base .. "/.coco")
   return setmetatable({ name = name, _g = g, _b = b, path = loading and loading.path,
-    base_dir = base, state_dir = state_root .. "/" .. name }, Flow)
+    base_dir = base, state_dir = state_root .. "/" .. name, cluster = loading and loading.cluster }, Flow)
 end
 
--- coco.load("flow.lua", { state_dir = ".coco" }) -> flow | nil, message
+-- coco.load("flow.lua", { state_dir = ".coco", cluster = URL }) -> flow | nil, message
+-- (cluster: the state is in that PostgreSQL database, not in state_dir)
 function coco.load(path, opts)
   if getmetatable(path) == Flow then return path end
   if type(path) ~= "string" then return nil, "coco.load: expected a file name" end
@@ -61,7 +62,7 @@ function coco.load(path, opts)
   local abs, aerr = core.realpath(path)
   if not abs then return nil, aerr end
   local prev = loading
-  loading = { path = path, base_dir = dirname(abs), state_dir = opts.state_dir }
+  loading = { path = path, base_dir = dirname(abs), state_dir = opts.state_dir, cluster = opts.cluster }
   -- an error raised from a tail call (`return coco.flow(...)`) names the file
   local ok, res = xpcall(chunk, xpcall_handler(path))
   loading = prev
@@ -76,6 +77,7 @@ local function closed(self) return nil, "coco: flow " .. self.name .. " is close
 
 local function open_state(self, read_only)
   if not self._g then return closed(self) end
+  if self.cluster then return self._g:open_state(self.cluster, read_only, true) end
   if not read_only then
     local root = self.state_dir:match("^(.*)/[^/]*$")
     if root then core.mkdir(root) end
@@ -235,7 +237,7 @@ function Flow:drop(opts)
     local aok, aerr = self._g:apply()
     if not aok then return nil, aerr end
   end
-  local rok, rerr = self._g:remove_state(self.state_dir)
+  local rok, rerr = self._g:remove_state(self.cluster or self.state_dir, self.cluster ~= nil)
   if not rok then return nil, rerr end
   return text
 end

@@ -1,12 +1,17 @@
-/* Unit test for the state store (engine/state.h) in RocksDB
- * (state_rocksdb.c): batches, persistence, prefix iteration, snapshots, the memo,
- * the per-directory lock, read-only opens, removal.
+/* Unit test for the state store (engine/state.h): the contract's cases
+ * (batches, persistence, prefix iteration, snapshots, the memo, threads)
+ * run against RocksDB (state_rocksdb.c), with its own cases (the
+ * per-directory lock, read-only opens, removal); `test_state --pg URL`
+ * runs the same contract cases against PostgreSQL (state_pg.c) with its
+ * own (read-only opens, messages, one schema per flow, removal):
+ * spec/cluster_spec.lua starts a server and runs it.
  * Child processes re-execute this binary ("hold" / "crash" modes) so they
  * start with fresh RocksDB thread pools. */
 #define _GNU_SOURCE
 #include "engine/state.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +37,14 @@ static int passed, failed;
 } while (0)
 
 static char root[64];
+static const char *pg_url;   /* the store under test: PostgreSQL at this URL, else RocksDB */
+
+/* Open the store under test: where is a directory (RocksDB) or a flow name. */
+static int open_store(const char *where, int ro, coco_state **s, char **err)
+{
+	return pg_url ? coco_state_pg_open(pg_url, where, ro, s, err)
+		      : coco_state_open(where, ro, s, err);
+}
 
 /* 1 if key k in cf holds exactly value v. */
 static int has(coco_state *s, coco_cf cf, const char *k, size_t kn, const char *v)
@@ -162,11 +175,13 @@ static int count_entries(const char *dir)
 	return n;
 }
 
-static void test_basic(const char *dir)
+/* The contract's cases on the store at where (opened, closed, reopened);
+ * scratch: what coco_state_dir should say. */
+static void test_contract(const char *where, const char *scratch)
 {
 	coco_state *s = NULL;
 	char *err = NULL;
-	CHECK(coco_state_open(dir, 0, &s, &err) == 0 && s);
+	CHECK(open_store(where, 0, &s, &err) == 0 && s);
 	if (!s) {
 		fprintf(stderr, "open: %s\n", err);
 		free(err);
@@ -290,7 +305,7 @@ static void test_basic(const char *dir)
 	coco_state_release(s, NULL);
 	keys(s, COCO_CF_LINEAGE, "a", 1, out, sizeof out);
 	CHECK_STR(out, "a0x|a\2|");
-	CHECK_STR(coco_state_dir(s), dir);
+	CHECK_STR(coco_state_dir(s), scratch);
 	coco_batch_clear(b);
 	coco_batch_put(b, COCO_CF_LINEAGE, "a\1", 2, "2", 1);
 	coco_batch_del(b, COCO_CF_LINEAGE, "a\2", 2);
@@ -304,28 +319,191 @@ static void test_basic(const char *dir)
 	CHECK(coco_state_memo_put(s, mk, "result", 6, &err) == 0);
 	CHECK(coco_state_memo_get(s, mk, &mv, &err) == 1 && mv.n == 6 && !memcmp(mv.p, "result", 6));
 	CHECK(has(s, COCO_CF_MEMO, (const char *)mk, 32, "result"));
+	/* A put of a key already there keeps one value (content-addressed). */
+	CHECK(coco_state_memo_put(s, mk, "result", 6, &err) == 0);
+	CHECK(coco_state_memo_get(s, mk, &mv, &err) == 1 && mv.n == 6 && !memcmp(mv.p, "result", 6));
 	coco_buf_free(&mv);
-	coco_batch_destroy(b);
 
-	/* A second open in the same process is refused. */
-	coco_state *s2 = NULL;
-	char want[512];
-	snprintf(want, sizeof want, "state directory %s is already open in this process "
-		 "(the same flow loaded twice? close the other one first: flow:close())", dir);
-	CHECK(coco_state_open(dir, 0, &s2, &err) == -1 && s2 == NULL);
-	CHECK_STR(err, want);
-	free(err);
-	err = NULL;
+	/* A batch's last operation on a key wins; empty keys and values. */
+	coco_batch_clear(b);
+	coco_batch_put(b, COCO_CF_OWNER, "o", 1, "1", 1);
+	coco_batch_del(b, COCO_CF_OWNER, "o", 1);
+	coco_batch_put(b, COCO_CF_OWNER, "p", 1, "1", 1);
+	coco_batch_put(b, COCO_CF_OWNER, "p", 1, "2", 1);
+	coco_batch_put(b, COCO_CF_OWNER, "", 0, "", 0);
+	coco_batch_put(b, COCO_CF_OWNER, "q", 1, "", 0);
+	coco_batch_del(b, COCO_CF_OWNER, "q", 1);
+	coco_batch_put(b, COCO_CF_OWNER, "q", 1, "3", 1);
+	CHECK(write_batch(s, b, 0) == 0);
+	keys(s, COCO_CF_OWNER, "", 0, out, sizeof out);
+	CHECK_STR(out, "|p|q|");
+	CHECK(has(s, COCO_CF_OWNER, "", 0, ""));
+	CHECK(has(s, COCO_CF_OWNER, "p", 1, "2"));
+	CHECK(has(s, COCO_CF_OWNER, "q", 1, "3"));
+	coco_batch_clear(b);
+	coco_batch_del(b, COCO_CF_OWNER, "", 0);
+	coco_batch_del(b, COCO_CF_OWNER, "p", 1);
+	coco_batch_del(b, COCO_CF_OWNER, "q", 1);
+	CHECK(write_batch(s, b, 0) == 0);
+	keys(s, COCO_CF_OWNER, "", 0, out, sizeof out);
+	CHECK_STR(out, "");
+
+	/* Many keys: an iterator pages through all of them in order, seeks
+	 * forward and back. */
+	coco_batch_clear(b);
+	for (int i = 0; i < 5000; i++) {
+		char kb[16];
+		int kl = snprintf(kb, sizeof kb, "many%05d", i);
+		coco_batch_put(b, COCO_CF_SETUP, kb, (size_t)kl, kb + 4, 5);
+	}
+	CHECK(write_batch(s, b, 0) == 0);
+	it = coco_state_iter(s, COCO_CF_SETUP, "many", 4);
+	n = 0;
+	int ordered = 1;
+	while (coco_iter_next(it, &k, &kn, &val, &vn, &err) == 1) {
+		char want[16];
+		snprintf(want, sizeof want, "many%05d", n);
+		ordered &= kn == 9 && !memcmp(k, want, 9) && vn == 5 && !memcmp(val, want + 4, 5);
+		n++;
+	}
+	CHECK(n == 5000 && ordered);
+	coco_iter_seek(it, "many04990", 9);
+	n = 0;
+	while (coco_iter_next(it, &k, &kn, &val, &vn, &err) == 1)
+		n++;
+	CHECK(n == 10);
+	coco_iter_seek(it, "many00100\0", 10);
+	CHECK(coco_iter_next(it, &k, &kn, &val, &vn, &err) == 1 && kn == 9 &&
+	      !memcmp(k, "many00101", 9));
+	coco_iter_destroy(it);
+	coco_batch_clear(b);
+	for (int i = 0; i < 5000; i++) {
+		char kb[16];
+		int kl = snprintf(kb, sizeof kb, "many%05d", i);
+		coco_batch_del(b, COCO_CF_SETUP, kb, (size_t)kl);
+	}
+	CHECK(write_batch(s, b, 0) == 0);
+	coco_batch_destroy(b);
 	coco_state_close(s);
 
 	/* Persistence across close/reopen. */
-	CHECK(coco_state_open(dir, 0, &s, &err) == 0);
+	CHECK(open_store(where, 0, &s, &err) == 0);
 	CHECK(has(s, COCO_CF_META, "version", 7, "1"));
 	CHECK(has(s, COCO_CF_LINEAGE, "a\0x", 3, "1"));
 	CHECK(missing(s, COCO_CF_TRACKING, "k1", 2));
 	CHECK(missing(s, COCO_CF_TRACKING, "k2", 2));
 	keys(s, COCO_CF_LINEAGE, "a", 1, out, sizeof out);
 	CHECK_STR(out, "a0x|a\1|");
+	keys(s, COCO_CF_SETUP, "", 0, out, sizeof out);
+	CHECK_STR(out, "bin0key|");
+	coco_state_close(s);
+}
+
+/* Threads: get, write, iter and the memo from several at once (the
+ * writer thread, the main thread and the memo sweep do so). Each thread
+ * writes its own keys and reads them back; nothing is lost. */
+enum { THREADS = 4, ROUNDS = 40 };
+typedef struct worker {
+	coco_state *s;
+	int id, bad;
+} worker;
+
+static void *thread_main(void *arg)
+{
+	worker *w = arg;
+	coco_batch *b = coco_batch_create();
+	coco_buf v = {0};
+	char *err = NULL;
+	for (int i = 0; i < ROUNDS; i++) {
+		char k[32], p[16];
+		int kl = snprintf(k, sizeof k, "th%d-%03d", w->id, i);
+		int pl = snprintf(p, sizeof p, "th%d-", w->id);
+		coco_batch_clear(b);
+		coco_batch_put(b, COCO_CF_TRACKING, k, (size_t)kl, k, (size_t)kl);
+		coco_batch_put(b, COCO_CF_LINEAGE, k, (size_t)kl, "l", 1);
+		if (coco_state_write(w->s, b, 0, &err) < 0) {
+			fprintf(stderr, "thread %d: write: %s\n", w->id, err);
+			free(err);
+			err = NULL;
+			w->bad++;
+			continue;
+		}
+		if (coco_state_get(w->s, COCO_CF_TRACKING, k, (size_t)kl, &v, &err) != 1 ||
+		    v.n != (size_t)kl || memcmp(v.p, k, v.n))
+			w->bad++;
+		unsigned char mk[32];
+		memset(mk, 0, sizeof mk);
+		memcpy(mk, k, (size_t)kl);
+		if (coco_state_memo_put(w->s, mk, k, (size_t)kl, &err) < 0 ||
+		    coco_state_memo_get(w->s, mk, &v, &err) != 1 || v.n != (size_t)kl)
+			w->bad++;
+		coco_iter *it = coco_state_iter(w->s, COCO_CF_LINEAGE, p, (size_t)pl);
+		const char *ik, *iv;
+		size_t ikn, ivn;
+		int n = 0, rc;
+		while ((rc = coco_iter_next(it, &ik, &ikn, &iv, &ivn, &err)) == 1)
+			n++;
+		coco_iter_destroy(it);
+		if (rc < 0 || n != i + 1)
+			w->bad++;
+		free(err);
+		err = NULL;
+	}
+	coco_buf_free(&v);
+	coco_batch_destroy(b);
+	return NULL;
+}
+
+static void test_threads(const char *where)
+{
+	coco_state *s = NULL;
+	char *err = NULL;
+	CHECK(open_store(where, 0, &s, &err) == 0 && s);
+	if (!s) {
+		fprintf(stderr, "open: %s\n", err);
+		free(err);
+		return;
+	}
+	worker w[THREADS];
+	pthread_t t[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (worker){ .s = s, .id = i };
+		CHECK(pthread_create(&t[i], NULL, thread_main, &w[i]) == 0);
+	}
+	int bad = 0;
+	for (int i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		bad += w[i].bad;
+	}
+	CHECK(bad == 0);
+	char out[8192];
+	keys(s, COCO_CF_TRACKING, "th", 2, out, sizeof out);
+	CHECK(strlen(out) == THREADS * ROUNDS * 8);     /* "thN-NNN|" each */
+	coco_batch *b = coco_batch_create();
+	for (int i = 0; i < THREADS; i++)
+		for (int j = 0; j < ROUNDS; j++) {
+			char k[32];
+			int kl = snprintf(k, sizeof k, "th%d-%03d", i, j);
+			coco_batch_del(b, COCO_CF_TRACKING, k, (size_t)kl);
+			coco_batch_del(b, COCO_CF_LINEAGE, k, (size_t)kl);
+		}
+	CHECK(write_batch(s, b, 0) == 0);
+	coco_batch_destroy(b);
+	coco_state_close(s);
+}
+
+/* RocksDB: a second open in the same process is refused. */
+static void test_lock(const char *dir)
+{
+	coco_state *s = NULL, *s2 = NULL;
+	char *err = NULL;
+	CHECK(coco_state_open(dir, 0, &s, &err) == 0 && s);
+	char want[512];
+	snprintf(want, sizeof want, "state directory %s is already open in this process "
+		 "(the same flow loaded twice? close the other one first: flow:close())", dir);
+	CHECK(coco_state_open(dir, 0, &s2, &err) == -1 && s2 == NULL);
+	CHECK_STR(err, want);
+	free(err);
 	coco_state_close(s);
 }
 
@@ -503,8 +681,82 @@ static void test_remove(const char *dir)
 	CHECK(stat(dir, &sb) == -1 && errno == ENOENT);
 }
 
+/* PostgreSQL's own cases: read-only opens, messages, one schema per
+ * flow, removal. */
+static void test_pg(void)
+{
+	char *err = NULL;
+	coco_state *s = NULL;
+	const char *tmp = getenv("TMPDIR");
+	CHECK(coco_state_pg_remove(pg_url, "CocoTestState", &err) == 0);  /* a rerun's */
+	CHECK(coco_state_pg_remove(pg_url, "CocoTestOther", &err) == 0);
+	test_contract("CocoTestState", tmp && *tmp ? tmp : "/tmp");
+	test_threads("CocoTestState");
+
+	/* A read-only open reads, and refuses writes and memo puts. */
+	CHECK(coco_state_pg_open(pg_url, "CocoTestState", 1, &s, &err) == 0 && s);
+	if (s) {
+		CHECK(has(s, COCO_CF_LINEAGE, "b", 1, "3"));
+		coco_batch *b = coco_batch_create();
+		coco_batch_put(b, COCO_CF_META, "x", 1, "y", 1);
+		CHECK(coco_state_write(s, b, 0, &err) == -1 && err &&
+		      strstr(err, ": opened read-only") && !strncmp(err, "cluster URL ", 12));
+		free(err);
+		err = NULL;
+		unsigned char mk[32] = { 1 };
+		CHECK(coco_state_memo_put(s, mk, "v", 1, &err) == -1 && err);
+		free(err);
+		err = NULL;
+		coco_batch_destroy(b);
+		coco_state_close(s);
+		s = NULL;
+	}
+	/* One schema per flow: another flow sees nothing of it. */
+	CHECK(coco_state_pg_open(pg_url, "CocoTestOther", 1, &s, &err) == -1 && !s);
+	CHECK(err && !strncmp(err, "no state for flow CocoTestOther in cluster URL ", 47));
+	free(err);
+	err = NULL;
+	CHECK(coco_state_pg_open(pg_url, "CocoTestOther", 0, &s, &err) == 0 && s);
+	if (s) {
+		CHECK(missing(s, COCO_CF_LINEAGE, "b", 1));
+		coco_state_close(s);
+	}
+	/* Removal drops the flow's schema, and only its. */
+	CHECK(coco_state_pg_remove(pg_url, "CocoTestOther", &err) == 0);
+	CHECK(coco_state_pg_open(pg_url, "CocoTestOther", 1, &s, &err) == -1);
+	free(err);
+	err = NULL;
+	CHECK(coco_state_pg_open(pg_url, "CocoTestState", 1, &s, &err) == 0 && s);
+	coco_state_close(s);
+	CHECK(coco_state_pg_remove(pg_url, "CocoTestState", &err) == 0);
+
+	/* A server that is not there, a URL that does not parse: libpq's
+	 * message after the URL, its password redacted. */
+	s = NULL;
+	CHECK(coco_state_pg_open("postgres://u:sekret@127.0.0.1:1/db?connect_timeout=5",
+		"F", 0, &s, &err) == -1 && !s);
+	CHECK(err && !strncmp(err, "cluster URL postgres://u:***@127.0.0.1:1/db?connect_timeout=5: ",
+		63) && strstr(err, "127.0.0.1") && !strstr(err, "sekret") && !strchr(err, '\n'));
+	if (err)
+		fprintf(stderr, "(unreachable: %s)\n", err);
+	free(err);
+	err = NULL;
+	CHECK(coco_state_pg_open("postgres://u:sekret@127.0.0.1:nope/db", "F", 0, &s, &err) == -1);
+	CHECK(err && !strncmp(err, "cluster URL postgres://u:***@127.0.0.1:nope/db: ", 48) &&
+	      !strstr(err, "sekret"));
+	if (err)
+		fprintf(stderr, "(bad URL: %s)\n", err);
+	free(err);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "--pg")) {
+		pg_url = argv[2];
+		test_pg();
+		printf("%d passed, %d failed\n", passed, failed);
+		return failed > 0;
+	}
 	if (argc == 3)
 		return child_main(argv[1], argv[2]);
 	strcpy(root, "/tmp/coco_test_state_XXXXXX");
@@ -515,7 +767,9 @@ int main(int argc, char **argv)
 	char dir[128];
 	snprintf(dir, sizeof dir, "%s/nested/.coco/Flow", root);
 
-	test_basic(dir);
+	test_contract(dir, dir);
+	test_lock(dir);
+	test_threads(dir);
 	test_wal_files(dir);
 	test_processes(dir);
 	test_read_only(dir);

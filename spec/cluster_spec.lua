@@ -1,0 +1,171 @@
+-- Cluster mode (../shared/notes/cluster.md), its first slice: the state in
+-- PostgreSQL (engine/state_pg.c) with `--cluster URL`, one process holding
+-- every partition. Against Debian's PostgreSQL on 127.0.0.1:
+--   * the state store's contract (spec/c/test_state.c's cases, run by the
+--     test_state binary with --pg URL);
+--   * the docs flow (LocalFile -> SplitRecursively -> a cached Lua function
+--     -> SQLite) through adds, edits, deletes and renames: after each update
+--     the target equals a fresh build with the ordinary RocksDB state, the
+--     state is in the flow's schema and nothing is made beside the flow;
+--   * a URL that cannot connect, drop.
+-- PostgreSQL is part of `make test` (make deps-test installs it): a server
+-- that cannot start fails these tests, it never skips them.
+local H = require("spec.helpers")
+local S = require("spec.servers")
+
+local TBL = "DocsIndex__doc_chunks"
+
+local FLOW = [[
+local coco = require("coco")
+local sources, functions, targets = coco.sources, coco.functions, coco.targets
+local Count = coco.fn("Count", { returns = "str", cache = true, version = 1 }, function(text)
+  local p = os.getenv("CALLS")
+  if p then
+    local f = assert(io.open(p, "a"))
+    f:write((text:gsub("\n", " ")), "\n")
+    f:close()
+  end
+  return text:upper()
+end)
+return coco.flow("DocsIndex", function(flow, scope)
+  scope.documents = flow:add_source(
+    sources.LocalFile{ path = "docs", included_patterns = { "*.md", "*.txt" } })
+  local chunks = scope:add_collector()
+  scope.documents:row(function(doc)
+    doc.chunks = doc.content:transform(functions.SplitRecursively{},
+      { language = "markdown", chunk_size = 300, chunk_overlap = 0 })
+    doc.chunks:row(function(chunk)
+      chunk.upper = chunk.text:transform(Count)
+      chunks:collect{ filename = doc.filename, location = chunk.location,
+                      text = chunk.text, upper = chunk.upper }
+    end)
+  end)
+  chunks:export("doc_chunks", targets.SQLite{ path = "index.sqlite" },
+    { primary_key_fields = { "filename", "location" } })
+end)
+]]
+
+-- A paragraph of 200 characters, distinct per tag (one chunk each).
+local function para(tag)
+  return ((tag .. " lorem ipsum dolor sit amet "):rep(20)):sub(1, 199) .. "."
+end
+
+local function doc(...)
+  local ps = {}
+  for i, t in ipairs({ ... }) do ps[i] = para(t) end
+  return table.concat(ps, "\n\n")
+end
+
+local stamp_clock = 1700000000
+local function write_doc(d, name, content)
+  H.write(d .. "/docs/" .. name, content)
+  stamp_clock = stamp_clock + 10         -- a new mtime: an edit of equal size is seen
+  assert(H.sh("touch -d @" .. stamp_clock .. " " .. H.q(d .. "/docs/" .. name)))
+end
+
+-- The target of a fresh build with the RocksDB state: same docs, same flow.
+local function scratch(d)
+  local f = H.tmpdir()
+  assert(H.sh("cp -a " .. H.q(d .. "/docs") .. " " .. H.q(f .. "/docs")))
+  H.write(f .. "/flow.lua", FLOW)
+  local rc, _, err = H.coco(f, "update flow.lua -q")
+  assert.are.equal(0, rc, "fresh build failed: " .. tostring(err))
+  return H.dump(f .. "/index.sqlite", TBL)
+end
+
+local function calls(d)
+  local s = H.read(d .. "/calls.log") or ""
+  os.remove(d .. "/calls.log")
+  local n = 0
+  for _ in s:gmatch("[^\n]+") do n = n + 1 end
+  return n
+end
+
+describe("cluster mode: the state in PostgreSQL", function()
+  local srv, why
+  lazy_setup(function()
+    srv, why = S.postgres()
+    assert(srv, "PostgreSQL cannot start (make deps-test installs it): " .. tostring(why))
+  end)
+  lazy_teardown(function() if srv then srv:stop() end end)
+  after_each(function() H.cleanup() end)
+
+  it("keeps the state store's contract (test_state --pg)", function()
+    local p = io.popen(H.q(H.so_dir .. "/test_state") .. " --pg " .. H.q(srv.url) .. " 2>&1; echo rc=$?")
+    local out = p:read("*a")
+    p:close()
+    assert.is_truthy(out:match("\n?%d+ passed, 0 failed\nrc=0\n$"), out)
+  end)
+
+  it("gives the target of a RocksDB build through adds, edits, deletes and renames", function()
+    local d = H.tmpdir()
+    H.write(d .. "/flow.lua", FLOW)
+    write_doc(d, "a.md", doc("a1", "a2", "a3"))
+    write_doc(d, "b.md", doc("b1", "b2"))
+    write_doc(d, "sub/c.md", doc("c1"))
+    local env = { CALLS = d .. "/calls.log" }
+    local cl = "--cluster " .. H.q(srv.url)
+
+    local rc, out, err = H.coco(d, "setup flow.lua " .. cl, env)
+    assert.are.equal(0, rc, err)
+    assert.is_truthy(out:find("setup applied", 1, true), out)
+    local function update(want)
+      local urc, uout, uerr = H.coco(d, "update flow.lua --json " .. cl, env)
+      assert.are.equal(0, urc, uerr)
+      local st = H.json_lines(uout)[1]
+      for k, v in pairs(want) do assert.are.equal(v, st[k], k .. " in " .. uout) end
+      assert.are.same(scratch(d), H.dump(d .. "/index.sqlite", TBL))
+    end
+
+    update{ added = 3, updated = 0, deleted = 0 }
+    assert.are.equal(6, calls(d))
+    update{ added = 0, updated = 0, deleted = 0, unchanged = 3 }
+    assert.are.equal(0, calls(d))
+    write_doc(d, "a.md", doc("a1", "a2x", "a3"))                   -- edit
+    update{ added = 0, updated = 1, deleted = 0 }
+    assert.are.equal(1, calls(d))                                 -- a1, a3 from the memo
+    write_doc(d, "d.txt", doc("d1", "d2"))                        -- add
+    update{ added = 1, updated = 0, deleted = 0 }
+    assert.are.equal(2, calls(d))
+    H.rm(d .. "/docs/b.md")                                       -- delete
+    update{ added = 0, updated = 0, deleted = 1 }
+    assert.are.equal(0, calls(d))
+    assert(H.sh("mv " .. H.q(d .. "/docs/d.txt") .. " " .. H.q(d .. "/docs/sub/e.md")))
+    update{ added = 1, updated = 0, deleted = 1 }                 -- rename
+    assert.are.equal(0, calls(d))                                 -- the chunks are in the memo
+
+    -- the state is the flow's schema in PostgreSQL; nothing beside the flow
+    local tables = srv:sql("SELECT table_name AS t FROM information_schema.tables "
+      .. "WHERE table_schema = 'coco_DocsIndex' ORDER BY 1")
+    local names = {}
+    for i, r in ipairs(tables) do names[i] = r.t end
+    assert.are.same({ "lineage", "memo", "meta", "owner", "setup", "tracking" }, names)
+    assert.are.equal(3, srv:sql("SELECT count(*) AS n FROM \"coco_DocsIndex\".tracking")[1].n)
+    assert.is_false(H.sh("test -e " .. H.q(d .. "/.coco")))
+
+    -- show and verify read it; drop removes it with the target
+    rc, out, err = H.coco(d, "show flow.lua " .. cl)
+    assert.are.equal(0, rc, err)
+    assert.is_truthy(out:find("Setup: up to date", 1, true), out)
+    rc, out, err = H.coco(d, "verify flow.lua -q " .. cl)
+    assert.are.equal(0, rc, out .. err)
+    rc, out, err = H.coco(d, "drop flow.lua -f -q " .. cl)
+    assert.are.equal(0, rc, err)
+    assert.are.same({}, srv:sql("SELECT 1 FROM information_schema.schemata "
+      .. "WHERE schema_name = 'coco_DocsIndex'"))
+    assert.is_false(H.sh("test -e " .. H.q(d .. "/.coco")))
+  end)
+
+  it("says plainly that a cluster URL cannot connect, without its password", function()
+    local d = H.tmpdir()
+    H.write(d .. "/flow.lua", FLOW)
+    write_doc(d, "a.md", doc("a1"))
+    local rc, _, err = H.coco(d, "update flow.lua --cluster 'postgres://u:sekret@127.0.0.1:1/db'")
+    assert.are.equal(1, rc)
+    assert.is_truthy(err:find("^coco: cluster URL postgres://u:%*%*%*@127%.0%.0%.1:1/db: "), err)
+    assert.is_falsy(err:find("sekret", 1, true), err)
+    rc, _, err = H.coco(d, "update flow.lua --state x --cluster " .. H.q(srv.url))
+    assert.are.equal(2, rc)
+    assert.are.equal("coco: --state and --cluster: give one\n", err)
+  end)
+end)
