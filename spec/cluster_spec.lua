@@ -45,16 +45,7 @@ return coco.flow("DocsIndex", function(flow, scope)
 end)
 ]]
 
--- A paragraph of 200 characters, distinct per tag (one chunk each).
-local function para(tag)
-  return ((tag .. " lorem ipsum dolor sit amet "):rep(20)):sub(1, 199) .. "."
-end
-
-local function doc(...)
-  local ps = {}
-  for i, t in ipairs({ ... }) do ps[i] = para(t) end
-  return table.concat(ps, "\n\n")
-end
+local doc = H.doc
 
 local stamp_clock = 1700000000
 local function write_doc(d, name, content)

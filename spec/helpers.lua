@@ -136,6 +136,18 @@ end)
 ]], o.name or "DocsIndex", o.path or "docs", o.chunk_size or 300, o.overlap or 0, o.db or "index.sqlite")
 end
 
+-- A paragraph of 200 characters, distinct per tag (with chunk_size = 300,
+-- one chunk each), and a document of such paragraphs.
+function H.para(tag)
+  return ((tag .. " lorem ipsum dolor sit amet "):rep(10)):sub(1, 199) .. "."
+end
+
+function H.doc(...)
+  local ps = {}
+  for i, t in ipairs({ ... }) do ps[i] = H.para(t) end
+  return table.concat(ps, "\n\n")
+end
+
 -- Parse --json output lines.
 function H.json_lines(s)
   local out = {}

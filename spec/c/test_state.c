@@ -175,9 +175,8 @@ static int count_entries(const char *dir)
 	return n;
 }
 
-/* The contract's cases on the store at where (opened, closed, reopened);
- * scratch: what coco_state_dir should say. */
-static void test_contract(const char *where, const char *scratch)
+/* The store under test opened for writing (NULL: a failed check, said). */
+static coco_state *open_rw(const char *where)
 {
 	coco_state *s = NULL;
 	char *err = NULL;
@@ -185,8 +184,18 @@ static void test_contract(const char *where, const char *scratch)
 	if (!s) {
 		fprintf(stderr, "open: %s\n", err);
 		free(err);
-		return;
 	}
+	return s;
+}
+
+/* The contract's cases on the store at where (opened, closed, reopened);
+ * scratch: what coco_state_dir should say. */
+static void test_contract(const char *where, const char *scratch)
+{
+	char *err = NULL;
+	coco_state *s = open_rw(where);
+	if (!s)
+		return;
 	CHECK(missing(s, COCO_CF_TRACKING, "k1", 2));
 
 	coco_batch *b = coco_batch_create();
@@ -456,14 +465,9 @@ static void *thread_main(void *arg)
 
 static void test_threads(const char *where)
 {
-	coco_state *s = NULL;
-	char *err = NULL;
-	CHECK(open_store(where, 0, &s, &err) == 0 && s);
-	if (!s) {
-		fprintf(stderr, "open: %s\n", err);
-		free(err);
+	coco_state *s = open_rw(where);
+	if (!s)
 		return;
-	}
 	worker w[THREADS];
 	pthread_t t[THREADS];
 	for (int i = 0; i < THREADS; i++) {
