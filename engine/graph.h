@@ -152,7 +152,7 @@ size_t coco_graph_cached_fns(const coco_graph *g, unsigned char (*out)[16], size
  * set): 0, or -1 with *err "flow.lua:12: EmbedText: ...". Run before an
  * update, live run, evaluate or query sets up or writes anything. */
 int coco_graph_ready(const coco_graph *g, char **err);
-/* Human-readable description of the graph (for `coco show`). */
+/* Human-readable description of the graph (for `coco show`; describe.c). */
 void coco_graph_describe(const coco_graph *g, int verbose, coco_buf *out);
 
 /* Fingerprint of an option array (used for logic fingerprints). */

@@ -1,5 +1,6 @@
 #pragma once
-/* Internals of the operator graph, shared by graph.c and exec.c only. */
+/* Internals of the operator graph, shared by graph.c, describe.c, exec.c
+ * and inspect.c only. */
 #include "graph.h"
 
 typedef struct gfield {
