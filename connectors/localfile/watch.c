@@ -73,14 +73,6 @@ struct lf_watch {
 
 /* ---- reports ------------------------------------------------------------ */
 
-static void wake(lf_watch *w)
-{
-	uint64_t one = 1;
-	if (write(w->efd, &one, sizeof one) < 0) {
-		/* the counter is full: it is readable anyway */
-	}
-}
-
 static void queue(lf_watch *w, coco_change_kind kind, const char *msg)
 {
 	if (!msg && w->npend && w->pend[w->npend - 1].kind == kind && !w->pend[w->npend - 1].msg)
@@ -92,7 +84,7 @@ static void queue(lf_watch *w, coco_change_kind kind, const char *msg)
 	w->pend[w->npend].kind = kind;
 	w->pend[w->npend].msg = msg ? coco_xstrndup(msg, strlen(msg)) : NULL;
 	w->npend++;
-	wake(w);
+	coco_efd_notify(w->efd);
 }
 
 /* Reports a change: through cb inside watch_read(), else (inside watch(),
@@ -821,7 +813,7 @@ int lf_watch_start(void *sp, int *fd, char **err)
 	add_root(w);                              /* reports are queued: cb is NULL */
 	if (w->root_wd < 0 && !w->degraded) {
 		w->lost = 1;                          /* gone already: watch_read() retries */
-		wake(w);
+		coco_efd_notify(w->efd);
 	}
 	s->watch = w;
 	*fd = w->fd;
@@ -877,7 +869,7 @@ int lf_watch_read(void *sp, coco_change_cb cb, void *ud, char **err)
 	if (!w->stop && w->lost)
 		try_root(w);
 	if (w->npend || w->off < w->len)
-		wake(w);                              /* more to report: come back */
+		coco_efd_notify(w->efd);              /* more to report: come back */
 	w->cb = NULL;
 	w->ud = NULL;
 	return rc;

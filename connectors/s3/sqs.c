@@ -240,13 +240,6 @@ static void sqs_error(const s3_sqs *q, const char *what, const coco_http_resp *r
 	coco_buf_free(&msg);
 }
 
-static void notify(s3_sqs *q)
-{
-	uint64_t one = 1;
-	if (write(q->efd, &one, sizeof one) < 0 && errno != EAGAIN)
-		perror("coco: AmazonS3: eventfd");
-}
-
 typedef struct keyctx {
 	const s3_src *s;
 	sqs_msg *m;
@@ -378,7 +371,7 @@ static void *worker(void *ud)
 			if (!ok)
 				failing = 1;
 			if (got || warn.n)
-				notify(q);
+				coco_efd_notify(q->efd);
 			coco_http_release(q->http, recv);
 			recv = NULL;
 		}
