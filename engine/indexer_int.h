@@ -34,23 +34,8 @@ typedef struct items {
 int list_items(const coco_gsource *s, void *src, items *it, char **err);
 
 /* ---- memo (memo.c) ------------------------------------------------------ */
-/* Cached results are content-addressed: a key is the function's logic
- * fingerprint and the input's. Each row's lineage lists the keys its
- * evaluation used; after a run that changed rows, entries no row lists
- * (and that this run did not write) are swept. */
-typedef struct memo_ctx {
-	coco_state *st;
-	coco_buf val;
-	coco_buf used;                /* keys used by the row being evaluated */
-	coco_buf puts;                /* keys written during this run */
-	int mark;                     /* the state's sweep mark: 0 unknown, 1 absent, 2 set */
-} memo_ctx;
-
-int memo_get(void *ud, const unsigned char key[32], coco_arena *a, coco_value *out);
-void memo_touch(void *ud, const unsigned char key[32]);
-void memo_put(void *ud, const unsigned char key[32], const coco_value *v);
-
-/* A set of 32-byte memo keys. */
+/* memo_ctx and its coco_memo hooks: records_int.h. A set of 32-byte memo
+ * keys: */
 typedef struct kset {
 	const char **slot;
 	size_t cap, n;

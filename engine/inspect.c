@@ -664,20 +664,6 @@ static void lin_json(void *ud, const char *exp, size_t nexp, const char *key, si
 		same ? "true" : "false");
 }
 
-typedef struct memo_ro {
-	coco_state *st;
-	coco_buf val;
-} memo_ro;
-
-static int memo_get(void *ud, const unsigned char key[32], coco_arena *a, coco_value *out)
-{
-	memo_ro *m = ud;
-	if (!m->st || coco_state_memo_get(m->st, key, &m->val, NULL) != 1)
-		return 0;
-	const char *p = m->val.p;
-	return !coco_value_decode(&p, m->val.p + m->val.n, a, out);
-}
-
 int coco_inspect_row(const coco_graph *g, coco_state *st, size_t source, const coco_value *key,
 	coco_buf *out, char **err)
 {
@@ -706,7 +692,7 @@ int coco_inspect_row(const coco_graph *g, coco_state *st, size_t source, const c
 	free(e);
 	e = NULL;
 	/* rr == 2: read with a warning; evaluated all the same */
-	memo_ro m = { st, {0} };
+	memo_ctx m = { .st = st };
 	coco_memo memo = { .get = memo_get, .ud = &m };
 	coco_rows *rows = coco_xcalloc(g->nexports + 1, sizeof *rows);
 	trace t = { .g = g };
@@ -778,6 +764,7 @@ int coco_inspect_row(const coco_graph *g, coco_state *st, size_t source, const c
 	free(t.kids);
 	free(rows);
 	coco_buf_free(&m.val);
+	coco_buf_free(&m.used);
 	coco_buf_free(&ord);
 	coco_buf_free(&kt);
 	coco_buf_free(&sk);

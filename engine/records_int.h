@@ -1,6 +1,7 @@
 #pragma once
 /* The indexer's state records, shared by the indexer's files, inspect.c
- * and setup.c: their codecs and the layout of their keys.
+ * and setup.c: their codecs and the layout of their keys; the memo's
+ * reader and writer.
  *
  * Both are keyed by the source row: <source name> NUL <encoded key>,
  * written by row_key() only; row_iter() and row_get() read them (the
@@ -69,6 +70,25 @@ coco_iter *row_iter(coco_state *st, const coco_snapshot *sn, coco_cf cf, const c
  * found, 0 absent, -1 with *err. */
 int row_get(coco_state *st, coco_cf cf, const char *src, const char *key, size_t nkey,
 	coco_buf *kb, coco_buf *out, char **err);
+
+/* The memo (memo.c): cached results are content-addressed: a key is the
+ * function's logic fingerprint and the input's (16 + 16 bytes), the record
+ * the result as coco_value_encode writes it. Each row's lineage lists the
+ * keys its evaluation used; after a run that changed rows, entries no row
+ * lists (and that this run did not write) are swept. memo_get, memo_touch
+ * and memo_put are a coco_memo's hooks (exec.h) over a memo_ctx; a reader
+ * that only traces (inspect.c) sets get alone. */
+typedef struct memo_ctx {
+	coco_state *st;
+	coco_buf val;
+	coco_buf used;                /* keys used by the row being evaluated */
+	coco_buf puts;                /* keys written during this run */
+	int mark;                     /* the state's sweep mark: 0 unknown, 1 absent, 2 set */
+} memo_ctx;
+
+int memo_get(void *ud, const unsigned char key[32], coco_arena *a, coco_value *out);
+void memo_touch(void *ud, const unsigned char key[32]);
+void memo_put(void *ud, const unsigned char key[32], const coco_value *v);
 
 /* An encoded key as JSON text ("?" if it does not decode), for the state
  * dumps (dump.c, owner.c). */
