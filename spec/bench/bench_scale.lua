@@ -12,6 +12,7 @@
 --
 -- Phases, each the whole `coco` process (wall, user+sys CPU, peak RSS),
 -- with the source files in the page cache:
+--   floor      a no-change pass over 1 file (the process's fixed cost)
 --   walk       find DIR -type f -printf '%s %T@\n' (walk+stat, the floor of
 --              a no-change pass)
 --   initial    from empty state and an empty target
@@ -114,6 +115,23 @@ local function mb(kb) return kb / 1024 end
 
 local results = {}
 print(string.format("coco bench-scale: %s files; binary %s; corpora in %s", table.concat(sizes, ", "), coco, base))
+
+-- The process's fixed cost: a no-change pass over one file (start, the
+-- flow, the state opened (RocksDB writes and fsyncs a new MANIFEST and
+-- CURRENT at each open) and closed). At 10,000 files it is most of a
+-- no-change pass; `find` has next to none.
+local floor
+do
+  local dir = base .. "/floor"
+  sh(string.format("mkdir -p %s/corpus && echo '# one file' > %s/corpus/a.md", shq(dir), shq(dir)))
+  write(dir .. "/flow.lua", common.flow("Scale"))
+  timed(dir, coco .. " flow.lua --json")
+  local runs = {}
+  for _ = 1, 5 do runs[#runs + 1] = timed(dir, coco .. " flow.lua --json") end
+  floor = summary(runs)
+  print(string.format("  %-10s %8.2f s wall %8.2f s CPU (%6.2f sys)  peak RSS %6.1f MB  load %5.2f  (no-change over 1 file: the process's fixed cost)",
+    "floor", floor.wall, floor.cpu, floor.sys, floor.kb / 1024, floor.load))
+end
 for _, n in ipairs(sizes) do
   local dir = corpus(n)
   -- the source files into the page cache
@@ -178,4 +196,10 @@ for _, r in ipairs(results) do
     mb(r.initial.kb), mb(r.nochange.kb), mb(r.one.kb), mb(r.live.kb), mb(r.live.hwm),
     tm(r.walk), r.initial.load, r.nochange.load, r.live.load))
 end
+print(string.format("a process's fixed cost (no-change over 1 file): %s; no-change / find: %s",
+  tm(floor), table.concat((function()
+    local t = {}
+    for _, r in ipairs(results) do t[#t + 1] = string.format("%d files %.2fx wall, %.2fx CPU", r.n, r.nochange.wall / r.walk.wall, r.nochange.cpu / math.max(r.walk.cpu, 0.01)) end
+    return t
+  end)(), "; ")))
 print("goals (issue 20): peak RSS <= 64 MB in every phase; no-change <= 1.3x find; 1,000,000 initial <= 12x 100,000 and <= 25 s")
