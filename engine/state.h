@@ -144,6 +144,12 @@ int coco_state_remove(const char *dir, char **err);
  * URL with its password redacted:
  *   "cluster URL postgres://u:***@db:5432/x: connection to server at ... failed: ..."
  * read_only with no state there: "no state for flow F in cluster URL ...".
+ * A read-write open claims every partition of the flow's lease table (one
+ * process at a time, like the RocksDB lock: "cluster URL ...: flow F is in
+ * use by another coco process (host pid N; its lease ends in S s unless
+ * renewed)"), renews them on a heartbeat thread ($COCO_CLUSTER_LEASE_MS,
+ * default 20,000) and frees them at close; a write that finds them taken
+ * (owner and epoch, re-read in its transaction) fails and writes nothing.
  * Scratch files go to $TMPDIR (else /tmp): nothing is made beside the flow. */
 int coco_state_pg_open(const char *url, const char *flow, int read_only, coco_state **out,
 	char **err);

@@ -13,6 +13,14 @@
  *              or the iterator's own (its view is fixed when it is made)
  *   memo       INSERT ... ON CONFLICT DO NOTHING in autocommit, never
  *              part of a batch
+ *   leases     a read-write open claims every partition of the flow's
+ *              lease table (FOR UPDATE SKIP LOCKED, one new epoch for the
+ *              claim, expiring on the database's clock), renews them on a
+ *              heartbeat thread and frees them at close; every write first
+ *              re-reads them FOR SHARE in its transaction and finds them
+ *              all still its own (owner and epoch) or writes nothing: a
+ *              process paused past its lease while another took the flow
+ *              over never commits
  * libpq connections are not shared between threads: a statement takes an
  * idle connection from the store's pool (or connects) and gives it back,
  * so the main thread, the writer thread and the memo sweep each work on
@@ -30,9 +38,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
+#define PARTS 256                /* K: the flow's partitions (cluster.md) */
+#define LEASE_MS 20000           /* a lease's life; $COCO_CLUSTER_LEASE_MS (specs) */
 #define PAGE_FIRST 64            /* an iterator's first page; doubles up to */
 #define PAGE_MAX 4096
 #define BYTEAOID 17
@@ -48,7 +60,13 @@ typedef struct pgs {
 	char *schema;                         /* quoted identifier */
 	char *dir;                            /* scratch files: $TMPDIR or /tmp */
 	int ro;
-	pthread_mutex_t mu;                   /* the pool */
+	char owner[96];                       /* read-write: "host pid N", epoch: its claim */
+	char epoch[24];
+	long lease_ms;
+	pthread_t hb;                         /* the heartbeat (read-write) */
+	int hb_on, hb_stop;
+	pthread_cond_t hb_cv;
+	pthread_mutex_t mu;                   /* the pool; hb_stop */
 	PGconn **idle;
 	size_t nidle, cap;
 } pgs;
@@ -124,6 +142,8 @@ static void prepare_sql(const pgs *s, coco_buf *q)
 	}
 	coco_buf_printf(q, "PREPARE m(bytea, bytea) AS INSERT INTO %s.memo (k, v) VALUES ($1, $2) "
 		"ON CONFLICT (k) DO NOTHING;", S);
+	coco_buf_printf(q, "PREPARE f(text, bigint) AS SELECT count(*) FROM (SELECT 1 FROM %s.lease "
+		"WHERE owner = $1 AND epoch = $2 FOR SHARE) l;", S);
 }
 
 /* A new connection (prepare: with the store's statements prepared). */
@@ -186,12 +206,16 @@ static void give(pgs *s, PGconn *c)
 	pthread_mutex_unlock(&s->mu);
 }
 
+static void lease_release(pgs *s);
+
 static void pg_close(coco_state *st)
 {
 	pgs *s = (pgs *)st;
+	lease_release(s);
 	for (size_t i = 0; i < s->nidle; i++)
 		PQfinish(s->idle[i]);
 	free(s->idle);
+	pthread_cond_destroy(&s->hb_cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s->url);
 	free(s->label);
@@ -221,8 +245,140 @@ static pgs *pg_new(const char *url, const char *flow, int ro)
 	coco_buf_free(&n);
 	const char *tmp = getenv("TMPDIR");
 	s->dir = coco_strdup(tmp && *tmp ? tmp : "/tmp");
+	const char *ms = getenv("COCO_CLUSTER_LEASE_MS");
+	s->lease_ms = ms && atol(ms) > 0 ? atol(ms) : LEASE_MS;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->hb_cv, NULL);
 	return s;
+}
+
+/* ---- leases ------------------------------------------------------------------ */
+
+/* Claims every partition (one new epoch for all) or none: -1 with *err
+ * naming the holder when another live process has any. */
+static int lease_claim(pgs *s, PGconn *c, const char *flow, char **err)
+{
+	char host[64] = "?";
+	gethostname(host, sizeof host - 1);
+	snprintf(s->owner, sizeof s->owner, "%s pid %ld", host, (long)getpid());
+	coco_buf q = {0};
+	coco_buf_printf(&q, "BEGIN; WITH free AS (SELECT part FROM %s.lease WHERE owner IS NULL "
+		"OR expires_at < now() FOR UPDATE SKIP LOCKED), e AS (SELECT max(epoch) + 1 AS n "
+		"FROM %s.lease) UPDATE %s.lease SET owner = '%s', epoch = e.n, expires_at = now() + "
+		"interval '%ld milliseconds' FROM e WHERE part IN (SELECT part FROM free) "
+		"RETURNING e.n", s->schema, s->schema, s->schema, s->owner, s->lease_ms);
+	PGresult *r = PQexec(c, q.p);
+	int rc = 0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = res_fail(s, c, r, err);
+	} else if (PQntuples(r) != PARTS) {
+		rc = -1;
+	} else {
+		snprintf(s->epoch, sizeof s->epoch, "%s", PQgetvalue(r, 0, 0));
+	}
+	PQclear(r);
+	if (rc < 0) {
+		exec_sql(s, c, "ROLLBACK", NULL);
+		if (err && !*err) {
+			/* who holds it (after the rollback: not our own rows) */
+			coco_buf_clear(&q);
+			coco_buf_printf(&q, "SELECT owner, ceil(extract(epoch FROM expires_at - now())) "
+				"FROM %s.lease WHERE owner IS NOT NULL AND expires_at >= now() LIMIT 1",
+				s->schema);
+			r = PQexec(c, q.p);
+			if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+				coco_seterr(err, "%s: flow %s is in use by another coco process (%s; its "
+					"lease ends in %s s unless renewed)", s->label, flow,
+					PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+			else
+				coco_seterr(err, "%s: flow %s is in use by another coco process", s->label,
+					flow);
+			PQclear(r);
+		}
+	} else {
+		rc = exec_sql(s, c, "COMMIT", err);
+	}
+	coco_buf_free(&q);
+	return rc;
+}
+
+/* Renews the leases every third of their life, on a connection of its own,
+ * until close. A renewal that fails is tried again at the next beat: the
+ * writes' fence is what keeps a late process out, not this thread. */
+static void *heartbeat(void *arg)
+{
+	pgs *s = arg;
+	PGconn *c = NULL;
+	coco_buf q = {0};
+	coco_buf_printf(&q, "UPDATE %s.lease SET expires_at = now() + interval '%ld milliseconds' "
+		"WHERE owner = '%s' AND epoch = %s", s->schema, s->lease_ms, s->owner, s->epoch);
+	pthread_mutex_lock(&s->mu);
+	while (!s->hb_stop) {
+		struct timespec t;
+		clock_gettime(CLOCK_REALTIME, &t);
+		long ns = t.tv_nsec + s->lease_ms / 3 % 1000 * 1000000;
+		t.tv_sec += s->lease_ms / 3 / 1000 + ns / 1000000000;
+		t.tv_nsec = ns % 1000000000;
+		pthread_cond_timedwait(&s->hb_cv, &s->mu, &t);
+		if (s->hb_stop)
+			break;
+		pthread_mutex_unlock(&s->mu);
+		if (c && PQstatus(c) != CONNECTION_OK) {
+			PQfinish(c);
+			c = NULL;
+		}
+		if (!c)
+			c = pg_connect(s, 0, NULL);
+		if (c)
+			exec_sql(s, c, q.p, NULL);
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (c)
+		PQfinish(c);
+	coco_buf_free(&q);
+	return NULL;
+}
+
+/* Stops the heartbeat and frees the leases (the next process need not
+ * wait for them to end). */
+static void lease_release(pgs *s)
+{
+	if (!*s->epoch)
+		return;
+	if (s->hb_on) {
+		pthread_mutex_lock(&s->mu);
+		s->hb_stop = 1;
+		pthread_cond_signal(&s->hb_cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->hb, NULL);
+		s->hb_on = 0;
+	}
+	PGconn *c = take(s, NULL);
+	if (c) {
+		coco_buf q = {0};
+		coco_buf_printf(&q, "UPDATE %s.lease SET owner = NULL, expires_at = NULL WHERE "
+			"owner = '%s' AND epoch = %s", s->schema, s->owner, s->epoch);
+		exec_sql(s, c, q.p, NULL);
+		coco_buf_free(&q);
+		give(s, c);
+	}
+}
+
+/* In a write's transaction: every partition still ours (FOR SHARE holds a
+ * claim off until the commit), else -1 and nothing is written. */
+static int lease_fence(pgs *s, PGconn *c, char **err)
+{
+	const char *pv[2] = { s->owner, s->epoch };
+	PGresult *r = PQexecPrepared(c, "f", 2, pv, NULL, NULL, 0);
+	int rc = 0;
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = res_fail(s, c, r, err);
+	else if (atol(PQgetvalue(r, 0, 0)) != PARTS)
+		rc = coco_seterr(err, "%s: this process lost its lease on the flow (paused or cut off "
+			"past it, another coco took the flow over): nothing was written", s->label);
+	PQclear(r);
+	return rc;
 }
 
 /* Open the state of flow in the database at url. See state.h. */
@@ -251,7 +407,13 @@ int coco_state_pg_open(const char *url, const char *flow, int read_only, coco_st
 		for (int i = 0; i < COCO_CF_COUNT; i++)
 			coco_buf_printf(&q, "CREATE TABLE IF NOT EXISTS %s.%s (k bytea PRIMARY KEY, "
 				"v bytea NOT NULL);", s->schema, tables[i]);
+		coco_buf_printf(&q, "CREATE TABLE IF NOT EXISTS %s.lease (part int PRIMARY KEY, "
+			"owner text, epoch bigint NOT NULL DEFAULT 0, expires_at timestamptz);"
+			"INSERT INTO %s.lease (part) SELECT generate_series(0, %d) ON CONFLICT DO NOTHING;",
+			s->schema, s->schema, PARTS - 1);
 		rc = exec_sql(s, c, q.p, err);
+		if (!rc)
+			rc = lease_claim(s, c, flow, err);
 	}
 	coco_buf_clear(&q);
 	if (!rc) {
@@ -265,6 +427,8 @@ int coco_state_pg_open(const char *url, const char *flow, int read_only, coco_st
 		return -1;
 	}
 	give(s, c);
+	if (!read_only && !coco_thread_start(&s->hb, heartbeat, s))
+		s->hb_on = 1;
 	*out = &s->base;
 	return 0;
 }
@@ -385,6 +549,8 @@ static int pg_write(coco_state *st, const coco_batch *b, int sync, char **err)
 	qsort(ops, m, sizeof *ops, wop_cmp);
 	PGconn *c = take(s, err);
 	int rc = c ? exec_sql(s, c, "BEGIN", err) : -1;
+	if (!rc)
+		rc = lease_fence(s, c, err);
 	coco_buf a[2] = {{0}}, d = {0};
 	for (size_t i = 0; !rc && i < m; ) {
 		/* one key space: its puts and its deletes, the last per key */

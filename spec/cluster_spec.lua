@@ -19,6 +19,7 @@ local FLOW = [[
 local coco = require("coco")
 local sources, functions, targets = coco.sources, coco.functions, coco.targets
 local Count = coco.fn("Count", { returns = "str", cache = true, version = 1 }, function(text)
+  if os.getenv("SLOW") then os.execute("sleep " .. os.getenv("SLOW")) end
   local p = os.getenv("CALLS")
   if p then
     local f = assert(io.open(p, "a"))
@@ -130,7 +131,9 @@ describe("cluster mode: the state in PostgreSQL", function()
       .. "WHERE table_schema = 'coco_DocsIndex' ORDER BY 1")
     local names = {}
     for i, r in ipairs(tables) do names[i] = r.t end
-    assert.are.same({ "lineage", "memo", "meta", "owner", "setup", "tracking" }, names)
+    assert.are.same({ "lease", "lineage", "memo", "meta", "owner", "setup", "tracking" }, names)
+    assert.are.same({ { n = 256, owned = 0 } }, srv:sql("SELECT count(*) AS n, count(owner) AS owned "
+      .. "FROM \"coco_DocsIndex\".lease"))                      -- freed at exit
     assert.are.equal(3, srv:sql("SELECT count(*) AS n FROM \"coco_DocsIndex\".tracking")[1].n)
     assert.is_false(H.sh("test -e " .. H.q(d .. "/.coco")))
 
@@ -145,6 +148,57 @@ describe("cluster mode: the state in PostgreSQL", function()
     assert.are.same({}, srv:sql("SELECT 1 FROM information_schema.schemata "
       .. "WHERE schema_name = 'coco_DocsIndex'"))
     assert.is_false(H.sh("test -e " .. H.q(d .. "/.coco")))
+  end)
+
+  -- Waits (60 s at most) for cond() to hold.
+  local function wait_for(what, cond)
+    for _ = 1, 600 do
+      if cond() then return end
+      os.execute("sleep 0.1")
+    end
+    error("gave up waiting for " .. what)
+  end
+
+  it("holds the flow's leases: a second coco is refused, a paused one never commits", function()
+    local d = H.tmpdir()
+    H.write(d .. "/flow.lua", FLOW)
+    for i = 1, 6 do write_doc(d, "f" .. i .. ".md", doc("f" .. i .. "a", "f" .. i .. "b")) end
+    local cl = "--cluster " .. H.q(srv.url)
+    local env = { COCO_CLUSTER_LEASE_MS = "1000" }
+    assert(srv:exec('DROP SCHEMA IF EXISTS "coco_DocsIndex" CASCADE'))
+    local rc, _, err = H.coco(d, "setup flow.lua -q " .. cl, env)
+    assert.are.equal(0, rc, err)
+    -- A: an update whose every call takes 0.3 s
+    local p = io.popen(string.format("cd %s && (COCO_CLUSTER_LEASE_MS=1000 SLOW=0.3 CALLS=calls.log "
+      .. "%s update flow.lua %s >a.out 2>a.err; echo $? >a.rc) >/dev/null 2>&1 </dev/null & echo $!",
+      H.q(d), H.q(H.bin), cl))
+    local sh = p:read("*l")
+    p:close()
+    wait_for("A's first call", function() return (H.read(d .. "/calls.log") or "") ~= "" end)
+    local pp = io.popen("pgrep -P " .. sh)
+    local pid = pp:read("*l")
+    pp:close()
+    assert.is_truthy(pid, "no coco under " .. sh)
+    -- B, meanwhile: refused
+    rc, _, err = H.coco(d, "update flow.lua " .. cl, env)
+    assert.are.equal(1, rc)
+    assert.is_truthy(err:find(": flow DocsIndex is in use by another coco process (", 1, true), err)
+    -- A paused past its lease; C takes the flow over and updates it
+    os.execute("kill -STOP " .. pid)
+    wait_for("A's leases to end", function()
+      return srv:sql("SELECT count(*) AS n FROM \"coco_DocsIndex\".lease WHERE expires_at >= now()")[1].n == 0
+    end)
+    rc, _, err = H.coco(d, "update flow.lua -q " .. cl, env)
+    assert.are.equal(0, rc, err)
+    -- A goes on: its next commit finds the leases taken and writes nothing
+    os.execute("kill -CONT " .. pid)
+    wait_for("A to exit", function() return H.read(d .. "/a.rc") ~= nil end)
+    assert.are_not.equal("0", H.read(d .. "/a.rc"):match("%d+"))
+    assert.is_truthy(H.read(d .. "/a.err"):find("lost its lease", 1, true), H.read(d .. "/a.err"))
+    assert.are.same(scratch(d), H.dump(d .. "/index.sqlite", TBL))
+    rc, _, err = H.coco(d, "update flow.lua --json " .. cl, env)
+    assert.are.equal(0, rc, err)
+    assert.are.same(scratch(d), H.dump(d .. "/index.sqlite", TBL))
   end)
 
   it("says plainly that a cluster URL cannot connect, without its password", function()

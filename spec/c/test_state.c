@@ -715,6 +715,22 @@ static void test_pg(void)
 		coco_state_close(s);
 		s = NULL;
 	}
+	/* A read-write open holds the flow's leases: a second one is refused
+	 * (naming the holder) until the first closes. */
+	coco_state *s2 = NULL;
+	CHECK(coco_state_pg_open(pg_url, "CocoTestState", 0, &s, &err) == 0 && s);
+	CHECK(coco_state_pg_open(pg_url, "CocoTestState", 0, &s2, &err) == -1 && !s2);
+	char want[64];
+	snprintf(want, sizeof want, " pid %ld; its lease ends in ", (long)getpid());
+	CHECK(err && !strncmp(err, "cluster URL ", 12) &&
+	      strstr(err, ": flow CocoTestState is in use by another coco process (") && strstr(err, want));
+	free(err);
+	err = NULL;
+	coco_state_close(s);
+	s = NULL;
+	CHECK(coco_state_pg_open(pg_url, "CocoTestState", 0, &s2, &err) == 0 && s2);
+	coco_state_close(s2);
+
 	/* One schema per flow: another flow sees nothing of it. */
 	CHECK(coco_state_pg_open(pg_url, "CocoTestOther", 1, &s, &err) == -1 && !s);
 	CHECK(err && !strncmp(err, "no state for flow CocoTestOther in cluster URL ", 47));
