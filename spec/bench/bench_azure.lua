@@ -12,20 +12,16 @@
 -- is printed beside coco's own CPU time. Azurite 3.35's GET grows with the
 -- container (its LokiJS lookup indexes accountName first, the same for
 -- every blob): ~1 ms a blob at 1,000 blobs, ~3.7 ms at 10,000.
-package.path = "./?.lua;" .. package.path
-local build = arg[1] or "build"
+local C = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
+local _, coco = C.start(arg[1])
 local S3 = require("spec.servers_s3")
 local AZ = require("spec.servers_azure")
 local H = require("spec.helpers")
 
-local N = tonumber(os.getenv("BENCH_AZURE_BLOBS") or "10000")
-local coco = (build:sub(1, 1) == "/" and build or S3.root .. "/" .. build) .. "/coco"
+local N = C.num("BENCH_AZURE_BLOBS", 10000)
 
 local ok, why = AZ.available()
-if not ok then
-  print("coco azure bench: skipped: " .. why)
-  return
-end
+if not ok then return C.skip("coco azure bench", why) end
 local srv = assert(AZ.start{ memory = true, flags = os.getenv("BENCH_AZURE_FLAGS") })
 local dir = H.tmpdir()
 local function finish()
@@ -40,24 +36,9 @@ local t0 = S3.now()
 srv:fill("bench", "docs/", N, 4096)
 print(string.format("upload (node, 16 at a time): %.1f s", S3.now() - t0))
 
-H.write(dir .. "/flow.lua", string.format([[
-local coco = require("coco")
-local sources, functions, targets = coco.sources, coco.functions, coco.targets
-return coco.flow("BenchAzure", function(flow, scope)
-  scope.documents = flow:add_source(sources.AzureBlob{ account_name = %q, container_name = "bench",
-    endpoint = %q, account_key_env = "AZ_KEY" })
-  local chunks = scope:add_collector()
-  scope.documents:row(function(doc)
-    doc.chunks = doc.content:transform(functions.SplitRecursively{},
-      { language = "markdown", chunk_size = 1000 })
-    doc.chunks:row(function(chunk)
-      chunks:collect{ filename = doc.filename, location = chunk.location, text = chunk.text }
-    end)
-  end)
-  chunks:export("chunks", targets.SQLite{ path = "index.sqlite" },
-    { primary_key_fields = { "filename", "location" } })
-end)
-]], AZ.ACCOUNT, srv.endpoint))
+H.write(dir .. "/flow.lua", C.flow("BenchAzure", string.format(
+  'sources.AzureBlob{ account_name = %q, container_name = "bench",\n    endpoint = %q, account_key_env = "AZ_KEY" }',
+  AZ.ACCOUNT, srv.endpoint)))
 
 local function update()
   local req = {}

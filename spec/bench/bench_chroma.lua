@@ -13,17 +13,13 @@
 -- from a batch's first request to its last answer), and the CPU coco and
 -- the server (one node process: the Rust server runs inside it, through
 -- chromadb's native bindings) spend a record.
-local root = debug.getinfo(1, "S").source:match("^@(.*)/spec/bench/bench_chroma%.lua$") or "."
-if root:sub(1, 1) ~= "/" then root = os.getenv("PWD") .. "/" .. root end
-package.path = root .. "/?.lua;" .. package.path
-local C = dofile(root .. "/spec/bench/common.lua")
+local C = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
+local root, coco, build = C.start(arg[1])
 local V = require("spec.servers_vector")
-local build = arg[1] or "build"
-if build:sub(1, 1) ~= "/" then build = root .. "/" .. build end
 
 C.vector_bench{
-  name = "Chroma", title = "Chroma 3.5.0 (npm, `chroma run`, 127.0.0.1)", bin = build .. "/coco", build = build,
-  n = tonumber(os.getenv("BENCH_CHROMA_ROWS")) or 100000, out = root .. "/spec/bench/out/chroma",
+  name = "Chroma", title = "Chroma 3.5.0 (npm, `chroma run`, 127.0.0.1)", bin = coco, build = build,
+  n = C.num("BENCH_CHROMA_ROWS", 100000), out = root .. "/spec/bench/out/chroma",
   words = [[index chunk vector query table column batch commit update source target flow
     function embedding search nearest neighbour distance cosine chroma document metadata record
     collection setup drop live event watch stream cache memo fingerprint lineage ordinal

@@ -15,36 +15,19 @@
 -- Flow: LocalFile -> SplitRecursively -> EmbedText -> SQLite; each file
 -- holds 10 paragraphs that come out as 10 chunks. Requests are counted by
 -- the server (its request log).
-local ffi = require("ffi")
-ffi.cdef [[
-struct coco_bench_timespec { long tv_sec; long tv_nsec; };
-int clock_gettime(int clk, struct coco_bench_timespec *ts);
-int poll(void *fds, unsigned long nfds, int timeout);
-]]
-local function now()
-  local ts = ffi.new("struct coco_bench_timespec")
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
-end
-
-local here = debug.getinfo(1, "S").source:match("^@(.*)/bench_embed%.lua$") or "spec/bench"
-local common = dofile(here .. "/common.lua")
-local root = common.paths(here, "")
-local build = arg[1] or "build"
-if build:sub(1, 1) ~= "/" then build = root .. "/" .. build end
-local BIN = build .. "/coco"
-package.path = root .. "/?.lua;" .. package.path
+local C = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
+local root, BIN = C.start(arg[1])
 local H = require("spec.helpers")
+local now = C.now
 
-local CHUNKS = tonumber(os.getenv("BENCH_EMBED_CHUNKS") or "10000")
+local CHUNKS = C.num("BENCH_EMBED_CHUNKS", 10000)
 local PER_FILE = 10
 local FILES = math.ceil(CHUNKS / PER_FILE)
 local BATCH, CONC, DELAY_MS = 64, 8, 50
-local DIM = tonumber(os.getenv("BENCH_EMBED_DIM") or "384")
+local DIM = C.num("BENCH_EMBED_DIM", 384)
 
 if not H.sh("command -v node >/dev/null 2>&1") then
-  print("coco embed bench: skipped: node is not installed (make deps installs nodejs)")
-  return
+  return C.skip("coco embed bench", "node is not installed (make deps installs nodejs)")
 end
 
 local dir = H.tmpdir()
@@ -59,7 +42,7 @@ local port
 for _ = 1, 200 do
   port = (H.read(dir .. "/port") or ""):match('"port":(%d+)')
   if port then break end
-  ffi.C.poll(nil, 0, 25)
+  C.sleep_ms(25)
 end
 local pid = tonumber(H.read(dir .. "/pid"))
 -- CPU seconds the server has used (utime + stime of /proc/PID/stat).
@@ -173,7 +156,7 @@ end
 
 local function verdict(ok) return ok and "PASS" or "FAIL" end
 local function count_rows(db, tbl)
-  return tonumber(common.sh(string.format("sqlite3 %s 'SELECT count(*) FROM %s'", H.q(dir .. "/" .. db), tbl)))
+  return tonumber(C.sh(string.format("sqlite3 %s 'SELECT count(*) FROM %s'", H.q(dir .. "/" .. db), tbl)))
 end
 
 print(string.format("coco embed bench: %d chunks in %d files; fake_openai.js, %d ms per request; " ..

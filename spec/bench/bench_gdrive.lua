@@ -9,19 +9,15 @@
 --      changes.list request, no listing, no download
 --   4. live mode, 10 files edited: each applied, exactly 10 downloads
 -- The flow: GoogleDrive -> SplitRecursively (chunk_size 1000) -> SQLite.
-package.path = "./?.lua;" .. package.path
-local build = arg[1] or "build"
+local C = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
+local _, coco = C.start(arg[1])
 local GD = require("spec.servers_gdrive")
 local H = require("spec.helpers")
 
-local N = tonumber(os.getenv("BENCH_GDRIVE_FILES") or "5000")
-local coco = build:sub(1, 1) == "/" and (build .. "/coco") or (GD.root .. "/" .. build .. "/coco")
+local N = C.num("BENCH_GDRIVE_FILES", 5000)
 
 local ok, why = GD.available()
-if not ok then
-  print("coco gdrive bench: skipped: " .. why)
-  return
-end
+if not ok then return C.skip("coco gdrive bench", why) end
 local srv = assert(GD.start())
 local dir = H.tmpdir()
 local live

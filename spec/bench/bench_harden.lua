@@ -9,9 +9,8 @@
 -- Usage: luajit spec/bench/bench_harden.lua [build-dir] [parts], parts a
 -- comma list of rss, escape (default: both); COCO_BENCH_SIZES="50,200"
 -- picks the file sizes in MB.
-local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local C = dofile(here .. "/common.lua")
-local root, coco, build = C.paths(here, arg[1] or "build")
+local C = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
+local root, coco, build = C.start(arg[1])
 local parts = arg[2] or "rss,escape"
 local sh = C.sh
 

@@ -8,10 +8,14 @@
 --      10,000-chunk index while the updater runs (files edited meanwhile)
 -- Usage: luajit spec/bench/bench_hosts.lua [build-dir] [parts], parts a comma
 -- list of nvim, rss, nginx (default: all). Prints one line per figure.
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
+local root, _, build = common.start(arg[1])
+local sh, q, write, read = common.sh, common.q, common.write, common.read
+local function now_ms() return common.now() * 1e3 end
+local function have(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == 0 end
+
 local ffi = require("ffi")
 ffi.cdef [[
-typedef struct { long tv_sec; long tv_nsec; } bh_timespec;
-int clock_gettime(int clk, bh_timespec *ts);
 int socket(int domain, int type, int protocol);
 int connect(int fd, const void *addr, unsigned int len);
 long send(int fd, const void *buf, unsigned long n, int flags);
@@ -22,37 +26,6 @@ unsigned short htons(unsigned short v);
 ]]
 local C = ffi.C
 
-local function now_ms()
-  local ts = ffi.new("bh_timespec")
-  C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) * 1e3 + tonumber(ts.tv_nsec) / 1e6
-end
-
-local function sh(cmd)
-  local p = io.popen(cmd)
-  local s = p:read("*a")
-  p:close()
-  return s
-end
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-local function have(cmd) return os.execute("command -v " .. cmd .. " >/dev/null 2>&1") == 0 end
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
-local here = debug.getinfo(1, "S").source:match("^@(.*)/bench_hosts%.lua$") or "spec/bench"
-local root = sh("cd " .. q(here .. "/../..") .. " && pwd"):gsub("%s+$", "")
-local build = arg[1] or "build"
-if build:sub(1, 1) ~= "/" then build = root .. "/" .. build end
 local work = sh("mktemp -d /tmp/coco-bench-hosts.XXXXXX"):gsub("%s+$", "")
 
 local WORDS = { "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
@@ -77,7 +50,7 @@ local function tree(dir, n, ext, size)
   end
 end
 
-local function report(fmt, ...) io.write(string.format(fmt, ...), "\n") io.flush() end
+local report = common.say
 -- "largest gap: 12.8 ms (goal <= 20 ms: PASS)"
 local function verdict(what, v, goal, unit)
   return string.format("%s: %.1f %s (goal <= %g %s: %s)", what, v, unit, goal, unit, v <= goal and "PASS" or "FAIL")
@@ -85,7 +58,7 @@ end
 
 -- ---- 1. Neovim -----------------------------------------------------------------
 local function bench_nvim()
-  if not have("nvim") then report("hosts: nvim: not installed, skipped") return end
+  if not have("nvim") then common.skip("hosts: nvim", "not installed") return end
   local dir = work .. "/nvim"
   write(dir .. "/bench.lua", string.format([[
 local R = {}
@@ -143,7 +116,7 @@ end
 -- ---- 2. RSS of an idle updater ------------------------------------------------------
 local function bench_rss()
   if os.execute("luajit -e 'require(\"luv\")' 2>/dev/null") ~= 0 then
-    report("hosts: rss: lua-luv not installed, skipped") return
+    common.skip("hosts: rss", "lua-luv not installed") return
   end
   for _, case in ipairs{ { "docs_index docs (41 files)", root .. "/examples/docs_index/docs" },
                          { "10,000 files", work .. "/nvim/src" } } do
@@ -221,7 +194,7 @@ end
 
 local function bench_nginx()
   if not have("nginx") or os.execute("test -e /usr/lib/nginx/modules/ngx_http_lua_module.so") ~= 0 then
-    report("hosts: nginx: nginx with libnginx-mod-http-lua not installed, skipped") return
+    common.skip("hosts: nginx", "nginx with libnginx-mod-http-lua not installed") return
   end
   local dir = work .. "/nginx/"
   os.execute("mkdir -p " .. q(dir .. "logs"))

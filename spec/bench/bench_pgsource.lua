@@ -13,11 +13,16 @@
 --      FFI) -> the row's new title committed in SQLite (polled through FFI
 --      every 0.2 ms), one random row at a time, BENCH_PGSRC_UPDATES times
 --      (default 300); p50 and p99.
+local C = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
+local root, BIN = C.start(arg[1])
+local now, sleep_ms, q, sh, write = C.now, C.sleep_ms, C.q, C.run, C.write
+local N = C.num("BENCH_PGSRC_ROWS", 100000)
+local NU = C.num("BENCH_PGSRC_UPDATES", 300)
+local OUT = root .. "/spec/bench/out/pgsrc"
+local S = dofile(root .. "/spec/servers.lua")
+
 local ffi = require("ffi")
 ffi.cdef [[
-struct pgsb_ts { long tv_sec; long tv_nsec; };
-int clock_gettime(int clk, struct pgsb_ts *ts);
-int poll(void *fds, unsigned long nfds, int timeout);
 typedef struct PGconn PGconn;
 typedef struct PGresult PGresult;
 PGconn *PQconnectdb(const char *conninfo);
@@ -41,36 +46,6 @@ int sqlite3_busy_timeout(sqlite3 *db, int ms);
 ]]
 local pq = ffi.load("libpq.so.5")
 local sq = ffi.load("libsqlite3.so.0")
-
-local function now()
-  local ts = ffi.new("struct pgsb_ts")
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
-end
-local function sleep_ms(ms) ffi.C.poll(nil, 0, ms) end
-
-local root = debug.getinfo(1, "S").source:match("^@(.*)/spec/bench/bench_pgsource%.lua$") or "."
-if root:sub(1, 1) ~= "/" then root = os.getenv("PWD") .. "/" .. root end
-local build = arg[1] or "build"
-if build:sub(1, 1) ~= "/" then build = root .. "/" .. build end
-local BIN = build .. "/coco"
-local N = tonumber(os.getenv("BENCH_PGSRC_ROWS")) or 100000
-local NU = tonumber(os.getenv("BENCH_PGSRC_UPDATES")) or 300
-local OUT = root .. "/spec/bench/out/pgsrc"
-local S = dofile(root .. "/spec/servers.lua")
-
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-local function sh(cmd)
-  local p = io.popen("( " .. cmd .. " ) 2>&1")
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
 
 print(string.format("coco bench: Postgres source, %d rows, binary %s", N, BIN))
 local srv = assert(S.postgres{ durable = true })
@@ -110,7 +85,7 @@ end)
     local u, s = out:match("@@([%d.]+) ([%d.]+)")
     return now() - t0, out:match("({.-})") or out, (tonumber(u) or 0) + (tonumber(s) or 0)
   end
-  local function load() return (sh("cat /proc/loadavg"):match("^(%S+)")) end
+  local load = C.load
 
   -- 1. initial load
   sh("cd " .. q(OUT) .. " && " .. env .. q(BIN) .. " setup flow.lua -f")
@@ -163,7 +138,7 @@ end)
     local t0 = now()
     while title(id) ~= want do
       if now() - t0 > 30 then error("live mode did not write row " .. id) end
-      ffi.C.poll(nil, 0, 0)
+      sleep_ms(0)
     end
     lat[#lat + 1] = (now() - t0) * 1000
     sleep_ms(10)

@@ -14,16 +14,12 @@
 -- each batch's first statement to its COMMIT. Query time is flow:query in
 -- a warm process (embedding the query, connecting, searching), and the
 -- whole `coco query` process beside it.
-local root = debug.getinfo(1, "S").source:match("^@(.*)/spec/bench/bench_postgres%.lua$") or "."
-if root:sub(1, 1) ~= "/" then root = os.getenv("PWD") .. "/" .. root end
-local build = arg[1] or "build"
-if build:sub(1, 1) ~= "/" then build = root .. "/" .. build end
-local BIN = build .. "/coco"
-local N = tonumber(os.getenv("BENCH_PG_ROWS")) or 100000
-local NH = tonumber(os.getenv("BENCH_PG_HNSW_ROWS")) or N
+local C = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
+local root, BIN, build = C.start(arg[1])
+local N = C.num("BENCH_PG_ROWS", 100000)
+local NH = C.num("BENCH_PG_HNSW_ROWS", N)
 local OUT = root .. "/spec/bench/out/pg"
 local S = dofile(root .. "/spec/servers.lua")
-local C = dofile(root .. "/spec/bench/common.lua")
 local now, q, sh, write, say = C.now, C.q, C.run, C.write, C.say
 
 local WORDS = [[index chunk vector query table column batch commit update source target flow
@@ -61,7 +57,7 @@ local results = {}
 local pg, why = S.postgres{ durable = true }
 track(pg)
 if not pg then
-  say("PostgreSQL: cannot start (%s); skipped", why)
+  C.skip("PostgreSQL", "cannot start (" .. tostring(why) .. ")")
 else
   local dir = OUT .. "/pg"
   sh("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
@@ -121,7 +117,7 @@ do
   local pl, pwhy = S.pglite()
   track(pl)
   if not pl then
-    say("PGlite: cannot start (%s); skipped", pwhy)
+    C.skip("PGlite", "cannot start (" .. tostring(pwhy) .. ")")
   else
     local dir = OUT .. "/pglite"
     sh("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))

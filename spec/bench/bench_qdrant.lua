@@ -14,19 +14,15 @@
 -- jobs on the machine inflate wall time far more than CPU time). Query time
 -- is flow:query in a warm process, and the whole `coco query` process
 -- beside `coco --version`.
-local root = debug.getinfo(1, "S").source:match("^@(.*)/spec/bench/bench_qdrant%.lua$") or "."
-if root:sub(1, 1) ~= "/" then root = os.getenv("PWD") .. "/" .. root end
-package.path = root .. "/?.lua;" .. package.path
-local C = dofile(root .. "/spec/bench/common.lua")
+local C = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
+local root, coco, build = C.start(arg[1])
 local V = require("spec.servers_vector")
-local build = arg[1] or "build"
-if build:sub(1, 1) ~= "/" then build = root .. "/" .. build end
 
 local function server_cpu(srv) return C.server_cpu("qdrant", srv.data) end
 
 C.vector_bench{
-  name = "Qdrant", title = "Qdrant 1.16.3 (npm binary, 127.0.0.1)", bin = build .. "/coco", build = build,
-  n = tonumber(os.getenv("BENCH_QDRANT_ROWS")) or 100000, out = root .. "/spec/bench/out/qdrant",
+  name = "Qdrant", title = "Qdrant 1.16.3 (npm binary, 127.0.0.1)", bin = coco, build = build,
+  n = C.num("BENCH_QDRANT_ROWS", 100000), out = root .. "/spec/bench/out/qdrant",
   words = [[index chunk vector query table column batch commit update source target flow
     function embedding search nearest neighbour distance cosine qdrant payload point named
     collection setup drop live event watch stream cache memo fingerprint lineage ordinal

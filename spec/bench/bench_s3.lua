@@ -7,19 +7,15 @@
 --   3. 10 objects overwritten: exactly 10 GetObject
 -- The flow is the Foundation bench's: AmazonS3 -> SplitRecursively
 -- (chunk_size 1000) -> SQLite. Requests are counted by the server.
-package.path = "./?.lua;" .. package.path
-local build = arg[1] or "build"
+local C = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
+local _, coco = C.start(arg[1])
 local S3 = require("spec.servers_s3")
 local H = require("spec.helpers")
 
-local N = tonumber(os.getenv("BENCH_S3_OBJECTS") or "10000")
-local coco = (build:sub(1, 1) == "/" and build or S3.root .. "/" .. build) .. "/coco"
+local N = C.num("BENCH_S3_OBJECTS", 10000)
 
 local ok, why = S3.available()
-if not ok then
-  print("coco s3 bench: skipped: " .. why)
-  return
-end
+if not ok then return C.skip("coco s3 bench", why) end
 local srv = assert(S3.start{ buckets = { "bench" } })
 local dir = H.tmpdir()
 local function finish()
@@ -33,23 +29,8 @@ local t0 = S3.now()
 srv:fill("bench", "docs/", N, 4096)
 print(string.format("upload (node, 16 at a time): %.1f s", S3.now() - t0))
 
-H.write(dir .. "/flow.lua", string.format([[
-local coco = require("coco")
-local sources, functions, targets = coco.sources, coco.functions, coco.targets
-return coco.flow("BenchS3", function(flow, scope)
-  scope.documents = flow:add_source(sources.AmazonS3{ bucket_name = "bench", endpoint = %q })
-  local chunks = scope:add_collector()
-  scope.documents:row(function(doc)
-    doc.chunks = doc.content:transform(functions.SplitRecursively{},
-      { language = "markdown", chunk_size = 1000 })
-    doc.chunks:row(function(chunk)
-      chunks:collect{ filename = doc.filename, location = chunk.location, text = chunk.text }
-    end)
-  end)
-  chunks:export("chunks", targets.SQLite{ path = "index.sqlite" },
-    { primary_key_fields = { "filename", "location" } })
-end)
-]], srv.s3))
+H.write(dir .. "/flow.lua", C.flow("BenchS3",
+  string.format('sources.AmazonS3{ bucket_name = "bench", endpoint = %q }', srv.s3)))
 
 local env = "AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_SESSION_TOKEN= AWS_REGION=us-east-1 "
 local function update()

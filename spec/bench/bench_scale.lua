@@ -21,13 +21,11 @@
 --   live idle  `coco -L` after its first pass: RSS and peak RSS, idle
 -- Beside each figure, the 1-minute load average when it was taken: the
 -- machine may be shared.
-local build = arg[1] or "build"
-local here = debug.getinfo(1, "S").source:match("^@(.*)/bench_scale%.lua$") or "spec/bench"
-local common = dofile(here .. "/common.lua")
-local sh = common.sh
-local root, coco = common.paths(here, build)
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
+local root, coco = common.start(arg[1])
+local here, sh = common.here, common.sh
 local base = os.getenv("SCALE_DIR") or (root .. "/spec/bench/out/scale")
-local REPS = tonumber(os.getenv("SCALE_REPS") or "3")
+local REPS = common.num("SCALE_REPS", 3)
 local sizes = {}
 for n in (os.getenv("SCALE") or "10000,100000"):gmatch("[^,%s]+") do
   local v = tonumber(n)

@@ -14,18 +14,15 @@
 --   rows = 100 of 100,000, live = the latency under polling).
 --   (`... [build-dir] --poll ADDR FLOW SOURCE` is the polling client
 --   the live part starts.)
-local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-package.path = here .. "/?.lua;" .. package.path
-local common = require("common")
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
+local root, bin = common.start(arg[1])
+local here, sh, now = common.here, common.sh, common.now
 local ffi = require("ffi")
-local root, bin = common.paths(here, arg[1] or "build")
 local IDLE = tonumber(arg[2] ~= "--poll" and arg[2] or 60)
 local PARTS = os.getenv("COCO_BENCH_PARTS") or "page,idle,rows,live"
 local function want(p) return (("," .. PARTS .. ","):find("," .. p .. ",", 1, true)) ~= nil end
 
 ffi.cdef[[
-struct bs_ts { long tv_sec; long tv_nsec; };
-int bs_clock_gettime(int clk, struct bs_ts *ts) __asm__("clock_gettime");
 int bs_socket(int domain, int type, int protocol) __asm__("socket");
 int bs_close(int fd) __asm__("close");
 long bs_write(int fd, const char *buf, unsigned long n) __asm__("write");
@@ -36,12 +33,6 @@ long bs_recv(int fd, char *buf, unsigned long n, int flags) __asm__("recv");
 int bs_usleep(unsigned int usec) __asm__("usleep");
 ]]
 local C = ffi.C
-local function now()
-  local ts = ffi.new("struct bs_ts")
-  C.bs_clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
-end
-local sh = common.sh
 
 local function connect(addr)
   local ip, port = addr:match("^([%d%.]+):(%d+)$")
@@ -129,11 +120,7 @@ local function wait_line(file, pat)
   error("timed out waiting for " .. pat .. " in " .. file)
 end
 
-local function writefile(path, s)
-  local f = assert(io.open(path, "w"))
-  f:write(s)
-  f:close()
-end
+local writefile = common.write
 
 -- ---- the polling client of the live part (its own process) ------------------
 if arg[2] == "--poll" then
@@ -285,10 +272,10 @@ end
 -- polling client running; latency: close() -> the new text visible to
 -- another SQLite connection.
 if want("live") then
-  local NFILES = tonumber(os.getenv("BENCH_SERVER_FILES") or "1000")
-  local RATE = tonumber(os.getenv("BENCH_SERVER_RATE") or "20")
-  local CHANGES = tonumber(os.getenv("BENCH_SERVER_CHANGES") or "50")
-  local ROUNDS = tonumber(os.getenv("BENCH_SERVER_ROUNDS") or "10")
+  local NFILES = common.num("BENCH_SERVER_FILES", 1000)
+  local RATE = common.num("BENCH_SERVER_RATE", 20)
+  local CHANGES = common.num("BENCH_SERVER_CHANGES", 50)
+  local ROUNDS = common.num("BENCH_SERVER_ROUNDS", 10)
   local d = dir .. "/c"
   sh("mkdir -p " .. d)
   sh(string.format("luajit %s/gen_corpus.lua %s/corpus %d 4096 42 >/dev/null", here, d, NFILES))

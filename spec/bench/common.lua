@@ -1,14 +1,24 @@
--- What the benchmarks share: the shell, the paths, the flow of the
--- Foundation and live benchmarks (LocalFile corpus/ -> SplitRecursively(1000)
--- -> SQLite), and for the vector-target benchmarks (bench_postgres,
--- bench_qdrant, bench_chroma) a clock, a corpus of ~1 KB files, a stand-in embedding,
--- timed coco runs, a server's CPU time and query timings.
+-- What the benchmarks share: the start every benchmark makes (M.start:
+-- the repository root, the build, the coco binary; M.num, M.skip), the
+-- shell, a clock, the flow of the Foundation, live and source benchmarks
+-- (a source -> SplitRecursively(1000) -> SQLite), and for the vector-target
+-- benchmarks (bench_postgres, bench_qdrant, bench_chroma) a corpus of ~1 KB
+-- files, a stand-in embedding, timed coco runs, a server's CPU time and
+-- query timings.
+--
+-- A benchmark begins:
+--   local C = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
+--   local root, coco, build = C.start(arg[1])
 local ffi = require("ffi")
 ffi.cdef [[
 struct coco_bench_common_ts { long tv_sec; long tv_nsec; };
 int coco_bench_common_clock(int clk, struct coco_bench_common_ts *ts) __asm__("clock_gettime");
+int coco_bench_common_poll(void *fds, unsigned long nfds, int timeout) __asm__("poll");
 ]]
 local M = {}
+
+-- spec/bench, as this file was named (relative to the working directory or absolute)
+local HERE = debug.getinfo(1, "S").source:match("^@(.*)/common%.lua$") or "spec/bench"
 
 -- Monotonic seconds.
 function M.now()
@@ -16,6 +26,8 @@ function M.now()
   ffi.C.coco_bench_common_clock(1, ts)
   return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
 end
+
+function M.sleep_ms(ms) ffi.C.coco_bench_common_poll(nil, 0, ms) end
 
 function M.q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
@@ -45,12 +57,6 @@ function M.sh(cmd)
   return s
 end
 
-function M.write(path, s)
-  local f = assert(io.open(path, "w"))
-  f:write(s)
-  f:close()
-end
-
 -- The file's content, or nil when it cannot be read.
 function M.read(path)
   local f = io.open(path)
@@ -60,23 +66,36 @@ function M.read(path)
   return s
 end
 
--- here: the directory of spec/bench; build: a build directory, relative to
--- the repository root or absolute. Returns the root, the coco binary and
--- the build directory's absolute path.
-function M.paths(here, build)
-  local root = M.sh("cd " .. here .. "/../.. && pwd"):gsub("%s+$", "")
+-- The start of a benchmark. build: its build directory (arg[1]; default
+-- "build"), relative to the repository root or absolute. Returns the root,
+-- the coco binary and the build directory, absolute (M.root, M.here: the
+-- root and spec/bench); puts the root on package.path
+-- (require("spec.helpers"), require("spec.servers_s3"), ...).
+function M.start(build)
+  local root = M.sh("cd " .. M.q(HERE .. "/../..") .. " && pwd"):gsub("%s+$", "")
+  build = build or "build"
   local dir = build:sub(1, 1) == "/" and build or root .. "/" .. build
+  package.path = root .. "/?.lua;" .. package.path
+  M.root, M.here = root, root .. "/spec/bench"
   return root, dir .. "/coco", dir
 end
 
--- The benchmark flow, named name, writing <name>__chunks in index.sqlite.
-function M.flow(name)
+-- The number in environment variable name, else default.
+function M.num(name, default) return tonumber(os.getenv(name)) or default end
+
+-- "<what>: skipped: <why>": a benchmark or a part of one that cannot run
+-- here (a server or tool missing) says so, and the next one runs.
+function M.skip(what, why) M.say("%s: skipped: %s", what, why) end
+
+-- The benchmark flow, named name, writing <name>__chunks in index.sqlite;
+-- source: a Lua expression (sources.X{...}; default LocalFile over corpus/).
+function M.flow(name, source)
   return string.format([[
 local coco = require("coco")
 local sources, functions, targets = coco.sources, coco.functions, coco.targets
 return coco.flow(%q, function(flow, scope)
   scope.documents = flow:add_source(
-    sources.LocalFile{ path = "corpus", included_patterns = { "*.md", "*.txt" } })
+    %s)
   local chunks = scope:add_collector()
   scope.documents:row(function(doc)
     doc.chunks = doc.content:transform(functions.SplitRecursively{},
@@ -88,7 +107,7 @@ return coco.flow(%q, function(flow, scope)
   chunks:export("chunks", targets.SQLite{ path = "index.sqlite" },
     { primary_key_fields = { "filename", "location" } })
 end)
-]], name)
+]], name, source or 'sources.LocalFile{ path = "corpus", included_patterns = { "*.md", "*.txt" } }')
 end
 
 -- n files of ~1 KB of words (a string of them), 1,000 a directory, in dir;
@@ -187,7 +206,7 @@ function M.vector_bench(o)
   say("bench_%s: %d files of ~1 KB in %s/corpus (%.1f s)", tag, o.n, o.out, M.now() - t0)
   local srv, why = o.start()
   if not srv then
-    say("%s: cannot start (%s); skipped", o.name, why)
+    M.skip(o.name, "cannot start (" .. tostring(why) .. ")")
     return
   end
   local ok, err = xpcall(function()

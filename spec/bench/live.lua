@@ -8,8 +8,6 @@
 --      BENCH_SOAK_S seconds of continuous edits
 local ffi = require("ffi")
 ffi.cdef [[
-typedef struct { long tv_sec; long tv_nsec; } timespec_t;
-int clock_gettime(int clk, timespec_t *ts);
 int open(const char *path, int flags, int mode);
 long write(int fd, const void *buf, unsigned long n);
 int close(int fd);
@@ -31,20 +29,17 @@ int sqlite3_close(sqlite3 *db);
 local C = ffi.C
 local sqlite = ffi.load("sqlite3")
 
-local build = arg[1] or "build"
-local here = debug.getinfo(1, "S").source:match("^@(.*)/live%.lua$") or "spec/bench"
-local common = dofile(here .. "/common.lua")
-local sh = common.sh
-local root, coco = common.paths(here, build)
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
+local root, coco = common.start(arg[1])
+local here, sh = common.here, common.sh
 local out = root .. "/spec/bench/out/live"
-local N = tonumber(os.getenv("BENCH_FILES") or "10000")
-local CHANGES = tonumber(os.getenv("BENCH_LIVE_CHANGES") or "500")
-local RATE = tonumber(os.getenv("BENCH_LIVE_RATE") or "100")
-local IDLE_S = tonumber(os.getenv("BENCH_IDLE_S") or "5")
-local SOAK_S = tonumber(os.getenv("BENCH_SOAK_S") or "20")
+local N = common.num("BENCH_FILES", 10000)
+local CHANGES = common.num("BENCH_LIVE_CHANGES", 500)
+local RATE = common.num("BENCH_LIVE_RATE", 100)
+local IDLE_S = common.num("BENCH_IDLE_S", 5)
+local SOAK_S = common.num("BENCH_SOAK_S", 20)
 
-local ts = ffi.new("timespec_t")
-local function now() C.clock_gettime(1, ts) return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9 end
+local now = common.now
 
 local O_WRONLY, O_CREAT, O_TRUNC = 1, 64, 512
 local function write_file(path, s)

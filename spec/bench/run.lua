@@ -3,14 +3,12 @@
 --   flow:   LocalFile -> SplitRecursively (chunk_size 1000) -> SQLite
 -- Whole-process wall time (warm page cache) and peak RSS of `coco`, per
 -- phase; after each phase the target is compared with a fresh build.
-local build = arg[1] or "build"
-local here = debug.getinfo(1, "S").source:match("^@(.*)/run%.lua$") or "spec/bench"
-local common = dofile(here .. "/common.lua")
-local sh = common.sh
-local root, coco, build_dir = common.paths(here, build)
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
+local root, coco, build_dir = common.start(arg[1])
+local here, sh = common.here, common.sh
 local out = root .. "/spec/bench/out"
-local N = tonumber(os.getenv("BENCH_FILES") or "10000")
-local REPS = tonumber(os.getenv("BENCH_REPS") or "5")
+local N = common.num("BENCH_FILES", 10000)
+local REPS = common.num("BENCH_REPS", 5)
 
 local flow = common.flow("Bench")
 
