@@ -155,6 +155,11 @@ int coco_state_pg_open(const char *url, const char *flow, int read_only, coco_st
 	char **err);
 /* Drop that schema and everything in it (after close; none is fine). */
 int coco_state_pg_remove(const char *url, const char *flow, char **err);
+/* What `coco cluster status` shows (appended to out): the rows tracked and
+ * who holds the partitions:
+ *   Flow Docs, URL postgres://... (schema "coco_Docs"): 1000 source rows tracked
+ *     host pid 4242: 256 partitions, epoch 7, lease ends in 19 s */
+int coco_state_pg_status(const char *url, const char *flow, coco_buf *out, char **err);
 
 /* Close any store (NULL is fine). */
 static inline void coco_state_close(coco_state *s)

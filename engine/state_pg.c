@@ -450,6 +450,53 @@ int coco_state_pg_remove(const char *url, const char *flow, char **err)
 	return rc;
 }
 
+/* What `coco cluster status` shows of flow's state at url, into out. */
+int coco_state_pg_status(const char *url, const char *flow, coco_buf *out, char **err)
+{
+	pgs *s = pg_new(url, flow, 1);
+	PGconn *c = pg_connect(s, 0, err);
+	int rc = c ? 0 : -1;
+	coco_buf q = {0};
+	PGresult *r = NULL;
+	if (!rc) {
+		coco_buf_printf(&q, "SELECT to_regclass('%s.lease') IS NOT NULL", s->schema);
+		r = PQexec(c, q.p);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			rc = res_fail(s, c, r, err);
+		else if (strcmp(PQgetvalue(r, 0, 0), "t"))
+			rc = coco_seterr(err, "no state for flow %s in %s", flow, s->label);
+		PQclear(r);
+	}
+	if (!rc) {
+		coco_buf_clear(&q);
+		coco_buf_printf(&q, "SELECT (SELECT count(*) FROM %s.tracking), CASE WHEN owner IS NULL "
+			"OR expires_at < now() THEN '' ELSE owner END AS o, count(*), max(epoch), "
+			"ceil(extract(epoch FROM max(expires_at) - now())) FROM %s.lease GROUP BY o ORDER BY o",
+			s->schema, s->schema);
+		r = PQexec(c, q.p);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			rc = res_fail(s, c, r, err);
+		} else {
+			coco_buf_printf(out, "Flow %s, %s (schema %s): %s source rows tracked\n", flow,
+				s->label + strlen("cluster "), s->schema, PQgetvalue(r, 0, 0));
+			for (int i = 0; i < PQntuples(r); i++) {
+				if (!*PQgetvalue(r, i, 1))
+					coco_buf_printf(out, "  free: %s partitions\n", PQgetvalue(r, i, 2));
+				else
+					coco_buf_printf(out, "  %s: %s partitions, epoch %s, lease ends in %s s\n",
+						PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+						PQgetvalue(r, i, 4));
+			}
+		}
+		PQclear(r);
+	}
+	coco_buf_free(&q);
+	if (c)
+		PQfinish(c);
+	pg_close(&s->base);
+	return rc;
+}
+
 /* ---- reads and writes ---------------------------------------------------- */
 
 static int pg_get(coco_state *st, coco_cf cf, const void *k, size_t kn, coco_buf *val, char **err)

@@ -452,6 +452,22 @@ static int l_remove_state(lua_State *L)
 	return 1;
 }
 
+/* g:cluster_status(url) -> text | nil, msg */
+static int l_cluster_status(lua_State *L)
+{
+	lgraph *lg = coco_lua_check_graph(L, 1);
+	const char *url = luaL_checkstring(L, 2);
+	coco_buf b = {0};
+	char *err = NULL;
+	if (coco_state_pg_status(url, coco_graph_name(lg->g), &b, &err)) {
+		coco_buf_free(&b);
+		return coco_lua_fail_free(L, err);
+	}
+	lua_pushlstring(L, b.p ? b.p : "", b.n);
+	coco_buf_free(&b);
+	return 1;
+}
+
 /* g:live(opts) -> updater | nil, msg */
 static int l_live(lua_State *L)
 {
@@ -474,6 +490,7 @@ static const luaL_Reg flow_methods[] = {
 	{ "evaluate", l_evaluate },
 	{ "verify", l_verify },
 	{ "remove_state", l_remove_state },
+	{ "cluster_status", l_cluster_status },
 	{ "live", l_live },
 	{ NULL, NULL }
 };

@@ -13,6 +13,8 @@ usage: coco FLOW.lua [-L]                      update the flow's targets (= coco
        coco verify FLOW.lua [--repair] [--json] compare every target with a fresh build
        coco show   FLOW.lua [-v]               the compiled graph, schemas, setup status
        coco ls     [FLOW.lua]                  flows with state
+       coco cluster status FLOW.lua --cluster URL
+                                               who holds the flow's partitions
        coco query  FLOW.lua[:handler] TEXT [-k 10] [--json]
                                                run a query handler of the flow
        coco server FLOW.lua... [-L] [--listen 127.0.0.1:49344] [--token-env VAR] [--cors ORIGIN]
@@ -59,6 +61,7 @@ local allowed = {
   show = { verbose = 1, state = 1, cluster = 1 },
   verify = { repair = 1, json = 1, quiet = 1, state = 1, cluster = 1 },
   ls = { state = 1 },
+  cluster = { cluster = 1 },
   query = { k = 1, json = 1, state = 1 },
   server = { live = 1, listen = 1, token_env = 1, cors = 1, force = 1, state = 1, quiet = 1 },
 }
@@ -336,6 +339,14 @@ function commands.verify(flow, o)
   return rc
 end
 
+-- coco cluster status FLOW.lua --cluster URL
+function commands.cluster(flow, o)
+  local text, err = flow._g:cluster_status(o.cluster)
+  if not text then errf("%s", err); return 1 end
+  stdout:write(text)
+  return 0
+end
+
 function commands.show(flow, o)
   local text, err = flow:show{ verbose = o.verbose }
   if not text then errf("%s", err); return 1 end
@@ -479,6 +490,11 @@ function M.main(args)
   local env_cluster = os.getenv("COCO_CLUSTER_URL")
   if allowed[cmd].cluster and not o.state and not o.cluster and env_cluster and env_cluster ~= "" then
     o.cluster = env_cluster
+  end
+  if cmd == "cluster" then
+    if pos[1] ~= "status" then errf("'cluster' takes 'status': coco cluster status FLOW.lua --cluster URL"); return 2 end
+    table.remove(pos, 1)
+    if not o.cluster then errf("cluster status: give --cluster URL (or $COCO_CLUSTER_URL)"); return 2 end
   end
   if cmd == "ls" then return ls(o, pos) end
   if cmd == "query" then return query(o, pos) end
