@@ -173,16 +173,11 @@ describe("cluster mode: the state in PostgreSQL", function()
     local rc, _, err = H.coco(d, "setup flow.lua -q " .. cl, env)
     assert.are.equal(0, rc, err)
     -- A: an update whose every call takes 0.3 s
-    local p = io.popen(string.format("cd %s && (COCO_CLUSTER_LEASE_MS=1000 SLOW=0.3 CALLS=calls.log "
-      .. "%s update flow.lua %s >a.out 2>a.err; echo $? >a.rc) >/dev/null 2>&1 </dev/null & echo $!",
-      H.q(d), H.q(H.bin), cl))
-    local sh = p:read("*l")
-    p:close()
+    assert(H.sh(string.format("cd %s && (COCO_CLUSTER_LEASE_MS=1000 SLOW=0.3 CALLS=calls.log "
+      .. "sh -c 'echo $$ >a.pid; exec \"$0\" \"$@\"' %s update flow.lua %s >a.out 2>a.err; "
+      .. "echo $? >a.rc) >/dev/null 2>&1 </dev/null &", H.q(d), H.q(H.bin), cl)))
     wait_for("A's first call", function() return (H.read(d .. "/calls.log") or "") ~= "" end)
-    local pp = io.popen("pgrep -P " .. sh)
-    local pid = pp:read("*l")
-    pp:close()
-    assert.is_truthy(pid, "no coco under " .. sh)
+    local pid = H.read(d .. "/a.pid"):match("%d+")
     -- B, meanwhile: refused
     rc, _, err = H.coco(d, "update flow.lua " .. cl, env)
     assert.are.equal(1, rc)
