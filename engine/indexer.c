@@ -334,7 +334,7 @@ static int evaluate(run *r, size_t si, const coco_gsource *s, coco_source_stats 
 		for (size_t i = 0; i + 32 <= r->memo.used.n; i += 32)
 			kset_add(&r->swept_used, coco_arena_strndup(&r->swept_keys, r->memo.used.p + i, 32));
 	diff_rows(r, d, &d->oldl, out, r->o->reexport, p);
-	r->dirty = 1;
+	memo_dirty(r);
 	(*processed_counter(stats, d))++;
 	return 0;
 }
@@ -663,7 +663,7 @@ static int pass_row(pctx *c, size_t i)
 			return 0;               /* vanished between list and read */
 		d->kind = ROW_DELETED;
 		diff_rows(r, d, &oldl, c->none, 0, &c->p);
-		r->dirty = 1;
+		memo_dirty(r);
 		c->stats->deleted++;
 		c->ndone++;
 		return 0;

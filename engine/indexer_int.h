@@ -34,8 +34,12 @@ typedef struct items {
 int list_items(const coco_gsource *s, void *src, items *it, char **err);
 
 /* ---- memo (memo.c) ------------------------------------------------------ */
-/* memo_ctx and its coco_memo hooks: records_int.h. A set of 32-byte memo
- * keys: */
+/* memo_ctx and its coco_memo hooks: records_int.h. A row evaluated or
+ * deleted: the memo needs a sweep (memo.c). */
+struct run;
+void memo_dirty(struct run *r);
+
+/* A set of 32-byte memo keys: */
 typedef struct kset {
 	const char **slot;
 	size_t cap, n;

@@ -26,9 +26,10 @@ void memo_touch(void *ud, const unsigned char key[32])
 }
 
 /* The sweep mark: in meta while cached results may exist that no row
- * uses (written before a run's first put; a kill -9 leaves it), so the
- * next run sweeps even when no row changes. Cleared by a sweep that
- * spared nothing (delete_dead). */
+ * uses, so the next run sweeps even when no row changes. Written before a
+ * run's first put and before the first commit that can leave results
+ * unused (memo_dirty), so a kill -9 before the sweep leaves it; cleared by
+ * a sweep that spared nothing (delete_dead). */
 #define META_SWEEP "memo-sweep"
 
 static int mark_set(memo_ctx *m, int on, char **err)
@@ -57,6 +58,19 @@ static int mark_get(memo_ctx *m, char **err)
 		m->mark = got == 1 ? 2 : 1;
 	}
 	return m->mark == 2;
+}
+
+/* A row was evaluated or deleted: the memo needs a sweep. On the main
+ * thread, before the row goes to the writer: the mark is in state before
+ * the commit that may leave cached results unused. */
+void memo_dirty(run *r)
+{
+	if (r->dirty)
+		return;
+	r->dirty = 1;
+	if (r->memo.mark != 2 && coco_graph_cached_fns(r->g, NULL, 0) &&   /* else none to sweep */
+	    mark_get(&r->memo, NULL) == 0)
+		mark_set(&r->memo, 1, NULL);   /* a failure: the commit fails too */
 }
 
 void memo_put(void *ud, const unsigned char key[32], const coco_value *v)
@@ -244,7 +258,9 @@ int sweep_finish(run *r, int wait, char **err)
 	else {
 		for (size_t i = 0; i + 32 <= r->memo.puts.n; i += 32)
 			kset_add(&r->swept_used, r->memo.puts.p + i);
-		rc = delete_dead(&r->memo, &w->dead, &r->swept_used, w->spared, err);
+		/* rows evaluated since it began may commit after it: the mark
+		 * stays until a sweep that nothing outran */
+		rc = delete_dead(&r->memo, &w->dead, &r->swept_used, w->spared + (size_t)r->dirty, err);
 		coco_buf_clear(&r->memo.puts);
 	}
 	free(r->swept_used.slot);

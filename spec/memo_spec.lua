@@ -114,4 +114,34 @@ describe("the memo cache under churn", function()
     assert.are.equal(0, (H.coco(d, "flow.lua -q", env)))
     assert.are.equal(2, cached(d))
   end)
+
+  it("sweeps results a committed delete left unused, after a kill -9 before the sweep", function()
+    local d = H.tmpdir()
+    -- a second source after docs: a kill in it lands after docs' commit
+    -- and before the run's sweep
+    local flow = FLOW:gsub('(scope%.docs = flow:add_source%(coco%.sources%.LocalFile{ path = "docs" }%))',
+      '%1\n  scope.trig = flow:add_source(coco.sources.LocalFile{ path = "trig" })')
+    flow = flow:gsub("(  scope%.docs:row%(function%(doc%).-\n  end%)\n)", function(body)
+      return body .. body:gsub("scope%.docs", "scope.trig")
+    end)
+    assert(flow:find("scope.trig:row", 1, true))
+    H.write(d .. "/flow.lua", flow)
+    local env = { CALLS = d .. "/calls" }
+    H.write(d .. "/docs/a.md", "Paragraph a number 1.\n\n")
+    H.write(d .. "/docs/b.md", "Paragraph b number 1.\n\nParagraph b number 2.\n\n")
+    H.write(d .. "/trig/t.md", "Paragraph trigger.\n\n")
+    assert.are.equal(0, (H.coco(d, "flow.lua -q", env)))
+    assert.are.equal(4, calls(d))
+    assert.are.equal(4, cached(d))
+    -- b.md goes (docs commits the delete), then trig's row kills coco
+    os.remove(d .. "/docs/b.md")
+    H.write(d .. "/trig/t.md", "Paragraph DIE here.\n\n")
+    assert.are_not.equal(0, (H.coco(d, "flow.lua -q", { CALLS = env.CALLS, KILL = "1" })))
+    calls(d)
+    -- t.md back as committed: the next run changes no row
+    H.write(d .. "/trig/t.md", "Paragraph trigger.\n\n")
+    assert.are.equal(0, (H.coco(d, "flow.lua -q", env)))
+    assert.are.equal(0, calls(d))
+    assert.are.equal(2, cached(d))
+  end)
 end)
