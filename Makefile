@@ -11,7 +11,7 @@ RUN_PKGS  = cmake pkg-config gcc make luajit2 libluajit2-5.1-dev librocksdb-dev 
             libsqlite3-dev sqlite3 libxxhash-dev libpcre2-dev libcurl4-openssl-dev \
             libexpat1-dev libssl-dev libpq-dev libmicrohttpd-dev
 TEST_PKGS = gdb lua-busted luarocks nodejs npm python3-botocore postgresql curl \
-            neovim nginx libnginx-mod-http-lua lua-luv stress-ng chromium
+            neovim nginx libnginx-mod-http-lua lua-luv stress-ng chromium strace
 # the npm servers the specs start (each folder pinned by its package-lock.json)
 NPM_DIRS  = spec/servers/azure spec/servers/browser spec/servers/chroma spec/servers/pglite spec/servers/qdrant spec/servers/s3
 
