@@ -19,6 +19,7 @@ local here = debug.getinfo(1, "S").source:match("^@(.*)/fuzz%.lua$") or "spec/fu
 package.path = here .. "/?.lua;" .. package.path
 local M = require("model")
 local DB = require("db")
+local QD = require("qdrant")
 
 ffi.cdef [[
 struct fz_timespec { long tv_sec; long tv_nsec; };
@@ -496,6 +497,10 @@ function F.world(env, keep_dir)
     env.pg.main:reset()
     env.pg.fresh:reset()
   end
+  if env.qdrant then
+    env.qdrant:reset(env.qdrant.ns.main)
+    env.qdrant:reset(env.qdrant.ns.fresh)
+  end
   return w
 end
 
@@ -553,11 +558,18 @@ function World:op(op)
   end
 end
 
+-- The environment of a run against the `which` targets (main, fresh): its
+-- PostgreSQL database, and the prefix of its Qdrant collections.
+function World:setenv(which)
+  ffi.C.setenv("COCO_DATABASE_URL", self:url(which), 1)
+  if self.env.qdrant then ffi.C.setenv("FZ_QDRANT_NS", self.env.qdrant.ns[which], 1) end
+end
+
 -- `coco ARGS...` in dir against the `which` database (main, fresh); returns
 -- rc, stdout, stderr.
 function World:coco(dir, which, ...)
   local out, err = self.dir .. "/out", self.dir .. "/err"
-  ffi.C.setenv("COCO_DATABASE_URL", self:url(which), 1)
+  self:setenv(which)
   local pid, why = spawn({ self.env.bin, ... }, dir, out, err)
   if not pid then return -1, "", "cannot start " .. self.env.bin .. ": " .. why end
   return reap(pid), read(out) or "", read(err) or ""
@@ -578,7 +590,7 @@ function World:lib_update(dir, which, opts)
     package.cpath = self.env.build .. "/?.so;" .. package.cpath
     coco_lib = require("coco")
   end
-  ffi.C.setenv("COCO_DATABASE_URL", self:url(which), 1)
+  self:setenv(which)
   local cwd = ffi.string(assert(ffi.C.getcwd(cwd_buf, 4096) ~= nil and cwd_buf))
   assert(ffi.C.chdir(dir) == 0, "chdir " .. dir)
   local msgs, failed = {}, false
@@ -615,6 +627,7 @@ function World:dump(dir, which)
   local d = { sqlite = {}, lua = {} }
   for _, f in ipairs(M.SQLITE_FILES) do d.sqlite[f] = DB.sqlite_dump(dir .. "/" .. f) end
   if self.env.pg then d.pg = self.env.pg[which]:dump() end
+  if self.env.qdrant then d.qdrant = self.env.qdrant:dump(self.env.qdrant.ns[which]) end
   for _, n in ipairs({ "ta", "tb", "tc", "e1", "e2", "e3", "e4", "e5", "e6" }) do
     local s = read(dir .. "/" .. n .. ".tsv")
     if s then
@@ -646,6 +659,7 @@ local function canon(d)
   end
   for _, f in ipairs(M.SQLITE_FILES) do tabs("sqlite:" .. f, d.sqlite[f] or {}) end
   if d.pg then tabs("pg", d.pg) end
+  if d.qdrant then tabs("qdrant", d.qdrant) end
   tabs("lua", d.lua)
   return table.concat(out, "\n")
 end
@@ -688,6 +702,7 @@ local function diff(a, b)
   local out = {}
   for _, f in ipairs(M.SQLITE_FILES) do diff_tables("SQLite " .. f, a.sqlite[f] or {}, b.sqlite[f] or {}, out) end
   if a.pg then diff_tables("PostgreSQL", a.pg, b.pg, out) end
+  if a.qdrant then diff_tables("Qdrant", a.qdrant, b.qdrant, out) end
   diff_tables("Lua target", a.lua, b.lua, out)
   return out
 end
@@ -706,6 +721,7 @@ function World:fresh_build()
   ffi.C.mkdir(f, 493)
   write(f .. "/flow.lua", read(self.main .. "/flow.lua"))
   if self.env.pg then self.env.pg.fresh:reset() end
+  if self.env.qdrant then self.env.qdrant:reset(self.env.qdrant.ns.fresh) end
   local rc, out, err = self:lib_update(f, "fresh", { force = true })
   if rc ~= 0 then return nil, "the fresh build failed (rc " .. tostring(rc) .. "): " .. err .. out end
   self.fresh_key, self.fresh_dump = key, self:dump(f, "fresh")
@@ -741,6 +757,7 @@ local function export_rows(d, x)
   local set
   if x.kind == "sqlite" then set = d.sqlite[x.path]
   elseif x.kind == "pg" then set = d.pg
+  elseif x.kind == "qdrant" then return (d.qdrant or {})[t]
   else return d.lua[x.table or x.name] end
   for n, v in pairs(set or {}) do if n:lower() == t:lower() then return v end end
   return nil
@@ -831,7 +848,7 @@ end
 -- Runs `coco update -L` while the step's live edits happen, then stops it
 -- with the step's signal and waits (60 s at most) for it to exit.
 function World:live(r)
-  ffi.C.setenv("COCO_DATABASE_URL", self:url("main"), 1)
+  self:setenv("main")
   local err = self.dir .. "/live.err"
   local pid, why = spawn({ self.env.bin, "update", "flow.lua", "-L", "-q", "-f" }, self.main, nil, err)
   if not pid then return "update -L did not start: " .. why end
@@ -904,7 +921,7 @@ function World:step(st)
         r.mode == "full" and "--full-reprocess" or "--reexport")
     end
   elseif r.mode == "kill" then
-    ffi.C.setenv("COCO_DATABASE_URL", self:url("main"), 1)
+    self:setenv("main")
     for _, ms in ipairs(r.kills) do
       local pid = spawn({ self.env.bin, "update", "flow.lua", "-q", "-f" }, self.main)
       if pid then
@@ -1034,6 +1051,12 @@ function F.env(o)
     env.pg = { main = assert(DB.pg_connect(mu)), fresh = assert(DB.pg_connect(fu)) }
     env.pg.main.url, env.pg.fresh.url = mu, fu
   end
+  if o.qdrant_url then
+    -- one server for every sequence: collections named apart by a prefix
+    -- per sequence and per side (the flow reads it from FZ_QDRANT_NS)
+    env.qdrant = QD.new(o.qdrant_url, { main = "fz" .. (o.seed or 0) .. "m_", fresh = "fz" .. (o.seed or 0) .. "f_" })
+    ffi.C.setenv("QDRANT_URL", o.qdrant_url, 1)
+  end
   return env
 end
 
@@ -1106,11 +1129,11 @@ function F.pg_cpu(url)
 end
 
 -- Runs a seeded sequence. o: build, steps, seed, pg_url (nil: no
--- PostgreSQL), collide, weights = { kill =, live = }, log (a function),
+-- PostgreSQL), qdrant_url (nil: no Qdrant), collide, weights = { kill =, live = }, log (a function),
 -- shrink_budget (seconds), keep (directory for the failure).
 function F.run(o)
   local env = F.env(o)
-  local opts = { pg = env.pg ~= nil, collide = o.collide,
+  local opts = { pg = env.pg ~= nil, qdrant = env.qdrant ~= nil, collide = o.collide,
     weights = o.weights or { kill = 0.12, live = 0.03 } }
   local g = F.generator(o.seed, opts)
   env.base = M.copy(g.model)
@@ -1177,7 +1200,8 @@ end
 -- Replays a steps.lua written by a failure. Returns the result as F.run.
 function F.replay_file(o, path)
   local t = dofile(path)
-  local env = F.env({ build = o.build, pg_url = o.pg_url, collide = t.collide, seed = t.seed })
+  local env = F.env({ build = o.build, pg_url = o.pg_url, qdrant_url = o.qdrant_url, collide = t.collide,
+    seed = t.seed })
   env.base = t.base
   local t0 = now()
   local fail, dir = replay(env, t.steps, o.keep or (path:match("^(.*)/[^/]*$") .. "-replay"))

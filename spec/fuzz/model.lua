@@ -1,6 +1,7 @@
 -- The fuzzer's flow model: a random flow (sources, a split, a Lua function,
--- collectors with fields, exports to SQLite, PostgreSQL and a target
--- written in Lua), the edits that change it, and flow.lua rendered from it.
+-- collectors with fields, exports to SQLite, PostgreSQL, a target written
+-- in Lua and, with o.qdrant, Qdrant collections and a vector field), the
+-- edits that change it, and flow.lua rendered from it.
 -- A model is plain data (copied into each step that changes it), so any
 -- subsequence of steps replays.
 local M = {}
@@ -13,6 +14,9 @@ local LANGS = { "markdown", "text", "python" }
 -- optional collected fields: what each collects
 local OPTIONAL = { "src", "text", "tag", "line", "kind" }
 M.SQLITE_FILES = SQLITE_FILES
+-- With o.qdrant: the vector field `vec` (the Lua function Vec of the chunk
+-- text, vec_dim floats) and each Qdrant export's metric.
+local METRICS = { "cosine", "l2", "ip" }
 
 -- Bodies of the Lua function Tag (chunk text -> str). With cache = true a
 -- body is tied to a version: a version number is never reused for another
@@ -43,6 +47,7 @@ end
 -- ---- validity: the invariants every generated (valid) model keeps ----------
 local function table_of(x)
   if x.kind == "lua" then return "lua:" .. (x.table or x.name) end
+  if x.kind == "qdrant" then return "qdrant:" .. (x.table or ("Fz__" .. x.name)) end
   local t = x.table or ("Fz__" .. x.name)
   if x.kind == "sqlite" then return "sqlite:" .. x.path .. "#" .. t:lower() end
   return "pg:" .. t:lower()
@@ -70,6 +75,10 @@ function M.valid(m, o)
     if tables[t] then return false end
     tables[t] = true
     if x.kind == "pg" and not o.pg then return false end
+    if x.kind == "qdrant" and not o.qdrant then return false end
+    -- a vector field: not in PostgreSQL (Debian's has no pgvector), and
+    -- a Qdrant collection holds one
+    if x.kind == "pg" and c.fields.vec then return false end
     for _, k in ipairs(x.pk) do
       if k ~= "filename" and k ~= "location" and not c.fields[k] then return false end
     end
@@ -93,10 +102,16 @@ local function new_export(rng, m, o, coll)
   end
   if #free == 0 then return nil end
   local kinds = o.pg and { "sqlite", "pg", "lua" } or { "sqlite", "lua" }
+  if o.qdrant then kinds[#kinds + 1], kinds[#kinds + 2] = "qdrant", "qdrant" end
   local x = { name = rng:pick(free), coll = coll or rng:int(1, #m.colls), kind = rng:pick(kinds),
     path = rng:pick(SQLITE_FILES) }
   if rng:chance(0.4) then x.table = rng:pick(TABLES) end
   local c = m.colls[x.coll]
+  if x.kind == "qdrant" then
+    -- mostly a collection with its vector (one without is valid too)
+    x.metric = rng:pick(METRICS)
+    if rng:chance(0.8) then c.fields.vec = true end
+  end
   x.pk = { "filename", "location" }
   if #c.sources > 1 or (c.fields.src and rng:chance(0.3)) then
     c.fields.src = true
@@ -130,6 +145,13 @@ function M.initial(rng, o)
   for _ = 1, rng:int(1, 3) do
     local x = new_export(rng, m, o)
     if x then m.exports[#m.exports + 1] = x end
+  end
+  if o.qdrant then
+    m.vec_dim = rng:pick({ 3, 4 })
+    -- a first flow with a Qdrant collection
+    local x = m.exports[1]
+    x.kind, x.metric = "qdrant", rng:pick(METRICS)
+    if rng:chance(0.8) then c.fields.vec = true end
   end
   for _ = 1, 50 do
     if M.valid(m, o) then break end
@@ -276,15 +298,46 @@ EDITS.fn_body = function(rng, m)        -- edit the function's body
   return "Tag body " .. m.fn.body .. " version " .. m.fn.version .. (m.fn.cache and " cached" or "")
 end
 
-local EDIT_NAMES = {}
-for k in pairs(EDITS) do EDIT_NAMES[#EDIT_NAMES + 1] = k end
-table.sort(EDIT_NAMES)
+-- the edits of the vector field and the Qdrant exports (o.qdrant only:
+-- without it a seed gives the steps it always gave)
+local QDRANT_EDITS = {}
+
+QDRANT_EDITS.vec = function(rng, m)     -- add or remove the vector field
+  local c = rng:pick(m.colls)
+  c.fields.vec = not c.fields.vec or nil
+  return (c.fields.vec and "add" or "remove") .. " field vec"
+end
+
+QDRANT_EDITS.vec_dim = function(rng, m) -- the vector's size: 3 <-> 4
+  m.vec_dim = m.vec_dim == 3 and 4 or 3
+  return "vec size " .. m.vec_dim
+end
+
+QDRANT_EDITS.metric = function(rng, m)  -- a Qdrant export's metric
+  local q = {}
+  for _, x in ipairs(m.exports) do if x.kind == "qdrant" then q[#q + 1] = x end end
+  if #q == 0 then return nil end
+  local x = rng:pick(q)
+  x.metric = rng:pick(METRICS)
+  return "metric of " .. x.name .. ": " .. x.metric
+end
+
+local function names_of(t)
+  local l = {}
+  for k in pairs(t) do l[#l + 1] = k end
+  table.sort(l)
+  return l
+end
+local EDIT_NAMES = names_of(EDITS)
+local EDIT_NAMES_Q = names_of(EDITS)
+for k, f in pairs(QDRANT_EDITS) do EDITS[k] = f end
+for _, k in ipairs(names_of(QDRANT_EDITS)) do EDIT_NAMES_Q[#EDIT_NAMES_Q + 1] = k end
 
 -- A valid random edit of m (a new model) and what it did.
 function M.edit(rng, m, o)
   for _ = 1, 30 do
     local n = M.copy(m)
-    local what = EDITS[rng:pick(EDIT_NAMES)](rng, n, o)
+    local what = EDITS[rng:pick(o.qdrant and EDIT_NAMES_Q or EDIT_NAMES)](rng, n, o)
     if what and M.valid(n, o) then return n, what end
   end
   return M.copy(m), "no edit"
@@ -382,6 +435,15 @@ function M.render(m, src_root, bad)
   end
   w("  " .. BODIES[m.fn.body])
   w("end)")
+  if m.vec_dim then
+    -- a vector of the chunk text, never of length 0 (Cosine normalises)
+    w('local Vec = coco.fn("Vec", { returns = coco.types.vector("float32", %d) }, function(s)', m.vec_dim)
+    local v = { "1 + #s % 7", "(s:byte(1) or 0) / 8", "#s / 3", "-(s:byte(-1) or 0) / 16" }
+    w("  return { %s }", table.concat(v, ", ", 1, m.vec_dim))
+    w("end)")
+    -- main and fresh builds share one server: their collections are named apart
+    w('local NS = os.getenv("FZ_QDRANT_NS") or ""')
+  end
   w('return coco.flow("Fz", function(flow, scope)')
   for ci in ipairs(m.colls) do w("  local c%d = scope:add_collector()", ci) end
   for _, s in ipairs(m.sources) do
@@ -397,6 +459,9 @@ function M.render(m, src_root, bad)
     local uses_tag = false
     for _, c in ipairs(m.colls) do uses_tag = uses_tag or (c.fields.tag and has(c.sources, s.id)) end
     if uses_tag then w("      chunk.tag = chunk.text:transform(Tag)") end
+    local uses_vec = false
+    for _, c in ipairs(m.colls) do uses_vec = uses_vec or (c.fields.vec and has(c.sources, s.id)) end
+    if uses_vec then w("      chunk.vec = chunk.text:transform(Vec)") end
     for ci, c in ipairs(m.colls) do
       if has(c.sources, s.id) then
         local f = { "filename = doc.filename", "location = chunk.location" }
@@ -406,6 +471,7 @@ function M.render(m, src_root, bad)
         if c.fields.line then f[#f + 1] = "line = chunk.start.line" end
         if c.fields.kind == "str" then f[#f + 1] = "kind = chunk.text"
         elseif c.fields.kind then f[#f + 1] = "kind = chunk[\"end\"].offset" end
+        if c.fields.vec then f[#f + 1] = "vec = chunk.vec" end
         if bad == "unknown_field" then f[#f + 1] = "oops = chunk.nope" end
         w("      c%d:collect{ %s }", ci, table.concat(f, ", "))
       end
@@ -419,6 +485,7 @@ function M.render(m, src_root, bad)
       local y = m.exports[1]
       x = M.copy(x)
       x.kind, x.path, tname = y.kind, y.path, y.table or ("Fz__" .. y.name)
+      x.metric = y.metric
     end
     local opt = tname and string.format(", table_name = %q", tname) or ""
     local spec
@@ -427,12 +494,18 @@ function M.render(m, src_root, bad)
     elseif x.kind == "pg" then
       spec = string.format("targets.Postgres{ %s }", opt:sub(3))
       if spec == "targets.Postgres{  }" then spec = "targets.Postgres{}" end
+    elseif x.kind == "qdrant" then
+      spec = string.format("targets.Qdrant{ collection_name = NS .. %q }", tname or ("Fz__" .. x.name))
     else
       spec = string.format("FuzzFile{ file = %q }", (tname or x.name) .. ".tsv")
     end
     local pk = x.pk
     if bad == "pk_field" then pk = { "filename", "nope" } end
-    w("  c%d:export(%q, %s, { primary_key_fields = %s })", x.coll, x.name, spec, qlist(pk))
+    local vi = ""
+    if x.kind == "qdrant" and m.colls[x.coll].fields.vec then
+      vi = string.format(", vector_indexes = {{ field = \"vec\", metric = %q }}", x.metric)
+    end
+    w("  c%d:export(%q, %s, { primary_key_fields = %s%s })", x.coll, x.name, spec, qlist(pk), vi)
   end
   w("end)")
   if bad == "syntax" then w("end end") end
@@ -452,9 +525,11 @@ function M.describe(m)
     s[#s + 1] = string.format("c%d <- %s {%s}", i, table.concat(c.sources, ","), table.concat(f, ","))
   end
   for _, x in ipairs(m.exports) do
-    s[#s + 1] = string.format("%s: c%d -> %s (%s)", x.name, x.coll, table_of(x), table.concat(x.pk, ","))
+    s[#s + 1] = string.format("%s: c%d -> %s (%s)%s", x.name, x.coll, table_of(x), table.concat(x.pk, ","),
+      x.kind == "qdrant" and (" " .. x.metric) or "")
   end
   s[#s + 1] = string.format("Tag body %d v%d%s", m.fn.body, m.fn.version, m.fn.cache and " cached" or "")
+  if m.vec_dim then s[#s + 1] = "vec size " .. m.vec_dim end
   return table.concat(s, "; ")
 end
 
