@@ -26,23 +26,61 @@ end
 local Srv = {}
 Srv.__index = Srv
 
+-- Debian's MariaDB server for Azurite's SQL metadata store: a database
+-- "azurite" on 127.0.0.1, a free port, files under dir, no grant tables
+-- (nobody else can reach it). Returns the process and AZURITE_DB's URL,
+-- or nil, reason.
+local function mariadb(dir)
+  local bin = io.popen("command -v mariadbd mysqld 2>/dev/null"):read("*l")
+  if not bin then return nil, "no mariadbd: apt-get install mariadb-server" end
+  local init = io.popen(string.format("mariadb-install-db --no-defaults --datadir=%s --user=$(id -un) "
+    .. "--auth-root-authentication-method=normal --skip-test-db >%s/install.log 2>&1 && echo ok",
+    H.q(dir .. "/db"), H.q(dir))):read("*a")
+  if not init:find("ok") then return nil, "mariadb-install-db failed: " .. (H.read(dir .. "/install.log") or "") end
+  local port = require("spec.servers").free_port()
+  -- mariadbd does not read stdin: a shell does, and kills it at EOF
+  local p = S3.spawn(dir, "sh -c " .. H.q(string.format("%s --no-defaults --datadir=%s --socket=%s "
+    .. "--port=%d --bind-address=127.0.0.1 --skip-grant-tables --skip-name-resolve --skip-log-bin "
+    .. "--innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=128M --user=$(id -un) </dev/null & "
+    .. "p=$!; cat >/dev/null; kill -9 $p", bin, H.q(dir .. "/db"), H.q(dir .. "/sock"), port)), "pipe")
+  p.server = true
+  S3.wait_for(p, 60, "MariaDB to answer", function()
+    return os.execute(string.format("mariadb --no-defaults -h 127.0.0.1 -P %d -u root "
+      .. "-e 'CREATE DATABASE IF NOT EXISTS azurite' >/dev/null 2>&1", port)) == 0
+  end)
+  return p, string.format("mysql://root@127.0.0.1:%d/azurite", port)
+end
+
 -- Starts Azurite on a fresh data directory, or with o.memory in memory
--- (the benchmark: no disk in the figures); o.flags: more of Azurite's
--- options ("--silent --loose"). Returns a server, or nil, reason.
+-- (the benchmark: no disk in the figures), or with o.sql its metadata in
+-- MariaDB (AZURITE_DB; the blobs' bytes stay in files); o.flags: more of
+-- Azurite's options ("--silent --loose"). Returns a server, or nil, reason.
 function A.start(o)
+  o = o or {}
   local ok, why = A.available()
   if not ok then return nil, why end
   local mk = io.popen("mktemp -d /tmp/coco-azurite.XXXXXX")
   local data = mk:read("*l")
   mk:close()
-  local where = (o or {}).memory and " --inMemoryPersistence" or (" --location " .. H.q(data))
-  local p = S3.spawn(A.dir, "node -r ./stdin_guard.js node_modules/azurite/dist/src/blob/main.js " ..
-    "--blobHost 127.0.0.1 --blobPort 0" .. where .. " --skipApiVersionCheck --disableTelemetry " .. ((o or {}).flags or ""), "pipe")
+  local where = o.memory and " --inMemoryPersistence" or (" --location " .. H.q(data))
+  local env, db = "", nil
+  if o.sql then
+    local url
+    db, url = mariadb(data)
+    if not db then
+      os.execute("rm -rf " .. H.q(data))
+      return nil, url
+    end
+    env = "env AZURITE_DB=" .. H.q(url) .. " "
+    where = " --location " .. H.q(data .. "/blobs")
+  end
+  local p = S3.spawn(A.dir, env .. "node -r ./stdin_guard.js node_modules/azurite/dist/src/blob/main.js " ..
+    "--blobHost 127.0.0.1 --blobPort 0" .. where .. " --skipApiVersionCheck --disableTelemetry " .. (o.flags or ""), "pipe")
   p.server = true
   local port = S3.wait_for(p, 30, "Azurite listening", function()
     return S3.stdout(p):match("listens on http://127%.0%.0%.1:(%d+)")
   end)
-  local self = setmetatable({ proc = p, data = data, port = tonumber(port), mark = 0 }, Srv)
+  local self = setmetatable({ proc = p, db = db, data = data, port = tonumber(port), mark = 0 }, Srv)
   self.endpoint = "http://127.0.0.1:" .. port .. "/" .. A.ACCOUNT
   return self
 end
@@ -50,6 +88,7 @@ end
 function Srv:stop()
   if self.proxy_proc then S3.kill(self.proxy_proc) end
   S3.kill(self.proc)
+  if self.db then S3.kill(self.db) end
   os.execute("rm -rf " .. H.q(self.data))
 end
 
@@ -107,12 +146,25 @@ function Srv:requests()
   return t, n
 end
 
--- CPU seconds (user + system) Azurite has used so far.
-function Srv:cpu()
-  local st = H.read("/proc/" .. self.proc.pid .. "/stat") or ""
+-- CPU seconds (user + system) Azurite has used so far (pid: another
+-- process's, MariaDB's).
+function Srv:cpu(pid)
+  local st = H.read("/proc/" .. (pid or self.proc.pid) .. "/stat") or ""
   local f = {}
   for x in st:gsub("^.*%) ", ""):gmatch("%S+") do f[#f + 1] = x end
   return ((tonumber(f[12]) or 0) + (tonumber(f[13]) or 0)) / 100
+end
+
+-- CPU seconds MariaDB has used so far (0 without o.sql): mariadbd is the
+-- child of the shell that guards it.
+function Srv:db_cpu()
+  if not self.db then return 0 end
+  if not self.db_pid then
+    local p = io.popen("pgrep -x mariadbd -P " .. self.db.pid)
+    self.db_pid = p:read("*l")
+    p:close()
+  end
+  return self.db_pid and self:cpu(self.db_pid) or 0
 end
 
 function Srv:reset_requests()
