@@ -7,9 +7,8 @@
 -- 150 steps run at once: seeds 1400 and 1401, and 1402 with flows whose
 -- target keys two source rows share (--collide: owned target rows). A
 -- failure prints the seed, the shrunk steps and the directory holding the
--- failing flow and files. A fourth sequence, 40 steps on seed 1403, exports
--- to Qdrant collections too (the npm server; about 35 s at a load of 6):
--- `make fuzz FUZZ_ARGS=--qdrant` runs the long one.
+-- failing flow and files. Qdrant collections are fuzzed by `make fuzz
+-- FUZZ_ARGS=--qdrant` (spec/fuzz/README.md says why not here).
 local H = require("spec.helpers")
 local S = require("spec.servers")
 
@@ -42,18 +41,6 @@ describe("the differential fuzzer", function()
     for _ in out:gmatch("no difference") do n = n + 1 end
     assert.are.equal(3, n, out)
     assert.matches("seed 1402: 150 steps (--collide)", out, 1, true)
-  end)
-
-  it("40 seeded steps end where a fresh build does over Qdrant collections (ids, payloads, vectors)", function()
-    local q, qwhy = require("spec.servers_vector").qdrant()
-    if not q then
-      pending("Qdrant: " .. tostring(qwhy))
-      return
-    end
-    local ok, out = run("--steps 40 --seed 1403 --no-pg --worker --shrink-budget 60 --qdrant-url " .. H.q(q.url))
-    q:stop()
-    assert(ok, out)
-    assert.matches("seed 1403: 40 steps in .* no difference", out)
   end)
 
   it("replays a seed step for step", function()
