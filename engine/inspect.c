@@ -176,6 +176,48 @@ static void jfields(coco_buf *b, const gscope *sc)
 	coco_buf_putc(b, ']');
 }
 
+/* {"name":...,"<what>":...,"where":... (a source's kind, an export's target),
+ * after a comma unless it is the first (i == 0); the object left open */
+static void jhead(coco_buf *b, size_t i, const char *name, const char *what, const char *value,
+	const char *where)
+{
+	if (i)
+		coco_buf_putc(b, ',');
+	coco_buf_adds(b, "{\"name\":");
+	jstr(b, name);
+	coco_buf_printf(b, ",\"%s\":", what);
+	jstr(b, value);
+	coco_buf_adds(b, ",\"where\":");
+	jstr(b, where);
+}
+
+/* {"name":...,"type":...}, after a comma unless it is the first (i == 0) */
+static void jfield(coco_buf *b, size_t i, const char *name, const coco_type *t)
+{
+	if (i)
+		coco_buf_putc(b, ',');
+	coco_buf_adds(b, "{\"name\":");
+	jstr(b, name);
+	coco_buf_adds(b, ",\"type\":");
+	jtype(b, t);
+	coco_buf_putc(b, '}');
+}
+
+/* ,"key":[the first nkeys field names],"<list>":[every field, jfield] */
+static void jrow_type(coco_buf *b, const coco_type *rt, uint32_t nkeys, const char *list)
+{
+	coco_buf_adds(b, ",\"key\":[");
+	for (uint32_t k = 0; k < nkeys; k++) {
+		if (k)
+			coco_buf_putc(b, ',');
+		jstr(b, rt->fields[k].name);
+	}
+	coco_buf_printf(b, "],\"%s\":[", list);
+	for (uint32_t k = 0; k < rt->nfields; k++)
+		jfield(b, k, rt->fields[k].name, rt->fields[k].type);
+	coco_buf_putc(b, ']');
+}
+
 void coco_inspect_graph(const coco_graph *g, coco_buf *b)
 {
 	coco_fper *f = coco_fper_create();
@@ -192,35 +234,13 @@ void coco_inspect_graph(const coco_graph *g, coco_buf *b)
 	coco_buf_printf(b, ",\"fingerprint\":\"%s\",\"sources\":[", hex);
 	for (size_t i = 0; i < g->nsources; i++) {
 		const coco_gsource *s = &g->sources[i];
-		if (i)
-			coco_buf_putc(b, ',');
-		coco_buf_adds(b, "{\"name\":");
-		jstr(b, s->name);
-		coco_buf_adds(b, ",\"kind\":");
-		jstr(b, s->ops->name);
-		coco_buf_adds(b, ",\"where\":");
-		jstr(b, s->where);
+		jhead(b, i, s->name, "kind", s->ops->name, s->where);
 		coco_buf_adds(b, ",\"options\":");
 		jopts(b, s->ops->opts, s->opts);
 		coco_buf_printf(b, ",\"refresh_interval\":%.17g,\"scope\":%d,\"change_capture\":%s",
 			s->sopts.refresh_interval, s->scope, s->ops->watch ? "true" : "false");
-		coco_buf_adds(b, ",\"key\":[");
-		for (uint32_t k = 0; k < s->row_type->nkeys; k++) {
-			if (k)
-				coco_buf_putc(b, ',');
-			jstr(b, s->row_type->fields[k].name);
-		}
-		coco_buf_adds(b, "],\"fields\":[");
-		for (uint32_t k = 0; k < s->row_type->nfields; k++) {
-			if (k)
-				coco_buf_putc(b, ',');
-			coco_buf_adds(b, "{\"name\":");
-			jstr(b, s->row_type->fields[k].name);
-			coco_buf_adds(b, ",\"type\":");
-			jtype(b, s->row_type->fields[k].type);
-			coco_buf_putc(b, '}');
-		}
-		coco_buf_adds(b, "]}");
+		jrow_type(b, s->row_type, s->row_type->nkeys, "fields");
+		coco_buf_putc(b, '}');
 	}
 	coco_buf_adds(b, "],\"scopes\":[");
 	for (size_t s = 0; s < g->nscopes; s++) {
@@ -285,48 +305,18 @@ void coco_inspect_graph(const coco_graph *g, coco_buf *b)
 		coco_buf_printf(b, "{\"id\":%zu,\"where\":", i);
 		jstr(b, c->where);
 		coco_buf_adds(b, ",\"fields\":[");
-		for (size_t k = 0; k < c->nfields; k++) {
-			if (k)
-				coco_buf_putc(b, ',');
-			coco_buf_adds(b, "{\"name\":");
-			jstr(b, c->names[k]);
-			coco_buf_adds(b, ",\"type\":");
-			jtype(b, c->types[k]);
-			coco_buf_putc(b, '}');
-		}
+		for (size_t k = 0; k < c->nfields; k++)
+			jfield(b, k, c->names[k], c->types[k]);
 		coco_buf_adds(b, "]}");
 	}
 	coco_buf_adds(b, "],\"exports\":[");
 	for (size_t i = 0; i < g->nexports; i++) {
 		const coco_gexport *x = &g->exports[i];
-		const coco_type *rt = x->info.row_type;
-		if (i)
-			coco_buf_putc(b, ',');
-		coco_buf_adds(b, "{\"name\":");
-		jstr(b, x->name);
-		coco_buf_adds(b, ",\"target\":");
-		jstr(b, x->ops->name);
-		coco_buf_adds(b, ",\"where\":");
-		jstr(b, x->where);
+		jhead(b, i, x->name, "target", x->ops->name, x->where);
 		coco_buf_printf(b, ",\"collector\":%d,\"options\":", x->collector);
 		jopts(b, x->ops->opts, x->opts);
-		coco_buf_adds(b, ",\"key\":[");
-		for (uint32_t k = 0; k < x->info.nkeys; k++) {
-			if (k)
-				coco_buf_putc(b, ',');
-			jstr(b, rt->fields[k].name);
-		}
-		coco_buf_adds(b, "],\"columns\":[");
-		for (uint32_t k = 0; k < rt->nfields; k++) {
-			if (k)
-				coco_buf_putc(b, ',');
-			coco_buf_adds(b, "{\"name\":");
-			jstr(b, rt->fields[k].name);
-			coco_buf_adds(b, ",\"type\":");
-			jtype(b, rt->fields[k].type);
-			coco_buf_putc(b, '}');
-		}
-		coco_buf_adds(b, "]}");
+		jrow_type(b, x->info.row_type, x->info.nkeys, "columns");
+		coco_buf_putc(b, '}');
 	}
 	coco_buf_adds(b, "]}");
 }
