@@ -245,10 +245,28 @@ typedef struct walk {
 	coco_buf rel;            /* relative path of the current entry */
 	coco_buf tmp;
 	int rootfd;              /* symlinks resolve beneath it */
-	struct { dev_t dev; ino_t ino; } *anc;   /* directories being walked */
-	size_t nanc, capanc;
+	lf_anc anc;
 	int stop;
 } walk;
+
+void lf_anc_push(lf_anc *a, const struct stat *st)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap ? 2 * a->cap : 16;
+		a->d = coco_xrealloc(a->d, a->cap * sizeof *a->d);
+	}
+	a->d[a->n].dev = st->st_dev;
+	a->d[a->n].ino = st->st_ino;
+	a->n++;
+}
+
+int lf_anc_has(const lf_anc *a, const struct stat *st)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->d[i].dev == st->st_dev && a->d[i].ino == st->st_ino)
+			return 1;
+	return 0;
+}
 
 int lf_excluded(const lf_src *s, const char *rel, size_t n, int flags)
 {
@@ -382,24 +400,17 @@ static void walk_dir(walk *w, int dfd)
 		close(dfd);
 		return;
 	}
-	for (size_t i = 0; i < w->nanc; i++)      /* a cycle through a symlink */
-		if (w->anc[i].dev == st.st_dev && w->anc[i].ino == st.st_ino) {
-			close(dfd);
-			return;
-		}
+	if (lf_anc_has(&w->anc, &st)) {           /* a cycle through a symlink */
+		close(dfd);
+		return;
+	}
 	DIR *d = fdopendir(dfd);
 	if (!d) {
 		warn_dir(w, errno);
 		close(dfd);
 		return;
 	}
-	if (w->nanc == w->capanc) {
-		w->capanc = w->capanc ? 2 * w->capanc : 16;
-		w->anc = coco_xrealloc(w->anc, w->capanc * sizeof *w->anc);
-	}
-	w->anc[w->nanc].dev = st.st_dev;
-	w->anc[w->nanc].ino = st.st_ino;
-	w->nanc++;
+	lf_anc_push(&w->anc, &st);
 	size_t base = w->rel.n;
 	while (!w->stop) {
 		errno = 0;
@@ -410,7 +421,7 @@ static void walk_dir(walk *w, int dfd)
 			break;
 		}
 		const char *name = e->d_name;
-		if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+		if (lf_dot(name))
 			continue;
 		if (base)
 			coco_buf_putc(&w->rel, '/');
@@ -419,7 +430,7 @@ static void walk_dir(walk *w, int dfd)
 		w->rel.n = base;
 		w->rel.p[base] = 0;
 	}
-	w->nanc--;
+	w->anc.n--;
 	closedir(d);
 }
 
@@ -446,7 +457,7 @@ static int lf_list(void *sp, coco_list_cb cb, void *ud, char **err)
 	close(w.rootfd);
 	coco_buf_free(&w.rel);
 	coco_buf_free(&w.tmp);
-	free(w.anc);
+	free(w.anc.d);
 	return 0;
 }
 

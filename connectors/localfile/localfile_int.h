@@ -2,6 +2,7 @@
 /* Private to the LocalFile source: what localfile.c shares with watch.c
  * (the inotify change capture). Not part of any public API. */
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "ops.h"
@@ -46,6 +47,22 @@ int lf_resolve_root(lf_src *s, char **err);
 int lf_open_beneath(const lf_src *s, int rootfd, const char *rel, int flags);
 /* The same from the root's path (opened for the call). */
 int lf_open_rel(const lf_src *s, const char *rel, int flags);
+
+/* The directories being walked, from the root down (list() and the
+ * watcher's walks): a symlink that leads back to one is a cycle, not
+ * walked again. Zeroed to start; free(a->d) when done. */
+typedef struct lf_anc {
+	struct { dev_t dev; ino_t ino; } *d;
+	size_t n, cap;
+} lf_anc;
+void lf_anc_push(lf_anc *a, const struct stat *st);
+/* 1 if st is one of them. */
+int lf_anc_has(const lf_anc *a, const struct stat *st);
+/* 1 for "." and "..": skipped by every walk. */
+static inline int lf_dot(const char *name)
+{
+	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
+}
 
 /* watch.c: coco_source_ops.watch / watch_read for LocalFile, and the
  * cleanup lf_close() calls (NULL is fine). */

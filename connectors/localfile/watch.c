@@ -67,8 +67,7 @@ struct lf_watch {
 	void *ud;
 	int stop;                /* cb asked to stop */
 	coco_buf rel, abs;       /* the entry at hand: relative and real path */
-	struct { dev_t dev; ino_t ino; } *anc;   /* directories being walked */
-	size_t nanc, capanc;
+	lf_anc anc;              /* directories being walked */
 };
 
 /* ---- reports ------------------------------------------------------------ */
@@ -345,17 +344,6 @@ static void join(coco_buf *b, const char *dir, const char *name)
 
 static void add_dir(lf_watch *w, int report);
 
-static void push_anc(lf_watch *w, const struct stat *st)
-{
-	if (w->nanc == w->capanc) {
-		w->capanc = w->capanc ? 2 * w->capanc : 16;
-		w->anc = coco_xrealloc(w->anc, w->capanc * sizeof *w->anc);
-	}
-	w->anc[w->nanc].dev = st->st_dev;
-	w->anc[w->nanc].ino = st->st_ino;
-	w->nanc++;
-}
-
 /* A symlink at hand: walked when it resolves inside the root, as list()
  * does; a symlink to a file is reported as a row when report is set. */
 static void add_link(lf_watch *w, int report)
@@ -447,11 +435,10 @@ static void add_dir(lf_watch *w, int report)
 		close(dfd);
 		return;
 	}
-	for (size_t i = 0; i < w->nanc; i++)      /* a cycle through a symlink */
-		if (w->anc[i].dev == st.st_dev && w->anc[i].ino == st.st_ino) {
-			close(dfd);
-			return;
-		}
+	if (lf_anc_has(&w->anc, &st)) {           /* a cycle through a symlink */
+		close(dfd);
+		return;
+	}
 	char proc[32];
 	snprintf(proc, sizeof proc, "/proc/self/fd/%d", dfd);
 	/* (the /proc link is followed to the directory dfd is: no IN_DONT_FOLLOW) */
@@ -479,14 +466,14 @@ static void add_dir(lf_watch *w, int report)
 		close(dfd);
 		return;
 	}
-	push_anc(w, &st);
+	lf_anc_push(&w->anc, &st);
 	size_t rbase = w->rel.n, abase = w->abs.n;
 	for (;;) {
 		struct dirent *e = readdir(d);
 		if (!e)
 			break;
 		const char *name = e->d_name;
-		if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
+		if (lf_dot(name))
 			continue;
 		if (rbase)
 			coco_buf_putc(&w->rel, '/');
@@ -500,7 +487,7 @@ static void add_dir(lf_watch *w, int report)
 		w->abs.n = abase;
 		w->abs.p[abase] = 0;
 	}
-	w->nanc--;
+	w->anc.n--;
 	closedir(d);
 }
 
@@ -511,13 +498,13 @@ static void push_ancestor(lf_watch *w, const char *path)
 {
 	struct stat st;
 	if (!stat(path, &st))
-		push_anc(w, &st);
+		lf_anc_push(&w->anc, &st);
 }
 
 static void seed_ancestors(lf_watch *w)
 {
 	coco_buf p = {0};
-	w->nanc = 0;
+	w->anc.n = 0;
 	push_ancestor(w, w->s->root);
 	for (size_t j = 0; j < w->rel.n; j++)
 		if (w->rel.p[j] == '/') {
@@ -533,7 +520,7 @@ static void seed_ancestors(lf_watch *w)
 static void add_root(lf_watch *w)
 {
 	w->root_wd = -1;
-	w->nanc = 0;
+	w->anc.n = 0;
 	coco_buf_clear(&w->rel);
 	coco_buf_clear(&w->abs);
 	coco_buf_adds(&w->abs, w->s->root);
@@ -756,7 +743,7 @@ void lf_watch_free(lf_watch *w)
 		free(w->pend[i].msg);
 	free(w->pend);
 	free(w->buf);
-	free(w->anc);
+	free(w->anc.d);
 	coco_buf_free(&w->rel);
 	coco_buf_free(&w->abs);
 	if (w->ifd >= 0)
