@@ -174,18 +174,6 @@ static int b64_val(int c)
 		c == '/' || c == '_' ? 63 : -1;
 }
 
-static int json_num(const char *s, size_t n, double *out)
-{
-	char tmp[64];
-	if (!n || n >= sizeof tmp)
-		return -1;
-	memcpy(tmp, s, n);
-	tmp[n] = 0;
-	char *e;
-	*out = strtod(tmp, &e);
-	return *e ? -1 : 0;
-}
-
 int coco_vs_from_json(const char *s, size_t n, const coco_type *t, coco_arena *a,
 	coco_value *out)
 {
@@ -229,7 +217,7 @@ int coco_vs_from_json(const char *s, size_t n, const coco_type *t, coco_arena *a
 		}
 		break;
 	case COCO_INT64:
-		if (json_num(s, n, &d) < 0 || !(d > -9.2e18 && d < 9.2e18)) {
+		if (coco_json_num(s, n, &d) < 0 || !(d > -9.2e18 && d < 9.2e18)) {
 			rc = -1;
 			break;
 		}
@@ -238,7 +226,7 @@ int coco_vs_from_json(const char *s, size_t n, const coco_type *t, coco_arena *a
 		break;
 	case COCO_FLOAT32:
 	case COCO_FLOAT64:
-		if (json_num(s, n, &d) < 0) {
+		if (coco_json_num(s, n, &d) < 0) {
 			rc = -1;
 			break;
 		}
@@ -266,7 +254,7 @@ int coco_vs_from_json(const char *s, size_t n, const coco_type *t, coco_arena *a
 		size_t i = 0;
 		coco_json_iter_init(&it, s, n);
 		while (rc == 0 && coco_json_iter_next(&it, &k, &kn, &v, &vn)) {
-			if (json_num(v, vn, &d) < 0 || (t->kind == COCO_RANGE && !(d > -9.2e18 && d < 9.2e18)))
+			if (coco_json_num(v, vn, &d) < 0 || (t->kind == COCO_RANGE && !(d > -9.2e18 && d < 9.2e18)))
 				rc = -1;
 			else if (t->kind == COCO_VECTOR)
 				vec[i++] = (float)d;
@@ -629,5 +617,5 @@ double coco_vs_number(const char *s, size_t n)
 {
 	double d;
 	coco_json_trim(&s, &n);
-	return json_num(s, n, &d) < 0 ? 0 : d;
+	return coco_json_num(s, n, &d) < 0 ? 0 : d;
 }

@@ -145,7 +145,7 @@ static int parse_type(coco_arena *ta, const char *s, size_t n, int depth, const 
 	}
 	if (coco_json_key_eq(kv, nkv, "vector", 6)) {
 		double d = 0;
-		if (coco_json_get(s, n, "dim", 3, &v, &nv) && (llm_num(v, nv, &d) || d < 0 || d > 65536 ||
+		if (coco_json_get(s, n, "dim", 3, &v, &nv) && (coco_json_num(v, nv, &d) || d < 0 || d > 65536 ||
 		    d != floor(d)))
 			return bad_type(err, s, n, "a vector's dim must be a positive integer");
 		*out = coco_type_vector(ta, (uint32_t)d);
@@ -163,7 +163,7 @@ static int parse_type(coco_arena *ta, const char *s, size_t n, int depth, const 
 		return 0;
 	}
 	double keys = 0;
-	if (coco_json_get(s, n, "keys", 4, &v, &nv) && (llm_num(v, nv, &keys) || keys < 0 || keys > nf))
+	if (coco_json_get(s, n, "keys", 4, &v, &nv) && (coco_json_num(v, nv, &keys) || keys < 0 || keys > nf))
 		return bad_type(err, s, n, "keys must be a number of leading fields");
 	*out = coco_type_table(ta, f, nf, (uint32_t)keys);
 	return 0;
@@ -350,12 +350,12 @@ static int conv_value(conv *c, const coco_type *t, const char *v, size_t n, coco
 		return 0;
 	}
 	case COCO_INT64:
-		if (llm_num(v, n, &d) || d != floor(d) || fabs(d) > 9.007199254740992e15)
+		if (coco_json_num(v, n, &d) || d != floor(d) || fabs(d) > 9.007199254740992e15)
 			return conv_fail(c, "an integer", v, n);
 		*out = coco_v_int((int64_t)d);
 		return 0;
 	case COCO_FLOAT32: case COCO_FLOAT64:
-		if (llm_num(v, n, &d))
+		if (coco_json_num(v, n, &d))
 			return conv_fail(c, "a number", v, n);
 		out->kind = t->kind;
 		out->u.f = t->kind == COCO_FLOAT32 ? (double)(float)d : d;
@@ -379,7 +379,7 @@ static int conv_value(conv *c, const coco_type *t, const char *v, size_t n, coco
 		if (coco_json_iter_init(&it, v, n) != '[')
 			return conv_fail(c, "[start, end]", v, n);
 		while (coco_json_iter_next(&it, NULL, NULL, &e, &ne)) {
-			if (k >= 2 || llm_num(e, ne, &d) || d != floor(d))
+			if (k >= 2 || coco_json_num(e, ne, &d) || d != floor(d))
 				return conv_fail(c, "[start, end]", v, n);
 			r[k++] = (int64_t)d;
 		}
@@ -398,7 +398,7 @@ static int conv_value(conv *c, const coco_type *t, const char *v, size_t n, coco
 		if (coco_json_iter_init(&it, v, n) != '[')
 			return conv_fail(c, "an array of numbers", v, n);
 		while (coco_json_iter_next(&it, NULL, NULL, &e, &ne)) {
-			if (llm_num(e, ne, &d))
+			if (coco_json_num(e, ne, &d))
 				return conv_fail(c, "an array of numbers", v, n);
 			f = coco_arena_grow(c->a, f, k, &cap, sizeof *f);
 			f[k++] = (float)d;

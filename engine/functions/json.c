@@ -1,4 +1,5 @@
 /* A small JSON reader: checking, walking, member lookup (see json.h). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
@@ -437,4 +438,16 @@ long coco_json_uint(const char *s, size_t n)
 		x = x * 10 + (s[i] - '0');
 	}
 	return x;
+}
+
+int coco_json_num(const char *s, size_t n, double *out)
+{
+	char tmp[64];
+	if (!n || n >= sizeof tmp)
+		return -1;
+	memcpy(tmp, s, n);
+	tmp[n] = 0;
+	char *end;
+	*out = strtod(tmp, &end);
+	return end == tmp + n && (tmp[0] == '-' || (tmp[0] >= '0' && tmp[0] <= '9')) ? 0 : -1;
 }

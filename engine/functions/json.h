@@ -50,3 +50,6 @@ int coco_json_get_str(const char *s, size_t n, const char *name, coco_buf *out);
 /* The JSON value s[0, n) as a non-negative integer of at most 9 digits,
  * or -1 (not such an integer). */
 long coco_json_uint(const char *s, size_t n);
+/* The JSON number s[0, n) (a span of at most 63 bytes) as a double: 0, or
+ * -1 when it is not a number. */
+int coco_json_num(const char *s, size_t n, double *out);

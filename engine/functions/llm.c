@@ -314,14 +314,3 @@ int llm_split_status(long status)
 	return status == 400 || status == 413 || status == 422;
 }
 
-int llm_num(const char *s, size_t n, double *out)
-{
-	char tmp[64];
-	if (!n || n >= sizeof tmp)
-		return -1;
-	memcpy(tmp, s, n);
-	tmp[n] = 0;
-	char *end;
-	*out = strtod(tmp, &end);
-	return end == tmp + n && (tmp[0] == '-' || (tmp[0] >= '0' && tmp[0] <= '9')) ? 0 : -1;
-}

@@ -70,6 +70,3 @@ char *llm_errorf(const llm_client *c, const char *fmt, ...) __attribute__((forma
 /* 1 when a request of several inputs that got this status should be split
  * to find the input the server refuses (400, 413, 422). */
 int llm_split_status(long status);
-
-/* Parse a JSON number span into a double; 0 ok, -1 not a number. */
-int llm_num(const char *s, size_t n, double *out);
