@@ -106,7 +106,7 @@ int coco_call_function(const coco_function_ops *fn, const coco_optval *spec, voi
 		coco_seterr(err, "%s", e ? e : "cannot run");
 		free(e);
 		rc = -1;
-	} else if ((rc = fn->call(state, vals, nslots, a, out, &e))) {
+	} else if ((rc = coco_function_call(fn, state, vals, nslots, a, out, &e))) {
 		/* messages that name their function already ("EmbedText: HTTP 400
 		 * ...") are not named twice */
 		size_t nl = strlen(label);

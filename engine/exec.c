@@ -255,7 +255,7 @@ static int call_fn(xctx *x, const gop *op, coco_value *args, coco_value *res)
 	char *e = NULL;
 	if (x->stats)
 		x->stats->calls++;
-	int rc = op->fn->call(op->fn_state, args, op->nargs, x->a, res, &e);
+	int rc = coco_function_call(op->fn, op->fn_state, args, op->nargs, x->a, res, &e);
 	if (x->b) {
 		c = xb_find(x->b, op, in, 1);
 		c->state = rc ? XB_ERROR : XB_DONE;

@@ -178,7 +178,9 @@ typedef struct coco_function_ops {
 	int (*prepare)(const coco_optval *spec, void *udata, const coco_arg_info *args,
 		size_t nargs, coco_arena *types, const coco_type **out, void **state, char **err);
 	/* Evaluate: args[i] is null for an absent optional argument. Result
-	 * memory from a. Return 0, or -1 with *err (a row error). */
+	 * memory from a. Return 0, or -1 with *err (a row error). May be NULL
+	 * when call_batch is set: the engine calls it with a batch of one
+	 * (coco_function_call). */
 	int (*call)(void *state, const coco_value *args, size_t nargs, coco_arena *a,
 		coco_value *out, char **err);
 	void (*destroy)(void *state);
@@ -203,6 +205,11 @@ typedef struct coco_function_ops {
 	 * the function's logic fingerprint and the input's. */
 	int cached;
 } coco_function_ops;
+
+/* One call of fn: fn->call, or without one fn->call_batch of one (a
+ * call that fails gives its errs[0] as *err). 0, or -1 with *err. */
+int coco_function_call(const coco_function_ops *fn, void *state, const coco_value *args,
+	size_t nargs, coco_arena *a, coco_value *out, char **err);
 
 /* ---- Targets ------------------------------------------------------------ */
 typedef struct coco_export_info {

@@ -67,6 +67,22 @@ size_t coco_opt_count(const coco_optdef *defs)
 	return n;
 }
 
+int coco_function_call(const coco_function_ops *fn, void *state, const coco_value *args,
+	size_t nargs, coco_arena *a, coco_value *out, char **err)
+{
+	if (fn->call)
+		return fn->call(state, args, nargs, a, out, err);
+	const coco_value *argv[1] = { args };
+	char *e = NULL;
+	if (fn->call_batch(state, argv, nargs, 1, a, out, &e, err))
+		return -1;
+	if (e) {
+		*err = e;
+		return -1;
+	}
+	return 0;
+}
+
 int coco_export_check_row(const char *who, const coco_export_info *info, char **err)
 {
 	const coco_type *t = info->row_type;

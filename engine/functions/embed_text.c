@@ -576,21 +576,6 @@ static int et_call_batch(void *state, const coco_value *const *args, size_t narg
 	return rc;
 }
 
-/* call: a batch of one. */
-static int et_call(void *state, const coco_value *args, size_t nargs, coco_arena *a,
-	coco_value *out, char **err)
-{
-	const coco_value *argv[1] = { args };
-	char *e = NULL;
-	if (et_call_batch(state, argv, nargs, 1, a, out, &e, err))
-		return -1;
-	if (e) {
-		*err = e;
-		return -1;
-	}
-	return 0;
-}
-
 /* ready: the key is set (checked before a run, and by every call_batch). */
 static int et_ready(void *state, char **err)
 {
@@ -605,7 +590,6 @@ const coco_function_ops coco_fn_embed_text = {
 	.spec_opts = et_opts,
 	.args = et_args,
 	.prepare = et_prepare,
-	.call = et_call,
 	.destroy = et_destroy,
 	.call_batch = et_call_batch,
 	.ready = et_ready,

@@ -596,20 +596,6 @@ static int ex_call_batch(void *state, const coco_value *const *args, size_t narg
 	return 0;
 }
 
-static int ex_call(void *state, const coco_value *args, size_t nargs, coco_arena *a,
-	coco_value *out, char **err)
-{
-	const coco_value *argv[1] = { args };
-	char *e = NULL;
-	if (ex_call_batch(state, argv, nargs, 1, a, out, &e, err))
-		return -1;
-	if (e) {
-		*err = e;
-		return -1;
-	}
-	return 0;
-}
-
 /* ready: the key is set (checked before a run, and by every call_batch). */
 static int ex_ready(void *state, char **err)
 {
@@ -624,7 +610,6 @@ const coco_function_ops coco_fn_extract_by_llm = {
 	.spec_opts = ex_opts,
 	.args = ex_args,
 	.prepare = ex_prepare,
-	.call = ex_call,
 	.destroy = ex_destroy,
 	.call_batch = ex_call_batch,
 	.ready = ex_ready,

@@ -422,7 +422,7 @@ static void test_embed(fk_server *srv)
 	/* call(): a batch of one */
 	reset(M_OK);
 	coco_value one = coco_v_str("xyz", 3), res;
-	CHECK(coco_fn_embed_text.call(st, &one, 1, &a, &res, &err) == 0);
+	CHECK(coco_function_call(&coco_fn_embed_text, st, &one, 1, &a, &res, &err) == 0);
 	CHECK(vec_ok(&res, "xyz", DIM));
 	coco_fn_embed_text.destroy(st);
 
@@ -522,7 +522,7 @@ static void test_extract(int port)
 		"\"v\":[1,2],\"extra\":1}");
 	reset(M_OK);
 	coco_value in = coco_v_str("Dune, 1965", 10), out;
-	CHECK(coco_fn_extract_by_llm.call(st, &in, 1, &a, &out, &err) == 0);
+	CHECK(coco_function_call(&coco_fn_extract_by_llm, st, &in, 1, &a, &out, &err) == 0);
 	CHECK_STR(F.last_target, "POST /v1/chat/completions");
 	CHECK_STR(F.auth, "Bearer " KEY);
 	CHECK(strstr(F.last_body.p, "\"response_format\":{\"type\":\"json_object\"}") != NULL);
@@ -536,20 +536,20 @@ static void test_extract(int port)
 
 	/* missing members are null; a code fence around the answer is fine */
 	snprintf(F.answer, sizeof F.answer, "```json\n{\"title\":\"X\"}\n```");
-	CHECK(coco_fn_extract_by_llm.call(st, &in, 1, &a, &out, &err) == 0);
+	CHECK(coco_function_call(&coco_fn_extract_by_llm, st, &in, 1, &a, &out, &err) == 0);
 	CHECK(out.kind == COCO_STRUCT && out.u.fields[0].kind == COCO_STR && out.u.fields[1].kind == COCO_NULL);
 
 	/* an answer that does not fit names the field */
 	snprintf(F.answer, sizeof F.answer, "{\"title\":\"X\",\"authors\":[{\"name\":\"a\"},{\"name\":7}]}");
-	CHECK(coco_fn_extract_by_llm.call(st, &in, 1, &a, &out, &err) == -1);
+	CHECK(coco_function_call(&coco_fn_extract_by_llm, st, &in, 1, &a, &out, &err) == -1);
 	CHECKF(err && strstr(err, "field 'authors[2].name': expected a string, got a number 7"), "%s", err);
 	free(err), err = NULL;
 	snprintf(F.answer, sizeof F.answer, "{\"year\":\"nineteen\"}");
-	CHECK(coco_fn_extract_by_llm.call(st, &in, 1, &a, &out, &err) == -1);
+	CHECK(coco_function_call(&coco_fn_extract_by_llm, st, &in, 1, &a, &out, &err) == -1);
 	CHECKF(err && strstr(err, "field 'year': expected an integer"), "%s", err);
 	free(err), err = NULL;
 	snprintf(F.answer, sizeof F.answer, "sorry, I cannot");
-	CHECK(coco_fn_extract_by_llm.call(st, &in, 1, &a, &out, &err) == -1);
+	CHECK(coco_function_call(&coco_fn_extract_by_llm, st, &in, 1, &a, &out, &err) == -1);
 	CHECKF(err && strstr(err, "not a JSON object"), "%s", err);
 	free(err), err = NULL;
 
@@ -574,7 +574,7 @@ static void test_extract(int port)
 	CHECK(xprep("ollama", port, "", "{\"name\":\"str\",\"age\":\"int64\"}", NULL, &ta, &t, &st, &err) == 0);
 	snprintf(F.answer, sizeof F.answer, "{\"name\":\"Ann\",\"age\":41}");
 	reset(M_OK);
-	CHECK(coco_fn_extract_by_llm.call(st, &in, 1, &a, &out, &err) == 0);
+	CHECK(coco_function_call(&coco_fn_extract_by_llm, st, &in, 1, &a, &out, &err) == 0);
 	CHECK_STR(F.last_target, "POST /api/chat");
 	CHECK(strstr(F.last_body.p, "\"format\":\"json\"") && strstr(F.last_body.p, "\"stream\":false"));
 	coco_value_to_json(&out, t, &b);
