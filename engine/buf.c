@@ -1,6 +1,6 @@
 /* Byte buffers, binary record readers, the bump arena, error strings. */
-#include "buf.h"
-#include "sys.h"
+#include "engine/buf.h"
+#include "engine/sys.h"
 
 #include <stdio.h>
 #include <stdlib.h>

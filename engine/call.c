@@ -1,5 +1,5 @@
 /* coco_call_function: a function on constant arguments. See call.h. */
-#include "call.h"
+#include "engine/call.h"
 
 #include <stdlib.h>
 #include <string.h>

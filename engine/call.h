@@ -3,7 +3,7 @@
  * transform calls it (the same vtable: prepare, call, destroy). Query
  * handlers use it to embed a query with the function that embedded the
  * chunks. */
-#include "graph.h"
+#include "engine/graph.h"
 
 /* Evaluate fn on args (constants; named ones carry their name, positional
  * ones NULL), matched to fn's argdefs as a transform matches them. spec,

@@ -2,8 +2,8 @@
  * each transform's flow.lua line and each source's logic fingerprint).
  * Reads the compiled graph only; `coco server` describes it as JSON
  * (inspect.c). */
-#include "graph_int.h"
-#include "secret.h"
+#include "engine/graph_int.h"
+#include "engine/secret.h"
 
 #include <string.h>
 

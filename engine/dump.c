@@ -1,7 +1,7 @@
 /* The state as text lines, for tests (spec/fuzz). See indexer.h. */
-#include "indexer.h"
-#include "owner.h"
-#include "records_int.h"
+#include "engine/indexer.h"
+#include "engine/owner.h"
+#include "engine/records_int.h"
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* Evaluate: every source row through the flow, no target or state
  * written. See indexer.h. */
-#include "indexer_int.h"
-#include "sys.h"
+#include "engine/indexer_int.h"
+#include "engine/sys.h"
 
 #include <stdlib.h>
 #include <string.h>

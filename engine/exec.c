@@ -1,8 +1,8 @@
 /* The row evaluator. */
-#include "exec.h"
-#include "graph_int.h"
-#include "functions/json.h"
-#include "sys.h"
+#include "engine/exec.h"
+#include "engine/graph_int.h"
+#include "engine/functions/json.h"
+#include "engine/sys.h"
 
 #include <stdio.h>
 #include <stdlib.h>

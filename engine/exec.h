@@ -2,7 +2,7 @@
 /* Evaluates one source row through the graph: transforms, nested rows,
  * collects. The result is, per export, the rows it should hold for this
  * source row (a STRUCT value each, in the export's column order). */
-#include "graph.h"
+#include "engine/graph.h"
 
 /* The memo cache seen by the evaluator (the indexer backs it with state;
  * evaluate --no-cache passes NULL). key: 32 bytes (function logic

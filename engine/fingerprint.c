@@ -5,8 +5,8 @@
  * its buffer hashes it one-shot, so short fingerprints need no XXH3
  * state at all (XXH3 gives the same digest for one-shot and streamed
  * input). */
-#include "fingerprint.h"
-#include "sys.h"
+#include "engine/fingerprint.h"
+#include "engine/sys.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * fingerprint differently, and so do {a="x", b=""} and {a="", b="x"}. */
 #include <stdint.h>
 #include <stddef.h>
-#include "value.h"
+#include "engine/value.h"
 
 typedef struct coco_fp {
 	uint64_t lo, hi;

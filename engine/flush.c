@@ -2,8 +2,8 @@
  * lineage, the batch staged, written to its targets (the rows a target
  * refuses found by halving), and committed; the writer thread. See
  * indexer.h. */
-#include "indexer_int.h"
-#include "sys.h"
+#include "engine/indexer_int.h"
+#include "engine/sys.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* The graph compiler: DSL statements -> scopes, ops, types, fingerprints. */
-#include "graph_int.h"
-#include "secret.h"
-#include "sys.h"
+#include "engine/graph_int.h"
+#include "engine/secret.h"
+#include "engine/sys.h"
 
 #include <stdlib.h>
 #include <string.h>

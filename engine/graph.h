@@ -15,10 +15,10 @@
  * added; every op carries a logic fingerprint chained from its inputs. */
 #include <stddef.h>
 #include <stdint.h>
-#include "buf.h"
-#include "value.h"
-#include "ops.h"
-#include "fingerprint.h"
+#include "engine/buf.h"
+#include "engine/value.h"
+#include "engine/ops.h"
+#include "engine/fingerprint.h"
 
 #define COCO_MAX_PATH 8
 

@@ -1,7 +1,7 @@
 #pragma once
 /* Internals of the operator graph, shared by graph.c, describe.c, exec.c
  * and inspect.c only. */
-#include "graph.h"
+#include "engine/graph.h"
 
 typedef struct gfield {
 	const char *name;             /* NULL until named */

@@ -1,7 +1,7 @@
 /* The HTTP client over libcurl's multi interface. See http.h. */
 #define _GNU_SOURCE
-#include "http.h"
-#include "sys.h"
+#include "engine/http.h"
+#include "engine/sys.h"
 
 #include <ctype.h>
 #include <pthread.h>

@@ -17,7 +17,7 @@
  * call that may come from another thread. */
 #include <stddef.h>
 
-#include "buf.h"
+#include "engine/buf.h"
 
 typedef struct coco_http coco_http;
 typedef struct coco_http_xfer coco_http_xfer;

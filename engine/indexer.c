@@ -1,7 +1,7 @@
 /* The indexer: list, diff, process, commit. See indexer.h. */
-#include "indexer_int.h"
-#include "listing.h"
-#include "sys.h"
+#include "engine/indexer_int.h"
+#include "engine/listing.h"
+#include "engine/sys.h"
 
 #include <poll.h>
 #include <pthread.h>

@@ -22,10 +22,10 @@
  * rows are read as of the listing's start (a snapshot), so that a row
  * committed after it began (change capture between live slices) is never
  * taken for one the listing left out. */
-#include "graph.h"
-#include "state.h"
-#include "exec.h"
-#include "setup.h"            /* setup was declared here: its includers find it still */
+#include "engine/graph.h"
+#include "engine/state.h"
+#include "engine/exec.h"
+#include "engine/setup.h"            /* setup was declared here: its includers find it still */
 
 typedef struct coco_source_stats {
 	const char *source;

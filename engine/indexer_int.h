@@ -1,9 +1,9 @@
 #pragma once
 /* Internals of the indexer, shared by indexer.c, memo.c, flush.c,
  * evaluate.c and the indexer's side of owner.c only. See indexer.h. */
-#include "indexer.h"
-#include "owner.h"
-#include "records_int.h"
+#include "engine/indexer.h"
+#include "engine/owner.h"
+#include "engine/records_int.h"
 
 #define BATCH_ROWS 512
 /* Batch memory cap; a third of it per batch when two are alive at once

@@ -1,12 +1,12 @@
 /* Inspection of a flow: JSON for coco server. See inspect.h. */
 #define _GNU_SOURCE
-#include "secret.h"
-#include "inspect.h"
-#include "exec.h"
-#include "graph_int.h"
-#include "records_int.h"
-#include "functions/json.h"
-#include "sys.h"
+#include "engine/secret.h"
+#include "engine/inspect.h"
+#include "engine/exec.h"
+#include "engine/graph_int.h"
+#include "engine/records_int.h"
+#include "engine/functions/json.h"
+#include "engine/sys.h"
 
 #include <stdio.h>
 #include <stdlib.h>

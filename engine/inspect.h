@@ -3,8 +3,8 @@
  * source has in state, one row evaluated through every step, what an
  * export holds. Everything is read-only (nothing is written to state or
  * targets) and comes out as JSON text appended to a buffer. */
-#include "graph.h"
-#include "state.h"
+#include "engine/graph.h"
+#include "engine/state.h"
 
 /* The graph: sources (kind, options with credentials masked, key, fields,
  * refresh interval), scopes with their fields and ops (function, its

@@ -1,7 +1,7 @@
 /* Reversible escape of names that are not UTF-8. See keyesc.h. */
 #include <string.h>
 
-#include "keyesc.h"
+#include "engine/keyesc.h"
 
 int coco_key_needs_escape(const char *name, size_t n)
 {

@@ -8,7 +8,7 @@
  *   each byte that is not part of well-formed UTF-8       \xHH (lowercase hex)
  *
  * "caf\xE9.txt" (Latin-1) -> "caf\\xe9.txt"; "a\\b.md" -> "a\\\\b.md". */
-#include "buf.h"
+#include "engine/buf.h"
 
 /* 1 if name[0..n) is written differently as a key. */
 int coco_key_needs_escape(const char *name, size_t n);

@@ -1,9 +1,9 @@
 /* A listing sorted in bounded memory: sorted runs, spilled to an unlinked
  * temporary file, merged with a small heap. See listing.h. */
 #define _GNU_SOURCE
-#include "listing.h"
-#include "buf.h"
-#include "sys.h"
+#include "engine/listing.h"
+#include "engine/buf.h"
+#include "engine/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* Live mode: the epoll loop. See live.h. */
 #define _GNU_SOURCE
-#include "live.h"
-#include "sys.h"
+#include "engine/live.h"
+#include "engine/sys.h"
 
 #include <errno.h>
 #ifdef __GLIBC__

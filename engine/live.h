@@ -11,7 +11,7 @@
  * Debounce: the first change of a row is processed at once (latency);
  * further changes of the same row within COCO_LIVE_DEBOUNCE_MS are
  * coalesced into one more pass at the end of that window. */
-#include "indexer.h"
+#include "engine/indexer.h"
 
 #define COCO_LIVE_DEBOUNCE_MS 20
 

@@ -1,7 +1,7 @@
 /* The memo: cached function results read and written while rows are
  * evaluated, and swept when no row uses them any more. See indexer.h. */
-#include "indexer_int.h"
-#include "sys.h"
+#include "engine/indexer_int.h"
+#include "engine/sys.h"
 
 #include <pthread.h>
 #include <stdlib.h>

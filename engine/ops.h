@@ -5,8 +5,8 @@
  * Nothing here knows about Lua. */
 #include <stddef.h>
 #include <stdint.h>
-#include "buf.h"
-#include "value.h"
+#include "engine/buf.h"
+#include "engine/value.h"
 
 /* ---- Options ------------------------------------------------------------
  * A spec (`sources.LocalFile{ path = "docs" }`) is checked against the

@@ -1,13 +1,13 @@
 /* Owned target rows: the owner records and their overlay (see owner.h);
  * at the end, the indexer's side: what a row writes of a key it shares. */
-#include "owner.h"
-#include "indexer_int.h"
-#include "sys.h"
+#include "engine/owner.h"
+#include "engine/indexer_int.h"
+#include "engine/sys.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include "fingerprint.h"
-#include "value.h"
+#include "engine/fingerprint.h"
+#include "engine/value.h"
 
 struct coco_owners {
 	const coco_graph *g;

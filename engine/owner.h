@@ -19,8 +19,8 @@
  * A coco_owners is the overlay of one batch: the records read or changed
  * by its rows (later rows of the batch see what earlier ones changed),
  * written by coco_owners_stage(). */
-#include "graph.h"
-#include "state.h"
+#include "engine/graph.h"
+#include "engine/state.h"
 
 typedef struct coco_owner {
 	const char *src, *key;       /* source name; encoded source key */

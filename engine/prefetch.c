@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "prefetch.h"
-#include "sys.h"
+#include "engine/prefetch.h"
+#include "engine/sys.h"
 
 #define DEFAULT_WINDOW 64
 

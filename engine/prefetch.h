@@ -18,9 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "http.h"
-#include "value.h"
+#include "engine/buf.h"
+#include "engine/http.h"
+#include "engine/value.h"
 
 typedef struct coco_prefetch coco_prefetch;
 

@@ -1,5 +1,5 @@
 /* The indexer's state records. See records_int.h. */
-#include "records_int.h"
+#include "engine/records_int.h"
 
 #include <string.h>
 

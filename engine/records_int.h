@@ -16,10 +16,10 @@
  * an export renamed onto the same table, or two exports trading tables,
  * still find what the rows wrote there. (States written before named
  * exports: lineage_migrate() rewrites them once.) */
-#include "buf.h"
-#include "value.h"
-#include "fingerprint.h"
-#include "state.h"
+#include "engine/buf.h"
+#include "engine/value.h"
+#include "engine/fingerprint.h"
+#include "engine/state.h"
 
 enum { TRK_STAGED = 1 };
 

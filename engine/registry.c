@@ -1,6 +1,6 @@
 /* The built-in sources, targets and functions, by name. */
 #include <string.h>
-#include "ops.h"
+#include "engine/ops.h"
 
 extern const coco_source_ops coco_localfile_source;
 extern const coco_source_ops coco_s3_source;

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "secret.h"
-#include "sys.h"
+#include "engine/secret.h"
+#include "engine/sys.h"
 
 static const char *const secret_keys[] = {
 	"password", "passwd", "secret", "token", "api_key", "apikey", "access_key", "sig", NULL,

@@ -3,7 +3,7 @@
  * token in a URL): never printed, never stored in the state. Connectors
  * store a form without the secret and recall the secret, in this process
  * only, when they connect. */
-#include "buf.h"
+#include "engine/buf.h"
 
 /* Appends s to out with its secrets replaced by "***", for messages and
  * `coco show`: the password of a URL's user info

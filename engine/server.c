@@ -1,9 +1,9 @@
 /* The HTTP server: libmicrohttpd in external epoll mode. See server.h. */
 #define _GNU_SOURCE
-#include "server.h"
-#include "buf.h"
-#include "value.h"
-#include "sys.h"
+#include "engine/server.h"
+#include "engine/buf.h"
+#include "engine/value.h"
+#include "engine/sys.h"
 
 #include <arpa/inet.h>
 #include <dlfcn.h>

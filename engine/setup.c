@@ -5,10 +5,10 @@
  * as last applied, or for what a source sets up (coco_source_ops.setup_*)
  *   "source:<source name>\n<source field>\n<desired description>".
  * A flow's wanted resources are compared with it. */
-#include "setup.h"
-#include "owner.h"
-#include "records_int.h"
-#include "sys.h"
+#include "engine/setup.h"
+#include "engine/owner.h"
+#include "engine/records_int.h"
+#include "engine/sys.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,8 +2,8 @@
 /* Setup: the targets' tables (and what sources set up), planned from a
  * flow, applied, remembered in state; and what lineage does after a
  * target changed. See setup.c. */
-#include "graph.h"
-#include "state.h"
+#include "engine/graph.h"
+#include "engine/state.h"
 
 typedef struct coco_setup_change {
 	char *resource_id;

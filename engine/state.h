@@ -55,7 +55,7 @@
  *   message is dropped); messages never name the implementation's
  *   internals (no "rocksdb"). */
 #include <stddef.h>
-#include "buf.h"
+#include "engine/buf.h"
 
 typedef enum coco_cf {
 	COCO_CF_META = 0,

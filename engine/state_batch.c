@@ -2,8 +2,8 @@
  * [hdr][key][value] records in one buffer, whatever the store; the store
  * reads them back with coco_batch_next() when coco_state_write applies
  * the batch. */
-#include "state.h"
-#include "sys.h"
+#include "engine/state.h"
+#include "engine/sys.h"
 
 #include <stdlib.h>
 #include <string.h>

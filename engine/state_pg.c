@@ -27,9 +27,9 @@
  * their own; a snapshot holds one for its life (its iterators take turns
  * on it under the snapshot's mutex). */
 #define _GNU_SOURCE
-#include "state.h"
-#include "secret.h"
-#include "sys.h"
+#include "engine/state.h"
+#include "engine/secret.h"
+#include "engine/sys.h"
 #include "connectors/common/pgconn.h"
 
 #include <arpa/inet.h>

@@ -7,8 +7,8 @@
  * instead of RocksDB's LOCK error. Options are tuned for a small process:
  * a few MB of memtables and block cache, few open files, a quiet LOG. */
 #define _GNU_SOURCE
-#include "state.h"
-#include "sys.h"
+#include "engine/state.h"
+#include "engine/sys.h"
 
 #include <dirent.h>
 #include <ctype.h>

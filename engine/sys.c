@@ -1,6 +1,6 @@
 /* The engine's runtime helpers: clock, signal-free threads, allocation. */
 #define _GNU_SOURCE
-#include "sys.h"
+#include "engine/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>

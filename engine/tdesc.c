@@ -3,7 +3,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "tdesc.h"
+#include "engine/tdesc.h"
 
 int coco_tdesc_tokens(coco_arena *a, const char *s, const char *e, const char **out,
 	size_t max, int rest)

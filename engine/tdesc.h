@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include "buf.h"
-#include "value.h"
+#include "engine/buf.h"
+#include "engine/value.h"
 
 enum {
 	COCO_TDESC_SQL_REST = 1, /* column lines: NAME TYPE SQL..., see above */

@@ -1,5 +1,5 @@
 /* Text as CocoIndex reads it. See text.h. */
-#include "text.h"
+#include "engine/text.h"
 
 #include <string.h>
 

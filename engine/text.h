@@ -11,8 +11,8 @@
  * trailing byte of UTF-16) becomes U+FFFD, one per maximal invalid subpart
  * as WHATWG's decoder and Python's errors="replace" do, or, strictly, is an
  * error. Valid UTF-8 without a BOM is returned in place: no copy. */
-#include "buf.h"
-#include "ops.h"
+#include "engine/buf.h"
+#include "engine/ops.h"
 
 typedef struct coco_text_info {
 	const char *encoding;    /* "UTF-8", "UTF-16LE" or "UTF-16BE" */

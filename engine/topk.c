@@ -1,5 +1,5 @@
 /* What targets' top_k share (see topk.h). */
-#include "topk.h"
+#include "engine/topk.h"
 
 int coco_topk_field(const coco_type *row, const char *field, size_t dim, const char *where,
 	char **err)

@@ -3,8 +3,8 @@
  * builds the same way: the searched field, and the result row type. */
 #include <stddef.h>
 
-#include "buf.h"
-#include "value.h"
+#include "engine/buf.h"
+#include "engine/value.h"
 
 /* The index of field in row (a STRUCT type), which must be a vector field
  * of dim dimensions (any dim > 0 when its type names none). Else -1 with

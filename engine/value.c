@@ -1,5 +1,5 @@
 /* Types, values, their binary encoding and their JSON form. */
-#include "value.h"
+#include "engine/value.h"
 
 #include <math.h>
 #include <stdio.h>

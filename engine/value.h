@@ -11,7 +11,7 @@
  * freed one by one. */
 #include <stddef.h>
 #include <stdint.h>
-#include "buf.h"
+#include "engine/buf.h"
 
 typedef enum coco_kind {
 	COCO_NULL = 0,

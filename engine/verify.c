@@ -11,10 +11,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "verify.h"
-#include "fingerprint.h"
-#include "functions/json.h"
-#include "sys.h"
+#include "engine/verify.h"
+#include "engine/fingerprint.h"
+#include "engine/functions/json.h"
+#include "engine/sys.h"
 
 /* ---- canonical JSON ------------------------------------------------------- */
 

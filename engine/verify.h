@@ -13,9 +13,9 @@
  * same rule the indexer follows for owned target rows. The same key twice
  * among one source row's rows: the last one (it is written last). */
 #pragma once
-#include "graph.h"
-#include "state.h"
-#include "indexer.h"
+#include "engine/graph.h"
+#include "engine/state.h"
+#include "engine/indexer.h"
 
 typedef enum coco_verify_kind {
 	COCO_VERIFY_MISSING,     /* a fresh build writes the row; the target lacks it */

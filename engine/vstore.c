@@ -13,10 +13,10 @@
 
 #include <xxhash.h>
 
-#include "fingerprint.h"
-#include "functions/json.h"
-#include "vstore.h"
-#include "sys.h"
+#include "engine/fingerprint.h"
+#include "engine/functions/json.h"
+#include "engine/vstore.h"
+#include "engine/sys.h"
 
 /* ---- floats ---------------------------------------------------------------- */
 

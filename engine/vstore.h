@@ -5,11 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "http.h"
-#include "ops.h"
-#include "tdesc.h"
-#include "value.h"
+#include "engine/buf.h"
+#include "engine/http.h"
+#include "engine/ops.h"
+#include "engine/tdesc.h"
+#include "engine/value.h"
 
 /* Appends "[f,f,...]": each float32 in at most 9 significant digits,
  * trailing zeros dropped, which read back to the same float (a non-finite

@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "functions/json.h"
-#include "secret.h"
-#include "sys.h"
-#include "vstore.h"
+#include "engine/functions/json.h"
+#include "engine/secret.h"
+#include "engine/sys.h"
+#include "engine/vstore.h"
 
 /* ---- the export ---------------------------------------------------------------- */
 

@@ -3,7 +3,7 @@
  * (lua/coco/ *.lua, chunk names "@coco/<file>"), loaded from here. */
 #include <stdio.h>
 #include <string.h>
-#include "coco_lua.h"
+#include "lua/coco_lua.h"
 
 struct coco_lua_blob { const char *name; const char *data; size_t len; };
 extern const struct coco_lua_blob coco_lua_blobs[];

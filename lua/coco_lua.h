@@ -17,10 +17,10 @@
 #pragma weak lua_newuserdata
 #pragma weak luaL_register
 #pragma weak luaL_loadbuffer
-#include "buf.h"
-#include "value.h"
-#include "ops.h"
-#include "graph.h"
+#include "engine/buf.h"
+#include "engine/value.h"
+#include "engine/ops.h"
+#include "engine/graph.h"
 
 /* l_value.c */
 /* Push v (of type t, may be NULL) as a Lua value: null -> nil, numbers,

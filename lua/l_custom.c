@@ -4,8 +4,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "l_custom.h"
-#include "sys.h"
+#include "lua/l_custom.h"
+#include "engine/sys.h"
 
 const coco_optdef coco_lua_custom_opts[] = {
 	{ "options", COCO_OPT_JSON, 0, "the options the spec was made with", 0 },

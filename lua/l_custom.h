@@ -12,7 +12,7 @@
  * close what it opened in any order of garbage collection. The graph that
  * uses a spec anchors its box (coco_lua_custom_spec), and the opened
  * instances find their lspec through the hidden option `_instance`. */
-#include "coco_lua.h"
+#include "lua/coco_lua.h"
 
 #define COCO_LDEF_MT "coco.ldef"
 #define COCO_LSPEC_MT "coco.lspec"

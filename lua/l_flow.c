@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "l_graph.h"
-#include "verify.h"
-#include "sys.h"
+#include "lua/l_graph.h"
+#include "engine/verify.h"
+#include "engine/sys.h"
 
 /* The flow at 1, to run: NULL (and *n results, nil and a message, pushed)
  * in a forked copy, or when it must write its state and cannot. */

@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "coco_lua.h"
-#include "fingerprint.h"
-#include "sys.h"
+#include "lua/coco_lua.h"
+#include "engine/fingerprint.h"
+#include "engine/sys.h"
 
 typedef struct luafn {
 	lua_State *L;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "l_graph.h"
+#include "lua/l_graph.h"
 
 lgraph *coco_lua_check_graph(lua_State *L, int idx)
 {

@@ -2,9 +2,9 @@
 /* coco.graph: the userdata behind a flow (l_graph.c builds it, l_flow.c
  * runs it), and what l_live.c, l_query.c and l_server.c use of it. */
 #include <sys/types.h>
-#include "coco_lua.h"
-#include "indexer.h"
-#include "state.h"
+#include "lua/coco_lua.h"
+#include "engine/indexer.h"
+#include "engine/state.h"
 
 #define COCO_GRAPH_MT "coco.graph"
 

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "l_graph.h"
-#include "live.h"
+#include "lua/l_graph.h"
+#include "engine/live.h"
 
 #define COCO_LIVE_MT "coco.live"
 

@@ -4,8 +4,8 @@
  * coco/init.lua wraps both; runtime failures return nil, message. */
 #include <stdlib.h>
 #include <string.h>
-#include "l_graph.h"
-#include "call.h"
+#include "lua/l_graph.h"
+#include "engine/call.h"
 
 /* A call argument: nil, boolean, number, string, or an array of numbers
  * (a vector). Returns 0, or -1 with a message in e. */

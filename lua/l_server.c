@@ -17,10 +17,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
-#include "l_graph.h"
-#include "inspect.h"
-#include "server.h"
-#include "sys.h"
+#include "lua/l_graph.h"
+#include "engine/inspect.h"
+#include "engine/server.h"
+#include "engine/sys.h"
 
 #define COCO_SERVER_MT "coco.server"
 #define COCO_POLLER_MT "coco.poller"

@@ -17,8 +17,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "l_custom.h"
-#include "sys.h"
+#include "lua/l_custom.h"
+#include "engine/sys.h"
 
 
 /* ---- the source vtable ---------------------------------------------------- */

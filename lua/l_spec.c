@@ -4,7 +4,7 @@
  * graph builders. */
 #include <stdlib.h>
 #include <string.h>
-#include "l_custom.h"
+#include "lua/l_custom.h"
 
 /* Which vtable a spec names: category "source" | "target" | "function". */
 static const coco_optdef *defs_of(const char *cat, const char *name, const void **ops)

@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <dirent.h>
-#include "coco_lua.h"
-#include "sys.h"
+#include "lua/coco_lua.h"
+#include "engine/sys.h"
 
 /* core.realpath(path) -> absolute path | nil, msg */
 static int l_realpath(lua_State *L)

@@ -20,9 +20,9 @@
  * not take. */
 #include <stdlib.h>
 #include <string.h>
-#include "l_custom.h"
-#include "functions/json.h"
-#include "sys.h"
+#include "lua/l_custom.h"
+#include "engine/functions/json.h"
+#include "engine/sys.h"
 
 /* Lua targets of this OS thread, newest first, for the engine's lookups by
  * name (setup of an export that left the flow) and for apply(), which only

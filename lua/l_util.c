@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "coco_lua.h"
+#include "lua/coco_lua.h"
 
 int coco_lua_fail(lua_State *L, const char *msg)
 {

@@ -2,8 +2,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "coco_lua.h"
-#include "functions/json.h"
+#include "lua/coco_lua.h"
+#include "engine/functions/json.h"
 
 void coco_lua_push_value(lua_State *L, const coco_value *v, const coco_type *t)
 {

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <lualib.h>
-#include "coco_lua.h"
+#include "lua/coco_lua.h"
 
 int luaopen_coco(lua_State *L);
 

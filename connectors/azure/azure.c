@@ -13,13 +13,13 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "ops.h"
-#include "http.h"
-#include "prefetch.h"
-#include "text.h"
+#include "engine/ops.h"
+#include "engine/http.h"
+#include "engine/prefetch.h"
+#include "engine/text.h"
 #include "connectors/common/objstore.h"
 #include "connectors/common/xml.h"
-#include "sys.h"
+#include "engine/sys.h"
 
 enum { OPT_ACCOUNT, OPT_CONTAINER, OPT_PREFIX, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY,
 	OPT_MAX_SIZE, OPT_SAS_ENV, OPT_KEY_ENV, OPT_ENDPOINT, OPT_DECODE };

@@ -17,9 +17,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "chroma_int.h"
-#include "functions/json.h"
-#include "sys.h"
+#include "connectors/chroma/chroma_int.h"
+#include "engine/functions/json.h"
+#include "engine/sys.h"
 
 enum { OPT_URL, OPT_COLLECTION, OPT_TENANT, OPT_DATABASE, OPT_DOCUMENT, OPT_VECTOR_INDEXES };
 

@@ -5,9 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ops.h"
-#include "tdesc.h"
-#include "vstore.h"
+#include "engine/ops.h"
+#include "engine/tdesc.h"
+#include "engine/vstore.h"
 
 #define WHO "Chroma"
 #define MAX_RECORDS 1000          /* records per request (the server allows more) */

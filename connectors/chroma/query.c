@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chroma_int.h"
-#include "functions/json.h"
-#include "topk.h"
-#include "sys.h"
+#include "connectors/chroma/chroma_int.h"
+#include "engine/functions/json.h"
+#include "engine/topk.h"
+#include "engine/sys.h"
 
 /* ---- reading records back: queries and scans ----------------------------------------- */
 

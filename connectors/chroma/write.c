@@ -6,9 +6,9 @@
 
 #include <xxhash.h>
 
-#include "chroma_int.h"
-#include "functions/json.h"
-#include "sys.h"
+#include "connectors/chroma/chroma_int.h"
+#include "engine/functions/json.h"
+#include "engine/sys.h"
 
 /* ---- writes ---------------------------------------------------------------------- */
 

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "objstore.h"
-#include "text.h"
+#include "connectors/common/objstore.h"
+#include "engine/text.h"
 
 int coco_obj_wanted(const coco_objsel *sel, const char *key, size_t n)
 {

@@ -5,11 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "http.h"
-#include "prefetch.h"
-#include "ops.h"
-#include "value.h"
+#include "engine/buf.h"
+#include "engine/http.h"
+#include "engine/prefetch.h"
+#include "engine/ops.h"
+#include "engine/value.h"
 #include "connectors/localfile/glob.h"
 
 /* The options every object-store source has, in this order (after its

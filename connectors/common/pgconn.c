@@ -7,8 +7,8 @@
 #include <libpq-fe.h>
 #include <xxhash.h>
 
-#include "pgconn.h"
-#include "secret.h"
+#include "connectors/common/pgconn.h"
+#include "engine/secret.h"
 
 static void add_quoted(coco_buf *b, const char *v)
 {

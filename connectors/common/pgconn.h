@@ -2,7 +2,7 @@
 /* libpq connection strings with a password: what Postgres connectors
  * store and show is the string without it; the password is remembered in
  * this process (engine/secret.h) and given to libpq when connecting. */
-#include "buf.h"
+#include "engine/buf.h"
 
 /* The connection string s without its password, into out (cleared): s
  * itself when it holds none, else its settings as key='value' pairs.
@@ -20,7 +20,7 @@ int coco_pg_password(const char *conninfo, const char *penv, const char *what, c
 /* ---- what the Postgres target and source both do with libpq ---------------- */
 #include <libpq-fe.h>
 
-#include "ops.h"
+#include "engine/ops.h"
 
 #define COCO_PG_MAX_IDENT 63   /* NAMEDATALEN - 1: PostgreSQL's limit for names */
 

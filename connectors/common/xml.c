@@ -4,8 +4,8 @@
 
 #include <expat.h>
 
-#include "buf.h"
-#include "xml.h"
+#include "engine/buf.h"
+#include "connectors/common/xml.h"
 
 #define NS_SEP '\x01'
 #define MAX_TEXT (1u << 20)          /* no element of these documents is that long */

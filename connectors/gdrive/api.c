@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gdrive_int.h"
+#include "connectors/gdrive/gdrive_int.h"
 #include "engine/functions/json.h"
-#include "sys.h"
+#include "engine/sys.h"
 
 /* ---- the id map ------------------------------------------------------------ */
 

@@ -12,7 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "gdrive_int.h"
+#include "connectors/gdrive/gdrive_int.h"
 #include "engine/functions/json.h"
 
 void gd_b64url(coco_buf *out, const void *p, size_t n)

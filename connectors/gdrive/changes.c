@@ -29,9 +29,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "gdrive_int.h"
+#include "connectors/gdrive/gdrive_int.h"
 #include "engine/functions/json.h"
-#include "sys.h"
+#include "engine/sys.h"
 
 #define CHANGE_FIELDS "nextPageToken,newStartPageToken,changes(changeType,removed,fileId,file(" \
 	"id,name,mimeType,modifiedTime,version,size,parents,trashed,shortcutDetails(targetId,targetMimeType)))"

@@ -9,11 +9,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gdrive_int.h"
-#include "keyesc.h"
-#include "text.h"
+#include "connectors/gdrive/gdrive_int.h"
+#include "engine/keyesc.h"
+#include "engine/text.h"
 #include "engine/functions/json.h"
-#include "sys.h"
+#include "engine/sys.h"
 
 enum { OPT_CRED, OPT_ROOTS, OPT_BINARY, OPT_INCLUDED, OPT_EXCLUDED, OPT_MAX_SIZE, OPT_POLL,
 	OPT_API, OPT_DECODE };

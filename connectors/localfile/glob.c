@@ -1,9 +1,9 @@
 /* Glob matching on relative paths: '*' within a segment, '**' across
  * segments, '?', classes. See glob.h for the rules. */
 #define _GNU_SOURCE                     /* memrchr */
-#include "glob.h"
-#include "buf.h"
-#include "ops.h"
+#include "connectors/localfile/glob.h"
+#include "engine/buf.h"
+#include "engine/ops.h"
 
 #include <string.h>
 

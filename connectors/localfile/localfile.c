@@ -15,12 +15,12 @@
 #include <linux/openat2.h>
 #endif
 
-#include "ops.h"
-#include "text.h"
-#include "glob.h"
-#include "localfile_int.h"
-#include "keyesc.h"
-#include "sys.h"
+#include "engine/ops.h"
+#include "engine/text.h"
+#include "connectors/localfile/glob.h"
+#include "connectors/localfile/localfile_int.h"
+#include "engine/keyesc.h"
+#include "engine/sys.h"
 
 enum { OPT_PATH, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY, OPT_MAX_SIZE, OPT_WATCH, OPT_DECODE };
 

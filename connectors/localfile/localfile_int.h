@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "ops.h"
-#include "glob.h"
+#include "engine/ops.h"
+#include "connectors/localfile/glob.h"
 
 typedef struct lf_watch lf_watch;
 

@@ -21,9 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "localfile_int.h"
-#include "keyesc.h"
-#include "sys.h"
+#include "connectors/localfile/localfile_int.h"
+#include "engine/keyesc.h"
+#include "engine/sys.h"
 
 #define DIR_MASK (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | \
 	IN_DELETE_SELF | IN_MOVE_SELF | IN_EXCL_UNLINK | IN_ONLYDIR | IN_DONT_FOLLOW)

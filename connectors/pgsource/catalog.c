@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tdesc.h"
-#include "functions/json.h"
-#include "sys.h"
-#include "pgsource_int.h"
+#include "engine/tdesc.h"
+#include "engine/functions/json.h"
+#include "engine/sys.h"
+#include "connectors/pgsource/pgsource_int.h"
 
 void ps_layout_free(layout *l)
 {

@@ -9,9 +9,9 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include "tdesc.h"
-#include "functions/json.h"
-#include "pgsource_int.h"
+#include "engine/tdesc.h"
+#include "engine/functions/json.h"
+#include "connectors/pgsource/pgsource_int.h"
 
 /* ---- small helpers --------------------------------------------------------- */
 

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tdesc.h"
-#include "sys.h"
-#include "pgsource_int.h"
+#include "engine/tdesc.h"
+#include "engine/sys.h"
+#include "connectors/pgsource/pgsource_int.h"
 
 const coco_optdef ps_opts[] = {
 	{ "database", COCO_OPT_STR, 0, "libpq connection string or URI (default $COCO_DATABASE_URL)", 1 },

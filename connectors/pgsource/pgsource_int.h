@@ -8,7 +8,7 @@
 
 #include <libpq-fe.h>
 
-#include "ops.h"
+#include "engine/ops.h"
 #include "connectors/common/pgconn.h"
 
 enum { OPT_DATABASE, OPT_TABLE, OPT_SCHEMA, OPT_INCLUDED, OPT_ORDINAL, OPT_FILTER, OPT_NOTIFY,

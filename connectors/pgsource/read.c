@@ -6,8 +6,8 @@
 
 #include <xxhash.h>
 
-#include "sys.h"
-#include "pgsource_int.h"
+#include "engine/sys.h"
+#include "connectors/pgsource/pgsource_int.h"
 
 /* The key of result row i (its first nkeys columns) into *key. */
 static int row_key(ps_src *s, PGresult *r, int i, coco_arena *a, coco_value *key, coco_buf *why)

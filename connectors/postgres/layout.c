@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "functions/json.h"
-#include "vstore.h"
+#include "engine/functions/json.h"
+#include "engine/vstore.h"
 #include "connectors/common/pgconn.h"
-#include "postgres_int.h"
+#include "connectors/postgres/postgres_int.h"
 
 void pg_layout_free(layout *l)
 {

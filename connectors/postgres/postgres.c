@@ -18,9 +18,9 @@
 
 #include <libpq-fe.h>
 
-#include "tdesc.h"
+#include "engine/tdesc.h"
 #include "connectors/common/pgconn.h"
-#include "postgres_int.h"
+#include "connectors/postgres/postgres_int.h"
 
 static const coco_optdef pg_opts[] = {
 	{ "database", COCO_OPT_STR, 0, "libpq connection string or URI (default $COCO_DATABASE_URL)" },

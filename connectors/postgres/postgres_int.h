@@ -8,7 +8,7 @@
 
 #include <libpq-fe.h>
 
-#include "ops.h"
+#include "engine/ops.h"
 #include "connectors/common/pgconn.h"
 
 enum { OPT_DATABASE, OPT_TABLE, OPT_SCHEMA, OPT_COLUMN_OPTIONS, OPT_VECTOR_INDEXES, OPT_PASSWORD_ENV };

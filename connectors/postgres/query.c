@@ -6,11 +6,11 @@
 
 #include <libpq-fe.h>
 
-#include "tdesc.h"
-#include "topk.h"
-#include "vstore.h"
+#include "engine/tdesc.h"
+#include "engine/topk.h"
+#include "engine/vstore.h"
 #include "connectors/common/pgconn.h"
-#include "postgres_int.h"
+#include "connectors/postgres/postgres_int.h"
 
 static const char *metric_op(const char *metric)
 {

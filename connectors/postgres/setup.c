@@ -5,9 +5,9 @@
 
 #include <libpq-fe.h>
 
-#include "tdesc.h"
+#include "engine/tdesc.h"
 #include "connectors/common/pgconn.h"
-#include "postgres_int.h"
+#include "connectors/postgres/postgres_int.h"
 
 /* 1 if the query (one text parameter) returns a row, 0 if not, -1 on error. */
 static int pg_exists(PGconn *c, const char *sql, const char *param, const char *what, char **err)

@@ -12,10 +12,10 @@
 #include <libpq-fe.h>
 #include <xxhash.h>
 
-#include "tdesc.h"
-#include "sys.h"
+#include "engine/tdesc.h"
+#include "engine/sys.h"
 #include "connectors/common/pgconn.h"
-#include "postgres_int.h"
+#include "connectors/postgres/postgres_int.h"
 
 static void sleep_ms(int ms)
 {

@@ -17,9 +17,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "qdrant_int.h"
-#include "functions/json.h"
-#include "sys.h"
+#include "connectors/qdrant/qdrant_int.h"
+#include "engine/functions/json.h"
+#include "engine/sys.h"
 
 enum { OPT_URL, OPT_COLLECTION, OPT_API_KEY_ENV, OPT_VECTOR_INDEXES };
 

@@ -5,9 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ops.h"
-#include "tdesc.h"
-#include "vstore.h"
+#include "engine/ops.h"
+#include "engine/tdesc.h"
+#include "engine/vstore.h"
 
 #define WHO "Qdrant"
 #define MIN_POINTS 128            /* points per request: a batch is split in */

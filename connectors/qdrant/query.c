@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qdrant_int.h"
-#include "functions/json.h"
-#include "topk.h"
-#include "sys.h"
+#include "connectors/qdrant/qdrant_int.h"
+#include "engine/functions/json.h"
+#include "engine/topk.h"
+#include "engine/sys.h"
 
 /* ---- reading points back: queries and scans ---------------------------------------- */
 

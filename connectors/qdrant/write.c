@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qdrant_int.h"
-#include "functions/json.h"
-#include "sys.h"
+#include "connectors/qdrant/qdrant_int.h"
+#include "engine/functions/json.h"
+#include "engine/sys.h"
 
 /* ---- writes ------------------------------------------------------------------------ */
 

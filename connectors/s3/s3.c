@@ -10,10 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "s3_int.h"
-#include "keyesc.h"
-#include "text.h"
-#include "sys.h"
+#include "connectors/s3/s3_int.h"
+#include "engine/keyesc.h"
+#include "engine/text.h"
+#include "engine/sys.h"
 
 enum { OPT_BUCKET, OPT_PREFIX, OPT_INCLUDED, OPT_EXCLUDED, OPT_BINARY, OPT_MAX_SIZE,
 	OPT_ENDPOINT, OPT_REGION, OPT_PATH_STYLE, OPT_SQS, OPT_DECODE };

@@ -4,9 +4,9 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#include "ops.h"
-#include "http.h"
-#include "prefetch.h"
+#include "engine/ops.h"
+#include "engine/http.h"
+#include "engine/prefetch.h"
 #include "connectors/localfile/glob.h"
 #include "connectors/common/objstore.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3_int.h"
+#include "connectors/s3/s3_int.h"
 #include "connectors/common/xml.h"
 
 enum { E_RESULT, E_CONTENTS, E_KEY, E_MODIFIED, E_ETAG, E_SIZE, E_CLASS, E_TRUNCATED, E_NEXT,

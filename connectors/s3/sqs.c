@@ -23,10 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "s3_int.h"
-#include "keyesc.h"
+#include "connectors/s3/s3_int.h"
+#include "engine/keyesc.h"
 #include "engine/functions/json.h"
-#include "sys.h"
+#include "engine/sys.h"
 
 #define WAIT_SECONDS 20
 #define RETRY_MIN_MS 1000

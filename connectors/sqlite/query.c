@@ -8,11 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ops.h"
-#include "tdesc.h"
-#include "sys.h"
-#include "topk.h"
-#include "sqlite_int.h"
+#include "engine/ops.h"
+#include "engine/tdesc.h"
+#include "engine/sys.h"
+#include "engine/topk.h"
+#include "connectors/sqlite/sqlite_int.h"
 
 /* ---- queries: top_k by exact scan ----------------------------------------------- */
 

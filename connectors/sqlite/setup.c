@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops.h"
-#include "tdesc.h"
-#include "sqlite_int.h"
+#include "engine/ops.h"
+#include "engine/tdesc.h"
+#include "connectors/sqlite/sqlite_int.h"
 
 /* ---- the SQL of a column -------------------------------------------------- */
 

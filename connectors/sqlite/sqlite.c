@@ -20,10 +20,10 @@
 
 #include <sqlite3.h>
 
-#include "ops.h"
-#include "tdesc.h"
-#include "sys.h"
-#include "sqlite_int.h"
+#include "engine/ops.h"
+#include "engine/tdesc.h"
+#include "engine/sys.h"
+#include "connectors/sqlite/sqlite_int.h"
 
 /* sqlite3_errmsg, but a full disk is named the way coco names it
  * everywhere ("no space left on device (...)"). */

@@ -7,7 +7,7 @@
 
 #include <sqlite3.h>
 
-#include "ops.h"
+#include "engine/ops.h"
 
 enum { OPT_PATH, OPT_TABLE, OPT_FTS };   /* the options, in sqlite_opts order */
 

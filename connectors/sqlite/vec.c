@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sqlite_int.h"
+#include "connectors/sqlite/sqlite_int.h"
 
 /* ---- vector distances -------------------------------------------------------
  *

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ops.h"
+#include "engine/ops.h"
 
 typedef struct lang_ext {
 	const char *ext;              /* lower case, no dot */

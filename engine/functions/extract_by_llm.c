@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops.h"
-#include "json.h"
-#include "llm.h"
-#include "sys.h"
+#include "engine/ops.h"
+#include "engine/functions/json.h"
+#include "engine/functions/llm.h"
+#include "engine/sys.h"
 
 static const coco_argdef ex_args[] = {
 	{ "text", 1u << COCO_STR, 1 },

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
+#include "engine/functions/json.h"
 
 #define MAX_DEPTH 1000
 

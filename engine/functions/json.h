@@ -6,7 +6,7 @@
  * read json options (custom_languages). */
 #include <stddef.h>
 
-#include "buf.h"
+#include "engine/buf.h"
 
 /* Check that s[0, n) is one JSON value, with whitespace around it allowed.
  * Returns 0, or -1 and sets *err_at (byte offset) and *err_msg (static

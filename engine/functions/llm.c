@@ -1,7 +1,7 @@
 /* OpenAI-compatible and Ollama servers over engine/http.h (see llm.h). */
 #define _GNU_SOURCE
-#include "llm.h"
-#include "sys.h"
+#include "engine/functions/llm.h"
+#include "engine/sys.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "json.h"
+#include "engine/functions/json.h"
 
 #define OPENAI_ADDRESS "https://api.openai.com/v1"
 #define OLLAMA_ADDRESS "http://127.0.0.1:11434"

@@ -7,9 +7,9 @@
  * callback, which may post more (to split a batch the server refused). */
 #include <stddef.h>
 
-#include "buf.h"
-#include "http.h"
-#include "ops.h"
+#include "engine/buf.h"
+#include "engine/http.h"
+#include "engine/ops.h"
 
 typedef enum llm_api { LLM_OPENAI, LLM_OLLAMA } llm_api;
 

@@ -3,8 +3,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ops.h"
-#include "json.h"
+#include "engine/ops.h"
+#include "engine/functions/json.h"
 
 static const coco_argdef pj_args[] = {
 	{ "text", 1u << COCO_STR, 1 },

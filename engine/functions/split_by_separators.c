@@ -13,8 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "split_int.h"
-#include "sys.h"
+#include "engine/functions/split_int.h"
+#include "engine/sys.h"
 
 enum { KEEP_NONE, KEEP_LEFT, KEEP_RIGHT };
 

@@ -47,8 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "split_int.h"
-#include "sys.h"
+#include "engine/functions/split_int.h"
+#include "engine/sys.h"
 
 #define NONE ((size_t)-1)
 

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ops.h"
+#include "engine/ops.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>

@@ -2,7 +2,7 @@
  * names and file extensions, the same as DetectProgrammingLanguage's) and
  * how their lines are read. Markdown and plain text are in
  * split_recursively.c. To add a language, add a row. */
-#include "split_int.h"
+#include "engine/functions/split_int.h"
 
 #define A(...) (const char *const[]){ __VA_ARGS__, NULL }
 

@@ -28,9 +28,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "split_int.h"
-#include "json.h"
-#include "sys.h"
+#include "engine/functions/split_int.h"
+#include "engine/functions/json.h"
+#include "engine/sys.h"
 
 /* ---- languages --------------------------------------------------------- */
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "split_int.h"
+#include "engine/functions/split_int.h"
 
 /* ---- positions ---------------------------------------------------------- */
 

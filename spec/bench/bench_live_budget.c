@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../c/live_corpus.h"
+#include "spec/c/live_corpus.h"
 
 #define NFILES 3000
 #define BUDGET_MS 5.0

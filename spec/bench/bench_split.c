@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "buf.h"
-#include "value.h"
-#include "ops.h"
+#include "engine/buf.h"
+#include "engine/value.h"
+#include "engine/ops.h"
 
 extern const coco_function_ops coco_fn_split_recursively;
 

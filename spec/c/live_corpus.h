@@ -16,7 +16,7 @@
 
 #include <sqlite3.h>
 
-#include "live.h"
+#include "engine/live.h"
 
 static inline double live_now_ms(void)
 {

@@ -13,9 +13,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "test_s3_fakeserver.h"
-#include "check.h"
-#include "ops.h"
+#include "spec/c/test_s3_fakeserver.h"
+#include "spec/c/check.h"
+#include "engine/ops.h"
 
 extern const coco_source_ops coco_azure_source;
 

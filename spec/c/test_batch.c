@@ -12,8 +12,8 @@
 #include <unistd.h>
 #include <sqlite3.h>
 
-#include "indexer.h"
-#include "check.h"
+#include "engine/indexer.h"
+#include "spec/c/check.h"
 
 /* ---- Upper: a batchable function that records what it is asked ---------- */
 static int nbatches, ncalls_single;

@@ -4,10 +4,10 @@
  * (429 + Retry-After, 500), a refused input isolated to its row, wrong
  * dimensions, short and malformed answers, a server that is down, the key
  * kept out of messages; output_type parsing and answer conversion. */
-#include "test_s3_fakeserver.h"
-#include "check.h"
-#include "ops.h"
-#include "functions/json.h"
+#include "spec/c/test_s3_fakeserver.h"
+#include "spec/c/check.h"
+#include "engine/ops.h"
+#include "engine/functions/json.h"
 
 #include <math.h>
 

@@ -14,7 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "check.h"
+#include "spec/c/check.h"
 #include "connectors/gdrive/gdrive_int.h"
 #include "engine/functions/json.h"
 

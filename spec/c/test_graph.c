@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph.h"
-#include "exec.h"
+#include "engine/graph.h"
+#include "engine/exec.h"
 
-#include "check.h"
+#include "spec/c/check.h"
 /* A graph call that must succeed. */
 #define OK(call) do { \
 	char *e_ = NULL; \

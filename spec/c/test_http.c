@@ -2,8 +2,8 @@
  * lookup, retries (5xx, throttling, Retry-After, dropped connections),
  * what is not retried, timeouts, many requests in flight, the in-flight
  * cap, connection reuse, body limits, wakeup from another thread, SigV4. */
-#include "test_s3_fakeserver.h"
-#include "http.h"
+#include "spec/c/test_s3_fakeserver.h"
+#include "engine/http.h"
 
 static int passed, failed;
 #define CHECK(c) do { if (c) passed++; else { failed++; \

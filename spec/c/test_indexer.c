@@ -13,9 +13,9 @@
 
 #include <sqlite3.h>
 
-#include "indexer.h"
+#include "engine/indexer.h"
 
-#include "check.h"
+#include "spec/c/check.h"
 /* A call taking char **err (written ERR) that must return 0. */
 #define OK(call) do { \
 	char *e_ = NULL; \

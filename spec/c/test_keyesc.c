@@ -3,8 +3,8 @@
  * backslash are unchanged; keys no name escapes to are refused. */
 #include <stdlib.h>
 #include <string.h>
-#include "keyesc.h"
-#include "check.h"
+#include "engine/keyesc.h"
+#include "spec/c/check.h"
 
 static void round_trip(const char *name, size_t n, const char *want)
 {

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "listing.h"
-#include "buf.h"
-#include "check.h"
+#include "engine/listing.h"
+#include "engine/buf.h"
+#include "spec/c/check.h"
 
 static uint64_t rng = 88172645463325252ull;
 static uint64_t next_rand(void)

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "live_corpus.h"
+#include "spec/c/check.h"
+#include "spec/c/live_corpus.h"
 
 #define NFILES 200
 #define TINY_BUDGET_MS 1e-6          /* every slice is past its deadline after one row */

@@ -14,7 +14,7 @@
 
 #include "engine/ops.h"
 #include "connectors/localfile/localfile_int.h"
-#include "check.h"
+#include "spec/c/check.h"
 
 extern const coco_source_ops coco_localfile_source;
 static char tmp[256];

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph.h"
-#include "exec.h"
-#include "functions/json.h"
+#include "engine/graph.h"
+#include "engine/exec.h"
+#include "engine/functions/json.h"
 
-#include "check.h"
+#include "spec/c/check.h"
 
 static coco_arena arena, types;
 

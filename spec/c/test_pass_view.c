@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
-#include "live_corpus.h"
+#include "spec/c/check.h"
+#include "spec/c/live_corpus.h"
 
 #define NFILES 1100
 

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops.h"
+#include "engine/ops.h"
 
 extern const coco_target_ops coco_postgres_target;
 static const coco_target_ops *T = &coco_postgres_target;
 
-#include "check.h"
+#include "spec/c/check.h"
 
 enum { O_DATABASE, O_TABLE, O_SCHEMA, O_COLUMNS, O_INDEXES, O_N };
 static coco_optval opts[O_N + 1];

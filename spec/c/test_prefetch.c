@@ -3,8 +3,8 @@
  * taken, dropping what the reader skipped, keys left out by plan(),
  * version and URL checks on take, start_on_take, re-hints that keep what
  * was started, and destroy with transfers in flight. */
-#include "test_s3_fakeserver.h"
-#include "prefetch.h"
+#include "spec/c/test_s3_fakeserver.h"
+#include "engine/prefetch.h"
 
 static int passed, failed;
 #define CHECK(c) do { if (c) passed++; else { failed++; \

@@ -5,7 +5,7 @@
  * filters, ordinals, reads, a listing that fails midway (-1, so nothing is
  * deleted), requests in flight through prefetch, and the user's messages
  * for wrong credentials, other regions, missing buckets, a dead endpoint. */
-#include "test_s3_fakeserver.h"
+#include "spec/c/test_s3_fakeserver.h"
 #include "connectors/s3/s3_int.h"
 
 static int passed, failed;

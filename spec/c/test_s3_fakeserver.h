@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "engine/buf.h"
 
 typedef struct fk_req {
 	char *method, *target, *headers, *body;   /* malloc'd, NUL-terminated */

@@ -5,7 +5,7 @@
  * every key they name, with the newest receipt handle when the message was
  * delivered again meanwhile; duplicates are deleted too; close() stops the
  * worker in the middle of a long poll. */
-#include "test_s3_fakeserver.h"
+#include "spec/c/test_s3_fakeserver.h"
 #include "connectors/s3/s3_int.h"
 
 static int passed, failed;

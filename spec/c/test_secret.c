@@ -3,9 +3,9 @@
  * stored form has no password, and the password is remembered for it. */
 #include <stdlib.h>
 #include <string.h>
-#include "secret.h"
+#include "engine/secret.h"
 #include "connectors/common/pgconn.h"
-#include "check.h"
+#include "spec/c/check.h"
 
 static void redacts(const char *in, const char *want)
 {

@@ -4,14 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "value.h"
-#include "ops.h"
+#include "engine/buf.h"
+#include "engine/value.h"
+#include "engine/ops.h"
 
 extern const coco_function_ops coco_fn_split_recursively;
 extern const coco_function_ops coco_fn_detect_language;
 
-#include "check.h"
+#include "spec/c/check.h"
 
 static coco_arena types, arena;
 

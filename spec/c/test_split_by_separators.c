@@ -3,13 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "value.h"
-#include "ops.h"
+#include "engine/buf.h"
+#include "engine/value.h"
+#include "engine/ops.h"
 
 extern const coco_function_ops coco_fn_split_by_separators;
 
-#include "check.h"
+#include "spec/c/check.h"
 
 static coco_arena types, arena;
 

@@ -5,13 +5,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "value.h"
-#include "ops.h"
+#include "engine/buf.h"
+#include "engine/value.h"
+#include "engine/ops.h"
 
 extern const coco_function_ops coco_fn_split_recursively;
 
-#include "check.h"
+#include "spec/c/check.h"
 
 static coco_arena types, arena;
 

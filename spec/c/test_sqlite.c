@@ -12,12 +12,12 @@
 
 #include <sqlite3.h>
 
-#include "ops.h"
+#include "engine/ops.h"
 
 extern const coco_target_ops coco_sqlite_target;
 static const coco_target_ops *T = &coco_sqlite_target;
 
-#include "check.h"
+#include "spec/c/check.h"
 /* Runs an ops call that must succeed; prints the error otherwise. */
 #define CHECK_OK(call) do { \
 	char *e_ = NULL; \

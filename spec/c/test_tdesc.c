@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tdesc.h"
+#include "engine/tdesc.h"
 
-#include "check.h"
+#include "spec/c/check.h"
 
 /* A target's own lines, recorded "word=rest;" (rest unescaped); "bad" is
  * refused. */

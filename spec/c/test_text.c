@@ -3,8 +3,8 @@
  * maximal invalid subpart). */
 #include <stdlib.h>
 #include <string.h>
-#include "text.h"
-#include "check.h"
+#include "engine/text.h"
+#include "spec/c/check.h"
 
 #define R "\xEF\xBF\xBD"         /* U+FFFD */
 

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "topk.h"
+#include "engine/topk.h"
 
-#include "check.h"
+#include "spec/c/check.h"
 
 int main(void)
 {

@@ -7,9 +7,9 @@
 
 #include <xxhash.h>
 
-#include "buf.h"
-#include "value.h"
-#include "fingerprint.h"
+#include "engine/buf.h"
+#include "engine/value.h"
+#include "engine/fingerprint.h"
 
 static int npass, nfail;
 

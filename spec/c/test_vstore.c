@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vstore.h"
+#include "engine/vstore.h"
 
-#include "check.h"
+#include "spec/c/check.h"
 
 static float from_bits(uint32_t u)
 {

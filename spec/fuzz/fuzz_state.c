@@ -13,7 +13,7 @@
  * with or after that change is gone: the meta keys "lineage", "owners\0..."
  * and "owners-reordered" and the owner records. The migration spec
  * (spec/exactness_spec.lua) updates over it. */
-#include "indexer.h"
+#include "engine/indexer.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ring.h"
+#include "examples/code_index/src/engine/ring.h"
 
 struct ring {
 	unsigned char *buf;
