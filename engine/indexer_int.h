@@ -3,6 +3,7 @@
  * evaluate.c and the indexer's side of owner.c only. See indexer.h. */
 #include "engine/indexer.h"
 #include "engine/owner.h"
+#include "engine/listing.h"
 #include "engine/records_int.h"
 
 #define BATCH_ROWS 512
@@ -32,6 +33,46 @@ typedef struct items {
 /* Lists source s into it: sorted by key, one item a key. 0, or -1 with
  * *err ("<source>: <why>"). */
 int list_items(const coco_gsource *s, void *src, items *it, char **err);
+
+/* ---- the pass's view (passview.c) ------------------------------------- */
+/* A pass over a whole source never holds every key of it: its items come
+ * in key order a window at a time (at most WINDOW), the listing (sorted in
+ * bounded memory, listing.h) merged with the source's tracked rows. An
+ * orphan pass has tracked rows only.
+ *
+ * The tracked rows are read as of a snapshot taken before the source is
+ * listed, so that a row committed after the listing began (a change
+ * capture pass between two live slices, or while the listing thread
+ * runs) is not in this pass's view: it was not listed, and it is not
+ * deleted. A row the pass acts on is checked against its record as it
+ * is now (pass_row). Each window makes its own iterator, seeked past the
+ * last tracked key taken, so none stays open across live slices. */
+#define WINDOW 1024
+
+typedef struct cursor {
+	int on;                       /* items come from here (full and orphan passes) */
+	coco_state *st;
+	coco_snapshot *snap;          /* the tracked rows as of the listing's start */
+	coco_listing *l;              /* NULL: tracked rows only */
+	int lrc;                      /* 1: lk/lo hold the listing's next pair */
+	const char *lk, *lo;
+	size_t nlk, nlo;
+	char *name;                   /* the source's */
+	coco_buf last;                /* the state key of the last tracked row taken */
+	int tdone;                    /* every tracked row taken */
+	uint64_t listed, seen;        /* pairs listed; items handed out */
+	coco_buf tmp;                 /* an encoded key; a key to seek to */
+	char *err;                    /* the listing callback's error */
+} cursor;
+
+void items_push(items *it, const item *x);
+void items_sort_unique(items *it);
+void cursor_init(cursor *c, coco_state *st, const char *name);
+void cursor_free(cursor *c);
+int gather(const coco_gsource *s, void *src, coco_state *st, cursor *c, char **err);
+int cursor_end(const cursor *c);
+int cursor_fill(cursor *c, items *w, char **err);
+const item *item_keep(coco_arena *a, const item *x, const coco_buf *trk);
 
 /* ---- memo (memo.c) ------------------------------------------------------ */
 /* memo_ctx and its coco_memo hooks: records_int.h. A row evaluated or
