@@ -260,6 +260,10 @@ static int lease_claim(pgs *s, PGconn *c, const char *flow, char **err)
 {
 	char host[64] = "?";
 	gethostname(host, sizeof host - 1);
+	for (char *h = host; *h; h++)      /* the owner goes into SQL text: a name's characters only */
+		if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') ||
+		      *h == '.' || *h == '-' || *h == '_'))
+			*h = '_';
 	snprintf(s->owner, sizeof s->owner, "%s pid %ld", host, (long)getpid());
 	coco_buf q = {0};
 	coco_buf_printf(&q, "BEGIN; WITH free AS (SELECT part FROM %s.lease WHERE owner IS NULL "
