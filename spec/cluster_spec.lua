@@ -172,8 +172,10 @@ describe("cluster mode: the state in PostgreSQL", function()
     assert(srv:exec('DROP SCHEMA IF EXISTS "coco_DocsIndex" CASCADE'))
     local rc, _, err = H.coco(d, "setup flow.lua -q " .. cl, env)
     assert.are.equal(0, rc, err)
-    -- A: an update whose every call takes 0.3 s
-    assert(H.sh(string.format("cd %s && (COCO_CLUSTER_LEASE_MS=1000 SLOW=0.3 CALLS=calls.log "
+    -- A: an update whose every call takes 0.3 s, on a 10-s lease (its
+    -- heartbeat renews it every 3.3 s: a short lease could lapse on a
+    -- loaded machine while A runs, and B would rightly take the flow)
+    assert(H.sh(string.format("cd %s && (COCO_CLUSTER_LEASE_MS=10000 SLOW=0.3 CALLS=calls.log "
       .. "sh -c 'echo $$ >a.pid; exec \"$0\" \"$@\"' %s update flow.lua %s >a.out 2>a.err; "
       .. "echo $? >a.rc) >/dev/null 2>&1 </dev/null &", H.q(d), H.q(H.bin), cl)))
     wait_for("A's first call", function() return (H.read(d .. "/calls.log") or "") ~= "" end)
