@@ -60,6 +60,14 @@ static int mark_get(memo_ctx *m, char **err)
 	return m->mark == 2;
 }
 
+/* The mark in state unless it is known to be there already (a failed
+ * write: the next call tries again). */
+static void mark_need(memo_ctx *m)
+{
+	if (m->mark != 2 && mark_get(m, NULL) == 0)
+		mark_set(m, 1, NULL);
+}
+
 /* A row was evaluated or deleted: the memo needs a sweep. On the main
  * thread, before the row goes to the writer: the mark is in state before
  * the commit that may leave cached results unused. */
@@ -68,16 +76,14 @@ void memo_dirty(run *r)
 	if (r->dirty)
 		return;
 	r->dirty = 1;
-	if (r->memo.mark != 2 && coco_graph_cached_fns(r->g, NULL, 0) &&   /* else none to sweep */
-	    mark_get(&r->memo, NULL) == 0)
-		mark_set(&r->memo, 1, NULL);   /* a failure: the commit fails too */
+	if (coco_graph_cached_fns(r->g, NULL, 0))   /* else none to sweep */
+		mark_need(&r->memo);                   /* a failure: the commit fails too */
 }
 
 void memo_put(void *ud, const unsigned char key[32], const coco_value *v)
 {
 	memo_ctx *m = ud;
-	if (m->mark != 2 && mark_get(m, NULL) == 0)
-		mark_set(m, 1, NULL);     /* a failure costs a sweep's certainty, not data */
+	mark_need(m);             /* a failure costs a sweep's certainty, not data */
 	coco_buf_add(&m->used, key, 32);
 	coco_buf_add(&m->puts, key, 32);
 	coco_buf_clear(&m->val);
