@@ -274,6 +274,18 @@ static int row_unchanged(const pctx *c, const item *x, int tracked, const trk *o
 		!memcmp(old->ord, x->ord, x->nord);
 }
 
+/* Whether this process passes over item x of source src: always in
+ * single-node mode; in cluster mode when it holds the row's partition
+ * (the listing and the tracked rows of other partitions are another
+ * worker's: neither read nor deleted here). */
+static int item_owned(run *r, const char *src, const item *x)
+{
+	if (!r->st->ops->owns)
+		return 1;
+	row_key(&r->tmp, src, x->key, x->nkey);
+	return coco_state_owns(r->st, r->tmp.p, r->tmp.n);
+}
+
 /* Hints a source with a prefetch hook (S3: concurrent GETs) at the keys of
  * the next max_rows items from i that pass_row() will read: not the
  * deleted ones, nor the unchanged ones. Returns the index after the last
@@ -287,7 +299,7 @@ static size_t prefetch_next(const pctx *c, size_t i)
 		const item *x = &c->it.v[i];
 		trk old = {0};
 		int tracked = x->trk && !trk_decode(x->trk, x->ntrk, &old);
-		if (!x->ord || row_unchanged(c, x, tracked, &old))
+		if (!x->ord || row_unchanged(c, x, tracked, &old) || !item_owned(c->r, c->s->name, x))
 			continue;
 		const char *kp = x->key;
 		if (!coco_value_decode(&kp, x->key + x->nkey, &a, &keys[n]))
@@ -391,6 +403,8 @@ static int pass_row(pctx *c, size_t i)
 {
 	run *r = c->r;
 	const item *x = &c->it.v[i];
+	if (!item_owned(r, c->s->name, x))
+		return 0;
 	trk old = {0};
 	int tracked = x->trk && !trk_decode(x->trk, x->ntrk, &old);
 	if (x->ord && !x->must_read)

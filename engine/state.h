@@ -106,6 +106,10 @@ typedef struct coco_state_ops {
 	/* A local directory for the engine's scratch files (the listing's
 	 * spilled runs): the state directory, or a worker's cache directory. */
 	const char *(*dir)(const coco_state *s);
+	/* Cluster mode: whether this process holds the partition of state key
+	 * k (a source row's `<source>\0<key>`), and so may pass over that row.
+	 * NULL (RocksDB): every row is this process's. */
+	int (*owns)(const coco_state *s, const void *k, size_t kn);
 } coco_state_ops;
 
 /* An implementation's store and iterators start with these. */
@@ -144,23 +148,15 @@ int coco_state_remove(const char *dir, char **err);
  * URL with its password redacted:
  *   "cluster URL postgres://u:***@db:5432/x: connection to server at ... failed: ..."
  * read_only with no state there: "no state for flow F in cluster URL ...".
- * A read-write open claims every partition of the flow's lease table (one
- * process at a time, like the RocksDB lock: "cluster URL ...: flow F is in
- * use by another coco process (host pid N; its lease ends in S s unless
- * renewed)"), renews them on a heartbeat thread ($COCO_CLUSTER_LEASE_MS,
- * default 20,000) and frees them at close; a write that finds them taken
- * (owner and epoch, re-read in its transaction) fails and writes nothing.
+ * A read-write open holds no partition: coco_cluster_balance (cluster.h)
+ * claims some, and every write is fenced by those held (a write that finds
+ * one taken writes nothing: "cluster URL ...: this process lost its lease
+ * on N partitions of flow F (...): nothing was written"); close frees them.
  * Scratch files go to $TMPDIR (else /tmp): nothing is made beside the flow. */
 int coco_state_pg_open(const char *url, const char *flow, int read_only, coco_state **out,
 	char **err);
 /* Drop that schema and everything in it (after close; none is fine). */
 int coco_state_pg_remove(const char *url, const char *flow, char **err);
-/* What `coco cluster status` shows (appended to out): the rows tracked and
- * who holds the partitions:
- *   Flow Docs, URL postgres://... (schema "coco_Docs"): 1000 source rows tracked
- *     host pid 4242: 256 partitions, epoch 7, lease ends in 19 s */
-int coco_state_pg_status(const char *url, const char *flow, coco_buf *out, char **err);
-
 /* Close any store (NULL is fine). */
 static inline void coco_state_close(coco_state *s)
 {
@@ -229,6 +225,13 @@ static inline void coco_state_release(coco_state *s, coco_snapshot *sn)
 {
 	if (sn)
 		s->ops->release(s, sn);
+}
+
+/* Whether this process may pass over the source row of state key k: 1 in
+ * single-node mode; in cluster mode, whether it holds the row's partition. */
+static inline int coco_state_owns(const coco_state *s, const void *k, size_t kn)
+{
+	return !s->ops->owns || s->ops->owns(s, k, kn);
 }
 
 /* The directory for scratch files (the indexer's spilled listing). */

@@ -13,37 +13,29 @@
  *              or the iterator's own (its view is fixed when it is made)
  *   memo       INSERT ... ON CONFLICT DO NOTHING in autocommit, never
  *              part of a batch
- *   leases     a read-write open claims every partition of the flow's
- *              lease table (FOR UPDATE SKIP LOCKED, one new epoch for the
- *              claim, expiring on the database's clock), renews them on a
- *              heartbeat thread and frees them at close; every write first
- *              re-reads them FOR SHARE in its transaction and finds them
- *              all still its own (owner and epoch) or writes nothing: a
- *              process paused past its lease while another took the flow
- *              over never commits
+ *   leases     cluster.c: a read-write open holds no partition until
+ *              coco_cluster_balance claims some; every write first re-reads
+ *              the lease rows of those it holds FOR SHARE in its
+ *              transaction (lease_fence) and writes nothing when one is
+ *              gone: a process paused past its lease while another took
+ *              the partition over never commits
  * libpq connections are not shared between threads: a statement takes an
  * idle connection from the store's pool (or connects) and gives it back,
  * so the main thread, the writer thread and the memo sweep each work on
  * their own; a snapshot holds one for its life (its iterators take turns
  * on it under the snapshot's mutex). */
 #define _GNU_SOURCE
-#include "engine/state.h"
+#include "engine/state_pg_int.h"
 #include "engine/secret.h"
 #include "engine/sys.h"
 #include "connectors/common/pgconn.h"
 
 #include <arpa/inet.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-
-#define PARTS 256                /* K: the flow's partitions (cluster.md) */
 #define LEASE_MS 20000           /* a lease's life; $COCO_CLUSTER_LEASE_MS (specs) */
 #define PAGE_FIRST 64            /* an iterator's first page; doubles up to */
 #define PAGE_MAX 4096
@@ -52,24 +44,6 @@
 static const char *const tables[COCO_CF_COUNT] = {
 	"meta", "tracking", "lineage", "memo", "setup", "owner",
 };
-
-typedef struct pgs {
-	coco_state base;                      /* ops: pg_ops */
-	char *url;                            /* as given (password and all): each new connection */
-	char *label;                          /* "cluster URL <url, password redacted>" */
-	char *schema;                         /* quoted identifier */
-	char *dir;                            /* scratch files: $TMPDIR or /tmp */
-	int ro;
-	char owner[96];                       /* read-write: "host pid N", epoch: its claim */
-	char epoch[24];
-	long lease_ms;
-	pthread_t hb;                         /* the heartbeat (read-write) */
-	int hb_on, hb_stop;
-	pthread_cond_t hb_cv;
-	pthread_mutex_t mu;                   /* the pool; hb_stop */
-	PGconn **idle;
-	size_t nidle, cap;
-} pgs;
 
 struct coco_snapshot {
 	PGconn *c;                            /* in a REPEATABLE READ READ ONLY transaction */
@@ -98,7 +72,7 @@ static void quiet_notices(void *arg, const char *msg)
 }
 
 /* -1 with *err "LABEL: msg" (msg on one line, any secret in it redacted). */
-static int pg_fail(const pgs *s, const char *msg, char **err)
+int pg_fail(const pgs *s, const char *msg, char **err)
 {
 	coco_buf m = {0}, r = {0};
 	coco_pg_msg(&m, msg && *msg ? msg : "unknown error");
@@ -109,14 +83,14 @@ static int pg_fail(const pgs *s, const char *msg, char **err)
 	return -1;
 }
 
-static int res_fail(const pgs *s, PGconn *c, PGresult *r, char **err)
+int res_fail(const pgs *s, PGconn *c, PGresult *r, char **err)
 {
 	return pg_fail(s, r && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(c),
 		err);
 }
 
 /* Runs sql (no rows wanted): 0, or -1 with *err. */
-static int exec_sql(const pgs *s, PGconn *c, const char *sql, char **err)
+int exec_sql(const pgs *s, PGconn *c, const char *sql, char **err)
 {
 	PGresult *r = PQexec(c, sql);
 	ExecStatusType st = PQresultStatus(r);
@@ -142,12 +116,12 @@ static void prepare_sql(const pgs *s, coco_buf *q)
 	}
 	coco_buf_printf(q, "PREPARE m(bytea, bytea) AS INSERT INTO %s.memo (k, v) VALUES ($1, $2) "
 		"ON CONFLICT (k) DO NOTHING;", S);
-	coco_buf_printf(q, "PREPARE f(text, bigint) AS SELECT count(*) FROM (SELECT 1 FROM %s.lease "
-		"WHERE owner = $1 AND epoch = $2 FOR SHARE) l;", S);
+	coco_buf_printf(q, "PREPARE f(text) AS SELECT part, epoch FROM %s.lease WHERE owner = $1 "
+		"FOR SHARE;", S);
 }
 
 /* A new connection (prepare: with the store's statements prepared). */
-static PGconn *pg_connect(const pgs *s, int prepare, char **err)
+PGconn *pg_connect(const pgs *s, int prepare, char **err)
 {
 	/* later keywords win: the URL may override the first two */
 	static const char *const keys[] = { "connect_timeout", "application_name", "dbname",
@@ -178,7 +152,7 @@ static PGconn *pg_connect(const pgs *s, int prepare, char **err)
 }
 
 /* An idle connection of the pool, else a new one; NULL with *err. */
-static PGconn *take(pgs *s, char **err)
+PGconn *take(pgs *s, char **err)
 {
 	PGconn *c = NULL;
 	pthread_mutex_lock(&s->mu);
@@ -189,7 +163,7 @@ static PGconn *take(pgs *s, char **err)
 }
 
 /* Back to the pool when it is usable and out of any transaction. */
-static void give(pgs *s, PGconn *c)
+void give(pgs *s, PGconn *c)
 {
 	if (!c)
 		return;
@@ -206,8 +180,6 @@ static void give(pgs *s, PGconn *c)
 	pthread_mutex_unlock(&s->mu);
 }
 
-static void lease_release(pgs *s);
-
 static void pg_close(coco_state *st)
 {
 	pgs *s = (pgs *)st;
@@ -220,17 +192,19 @@ static void pg_close(coco_state *st)
 	free(s->url);
 	free(s->label);
 	free(s->schema);
+	free(s->flow);
 	free(s->dir);
 	free(s);
 }
 
 /* A store for flow on url, not connected yet. */
-static pgs *pg_new(const char *url, const char *flow, int ro)
+pgs *pg_new(const char *url, const char *flow, int ro)
 {
 	pgs *s = coco_xcalloc(1, sizeof *s);
 	s->base.ops = &pg_ops;
 	s->ro = ro;
 	s->url = coco_strdup(url);
+	s->flow = coco_strdup(flow);
 	coco_buf b = {0};
 	coco_buf_adds(&b, "cluster URL ");
 	coco_redact(url, &b);
@@ -252,136 +226,19 @@ static pgs *pg_new(const char *url, const char *flow, int ro)
 	return s;
 }
 
-/* ---- leases ------------------------------------------------------------------ */
-
-/* Claims every partition (one new epoch for all) or none: -1 with *err
- * naming the holder when another live process has any. */
-static int lease_claim(pgs *s, PGconn *c, const char *flow, char **err)
+/* 0 when the flow's tables exist, else -1 with *err. */
+int pg_exists(const pgs *s, PGconn *c, char **err)
 {
-	char host[64] = "?";
-	gethostname(host, sizeof host - 1);
-	for (char *h = host; *h; h++)      /* the owner goes into SQL text: a name's characters only */
-		if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') ||
-		      *h == '.' || *h == '-' || *h == '_'))
-			*h = '_';
-	snprintf(s->owner, sizeof s->owner, "%s pid %ld", host, (long)getpid());
 	coco_buf q = {0};
-	coco_buf_printf(&q, "BEGIN; WITH free AS (SELECT part FROM %s.lease WHERE owner IS NULL "
-		"OR expires_at < now() FOR UPDATE SKIP LOCKED), e AS (SELECT max(epoch) + 1 AS n "
-		"FROM %s.lease) UPDATE %s.lease SET owner = '%s', epoch = e.n, expires_at = now() + "
-		"interval '%ld milliseconds' FROM e WHERE part IN (SELECT part FROM free) "
-		"RETURNING e.n", s->schema, s->schema, s->schema, s->owner, s->lease_ms);
+	coco_buf_printf(&q, "SELECT to_regclass('%s.lease') IS NOT NULL", s->schema);
 	PGresult *r = PQexec(c, q.p);
-	int rc = 0;
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		rc = res_fail(s, c, r, err);
-	} else if (PQntuples(r) != PARTS) {
-		rc = -1;
-	} else {
-		snprintf(s->epoch, sizeof s->epoch, "%s", PQgetvalue(r, 0, 0));
-	}
-	PQclear(r);
-	if (rc < 0) {
-		exec_sql(s, c, "ROLLBACK", NULL);
-		if (err && !*err) {
-			/* who holds it (after the rollback: not our own rows) */
-			coco_buf_clear(&q);
-			coco_buf_printf(&q, "SELECT owner, ceil(extract(epoch FROM expires_at - now())) "
-				"FROM %s.lease WHERE owner IS NOT NULL AND expires_at >= now() LIMIT 1",
-				s->schema);
-			r = PQexec(c, q.p);
-			if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-				coco_seterr(err, "%s: flow %s is in use by another coco process (%s; its "
-					"lease ends in %s s unless renewed)", s->label, flow,
-					PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
-			else
-				coco_seterr(err, "%s: flow %s is in use by another coco process", s->label,
-					flow);
-			PQclear(r);
-		}
-	} else {
-		rc = exec_sql(s, c, "COMMIT", err);
-	}
-	coco_buf_free(&q);
-	return rc;
-}
-
-/* Renews the leases every third of their life, on a connection of its own,
- * until close. A renewal that fails is tried again at the next beat: the
- * writes' fence is what keeps a late process out, not this thread. */
-static void *heartbeat(void *arg)
-{
-	pgs *s = arg;
-	PGconn *c = NULL;
-	coco_buf q = {0};
-	coco_buf_printf(&q, "UPDATE %s.lease SET expires_at = now() + interval '%ld milliseconds' "
-		"WHERE owner = '%s' AND epoch = %s", s->schema, s->lease_ms, s->owner, s->epoch);
-	pthread_mutex_lock(&s->mu);
-	while (!s->hb_stop) {
-		struct timespec t;
-		clock_gettime(CLOCK_REALTIME, &t);
-		long ns = t.tv_nsec + s->lease_ms / 3 % 1000 * 1000000;
-		t.tv_sec += s->lease_ms / 3 / 1000 + ns / 1000000000;
-		t.tv_nsec = ns % 1000000000;
-		pthread_cond_timedwait(&s->hb_cv, &s->mu, &t);
-		if (s->hb_stop)
-			break;
-		pthread_mutex_unlock(&s->mu);
-		if (c && PQstatus(c) != CONNECTION_OK) {
-			PQfinish(c);
-			c = NULL;
-		}
-		if (!c)
-			c = pg_connect(s, 0, NULL);
-		if (c)
-			exec_sql(s, c, q.p, NULL);
-		pthread_mutex_lock(&s->mu);
-	}
-	pthread_mutex_unlock(&s->mu);
-	if (c)
-		PQfinish(c);
-	coco_buf_free(&q);
-	return NULL;
-}
-
-/* Stops the heartbeat and frees the leases (the next process need not
- * wait for them to end). */
-static void lease_release(pgs *s)
-{
-	if (!*s->epoch)
-		return;
-	if (s->hb_on) {
-		pthread_mutex_lock(&s->mu);
-		s->hb_stop = 1;
-		pthread_cond_signal(&s->hb_cv);
-		pthread_mutex_unlock(&s->mu);
-		pthread_join(s->hb, NULL);
-		s->hb_on = 0;
-	}
-	PGconn *c = take(s, NULL);
-	if (c) {
-		coco_buf q = {0};
-		coco_buf_printf(&q, "UPDATE %s.lease SET owner = NULL, expires_at = NULL WHERE "
-			"owner = '%s' AND epoch = %s", s->schema, s->owner, s->epoch);
-		exec_sql(s, c, q.p, NULL);
-		coco_buf_free(&q);
-		give(s, c);
-	}
-}
-
-/* In a write's transaction: every partition still ours (FOR SHARE holds a
- * claim off until the commit), else -1 and nothing is written. */
-static int lease_fence(pgs *s, PGconn *c, char **err)
-{
-	const char *pv[2] = { s->owner, s->epoch };
-	PGresult *r = PQexecPrepared(c, "f", 2, pv, NULL, NULL, 0);
-	int rc = 0;
+	int rc;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		rc = res_fail(s, c, r, err);
-	else if (atol(PQgetvalue(r, 0, 0)) != PARTS)
-		rc = coco_seterr(err, "%s: this process lost its lease on the flow (paused or cut off "
-			"past it, another coco took the flow over): nothing was written", s->label);
+	else if ((rc = strcmp(PQgetvalue(r, 0, 0), "t") ? -1 : 0) < 0)
+		coco_seterr(err, "no state for flow %s in %s", s->flow, s->label);
 	PQclear(r);
+	coco_buf_free(&q);
 	return rc;
 }
 
@@ -399,13 +256,7 @@ int coco_state_pg_open(const char *url, const char *flow, int read_only, coco_st
 	coco_buf q = {0};
 	int rc;
 	if (read_only) {
-		coco_buf_printf(&q, "SELECT to_regclass('%s.owner') IS NOT NULL", s->schema);
-		PGresult *r = PQexec(c, q.p);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK)
-			rc = res_fail(s, c, r, err);
-		else if ((rc = strcmp(PQgetvalue(r, 0, 0), "t") ? -1 : 0) < 0)
-			coco_seterr(err, "no state for flow %s in %s", flow, s->label);
-		PQclear(r);
+		rc = pg_exists(s, c, err);
 	} else {
 		coco_buf_printf(&q, "CREATE SCHEMA IF NOT EXISTS %s;", s->schema);
 		for (int i = 0; i < COCO_CF_COUNT; i++)
@@ -413,11 +264,14 @@ int coco_state_pg_open(const char *url, const char *flow, int read_only, coco_st
 				"v bytea NOT NULL);", s->schema, tables[i]);
 		coco_buf_printf(&q, "CREATE TABLE IF NOT EXISTS %s.lease (part int PRIMARY KEY, "
 			"owner text, epoch bigint NOT NULL DEFAULT 0, expires_at timestamptz);"
-			"INSERT INTO %s.lease (part) SELECT generate_series(0, %d) ON CONFLICT DO NOTHING;",
-			s->schema, s->schema, PARTS - 1);
+			"INSERT INTO %s.lease (part) SELECT generate_series(0, %d) ON CONFLICT DO NOTHING;"
+			"CREATE TABLE IF NOT EXISTS %s.worker (id text PRIMARY KEY, host text NOT NULL, "
+			"pid int NOT NULL, started_at timestamptz NOT NULL, heartbeat timestamptz NOT NULL);"
+			"CREATE TABLE IF NOT EXISTS %s.cluster (one bool PRIMARY KEY DEFAULT true CHECK (one), "
+			"k int NOT NULL, flow_fp text NOT NULL, set_at timestamptz NOT NULL DEFAULT now());",
+			s->schema, s->schema, PARTS - 1, s->schema, s->schema);
 		rc = exec_sql(s, c, q.p, err);
-		if (!rc)
-			rc = lease_claim(s, c, flow, err);
+		lease_owner(s);
 	}
 	coco_buf_clear(&q);
 	if (!rc) {
@@ -431,8 +285,8 @@ int coco_state_pg_open(const char *url, const char *flow, int read_only, coco_st
 		return -1;
 	}
 	give(s, c);
-	if (!read_only && !coco_thread_start(&s->hb, heartbeat, s))
-		s->hb_on = 1;
+	if (!read_only)
+		lease_start(s);
 	*out = &s->base;
 	return 0;
 }
@@ -450,53 +304,6 @@ int coco_state_pg_remove(const char *url, const char *flow, char **err)
 		coco_buf_free(&q);
 		PQfinish(c);
 	}
-	pg_close(&s->base);
-	return rc;
-}
-
-/* What `coco cluster status` shows of flow's state at url, into out. */
-int coco_state_pg_status(const char *url, const char *flow, coco_buf *out, char **err)
-{
-	pgs *s = pg_new(url, flow, 1);
-	PGconn *c = pg_connect(s, 0, err);
-	int rc = c ? 0 : -1;
-	coco_buf q = {0};
-	PGresult *r = NULL;
-	if (!rc) {
-		coco_buf_printf(&q, "SELECT to_regclass('%s.lease') IS NOT NULL", s->schema);
-		r = PQexec(c, q.p);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK)
-			rc = res_fail(s, c, r, err);
-		else if (strcmp(PQgetvalue(r, 0, 0), "t"))
-			rc = coco_seterr(err, "no state for flow %s in %s", flow, s->label);
-		PQclear(r);
-	}
-	if (!rc) {
-		coco_buf_clear(&q);
-		coco_buf_printf(&q, "SELECT (SELECT count(*) FROM %s.tracking), CASE WHEN owner IS NULL "
-			"OR expires_at < now() THEN '' ELSE owner END AS o, count(*), max(epoch), "
-			"ceil(extract(epoch FROM max(expires_at) - now())) FROM %s.lease GROUP BY o ORDER BY o",
-			s->schema, s->schema);
-		r = PQexec(c, q.p);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			rc = res_fail(s, c, r, err);
-		} else {
-			coco_buf_printf(out, "Flow %s, %s (schema %s): %s source rows tracked\n", flow,
-				s->label + strlen("cluster "), s->schema, PQgetvalue(r, 0, 0));
-			for (int i = 0; i < PQntuples(r); i++) {
-				if (!*PQgetvalue(r, i, 1))
-					coco_buf_printf(out, "  free: %s partitions\n", PQgetvalue(r, i, 2));
-				else
-					coco_buf_printf(out, "  %s: %s partitions, epoch %s, lease ends in %s s\n",
-						PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
-						PQgetvalue(r, i, 4));
-			}
-		}
-		PQclear(r);
-	}
-	coco_buf_free(&q);
-	if (c)
-		PQfinish(c);
 	pg_close(&s->base);
 	return rc;
 }
@@ -599,7 +406,12 @@ static int pg_write(coco_state *st, const coco_batch *b, int sync, char **err)
 		ops[m].seq = m;
 	qsort(ops, m, sizeof *ops, wop_cmp);
 	PGconn *c = take(s, err);
-	int rc = c ? exec_sql(s, c, "BEGIN", err) : -1;
+	/* a process paused inside it (SIGSTOP) holds the lease rows FOR
+	 * SHARE: the server ends the transaction after a lease's life */
+	char begin[96];
+	snprintf(begin, sizeof begin, "BEGIN; SET LOCAL idle_in_transaction_session_timeout = %ld",
+		s->lease_ms);
+	int rc = c ? exec_sql(s, c, begin, err) : -1;
 	if (!rc)
 		rc = lease_fence(s, c, err);
 	coco_buf a[2] = {{0}}, d = {0};
@@ -702,6 +514,13 @@ static void pg_release(coco_state *st, coco_snapshot *sn)
 	pthread_mutex_destroy(&sn->mu);
 	free(sn->err);
 	free(sn);
+}
+
+/* Whether this process holds the partition of state key k. */
+static int pg_owns(const coco_state *st, const void *k, size_t kn)
+{
+	const pgs *s = (const pgs *)st;
+	return __atomic_load_n(&s->epoch[lease_part(k, kn)], __ATOMIC_ACQUIRE) > 0;
 }
 
 static const char *pg_dir(const coco_state *st)
@@ -839,4 +658,5 @@ static const coco_state_ops pg_ops = {
 	.snapshot = pg_snapshot,
 	.release = pg_release,
 	.dir = pg_dir,
+	.owns = pg_owns,
 };

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include "lua/l_graph.h"
 #include "engine/verify.h"
+#include "engine/cluster.h"
 #include "engine/sys.h"
 
 /* The flow at 1, to run: NULL (and *n results, nil and a message, pushed)
@@ -468,6 +469,88 @@ static int l_cluster_status(lua_State *L)
 	return 1;
 }
 
+/* The flow at 1 with its state in a cluster, open for writing: NULL (and
+ * *n results, nil and a message, pushed) if not. */
+static lgraph *clustered(lua_State *L, int *n)
+{
+	lgraph *lg = running(L, WRITES_STATE, n);
+	if (lg && !coco_cluster_is(lg->st)) {
+		*n = coco_lua_fail(L, "coco: the state is not in a cluster (--cluster URL)");
+		lg = NULL;
+	}
+	return lg;
+}
+
+/* g:cluster_setup() -> true | nil, msg: records K and the flow's fingerprint */
+static int l_cluster_setup(lua_State *L)
+{
+	int n;
+	lgraph *lg = clustered(L, &n);
+	if (!lg)
+		return n;
+	char *err = NULL;
+	if (coco_cluster_setup(lg->st, coco_cluster_flow_fp(lg->g), &err))
+		return coco_lua_fail_free(L, err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* g:cluster_check(path) -> true | nil, msg, mismatch: the cluster was set up
+ * with this flow (mismatch: true when it was not; nil when it cannot tell) */
+static int l_cluster_check(lua_State *L)
+{
+	int n;
+	lgraph *lg = clustered(L, &n);
+	if (!lg)
+		return n;
+	char *err = NULL;
+	int rc = coco_cluster_check(lg->st, coco_cluster_flow_fp(lg->g), luaL_checkstring(L, 2), &err);
+	if (rc) {
+		coco_lua_fail_free(L, err);
+		lua_pushboolean(L, rc == -2);
+		return 3;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* g:cluster_join() -> true | nil, msg: this process is a worker */
+static int l_cluster_join(lua_State *L)
+{
+	int n;
+	lgraph *lg = clustered(L, &n);
+	if (!lg)
+		return n;
+	char *err = NULL;
+	if (coco_cluster_join(lg->st, &err))
+		return coco_lua_fail_free(L, err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* g:cluster_balance(all) -> { held, claimed, released, others, live, fair, parts,
+ * lease_ms } | nil, msg */
+static int l_cluster_balance(lua_State *L)
+{
+	int n;
+	lgraph *lg = clustered(L, &n);
+	if (!lg)
+		return n;
+	coco_cluster_share sh;
+	char *err = NULL;
+	if (coco_cluster_balance(lg->st, lua_toboolean(L, 2), &sh, &err))
+		return coco_lua_fail_free(L, err);
+	const struct { const char *k; int v; } f[] = { { "held", sh.held }, { "claimed", sh.claimed },
+		{ "released", sh.released }, { "others", sh.others }, { "live", sh.live },
+		{ "fair", sh.fair }, { "parts", COCO_CLUSTER_PARTS }, { "lease_ms", sh.lease_ms } };
+	lua_createtable(L, 0, 8);
+	for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+		lua_pushinteger(L, f[i].v);
+		lua_setfield(L, -2, f[i].k);
+	}
+	return 1;
+}
+
 /* g:live(opts) -> updater | nil, msg */
 static int l_live(lua_State *L)
 {
@@ -491,6 +574,10 @@ static const luaL_Reg flow_methods[] = {
 	{ "verify", l_verify },
 	{ "remove_state", l_remove_state },
 	{ "cluster_status", l_cluster_status },
+	{ "cluster_setup", l_cluster_setup },
+	{ "cluster_check", l_cluster_check },
+	{ "cluster_join", l_cluster_join },
+	{ "cluster_balance", l_cluster_balance },
 	{ "live", l_live },
 	{ NULL, NULL }
 };

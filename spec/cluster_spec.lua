@@ -1,13 +1,20 @@
--- Cluster mode (../shared/notes/cluster.md), its first slice: the state in
--- PostgreSQL (engine/state_pg.c) with `--cluster URL`, one process holding
--- every partition. Against Debian's PostgreSQL on 127.0.0.1:
+-- Cluster mode (../shared/notes/cluster.md): the state in PostgreSQL
+-- (engine/state_pg.c) with `--cluster URL`, its partitions held by updates
+-- and workers (engine/cluster.c). Against Debian's PostgreSQL on 127.0.0.1:
 --   * the state store's contract (spec/c/test_state.c's cases, run by the
 --     test_state binary with --pg URL);
 --   * the docs flow (LocalFile -> SplitRecursively -> a cached Lua function
 --     -> SQLite) through adds, edits, deletes and renames: after each update
 --     the target equals a fresh build with the ordinary RocksDB state, the
 --     state is in the flow's schema and nothing is made beside the flow;
---   * a URL that cannot connect, drop.
+--   * a URL that cannot connect, drop;
+--   * `coco worker`s: three give the target of one process, each holding its
+--     fair share; one killed -9 mid-run, the others take its partitions over;
+--     one paused past its lease never commits; a worker of another flow
+--     (fingerprint) or before setup refuses to start, a running one stops
+--     when setup runs with another flow.
+-- Leases are short ($COCO_CLUSTER_LEASE_MS); every wait is for a condition,
+-- with a deadline of minutes.
 -- PostgreSQL is part of `make test` (make deps-test installs it): a server
 -- that cannot start fails these tests, it never skips them.
 local H = require("spec.helpers")
@@ -131,7 +138,8 @@ describe("cluster mode: the state in PostgreSQL", function()
       .. "WHERE table_schema = 'coco_DocsIndex' ORDER BY 1")
     local names = {}
     for i, r in ipairs(tables) do names[i] = r.t end
-    assert.are.same({ "lease", "lineage", "memo", "meta", "owner", "setup", "tracking" }, names)
+    assert.are.same({ "cluster", "lease", "lineage", "memo", "meta", "owner", "setup", "tracking",
+      "worker" }, names)
     assert.are.same({ { n = 256, owned = 0 } }, srv:sql("SELECT count(*) AS n, count(owner) AS owned "
       .. "FROM \"coco_DocsIndex\".lease"))                      -- freed at exit
     assert.are.equal(3, srv:sql("SELECT count(*) AS n FROM \"coco_DocsIndex\".tracking")[1].n)
@@ -207,6 +215,194 @@ describe("cluster mode: the state in PostgreSQL", function()
     rc, _, err = H.coco(d, "update flow.lua --json " .. cl, env)
     assert.are.equal(0, rc, err)
     assert.are.same(scratch(d), H.dump(d .. "/index.sqlite", TBL))
+  end)
+
+  -- Workers: the flow re-lists every half second; their leases last 2 s.
+  local WFLOW = FLOW:gsub('"%*%.txt" } }%)', '"*.txt" } }, { refresh_interval = 0.5 })')
+  local LEASE = "2000"
+
+  -- Waits (up to 3 minutes) for cond() to hold; an error in cond counts as not yet.
+  local function wait_long(what, cond)
+    for _ = 1, 1800 do
+      local ok, res = pcall(cond)
+      if ok and res then return end
+      os.execute("sleep 0.1")
+    end
+    error("gave up waiting for " .. what)
+  end
+
+  -- Starts worker `name` in d (its pid, output in name.out / name.err,
+  -- exit code in name.rc once it ends).
+  local function start_worker(d, name, env)
+    local envs = ""
+    for k, v in pairs(env or {}) do envs = envs .. k .. "=" .. H.q(v) .. " " end
+    assert(H.sh(string.format("cd %s && (%sCOCO_CLUSTER_LEASE_MS=%s CALLS=%s.calls sh -c 'echo $$ >%s.pid; "
+      .. "exec \"$0\" \"$@\"' %s worker flow.lua --cluster %s >%s.out 2>%s.err; echo $? >%s.rc) "
+      .. ">/dev/null 2>&1 </dev/null &", H.q(d), envs, LEASE, name, name, H.q(H.bin), H.q(srv.url),
+      name, name, name)))
+    local pid
+    wait_long(name .. "'s pid", function()
+      pid = (H.read(d .. "/" .. name .. ".pid") or ""):match("%d+")
+      return pid
+    end)
+    return pid
+  end
+
+  local function stop_worker(d, name)
+    os.execute("kill -TERM " .. H.read(d .. "/" .. name .. ".pid"):match("%d+") .. " 2>/dev/null")
+    wait_long(name .. " to exit", function() return H.read(d .. "/" .. name .. ".rc") end)
+    return H.read(d .. "/" .. name .. ".rc"):match("%d+")
+  end
+
+  local function same(a, b)
+    if #a ~= #b then return false end
+    for i = 1, #a do if a[i] ~= b[i] then return false end end
+    return true
+  end
+
+  local function q1(sql) return srv:sql(sql)[1].n end
+  local LT = '"coco_DocsIndex".lease'
+
+  -- A flow with n docs, set up in the cluster (its schema new).
+  local function cluster_flow(n)
+    local d = H.tmpdir()
+    H.write(d .. "/flow.lua", WFLOW)
+    for i = 1, n do write_doc(d, "f" .. i .. ".md", doc("f" .. i .. "a", "f" .. i .. "b")) end
+    assert(srv:exec('DROP SCHEMA IF EXISTS "coco_DocsIndex" CASCADE'))
+    local rc, _, err = H.coco(d, "setup flow.lua -q --cluster " .. H.q(srv.url))
+    assert.are.equal(0, rc, err)
+    return d
+  end
+
+  -- Starts three workers that claim together: the spec holds every
+  -- partition until all three are live, so each claims its share.
+  local function three_workers(d, env)
+    assert(srv:exec("UPDATE " .. LT .. " SET owner = 'spec', expires_at = now() + interval '1 hour'"))
+    local pids = {}
+    for i = 1, 3 do pids[i] = start_worker(d, "w" .. i, env) end
+    wait_long("three live workers", function()
+      return q1('SELECT count(*) AS n FROM "coco_DocsIndex".worker WHERE heartbeat >= now() - interval \'2 s\'') == 3
+    end)
+    assert(srv:exec("UPDATE " .. LT .. " SET owner = NULL, expires_at = NULL"))
+    return pids
+  end
+
+  it("workers: three give the target of one process, each its fair share", function()
+    local d = cluster_flow(12)
+    local want = scratch(d)
+    local pids = three_workers(d)
+    wait_long("the target of one process", function()
+      return same(want, H.dump(d .. "/index.sqlite", TBL))
+    end)
+    -- each worker holds its fair share, ceil(256 / 3) = 86 (one of them
+    -- the 84 left); status shows them
+    wait_long("the fair shares", function()
+      local _, out = H.coco(d, "cluster status flow.lua --cluster " .. H.q(srv.url))
+      if not out:find("\nworkers: 3 live\n", 1, true) then return false end
+      for _, pid in ipairs(pids) do
+        if not out:find("\n  [^\n]* pid " .. pid .. ": heartbeat [%d.]+ s ago, 8[4-6] partitions\n") then return false end
+        if not out:find("\n  [^\n]* pid " .. pid .. ": 8[4-6] partitions, epoch %d+, lease ends in %d+ s\n") then return false end
+      end
+      return true
+    end)
+    -- changes are passed by the partitions' owners
+    write_doc(d, "f1.md", doc("f1a", "f1x"))
+    write_doc(d, "new.md", doc("n1"))
+    H.rm(d .. "/docs/f2.md")
+    want = scratch(d)
+    wait_long("the changes", function() return same(want, H.dump(d .. "/index.sqlite", TBL)) end)
+    for i = 1, 3 do assert.are.equal("0", stop_worker(d, "w" .. i), H.read(d .. "/w" .. i .. ".err")) end
+    assert.are.same({ { n = 0 } }, srv:sql("SELECT count(owner) AS n FROM " .. LT))   -- freed at exit
+    assert.are.equal(0, q1('SELECT count(*) AS n FROM "coco_DocsIndex".worker'))
+    local rc, out = H.coco(d, "verify flow.lua -q --cluster " .. H.q(srv.url))
+    assert.are.equal(0, rc, out)
+  end)
+
+  it("workers: one killed -9 mid-run, the others take its partitions over", function()
+    local d = cluster_flow(30)
+    local want = scratch(d)
+    local pids = three_workers(d, { SLOW = "0.1" })
+    wait_long("w2's first call", function()
+      return (H.read(d .. "/w2.calls") or "") ~= "" and
+        q1("SELECT count(*) AS n FROM " .. LT .. " WHERE owner LIKE '% pid " .. pids[2] .. "'") > 0
+    end)
+    os.execute("kill -KILL " .. pids[2])
+    local t0 = os.time()
+    wait_long("w2's partitions taken over", function()
+      return q1("SELECT count(*) AS n FROM " .. LT .. " WHERE owner LIKE '% pid " .. pids[2] .. "'") == 0
+    end)
+    io.stderr:write(string.format("\n(cluster_spec: w2's partitions taken over %d s after kill -9, lease %s ms)\n",
+      os.time() - t0, LEASE))
+    wait_long("the target of one process", function()
+      return same(want, H.dump(d .. "/index.sqlite", TBL))
+    end)
+    wait_long("two fair shares", function()
+      return q1("SELECT count(*) AS n FROM " .. LT .. " WHERE owner IS NOT NULL AND expires_at >= now()") == 256
+    end)
+    assert.are.equal("0", stop_worker(d, "w1"))
+    assert.are.equal("0", stop_worker(d, "w3"))
+    assert.are.same(want, H.dump(d .. "/index.sqlite", TBL))
+  end)
+
+  it("workers: one paused past its lease never commits", function()
+    local d = cluster_flow(8)
+    local want = scratch(d)
+    local a = start_worker(d, "wa", { SLOW = "0.3" })
+    wait_long("wa's first call", function() return (H.read(d .. "/wa.calls") or "") ~= "" end)
+    os.execute("kill -STOP " .. a)
+    wait_long("wa's leases to end", function()
+      return q1("SELECT count(*) AS n FROM " .. LT .. " WHERE expires_at >= now()") == 0
+        and q1('SELECT count(*) AS n FROM "coco_DocsIndex".worker WHERE heartbeat >= now() - interval \'2 s\'') == 0
+    end)
+    start_worker(d, "wb")
+    wait_long("wb's pass", function() return same(want, H.dump(d .. "/index.sqlite", TBL)) end)
+    local epochs = srv:sql("SELECT sum(epoch) AS n FROM " .. LT)[1].n
+    os.execute("kill -CONT " .. a)
+    -- wa's next commit finds its partitions taken: nothing written
+    wait_long("wa's refused commit", function() return H.read(d .. "/wa.err"):find("lost its lease", 1, true) end)
+    assert.are.same(want, H.dump(d .. "/index.sqlite", TBL))
+    -- then the two share the flow
+    wait_long("two shares", function()
+      return q1("SELECT count(*) AS n FROM " .. LT .. " WHERE owner LIKE '% pid " .. a .. "' AND expires_at >= now()") == 128
+    end)
+    assert.is_true(srv:sql("SELECT sum(epoch) AS n FROM " .. LT)[1].n > epochs)
+    assert.are.equal("0", stop_worker(d, "wa"))
+    assert.are.equal("0", stop_worker(d, "wb"))
+    assert.are.same(want, H.dump(d .. "/index.sqlite", TBL))
+    local rc, out = H.coco(d, "verify flow.lua -q --cluster " .. H.q(srv.url))
+    assert.are.equal(0, rc, out)
+  end)
+
+  it("a worker of another flow, or before setup, refuses to start; setup stops old workers", function()
+    local d = cluster_flow(2)
+    local cl = " --cluster " .. H.q(srv.url)
+    H.write(d .. "/flow2.lua", (WFLOW:gsub("version = 1", "version = 2")))
+    local rc, _, err = H.coco(d, "worker flow2.lua" .. cl)
+    assert.are.equal(1, rc)
+    assert.is_truthy(err:find("^coco: cluster URL [^\n]*: flow DocsIndex compiles to fingerprint %x+, "
+      .. "the cluster was set up with %x+: run coco setup flow2%.lua %-%-cluster URL again\n$"), err)
+    rc, _, err = H.coco(d, "update flow2.lua" .. cl)
+    assert.are.equal(1, rc)
+    assert.is_truthy(err:find("compiles to fingerprint", 1, true), err)
+    rc, _, err = H.coco(d, "worker flow.lua")
+    assert.are.equal(2, rc)
+    assert.are.equal("coco: worker: give --cluster URL (or $COCO_CLUSTER_URL)\n", err)
+    -- a running worker stops when setup records another flow
+    start_worker(d, "w")
+    wait_long("w's pass", function() return q1("SELECT count(*) AS n FROM \"coco_DocsIndex\".tracking") == 2 end)
+    rc, _, err = H.coco(d, "setup flow2.lua -q" .. cl)
+    assert.are.equal(0, rc, err)
+    wait_long("w to stop", function() return H.read(d .. "/w.rc") end)
+    assert.are.equal("1", H.read(d .. "/w.rc"):match("%d+"))
+    assert.is_truthy(H.read(d .. "/w.err"):find("compiles to fingerprint %x+, the cluster was set up with "
+      .. "%x+: run coco setup flow%.lua %-%-cluster URL again %(this worker stops%)\n"), H.read(d .. "/w.err"))
+    rc, _, err = H.coco(d, "update flow2.lua -q" .. cl)
+    assert.are.equal(0, rc, err)
+    -- before setup
+    assert(srv:exec('DROP SCHEMA IF EXISTS "coco_DocsIndex" CASCADE'))
+    rc, _, err = H.coco(d, "worker flow.lua" .. cl)
+    assert.are.equal(1, rc)
+    assert.is_truthy(err:find(": flow DocsIndex is not set up there: run coco setup flow%.lua %-%-cluster URL first\n$"), err)
   end)
 
   it("says plainly that a cluster URL cannot connect, without its password", function()

@@ -13,8 +13,10 @@ usage: coco FLOW.lua [-L]                      update the flow's targets (= coco
        coco verify FLOW.lua [--repair] [--json] compare every target with a fresh build
        coco show   FLOW.lua [-v]               the compiled graph, schemas, setup status
        coco ls     [FLOW.lua]                  flows with state
+       coco worker FLOW.lua --cluster URL [-q]  pass over a share of the flow's partitions
+                                               until SIGTERM or SIGINT (cluster mode)
        coco cluster status FLOW.lua --cluster URL
-                                               who holds the flow's partitions
+                                               workers, and who holds the flow's partitions
        coco query  FLOW.lua[:handler] TEXT [-k 10] [--json]
                                                run a query handler of the flow
        coco server FLOW.lua... [-L] [--listen 127.0.0.1:49344] [--token-env VAR] [--cors ORIGIN]
@@ -25,7 +27,12 @@ options:
       --json           one JSON object per source when done
       --state DIR      state directory (default: .coco beside FLOW.lua, or $COCO_STATE_DIR)
       --cluster URL    keep the state in this PostgreSQL database (default $COCO_CLUSTER_URL):
-                       setup, update, drop, show, verify, evaluate
+                       setup, update, worker, drop, show, verify, evaluate. setup records
+                       the flow there (a worker or update of another flow refuses to start);
+                       update passes the partitions no live process holds, then exits;
+                       a worker claims its fair share (256 / live workers), passes over it
+                       every refresh_interval (the sources' least, else 10 s) and takes
+                       over the partitions of workers gone past their lease
   -o, --output-dir DIR evaluate's output directory (default eval_<flow>_<timestamp>)
   -k N                 query: how many rows (default 10); with --json, one object per row
       --listen ADDR    server: address and port (default 127.0.0.1:49344; another needs a token)
@@ -62,6 +69,7 @@ local allowed = {
   verify = { repair = 1, json = 1, quiet = 1, state = 1, cluster = 1 },
   ls = { state = 1 },
   cluster = { cluster = 1 },
+  worker = { cluster = 1, quiet = 1, json = 1 },
   query = { k = 1, json = 1, state = 1 },
   server = { live = 1, listen = 1, token_env = 1, cors = 1, force = 1, state = 1, quiet = 1 },
 }
@@ -230,16 +238,16 @@ local function live_mode(flow, o)
   return 0
 end
 
-function commands.update(flow, o)
-  local ready, rerr = flow:ready()       -- API keys: before setup writes anything
-  if not ready then errf("%s", rerr); return 1 end
-  if not do_setup(flow, o, "update") then return 1 end
-  if o.live then return live_mode(flow, o) end
-  local prog, clear = progress(flow, o)
-  local stats, err = flow._g:update{ reexport = o.reexport, full_reprocess = o.full_reprocess,
-    on_error = on_error(flow.name), on_warning = on_error(flow.name), on_progress = prog }
-  if clear then clear() end
-  if not stats then errf("%s", err); return 1 end
+-- Cluster mode: the state open, the cluster set up with this very flow.
+local function cluster_ready(flow)
+  local ok, err = flow:cluster_open()
+  if ok then ok, err = flow._g:cluster_check(flow.path) end
+  if not ok then errf("%s", err) end
+  return ok
+end
+
+-- The stats lines of an update or a worker's pass; 1 if a row failed.
+local function print_stats(flow, o, stats)
   local rc = 0
   for _, s in ipairs(stats) do
     s.flow = flow.name
@@ -250,11 +258,105 @@ function commands.update(flow, o)
     end
     if s.errors > 0 then rc = 1 end
   end
+  stdout:flush()
   return rc
 end
 
+function commands.update(flow, o)
+  local ready, rerr = flow:ready()       -- API keys: before setup writes anything
+  if not ready then errf("%s", rerr); return 1 end
+  if o.cluster then
+    if o.live then errf("-L does not apply to a cluster: run coco worker %s --cluster URL", flow.path); return 2 end
+    if not cluster_ready(flow) then return 1 end
+  end
+  if not do_setup(flow, o, "update") then return 1 end
+  if o.live then return live_mode(flow, o) end
+  if o.cluster then
+    -- every partition no live process holds; those that are held, their holders pass
+    local sh, cerr = flow._g:cluster_balance(true)
+    if not sh then errf("%s", cerr); return 1 end
+    if sh.others > 0 and not o.quiet then
+      stderr:write(string.format("coco: %s: %d of %d partitions are held by other coco processes, "
+        .. "which pass them; this update passes the other %d\n", flow.name, sh.others, sh.parts, sh.held))
+    end
+  end
+  local prog, clear = progress(flow, o)
+  local stats, err = flow._g:update{ reexport = o.reexport, full_reprocess = o.full_reprocess,
+    on_error = on_error(flow.name), on_warning = on_error(flow.name), on_progress = prog }
+  if clear then clear() end
+  if not stats then errf("%s", err); return 1 end
+  return print_stats(flow, o, stats)
+end
+
 function commands.setup(flow, o)
-  return do_setup(flow, o, "setup") and 0 or 1
+  if not do_setup(flow, o, "setup") then return 1 end
+  if o.cluster then
+    local ok, err = flow._g:cluster_setup()
+    if not ok then errf("%s", err); return 1 end
+  end
+  return 0
+end
+
+-- coco worker FLOW.lua --cluster URL: until SIGTERM or SIGINT (the pass
+-- under way ends first), at every pass boundary: the cluster still set up
+-- with this flow (else it stops: setup ran with another), its fair share
+-- claimed or given up, then a pass over the partitions held when some were
+-- claimed or refresh_interval went by. Between passes it looks every second
+-- (a third of the lease when shorter) for partitions to take over.
+function commands.worker(flow, o)
+  local ready, rerr = flow:ready()
+  if not ready then errf("%s", rerr); return 1 end
+  if not cluster_ready(flow) then return 1 end
+  local ok, jerr = flow._g:cluster_join()
+  if not ok then errf("%s", jerr); return 1 end
+  local interval = 10
+  local least
+  for _, src in ipairs(flow:info().sources) do
+    local r = src.refresh_interval or 0
+    if r > 0 and (not least or r < least) then least = r end
+  end
+  interval = least or interval
+  local poller = core.poller()
+  poller:add(core.signal_fd(), 1)
+  local function stopped(ms) return poller:wait(ms)[1] ~= nil end
+  local function note(fmt, ...)
+    if not o.quiet then stderr:write("coco: ", flow.name, ": ", string.format(fmt, ...), "\n") stderr:flush() end
+  end
+  -- workers started together count each other before the first claim
+  local slice = 1000
+  if stopped(slice) then poller:close(); return 0 end
+  local last, lasterr, rc = nil, nil, 0
+  while true do
+    local cok, cerr, mismatch = flow._g:cluster_check(flow.path)
+    if mismatch then errf("%s (this worker stops)", cerr); rc = 1; break end
+    local sh, berr
+    if cok then sh, berr = flow._g:cluster_balance(false) else berr = cerr end
+    if not sh then
+      if berr ~= lasterr then errf("%s", berr) end   -- the database unreachable: try again
+      lasterr = berr
+    else
+      lasterr = nil
+      slice = math.min(1000, math.max(50, math.floor(sh.lease_ms / 3)))
+      if sh.claimed > 0 or sh.released > 0 then
+        note("worker: %d partitions held (claimed %d, gave up %d; %d workers live)", sh.held,
+          sh.claimed, sh.released, sh.live)
+      end
+      if sh.held > 0 and (sh.claimed > 0 or not last or core.now() - last >= interval) then
+        last = core.now()
+        local stats, err = flow._g:update{ on_error = on_error(flow.name), on_warning = on_error(flow.name) }
+        if not stats then
+          errf("%s", err)          -- a partition lost, a target down: the next pass tries again
+        else
+          local changed = 0
+          for _, s in ipairs(stats) do changed = changed + s.added + s.updated + s.deleted + s.errors end
+          if changed > 0 or o.json then print_stats(flow, o, stats) end
+        end
+      end
+    end
+    if stopped(slice) then break end
+  end
+  poller:close()
+  return rc
 end
 
 function commands.drop(flow, o)
@@ -495,6 +597,9 @@ function M.main(args)
     if pos[1] ~= "status" then errf("'cluster' takes 'status': coco cluster status FLOW.lua --cluster URL"); return 2 end
     table.remove(pos, 1)
     if not o.cluster then errf("cluster status: give --cluster URL (or $COCO_CLUSTER_URL)"); return 2 end
+  end
+  if cmd == "worker" and not o.cluster then
+    errf("worker: give --cluster URL (or $COCO_CLUSTER_URL)"); return 2
   end
   if cmd == "ls" then return ls(o, pos) end
   if cmd == "query" then return query(o, pos) end

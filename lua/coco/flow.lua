@@ -85,6 +85,13 @@ local function open_state(self, read_only)
   return self._g:open_state(self.state_dir, read_only)
 end
 
+-- flow:cluster_open() -> true | nil, msg: the state in the cluster (--cluster
+-- URL), open for writing, holding no partition yet (coco worker, update)
+function Flow:cluster_open()
+  if not self.cluster then return nil, "coco: flow " .. self.name .. " has no cluster URL" end
+  return open_state(self, false)
+end
+
 -- flow:plan() -> text, destructive, nchanges | nil, msg (what setup would do)
 function Flow:plan(opts)
   local ok, err = open_state(self, opts and opts.read_only)

@@ -9,6 +9,7 @@
  * start with fresh RocksDB thread pools. */
 #define _GNU_SOURCE
 #include "engine/state.h"
+#include "engine/cluster.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -715,21 +716,61 @@ static void test_pg(void)
 		coco_state_close(s);
 		s = NULL;
 	}
-	/* A read-write open holds the flow's leases: a second one is refused
+	/* An update claims every free partition: a second one is refused
 	 * (naming the holder) until the first closes. */
 	coco_state *s2 = NULL;
+	coco_cluster_share sh;
 	CHECK(coco_state_pg_open(pg_url, "CocoTestState", 0, &s, &err) == 0 && s);
-	CHECK(coco_state_pg_open(pg_url, "CocoTestState", 0, &s2, &err) == -1 && !s2);
+	CHECK(coco_state_pg_open(pg_url, "CocoTestState", 0, &s2, &err) == 0 && s2);
+	CHECK(s && coco_cluster_balance(s, 1, &sh, &err) == 0 && sh.held == 256 && sh.claimed == 256);
+	CHECK(s2 && coco_cluster_balance(s2, 1, &sh, &err) == -1 && sh.others == 256);
 	char want[64];
-	snprintf(want, sizeof want, " pid %ld; its lease ends in ", (long)getpid());
+	snprintf(want, sizeof want, " pid %ld", (long)getpid());   /* (this process's other store) */
 	CHECK(err && !strncmp(err, "cluster URL ", 12) &&
-	      strstr(err, ": flow CocoTestState is in use by another coco process (") && strstr(err, want));
+	      strstr(err, ": flow CocoTestState is in use by another coco process (") && strstr(err, want) &&
+	      strstr(err, "; its lease ends in "));
 	free(err);
 	err = NULL;
 	coco_state_close(s);
 	s = NULL;
-	CHECK(coco_state_pg_open(pg_url, "CocoTestState", 0, &s2, &err) == 0 && s2);
+	CHECK(s2 && coco_cluster_balance(s2, 1, &sh, &err) == 0 && sh.held == 256);
 	coco_state_close(s2);
+	s2 = NULL;
+
+	/* Two workers: the first alone takes every partition, gives up half
+	 * when the second joins, which takes them; each row is one's. */
+	CHECK(coco_state_pg_open(pg_url, "CocoTestState", 0, &s, &err) == 0 && s);
+	CHECK(coco_state_pg_open(pg_url, "CocoTestState", 0, &s2, &err) == 0 && s2);
+	if (s && s2) {
+		CHECK(coco_cluster_join(s, &err) == 0);
+		CHECK(coco_cluster_balance(s, 0, &sh, &err) == 0 && sh.held == 256 && sh.live == 1);
+		CHECK(coco_cluster_join(s2, &err) == 0);
+		CHECK(coco_cluster_balance(s2, 0, &sh, &err) == 0 && sh.held == 0 && sh.fair == 128);
+		CHECK(coco_cluster_balance(s, 0, &sh, &err) == 0 && sh.held == 128 && sh.released == 128);
+		CHECK(coco_cluster_balance(s2, 0, &sh, &err) == 0 && sh.held == 128 && sh.claimed == 128);
+		int one = 0, both = 0;
+		for (int i = 0; i < 1000; i++) {
+			char k[16];
+			int kn = snprintf(k, sizeof k, "src%c%d", 0, i);
+			int a = coco_state_owns(s, k, (size_t)kn), b = coco_state_owns(s2, k, (size_t)kn);
+			one += a ^ b;
+			both += a && b;
+		}
+		CHECK(one == 1000 && both == 0);
+		/* each writes under its own partitions' fence */
+		coco_batch *b = coco_batch_create();
+		coco_batch_put(b, COCO_CF_META, "w", 1, "1", 1);
+		CHECK(coco_state_write(s, b, 0, &err) == 0);
+		CHECK(coco_state_write(s2, b, 0, &err) == 0);
+		coco_batch_destroy(b);
+		coco_buf out = {0};
+		CHECK(coco_state_pg_status(pg_url, "CocoTestState", &out, &err) == 0 && out.p &&
+		      strstr(out.p, "workers: 2 live\n") && strstr(out.p, " s ago, 128 partitions\n"));
+		coco_buf_free(&out);
+	}
+	coco_state_close(s);
+	coco_state_close(s2);
+	s = s2 = NULL;
 
 	/* One schema per flow: another flow sees nothing of it. */
 	CHECK(coco_state_pg_open(pg_url, "CocoTestOther", 1, &s, &err) == -1 && !s);
