@@ -108,9 +108,15 @@ static int renew(pgs *s, PGconn *c)
 	}
 	if (s->worker) {
 		coco_buf_clear(&q);
-		coco_buf_printf(&q, "UPDATE %s.worker SET heartbeat = now() WHERE id = '%s'", s->schema,
-			s->owner);
-		rc |= exec_sql(s, c, q.p, NULL);
+		coco_buf_printf(&q, "UPDATE %s.worker SET heartbeat = now() WHERE id = '%s'; SELECT "
+			"count(*) FROM %s.worker WHERE heartbeat >= now() - interval '%ld milliseconds'",
+			s->schema, s->owner, s->schema, s->lease_ms);
+		PGresult *r = PQexec(c, q.p);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			__atomic_store_n(&s->live, atoi(PQgetvalue(r, 0, 0)), __ATOMIC_RELEASE);
+		else
+			rc = -1;
+		PQclear(r);
 	}
 	coco_buf_free(&q);
 	return rc;
@@ -185,6 +191,30 @@ static int give_up(pgs *s, PGconn *c, int keep, int *released, char **err)
 	coco_buf_free(&q);
 	coco_buf_free(&e);
 	return rc;
+}
+
+/* The fair share of n live workers. */
+static int fair_share(int n)
+{
+	return n > 0 ? (PARTS + n - 1) / n : PARTS;
+}
+
+int lease_shed(coco_state *st, int now)
+{
+	pgs *s = (pgs *)st;
+	if (!s->worker)
+		return 0;
+	int held = 0, fair = fair_share(__atomic_load_n(&s->live, __ATOMIC_ACQUIRE));
+	for (int p = 0; p < PARTS; p++)
+		held += ep_get(s, p) > 0;
+	if (held <= fair)
+		return 0;
+	if (!now)
+		return 1;
+	PGconn *c = take(s, NULL);
+	give_up(s, c, fair, NULL, NULL);      /* if the database does not hear it: they expire */
+	give(s, c);
+	return 1;
 }
 
 void lease_release(pgs *s)
@@ -416,8 +446,8 @@ int coco_cluster_balance(coco_state *st, int all, coco_cluster_share *sh, char *
 		sh->others = atoi(PQgetvalue(r, 0, 1));
 	}
 	PQclear(r);
-	int live = sh->live > 0 ? sh->live : 1;
-	sh->fair = all ? PARTS : (PARTS + live - 1) / live;
+	__atomic_store_n(&s->live, sh->live, __ATOMIC_RELEASE);
+	sh->fair = all ? PARTS : fair_share(sh->live);
 	for (int p = 0; p < PARTS; p++)
 		sh->held += ep_get(s, p) > 0;
 	if (!rc && sh->held > sh->fair)

@@ -10,7 +10,9 @@
  * the store touches only the rows of the partitions held
  * (coco_state_owns), and every write is fenced: its transaction re-reads
  * the lease rows of the partitions held FOR SHARE and writes nothing when
- * one has another owner or epoch (that partition is dropped). Setup
+ * one has another owner or epoch (that partition is dropped). A worker
+ * above its fair share gives partitions up at the next batch boundary
+ * (coco_state_shed), once its batch in flight is committed. Setup
  * records K and the flow's fingerprint (the cluster row); workers and
  * updates of another flow refuse to start. Implemented in cluster.c. */
 #include "engine/state.h"

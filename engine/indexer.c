@@ -531,8 +531,15 @@ static int pass_items(pctx *c)
 		int late = c->sliced && moved && !end &&
 			coco_now_ms() + (fl > r->flush_ms ? fl : r->flush_ms) >= r->deadline;
 		if (c->ndone && (end || late || c->ndone == c->max_rows ||
-		    r->rowa.used_total >= c->max_bytes) && pass_flush(c))
-			return -1;
+		    r->rowa.used_total >= c->max_bytes)) {
+			if (pass_flush(c))
+				return -1;
+			/* cluster mode: workers joined; once the batch in flight is
+			 * committed, the partitions above the fair share go to them
+			 * (this pass skips their rows from here on) */
+			if (!end && coco_state_shed(r->st, 0) && (job_wait(r) || coco_state_shed(r->st, 1) < 0))
+				return -1;
+		}
 		if (end)
 			break;
 		if (late) {

@@ -110,6 +110,11 @@ typedef struct coco_state_ops {
 	 * k (a source row's `<source>\0<key>`), and so may pass over that row.
 	 * NULL (RocksDB): every row is this process's. */
 	int (*owns)(const coco_state *s, const void *k, size_t kn);
+	/* Cluster mode, at a batch boundary: 1 when this process holds more
+	 * partitions than its fair share (workers joined since the pass
+	 * began); with now (no batch in flight: every write committed), gives
+	 * the extra ones up. NULL (RocksDB): never. */
+	int (*shed)(coco_state *s, int now);
 } coco_state_ops;
 
 /* An implementation's store and iterators start with these. */
@@ -232,6 +237,13 @@ static inline void coco_state_release(coco_state *s, coco_snapshot *sn)
 static inline int coco_state_owns(const coco_state *s, const void *k, size_t kn)
 {
 	return !s->ops->owns || s->ops->owns(s, k, kn);
+}
+
+/* At a batch boundary: 1 when partitions should be given up (cluster
+ * mode's fair share); with now, gives them up. 0 in single-node mode. */
+static inline int coco_state_shed(coco_state *s, int now)
+{
+	return s->ops->shed && s->ops->shed(s, now);
 }
 
 /* The directory for scratch files (the indexer's spilled listing). */

@@ -659,4 +659,5 @@ static const coco_state_ops pg_ops = {
 	.release = pg_release,
 	.dir = pg_dir,
 	.owns = pg_owns,
+	.shed = lease_shed,
 };

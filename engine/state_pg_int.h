@@ -28,6 +28,7 @@ typedef struct pgs {
 	 * __atomic (the writer and heartbeat threads, the main thread). */
 	int64_t epoch[PARTS];
 	int worker;                           /* registered in the workers table */
+	int live;                             /* live workers as the heartbeat last saw (__atomic) */
 	pthread_t hb;                         /* the heartbeat (read-write) */
 	int hb_on, hb_stop;
 	pthread_cond_t hb_cv;
@@ -59,5 +60,7 @@ void lease_release(pgs *s);
  * process's (owner and epoch, re-read FOR SHARE), else -1 and the lost
  * ones are marked. */
 int lease_fence(pgs *s, PGconn *c, char **err);
+/* The shed op (state.h): above the fair share of the live workers. */
+int lease_shed(coco_state *st, int now);
 /* The partition of a state key (a source row's `<source>\0<key>`). */
 int lease_part(const void *k, size_t kn);

@@ -10,6 +10,7 @@
 --   * a URL that cannot connect, drop;
 --   * `coco worker`s: three give the target of one process, each holding its
 --     fair share; one killed -9 mid-run, the others take its partitions over;
+--     one added mid-run gets half at the first's next batch boundary;
 --     one paused past its lease never commits; a worker of another flow
 --     (fingerprint) or before setup refuses to start, a running one stops
 --     when setup runs with another flow.
@@ -235,10 +236,12 @@ describe("cluster mode: the state in PostgreSQL", function()
   -- exit code in name.rc once it ends).
   local function start_worker(d, name, env)
     local envs = ""
-    for k, v in pairs(env or {}) do envs = envs .. k .. "=" .. H.q(v) .. " " end
-    assert(H.sh(string.format("cd %s && (%sCOCO_CLUSTER_LEASE_MS=%s CALLS=%s.calls sh -c 'echo $$ >%s.pid; "
+    env = env or {}
+    env.COCO_CLUSTER_LEASE_MS = env.COCO_CLUSTER_LEASE_MS or LEASE
+    for k, v in pairs(env) do envs = envs .. k .. "=" .. H.q(v) .. " " end
+    assert(H.sh(string.format("cd %s && (%sCALLS=%s.calls sh -c 'echo $$ >%s.pid; "
       .. "exec \"$0\" \"$@\"' %s worker flow.lua --cluster %s >%s.out 2>%s.err; echo $? >%s.rc) "
-      .. ">/dev/null 2>&1 </dev/null &", H.q(d), envs, LEASE, name, name, H.q(H.bin), H.q(srv.url),
+      .. ">/dev/null 2>&1 </dev/null &", H.q(d), envs, name, name, H.q(H.bin), H.q(srv.url),
       name, name, name)))
     local pid
     wait_long(name .. "'s pid", function()
@@ -264,9 +267,9 @@ describe("cluster mode: the state in PostgreSQL", function()
   local LT = '"coco_DocsIndex".lease'
 
   -- A flow with n docs, set up in the cluster (its schema new).
-  local function cluster_flow(n)
+  local function cluster_flow(n, flow)
     local d = H.tmpdir()
-    H.write(d .. "/flow.lua", WFLOW)
+    H.write(d .. "/flow.lua", flow or WFLOW)
     for i = 1, n do write_doc(d, "f" .. i .. ".md", doc("f" .. i .. "a", "f" .. i .. "b")) end
     assert(srv:exec('DROP SCHEMA IF EXISTS "coco_DocsIndex" CASCADE'))
     local rc, _, err = H.coco(d, "setup flow.lua -q --cluster " .. H.q(srv.url))
@@ -342,6 +345,32 @@ describe("cluster mode: the state in PostgreSQL", function()
     assert.are.equal("0", stop_worker(d, "w1"))
     assert.are.equal("0", stop_worker(d, "w3"))
     assert.are.same(want, H.dump(d .. "/index.sqlite", TBL))
+  end)
+
+  it("workers: one added mid-run takes its share at the next batch boundary", function()
+    -- batches of two rows; a lease of 10 s (none should lapse here)
+    local d = cluster_flow(40, (WFLOW:gsub("refresh_interval = 0%.5", "refresh_interval = 0.5, max_inflight_rows = 2")))
+    local want = scratch(d)
+    local env = { SLOW = "0.2", COCO_CLUSTER_LEASE_MS = "10000" }
+    start_worker(d, "wa", env)
+    wait_long("wa's first call", function() return (H.read(d .. "/wa.calls") or "") ~= "" end)
+    local b = start_worker(d, "wb", env)
+    -- wa gives up half of its partitions within its first pass: wb evaluates rows of them
+    wait_long("wb's share", function()
+      return q1("SELECT count(*) AS n FROM " .. LT .. " WHERE owner LIKE '% pid " .. b .. "'") == 128
+        and (H.read(d .. "/wb.calls") or "") ~= ""
+    end)
+    wait_long("the target of one process", function()
+      return same(want, H.dump(d .. "/index.sqlite", TBL))
+    end)
+    assert.are.equal("0", stop_worker(d, "wa"))
+    assert.are.equal("0", stop_worker(d, "wb"))
+    -- no row was evaluated twice: 40 docs, 2 chunks each
+    local n = 0
+    for _, w in ipairs({ "wa", "wb" }) do
+      for _ in (H.read(d .. "/" .. w .. ".calls") or ""):gmatch("[^\n]+") do n = n + 1 end
+    end
+    assert.are.equal(80, n)
   end)
 
   it("workers: one paused past its lease never commits", function()

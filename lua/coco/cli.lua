@@ -302,7 +302,9 @@ end
 -- with this flow (else it stops: setup ran with another), its fair share
 -- claimed or given up, then a pass over the partitions held when some were
 -- claimed or refresh_interval went by. Between passes it looks every second
--- (a third of the lease when shorter) for partitions to take over.
+-- (a third of the lease when shorter) for partitions to take over; within a
+-- pass, it gives up those above its fair share at batch boundaries when
+-- workers join (engine/cluster.c).
 function commands.worker(flow, o)
   local ready, rerr = flow:ready()
   if not ready then errf("%s", rerr); return 1 end
