@@ -7,7 +7,7 @@ CMAKE_ARGS ?=
 # What building and running coco needs (make run), and what only the tests
 # and benchmarks need on top (make test, make bench): test servers, hosts,
 # load generators. make run installs no server.
-RUN_PKGS  = cmake pkg-config gcc make luajit2 libluajit2-5.1-dev librocksdb-dev \
+RUN_PKGS  = cmake pkg-config gcc g++ make luajit2 libluajit2-5.1-dev librocksdb-dev \
             libsqlite3-dev sqlite3 libxxhash-dev libpcre2-dev libcurl4-openssl-dev \
             libexpat1-dev libssl-dev libpq-dev libmicrohttpd-dev
 TEST_PKGS = gdb lua-busted luarocks nodejs npm python3-botocore postgresql curl \

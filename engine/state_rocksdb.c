@@ -1,11 +1,12 @@
 /* The state store (state.h) in RocksDB, through its C API: the single-node
- * implementation, and the only file of the engine that calls RocksDB.
+ * implementation, and with rocksdb_nolog.cc (its info logger, in C++) the
+ * only file of the engine that calls RocksDB.
  *
  * One database per flow directory, one column family per key space.
  * Read-write opens take our own flock on <dir>/coco.lock first, so a second
  * coco on the same directory gets a plain message naming the holder's pid
  * instead of RocksDB's LOCK error. Options are tuned for a small process:
- * a few MB of memtables and block cache, few open files, a quiet LOG. */
+ * a few MB of memtables and block cache, few open files, no LOG. */
 #define _GNU_SOURCE
 #include "engine/state.h"
 #include "engine/sys.h"
@@ -25,6 +26,8 @@
 #include <rocksdb/c.h>
 
 #define MB (1024 * 1024)
+
+void coco_rocksdb_set_no_log(rocksdb_options_t *o);   /* rocksdb_nolog.cc */
 
 static const char *const cf_names[COCO_CF_COUNT] = {
 	"default", "tracking", "lineage", "memo", "setup", "owner",
@@ -193,14 +196,8 @@ static rocksdb_options_t *make_options(int read_only)
 	rocksdb_options_set_target_file_size_base(o, 2 * MB);
 	rocksdb_options_set_max_bytes_for_level_base(o, 64 * MB);
 	rocksdb_options_set_compression(o, rocksdb_lz4_compression);
-	/* No LOG at all: RocksDB's info logger ignores a failed write and
-	 * asserts on the next one, so a full disk would abort coco (SIGABRT
-	 * inside DB::Open, or at the first background error); everything
-	 * that matters comes back as a status and is reported by coco.
-	 * 6 is NUM_INFO_LOG_LEVELS: above HEADER_LEVEL, nothing is written. */
-	rocksdb_options_set_info_log_level(o, 6);
-	rocksdb_options_set_keep_log_file_num(o, 1);
-	rocksdb_options_set_max_log_file_size(o, 1 * MB);
+	/* No LOG at all (rocksdb_nolog.cc says why) */
+	coco_rocksdb_set_no_log(o);
 	rocksdb_options_set_stats_dump_period_sec(o, 0);
 	rocksdb_options_set_stats_persist_period_sec(o, 0);
 	rocksdb_options_set_skip_stats_update_on_db_open(o, 1);
