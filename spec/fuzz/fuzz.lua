@@ -20,6 +20,7 @@ package.path = here .. "/?.lua;" .. package.path
 local M = require("model")
 local DB = require("db")
 local QD = require("qdrant")
+local CH = require("chroma")
 
 ffi.cdef [[
 struct fz_timespec { long tv_sec; long tv_nsec; };
@@ -497,9 +498,11 @@ function F.world(env, keep_dir)
     env.pg.main:reset()
     env.pg.fresh:reset()
   end
-  if env.qdrant then
-    env.qdrant:reset(env.qdrant.ns.main)
-    env.qdrant:reset(env.qdrant.ns.fresh)
+  for _, v in pairs({ env.qdrant or false, env.chroma or false }) do
+    if v then
+      v:reset(v.ns.main)
+      v:reset(v.ns.fresh)
+    end
   end
   return w
 end
@@ -559,10 +562,10 @@ function World:op(op)
 end
 
 -- The environment of a run against the `which` targets (main, fresh): its
--- PostgreSQL database, and the prefix of its Qdrant collections.
+-- PostgreSQL database, and the prefix of its Qdrant and Chroma collections.
 function World:setenv(which)
   ffi.C.setenv("COCO_DATABASE_URL", self:url(which), 1)
-  if self.env.qdrant then ffi.C.setenv("FZ_QDRANT_NS", self.env.qdrant.ns[which], 1) end
+  if self.env.ns then ffi.C.setenv("FZ_NS", self.env.ns[which], 1) end
 end
 
 -- `coco ARGS...` in dir against the `which` database (main, fresh); returns
@@ -627,7 +630,8 @@ function World:dump(dir, which)
   local d = { sqlite = {}, lua = {} }
   for _, f in ipairs(M.SQLITE_FILES) do d.sqlite[f] = DB.sqlite_dump(dir .. "/" .. f) end
   if self.env.pg then d.pg = self.env.pg[which]:dump() end
-  if self.env.qdrant then d.qdrant = self.env.qdrant:dump(self.env.qdrant.ns[which]) end
+  if self.env.qdrant then d.qdrant = self.env.qdrant:dump(self.env.ns[which]) end
+  if self.env.chroma then d.chroma = self.env.chroma:dump(self.env.ns[which]) end
   for _, n in ipairs({ "ta", "tb", "tc", "e1", "e2", "e3", "e4", "e5", "e6" }) do
     local s = read(dir .. "/" .. n .. ".tsv")
     if s then
@@ -660,6 +664,7 @@ local function canon(d)
   for _, f in ipairs(M.SQLITE_FILES) do tabs("sqlite:" .. f, d.sqlite[f] or {}) end
   if d.pg then tabs("pg", d.pg) end
   if d.qdrant then tabs("qdrant", d.qdrant) end
+  if d.chroma then tabs("chroma", d.chroma) end
   tabs("lua", d.lua)
   return table.concat(out, "\n")
 end
@@ -703,6 +708,7 @@ local function diff(a, b)
   for _, f in ipairs(M.SQLITE_FILES) do diff_tables("SQLite " .. f, a.sqlite[f] or {}, b.sqlite[f] or {}, out) end
   if a.pg then diff_tables("PostgreSQL", a.pg, b.pg, out) end
   if a.qdrant then diff_tables("Qdrant", a.qdrant, b.qdrant, out) end
+  if a.chroma then diff_tables("Chroma", a.chroma, b.chroma, out) end
   diff_tables("Lua target", a.lua, b.lua, out)
   return out
 end
@@ -721,7 +727,8 @@ function World:fresh_build()
   ffi.C.mkdir(f, 493)
   write(f .. "/flow.lua", read(self.main .. "/flow.lua"))
   if self.env.pg then self.env.pg.fresh:reset() end
-  if self.env.qdrant then self.env.qdrant:reset(self.env.qdrant.ns.fresh) end
+  if self.env.qdrant then self.env.qdrant:reset(self.env.ns.fresh) end
+  if self.env.chroma then self.env.chroma:reset(self.env.ns.fresh) end
   local rc, out, err = self:lib_update(f, "fresh", { force = true })
   if rc ~= 0 then return nil, "the fresh build failed (rc " .. tostring(rc) .. "): " .. err .. out end
   self.fresh_key, self.fresh_dump = key, self:dump(f, "fresh")
@@ -758,6 +765,7 @@ local function export_rows(d, x)
   if x.kind == "sqlite" then set = d.sqlite[x.path]
   elseif x.kind == "pg" then set = d.pg
   elseif x.kind == "qdrant" then return (d.qdrant or {})[t]
+  elseif x.kind == "chroma" then return (d.chroma or {})[t]
   else return d.lua[x.table or x.name] end
   for n, v in pairs(set or {}) do if n:lower() == t:lower() then return v end end
   return nil
@@ -1051,11 +1059,18 @@ function F.env(o)
     env.pg = { main = assert(DB.pg_connect(mu)), fresh = assert(DB.pg_connect(fu)) }
     env.pg.main.url, env.pg.fresh.url = mu, fu
   end
+  -- one Qdrant and one Chroma server for every sequence: collections named
+  -- apart by a prefix per sequence and per side (the flow reads it from FZ_NS)
+  if o.qdrant_url or o.chroma_url then
+    env.ns = { main = "fz" .. (o.seed or 0) .. "m_", fresh = "fz" .. (o.seed or 0) .. "f_" }
+  end
   if o.qdrant_url then
-    -- one server for every sequence: collections named apart by a prefix
-    -- per sequence and per side (the flow reads it from FZ_QDRANT_NS)
-    env.qdrant = QD.new(o.qdrant_url, { main = "fz" .. (o.seed or 0) .. "m_", fresh = "fz" .. (o.seed or 0) .. "f_" })
+    env.qdrant = QD.new(o.qdrant_url, env.ns)
     ffi.C.setenv("QDRANT_URL", o.qdrant_url, 1)
+  end
+  if o.chroma_url then
+    env.chroma = CH.new(o.chroma_url, env.ns)
+    ffi.C.setenv("CHROMA_URL", o.chroma_url, 1)
   end
   return env
 end
@@ -1129,11 +1144,11 @@ function F.pg_cpu(url)
 end
 
 -- Runs a seeded sequence. o: build, steps, seed, pg_url (nil: no
--- PostgreSQL), qdrant_url (nil: no Qdrant), collide, weights = { kill =, live = }, log (a function),
+-- PostgreSQL), qdrant_url (nil: no Qdrant), chroma_url (nil: no Chroma), collide, weights = { kill =, live = }, log (a function),
 -- shrink_budget (seconds), keep (directory for the failure).
 function F.run(o)
   local env = F.env(o)
-  local opts = { pg = env.pg ~= nil, qdrant = env.qdrant ~= nil, collide = o.collide,
+  local opts = { pg = env.pg ~= nil, qdrant = env.qdrant ~= nil, chroma = env.chroma ~= nil, collide = o.collide,
     weights = o.weights or { kill = 0.12, live = 0.03 } }
   local g = F.generator(o.seed, opts)
   env.base = M.copy(g.model)
@@ -1200,7 +1215,8 @@ end
 -- Replays a steps.lua written by a failure. Returns the result as F.run.
 function F.replay_file(o, path)
   local t = dofile(path)
-  local env = F.env({ build = o.build, pg_url = o.pg_url, qdrant_url = o.qdrant_url, collide = t.collide,
+  local env = F.env({ build = o.build, pg_url = o.pg_url, qdrant_url = o.qdrant_url, chroma_url = o.chroma_url,
+    collide = t.collide,
     seed = t.seed })
   env.base = t.base
   local t0 = now()

@@ -1,7 +1,7 @@
 -- The fuzzer's flow model: a random flow (sources, a split, a Lua function,
 -- collectors with fields, exports to SQLite, PostgreSQL, a target written
--- in Lua and, with o.qdrant, Qdrant collections and a vector field), the
--- edits that change it, and flow.lua rendered from it.
+-- in Lua and, with o.qdrant or o.chroma, Qdrant or Chroma collections and
+-- a vector field), the edits that change it, and flow.lua rendered from it.
 -- A model is plain data (copied into each step that changes it), so any
 -- subsequence of steps replays.
 local M = {}
@@ -14,8 +14,9 @@ local LANGS = { "markdown", "text", "python" }
 -- optional collected fields: what each collects
 local OPTIONAL = { "src", "text", "tag", "line", "kind" }
 M.SQLITE_FILES = SQLITE_FILES
--- With o.qdrant: the vector field `vec` (the Lua function Vec of the chunk
--- text, vec_dim floats) and each Qdrant export's metric.
+-- With o.qdrant or o.chroma: the vector field `vec` (the Lua function Vec
+-- of the chunk text, vec_dim floats) and each Qdrant or Chroma export's
+-- metric.
 local METRICS = { "cosine", "l2", "ip" }
 
 -- Bodies of the Lua function Tag (chunk text -> str). With cache = true a
@@ -47,7 +48,7 @@ end
 -- ---- validity: the invariants every generated (valid) model keeps ----------
 local function table_of(x)
   if x.kind == "lua" then return "lua:" .. (x.table or x.name) end
-  if x.kind == "qdrant" then return "qdrant:" .. (x.table or ("Fz__" .. x.name)) end
+  if x.kind == "qdrant" or x.kind == "chroma" then return x.kind .. ":" .. (x.table or ("Fz__" .. x.name)) end
   local t = x.table or ("Fz__" .. x.name)
   if x.kind == "sqlite" then return "sqlite:" .. x.path .. "#" .. t:lower() end
   return "pg:" .. t:lower()
@@ -76,6 +77,8 @@ function M.valid(m, o)
     tables[t] = true
     if x.kind == "pg" and not o.pg then return false end
     if x.kind == "qdrant" and not o.qdrant then return false end
+    -- a Chroma record has one embedding: the export needs the vector field
+    if x.kind == "chroma" and (not o.chroma or not c.fields.vec) then return false end
     -- a vector field: not in PostgreSQL (Debian's has no pgvector), and
     -- a Qdrant collection holds one
     if x.kind == "pg" and c.fields.vec then return false end
@@ -103,6 +106,7 @@ local function new_export(rng, m, o, coll)
   if #free == 0 then return nil end
   local kinds = o.pg and { "sqlite", "pg", "lua" } or { "sqlite", "lua" }
   if o.qdrant then kinds[#kinds + 1], kinds[#kinds + 2] = "qdrant", "qdrant" end
+  if o.chroma then kinds[#kinds + 1], kinds[#kinds + 2] = "chroma", "chroma" end
   local x = { name = rng:pick(free), coll = coll or rng:int(1, #m.colls), kind = rng:pick(kinds),
     path = rng:pick(SQLITE_FILES) }
   if rng:chance(0.4) then x.table = rng:pick(TABLES) end
@@ -111,6 +115,9 @@ local function new_export(rng, m, o, coll)
     -- mostly a collection with its vector (one without is valid too)
     x.metric = rng:pick(METRICS)
     if rng:chance(0.8) then c.fields.vec = true end
+  elseif x.kind == "chroma" then
+    x.metric = rng:pick(METRICS)
+    c.fields.vec = true
   end
   x.pk = { "filename", "location" }
   if #c.sources > 1 or (c.fields.src and rng:chance(0.3)) then
@@ -152,6 +159,15 @@ function M.initial(rng, o)
     local x = m.exports[1]
     x.kind, x.metric = "qdrant", rng:pick(METRICS)
     if rng:chance(0.8) then c.fields.vec = true end
+  end
+  if o.chroma then
+    m.vec_dim = m.vec_dim or rng:pick({ 3, 4 })
+    -- a first flow with a Chroma collection (the second export with --qdrant)
+    local x = m.exports[o.qdrant and 2 or 1]
+    if x then
+      x.kind, x.metric = "chroma", rng:pick(METRICS)
+      m.colls[x.coll].fields.vec = true
+    end
   end
   for _ = 1, 50 do
     if M.valid(m, o) then break end
@@ -298,8 +314,9 @@ EDITS.fn_body = function(rng, m)        -- edit the function's body
   return "Tag body " .. m.fn.body .. " version " .. m.fn.version .. (m.fn.cache and " cached" or "")
 end
 
--- the edits of the vector field and the Qdrant exports (o.qdrant only:
--- without it a seed gives the steps it always gave)
+-- the edits of the vector field and the Qdrant and Chroma exports
+-- (o.qdrant or o.chroma only: without them a seed gives the steps it
+-- always gave)
 local QDRANT_EDITS = {}
 
 QDRANT_EDITS.vec = function(rng, m)     -- add or remove the vector field
@@ -313,9 +330,9 @@ QDRANT_EDITS.vec_dim = function(rng, m) -- the vector's size: 3 <-> 4
   return "vec size " .. m.vec_dim
 end
 
-QDRANT_EDITS.metric = function(rng, m)  -- a Qdrant export's metric
+QDRANT_EDITS.metric = function(rng, m)  -- a Qdrant or Chroma export's metric
   local q = {}
-  for _, x in ipairs(m.exports) do if x.kind == "qdrant" then q[#q + 1] = x end end
+  for _, x in ipairs(m.exports) do if x.kind == "qdrant" or x.kind == "chroma" then q[#q + 1] = x end end
   if #q == 0 then return nil end
   local x = rng:pick(q)
   x.metric = rng:pick(METRICS)
@@ -337,7 +354,7 @@ for _, k in ipairs(names_of(QDRANT_EDITS)) do EDIT_NAMES_Q[#EDIT_NAMES_Q + 1] = 
 function M.edit(rng, m, o)
   for _ = 1, 30 do
     local n = M.copy(m)
-    local what = EDITS[rng:pick(o.qdrant and EDIT_NAMES_Q or EDIT_NAMES)](rng, n, o)
+    local what = EDITS[rng:pick((o.qdrant or o.chroma) and EDIT_NAMES_Q or EDIT_NAMES)](rng, n, o)
     if what and M.valid(n, o) then return n, what end
   end
   return M.copy(m), "no edit"
@@ -442,7 +459,7 @@ function M.render(m, src_root, bad)
     w("  return { %s }", table.concat(v, ", ", 1, m.vec_dim))
     w("end)")
     -- main and fresh builds share one server: their collections are named apart
-    w('local NS = os.getenv("FZ_QDRANT_NS") or ""')
+    w('local NS = os.getenv("FZ_NS") or ""')
   end
   w('return coco.flow("Fz", function(flow, scope)')
   for ci in ipairs(m.colls) do w("  local c%d = scope:add_collector()", ci) end
@@ -496,13 +513,15 @@ function M.render(m, src_root, bad)
       if spec == "targets.Postgres{  }" then spec = "targets.Postgres{}" end
     elseif x.kind == "qdrant" then
       spec = string.format("targets.Qdrant{ collection_name = NS .. %q }", tname or ("Fz__" .. x.name))
+    elseif x.kind == "chroma" then
+      spec = string.format("targets.Chroma{ collection_name = NS .. %q }", tname or ("Fz__" .. x.name))
     else
       spec = string.format("FuzzFile{ file = %q }", (tname or x.name) .. ".tsv")
     end
     local pk = x.pk
     if bad == "pk_field" then pk = { "filename", "nope" } end
     local vi = ""
-    if x.kind == "qdrant" and m.colls[x.coll].fields.vec then
+    if (x.kind == "qdrant" or x.kind == "chroma") and m.colls[x.coll].fields.vec then
       vi = string.format(", vector_indexes = {{ field = \"vec\", metric = %q }}", x.metric)
     end
     w("  c%d:export(%q, %s, { primary_key_fields = %s%s })", x.coll, x.name, spec, qlist(pk), vi)
@@ -526,7 +545,7 @@ function M.describe(m)
   end
   for _, x in ipairs(m.exports) do
     s[#s + 1] = string.format("%s: c%d -> %s (%s)%s", x.name, x.coll, table_of(x), table.concat(x.pk, ","),
-      x.kind == "qdrant" and (" " .. x.metric) or "")
+      (x.kind == "qdrant" or x.kind == "chroma") and (" " .. x.metric) or "")
   end
   s[#s + 1] = string.format("Tag body %d v%d%s", m.fn.body, m.fn.version, m.fn.cache and " cached" or "")
   if m.vec_dim then s[#s + 1] = "vec size " .. m.vec_dim end

@@ -9,23 +9,31 @@
 --   q:dump(q.ns.main)  -- { [collection without prefix] = { cols =, rows = } }
 --   q:reset(q.ns.fresh) -- drops the collections of that prefix
 local json = require("dkjson")
+local HTTP = require("http")
 
 local Q = {}
 Q.__index = Q
 
 local function shq(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
-function Q.new(url, ns) return setmetatable({ url = url, ns = ns }, Q) end
+function Q.new(url, ns) return setmetatable({ url = url, ns = ns, who = "qdrant" }, Q) end
 
--- One request through curl; returns status, the decoded answer.
+-- One request (spec/fuzz/http.lua; through curl when the URL is not
+-- http://IPv4:port); returns status, the decoded answer.
 function Q:call(method, path, body)
-  local args = "-sS --max-time 60 -X " .. method .. " -w '\\n%{http_code}' "
-  if body then args = args .. "-H 'Content-Type: application/json' --data-binary " .. shq(json.encode(body)) .. " " end
-  local p = io.popen("curl " .. args .. shq(self.url .. path) .. " 2>&1")
-  local out = p:read("*a")
-  p:close()
-  local text, code = out:match("^(.*)\n(%d+)$")
-  if not code then error("qdrant: " .. method .. " " .. path .. ": " .. out, 2) end
+  local text, code
+  if self.url:match("^http://%d+%.%d+%.%d+%.%d+:%d+/?$") then
+    code, text = HTTP.request(self.url, method, path, body and json.encode(body))
+    if not code then error(self.who .. ": " .. method .. " " .. path .. ": " .. text, 2) end
+  else
+    local args = "-sS --max-time 60 -X " .. method .. " -w '\\n%{http_code}' "
+    if body then args = args .. "-H 'Content-Type: application/json' --data-binary " .. shq(json.encode(body)) .. " " end
+    local p = io.popen("curl " .. args .. shq(self.url .. path) .. " 2>&1")
+    local out = p:read("*a")
+    p:close()
+    text, code = out:match("^(.*)\n(%d+)$")
+    if not code then error(self.who .. ": " .. method .. " " .. path .. ": " .. out, 2) end
+  end
   return tonumber(code), json.decode(text, 1, json.null)
 end
 
@@ -73,6 +81,7 @@ local function canon(v)
   for i, k in ipairs(keys) do o[i] = json.encode(k) .. ":" .. canon(v[k]) end
   return "{" .. table.concat(o, ",") .. "}"
 end
+Q.canon = canon
 
 -- { [collection] = { cols = "vec 3 Cosine", rows = { sorted strings } } }
 function Q:dump(prefix)

@@ -3,12 +3,13 @@
 --   luajit spec/fuzz/run.lua BUILD_DIR [--steps N] [--seed S] [--jobs J]
 --       [--no-pg] [--collide | --collide-jobs K] [--shrink-budget SECONDS]
 --       [--replay steps.lua] [--profile] [--qdrant | --qdrant-url URL]
+--       [--chroma | --chroma-url URL]
 --
 -- Starts Debian's PostgreSQL on 127.0.0.1 (spec/servers.lua), then runs J
 -- sequences at once (seeds S, S+1, ...), N steps in all, each step compared
 -- with a fresh build over SQLite, PostgreSQL and a target written in Lua
--- (and with --qdrant, Qdrant collections: the npm server of
--- spec/servers_vector.lua, started here).
+-- (and with --qdrant, Qdrant collections, with --chroma, Chroma ones: the
+-- npm servers of spec/servers_vector.lua, started here).
 -- Exit status 0 when no step differed; else the seed, the shrunk steps and
 -- the directory holding the failing flow and files are printed.
 local root = debug.getinfo(1, "S").source:match("^@(.*)/spec/fuzz/run%.lua$") or "."
@@ -36,6 +37,8 @@ while i <= #arg do
   elseif a == "--pg-url" then args.pg_url = arg[i + 1]; i = i + 1
   elseif a == "--qdrant" then args.qdrant = true
   elseif a == "--qdrant-url" then args.qdrant_url = arg[i + 1]; i = i + 1
+  elseif a == "--chroma" then args.chroma = true
+  elseif a == "--chroma-url" then args.chroma_url = arg[i + 1]; i = i + 1
   elseif not args.build and not a:match("^%-") then args.build = a
   else io.stderr:write("run.lua: unknown argument " .. a .. "\n"); os.exit(2) end
   i = i + 1
@@ -43,7 +46,7 @@ end
 if not args.build then
   io.stderr:write("usage: luajit spec/fuzz/run.lua BUILD_DIR [--steps N] [--seed S] [--jobs J] [--no-pg] "
     .. "[--collide | --collide-jobs K] [--shrink-budget SECONDS] [--replay steps.lua] [--profile] "
-    .. "[--qdrant | --qdrant-url URL]\n")
+    .. "[--qdrant | --qdrant-url URL] [--chroma | --chroma-url URL]\n")
   os.exit(2)
 end
 if args.build:sub(1, 1) ~= "/" then args.build = root .. "/" .. args.build end
@@ -67,28 +70,38 @@ if args.pg and not args.pg_url then
   if not srv then log("run.lua: " .. why); os.exit(2) end
   args.pg_url = srv.url
 end
-local qsrv
-if args.qdrant and not args.qdrant_url then
-  local why
-  qsrv, why = require("spec.servers_vector").qdrant()
-  if not qsrv then log("run.lua: Qdrant: " .. tostring(why)); os.exit(2) end
-  args.qdrant_url = qsrv.url
-end
+local qsrv, csrv
 local function stop_servers()
   if srv then srv:stop() end
   if qsrv then qsrv:stop() end
+  if csrv then csrv:stop() end
+end
+local V = (args.qdrant or args.chroma) and require("spec.servers_vector")
+if args.qdrant and not args.qdrant_url then
+  local why
+  qsrv, why = V.qdrant()
+  if not qsrv then log("run.lua: Qdrant: " .. tostring(why)); stop_servers(); os.exit(2) end
+  args.qdrant_url = qsrv.url
+end
+if args.chroma and not args.chroma_url then
+  local why
+  csrv, why = V.chroma()
+  if not csrv then log("run.lua: Chroma: " .. tostring(why)); stop_servers(); os.exit(2) end
+  args.chroma_url = csrv.url
 end
 
 if args.worker or args.replay then
   local r
   if args.replay then
-    r = F.replay_file({ build = args.build, pg_url = args.pg_url, qdrant_url = args.qdrant_url }, args.replay)
+    r = F.replay_file({ build = args.build, pg_url = args.pg_url, qdrant_url = args.qdrant_url,
+      chroma_url = args.chroma_url }, args.replay)
     args.seed = 0
   else
     if args.profile then F.profile(); pg0 = F.pg_cpu(args.pg_url) end
     log(string.format("seed %d: %d steps%s", args.seed, args.steps, args.collide and " (--collide)" or ""))
     r = F.run({ build = args.build, steps = args.steps, seed = args.seed, pg_url = args.pg_url,
-      qdrant_url = args.qdrant_url, collide = args.collide, log = log, shrink_budget = args.shrink })
+      qdrant_url = args.qdrant_url, chroma_url = args.chroma_url, collide = args.collide, log = log,
+      shrink_budget = args.shrink })
   end
   stop_servers()
   local counts = {}
@@ -118,10 +131,11 @@ local procs = {}
 for j = 1, args.jobs do
   -- a worker's log (its progress, a failure as it shrinks) goes to stderr
   -- as it comes; its result line (and report) to the pipe
-  procs[j] = io.popen(string.format("luajit %s/spec/fuzz/run.lua %s --worker --steps %d --seed %d%s%s%s%s%s",
+  procs[j] = io.popen(string.format("luajit %s/spec/fuzz/run.lua %s --worker --steps %d --seed %d%s%s%s%s%s%s",
     root, args.build, per, args.seed + j - 1,
     args.pg_url and (" --pg-url " .. args.pg_url) or (args.pg and "" or " --no-pg"),
     args.qdrant_url and (" --qdrant-url " .. args.qdrant_url) or "",
+    args.chroma_url and (" --chroma-url " .. args.chroma_url) or "",
     (args.collide or j > args.jobs - (args.collide_jobs or 0)) and " --collide" or "",
     args.shrink and (" --shrink-budget " .. args.shrink) or "", args.profile and " --profile" or ""))
 end
