@@ -8,6 +8,8 @@
 
 /* Milliseconds of CLOCK_MONOTONIC: deadlines, retries, timings. */
 double coco_now_ms(void);
+/* Sleeps ms milliseconds (resumed after a signal). */
+void coco_sleep_ms(long ms);
 
 /* pthread_create(th, NULL, fn, ud) with every signal blocked in the new
  * thread (the mask is set around the create and inherited), so a signal

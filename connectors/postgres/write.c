@@ -17,13 +17,6 @@
 #include "connectors/common/pgconn.h"
 #include "connectors/postgres/postgres_int.h"
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 static void put_u16(coco_buf *b, uint16_t v)
 {
 	unsigned char x[2] = { (unsigned char)(v >> 8), (unsigned char)v };
@@ -453,7 +446,7 @@ static int reconnect(pg_tgt *t, char **err)
 		int wait = delay;
 		if (coco_now_ms() + wait > t->retry_deadline)
 			wait = (int)(t->retry_deadline - coco_now_ms()) + 1;
-		sleep_ms(wait);
+		coco_sleep_ms(wait);
 		delay = delay * 2 > 2000 ? 2000 : delay * 2;
 		free(last);
 		last = NULL;
@@ -503,7 +496,7 @@ static int run_batch(pg_tgt *t, int commit, char **err)
 			PQclear(r);
 			t->server_txn = 0;
 			t->done = 0;
-			sleep_ms(20 * t->conflicts);
+			coco_sleep_ms(20 * t->conflicts);
 			continue;
 		}
 		/* the connection is gone, and with it the transaction: redo it all

@@ -436,6 +436,24 @@ static void vector_diff(const coco_vs_desc *d, const char *have, coco_buf *why)
 	}
 }
 
+static int drop_collection(conn *c, const char *url, const char *coll, char **err)
+{
+	coco_buf what = {0};
+	coco_buf_printf(&what, "drop collection %s on %s", coll, url);
+	coco_http_resp r;
+	long st = qd_call(c, "DELETE", qd_coll_url(c, url, coll, ""), NULL, 1, what.p, &r, err);
+	coco_http_resp_free(&r);
+	coco_buf_free(&what);
+	return st < 0 ? -1 : 0;
+}
+
+/* PUT the collection d wants. Qdrant finishes a request whose client is
+ * gone: the create of a run killed while it was in flight (a recreate
+ * interrupted by kill -9) may still hold the name when the next run
+ * creates it, which Qdrant refuses (409 "already exists"; a GET meanwhile
+ * says 404). The collection that create makes is the killed run's, of its
+ * description: it is dropped once it exists and this one created, for up
+ * to CREATE_WAIT_MS. */
 static int create_collection(conn *c, const coco_vs_desc *d, char **err)
 {
 	coco_buf body = {0}, what = {0};
@@ -467,23 +485,30 @@ static int create_collection(conn *c, const coco_vs_desc *d, char **err)
 	}
 	coco_buf_adds(&body, "}}");
 	coco_buf_printf(&what, "create collection %s on %s", d->coll, d->url);
-	coco_http_resp r;
-	long st = qd_call(c, "PUT", qd_coll_url(c, d->url, d->coll, ""), body.p, 0, what.p, &r, err);
-	coco_http_resp_free(&r);
+	int rc = -1;
+	double deadline = coco_now_ms() + CREATE_WAIT_MS;
+	for (long wait = 50;; wait = wait < 1000 ? wait * 2 : 1000) {
+		coco_http_resp r;
+		long st = qd_call(c, "PUT", qd_coll_url(c, d->url, d->coll, ""), body.p, 0, what.p, &r,
+			err);
+		int taken = st < 0 && r.status == 409;
+		coco_http_resp_free(&r);
+		if (st >= 0)
+			rc = 0;
+		if (!taken || coco_now_ms() > deadline)
+			break;
+		/* a create of a run killed before its answer: Qdrant finishes it
+		 * (it holds the name until then); the collection it makes is the
+		 * killed run's, not this setup's */
+		coco_sleep_ms(wait);
+		free(*err);
+		*err = NULL;
+		if (drop_collection(c, d->url, d->coll, err) < 0)
+			break;
+	}
 	coco_buf_free(&body);
 	coco_buf_free(&what);
-	return st < 0 ? -1 : 0;
-}
-
-static int drop_collection(conn *c, const char *url, const char *coll, char **err)
-{
-	coco_buf what = {0};
-	coco_buf_printf(&what, "drop collection %s on %s", coll, url);
-	coco_http_resp r;
-	long st = qd_call(c, "DELETE", qd_coll_url(c, url, coll, ""), NULL, 1, what.p, &r, err);
-	coco_http_resp_free(&r);
-	coco_buf_free(&what);
-	return st < 0 ? -1 : 0;
+	return rc;
 }
 
 /* The server's collection next to what d wants: *exists, and in why the

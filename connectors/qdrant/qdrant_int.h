@@ -15,6 +15,8 @@
 #define MAX_BYTES (16u << 20)     /* bytes per request (Qdrant takes 32 MB) */
 #define INFLIGHT 4                /* requests of a commit in flight at once: the
                                      server parses and applies them in parallel */
+#define CREATE_WAIT_MS 60000     /* how long setup waits for a killed run's create
+                                     to end (see create_collection) */
 
 typedef struct qcol {
 	const char *name;
