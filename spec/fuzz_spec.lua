@@ -7,8 +7,9 @@
 -- 150 steps run at once: seeds 1400 and 1401, and 1402 with flows whose
 -- target keys two source rows share (--collide: owned target rows). A
 -- failure prints the seed, the shrunk steps and the directory holding the
--- failing flow and files. Qdrant collections are fuzzed by `make fuzz
--- FUZZ_ARGS=--qdrant` (spec/fuzz/README.md says why not here).
+-- failing flow and files. Qdrant and Chroma collections are fuzzed by
+-- `make fuzz FUZZ_ARGS="--qdrant --chroma"` (spec/fuzz/README.md: how
+-- long a step takes with them).
 local H = require("spec.helpers")
 local S = require("spec.servers")
 
