@@ -606,6 +606,9 @@ static int update_source(run *r, size_t si, const coco_gsource *s, coco_source_s
 
 /* Source names recorded in meta, to find sources that left the flow. */
 #define META_SOURCES "sources"
+/* Cluster mode: the sources that left the flow (NUL-separated), whose rows
+ * every worker deletes in its partitions, at each pass. */
+#define META_GONE "sources-gone"
 /* Present while an update must write every row again (sources reordered). */
 #define META_REORDERED "owners-reordered"
 
@@ -741,31 +744,53 @@ int coco_indexer_keys(coco_indexer *ix, size_t i, const coco_value *keys, size_t
 	return update_source(&ix->r, i, s, stats, ix->srcs[i], PASS_KEYS, keys, n);
 }
 
+/* Whether the NUL-separated list l (n bytes) holds name. */
+static int listed(const char *l, size_t n, const char *name)
+{
+	for (size_t off = 0; off < n; off += strlen(l + off) + 1)
+		if (!strcmp(l + off, name))
+			return 1;
+	return 0;
+}
+
 int coco_indexer_orphans(coco_indexer *ix, char **err)
 {
 	run *r = &ix->r;
 	const coco_graph *g = r->g;
 	r->err = err;
 	size_t ns = coco_graph_nsources(g);
-	coco_buf names = {0}, old = {0};
+	coco_buf names = {0}, old = {0}, was = {0}, gone = {0};
 	for (size_t i = 0; i < ns; i++)
 		coco_buf_add(&names, coco_graph_source(g, i)->name, strlen(coco_graph_source(g, i)->name) + 1);
 	int rc = 0;
 	int got = coco_state_get(r->st, COCO_CF_META, META_SOURCES, strlen(META_SOURCES), &old, err);
-	if (got < 0)
+	/* cluster mode: a worker deletes the rows of its partitions only, so
+	 * the sources that left stay listed for the others (META_GONE) */
+	int cluster = r->st->ops->owns != NULL;
+	if (got < 0 || (cluster && coco_state_get(r->st, COCO_CF_META, META_GONE, strlen(META_GONE),
+			&was, err) < 0))
 		rc = -1;
-	for (size_t off = 0; got == 1 && !rc && off < old.n; off += strlen(old.p + off) + 1) {
-		const char *name = old.p + off;
-		int present = 0;
-		for (size_t i = 0; i < ns && !present; i++)
-			present = !strcmp(coco_graph_source(g, i)->name, name);
-		if (present)
-			continue;
-		coco_gsource gone = {0};
-		gone.name = name;
+	const coco_buf *lists[2] = { got == 1 ? &old : NULL, &was };
+	for (int li = 0; li < 2; li++)
+		for (size_t off = 0; lists[li] && off < lists[li]->n; off += strlen(lists[li]->p + off) + 1) {
+			const char *name = lists[li]->p + off;
+			if (!listed(names.p, names.n, name) && !listed(gone.p, gone.n, name))
+				coco_buf_add(&gone, name, strlen(name) + 1);
+		}
+	for (size_t off = 0; !rc && off < gone.n; off += strlen(gone.p + off) + 1) {
+		coco_gsource src = {0};
+		src.name = gone.p + off;
 		coco_source_stats ost = {0};
-		rc = update_source(r, 0, &gone, &ost, NULL, PASS_ORPHAN, NULL, 0);
+		rc = update_source(r, 0, &src, &ost, NULL, PASS_ORPHAN, NULL, 0);
 	}
+	if (!rc && cluster && (gone.n != was.n || memcmp(gone.p, was.p, gone.n))) {
+		coco_batch_clear(r->commit);
+		coco_batch_put(r->commit, COCO_CF_META, META_GONE, strlen(META_GONE), gone.p ? gone.p : "",
+			gone.n);
+		rc = coco_state_write(r->st, r->commit, 0, err);
+	}
+	coco_buf_free(&was);
+	coco_buf_free(&gone);
 	if (rc == 1) {
 		/* stopped at the deadline: the next call goes on */
 		coco_buf_free(&old);

@@ -10,7 +10,8 @@
 --   * a URL that cannot connect, drop;
 --   * `coco worker`s: three give the target of one process, each holding its
 --     fair share; one killed -9 mid-run, the others take its partitions over;
---     one added mid-run gets half at the first's next batch boundary;
+--     one added mid-run gets half at the first's next batch boundary; a
+--     source that left the flow is deleted by each in its partitions;
 --     one paused past its lease never commits; a worker of another flow
 --     (fingerprint) or before setup refuses to start, a running one stops
 --     when setup runs with another flow.
@@ -63,11 +64,13 @@ local function write_doc(d, name, content)
   assert(H.sh("touch -d @" .. stamp_clock .. " " .. H.q(d .. "/docs/" .. name)))
 end
 
--- The target of a fresh build with the RocksDB state: same docs, same flow.
-local function scratch(d)
+-- The target of a fresh build with the RocksDB state: same docs (and
+-- notes, if any), the same flow (or flow).
+local function scratch(d, flow)
   local f = H.tmpdir()
   assert(H.sh("cp -a " .. H.q(d .. "/docs") .. " " .. H.q(f .. "/docs")))
-  H.write(f .. "/flow.lua", FLOW)
+  H.sh("test -d " .. H.q(d .. "/notes") .. " && cp -a " .. H.q(d .. "/notes") .. " " .. H.q(f .. "/notes"))
+  H.write(f .. "/flow.lua", flow or FLOW)
   local rc, _, err = H.coco(f, "update flow.lua -q")
   assert.are.equal(0, rc, "fresh build failed: " .. tostring(err))
   return H.dump(f .. "/index.sqlite", TBL)
@@ -232,6 +235,13 @@ describe("cluster mode: the state in PostgreSQL", function()
     error("gave up waiting for " .. what)
   end
 
+  -- Workers a test started: none outlives it, even when it fails.
+  local started = {}
+  after_each(function()
+    for _, pid in ipairs(started) do os.execute("kill -KILL " .. pid .. " 2>/dev/null") end
+    started = {}
+  end)
+
   -- Starts worker `name` in d (its pid, output in name.out / name.err,
   -- exit code in name.rc once it ends).
   local function start_worker(d, name, env)
@@ -248,6 +258,7 @@ describe("cluster mode: the state in PostgreSQL", function()
       pid = (H.read(d .. "/" .. name .. ".pid") or ""):match("%d+")
       return pid
     end)
+    started[#started + 1] = pid
     return pid
   end
 
@@ -279,12 +290,13 @@ describe("cluster mode: the state in PostgreSQL", function()
 
   -- Starts three workers that claim together: the spec holds every
   -- partition until all three are live, so each claims its share.
-  local function three_workers(d, env)
+  local function three_workers(d, env, n, prefix)
+    n, prefix = n or 3, prefix or "w"
     assert(srv:exec("UPDATE " .. LT .. " SET owner = 'spec', expires_at = now() + interval '1 hour'"))
     local pids = {}
-    for i = 1, 3 do pids[i] = start_worker(d, "w" .. i, env) end
-    wait_long("three live workers", function()
-      return q1('SELECT count(*) AS n FROM "coco_DocsIndex".worker WHERE heartbeat >= now() - interval \'2 s\'') == 3
+    for i = 1, n do pids[i] = start_worker(d, prefix .. i, env) end
+    wait_long(n .. " live workers", function()
+      return q1('SELECT count(*) AS n FROM "coco_DocsIndex".worker WHERE heartbeat >= now() - interval \'2 s\'') == n
     end)
     assert(srv:exec("UPDATE " .. LT .. " SET owner = NULL, expires_at = NULL"))
     return pids
@@ -371,6 +383,36 @@ describe("cluster mode: the state in PostgreSQL", function()
       for _ in (H.read(d .. "/" .. w .. ".calls") or ""):gmatch("[^\n]+") do n = n + 1 end
     end
     assert.are.equal(80, n)
+  end)
+
+  it("workers: a source that left the flow is deleted in every partition", function()
+    -- a second source, notes, whose rows go the way of the documents'
+    local row = WFLOW:match("\n(  scope%.documents:row%(.-\n  end%)\n)")
+    local two = WFLOW:gsub("\n  local chunks = scope:add_collector%(%)\n", function(line)
+      return "\n  scope.notes = flow:add_source(sources.LocalFile{ path = \"notes\" }, "
+        .. "{ refresh_interval = 0.5 })" .. line .. row:gsub("scope%.documents", "scope.notes")
+    end)
+    local d = cluster_flow(10, two)
+    for i = 1, 10 do H.write(d .. "/notes/n" .. i .. ".txt", "note " .. i) end
+    local want = scratch(d, two)
+    assert.are.equal(30, #want)
+    three_workers(d, nil, 2, "a")
+    wait_long("the target of one process", function() return same(want, H.dump(d .. "/index.sqlite", TBL)) end)
+    assert.are.equal("0", stop_worker(d, "a1"))
+    assert.are.equal("0", stop_worker(d, "a2"))
+    -- the notes leave the flow: set up again, two workers of the new flow
+    H.write(d .. "/flow.lua", WFLOW)
+    local rc, _, err = H.coco(d, "setup flow.lua -q --cluster " .. H.q(srv.url))
+    assert.are.equal(0, rc, err)
+    want = scratch(d, WFLOW)
+    assert.are.equal(20, #want)
+    three_workers(d, nil, 2, "b")
+    wait_long("the notes' rows deleted", function() return same(want, H.dump(d .. "/index.sqlite", TBL)) end)
+    wait_long("the notes' tracked rows deleted", function()
+      return q1("SELECT count(*) AS n FROM \"coco_DocsIndex\".tracking") == 10
+    end)
+    assert.are.equal("0", stop_worker(d, "b1"))
+    assert.are.equal("0", stop_worker(d, "b2"))
   end)
 
   it("workers: one paused past its lease never commits", function()
