@@ -394,6 +394,18 @@ int coco_cluster_join(coco_state *st, char **err)
 	return 0;
 }
 
+int coco_cluster_report(coco_state *st, uint64_t rows, uint64_t errors, char **err)
+{
+	pgs *s = (pgs *)st;
+	coco_buf q = {0};
+	coco_buf_printf(&q, "UPDATE %s.worker SET rows = rows + %" PRIu64 ", errors = errors + %"
+		PRIu64 " WHERE id = '%s'", s->schema, rows, errors, s->owner);
+	PGresult *r = query(s, q.p, err);
+	coco_buf_free(&q);
+	PQclear(r);
+	return r ? 0 : -1;
+}
+
 /* Claims up to n free or expired partitions on c (one transaction). */
 static int claim(pgs *s, PGconn *c, int n, int *claimed, char **err)
 {
@@ -511,8 +523,9 @@ int coco_state_pg_status(const char *url, const char *flow, coco_buf *out, char 
 		coco_buf_clear(&q);
 		coco_buf_printf(&q, "SELECT w.id, round(extract(epoch FROM now() - w.heartbeat)::numeric, "
 			"1), w.heartbeat >= now() - interval '%ld milliseconds', (SELECT count(*) FROM "
-			"%s.lease l WHERE l.owner = w.id AND l.expires_at >= now()) FROM %s.worker w "
-			"ORDER BY w.id", s->lease_ms, s->schema, s->schema);
+			"%s.lease l WHERE l.owner = w.id AND l.expires_at >= now()), w.rows, round((w.rows / "
+			"greatest(extract(epoch FROM w.heartbeat - w.started_at), 1))::numeric, 1), w.errors "
+			"FROM %s.worker w ORDER BY w.id", s->lease_ms, s->schema, s->schema);
 		r = PQexec(c, q.p);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 			rc = res_fail(s, c, r, err);
@@ -522,9 +535,10 @@ int coco_state_pg_status(const char *url, const char *flow, coco_buf *out, char 
 				live += !strcmp(PQgetvalue(r, i, 2), "t");
 			coco_buf_printf(out, "workers: %d live\n", live);
 			for (int i = 0; i < PQntuples(r); i++)
-				coco_buf_printf(out, "  %s: heartbeat %s s ago%s, %s partitions\n",
-					PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-					strcmp(PQgetvalue(r, i, 2), "t") ? " (not live)" : "", PQgetvalue(r, i, 3));
+				coco_buf_printf(out, "  %s: heartbeat %s s ago%s, %s partitions, %s rows "
+					"(%s/s), %s errors\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+					strcmp(PQgetvalue(r, i, 2), "t") ? " (not live)" : "", PQgetvalue(r, i, 3),
+					PQgetvalue(r, i, 4), PQgetvalue(r, i, 5), PQgetvalue(r, i, 6));
 		}
 		PQclear(r);
 	}

@@ -43,6 +43,10 @@ int coco_cluster_check(coco_state *st, coco_fp fp, const char *path, char **err)
  * store's); close removes it. */
 int coco_cluster_join(coco_state *st, char **err);
 
+/* A worker's pass: rows processed (added, updated, deleted) and rows that
+ * failed, added to its row in the workers table (status shows them). */
+int coco_cluster_report(coco_state *st, uint64_t rows, uint64_t errors, char **err);
+
 typedef struct coco_cluster_share {
 	int held;                     /* partitions held after the call */
 	int claimed, released;        /* by the call */
@@ -61,9 +65,10 @@ typedef struct coco_cluster_share {
 int coco_cluster_balance(coco_state *st, int all, coco_cluster_share *sh, char **err);
 
 /* `coco cluster status`: the rows tracked, who holds the partitions, the
- * workers (host, pid, heartbeat age, partitions). Appended to out:
+ * workers (host, pid, heartbeat age, partitions, rows, rows/s, errors). Appended to out:
  *   Flow Docs, URL postgres://... (schema "coco_Docs"): 1000 source rows tracked
  *     host pid 4242: 256 partitions, epoch 7, lease ends in 19 s
  *   workers: 1 live
- *     host pid 4242: heartbeat 1.2 s ago, 256 partitions */
+ *     host pid 4242: heartbeat 1.2 s ago, 256 partitions, 1000 rows (12.5/s), 0 errors
+ * (rows per second: over the worker's life so far) */
 int coco_state_pg_status(const char *url, const char *flow, coco_buf *out, char **err);

@@ -266,7 +266,8 @@ int coco_state_pg_open(const char *url, const char *flow, int read_only, coco_st
 			"owner text, epoch bigint NOT NULL DEFAULT 0, expires_at timestamptz);"
 			"INSERT INTO %s.lease (part) SELECT generate_series(0, %d) ON CONFLICT DO NOTHING;"
 			"CREATE TABLE IF NOT EXISTS %s.worker (id text PRIMARY KEY, host text NOT NULL, "
-			"pid int NOT NULL, started_at timestamptz NOT NULL, heartbeat timestamptz NOT NULL);"
+			"pid int NOT NULL, started_at timestamptz NOT NULL, heartbeat timestamptz NOT NULL, "
+			"rows bigint NOT NULL DEFAULT 0, errors bigint NOT NULL DEFAULT 0);"
 			"CREATE TABLE IF NOT EXISTS %s.cluster (one bool PRIMARY KEY DEFAULT true CHECK (one), "
 			"k int NOT NULL, flow_fp text NOT NULL, set_at timestamptz NOT NULL DEFAULT now());",
 			s->schema, s->schema, PARTS - 1, s->schema, s->schema);

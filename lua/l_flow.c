@@ -528,6 +528,21 @@ static int l_cluster_join(lua_State *L)
 	return 1;
 }
 
+/* g:cluster_report(rows, errors) -> true | nil, msg: a worker's pass, for status */
+static int l_cluster_report(lua_State *L)
+{
+	int n;
+	lgraph *lg = clustered(L, &n);
+	if (!lg)
+		return n;
+	char *err = NULL;
+	if (coco_cluster_report(lg->st, (uint64_t)luaL_checknumber(L, 2),
+			(uint64_t)luaL_checknumber(L, 3), &err))
+		return coco_lua_fail_free(L, err);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* g:cluster_balance(all) -> { held, claimed, released, others, live, fair, parts,
  * lease_ms } | nil, msg */
 static int l_cluster_balance(lua_State *L)
@@ -578,6 +593,7 @@ static const luaL_Reg flow_methods[] = {
 	{ "cluster_check", l_cluster_check },
 	{ "cluster_join", l_cluster_join },
 	{ "cluster_balance", l_cluster_balance },
+	{ "cluster_report", l_cluster_report },
 	{ "live", l_live },
 	{ NULL, NULL }
 };

@@ -315,7 +315,8 @@ describe("cluster mode: the state in PostgreSQL", function()
       local _, out = H.coco(d, "cluster status flow.lua --cluster " .. H.q(srv.url))
       if not out:find("\nworkers: 3 live\n", 1, true) then return false end
       for _, pid in ipairs(pids) do
-        if not out:find("\n  [^\n]* pid " .. pid .. ": heartbeat [%d.]+ s ago, 8[4-6] partitions\n") then return false end
+        if not out:find("\n  [^\n]* pid " .. pid .. ": heartbeat [%d.]+ s ago, 8[4-6] partitions, %d+ rows "
+          .. "%([%d.]+/s%), 0 errors\n") then return false end
         if not out:find("\n  [^\n]* pid " .. pid .. ": 8[4-6] partitions, epoch %d+, lease ends in %d+ s\n") then return false end
       end
       return true

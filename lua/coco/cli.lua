@@ -349,9 +349,13 @@ function commands.worker(flow, o)
         if not stats then
           errf("%s", err)          -- a partition lost, a target down: the next pass tries again
         else
-          local changed = 0
-          for _, s in ipairs(stats) do changed = changed + s.added + s.updated + s.deleted + s.errors end
-          if changed > 0 or o.json then print_stats(flow, o, stats) end
+          local changed, errors = 0, 0
+          for _, s in ipairs(stats) do
+            changed = changed + s.added + s.updated + s.deleted
+            errors = errors + s.errors
+          end
+          if changed + errors > 0 then flow._g:cluster_report(changed, errors) end
+          if changed + errors > 0 or o.json then print_stats(flow, o, stats) end
         end
       end
     end

@@ -765,7 +765,7 @@ static void test_pg(void)
 		coco_batch_destroy(b);
 		coco_buf out = {0};
 		CHECK(coco_state_pg_status(pg_url, "CocoTestState", &out, &err) == 0 && out.p &&
-		      strstr(out.p, "workers: 2 live\n") && strstr(out.p, " s ago, 128 partitions\n"));
+		      strstr(out.p, "workers: 2 live\n") && strstr(out.p, " s ago, 128 partitions, 0 rows (0.0/s), 0 errors\n"));
 		coco_buf_free(&out);
 	}
 	coco_state_close(s);
