@@ -6,7 +6,19 @@
  * Read-write opens take our own flock on <dir>/coco.lock first, so a second
  * coco on the same directory gets a plain message naming the holder's pid
  * instead of RocksDB's LOCK error. Options are tuned for a small process:
- * a few MB of memtables and block cache, few open files, no LOG. */
+ * a few MB of memtables and block cache, few open files, no LOG.
+ *
+ * A read-write open of an existing state opens it read-only first and
+ * opens it for writing at the first write (upgrade()): RocksDB writes and
+ * fsyncs a new MANIFEST, CURRENT and OPTIONS and a new WAL at every
+ * read-write open, 20-30 ms of a no-change pass that writes nothing
+ * (issue 20). Until that write nothing was written, so both instances
+ * hold the same state: reads go to the read-write one from then on, and
+ * snapshots and iterators made before keep reading the read-only one.
+ * That one opens every table file at its open and holds them (max_open_files
+ * -1), so the files compactions of the other delete stay readable to it;
+ * a state of more files than the read-write instance keeps open is opened
+ * for writing at once. */
 #define _GNU_SOURCE
 #include "engine/state.h"
 #include "engine/sys.h"
@@ -16,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +39,7 @@
 #include <rocksdb/c.h>
 
 #define MB (1024 * 1024)
+#define MAX_OPEN_FILES 256
 
 void coco_rocksdb_set_no_log(rocksdb_options_t *o);   /* rocksdb_nolog.cc */
 
@@ -33,10 +47,18 @@ static const char *const cf_names[COCO_CF_COUNT] = {
 	"default", "tracking", "lineage", "memo", "setup", "owner",
 };
 
-typedef struct rdb {
-	coco_state base;                      /* ops: rdb_ops */
+/* One open RocksDB instance of the state. */
+typedef struct rdb_db {
 	rocksdb_t *db;
 	rocksdb_column_family_handle_t *cf[COCO_CF_COUNT]; /* NULL: absent (read-only) */
+} rdb_db;
+
+typedef struct rdb {
+	coco_state base;                      /* ops: rdb_ops */
+	rdb_db rd, rw;  /* read-only and read-write instances (db NULL: not open) */
+	rdb_db *cur;    /* where reads go: rw, or rd until the first write (atomic) */
+	pthread_mutex_t mu;                   /* upgrade() */
+	rocksdb_cache_t *cache;               /* the block cache both share */
 	rocksdb_readoptions_t *ro;
 	rocksdb_writeoptions_t *wo, *wo_sync;
 	int lockfd;     /* -1 when read-only */
@@ -44,9 +66,16 @@ typedef struct rdb {
 	char *dir;
 } rdb;
 
+/* The instance reads go to now. */
+static rdb_db *cur_db(rdb *s)
+{
+	return __atomic_load_n(&s->cur, __ATOMIC_ACQUIRE);
+}
+
 typedef struct rdb_iter {
 	coco_iter base;
 	rdb *s;
+	rdb_db *d;               /* the instance it reads */
 	rocksdb_iterator_t *it;  /* NULL: empty (column family absent) */
 	rocksdb_readoptions_t *ro;
 	char *prefix;
@@ -166,7 +195,7 @@ static int rdb_err(char **err, const char *dir, char *msg)
 	return -1;
 }
 
-static rocksdb_options_t *make_options(int read_only)
+static rocksdb_options_t *make_options(int read_only, rocksdb_cache_t *cache)
 {
 	rocksdb_options_t *o = rocksdb_options_create();
 	if (!read_only) {
@@ -182,7 +211,7 @@ static rocksdb_options_t *make_options(int read_only)
 	rocksdb_options_set_arena_block_size(o, 64 * 1024);
 	/* 256 files of 2 MB (below): the state of ~2,500,000 source files
 	 * before a lookup has to open a file again */
-	rocksdb_options_set_max_open_files(o, 256);
+	rocksdb_options_set_max_open_files(o, MAX_OPEN_FILES);
 	/* RocksDB reserves 4 MB (fallocate) for each new MANIFEST, ours stay
 	 * a few KB: on a nearly full disk that reservation took the room the
 	 * target needed (diskfull_spec's 8 MB disk) */
@@ -204,14 +233,12 @@ static rocksdb_options_t *make_options(int read_only)
 	rocksdb_options_set_max_manifest_file_size(o, 4 * MB);
 
 	rocksdb_block_based_table_options_t *t = rocksdb_block_based_options_create();
-	rocksdb_cache_t *cache = rocksdb_cache_create_lru(4 * MB);
 	rocksdb_block_based_options_set_block_cache(t, cache);
 	rocksdb_block_based_options_set_filter_policy(t, rocksdb_filterpolicy_create_bloom_full(10));
 	rocksdb_block_based_options_set_format_version(t, 5);
 	rocksdb_options_set_block_based_table_factory(o, t);
 	/* The options hold their own references from here on. */
 	rocksdb_block_based_options_destroy(t);
-	rocksdb_cache_destroy(cache);
 	return o;
 }
 
@@ -253,6 +280,79 @@ static rocksdb_t *open_ro(rocksdb_options_t *o, const char *dir,
 	return db;
 }
 
+/* Number of files in dir whose names end with suffix. */
+static int count_files(const char *dir, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	int n = 0;
+	size_t sn = strlen(suffix);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (len > sn && strcmp(e->d_name + len - sn, suffix) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* RocksDB left a temporary OPTIONS-N.dbtmp behind at each read-write open
+ * while coco set info_log_level 6 (which it cannot write into an OPTIONS
+ * file): one per run in the state directories of older versions. Removed
+ * before a read-write open, under our lock. */
+static void remove_options_tmp(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	char path[4096];
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (len > 14 && !strncmp(e->d_name, "OPTIONS-", 8) &&
+		    !strcmp(e->d_name + len - 6, ".dbtmp") &&
+		    (size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < sizeof path)
+			unlink(path);
+	}
+	closedir(d);
+}
+
+/* Open the read-write instance (creating what is missing). 0 or -1. */
+static int open_rw(rdb *s, char **err)
+{
+	remove_options_tmp(s->dir);
+	rocksdb_options_t *o = make_options(0, s->cache);
+	const rocksdb_options_t *opts[COCO_CF_COUNT];
+	for (int i = 0; i < COCO_CF_COUNT; i++)
+		opts[i] = o;
+	char *rerr = NULL;
+	sigset_t sigs;                /* RocksDB starts its threads here: no signals for them */
+	coco_signals_block(&sigs);
+	s->rw.db = rocksdb_open_column_families(o, s->dir, COCO_CF_COUNT, cf_names, opts,
+						s->rw.cf, &rerr);
+	coco_signals_restore(&sigs);
+	rocksdb_options_destroy(o);
+	if (!s->rw.db)
+		return rdb_err(err, s->dir, rerr ? rerr : coco_strdup("cannot open"));
+	return 0;
+}
+
+/* Before the first write of a store opened read-only first: open it for
+ * writing; reads go there from now on. 0 or -1. */
+static int upgrade(rdb *s, char **err)
+{
+	if (cur_db(s) == &s->rw)
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	int rc = 0;
+	if (!s->rw.db && !(rc = open_rw(s, err)))
+		__atomic_store_n(&s->cur, &s->rw, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
 static void rdb_close(coco_state *st);
 
 /* Open (read-write: create and lock) the state in dir. See state.h. */
@@ -276,32 +376,42 @@ int coco_state_open(const char *dir, int read_only, coco_state **out, char **err
 	s->base.ops = &rdb_ops;
 	s->lockfd = lockfd;
 	s->dir = coco_strdup(dir);
-	rocksdb_options_t *o = make_options(read_only);
-	char *rerr = NULL;
-	sigset_t sigs;                /* RocksDB starts its threads here: no signals for them */
-	coco_signals_block(&sigs);
-	if (read_only) {
+	pthread_mutex_init(&s->mu, NULL);
+	s->cache = rocksdb_cache_create_lru(4 * MB);
+	/* read-only first: for show/ls/evaluate/server, and for a state
+	 * that exists and whose table files a read-only instance may hold
+	 * open (as many as the read-write one keeps) */
+	if (read_only || (path_exists(dir, "CURRENT") && count_files(dir, ".sst") <= MAX_OPEN_FILES)) {
+		rocksdb_options_t *o = make_options(1, s->cache);
+		if (!read_only)
+			rocksdb_options_set_max_open_files(o, -1);
+		char *rerr = NULL;
+		sigset_t sigs;
+		coco_signals_block(&sigs);
 		/* A live writer may delete an obsolete file while we list them. */
 		for (int try = 0; try < 3; try++) {
-			s->db = open_ro(o, dir, s->cf, &rerr);
-			if (s->db || !strstr(rerr, "No such file") || try == 2)
+			s->rd.db = open_ro(o, dir, s->rd.cf, &rerr);
+			if (s->rd.db || !strstr(rerr, "No such file") || try == 2)
 				break;
 			rocksdb_free(rerr);
 			rerr = NULL;
 		}
-	} else {
-		const rocksdb_options_t *opts[COCO_CF_COUNT];
-		for (int i = 0; i < COCO_CF_COUNT; i++)
-			opts[i] = o;
-		s->db = rocksdb_open_column_families(o, dir, COCO_CF_COUNT, cf_names,
-						     opts, s->cf, &rerr);
+		coco_signals_restore(&sigs);
+		rocksdb_options_destroy(o);
+		if (!s->rd.db && read_only) {
+			rdb_err(err, dir, rerr ? rerr : coco_strdup("cannot open"));
+			rdb_close(&s->base);
+			return -1;
+		}
+		rocksdb_free(rerr);       /* read-write: opened for writing below */
+		s->cur = &s->rd;
 	}
-	coco_signals_restore(&sigs);
-	rocksdb_options_destroy(o);
-	if (!s->db) {
-		rdb_err(err, dir, rerr ? rerr : coco_strdup("cannot open"));
-		rdb_close(&s->base);
-		return -1;
+	if (!s->rd.db) {
+		if (open_rw(s, err)) {
+			rdb_close(&s->base);
+			return -1;
+		}
+		s->cur = &s->rw;
 	}
 	s->ro = rocksdb_readoptions_create();
 	s->wo = rocksdb_writeoptions_create();
@@ -311,56 +421,49 @@ int coco_state_open(const char *dir, int read_only, coco_state **out, char **err
 	return 0;
 }
 
-/* Number of WAL files (*.log) in dir. */
-static int count_wals(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return 0;
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		if (len > 4 && strcmp(e->d_name + len - 4, ".log") == 0)
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
 /* Close the database and release the lock. Memtables written during this
  * session are flushed first, so the next open does not replay the WAL.
  * RocksDB 7.x leaves one empty WAL behind per open that writes nothing and
  * deletes them only after a flush (fixed upstream in 8.3, PR #11409), so
  * when a few have piled up, a tombstone is written to meta and flushed. */
+static void db_close(rdb_db *d)
+{
+	for (int i = 0; i < COCO_CF_COUNT; i++)
+		if (d->cf[i])
+			rocksdb_column_family_handle_destroy(d->cf[i]);
+	if (d->db)
+		rocksdb_close(d->db);
+}
+
 static void rdb_close(coco_state *st)
 {
 	rdb *s = (rdb *)st;
-	if (s->db && !s->dirty && s->lockfd >= 0 && count_wals(s->dir) > 4) {
+	rocksdb_t *db = s->rw.db;     /* opened read-only and never written: nothing to do */
+	if (db && !s->dirty && s->lockfd >= 0 && count_files(s->dir, ".log") > 4) {
 		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-		rocksdb_writebatch_delete_cf(wb, s->cf[COCO_CF_META], "\0wal-gc", 7);
+		rocksdb_writebatch_delete_cf(wb, s->rw.cf[COCO_CF_META], "\0wal-gc", 7);
 		char *e = NULL;
-		rocksdb_write(s->db, s->wo, wb, &e);
+		rocksdb_write(db, s->wo, wb, &e);
 		rocksdb_writebatch_destroy(wb);
 		s->dirty = !e;
 		rocksdb_free(e);
 	}
-	if (s->db && s->dirty && s->lockfd >= 0) {
+	if (db && s->dirty && s->lockfd >= 0) {
 		rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
 		rocksdb_flushoptions_set_wait(fo, 1);
 		for (int i = 0; i < COCO_CF_COUNT; i++) {
 			char *e = NULL;
-			if (s->cf[i])
-				rocksdb_flush_cf(s->db, fo, s->cf[i], &e);
+			if (s->rw.cf[i])
+				rocksdb_flush_cf(db, fo, s->rw.cf[i], &e);
 			rocksdb_free(e); /* the WAL still holds the data */
 		}
 		rocksdb_flushoptions_destroy(fo);
 	}
-	for (int i = 0; i < COCO_CF_COUNT; i++)
-		if (s->cf[i])
-			rocksdb_column_family_handle_destroy(s->cf[i]);
-	if (s->db)
-		rocksdb_close(s->db);
+	db_close(&s->rw);
+	db_close(&s->rd);
+	if (s->cache)
+		rocksdb_cache_destroy(s->cache);
+	pthread_mutex_destroy(&s->mu);
 	if (s->ro)
 		rocksdb_readoptions_destroy(s->ro);
 	if (s->wo)
@@ -398,10 +501,11 @@ int coco_state_remove(const char *dir, char **err)
 static int rdb_get(coco_state *st, coco_cf cf, const void *k, size_t kn, coco_buf *val, char **err)
 {
 	rdb *s = (rdb *)st;
-	if (!s->cf[cf])
+	rdb_db *d = cur_db(s);
+	if (!d->cf[cf])
 		return 0;
 	char *rerr = NULL;
-	rocksdb_pinnableslice_t *p = rocksdb_get_pinned_cf(s->db, s->ro, s->cf[cf],
+	rocksdb_pinnableslice_t *p = rocksdb_get_pinned_cf(d->db, s->ro, d->cf[cf],
 							   k, kn, &rerr);
 	if (rerr)
 		return rdb_err(err, s->dir, rerr);
@@ -421,20 +525,23 @@ static int rdb_write(coco_state *st, const coco_batch *b, int sync, char **err)
 	rdb *s = (rdb *)st;
 	if (s->lockfd < 0)
 		return coco_seterr(err, "state directory %s: opened read-only", s->dir);
+	if (!coco_batch_count(b))
+		return 0;
+	if (upgrade(s, err))
+		return -1;
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	coco_batch_op op;
 	for (size_t pos = 0; coco_batch_next(b, &pos, &op); )
 		if (op.del)
-			rocksdb_writebatch_delete_cf(wb, s->cf[op.cf], op.k, op.kn);
+			rocksdb_writebatch_delete_cf(wb, s->rw.cf[op.cf], op.k, op.kn);
 		else
-			rocksdb_writebatch_put_cf(wb, s->cf[op.cf], op.k, op.kn, op.v, op.vn);
+			rocksdb_writebatch_put_cf(wb, s->rw.cf[op.cf], op.k, op.kn, op.v, op.vn);
 	char *rerr = NULL;
-	rocksdb_write(s->db, sync ? s->wo_sync : s->wo, wb, &rerr);
+	rocksdb_write(s->rw.db, sync ? s->wo_sync : s->wo, wb, &rerr);
 	rocksdb_writebatch_destroy(wb);
 	if (rerr)
 		return rdb_err(err, s->dir, rerr);
-	if (coco_batch_count(b))
-		__atomic_store_n(&s->dirty, 1, __ATOMIC_RELAXED);   /* the writer thread too */
+	__atomic_store_n(&s->dirty, 1, __ATOMIC_RELAXED);   /* the writer thread too */
 	return 0;
 }
 
@@ -450,8 +557,10 @@ static int rdb_memo_put(coco_state *st, const unsigned char key[32], const void 
 	rdb *s = (rdb *)st;
 	if (s->lockfd < 0)
 		return coco_seterr(err, "state directory %s: opened read-only", s->dir);
+	if (upgrade(s, err))
+		return -1;
 	char *rerr = NULL;
-	rocksdb_put_cf(s->db, s->wo, s->cf[COCO_CF_MEMO], (const char *)key, 32, v, vn, &rerr);
+	rocksdb_put_cf(s->rw.db, s->wo, s->rw.cf[COCO_CF_MEMO], (const char *)key, 32, v, vn, &rerr);
 	if (rerr)
 		return rdb_err(err, s->dir, rerr);
 	__atomic_store_n(&s->dirty, 1, __ATOMIC_RELAXED);
@@ -459,6 +568,7 @@ static int rdb_memo_put(coco_state *st, const unsigned char key[32], const void 
 }
 
 struct coco_snapshot {
+	rdb_db *d;                    /* the instance it was taken on */
 	const rocksdb_snapshot_t *snap;
 };
 
@@ -466,14 +576,15 @@ static coco_snapshot *rdb_snapshot(coco_state *st)
 {
 	rdb *s = (rdb *)st;
 	coco_snapshot *sn = coco_xcalloc(1, sizeof *sn);
-	sn->snap = rocksdb_create_snapshot(s->db);
+	sn->d = cur_db(s);
+	sn->snap = rocksdb_create_snapshot(sn->d->db);
 	return sn;
 }
 
 static void rdb_release(coco_state *st, coco_snapshot *sn)
 {
-	rdb *s = (rdb *)st;
-	rocksdb_release_snapshot(s->db, sn->snap);
+	(void)st;
+	rocksdb_release_snapshot(sn->d->db, sn->snap);
 	free(sn);
 }
 
@@ -496,7 +607,8 @@ static coco_iter *rdb_iter_new(coco_state *st, const coco_snapshot *sn, coco_cf 
 	it->prefix = coco_xmalloc(2 * n + 1);
 	if (n)
 		memcpy(it->prefix, prefix, n);
-	if (!s->cf[cf])
+	it->d = sn ? sn->d : cur_db(s);
+	if (!it->d->cf[cf])
 		return &it->base;
 	it->ro = rocksdb_readoptions_create();
 	if (sn)
@@ -511,7 +623,7 @@ static coco_iter *rdb_iter_new(coco_state *st, const coco_snapshot *sn, coco_cf 
 		ub[un - 1] = (char)((unsigned char)ub[un - 1] + 1);
 		rocksdb_readoptions_set_iterate_upper_bound(it->ro, ub, un);
 	}
-	it->it = rocksdb_create_iterator_cf(s->db, it->ro, s->cf[cf]);
+	it->it = rocksdb_create_iterator_cf(it->d->db, it->ro, it->d->cf[cf]);
 	rocksdb_iter_seek(it->it, it->prefix, n);
 	return &it->base;
 }

@@ -542,6 +542,134 @@ static void test_wal_files(const char *dir)
 	}
 }
 
+/* The number of names in dir starting with prefix and ending with suffix. */
+static int count_named(const char *dir, const char *prefix, const char *suffix)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		size_t len = strlen(e->d_name), pn = strlen(prefix), sn = strlen(suffix);
+		n += len >= pn + sn && !strncmp(e->d_name, prefix, pn) &&
+			!strcmp(e->d_name + len - sn, suffix);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* n keys "fw<round><i>" of 200 bytes into tracking and lineage. */
+static int put_many(coco_state *s, int round, int n)
+{
+	coco_batch *b = coco_batch_create();
+	char k[32], v[200];
+	memset(v, 'a' + round % 26, sizeof v);
+	int rc = 0;
+	for (int i = 0; i < n && !rc; i++) {
+		int kn = snprintf(k, sizeof k, "fw%02d%06d", round, i);
+		coco_batch_put(b, COCO_CF_TRACKING, k, (size_t)kn, v, sizeof v);
+		coco_batch_put(b, COCO_CF_LINEAGE, k, (size_t)kn, v, sizeof v);
+		if (coco_batch_count(b) >= 2000) {
+			rc = write_batch(s, b, 0);
+			coco_batch_clear(b);
+		}
+	}
+	if (!rc)
+		rc = write_batch(s, b, 0);
+	coco_batch_destroy(b);
+	return rc;
+}
+
+/* Keys under "fw" in tracking seen by an iterator on sn (NULL: now), once
+ * lineage (written alike) was seen to hold as many; -1 otherwise. */
+static long count_fw(coco_state *s, const coco_snapshot *sn)
+{
+	long n[2] = { 0, 0 };
+	for (int i = 0; i < 2; i++) {
+		coco_iter *it = coco_state_iter_at(s, sn, i ? COCO_CF_LINEAGE : COCO_CF_TRACKING, "fw", 2);
+		const char *k, *v;
+		size_t kn, vn;
+		char *err = NULL;
+		int r;
+		while ((r = coco_iter_next(it, &k, &kn, &v, &vn, &err)) == 1)
+			n[i]++;
+		coco_iter_destroy(it);
+		if (r < 0) {
+			fprintf(stderr, "iter: %s\n", err);
+			free(err);
+			return -1;
+		}
+	}
+	return n[0] == n[1] ? n[0] : -1;
+}
+
+/* A read-write open of a state that exists reads it read-only until the
+ * first write (state_rocksdb.c): an open that writes nothing leaves the
+ * directory as it was; what snapshots and iterators made before the first
+ * write see stays readable while compactions after it delete the files
+ * they were made on; the writes are seen by later reads and reopens. */
+static void test_first_write(const char *dir)
+{
+	char *err = NULL;
+	/* table files in several generations: each open writes a batch
+	 * and flushes it at close */
+	for (int round = 0; round < 6; round++) {
+		coco_state *s = open_rw(dir);
+		if (!s)
+			return;
+		CHECK(put_many(s, round, 1000) == 0);
+		coco_state_close(s);
+		CHECK(count_named(dir, "OPTIONS-", ".dbtmp") <= 1);
+	}
+	int entries = count_entries(dir);
+	coco_state *s = open_rw(dir);
+	if (!s)
+		return;
+	coco_state_close(s);
+	CHECK(count_entries(dir) == entries);           /* nothing written, nothing new */
+	CHECK(count_named(dir, "", ".log") <= 1);
+
+	s = open_rw(dir);
+	if (!s)
+		return;
+	coco_snapshot *sn = coco_state_snapshot(s);
+	coco_iter *before = coco_state_iter(s, COCO_CF_TRACKING, "fw", 2);
+	CHECK(count_fw(s, sn) == 6000);
+	/* enough to flush memtables and compact the files the snapshot
+	 * was taken on */
+	for (int round = 6; round < 30; round++)
+		CHECK(put_many(s, round, 2000) == 0);
+	char last[201];
+	memset(last, 'a' + 29 % 26, 200);
+	last[200] = 0;
+	CHECK(has(s, COCO_CF_TRACKING, "fw29000000", 10, last));
+	CHECK(count_fw(s, sn) == 6000);                 /* made after the write, on the snapshot */
+	CHECK(count_fw(s, NULL) == 6000 + 24 * 2000);
+	const char *k, *v;
+	size_t kn, vn;
+	long n = 0;
+	int r;
+	while ((r = coco_iter_next(before, &k, &kn, &v, &vn, &err)) == 1)
+		n++;
+	CHECK(r == 0 && n == 6000);
+	free(err);
+	err = NULL;
+	coco_iter_destroy(before);
+	coco_state_release(s, sn);
+	coco_state_close(s);
+	s = open_rw(dir);
+	if (!s)
+		return;
+	CHECK(count_fw(s, NULL) == 6000 + 24 * 2000);
+	/* the first write of an open may be a memo put */
+	unsigned char mk[32] = { 7 };
+	CHECK(coco_state_memo_put(s, mk, "m", 1, &err) == 0);
+	coco_buf b = {0};
+	CHECK(coco_state_memo_get(s, mk, &b, &err) == 1 && b.n == 1 && b.p[0] == 'm');
+	coco_buf_free(&b);
+	coco_state_close(s);
+}
+
 static void test_processes(const char *dir)
 {
 	char *err = NULL;
@@ -832,6 +960,7 @@ int main(int argc, char **argv)
 	test_lock(dir);
 	test_threads(dir);
 	test_wal_files(dir);
+	test_first_write(dir);
 	test_processes(dir);
 	test_read_only(dir);
 	test_errors();
