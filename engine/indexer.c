@@ -847,6 +847,9 @@ void coco_indexer_close(coco_indexer *ix)
 	}
 	if (r->efd >= 0)
 		close(r->efd);
+	/* the state's memtables are written out while the targets close
+	 * (SQLite's last checkpoint), not after */
+	coco_state_persist(r->st);
 	for (size_t x = 0; x < coco_graph_nexports(g); x++)
 		if (r->targets[x].h)
 			coco_graph_export_at(g, x)->ops->close(r->targets[x].h);

@@ -115,6 +115,11 @@ typedef struct coco_state_ops {
 	 * began); with now (no batch in flight: every write committed), gives
 	 * the extra ones up. NULL (RocksDB): never. */
 	int (*shed)(coco_state *s, int now);
+	/* May be NULL. A hint that writing is done for now (a pass ended):
+	 * start persisting what was written in the background (RocksDB: its
+	 * memtables to table files), so that it overlaps what the caller does
+	 * next (closing the targets) instead of waiting in close. */
+	void (*persist)(coco_state *s);
 } coco_state_ops;
 
 /* An implementation's store and iterators start with these. */
@@ -244,6 +249,13 @@ static inline int coco_state_owns(const coco_state *s, const void *k, size_t kn)
 static inline int coco_state_shed(coco_state *s, int now)
 {
 	return s->ops->shed && s->ops->shed(s, now);
+}
+
+/* Writing is done for now: start persisting it in the background (ops.persist). */
+static inline void coco_state_persist(coco_state *s)
+{
+	if (s->ops->persist)
+		s->ops->persist(s);
 }
 
 /* The directory for scratch files (the indexer's spilled listing). */

@@ -63,6 +63,8 @@ typedef struct rdb {
 	rocksdb_writeoptions_t *wo, *wo_sync;
 	int lockfd;     /* -1 when read-only */
 	int dirty;      /* written since open: flush memtables at close */
+	pthread_t persist_th;                 /* persist(): flushing memtables */
+	int persisting;
 	char *dir;
 } rdb;
 
@@ -426,6 +428,33 @@ int coco_state_open(const char *dir, int read_only, coco_state **out, char **err
  * RocksDB 7.x leaves one empty WAL behind per open that writes nothing and
  * deletes them only after a flush (fixed upstream in 8.3, PR #11409), so
  * when a few have piled up, a tombstone is written to meta and flushed. */
+/* Writes the memtables to table files, and waits for them. */
+static void flush_all(rdb *s)
+{
+	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+	rocksdb_flushoptions_set_wait(fo, 1);
+	for (int i = 0; i < COCO_CF_COUNT; i++) {
+		char *e = NULL;
+		if (s->rw.cf[i])
+			rocksdb_flush_cf(s->rw.db, fo, s->rw.cf[i], &e);
+		rocksdb_free(e); /* the WAL still holds the data */
+	}
+	rocksdb_flushoptions_destroy(fo);
+}
+
+static void *persist_main(void *arg)
+{
+	flush_all(arg);
+	return NULL;
+}
+
+static void persist_join(rdb *s)
+{
+	if (s->persisting)
+		pthread_join(s->persist_th, NULL);
+	s->persisting = 0;
+}
+
 static void db_close(rdb_db *d)
 {
 	for (int i = 0; i < COCO_CF_COUNT; i++)
@@ -438,6 +467,7 @@ static void db_close(rdb_db *d)
 static void rdb_close(coco_state *st)
 {
 	rdb *s = (rdb *)st;
+	persist_join(s);
 	rocksdb_t *db = s->rw.db;     /* opened read-only and never written: nothing to do */
 	if (db && !s->dirty && s->lockfd >= 0 && count_files(s->dir, ".log") > 4) {
 		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
@@ -448,17 +478,8 @@ static void rdb_close(coco_state *st)
 		s->dirty = !e;
 		rocksdb_free(e);
 	}
-	if (db && s->dirty && s->lockfd >= 0) {
-		rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-		rocksdb_flushoptions_set_wait(fo, 1);
-		for (int i = 0; i < COCO_CF_COUNT; i++) {
-			char *e = NULL;
-			if (s->rw.cf[i])
-				rocksdb_flush_cf(db, fo, s->rw.cf[i], &e);
-			rocksdb_free(e); /* the WAL still holds the data */
-		}
-		rocksdb_flushoptions_destroy(fo);
-	}
+	if (db && s->dirty && s->lockfd >= 0)
+		flush_all(s);     /* what persist() left: a no-op after it */
 	db_close(&s->rw);
 	db_close(&s->rd);
 	if (s->cache)
@@ -588,6 +609,17 @@ static void rdb_release(coco_state *st, coco_snapshot *sn)
 	free(sn);
 }
 
+/* The memtables written since the open go to table files on a thread of
+ * ours (a flush may wait for the one before it), joined by close. */
+static void rdb_persist(coco_state *st)
+{
+	rdb *s = (rdb *)st;
+	persist_join(s);
+	if (s->rw.db && __atomic_load_n(&s->dirty, __ATOMIC_RELAXED) &&
+	    coco_thread_start(&s->persist_th, persist_main, s) == 0)
+		s->persisting = 1;
+}
+
 static const char *rdb_dir(const coco_state *st)
 {
 	return ((const rdb *)st)->dir;
@@ -691,4 +723,5 @@ static const coco_state_ops rdb_ops = {
 	.snapshot = rdb_snapshot,
 	.release = rdb_release,
 	.dir = rdb_dir,
+	.persist = rdb_persist,
 };
