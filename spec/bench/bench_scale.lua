@@ -115,9 +115,9 @@ local results = {}
 print(string.format("coco bench-scale: %s files; binary %s; corpora in %s", table.concat(sizes, ", "), coco, base))
 
 -- The process's fixed cost: a no-change pass over one file (start, the
--- flow, the state opened (RocksDB writes and fsyncs a new MANIFEST and
--- CURRENT at each open) and closed). At 10,000 files it is most of a
--- no-change pass; `find` has next to none.
+-- flow, the state opened read-only (a pass that writes nothing writes no
+-- file) and closed). At 10,000 files it is most of a no-change pass;
+-- `find` has next to none.
 local floor
 do
   local dir = base .. "/floor"
