@@ -17,8 +17,9 @@
  * snapshots and iterators made before keep reading the read-only one.
  * That one opens every table file at its open and holds them (max_open_files
  * -1), so the files compactions of the other delete stay readable to it;
- * a state of more files than the read-write instance keeps open is opened
- * for writing at once. */
+ * it is closed once the last of them is done (pin_db/unpin_db count its
+ * users). A state of more files than the read-write instance keeps open is
+ * opened for writing at once. */
 #define _GNU_SOURCE
 #include "engine/state.h"
 #include "engine/sys.h"
@@ -57,6 +58,8 @@ typedef struct rdb {
 	coco_state base;                      /* ops: rdb_ops */
 	rdb_db rd, rw;  /* read-only and read-write instances (db NULL: not open) */
 	rdb_db *cur;    /* where reads go: rw, or rd until the first write (atomic) */
+	int rd_users;   /* gets, snapshots and iterators on rd (atomic) */
+	int rd_closed;  /* rd closed, once nothing uses it after the upgrade (atomic) */
 	pthread_mutex_t mu;                   /* upgrade() */
 	rocksdb_cache_t *cache;               /* the block cache both share */
 	rocksdb_readoptions_t *ro;
@@ -72,6 +75,35 @@ typedef struct rdb {
 static rdb_db *cur_db(rdb *s)
 {
 	return __atomic_load_n(&s->cur, __ATOMIC_ACQUIRE);
+}
+
+static void db_close(rdb_db *d);
+
+/* Done with d: the last user of the read-only instance after the upgrade
+ * closes it (its held files, deleted since, are given back). */
+static void unpin_db(rdb *s, rdb_db *d)
+{
+	int no = 0;
+	if (d == &s->rd && !__atomic_sub_fetch(&s->rd_users, 1, __ATOMIC_SEQ_CST) &&
+	    __atomic_load_n(&s->cur, __ATOMIC_SEQ_CST) == &s->rw &&
+	    __atomic_compare_exchange_n(&s->rd_closed, &no, 1, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		db_close(&s->rd);
+}
+
+/* The instance to read now (or d, already pinned by a snapshot), kept open
+ * until unpin_db. The count goes up before cur is read, and upgrade()
+ * publishes cur before it reads the count: one of them sees the other. */
+static rdb_db *pin_db(rdb *s, rdb_db *d)
+{
+	if (d == &s->rw || (!d && cur_db(s) == &s->rw))
+		return &s->rw;
+	__atomic_add_fetch(&s->rd_users, 1, __ATOMIC_SEQ_CST);
+	if (d)
+		return d;         /* rd, held open by its snapshot */
+	d = __atomic_load_n(&s->cur, __ATOMIC_SEQ_CST);
+	if (d != &s->rd)
+		unpin_db(s, &s->rd);
+	return d;
 }
 
 typedef struct rdb_iter {
@@ -349,8 +381,11 @@ static int upgrade(rdb *s, char **err)
 		return 0;
 	pthread_mutex_lock(&s->mu);
 	int rc = 0;
-	if (!s->rw.db && !(rc = open_rw(s, err)))
-		__atomic_store_n(&s->cur, &s->rw, __ATOMIC_RELEASE);
+	if (!s->rw.db && !(rc = open_rw(s, err))) {
+		__atomic_store_n(&s->cur, &s->rw, __ATOMIC_SEQ_CST);
+		__atomic_add_fetch(&s->rd_users, 1, __ATOMIC_SEQ_CST);
+		unpin_db(s, &s->rd);      /* closes it unless in use */
+	}
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
@@ -481,7 +516,8 @@ static void rdb_close(coco_state *st)
 	if (db && s->dirty && s->lockfd >= 0)
 		flush_all(s);     /* what persist() left: a no-op after it */
 	db_close(&s->rw);
-	db_close(&s->rd);
+	if (!s->rd_closed)
+		db_close(&s->rd);
 	if (s->cache)
 		rocksdb_cache_destroy(s->cache);
 	pthread_mutex_destroy(&s->mu);
@@ -522,22 +558,23 @@ int coco_state_remove(const char *dir, char **err)
 static int rdb_get(coco_state *st, coco_cf cf, const void *k, size_t kn, coco_buf *val, char **err)
 {
 	rdb *s = (rdb *)st;
-	rdb_db *d = cur_db(s);
-	if (!d->cf[cf])
-		return 0;
+	rdb_db *d = pin_db(s, NULL);
+	int rc = 0;
 	char *rerr = NULL;
-	rocksdb_pinnableslice_t *p = rocksdb_get_pinned_cf(d->db, s->ro, d->cf[cf],
-							   k, kn, &rerr);
-	if (rerr)
-		return rdb_err(err, s->dir, rerr);
-	if (!p)
-		return 0;
-	size_t vn;
-	const char *v = rocksdb_pinnableslice_value(p, &vn);
-	coco_buf_clear(val);
-	coco_buf_add(val, v, vn);
-	rocksdb_pinnableslice_destroy(p);
-	return 1;
+	rocksdb_pinnableslice_t *p = d->cf[cf] ? rocksdb_get_pinned_cf(d->db, s->ro, d->cf[cf],
+		k, kn, &rerr) : NULL;
+	if (rerr) {
+		rc = rdb_err(err, s->dir, rerr);
+	} else if (p) {
+		size_t vn;
+		const char *v = rocksdb_pinnableslice_value(p, &vn);
+		coco_buf_clear(val);
+		coco_buf_add(val, v, vn);
+		rocksdb_pinnableslice_destroy(p);
+		rc = 1;
+	}
+	unpin_db(s, d);
+	return rc;
 }
 
 /* Apply a batch atomically; sync fsyncs the WAL. The batch is left as is. */
@@ -597,15 +634,15 @@ static coco_snapshot *rdb_snapshot(coco_state *st)
 {
 	rdb *s = (rdb *)st;
 	coco_snapshot *sn = coco_xcalloc(1, sizeof *sn);
-	sn->d = cur_db(s);
+	sn->d = pin_db(s, NULL);
 	sn->snap = rocksdb_create_snapshot(sn->d->db);
 	return sn;
 }
 
 static void rdb_release(coco_state *st, coco_snapshot *sn)
 {
-	(void)st;
 	rocksdb_release_snapshot(sn->d->db, sn->snap);
+	unpin_db((rdb *)st, sn->d);
 	free(sn);
 }
 
@@ -639,7 +676,7 @@ static coco_iter *rdb_iter_new(coco_state *st, const coco_snapshot *sn, coco_cf 
 	it->prefix = coco_xmalloc(2 * n + 1);
 	if (n)
 		memcpy(it->prefix, prefix, n);
-	it->d = sn ? sn->d : cur_db(s);
+	it->d = pin_db(s, sn ? sn->d : NULL);
 	if (!it->d->cf[cf])
 		return &it->base;
 	it->ro = rocksdb_readoptions_create();
@@ -705,6 +742,7 @@ static void rdb_iter_destroy(coco_iter *i)
 		rocksdb_iter_destroy(it->it);
 	if (it->ro)
 		rocksdb_readoptions_destroy(it->ro);
+	unpin_db(it->s, it->d);
 	free(it->prefix);
 	free(it);
 }

@@ -558,6 +558,28 @@ static int count_named(const char *dir, const char *prefix, const char *suffix)
 	return n;
 }
 
+/* The number of this process's open files that are deleted table files
+ * of dir. */
+static int deleted_open(const char *dir)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+	struct dirent *e;
+	char fd[300], to[512];
+	size_t dn = strlen(dir);
+	while (d && (e = readdir(d))) {
+		snprintf(fd, sizeof fd, "/proc/self/fd/%s", e->d_name);
+		ssize_t r = readlink(fd, to, sizeof to - 1);
+		if (r <= 0)
+			continue;
+		to[r] = 0;
+		n += !strncmp(to, dir, dn) && strstr(to, ".sst (deleted)") != NULL;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 /* n keys "fw<round><i>" of 200 bytes into tracking and lineage. */
 static int put_many(coco_state *s, int round, int n)
 {
@@ -656,6 +678,9 @@ static void test_first_write(const char *dir)
 	err = NULL;
 	coco_iter_destroy(before);
 	coco_state_release(s, sn);
+	/* the last of them gone, the read-only instance is closed: the files
+	 * compacted away are given back */
+	CHECK(deleted_open(dir) == 0);
 	coco_state_close(s);
 	s = open_rw(dir);
 	if (!s)
