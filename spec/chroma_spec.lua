@@ -133,4 +133,44 @@ end)
       try("filename = doc.filename, vec = doc.content:transform(Vec), other = doc.content",
         nil, ', vector_indexes = {{ field = "other", metric = "l2" }}'))
   end)
+  -- A recreate (another space) is drop, create, then the setup record: a
+  -- kill -9 between any two leaves the old record, so the next update
+  -- redoes it and writes every record again. The cuts are made by hand,
+  -- the way the killed run leaves the server.
+  it("a recreate cut short after its drop, or after its create, is redone by the next update", function()
+    if not ready() then return end
+    for i = 1, 4 do H.write(dir .. "/docs/f" .. i .. ".md", "text " .. i) end
+    local function cut_flow(metric)
+      flow("filename = doc.filename, vec = doc.content:transform(Vec), text = doc.content",
+        string.format("targets.Chroma{ url = %q, collection_name = 'cut' }", srv.url),
+        string.format(", vector_indexes = {{ field = 'vec', metric = %q }}", metric))
+    end
+    local function held()
+      local out = {}
+      for _, x in ipairs(srv:records("cut") or {}) do out[#out + 1] = x.id .. "=" .. x.document end
+      table.sort(out)
+      return table.concat(out, ",")
+    end
+    local C = V.CHROMA_BASE .. "/collections"
+    cut_flow("cosine")
+    local rc, _, err = H.coco(dir, "update flow.lua -q")
+    assert.equals(0, rc, err)
+    assert.equals(4, #srv:records("cut"))
+    -- l2, a file deleted; the run dropped the collection and died
+    cut_flow("l2")
+    os.remove(dir .. "/docs/f2.md")
+    assert.equals(200, (srv:call("DELETE", C .. "/cut")))
+    rc, _, err = H.coco(dir, "update flow.lua -q -f")
+    assert.equals(0, rc, err)
+    assert.equals("l2", srv:collection("cut").configuration_json.hnsw.space)
+    assert.equals("f1.md=text 1,f3.md=text 3,f4.md=text 4", held())
+    -- ip: the run dropped the collection, made it anew, and died before the record
+    cut_flow("ip")
+    assert.equals(200, (srv:call("DELETE", C .. "/cut")))
+    assert.equals(200, (srv:call("POST", C, { name = "cut", configuration = { hnsw = { space = "ip" } } })))
+    rc, _, err = H.coco(dir, "update flow.lua -q -f")
+    assert.equals(0, rc, err)
+    assert.equals("ip", srv:collection("cut").configuration_json.hnsw.space)
+    assert.equals("f1.md=text 1,f3.md=text 3,f4.md=text 4", held())
+  end)
 end)
