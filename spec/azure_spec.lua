@@ -8,6 +8,7 @@
 -- state.
 local H = require("spec.helpers")
 local S3 = require("spec.servers_s3")
+local P = require("spec.proc")
 local AZ = require("spec.servers_azure")
 
 local function env(extra)
@@ -78,11 +79,11 @@ describe("AzureBlob source", function()
 
   lazy_teardown(function()
     if srv then srv:stop() end
-    S3.reap_all(true)
+    P.reap_all(true)
   end)
 
   after_each(function()
-    S3.reap_all()
+    P.reap_all()
     H.cleanup()
   end)
 
@@ -292,8 +293,8 @@ describe("AzureBlob source", function()
     local d = setup_dir{ container = "live", endpoint = srv.endpoint, refresh = 0.3 }
     local envs = ""
     for k, v in pairs(env()) do envs = envs .. k .. "=" .. H.q(v) .. " " end
-    local p = S3.spawn(d, "env " .. envs .. H.q(H.bin) .. " flow.lua -L --json")
-    S3.wait_for(p, 30, "the initial pass", function() return S3.stdout(p):find("\n") end)
+    local p = P.spawn(d, "env " .. envs .. H.q(H.bin) .. " flow.lua -L --json")
+    P.wait_for(p, 30, "the initial pass", function() return P.stdout(p):find("\n") end)
     local function has(name, content)
       local r = H.sql(d .. "/index.sqlite", "SELECT content FROM Az__blobs WHERE filename = '" .. name .. "'")
       if content == nil then return #r == 0 end
@@ -301,18 +302,18 @@ describe("AzureBlob source", function()
     end
     assert.is_true(has("a.md", "a"))
     srv:put("live", "new.md", "new")
-    S3.wait_for(p, 20, "the new blob", function() return has("new.md", "new") end)
+    P.wait_for(p, 20, "the new blob", function() return has("new.md", "new") end)
     srv:put("live", "a.md", "a, edited")
-    S3.wait_for(p, 20, "the edit", function() return has("a.md", "a, edited") end)
+    P.wait_for(p, 20, "the edit", function() return has("a.md", "a, edited") end)
     srv:delete("live", "b.md")
-    S3.wait_for(p, 20, "the deletion", function() return has("b.md", nil) end)
+    P.wait_for(p, 20, "the deletion", function() return has("b.md", nil) end)
     -- idle: lists go on, no blob is read
     srv:reset_requests()
-    S3.wait_for(p, 20, "three more refreshes", function() return srv:requests().list >= 3 end)
+    P.wait_for(p, 20, "three more refreshes", function() return srv:requests().list >= 3 end)
     local r = srv:requests()
     assert.are.same({ 0, 0 }, { r.get, r.other })
-    S3.signal(p, 15)
-    assert.are.same({ "exit", 0 }, { S3.wait_exit(p, 10) })
+    P.signal(p, 15)
+    assert.are.same({ "exit", 0 }, { P.wait_exit(p, 10) })
   end)
 
   it("runs examples/azure_docs as its README says", function()

@@ -7,6 +7,7 @@
 -- one test; every coco run gets its own temp dir and state.
 local H = require("spec.helpers")
 local S3 = require("spec.servers_s3")
+local P = require("spec.proc")
 
 local CREDS = { AWS_ACCESS_KEY_ID = "S3RVER", AWS_SECRET_ACCESS_KEY = "S3RVER", AWS_REGION = "us-east-1",
   AWS_SESSION_TOKEN = "", AWS_ENDPOINT_URL = "", AWS_ENDPOINT_URL_S3 = "" }
@@ -75,11 +76,11 @@ describe("AmazonS3 source", function()
 
   lazy_teardown(function()
     if srv then srv:stop() end
-    S3.reap_all(true)
+    P.reap_all(true)
   end)
 
   after_each(function()
-    S3.reap_all()
+    P.reap_all()
     H.cleanup()
   end)
 
@@ -278,16 +279,16 @@ end)]]):format(last),
     local e = env{ AWS_ENDPOINT_URL_SQS = url }
     local envs = ""
     for k, v in pairs(e) do envs = envs .. k .. "=" .. H.q(v) .. " " end
-    local live = S3.spawn(l, "env " .. envs .. H.q(H.bin) .. " flow.lua -L --json")
-    S3.wait_for(live, 20, "the initial pass", function() return S3.stdout(live):find("\n") end)
+    local live = P.spawn(l, "env " .. envs .. H.q(H.bin) .. " flow.lua -L --json")
+    P.wait_for(live, 20, "the initial pass", function() return P.stdout(live):find("\n") end)
     srv:put("sig", "q/new one.md", "fresh")
     srv:send(q, S3.event("sig", { { key = "q/new one.md" } }))
-    S3.wait_for(live, 10, "the event's row", function()
+    P.wait_for(live, 10, "the event's row", function()
       return #H.sql(l .. "/index.sqlite", "SELECT 1 FROM S3__objects WHERE filename = 'q/new one.md'") == 1
     end)
-    S3.wait_for(live, 10, "the message deleted", function() return srv:queue_depth(q) == 0 end)
-    S3.signal(live, 15)
-    assert.are.same({ "exit", 0 }, { S3.wait_exit(live, 10) })
+    P.wait_for(live, 10, "the message deleted", function() return srv:queue_depth(q) == 0 end)
+    P.signal(live, 15)
+    assert.are.same({ "exit", 0 }, { P.wait_exit(live, 10) })
 
     local text = H.read(log)
     local n, bad = 0, {}
@@ -313,8 +314,8 @@ end)]]):format(last),
     local function start_live(d, extra)
       local envs = ""
       for k, v in pairs(env(extra)) do envs = envs .. k .. "=" .. H.q(v) .. " " end
-      local p = S3.spawn(d, "env " .. envs .. H.q(H.bin) .. " flow.lua -L --json")
-      S3.wait_for(p, 20, "the initial pass", function() return S3.stdout(p):find("\n") end)
+      local p = P.spawn(d, "env " .. envs .. H.q(H.bin) .. " flow.lua -L --json")
+      P.wait_for(p, 20, "the initial pass", function() return P.stdout(p):find("\n") end)
       return p
     end
 
@@ -333,17 +334,17 @@ end)]]):format(last),
       local p = start_live(d)
       assert.is_true(has_row(d, "a.md", "a"))
       srv:put("live", "new.md", "new")
-      S3.wait_for(p, 10, "the new object", function() return has_row(d, "new.md", "new") end)
+      P.wait_for(p, 10, "the new object", function() return has_row(d, "new.md", "new") end)
       srv:put("live", "a.md", "a, edited")
-      S3.wait_for(p, 10, "the edit", function() return has_row(d, "a.md", "a, edited") end)
+      P.wait_for(p, 10, "the edit", function() return has_row(d, "a.md", "a, edited") end)
       srv:delete("live", "b.md")
-      S3.wait_for(p, 10, "the deletion", function() return has_row(d, "b.md", nil) end)
+      P.wait_for(p, 10, "the deletion", function() return has_row(d, "b.md", nil) end)
       -- idle: lists go on, no object is read
       srv:reset_stats()
-      S3.wait_for(p, 10, "three more refreshes", function() return srv:stats().list >= 3 end)
+      P.wait_for(p, 10, "three more refreshes", function() return srv:stats().list >= 3 end)
       assert.are.equal(0, srv:stats().get)
-      S3.signal(p, 15)
-      assert.are.same({ "exit", 0 }, { S3.wait_exit(p, 10) })
+      P.signal(p, 15)
+      assert.are.same({ "exit", 0 }, { P.wait_exit(p, 10) })
     end)
 
     it("takes S3 events from SQS: decoded keys, SNS envelopes, test events, duplicates, redelivery", function()
@@ -359,13 +360,13 @@ end)]]):format(last),
       srv:put("events", "docs/x y+z é.md", "xyz")
       srv:reset_stats()
       srv:send(q, S3.event("events", { { key = "docs/x y+z é.md" } }))
-      S3.wait_for(p, 10, "the event's row", function() return has_row(d, "docs/x y+z é.md", "xyz") end)
+      P.wait_for(p, 10, "the event's row", function() return has_row(d, "docs/x y+z é.md", "xyz") end)
       assert.are.equal(0, srv:stats().list)
       -- deleted: ObjectRemoved, wrapped by SNS
       srv:delete("events", "docs/a.md")
       srv:send(q, { Type = "Notification", MessageId = "n1", TopicArn = "arn:aws:sns:us-east-1:0:t",
         Message = H.json.encode(S3.event("events", { { key = "docs/a.md", name = "ObjectRemoved:Delete" } })) })
-      S3.wait_for(p, 10, "the deletion", function() return has_row(d, "docs/a.md", nil) end)
+      P.wait_for(p, 10, "the deletion", function() return has_row(d, "docs/a.md", nil) end)
       -- a test event, another bucket, a key outside the prefix: nothing to do, deleted
       srv:send(q, { Service = "Amazon S3", Event = "s3:TestEvent", Bucket = "events" })
       srv:send(q, S3.event("elsewhere", { { key = "docs/a.md" } }))
@@ -373,21 +374,21 @@ end)]]):format(last),
       -- the same event three times: one row, every message deleted
       srv:put("events", "docs/dup.md", "dup")
       for _ = 1, 3 do srv:send(q, S3.event("events", { { key = "docs/dup.md" } })) end
-      S3.wait_for(p, 10, "the duplicate's row", function() return has_row(d, "docs/dup.md", "dup") end)
-      S3.wait_for(p, 10, "an empty queue", function() return srv:queue_depth(q) == 0 end)
+      P.wait_for(p, 10, "the duplicate's row", function() return has_row(d, "docs/dup.md", "dup") end)
+      P.wait_for(p, 10, "an empty queue", function() return srv:queue_depth(q) == 0 end)
 
       -- redelivery: another consumer took a message and died; it comes back
-      S3.signal(p, 15)
-      assert.are.same({ "exit", 0 }, { S3.wait_exit(p, 10) })
+      P.signal(p, 15)
+      assert.are.same({ "exit", 0 }, { P.wait_exit(p, 10) })
       srv:put("events", "docs/late.md", "late")
       srv:send(q, S3.event("events", { { key = "docs/late.md" } }))
       local got = srv:sqs_call("ReceiveMessage", { QueueUrl = q, MaxNumberOfMessages = 10, WaitTimeSeconds = 2 })
       assert.are.equal(1, #(got.Messages or {}))      -- taken, not deleted: back after 1 s
       p = start_live(d, { AWS_ENDPOINT_URL_SQS = srv.sqs })
-      S3.wait_for(p, 10, "the redelivered event's row", function() return has_row(d, "docs/late.md", "late") end)
-      S3.wait_for(p, 10, "an empty queue", function() return srv:queue_depth(q) == 0 end)
-      S3.signal(p, 15)
-      assert.are.same({ "exit", 0 }, { S3.wait_exit(p, 10) })
+      P.wait_for(p, 10, "the redelivered event's row", function() return has_row(d, "docs/late.md", "late") end)
+      P.wait_for(p, 10, "an empty queue", function() return srv:queue_depth(q) == 0 end)
+      P.signal(p, 15)
+      assert.are.same({ "exit", 0 }, { P.wait_exit(p, 10) })
       assert.are.same({ "docs/dup.md", "docs/late.md", "docs/x y+z é.md" },
         (function() local t = {} for _, r in ipairs(rows(d)) do t[#t + 1] = r.filename end return t end)())
     end)

@@ -9,6 +9,7 @@
 --   local srv = AZ.start()          -- nil, reason when npm modules are missing
 --   srv:mkcontainer("docs"); srv:put("docs", "a b.md", "text"); srv:requests(); srv:stop()
 local S3 = require("spec.servers_s3")
+local P = require("spec.proc")
 local H = require("spec.helpers")
 
 local A = {}
@@ -39,12 +40,12 @@ local function mariadb(dir)
   if not init:find("ok") then return nil, "mariadb-install-db failed: " .. (H.read(dir .. "/install.log") or "") end
   local port = require("spec.servers").free_port()
   -- mariadbd does not read stdin: a shell does, and kills it at EOF
-  local p = S3.spawn(dir, "sh -c " .. H.q(string.format("%s --no-defaults --datadir=%s --socket=%s "
+  local p = P.spawn(dir, "sh -c " .. H.q(string.format("%s --no-defaults --datadir=%s --socket=%s "
     .. "--port=%d --bind-address=127.0.0.1 --skip-grant-tables --skip-name-resolve --skip-log-bin "
     .. "--innodb-flush-log-at-trx-commit=0 --innodb-buffer-pool-size=128M --user=$(id -un) </dev/null & "
     .. "p=$!; cat >/dev/null; kill -9 $p", bin, H.q(dir .. "/db"), H.q(dir .. "/sock"), port)), "pipe")
   p.server = true
-  S3.wait_for(p, 60, "MariaDB to answer", function()
+  P.wait_for(p, 60, "MariaDB to answer", function()
     return os.execute(string.format("mariadb --no-defaults -h 127.0.0.1 -P %d -u root "
       .. "-e 'CREATE DATABASE IF NOT EXISTS azurite' >/dev/null 2>&1", port)) == 0
   end)
@@ -74,11 +75,11 @@ function A.start(o)
     env = "env AZURITE_DB=" .. H.q(url) .. " "
     where = " --location " .. H.q(data .. "/blobs")
   end
-  local p = S3.spawn(A.dir, env .. "node -r ./stdin_guard.js node_modules/azurite/dist/src/blob/main.js " ..
+  local p = P.spawn(A.dir, env .. "node -r ./stdin_guard.js node_modules/azurite/dist/src/blob/main.js " ..
     "--blobHost 127.0.0.1 --blobPort 0" .. where .. " --skipApiVersionCheck --disableTelemetry " .. (o.flags or ""), "pipe")
   p.server = true
-  local port = S3.wait_for(p, 30, "Azurite listening", function()
-    return S3.stdout(p):match("listens on http://127%.0%.0%.1:(%d+)")
+  local port = P.wait_for(p, 30, "Azurite listening", function()
+    return P.stdout(p):match("listens on http://127%.0%.0%.1:(%d+)")
   end)
   local self = setmetatable({ proc = p, db = db, data = data, port = tonumber(port), mark = 0 }, Srv)
   self.endpoint = "http://127.0.0.1:" .. port .. "/" .. A.ACCOUNT
@@ -86,9 +87,9 @@ function A.start(o)
 end
 
 function Srv:stop()
-  if self.proxy_proc then S3.kill(self.proxy_proc) end
-  S3.kill(self.proc)
-  if self.db then S3.kill(self.db) end
+  if self.proxy_proc then P.kill(self.proxy_proc) end
+  P.kill(self.proc)
+  if self.db then P.kill(self.db) end
   os.execute("rm -rf " .. H.q(self.data))
 end
 
@@ -134,7 +135,7 @@ function Srv:sas(perms) return self:client("sas " .. perms) end
 -- got their answers) }.
 function Srv:requests()
   local n, t = 0, { list = 0, get = 0, other = 0 }
-  for line in S3.stdout(self.proc):gmatch("[^\n]+") do
+  for line in P.stdout(self.proc):gmatch("[^\n]+") do
     local method, path = line:match('"(%u+) (%S+) HTTP/')
     if method then
       n = n + 1
@@ -175,13 +176,13 @@ end
 -- A proxy in front of this server that cuts every List Blobs request after
 -- the first drop_lists_after. Returns its endpoint.
 function Srv:proxy(drop_lists_after)
-  if self.proxy_proc then S3.kill(self.proxy_proc) end
-  local p = S3.spawn(A.dir, string.format("node proxy.js %d --drop-lists-after %d", self.port,
+  if self.proxy_proc then P.kill(self.proxy_proc) end
+  local p = P.spawn(A.dir, string.format("node proxy.js %d --drop-lists-after %d", self.port,
     drop_lists_after), "pipe")
   p.server = true
   self.proxy_proc = p
-  local port = S3.wait_for(p, 20, "the proxy's port", function()
-    local line = S3.stdout(p):match("^([^\n]*)\n")
+  local port = P.wait_for(p, 20, "the proxy's port", function()
+    local line = P.stdout(p):match("^([^\n]*)\n")
     return line and H.json.decode(line).port
   end)
   return "http://127.0.0.1:" .. port .. "/" .. A.ACCOUNT

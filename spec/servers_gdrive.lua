@@ -15,11 +15,11 @@
 --   srv:stats(); srv:fail{ kind = "list", status = 403, reason = "userRateLimitExceeded" }
 --   srv:stop()
 local H = require("spec.helpers")
-local P = require("spec.servers_s3")      -- spawn, kill, wait_for, now, sleep_ms
+local P = require("spec.proc")
 
 local G = {}
-G.dir = P.root .. "/spec/servers/gdrive"
-G.root = P.root
+G.root = require("spec.servers_s3").root
+G.dir = G.root .. "/spec/servers/gdrive"
 
 for _, k in ipairs{ "now", "sleep_ms", "spawn", "kill", "alive", "signal", "stdout", "stderr",
   "describe", "wait_exit", "wait_for", "reap_all" } do

@@ -10,27 +10,10 @@
 --   local S3 = require("spec.servers_s3")
 --   local srv = S3.start{ buckets = { "docs" } }    -- nil, reason when npm modules are missing
 --   srv:put("docs", "a b.md", "text"); srv:stats(); srv:stop()
-local ffi = require("ffi")
 local H = require("spec.helpers")
+local P = require("spec.proc")
 
 local S = {}
-
-pcall(ffi.cdef, [[
-int s3spec_fork(void) __asm__("fork");
-int s3spec_execv(const char *path, const char *const argv[]) __asm__("execv");
-void s3spec_exit(int status) __asm__("_exit");
-int s3spec_waitpid(int pid, int *status, int options) __asm__("waitpid");
-int s3spec_kill(int pid, int sig) __asm__("kill");
-int s3spec_setpgid(int pid, int pgid) __asm__("setpgid");
-int s3spec_poll(void *fds, unsigned long nfds, int timeout) __asm__("poll");
-int s3spec_pipe2(int fds[2], int flags) __asm__("pipe2");
-int s3spec_dup2(int a, int b) __asm__("dup2");
-int s3spec_close(int fd) __asm__("close");
-struct s3spec_ts { long tv_sec; long tv_nsec; };
-int s3spec_clock_gettime(int clk, struct s3spec_ts *ts) __asm__("clock_gettime");
-]])
-local C = ffi.C
-local O_CLOEXEC, SIGKILL, SIGTERM, WNOHANG = 524288, 9, 15, 1
 
 -- this file's directory, made absolute with the real working directory
 -- (not $PWD, which ctest leaves pointing at the build directory)
@@ -43,137 +26,10 @@ end
 S.root = here:gsub("/spec$", "")
 S.dir = here .. "/servers/s3"
 
-function S.now()
-  local ts = ffi.new("struct s3spec_ts")
-  C.s3spec_clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
-end
-
-function S.sleep_ms(ms) C.s3spec_poll(nil, 0, ms) end
-
--- ---------------------------------------------------------------------------
--- Processes
-
-local procs = {}
-
--- Runs `sh -c "cd DIR && exec CMD >out 2>err"` as our child in its own
--- process group. stdin: "pipe" (a pipe only we write to: EOF when we go),
--- or a path (default /dev/null).
-function S.spawn(dir, cmd, stdin)
-  local out, err = os.tmpname(), os.tmpname()
-  local redir = stdin == "pipe" and "" or (" <" .. H.q(stdin or "/dev/null"))
-  local line = string.format("cd %s && exec %s >%s 2>%s%s", H.q(dir), cmd, H.q(out), H.q(err), redir)
-  local argv = ffi.new("const char *[4]", { "sh", "-c", line, nil })
-  local fds = ffi.new("int[2]")
-  if stdin == "pipe" then assert(C.s3spec_pipe2(fds, O_CLOEXEC) == 0, "pipe2 failed") end
-  io.stdout:flush()
-  io.stderr:flush()
-  local pid = C.s3spec_fork()
-  if pid == 0 then
-    C.s3spec_setpgid(0, 0)
-    if stdin == "pipe" then C.s3spec_dup2(fds[0], 0) end
-    C.s3spec_execv("/bin/sh", argv)
-    C.s3spec_exit(127)
-  end
-  assert(pid > 0, "fork failed")
-  local p = { pid = pid, out = out, err = err, cmd = cmd }
-  if stdin == "pipe" then
-    C.s3spec_close(fds[0])
-    p.wfd = fds[1]
-  end
-  procs[#procs + 1] = p
-  return p
-end
-
--- Reaps p if it has exited; true while it runs.
-function S.alive(p)
-  if p.status then return false end
-  local st = ffi.new("int[1]")
-  local r = C.s3spec_waitpid(p.pid, st, WNOHANG)
-  if r == 0 then return true end
-  local s = st[0]
-  if r == p.pid and s % 128 == 0 then
-    p.status, p.code = "exit", math.floor(s / 256) % 256
-  elseif r == p.pid then
-    p.status, p.code = "signal", s % 128
-  else
-    p.status, p.code = "lost", -1
-  end
-  return false
-end
-
-function S.signal(p, sig) C.s3spec_kill(p.pid, sig) end
-
-function S.stdout(p) return H.read(p.out) or "" end
-function S.stderr(p) return H.read(p.err) or "" end
-
-function S.describe(p)
-  S.alive(p)
-  return string.format("[%s: %s]\nstdout:\n%s\nstderr:\n%s", p.cmd,
-    p.status and (p.status .. " " .. p.code) or "running", S.stdout(p), S.stderr(p))
-end
-
--- Every wait below polls for its condition; its deadline only catches a
--- hang, so it is at least PATIENCE seconds whatever the caller says (the
--- caller's figure is what it expects on an idle machine): a busy or slow
--- machine takes longer, and no spec measures this machine's speed.
-S.PATIENCE = 60
-
--- Waits for p's exit; returns status, code.
-function S.wait_exit(p, secs)
-  secs = math.max(secs or 0, S.PATIENCE)
-  local deadline = S.now() + secs
-  while S.alive(p) do
-    if S.now() > deadline then error("still running after " .. secs .. " s " .. S.describe(p), 2) end
-    S.sleep_ms(5)
-  end
-  return p.status, p.code
-end
-
--- Kills p's process group and reaps it.
-function S.kill(p)
-  if not p.status then C.s3spec_kill(-p.pid, SIGKILL) end
-  if S.alive(p) then
-    C.s3spec_kill(p.pid, SIGKILL)
-    C.s3spec_waitpid(p.pid, nil, 0)
-    p.status = "signal"
-  end
-  if p.wfd then C.s3spec_close(p.wfd); p.wfd = nil end
-  os.remove(p.out)
-  os.remove(p.err)
-end
-
--- Kills and reaps every child still there but the servers (after_each);
--- with all = true, the servers too.
-function S.reap_all(all)
-  local keep = {}
-  for _, p in ipairs(procs) do
-    if p.server and not all then keep[#keep + 1] = p else S.kill(p) end
-  end
-  procs = keep
-end
-
--- Polls fn every 10 ms until it returns a true value; fails after secs,
--- or at once when process p (optional) died.
-function S.wait_for(p, secs, what, fn)
-  secs = math.max(secs or 0, S.PATIENCE)
-  local t0 = S.now()
-  while true do
-    local ok, v = pcall(fn)
-    if ok and v then return v, S.now() - t0 end
-    if p and not S.alive(p) then error("process exited while waiting for " .. what .. " " .. S.describe(p), 2) end
-    if S.now() - t0 > secs then
-      error(string.format("timed out after %.1f s waiting for %s%s%s", secs, what,
-        ok and "" or (" (" .. tostring(v) .. ")"), p and (" " .. S.describe(p)) or ""), 2)
-    end
-    S.sleep_ms(10)
-  end
-end
-
 -- The first line of p's stdout, decoded as JSON (a server's ports).
 local function ports(p, secs)
-  return S.wait_for(p, secs or 20, "the server's ports", function()
-    local line = S.stdout(p):match("^([^\n]*)\n")
+  return P.wait_for(p, secs or 20, "the server's ports", function()
+    local line = P.stdout(p):match("^([^\n]*)\n")
     return line and H.json.decode(line)
   end)
 end
@@ -218,7 +74,7 @@ function S.start(o)
   mk:close()
   local cmd = "env NODE_OPTIONS=--openssl-legacy-provider node serve.js " .. H.q(data)
   for _, b in ipairs(o.buckets or {}) do cmd = cmd .. " " .. H.q(b) end
-  local p = S.spawn(S.dir, cmd, "pipe")
+  local p = P.spawn(S.dir, cmd, "pipe")
   p.server = true
   local pp = ports(p)
   local self = setmetatable({ proc = p, data = data, s3_port = pp.s3, sqs_port = pp.sqs,
@@ -230,8 +86,8 @@ function S.start(o)
 end
 
 function Srv:stop()
-  if self.proxy_proc then S.kill(self.proxy_proc) end
-  S.kill(self.proc)
+  if self.proxy_proc then P.kill(self.proxy_proc) end
+  P.kill(self.proc)
   for _, log in ipairs(self.logs or {}) do os.remove(log) end
   os.execute("rm -rf " .. H.q(self.data))
 end
@@ -329,7 +185,7 @@ end
 -- of "AKID:SECRET"; o.drop_lists_after: N. Returns its URL and log path.
 function Srv:proxy(o)
   o = o or {}
-  if self.proxy_proc then S.kill(self.proxy_proc) end
+  if self.proxy_proc then P.kill(self.proxy_proc) end
   local log = os.tmpname()
   self.logs = self.logs or {}
   self.logs[#self.logs + 1] = log
@@ -337,7 +193,7 @@ function Srv:proxy(o)
     self.sqs_port, H.q(log))
   for _, c in ipairs(o.creds or {}) do cmd = cmd .. " --cred " .. H.q(c) end
   if o.drop_lists_after then cmd = cmd .. " --drop-lists-after " .. o.drop_lists_after end
-  local p = S.spawn(S.dir, cmd, "pipe")
+  local p = P.spawn(S.dir, cmd, "pipe")
   self.proxy_proc = p
   local pp = ports(p)
   return "http://127.0.0.1:" .. pp.port, log

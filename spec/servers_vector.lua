@@ -25,7 +25,8 @@
 -- process group of their own, reading a pipe only we hold: if the spec
 -- process dies, they see EOF and exit (Qdrant through a shell that kills
 -- it then).
-local P = require("spec.servers_s3")
+local P = require("spec.proc")
+local S3 = require("spec.servers_s3")
 local S = require("spec.servers")
 local H = require("spec.helpers")
 
@@ -142,7 +143,7 @@ function V.qdrant(o)
   return self
 end
 
-local function qpath(name) return "/collections/" .. P.encode_key(name):gsub("/", "%%2F") end
+local function qpath(name) return "/collections/" .. S3.encode_key(name):gsub("/", "%%2F") end
 
 function Qdrant:collection(name)
   local code, v = self:call("GET", qpath(name))

@@ -19,7 +19,7 @@
 local H = require("spec.helpers")
 local S = require("spec.servers")
 local V = require("spec.servers_vector")
-local P = require("spec.servers_s3")      -- spawn, wait_for, kill
+local P = require("spec.proc")
 
 local DIM = 8
 

@@ -18,7 +18,7 @@
 -- (exit 1) when it makes any request but the List Blobs it needs.
 local C = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
 local _, coco = C.start(arg[1])
-local S3 = require("spec.servers_s3")
+local P = require("spec.proc")
 local AZ = require("spec.servers_azure")
 local H = require("spec.helpers")
 
@@ -31,16 +31,16 @@ local srv = assert(AZ.start{ memory = not sql, sql = sql, flags = os.getenv("BEN
 local dir = H.tmpdir()
 local function finish()
   srv:stop()
-  S3.reap_all(true)
+  P.reap_all(true)
   H.cleanup()
 end
 
 print(string.format("coco azure bench: %d blobs of 4 KB in Azurite (127.0.0.1:%d, metadata %s)", N, srv.port,
   sql and "in MariaDB" or "in LokiJS, in memory"))
 srv:mkcontainer("bench")
-local t0 = S3.now()
+local t0 = P.now()
 srv:fill("bench", "docs/", N, 4096)
-print(string.format("upload (node, 16 at a time): %.1f s", S3.now() - t0))
+print(string.format("upload (node, 16 at a time): %.1f s", P.now() - t0))
 
 H.write(dir .. "/flow.lua", C.flow("BenchAzure", string.format(
   'sources.AzureBlob{ account_name = %q, container_name = "bench",\n    endpoint = %q, account_key_env = "AZ_KEY" }',
@@ -49,12 +49,12 @@ H.write(dir .. "/flow.lua", C.flow("BenchAzure", string.format(
 local function update()
   local req = {}
   srv:reset_requests()
-  local t, c, dbc = S3.now(), srv:cpu(), srv:db_cpu()
+  local t, c, dbc = P.now(), srv:cpu(), srv:db_cpu()
   local p = io.popen(string.format("cd %s && AZ_KEY=%s bash -c '%s flow.lua --json 2>&1; echo \"rc=$?\"; times'",
     H.q(dir), H.q(AZ.KEY), H.q(coco)))
   local out = p:read("*a")
   p:close()
-  local dt = S3.now() - t
+  local dt = P.now() - t
   local um, us, sm, ss = out:match("\n(%d+)m([%d.]+)s (%d+)m([%d.]+)s%s*$")
   req.coco_cpu = um and (um * 60 + us + sm * 60 + ss) or 0
   req.server_cpu = srv:cpu() - c

@@ -10,6 +10,7 @@
 local C = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
 local _, coco = C.start(arg[1])
 local S3 = require("spec.servers_s3")
+local P = require("spec.proc")
 local H = require("spec.helpers")
 
 local N = C.num("BENCH_S3_OBJECTS", 10000)
@@ -20,14 +21,14 @@ local srv = assert(S3.start{ buckets = { "bench" } })
 local dir = H.tmpdir()
 local function finish()
   srv:stop()
-  S3.reap_all(true)
+  P.reap_all(true)
   H.cleanup()
 end
 
 print(string.format("coco s3 bench: %d objects of 4 KB in s3rver (127.0.0.1:%d)", N, srv.s3_port))
-local t0 = S3.now()
+local t0 = P.now()
 srv:fill("bench", "docs/", N, 4096)
-print(string.format("upload (node, 16 at a time): %.1f s", S3.now() - t0))
+print(string.format("upload (node, 16 at a time): %.1f s", P.now() - t0))
 
 H.write(dir .. "/flow.lua", C.flow("BenchS3",
   string.format('sources.AmazonS3{ bucket_name = "bench", endpoint = %q }', srv.s3)))
@@ -35,11 +36,11 @@ H.write(dir .. "/flow.lua", C.flow("BenchS3",
 local env = "AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_SESSION_TOKEN= AWS_REGION=us-east-1 "
 local function update()
   srv:reset_stats()
-  local t = S3.now()
+  local t = P.now()
   local p = io.popen(string.format("cd %s && %s%s flow.lua --json 2>&1; echo \"rc=$?\"", H.q(dir), env, H.q(coco)))
   local out = p:read("*a")
   p:close()
-  local dt = S3.now() - t
+  local dt = P.now() - t
   local st = H.json_lines(out)[1]
   if not st or not out:find("rc=0") then
     finish()
