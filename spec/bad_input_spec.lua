@@ -5,31 +5,11 @@ local H = require("spec.helpers")
 
 local DB, TBL = "index.sqlite", "DocsIndex__doc_chunks"
 
--- Replace the one occurrence of `from` in src (plain text) by `to`.
-local function edit(src, from, to)
-  local i, j = src:find(from, 1, true)
-  assert(i, "edit: text not found: " .. from)
-  assert(not src:find(from, j + 1, true), "edit: text found twice: " .. from)
-  return src:sub(1, i - 1) .. to .. src:sub(j + 1)
-end
-
 -- Line number (1-based) of the first line of src containing needle.
 local function line_of(src, needle)
   local i = assert(src:find(needle, 1, true), "line_of: not found: " .. needle)
   local _, n = src:sub(1, i):gsub("\n", "")
   return n + 1
-end
-
--- Run a shell command line in dir. Returns rc, stdout, stderr.
-local function run(dir, cmd)
-  local out, err = os.tmpname(), os.tmpname()
-  local p = io.popen(string.format("cd %s && %s >%s 2>%s </dev/null; echo $?", H.q(dir), cmd, out, err))
-  local rc = tonumber(p:read("*l"))
-  p:close()
-  local so, se = H.read(out), H.read(err)
-  os.remove(out)
-  os.remove(err)
-  return rc, so, se
 end
 
 local function sleep(s) os.execute("sleep " .. s) end
@@ -73,7 +53,7 @@ describe("bad input", function()
 
   -- Write flow.lua = good with one edit, run `coco update`, expect failure.
   local function bad_flow(from, to, args)
-    local src = edit(good, from, to)
+    local src = H.edit(good, from, to)
     H.write(d .. "/flow.lua", src)
     local rc, out, err = H.coco(d, args or "update flow.lua")
     assert.are_not.equal(0, rc, "expected a failure; stdout: " .. out)
@@ -245,7 +225,7 @@ describe("bad input", function()
           return
         end
       end
-      local rc, out, err = run(d, prefix .. H.q(H.bin) .. " update flow.lua --json")
+      local rc, out, err = H.run(d, prefix .. H.q(H.bin) .. " update flow.lua --json")
       assert.are_not.equal(0, rc, out)
       assert_clear(err)
       assert.matches("docs/c.md: cannot read: Permission denied", err, 1, true)
@@ -287,7 +267,7 @@ describe("bad input", function()
 
     it("decode_errors = \"strict\": a non-UTF-8 file is a row error naming it; the others are written; retried next run", function()
       local e = H.tmpdir()
-      H.write(e .. "/flow.lua", edit(good, '"*.txt" }', '"*.txt" }, decode_errors = "strict"'))
+      H.write(e .. "/flow.lua", H.edit(good, '"*.txt" }', '"*.txt" }, decode_errors = "strict"'))
       H.write(e .. "/docs/a.md", "# A\n")
       H.write(e .. "/docs/bad.txt", "\255\n")
       local rc, out, err = H.coco(e, "update flow.lua")
@@ -312,7 +292,7 @@ describe("bad input", function()
     end)
 
     it("decode_errors other than \"replace\" or \"strict\" is an error at the flow line", function()
-      H.write(d .. "/flow.lua", edit(good, '"*.txt" }', '"*.txt" }, decode_errors = "ignore"'))
+      H.write(d .. "/flow.lua", H.edit(good, '"*.txt" }', '"*.txt" }, decode_errors = "ignore"'))
       local rc, _, err = H.coco(d, "update flow.lua")
       assert.are_not.equal(0, rc)
       assert_clear(err)

@@ -5,13 +5,6 @@ local H = require("spec.helpers")
 
 local DB, TBL = "index.sqlite", "DocsIndex__doc_chunks"
 
-local function edit(src, from, to)
-  local i, j = src:find(from, 1, true)
-  assert(i, "edit: text not found: " .. from)
-  assert(not src:find(from, j + 1, true), "edit: text found twice: " .. from)
-  return src:sub(1, i - 1) .. to .. src:sub(j + 1)
-end
-
 local function columns(db, tbl)
   local out = {}
   for _, c in ipairs(H.sql(db, "PRAGMA table_info(" .. tbl .. ")")) do out[c.name] = c.type end
@@ -194,7 +187,7 @@ end)
     end)
 
     it("exits non-zero when a row fails, and names the row", function()
-      H.write(d .. "/flow.lua", edit(flow, "return coco.flow(", [[
+      H.write(d .. "/flow.lua", H.edit(flow, "return coco.flow(", [[
 local Check = coco.fn("Check", { returns = "str" }, function(s)
   if s:find("BOOM", 1, true) then error("no bombs allowed") end
   return s
@@ -219,7 +212,7 @@ return coco.flow(]]):gsub("doc%.content:transform", "doc.content:transform(Check
     before_each(function() ok("update flow.lua -q") end)
 
     it("adding a collected field adds the column and fills it", function()
-      H.write(d .. "/flow.lua", edit(flow, "text = chunk.text }", "text = chunk.text, line = chunk.start.line }"))
+      H.write(d .. "/flow.lua", H.edit(flow, "text = chunk.text }", "text = chunk.text, line = chunk.start.line }"))
       local out = ok("update flow.lua")
       assert.matches("add column line", out, 1, true)
       assert.are.same({ filename = "TEXT", location = "TEXT", text = "TEXT", line = "INTEGER" },
@@ -229,7 +222,7 @@ return coco.flow(]]):gsub("doc%.content:transform", "doc.content:transform(Check
     end)
 
     it("removing a field drops the column only with -f", function()
-      H.write(d .. "/flow.lua", edit(flow, "text = chunk.text }", "text = chunk.text, line = chunk.start.line }"))
+      H.write(d .. "/flow.lua", H.edit(flow, "text = chunk.text }", "text = chunk.text, line = chunk.start.line }"))
       ok("update flow.lua -q")
       local before = H.dump(d .. "/" .. DB, TBL)
       H.write(d .. "/flow.lua", flow)
@@ -249,19 +242,19 @@ return coco.flow(]]):gsub("doc%.content:transform", "doc.content:transform(Check
     end)
 
     it("removing an export drops its table only with -f", function()
-      local two = edit(flow, "  scope.documents:row(function(doc)\n", [[
+      local two = H.edit(flow, "  scope.documents:row(function(doc)\n", [[
   local files = scope:add_collector()
   scope.documents:row(function(doc)
     files:collect{ filename = doc.filename, content = doc.content }
 ]])
-      two = edit(two, '  chunks:export("doc_chunks"', [[
+      two = H.edit(two, '  chunks:export("doc_chunks"', [[
   files:export("doc_files", targets.SQLite{ path = "index.sqlite" }, { primary_key_fields = { "filename" } })
   chunks:export("doc_chunks"]])
       H.write(d .. "/flow.lua", two)
       ok("update flow.lua -q")
       assert.are.same({ "DocsIndex__doc_chunks", "DocsIndex__doc_files" }, tables(d .. "/" .. DB))
       local chunks = H.dump(d .. "/" .. DB, TBL)
-      H.write(d .. "/flow.lua", edit(two,
+      H.write(d .. "/flow.lua", H.edit(two,
         '  files:export("doc_files", targets.SQLite{ path = "index.sqlite" }, { primary_key_fields = { "filename" } })\n', ""))
       local rc, out, err = H.coco(d, "update flow.lua")
       assert.are_not.equal(0, rc, out)
@@ -274,7 +267,7 @@ return coco.flow(]]):gsub("doc%.content:transform", "doc.content:transform(Check
     end)
 
     it("changing a field's type recreates the table with -f and rewrites the rows", function()
-      H.write(d .. "/flow.lua", edit(flow, "text = chunk.text }", "text = chunk.start.line }"))
+      H.write(d .. "/flow.lua", H.edit(flow, "text = chunk.text }", "text = chunk.start.line }"))
       local rc, out, err = H.coco(d, "update flow.lua")
       assert.are_not.equal(0, rc, out)
       assert.matches("drop and recreate table " .. TBL, err, 1, true)
@@ -352,7 +345,7 @@ return coco.flow(]]):gsub("doc%.content:transform", "doc.content:transform(Check
     end)
 
     it("reads the function cache unless --no-cache", function()
-      H.write(d .. "/flow.lua", edit(flow, "return coco.flow(", [[
+      H.write(d .. "/flow.lua", H.edit(flow, "return coco.flow(", [[
 local Up = coco.fn("Up", { returns = "str", cache = true, version = 1 }, function(s)
   local f = assert(io.open("calls.log", "a")); f:write("call\n"); f:close()
   return s:upper()
@@ -391,7 +384,7 @@ return coco.flow(]]):gsub("doc%.content:transform", "doc.content:transform(Up):t
       ok("update flow.lua -q")
       out = ok("show flow.lua")
       assert.matches("Setup: up to date", out, 1, true)
-      H.write(d .. "/flow.lua", edit(flow, "text = chunk.text }", "text = chunk.text, line = chunk.start.line }"))
+      H.write(d .. "/flow.lua", H.edit(flow, "text = chunk.text }", "text = chunk.text, line = chunk.start.line }"))
       out = ok("show flow.lua")
       assert.matches("Setup: changes pending", out, 1, true)
       assert.matches("add column line", out, 1, true)
@@ -463,7 +456,7 @@ return coco.flow(]]):gsub("doc%.content:transform", "doc.content:transform(Up):t
 
   describe("coco.generated.uuid", function()
     it("gives each row a stable UUID across runs", function()
-      H.write(d .. "/flow.lua", edit(flow, "text = chunk.text }", "text = chunk.text, id = coco.generated.uuid }"))
+      H.write(d .. "/flow.lua", H.edit(flow, "text = chunk.text }", "text = chunk.text, id = coco.generated.uuid }"))
       ok("update flow.lua -q")
       local q = "SELECT filename, id FROM " .. TBL .. " ORDER BY filename"
       local first = H.sql(d .. "/" .. DB, q)

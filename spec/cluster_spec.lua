@@ -24,36 +24,7 @@ local S = require("spec.servers")
 
 local TBL = "DocsIndex__doc_chunks"
 
-local FLOW = [[
-local coco = require("coco")
-local sources, functions, targets = coco.sources, coco.functions, coco.targets
-local Count = coco.fn("Count", { returns = "str", cache = true, version = 1 }, function(text)
-  if os.getenv("SLOW") then os.execute("sleep " .. os.getenv("SLOW")) end
-  local p = os.getenv("CALLS")
-  if p then
-    local f = assert(io.open(p, "a"))
-    f:write((text:gsub("\n", " ")), "\n")
-    f:close()
-  end
-  return text:upper()
-end)
-return coco.flow("DocsIndex", function(flow, scope)
-  scope.documents = flow:add_source(
-    sources.LocalFile{ path = "docs", included_patterns = { "*.md", "*.txt" } })
-  local chunks = scope:add_collector()
-  scope.documents:row(function(doc)
-    doc.chunks = doc.content:transform(functions.SplitRecursively{},
-      { language = "markdown", chunk_size = 300, chunk_overlap = 0 })
-    doc.chunks:row(function(chunk)
-      chunk.upper = chunk.text:transform(Count)
-      chunks:collect{ filename = doc.filename, location = chunk.location,
-                      text = chunk.text, upper = chunk.upper }
-    end)
-  end)
-  chunks:export("doc_chunks", targets.SQLite{ path = "index.sqlite" },
-    { primary_key_fields = { "filename", "location" } })
-end)
-]]
+local FLOW = H.count_flow()   -- $SLOW: Count sleeps first; $CALLS: its log
 
 local doc = H.doc
 
@@ -76,13 +47,7 @@ local function scratch(d, flow)
   return H.dump(f .. "/index.sqlite", TBL)
 end
 
-local function calls(d)
-  local s = H.read(d .. "/calls.log") or ""
-  os.remove(d .. "/calls.log")
-  local n = 0
-  for _ in s:gmatch("[^\n]+") do n = n + 1 end
-  return n
-end
+local function calls(d) return #H.take_lines(d .. "/calls.log") end
 
 describe("cluster mode: the state in PostgreSQL", function()
   local srv, why

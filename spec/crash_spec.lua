@@ -17,7 +17,7 @@
 -- CRASH_SEED=n picks another random sequence, CRASH_ROUNDS=n another number
 -- of rounds, CRASH_DEBUG=1 prints every kill.
 local H = require("spec.helpers")
-local ffi = require("ffi")
+local P = require("spec.proc")
 
 local TBL = "Crash__doc_chunks"
 local SEED = tonumber(os.getenv("CRASH_SEED")) or 20240521
@@ -25,19 +25,9 @@ local ROUNDS = tonumber(os.getenv("CRASH_ROUNDS")) or 15
 local NFILES = 700
 local SLOW_US = 150   -- busy-wait per chunk in the runs that get killed
 
-ffi.cdef [[
-struct coco_spec_timespec { long tv_sec; long tv_nsec; };
-int clock_gettime(int clk, struct coco_spec_timespec *ts);
-]]
-local function now()
-  local ts = ffi.new("struct coco_spec_timespec")
-  ffi.C.clock_gettime(1, ts)   -- CLOCK_MONOTONIC
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
-end
+local now = P.now
 
-local FLOW = [[
-local coco = require("coco")
-local sources, functions, targets = coco.sources, coco.functions, coco.targets
+local FLOW = H.docs_flow{ name = "Crash", fns = [[
 local slow = tonumber(os.getenv("SLOW_US") or "0") / 1e6
 -- cached: its results live in the state's memo, written during the run
 local Shout = coco.fn("Shout", { returns = "str", cache = true, version = 1 }, function(text)
@@ -51,23 +41,8 @@ local Pace = coco.fn("Pace", { returns = "str" }, function(text)
   end
   return text:sub(1, 12)
 end)
-return coco.flow("Crash", function(flow, scope)
-  scope.documents = flow:add_source(
-    sources.LocalFile{ path = "docs", included_patterns = { "*.md", "*.txt" } })
-  local chunks = scope:add_collector()
-  scope.documents:row(function(doc)
-    doc.chunks = doc.content:transform(functions.SplitRecursively{},
-      { language = "markdown", chunk_size = 300, chunk_overlap = 0 })
-    doc.chunks:row(function(chunk)
-      chunks:collect{ filename = doc.filename, location = chunk.location,
-                      text = chunk.text, shout = chunk.text:transform(Shout),
-                      head = chunk.text:transform(Pace) }
-    end)
-  end)
-  chunks:export("doc_chunks", targets.SQLite{ path = "index.sqlite" },
-    { primary_key_fields = { "filename", "location" } })
-end)
-]]
+]], fields = [[shout = chunk.text:transform(Shout),
+                      head = chunk.text:transform(Pace)]] }
 
 local WORDS = { "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota",
   "kappa", "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon" }
@@ -301,15 +276,7 @@ end)
 -- kill, files change again so that whatever the killed run wrote but did
 -- not commit becomes stale; then an update must converge to a fresh build.
 
-local function para(tag)
-  return ((tag .. " lorem ipsum dolor sit amet "):rep(10)):sub(1, 199) .. "."
-end
-
-local function doc(...)
-  local ps = {}
-  for i, t in ipairs({ ... }) do ps[i] = para(t) end
-  return table.concat(ps, "\n\n")
-end
+local doc = H.doc
 
 local DOCS_TBL = "DocsIndex__doc_chunks"
 local have_gdb = H.sh("command -v gdb >/dev/null 2>&1")

@@ -5,27 +5,6 @@
 -- for the built-in connectors.
 local H = require("spec.helpers")
 
-local function luajit(dir, code)
-  local prelude = string.format("package.cpath = %q .. '/?.so;' .. package.cpath\n", H.so_dir)
-  H.write(dir .. "/script.lua", prelude .. code)
-  local out, err = os.tmpname(), os.tmpname()
-  local p = io.popen(string.format("cd %s && luajit script.lua >%s 2>%s </dev/null; echo $?", H.q(dir), out, err))
-  local rc = tonumber(p:read("*l"))
-  p:close()
-  local so, se = H.read(out), H.read(err)
-  os.remove(out)
-  os.remove(err)
-  return rc, so, se
-end
-
-local function run(dir, code)
-  local rc, out, err = luajit(dir, code)
-  assert.are.equal(0, rc, "luajit exited " .. tostring(rc) .. "\nstderr: " .. err .. "\nstdout: " .. out)
-  local r = H.json.decode(out)
-  assert(type(r) == "table", "no JSON result\nstdout: " .. out .. "\nstderr: " .. err)
-  return r, err
-end
-
 -- Notes: one row per file of data/, key = file name, ordinal = the file's
 -- size and text (so an edit changes it), get counts its calls in a file.
 -- JsonFiles: one JSON file per row in options.dir, setup logged.
@@ -274,7 +253,7 @@ end)
 
     it("mutate raises: the state does not advance, and the next run writes the rows", function()
       H.write(d .. "/fail_mutate", "1")
-      local r = run(d, [[
+      local r = H.script(d, [[
 local coco = require("coco")
 local flow = assert(coco.load("flow.lua"))
 local R = {}
@@ -360,7 +339,7 @@ return coco.flow("Notes", function(flow, scope)
   out:export("notes", D.JsonFiles{ dir = "out" }, { primary_key_fields = { "id" } })
 end)
 ]])
-        local r = run(d, [[
+        local r = H.script(d, [[
 local coco = require("coco")
 local D = dofile("defs.lua")
 local flow = assert(coco.load("flow.lua"))
@@ -410,7 +389,7 @@ io.write(coco.json.encode(R))
       end)
 
     it("mistakes in a definition or a spec are reported at the user's line", function()
-      local r = run(d, [[
+      local r = H.script(d, [[
 local coco = require("coco")
 local R = {}
 R.unknown = select(2, pcall(coco.source, { name = "X", key = { { "id", "str" } }, lst = 1 }))
@@ -444,7 +423,7 @@ return coco.flow("Hooked", function(flow, scope)
   out:export("rows", coco.targets.SQLite{ path = "h.sqlite" }, { primary_key_fields = { "id" } })
 end)
 ]==])
-      local r = run(d, [[
+      local r = H.script(d, [[
 local coco = require("coco")
 local R = { errors = {} }
 -- a nested step from a source's get(): a row error, the other row goes on
@@ -503,7 +482,7 @@ return coco.flow("Notes", function(flow, scope)
   out:export("notes", D.JsonFiles{ dir = "out" }, { primary_key_fields = { "id" } })
 end)
 ]])
-    local r = run(d, [[
+    local r = H.script(d, [[
 local coco = require("coco")
 local D = dofile("defs.lua")
 local flow = assert(coco.load("flow.lua"))

@@ -105,12 +105,7 @@ end)
     o.max_concurrency or 2)
 end
 
-local function para(tag, i) return string.format("Paragraph %s number %d.\n\n", tag, i) end
-local function doc(tag, n)
-  local t = {}
-  for i = 1, n do t[i] = para(tag, i) end
-  return table.concat(t)
-end
+local para, doc = H.numbered_para, H.numbered_doc
 
 -- Decode a little-endian float32 blob given as hex.
 local function floats(hex)

@@ -69,20 +69,71 @@ end
 
 function H.rm(path) os.execute("rm -rf " .. sh_quote(path)) end
 
--- Run coco with args (a string) in dir. Returns rc, stdout, stderr.
-function H.coco(dir, args, env)
+-- Run the shell command line cmd in dir (stdin /dev/null). Returns rc,
+-- stdout, stderr.
+function H.run(dir, cmd)
   local out, err = os.tmpname(), os.tmpname()
-  local envs = ""
-  for k, v in pairs(env or {}) do envs = envs .. k .. "=" .. sh_quote(v) .. " " end
-  local cmd = string.format("cd %s && %s%s %s >%s 2>%s </dev/null; echo $?", sh_quote(dir), envs,
-    sh_quote(H.bin), args, out, err)
-  local p = io.popen(cmd)
+  local p = io.popen(string.format("cd %s && %s >%s 2>%s </dev/null; echo $?", sh_quote(dir), cmd, out, err))
   local rc = tonumber(p:read("*l"))
   p:close()
   local so, se = read_all(out), read_all(err)
   os.remove(out)
   os.remove(err)
   return rc, so, se
+end
+
+-- The environment words of a command line (K='v' ...) from a table.
+function H.env(env)
+  local s = ""
+  for k, v in pairs(env or {}) do s = s .. k .. "=" .. sh_quote(v) .. " " end
+  return s
+end
+
+-- Run coco with args (a string) in dir. Returns rc, stdout, stderr.
+function H.coco(dir, args, env)
+  return H.run(dir, H.env(env) .. sh_quote(H.bin) .. " " .. args)
+end
+
+-- Write code to dir/script.lua with coco.so (H.so_dir) on package.cpath.
+function H.write_script(dir, code)
+  H.write(dir .. "/script.lua", string.format("package.cpath = %q .. '/?.so;' .. package.cpath\n",
+    H.so_dir) .. code)
+end
+
+-- Run code as dir/script.lua with luajit (prefix: words before luajit,
+-- e.g. "timeout 120 "). Returns rc, stdout, stderr.
+function H.luajit(dir, code, prefix)
+  H.write_script(dir, code)
+  return H.run(dir, (prefix or "") .. "luajit script.lua")
+end
+
+-- Run a script that ends with `io.write(coco.json.encode(R))`: it must
+-- exit 0. Returns R, stderr.
+function H.script(dir, code, prefix)
+  local rc, out, err = H.luajit(dir, code, prefix)
+  require("luassert").are.equal(0, rc, "luajit exited " .. tostring(rc) .. "\nstderr: " .. err .. "\nstdout: " .. out)
+  local r, _, e = json.decode(out)
+  assert(type(r) == "table", "no JSON result: " .. tostring(e) .. "\nstdout: " .. out .. "\nstderr: " .. err)
+  return r, err
+end
+
+-- The lines of the file at path (a log that a flow's function appends a
+-- line a call to), which is removed: each call takes what came since the
+-- last.
+function H.take_lines(path)
+  local s = read_all(path) or ""
+  os.remove(path)
+  local out = {}
+  for line in s:gmatch("([^\n]*)\n") do out[#out + 1] = line end
+  return out
+end
+
+-- src with the one occurrence of `from` (plain text) replaced by `to`.
+function H.edit(src, from, to)
+  local i, j = src:find(from, 1, true)
+  assert(i, "edit: text not found: " .. from)
+  assert(not src:find(from, j + 1, true), "edit: text found twice: " .. from)
+  return src:sub(1, i - 1) .. to .. src:sub(j + 1)
 end
 
 -- Rows of a query as a list of tables (sqlite3 -json).
@@ -112,28 +163,79 @@ function H.dump(db, tbl)
   return out
 end
 
--- The docs flow of DESIGN.md, with options to vary it.
+-- The docs flow of DESIGN.md, with options to vary it:
+--   o.name ("DocsIndex"), o.path ("docs"), o.patterns ('{ "*.md", "*.txt" }'),
+--   o.lf: more LocalFile options, o.src: add_source's options table,
+--   o.chunk_size (300), o.overlap (0), o.db ("index.sqlite"),
+--   o.fns: code before the flow (functions it uses), o.row: code run on
+--   each chunk before it is collected, o.fields: more collected fields,
+--   o.extra: more code at the end of the flow function.
 function H.docs_flow(o)
   o = o or {}
   return string.format([[
 local coco = require("coco")
 local sources, functions, targets = coco.sources, coco.functions, coco.targets
-return coco.flow(%q, function(flow, scope)
+%sreturn coco.flow(%q, function(flow, scope)
   scope.documents = flow:add_source(
-    sources.LocalFile{ path = %q, included_patterns = { "*.md", "*.txt" } })
+    sources.LocalFile{ path = %q, included_patterns = %s%s }%s)
   local chunks = scope:add_collector()
   scope.documents:row(function(doc)
     doc.chunks = doc.content:transform(functions.SplitRecursively{},
       { language = "markdown", chunk_size = %d, chunk_overlap = %d })
     doc.chunks:row(function(chunk)
-      chunks:collect{ filename = doc.filename, location = chunk.location,
-                      text = chunk.text }
+%s      chunks:collect{ filename = doc.filename, location = chunk.location,
+                      text = chunk.text%s }
     end)
   end)
   chunks:export("doc_chunks", targets.SQLite{ path = %q },
     { primary_key_fields = { "filename", "location" } })
+%send)
+]], o.fns or "", o.name or "DocsIndex", o.path or "docs", o.patterns or '{ "*.md", "*.txt" }',
+    o.lf and (", " .. o.lf) or "", o.src and (", " .. o.src) or "", o.chunk_size or 300, o.overlap or 0,
+    o.row or "", o.fields and (", " .. o.fields) or "", o.db or "index.sqlite",
+    o.extra and (o.extra .. "\n") or "")
+end
+
+-- The docs flow with a Lua function `Count` on every chunk (collected as
+-- `upper`), which appends each text it is called with, as one line, to the
+-- file named by $CALLS (see H.take_lines). $FAIL_ON: it raises on a text
+-- holding that string; $SLOW: it sleeps that many seconds first.
+--   o.cache (default true), o.version (default 1; nil when not cached),
+--   o.body: its return expression (default text:upper()); the rest as
+--   H.docs_flow's.
+function H.count_flow(o)
+  o = o or {}
+  local cache = o.cache == nil and true or o.cache
+  local f = {}
+  for k, v in pairs(o) do f[k] = v end
+  f.fns = string.format([[
+local Count = coco.fn("Count", { returns = "str", cache = %s, version = %s }, function(text)
+  if os.getenv("SLOW") then os.execute("sleep " .. os.getenv("SLOW")) end
+  local p = os.getenv("CALLS")
+  if p then
+    local f = assert(io.open(p, "a"))
+    f:write((text:gsub("\n", " ")), "\n")
+    f:close()
+  end
+  local bad = os.getenv("FAIL_ON")
+  if bad and text:find(bad, 1, true) then error("Count refuses " .. bad) end
+  return %s
 end)
-]], o.name or "DocsIndex", o.path or "docs", o.chunk_size or 300, o.overlap or 0, o.db or "index.sqlite")
+]], tostring(cache), o.version == nil and (cache and "1" or "nil") or string.format("%q", o.version),
+    o.body or "text:upper()")
+  f.row = "      chunk.upper = chunk.text:transform(Count)\n"
+  f.fields = "upper = chunk.upper"
+  return H.docs_flow(f)
+end
+
+-- A test directory: flow.lua (the text flow) and docs/ holding files
+-- (name -> content).
+function H.docs_dir(flow, files)
+  local d = H.tmpdir()
+  H.write(d .. "/flow.lua", flow)
+  H.mkdir(d .. "/docs")
+  for name, content in pairs(files or {}) do H.write(d .. "/docs/" .. name, content) end
+  return d
 end
 
 -- A paragraph of 200 characters, distinct per tag (with chunk_size = 300,
@@ -146,6 +248,16 @@ function H.doc(...)
   local ps = {}
   for i, t in ipairs({ ... }) do ps[i] = H.para(t) end
   return table.concat(ps, "\n\n")
+end
+
+-- A short paragraph "Paragraph TAG number I." (and a blank line), and a
+-- document of n of them, numbered 1..n.
+function H.numbered_para(tag, i) return string.format("Paragraph %s number %d.\n\n", tag, i) end
+
+function H.numbered_doc(tag, n)
+  local t = {}
+  for i = 1, n do t[i] = H.numbered_para(tag, i) end
+  return table.concat(t)
 end
 
 -- Parse --json output lines.

@@ -5,34 +5,15 @@
 -- installed make their tests pending (make deps installs them all).
 local H = require("spec.helpers")
 
--- The repository (examples/ live there), from this file's path and the
--- working directory (not from $PWD, which ctest leaves as it found it).
-local ROOT = debug.getinfo(1, "S").source:match("^@(.*)/spec/hosts_spec%.lua$") or "."
-if ROOT:sub(1, 1) ~= "/" then
-  local p = io.popen("pwd")
-  ROOT = p:read("*l") .. "/" .. ROOT
-  p:close()
-end
+-- The repository (examples/ live there).
+local ROOT = H.root
 
 local function have(cmd) return H.sh("command -v " .. cmd .. " >/dev/null 2>&1") end
 local function have_luv() return H.sh("luajit -e 'require(\"luv\")' >/dev/null 2>&1") end
 
 -- Run cmd in dir with a time limit; returns rc, stdout, stderr.
 local function run_cmd(dir, cmd, secs)
-  local out, err = os.tmpname(), os.tmpname()
-  local p = io.popen(string.format("cd %s && timeout %d %s >%s 2>%s </dev/null; echo $?",
-    H.q(dir), secs or 120, cmd, out, err))
-  local rc = tonumber(p:read("*l"))
-  p:close()
-  local so, se = H.read(out), H.read(err)
-  os.remove(out)
-  os.remove(err)
-  return rc, so, se
-end
-
-local function script(dir, code)
-  H.write(dir .. "/script.lua", string.format("package.cpath = %q .. '/?.so;' .. package.cpath\n",
-    H.so_dir) .. code)
+  return H.run(dir, string.format("timeout %d %s", secs or 120, cmd))
 end
 
 -- A tree of n small markdown files under dir/docs.
@@ -60,7 +41,7 @@ describe("coco in Lua hosts", function()
         if not have_luv() then pending("lua-luv is not installed") return end
         tree(d, 600)
         H.write(d .. "/flow.lua", H.docs_flow{ chunk_size = 200 })
-        script(d, [[
+        H.write_script(d, [[
 local uv = require("luv")
 local coco = require("coco")
 local ffi = require("ffi")
@@ -125,7 +106,7 @@ local f = io.open("result.json", "w") f:write(coco.json.encode(R)) f:close()
     it("a flow or updater opened before a fork is refused in the child; the parent goes on", function()
       H.write(d .. "/docs/a.md", "# A\n")
       H.write(d .. "/flow.lua", H.docs_flow())
-      script(d, [[
+      H.write_script(d, [[
 local ffi = require("ffi")
 ffi.cdef "int fork(void); int waitpid(int pid, int *status, int options); void _exit(int status);"
 local coco = require("coco")
@@ -180,7 +161,7 @@ local o = io.open("result.json", "w") o:write(coco.json.encode(R)) o:close()
         end
         H.write(d .. "/flow.lua", H.docs_flow{ chunk_size = 1000 })
         assert.are.equal(0, (H.coco(d, "setup flow.lua")))
-        script(d, [[
+        H.write_script(d, [[
 local ffi = require("ffi")
 ffi.cdef [=[
 typedef struct sqlite3 sqlite3;

@@ -17,82 +17,30 @@ local TBL = "DocsIndex__doc_chunks"
 
 -- ---- fixtures -------------------------------------------------------------
 
--- A paragraph of exactly `len` characters (default 200), distinct per tag.
--- With chunk_size = 300 and paragraphs of 200, each paragraph is one chunk.
-local function para(tag, len)
-  len = len or 200
-  local s = (tag .. " lorem ipsum dolor sit amet "):rep(20)
-  return s:sub(1, len - 1) .. "."
-end
+-- Paragraphs of 200 characters, distinct per tag: with chunk_size = 300,
+-- each paragraph is one chunk.
+local para, doc = H.para, H.doc
 
-local function doc(...)
-  local ps = {}
-  for i, t in ipairs({ ... }) do ps[i] = para(t) end
-  return table.concat(ps, "\n\n")
-end
-
--- The docs flow with a Lua function `Count` on every chunk.
---   o.cache (default true), o.version (default 1), o.chunk_size (300),
---   o.body: the function's return expression (default text:upper()),
---   o.patterns (default { "*.md", "*.txt" }), o.extra: more flow code
---   spliced in the flow function (a second source...).
-local function fn_flow(o)
-  o = o or {}
-  local cache = o.cache == nil and true or o.cache
+-- A second source, notes/, feeding the same collector through Count
+-- (H.count_flow's extra).
+local function notes_source(chunk_size)
   return string.format([[
-local coco = require("coco")
-local sources, functions, targets = coco.sources, coco.functions, coco.targets
-local Count = coco.fn("Count", { returns = "str", cache = %s, version = %s }, function(text)
-  local p = os.getenv("CALLS")
-  if p then
-    local f = assert(io.open(p, "a"))
-    f:write((text:gsub("\n", " ")), "\n")
-    f:close()
-  end
-  local bad = os.getenv("FAIL_ON")
-  if bad and text:find(bad, 1, true) then error("Count refuses " .. bad) end
-  return %s
-end)
-return coco.flow("DocsIndex", function(flow, scope)
-  scope.documents = flow:add_source(
-    sources.LocalFile{ path = "docs", included_patterns = %s })
-  local chunks = scope:add_collector()
-  scope.documents:row(function(doc)
-    doc.chunks = doc.content:transform(functions.SplitRecursively{},
+  scope.notes = flow:add_source(sources.LocalFile{ path = "notes" })
+  scope.notes:row(function(note)
+    note.chunks = note.content:transform(functions.SplitRecursively{},
       { language = "markdown", chunk_size = %d, chunk_overlap = 0 })
-    doc.chunks:row(function(chunk)
+    note.chunks:row(function(chunk)
       chunk.upper = chunk.text:transform(Count)
-      chunks:collect{ filename = doc.filename, location = chunk.location,
+      chunks:collect{ filename = note.filename, location = chunk.location,
                       text = chunk.text, upper = chunk.upper }
     end)
-  end)
-  chunks:export("doc_chunks", targets.SQLite{ path = "index.sqlite" },
-    { primary_key_fields = { "filename", "location" } })
-%s
-end)
-]], tostring(cache), o.version == nil and (cache and "1" or "nil") or string.format("%q", o.version),
-    o.body or "text:upper()", o.patterns or '{ "*.md", "*.txt" }', o.chunk_size or 300, o.extra or "")
-end
-
--- A test directory: flow.lua + docs/, and a calls log.
-local function setup_dir(flow_text, files)
-  local d = H.tmpdir()
-  H.write(d .. "/flow.lua", flow_text)
-  H.mkdir(d .. "/docs")
-  for name, content in pairs(files or {}) do H.write(d .. "/docs/" .. name, content) end
-  return d
+  end)]], chunk_size)
 end
 
 local function calls_path(d) return d .. "/calls.log" end
 
 -- The calls logged since the last take_calls (and forget them).
-local function take_calls(d)
-  local s = H.read(calls_path(d)) or ""
-  os.remove(calls_path(d))
-  local out = {}
-  for line in s:gmatch("[^\n]+") do out[#out + 1] = line end
-  return out
-end
+local function take_calls(d) return H.take_lines(calls_path(d)) end
 
 -- Run `coco update --json` in d. Returns rc, stats by source name, stderr.
 local function update(d, args, env)
@@ -194,7 +142,7 @@ describe("rule 1: after any update the target equals a from-scratch run", functi
   after_each(H.cleanup)
 
   it("holds through adds, edits, shrinking, emptying, deletes, renames and a flow change", function()
-    local d = setup_dir(H.docs_flow{ chunk_size = 300 }, {
+    local d = H.docs_dir(H.docs_flow{ chunk_size = 300 }, {
       ["a.md"] = doc("a1", "a2", "a3", "a4"),
       ["b.md"] = doc("b1", "b2"),
       ["sub/c.md"] = doc("c1", "c2", "c3"),
@@ -256,7 +204,7 @@ describe("rule 1: after any update the target equals a from-scratch run", functi
 
   it("holds across target schema changes (a new field; a new key, applied with -f)", function()
     local base = H.docs_flow{ chunk_size = 300 }
-    local d = setup_dir(base, { ["a.md"] = doc("a1", "a2"), ["b.md"] = doc("b1") })
+    local d = H.docs_dir(base, { ["a.md"] = doc("a1", "a2"), ["b.md"] = doc("b1") })
     local rc, _, err = H.coco(d, "update flow.lua -q")
     assert.are.equal(0, rc, err)
     local with_len, n = base:gsub("text = chunk%.text }",
@@ -285,23 +233,13 @@ describe("rule 1: after any update the target equals a from-scratch run", functi
   end)
 
   it("holds when a source leaves the flow (its rows leave the shared target)", function()
-    local two = fn_flow{ extra = [[
-  scope.notes = flow:add_source(sources.LocalFile{ path = "notes" })
-  scope.notes:row(function(note)
-    note.chunks = note.content:transform(functions.SplitRecursively{},
-      { language = "markdown", chunk_size = 300, chunk_overlap = 0 })
-    note.chunks:row(function(chunk)
-      chunk.upper = chunk.text:transform(Count)
-      chunks:collect{ filename = note.filename, location = chunk.location,
-                      text = chunk.text, upper = chunk.upper }
-    end)
-  end)]] }
-    local d = setup_dir(two, { ["a.md"] = doc("a1", "a2") })
+    local two = H.count_flow{ extra = notes_source(300) }
+    local d = H.docs_dir(two, { ["a.md"] = doc("a1", "a2") })
     H.write(d .. "/notes/n.txt", doc("n1", "n2", "n3"))
     local _, by = ok_update(d)
     assert.are.equal(1, by.notes.added)
     assert.are.equal(5, count(d))
-    H.write(d .. "/flow.lua", fn_flow())
+    H.write(d .. "/flow.lua", H.count_flow())
     ok_update(d)
     assert.are.equal(0, count(d, "filename = 'n.txt'"))
     assert.are.equal(2, #assert_as_scratch(d))
@@ -313,7 +251,7 @@ describe("rule 2: unchanged rows are neither read nor processed", function()
   after_each(H.cleanup)
 
   it("does not read a file whose mtime and size are unchanged", function()
-    local d = setup_dir(fn_flow{ cache = false }, { ["a.md"] = "hello aaaa\n", ["b.md"] = "other\n" })
+    local d = H.docs_dir(H.count_flow{ cache = false }, { ["a.md"] = "hello aaaa\n", ["b.md"] = "other\n" })
     set_mtime(d .. "/docs/a.md", 1600000000)
     assert.are.equal(2, ok_update(d).added)
     take_calls(d)
@@ -339,7 +277,7 @@ describe("rule 2: unchanged rows are neither read nor processed", function()
   end)
 
   it("does not process a touched file whose content is unchanged, and remembers its new ordinal", function()
-    local d = setup_dir(fn_flow{ cache = false }, { ["a.md"] = doc("a1", "a2"), ["b.md"] = doc("b1") })
+    local d = H.docs_dir(H.count_flow{ cache = false }, { ["a.md"] = doc("a1", "a2"), ["b.md"] = doc("b1") })
     ok_update(d)
     assert.are.equal(3, #take_calls(d))
     install_write_log(d)
@@ -361,7 +299,7 @@ describe("rule 2: unchanged rows are neither read nor processed", function()
   end)
 
   it("processes a row whose content changed even when its size did not", function()
-    local d = setup_dir(fn_flow{ cache = false }, { ["a.md"] = doc("a1", "a2") })
+    local d = H.docs_dir(H.count_flow{ cache = false }, { ["a.md"] = doc("a1", "a2") })
     ok_update(d)
     take_calls(d)
     rewrite(d, "a.md", doc("a1", "z2"))
@@ -379,7 +317,7 @@ describe("rule 3: a changed row rewrites only the target rows that changed", fun
 
   local d
   before_each(function()
-    d = setup_dir(fn_flow(), {
+    d = H.docs_dir(H.count_flow(), {
       ["a.md"] = doc("a1", "a2", "a3", "a4", "a5"),
       ["b.md"] = doc("b1", "b2", "b3"),
     })
@@ -452,10 +390,10 @@ describe("rule 4: a flow change re-processes exactly the rows whose outputs can 
   local files = { ["a.md"] = doc("a1", "a2", "a3", "a4"), ["b.md"] = doc("b1", "b2"), ["c.txt"] = doc("c1") }
 
   it("re-processes every row when the chunk size changes, then nothing on a re-run", function()
-    local d = setup_dir(fn_flow{ cache = false }, files)
+    local d = H.docs_dir(H.count_flow{ cache = false }, files)
     ok_update(d)
     assert.are.equal(7, #take_calls(d))
-    H.write(d .. "/flow.lua", fn_flow{ cache = false, chunk_size = 450 })
+    H.write(d .. "/flow.lua", H.count_flow{ cache = false, chunk_size = 450 })
     local s = ok_update(d)
     assert.are.equal(3, s.reprocessed)
     assert.are.equal(0, s.unchanged + s.added + s.updated)
@@ -469,18 +407,18 @@ describe("rule 4: a flow change re-processes exactly the rows whose outputs can 
   end)
 
   it("re-runs a cached function for every row when its version changes, writing only changed values", function()
-    local d = setup_dir(fn_flow{ version = 1 }, files)
+    local d = H.docs_dir(H.count_flow{ version = 1 }, files)
     ok_update(d)
     assert.are.equal(7, #take_calls(d))
     install_write_log(d)
-    H.write(d .. "/flow.lua", fn_flow{ version = 2 })
+    H.write(d .. "/flow.lua", H.count_flow{ version = 2 })
     local s = ok_update(d)
     assert.are.equal(3, s.reprocessed)
     assert.are.equal(7, #take_calls(d))
     assert.are.same({}, take_writes(d))   -- same outputs: nothing to write
 
     -- a new version whose output differs: every row rewritten, in place
-    H.write(d .. "/flow.lua", fn_flow{ version = 3, body = "text:lower()" })
+    H.write(d .. "/flow.lua", H.count_flow{ version = 3, body = "text:lower()" })
     s = ok_update(d)
     assert.are.equal(3, s.reprocessed)
     assert.are.equal(7, #take_calls(d))
@@ -492,10 +430,10 @@ describe("rule 4: a flow change re-processes exactly the rows whose outputs can 
   end)
 
   it("re-processes rows when the code of a non-cached function changes", function()
-    local d = setup_dir(fn_flow{ cache = false }, files)
+    local d = H.docs_dir(H.count_flow{ cache = false }, files)
     ok_update(d)
     take_calls(d)
-    H.write(d .. "/flow.lua", fn_flow{ cache = false, body = "text:lower()" })
+    H.write(d .. "/flow.lua", H.count_flow{ cache = false, body = "text:lower()" })
     local s = ok_update(d)
     assert.are.equal(3, s.reprocessed)
     assert.are.equal(7, #take_calls(d))
@@ -504,11 +442,11 @@ describe("rule 4: a flow change re-processes exactly the rows whose outputs can 
   end)
 
   it("re-processes nothing when an unrelated source and export are added", function()
-    local d = setup_dir(fn_flow{ cache = false }, files)
+    local d = H.docs_dir(H.count_flow{ cache = false }, files)
     ok_update(d)
     take_calls(d)
     H.write(d .. "/notes/n.txt", "a note\n")
-    H.write(d .. "/flow.lua", fn_flow{ cache = false, extra = [[
+    H.write(d .. "/flow.lua", H.count_flow{ cache = false, extra = [[
   scope.notes = flow:add_source(sources.LocalFile{ path = "notes" })
   local notes = scope:add_collector()
   scope.notes:row(function(note)
@@ -527,19 +465,9 @@ describe("rule 4: a flow change re-processes exactly the rows whose outputs can 
 
   it("does not re-process a source when only another source feeding the same collector changes", function()
     local function two(notes_chunk)
-      return fn_flow{ cache = false, extra = string.format([[
-  scope.notes = flow:add_source(sources.LocalFile{ path = "notes" })
-  scope.notes:row(function(note)
-    note.chunks = note.content:transform(functions.SplitRecursively{},
-      { language = "markdown", chunk_size = %d, chunk_overlap = 0 })
-    note.chunks:row(function(chunk)
-      chunk.upper = chunk.text:transform(Count)
-      chunks:collect{ filename = note.filename, location = chunk.location,
-                      text = chunk.text, upper = chunk.upper }
-    end)
-  end)]], notes_chunk) }
+      return H.count_flow{ cache = false, extra = notes_source(notes_chunk) }
     end
-    local d = setup_dir(two(300), files)
+    local d = H.docs_dir(two(300), files)
     H.write(d .. "/notes/n.txt", doc("n1", "n2"))
     ok_update(d)
     assert.are.equal(9, #take_calls(d))
@@ -558,7 +486,7 @@ describe("rule 5: a cached function is never called twice for the same input", f
   after_each(H.cleanup)
 
   it("across runs: only new inputs are computed", function()
-    local d = setup_dir(fn_flow(), { ["a.md"] = doc("a1", "a2") })
+    local d = H.docs_dir(H.count_flow(), { ["a.md"] = doc("a1", "a2") })
     ok_update(d)
     assert.are.same({ para("a1"), para("a2") }, take_calls(d))
     rewrite(d, "a.md", doc("a1", "a2", "a3"))
@@ -574,7 +502,7 @@ describe("rule 5: a cached function is never called twice for the same input", f
   end)
 
   it("across rows: identical chunks in different files (or the same file) are computed once", function()
-    local d = setup_dir(fn_flow(), {
+    local d = H.docs_dir(H.count_flow(), {
       ["a.md"] = doc("s1", "s2", "a1"),
       ["b.md"] = doc("s1", "s2", "a1"),
       ["c.md"] = doc("s2", "c1", "s2"),
@@ -589,7 +517,7 @@ describe("rule 5: a cached function is never called twice for the same input", f
   end)
 
   it("after a rename: no call at all", function()
-    local d = setup_dir(fn_flow(), { ["a.md"] = doc("a1", "a2", "a3"), ["b.md"] = doc("b1") })
+    local d = H.docs_dir(H.count_flow(), { ["a.md"] = doc("a1", "a2", "a3"), ["b.md"] = doc("b1") })
     ok_update(d)
     assert.are.equal(4, #take_calls(d))
     assert(H.sh("mv " .. H.q(d .. "/docs/a.md") .. " " .. H.q(d .. "/docs/c.md")))
@@ -602,7 +530,7 @@ describe("rule 5: a cached function is never called twice for the same input", f
   end)
 
   it("on --full-reprocess: rows are re-evaluated, the function is not called", function()
-    local d = setup_dir(fn_flow(), { ["a.md"] = doc("a1", "a2"), ["b.md"] = doc("b1") })
+    local d = H.docs_dir(H.count_flow(), { ["a.md"] = doc("a1", "a2"), ["b.md"] = doc("b1") })
     ok_update(d)
     assert.are.equal(3, #take_calls(d))
     local s = ok_update(d, "--full-reprocess")
@@ -612,20 +540,20 @@ describe("rule 5: a cached function is never called twice for the same input", f
   end)
 
   it("going back to an earlier version reuses that version's results", function()
-    local d = setup_dir(fn_flow{ version = 1 }, { ["a.md"] = doc("a1", "a2") })
+    local d = H.docs_dir(H.count_flow{ version = 1 }, { ["a.md"] = doc("a1", "a2") })
     ok_update(d)
     assert.are.equal(2, #take_calls(d))
-    H.write(d .. "/flow.lua", fn_flow{ version = 2 })
+    H.write(d .. "/flow.lua", H.count_flow{ version = 2 })
     ok_update(d)
     assert.are.equal(2, #take_calls(d))
-    H.write(d .. "/flow.lua", fn_flow{ version = 1 })
+    H.write(d .. "/flow.lua", H.count_flow{ version = 1 })
     local s = ok_update(d)
     assert.are.equal(1, s.reprocessed)
     assert.are.same({}, take_calls(d))
   end)
 
   it("coco evaluate reuses the cache that updates filled", function()
-    local d = setup_dir(fn_flow(), { ["a.md"] = doc("a1", "a2") })
+    local d = H.docs_dir(H.count_flow(), { ["a.md"] = doc("a1", "a2") })
     ok_update(d)
     assert.are.equal(2, #take_calls(d))
     local rc, _, err = H.coco(d, "evaluate flow.lua -q -o " .. H.q(d .. "/eval"), { CALLS = calls_path(d) })
@@ -640,10 +568,10 @@ describe("rule 7: a bad row is counted and reported, the others go on, it is ret
   after_each(H.cleanup)
   -- text that is not UTF-8 is a row error with decode_errors = "strict" (by
   -- default it is read with U+FFFD and a warning: spec/text_decode_spec.lua)
-  local STRICT = { patterns = '{ "*.md", "*.txt" }, decode_errors = "strict"' }
+  local STRICT = { lf = 'decode_errors = "strict"' }
 
   it("a file that is not UTF-8 (strict): error counted, exit status 1, others written; fixed file added next run", function()
-    local d = setup_dir(fn_flow(STRICT), {
+    local d = H.docs_dir(H.count_flow(STRICT), {
       ["a.md"] = doc("a1"), ["bad.md"] = "ok so far \xff\xfe then junk\n", ["c.md"] = doc("c1", "c2"),
     })
     local rc, by, err = update(d)
@@ -672,7 +600,7 @@ describe("rule 7: a bad row is counted and reported, the others go on, it is ret
   end)
 
   it("a good file turned bad (not UTF-8, strict) keeps its old rows until it is fixed", function()
-    local d = setup_dir(fn_flow(STRICT), { ["a.md"] = doc("a1", "a2"), ["b.md"] = doc("b1") })
+    local d = H.docs_dir(H.count_flow(STRICT), { ["a.md"] = doc("a1", "a2"), ["b.md"] = doc("b1") })
     ok_update(d)
     local before = rows_of(d, "filename = 'a.md'")
     assert.are.equal(2, #before)
@@ -694,7 +622,7 @@ describe("rule 7: a bad row is counted and reported, the others go on, it is ret
   end)
 
   it("a function error fails only its row, keeps that row's old output, and is retried without any file change", function()
-    local d = setup_dir(fn_flow(), { ["a.md"] = doc("a1"), ["b.md"] = doc("b1") })
+    local d = H.docs_dir(H.count_flow(), { ["a.md"] = doc("a1"), ["b.md"] = doc("b1") })
     ok_update(d)
     take_calls(d)
     local b_before = rows_of(d, "filename = 'b.md'")

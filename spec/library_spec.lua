@@ -9,30 +9,6 @@ local DB, TBL = "index.sqlite", "DocsIndex__doc_chunks"
 
 local function exists(path) return H.sh("test -e " .. H.q(path)) end
 
--- Run a Lua script with luajit in dir, with build/ on package.cpath.
--- Returns rc, stdout, stderr.
-local function luajit(dir, code)
-  local prelude = string.format("package.cpath = %q .. '/?.so;' .. package.cpath\n", H.so_dir)
-  H.write(dir .. "/script.lua", prelude .. code)
-  local out, err = os.tmpname(), os.tmpname()
-  local p = io.popen(string.format("cd %s && luajit script.lua >%s 2>%s </dev/null; echo $?", H.q(dir), out, err))
-  local rc = tonumber(p:read("*l"))
-  p:close()
-  local so, se = H.read(out), H.read(err)
-  os.remove(out)
-  os.remove(err)
-  return rc, so, se
-end
-
--- Run a script that ends with `io.write(coco.json.encode(R))`; returns R.
-local function run(dir, code)
-  local rc, out, err = luajit(dir, code)
-  assert.are.equal(0, rc, "luajit exited " .. tostring(rc) .. "\nstderr: " .. err .. "\nstdout: " .. out)
-  local r, _, e = H.json.decode(out)
-  assert(type(r) == "table", "no JSON result: " .. tostring(e) .. "\nstdout: " .. out .. "\nstderr: " .. err)
-  return r, err
-end
-
 describe("coco as a library", function()
   local d
 
@@ -45,7 +21,7 @@ describe("coco as a library", function()
   after_each(H.cleanup)
 
   it("require 'coco' loads build/coco.so into plain LuaJIT", function()
-    local r = run(d, [[
+    local r = H.script(d, [[
 local coco = require("coco")
 local R = { version = coco._VERSION, flow = type(coco.flow), load = type(coco.load), fn = type(coco.fn),
   localfile = type(coco.sources.LocalFile), split = type(coco.functions.SplitRecursively),
@@ -61,7 +37,7 @@ io.write(coco.json.encode(R))
   end)
 
   it("load, setup, update, evaluate, drop, close", function()
-    local r = run(d, [[
+    local r = H.script(d, [[
 local coco = require("coco")
 local R = {}
 local flow, err = coco.load("flow.lua")
@@ -117,7 +93,7 @@ io.write(coco.json.encode(R))
   end)
 
   it("update writes the target, and a later process sees the same state", function()
-    run(d, [[
+    H.script(d, [[
 local coco = require("coco")
 local flow = assert(coco.load("flow.lua"))
 local st = assert(flow:update())
@@ -134,7 +110,7 @@ io.write(coco.json.encode({ added = st[1].added }))
     H.write(d .. "/bad.lua", (H.docs_flow():gsub("doc%.content:transform", "doc.contnet:transform")))
     H.write(d .. "/syntax.lua", "local coco = require('coco')\nreturn coco.flow('X', function(flow, scope)\n  scope.x = = 1\nend)\n")
     H.write(d .. "/notaflow.lua", "return 42\n")
-    local r = run(d, [[
+    local r = H.script(d, [[
 local coco = require("coco")
 local R = {}
 R.bad = { coco.load("bad.lua") }
@@ -164,7 +140,7 @@ io.write(coco.json.encode(R))
 
   it("runs two flows in one process", function()
     H.write(d .. "/other.lua", H.docs_flow{ name = "Other", db = "other.sqlite", chunk_size = 10 })
-    local r = run(d, [[
+    local r = H.script(d, [[
 local coco = require("coco")
 local a = assert(coco.load("flow.lua"))
 local b = assert(coco.load("other.lua"))
@@ -184,7 +160,7 @@ io.write(coco.json.encode(R))
   end)
 
   it("the same flow opened twice in one process: the second is refused until the first closes", function()
-    local r = run(d, [[
+    local r = H.script(d, [[
 local coco = require("coco")
 local a = assert(coco.load("flow.lua"))
 local b = assert(coco.load("flow.lua"))
@@ -205,7 +181,7 @@ io.write(coco.json.encode(R))
   end)
 
   it("a flow built with coco.flow in the script itself", function()
-    local r = run(d, [[
+    local r = H.script(d, [[
 local coco = require("coco")
 local Len = coco.fn("Len", { returns = "int64", cache = true, version = 1 }, function(s) return #s end)
 local flow = coco.flow("Inline", function(flow, scope)
@@ -253,7 +229,7 @@ io.write(coco.json.encode(R))
   it("row errors are counted and reported through on_error; the other rows go on", function()
     H.write(d .. "/flow.lua", (H.docs_flow():gsub('"%*%.txt" }', '"*.txt" }, decode_errors = "strict"')))
     H.write(d .. "/docs/bad.md", "\255\n")
-    local r = run(d, [[
+    local r = H.script(d, [[
 local coco = require("coco")
 local flow = assert(coco.load("flow.lua"))
 local R = { errs = {} }
@@ -273,7 +249,7 @@ io.write(coco.json.encode(R))
   end)
 
   it("setup that would drop data needs force = true", function()
-    run(d, [[
+    H.script(d, [[
 local coco = require("coco")
 local flow = assert(coco.load("flow.lua"))
 assert(flow:update())
@@ -281,7 +257,7 @@ flow:close()
 io.write("{}")
 ]])
     H.write(d .. "/flow.lua", (H.docs_flow():gsub("text = chunk%.text }", "text = chunk.start.line }")))
-    local r = run(d, [[
+    local r = H.script(d, [[
 local coco = require("coco")
 local flow = assert(coco.load("flow.lua"))
 local R = {}
@@ -301,7 +277,7 @@ io.write(coco.json.encode(R))
 
   it("coco.load{ state_dir } puts the state there", function()
     local st = H.tmpdir()
-    run(d, string.format([[
+    H.script(d, string.format([[
 local coco = require("coco")
 local flow = assert(coco.load("flow.lua", { state_dir = %q }))
 assert(flow:update())
@@ -313,7 +289,7 @@ io.write("{}")
   end)
 
   it("flows left open are collected at exit without a crash", function()
-    local rc, out, err = luajit(d, [[
+    local rc, out, err = H.luajit(d, [[
 local coco = require("coco")
 local a = assert(coco.load("flow.lua"))
 assert(a:update())

@@ -11,34 +11,13 @@
 -- row latency, 1,000-file cp -r) are printed; LIVE_SPEC_QUIET=1 hides them.
 -- Their goals are make bench's (spec/bench/live.lua).
 local H = require("spec.helpers")
-local ffi = require("ffi")
+local P = require("spec.proc")
 
 local DB, TBL = "index.sqlite", "DocsIndex__doc_chunks"
 local PATIENCE = 60                    -- seconds: the deadline of every wait
+local SIGINT, SIGTERM = 2, 15
 
--- asm labels: our own names for libc functions, so that another spec's
--- cdef of the same functions (crash_spec: clock_gettime) cannot clash
-pcall(ffi.cdef, [[
-struct live_spec_ts { long tv_sec; long tv_nsec; };
-int live_spec_clock_gettime(int clk, struct live_spec_ts *ts) __asm__("clock_gettime");
-int live_spec_fork(void) __asm__("fork");
-int live_spec_execv(const char *path, const char *const argv[]) __asm__("execv");
-void live_spec_exit(int status) __asm__("_exit");
-int live_spec_waitpid(int pid, int *status, int options) __asm__("waitpid");
-int live_spec_kill(int pid, int sig) __asm__("kill");
-int live_spec_setpgid(int pid, int pgid) __asm__("setpgid");
-int live_spec_poll(void *fds, unsigned long nfds, int timeout) __asm__("poll");
-]])
-local C = ffi.C
-local SIGINT, SIGKILL, SIGTERM, WNOHANG = 2, 9, 15, 1
-
-local function now()
-  local ts = ffi.new("struct live_spec_ts")
-  C.live_spec_clock_gettime(1, ts)   -- CLOCK_MONOTONIC
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
-end
-
-local function sleep_ms(ms) C.live_spec_poll(nil, 0, ms) end
+local now, sleep_ms = P.now, P.sleep_ms
 
 local function say(fmt, ...)
   if os.getenv("LIVE_SPEC_QUIET") then return end
@@ -49,51 +28,11 @@ end
 -- ---------------------------------------------------------------------------
 -- Child processes
 
-local procs = {}
-
--- Runs `sh -c "cd DIR && exec CMD >out 2>err <stdin"` as our child, in a
--- process group of its own (so that what it starts is killed with it); the
--- shell execs, so the pid is the command's. Returns a proc.
-local function spawn(dir, cmd, stdin)
-  local out, err = os.tmpname(), os.tmpname()
-  local line = string.format("cd %s && exec %s >%s 2>%s <%s", H.q(dir), cmd, H.q(out), H.q(err),
-    H.q(stdin or "/dev/null"))
-  local argv = ffi.new("const char *[4]", { "sh", "-c", line, nil })
-  io.stdout:flush()
-  io.stderr:flush()
-  local pid = C.live_spec_fork()
-  if pid == 0 then
-    C.live_spec_setpgid(0, 0)
-    C.live_spec_execv("/bin/sh", argv)
-    C.live_spec_exit(127)
-  end
-  assert(pid > 0, "fork failed")
-  local p = { pid = pid, out = out, err = err, cmd = cmd }
-  procs[#procs + 1] = p
-  return p
-end
-
--- Reaps p if it has exited. Returns true while it runs.
-local function alive(p)
-  if p.status then return false end
-  local st = ffi.new("int[1]")
-  local r = C.live_spec_waitpid(p.pid, st, WNOHANG)
-  if r == 0 then return true end
-  local s = st[0]
-  if r == p.pid then
-    if s % 128 == 0 then
-      p.status, p.code = "exit", math.floor(s / 256) % 256
-    else
-      p.status, p.code = "signal", s % 128
-    end
-  else
-    p.status, p.code = "lost", -1
-  end
-  return false
-end
-
-local function stderr_of(p) return H.read(p.err) or "" end
-local function stdout_of(p) return H.read(p.out) or "" end
+-- (spec/proc.lua: each in a process group of its own, so that what it
+-- starts is killed with it)
+local spawn, alive, signal, wait_exit, wait_for, reap_all =
+  P.spawn, P.alive, P.signal, P.wait_exit, P.wait_for, P.reap_all
+local stderr_of, stdout_of, describe_proc = P.stderr, P.stdout, P.describe
 
 -- The lines of p's stderr other than the setup plan (which --json prints there).
 local function complaints(p)
@@ -103,26 +42,6 @@ local function complaints(p)
   end
   return out
 end
-
-local function describe_proc(p)
-  alive(p)
-  return string.format("[%s: %s]\nstdout:\n%s\nstderr:\n%s", p.cmd,
-    p.status and (p.status .. " " .. p.code) or "running", stdout_of(p), stderr_of(p))
-end
-
--- Waits until p has exited; returns status ("exit"|"signal"), code.
-local function wait_exit(p, secs)
-  local deadline = now() + secs
-  while alive(p) do
-    if now() > deadline then
-      error(string.format("process %d did not exit within %.1f s %s", p.pid, secs, describe_proc(p)), 2)
-    end
-    sleep_ms(5)
-  end
-  return p.status, p.code
-end
-
-local function signal(p, sig) C.live_spec_kill(p.pid, sig) end
 
 -- CPU time used by p so far, in seconds (utime + stime of /proc/PID/stat).
 local function cpu_time(p)
@@ -147,67 +66,9 @@ local function wakeups(p)
   return n
 end
 
-local function reap_all()
-  for _, p in ipairs(procs) do
-    -- its process group, whatever it started (not reaped yet: the pid is still ours)
-    if not p.status then C.live_spec_kill(-p.pid, SIGKILL) end
-    if alive(p) then
-      signal(p, SIGKILL)
-      C.live_spec_waitpid(p.pid, nil, 0)
-    end
-    os.remove(p.out)
-    os.remove(p.err)
-  end
-  procs = {}
-end
-
--- Polls fn every 10 ms until it returns a true value; fails after secs, or
--- at once when the watched process p (optional) has died. Returns fn's
--- value and the time it took.
-local function wait_for(p, secs, what, fn)
-  local t0 = now()
-  while true do
-    local ok, v = pcall(fn)
-    if ok and v then return v, now() - t0 end
-    if p and not alive(p) then
-      error(string.format("coco exited while waiting for %s %s", what, describe_proc(p)), 2)
-    end
-    if now() - t0 > secs then
-      error(string.format("timed out after %.1f s waiting for %s%s%s", secs, what,
-        ok and "" or (" (last error: " .. tostring(v) .. ")"), p and (" " .. describe_proc(p)) or ""), 2)
-    end
-    sleep_ms(10)
-  end
-end
-
 -- A blocking coco run, bounded by timeout(1). Returns rc, stdout, stderr.
 local function coco(dir, args, prefix)
-  local out, err = os.tmpname(), os.tmpname()
-  local p = io.popen(string.format("cd %s && %stimeout -k 2 60 %s %s >%s 2>%s </dev/null; echo $?",
-    H.q(dir), prefix or "", H.q(H.bin), args, out, err))
-  local rc = tonumber(p:read("*l"))
-  p:close()
-  local so, se = H.read(out) or "", H.read(err) or ""
-  os.remove(out)
-  os.remove(err)
-  return rc, so, se
-end
-
--- Runs dir/script.lua with luajit (bounded), build/ on package.cpath; the
--- script ends with io.write(coco.json.encode(R)). Returns R.
-local function run_script(dir)
-  local out, err = os.tmpname(), os.tmpname()
-  local ph = io.popen(string.format("cd %s && timeout -k 2 300 luajit script.lua >%s 2>%s </dev/null; echo $?",
-    H.q(dir), out, err))
-  local rc = tonumber(ph:read("*l"))
-  ph:close()
-  local so, se = H.read(out) or "", H.read(err) or ""
-  os.remove(out)
-  os.remove(err)
-  assert.are.equal(0, rc, "luajit exited " .. tostring(rc) .. "\nstderr: " .. se .. "\nstdout: " .. so)
-  local R = H.json.decode(so)
-  assert(type(R) == "table", "no JSON result: " .. so .. se)
-  return R
+  return H.run(dir, (prefix or "") .. "timeout -k 2 60 " .. H.q(H.bin) .. " " .. args)
 end
 
 local function start_live(dir, args, prefix)
@@ -249,38 +110,10 @@ end
 -- ---------------------------------------------------------------------------
 -- Flows, files, target
 
--- The docs flow with extra LocalFile options (lf) and add_source options (src).
-local function flow_text(o)
-  o = o or {}
-  return string.format([[
-local coco = require("coco")
-local sources, functions, targets = coco.sources, coco.functions, coco.targets
-return coco.flow("DocsIndex", function(flow, scope)
-  scope.documents = flow:add_source(
-    sources.LocalFile{ path = "docs", included_patterns = { "*.md", "*.txt" }%s }%s)
-  local chunks = scope:add_collector()
-  scope.documents:row(function(doc)
-    doc.chunks = doc.content:transform(functions.SplitRecursively{},
-      { language = "markdown", chunk_size = 300, chunk_overlap = 0 })
-    doc.chunks:row(function(chunk)
-      chunks:collect{ filename = doc.filename, location = chunk.location,
-                      text = chunk.text }
-    end)
-  end)
-  chunks:export("doc_chunks", targets.SQLite{ path = %q },
-    { primary_key_fields = { "filename", "location" } })
-end)
-]], o.lf and (", " .. o.lf) or "", o.src and (", " .. o.src) or "", DB)
-end
-
--- A temp dir with flow.lua and docs/ holding files (name -> content).
-local function setup_dir(files, o)
-  local d = H.tmpdir()
-  H.write(d .. "/flow.lua", flow_text(o))
-  H.mkdir(d .. "/docs")
-  for name, content in pairs(files or {}) do H.write(d .. "/docs/" .. name, content) end
-  return d
-end
+-- A temp dir with the docs flow (o: H.docs_flow's options, e.g. lf =
+-- more LocalFile options, src = add_source's) and docs/ holding files
+-- (name -> content).
+local function setup_dir(files, o) return H.docs_dir(H.docs_flow(o), files) end
 
 -- Writes a file in one open/write/close (its directory must exist).
 local function put(path, content)
@@ -485,12 +318,7 @@ end)
 ]], DB))
       H.mkdir(d .. "/docs")
       local calls_file = d .. "/calls"
-      local function calls()
-        local n = 0
-        for _ in (H.read(calls_file) or ""):gmatch("\n") do n = n + 1 end
-        os.remove(calls_file)
-        return n
-      end
+      local function calls() return #H.take_lines(calls_file) end
       local function cached()
         local rc, out = coco(d, "show flow.lua", "CALLS=" .. H.q(calls_file) .. " ")
         assert.are.equal(0, rc)
@@ -870,7 +698,7 @@ end)
   describe("the library's updater, driven from a plain LuaJIT poll loop", function()
     it("fd, timeout, step(0), stats, abort, close", function()
       local d = setup_dir{ ["a.md"] = "# A\n" }
-      H.write(d .. "/script.lua", string.format("package.cpath = %q .. '/?.so;' .. package.cpath\n", H.so_dir) .. [=[
+      local R = H.script(d, [=[
 local ffi = require("ffi")
 ffi.cdef[[
 struct pollfd { int fd; short events; short revents; };
@@ -965,8 +793,7 @@ live:close()
 R.closed = tostring(live)
 flow:close()
 io.write(coco.json.encode(R))
-]=])
-      local R = run_script(d)
+]=], "timeout -k 2 300 ")
       say("library poll loop: create %.1f ms, modify %.1f ms, delete %.1f ms; %d wakeups, longest step(0) %.1f ms; "
         .. "idle step(0) %.2f ms", R.t_create * 1e3, R.t_modify * 1e3, R.t_delete * 1e3, R.wakeups, R.max_step * 1e3,
         R.idle_step_s * 1e3)
@@ -1013,7 +840,7 @@ end)
       local rc, _, err = coco(d, "flow.lua -q")
       assert.are.equal(0, rc, err)
       H.write(d .. "/flow.lua", flow("documents", "docs"))
-      H.write(d .. "/script.lua", string.format("package.cpath = %q .. '/?.so;' .. package.cpath\n", H.so_dir) .. [=[
+      local R = H.script(d, [=[
 local ffi = require("ffi")
 ffi.cdef[[
 struct lib_ts { long tv_sec; long tv_nsec; };
@@ -1050,8 +877,7 @@ R.final = names()
 live:close()
 flow:close()
 io.write(coco.json.encode(R))
-]=])
-      local R = run_script(d)
+]=], "timeout -k 2 300 ")
       say("100 orphaned rows deleted in %d steps, the longest %.1f ms", R.steps, R.max_step * 1e3)
       assert.are.equal("a.md", R.final)
       -- one row per slice: the first step deleted one of them, and it took
@@ -1062,7 +888,7 @@ io.write(coco.json.encode(R))
 
     it("close() from a callback, a nested step, the flow closed first, an updater left to the GC", function()
       local d = setup_dir{ ["a.md"] = "# A\n" }
-      H.write(d .. "/script.lua", string.format("package.cpath = %q .. '/?.so;' .. package.cpath\n", H.so_dir) .. [=[
+      local R = H.script(d, [=[
 local coco = require("coco")
 local R = {}
 local flow = assert(coco.load("flow.lua"))
@@ -1101,8 +927,7 @@ collectgarbage() collectgarbage()
 flow2:close()
 R.done = true
 io.write(coco.json.encode(R))
-]=])
-      local R = run_script(d)
+]=], "timeout -k 2 300 ")
       assert.are.same({ false, "coco: live:step called from a live callback" }, R.nested)
       assert.are.equal("coco.live(running)", R.in_cb)
       assert.is_false(R.step)

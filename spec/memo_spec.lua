@@ -37,13 +37,7 @@ local function cached(d)
   return tonumber(out:match("(%d+) cached function results"))
 end
 
-local function calls(d)
-  local s = H.read(d .. "/calls") or ""
-  os.remove(d .. "/calls")
-  local n = 0
-  for _ in s:gmatch("\n") do n = n + 1 end
-  return n
-end
+local function calls(d) return #H.take_lines(d .. "/calls") end
 
 describe("the memo cache under churn", function()
   after_each(H.cleanup)
@@ -52,12 +46,7 @@ describe("the memo cache under churn", function()
     local d = H.tmpdir()
     H.write(d .. "/flow.lua", FLOW)
     local env = { CALLS = d .. "/calls" }
-    local function para(tag, i) return string.format("Paragraph %s number %d.\n\n", tag, i) end
-    local function doc(tag, n)
-      local t = {}
-      for i = 1, n do t[i] = para(tag, i) end
-      return table.concat(t)
-    end
+    local doc = H.numbered_doc
     for f = 1, 5 do H.write(string.format("%s/docs/f%d.md", d, f), doc("v0-" .. f, 8)) end
     assert.are.equal(0, (H.coco(d, "flow.lua -q", env)))
     local first = calls(d)

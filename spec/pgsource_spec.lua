@@ -6,90 +6,7 @@
 -- children (fork + exec through FFI), killed with their process group.
 local H = require("spec.helpers")
 local S = require("spec.servers")
-local ffi = require("ffi")
-
-ffi.cdef [[
-struct pgsrc_spec_ts { long tv_sec; long tv_nsec; };
-int pgsrc_spec_clock_gettime(int clk, struct pgsrc_spec_ts *ts) __asm__("clock_gettime");
-int pgsrc_spec_fork(void) __asm__("fork");
-int pgsrc_spec_execv(const char *path, const char *const argv[]) __asm__("execv");
-void pgsrc_spec_exit(int status) __asm__("_exit");
-int pgsrc_spec_waitpid(int pid, int *status, int options) __asm__("waitpid");
-int pgsrc_spec_kill(int pid, int sig) __asm__("kill");
-int pgsrc_spec_setpgid(int pid, int pgid) __asm__("setpgid");
-int pgsrc_spec_poll(void *fds, unsigned long nfds, int timeout) __asm__("poll");
-]]
-local C = ffi.C
-
-local function now()
-  local ts = ffi.new("struct pgsrc_spec_ts")
-  C.pgsrc_spec_clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
-end
-local function sleep_ms(ms) C.pgsrc_spec_poll(nil, 0, ms) end
-
-local procs = {}
-
-local function spawn(dir, cmd, env)
-  local out, err = os.tmpname(), os.tmpname()
-  local envs = ""
-  for k, v in pairs(env or {}) do envs = envs .. k .. "=" .. H.q(v) .. " " end
-  local line = string.format("cd %s && exec env %s%s >%s 2>%s </dev/null", H.q(dir), envs, cmd,
-    H.q(out), H.q(err))
-  local argv = ffi.new("const char *[4]", { "sh", "-c", line, nil })
-  io.stdout:flush()
-  io.stderr:flush()
-  local pid = C.pgsrc_spec_fork()
-  if pid == 0 then
-    C.pgsrc_spec_setpgid(0, 0)
-    C.pgsrc_spec_execv("/bin/sh", argv)
-    C.pgsrc_spec_exit(127)
-  end
-  assert(pid > 0, "fork failed")
-  local p = { pid = pid, out = out, err = err, cmd = cmd }
-  procs[#procs + 1] = p
-  return p
-end
-
-local function alive(p)
-  if p.status then return false end
-  local st = ffi.new("int[1]")
-  local r = C.pgsrc_spec_waitpid(p.pid, st, 1)
-  if r == 0 then return true end
-  p.status = r == p.pid and st[0] or -1
-  return false
-end
-
-local function describe_proc(p)
-  return string.format("[%s]\nstdout:\n%s\nstderr:\n%s", p.cmd, H.read(p.out) or "", H.read(p.err) or "")
-end
-
-local function reap_all()
-  for _, p in ipairs(procs) do
-    if alive(p) then
-      C.pgsrc_spec_kill(-p.pid, 9)
-      C.pgsrc_spec_waitpid(p.pid, nil, 0)
-    end
-    os.remove(p.out)
-    os.remove(p.err)
-  end
-  procs = {}
-end
-
--- Polls fn until it returns a true value; fails after secs or when p died.
-local function wait_for(p, secs, what, fn)
-  local t0 = now()
-  while true do
-    local ok, v = pcall(fn)
-    if ok and v then return v end
-    if p and not alive(p) then error("coco exited while waiting for " .. what .. " " .. describe_proc(p), 2) end
-    if now() - t0 > secs then
-      error(string.format("timed out after %d s waiting for %s%s%s", secs, what,
-        ok and "" or (" (last error: " .. tostring(v) .. ")"), p and (" " .. describe_proc(p)) or ""), 2)
-    end
-    sleep_ms(20)
-  end
-end
+local P = require("spec.proc")
 
 local HEAD = [[
 local coco = require("coco")
@@ -144,7 +61,7 @@ describe("Postgres source", function()
   lazy_teardown(function() if srv then srv:stop() end end)
   before_each(function() dir = H.tmpdir() end)
   after_each(function()
-    reap_all()
+    P.reap_all()
     H.cleanup()
   end)
   local function ready()
@@ -333,7 +250,7 @@ describe("Postgres source", function()
         { "id", "title" }, '"id"'))
     end
     local function start()
-      return spawn(dir, H.q(H.bin) .. " flow.lua -L --json", { COCO_DATABASE_URL = srv.url })
+      return P.spawn(dir, "env " .. H.env{ COCO_DATABASE_URL = srv.url } .. H.q(H.bin) .. " flow.lua -L --json")
     end
     local function titles()
       local out = {}
@@ -366,27 +283,27 @@ describe("Postgres source", function()
       assert.not_matches("trigger", out)          -- nothing to do
       exec('DROP TRIGGER "coco__PgSrc__items_t" ON tickets')   -- by hand: live mode makes it again
       local p = start()
-      wait_for(p, 60, "the initial pass", function() return titles() == "1=one 2=two" end)
-      wait_for(p, 60, "the warning", function() return (H.read(p.err) or ""):match("made again") end)
+      P.wait_for(p, 60, "the initial pass", function() return titles() == "1=one 2=two" end)
+      P.wait_for(p, 60, "the warning", function() return (H.read(p.err) or ""):match("made again") end)
       exec("INSERT INTO tickets VALUES ('3', 'three')")
-      wait_for(p, 60, "an insert", function() return titles() == "1=one 2=two 3=three" end)
+      P.wait_for(p, 60, "an insert", function() return titles() == "1=one 2=two 3=three" end)
       exec("UPDATE tickets SET title = 'ONE' WHERE id = '1'")
-      wait_for(p, 60, "an update", function() return titles() == "1=ONE 2=two 3=three" end)
+      P.wait_for(p, 60, "an update", function() return titles() == "1=ONE 2=two 3=three" end)
       exec("DELETE FROM tickets WHERE id = '2'")
-      wait_for(p, 60, "a delete", function() return titles() == "1=ONE 3=three" end)
+      P.wait_for(p, 60, "a delete", function() return titles() == "1=ONE 3=three" end)
       exec("UPDATE tickets SET id = '4' WHERE id = '3'")
-      wait_for(p, 60, "a key change", function() return titles() == "1=ONE 4=three" end)
+      P.wait_for(p, 60, "a key change", function() return titles() == "1=ONE 4=three" end)
       -- a transaction rolled back reaches nothing; the next one commits after it
       exec("BEGIN; INSERT INTO tickets VALUES ('5', 'never'); UPDATE tickets SET title = 'never' WHERE id = '1'; ROLLBACK")
       exec("INSERT INTO tickets VALUES ('6', 'six')")
-      wait_for(p, 60, "the insert after a rollback", function() return titles() == "1=ONE 4=three 6=six" end)
+      P.wait_for(p, 60, "the insert after a rollback", function() return titles() == "1=ONE 4=three 6=six" end)
       -- a key too large for a notification: a full pass finds it
       exec("INSERT INTO tickets VALUES (repeat('x', 9000), 'big')")
-      wait_for(p, 60, "a row with a 9000-byte key", function() return count() == 4 end)
+      P.wait_for(p, 60, "a row with a 9000-byte key", function() return count() == 4 end)
       exec("TRUNCATE tickets")
-      wait_for(p, 60, "a truncate", function() return count() == 0 end)
-      C.pgsrc_spec_kill(p.pid, 15)
-      wait_for(nil, 60, "coco to exit", function() return not alive(p) end)
+      P.wait_for(p, 60, "a truncate", function() return count() == 0 end)
+      P.signal(p, 15)
+      P.wait_for(nil, 60, "coco to exit", function() return not P.alive(p) end)
       rc, out, err = coco("drop flow.lua -f")
       assert.equals(0, rc, err)
       assert.matches("drop trigger coco__PgSrc__items_t on public.tickets", out)
@@ -418,11 +335,11 @@ describe("Postgres source", function()
       if not ready() then return end
       live_flow(', ordinal_column = "title"')
       local p = start()
-      wait_for(p, 60, "the initial pass", function() return count() == 2 end)
+      P.wait_for(p, 60, "the initial pass", function() return count() == 2 end)
       exec("INSERT INTO tickets SELECT 'n' || g, 'title ' || g FROM generate_series(1, 10000) g")
-      wait_for(p, 120, "10,000 inserted rows", function() return count() == 10002 end)
+      P.wait_for(p, 120, "10,000 inserted rows", function() return count() == 10002 end)
       exec("UPDATE tickets SET title = title || '!' WHERE id LIKE 'n%'")
-      wait_for(p, 120, "10,000 updated rows", function()
+      P.wait_for(p, 120, "10,000 updated rows", function()
         return rows("SELECT count(*) AS n FROM PgSrc__items WHERE title LIKE '%!'")[1].n == 10000
       end)
       -- the listening connection killed by the server, a change made at once: it arrives
@@ -430,15 +347,15 @@ describe("Postgres source", function()
         WHERE application_name = 'coco listen']])
       assert.same({ { ok = true } }, killed)
       exec("UPDATE tickets SET title = 'after the kill' WHERE id = '1'")
-      wait_for(p, 60, "the change after the kill", function()
+      P.wait_for(p, 60, "the change after the kill", function()
         return rows("SELECT title FROM PgSrc__items WHERE id = '1'")[1].title == "after the kill"
       end)
-      wait_for(p, 60, "the warning", function() return (H.read(p.err) or ""):match("was lost") end)
-      wait_for(p, 60, "a new listener", function()
+      P.wait_for(p, 60, "the warning", function() return (H.read(p.err) or ""):match("was lost") end)
+      P.wait_for(p, 60, "a new listener", function()
         return #srv:sql("SELECT pid FROM pg_stat_activity WHERE application_name = 'coco listen'") == 1
       end)
       exec("DELETE FROM tickets WHERE id = '2'")
-      wait_for(p, 60, "a delete after reconnecting", function() return count() == 10001 end)
+      P.wait_for(p, 60, "a delete after reconnecting", function() return count() == 10001 end)
     end)
   end)
 end)

@@ -65,19 +65,6 @@ return coco.flow("Query", function(flow, scope)
 end)
 ]]
 
-local function luajit(dir, code)
-  local prelude = string.format("package.cpath = %q .. '/?.so;' .. package.cpath\n", H.so_dir)
-  H.write(dir .. "/script.lua", prelude .. code)
-  local out, err = os.tmpname(), os.tmpname()
-  local p = io.popen(string.format("cd %s && luajit script.lua >%s 2>%s </dev/null; echo $?", H.q(dir), out, err))
-  local rc = tonumber(p:read("*l"))
-  p:close()
-  local so, se = H.read(out), H.read(err)
-  os.remove(out)
-  os.remove(err)
-  return rc, so, se
-end
-
 -- The spec's own nearest rows, by brute force.
 local embed = assert(loadstring(EMBED .. "return embed"))()
 local function brute(metric, query, k)
@@ -104,7 +91,7 @@ describe("query handlers", function()
   after_each(function() H.cleanup() end)
 
   it("find the same nearest rows as a brute-force scan, for each metric", function()
-    local rc, out, err = luajit(dir, [[
+    local rc, out, err = H.luajit(dir, [[
 local coco = require("coco")
 local flow = assert(coco.load("flow.lua"))
 local R = {}
@@ -162,7 +149,7 @@ io.write(coco.json.encode(R))
     end
     table.sort(want)
     local out
-    rc, out, err = luajit(dir, [[
+    rc, out, err = H.luajit(dir, [[
 local coco = require("coco")
 local flow = assert(coco.load("big.lua"))
 local rows = assert(flow:query("search", "tea pgvector 1234", { k = 25, metric = "l2" }))
@@ -215,7 +202,7 @@ io.write(coco.json.encode(d))
   end)
 
   it("coco.call runs built-in and Lua functions anywhere; top_k only at query time", function()
-    local rc, out, err = luajit(dir, [[
+    local rc, out, err = H.luajit(dir, [[
 local coco = require("coco")
 local R = {}
 R.lang = coco.call(coco.functions.DetectProgrammingLanguage{}, "x.py")
@@ -254,7 +241,7 @@ io.write(coco.json.encode(R))
       want[i] = string.format("Query handler %s: flow.lua:%d\n", name, line[name])
     end
     assert.matches("\n  text: str\n\n" .. table.concat(want):gsub("%p", "%%%0") .. "\nSetup: up to date\n", out)
-    rc, out, err = luajit(dir, [[
+    rc, out, err = H.luajit(dir, [[
 local coco = require("coco")
 local flow = assert(coco.load("flow.lua"))
 io.write(coco.json.encode(flow:info().query_handlers), "\n", flow:show())

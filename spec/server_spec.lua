@@ -3,21 +3,13 @@
 -- this process started on port 0 (its address read from its first line);
 -- after_each kills and reaps it. Waits poll with a generous deadline.
 local H = require("spec.helpers")
+local P = require("spec.proc")
 local ffi = require("ffi")
 local json = require("dkjson")
 
 local PATIENCE = 60
 
 pcall(ffi.cdef, [[
-struct server_spec_ts { long tv_sec; long tv_nsec; };
-int server_spec_clock_gettime(int clk, struct server_spec_ts *ts) __asm__("clock_gettime");
-int server_spec_fork(void) __asm__("fork");
-int server_spec_execv(const char *path, const char *const argv[]) __asm__("execv");
-void server_spec_exit(int status) __asm__("_exit");
-int server_spec_waitpid(int pid, int *status, int options) __asm__("waitpid");
-int server_spec_kill(int pid, int sig) __asm__("kill");
-int server_spec_setpgid(int pid, int pgid) __asm__("setpgid");
-int server_spec_poll(void *fds, unsigned long nfds, int timeout) __asm__("poll");
 int server_spec_socket(int domain, int type, int protocol) __asm__("socket");
 int server_spec_close(int fd) __asm__("close");
 long server_spec_write(int fd, const char *buf, unsigned long n) __asm__("write");
@@ -26,67 +18,9 @@ int server_spec_connect(int fd, const struct server_spec_sin *a, unsigned int le
 ]])
 local C = ffi.C
 
-local function now()
-  local ts = ffi.new("struct server_spec_ts")
-  C.server_spec_clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
-end
-local function sleep_ms(ms) C.server_spec_poll(nil, 0, ms) end
+local spawn, alive = P.spawn, P.alive
 
-local procs = {}
-
-local function spawn(dir, cmd, env)
-  local out, err = os.tmpname(), os.tmpname()
-  local line = string.format("cd %s && exec env %s %s >%s 2>%s </dev/null", H.q(dir), env or "", cmd,
-    H.q(out), H.q(err))
-  local argv = ffi.new("const char *[4]", { "sh", "-c", line, nil })
-  io.stdout:flush()
-  local pid = C.server_spec_fork()
-  if pid == 0 then
-    C.server_spec_setpgid(0, 0)
-    C.server_spec_execv("/bin/sh", argv)
-    C.server_spec_exit(127)
-  end
-  assert(pid > 0, "fork failed")
-  local p = { pid = pid, out = out, err = err, cmd = cmd }
-  procs[#procs + 1] = p
-  return p
-end
-
-local function alive(p)
-  if p.done then return false end
-  local st = ffi.new("int[1]")
-  local r = C.server_spec_waitpid(p.pid, st, 1)
-  if r == 0 then return true end
-  p.done, p.code = true, math.floor(st[0] / 256) % 256
-  return false
-end
-
-local function reap_all()
-  for _, p in ipairs(procs) do
-    if not p.done then
-      C.server_spec_kill(-p.pid, 9)
-      C.server_spec_kill(p.pid, 9)
-      C.server_spec_waitpid(p.pid, nil, 0)
-    end
-    os.remove(p.out)
-    os.remove(p.err)
-  end
-  procs = {}
-end
-
-local function wait_for(what, fn, p)
-  local t0 = now()
-  while true do
-    local v = fn()
-    if v then return v end
-    if p and not alive(p) then
-      error("coco exited while waiting for " .. what .. ": " .. (H.read(p.err) or ""), 2)
-    end
-    if now() - t0 > PATIENCE then error("timed out waiting for " .. what, 2) end
-    sleep_ms(20)
-  end
-end
+local function wait_for(what, fn, p) return P.wait_for(p, PATIENCE, what, fn) end
 
 -- GET/POST with curl: status, body (and parsed JSON when it is JSON)
 local function http(url, opts)
@@ -160,8 +94,8 @@ local function fixture(ndocs)
 end
 
 -- Starts `coco server` in dir; returns the process and its base URL.
-local function serve(dir, args, env)
-  local p = spawn(dir, H.q(H.bin) .. " server flow.lua --listen 127.0.0.1:0 " .. (args or ""), env)
+local function serve(dir, args)
+  local p = spawn(dir, H.q(H.bin) .. " server flow.lua --listen 127.0.0.1:0 " .. (args or ""))
   local addr = wait_for("the server's address", function()
     return (H.read(p.out) or ""):match("http://([%d%.]+:%d+)/")
   end, p)
@@ -169,7 +103,7 @@ local function serve(dir, args, env)
 end
 
 describe("coco server", function()
-  after_each(function() reap_all(); H.cleanup() end)
+  after_each(function() P.reap_all(); H.cleanup() end)
 
   it("serves the API of a flow: health, metrics, flows, graph, rows, a row through every step, exports, query", function()
     local d = fixture(5)
@@ -403,7 +337,7 @@ return coco.flow("Pg", function(flow, scope)
     { primary_key_fields = { "filename" } })
 end)
 ]])
-    local p = spawn(d, H.q(H.bin) .. " server flow.lua pg.lua --listen 127.0.0.1:0 --token-env COCO_T", "COCO_T=s3cret")
+    local p = spawn(d, "env COCO_T=s3cret " .. H.q(H.bin) .. " server flow.lua pg.lua --listen 127.0.0.1:0 --token-env COCO_T")
     local addr = wait_for("the server's address", function() return (H.read(p.out) or ""):match("http://([%d%.]+:%d+)/") end, p)
     local base = "http://" .. addr
     local auth = "Authorization: Bearer s3cret"

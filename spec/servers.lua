@@ -17,19 +17,13 @@
 --                         same port (postgres)
 --   server:kill()         stops it at once, as a crash would (postgres)
 local json = require("dkjson")
+local H = require("spec.helpers")
 
 local S = {}
 
-local root = debug.getinfo(1, "S").source:match("^@(.*)/spec/servers%.lua$") or "."
-if root:sub(1, 1) ~= "/" then
-  -- the real working directory ($PWD is stale under ctest's chdir)
-  local p = io.popen("pwd")
-  root = p:read("*l") .. "/" .. root
-  p:close()
-end
-S.root = root
+S.root = H.root
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local q = H.q
 
 -- Runs cmd; returns ok, its output (stdout and stderr).
 local function run(cmd)
@@ -41,13 +35,7 @@ local function run(cmd)
 end
 S.run = run
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = H.read
 
 local function sleep(s) os.execute("sleep " .. s) end
 

@@ -106,21 +106,6 @@ local function lines_of(s)
   return t
 end
 
--- Run a Lua script with luajit in dir, coco.so on package.cpath.
-local function luajit(dir, code)
-  local prelude = string.format("package.cpath = %q .. '/?.so;' .. package.cpath\n", H.so_dir)
-  H.write(dir .. "/script.lua", prelude .. code)
-  local out, err = os.tmpname(), os.tmpname()
-  local p = io.popen(string.format("cd %s && luajit script.lua >%s 2>%s </dev/null; echo $?", H.q(dir), out, err))
-  local rc = tonumber(p:read("*l"))
-  p:close()
-  local so, se = H.read(out), H.read(err)
-  os.remove(out)
-  os.remove(err)
-  assert.are.equal(0, rc, "luajit exited " .. tostring(rc) .. "\nstderr: " .. se .. "\nstdout: " .. so)
-  return assert(H.json.decode(so), so)
-end
-
 describe("text as CocoIndex reads it", function()
   after_each(H.cleanup)
 
@@ -203,7 +188,7 @@ describe("text as CocoIndex reads it", function()
 
   it("flow:update and flow:live report each warning (source, key) and count it in stats", function()
     local d = setup()
-    local r = luajit(d, [[
+    local r = H.script(d, [[
 local coco = require("coco")
 local flow = assert(coco.load("flow.lua"))
 local R = { update = {}, live = {} }
