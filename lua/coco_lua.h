@@ -62,6 +62,16 @@ int coco_lua_raisef(lua_State *L, const char *fmt, ...);
  * __gc (safe to run twice) and __tostring (may be NULL). */
 void coco_lua_class(lua_State *L, const char *mt, const luaL_Reg *methods, lua_CFunction gc,
 	lua_CFunction tostring);
+/* Push a new object of class mt: a userdata of size bytes, zeroed. */
+void *coco_lua_new(lua_State *L, size_t size, const char *mt);
+/* A registry reference to the function t[name] (t at idx), or LUA_NOREF
+ * when t is not a table or t[name] not a function. */
+int coco_lua_opt_ref(lua_State *L, int idx, const char *name);
+/* Push a timeout in ms as seconds; returns 1, or 0 (nothing pushed: no
+ * timeout) when ms < 0. */
+int coco_lua_push_timeout(lua_State *L, long ms);
+/* Push the names of fields[0, n) as an array. */
+void coco_lua_push_names(lua_State *L, const coco_field *fields, uint32_t n);
 /* Every call from C into Lua goes through coco_lua_pcall (a traceback
  * handler; the error message is left on the stack). coco_lua_pcall_error
  * then moves that message, without its traceback, into *err (pops it;

@@ -106,10 +106,8 @@ static int spec_tostring(lua_State *L)
 
 void coco_lua_def_push(lua_State *L, ldef *d)
 {
-	ldef **box = lua_newuserdata(L, sizeof *box);
+	ldef **box = coco_lua_new(L, sizeof *box, COCO_LDEF_MT);
 	*box = d;
-	luaL_getmetatable(L, COCO_LDEF_MT);
-	lua_setmetatable(L, -2);
 }
 
 static ldef *check_def(lua_State *L, int idx)
@@ -127,10 +125,7 @@ static int l_custom_spec(lua_State *L)
 	luaL_checktype(L, 2, LUA_TTABLE);
 	const char *json = luaL_checkstring(L, 3);
 	const char *where = luaL_checkstring(L, 4);
-	lspec **box = lua_newuserdata(L, sizeof *box);
-	*box = NULL;
-	luaL_getmetatable(L, COCO_LSPEC_MT);
-	lua_setmetatable(L, -2);
+	lspec **box = coco_lua_new(L, sizeof *box, COCO_LSPEC_MT);
 	lspec *s = coco_xcalloc(1, sizeof *s);
 	s->refs = 1;
 	s->def = d;

@@ -216,9 +216,8 @@ static void cb_progress(void *ud, const coco_source_stats *st, uint64_t done, ui
 	coco_lua_callback(c->L, 3, "on_progress");
 }
 
-static void read_callbacks(lua_State *L, int opts, cbctx *c, coco_update_opts *o)
+void coco_lua_update_flags(lua_State *L, int opts, coco_update_opts *o)
 {
-	c->L = L;
 	if (!lua_istable(L, opts))
 		return;
 	lua_getfield(L, opts, "reexport");
@@ -226,21 +225,28 @@ static void read_callbacks(lua_State *L, int opts, cbctx *c, coco_update_opts *o
 	lua_getfield(L, opts, "full_reprocess");
 	o->full_reprocess = lua_toboolean(L, -1);
 	lua_pop(L, 2);
-	lua_getfield(L, opts, "on_error");
+}
+
+/* The function opts[name], left on the stack: its index, or 0 (nothing
+ * left) when it is not a function. opts is a table. */
+static int opt_fn(lua_State *L, int opts, const char *name)
+{
+	lua_getfield(L, opts, name);
 	if (lua_isfunction(L, -1))
-		c->on_error = lua_gettop(L);
-	else
-		lua_pop(L, 1);
-	lua_getfield(L, opts, "on_progress");
-	if (lua_isfunction(L, -1))
-		c->on_progress = lua_gettop(L);
-	else
-		lua_pop(L, 1);
-	lua_getfield(L, opts, "on_warning");
-	if (lua_isfunction(L, -1))
-		c->on_warning = lua_gettop(L);
-	else
-		lua_pop(L, 1);
+		return lua_gettop(L);
+	lua_pop(L, 1);
+	return 0;
+}
+
+static void read_callbacks(lua_State *L, int opts, cbctx *c, coco_update_opts *o)
+{
+	c->L = L;
+	if (!lua_istable(L, opts))
+		return;
+	coco_lua_update_flags(L, opts, o);
+	c->on_error = opt_fn(L, opts, "on_error");
+	c->on_progress = opt_fn(L, opts, "on_progress");
+	c->on_warning = opt_fn(L, opts, "on_warning");
 	o->on_error = cb_error;
 	o->on_warning = cb_warning;
 	o->on_progress = cb_progress;
@@ -249,12 +255,20 @@ static void read_callbacks(lua_State *L, int opts, cbctx *c, coco_update_opts *o
 
 /* update, evaluate, verify: the flow at 1 (see running), its options and
  * callbacks from the table at 2 */
-static lgraph *pass_start(lua_State *L, int mode, cbctx *c, coco_update_opts *o, int *n)
+typedef struct passctx {
+	lgraph *lg;
+	cbctx c;
+	coco_update_opts o;
+} passctx;
+
+/* Fills p; returns 0, or the count of results pushed (nil, message). */
+static int pass_start(lua_State *L, int mode, passctx *p)
 {
-	lgraph *lg = running(L, mode, n);
-	if (lg)
-		read_callbacks(L, 2, c, o);
-	return lg;
+	int n;
+	p->lg = running(L, mode, &n);
+	if (p->lg)
+		read_callbacks(L, 2, &p->c, &p->o);
+	return n;
 }
 
 static void push_all_stats(lua_State *L, const coco_graph *g, const coco_source_stats *st)
@@ -271,12 +285,13 @@ static void push_all_stats(lua_State *L, const coco_graph *g, const coco_source_
 typedef int (*pass_fn)(lgraph *lg, const coco_update_opts *o, void *ud, coco_source_stats *st,
 	char **err);
 
-static int run_pass(lua_State *L, lgraph *lg, const coco_update_opts *o, pass_fn pass, void *ud)
+static int run_pass(lua_State *L, passctx *p, pass_fn pass, void *ud)
 {
+	lgraph *lg = p->lg;
 	coco_source_stats *st = coco_xcalloc(coco_graph_nsources(lg->g) + 1, sizeof *st);
 	char *err = NULL;
 	lg->nlive++;                  /* a callback may close the flow: it goes after */
-	int rc = pass(lg, o, ud, st, &err);
+	int rc = pass(lg, &p->o, ud, st, &err);
 	if (!rc)
 		push_all_stats(L, lg->g, st);
 	free(st);
@@ -294,13 +309,9 @@ static int update_pass(lgraph *lg, const coco_update_opts *o, void *ud, coco_sou
 /* g:update{ reexport, full_reprocess, on_error, on_warning, on_progress } -> stats | nil, msg */
 static int l_update(lua_State *L)
 {
-	int n;
-	coco_update_opts o = {0};
-	cbctx c = {0};
-	lgraph *lg = pass_start(L, WRITES_STATE, &c, &o, &n);
-	if (!lg)
-		return n;
-	return run_pass(L, lg, &o, update_pass, NULL);
+	passctx p = {0};
+	int n = pass_start(L, WRITES_STATE, &p);
+	return n ? n : run_pass(L, &p, update_pass, NULL);
 }
 
 /* evaluate: rows go to a Lua sink(export_name, rows_as_json_lines) */
@@ -371,27 +382,20 @@ static void cb_diff(void *ud, const coco_verify_diff *d)
  * missing, stale, different, collisions, repaired, scanned }, errors | nil, msg */
 static int l_verify(lua_State *L)
 {
-	int n;
-	coco_update_opts uo = {0};
-	cbctx c = {0};
-	lgraph *lg = pass_start(L, ANY_STATE, &c, &uo, &n);
-	if (!lg)
+	passctx p = {0};
+	int n = pass_start(L, ANY_STATE, &p);
+	if (n)
 		return n;
-	c.on_progress = 0;
-	coco_verify_opts o = { .on_error = cb_error, .on_diff = cb_diff, .ud = &c };
+	lgraph *lg = p.lg;
+	p.c.on_progress = 0;
+	coco_verify_opts o = { .on_error = cb_error, .on_diff = cb_diff, .ud = &p.c };
 	if (lua_istable(L, 2)) {
 		lua_getfield(L, 2, "repair");
 		o.repair = lua_toboolean(L, -1);
-		lua_getfield(L, 2, "on_diff");
-		if (lua_isfunction(L, -1))
-			c.on_progress = lua_gettop(L);
-		else
-			lua_pop(L, 1);
+		p.c.on_progress = opt_fn(L, 2, "on_diff");
 	}
 	size_t nx = coco_graph_nexports(lg->g);
-	coco_verify_stats *st = calloc(nx + 1, sizeof *st);
-	if (!st)
-		abort();
+	coco_verify_stats *st = coco_xcalloc(nx + 1, sizeof *st);
 	uint64_t nerr = 0;
 	char *err = NULL;
 	lg->nlive++;                  /* a callback may close the flow: it goes after */
@@ -420,11 +424,9 @@ static int l_verify(lua_State *L)
 static int l_evaluate(lua_State *L)
 {
 	luaL_checktype(L, 3, LUA_TFUNCTION);
-	int n;
-	coco_update_opts o = {0};
-	cbctx c = {0};
-	lgraph *lg = pass_start(L, ANY_STATE, &c, &o, &n);
-	if (!lg)
+	passctx p = {0};
+	int n = pass_start(L, ANY_STATE, &p);
+	if (n)
 		return n;
 	int use_cache = 1;
 	if (lua_istable(L, 2)) {
@@ -434,7 +436,7 @@ static int l_evaluate(lua_State *L)
 		lua_pop(L, 1);
 	}
 	evalctx e = { .L = L, .sink = 3, .use_cache = use_cache };
-	int r = run_pass(L, lg, &o, evaluate_pass, &e);
+	int r = run_pass(L, &p, evaluate_pass, &e);
 	coco_buf_free(&e.b);
 	return r;
 }

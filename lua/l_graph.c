@@ -67,11 +67,8 @@ static int l_graph_new(lua_State *L)
 {
 	const char *name = luaL_checkstring(L, 1);
 	const char *base = luaL_optstring(L, 2, ".");
-	lgraph *lg = lua_newuserdata(L, sizeof *lg);
-	memset(lg, 0, sizeof *lg);
+	lgraph *lg = coco_lua_new(L, sizeof *lg, COCO_GRAPH_MT);
 	lg->pid = getpid();
-	luaL_getmetatable(L, COCO_GRAPH_MT);
-	lua_setmetatable(L, -2);
 	lg->g = coco_graph_create(name, base);
 	return 1;
 }
@@ -415,12 +412,7 @@ static int l_info(lua_State *L)
 		lua_setfield(L, -2, "name");
 		lua_pushstring(L, x->ops->name);
 		lua_setfield(L, -2, "kind");
-		lua_newtable(L);
-		const coco_type *rt = x->info.row_type;
-		for (uint32_t k = 0; k < rt->nfields; k++) {
-			lua_pushstring(L, rt->fields[k].name);
-			lua_rawseti(L, -2, (int)k + 1);
-		}
+		coco_lua_push_names(L, x->info.row_type->fields, x->info.row_type->nfields);
 		lua_setfield(L, -2, "fields");
 		lua_pushinteger(L, x->info.nkeys);
 		lua_setfield(L, -2, "nkeys");

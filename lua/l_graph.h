@@ -26,5 +26,9 @@ void coco_lua_graph_close_state(lgraph *lg);
 /* A live updater ended: drop its hold on lg. */
 void coco_lua_graph_unlive(lgraph *lg);
 
+/* l_flow.c: the flags reexport and full_reprocess of the options table at
+ * opts (if it is one) into o. */
+void coco_lua_update_flags(lua_State *L, int opts, coco_update_opts *o);
+
 /* l_live.c: push a new updater for the flow at graph_idx; opts table at opts. */
 int coco_lua_live_new(lua_State *L, int graph_idx, lgraph *lg, int opts);

@@ -89,41 +89,23 @@ static void cb_error(void *ud, const char *source, const char *key, const char *
 	call_ref(l, l->on_error, 3, "on_error");
 }
 
-static int opt_ref(lua_State *L, int opts, const char *name)
-{
-	if (!lua_istable(L, opts))
-		return LUA_NOREF;
-	lua_getfield(L, opts, name);
-	if (!lua_isfunction(L, -1)) {
-		lua_pop(L, 1);
-		return LUA_NOREF;
-	}
-	return luaL_ref(L, LUA_REGISTRYINDEX);
-}
-
 int coco_lua_live_new(lua_State *L, int graph_idx, lgraph *lg, int opts)
 {
-	llive *l = lua_newuserdata(L, sizeof *l);
-	memset(l, 0, sizeof *l);
+	llive *l = coco_lua_new(L, sizeof *l, COCO_LIVE_MT);
 	l->on_batch = l->on_warning = l->on_error = l->graph_ref = LUA_NOREF;
-	luaL_getmetatable(L, COCO_LIVE_MT);
-	lua_setmetatable(L, -2);
 	int self = lua_gettop(L);
 	coco_live_opts o;
 	memset(&o, 0, sizeof o);
+	coco_lua_update_flags(L, opts, &o.update);
 	if (lua_istable(L, opts)) {
-		lua_getfield(L, opts, "reexport");
-		o.update.reexport = lua_toboolean(L, -1);
-		lua_getfield(L, opts, "full_reprocess");
-		o.update.full_reprocess = lua_toboolean(L, -1);
 		lua_getfield(L, opts, "budget_ms");
 		o.budget_ms = lua_tonumber(L, -1);
-		lua_pop(L, 3);
+		lua_pop(L, 1);
 	}
 	l->pid = getpid();
-	l->on_batch = opt_ref(L, opts, "on_batch");
-	l->on_warning = opt_ref(L, opts, "on_warning");
-	l->on_error = opt_ref(L, opts, "on_error");
+	l->on_batch = coco_lua_opt_ref(L, opts, "on_batch");
+	l->on_warning = coco_lua_opt_ref(L, opts, "on_warning");
+	l->on_error = coco_lua_opt_ref(L, opts, "on_error");
 	o.update.on_error = cb_error;
 	o.update.on_warning = cb_row_warning;
 	o.update.ud = l;
@@ -190,11 +172,7 @@ static int l_fd(lua_State *L)
 
 static int l_timeout(lua_State *L)
 {
-	long ms = coco_live_timeout(check_live(L, 1)->lv);
-	if (ms < 0)
-		return 0;
-	lua_pushnumber(L, ms / 1000.0);
-	return 1;
+	return coco_lua_push_timeout(L, coco_live_timeout(check_live(L, 1)->lv));
 }
 
 static int l_has_capture(lua_State *L)

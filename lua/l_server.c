@@ -120,11 +120,8 @@ static int l_server_new(lua_State *L)
 	lua_getfield(L, 1, "handler");
 	luaL_argcheck(L, lua_isfunction(L, -1), 1, "handler must be a function");
 	lua_pop(L, 1);
-	lserver *ls = lua_newuserdata(L, sizeof *ls);
-	memset(ls, 0, sizeof *ls);
+	lserver *ls = coco_lua_new(L, sizeof *ls, COCO_SERVER_MT);
 	ls->handler = ls->on_gone = LUA_NOREF;
-	luaL_getmetatable(L, COCO_SERVER_MT);
-	lua_setmetatable(L, -2);
 	coco_server_opts o;
 	memset(&o, 0, sizeof o);
 	o.listen = opt_str(L, 1, "listen");
@@ -143,13 +140,8 @@ static int l_server_new(lua_State *L)
 		ls->s = NULL;
 		return coco_lua_fail_free(L, err ? err : coco_strdup("cannot start the server"));
 	}
-	lua_getfield(L, 1, "handler");
-	ls->handler = luaL_ref(L, LUA_REGISTRYINDEX);
-	lua_getfield(L, 1, "on_gone");
-	if (lua_isfunction(L, -1))
-		ls->on_gone = luaL_ref(L, LUA_REGISTRYINDEX);
-	else
-		lua_pop(L, 1);
+	ls->handler = coco_lua_opt_ref(L, 1, "handler");   /* a function: checked above */
+	ls->on_gone = coco_lua_opt_ref(L, 1, "on_gone");
 	return 1;
 }
 
@@ -161,11 +153,7 @@ static int l_fd(lua_State *L)
 
 static int l_timeout(lua_State *L)
 {
-	long ms = coco_server_timeout(check_server(L, 1)->s);
-	if (ms < 0)
-		return 0;
-	lua_pushnumber(L, ms / 1000.0);
-	return 1;
+	return coco_lua_push_timeout(L, coco_server_timeout(check_server(L, 1)->s));
 }
 
 static int l_run(lua_State *L)
@@ -275,10 +263,8 @@ typedef struct lpoller {
 
 static int l_poller_new(lua_State *L)
 {
-	lpoller *p = lua_newuserdata(L, sizeof *p);
+	lpoller *p = coco_lua_new(L, sizeof *p, COCO_POLLER_MT);
 	p->fd = epoll_create1(EPOLL_CLOEXEC);
-	luaL_getmetatable(L, COCO_POLLER_MT);
-	lua_setmetatable(L, -2);
 	if (p->fd < 0) {
 		return coco_lua_failf(L, "epoll_create1: %s", strerror(errno));
 	}
@@ -362,20 +348,19 @@ static int l_signal_fd(lua_State *L)
 }
 
 /* ---- inspection -------------------------------------------------------- */
-static lgraph *graph_arg(lua_State *L)
+/* nil, msg, an HTTP status */
+static int fail_status(lua_State *L, const char *msg, int status)
 {
-	lgraph *lg = luaL_checkudata(L, 1, COCO_GRAPH_MT);
-	if (!lg->g)
-		coco_lua_raisef(L, "coco: flow is closed");
-	return lg;
+	coco_lua_fail(L, msg);
+	lua_pushinteger(L, status);
+	return 3;
 }
 
 static int push_json(lua_State *L, coco_buf *b, int rc, char *err, int status)
 {
 	if (rc < 0) {
 		coco_buf_free(b);
-		coco_lua_fail(L, err);
-		lua_pushinteger(L, status);
+		fail_status(L, err, status);
 		free(err);
 		return 3;
 	}
@@ -387,7 +372,7 @@ static int push_json(lua_State *L, coco_buf *b, int rc, char *err, int status)
 static int l_inspect_graph(lua_State *L)
 {
 	coco_buf b = {0};
-	coco_inspect_graph(graph_arg(L)->g, &b);
+	coco_inspect_graph(coco_lua_check_graph(L, 1)->g, &b);
 	return push_json(L, &b, 0, NULL, 0);
 }
 
@@ -400,15 +385,13 @@ static size_t source_arg(lua_State *L, lgraph *lg, int idx)
 
 static int no_state(lua_State *L)
 {
-	coco_lua_fail(L, "the flow has no state yet (run an update first)");
-	lua_pushinteger(L, 409);
-	return 3;
+	return fail_status(L, "the flow has no state yet (run an update first)", 409);
 }
 
 /* core.inspect_rows(g, source, after, limit, q) */
 static int l_inspect_rows(lua_State *L)
 {
-	lgraph *lg = graph_arg(L);
+	lgraph *lg = coco_lua_check_graph(L, 1);
 	size_t si = source_arg(L, lg, 2);
 	if (!lg->st)
 		return no_state(L);
@@ -422,7 +405,7 @@ static int l_inspect_rows(lua_State *L)
 /* core.inspect_row(g, source, keytext) -> json | nil, msg, status (400, 404, 500) */
 static int l_inspect_row(lua_State *L)
 {
-	lgraph *lg = graph_arg(L);
+	lgraph *lg = coco_lua_check_graph(L, 1);
 	size_t si = source_arg(L, lg, 2);
 	const char *text = luaL_checkstring(L, 3);
 	coco_arena a = {0};
@@ -438,9 +421,8 @@ static int l_inspect_row(lua_State *L)
 	coco_arena_destroy(&a);
 	if (rc == 1) {
 		coco_buf_free(&b);
-		coco_lua_failf(L, "%s has no row with key '%s'", coco_graph_source(lg->g, si)->name, text);
-		lua_pushinteger(L, 404);
-		return 3;
+		return fail_status(L, lua_pushfstring(L, "%s has no row with key '%s'",
+			coco_graph_source(lg->g, si)->name, text), 404);
 	}
 	return push_json(L, &b, rc, err, 500);
 }
@@ -448,7 +430,7 @@ static int l_inspect_row(lua_State *L)
 /* core.inspect_export(g, x, after, limit) */
 static int l_inspect_export(lua_State *L)
 {
-	lgraph *lg = graph_arg(L);
+	lgraph *lg = coco_lua_check_graph(L, 1);
 	lua_Integer x = luaL_checkinteger(L, 2);
 	luaL_argcheck(L, x >= 1 && (size_t)x <= coco_graph_nexports(lg->g), 2, "no such export");
 	if (!lg->st)

@@ -239,17 +239,9 @@ static int tgt_open(const coco_optval *opts, const coco_export_info *info, void 
 	lua_setfield(T, -2, "export");
 	lua_rawgeti(T, LUA_REGISTRYINDEX, s->opts_ref);
 	lua_setfield(T, -2, "options");
-	lua_createtable(T, (int)info->nkeys, 0);
-	for (uint32_t i = 0; i < info->nkeys; i++) {
-		lua_pushstring(T, info->row_type->fields[i].name);
-		lua_rawseti(T, -2, (int)i + 1);
-	}
+	coco_lua_push_names(T, info->row_type->fields, info->nkeys);
 	lua_setfield(T, -2, "key_fields");
-	lua_createtable(T, (int)info->row_type->nfields, 0);
-	for (uint32_t i = 0; i < info->row_type->nfields; i++) {
-		lua_pushstring(T, info->row_type->fields[i].name);
-		lua_rawseti(T, -2, (int)i + 1);
-	}
+	coco_lua_push_names(T, info->row_type->fields, info->row_type->nfields);
 	lua_setfield(T, -2, "fields");
 	t->ctx_ref = luaL_ref(T, LUA_REGISTRYINDEX);
 	*out = t;

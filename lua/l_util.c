@@ -59,6 +59,44 @@ void coco_lua_class(lua_State *L, const char *mt, const luaL_Reg *methods, lua_C
 	lua_pop(L, 1);
 }
 
+void *coco_lua_new(lua_State *L, size_t size, const char *mt)
+{
+	void *p = lua_newuserdata(L, size);
+	memset(p, 0, size);
+	luaL_getmetatable(L, mt);
+	lua_setmetatable(L, -2);
+	return p;
+}
+
+int coco_lua_opt_ref(lua_State *L, int idx, const char *name)
+{
+	if (!lua_istable(L, idx))
+		return LUA_NOREF;
+	lua_getfield(L, idx, name);
+	if (!lua_isfunction(L, -1)) {
+		lua_pop(L, 1);
+		return LUA_NOREF;
+	}
+	return luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+int coco_lua_push_timeout(lua_State *L, long ms)
+{
+	if (ms < 0)
+		return 0;
+	lua_pushnumber(L, ms / 1000.0);
+	return 1;
+}
+
+void coco_lua_push_names(lua_State *L, const coco_field *fields, uint32_t n)
+{
+	lua_createtable(L, (int)n, 0);
+	for (uint32_t i = 0; i < n; i++) {
+		lua_pushstring(L, fields[i].name);
+		lua_rawseti(L, -2, (int)i + 1);
+	}
+}
+
 /* Traceback handler for every call from C into Lua. */
 static int traceback(lua_State *L)
 {
