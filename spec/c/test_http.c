@@ -5,9 +5,7 @@
 #include "spec/c/test_s3_fakeserver.h"
 #include "engine/http.h"
 
-static int passed, failed;
-#define CHECK(c) do { if (c) passed++; else { failed++; \
-	fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); } } while (0)
+#include "spec/c/check.h"
 
 /* The handler's script: a per-test function of the request index. */
 typedef struct script {
@@ -300,6 +298,5 @@ int main(void)
 	CHECK(now_ms() - t0 < 60000);
 	coco_http_destroy(h);
 
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return CHECK_DONE();
 }

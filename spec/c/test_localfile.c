@@ -19,13 +19,7 @@
 extern const coco_source_ops coco_localfile_source;
 static const coco_source_ops *LF = &coco_localfile_source;
 
-static int passed, failed;
-#define CHECK(c) do { if (c) passed++; else { failed++; \
-	printf("%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
-#define CHECK_STR(a, b) do { const char *a_ = (a), *b_ = (b); \
-	if (a_ && b_ && !strcmp(a_, b_)) passed++; else { failed++; \
-	printf("%s:%d: expected \"%s\", got \"%s\"\n", __FILE__, __LINE__, \
-		b_ ? b_ : "(null)", a_ ? a_ : "(null)"); } } while (0)
+#include "spec/c/check.h"
 
 static char tmp[64];
 
@@ -817,6 +811,5 @@ int main(void)
 	test_10k();
 
 	nftw(tmp, rm_one, 64, FTW_DEPTH | FTW_PHYS);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return CHECK_DONE();
 }

@@ -20,9 +20,7 @@
 extern const coco_source_ops coco_localfile_source;
 static const coco_source_ops *LF = &coco_localfile_source;
 
-static int passed, failed;
-#define CHECK(c) do { if (c) passed++; else { failed++; \
-	printf("%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
+#include "spec/c/check.h"
 
 static char tmp[64];                     /* the mkdtemp() directory */
 static char root[128];                   /* tmp/docs: the source's path */
@@ -821,6 +819,5 @@ int main(void)
 	LF->close(src);
 
 	rm_tree(tmp);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return CHECK_DONE();
 }

@@ -6,9 +6,7 @@
 #include "spec/c/test_s3_fakeserver.h"
 #include "engine/prefetch.h"
 
-static int passed, failed;
-#define CHECK(c) do { if (c) passed++; else { failed++; \
-	fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); } } while (0)
+#include "spec/c/check.h"
 
 /* Every request is answered with its target: "/k3" gives "/k3". */
 static void handler(void *ud, const fk_req *rq, int n, fk_resp *o)
@@ -190,6 +188,5 @@ int main(void)
 	coco_http_destroy(t.http);
 	fk_stop(&s2);
 	fk_stop(&s);
-	printf("test_prefetch: %d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return CHECK_DONE();
 }

@@ -8,9 +8,7 @@
 #include "spec/c/test_s3_fakeserver.h"
 #include "connectors/s3/s3_int.h"
 
-static int passed, failed;
-#define CHECK(c) do { if (c) passed++; else { failed++; \
-	fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); } } while (0)
+#include "spec/c/check.h"
 
 extern const coco_source_ops coco_s3_source;
 
@@ -572,6 +570,5 @@ int main(void)
 	test_xml();
 	test_events();
 	test_source();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return CHECK_DONE();
 }

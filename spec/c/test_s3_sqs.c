@@ -8,9 +8,7 @@
 #include "spec/c/test_s3_fakeserver.h"
 #include "connectors/s3/s3_int.h"
 
-static int passed, failed;
-#define CHECK(c) do { if (c) passed++; else { failed++; \
-	fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #c); } } while (0)
+#include "spec/c/check.h"
 
 extern const coco_source_ops coco_s3_source;
 
@@ -293,6 +291,5 @@ int main(void)
 	coco_buf_free(&b);
 	for (int i = 0; i < f.nbatches; i++)
 		free(f.batches[i]);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return CHECK_DONE();
 }

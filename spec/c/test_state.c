@@ -23,19 +23,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
-static int passed, failed;
-
-#define CHECK(c) do { \
-	if (c) passed++; \
-	else { failed++; fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } \
-} while (0)
-
-#define CHECK_STR(a, b) do { \
-	const char *a_ = (a), *b_ = (b); \
-	if (a_ && b_ && strcmp(a_, b_) == 0) passed++; \
-	else { failed++; fprintf(stderr, "%s:%d: got \"%s\", want \"%s\"\n", __FILE__, __LINE__, \
-				 a_ ? a_ : "(null)", b_ ? b_ : "(null)"); } \
-} while (0)
+#include "spec/c/check.h"
 
 static char root[64];
 static const char *pg_url;   /* the store under test: PostgreSQL at this URL, else RocksDB */
@@ -968,8 +956,7 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "--pg")) {
 		pg_url = argv[2];
 		test_pg();
-		printf("%d passed, %d failed\n", passed, failed);
-		return failed > 0;
+		return CHECK_DONE();
 	}
 	if (argc == 3)
 		return child_main(argv[1], argv[2]);
@@ -994,6 +981,5 @@ int main(int argc, char **argv)
 	char *err = NULL;
 	CHECK(coco_state_remove(root, &err) == 0);
 	free(err);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed > 0;
+	return CHECK_DONE();
 }

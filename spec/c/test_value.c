@@ -11,19 +11,7 @@
 #include "engine/value.h"
 #include "engine/fingerprint.h"
 
-static int npass, nfail;
-
-#define CHECK(c) do { \
-	if (c) npass++; \
-	else { nfail++; fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } \
-} while (0)
-
-#define CHECK_STR(got, want) do { \
-	const char *g_ = (got), *w_ = (want); \
-	if (g_ && !strcmp(g_, w_)) npass++; \
-	else { nfail++; fprintf(stderr, "%s:%d: got  %s\n%*swant %s\n", __FILE__, __LINE__, \
-		g_ ? g_ : "(null)", (int)strlen(__FILE__) + 8, "", w_); } \
-} while (0)
+#include "spec/c/check.h"
 
 static coco_arena A;
 
@@ -731,6 +719,5 @@ int main(void)
 	test_json();
 	test_fingerprint();
 	coco_arena_destroy(&A);
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail > 0;
+	return CHECK_DONE();
 }
