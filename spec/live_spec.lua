@@ -181,6 +181,29 @@ local function settle(p, quiet)
   end)
 end
 
+-- `coco -L` on d, then a burst of n files under docs/many; once file `at`
+-- is written and the burst's first batch is in, nsig SIGINTs in a row
+-- while files keep coming. Returns the process, how and with what code it
+-- exited, and the ms from the signals to its exit.
+local function signals_in_burst(d, n, at, nsig)
+  local p = start_live(d)
+  initial(p)
+  H.mkdir(d .. "/docs/many")
+  local t0, t1
+  for i = 1, n do
+    put(string.format("%s/docs/many/f%03d.md", d, i), "# F" .. i .. "\n\nbody " .. i .. "\n")
+    if i == at then
+      wait_for(p, PATIENCE, "the first batch of the burst", function() return #batches(p) >= 2 end)
+      for _ = 1, nsig do signal(p, SIGINT) end
+      t0 = now()
+    end
+    if t0 and not t1 and not alive(p) then t1 = now() end
+  end
+  local how, code = wait_exit(p, PATIENCE)
+  t1 = t1 or now()
+  return p, how, code, (t1 - t0) * 1e3
+end
+
 -- Every write on the target table, through triggers (see incremental_spec).
 local function install_write_log(d)
   H.sql(d .. "/" .. DB, string.format([[
@@ -356,22 +379,8 @@ end)
 
     it("SIGINT in the middle of a burst: exit 0, and the next update converges", function()
       local d = setup_dir{ ["a.md"] = "# A\n" }
-      local p = start_live(d)
-      initial(p)
-      H.mkdir(d .. "/docs/many")
-      local t0, t1
-      for i = 1, 600 do
-        put(string.format("%s/docs/many/f%03d.md", d, i), "# F" .. i .. "\n\nbody " .. i .. "\n")
-        if i == 200 then
-          wait_for(p, PATIENCE, "the first batch of the burst", function() return #batches(p) >= 2 end)
-          signal(p, SIGINT)               -- while files keep coming
-          t0 = now()
-        end
-        if t0 and not t1 and not alive(p) then t1 = now() end
-      end
-      local how, code = wait_exit(p, PATIENCE)
-      t1 = t1 or now()
-      say("SIGINT during a burst: exit after %.1f ms, %d of 600 rows in", (t1 - t0) * 1e3,
+      local p, how, code, ms = signals_in_burst(d, 600, 200, 1)
+      say("SIGINT during a burst: exit after %.1f ms, %d of 600 rows in", ms,
         count(d, "filename GLOB 'many/*'"))
       assert.are.same({ "exit", 0 }, { how, code }, describe_proc(p))
       assert.are.same({}, complaints(p))
@@ -413,24 +422,9 @@ end)
 
     it("a second signal kills at once; the next update converges", function()
       local d = setup_dir{ ["a.md"] = "# A\n" }
-      local p = start_live(d)
-      initial(p)
       -- give it work, then two signals in a row
-      H.mkdir(d .. "/docs/many")
-      local t0, t1
-      for i = 1, 400 do
-        put(string.format("%s/docs/many/f%03d.md", d, i), "# F" .. i .. "\n\nbody " .. i .. "\n")
-        if i == 150 then
-          wait_for(p, PATIENCE, "the first batch of the burst", function() return #batches(p) >= 2 end)
-          signal(p, SIGINT)
-          signal(p, SIGINT)
-          t0 = now()
-        end
-        if t0 and not t1 and not alive(p) then t1 = now() end
-      end
-      local how, code = wait_exit(p, PATIENCE)
-      t1 = t1 or now()
-      say("two SIGINTs: gone after %.1f ms (%s %d)", (t1 - t0) * 1e3, how, code)
+      local p, how, code, ms = signals_in_burst(d, 400, 150, 2)
+      say("two SIGINTs: gone after %.1f ms (%s %d)", ms, how, code)
       -- killed by the second one, or both taken as one (signals coalesce)
       -- and the first one's graceful exit
       assert(how == "signal" and code == SIGINT or how == "exit" and code == 0, describe_proc(p))
