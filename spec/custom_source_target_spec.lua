@@ -104,11 +104,7 @@ local function target(d, dir)
   return out
 end
 
-local function lines(s)
-  local out = {}
-  for l in (s or ""):gmatch("[^\n]+") do out[#out + 1] = l end
-  return out
-end
+local lines = H.lines
 
 describe("custom sources and targets written in Lua", function()
   local d

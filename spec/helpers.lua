@@ -260,6 +260,13 @@ function H.numbered_doc(tag, n)
   return table.concat(t)
 end
 
+-- The lines of s that are not empty.
+function H.lines(s)
+  local out = {}
+  for line in (s or ""):gmatch("[^\n]+") do out[#out + 1] = line end
+  return out
+end
+
 -- Parse --json output lines.
 function H.json_lines(s)
   local out = {}

@@ -268,7 +268,7 @@ local function pglite_template(dir, server_js)
 end
 
 function S.pglite()
-  local dir = root .. "/spec/servers/pglite"
+  local dir = S.root .. "/spec/servers/pglite"
   local server_js = dir .. "/node_modules/@electric-sql/pglite-socket/dist/scripts/server.js"
   if not run("command -v node >/dev/null") then return nil, "node is not installed (make deps installs nodejs)" end
   if not io.open(server_js) then

@@ -100,12 +100,6 @@ local function stored(d)
   return t
 end
 
-local function lines_of(s)
-  local t = {}
-  for l in (s or ""):gmatch("[^\n]+") do t[#t + 1] = l end
-  return t
-end
-
 describe("text as CocoIndex reads it", function()
   after_each(H.cleanup)
 
@@ -126,7 +120,7 @@ describe("text as CocoIndex reads it", function()
     end
     table.sort(warned)
     local got = {}
-    for _, l in ipairs(lines_of(err)) do
+    for _, l in ipairs(H.lines(err)) do
       if not l:match("^coco: Texts: setup applied") and not l:match("^  ") then got[#got + 1] = l end
     end
     table.sort(got)
