@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
+#include <string.h>
 
 /* A growable byte buffer. Zero-initialise ({0}) to start; free with
  * coco_buf_free(). p is always NUL-terminated after any add (not counted
@@ -66,6 +67,13 @@ void coco_arena_destroy(coco_arena *a);
  * it into a (NULL on a malformed escape). */
 void coco_buf_esc(coco_buf *b, const char *s, int token);
 char *coco_unesc(coco_arena *a, const char *s, size_t n);
+
+/* Byte order of a[0..na) and b[0..nb), a prefix first: <0, 0 or >0. */
+static inline int coco_bytes_cmp(const void *a, size_t na, const void *b, size_t nb)
+{
+	int c = memcmp(a, b, na < nb ? na : nb);
+	return c ? c : (na > nb) - (na < nb);
+}
 
 /* The value of the hex digit c (either case), or -1. */
 static inline int coco_hexval(int c)

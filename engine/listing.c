@@ -57,8 +57,7 @@ static int key_cmp(const char *a, const char *b)
 	uint32_t na, nb, o;
 	rec_get(a, &na, &o);
 	rec_get(b, &nb, &o);
-	int c = memcmp(a + HDR, b + HDR, na < nb ? na : nb);
-	return c ? c : (na > nb) - (na < nb);
+	return coco_bytes_cmp(a + HDR, na, b + HDR, nb);
 }
 
 /* Records of one run: by key, then by offset (the order they were added). */

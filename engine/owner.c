@@ -362,16 +362,10 @@ typedef struct pair {
 	size_t nokey, nowner;
 } pair;
 
-static int bytes_cmp(const char *a, size_t na, const char *b, size_t nb)
-{
-	int c = memcmp(a, b, na < nb ? na : nb);
-	return c ? c : (na > nb) - (na < nb);
-}
-
 static int pair_cmp(const void *pa, const void *pb)
 {
 	const pair *a = pa, *b = pb;
-	return bytes_cmp(a->okey, a->nokey, b->okey, b->nokey);
+	return coco_bytes_cmp(a->okey, a->nokey, b->okey, b->nokey);
 }
 
 /* By key, then owner (an owner named twice, committed and staged, once). */
@@ -379,7 +373,7 @@ static int pair_cmp2(const void *pa, const void *pb)
 {
 	const pair *a = pa, *b = pb;
 	int c = pair_cmp(pa, pb);
-	return c ? c : bytes_cmp(a->owner, a->nowner, b->owner, b->nowner);
+	return c ? c : coco_bytes_cmp(a->owner, a->nowner, b->owner, b->nowner);
 }
 
 /* Records for the targets in need[0..n) built from lineage, into b. */

@@ -38,18 +38,10 @@ static int list_cb(void *ud, const coco_value *key, const void *ord, size_t nord
 	return 0;
 }
 
-static int bytecmp(const char *a, size_t na, const char *b, size_t nb)
-{
-	int c = memcmp(a, b, na < nb ? na : nb);
-	if (c)
-		return c;
-	return na < nb ? -1 : na > nb;
-}
-
 static int item_cmp(const void *pa, const void *pb)
 {
 	const item *a = pa, *b = pb;
-	return bytecmp(a->key, a->nkey, b->key, b->nkey);
+	return coco_bytes_cmp(a->key, a->nkey, b->key, b->nkey);
 }
 
 /* Sorts items by key, keeping one of equal keys. */
@@ -154,7 +146,7 @@ int cursor_fill(cursor *c, items *w, char **err)
 	}
 	while (w->n < WINDOW && trc >= 0 && (c->lrc == 1 || trc == 1)) {
 		int cmp = c->lrc != 1 ? 1 : trc != 1 ? -1 :
-			bytecmp(c->lk, c->nlk, tk + plen, ntk - plen);
+			coco_bytes_cmp(c->lk, c->nlk, tk + plen, ntk - plen);
 		item x = {0};
 		if (cmp <= 0) {
 			x.key = coco_arena_strndup(w->a, c->lk, c->nlk);

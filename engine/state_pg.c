@@ -354,19 +354,13 @@ typedef struct wop {
 	size_t seq;
 } wop;
 
-static int bytecmp(const char *a, size_t an, const char *b, size_t bn)
-{
-	int c = memcmp(a, b, an < bn ? an : bn);
-	return c ? c : (an > bn) - (an < bn);
-}
-
 /* By key space, key, then order in the batch. */
 static int wop_cmp(const void *x, const void *y)
 {
 	const wop *a = x, *b = y;
 	if (a->op.cf != b->op.cf)
 		return a->op.cf < b->op.cf ? -1 : 1;
-	int c = bytecmp(a->op.k, a->op.kn, b->op.k, b->op.kn);
+	int c = coco_bytes_cmp(a->op.k, a->op.kn, b->op.k, b->op.kn);
 	return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
 }
 
@@ -376,7 +370,7 @@ static int last_of_key(const wop *ops, size_t j, size_t m)
 	if (j + 1 == m)
 		return 1;
 	const coco_batch_op *a = &ops[j].op, *b = &ops[j + 1].op;
-	return a->cf != b->cf || bytecmp(a->k, a->kn, b->k, b->kn);
+	return a->cf != b->cf || coco_bytes_cmp(a->k, a->kn, b->k, b->kn);
 }
 
 /* Runs prepared statement name with the binary arrays; 0 or -1. */
