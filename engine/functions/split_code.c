@@ -557,17 +557,7 @@ static size_t subline(const eng *e, size_t base, size_t lo, size_t hi)
 		if (split_is_ws(c) || c == ',' || c == ';' || c == ')' || c == ']' || c == '}' || c == '>')
 			return p;
 	}
-	size_t lim = hi - base > 3 ? hi - 3 : base + 1, p = hi;
-	while (p > lim && split_is_cont((unsigned char)t[p]))
-		p--;
-	if (!split_is_cont((unsigned char)t[p]))
-		return p;
-	if (hi - base > 3)
-		return hi;
-	p = base + 1;
-	while (p < e->n && p < base + 4 && split_is_cont((unsigned char)t[p]))
-		p++;
-	return p;
+	return split_char_cut(t, e->n, base, hi);
 }
 
 /* The end of the chunk starting at s (see the top of the file). base: the
@@ -635,9 +625,7 @@ static size_t choose(eng *e, size_t s, size_t base, size_t lo, size_t hi0)
 static size_t overlap_start(const eng *e, size_t ps, size_t pe)
 {
 	const char *t = e->t;
-	size_t t0 = pe > e->overlap ? pe - e->overlap : 0;
-	if (t0 <= ps)
-		t0 = ps + 1;
+	size_t t0 = split_overlap_from(ps, pe, e->overlap);
 	if (t0 >= pe)
 		return pe;
 	const char *nl = memchr(t + t0 - 1, '\n', pe - t0);
@@ -651,19 +639,7 @@ static size_t overlap_start(const eng *e, size_t ps, size_t pe)
 			return p;
 		}
 	}
-	size_t p = t0;
-	if (!split_is_ws((unsigned char)t[p - 1]) || split_is_ws((unsigned char)t[p])) {
-		while (p < pe && !split_is_ws((unsigned char)t[p]))
-			p++;
-		while (p < pe && split_is_ws((unsigned char)t[p]))
-			p++;
-	}
-	if (p < pe)
-		return p;
-	p = t0;
-	while (p < pe && split_is_cont((unsigned char)t[p]))
-		p++;
-	return p;
+	return split_word_start(t, t0, pe);
 }
 
 /* ---- the splitter -------------------------------------------------------- */

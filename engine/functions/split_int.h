@@ -58,6 +58,24 @@ coco_value split_rows_table(const split_rows *r);
 /* table[location: range]{text: str, start: struct{offset, line, column}, end: ...} */
 const coco_type *split_row_type(coco_arena *types);
 
+/* The last character boundary in (base, hi] of t[0, n): a UTF-8 sequence
+ * is at most 4 bytes, so one starts within 3 bytes before hi unless the
+ * text is not valid UTF-8 there (then hi). When chunk_size < 4 and a wider
+ * character starts at base, the first boundary after it (the character
+ * kept whole). */
+size_t split_char_cut(const char *t, size_t n, size_t base, size_t hi);
+
+/* When chunks overlap by `overlap` bytes, the chunk after [ps, pe) starts
+ * in [split_overlap_from(), pe) (none when that is >= pe). */
+static inline size_t split_overlap_from(size_t ps, size_t pe, size_t overlap)
+{
+	size_t t0 = pe > overlap ? pe - overlap : 0;
+	return t0 <= ps ? ps + 1 : t0;
+}
+/* The earliest word start in t[t0, pe) (t0 > 0), else the first character
+ * boundary there (pe when there is none). */
+size_t split_word_start(const char *t, size_t t0, size_t pe);
+
 /* Offset of the first byte of t[0, n) that is not valid UTF-8, or n. */
 size_t split_utf8_check(const char *t, size_t n);
 

@@ -193,7 +193,6 @@ typedef struct splitter {
 } splitter;
 
 #define is_ws split_is_ws
-#define is_cont split_is_cont
 
 static size_t skip_ws(const splitter *sp, size_t i)
 {
@@ -382,21 +381,8 @@ static size_t find_end(splitter *sp, size_t base, size_t lo, size_t hi)
 	if (best_s)
 		return best;
 
-	/* Last resort: a character boundary. A UTF-8 sequence is at most 4
-	 * bytes, so one starts within 3 bytes before hi unless the text is not
-	 * valid UTF-8 there (then cut at hi anyway). */
-	size_t lim = hi - base > 3 ? hi - 3 : base + 1, p = hi;
-	while (p > lim && is_cont((unsigned char)t[p]))
-		p--;
-	if (!is_cont((unsigned char)t[p]))
-		return p;
-	if (hi - base > 3)
-		return hi;
-	/* chunk_size < 4 and a wider character: keep the character whole. */
-	p = base + 1;
-	while (p < sp->n && p < base + 4 && is_cont((unsigned char)t[p]))
-		p++;
-	return p;
+	/* Last resort: a character boundary. */
+	return split_char_cut(t, sp->n, base, hi);
 }
 
 /* Where the chunk after [ps, pe) starts when chunks overlap: the earliest
@@ -404,25 +390,8 @@ static size_t find_end(splitter *sp, size_t base, size_t lo, size_t hi)
  * boundary there. */
 static size_t overlap_start(const splitter *sp, size_t ps, size_t pe)
 {
-	const char *t = sp->t;
-	size_t t0 = pe > sp->overlap ? pe - sp->overlap : 0;
-	if (t0 <= ps)
-		t0 = ps + 1;
-	if (t0 >= pe)
-		return pe;
-	size_t p = t0;
-	if (!is_ws((unsigned char)t[p - 1]) || is_ws((unsigned char)t[p])) {
-		while (p < pe && !is_ws((unsigned char)t[p]))
-			p++;
-		while (p < pe && is_ws((unsigned char)t[p]))
-			p++;
-	}
-	if (p < pe)
-		return p;
-	p = t0;
-	while (p < pe && is_cont((unsigned char)t[p]))
-		p++;
-	return p;
+	size_t t0 = split_overlap_from(ps, pe, sp->overlap);
+	return t0 >= pe ? pe : split_word_start(sp->t, t0, pe);
 }
 
 /* Split t[0, len) into r. Parameters already validated. */

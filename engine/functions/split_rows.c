@@ -166,6 +166,40 @@ const coco_type *split_row_type(coco_arena *types)
 	return coco_type_table(types, row_fields, 4, 1);
 }
 
+/* ---- boundaries ---------------------------------------------------------- */
+
+size_t split_char_cut(const char *t, size_t n, size_t base, size_t hi)
+{
+	size_t lim = hi - base > 3 ? hi - 3 : base + 1, p = hi;
+	while (p > lim && split_is_cont((unsigned char)t[p]))
+		p--;
+	if (!split_is_cont((unsigned char)t[p]))
+		return p;
+	if (hi - base > 3)
+		return hi;
+	p = base + 1;
+	while (p < n && p < base + 4 && split_is_cont((unsigned char)t[p]))
+		p++;
+	return p;
+}
+
+size_t split_word_start(const char *t, size_t t0, size_t pe)
+{
+	size_t p = t0;
+	if (!split_is_ws((unsigned char)t[p - 1]) || split_is_ws((unsigned char)t[p])) {
+		while (p < pe && !split_is_ws((unsigned char)t[p]))
+			p++;
+		while (p < pe && split_is_ws((unsigned char)t[p]))
+			p++;
+	}
+	if (p < pe)
+		return p;
+	p = t0;
+	while (p < pe && split_is_cont((unsigned char)t[p]))
+		p++;
+	return p;
+}
+
 /* ---- UTF-8 --------------------------------------------------------------- */
 
 size_t split_utf8_check(const char *t, size_t n)
