@@ -183,7 +183,7 @@ typedef struct coco_function_ops {
 	 * (coco_function_call). */
 	int (*call)(void *state, const coco_value *args, size_t nargs, coco_arena *a,
 		coco_value *out, char **err);
-	void (*destroy)(void *state);
+	void (*destroy)(void *state);         /* NULL: the state needs no freeing */
 	/* Optional: evaluate n calls at once (functions that batch requests and
 	 * keep many in flight, e.g. embeddings). args[i] is the i-th call's
 	 * argument array (nargs each); results go to out[i] (memory from a). A

@@ -107,11 +107,6 @@ static int detect_call(void *state, const coco_value *args, size_t nargs, coco_a
 	return 0;
 }
 
-static void detect_destroy(void *state)
-{
-	(void)state;
-}
-
 /* DetectProgrammingLanguage(filename) -> str ("rust", "markdown", ...) or
  * null for an unknown extension. */
 const coco_function_ops coco_fn_detect_language = {
@@ -120,5 +115,4 @@ const coco_function_ops coco_fn_detect_language = {
 	.args = detect_args,
 	.prepare = detect_prepare,
 	.call = detect_call,
-	.destroy = detect_destroy,
 };

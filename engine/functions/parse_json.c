@@ -73,11 +73,6 @@ static int pj_call(void *state, const coco_value *args, size_t nargs, coco_arena
 	return 0;
 }
 
-static void pj_destroy(void *state)
-{
-	(void)state;
-}
-
 /* ParseJson(text, [language]) -> json. */
 const coco_function_ops coco_fn_parse_json = {
 	.name = "ParseJson",
@@ -85,5 +80,4 @@ const coco_function_ops coco_fn_parse_json = {
 	.args = pj_args,
 	.prepare = pj_prepare,
 	.call = pj_call,
-	.destroy = pj_destroy,
 };

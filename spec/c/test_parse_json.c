@@ -137,7 +137,6 @@ static void test_parse_json(void)
 	args[1] = coco_v_str("xml", 3);
 	CHECK(pj->call(st, args, 2, &arena, &out, &err) == -1 && err && strstr(err, "not supported"));
 	free(err);
-	pj->destroy(st);
 }
 
 /* ---- members of json values in a flow ------------------------------------------ */

@@ -594,7 +594,6 @@ static void expect_lang(const char *file, const char *lang)
 	CHECK(t && t->kind == COCO_STR);
 	coco_value arg = file ? coco_v_str(file, strlen(file)) : coco_v_null(), out;
 	CHECK(coco_fn_detect_language.call(state, &arg, 1, &arena, &out, &err) == 0);
-	coco_fn_detect_language.destroy(state);
 	if (lang)
 		CHECKF(out.kind == COCO_STR && out.n == strlen(lang) && !memcmp(out.u.s, lang, out.n),
 			"%s -> %.*s, want %s", file, out.kind == COCO_STR ? (int)out.n : 4,
