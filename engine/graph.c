@@ -362,26 +362,22 @@ int coco_graph_subfield(coco_graph *g, const coco_fieldref *ref, const char *nam
 		out->path[out->npath++] = (uint16_t)(COCO_JSON_PATH | k);
 		return 0;
 	}
-	coco_buf b = {0};
-	coco_graph_ref_name(g, ref, &b);
-	if (t->kind != COCO_STRUCT) {
-		coco_buf tb = {0};
-		coco_type_format(t, &tb);
-		gerr(err, where, "cannot read field '%s' of '%s': it is a %s, not a struct", name, b.p, tb.p);
+	int i = t->kind == COCO_STRUCT ? coco_type_field(t, name) : -1;
+	if (i < 0) {
+		coco_buf b = {0}, tb = {0};
+		coco_graph_ref_name(g, ref, &b);
+		if (t->kind != COCO_STRUCT) {
+			coco_type_format(t, &tb);
+			gerr(err, where, "cannot read field '%s' of '%s': it is a %s, not a struct", name,
+				b.p, tb.p);
+		} else {
+			coco_type_field_names(t, &tb);
+			gerr(err, where, "unknown field '%s' of '%s'; fields: %s", name, b.p, tb.p);
+		}
 		coco_buf_free(&tb);
 		coco_buf_free(&b);
 		return -1;
 	}
-	int i = coco_type_field(t, name);
-	if (i < 0) {
-		coco_buf nb = {0};
-		coco_type_field_names(t, &nb);
-		gerr(err, where, "unknown field '%s' of '%s'; fields: %s", name, b.p, nb.p);
-		coco_buf_free(&nb);
-		coco_buf_free(&b);
-		return -1;
-	}
-	coco_buf_free(&b);
 	if (ref->npath >= COCO_MAX_PATH)
 		return gerr(err, where, "struct fields nested too deep");
 	*out = *ref;
