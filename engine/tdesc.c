@@ -197,6 +197,15 @@ void coco_sql_ident(coco_buf *b, const char *name)
 	coco_buf_putc(b, '"');
 }
 
+void coco_sql_idents(coco_buf *b, const coco_field *f, uint32_t n, const char *sep)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			coco_buf_adds(b, sep);
+		coco_sql_ident(b, f[i].name);
+	}
+}
+
 void coco_tdesc_create_body(const coco_tdesc *t, int key_not_null, coco_buf *b)
 {
 	for (size_t i = 0; i < t->ncols; i++) {

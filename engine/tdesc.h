@@ -94,6 +94,8 @@ int coco_tdesc_plan_columns(const coco_tdesc *s, const coco_tdesc *d, coco_buf *
 
 /* Appends name as a double-quoted SQL identifier ("a""b" for a"b). */
 void coco_sql_ident(coco_buf *b, const char *name);
+/* Appends the names of the fields f[0..n) so, sep between: "a","b". */
+void coco_sql_idents(coco_buf *b, const coco_field *f, uint32_t n, const char *sep);
 
 /* Appends the body of a CREATE TABLE: "a" TEXT, "b" TEXT, PRIMARY KEY ("a"),
  * with NOT NULL after the key columns' types when key_not_null. */

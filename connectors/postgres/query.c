@@ -225,11 +225,7 @@ int pg_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud, coco_
 	pg_tgt *t = p;
 	coco_buf sql = {0};
 	coco_buf_adds(&sql, "DECLARE coco_scan NO SCROLL CURSOR FOR SELECT ");
-	for (uint32_t i = 0; i < t->l.ncols; i++) {
-		if (i)
-			coco_buf_putc(&sql, ',');
-		coco_sql_ident(&sql, t->l.cols[i].name);
-	}
+	coco_sql_idents(&sql, t->l.row->fields, t->l.ncols, ",");
 	coco_buf_adds(&sql, " FROM ");
 	coco_buf_add(&sql, t->qtable.p, t->qtable.n);
 	coco_value *vals = calloc(t->l.ncols + 1, sizeof *vals);

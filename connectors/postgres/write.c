@@ -261,19 +261,11 @@ void pg_stmt_sql(pg_tgt *t, int del, uint32_t n, coco_buf *b)
 		coco_buf_printf(b, "DELETE FROM %s WHERE ", t->qtable.p);
 		if (per > 1)
 			coco_buf_putc(b, '(');
-		for (uint32_t i = 0; i < per; i++) {
-			if (i)
-				coco_buf_putc(b, ',');
-			coco_sql_ident(b, l->cols[i].name);
-		}
+		coco_sql_idents(b, l->row->fields, per, ",");
 		coco_buf_adds(b, per > 1 ? ") IN (" : " IN (");
 	} else {
 		coco_buf_printf(b, "INSERT INTO %s (", t->qtable.p);
-		for (uint32_t i = 0; i < per; i++) {
-			if (i)
-				coco_buf_putc(b, ',');
-			coco_sql_ident(b, l->cols[i].name);
-		}
+		coco_sql_idents(b, l->row->fields, per, ",");
 		coco_buf_adds(b, ") VALUES ");
 	}
 	for (uint32_t r = 0; r < n; r++) {
@@ -291,11 +283,7 @@ void pg_stmt_sql(pg_tgt *t, int del, uint32_t n, coco_buf *b)
 		return;
 	}
 	coco_buf_adds(b, " ON CONFLICT (");
-	for (uint32_t i = 0; i < l->nkeys; i++) {
-		if (i)
-			coco_buf_putc(b, ',');
-		coco_sql_ident(b, l->cols[i].name);
-	}
+	coco_sql_idents(b, l->row->fields, l->nkeys, ",");
 	if (l->ncols == l->nkeys) {
 		coco_buf_adds(b, ") DO NOTHING");
 		return;

@@ -73,11 +73,7 @@ int sqlite_scan(void *p, int (*cb)(void *ud, const coco_value *row), void *ud, c
 	const coco_field *f = t->row_type->fields;
 	coco_buf sql = {0};
 	coco_buf_adds(&sql, "SELECT ");
-	for (uint32_t i = 0; i < t->ncols; i++) {
-		if (i)
-			coco_buf_adds(&sql, ", ");
-		coco_sql_ident(&sql, f[i].name);
-	}
+	coco_sql_idents(&sql, f, t->ncols, ", ");
 	coco_buf_adds(&sql, " FROM ");
 	coco_sql_ident(&sql, t->table);
 	sqlite3_stmt *st = NULL;

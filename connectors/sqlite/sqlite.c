@@ -413,22 +413,14 @@ static int tgt_open(const coco_optval *opts, const coco_export_info *info, void 
 	coco_buf_adds(&sql, t->ncols == t->nkeys ? "INSERT OR REPLACE INTO " : "INSERT INTO ");
 	coco_sql_ident(&sql, t->table);
 	coco_buf_putc(&sql, '(');
-	for (uint32_t i = 0; i < t->ncols; i++) {
-		if (i)
-			coco_buf_putc(&sql, ',');
-		coco_sql_ident(&sql, f[i].name);
-	}
+	coco_sql_idents(&sql, f, t->ncols, ",");
 	coco_buf_adds(&sql, ") VALUES(");
 	for (uint32_t i = 0; i < t->ncols; i++)
 		coco_buf_adds(&sql, i ? ",?" : "?");
 	coco_buf_putc(&sql, ')');
 	if (t->ncols > t->nkeys) {
 		coco_buf_adds(&sql, " ON CONFLICT(");
-		for (uint32_t i = 0; i < t->nkeys; i++) {
-			if (i)
-				coco_buf_putc(&sql, ',');
-			coco_sql_ident(&sql, f[i].name);
-		}
+		coco_sql_idents(&sql, f, t->nkeys, ",");
 		coco_buf_adds(&sql, ") DO UPDATE SET ");
 		for (uint32_t i = t->nkeys; i < t->ncols; i++) {
 			if (i > t->nkeys)
@@ -452,12 +444,8 @@ static int tgt_open(const coco_optval *opts, const coco_export_info *info, void 
 	coco_buf_adds(&sql, "DELETE FROM ");
 	coco_sql_ident(&sql, t->table);
 	coco_buf_adds(&sql, " WHERE ");
-	for (uint32_t i = 0; i < t->nkeys; i++) {
-		if (i)
-			coco_buf_adds(&sql, " AND ");
-		coco_sql_ident(&sql, f[i].name);
-		coco_buf_adds(&sql, "=?");
-	}
+	coco_sql_idents(&sql, f, t->nkeys, "=? AND ");          /* "a"=? AND "b"=? */
+	coco_buf_adds(&sql, "=?");
 	if (prepare(t, sql.p, &t->del, err) < 0 ||
 	    prepare(t, "BEGIN IMMEDIATE", &t->begin, err) < 0 ||
 	    prepare(t, "COMMIT", &t->commit, err) < 0 ||
