@@ -460,7 +460,8 @@ fail:
 	return -1;
 }
 
-/* Runs a statement that returns no rows (BEGIN, COMMIT, ...). */
+/* Runs a statement that returns no rows (BEGIN, COMMIT, an upsert, ...);
+ * what: "commit to" in "SQLite: commit to table T in P: why". */
 static int step_done(sqlite_tgt *t, sqlite3_stmt *st, const char *what, char **err)
 {
 	int rc = sqlite3_step(st);
@@ -593,12 +594,7 @@ static int tgt_upsert(void *p, const coco_value *row, char **err)
 		return coco_seterr(err, "SQLite: table %s: a row has %zu fields, expected %u",
 			t->table, row->kind == COCO_STRUCT ? row->n : (size_t)1, t->ncols);
 	bind_values(t, t->ups, row->u.fields, t->ncols);
-	int rc = sqlite3_step(t->ups);
-	sqlite3_reset(t->ups);
-	if (rc == SQLITE_DONE)
-		return 0;
-	return coco_seterr(err, "SQLite: upsert into table %s in %s: %s", t->table, t->path,
-		sqlite_errmsg(t->db));
+	return step_done(t, t->ups, "upsert into", err);
 }
 
 static int tgt_del(void *p, const coco_value *key, char **err)
@@ -611,12 +607,7 @@ static int tgt_del(void *p, const coco_value *key, char **err)
 		return coco_seterr(err, "SQLite: table %s: a key has %zu fields, expected %u",
 			t->table, key->kind == COCO_STRUCT ? key->n : (size_t)1, t->nkeys);
 	bind_values(t, t->del, vals, t->nkeys);
-	int rc = sqlite3_step(t->del);
-	sqlite3_reset(t->del);
-	if (rc == SQLITE_DONE)
-		return 0;
-	return coco_seterr(err, "SQLite: delete from table %s in %s: %s", t->table, t->path,
-		sqlite_errmsg(t->db));
+	return step_done(t, t->del, "delete from", err);
 }
 
 /* The SQLite target: `targets.SQLite{ path = "index.sqlite" }`. */
