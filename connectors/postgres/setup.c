@@ -267,6 +267,16 @@ static void create_sql(const desc *d, coco_buf *b)
 	coco_buf_adds(b, ") WITH (toast_tuple_target = 8160)");
 }
 
+/* b (cleared) = ALTER TABLE <d's table> <verb> "<col>" */
+static void alter_sql(coco_buf *b, const desc *d, const char *verb, const char *col)
+{
+	coco_buf_clear(b);
+	coco_buf_adds(b, "ALTER TABLE ");
+	pg_quote_qual(b, d->schema, d->table);
+	coco_buf_printf(b, " %s ", verb);
+	coco_sql_ident(b, col);
+}
+
 /* One transaction on d's server: the extension and schema when missing,
  * drop table `drop` first (same server) when given, create d's table
  * unless it exists, drop the columns and indexes of `alter_from` that d
@@ -310,11 +320,7 @@ static int ddl_change(const void *dv, const void *dropv, const void *alter_fromv
 	for (size_t i = 0; rc == 0 && alter_from && i < alter_from->t.ncols; i++) {
 		if (coco_tdesc_col(&d->t, alter_from->t.cols[i].name))
 			continue;
-		coco_buf_clear(&sql);
-		coco_buf_adds(&sql, "ALTER TABLE ");
-		pg_quote_qual(&sql, d->schema, d->table);
-		coco_buf_adds(&sql, " DROP COLUMN IF EXISTS ");
-		coco_sql_ident(&sql, alter_from->t.cols[i].name);
+		alter_sql(&sql, d, "DROP COLUMN IF EXISTS", alter_from->t.cols[i].name);
 		rc = coco_pg_exec(c, sql.p, what.p, 0, err);
 	}
 	for (size_t i = 0; rc == 0 && alter_from && i < alter_from->nidx; i++) {
@@ -329,11 +335,7 @@ static int ddl_change(const void *dv, const void *dropv, const void *alter_fromv
 	for (size_t i = 0; rc == 0 && alter_from && i < d->t.ncols; i++) {
 		if (coco_tdesc_col(&alter_from->t, d->t.cols[i].name))
 			continue;
-		coco_buf_clear(&sql);
-		coco_buf_adds(&sql, "ALTER TABLE ");
-		pg_quote_qual(&sql, d->schema, d->table);
-		coco_buf_adds(&sql, " ADD COLUMN IF NOT EXISTS ");
-		coco_sql_ident(&sql, d->t.cols[i].name);
+		alter_sql(&sql, d, "ADD COLUMN IF NOT EXISTS", d->t.cols[i].name);
 		coco_buf_printf(&sql, " %s", d->t.cols[i].sql);
 		rc = coco_pg_exec(c, sql.p, what.p, 0, err);
 	}
@@ -343,11 +345,7 @@ static int ddl_change(const void *dv, const void *dropv, const void *alter_fromv
 		const char *t = d->t.cols[i].sql;
 		if (strncmp(t, "vector", 6) && strncmp(t, "halfvec", 7) && strcmp(t, "real[]"))
 			continue;
-		coco_buf_clear(&sql);
-		coco_buf_adds(&sql, "ALTER TABLE ");
-		pg_quote_qual(&sql, d->schema, d->table);
-		coco_buf_adds(&sql, " ALTER COLUMN ");
-		coco_sql_ident(&sql, d->t.cols[i].name);
+		alter_sql(&sql, d, "ALTER COLUMN", d->t.cols[i].name);
 		coco_buf_adds(&sql, " SET STORAGE MAIN");
 		rc = coco_pg_exec(c, sql.p, what.p, 0, err);
 	}
