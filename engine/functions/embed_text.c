@@ -22,6 +22,7 @@ static const coco_argdef et_args[] = {
 	{ NULL, 0, 0 },
 };
 
+/* the first four and the last two are llm_open_spec's */
 enum { O_API_TYPE, O_MODEL, O_ADDRESS, O_KEY_ENV, O_DIM, O_BATCH, O_CONC, O_TIMEOUT };
 
 static const coco_optdef et_opts[] = {
@@ -87,28 +88,13 @@ static void et_destroy(void *state)
 static int et_prepare(const coco_optval *spec, void *udata, const coco_arg_info *args,
 	size_t nargs, coco_arena *types, const coco_type **out, void **state, char **err)
 {
-	llm_conf cf = {
-		.fname = "EmbedText",
-		.api_type = spec[O_API_TYPE].set ? spec[O_API_TYPE].s : NULL,
-		.model = spec[O_MODEL].s,
-		.address = spec[O_ADDRESS].set ? spec[O_ADDRESS].s : NULL,
-		.api_key_env = spec[O_KEY_ENV].set ? spec[O_KEY_ENV].s : NULL,
-		.openai_path = "/embeddings",
-		.ollama_path = "/api/embed",
-		.timeout_s = spec[O_TIMEOUT].set ? spec[O_TIMEOUT].num : 0,
-		.max_concurrency = spec[O_CONC].set ? (int)(spec[O_CONC].i > 256 ? 257 : spec[O_CONC].i) : 0,
-	};
-	if (spec[O_CONC].set && spec[O_CONC].i < 1)
-		return coco_seterr(err, "EmbedText: max_concurrency must be at least 1, got %lld",
-			(long long)spec[O_CONC].i);
-	if (spec[O_TIMEOUT].set && spec[O_TIMEOUT].num <= 0)
-		return coco_seterr(err, "EmbedText: timeout must be positive (seconds)");
-	et_state *st = coco_xcalloc(1, sizeof *st);
-	if (llm_open(&cf, &st->c, err)) {
-		free(st);
+	llm_client *c;
+	if (llm_open_spec("EmbedText", "/embeddings", "/api/embed", spec, O_CONC, &c, err))
 		return -1;
-	}
-	uint32_t native = known_dim(cf.model), dim = native;
+	et_state *st = coco_xcalloc(1, sizeof *st);
+	st->c = c;
+	const char *model = spec[O_MODEL].s;
+	uint32_t native = known_dim(model), dim = native;
 	int64_t batch = spec[O_BATCH].set ? spec[O_BATCH].i : 64;
 	if (spec[O_DIM].set) {
 		if (spec[O_DIM].i < 1 || spec[O_DIM].i > 65536) {
@@ -120,7 +106,7 @@ static int et_prepare(const coco_optval *spec, void *udata, const coco_arg_info 
 	}
 	if (!dim) {
 		coco_seterr(err, "EmbedText: the dimension of model \"%s\" is not known: "
-			"give output_dimension", cf.model);
+			"give output_dimension", model);
 		goto fail;
 	}
 	if (batch < 1 || batch > 2048) {

@@ -20,6 +20,7 @@ static const coco_argdef ex_args[] = {
 	{ NULL, 0, 0 },
 };
 
+/* the first four and the last two are llm_open_spec's */
 enum { O_API_TYPE, O_MODEL, O_ADDRESS, O_KEY_ENV, O_OUTPUT_TYPE, O_INSTRUCTION, O_CONC, O_TIMEOUT };
 
 static const coco_optdef ex_opts[] = {
@@ -233,27 +234,11 @@ static int ex_prepare(const coco_optval *spec, void *udata, const coco_arg_info 
 	if (t->kind != COCO_STRUCT)
 		return coco_seterr(err, "ExtractByLlm: output_type must be a coco.types.struct{...} "
 			"(the model answers with a JSON object)");
-	if (spec[O_CONC].set && spec[O_CONC].i < 1)
-		return coco_seterr(err, "ExtractByLlm: max_concurrency must be at least 1, got %lld",
-			(long long)spec[O_CONC].i);
-	if (spec[O_TIMEOUT].set && spec[O_TIMEOUT].num <= 0)
-		return coco_seterr(err, "ExtractByLlm: timeout must be positive (seconds)");
-	llm_conf cf = {
-		.fname = "ExtractByLlm",
-		.api_type = spec[O_API_TYPE].set ? spec[O_API_TYPE].s : NULL,
-		.model = spec[O_MODEL].s,
-		.address = spec[O_ADDRESS].set ? spec[O_ADDRESS].s : NULL,
-		.api_key_env = spec[O_KEY_ENV].set ? spec[O_KEY_ENV].s : NULL,
-		.openai_path = "/chat/completions",
-		.ollama_path = "/api/chat",
-		.timeout_s = spec[O_TIMEOUT].set ? spec[O_TIMEOUT].num : 0,
-		.max_concurrency = spec[O_CONC].set ? (int)(spec[O_CONC].i > 256 ? 257 : spec[O_CONC].i) : 0,
-	};
-	ex_state *st = coco_xcalloc(1, sizeof *st);
-	if (llm_open(&cf, &st->c, err)) {
-		free(st);
+	llm_client *c;
+	if (llm_open_spec("ExtractByLlm", "/chat/completions", "/api/chat", spec, O_CONC, &c, err))
 		return -1;
-	}
+	ex_state *st = coco_xcalloc(1, sizeof *st);
+	st->c = c;
 	coco_buf sys = {0}, lit = {0};
 	coco_buf_adds(&sys, "You extract structured data from the user's text. Answer with one JSON "
 		"object and nothing else, of this shape:\n");

@@ -135,6 +135,29 @@ void llm_close(llm_client *c)
 	free(c);
 }
 
+int llm_open_spec(const char *fname, const char *openai_path, const char *ollama_path,
+	const coco_optval *spec, size_t conc, llm_client **out, char **err)
+{
+	const coco_optval *n = &spec[conc], *t = &spec[conc + 1];
+	if (n->set && n->i < 1)
+		return coco_seterr(err, "%s: max_concurrency must be at least 1, got %lld", fname,
+			(long long)n->i);
+	if (t->set && t->num <= 0)
+		return coco_seterr(err, "%s: timeout must be positive (seconds)", fname);
+	llm_conf cf = {
+		.fname = fname,
+		.api_type = spec[0].set ? spec[0].s : NULL,
+		.model = spec[1].s,
+		.address = spec[2].set ? spec[2].s : NULL,
+		.api_key_env = spec[3].set ? spec[3].s : NULL,
+		.openai_path = openai_path,
+		.ollama_path = ollama_path,
+		.timeout_s = t->set ? t->num : 0,
+		.max_concurrency = n->set ? (int)(n->i > 256 ? 257 : n->i) : 0,
+	};
+	return llm_open(&cf, out, err);
+}
+
 int llm_ready(const llm_client *c, char **err)
 {
 	if (!c->keyerr)

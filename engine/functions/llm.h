@@ -35,6 +35,13 @@ typedef struct llm_conf {
  * error here (a flow can be shown, set up and dropped without it): it is
  * llm_ready's. Never includes the key. */
 int llm_open(const llm_conf *c, llm_client **out, char **err);
+/* llm_open with the settings of a function's spec options: api_type,
+ * model, address and api_key_env at spec[0..4), max_concurrency and
+ * timeout at spec[conc] and spec[conc + 1]. Those two are checked first:
+ *   "EmbedText: max_concurrency must be at least 1, got 0"
+ *   "EmbedText: timeout must be positive (seconds)" */
+int llm_open_spec(const char *fname, const char *openai_path, const char *ollama_path,
+	const coco_optval *spec, size_t conc, llm_client **out, char **err);
 /* Whether the client can send requests: 0, or -1 with *err when the key
  * is missing: "EmbedText: environment variable OPENAI_API_KEY
  * (api_key_env) is not set: it must hold the API key". */
