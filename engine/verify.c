@@ -24,6 +24,16 @@ static void skip_ws(const char **p, const char *e)
 		(*p)++;
 }
 
+/* After a member or an element of an object or array closed by `close`:
+ * 1 past the ',' before the next one, 0 past `close`, else -1. */
+static int list_sep(const char **p, const char *e, char close)
+{
+	skip_ws(p, e);
+	if (*p < e && (**p == ',' || **p == close))
+		return *(*p)++ == ',';
+	return -1;
+}
+
 /* The string literal whose opening quote is at (*p)[-1], decoded into out;
  * *p moves past its closing quote. */
 static int json_unquote(const char **p, const char *e, coco_buf *out)
@@ -89,16 +99,11 @@ static int canon_object(const char **p, const char *e, coco_buf *out, int depth)
 			goto done;
 		m[n].vn = tmp.n - m[n].v;
 		n++;
-		skip_ws(p, e);
-		if (*p < e && **p == ',') {
-			(*p)++;
-			continue;
-		}
-		if (*p < e && **p == '}') {
-			(*p)++;
+		int more = list_sep(p, e, '}');
+		if (more < 0)
+			goto done;
+		if (!more)
 			break;
-		}
-		goto done;
 	}
 	g_sort_base = tmp.p;
 	qsort(m, n, sizeof *m, member_cmp);
@@ -142,17 +147,13 @@ static int canon_value(const char **p, const char *e, coco_buf *out, int depth)
 				coco_buf_putc(out, ',');
 			if (canon_value(p, e, out, depth + 1))
 				return -1;
-			skip_ws(p, e);
-			if (*p < e && **p == ',') {
-				(*p)++;
-				continue;
-			}
-			if (*p < e && **p == ']') {
-				(*p)++;
+			int more = list_sep(p, e, ']');
+			if (more < 0)
+				return -1;
+			if (!more) {
 				coco_buf_putc(out, ']');
 				return 0;
 			}
-			return -1;
 		}
 	}
 	if (c == '"') {

@@ -97,6 +97,19 @@ static const char *check_num(jcheck *c, const char *p)
 	return p;
 }
 
+/* After a member or an element of an object or array closed by `close`:
+ * past the ',' before the next one (*more = 1) or past `close` (*more =
+ * 0); else NULL with the error. */
+static const char *check_sep(jcheck *c, const char *p, char close, int *more)
+{
+	p = skip_ws(p, c->end);
+	if (p < c->end && (*p == ',' || *p == close)) {
+		*more = *p == ',';
+		return p + 1;
+	}
+	return fail(c, p, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
 static const char *check_value(jcheck *c, const char *p, int depth)
 {
 	const char *end = c->end;
@@ -112,7 +125,7 @@ static const char *check_value(jcheck *c, const char *p, int depth)
 		p = skip_ws(p + 1, end);
 		if (p < end && *p == '}')
 			return p + 1;
-		for (;;) {
+		for (int more = 1; more;) {
 			p = skip_ws(p, end);
 			if (p >= end || *p != '"')
 				return fail(c, p, "expected a string key");
@@ -121,33 +134,18 @@ static const char *check_value(jcheck *c, const char *p, int depth)
 			p = skip_ws(p, end);
 			if (p >= end || *p != ':')
 				return fail(c, p, "expected ':'");
-			if (!(p = check_value(c, p + 1, depth + 1)))
+			if (!(p = check_value(c, p + 1, depth + 1)) || !(p = check_sep(c, p, '}', &more)))
 				return NULL;
-			p = skip_ws(p, end);
-			if (p < end && *p == ',') {
-				p++;
-				continue;
-			}
-			if (p < end && *p == '}')
-				return p + 1;
-			return fail(c, p, "expected ',' or '}'");
 		}
+		return p;
 	case '[':
 		p = skip_ws(p + 1, end);
 		if (p < end && *p == ']')
 			return p + 1;
-		for (;;) {
-			if (!(p = check_value(c, p, depth + 1)))
+		for (int more = 1; more;)
+			if (!(p = check_value(c, p, depth + 1)) || !(p = check_sep(c, p, ']', &more)))
 				return NULL;
-			p = skip_ws(p, end);
-			if (p < end && *p == ',') {
-				p++;
-				continue;
-			}
-			if (p < end && *p == ']')
-				return p + 1;
-			return fail(c, p, "expected ',' or ']'");
-		}
+		return p;
 	case 't':
 		if (end - p >= 4 && !memcmp(p, "true", 4))
 			return p + 4;
