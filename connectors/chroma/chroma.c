@@ -389,63 +389,50 @@ int ch_coll_get(coco_http *h, const desc *d, char **id, char space[16], long *di
 	return rc;
 }
 
+/* GET <coll>/<name>; when it is missing (404), POST {"name": name} to
+ * coll. what: "tenant T", "database T/D", for messages ("read tenant T on
+ * URL", "create tenant T on URL"). */
+static int ensure_named(coco_http *h, const char *coll, const char *name, const char *what,
+	const char *server, char **err)
+{
+	coco_buf url = {0}, body = {0}, w = {0};
+	coco_http_resp r;
+	coco_buf_printf(&url, "%s/", coll);
+	coco_vs_path(&url, name);
+	coco_buf_printf(&w, "read %s on %s", what, server);
+	long st = ch_call(h, "GET", url.p, NULL, 1, w.p, &r, err);
+	coco_http_resp_free(&r);
+	if (st == 404) {
+		coco_buf_adds(&body, "{\"name\":");
+		coco_json_str(&body, name, strlen(name));
+		coco_buf_putc(&body, '}');
+		coco_buf_clear(&w);
+		coco_buf_printf(&w, "create %s on %s", what, server);
+		st = ch_call(h, "POST", coll, body.p, 0, w.p, &r, err);
+		coco_http_resp_free(&r);
+	}
+	coco_buf_free(&url);
+	coco_buf_free(&body);
+	coco_buf_free(&w);
+	return st < 0 ? -1 : 0;
+}
+
 /* The tenant and the database, created when missing. */
 static int ensure_db(coco_http *h, const desc *d, char **err)
 {
-	coco_buf url = {0}, body = {0}, what = {0};
-	coco_http_resp r;
-	int rc = -1;
-	coco_buf_printf(&url, "%s/api/v2/tenants/", d->v.url);
-	coco_vs_path(&url, d->tenant);
-	coco_buf_printf(&what, "read tenant %s on %s", d->tenant, d->v.url);
-	long st = ch_call(h, "GET", url.p, NULL, 1, what.p, &r, err);
-	coco_http_resp_free(&r);
-	if (st < 0)
-		goto done;
-	if (st == 404) {
-		coco_buf_clear(&url);
-		coco_buf_printf(&url, "%s/api/v2/tenants", d->v.url);
-		coco_buf_adds(&body, "{\"name\":");
-		coco_json_str(&body, d->tenant, strlen(d->tenant));
-		coco_buf_putc(&body, '}');
+	coco_buf coll = {0}, what = {0};
+	coco_buf_printf(&coll, "%s/api/v2/tenants", d->v.url);
+	coco_buf_printf(&what, "tenant %s", d->tenant);
+	int rc = ensure_named(h, coll.p, d->tenant, what.p, d->v.url, err);
+	if (rc == 0) {
+		coco_buf_putc(&coll, '/');
+		coco_vs_path(&coll, d->tenant);
+		coco_buf_adds(&coll, "/databases");
 		coco_buf_clear(&what);
-		coco_buf_printf(&what, "create tenant %s on %s", d->tenant, d->v.url);
-		st = ch_call(h, "POST", url.p, body.p, 0, what.p, &r, err);
-		coco_http_resp_free(&r);
-		if (st < 0)
-			goto done;
+		coco_buf_printf(&what, "database %s/%s", d->tenant, d->db);
+		rc = ensure_named(h, coll.p, d->db, what.p, d->v.url, err);
 	}
-	coco_buf_clear(&url);
-	coco_buf_printf(&url, "%s/api/v2/tenants/", d->v.url);
-	coco_vs_path(&url, d->tenant);
-	coco_buf_adds(&url, "/databases/");
-	coco_vs_path(&url, d->db);
-	coco_buf_clear(&what);
-	coco_buf_printf(&what, "read database %s/%s on %s", d->tenant, d->db, d->v.url);
-	st = ch_call(h, "GET", url.p, NULL, 1, what.p, &r, err);
-	coco_http_resp_free(&r);
-	if (st < 0)
-		goto done;
-	if (st == 404) {
-		coco_buf_clear(&url);
-		coco_buf_printf(&url, "%s/api/v2/tenants/", d->v.url);
-		coco_vs_path(&url, d->tenant);
-		coco_buf_adds(&url, "/databases");
-		coco_buf_clear(&body);
-		coco_buf_adds(&body, "{\"name\":");
-		coco_json_str(&body, d->db, strlen(d->db));
-		coco_buf_putc(&body, '}');
-		coco_buf_clear(&what);
-		coco_buf_printf(&what, "create database %s/%s on %s", d->tenant, d->db, d->v.url);
-		st = ch_call(h, "POST", url.p, body.p, 0, what.p, &r, err);
-		coco_http_resp_free(&r);
-		if (st < 0)
-			goto done;
-	}
-	rc = 0;
-done:
-	coco_buf_free(&url);
-	coco_buf_free(&body);
+	coco_buf_free(&coll);
 	coco_buf_free(&what);
 	return rc;
 }
