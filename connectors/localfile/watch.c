@@ -283,32 +283,33 @@ static int under(const char *a, const char *rel, size_t n)
 	return !strncmp(a, rel, n) && (!a[n] || a[n] == '/');
 }
 
-/* Forgets every path at or under rel (a directory moved away, a symlink
- * removed); a directory left with no path is no longer watched. */
-static void drop(lf_watch *w, const char *rel, size_t n)
+/* Frees and removes the paths of v[0..nv) at or under rel[0..n) (order
+ * not kept); returns how many are left. */
+static size_t drop_under(char **v, size_t nv, const char *rel, size_t n)
 {
-	for (size_t i = 0; i < w->nlinks;) {
-		if (under(w->links[i], rel, n)) {
-			free(w->links[i]);
-			w->links[i] = w->links[--w->nlinks];
+	for (size_t i = 0; i < nv;) {
+		if (under(v[i], rel, n)) {
+			free(v[i]);
+			v[i] = v[--nv];
 		} else {
 			i++;
 		}
 	}
+	return nv;
+}
+
+/* Forgets every path at or under rel (a directory moved away, a symlink
+ * removed); a directory left with no path is no longer watched. */
+static void drop(lf_watch *w, const char *rel, size_t n)
+{
+	w->nlinks = drop_under(w->links, w->nlinks, rel, n);
 	int *gone = NULL;
 	size_t ngone = 0;
 	for (size_t i = 0; i < w->cap; i++) {
 		wdent *e = &w->tab[i];
 		if (!e->wd)
 			continue;
-		for (uint32_t k = 0; k < e->n;) {
-			if (under(e->rel[k], rel, n)) {
-				free(e->rel[k]);
-				e->rel[k] = e->rel[--e->n];
-			} else {
-				k++;
-			}
-		}
+		e->n = (uint32_t)drop_under(e->rel, e->n, rel, n);
 		if (!e->n) {
 			gone = coco_xrealloc(gone, (ngone + 1) * sizeof *gone);
 			gone[ngone++] = e->wd;
