@@ -146,6 +146,24 @@ void coco_text_describe(const coco_text_info *info, int strict, coco_buf *b)
 			info->nbad == 1 ? "" : "s");
 }
 
+int coco_text_content(const char *p, size_t n, int binary, int strict, coco_arena *a,
+	coco_value *out, coco_buf *what)
+{
+	int rc = 0;
+	if (!binary) {
+		coco_text_info info;
+		rc = coco_text_decode(p, n, strict, a, &p, &n, &info);
+		if (rc)
+			coco_text_describe(&info, strict, what);
+		if (rc < 0)
+			return -1;
+	}
+	*out = coco_v_str(p, n);
+	if (binary)
+		out->kind = COCO_BYTES;
+	return rc ? 2 : 0;
+}
+
 int coco_text_errors_opt(const coco_optval *v, const char *source, int *strict, char **err)
 {
 	const char *s = v->set && v->s ? v->s : "replace";

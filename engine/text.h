@@ -33,6 +33,14 @@ int coco_text_decode(const void *p, size_t n, int strict, coco_arena *a,
  *   not valid UTF-8 (byte 17); set binary = true to read it as bytes     (strict) */
 void coco_text_describe(const coco_text_info *info, int strict, coco_buf *b);
 
+/* The content field of a file's row from p[0..n): the bytes when binary,
+ * else the text coco_text_decode makes of them (*out may point into p).
+ * 0; 2 when malformed sequences were replaced (*out set), -1 when strict
+ * and the text is malformed (*out unset): both with what coco_text_describe
+ * says appended to what. */
+int coco_text_content(const char *p, size_t n, int binary, int strict, coco_arena *a,
+	coco_value *out, coco_buf *what);
+
 /* The decode_errors option of a text source: "replace" (the default) or
  * "strict". Sets *strict; -1 with *err on another value:
  *   LocalFile: decode_errors must be "replace" or "strict" (got "ignore") */

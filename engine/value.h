@@ -71,6 +71,8 @@ static inline coco_value coco_v_str(const char *s, size_t n)
 { coco_value v = {0}; v.kind = COCO_STR; v.n = n; v.u.s = s; return v; }
 static inline coco_value coco_v_int(int64_t i)
 { coco_value v = {0}; v.kind = COCO_INT64; v.u.i = i; return v; }
+static inline coco_value coco_v_struct(coco_value *fields, size_t n)
+{ coco_value v = {0}; v.kind = COCO_STRUCT; v.n = n; v.u.fields = fields; return v; }
 
 const char *coco_kind_name(coco_kind k);           /* "str", "int64", ... */
 /* Parse a scalar type name ("str", "int64", "float32", "float64", "bool",

@@ -83,34 +83,20 @@ int coco_obj_row(const coco_http_resp *r, const char *where, const char *key, si
 	coco_buf_clear(ord);
 	if (etag && mtime >= 0)
 		coco_obj_ordinal(ord, mtime, etag, ne);
-	const char *data = r->body.p ? r->body.p : "";
-	size_t len = r->body.n;
-	int rc = 0;
-	if (mode != COCO_OBJ_BYTES) {
-		coco_text_info info;
-		int strict = mode == COCO_OBJ_TEXT_STRICT;
-		rc = coco_text_decode(data, len, strict, a, &data, &len, &info);
-		if (rc) {
-			coco_buf what = {0};
-			coco_text_describe(&info, strict, &what);
-			coco_seterr(err, "%s%.*s: %s", where, (int)n, key, what.p);
-			coco_buf_free(&what);
-			if (rc < 0) {
-				coco_buf_clear(ord);
-				return -1;
-			}
-			rc = 2;                       /* replaced: a warning, the row goes on */
-		}
-	}
 	coco_value *f = coco_arena_alloc(a, 2 * sizeof *f);
+	coco_buf what = {0};
+	int rc = coco_text_content(r->body.p ? r->body.p : "", r->body.n, mode == COCO_OBJ_BYTES,
+		mode == COCO_OBJ_TEXT_STRICT, a, &f[1], &what);
+	if (rc)                               /* 2, replaced: a warning, the row goes on */
+		coco_seterr(err, "%s%.*s: %s", where, (int)n, key, what.p);
+	coco_buf_free(&what);
+	if (rc < 0) {
+		coco_buf_clear(ord);
+		return -1;
+	}
 	f[0] = coco_v_str(coco_arena_strndup(a, key, n), n);
-	f[1] = coco_v_str(coco_arena_strndup(a, data, len), len);
-	if (mode == COCO_OBJ_BYTES)
-		f[1].kind = COCO_BYTES;
-	memset(row, 0, sizeof *row);
-	row->kind = COCO_STRUCT;
-	row->n = 2;
-	row->u.fields = f;
+	f[1].u.s = coco_arena_strndup(a, f[1].u.s, f[1].n);   /* off the response's body */
+	*row = coco_v_struct(f, 2);
 	return rc;
 }
 

@@ -931,19 +931,13 @@ static int gd_read(void *src, const coco_value *key, coco_arena *a, coco_value *
 		g->nlarge++;
 		rc = 1;
 	} else {
-		size_t len = r->body.n;
-		const char *data = coco_arena_strndup(a, r->body.p ? r->body.p : "", len);
-		if (!g->binary) {
-			coco_text_info info;
-			rc = coco_text_decode(data, len, g->strict, a, &data, &len, &info);
-			if (rc) {
-				coco_buf what = {0};
-				coco_text_describe(&info, g->strict, &what);
-				coco_seterr(err, "GoogleDrive: '%s' (file id %s, %s): %s", n->path, n->id, ctype, what.p);
-				coco_buf_free(&what);
-				rc = rc < 0 ? -1 : 2;         /* replaced: a warning, the row goes on */
-			}
-		}
+		const char *data = coco_arena_strndup(a, r->body.p ? r->body.p : "", r->body.n);
+		coco_value content;
+		coco_buf what = {0};
+		rc = coco_text_content(data, r->body.n, g->binary, g->strict, a, &content, &what);
+		if (rc)                           /* 2, replaced: a warning, the row goes on */
+			coco_seterr(err, "GoogleDrive: '%s' (file id %s, %s): %s", n->path, n->id, ctype, what.p);
+		coco_buf_free(&what);
 		if (rc >= 0) {
 			coco_value *f = coco_arena_alloc(a, 5 * sizeof *f);
 			f[0] = coco_v_str(coco_arena_strdup(a, n->id), strlen(n->id));
@@ -957,13 +951,8 @@ static int gd_read(void *src, const coco_value *key, coco_arena *a, coco_value *
 			f[2] = coco_v_str(coco_arena_strdup(a, ctype), strlen(ctype));
 			f[3] = n->mtime ? coco_v_str(coco_arena_strdup(a, n->mtime), strlen(n->mtime)) :
 				coco_v_str("", 0);
-			f[4] = coco_v_str(data, len);
-			if (g->binary)
-				f[4].kind = COCO_BYTES;
-			memset(row, 0, sizeof *row);
-			row->kind = COCO_STRUCT;
-			row->n = 5;
-			row->u.fields = f;
+			f[4] = content;
+			*row = coco_v_struct(f, 5);
 			gd_ordinal(ord, n->version, n->path);
 		}
 	}

@@ -733,30 +733,16 @@ static int lf_read(void *sp, const coco_value *key, coco_arena *a, coco_value *r
 	close(fd);
 	if (e)
 		return read_error(s, name, n, "cannot read: ", strerror(e), err);
-	const char *text = data;
-	int rc = 0;
-	if (!s->binary) {
-		coco_text_info info;
-		rc = coco_text_decode(data, len, s->strict, a, &text, &len, &info);
-		if (rc) {
-			coco_buf what = {0};
-			coco_text_describe(&info, s->strict, &what);
-			read_error(s, name, n, what.p, "", err);
-			coco_buf_free(&what);
-			if (rc < 0)
-				return -1;
-			rc = 2;                       /* replaced: a warning, the row goes on */
-		}
-	}
 	coco_value *f = coco_arena_alloc(a, 2 * sizeof *f);
+	coco_buf what = {0};
+	int rc = coco_text_content(data, len, s->binary, s->strict, a, &f[1], &what);
+	if (rc)                               /* 2, replaced: a warning, the row goes on */
+		read_error(s, name, n, what.p, "", err);
+	coco_buf_free(&what);
+	if (rc < 0)
+		return -1;
 	f[0] = coco_v_str(name, n);
-	f[1] = coco_v_str(text, len);
-	if (s->binary)
-		f[1].kind = COCO_BYTES;
-	memset(row, 0, sizeof *row);
-	row->kind = COCO_STRUCT;
-	row->n = 2;
-	row->u.fields = f;
+	*row = coco_v_struct(f, 2);
 	/* Racy clean (as git calls it): a file modified within the
 	 * timestamp granularity after this read keeps its mtime and size. A
 	 * file younger than 2 s gets no ordinal, so the next run reads it

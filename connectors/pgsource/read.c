@@ -148,10 +148,7 @@ static int fill_row(ps_src *s, PGresult *r, int i, coco_arena *a, coco_value *ro
 		}
 	}
 	coco_buf_free(&why);
-	memset(row, 0, sizeof *row);
-	row->kind = COCO_STRUCT;
-	row->n = n;
-	row->u.fields = f;
+	*row = coco_v_struct(f, n);
 	ord_bytes(r, i, (int)n, 0, ord);
 	return 0;
 }
