@@ -9,15 +9,7 @@ int coco_obj_wanted(const coco_objsel *sel, const char *key, size_t n)
 {
 	if (!n || key[n - 1] == '/' || n < sel->nprefix || memcmp(key, sel->prefix, sel->nprefix))
 		return 0;
-	for (size_t i = 0; i < sel->nexc; i++)
-		if (coco_glob_match(&sel->exc[i], key, n, 0))
-			return 0;
-	if (!sel->ninc)
-		return 1;
-	for (size_t i = 0; i < sel->ninc; i++)
-		if (coco_glob_match(&sel->inc[i], key, n, 0))
-			return 1;
-	return 0;
+	return coco_globsel_wanted(&sel->g, key, n);
 }
 
 enum { O_PREFIX, O_INCLUDED, O_EXCLUDED, O_BINARY, O_MAX_SIZE };
@@ -28,19 +20,13 @@ int coco_obj_opts(const coco_optval *o, const coco_optval *dec, const char *src,
 	const coco_optval *max = &o[O_MAX_SIZE];
 	if (max->set && max->i < 0)
 		return coco_seterr(err, "%s: max_file_size must be >= 0 (got %lld)", src, (long long)max->i);
-	coco_glob *inc = NULL, *exc = NULL;
-	if (coco_glob_compile_opt(&o[O_INCLUDED], src, "included_patterns", out ? a : NULL,
-			out ? &inc : NULL, out ? &out->sel.ninc : NULL, err) ||
-	    coco_glob_compile_opt(&o[O_EXCLUDED], src, "excluded_patterns", out ? a : NULL,
-			out ? &exc : NULL, out ? &out->sel.nexc : NULL, err) ||
+	if (coco_globsel_opts(&o[O_INCLUDED], &o[O_EXCLUDED], src, a, out ? &out->sel.g : NULL, err) ||
 	    coco_text_errors_opt(dec, src, out ? &out->strict : NULL, err))
 		return -1;
 	if (out) {
 		const char *p = o[O_PREFIX].set && o[O_PREFIX].s ? o[O_PREFIX].s : "";
 		out->sel.prefix = coco_arena_strdup(a, p);
 		out->sel.nprefix = strlen(p);
-		out->sel.inc = inc;
-		out->sel.exc = exc;
 		out->binary = o[O_BINARY].set && o[O_BINARY].b;
 		out->max_size = max->set ? max->i : -1;
 	}

@@ -26,8 +26,7 @@
 typedef struct coco_objsel {
 	const char *prefix;              /* "" when none */
 	size_t nprefix;
-	const coco_glob *inc, *exc;
-	size_t ninc, nexc;
+	coco_globsel g;
 } coco_objsel;
 
 /* 1 if key (n bytes, decoded) is a row of sel. */

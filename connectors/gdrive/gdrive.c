@@ -93,17 +93,8 @@ char *gd_join(const char *dir, const char *name)
 
 int gd_classify(const gd_src *g, const char *path, const char *mime, int64_t size)
 {
-	size_t n = strlen(path);
-	for (size_t i = 0; i < g->nexc; i++)
-		if (coco_glob_match(&g->exc[i], path, n, 0))
-			return GD_SKIP_PATTERN;
-	if (g->ninc) {
-		int hit = 0;
-		for (size_t i = 0; i < g->ninc && !hit; i++)
-			hit = coco_glob_match(&g->inc[i], path, n, 0);
-		if (!hit)
-			return GD_SKIP_PATTERN;
-	}
+	if (!coco_globsel_wanted(&g->sel, path, strlen(path)))
+		return GD_SKIP_PATTERN;
 	if (!gd_export_mime(mime))
 		return GD_SKIP_NOEXPORT;
 	if (g->max_size >= 0 && size > g->max_size)
@@ -129,11 +120,8 @@ static int check_opts(const coco_optval *opts, gd_src *g, char **err)
 	const coco_optval *e = &opts[OPT_API];
 	if (e->set && e->s && strncmp(e->s, "http://", 7) && strncmp(e->s, "https://", 8))
 		return coco_seterr(err, "GoogleDrive: api_endpoint '%s' must be an http:// or https:// URL", e->s);
-	coco_arena *a = g ? &g->mem : NULL;
-	if (coco_glob_compile_opt(&opts[OPT_INCLUDED], "GoogleDrive", "included_patterns", a,
-			g ? &g->inc : NULL, g ? &g->ninc : NULL, err) ||
-	    coco_glob_compile_opt(&opts[OPT_EXCLUDED], "GoogleDrive", "excluded_patterns", a,
-			g ? &g->exc : NULL, g ? &g->nexc : NULL, err) ||
+	if (coco_globsel_opts(&opts[OPT_INCLUDED], &opts[OPT_EXCLUDED], "GoogleDrive",
+			g ? &g->mem : NULL, g ? &g->sel : NULL, err) ||
 	    coco_text_errors_opt(&opts[OPT_DECODE], "GoogleDrive", g ? &g->strict : NULL, err))
 		return -1;
 	return 0;

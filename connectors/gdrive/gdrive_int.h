@@ -141,8 +141,7 @@ typedef struct gd_src {
 	coco_arena mem;              /* owns the option strings below */
 	const char **roots;
 	size_t nroots;
-	coco_glob *inc, *exc;
-	size_t ninc, nexc;
+	coco_globsel sel;            /* included_patterns, excluded_patterns */
 	int binary;
 	int strict;                  /* decode_errors = "strict": invalid text is a row error */
 	int64_t max_size;            /* -1: no limit */

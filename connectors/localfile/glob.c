@@ -220,3 +220,34 @@ int coco_glob_compile_opt(const coco_optval *o, const char *what, const char *op
 	}
 	return 0;
 }
+
+int coco_globsel_opts(const coco_optval *inc, const coco_optval *exc, const char *what,
+	coco_arena *a, coco_globsel *sel, char **err)
+{
+	if (coco_glob_compile_opt(inc, what, "included_patterns", sel ? a : NULL,
+			sel ? &sel->inc : NULL, sel ? &sel->ninc : NULL, err) ||
+	    coco_glob_compile_opt(exc, what, "excluded_patterns", sel ? a : NULL,
+			sel ? &sel->exc : NULL, sel ? &sel->nexc : NULL, err))
+		return -1;
+	return 0;
+}
+
+int coco_globsel_excluded(const coco_globsel *sel, const char *path, size_t n, int flags)
+{
+	for (size_t i = 0; i < sel->nexc; i++)
+		if (coco_glob_match(&sel->exc[i], path, n, flags))
+			return 1;
+	return 0;
+}
+
+int coco_globsel_wanted(const coco_globsel *sel, const char *path, size_t n)
+{
+	if (coco_globsel_excluded(sel, path, n, 0))
+		return 0;
+	if (!sel->ninc)
+		return 1;
+	for (size_t i = 0; i < sel->ninc; i++)
+		if (coco_glob_match(&sel->inc[i], path, n, 0))
+			return 1;
+	return 0;
+}

@@ -41,3 +41,21 @@ int coco_glob_compile_opt(const struct coco_optval *o, const char *what, const c
 /* 1 if path[0..n) (relative, no leading or trailing '/', no empty segment)
  * matches g; flags: COCO_GLOB_DIR or 0. */
 int coco_glob_match(const coco_glob *g, const char *path, size_t n, int flags);
+
+/* The paths a source takes (LocalFile, GoogleDrive, the object stores):
+ * those no excluded pattern matches and, when there are included
+ * patterns, one of them does. Zeroed: every path. */
+typedef struct coco_globsel {
+	coco_glob *inc, *exc;
+	size_t ninc, nexc;
+} coco_globsel;
+
+/* The included_patterns and excluded_patterns options (inc, exc) of
+ * connector `what` checked, and with sel != NULL compiled into it (in a);
+ * 0, or -1 with coco_glob_compile_opt's message. */
+int coco_globsel_opts(const struct coco_optval *inc, const struct coco_optval *exc,
+	const char *what, struct coco_arena *a, coco_globsel *sel, char **err);
+/* 1 if an excluded pattern matches path[0..n) (flags: as coco_glob_match). */
+int coco_globsel_excluded(const coco_globsel *sel, const char *path, size_t n, int flags);
+/* 1 if sel takes the file path[0..n). */
+int coco_globsel_wanted(const coco_globsel *sel, const char *path, size_t n);

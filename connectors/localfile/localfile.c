@@ -46,11 +46,8 @@ static int check_opts(const coco_optval *opts, lf_src *s, char **err)
 	if (max->set && max->i < 0)
 		return coco_seterr(err, "LocalFile: max_file_size must be >= 0 (got %lld)",
 			(long long)max->i);
-	coco_arena *a = s ? &s->mem : NULL;
-	if (coco_glob_compile_opt(&opts[OPT_INCLUDED], "LocalFile", "included_patterns", a,
-			s ? &s->inc : NULL, s ? &s->ninc : NULL, err) ||
-	    coco_glob_compile_opt(&opts[OPT_EXCLUDED], "LocalFile", "excluded_patterns", a,
-			s ? &s->exc : NULL, s ? &s->nexc : NULL, err) ||
+	if (coco_globsel_opts(&opts[OPT_INCLUDED], &opts[OPT_EXCLUDED], "LocalFile",
+			s ? &s->mem : NULL, s ? &s->sel : NULL, err) ||
 	    coco_text_errors_opt(&opts[OPT_DECODE], "LocalFile", s ? &s->strict : NULL, err))
 		return -1;
 	if (s) {
@@ -264,26 +261,6 @@ int lf_anc_has(const lf_anc *a, const struct stat *st)
 {
 	for (size_t i = 0; i < a->n; i++)
 		if (a->d[i].dev == st->st_dev && a->d[i].ino == st->st_ino)
-			return 1;
-	return 0;
-}
-
-int lf_excluded(const lf_src *s, const char *rel, size_t n, int flags)
-{
-	for (size_t i = 0; i < s->nexc; i++)
-		if (coco_glob_match(&s->exc[i], rel, n, flags))
-			return 1;
-	return 0;
-}
-
-int lf_wanted_file(const lf_src *s, const char *rel, size_t n)
-{
-	if (lf_excluded(s, rel, n, 0))
-		return 0;
-	if (!s->ninc)
-		return 1;
-	for (size_t i = 0; i < s->ninc; i++)
-		if (coco_glob_match(&s->inc[i], rel, n, 0))
 			return 1;
 	return 0;
 }

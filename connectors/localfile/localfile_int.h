@@ -17,8 +17,7 @@ typedef struct lf_src {
 	const char *abs;         /* the same, lexically cleaned, for messages */
 	const char *root;        /* realpath of the directory */
 	size_t rootlen;
-	coco_glob *inc, *exc;
-	size_t ninc, nexc;
+	coco_globsel sel;        /* included_patterns, excluded_patterns */
 	int binary;
 	int strict;              /* decode_errors = "strict": invalid text is a row error */
 	int64_t max_size;        /* -1: no limit */
@@ -29,10 +28,16 @@ typedef struct lf_src {
 
 /* 1 if the relative path rel[0..n) matches an excluded pattern; flags:
  * COCO_GLOB_DIR when rel is a directory (about to be walked). */
-int lf_excluded(const lf_src *s, const char *rel, size_t n, int flags);
+static inline int lf_excluded(const lf_src *s, const char *rel, size_t n, int flags)
+{
+	return coco_globsel_excluded(&s->sel, rel, n, flags);
+}
 /* 1 if the file rel[0..n) is listed: included (or no included patterns)
  * and not excluded. */
-int lf_wanted_file(const lf_src *s, const char *rel, size_t n);
+static inline int lf_wanted_file(const lf_src *s, const char *rel, size_t n)
+{
+	return coco_globsel_wanted(&s->sel, rel, n);
+}
 /* 1 if absolute path real is the root or lies under it. */
 int lf_inside_root(const lf_src *s, const char *real);
 /* Sets s->root from realpath(s->raw); -1 with the user's message
