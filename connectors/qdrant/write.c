@@ -141,6 +141,20 @@ static int op_kind(const coco_vs_op *o)
 	return o->del ? 2 : o->len[1] ? 0 : 1;
 }
 
+/* Part p (coco_vs_op.off/len) of the live writes of kind k among
+ * ops[first, end) of batch vb, ',' between. */
+static void put_parts(coco_buf *b, const coco_vs_batch *vb, size_t first, size_t end, int k,
+	int p)
+{
+	int c = 0;
+	for (size_t j = first; j < end; j++)
+		if (!vb->ops[j].dead && op_kind(&vb->ops[j]) == k) {
+			if (c++)
+				coco_buf_putc(b, ',');
+			coco_buf_add(b, vb->data.p + vb->ops[j].off[p], vb->ops[j].len[p]);
+		}
+}
+
 /* Requests for the live writes of kind k, per at most a request:
  *   0  PUT points {"batch":{"ids":[...],"vectors":{"v":[[...],...]},"payloads":[...]}}
  *      (columnar: the server takes it in about three quarters of the time)
@@ -149,7 +163,6 @@ static int op_kind(const coco_vs_op *o)
 static void add_reqs(q_tgt *t, reqs *q, int k, size_t per)
 {
 	const coco_vs_op *ops = t->b.ops;
-	const char *data = t->b.data.p;
 	size_t i = 0;
 	for (;;) {
 		while (i < t->b.n && (ops[i].dead || op_kind(&ops[i]) != k))
@@ -176,28 +189,14 @@ static void add_reqs(q_tgt *t, reqs *q, int k, size_t per)
 			const char *name = t->l.cols[t->l.vec1].name;
 			coco_json_str(b, name, strlen(name));
 			coco_buf_adds(b, ":[");
-			c = 0;
-			EACH(j) {
-				if (c++)
-					coco_buf_putc(b, ',');
-				coco_buf_add(b, data + ops[j].off[1], ops[j].len[1]);
-			}
+			put_parts(b, &t->b, first, end, k, 1);
 			coco_buf_adds(b, "]},\"payloads\":[");
-			c = 0;
-			EACH(j) {
-				if (c++)
-					coco_buf_putc(b, ',');
-				coco_buf_add(b, data + ops[j].off[2], ops[j].len[2]);
-			}
+			put_parts(b, &t->b, first, end, k, 2);
 			coco_buf_adds(b, "]}}");
 		} else if (k == 1) {
 			coco_buf_reserve(b, bytes + 64);
 			coco_buf_adds(b, "{\"points\":[");
-			EACH(j) {
-				if (c++)
-					coco_buf_putc(b, ',');
-				coco_buf_add(b, data + ops[j].off[0], ops[j].len[0]);
-			}
+			put_parts(b, &t->b, first, end, k, 0);
 			coco_buf_adds(b, "]}");
 		} else {
 			coco_buf_adds(b, "{\"points\":[");
