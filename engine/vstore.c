@@ -613,6 +613,16 @@ void coco_vs_batch_free(coco_vs_batch *b)
 	memset(b, 0, sizeof *b);
 }
 
+void coco_vs_stats_note(const coco_vs_stats *s, const char *env, const char *who,
+	const char *label)
+{
+	if (getenv(env) && s->batches)
+		fprintf(stderr, "coco: %s %s: %llu batches, %llu requests, %llu upserts, %llu deletes, "
+			"%.1f ms in the target\n", who, label, (unsigned long long)s->batches,
+			(unsigned long long)s->requests, (unsigned long long)s->upserts,
+			(unsigned long long)s->deletes, s->ms);
+}
+
 double coco_vs_number(const char *s, size_t n)
 {
 	double d;

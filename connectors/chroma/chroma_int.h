@@ -66,8 +66,7 @@ typedef struct c_tgt {
 	                                commit, and holds only ids whose hashes are in sent; -1: not */
 	uint64_t *sent;              /* XXH3 of the ids written since (0 an empty slot) */
 	size_t nsent, capsent;
-	double ms;
-	uint64_t batches, requests, upserts, deletes;
+	coco_vs_stats stats;          /* COCO_CHROMA_STATS */
 } c_tgt;
 
 /* A record's id from its key (the key value, or a STRUCT of the key fields). */

@@ -198,7 +198,7 @@ static int check_fresh(c_tgt *t, char **err)
 	coco_buf_adds(&url, "/count");
 	coco_http_resp r;
 	long st = ch_call(t->h, "GET", url.p, NULL, 0, t->label, &r, err);
-	t->requests++;
+	t->stats.requests++;
 	if (st >= 0) {
 		const char *s = r.body.p;
 		size_t n = r.body.n;
@@ -217,7 +217,7 @@ static int post(c_tgt *t, const char *url, const coco_buf *body, const char *wha
 	memset(&r, 0, sizeof r);
 	long st = coco_vs_request(t->h, WHO, "POST", url, NULL, body->p, body->n, &r, err);
 	int rc = 0;
-	t->requests++;
+	t->stats.requests++;
 	if (st < 0) {
 		rc = -1;
 	} else if (st < 200 || st >= 300) {
@@ -295,9 +295,9 @@ int ch_commit(void *p, char **err)
 	if (rc == 0) {
 		for (size_t i = 0; i < t->b.n; i++)
 			if (!ops[i].dead)
-				*(ops[i].del ? &t->deletes : &t->upserts) += 1;
-		t->batches++;
-		t->ms += coco_now_ms() - t0;
+				*(ops[i].del ? &t->stats.deletes : &t->stats.upserts) += 1;
+		t->stats.batches++;
+		t->stats.ms += coco_now_ms() - t0;
 	}
 	return rc;
 }
@@ -307,11 +307,7 @@ void ch_close(void *p)
 	c_tgt *t = p;
 	if (!t)
 		return;
-	if (getenv("COCO_CHROMA_STATS") && t->batches)
-		fprintf(stderr, "coco: Chroma %s: %llu batches, %llu requests, %llu upserts, %llu deletes, "
-			"%.1f ms in the target\n", t->label, (unsigned long long)t->batches,
-			(unsigned long long)t->requests, (unsigned long long)t->upserts,
-			(unsigned long long)t->deletes, t->ms);
+	coco_vs_stats_note(&t->stats, "COCO_CHROMA_STATS", "Chroma", t->label);
 	coco_http_destroy(t->h);
 	ch_layout_free(&t->l);
 	free(t->label);

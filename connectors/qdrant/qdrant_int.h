@@ -67,9 +67,7 @@ typedef struct q_tgt {
 	coco_vs_batch b;             /* the open batch: a point's JSON (span 0), within
 	                                it its one vector's array (1) and payload (2) */
 	coco_buf alias;              /* points a scan found under another id (q_scan) */
-	/* COCO_QDRANT_STATS */
-	double ms;
-	uint64_t batches, requests, upserts, deletes;
+	coco_vs_stats stats;         /* COCO_QDRANT_STATS */
 } q_tgt;
 
 /* coco_target_ops of write.c and query.c */

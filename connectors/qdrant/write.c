@@ -83,7 +83,7 @@ int qd_upsert(void *p, const coco_value *row, char **err)
 		o->off[2] = pay_off;
 		o->len[2] = pay_len;
 	}
-	t->upserts++;
+	t->stats.upserts++;
 	return 0;
 }
 
@@ -106,7 +106,7 @@ int qd_del(void *p, const coco_value *key, char **err)
 	size_t n;
 	for (size_t at = 0; (at = coco_vs_alias_next(&t->alias, id, 36, at, &other, &n));)
 		coco_vs_batch_add(&t->b, other, n, 1);
-	t->deletes++;
+	t->stats.deletes++;
 	return 0;
 }
 
@@ -273,9 +273,9 @@ int qd_commit(void *p, char **err)
 	}
 	free(reqs);
 	if (rc == 0) {
-		t->batches++;
-		t->requests += nreq;
-		t->ms += coco_now_ms() - t0;
+		t->stats.batches++;
+		t->stats.requests += nreq;
+		t->stats.ms += coco_now_ms() - t0;
 	}
 	return rc;
 }
@@ -285,11 +285,7 @@ void qd_close(void *p)
 	q_tgt *t = p;
 	if (!t)
 		return;
-	if (getenv("COCO_QDRANT_STATS") && t->batches)
-		fprintf(stderr, "coco: Qdrant %s: %llu batches, %llu requests, %llu upserts, "
-			"%llu deletes, %.1f ms in the target\n", t->label,
-			(unsigned long long)t->batches, (unsigned long long)t->requests,
-			(unsigned long long)t->upserts, (unsigned long long)t->deletes, t->ms);
+	coco_vs_stats_note(&t->stats, "COCO_QDRANT_STATS", "Qdrant", t->label);
 	qd_conn_close(&t->c);
 	qd_layout_free(&t->l);
 	free(t->label);
